@@ -1,0 +1,81 @@
+// SHA-256 and byte helpers; node:crypto because it is ~13x faster here than @noble/hashes (DESIGN.md).
+import { createHash, hash as oneShot } from 'node:crypto';
+import type { Hash32 } from './types.ts';
+import { OptinferError } from './errors.ts';
+
+/** Domain tags: the first byte of every hash input (docs/PROTOCOL.md). */
+export const Tag = {
+  LEAF: 0x00,
+  NODE: 0x01,
+  TENSOR: 0x02,
+  TRACE_SEED: 0x03,
+  TRACE_STEP: 0x04,
+  TENSOR_SET: 0x05,
+  JOB_ID: 0x06,
+  PROFILE: 0x07,
+  SAMPLE: 0x08,
+} as const;
+
+export const ZERO32 = new Uint8Array(32);
+
+/** SHA-256 of the concatenation of parts. */
+export function sha256(...parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return oneShot('sha256', parts[0], 'buffer');
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest();
+}
+
+/** SHA-256 of `tag || parts...`. */
+export function taggedHash(tag: number, ...parts: Uint8Array[]): Uint8Array {
+  const h = createHash('sha256');
+  h.update(Uint8Array.of(tag));
+  for (const p of parts) h.update(p);
+  return h.digest();
+}
+
+export function toHex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
+
+export function hashHex(b: Uint8Array): Hash32 {
+  if (b.length !== 32) throw new OptinferError('INTERNAL', `expected 32 bytes, got ${b.length}`);
+  return toHex(b) as Hash32;
+}
+
+export function fromHex(hex: string, expectedBytes?: number): Uint8Array {
+  if (!/^([0-9a-fA-F]{2})*$/.test(hex)) {
+    throw new OptinferError('INVALID_HASH', `expected hex bytes, got ${JSON.stringify(hex.slice(0, 40))}`);
+  }
+  if (expectedBytes !== undefined && hex.length !== expectedBytes * 2) {
+    throw new OptinferError('INVALID_HASH', `expected ${expectedBytes} hex bytes, got ${hex.length / 2}`);
+  }
+  return new Uint8Array(Buffer.from(hex, 'hex'));
+}
+
+export function u8(n: number): Uint8Array {
+  return Uint8Array.of(n & 0xff);
+}
+export function u16(n: number): Uint8Array {
+  const b = new Uint8Array(2);
+  new DataView(b.buffer).setUint16(0, n, true);
+  return b;
+}
+export function u32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+}
+export function u64(n: number | bigint): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(n), true);
+  return b;
+}
+
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.compare(a, b) === 0;
+}

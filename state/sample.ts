@@ -1,0 +1,25 @@
+// The challenger's sampling draw: unpredictable to an executor until the batch root exists.
+import { Tag, fromHex, taggedHash } from './hash.ts';
+import type { Hash32, JobId } from './types.ts';
+import { OptinferError } from './errors.ts';
+
+const TWO_64 = 1n << 64n;
+
+/** floor(p * 2^64), computed exactly from p's decimal digits so both languages agree. */
+export function sampleThreshold(p: number): bigint {
+  if (!(p >= 0 && p <= 1)) throw new OptinferError('INVALID_CONFIG', `sample rate: expected 0..1, got ${p}`);
+  if (p === 1) return TWO_64;
+  // 1e-12 resolution is far below any rate an operator would set.
+  const micro = BigInt(Math.round(p * 1e12));
+  return (micro * TWO_64) / 1_000_000_000_000n;
+}
+
+export function sampleDraw(secret: Uint8Array, batchRoot: Hash32, job: JobId): bigint {
+  if (secret.length !== 32) throw new OptinferError('INVALID_CONFIG', `challenger secret: expected 32 bytes, got ${secret.length}`);
+  const h = taggedHash(Tag.SAMPLE, secret, fromHex(batchRoot, 32), fromHex(job, 32));
+  return new DataView(h.buffer, h.byteOffset, 8).getBigUint64(0, true);
+}
+
+export function isSampled(secret: Uint8Array, batchRoot: Hash32, job: JobId, p: number): boolean {
+  return sampleDraw(secret, batchRoot, job) < sampleThreshold(p);
+}

@@ -1,0 +1,140 @@
+// Canonical tensors: ONNX dtype codes, little-endian row-major bytes, and chunked Merkle digests.
+import { Tag, u64, u8, u16, u32, hashHex, taggedHash } from './hash.ts';
+import { MerkleTree, leafHash } from './merkle.ts';
+import type { Hash32 } from './types.ts';
+import { OptinferError } from './errors.ts';
+
+/** The unit the on-chain referee opens and recomputes. */
+export const CHUNK_BYTES = 256;
+
+export type DType =
+  | 'float32'
+  | 'uint8'
+  | 'int8'
+  | 'uint16'
+  | 'int16'
+  | 'int32'
+  | 'int64'
+  | 'bool'
+  | 'float16'
+  | 'float64'
+  | 'uint32'
+  | 'uint64';
+
+/** ONNX TensorProto.DataType codes. */
+export const DTYPE_CODES: Record<DType, number> = {
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  uint16: 4,
+  int16: 5,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float16: 10,
+  float64: 11,
+  uint32: 12,
+  uint64: 13,
+};
+
+const ELEMENT_SIZE: Record<DType, number> = {
+  float32: 4,
+  uint8: 1,
+  int8: 1,
+  uint16: 2,
+  int16: 2,
+  int32: 4,
+  int64: 8,
+  bool: 1,
+  float16: 2,
+  float64: 8,
+  uint32: 4,
+  uint64: 8,
+};
+
+export const DTYPES = Object.keys(DTYPE_CODES) as DType[];
+
+export function isDType(v: unknown): v is DType {
+  return typeof v === 'string' && Object.hasOwn(DTYPE_CODES, v);
+}
+
+export function dtypeFromCode(code: number): DType | undefined {
+  return DTYPES.find((d) => DTYPE_CODES[d] === code);
+}
+
+export function elementSize(d: DType): number {
+  return ELEMENT_SIZE[d];
+}
+
+/** A tensor in canonical form: data holds the little-endian row-major bytes. */
+export interface Tensor {
+  dtype: DType;
+  dims: number[];
+  data: Uint8Array;
+}
+
+export function elementCount(dims: readonly number[]): number {
+  return dims.reduce((a, b) => a * b, 1);
+}
+
+/** Throws unless dims are non-negative integers and data has exactly the right length. */
+export function checkTensor(t: Tensor, what = 'tensor'): void {
+  if (!isDType(t.dtype)) {
+    throw new OptinferError('INVALID_INPUT', `${what}: expected one of ${DTYPES.join(', ')}, got dtype ${String(t.dtype)}`);
+  }
+  if (t.dims.length > 255 || !t.dims.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new OptinferError('INVALID_INPUT', `${what}: expected dims of non-negative integers, got [${t.dims.join(',')}]`);
+  }
+  const want = elementCount(t.dims) * elementSize(t.dtype);
+  if (t.data.length !== want) {
+    throw new OptinferError(
+      'INVALID_INPUT',
+      `${what}: expected ${want} bytes for ${t.dtype} [${t.dims.join(',')}], got ${t.data.length}`,
+    );
+  }
+}
+
+/** Splits canonical bytes into CHUNK_BYTES pieces; an empty tensor has one empty chunk. */
+export function chunks(data: Uint8Array): Uint8Array[] {
+  if (data.length === 0) return [new Uint8Array(0)];
+  const out: Uint8Array[] = [];
+  for (let off = 0; off < data.length; off += CHUNK_BYTES) out.push(data.subarray(off, off + CHUNK_BYTES));
+  return out;
+}
+
+export function chunkCount(byteLength: number): number {
+  return Math.max(1, Math.ceil(byteLength / CHUNK_BYTES));
+}
+
+/** The Merkle tree over a tensor's chunks; its proofs open chunks to the referee. */
+export function chunkTree(data: Uint8Array): MerkleTree {
+  return MerkleTree.fromLeafHashes(chunks(data).map(leafHash));
+}
+
+/** H(0x02 || u8 dtype || u8 rank || u64 dims... || chunkRoot), given the chunk root. */
+export function tensorDigestFromRoot(dtype: DType, dims: readonly number[], chunkRoot: Uint8Array): Hash32 {
+  return hashHex(
+    taggedHash(Tag.TENSOR, u8(DTYPE_CODES[dtype]), u8(dims.length), ...dims.map((d) => u64(d)), chunkRoot),
+  );
+}
+
+export function tensorDigest(t: Tensor): Hash32 {
+  checkTensor(t);
+  return tensorDigestFromRoot(t.dtype, t.dims, chunkTree(t.data).root);
+}
+
+/** Digest of named tensors (a job's inputs or outputs), sorted by UTF-8 name bytes. */
+export function tensorSetDigest(named: Record<string, Tensor>): Hash32 {
+  return tensorSetDigestFromDigests(Object.fromEntries(Object.entries(named).map(([k, t]) => [k, tensorDigest(t)])));
+}
+
+export function tensorSetDigestFromDigests(named: Record<string, Hash32>): Hash32 {
+  const entries = Object.entries(named).map(([name, d]) => [Buffer.from(name, 'utf8'), d] as const);
+  entries.sort((a, b) => Buffer.compare(a[0], b[0]));
+  const parts: Uint8Array[] = [u32(entries.length)];
+  for (const [name, d] of entries) {
+    if (name.length > 0xffff) throw new OptinferError('INVALID_INPUT', `tensor name: expected at most 65535 bytes`);
+    parts.push(u16(name.length), name, Buffer.from(d, 'hex'));
+  }
+  return hashHex(taggedHash(Tag.TENSOR_SET, ...parts));
+}
