@@ -25,9 +25,14 @@ export function executorBytes(e: ExecutorId): Uint8Array {
   try {
     return new PublicKey(e).toBytes();
   } catch (cause) {
-    throw new OptinferError('INVALID_EXECUTOR_ID', `executor: expected a base58 public key, got ${e}`, undefined, {
-      cause,
-    });
+    throw new OptinferError(
+      'INVALID_EXECUTOR_ID',
+      `executor: expected a base58 public key, got ${e}`,
+      undefined,
+      {
+        cause,
+      },
+    );
   }
 }
 
@@ -44,7 +49,10 @@ export function encodeJobRecord(r: JobRecord): Uint8Array {
 
 export function decodeJobRecord(b: Uint8Array): JobRecord {
   if (b.length !== JOB_RECORD_BYTES) {
-    throw new OptinferError('INVALID_INPUT', `job record: expected ${JOB_RECORD_BYTES} bytes, got ${b.length}`);
+    throw new OptinferError(
+      'INVALID_INPUT',
+      `job record: expected ${JOB_RECORD_BYTES} bytes, got ${b.length}`,
+    );
   }
   const h = (o: number) => toHex(b.subarray(o, o + 32)) as Hash32;
   return {
@@ -77,7 +85,8 @@ export class Batch {
   readonly tree: MerkleTree;
 
   constructor(index: BatchIndex, records: JobRecord[]) {
-    if (records.length === 0) throw new OptinferError('INVALID_INPUT', 'batch: expected at least one job, got none');
+    if (records.length === 0)
+      throw new OptinferError('INVALID_INPUT', 'batch: expected at least one job, got none');
     this.index = index;
     this.records = records;
     this.tree = MerkleTree.fromLeafHashes(records.map(jobLeaf));

@@ -86,10 +86,7 @@ export class MerkleTree {
 
   proof(index: number): MerkleProof {
     if (!Number.isSafeInteger(index) || index < 0 || index >= this.leafCount) {
-      throw new OptinferError(
-        'INVALID_PROOF',
-        `leaf index: expected 0..${this.leafCount - 1}, got ${index}`,
-      );
+      throw new OptinferError('INVALID_PROOF', `leaf index: expected 0..${this.leafCount - 1}, got ${index}`);
     }
     const siblings: Uint8Array[] = [];
     let i = index;
@@ -119,7 +116,12 @@ export function rootFromProof(leaf: Uint8Array, proof: MerkleProof, leafCount: n
   return acc;
 }
 
-export function verifyProof(leaf: Uint8Array, proof: MerkleProof, leafCount: number, root: Uint8Array): boolean {
+export function verifyProof(
+  leaf: Uint8Array,
+  proof: MerkleProof,
+  leafCount: number,
+  root: Uint8Array,
+): boolean {
   const r = rootFromProof(leaf, proof, leafCount);
   return r !== null && bytesEqual(r, root);
 }

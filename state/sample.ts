@@ -15,7 +15,8 @@ export function sampleThreshold(p: number): bigint {
 }
 
 export function sampleDraw(secret: Uint8Array, batchRoot: Hash32, job: JobId): bigint {
-  if (secret.length !== 32) throw new OptinferError('INVALID_CONFIG', `challenger secret: expected 32 bytes, got ${secret.length}`);
+  if (secret.length !== 32)
+    throw new OptinferError('INVALID_CONFIG', `challenger secret: expected 32 bytes, got ${secret.length}`);
   const h = taggedHash(Tag.SAMPLE, secret, fromHex(batchRoot, 32), fromHex(job, 32));
   return new DataView(h.buffer, h.byteOffset, 8).getBigUint64(0, true);
 }

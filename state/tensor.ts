@@ -80,10 +80,16 @@ export function elementCount(dims: readonly number[]): number {
 /** Throws unless dims are non-negative integers and data has exactly the right length. */
 export function checkTensor(t: Tensor, what = 'tensor'): void {
   if (!isDType(t.dtype)) {
-    throw new OptinferError('INVALID_INPUT', `${what}: expected one of ${DTYPES.join(', ')}, got dtype ${String(t.dtype)}`);
+    throw new OptinferError(
+      'INVALID_INPUT',
+      `${what}: expected one of ${DTYPES.join(', ')}, got dtype ${String(t.dtype)}`,
+    );
   }
   if (t.dims.length > 255 || !t.dims.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw new OptinferError('INVALID_INPUT', `${what}: expected dims of non-negative integers, got [${t.dims.join(',')}]`);
+    throw new OptinferError(
+      'INVALID_INPUT',
+      `${what}: expected dims of non-negative integers, got [${t.dims.join(',')}]`,
+    );
   }
   const want = elementCount(t.dims) * elementSize(t.dtype);
   if (t.data.length !== want) {
@@ -125,7 +131,9 @@ export function tensorDigest(t: Tensor): Hash32 {
 
 /** Digest of named tensors (a job's inputs or outputs), sorted by UTF-8 name bytes. */
 export function tensorSetDigest(named: Record<string, Tensor>): Hash32 {
-  return tensorSetDigestFromDigests(Object.fromEntries(Object.entries(named).map(([k, t]) => [k, tensorDigest(t)])));
+  return tensorSetDigestFromDigests(
+    Object.fromEntries(Object.entries(named).map(([k, t]) => [k, tensorDigest(t)])),
+  );
 }
 
 export function tensorSetDigestFromDigests(named: Record<string, Hash32>): Hash32 {
@@ -133,7 +141,8 @@ export function tensorSetDigestFromDigests(named: Record<string, Hash32>): Hash3
   entries.sort((a, b) => Buffer.compare(a[0], b[0]));
   const parts: Uint8Array[] = [u32(entries.length)];
   for (const [name, d] of entries) {
-    if (name.length > 0xffff) throw new OptinferError('INVALID_INPUT', `tensor name: expected at most 65535 bytes`);
+    if (name.length > 0xffff)
+      throw new OptinferError('INVALID_INPUT', `tensor name: expected at most 65535 bytes`);
     parts.push(u16(name.length), name, Buffer.from(d, 'hex'));
   }
   return hashHex(taggedHash(Tag.TENSOR_SET, ...parts));

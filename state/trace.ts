@@ -20,7 +20,9 @@ export interface TraceCommitment {
 }
 
 export function traceSeed(modelId: ModelId, inputDigest: Hash32, profileHash: Hash32): Hash32 {
-  return hashHex(taggedHash(Tag.TRACE_SEED, fromHex(modelId, 32), fromHex(inputDigest, 32), fromHex(profileHash, 32)));
+  return hashHex(
+    taggedHash(Tag.TRACE_SEED, fromHex(modelId, 32), fromHex(inputDigest, 32), fromHex(profileHash, 32)),
+  );
 }
 
 export function traceStep(prev: Hash32, index: number, layerDigest: Hash32): Hash32 {

@@ -38,7 +38,10 @@ export function asHash32(v: unknown, what = 'hash'): Hash32 {
 
 export function asExecutorId(v: unknown, what = 'executor'): ExecutorId {
   if (typeof v !== 'string' || !BASE58.test(v)) {
-    throw new OptinferError('INVALID_EXECUTOR_ID', `${what}: expected a base58 public key, got ${describe(v)}`);
+    throw new OptinferError(
+      'INVALID_EXECUTOR_ID',
+      `${what}: expected a base58 public key, got ${describe(v)}`,
+    );
   }
   return v as ExecutorId;
 }
@@ -58,7 +61,8 @@ export const asChunkIndex = (v: unknown, what = 'chunk index'): ChunkIndex =>
   asIndex<ChunkIndex>(v, what, 'INVALID_CHUNK_INDEX');
 
 export function describe(v: unknown): string {
-  if (typeof v === 'string') return v.length > 80 ? JSON.stringify(v.slice(0, 77) + '...') : JSON.stringify(v);
+  if (typeof v === 'string')
+    return v.length > 80 ? JSON.stringify(v.slice(0, 77) + '...') : JSON.stringify(v);
   if (v === null || v === undefined) return String(v);
   if (typeof v === 'object') return Array.isArray(v) ? `an array of ${v.length}` : 'an object';
   return `${typeof v} ${String(v)}`;

@@ -1,0 +1,67 @@
+// Job records and batches: fixed 168-byte encoding, inclusion proofs, sampling draw.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Keypair } from '@solana/web3.js';
+import {
+  Batch,
+  JOB_RECORD_BYTES,
+  decodeJobRecord,
+  encodeJobRecord,
+  jobId,
+  verifyInclusion,
+  type JobRecord,
+} from './job.ts';
+import { hashHex, sha256 } from './hash.ts';
+import { isSampled, sampleThreshold } from './sample.ts';
+import type { BatchIndex, ExecutorId, Hash32 } from './types.ts';
+
+const h = (s: string): Hash32 => hashHex(sha256(new TextEncoder().encode(s)));
+const executor = Keypair.generate().publicKey.toBase58() as ExecutorId;
+
+function record(i: number): JobRecord {
+  const modelId = h('model');
+  const inputDigest = h(`in${i}`);
+  return {
+    jobId: jobId(i, modelId, inputDigest),
+    modelId,
+    inputDigest,
+    outputDigest: h(`out${i}`),
+    executor,
+    fee: BigInt(i) * 1000n + 7n,
+  };
+}
+
+test('job records round-trip through their 168-byte encoding', () => {
+  const r = record(3);
+  const b = encodeJobRecord(r);
+  assert.equal(b.length, JOB_RECORD_BYTES);
+  assert.deepEqual(decodeJobRecord(b), r);
+});
+
+test('job ids differ by sequence number for the same model and input', () => {
+  assert.notEqual(jobId(1, h('m'), h('i')), jobId(2, h('m'), h('i')));
+});
+
+test('every job of a batch has a valid inclusion proof; a changed record does not verify', () => {
+  const batch = new Batch(
+    4 as BatchIndex,
+    Array.from({ length: 11 }, (_, i) => record(i)),
+  );
+  for (let i = 0; i < 11; i++) {
+    const p = batch.proof(i);
+    assert.ok(verifyInclusion(p));
+    const tampered = encodeJobRecord({ ...record(i), outputDigest: h('forged') });
+    assert.ok(!verifyInclusion({ ...p, record: Buffer.from(tampered).toString('hex') }));
+  }
+});
+
+test('sampling rate: the fraction of audited jobs is close to p', () => {
+  const secret = sha256(new TextEncoder().encode('secret'));
+  const root = h('root');
+  let hits = 0;
+  for (let i = 0; i < 20000; i++) if (isSampled(secret, root, h(`job${i}`), 0.05)) hits++;
+  assert.ok(hits > 800 && hits < 1200, `hits=${hits}`);
+  assert.equal(sampleThreshold(0), 0n);
+  assert.equal(sampleThreshold(1), 1n << 64n);
+  assert.throws(() => sampleThreshold(1.5), /expected 0..1, got 1.5/);
+});
