@@ -39,11 +39,17 @@ function show(v: unknown): string {
  */
 export function decodeInputsJson(doc: unknown): Record<string, Tensor> {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new OptinferError('INVALID_INPUT', `inputs: expected a JSON object {"inputs": {...}}, got ${show(doc)}`);
+    throw new OptinferError(
+      'INVALID_INPUT',
+      `inputs: expected a JSON object {"inputs": {...}}, got ${show(doc)}`,
+    );
   }
   const map = 'inputs' in doc ? (doc as { inputs: unknown }).inputs : doc;
   if (map === null || typeof map !== 'object' || Array.isArray(map)) {
-    throw new OptinferError('INVALID_INPUT', `inputs: expected an object mapping input names to tensors, got ${show(map)}`);
+    throw new OptinferError(
+      'INVALID_INPUT',
+      `inputs: expected an object mapping input names to tensors, got ${show(map)}`,
+    );
   }
   const out: Record<string, Tensor> = {};
   for (const [name, value] of Object.entries(map as Record<string, unknown>)) {
@@ -58,7 +64,10 @@ export function parseInputsJson(text: string, what = 'input JSON'): Record<strin
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new OptinferError('INVALID_INPUT', `${what}: expected valid JSON, got a syntax error (${(e as Error).message})`);
+    throw new OptinferError(
+      'INVALID_INPUT',
+      `${what}: expected valid JSON, got a syntax error (${(e as Error).message})`,
+    );
   }
   return decodeInputsJson(doc);
 }
@@ -90,13 +99,20 @@ export function decodeTensorJson(name: string, value: unknown): Tensor {
   if (v.data !== null && typeof v.data === 'object' && !Array.isArray(v.data)) {
     const b = v.data as Record<string, unknown>;
     if (typeof b.base64 !== 'string' || Object.keys(b).length !== 1) {
-      throw bad(name, `expected data to be an array or {"base64": "..."}, got an object with keys ${Object.keys(b).join(',')}`);
+      throw bad(
+        name,
+        `expected data to be an array or {"base64": "..."}, got an object with keys ${Object.keys(b).join(',')}`,
+      );
     }
     const clean = b.base64.replace(/\s+/g, '');
-    if (!BASE64.test(clean) || clean.length % 4 === 1) throw bad(name, 'expected data.base64 to be valid base64');
+    if (!BASE64.test(clean) || clean.length % 4 === 1)
+      throw bad(name, 'expected data.base64 to be valid base64');
     const bytes = new Uint8Array(Buffer.from(clean, 'base64'));
     if (bytes.length !== count * size) {
-      throw bad(name, `expected ${count * size} bytes (${count} ${dtype} elements) for dims ${dimsText}, got ${bytes.length}`);
+      throw bad(
+        name,
+        `expected ${count * size} bytes (${count} ${dtype} elements) for dims ${dimsText}, got ${bytes.length}`,
+      );
     }
     if (dtype === 'bool' && bytes.some((x) => x > 1)) throw bad(name, 'expected bool bytes to be 0 or 1');
     return { dtype, dims: [...dims], data: bytes };
@@ -137,7 +153,8 @@ function writeElement(name: string, dtype: DType, view: DataView, i: number, x: 
       const n = intValue(x);
       const [lo, hi] = INT_RANGE[dtype]!;
       if (n === undefined) throw bad(name, `${at()}: expected an integer, got ${show(x)}`);
-      if (n < lo || n > hi) throw bad(name, `${at()}: expected an integer in ${dtype} range [${lo}, ${hi}], got ${n}`);
+      if (n < lo || n > hi)
+        throw bad(name, `${at()}: expected an integer in ${dtype} range [${lo}, ${hi}], got ${n}`);
       const off = i * elementSize(dtype);
       if (dtype === 'int64') view.setBigInt64(off, n, true);
       else if (dtype === 'uint64') view.setBigUint64(off, n, true);
@@ -226,7 +243,10 @@ export function encodeTensorJson(t: Tensor): TensorJson {
       case 'int64':
       case 'uint64': {
         const b = t.dtype === 'int64' ? view.getBigInt64(off, true) : view.getBigUint64(off, true);
-        data[i] = b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b.toString();
+        data[i] =
+          b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER)
+            ? Number(b)
+            : b.toString();
         break;
       }
       case 'int32':

@@ -18,7 +18,9 @@ test('every Merkle vector proof verifies against its root', () => {
   for (const m of v.merkle) {
     for (const p of m.proofs) {
       const proof = { index: p.index, siblings: p.siblings.map((s) => fromHex(s, 32)) };
-      assert.ok(verifyProof(leafHash(fromHex(m.leaves[p.index])), proof, m.leaves.length, fromHex(m.root, 32)));
+      assert.ok(
+        verifyProof(leafHash(fromHex(m.leaves[p.index])), proof, m.leaves.length, fromHex(m.root, 32)),
+      );
       checked++;
     }
   }
