@@ -1,0 +1,286 @@
+// Model loading and registration: model id, signature, provability, and one canonical-profile session per model.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { createRequire } from 'node:module';
+import ort from 'onnxruntime-node';
+import { OptinferError } from '../state/errors.ts';
+import { CANONICAL_PROFILE, profileHash, type ExecutionProfile } from '../state/profile.ts';
+import type { Hash32, ModelId } from '../state/types.ts';
+import { decodeModel, type ModelProto } from './onnx/schema.ts';
+import {
+  forEachNodeDeep,
+  modelInfo,
+  opLabel,
+  valueSpec,
+  type ModelInfo,
+  type ValueSpec,
+} from './onnx/graph.ts';
+
+/** Ops the one-step referee recomputes exactly (integer arithmetic or pure data movement). */
+export const PROVABLE_OPS: ReadonlySet<string> = new Set([
+  'MatMulInteger',
+  'Add',
+  'Sub',
+  'Mul',
+  'Relu',
+  'Clip',
+  'QuantizeLinear',
+  'DequantizeLinear',
+  'Cast',
+  'Reshape',
+  'Flatten',
+  'Transpose',
+  'Identity',
+]);
+
+/** Ops that only shape the graph: Constant is covered by the model id, If is followed into its taken branch. */
+export const STRUCTURAL_OPS: ReadonlySet<string> = new Set(['Constant', 'If']);
+
+/** Ops whose work happens in hidden iterations or non-tensor values, so no layer trace can expose it. */
+export const UNTRACEABLE_OPS: ReadonlySet<string> = new Set([
+  'Loop',
+  'Scan',
+  'SequenceConstruct',
+  'SequenceEmpty',
+  'SequenceInsert',
+  'SequenceErase',
+  'SequenceAt',
+  'SequenceLength',
+  'SplitToSequence',
+  'ConcatFromSequence',
+  'Optional',
+  'OptionalGetElement',
+  'OptionalHasElement',
+]);
+
+export interface ModelSummary {
+  modelId: ModelId;
+  name: string;
+  inputs: { name: string; dtype: string | null; dims: (number | null)[] | null }[];
+  outputs: { name: string; dtype: string | null; dims: (number | null)[] | null }[];
+  provable: boolean;
+  unprovableOps: string[];
+  profileHash: Hash32;
+}
+
+export interface LoadedModel {
+  readonly modelId: ModelId;
+  readonly name: string;
+  /** The original file bytes: what the model id commits to. */
+  readonly bytes: Uint8Array;
+  readonly proto: ModelProto;
+  readonly info: ModelInfo;
+  readonly inputs: ValueSpec[];
+  readonly outputs: ValueSpec[];
+  /** True when every op can be recomputed by the one-step referee in exact mode. */
+  readonly provable: boolean;
+  /** Ops (and op/dtype combinations) the referee cannot recompute exactly, sorted. */
+  readonly unprovableOps: string[];
+  /** Ops that prevent a layer trace; non-empty means traceModel refuses the model. */
+  readonly untraceableOps: string[];
+  readonly profile: Readonly<ExecutionProfile>;
+  readonly profileHash: Hash32;
+  /** The one canonical-profile session for this model (hot path). */
+  readonly session: ort.InferenceSession;
+  summary(): ModelSummary;
+  close(): Promise<void>;
+}
+
+export interface LoadOptions {
+  name?: string;
+  profile?: Readonly<ExecutionProfile>;
+}
+
+const ORT_VERSION: string = (
+  createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }
+).version;
+
+/** onnxruntime session options that realise a profile; anything not named here is onnxruntime's default. */
+export function sessionOptions(p: Readonly<ExecutionProfile>): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [p.executionProvider],
+    graphOptimizationLevel: p.graphOptimizationLevel,
+    intraOpNumThreads: p.intraOpNumThreads,
+    interOpNumThreads: p.interOpNumThreads,
+    executionMode: p.executionMode,
+    // Warnings about unused initializers and the like go to stderr otherwise and would pollute CLI output.
+    logSeverityLevel: 3,
+  };
+}
+
+/** Creates a session under a profile, refusing to run when the installed runtime is not the profiled one. */
+export async function createSession(
+  bytes: Uint8Array,
+  profile: Readonly<ExecutionProfile>,
+  what: string,
+): Promise<ort.InferenceSession> {
+  if (profile.runtime !== 'onnxruntime-node' || profile.runtimeVersion !== ORT_VERSION) {
+    throw new OptinferError(
+      'INVALID_CONFIG',
+      `${what}: the execution profile requires ${profile.runtime} ${profile.runtimeVersion}, but onnxruntime-node ${ORT_VERSION} is installed; results would not be bit-identical`,
+    );
+  }
+  try {
+    return await ort.InferenceSession.create(bytes, sessionOptions(profile));
+  } catch (e) {
+    const msg = (e as Error).message.split('\n')[0];
+    throw new OptinferError(
+      'INVALID_MODEL',
+      `${what}: onnxruntime cannot load the model (${msg})`,
+      undefined,
+      { cause: e },
+    );
+  }
+}
+
+/** Declared element types of values, from graph inputs, initializers and value_info, for dtype-aware checks. */
+function knownTypes(m: ModelProto): Map<string, string | null> {
+  const g = m.graph!;
+  const types = new Map<string, string | null>();
+  for (const v of [...g.input, ...g.value_info, ...g.output])
+    types.set(v.name, valueSpec(v.name, v.type).dtype);
+  for (const t of g.initializer)
+    types.set(t.name, valueSpec(t.name, { tensor_type: { elem_type: t.data_type } }).dtype);
+  return types;
+}
+
+function classifyOps(m: ModelProto): { unprovable: string[]; untraceable: string[] } {
+  const unprovable = new Set<string>();
+  const untraceable = new Set<string>();
+  const types = knownTypes(m);
+  forEachNodeDeep(m.graph!, (n) => {
+    const label = opLabel(n);
+    if (UNTRACEABLE_OPS.has(label)) untraceable.add(label);
+    if (!PROVABLE_OPS.has(label) && !STRUCTURAL_OPS.has(label)) unprovable.add(label);
+    if (label === 'MatMulInteger') {
+      // uint8 x int8 saturates pairwise sums in AVX2 kernels (DESIGN.md): only same-signedness products are exact.
+      const a = types.get(n.input[0]);
+      const b = types.get(n.input[1]);
+      if (a && b && a !== b) unprovable.add(`MatMulInteger(${a} x ${b})`);
+    }
+  });
+  return { unprovable: [...unprovable].sort(), untraceable: [...untraceable].sort() };
+}
+
+export function modelIdOf(bytes: Uint8Array): ModelId {
+  return createHash('sha256').update(bytes).digest('hex') as ModelId;
+}
+
+/** Loads ONNX bytes: decodes them, computes the id over the original bytes and creates the canonical session. */
+export async function loadModel(bytes: Uint8Array, opts: LoadOptions = {}): Promise<LoadedModel> {
+  const name = opts.name ?? 'model';
+  const proto = decodeModel(bytes, `model '${name}'`);
+  const info = modelInfo(proto);
+  const profile = Object.freeze({ ...(opts.profile ?? CANONICAL_PROFILE) });
+  const { unprovable, untraceable } = classifyOps(proto);
+  const session = await createSession(bytes, profile, `model '${name}'`);
+  const modelId = modelIdOf(bytes);
+  const pHash = profileHash(profile);
+  const specs = (vs: ValueSpec[]) => vs.map((v) => ({ name: v.name, dtype: v.dtype, dims: v.dims }));
+  return {
+    modelId,
+    name,
+    bytes,
+    proto,
+    info,
+    inputs: info.inputs,
+    outputs: info.outputs,
+    provable: unprovable.length === 0 && untraceable.length === 0,
+    unprovableOps: unprovable,
+    untraceableOps: untraceable,
+    profile,
+    profileHash: pHash,
+    session,
+    summary: () => ({
+      modelId,
+      name,
+      inputs: specs(info.inputs),
+      outputs: specs(info.outputs),
+      provable: unprovable.length === 0 && untraceable.length === 0,
+      unprovableOps: unprovable,
+      profileHash: pHash,
+    }),
+    close: () => session.release(),
+  };
+}
+
+/** Reads a model file; a missing or unreadable file is INVALID_INPUT naming the path. */
+export async function loadModelFile(path: string, opts: LoadOptions = {}): Promise<LoadedModel> {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(path));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new OptinferError(
+      'INVALID_INPUT',
+      `model file '${path}': ${code === 'ENOENT' ? 'not found' : `cannot be read (${code ?? (e as Error).message})`}`,
+    );
+  }
+  return loadModel(bytes, {
+    name: opts.name ?? basename(path).replace(/\.onnx$/i, ''),
+    profile: opts.profile,
+  });
+}
+
+/** Models known to one node, keyed by model id; registering the same bytes twice returns the first load. */
+export class ModelRegistry {
+  readonly #models = new Map<ModelId, Promise<LoadedModel>>();
+  readonly #loaded = new Map<ModelId, LoadedModel>();
+
+  /** With requireProvable, a model with ops the referee cannot recompute is refused with UNPROVABLE_MODEL. */
+  async register(
+    bytes: Uint8Array,
+    opts: LoadOptions & { requireProvable?: boolean } = {},
+  ): Promise<LoadedModel> {
+    const id = modelIdOf(bytes);
+    let p = this.#models.get(id);
+    const fresh = !p;
+    if (!p) {
+      p = loadModel(bytes, opts);
+      this.#models.set(id, p);
+      p.then(
+        (m) => this.#loaded.set(id, m),
+        () => this.#models.delete(id),
+      );
+    }
+    const m = await p;
+    if (opts.requireProvable && !m.provable) {
+      if (fresh) {
+        // A refused model must not stay registered behind the caller's back.
+        this.#models.delete(id);
+        this.#loaded.delete(id);
+        await m.close();
+      }
+      throw new OptinferError(
+        'UNPROVABLE_MODEL',
+        `model '${m.name}': expected only provable ops (${[...PROVABLE_OPS].join(', ')}, Constant, If), got ${[...m.unprovableOps, ...m.untraceableOps].join(', ')}`,
+        { modelId: m.modelId, unprovableOps: m.unprovableOps, untraceableOps: m.untraceableOps },
+      );
+    }
+    this.#loaded.set(id, m);
+    return m;
+  }
+
+  get(id: string): LoadedModel | undefined {
+    // Only settled successes are visible synchronously; a load in flight is reachable through require().
+    return this.#loaded.get(id as ModelId);
+  }
+
+  async require(id: string): Promise<LoadedModel> {
+    const p = this.#models.get(id as ModelId);
+    if (!p) throw new OptinferError('NOT_FOUND', `model ${id}: not registered`);
+    return p;
+  }
+
+  list(): ModelSummary[] {
+    return [...this.#loaded.values()].map((m) => m.summary());
+  }
+
+  async close(): Promise<void> {
+    const all = await Promise.allSettled(this.#models.values());
+    this.#models.clear();
+    this.#loaded.clear();
+    for (const r of all) if (r.status === 'fulfilled') await r.value.close();
+  }
+}
