@@ -131,6 +131,8 @@ class NatsBus implements Bus {
   private readonly subs = new Set<{ unsubscribe(): void }>();
   private readonly consumers = new Set<NatsConsumer>();
   private closed = false;
+  /** Set while the connection is down: JetStream API requests made then are lost, so they wait. */
+  private down: { promise: Promise<void>; resolve: () => void } | undefined;
 
   constructor(
     readonly nc: NatsConnection,
@@ -167,10 +169,12 @@ class NatsBus implements Bus {
       };
       for (let attempt = 0; ; attempt++) {
         try {
-          const info = await this.jsm.streams.info(spec.name).catch((e: unknown) => {
-            if (apiErrCode(e) === 10059 || errCode(e) === '404') return undefined; // stream not found
-            throw e;
-          });
+          const info = await this.withRetry(() =>
+            this.jsm.streams.info(spec.name).catch((e: unknown) => {
+              if (apiErrCode(e) === 10059 || errCode(e) === '404') return undefined; // stream not found
+              throw e;
+            }),
+          );
           if (!info) {
             await this.jsm.streams.add(config);
             this.log('info', { stream: spec.name }, 'created stream');
@@ -207,9 +211,16 @@ class NatsBus implements Bus {
       for await (const s of this.nc.status()) {
         const detail = typeof s.data === 'string' ? s.data : JSON.stringify(s.data);
         if (s.type === 'disconnect') {
+          if (!this.down) {
+            let resolve = (): void => undefined;
+            const promise = new Promise<void>((r) => (resolve = r));
+            this.down = { promise, resolve };
+          }
           this.emit({ type: 'disconnect', detail });
           this.log('warn', { server: detail }, 'disconnected from NATS, reconnecting');
         } else if (s.type === 'reconnect') {
+          this.down?.resolve();
+          this.down = undefined;
           this.emit({ type: 'reconnect', detail });
           this.log('info', { server: detail }, 'reconnected to NATS');
           // A server restarted on a fresh store has lost streams and consumers: recreate them.
@@ -226,6 +237,24 @@ class NatsBus implements Bus {
 
   private open(): void {
     if (this.closed || this.nc.isClosed()) throw new BusError('CLOSED', 'the bus is closed');
+  }
+
+  /** Resolves at once when connected; while reconnecting, when the connection is back (or closed). */
+  async connected(): Promise<void> {
+    if (this.down) await Promise.race([this.down.promise, this.nc.closed()]);
+  }
+
+  /** Runs a JetStream API call once connected, retrying if the connection drops under it. */
+  async withRetry<T>(call: () => Promise<T>, attempts = 3): Promise<T> {
+    for (let i = 1; ; i++) {
+      await this.connected();
+      try {
+        return await call();
+      } catch (e) {
+        if (errCode(e) !== 'TIMEOUT' || i >= attempts || this.nc.isClosed()) throw e;
+        this.log('warn', { err: e, attempt: i }, 'JetStream request timed out, retrying');
+      }
+    }
   }
 
   /** Encodes and checks the size against the server's max_payload. */
@@ -339,6 +368,7 @@ class NatsBus implements Bus {
     streamFor(this.streams, subject); // NOT_DURABLE before touching the network
     const data = this.encode(subject, msg);
     try {
+      await this.connected();
       await this.js.publish(subject, data, {
         msgID: opts.msgId,
         timeout: this.opts.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
@@ -436,23 +466,27 @@ class NatsConsumer implements Consumer {
       ack_wait: nanos(this.s.ackWaitMs),
       max_deliver: this.s.maxDeliver,
     };
-    const info = await jsm.consumers.info(this.stream, this.durableName).catch((e: unknown) => {
-      if (apiErrCode(e) === 10014 || errCode(e) === '404') return undefined; // consumer not found
-      throw e;
-    });
     try {
+      const info = await this.bus.withRetry(() =>
+        jsm.consumers.info(this.stream, this.durableName).catch((e: unknown) => {
+          if (apiErrCode(e) === 10014 || errCode(e) === '404') return undefined; // consumer not found
+          throw e;
+        }),
+      );
       if (!info) {
-        await jsm.consumers.add(this.stream, wanted);
+        await this.bus.withRetry(() => jsm.consumers.add(this.stream, wanted));
       } else if ((info.config.filter_subject ?? '') !== this.filter) {
         throw new BusError(
           'CONSUMER_CONFLICT',
           `durable ${this.durableName} already consumes ${info.config.filter_subject}, not ${this.filter}`,
         );
       } else if (info.config.ack_wait !== wanted.ack_wait || info.config.max_deliver !== wanted.max_deliver) {
-        await jsm.consumers.update(this.stream, this.durableName, {
-          ack_wait: wanted.ack_wait,
-          max_deliver: wanted.max_deliver,
-        });
+        await this.bus.withRetry(() =>
+          jsm.consumers.update(this.stream, this.durableName, {
+            ack_wait: wanted.ack_wait,
+            max_deliver: wanted.max_deliver,
+          }),
+        );
       }
     } catch (e) {
       if (e instanceof BusError) throw e;
@@ -483,6 +517,7 @@ class NatsConsumer implements Consumer {
         continue;
       }
       try {
+        await this.bus.connected();
         if (!this.js) await this.ensure();
         const iter = await (this.js as JsConsumer).fetch({
           max_messages: this.s.maxInFlight - this.inFlight,
