@@ -1,0 +1,235 @@
+// The challenger role, as its pipeline: watch committed batches → pick a sample → re-execute → compare → locate → record.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Bus, Consumer } from '../bus/bus.ts';
+import * as subjects from '../bus/subjects.ts';
+import { silentLogger, type Logger } from '../common/log.ts';
+import { noopMetrics, type Metrics } from '../common/metrics.ts';
+import type { LoadedModel, ModelRegistry } from '../executor/model.ts';
+import { OptinferError } from '../state/errors.ts';
+import { fromHex, toHex } from '../state/hash.ts';
+import { decodeJobRecord, verifyInclusion } from '../state/job.ts';
+import { Store, type Table } from '../state/store.ts';
+import type { Hash32, JobId, ModelId } from '../state/types.ts';
+import { asHash32 } from '../state/types.ts';
+import type { BatchCommittedMessage } from '../sequencer/sequencer.ts';
+import { compareOutputs } from './compare.ts';
+import { FindingLog, type Finding } from './findings.ts';
+import { locate } from './locate.ts';
+import { reexecute } from './reexecute.ts';
+import { pickSample } from './sample.ts';
+import type { JobSource } from './source.ts';
+
+export interface ChallengerConfig {
+  dataDir: string;
+  /** Name used in bus subjects and the durable consumer; [A-Za-z0-9_-]+. */
+  id: string;
+  /** Probability that a job is audited. */
+  sampleRate: number;
+}
+
+export const DEFAULT_SAMPLE_RATE = 0.1;
+
+export type AuditOutcome = 'agree' | 'mismatch' | 'skipped';
+
+interface AuditRecord {
+  jobId: JobId;
+  batchIndex: number;
+  outcome: AuditOutcome;
+  reason?: string;
+  at: number;
+}
+
+export interface ChallengerStats {
+  batchesSeen: number;
+  audited: number;
+  mismatches: number;
+  skipped: number;
+}
+
+export class Challenger {
+  readonly findings: FindingLog;
+  readonly stats: ChallengerStats = { batchesSeen: 0, audited: 0, mismatches: 0, skipped: 0 };
+  private readonly audits: Table<AuditRecord>;
+  private consumer: Consumer | null = null;
+  private closed = false;
+  private readonly listeners: ((f: Finding) => void)[] = [];
+
+  private constructor(
+    readonly config: ChallengerConfig,
+    private readonly secret: Uint8Array,
+    private readonly store: Store,
+    private readonly bus: Bus,
+    private readonly source: JobSource,
+    private readonly registry: ModelRegistry,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    this.audits = store.table('audits');
+    this.findings = new FindingLog(store, bus, config.id);
+  }
+
+  static async start(opts: {
+    config: ChallengerConfig;
+    bus: Bus;
+    source: JobSource;
+    registry: ModelRegistry;
+    logger?: Logger;
+    metrics?: Metrics;
+  }): Promise<Challenger> {
+    const { config } = opts;
+    if (!/^[A-Za-z0-9_-]+$/.test(config.id)) {
+      throw new OptinferError(
+        'INVALID_CONFIG',
+        `challenger id: expected [A-Za-z0-9_-]+, got ${JSON.stringify(config.id)}`,
+      );
+    }
+    if (!(config.sampleRate >= 0 && config.sampleRate <= 1)) {
+      throw new OptinferError(
+        'INVALID_CONFIG',
+        `sample rate: expected a number in 0..1, got ${config.sampleRate}`,
+      );
+    }
+    mkdirSync(config.dataDir, { recursive: true });
+    const secret = loadOrCreateSecret(join(config.dataDir, `challenger-${config.id}.secret`));
+    const store = await Store.open(join(config.dataDir, `challenger-${config.id}.db`));
+    const c = new Challenger(
+      config,
+      secret,
+      store,
+      opts.bus,
+      opts.source,
+      opts.registry,
+      (opts.logger ?? silentLogger).child({ challenger: config.id }),
+      opts.metrics ?? noopMetrics,
+    );
+    try {
+      c.consumer = await opts.bus.consume<BatchCommittedMessage>(
+        subjects.BATCH_COMMITTED,
+        `challenger-${config.id}`,
+        (m) => c.onBatch(m),
+        // Re-executing a batch sample can take a while; the ack wait must outlast it.
+        { ackWaitMs: 600_000, maxInFlight: 1 },
+      );
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+    return c;
+  }
+
+  onFinding(fn: (f: Finding) => void): void {
+    this.listeners.push(fn);
+  }
+
+  /** Watch: one committed batch. Idempotent: a redelivered batch skips jobs already audited. */
+  async onBatch(m: BatchCommittedMessage): Promise<void> {
+    const root = asHash32(m.root, 'batch root');
+    const listing = await this.source.batch(m.index);
+    if (!listing) throw new OptinferError('NOT_FOUND', `batch ${m.index} is not served by the sequencer yet`);
+    if (listing.root !== root) {
+      this.log.error(
+        { index: m.index, committed: root, served: listing.root },
+        'sequencer serves a batch other than the committed one',
+      );
+      return;
+    }
+    this.stats.batchesSeen++;
+    const picked = pickSample(this.secret, root, listing.jobIds, this.config.sampleRate);
+    this.log.info({ index: m.index, jobs: listing.jobIds.length, picked: picked.length }, 'batch sampled');
+    for (const jobId of picked) {
+      if (this.closed) return;
+      if (await this.audits.get(jobId)) continue;
+      const outcome = await this.audit(jobId, m.index, root).catch((e: Error) => {
+        this.log.warn({ jobId, err: e.message }, 'audit could not complete');
+        return { outcome: 'skipped' as const, reason: e.message };
+      });
+      await this.store.write([
+        this.audits.put(jobId, { jobId, batchIndex: m.index, ...outcome, at: Date.now() }),
+      ]);
+    }
+  }
+
+  /** Re-execute, compare and, on a mismatch, locate and record. */
+  async audit(
+    jobId: JobId,
+    batchIndex: number,
+    batchRoot: Hash32,
+  ): Promise<{ outcome: AuditOutcome; reason?: string }> {
+    const proof = await this.source.proof(jobId);
+    // Only what is provably in the committed root counts: the sequencer is not trusted here.
+    if (!proof || proof.batchRoot !== batchRoot || !verifyInclusion(proof)) {
+      this.stats.skipped++;
+      return { outcome: 'skipped', reason: 'no valid inclusion proof for the committed root' };
+    }
+    const record = decodeJobRecord(fromHex(proof.record));
+    if (record.jobId !== jobId) return { outcome: 'skipped', reason: 'inclusion proof is for another job' };
+    const inputs = await this.source.inputs(jobId);
+    if (!inputs) return { outcome: 'skipped', reason: 'inputs not served' };
+    const model = await this.model(record.modelId);
+    const ours = await reexecute(model, inputs, record.inputDigest);
+    this.stats.audited++;
+    this.metrics.inc('audits_total');
+    const verdict = compareOutputs(record.outputDigest, ours.outputDigest);
+    if (verdict.agree) return { outcome: 'agree' };
+
+    this.stats.mismatches++;
+    this.metrics.inc('findings_total');
+    const location = await locate({ bus: this.bus, model, inputs, jobId, executor: record.executor });
+    const finding: Finding = {
+      jobId,
+      batchIndex,
+      batchRoot,
+      position: proof.index,
+      modelId: record.modelId,
+      executor: record.executor,
+      claimedOutputDigest: record.outputDigest,
+      ourOutputDigest: ours.outputDigest,
+      provable: model.provable,
+      location,
+      foundAt: Date.now(),
+    };
+    await this.findings.record(finding);
+    this.log.warn(
+      {
+        jobId,
+        executor: record.executor,
+        layer: location.firstDivergentLayer,
+        chunk: location.firstDivergentChunk,
+      },
+      'mismatch found',
+    );
+    for (const fn of this.listeners) fn(finding);
+    return { outcome: 'mismatch' };
+  }
+
+  private async model(modelId: ModelId): Promise<LoadedModel> {
+    const have = this.registry.get(modelId);
+    if (have) return have;
+    const m = await this.registry.register(await this.source.modelBytes(modelId));
+    if (m.modelId !== modelId)
+      throw new OptinferError('INVALID_MODEL', `model ${modelId}: bytes served hash to ${m.modelId}`);
+    return m;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.consumer?.stop();
+    await this.store.close();
+  }
+}
+
+function loadOrCreateSecret(path: string): Uint8Array {
+  if (existsSync(path)) {
+    const hex = readFileSync(path, 'utf8').trim();
+    if (!/^[0-9a-f]{64}$/.test(hex)) {
+      throw new OptinferError('INVALID_CONFIG', `challenger secret ${path}: expected 64 hex characters`);
+    }
+    return fromHex(hex, 32);
+  }
+  const s = new Uint8Array(randomBytes(32));
+  writeFileSync(path, toHex(s) + '\n', { mode: 0o600 });
+  return s;
+}

@@ -1,0 +1,233 @@
+// Starts the roles: all in one process on the in-process bus (dev), or one role per process over NATS.
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import type { Bus } from '../bus/bus.ts';
+import { createMemoryBus } from '../bus/memory.ts';
+import { connectNatsBus } from '../bus/nats.ts';
+import { createLogger, type Logger } from '../common/log.ts';
+import { PromMetrics } from '../common/metrics.ts';
+import { ModelRegistry } from '../executor/model.ts';
+import { ExecutorWorker, DEFAULT_EXECUTOR_CONFIG, type CheatConfig } from '../executor/worker.ts';
+import { Challenger } from '../challenger/challenger.ts';
+import { HttpSource, SequencerSource } from '../challenger/source.ts';
+import { Sequencer, DEFAULT_SEQUENCER_CONFIG } from '../sequencer/sequencer.ts';
+import { buildHttp } from '../sequencer/http.ts';
+import { OrtInspector } from '../sequencer/inspector.ts';
+import { LocalSettlement } from '../sequencer/ports.ts';
+import type { ModelInfo } from '../sequencer/ports.ts';
+
+/** The integer-only demo model (int8 x int8 MatMulInteger, exact on any hardware) the dev node registers. */
+export const DEMO_MODEL_PATH = fileURLToPath(new URL('../models/demo-int8-mlp.onnx', import.meta.url));
+
+export interface Running {
+  close(): Promise<void>;
+}
+
+export interface DevOptions {
+  port: number;
+  host: string;
+  dataDir: string;
+  executors: number;
+  sampleRate: number;
+  batchMaxJobs: number;
+  batchMaxAgeMs: number;
+  challengeWindowMs: number;
+  cheat: CheatConfig;
+  logger?: Logger;
+}
+
+export interface DevNode extends Running {
+  url: string;
+  sequencer: Sequencer;
+  executors: ExecutorWorker[];
+  challenger: Challenger;
+  demoModel: ModelInfo;
+  http: FastifyInstance;
+}
+
+/** Sequencer, executors and a challenger in one process on the in-process bus. */
+export async function startDev(o: DevOptions): Promise<DevNode> {
+  const log = o.logger ?? createLogger('optinfer');
+  const metrics = new PromMetrics();
+  const bus = createMemoryBus({ logger: log.child({ part: 'bus' }) });
+  const registry = new ModelRegistry();
+  const opened: Running[] = [];
+  const closeAll = async () => {
+    for (const r of opened.reverse()) await r.close().catch(() => {});
+    await bus.close();
+    await registry.close();
+  };
+  try {
+    const sequencer = await Sequencer.start({
+      config: {
+        ...DEFAULT_SEQUENCER_CONFIG,
+        dataDir: o.dataDir,
+        batchMaxJobs: o.batchMaxJobs,
+        batchMaxAgeMs: o.batchMaxAgeMs,
+      },
+      bus,
+      inspector: new OrtInspector(registry),
+      settlement: new LocalSettlement(o.challengeWindowMs),
+      logger: log.child({ role: 'sequencer' }),
+      metrics,
+    });
+    opened.push(sequencer);
+    const demoModel = await sequencer.registerModel(
+      new Uint8Array(readFileSync(DEMO_MODEL_PATH)),
+      'demo-int8-mlp',
+    );
+    const executors: ExecutorWorker[] = [];
+    for (let i = 0; i < o.executors; i++) {
+      const w = await ExecutorWorker.start({
+        config: {
+          ...DEFAULT_EXECUTOR_CONFIG,
+          dataDir: join(o.dataDir, `executor-${i}`),
+          cheat: i === 0 ? o.cheat : { mode: 'none', rate: 0 },
+        },
+        bus,
+        registry,
+        logger: log.child({ role: 'executor' }),
+        metrics,
+      });
+      executors.push(w);
+      opened.push(w);
+    }
+    const challenger = await Challenger.start({
+      config: { dataDir: join(o.dataDir, 'challenger'), id: 'local', sampleRate: o.sampleRate },
+      bus,
+      source: new SequencerSource(sequencer),
+      registry,
+      logger: log.child({ role: 'challenger' }),
+      metrics,
+    });
+    opened.push(challenger);
+    const http = buildHttp({ sequencer, logger: log.child({ part: 'http' }), metrics });
+    const url = await http.listen({ port: o.port, host: o.host });
+    opened.push({ close: () => http.close() });
+    return { url, sequencer, executors, challenger, demoModel, http, close: closeAll };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}
+
+export async function connectBus(natsUrl: string, log: Logger, name: string): Promise<Bus> {
+  return connectNatsBus({ url: natsUrl, name, logger: log.child({ part: 'bus' }) });
+}
+
+export async function startSequencerRole(o: {
+  natsUrl: string;
+  port: number;
+  host: string;
+  dataDir: string;
+  batchMaxJobs: number;
+  batchMaxAgeMs: number;
+  challengeWindowMs: number;
+  logger?: Logger;
+}): Promise<Running & { url: string; sequencer: Sequencer }> {
+  const log = o.logger ?? createLogger('optinfer');
+  const bus = await connectBus(o.natsUrl, log, 'optinfer-sequencer');
+  const registry = new ModelRegistry();
+  const metrics = new PromMetrics();
+  const sequencer = await Sequencer.start({
+    config: {
+      ...DEFAULT_SEQUENCER_CONFIG,
+      dataDir: o.dataDir,
+      batchMaxJobs: o.batchMaxJobs,
+      batchMaxAgeMs: o.batchMaxAgeMs,
+    },
+    bus,
+    inspector: new OrtInspector(registry),
+    settlement: new LocalSettlement(o.challengeWindowMs),
+    logger: log.child({ role: 'sequencer' }),
+    metrics,
+  }).catch(async (e) => {
+    await bus.close();
+    throw e;
+  });
+  if (existsSync(DEMO_MODEL_PATH))
+    await sequencer.registerModel(new Uint8Array(readFileSync(DEMO_MODEL_PATH)), 'demo-int8-mlp');
+  const http = buildHttp({ sequencer, logger: log.child({ part: 'http' }), metrics });
+  const url = await http.listen({ port: o.port, host: o.host });
+  return {
+    url,
+    sequencer,
+    close: async () => {
+      await http.close();
+      await sequencer.close();
+      await bus.close();
+      await registry.close();
+    },
+  };
+}
+
+export async function startExecutorRole(o: {
+  natsUrl: string;
+  sequencerUrl: string;
+  dataDir: string;
+  capacity: number;
+  keypairPath?: string;
+  cheat: CheatConfig;
+  logger?: Logger;
+}): Promise<Running & { worker: ExecutorWorker }> {
+  const log = o.logger ?? createLogger('optinfer');
+  const bus = await connectBus(o.natsUrl, log, 'optinfer-executor');
+  const registry = new ModelRegistry();
+  const worker = await ExecutorWorker.start({
+    config: {
+      ...DEFAULT_EXECUTOR_CONFIG,
+      dataDir: o.dataDir,
+      capacity: o.capacity,
+      cheat: o.cheat,
+      keypairPath: o.keypairPath,
+      sequencerUrl: o.sequencerUrl,
+    },
+    bus,
+    registry,
+    logger: log.child({ role: 'executor' }),
+  }).catch(async (e) => {
+    await bus.close();
+    throw e;
+  });
+  return {
+    worker,
+    close: async () => {
+      await worker.close();
+      await bus.close();
+      await registry.close();
+    },
+  };
+}
+
+export async function startChallengerRole(o: {
+  natsUrl: string;
+  sequencerUrl: string;
+  dataDir: string;
+  id: string;
+  sampleRate: number;
+  logger?: Logger;
+}): Promise<Running & { challenger: Challenger }> {
+  const log = o.logger ?? createLogger('optinfer');
+  const bus = await connectBus(o.natsUrl, log, `optinfer-challenger-${o.id}`);
+  const registry = new ModelRegistry();
+  const challenger = await Challenger.start({
+    config: { dataDir: o.dataDir, id: o.id, sampleRate: o.sampleRate },
+    bus,
+    source: new HttpSource(o.sequencerUrl),
+    registry,
+    logger: log.child({ role: 'challenger' }),
+  }).catch(async (e) => {
+    await bus.close();
+    throw e;
+  });
+  return {
+    challenger,
+    close: async () => {
+      await challenger.close();
+      await bus.close();
+      await registry.close();
+    },
+  };
+}

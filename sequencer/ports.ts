@@ -1,0 +1,60 @@
+// What the sequencer needs from model handling and settlement, as interfaces: the seams for executor/ and Solana.
+import type { BatchIndex, Hash32, ModelId } from '../state/types.ts';
+import type { TensorMap } from './codec.ts';
+
+export interface TensorSpec {
+  name: string;
+  dtype: string;
+  /** null for a symbolic dimension. */
+  dims: (number | null)[];
+}
+
+export interface ModelInfo {
+  modelId: ModelId;
+  name: string;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  /** Every traced op can be recomputed exactly by the on-chain referee. */
+  provable: boolean;
+  unprovableOps: string[];
+  sizeBytes: number;
+  registeredAt: number;
+}
+
+/** Parses and checks models and inputs; implemented over onnxruntime in executor/. */
+export interface ModelInspector {
+  /** Throws OptinferError INVALID_MODEL naming what is wrong. */
+  inspect(bytes: Uint8Array, name: string): Promise<Omit<ModelInfo, 'registeredAt'>>;
+  /** Throws OptinferError INVALID_INPUT naming the input, what was wrong and what was expected. */
+  validateInputs(model: ModelInfo, inputs: TensorMap): void;
+}
+
+export interface BatchHeader {
+  index: BatchIndex;
+  root: Hash32;
+  jobCount: number;
+}
+
+/**
+ * Where batch roots go and where their fate comes from. The local implementation finalizes after a
+ * timer; the Solana one (issue 4) commits to the program and reports its events.
+ */
+export interface Settlement {
+  readonly kind: string;
+  /** Commits a batch; resolves once it is durably committed. Returns when its window ends (ms epoch). */
+  commitBatch(batch: BatchHeader): Promise<{ windowEndsAt: number }>;
+  /** Whether the batch may finalize now (window over, no open dispute). */
+  canFinalize(batch: BatchHeader, windowEndsAt: number, now: number): Promise<boolean>;
+}
+
+/** Finalizes after a fixed window with no disputes: the all-in-one default until Solana settlement lands. */
+export class LocalSettlement implements Settlement {
+  readonly kind = 'local';
+  constructor(private readonly windowMs: number) {}
+  async commitBatch(): Promise<{ windowEndsAt: number }> {
+    return { windowEndsAt: Date.now() + this.windowMs };
+  }
+  async canFinalize(_b: BatchHeader, windowEndsAt: number, now: number): Promise<boolean> {
+    return now >= windowEndsAt;
+  }
+}
