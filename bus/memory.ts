@@ -54,7 +54,10 @@ class MemStream {
   append(subject: string, msg: unknown, msgId?: string): void {
     const now = Date.now();
     if (msgId !== undefined) {
-      for (const [id, t] of this.dedupe) if (now - t > DEFAULT_DUPLICATE_WINDOW_MS) this.dedupe.delete(id);
+      for (const [id, t] of this.dedupe) {
+        if (now - t <= DEFAULT_DUPLICATE_WINDOW_MS) break; // insertion order is time order
+        this.dedupe.delete(id);
+      }
       if (this.dedupe.has(msgId)) return;
       this.dedupe.set(msgId, now);
     }

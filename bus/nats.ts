@@ -524,10 +524,15 @@ class NatsConsumer implements Consumer {
           expires,
         });
         this.fetch = iter;
+        const started = Date.now();
+        let received = 0;
         for await (const m of iter) {
+          received++;
           if (this.stopped) m.nak();
           else this.dispatch(m);
         }
+        // A pull that ends at once with nothing (server-side error status) must not become a busy loop.
+        if (received === 0 && Date.now() - started < expires / 2) await sleep(200);
       } catch (e) {
         if (this.stopped) break;
         this.bus.log('warn', { durable: this.durableName, err: e }, 'fetch failed, retrying');
