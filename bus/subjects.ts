@@ -49,6 +49,14 @@ export const EXECUTOR_HEARTBEAT_ALL = 'optinfer.executors.*.heartbeat';
 /** Executor → sequencer: fetch a registered model's bytes by modelId. */
 export const MODEL_FETCH = 'optinfer.models.fetch';
 
+/** Challenger → one executor: its committed layer trace for a job {jobId} (dispute: find the layer). */
+export const execTrace = (executorId: string): string =>
+  `optinfer.exec.${token('executor id', executorId)}.trace`;
+
+/** Challenger → one executor: chunk digests of one layer {jobId, layer} (dispute: find the chunk). */
+export const execChunks = (executorId: string): string =>
+  `optinfer.exec.${token('executor id', executorId)}.chunks`;
+
 // ---- Durable streams ------------------------------------------------------------------------------------
 
 const DAY_MS = 86_400_000;
