@@ -135,6 +135,8 @@ export const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
 
 export interface Bus {
   readonly kind: 'memory' | 'nats';
+  /** Largest encoded message the bus accepts (NATS: server max_payload less header room; memory: Infinity). */
+  readonly maxPayloadBytes: number;
   /** Fire-and-forget. Throws synchronously on an invalid subject/message or one too large. */
   publish(subject: string, msg: object): void;
   /** Resolves once the subscription is active (on NATS: the server has it). Wildcards * and > allowed. */

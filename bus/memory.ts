@@ -273,6 +273,7 @@ export class MemoryHub {
 
 class MemoryBus implements Bus {
   readonly kind = 'memory' as const;
+  readonly maxPayloadBytes = Number.POSITIVE_INFINITY;
   private readonly subs = new Set<Sub>();
   private readonly pendingRequests = new Set<(e: Error) => void>();
   private readonly consumers = new Set<Consumer>();

@@ -121,6 +121,7 @@ export async function connectNatsBus(opts: NatsBusOptions = {}): Promise<Bus> {
     throw e;
   }
   bus.watchStatus();
+  bus.log('info', { url, maxPayloadBytes: nc.info?.max_payload }, 'connected to NATS');
   return bus;
 }
 
@@ -257,11 +258,16 @@ class NatsBus implements Bus {
     }
   }
 
+  get maxPayloadBytes(): number {
+    const max = this.nc.info?.max_payload;
+    return max === undefined ? Number.POSITIVE_INFINITY : max - HEADER_ALLOWANCE_BYTES;
+  }
+
   /** Encodes and checks the size against the server's max_payload. */
   encode(subject: string, msg: unknown): Uint8Array {
     const data = encodeMessage(msg);
     const max = this.nc.info?.max_payload;
-    if (max !== undefined && data.byteLength + HEADER_ALLOWANCE_BYTES > max) {
+    if (max !== undefined && data.byteLength > this.maxPayloadBytes) {
       throw new BusError(
         'PAYLOAD_TOO_LARGE',
         `message on ${subject} is ${data.byteLength} bytes encoded; the NATS server at ${this.url} accepts ` +

@@ -62,6 +62,7 @@ describe('NATS bus', { skip }, () => {
 
   it('refuses a message larger than the server max_payload, naming both sizes', async () => {
     const bus = await connect();
+    assert.equal(bus.maxPayloadBytes, MAX_PAYLOAD - 1024);
     const big = { data: new Uint8Array(MAX_PAYLOAD + 1) };
     const err = await rejectsWith(() => bus.publish('t.big', big), 'PAYLOAD_TOO_LARGE');
     assert.match(err.message, new RegExp(`is (\\d+) bytes encoded.*at most ${MAX_PAYLOAD} bytes`));
