@@ -22,7 +22,11 @@ import { fromOrtValue } from './ort-tensor.ts';
 import { runSession, toFeeds } from './run.ts';
 import { validateInputs } from './validate.ts';
 
-const log = pino({ name: 'optinfer.executor.trace', level: process.env.OPTINFER_LOG_LEVEL ?? 'warn' });
+// stderr, so a log line can never corrupt the JSON the CLI prints on stdout.
+const log = pino(
+  { name: 'optinfer.executor.trace', level: process.env.OPTINFER_LOG_LEVEL ?? 'warn' },
+  pino.destination(2),
+);
 
 export interface TraceLayer {
   index: number;
@@ -61,6 +65,11 @@ export interface TraceOptions {
    * plain outputs were just produced and compared elsewhere.
    */
   checkPlain?: boolean;
+  /**
+   * The input digest when the caller already holds it for these very tensors (a job record's inputDigest);
+   * saves hashing the inputs again. A wrong value yields a trace that commits to the wrong seed.
+   */
+  inputDigest?: Hash32;
 }
 
 interface FlatNode {
@@ -404,7 +413,7 @@ export async function traceModel(
     );
   }
   validateInputs(model.inputs, inputs, `model '${model.name}'`);
-  const inputDigest = tensorSetDigest(inputs);
+  const inputDigest = opts.inputDigest ?? tensorSetDigest(inputs);
   const { v, results } = await tracedRun(model, inputs);
 
   const outputs: Record<string, Tensor> = {};
@@ -463,4 +472,9 @@ export async function releaseTraceCache(model: LoadedModel): Promise<void> {
   caches.delete(model);
   const all = await Promise.allSettled(c.variants.values());
   for (const r of all) if (r.status === 'fulfilled') await r.value.session.release();
+}
+
+/** The cached tracing session for the branch choices of the last trace (for benchmarks and diagnostics). */
+export async function tracingSessionOf(model: LoadedModel): Promise<ort.InferenceSession> {
+  return (await variantFor(model, cacheFor(model).last)).session;
 }

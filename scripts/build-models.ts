@@ -132,4 +132,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     writeFileSync(FIXTURE_DIR + file, bytes);
     process.stdout.write(`${file}: ${bytes.length} bytes\n`);
   }
+  // A ready-made input for the demo model: `optinfer trace --model int8_mlp.onnx --input int8_mlp.input.json`.
+  const x = Array.from({ length: 16 }, (_, i) => i * 15 - 120);
+  writeFileSync(
+    FIXTURE_DIR + 'int8_mlp.input.json',
+    JSON.stringify({ inputs: { x: { dtype: 'int8', dims: [1, 16], data: x } } }) + '\n',
+  );
 }
