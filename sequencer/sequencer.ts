@@ -232,23 +232,24 @@ export class Sequencer {
       const j = await this.jobs.get(id);
       if (j && j.excluded.length > 0) this.excludedOf.set(id, new Set(j.excluded));
     }
-    for (const [id, f] of await this.store
-      .table<{ executor: ExecutorId; seq: number }>('inflight')
-      .entries()) {
-      // The executor may still answer; if not, the deadline hands the job to another executor.
-      this.inflight.set(id as JobId, {
-        executor: f.executor,
-        seq: f.seq,
-        deadline: now + this.config.assignTimeoutMs,
-      });
+    // Assignments in flight at the crash are handed out again: the in-process bus lost them, and on NATS a
+    // duplicate is harmless (the executor answers from its results table; a late answer from a previous
+    // assignee is ignored). The inflight row is overwritten by the new assignment.
+    const inflightRows = await this.store.table<{ executor: ExecutorId; seq: number }>('inflight').entries();
+    for (const [id, f] of inflightRows) {
+      const stored = await this.inputs.get(id);
+      if (!stored)
+        throw new OptinferError('STORE_CORRUPT', `job ${id} is in flight but its inputs are missing`);
+      this.pendingQueue.push({ seq: f.seq, jobId: id as JobId, inputs: fromStored(stored) });
     }
+    this.pendingQueue.sort((x, y) => x.seq - y.seq);
     for (const [key, id] of await this.executed.entries())
       this.executedQueue.push({ seq: Number(key), jobId: id, at: now });
     for (const [, b] of await this.batches.entries()) {
       if (b.status === 'pending') this.toCommit.push(b);
       else if (b.status === 'committed') this.openBatches.set(b.index, b);
     }
-    const seqs = [...this.pendingQueue.map((p) => p.seq), ...[...this.inflight.values()].map((f) => f.seq)];
+    const seqs = this.pendingQueue.map((p) => p.seq);
     if (seqs.length > 0 && Math.max(...seqs) >= this.nextSeq) this.nextSeq = Math.max(...seqs) + 1;
     this.log.info(
       {

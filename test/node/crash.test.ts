@@ -1,0 +1,109 @@
+// A job acknowledged with 202 is never lost: kill -9 of the node between acknowledgement and batching.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, startNode, stopNode, waitFor } from '../helpers/node-process.ts';
+import { verifyInclusion, type InclusionProof } from '../../state/job.ts';
+
+const JOBS = 300;
+
+function input(i: number) {
+  return {
+    x: {
+      dtype: 'int8',
+      dims: [1, 16],
+      data: Array.from({ length: 16 }, (_, k) => ((i * 7 + k * 13) % 256) - 128),
+    },
+  };
+}
+
+test(
+  'kill -9 after 202 and before batching loses no job; after restart every job is batched with a valid proof',
+  { timeout: 240_000 },
+  async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'optinfer-crash-'));
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    // Batches are held back (huge size, long age) so that every acknowledged job is still unbatched at the kill.
+    const holdArgs = [
+      'dev',
+      '--port',
+      String(port),
+      '--data-dir',
+      dataDir,
+      '--executors',
+      '1',
+      '--batch-max-jobs',
+      '100000',
+      '--batch-max-age-ms',
+      '3600000',
+      '--sample-rate',
+      '0',
+    ];
+    const first = await startNode(holdArgs, /listening on/);
+    const models = (await (await fetch(`${base}/v1/models`)).json()) as { modelId: string }[];
+    const modelId = models[0].modelId;
+
+    const acked: string[] = [];
+    await Promise.all(
+      Array.from({ length: JOBS }, async (_, i) => {
+        const res = await fetch(`${base}/v1/jobs`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ modelId, inputs: input(i) }),
+        });
+        assert.equal(res.status, 202);
+        acked.push(((await res.json()) as { jobId: string }).jobId);
+      }),
+    );
+    first.child.kill('SIGKILL');
+    assert.equal(await first.exited, 'SIGKILL');
+    assert.equal(acked.length, JOBS);
+
+    const second = await startNode(
+      [
+        'dev',
+        '--port',
+        String(port),
+        '--data-dir',
+        dataDir,
+        '--executors',
+        '2',
+        '--batch-max-jobs',
+        '128',
+        '--batch-max-age-ms',
+        '200',
+        '--sample-rate',
+        '0',
+      ],
+      /listening on/,
+    );
+    try {
+      for (const id of acked) {
+        const job = await waitFor(
+          `job ${id} batched`,
+          async () => {
+            const j = (await (await fetch(`${base}/v1/jobs/${id}`)).json()) as {
+              status: string;
+              proof?: InclusionProof;
+            };
+            return (j.status === 'batched' || j.status === 'finalized') && j;
+          },
+          120_000,
+        );
+        assert.ok(job.proof && verifyInclusion(job.proof), `job ${id} has a valid inclusion proof`);
+      }
+      // No job was duplicated: batches hold exactly the acknowledged jobs.
+      const batches = (await (await fetch(`${base}/v1/batches`)).json()) as { index: number }[];
+      let total = 0;
+      for (const b of batches)
+        total += ((await (await fetch(`${base}/v1/batches/${b.index}`)).json()) as { jobIds: string[] })
+          .jobIds.length;
+      assert.equal(total, JOBS);
+    } finally {
+      await stopNode(second);
+    }
+  },
+);
