@@ -26,7 +26,7 @@ async function post(
   const res = await fetch(`${base}${path}`, {
     method: 'POST',
     headers: { 'content-type': contentType },
-    body: contentType === 'application/json' ? JSON.stringify(body) : (body as Uint8Array),
+    body: contentType === 'application/json' ? JSON.stringify(body) : Buffer.from(body as Uint8Array),
   });
   return { status: res.status, json: await res.json() };
 }
