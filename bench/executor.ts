@@ -1,11 +1,11 @@
 // Executor benchmark: canonical profile vs onnxruntime defaults, and trace capture vs a plain canonical run.
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
-import { loadModelFile, type LoadedModel } from '../executor/model.ts';
+import { loadModel, loadModelFile, type LoadedModel } from '../executor/model.ts';
 import { runModel } from '../executor/run.ts';
 import { releaseTraceCache, traceModel, tracingSessionOf } from '../executor/trace.ts';
 import { toFeeds } from '../executor/run.ts';
-import { prng, tensorOf } from '../executor/onnx/builder.ts';
+import { buildModel, node, prng, tensorOf } from '../executor/onnx/builder.ts';
 import type { Tensor } from '../state/tensor.ts';
 
 export interface Row {
@@ -24,7 +24,8 @@ function floats(seed: number, n: number): number[] {
 
 interface Case {
   label: string;
-  file: string;
+  /** A file path, or model bytes built here. */
+  file: string | (() => Uint8Array);
   inputs: Record<string, Tensor>;
   real: boolean;
 }
@@ -60,7 +61,36 @@ const CASES: Case[] = [
     },
     real: false,
   },
+  {
+    label: 'wide_mlp (built here, compute-bound)',
+    file: wideMlp,
+    inputs: { x: tensorOf('float32', [1, 1024], floats(5, 1024)) },
+    real: false,
+  },
 ];
+
+/** Four 1024x1024 float MatMul+Relu layers: much compute per byte of activation, like larger real models. */
+function wideMlp(): Uint8Array {
+  const init: Record<string, Tensor> = {};
+  const nodes = [];
+  let prev = 'x';
+  for (let l = 0; l < 4; l++) {
+    init[`w${l}`] = tensorOf(
+      'float32',
+      [1024, 1024],
+      floats(100 + l, 1024 * 1024).map((v) => v / 32),
+    );
+    nodes.push(node('MatMul', [prev, `w${l}`], [`mm${l}`]), node('Relu', [`mm${l}`], [`h${l}`]));
+    prev = `h${l}`;
+  }
+  return buildModel({
+    name: 'wide_mlp',
+    inputs: [{ name: 'x', dtype: 'float32', dims: [1, 1024] }],
+    outputs: [{ name: 'h3', dtype: 'float32', dims: [1, 1024] }],
+    initializers: init,
+    nodes,
+  });
+}
 
 /** Mean milliseconds per call over `n` calls. */
 async function timeIt(n: number, fn: () => Promise<unknown>): Promise<number> {
@@ -80,9 +110,10 @@ export async function benchExecutor(): Promise<Row[]> {
   const rows: Row[] = [];
   const ratios: { profile: number[]; trace: number[] } = { profile: [], trace: [] };
   for (const c of CASES) {
-    const model: LoadedModel = await loadModelFile(c.file);
+    const model: LoadedModel =
+      typeof c.file === 'string' ? await loadModelFile(c.file) : await loadModel(c.file(), { name: c.label });
     // onnxruntime's defaults: no options at all (optimization 'all', threads chosen by onnxruntime).
-    const defaults = await ort.InferenceSession.create(c.file);
+    const defaults = await ort.InferenceSession.create(model.bytes);
     const feeds = toFeeds(c.inputs);
     const canonical = () => runModel(model, c.inputs);
     const withDefaults = () => defaults.run(feeds);

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { loadModel, loadModelFile, ModelRegistry, type LoadedModel } from './model.ts';
 import { runModel } from './run.ts';
 import { canonicalOrder, releaseTraceCache, traceModel } from './trace.ts';
-import { buildModel, node, prng, tensorOf } from './onnx/builder.ts';
+import { buildModel, graph, node, prng, tensorOf } from './onnx/builder.ts';
 import { decodeModel } from './onnx/schema.ts';
 import { tensorFromProto } from './onnx/graph.ts';
 import { isOptinferError } from '../state/errors.ts';
@@ -297,4 +297,54 @@ test('canonical order: Kahn with ties broken by file position', () => {
     () => canonicalOrder([n('Add', ['y'], ['x']), n('Neg', ['x'], ['y'])]),
     (e: unknown) => isOptinferError(e, 'INVALID_MODEL') && /cycle/.test(e.message),
   );
+});
+
+test('a model with Loop is refused for tracing with an error naming the op', async () => {
+  const vec = { dtype: 'float32' as const, dims: [1, 4] };
+  const body = graph({
+    name: 'body',
+    inputs: [
+      { name: 'i', dtype: 'int64', dims: [] },
+      { name: 'c_in', dtype: 'bool', dims: [] },
+      { name: 'v_in', ...vec },
+    ],
+    outputs: [
+      { name: 'c_out', dtype: 'bool', dims: [] },
+      { name: 'v_out', ...vec },
+    ],
+    nodes: [node('Identity', ['c_in'], ['c_out']), node('Add', ['v_in', 'v_in'], ['v_out'])],
+  });
+  const m = await loadModel(
+    buildModel({
+      name: 'loop',
+      inputs: [{ name: 'x', ...vec }],
+      outputs: [{ name: 'y', ...vec }],
+      initializers: { trips: tensorOf('int64', [], [3]), go: tensorOf('bool', [], [1]) },
+      nodes: [node('Loop', ['trips', 'go', 'x'], ['y'], { body })],
+    }),
+    { name: 'loop' },
+  );
+  loaded.push(m);
+  const x = { x: tensorOf('float32', [1, 4], [1, 2, 3, 4]) };
+  assert.deepEqual(
+    [...new Float32Array((await runModel(m, x)).outputs.y.data.slice().buffer)],
+    [8, 16, 24, 32],
+  );
+  assert.equal(m.provable, false);
+  await assert.rejects(
+    traceModel(m, x),
+    (e: unknown) =>
+      isOptinferError(e, 'UNPROVABLE_MODEL') && /model 'loop': cannot trace ops Loop/.test(e.message),
+  );
+});
+
+test('committed fixture models are exactly what scripts/build-models.ts builds', async () => {
+  const { FIXTURES } = await import('../scripts/build-models.ts');
+  for (const [file, build] of Object.entries(FIXTURES)) {
+    assert.equal(
+      Buffer.compare(Buffer.from(build()), readFileSync(fixture(file))),
+      0,
+      `${file} is stale: run scripts/build-models.ts`,
+    );
+  }
 });

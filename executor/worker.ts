@@ -72,9 +72,6 @@ export interface ChunksReply {
   chunkHashes: string[];
 }
 
-/** Subjects the executor answers on for dispute data (request/reply). */
-export const execTraceSubject = (id: string): string => `optinfer.exec.${id}.trace`;
-export const execChunksSubject = (id: string): string => `optinfer.exec.${id}.chunks`;
 
 /** Loads or creates a Solana CLI keypair file (a JSON array of 64 bytes). */
 export function loadOrCreateKeypair(path: string): Keypair {
@@ -169,10 +166,10 @@ export class ExecutorWorker {
           ackWaitMs: 120_000,
         },
       ),
-      await this.bus.reply<{ jobId: string }, TraceReply>(execTraceSubject(this.id), (m) =>
+      await this.bus.reply<{ jobId: string }, TraceReply>(subjects.execTrace(this.id), (m) =>
         this.traceReply(m.jobId),
       ),
-      await this.bus.reply<{ jobId: string; layer: number }, ChunksReply>(execChunksSubject(this.id), (m) =>
+      await this.bus.reply<{ jobId: string; layer: number }, ChunksReply>(subjects.execChunks(this.id), (m) =>
         this.chunksReply(m.jobId, m.layer),
       ),
     );

@@ -206,3 +206,17 @@ test('bad usage and input: exit 2 with one clear line on stderr, nothing on stdo
     assert.doesNotMatch(r.err, /\n\s+at /);
   }
 });
+
+test('verify: a missing last layer diverges at that index, a wrong traceRoot alone gives null', () => {
+  const model = fixture('int8_mlp.onnx');
+  const t = JSON.parse(run(['trace', '--model', model, '--input', int8In]).out);
+  const short = { ...t, layers: t.layers.slice(0, -1) };
+  const r1 = run(['verify', '--model', model, '--input', int8In, '--claim', file('short.json', short)]);
+  assert.equal(r1.code, 1, r1.err);
+  assert.equal(JSON.parse(r1.out).firstDivergentLayer, t.layers.length - 1);
+  const root = { ...t, traceRoot: 'c'.repeat(64) };
+  const r2 = run(['verify', '--model', model, '--input', int8In, '--claim', file('root.json', root)]);
+  assert.equal(r2.code, 1, r2.err);
+  assert.equal(JSON.parse(r2.out).firstDivergentLayer, null);
+  assert.match(JSON.parse(r2.out).reason, /traceRoot/);
+});
