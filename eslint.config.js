@@ -10,4 +10,9 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // Tests read loosely typed JSON from HTTP responses.
+    files: ['**/*.test.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
 );

@@ -2,12 +2,8 @@
 import type { Bus } from '../bus/bus.ts';
 import type { LoadedModel } from '../executor/model.ts';
 import { traceModel } from '../executor/trace.ts';
-import {
-  execChunksSubject,
-  execTraceSubject,
-  type ChunksReply,
-  type TraceReply,
-} from '../executor/worker.ts';
+import type { ChunksReply, TraceReply } from '../executor/worker.ts';
+import * as subjects from '../bus/subjects.ts';
 import { firstDivergence } from '../state/bisect.ts';
 import { toHex } from '../state/hash.ts';
 import { leafHash } from '../state/merkle.ts';
@@ -43,7 +39,7 @@ export async function locate(opts: {
   let theirs: TraceReply;
   try {
     theirs = await opts.bus.request<TraceReply>(
-      execTraceSubject(opts.executor),
+      subjects.execTrace(opts.executor),
       { jobId: opts.jobId },
       { timeoutMs: TRACE_TIMEOUT_MS },
     );
@@ -69,7 +65,7 @@ export async function locate(opts: {
   let chunk: number | null = null;
   try {
     const their = await opts.bus.request<ChunksReply>(
-      execChunksSubject(opts.executor),
+      subjects.execChunks(opts.executor),
       { jobId: opts.jobId, layer: k },
       { timeoutMs: TRACE_TIMEOUT_MS },
     );

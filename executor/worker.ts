@@ -72,7 +72,6 @@ export interface ChunksReply {
   chunkHashes: string[];
 }
 
-
 /** Loads or creates a Solana CLI keypair file (a JSON array of 64 bytes). */
 export function loadOrCreateKeypair(path: string): Keypair {
   if (existsSync(path)) {

@@ -9,12 +9,8 @@ import { silentLogger } from '../../common/log.ts';
 import { createMemoryBus } from '../../bus/memory.ts';
 import { loadModel } from '../../executor/model.ts';
 import { traceModel } from '../../executor/trace.ts';
-import {
-  execChunksSubject,
-  execTraceSubject,
-  type TraceReply,
-  type ChunksReply,
-} from '../../executor/worker.ts';
+import type { TraceReply, ChunksReply } from '../../executor/worker.ts';
+import * as subjects from '../../bus/subjects.ts';
 import { locate } from '../../challenger/locate.ts';
 import { traceCommitment } from '../../state/trace.ts';
 import { chunks, tensorDigest } from '../../state/tensor.ts';
@@ -112,7 +108,7 @@ test('locate finds the exact layer and chunk where an executor trace first diver
         layerDigests,
       });
       const subs = [
-        await bus.reply(execTraceSubject(executor), (): TraceReply => ({
+        await bus.reply(subjects.execTrace(executor), (): TraceReply => ({
           jobId,
           traceRoot: c.root,
           layerCount: c.layerCount,
@@ -125,7 +121,7 @@ test('locate finds the exact layer and chunk where an executor trace first diver
           })),
           prefixes: c.prefixes,
         })),
-        await bus.reply(execChunksSubject(executor), (m: { layer: number }): ChunksReply => ({
+        await bus.reply(subjects.execChunks(executor), (m: { layer: number }): ChunksReply => ({
           jobId,
           layer: m.layer,
           chunkHashes: chunks(tensors[m.layer].data).map((ch) => toHex(leafHash(ch))),
