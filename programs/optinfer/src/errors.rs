@@ -1,0 +1,96 @@
+//! Program error codes (6000 + position). Append only: clients map codes to names by position.
+use anchor_lang::prelude::*;
+
+#[error_code]
+pub enum OptinferError {
+    #[msg("Signer is not the configured authority")]
+    NotAuthority,
+    #[msg("Signer is not the configured sequencer")]
+    NotSequencer,
+    #[msg("The program is paused")]
+    Paused,
+    #[msg("Invalid configuration value")]
+    InvalidConfig,
+    #[msg("Amount must be greater than zero")]
+    ZeroAmount,
+    #[msg("Not enough unlocked bond")]
+    InsufficientBond,
+    #[msg("Bond withdrawal is not allowed while a dispute involving the operator is open")]
+    WithdrawDuringDispute,
+    #[msg("Unbonding delay has not elapsed")]
+    UnbondingNotReady,
+    #[msg("Nothing is unbonding")]
+    NothingUnbonding,
+    #[msg("Batch index must be the next one")]
+    BadBatchIndex,
+    #[msg("Batch must contain at least one job")]
+    EmptyBatch,
+    #[msg("Challenge window is still open")]
+    WindowOpen,
+    #[msg("Challenge window has closed")]
+    WindowClosed,
+    #[msg("Batch cannot finalize while a dispute on it is open")]
+    FinalizeDuringDispute,
+    #[msg("Batch is already finalized")]
+    AlreadyFinalized,
+    #[msg("Merkle proof does not verify")]
+    InvalidProof,
+    #[msg("Job index out of range")]
+    JobIndexOutOfRange,
+    #[msg("Job record does not belong to the given model or executor accounts")]
+    RecordMismatch,
+    #[msg("An executor cannot challenge its own job")]
+    SelfChallenge,
+    #[msg("Model op table is not fully loaded")]
+    ModelNotReady,
+    #[msg("Op not supported by the one-step check")]
+    UnsupportedOp,
+    #[msg("Op dtype combination is not exact in the canonical profile")]
+    InexactOp,
+    #[msg("Malformed op table entry")]
+    BadOpEntry,
+    #[msg("Op page out of order or overflowing the layer count")]
+    BadOpPage,
+    #[msg("Signer is not a party of this dispute")]
+    NotAParty,
+    #[msg("It is not this side's turn")]
+    NotYourTurn,
+    #[msg("The dispute is already resolved")]
+    DisputeResolved,
+    #[msg("This move is not allowed in the dispute's current phase")]
+    WrongPhase,
+    #[msg("The side's chess clock has run out")]
+    ClockExpired,
+    #[msg("The side to move still has time on its clock")]
+    ClockNotExpired,
+    #[msg("Layer count does not match the model")]
+    LayerCountMismatch,
+    #[msg("Trace does not end at the executor's claimed output")]
+    OutputMismatch,
+    #[msg("Challenger's trace ends at the executor's claimed output")]
+    NoDisagreement,
+    #[msg("Revealed value does not match the committed prefix")]
+    PrefixMismatch,
+    #[msg("Revealed children do not hash to the committed node")]
+    NodeMismatch,
+    #[msg("Malformed tensor header")]
+    BadHeader,
+    #[msg("Proof buffer write out of bounds")]
+    BufferOverflow,
+    #[msg("Proof buffer does not belong to this dispute or signer")]
+    BufferMismatch,
+    #[msg("Malformed one-step proof data")]
+    BadStepData,
+    #[msg("One-step operands have shapes or dtypes the op cannot take")]
+    BadOperands,
+    #[msg("Opened layer is not one of the agreed layers")]
+    LayerNotAgreed,
+    #[msg("Wrong op page account for the disputed layer")]
+    WrongOpsPage,
+    #[msg("Wrong account passed")]
+    WrongAccount,
+    #[msg("Arithmetic overflow")]
+    Overflow,
+    #[msg("Unknown check kind")]
+    BadCheck,
+}

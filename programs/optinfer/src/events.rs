@@ -1,0 +1,95 @@
+//! Events for every state change, so node software can follow the program from its logs.
+use anchor_lang::prelude::*;
+
+#[event]
+pub struct ConfigUpdated {
+    pub authority: Address,
+    pub paused: u8,
+}
+#[event]
+pub struct ModelRegistered {
+    pub model_id: [u8; 32],
+    pub layer_count: u32,
+}
+#[event]
+pub struct ModelOpsAdded {
+    pub model_id: [u8; 32],
+    pub page: u16,
+    pub ops_loaded: u32,
+}
+#[event]
+pub struct Bonded {
+    pub owner: Address,
+    pub amount: u64,
+    pub bonded: u64,
+}
+#[event]
+pub struct UnbondRequested {
+    pub owner: Address,
+    pub amount: u64,
+    pub ready_slot: u64,
+}
+#[event]
+pub struct Withdrawn {
+    pub owner: Address,
+    pub amount: u64,
+}
+#[event]
+pub struct BatchCommitted {
+    pub index: u64,
+    pub root: [u8; 32],
+    pub job_count: u32,
+    pub slot: u64,
+}
+#[event]
+pub struct BatchFinalized {
+    pub index: u64,
+    pub invalidated: u32,
+}
+#[event]
+pub struct DisputeOpened {
+    pub dispute: Address,
+    pub batch_index: u64,
+    pub job_index: u32,
+    pub executor: Address,
+    pub challenger: Address,
+}
+#[event]
+pub struct DisputeMove {
+    pub dispute: Address,
+    pub side: u8,
+    pub phase: u8,
+    pub agreed: u32,
+    pub disagree: u32,
+    pub chunk_level: u32,
+    pub chunk_index: u32,
+}
+#[event]
+pub struct OneStepExecuted {
+    pub dispute: Address,
+    pub layer: u32,
+    pub chunk_index: u32,
+    pub executor_correct: bool,
+}
+#[event]
+pub struct TimeoutClaimed {
+    pub dispute: Address,
+    pub side: u8,
+}
+#[event]
+pub struct DisputeResolved {
+    pub dispute: Address,
+    pub winner: u8,
+    pub bounty: u64,
+    pub to_treasury: u64,
+}
+#[event]
+pub struct Slashed {
+    pub operator: Address,
+    pub amount: u64,
+}
+#[event]
+pub struct JobInvalidated {
+    pub batch_index: u64,
+    pub job_index: u32,
+}

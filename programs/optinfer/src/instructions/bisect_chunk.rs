@@ -1,0 +1,58 @@
+//! One half-round of the descent through the disputed tensor's chunk tree, down to one chunk.
+use anchor_lang::prelude::*;
+
+use crate::errors::OptinferError;
+use crate::events::DisputeMove;
+use crate::game::{begin_move, now_slot};
+use crate::pure::merkle;
+use crate::state::*;
+
+#[derive(Accounts)]
+pub struct BisectChunk {
+    pub signer: Signer,
+    #[account(mut, seeds = [seeds::DISPUTE, dispute.batch.as_ref(), &dispute.job_index.get().to_le_bytes()], bump = dispute.bump)]
+    pub dispute: Account<Dispute>,
+}
+
+pub fn bisect_chunk(ctx: &mut Context<BisectChunk>, left: [u8; 32], right: [u8; 32]) -> Result<()> {
+    let now = now_slot()?;
+    let signer = *ctx.accounts.signer.address();
+    let key = *ctx.accounts.dispute.address();
+    let d = &mut ctx.accounts.dispute;
+    let side = begin_move(d, &signer, PHASE_CHUNK_BISECT, now)?;
+    if merkle::node_hash(&left, &right) != d.node[side as usize] {
+        return Err(OptinferError::NodeMismatch.into());
+    }
+    if side == SIDE_EXECUTOR {
+        d.pending = [left, right];
+        d.turn = SIDE_CHALLENGER;
+    } else {
+        let idx = d.chunk_index.get() * 2;
+        // Descend into the first child where the sides differ; the parents differ, so one does.
+        if d.pending[0] != left {
+            d.node = [d.pending[0], left];
+            d.chunk_index = idx.into();
+        } else {
+            d.node = [d.pending[1], right];
+            d.chunk_index = (idx + 1).into();
+        }
+        let level = d.chunk_level.get() - 1;
+        d.chunk_level = level.into();
+        if level == 0 {
+            d.phase = PHASE_ONE_STEP;
+            d.turn = SIDE_CHALLENGER;
+        } else {
+            d.turn = SIDE_EXECUTOR;
+        }
+    }
+    emit!(DisputeMove {
+        dispute: key,
+        side,
+        phase: d.phase,
+        agreed: d.agreed.get(),
+        disagree: d.disagree.get(),
+        chunk_level: d.chunk_level.get(),
+        chunk_index: d.chunk_index.get()
+    });
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! Closes the signer's proof buffer and returns its rent to the signer.
+use anchor_lang::prelude::*;
+
+use crate::state::*;
+
+#[derive(Accounts)]
+pub struct CloseProofBuffer {
+    #[account(mut)]
+    pub owner: Signer,
+    #[account(mut, close = owner, seeds = [seeds::PROOF, buffer.dispute.as_ref(), owner.address().as_ref()], bump = buffer.bump)]
+    pub buffer: Account<ProofBuffer>,
+}
+
+pub fn close_proof_buffer(_ctx: &mut Context<CloseProofBuffer>) -> Result<()> {
+    Ok(())
+}

@@ -1,0 +1,43 @@
+//! Sequencer-only: commits the next batch root with its job count.
+use anchor_lang::prelude::*;
+
+use crate::errors::OptinferError;
+use crate::events::BatchCommitted;
+use crate::game::now_slot;
+use crate::state::{seeds, Batch, Config};
+
+#[derive(Accounts)]
+#[instruction(index: u64)]
+pub struct CommitBatch {
+    #[account(mut)]
+    pub sequencer: Signer,
+    #[account(mut, seeds = [seeds::CONFIG], bump = config.bump,
+        constraint = config.sequencer == *sequencer.address() @ OptinferError::NotSequencer)]
+    pub config: Account<Config>,
+    #[account(init, payer = sequencer, seeds = [seeds::BATCH, &index.to_le_bytes()], bump)]
+    pub batch: Account<Batch>,
+    pub system_program: Program<System>,
+}
+
+pub fn commit_batch(ctx: &mut Context<CommitBatch>, index: u64, root: [u8; 32], job_count: u32) -> Result<()> {
+    let c = &mut ctx.accounts.config;
+    if c.paused != 0 {
+        return Err(OptinferError::Paused.into());
+    }
+    if index != c.next_batch_index.get() {
+        return Err(OptinferError::BadBatchIndex.into());
+    }
+    if job_count == 0 {
+        return Err(OptinferError::EmptyBatch.into());
+    }
+    c.next_batch_index = (index + 1).into();
+    let slot = now_slot()?;
+    let b = &mut ctx.accounts.batch;
+    b.root = root;
+    b.index = index.into();
+    b.job_count = job_count.into();
+    b.commit_slot = slot.into();
+    b.bump = ctx.bumps.batch;
+    emit!(BatchCommitted { index, root, job_count, slot });
+    Ok(())
+}

@@ -1,0 +1,34 @@
+//! Starts the unbonding delay for part of the signer's unlocked bond.
+use anchor_lang::prelude::*;
+
+use crate::errors::OptinferError;
+use crate::events::UnbondRequested;
+use crate::game::now_slot;
+use crate::state::{seeds, Config, Operator};
+
+#[derive(Accounts)]
+pub struct RequestUnbond {
+    pub owner: Signer,
+    #[account(seeds = [seeds::CONFIG], bump = config.bump)]
+    pub config: Account<Config>,
+    #[account(mut, seeds = [seeds::OPERATOR, owner.address().as_ref()], bump = operator.bump)]
+    pub operator: Account<Operator>,
+}
+
+pub fn request_unbond(ctx: &mut Context<RequestUnbond>, amount: u64) -> Result<()> {
+    if amount == 0 {
+        return Err(OptinferError::ZeroAmount.into());
+    }
+    let delay = ctx.accounts.config.unbonding_slots.get();
+    let now = now_slot()?;
+    let op = &mut ctx.accounts.operator;
+    let free = op.bonded.get() - op.locked.get() - op.unbonding.get();
+    if amount > free {
+        return Err(OptinferError::InsufficientBond.into());
+    }
+    op.unbonding = (op.unbonding.get() + amount).into();
+    let ready_slot = now.checked_add(delay).ok_or(OptinferError::Overflow)?;
+    op.unbond_ready_slot = ready_slot.into();
+    emit!(UnbondRequested { owner: op.owner, amount, ready_slot });
+    Ok(())
+}

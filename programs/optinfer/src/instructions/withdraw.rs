@@ -1,0 +1,39 @@
+//! Pays out the unbonding amount once the delay passed and no dispute involving the operator is open.
+use anchor_lang::prelude::*;
+
+use crate::errors::OptinferError;
+use crate::events::Withdrawn;
+use crate::game::now_slot;
+use crate::state::{seeds, Operator};
+
+#[derive(Accounts)]
+pub struct Withdraw {
+    #[account(mut)]
+    pub owner: Signer,
+    #[account(mut, seeds = [seeds::OPERATOR, owner.address().as_ref()], bump = operator.bump)]
+    pub operator: Account<Operator>,
+}
+
+pub fn withdraw(ctx: &mut Context<Withdraw>) -> Result<()> {
+    let now = now_slot()?;
+    let op = &mut ctx.accounts.operator;
+    if op.open_disputes.get() > 0 {
+        return Err(OptinferError::WithdrawDuringDispute.into());
+    }
+    let amount = op.unbonding.get();
+    if amount == 0 {
+        return Err(OptinferError::NothingUnbonding.into());
+    }
+    if now < op.unbond_ready_slot.get() {
+        return Err(OptinferError::UnbondingNotReady.into());
+    }
+    op.unbonding = 0u64.into();
+    op.bonded = (op.bonded.get() - amount).into();
+    let owner = op.owner;
+    let mut from = *ctx.accounts.operator.account();
+    let mut to = *ctx.accounts.owner.account();
+    from.set_lamports(from.lamports() - amount);
+    to.set_lamports(to.lamports() + amount);
+    emit!(Withdrawn { owner, amount });
+    Ok(())
+}

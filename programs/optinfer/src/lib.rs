@@ -1,0 +1,148 @@
+//! optinfer on-chain referee: batches, bonds and the bisection dispute game. This file only dispatches.
+#![cfg_attr(not(test), no_std)]
+#![allow(clippy::too_many_arguments)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+use anchor_lang::prelude::*;
+
+pub mod errors;
+pub mod events;
+pub mod game;
+pub mod instructions;
+pub mod pure;
+pub mod state;
+
+use instructions::*;
+
+declare_id!("GjvfTiKdZ3ok4BNNrBKst25dVdfmXaEarnwtbpMqsEEk");
+
+#[program]
+pub mod optinfer {
+    use super::*;
+
+    #[discrim = 0]
+    pub fn initialize(ctx: &mut Context<Initialize>, params: ConfigParams) -> Result<()> {
+        instructions::initialize::initialize(ctx, params)
+    }
+
+    #[discrim = 1]
+    pub fn update_config(ctx: &mut Context<UpdateConfig>, params: ConfigParams, new_authority: Address, paused: u8) -> Result<()> {
+        instructions::update_config::update_config(ctx, params, new_authority, paused)
+    }
+
+    #[discrim = 2]
+    pub fn register_model(
+        ctx: &mut Context<RegisterModel>,
+        model_id: [u8; 32],
+        profile_hash: [u8; 32],
+        weight_root: [u8; 32],
+        weight_count: u32,
+        layer_count: u32,
+        output_name: Vec<u8>,
+    ) -> Result<()> {
+        instructions::register_model::register_model(ctx, model_id, profile_hash, weight_root, weight_count, layer_count, output_name)
+    }
+
+    #[discrim = 3]
+    pub fn add_model_ops(ctx: &mut Context<AddModelOps>, page: u16, entries: Vec<u8>) -> Result<()> {
+        instructions::add_model_ops::add_model_ops(ctx, page, entries)
+    }
+
+    #[discrim = 4]
+    pub fn bond(ctx: &mut Context<Bond>, amount: u64) -> Result<()> {
+        instructions::bond::bond(ctx, amount)
+    }
+
+    #[discrim = 5]
+    pub fn request_unbond(ctx: &mut Context<RequestUnbond>, amount: u64) -> Result<()> {
+        instructions::request_unbond::request_unbond(ctx, amount)
+    }
+
+    #[discrim = 6]
+    pub fn withdraw(ctx: &mut Context<Withdraw>) -> Result<()> {
+        instructions::withdraw::withdraw(ctx)
+    }
+
+    #[discrim = 7]
+    pub fn commit_batch(ctx: &mut Context<CommitBatch>, index: u64, root: [u8; 32], job_count: u32) -> Result<()> {
+        instructions::commit_batch::commit_batch(ctx, index, root, job_count)
+    }
+
+    #[discrim = 8]
+    pub fn finalize_batch(ctx: &mut Context<FinalizeBatch>) -> Result<()> {
+        instructions::finalize_batch::finalize_batch(ctx)
+    }
+
+    #[discrim = 9]
+    pub fn open_dispute(ctx: &mut Context<OpenDispute>, job_index: u32, record: [u8; 168], siblings: Vec<[u8; 32]>) -> Result<()> {
+        instructions::open_dispute::open_dispute(ctx, job_index, record, siblings)
+    }
+
+    #[discrim = 10]
+    pub fn commit_trace(
+        ctx: &mut Context<CommitTrace>,
+        root: [u8; 32],
+        layer_count: u32,
+        prev_prefix: [u8; 32],
+        last_digest: [u8; 32],
+        siblings: Vec<[u8; 32]>,
+    ) -> Result<()> {
+        instructions::commit_trace::commit_trace(ctx, root, layer_count, prev_prefix, last_digest, siblings)
+    }
+
+    #[discrim = 11]
+    pub fn bisect_layer(ctx: &mut Context<BisectLayer>, prefix: [u8; 32], siblings: Vec<[u8; 32]>) -> Result<()> {
+        instructions::bisect_layer::bisect_layer(ctx, prefix, siblings)
+    }
+
+    #[discrim = 12]
+    pub fn reveal_layer(ctx: &mut Context<RevealLayer>, header: Vec<u8>, chunk_root: [u8; 32]) -> Result<()> {
+        instructions::reveal_layer::reveal_layer(ctx, header, chunk_root)
+    }
+
+    #[discrim = 13]
+    pub fn bisect_chunk(ctx: &mut Context<BisectChunk>, left: [u8; 32], right: [u8; 32]) -> Result<()> {
+        instructions::bisect_chunk::bisect_chunk(ctx, left, right)
+    }
+
+    #[discrim = 14]
+    pub fn init_proof_buffer(ctx: &mut Context<InitProofBuffer>) -> Result<()> {
+        instructions::init_proof_buffer::init_proof_buffer(ctx)
+    }
+
+    #[discrim = 15]
+    pub fn write_proof_buffer(ctx: &mut Context<WriteProofBuffer>, offset: u32, data: Vec<u8>) -> Result<()> {
+        instructions::write_proof_buffer::write_proof_buffer(ctx, offset, data)
+    }
+
+    #[discrim = 16]
+    pub fn one_step(ctx: &mut Context<OneStep>) -> Result<()> {
+        instructions::one_step::one_step(ctx)
+    }
+
+    #[discrim = 17]
+    pub fn claim_timeout(ctx: &mut Context<Resolve>) -> Result<()> {
+        instructions::claim_timeout::claim_timeout(ctx)
+    }
+
+    #[discrim = 18]
+    pub fn close_proof_buffer(ctx: &mut Context<CloseProofBuffer>) -> Result<()> {
+        instructions::close_proof_buffer::close_proof_buffer(ctx)
+    }
+
+    #[discrim = 19]
+    pub fn check(ctx: &mut Context<Check>, kind: u8, data: Vec<u8>) -> Result<()> {
+        instructions::check::check(ctx, kind, data)
+    }
+}
+
+/// Aborts after Anchor's panic hook logged the location; the upstream BPF target has no unwinding.
+#[cfg(all(target_os = "solana", not(feature = "no-entrypoint")))]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    custom_panic(info);
+    // SAFETY: abort is a syscall that never returns.
+    unsafe { anchor_lang::pinocchio::syscalls::abort() }
+}

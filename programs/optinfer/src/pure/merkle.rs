@@ -1,0 +1,66 @@
+//! The one Merkle construction of PROTOCOL.md: 0x00 leaves, 0x01 nodes, ZERO padding to a power of two.
+use super::hash::{hashv, Hash32, TAG_LEAF, TAG_NODE};
+
+pub const ZERO: Hash32 = [0u8; 32];
+
+#[inline]
+pub fn leaf_hash(data: &[u8]) -> Hash32 {
+    hashv(&[&[TAG_LEAF], data])
+}
+
+#[inline]
+pub fn node_hash(left: &Hash32, right: &Hash32) -> Hash32 {
+    hashv(&[&[TAG_NODE], left, right])
+}
+
+/// log2 of the padded width for `n` leaves (0 for n <= 1).
+pub fn depth_for(n: u64) -> u32 {
+    let mut d = 0u32;
+    while (1u64 << d) < n {
+        d += 1;
+    }
+    d
+}
+
+/// Recomputes the root from a leaf hash and its siblings, rejecting indexes that point at
+/// padding and proofs of the wrong length so padding leaves can never be proven.
+pub fn root_from_proof(leaf: &Hash32, index: u64, count: u64, siblings: &[Hash32]) -> Option<Hash32> {
+    if count == 0 || index >= count || siblings.len() as u32 != depth_for(count) {
+        return None;
+    }
+    let mut acc = *leaf;
+    for (k, s) in siblings.iter().enumerate() {
+        acc = if (index >> k) & 1 == 1 { node_hash(s, &acc) } else { node_hash(&acc, s) };
+    }
+    Some(acc)
+}
+
+pub fn verify(root: &Hash32, leaf: &Hash32, index: u64, count: u64, siblings: &[Hash32]) -> bool {
+    matches!(root_from_proof(leaf, index, count, siblings), Some(r) if &r == root)
+}
+
+/// Root over leaf hashes produced one at a time by `leaf_at`, keeping only one pending subtree
+/// root per level instead of a whole row: the SBF heap is 32 KiB.
+pub fn root_streaming(count: u64, mut leaf_at: impl FnMut(u64) -> Hash32) -> Hash32 {
+    if count == 0 {
+        return ZERO;
+    }
+    let padded = 1u64 << depth_for(count);
+    // Heap, not stack: every handler is inlined into one 4 KiB SBF frame.
+    let mut stack = alloc::vec![ZERO; 34];
+    let mut heights = [0u8; 34];
+    let mut sp = 0usize;
+    for i in 0..padded {
+        let mut h = if i < count { leaf_at(i) } else { ZERO };
+        let mut ht = 0u8;
+        while sp > 0 && heights[sp - 1] == ht {
+            h = node_hash(&stack[sp - 1], &h);
+            sp -= 1;
+            ht += 1;
+        }
+        stack[sp] = h;
+        heights[sp] = ht;
+        sp += 1;
+    }
+    stack[0]
+}

@@ -1,0 +1,521 @@
+//! The one-step op set: output-shape inference and exact recomputation of one output chunk.
+//!
+//! Semantics follow onnxruntime's CPU kernels: integer arithmetic wraps, float32 arithmetic is
+//! single IEEE-754 operations (soft-float on SBF, bit-exact), float->int conversions follow
+//! x86 cvttss2si (NaN and out-of-range give i32::MIN), rounding is half-to-even.
+use super::tensor::{dtype_size, Header, CHUNK_BYTES, DT_FLOAT, DT_INT32, DT_INT8, DT_UINT8, MAX_RANK};
+
+pub const OP_ENTRY_BYTES: usize = 24;
+pub const MAX_OP_INPUTS: usize = 4;
+
+pub const OP_IDENTITY: u8 = 1;
+pub const OP_RESHAPE: u8 = 2;
+pub const OP_FLATTEN: u8 = 3;
+pub const OP_TRANSPOSE: u8 = 4;
+pub const OP_RELU: u8 = 5;
+pub const OP_ADD: u8 = 6;
+pub const OP_SUB: u8 = 7;
+pub const OP_MUL: u8 = 8;
+pub const OP_MATMUL_INTEGER: u8 = 9;
+pub const OP_CLIP: u8 = 10;
+pub const OP_QUANTIZE_LINEAR: u8 = 11;
+pub const OP_DEQUANTIZE_LINEAR: u8 = 12;
+pub const OP_CAST: u8 = 13;
+
+pub const REF_LAYER: u16 = 0;
+pub const REF_INPUT: u16 = 1;
+pub const REF_WEIGHT: u16 = 2;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum OpError {
+    /// The op code is not one the referee can recompute exactly.
+    Unsupported,
+    /// The op is supported but this dtype combination is not exact in onnxruntime.
+    Inexact,
+    /// Operands do not have the shapes or dtypes the op needs.
+    BadOperands,
+    /// The entry itself is malformed (input count, attributes, references).
+    BadEntry,
+}
+
+/// One row of a model's op table, as registered on chain.
+#[derive(Clone, Copy, Debug)]
+pub struct OpEntry {
+    pub op: u8,
+    pub n_inputs: u8,
+    pub refs: [u16; MAX_OP_INPUTS],
+    pub attrs: [u8; 14],
+}
+
+impl OpEntry {
+    pub fn parse(b: &[u8]) -> OpEntry {
+        let mut refs = [0u16; MAX_OP_INPUTS];
+        for (i, r) in refs.iter_mut().enumerate() {
+            *r = u16::from_le_bytes([b[2 + 2 * i], b[3 + 2 * i]]);
+        }
+        let mut attrs = [0u8; 14];
+        attrs.copy_from_slice(&b[10..24]);
+        OpEntry { op: b[0], n_inputs: b[1], refs, attrs }
+    }
+    pub fn ref_kind(&self, i: usize) -> u16 {
+        self.refs[i] >> 14
+    }
+    pub fn ref_index(&self, i: usize) -> u16 {
+        self.refs[i] & 0x3fff
+    }
+
+    /// Registration-time check: known op, right input count, exact dtype combination, and
+    /// layer references only to earlier layers.
+    pub fn validate(&self, layer: u32) -> Result<(), OpError> {
+        let (lo, hi) = match self.op {
+            OP_IDENTITY | OP_RELU | OP_FLATTEN | OP_TRANSPOSE | OP_CAST | OP_CLIP => (1, 1),
+            OP_RESHAPE => (1, 2),
+            OP_ADD | OP_SUB | OP_MUL => (2, 2),
+            OP_MATMUL_INTEGER => (2, 4),
+            OP_QUANTIZE_LINEAR | OP_DEQUANTIZE_LINEAR => (2, 3),
+            _ => return Err(OpError::Unsupported),
+        };
+        let n = self.n_inputs as usize;
+        if n < lo || n > hi {
+            return Err(OpError::BadEntry);
+        }
+        for i in 0..n {
+            match self.ref_kind(i) {
+                REF_LAYER if (self.ref_index(i) as u32) < layer => {}
+                REF_INPUT | REF_WEIGHT => {}
+                _ => return Err(OpError::BadEntry),
+            }
+        }
+        match self.op {
+            OP_MATMUL_INTEGER => match (self.attrs[0], self.attrs[1]) {
+                (DT_INT8, DT_INT8) | (DT_UINT8, DT_UINT8) => Ok(()),
+                // uint8 x int8 saturates pairwise in onnxruntime's AVX2 kernel.
+                (DT_UINT8, DT_INT8) | (DT_INT8, DT_UINT8) => Err(OpError::Inexact),
+                _ => Err(OpError::BadEntry),
+            },
+            OP_CAST => match self.attrs[0] {
+                DT_FLOAT | DT_INT32 | DT_INT8 | DT_UINT8 => Ok(()),
+                _ => Err(OpError::Unsupported),
+            },
+            OP_TRANSPOSE => {
+                let r = self.attrs[0] as usize;
+                if r == 0 || r > MAX_RANK {
+                    return Err(OpError::BadEntry);
+                }
+                let mut seen = 0u32;
+                for &p in &self.attrs[1..1 + r] {
+                    if p as usize >= r || seen & (1 << p) != 0 {
+                        return Err(OpError::BadEntry);
+                    }
+                    seen |= 1 << p;
+                }
+                Ok(())
+            }
+            OP_RESHAPE => {
+                if self.attrs[0] as usize > 3 {
+                    return Err(OpError::BadEntry);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// An input tensor of the one-step: header and full canonical bytes.
+#[derive(Clone, Copy)]
+pub struct Operand<'a> {
+    pub header: Header,
+    pub bytes: &'a [u8],
+}
+
+fn rd_i32(b: &[u8], i: usize) -> i32 {
+    i32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]])
+}
+fn rd_f32(b: &[u8], i: usize) -> f32 {
+    f32::from_bits(rd_i32(b, i) as u32)
+}
+/// Reads element i of an int8/uint8/int32 tensor widened to i32.
+fn rd_int(dtype: u8, b: &[u8], i: usize) -> i32 {
+    match dtype {
+        DT_INT8 => b[i] as i8 as i32,
+        DT_UINT8 => b[i] as i32,
+        _ => rd_i32(b, i),
+    }
+}
+fn bits_i32(a: &[u8]) -> i32 {
+    i32::from_le_bytes([a[0], a[1], a[2], a[3]])
+}
+
+/// x86 cvttss2si: truncation, with NaN and out-of-range giving i32::MIN.
+pub fn f32_to_i32_x86(x: f32) -> i32 {
+    // 2^31 as f32 is exact; the comparisons are single soft-float calls.
+    if x.is_nan() || x >= 2147483648.0f32 || x < -2147483648.0f32 {
+        i32::MIN
+    } else {
+        x as i32
+    }
+}
+
+/// Round half to even via the 2^23 trick: exact for every f32 under IEEE round-to-nearest-even.
+pub fn round_half_even(x: f32) -> f32 {
+    const TWO23: f32 = 8388608.0;
+    if x.is_nan() {
+        return x;
+    }
+    if x >= TWO23 || x <= -TWO23 {
+        return x;
+    }
+    if x >= 0.0 {
+        (x + TWO23) - TWO23
+    } else {
+        -((-x + TWO23) - TWO23)
+    }
+}
+
+fn is_scalar(h: &Header) -> bool {
+    h.numel() == 1
+}
+
+/// numpy-style broadcast of two shapes.
+fn broadcast(a: &Header, b: &Header) -> Option<Header> {
+    let r = core::cmp::max(a.rank, b.rank) as usize;
+    let mut out = Header { dtype: a.dtype, rank: r as u8, dims: [0; MAX_RANK] };
+    for i in 0..r {
+        let da = if i + (a.rank as usize) >= r { a.dims[i + a.rank as usize - r] } else { 1 };
+        let db = if i + (b.rank as usize) >= r { b.dims[i + b.rank as usize - r] } else { 1 };
+        out.dims[i] = if da == db || db == 1 {
+            da
+        } else if da == 1 {
+            db
+        } else {
+            return None;
+        };
+    }
+    Some(out)
+}
+
+/// Flat index into `src` for output flat index `o` under broadcasting to `out`.
+fn broadcast_index(out: &Header, src: &Header, mut o: u64) -> usize {
+    let r = out.rank as usize;
+    let off = r - src.rank as usize;
+    let mut idx = 0u64;
+    let mut stride = 1u64;
+    for i in (0..r).rev() {
+        let d = out.dims[i] as u64;
+        let c = o % d;
+        o /= d;
+        if i >= off {
+            let sd = src.dims[i - off] as u64;
+            if sd != 1 {
+                idx += c * stride;
+            }
+            stride *= sd;
+        }
+    }
+    idx as usize
+}
+
+/// The header the op must produce from these operands, or why it cannot be computed.
+pub fn infer(e: &OpEntry, ins: &[Operand]) -> Result<Header, OpError> {
+    if ins.len() != e.n_inputs as usize {
+        return Err(OpError::BadEntry);
+    }
+    for x in ins {
+        let len = x.header.byte_len().ok_or(OpError::BadOperands)?;
+        if len != x.bytes.len() as u64 {
+            return Err(OpError::BadOperands);
+        }
+    }
+    let a = ins[0].header;
+    let int_or_float = |d: u8| d == DT_INT32 || d == DT_FLOAT;
+    match e.op {
+        OP_IDENTITY => Ok(a),
+        OP_RESHAPE => {
+            let r = e.attrs[0] as usize;
+            let mut dims = [0u32; 3];
+            for (i, d) in dims.iter_mut().enumerate().take(r) {
+                *d = bits_i32(&e.attrs[1 + 4 * i..5 + 4 * i]) as u32;
+            }
+            let h = Header::new(a.dtype, &dims[..r]).ok_or(OpError::BadEntry)?;
+            if h.numel() != a.numel() {
+                return Err(OpError::BadOperands);
+            }
+            Ok(h)
+        }
+        OP_FLATTEN => {
+            let axis = e.attrs[0] as usize;
+            if axis > a.rank as usize {
+                return Err(OpError::BadOperands);
+            }
+            let outer: u64 = a.dims()[..axis].iter().map(|&d| d as u64).product();
+            let inner: u64 = a.dims()[axis..].iter().map(|&d| d as u64).product();
+            if outer > u32::MAX as u64 || inner > u32::MAX as u64 {
+                return Err(OpError::BadOperands);
+            }
+            Ok(Header::new(a.dtype, &[outer as u32, inner as u32]).unwrap())
+        }
+        OP_TRANSPOSE => {
+            let r = e.attrs[0] as usize;
+            if r != a.rank as usize {
+                return Err(OpError::BadOperands);
+            }
+            let mut h = a;
+            for i in 0..r {
+                h.dims[i] = a.dims[e.attrs[1 + i] as usize];
+            }
+            Ok(h)
+        }
+        OP_RELU => {
+            if matches!(a.dtype, DT_FLOAT | DT_INT32 | DT_INT8) {
+                Ok(a)
+            } else {
+                Err(OpError::BadOperands)
+            }
+        }
+        OP_CLIP => {
+            if matches!(a.dtype, DT_FLOAT | DT_INT32 | DT_INT8 | DT_UINT8) {
+                Ok(a)
+            } else {
+                Err(OpError::BadOperands)
+            }
+        }
+        OP_ADD | OP_SUB | OP_MUL => {
+            let b = ins[1].header;
+            if a.dtype != b.dtype || !int_or_float(a.dtype) {
+                return Err(OpError::BadOperands);
+            }
+            broadcast(&a, &b).ok_or(OpError::BadOperands)
+        }
+        OP_MATMUL_INTEGER => {
+            let b = ins[1].header;
+            if a.dtype != e.attrs[0] || b.dtype != e.attrs[1] || a.rank != 2 || b.rank != 2 || a.dims[1] != b.dims[0] {
+                return Err(OpError::BadOperands);
+            }
+            for (i, x) in ins.iter().enumerate().skip(2) {
+                // Per-tensor zero points only: per-row/column ones are not opened here.
+                if !is_scalar(&x.header) || x.header.dtype != ins[i - 2].header.dtype {
+                    return Err(OpError::BadOperands);
+                }
+            }
+            Ok(Header::new(DT_INT32, &[a.dims[0], b.dims[1]]).unwrap())
+        }
+        OP_QUANTIZE_LINEAR => {
+            let s = ins[1].header;
+            if a.dtype != DT_FLOAT || s.dtype != DT_FLOAT || !is_scalar(&s) {
+                return Err(OpError::BadOperands);
+            }
+            let out = if ins.len() == 3 {
+                let z = ins[2].header;
+                if !is_scalar(&z) {
+                    return Err(OpError::BadOperands);
+                }
+                z.dtype
+            } else {
+                DT_UINT8
+            };
+            if out != DT_UINT8 && out != DT_INT8 {
+                return Err(OpError::BadOperands);
+            }
+            let mut h = a;
+            h.dtype = out;
+            Ok(h)
+        }
+        OP_DEQUANTIZE_LINEAR => {
+            let s = ins[1].header;
+            if !matches!(a.dtype, DT_INT8 | DT_UINT8 | DT_INT32) || s.dtype != DT_FLOAT || !is_scalar(&s) {
+                return Err(OpError::BadOperands);
+            }
+            if ins.len() == 3 && (!is_scalar(&ins[2].header) || ins[2].header.dtype != a.dtype) {
+                return Err(OpError::BadOperands);
+            }
+            let mut h = a;
+            h.dtype = DT_FLOAT;
+            Ok(h)
+        }
+        OP_CAST => {
+            if !matches!(a.dtype, DT_FLOAT | DT_INT32 | DT_INT8 | DT_UINT8) {
+                return Err(OpError::BadOperands);
+            }
+            let mut h = a;
+            h.dtype = e.attrs[0];
+            Ok(h)
+        }
+        _ => Err(OpError::Unsupported),
+    }
+}
+
+fn clip_bounds_i32(e: &OpEntry, lo: i32, hi: i32) -> (i32, i32) {
+    let mn = if e.attrs[0] & 1 != 0 { bits_i32(&e.attrs[1..5]) } else { lo };
+    let mx = if e.attrs[0] & 2 != 0 { bits_i32(&e.attrs[5..9]) } else { hi };
+    (mn, mx)
+}
+
+/// Computes output element `o` (flat index) as raw little-endian bytes into `dst`.
+fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -> Result<(), OpError> {
+    let a = &ins[0];
+    match e.op {
+        OP_IDENTITY | OP_RESHAPE | OP_FLATTEN => {
+            let es = dst.len();
+            let s = o as usize * es;
+            dst.copy_from_slice(&a.bytes[s..s + es]);
+        }
+        OP_TRANSPOSE => {
+            let r = out.rank as usize;
+            let mut coords = [0u64; MAX_RANK];
+            let mut rem = o;
+            for i in (0..r).rev() {
+                coords[i] = rem % out.dims[i] as u64;
+                rem /= out.dims[i] as u64;
+            }
+            // Output axis i is input axis perm[i].
+            let mut in_coords = [0u64; MAX_RANK];
+            for i in 0..r {
+                in_coords[e.attrs[1 + i] as usize] = coords[i];
+            }
+            let mut idx = 0u64;
+            for i in 0..r {
+                idx = idx * a.header.dims[i] as u64 + in_coords[i];
+            }
+            let es = dst.len();
+            let s = idx as usize * es;
+            dst.copy_from_slice(&a.bytes[s..s + es]);
+        }
+        OP_RELU => match a.header.dtype {
+            DT_FLOAT => {
+                let x = rd_f32(a.bytes, o as usize);
+                // maxps(x, 0) as in the vectorised kernel: NaN and -0 give +0.
+                let y = if x > 0.0 { x } else { 0.0 };
+                dst.copy_from_slice(&y.to_bits().to_le_bytes());
+            }
+            DT_INT32 => {
+                let x = rd_i32(a.bytes, o as usize);
+                dst.copy_from_slice(&x.max(0).to_le_bytes());
+            }
+            _ => dst[0] = (a.bytes[o as usize] as i8).max(0) as u8,
+        },
+        OP_CLIP => match a.header.dtype {
+            DT_FLOAT => {
+                let x = rd_f32(a.bytes, o as usize);
+                let mut y = x;
+                if e.attrs[0] & 1 != 0 {
+                    let mn = f32::from_bits(bits_i32(&e.attrs[1..5]) as u32);
+                    y = if y < mn { mn } else { y };
+                }
+                if e.attrs[0] & 2 != 0 {
+                    let mx = f32::from_bits(bits_i32(&e.attrs[5..9]) as u32);
+                    y = if y > mx { mx } else { y };
+                }
+                dst.copy_from_slice(&y.to_bits().to_le_bytes());
+            }
+            DT_INT32 => {
+                let (mn, mx) = clip_bounds_i32(e, i32::MIN, i32::MAX);
+                let y = rd_i32(a.bytes, o as usize).max(mn).min(mx);
+                dst.copy_from_slice(&y.to_le_bytes());
+            }
+            DT_INT8 => {
+                let (mn, mx) = clip_bounds_i32(e, -128, 127);
+                dst[0] = (a.bytes[o as usize] as i8 as i32).max(mn).min(mx) as i8 as u8;
+            }
+            _ => {
+                let (mn, mx) = clip_bounds_i32(e, 0, 255);
+                dst[0] = (a.bytes[o as usize] as i32).max(mn).min(mx) as u8;
+            }
+        },
+        OP_ADD | OP_SUB | OP_MUL => {
+            let b = &ins[1];
+            let ia = broadcast_index(out, &a.header, o);
+            let ib = broadcast_index(out, &b.header, o);
+            if out.dtype == DT_FLOAT {
+                let (x, y) = (rd_f32(a.bytes, ia), rd_f32(b.bytes, ib));
+                let r = match e.op {
+                    OP_ADD => x + y,
+                    OP_SUB => x - y,
+                    _ => x * y,
+                };
+                dst.copy_from_slice(&r.to_bits().to_le_bytes());
+            } else {
+                let (x, y) = (rd_i32(a.bytes, ia), rd_i32(b.bytes, ib));
+                let r = match e.op {
+                    OP_ADD => x.wrapping_add(y),
+                    OP_SUB => x.wrapping_sub(y),
+                    _ => x.wrapping_mul(y),
+                };
+                dst.copy_from_slice(&r.to_le_bytes());
+            }
+        }
+        OP_MATMUL_INTEGER => {
+            let b = &ins[1];
+            let k = a.header.dims[1] as usize;
+            let n = b.header.dims[1] as usize;
+            let (m_i, n_i) = ((o / n as u64) as usize, (o % n as u64) as usize);
+            let za = if ins.len() > 2 { rd_int(ins[2].header.dtype, ins[2].bytes, 0) } else { 0 };
+            let zb = if ins.len() > 3 { rd_int(ins[3].header.dtype, ins[3].bytes, 0) } else { 0 };
+            let mut acc = 0i32;
+            for kk in 0..k {
+                let x = rd_int(a.header.dtype, a.bytes, m_i * k + kk) - za;
+                let y = rd_int(b.header.dtype, b.bytes, kk * n + n_i) - zb;
+                acc = acc.wrapping_add(x.wrapping_mul(y));
+            }
+            dst.copy_from_slice(&acc.to_le_bytes());
+        }
+        OP_QUANTIZE_LINEAR => {
+            let x = rd_f32(a.bytes, o as usize);
+            let scale = rd_f32(ins[1].bytes, 0);
+            let (qmin, qmax) = if out.dtype == DT_INT8 { (-128i32, 127i32) } else { (0, 255) };
+            let zp = if ins.len() == 3 { rd_int(ins[2].header.dtype, ins[2].bytes, 0) } else { 0 };
+            let v = x / scale;
+            let q = if v.is_nan() {
+                qmin
+            } else {
+                let lo = (qmin - zp) as f32;
+                let hi = (qmax - zp) as f32;
+                let c = if v < lo { lo } else if v > hi { hi } else { v };
+                f32_to_i32_x86(round_half_even(c)) + zp
+            };
+            dst[0] = q as u8;
+        }
+        OP_DEQUANTIZE_LINEAR => {
+            let x = rd_int(a.header.dtype, a.bytes, o as usize);
+            let scale = rd_f32(ins[1].bytes, 0);
+            let zp = if ins.len() == 3 { rd_int(ins[2].header.dtype, ins[2].bytes, 0) } else { 0 };
+            let y = (x.wrapping_sub(zp) as f32) * scale;
+            dst.copy_from_slice(&y.to_bits().to_le_bytes());
+        }
+        OP_CAST => {
+            let src = a.header.dtype;
+            let i = o as usize;
+            match out.dtype {
+                DT_FLOAT => {
+                    let y = if src == DT_FLOAT { rd_f32(a.bytes, i) } else { rd_int(src, a.bytes, i) as f32 };
+                    dst.copy_from_slice(&y.to_bits().to_le_bytes());
+                }
+                _ => {
+                    let v = if src == DT_FLOAT { f32_to_i32_x86(rd_f32(a.bytes, i)) } else { rd_int(src, a.bytes, i) };
+                    // Narrowing casts keep the low bytes, as static_cast does.
+                    let es = dst.len();
+                    dst.copy_from_slice(&v.to_le_bytes()[..es]);
+                }
+            }
+        }
+        _ => return Err(OpError::Unsupported),
+    }
+    Ok(())
+}
+
+/// Recomputes output chunk `chunk` into `out_buf`, returning its length.
+pub fn compute_chunk(e: &OpEntry, ins: &[Operand], chunk: u64, out_buf: &mut [u8; CHUNK_BYTES]) -> Result<(Header, usize), OpError> {
+    let out = infer(e, ins)?;
+    let es = dtype_size(out.dtype).ok_or(OpError::BadOperands)?;
+    let total = out.byte_len().ok_or(OpError::BadOperands)?;
+    let start = chunk * CHUNK_BYTES as u64;
+    if start >= total {
+        return Ok((out, 0));
+    }
+    let len = core::cmp::min(CHUNK_BYTES as u64, total - start) as usize;
+    let first = start / es as u64;
+    for j in 0..len / es {
+        element(e, ins, &out, first + j as u64, &mut out_buf[j * es..(j + 1) * es])?;
+    }
+    Ok((out, len))
+}

@@ -1,0 +1,15 @@
+//! A committed batch: Merkle root over its 168-byte job records.
+use anchor_lang::prelude::*;
+
+#[account]
+pub struct Batch {
+    pub root: [u8; 32],
+    pub index: PodU64,
+    pub commit_slot: PodU64,
+    pub job_count: PodU32,
+    pub open_disputes: PodU32,
+    /// Jobs proven wrong; each has a Dispute account with status ExecutorLost.
+    pub invalidated: PodU32,
+    pub finalized: u8,
+    pub bump: u8,
+}

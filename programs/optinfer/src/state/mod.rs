@@ -1,0 +1,15 @@
+//! Account layouts (one file per account) and the PDA seeds, which live only in seeds.rs.
+pub mod batch;
+pub mod config;
+pub mod dispute;
+pub mod model;
+pub mod operator;
+pub mod proof_buffer;
+pub mod seeds;
+
+pub use batch::*;
+pub use config::*;
+pub use dispute::*;
+pub use model::*;
+pub use operator::*;
+pub use proof_buffer::*;

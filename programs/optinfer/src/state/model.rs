@@ -1,0 +1,31 @@
+//! A registered model: ids, weight commitment and the size of its op table (stored in OpsPage accounts).
+use anchor_lang::prelude::*;
+
+pub const OPS_PER_PAGE: usize = 40;
+pub const OP_ENTRY_BYTES: usize = crate::pure::ops::OP_ENTRY_BYTES;
+pub const MAX_OUTPUT_NAME: usize = 32;
+
+#[account]
+pub struct Model {
+    pub model_id: [u8; 32],
+    pub profile_hash: [u8; 32],
+    /// Merkle root over the weight tensor digests, in the order the op table references them.
+    pub weight_root: [u8; 32],
+    /// Name of the single graph output (the last traced layer), for the output tensor-set digest.
+    pub output_name: [u8; MAX_OUTPUT_NAME],
+    pub output_name_len: u8,
+    pub bump: u8,
+    pub weight_count: PodU32,
+    pub layer_count: PodU32,
+    /// Op entries loaded so far; disputes need all of them.
+    pub ops_loaded: PodU32,
+}
+
+#[account]
+pub struct OpsPage {
+    pub model: Address,
+    pub page: PodU16,
+    pub count: u8,
+    pub bump: u8,
+    pub entries: [[u8; OP_ENTRY_BYTES]; OPS_PER_PAGE],
+}
