@@ -14,7 +14,7 @@ pub struct Initialize {
     pub system_program: Program<System>,
 }
 
-#[derive(Clone, Copy, AnchorSerialize, AnchorDeserialize)]
+#[derive(Clone, Copy, AnchorSerialize, AnchorDeserialize, IdlType)]
 pub struct ConfigParams {
     pub sequencer: Address,
     pub treasury: Address,

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Regenerates programs/idl/optinfer.json from the program (native idl-build test, rustup cargo).
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT="${1:-$HERE/idl/optinfer.json}"
+cd "$HERE/optinfer"
+cargo test --quiet --features idl-build __anchor_private_print_idl -- --nocapture 2>/dev/null \
+  | node "$HERE/scripts/gen-idl.mjs" "$OUT"

@@ -1,0 +1,94 @@
+// Independent TypeScript implementation of the PROTOCOL.md commitments the program verifies (test side).
+import { createHash } from 'node:crypto';
+
+export const CHUNK_BYTES = 256;
+export const ZERO = Buffer.alloc(32);
+
+export function sha(...parts: Uint8Array[]): Buffer {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest();
+}
+export const leafHash = (d: Uint8Array) => sha(Buffer.from([0]), d);
+export const nodeHash = (l: Uint8Array, r: Uint8Array) => sha(Buffer.from([1]), l, r);
+
+export function depth(n: number): number {
+  let d = 0;
+  while (2 ** d < n) d++;
+  return d;
+}
+
+/** Levels of the padded tree; levels[0] = leaf hashes row, last = [root]. */
+export function tree(leafHashes: Buffer[]): Buffer[][] {
+  const row = leafHashes.slice();
+  const p = 2 ** depth(leafHashes.length);
+  while (row.length < p) row.push(ZERO);
+  const levels = [row];
+  let cur = row;
+  while (cur.length > 1) {
+    const next: Buffer[] = [];
+    for (let i = 0; i < cur.length; i += 2) next.push(nodeHash(cur[i], cur[i + 1]));
+    levels.push(next);
+    cur = next;
+  }
+  return levels;
+}
+export const rootOf = (levels: Buffer[][]) => levels[levels.length - 1][0];
+export function proof(levels: Buffer[][], index: number): Buffer[] {
+  const sib: Buffer[] = [];
+  for (let k = 0; k < levels.length - 1; k++) sib.push(levels[k][(index >> k) ^ 1]);
+  return sib;
+}
+
+export const DT = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6 } as const;
+export const dtypeSize = (dt: number) => ({ 1: 4, 2: 1, 3: 1, 6: 4, 7: 8, 9: 1 })[dt] as number;
+
+export interface Tensor {
+  dtype: number;
+  dims: number[];
+  bytes: Buffer;
+}
+export function chunks(bytes: Buffer): Buffer[] {
+  if (bytes.length === 0) return [Buffer.alloc(0)];
+  const out: Buffer[] = [];
+  for (let s = 0; s < bytes.length; s += CHUNK_BYTES) out.push(bytes.subarray(s, s + CHUNK_BYTES));
+  return out;
+}
+export function headerBytes(t: { dtype: number; dims: number[] }): Buffer {
+  const b = Buffer.alloc(2 + 8 * t.dims.length);
+  b[0] = t.dtype;
+  b[1] = t.dims.length;
+  t.dims.forEach((d, i) => b.writeBigUInt64LE(BigInt(d), 2 + 8 * i));
+  return b;
+}
+export const chunkTree = (t: Tensor) => tree(chunks(t.bytes).map(leafHash));
+export const digestFromRoot = (t: { dtype: number; dims: number[] }, root: Buffer) => sha(Buffer.from([2]), headerBytes(t), root);
+export const tensorDigest = (t: Tensor) => digestFromRoot(t, rootOf(chunkTree(t)));
+
+export function tensorSetDigest(entries: [string, Buffer][]): Buffer {
+  const sorted = entries.slice().sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
+  const parts: Buffer[] = [Buffer.from([5]), u32(sorted.length)];
+  for (const [name, dig] of sorted) parts.push(u16(Buffer.byteLength(name)), Buffer.from(name), dig);
+  return sha(...parts);
+}
+
+export const u16 = (v: number) => { const b = Buffer.alloc(2); b.writeUInt16LE(v); return b; };
+export const u32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0); return b; };
+export const u64 = (v: number | bigint) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); return b; };
+
+export const traceSeed = (modelId: Buffer, inputDigest: Buffer, profileHash: Buffer) => sha(Buffer.from([3]), modelId, inputDigest, profileHash);
+export const traceStep = (prev: Buffer, i: number, d: Buffer) => sha(Buffer.from([4]), prev, u32(i), d);
+export function prefixes(seed: Buffer, layerDigests: Buffer[]): Buffer[] {
+  const out: Buffer[] = [];
+  let p = seed;
+  layerDigests.forEach((d, i) => { p = traceStep(p, i, d); out.push(p); });
+  return out;
+}
+
+/** The 168-byte job record. */
+export function jobRecord(r: { jobId: Buffer; modelId: Buffer; inputDigest: Buffer; outputDigest: Buffer; executor: Uint8Array; fee: bigint }): Buffer {
+  return Buffer.concat([r.jobId, r.modelId, r.inputDigest, r.outputDigest, Buffer.from(r.executor), u64(r.fee)]);
+}
+
+/** Serialized tensor as the program reads it from proof buffers and check data. */
+export const tensorBlob = (t: Tensor) => Buffer.concat([headerBytes(t), u32(t.bytes.length), t.bytes]);

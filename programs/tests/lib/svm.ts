@@ -1,0 +1,128 @@
+// Test harness: loads the built SBF program into LiteSVM and sends web3.js-built transactions to it.
+import { readFileSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { LiteSVM, TransactionMetadata, FailedTransactionMetadata } from 'litesvm';
+import { getTransactionDecoder, address as kitAddress, lamports as kitLamports } from '@solana/kit';
+import { BorshCoder, type Idl } from '@coral-xyz/anchor';
+import { Keypair, PublicKey, Transaction, TransactionInstruction, ComputeBudgetProgram, type AccountMeta } from '@solana/web3.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const PROGRAMS = path.resolve(HERE, '../..');
+export const SO_PATH = path.join(PROGRAMS, 'target/deploy/optinfer.so');
+export const IDL_PATH = path.join(PROGRAMS, 'idl/optinfer.json');
+
+export const idl = JSON.parse(readFileSync(IDL_PATH, 'utf8')) as Idl & { errors: { code: number; name: string }[] };
+export const coder = new BorshCoder(idl);
+export const PROGRAM_ID = new PublicKey(idl.address);
+export const errorName = (code: number) => idl.errors.find((e) => e.code === code)?.name ?? `code ${code}`;
+
+export interface TxResult {
+  ok: boolean;
+  cu: number;
+  logs: string[];
+  size: number;
+  /** Custom program error name when the program failed with one. */
+  error?: string;
+  raw?: string;
+  returnData: Buffer;
+  events: { name: string; data: Record<string, unknown> }[];
+}
+
+export class Harness {
+  svm: LiteSVM;
+  slot = 1n;
+  txs: TxResult[] = [];
+
+  constructor() {
+    if (!existsSync(SO_PATH)) throw new Error(`${SO_PATH} missing: run npm run build:program`);
+    this.svm = new LiteSVM();
+    this.svm.addProgramFromFile(kitAddress(PROGRAM_ID.toBase58()), SO_PATH);
+    this.svm.warpToSlot(this.slot);
+  }
+
+  fund(lamports = 100_000_000_000n): Keypair {
+    const k = Keypair.generate();
+    this.svm.airdrop(kitAddress(k.publicKey.toBase58()), kitLamports(lamports));
+    return k;
+  }
+
+  balance(pk: PublicKey): bigint {
+    return BigInt(this.svm.getBalance(kitAddress(pk.toBase58())) ?? 0n);
+  }
+
+  data(pk: PublicKey): Buffer | null {
+    const a = this.svm.getAccount(kitAddress(pk.toBase58()));
+    return a.exists ? Buffer.from(a.data) : null;
+  }
+
+  fetch<T = Record<string, any>>(accountName: string, pk: PublicKey): T {
+    const d = this.data(pk);
+    if (!d) throw new Error(`account ${pk.toBase58()} missing`);
+    return coder.accounts.decode(accountName, d) as T;
+  }
+
+  warp(slots: number | bigint) {
+    this.slot += BigInt(slots);
+    this.svm.warpToSlot(this.slot);
+  }
+
+  ix(name: string, args: Record<string, unknown>, keys: AccountMeta[]): TransactionInstruction {
+    return new TransactionInstruction({ programId: PROGRAM_ID, keys, data: coder.instruction.encode(name, args) });
+  }
+
+  send(ixs: TransactionInstruction[], signers: Keypair[], cuLimit = 1_400_000): TxResult {
+    const tx = new Transaction();
+    tx.add(ComputeBudgetProgram.setComputeUnitLimit({ units: cuLimit }));
+    for (const i of ixs) tx.add(i);
+    // A fresh blockhash per transaction, so resending the same instruction is a new transaction
+    // and any rejection comes from the program, not from the duplicate-signature check.
+    this.svm.expireBlockhash();
+    tx.recentBlockhash = this.svm.latestBlockhash();
+    tx.feePayer = signers[0].publicKey;
+    tx.sign(...signers);
+    const wire = tx.serialize();
+    const kitTx = getTransactionDecoder().decode(wire);
+    const res = this.svm.sendTransaction(kitTx as any);
+    const meta = res instanceof FailedTransactionMetadata ? res.meta() : (res as TransactionMetadata);
+    const logs = meta.logs();
+    const out: TxResult = {
+      ok: !(res instanceof FailedTransactionMetadata),
+      cu: Number(meta.computeUnitsConsumed()),
+      logs,
+      size: wire.length,
+      returnData: Buffer.from(meta.returnData().data()),
+      events: [],
+    };
+    if (res instanceof FailedTransactionMetadata) {
+      out.raw = res.toString();
+      const m = logs.join('\n').match(/custom program error: 0x([0-9a-f]+)/);
+      if (m) out.error = errorName(parseInt(m[1], 16));
+    }
+    for (const l of logs) {
+      const m = l.match(/^Program data: (.+)$/);
+      if (!m) continue;
+      const ev = coder.events.decode(m[1]);
+      if (ev) out.events.push(ev as any);
+    }
+    this.txs.push(out);
+    return out;
+  }
+}
+
+export function pda(...seeds: (Buffer | Uint8Array | string)[]): PublicKey {
+  return PublicKey.findProgramAddressSync(seeds.map((s) => (typeof s === 'string' ? Buffer.from(s) : Buffer.from(s))), PROGRAM_ID)[0];
+}
+export const u16le = (v: number) => { const b = Buffer.alloc(2); b.writeUInt16LE(v); return b; };
+export const u32le = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); return b; };
+export const u64le = (v: number | bigint) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); return b; };
+
+export const PDA = {
+  config: () => pda('config'),
+  operator: (owner: PublicKey) => pda('operator', owner.toBuffer()),
+  model: (modelId: Buffer) => pda('model', modelId),
+  ops: (model: PublicKey, page: number) => pda('ops', model.toBuffer(), u16le(page)),
+  batch: (index: number | bigint) => pda('batch', u64le(index)),
+  dispute: (batch: PublicKey, job: number) => pda('dispute', batch.toBuffer(), u32le(job)),
+  proof: (dispute: PublicKey, owner: PublicKey) => pda('proof', dispute.toBuffer(), owner.toBuffer()),
+};
