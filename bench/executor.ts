@@ -44,6 +44,17 @@ const CASES: Case[] = [
     real: true,
   },
   {
+    label: 'silero_vad (If, 16 kHz)',
+    file: path('test/fixtures/models/silero_vad.onnx'),
+    inputs: {
+      input: tensorOf('float32', [1, 512], floats(6, 512)),
+      sr: tensorOf('int64', [], [16000]),
+      h: tensorOf('float32', [2, 1, 64], floats(7, 128)),
+      c: tensorOf('float32', [2, 1, 64], floats(8, 128)),
+    },
+    real: true,
+  },
+  {
     label: 'float_cnn (batch 64)',
     file: path('test/fixtures/models/float_cnn.onnx'),
     inputs: { image: tensorOf('float32', [64, 3, 8, 8], floats(3, 64 * 192)) },

@@ -192,6 +192,15 @@ test('input validation names the input and what the model expects', async () => 
   assert.deepEqual(ok.outputs.scores.dims, [3, 10]);
 });
 
+function sileroInputs(sr: number): Record<string, Tensor> {
+  return {
+    input: tensorOf('float32', [1, 512], randomFloats(sr, 512)),
+    sr: tensorOf('int64', [], [sr]),
+    h: tensorOf('float32', [2, 1, 64], randomFloats(7, 128)),
+    c: tensorOf('float32', [2, 1, 64], randomFloats(8, 128)),
+  };
+}
+
 const realCases: [string, () => string, Record<string, Tensor>][] = [
   [
     'int8_mlp',
@@ -213,6 +222,8 @@ const realCases: [string, () => string, Record<string, Tensor>][] = [
     () => wakeword('namaste_deepa.onnx'),
     { 'onnx::Flatten_0': tensorOf('float32', [1, 24, 96], randomFloats(4, 2304)) },
   ],
+  ['silero_vad 16k', () => fixture('silero_vad.onnx'), sileroInputs(16000)],
+  ['silero_vad 8k', () => fixture('silero_vad.onnx'), sileroInputs(8000)],
   ['if_model then', () => fixture('if_model.onnx'), { x: tensorOf('float32', [1, 4], [0.5, 2, -1, 0.3]) }],
   ['if_model else', () => fixture('if_model.onnx'), { x: tensorOf('float32', [1, 4], [-0.5, 0.2, -1, 0.3]) }],
 ];
@@ -347,4 +358,25 @@ test('committed fixture models are exactly what scripts/build-models.ts builds',
       `${file} is stale: run scripts/build-models.ts`,
     );
   }
+});
+
+test('silero_vad (pretrained, 2 top-level nodes): the trace follows the nested taken branches', async () => {
+  const m = await load(fixture('silero_vad.onnx'));
+  assert.equal(m.info.nodes.length, 2);
+  const t16 = await traceModel(m, sileroInputs(16000));
+  const t8 = await traceModel(m, sileroInputs(8000));
+  for (const [t, top] of [
+    [t16, 'then'],
+    [t8, 'else'],
+  ] as const) {
+    assert.ok(t.layerCount > 100, `expected the branch's layers, got ${t.layerCount}`);
+    assert.deepEqual(t.branches[0], { path: '1', taken: top });
+    assert.ok(t.branches.length > 1, 'nested If nodes are followed too');
+    assert.deepEqual(
+      t.layers.slice(-3).map((l) => `${l.op}:${l.name}`),
+      ['If:output', 'If:hn', 'If:cn'],
+    );
+    assert.ok(t.layers.some((l) => l.op === 'LSTM') && t.layers.some((l) => l.op === 'Conv'));
+  }
+  assert.notEqual(t16.traceRoot, t8.traceRoot);
 });

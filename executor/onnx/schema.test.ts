@@ -13,6 +13,7 @@ const files = [
   '../../test/fixtures/models/int8_mlp.onnx',
   '../../test/fixtures/models/float_cnn.onnx',
   '../../test/fixtures/models/if_model.onnx',
+  '../../test/fixtures/models/silero_vad.onnx',
 ].map((f) => fileURLToPath(new URL(f, import.meta.url)));
 
 for (const f of files) {

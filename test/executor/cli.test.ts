@@ -37,6 +37,7 @@ function floats(seed: number, n: number): number[] {
 let helloIn = '';
 let int8In = '';
 let ifIn = '';
+let sileroIn = '';
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'optinfer-cli-'));
   helloIn = file('hello.json', {
@@ -44,6 +45,15 @@ before(() => {
   });
   int8In = file('int8.json', {
     inputs: { x: { dtype: 'int8', dims: [1, 16], data: Array.from({ length: 16 }, (_, i) => i * 15 - 120) } },
+  });
+  // sr is int64, given as a decimal string to exercise that form of the input JSON.
+  sileroIn = file('silero.json', {
+    inputs: {
+      input: { dtype: 'float32', dims: [1, 512], data: floats(2, 512) },
+      sr: { dtype: 'int64', dims: [], data: ['16000'] },
+      h: { dtype: 'float32', dims: [2, 1, 64], data: new Array(128).fill(0) },
+      c: { dtype: 'float32', dims: [2, 1, 64], data: new Array(128).fill(0) },
+    },
   });
   ifIn = file('if.json', { inputs: { x: { dtype: 'float32', dims: [1, 4], data: [0.5, 2, -1, 0.3] } } });
 });
@@ -53,6 +63,7 @@ for (const [name, model, input] of [
   ['hello_deepa', () => hello, () => helloIn],
   ['int8_mlp', () => fixture('int8_mlp.onnx'), () => int8In],
   ['if_model', () => fixture('if_model.onnx'), () => ifIn],
+  ['silero_vad', () => fixture('silero_vad.onnx'), () => sileroIn],
 ] as const) {
   test(`${name}: the trace is identical across two separate processes and verifies`, () => {
     const a = run(['trace', '--model', model(), '--input', input()]);
