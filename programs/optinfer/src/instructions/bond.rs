@@ -23,12 +23,7 @@ pub fn bond(ctx: &mut Context<Bond>, amount: u64) -> Result<()> {
     if amount == 0 {
         return Err(OptinferError::ZeroAmount.into());
     }
-    pinocchio_system::instructions::Transfer {
-        from: ctx.accounts.owner.account(),
-        to: ctx.accounts.operator.account(),
-        lamports: amount,
-    }
-    .invoke()?;
+    crate::game::transfer_in(ctx.accounts.owner.account(), ctx.accounts.operator.account(), amount)?;
     let owner = *ctx.accounts.owner.address();
     let op = &mut ctx.accounts.operator;
     op.owner = owner;

@@ -1,0 +1,246 @@
+// Test models: op-table encoding and a JavaScript reference of every one-step op (independent of the Rust code).
+import { DT, dtypeSize, type Tensor } from './protocol.ts';
+
+export const OP = {
+  IDENTITY: 1, RESHAPE: 2, FLATTEN: 3, TRANSPOSE: 4, RELU: 5, ADD: 6, SUB: 7, MUL: 8,
+  MATMUL_INTEGER: 9, CLIP: 10, QUANTIZE_LINEAR: 11, DEQUANTIZE_LINEAR: 12, CAST: 13,
+} as const;
+export const REF = { layer: (i: number) => i, input: (i: number) => (1 << 14) | i, weight: (i: number) => (2 << 14) | i };
+
+export interface Layer {
+  op: number;
+  refs: number[];
+  attrs?: Buffer;
+}
+
+export function encodeEntry(l: Layer): Buffer {
+  const b = Buffer.alloc(24);
+  b[0] = l.op;
+  b[1] = l.refs.length;
+  l.refs.forEach((r, i) => b.writeUInt16LE(r, 2 + 2 * i));
+  if (l.attrs) l.attrs.copy(b, 10, 0, 14);
+  return b;
+}
+
+const numel = (dims: number[]) => dims.reduce((a, d) => a * d, 1);
+
+export function get(t: Tensor, i: number): number {
+  switch (t.dtype) {
+    case DT.FLOAT: return t.bytes.readFloatLE(4 * i);
+    case DT.INT32: return t.bytes.readInt32LE(4 * i);
+    case DT.INT8: return t.bytes.readInt8(i);
+    case DT.UINT8: return t.bytes.readUInt8(i);
+  }
+  throw new Error(`dtype ${t.dtype}`);
+}
+export function make(dtype: number, dims: number[], f: (i: number) => number): Tensor {
+  const n = numel(dims);
+  const bytes = Buffer.alloc(n * dtypeSize(dtype));
+  for (let i = 0; i < n; i++) {
+    const v = f(i);
+    if (dtype === DT.FLOAT) bytes.writeFloatLE(v, 4 * i);
+    else if (dtype === DT.INT32) bytes.writeInt32LE(v | 0, 4 * i);
+    else if (dtype === DT.INT8) bytes.writeInt8(((v << 24) >> 24), i);
+    else bytes.writeUInt8(v & 0xff, i);
+  }
+  return { dtype, dims, bytes };
+}
+
+function broadcastDims(a: number[], b: number[]): number[] {
+  const r = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < r; i++) {
+    const da = a[i - (r - a.length)] ?? 1;
+    const db = b[i - (r - b.length)] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) throw new Error('not broadcastable');
+    out.push(da === 1 ? db : da);
+  }
+  return out;
+}
+function bIndex(out: number[], src: number[], o: number): number {
+  let idx = 0, stride = 1;
+  for (let i = out.length - 1; i >= 0; i--) {
+    const c = o % out[i];
+    o = Math.floor(o / out[i]);
+    const j = i - (out.length - src.length);
+    if (j >= 0) {
+      if (src[j] !== 1) idx += c * stride;
+      stride *= src[j];
+    }
+  }
+  return idx;
+}
+/** Round half to even on a float64 holding an f32 value. */
+function rne(x: number): number {
+  const f = Math.floor(x);
+  const d = x - f;
+  if (d < 0.5) return f;
+  if (d > 0.5) return f + 1;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+/** Reference semantics of onnxruntime's CPU kernels for the supported op set. */
+export function evalOp(l: Layer, ins: Tensor[]): Tensor {
+  const a = ins[0];
+  const fr = Math.fround;
+  switch (l.op) {
+    case OP.IDENTITY: return { ...a };
+    case OP.RESHAPE: {
+      const r = l.attrs![0];
+      const dims = Array.from({ length: r }, (_, i) => l.attrs!.readUInt32LE(1 + 4 * i));
+      return { dtype: a.dtype, dims, bytes: a.bytes };
+    }
+    case OP.RELU: return make(a.dtype, a.dims, (i) => (a.dtype === DT.FLOAT ? (get(a, i) > 0 ? get(a, i) : 0) : Math.max(get(a, i), 0)));
+    case OP.ADD: case OP.SUB: case OP.MUL: {
+      const b = ins[1];
+      const dims = broadcastDims(a.dims, b.dims);
+      return make(a.dtype, dims, (o) => {
+        const x = get(a, bIndex(dims, a.dims, o)), y = get(b, bIndex(dims, b.dims, o));
+        if (a.dtype === DT.FLOAT) return l.op === OP.ADD ? fr(x + y) : l.op === OP.SUB ? fr(x - y) : fr(x * y);
+        return l.op === OP.ADD ? (x + y) | 0 : l.op === OP.SUB ? (x - y) | 0 : Math.imul(x, y);
+      });
+    }
+    case OP.MATMUL_INTEGER: {
+      const b = ins[1];
+      const [m, k] = a.dims, n = b.dims[1];
+      const za = ins[2] ? get(ins[2], 0) : 0, zb = ins[3] ? get(ins[3], 0) : 0;
+      return make(DT.INT32, [m, n], (o) => {
+        const r = Math.floor(o / n), c = o % n;
+        let acc = 0;
+        for (let kk = 0; kk < k; kk++) acc = (acc + Math.imul(get(a, r * k + kk) - za, get(b, kk * n + c) - zb)) | 0;
+        return acc;
+      });
+    }
+    case OP.CAST: {
+      const to = l.attrs![0];
+      return make(to, a.dims, (i) => {
+        const v = get(a, i);
+        if (to === DT.FLOAT) return fr(v);
+        if (a.dtype !== DT.FLOAT) return v;
+        return Number.isNaN(v) || v >= 2 ** 31 || v < -(2 ** 31) ? -(2 ** 31) : Math.trunc(v);
+      });
+    }
+    case OP.CLIP: {
+      const flags = l.attrs![0];
+      const lo = flags & 1 ? (a.dtype === DT.FLOAT ? l.attrs!.readFloatLE(1) : l.attrs!.readInt32LE(1)) : -Infinity;
+      const hi = flags & 2 ? (a.dtype === DT.FLOAT ? l.attrs!.readFloatLE(5) : l.attrs!.readInt32LE(5)) : Infinity;
+      return make(a.dtype, a.dims, (i) => { let v = get(a, i); if (v < lo) v = lo; if (v > hi) v = hi; return v; });
+    }
+    case OP.QUANTIZE_LINEAR: {
+      const scale = get(ins[1], 0);
+      const out = ins[2] ? ins[2].dtype : DT.UINT8;
+      const zp = ins[2] ? get(ins[2], 0) : 0;
+      const [qmin, qmax] = out === DT.INT8 ? [-128, 127] : [0, 255];
+      return make(out, a.dims, (i) => {
+        const v = fr(get(a, i) / scale);
+        if (Number.isNaN(v)) return qmin;
+        const c = Math.min(Math.max(v, qmin - zp), qmax - zp);
+        return rne(c) + zp;
+      });
+    }
+    case OP.DEQUANTIZE_LINEAR: {
+      const scale = get(ins[1], 0);
+      const zp = ins[2] ? get(ins[2], 0) : 0;
+      return make(DT.FLOAT, a.dims, (i) => fr((get(a, i) - zp) * scale));
+    }
+    case OP.TRANSPOSE: {
+      const r = l.attrs![0];
+      const perm = [...l.attrs!.subarray(1, 1 + r)];
+      const dims = perm.map((p) => a.dims[p]);
+      const es = dtypeSize(a.dtype);
+      const bytes = Buffer.alloc(a.bytes.length);
+      for (let o = 0; o < numel(dims); o++) {
+        let rem = o;
+        const c: number[] = new Array(r);
+        for (let i = r - 1; i >= 0; i--) { c[i] = rem % dims[i]; rem = Math.floor(rem / dims[i]); }
+        const ic: number[] = new Array(r);
+        for (let i = 0; i < r; i++) ic[perm[i]] = c[i];
+        let idx = 0;
+        for (let i = 0; i < r; i++) idx = idx * a.dims[i] + ic[i];
+        a.bytes.copy(bytes, o * es, idx * es, idx * es + es);
+      }
+      return { dtype: a.dtype, dims, bytes };
+    }
+    case OP.FLATTEN: {
+      const axis = l.attrs![0];
+      return { dtype: a.dtype, dims: [numel(a.dims.slice(0, axis)), numel(a.dims.slice(axis))], bytes: a.bytes };
+    }
+  }
+  throw new Error(`op ${l.op}`);
+}
+
+export interface ModelDef {
+  inputs: [string, Tensor][];
+  weights: Tensor[];
+  layers: Layer[];
+  outputName: string;
+}
+
+/** Layer outputs of an honest run. */
+export function run(m: ModelDef): Tensor[] {
+  const outs: Tensor[] = [];
+  const sortedInputs = m.inputs.slice().sort((x, y) => Buffer.compare(Buffer.from(x[0]), Buffer.from(y[0])));
+  for (const l of m.layers) {
+    const ins = l.refs.map((r) => {
+      const kind = r >> 14, idx = r & 0x3fff;
+      return kind === 0 ? outs[idx] : kind === 1 ? sortedInputs[idx][1] : m.weights[idx];
+    });
+    outs.push(evalOp(l, ins));
+  }
+  return outs;
+}
+
+/** Deterministic pseudo-random bytes for fixtures. */
+export function prng(seed: number) {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13; s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5; s >>>= 0;
+    return s;
+  };
+}
+
+/** An 8-layer quantized MLP block that exercises the integer and float ops. */
+export function mlpModel(seed = 7, rows = 8, k = 32, n = 32): ModelDef {
+  const r = prng(seed);
+  const x = make(DT.INT8, [rows, k], () => (r() % 256) - 128);
+  const w = make(DT.INT8, [k, n], () => (r() % 256) - 128);
+  const azp = make(DT.INT8, [], () => 3);
+  const bzp = make(DT.INT8, [], () => -2);
+  const bias = make(DT.INT32, [n], () => (r() % 20001) - 10000);
+  const scale = make(DT.FLOAT, [], () => 0.00390625 * 3);
+  const qscale = make(DT.FLOAT, [], () => 0.75);
+  const qzp = make(DT.INT8, [], () => 5);
+  const attrsCast = Buffer.alloc(14); attrsCast[0] = DT.FLOAT;
+  const attrsReshape = Buffer.alloc(14); attrsReshape[0] = 2; attrsReshape.writeUInt32LE(rows * 2, 1); attrsReshape.writeUInt32LE(n / 2, 5);
+  const attrsMM = Buffer.alloc(14); attrsMM[0] = DT.INT8; attrsMM[1] = DT.INT8;
+  return {
+    inputs: [['x', x]],
+    weights: [w, azp, bzp, bias, scale, qscale, qzp],
+    layers: [
+      { op: OP.MATMUL_INTEGER, refs: [REF.input(0), REF.weight(0), REF.weight(1), REF.weight(2)], attrs: attrsMM },
+      { op: OP.ADD, refs: [REF.layer(0), REF.weight(3)] },
+      { op: OP.RELU, refs: [REF.layer(1)] },
+      { op: OP.RESHAPE, refs: [REF.layer(2)], attrs: attrsReshape },
+      { op: OP.CAST, refs: [REF.layer(3)], attrs: attrsCast },
+      { op: OP.MUL, refs: [REF.layer(4), REF.weight(4)] },
+      { op: OP.QUANTIZE_LINEAR, refs: [REF.layer(5), REF.weight(5), REF.weight(6)] },
+      { op: OP.DEQUANTIZE_LINEAR, refs: [REF.layer(6), REF.weight(5), REF.weight(6)] },
+    ],
+    outputName: 'y',
+  };
+}
+
+/** A chain of `n` int32 Relu/Identity/Add layers, for long traces (CU report). */
+export function chainModel(nLayers: number, seed = 3): ModelDef {
+  const r = prng(seed);
+  const x = make(DT.INT32, [64], () => (r() % 2001) - 1000);
+  const one = make(DT.INT32, [1], () => 1);
+  const layers: Layer[] = [];
+  for (let i = 0; i < nLayers; i++) {
+    const prev = i === 0 ? REF.input(0) : REF.layer(i - 1);
+    layers.push(i % 3 === 0 ? { op: OP.ADD, refs: [prev, REF.weight(0)] } : i % 3 === 1 ? { op: OP.RELU, refs: [prev] } : { op: OP.IDENTITY, refs: [prev] });
+  }
+  return { inputs: [['x', x]], weights: [one], layers, outputName: 'y' };
+}
