@@ -380,3 +380,15 @@ test('silero_vad (pretrained, 2 top-level nodes): the trace follows the nested t
   }
   assert.notEqual(t16.traceRoot, t8.traceRoot);
 });
+
+test('a profile naming another onnxruntime version is refused: its bits would differ', async () => {
+  await assert.rejects(
+    loadModel(readFileSync(fixture('int8_mlp.onnx')), {
+      name: 'old',
+      profile: { ...CANONICAL_PROFILE, runtimeVersion: '1.20.0' },
+    }),
+    (e: unknown) =>
+      isOptinferError(e, 'INVALID_CONFIG') &&
+      /requires onnxruntime-node 1.20.0, but onnxruntime-node 1.30.0 is installed/.test(e.message),
+  );
+});
