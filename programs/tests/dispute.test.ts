@@ -1,20 +1,27 @@
-// Whole dispute games in the SBF VM: the honest side wins wherever the cheat is, on either side.
+// Whole dispute games in the SBF VM: the honest side wins wherever the cheat is and on either side;
+// bonds move as specified and lamports are conserved.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { PublicKey } from '@solana/web3.js';
 import { World, Player, Trace, PARAMS, PHASE, SIDE, cheatLayers, outputDigest } from './lib/game.ts';
-import { mlpModel, run } from './lib/model.ts';
+import { mlpModel, run, type ModelDef } from './lib/model.ts';
+import { PDA } from './lib/svm.ts';
+import type { Tensor } from './lib/protocol.ts';
 
-interface Setup {
+type Layers = (m: ModelDef) => Tensor[];
+const honest: Layers = (m) => run(m);
+
+export interface Game {
   world: World;
   exec: Player;
   chal: Player;
-  dispute: import('@solana/web3.js').PublicKey;
-  batch: import('@solana/web3.js').PublicKey;
-  before: bigint;
+  dispute: PublicKey;
+  batch: PublicKey;
+  /** Lamports of everything plus fees burned so far, taken before the dispute opened. */
+  total0: bigint;
 }
 
-/** Sets up a world where the executor claims the output of `execLayers` and the challenger holds `chalLayers`. */
-function setup(execLayers: (m: ReturnType<typeof mlpModel>) => import('./lib/protocol.ts').Tensor[], chalLayers: typeof execLayers): Setup {
+export function startGame(execLayers: Layers, chalLayers: Layers): Game {
   const world = new World();
   world.init();
   const m = mlpModel();
@@ -25,71 +32,148 @@ function setup(execLayers: (m: ReturnType<typeof mlpModel>) => import('./lib/pro
   const exec = new Player(world, e, new Trace(execLayers(m), seed));
   const chal = new Player(world, c, new Trace(chalLayers(m), seed));
   const b = world.commitBatch(0, e.publicKey, outputDigest(m, exec.trace));
-  const before = world.totalLamports();
-  const feesBefore = world.fees;
+  const total0 = world.totalLamports() + world.fees;
   const { dispute, res } = world.openDispute(c, e.publicKey, b, 1);
   world.must(res, 'open_dispute');
-  world.fees = feesBefore + (world.fees - feesBefore);
-  return { world, exec, chal, dispute, batch: b.batch, before: before - feesBefore };
+  return { world, exec, chal, dispute, batch: b.batch, total0 };
 }
 
-/** Plays both sides until the one-step phase; returns the number of moves. */
-function playToOneStep(s: Setup): number {
+/** Both sides move in turn until the one-step phase (or resolution). */
+export function playToOneStep(g: Game): number {
   let moves = 0;
   for (;;) {
-    const d = s.world.dispute(s.dispute);
+    const d = g.world.dispute(g.dispute);
     if (d.phase === PHASE.ONE_STEP || d.phase === PHASE.RESOLVED) return moves;
-    const p = d.turn === SIDE.EXECUTOR ? s.exec : s.chal;
-    s.world.must(p.move(s.dispute), `move in phase ${d.phase}`);
-    s.world.h.warp(1);
+    const p = d.turn === SIDE.EXECUTOR ? g.exec : g.chal;
+    g.world.must(p.move(g.dispute), `move in phase ${d.phase}`);
+    g.world.h.warp(1);
     moves++;
     assert.ok(moves < 200, 'game does not terminate');
   }
 }
 
-function assertConserved(s: Setup) {
-  const after = s.world.totalLamports();
-  assert.equal(after + s.world.fees, s.before + 0n + (s.world.fees - 0n) - (s.world.fees - s.world.fees), 'lamports not conserved');
+const op = (g: Game, who: Player) => g.world.h.fetch('Operator', PDA.operator(who.key.publicKey));
+const big = (x: { toString(): string }) => BigInt(x.toString());
+
+function assertPayout(g: Game, winner: 'exec' | 'chal', before: { e: any; c: any; t: bigint }) {
+  const e = op(g, g.exec), c = op(g, g.chal);
+  const stake = winner === 'exec' ? PARAMS.minChallengerBond : PARAMS.minExecutorBond;
+  const bounty = (stake * BigInt(PARAMS.bountyBps)) / 10000n;
+  const [w, l, w0, l0] = winner === 'exec' ? [e, c, before.e, before.c] : [c, e, before.c, before.e];
+  assert.equal(big(w.bonded), big(w0.bonded) + bounty, 'winner bond plus bounty');
+  assert.equal(big(l.bonded), big(l0.bonded) - stake, 'loser slashed by its stake');
+  assert.equal(big(e.locked), 0n);
+  assert.equal(big(c.locked), 0n);
+  assert.equal(e.open_disputes, 0);
+  assert.equal(g.world.h.balance(g.world.treasury), before.t + stake - bounty, 'rest of the stake to the treasury');
+  assert.equal(g.world.totalLamports() + g.world.fees, g.total0, 'lamports conserved');
 }
 
-function conservation(s: Setup) {
-  // Sum over signers, program accounts and treasury, plus burned fees, equals the sum before the dispute.
-  const after = s.world.totalLamports();
-  return after + s.world.fees;
+function snapshot(g: Game) {
+  return { e: op(g, g.exec), c: op(g, g.chal), t: g.world.h.balance(g.world.treasury) };
 }
 
-const honest = (m: ReturnType<typeof mlpModel>) => run(m);
-
-for (const [at, chunk] of [[0, 0], [0, 3], [1, 2], [3, 1], [4, 0], [6, 0], [7, 2], [7, 3]] as const) {
-  test(`cheating executor at layer ${at} chunk ${chunk} loses to an honest challenger`, () => {
-    const s = setup((m) => cheatLayers(m, at, chunk), honest);
-    const total0 = s.world.totalLamports() + s.world.fees;
-    playToOneStep(s);
-    const d = s.world.dispute(s.dispute);
-    assert.equal(d.disagree, at, 'bisection found the first bad layer');
-    const isHeader = d.chunk_index === 0xffffffff;
-    if (!isHeader) assert.equal(d.chunk_index, chunk, 'chunk descent found the bad chunk');
-    const exec0 = s.world.h.fetch('Operator', (s.world as any).h && require_operator(s, 'exec'));
-    void exec0;
-    s.chal.fillBuffer(s.dispute);
-    const res = s.world.must(s.chal.oneStep(s.dispute), 'one_step');
-    const ev = res.events.find((e) => e.name === 'OneStepExecuted');
-    assert.equal(ev?.data.executor_correct, false);
-    const after = s.world.dispute(s.dispute);
+for (const [at, chunk] of [[0, 0], [0, 3], [1, 2], [2, 1], [3, 1], [4, 0], [5, 3], [6, 0], [7, 2], [7, 3]] as const) {
+  test(`cheating executor at layer ${at} chunk ${chunk} loses to the honest challenger's one-step`, () => {
+    const g = startGame((m) => cheatLayers(m, at, chunk), honest);
+    playToOneStep(g);
+    const d = g.world.dispute(g.dispute);
+    assert.equal(d.disagree, at, 'layer bisection stops at the first wrong layer');
+    assert.equal(d.chunk_index, chunk, 'chunk descent stops at the wrong chunk');
+    const before = snapshot(g);
+    g.chal.fillBuffer(g.dispute);
+    const res = g.world.must(g.chal.oneStep(g.dispute), 'one_step');
+    assert.equal(res.events.find((e) => e.name === 'OneStepExecuted')?.data.executor_correct, false);
+    assert.ok(res.events.some((e) => e.name === 'JobInvalidated'));
+    const after = g.world.dispute(g.dispute);
     assert.equal(after.phase, PHASE.RESOLVED);
     assert.equal(after.winner, SIDE.CHALLENGER);
-    s.world.must(s.chal.closeBuffer(s.dispute), 'close buffer');
-    assert.equal(s.world.totalLamports() + s.world.fees, total0, 'lamports conserved');
+    assert.equal(g.world.h.fetch('Batch', g.batch).invalidated, 1);
+    g.world.must(g.chal.closeBuffer(g.dispute), 'close_proof_buffer');
+    assertPayout(g, 'chal', before);
   });
 }
 
-function require_operator(s: Setup, who: 'exec' | 'chal') {
-  return (who === 'exec' ? s.exec : s.chal).key.publicKey && opPda(s, who);
+for (const [at, chunk] of [[0, 1], [2, 3], [4, 2], [6, 0], [7, 1]] as const) {
+  test(`cheating challenger at layer ${at} chunk ${chunk} loses to the honest executor's one-step`, () => {
+    const g = startGame(honest, (m) => cheatLayers(m, at, chunk));
+    playToOneStep(g);
+    const d = g.world.dispute(g.dispute);
+    assert.equal(d.disagree, at);
+    assert.equal(d.chunk_index, chunk);
+    const before = snapshot(g);
+    // The one-step is the challenger's move, but anyone may submit it: the executor proves itself right.
+    g.exec.fillBuffer(g.dispute);
+    const res = g.world.must(g.exec.oneStep(g.dispute), 'one_step');
+    assert.equal(res.events.find((e) => e.name === 'OneStepExecuted')?.data.executor_correct, true);
+    assert.equal(g.world.dispute(g.dispute).winner, SIDE.EXECUTOR);
+    assert.equal(g.world.h.fetch('Batch', g.batch).invalidated, 0);
+    g.world.must(g.exec.closeBuffer(g.dispute), 'close_proof_buffer');
+    assertPayout(g, 'exec', before);
+  });
 }
-import { PDA } from './lib/svm.ts';
-function opPda(s: Setup, who: 'exec' | 'chal') {
-  return PDA.operator((who === 'exec' ? s.exec : s.chal).key.publicKey);
-}
-void assertConserved;
-void conservation;
-void PARAMS;
+
+test('a cheating challenger that stalls at the one-step loses on time, claimed by a third party', () => {
+  const g = startGame(honest, (m) => cheatLayers(m, 5, 1));
+  playToOneStep(g);
+  const before = snapshot(g);
+  const anyone = g.world.h.fund();
+  g.world.signers.push(anyone);
+  g.total0 += g.world.h.balance(anyone.publicKey);
+  const early = g.world.claimTimeout(anyone, g.dispute);
+  assert.equal(early.error, 'ClockNotExpired');
+  g.world.h.warp(PARAMS.clockSlots + 1);
+  const res = g.world.must(g.world.claimTimeout(anyone, g.dispute), 'claim_timeout');
+  assert.ok(res.events.some((e) => e.name === 'TimeoutClaimed' && e.data.side === SIDE.CHALLENGER));
+  assert.equal(g.world.dispute(g.dispute).winner, SIDE.EXECUTOR);
+  assertPayout(g, 'exec', before);
+});
+
+test('an executor that never commits its trace loses on time', () => {
+  const g = startGame(honest, (m) => cheatLayers(m, 2, 0));
+  const before = snapshot(g);
+  g.world.h.warp(PARAMS.clockSlots + 1);
+  // A move after the clock ran out is refused, so it cannot race the timeout claim.
+  assert.equal(g.exec.commitTrace(g.dispute).error, 'ClockExpired');
+  g.world.must(g.world.claimTimeout(g.chal.key, g.dispute), 'claim_timeout');
+  assert.equal(g.world.dispute(g.dispute).winner, SIDE.CHALLENGER);
+  assertPayout(g, 'chal', before);
+});
+
+test('chess clocks: a side that moves in time keeps the remainder of its budget', () => {
+  const g = startGame((m) => cheatLayers(m, 4, 0), honest);
+  g.world.h.warp(30);
+  g.world.must(g.exec.commitTrace(g.dispute), 'commit_trace');
+  const d = g.world.dispute(g.dispute);
+  assert.equal(big(d.clock[0]), BigInt(PARAMS.clockSlots - 30));
+  assert.equal(big(d.clock[1]), BigInt(PARAMS.clockSlots));
+  // The challenger's clock runs now; the executor's does not.
+  g.world.h.warp(PARAMS.clockSlots - 10);
+  assert.equal(g.world.claimTimeout(g.chal.key, g.dispute).error, 'ClockNotExpired');
+  g.world.h.warp(11);
+  g.world.must(g.world.claimTimeout(g.exec.key, g.dispute), 'claim_timeout');
+  assert.equal(g.world.dispute(g.dispute).winner, SIDE.EXECUTOR);
+});
+
+test('a cheating executor that lies about the shape of a layer loses on the header', () => {
+  const liar: Layers = (m) => {
+    const l = run(m);
+    // Same bytes, different dims at the reshape layer: a header dispute.
+    l[3] = { ...l[3], dims: [32, 8] };
+    // ... and, to disagree on the output, a different last layer.
+    const last = Buffer.from(l[7].bytes);
+    last[0] ^= 1;
+    l[7] = { ...l[7], bytes: last };
+    return l;
+  };
+  const g = startGame(liar, honest);
+  playToOneStep(g);
+  const d = g.world.dispute(g.dispute);
+  assert.equal(d.disagree, 3);
+  assert.equal(d.chunk_index, 0xffffffff, 'header dispute skips the chunk descent');
+  g.chal.fillBuffer(g.dispute);
+  const res = g.world.must(g.chal.oneStep(g.dispute), 'one_step');
+  assert.equal(res.events.find((e) => e.name === 'OneStepExecuted')?.data.executor_correct, false);
+  assert.equal(g.world.dispute(g.dispute).winner, SIDE.CHALLENGER);
+  assert.equal(g.world.totalLamports() + g.world.fees, g.total0);
+});
