@@ -2,55 +2,14 @@
 // bonds move as specified and lamports are conserved.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { PublicKey } from '@solana/web3.js';
-import { World, Player, Trace, PARAMS, PHASE, SIDE, cheatLayers, outputDigest } from './lib/game.ts';
-import { mlpModel, run, type ModelDef } from './lib/model.ts';
+import { PARAMS, PHASE, SIDE, cheatLayers, startGame, playToOneStep, type Game } from './lib/game.ts';
+import { run, type ModelDef } from './lib/model.ts';
 import { PDA } from './lib/svm.ts';
 import type { Tensor } from './lib/protocol.ts';
 
 type Layers = (m: ModelDef) => Tensor[];
 const honest: Layers = (m) => run(m);
-
-export interface Game {
-  world: World;
-  exec: Player;
-  chal: Player;
-  dispute: PublicKey;
-  batch: PublicKey;
-  /** Lamports of everything plus fees burned so far, taken before the dispute opened. */
-  total0: bigint;
-}
-
-export function startGame(execLayers: Layers, chalLayers: Layers): Game {
-  const world = new World();
-  world.init();
-  const m = mlpModel();
-  world.registerModel(m);
-  const e = world.operator(10_000_000_000n);
-  const c = world.operator(5_000_000_000n);
-  const seed = world.seed(world.inputDigest());
-  const exec = new Player(world, e, new Trace(execLayers(m), seed));
-  const chal = new Player(world, c, new Trace(chalLayers(m), seed));
-  const b = world.commitBatch(0, e.publicKey, outputDigest(m, exec.trace));
-  const total0 = world.totalLamports() + world.fees;
-  const { dispute, res } = world.openDispute(c, e.publicKey, b, 1);
-  world.must(res, 'open_dispute');
-  return { world, exec, chal, dispute, batch: b.batch, total0 };
-}
-
-/** Both sides move in turn until the one-step phase (or resolution). */
-export function playToOneStep(g: Game): number {
-  let moves = 0;
-  for (;;) {
-    const d = g.world.dispute(g.dispute);
-    if (d.phase === PHASE.ONE_STEP || d.phase === PHASE.RESOLVED) return moves;
-    const p = d.turn === SIDE.EXECUTOR ? g.exec : g.chal;
-    g.world.must(p.move(g.dispute), `move in phase ${d.phase}`);
-    g.world.h.warp(1);
-    moves++;
-    assert.ok(moves < 200, 'game does not terminate');
-  }
-}
+void PHASE;
 
 const op = (g: Game, who: Player) => g.world.h.fetch('Operator', PDA.operator(who.key.publicKey));
 const big = (x: { toString(): string }) => BigInt(x.toString());

@@ -4,7 +4,7 @@ import { Keypair, PublicKey, SystemProgram, type AccountMeta, type TransactionIn
 import { address as kitAddress } from '@solana/kit';
 import { Harness, PDA, PROGRAM_ID, type TxResult } from './svm.ts';
 import * as P from './protocol.ts';
-import { encodeEntry, evalOp, run, type ModelDef } from './model.ts';
+import { encodeEntry, evalOp, mlpModel, run, type ModelDef } from './model.ts';
 
 export const PROFILE = P.sha(Buffer.from('canonical profile'));
 export const OPS_PER_PAGE = 40;
@@ -134,9 +134,9 @@ export class World {
     return { batch, records, levels, res };
   }
 
-  openDispute(challenger: Keypair, executor: PublicKey, b: { batch: PublicKey; records: Buffer[]; levels: Buffer[][] }, job: number, siblings?: Buffer[]): { dispute: PublicKey; res: TxResult } {
+  openDispute(challenger: Keypair, executor: PublicKey, b: { batch: PublicKey; records: Buffer[]; levels: Buffer[][] }, job: number, siblings?: Buffer[], record?: Buffer): { dispute: PublicKey; res: TxResult } {
     const dispute = PDA.dispute(b.batch, job);
-    const res = this.send([this.h.ix('open_dispute', { job_index: job, record: [...b.records[job]], siblings: (siblings ?? P.proof(b.levels, job)).map((s) => [...s]) }, [
+    const res = this.send([this.h.ix('open_dispute', { job_index: job, record: [...(record ?? b.records[job])], siblings: (siblings ?? P.proof(b.levels, job)).map((s) => [...s]) }, [
       w(challenger.publicKey, true), r(PDA.config()), w(b.batch), r(this.modelPda), w(PDA.operator(executor)), w(PDA.operator(challenger.publicKey)), w(dispute), r(SystemProgram.programId),
     ])], [challenger]);
     return { dispute, res };
@@ -288,3 +288,47 @@ function evalOpSafe(l: Parameters<typeof evalOp>[0], ins: P.Tensor[], fallback: 
   }
   return t;
 }
+
+type Layers = (m: ModelDef) => P.Tensor[];
+
+export interface Game {
+  world: World;
+  exec: Player;
+  chal: Player;
+  dispute: PublicKey;
+  batch: PublicKey;
+  /** Lamports of everything plus fees burned so far, taken before the dispute opened. */
+  total0: bigint;
+}
+
+export function startGame(execLayers: Layers, chalLayers: Layers): Game {
+  const world = new World();
+  world.init();
+  const m = mlpModel();
+  world.registerModel(m);
+  const e = world.operator(10_000_000_000n);
+  const c = world.operator(5_000_000_000n);
+  const seed = world.seed(world.inputDigest());
+  const exec = new Player(world, e, new Trace(execLayers(m), seed));
+  const chal = new Player(world, c, new Trace(chalLayers(m), seed));
+  const b = world.commitBatch(0, e.publicKey, outputDigest(m, exec.trace));
+  const total0 = world.totalLamports() + world.fees;
+  const { dispute, res } = world.openDispute(c, e.publicKey, b, 1);
+  world.must(res, 'open_dispute');
+  return { world, exec, chal, dispute, batch: b.batch, total0 };
+}
+
+/** Both sides move in turn until the one-step phase (or resolution). */
+export function playToOneStep(g: Game): number {
+  let moves = 0;
+  for (;;) {
+    const d = g.world.dispute(g.dispute);
+    if (d.phase === PHASE.ONE_STEP || d.phase === PHASE.RESOLVED) return moves;
+    const p = d.turn === SIDE.EXECUTOR ? g.exec : g.chal;
+    g.world.must(p.move(g.dispute), `move in phase ${d.phase}`);
+    g.world.h.warp(1);
+    moves++;
+    if (moves >= 200) throw new Error('game does not terminate');
+  }
+}
+
