@@ -141,7 +141,8 @@ export function evalOp(l: Layer, ins: Tensor[]): Tensor {
     case OP.DEQUANTIZE_LINEAR: {
       const scale = get(ins[1], 0);
       const zp = ins[2] ? get(ins[2], 0) : 0;
-      return make(DT.FLOAT, a.dims, (i) => fr((get(a, i) - zp) * scale));
+      // int32 subtraction wraps, then the difference is rounded to f32 before the multiply.
+      return make(DT.FLOAT, a.dims, (i) => fr(fr((get(a, i) - zp) | 0) * scale));
     }
     case OP.TRANSPOSE: {
       const r = l.attrs![0];
