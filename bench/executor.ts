@@ -206,7 +206,7 @@ export async function benchExecutor(): Promise<Row[]> {
       name: 'executor real models: canonical / defaults (mean)',
       value: mean(ratios.profile),
       unit: 'x',
-      note: 'openWakeWord models from npm',
+      note: 'openWakeWord and Silero VAD models from npm',
     },
     {
       name: 'executor real models: trace / canonical (mean)',
