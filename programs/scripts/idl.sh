@@ -4,5 +4,5 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="${1:-$HERE/idl/optinfer.json}"
 cd "$HERE/optinfer"
-cargo test --quiet --features idl-build __anchor_private_print_idl -- --nocapture 2>/dev/null \
+cargo test --quiet --features idl-build __anchor_private_print_idl -- --nocapture --test-threads=1 2>/dev/null \
   | node "$HERE/scripts/gen-idl.mjs" "$OUT"

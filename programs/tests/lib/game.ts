@@ -7,7 +7,7 @@ import * as P from './protocol.ts';
 import { encodeEntry, evalOp, mlpModel, run, type ModelDef } from './model.ts';
 
 export const PROFILE = P.sha(Buffer.from('canonical profile'));
-export const OPS_PER_PAGE = 40;
+export const OPS_PER_PAGE = 32;
 export const PROOF_CHUNK = 900;
 export const PARAMS = {
   challengeWindow: 1000,
