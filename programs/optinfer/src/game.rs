@@ -58,40 +58,97 @@ pub struct Parties<'a> {
 /// and the treasury (the rest), and invalidates the job when the executor lost.
 pub fn resolve(d: &mut Dispute, dispute_key: &Address, winner: u8, bounty_bps: u16, p: Parties) -> Result<()> {
     let (es, cs) = (d.executor_stake.get(), d.challenger_stake.get());
-    p.executor_op.locked = PodU64::from(p.executor_op.locked.get().checked_sub(es).ok_or(OptinferError::Overflow)?);
-    p.challenger_op.locked = PodU64::from(p.challenger_op.locked.get().checked_sub(cs).ok_or(OptinferError::Overflow)?);
+    p.executor_op.locked = PodU64::from(
+        p.executor_op
+            .locked
+            .get()
+            .checked_sub(es)
+            .ok_or(OptinferError::Overflow)?,
+    );
+    p.challenger_op.locked = PodU64::from(
+        p.challenger_op
+            .locked
+            .get()
+            .checked_sub(cs)
+            .ok_or(OptinferError::Overflow)?,
+    );
     p.executor_op.open_disputes = PodU32::from(p.executor_op.open_disputes.get().saturating_sub(1));
     p.challenger_op.open_disputes = PodU32::from(p.challenger_op.open_disputes.get().saturating_sub(1));
     p.batch.open_disputes = PodU32::from(p.batch.open_disputes.get().saturating_sub(1));
 
     let (stake, loser_op, mut loser_view, winner_op, mut winner_view) = if winner == SIDE_EXECUTOR {
-        (cs, &mut *p.challenger_op, p.challenger_view, &mut *p.executor_op, p.executor_view)
+        (
+            cs,
+            &mut *p.challenger_op,
+            p.challenger_view,
+            &mut *p.executor_op,
+            p.executor_view,
+        )
     } else {
-        (es, &mut *p.executor_op, p.executor_view, &mut *p.challenger_op, p.challenger_view)
+        (
+            es,
+            &mut *p.executor_op,
+            p.executor_view,
+            &mut *p.challenger_op,
+            p.challenger_view,
+        )
     };
     let bounty = bps_of(stake, bounty_bps);
     let rest = stake - bounty;
-    loser_op.bonded = PodU64::from(loser_op.bonded.get().checked_sub(stake).ok_or(OptinferError::Overflow)?);
-    winner_op.bonded = PodU64::from(winner_op.bonded.get().checked_add(bounty).ok_or(OptinferError::Overflow)?);
+    loser_op.bonded = PodU64::from(
+        loser_op
+            .bonded
+            .get()
+            .checked_sub(stake)
+            .ok_or(OptinferError::Overflow)?,
+    );
+    winner_op.bonded = PodU64::from(
+        winner_op
+            .bonded
+            .get()
+            .checked_add(bounty)
+            .ok_or(OptinferError::Overflow)?,
+    );
     // A slashed operator that was unbonding cannot withdraw more than it still has.
     let free = loser_op.bonded.get() - loser_op.locked.get();
     if loser_op.unbonding.get() > free {
         loser_op.unbonding = PodU64::from(free);
     }
     let loser_owner = loser_op.owner;
-    loser_view.set_lamports(loser_view.lamports().checked_sub(stake).ok_or(OptinferError::Overflow)?);
-    winner_view.set_lamports(winner_view.lamports().checked_add(bounty).ok_or(OptinferError::Overflow)?);
+    loser_view.set_lamports(
+        loser_view
+            .lamports()
+            .checked_sub(stake)
+            .ok_or(OptinferError::Overflow)?,
+    );
+    winner_view.set_lamports(
+        winner_view
+            .lamports()
+            .checked_add(bounty)
+            .ok_or(OptinferError::Overflow)?,
+    );
     let mut t = p.treasury_view;
     t.set_lamports(t.lamports().checked_add(rest).ok_or(OptinferError::Overflow)?);
 
     d.phase = PHASE_RESOLVED;
     d.winner = winner;
-    emit!(Slashed { operator: loser_owner, amount: stake });
+    emit!(Slashed {
+        operator: loser_owner,
+        amount: stake
+    });
     if winner == SIDE_CHALLENGER {
         p.batch.invalidated = PodU32::from(p.batch.invalidated.get() + 1);
-        emit!(JobInvalidated { batch_index: p.batch.index.get(), job_index: d.job_index.get() });
+        emit!(JobInvalidated {
+            batch_index: p.batch.index.get(),
+            job_index: d.job_index.get()
+        });
     }
-    emit!(DisputeResolved { dispute: *dispute_key, winner, bounty, to_treasury: rest });
+    emit!(DisputeResolved {
+        dispute: *dispute_key,
+        winner,
+        bounty,
+        to_treasury: rest
+    });
     Ok(())
 }
 
@@ -106,11 +163,18 @@ pub fn transfer_in(from: &AccountView, to: &AccountView, lamports: u64) -> Resul
     if !from.is_signer() || !from.is_writable() || !to.is_writable() {
         return Err(ProgramError::MissingRequiredSignature);
     }
-    let metas = [InstructionAccount::writable_signer(from.address()), InstructionAccount::writable(to.address())];
+    let metas = [
+        InstructionAccount::writable_signer(from.address()),
+        InstructionAccount::writable(to.address()),
+    ];
     let mut data = [0u8; 12];
     data[..4].copy_from_slice(&2u32.to_le_bytes());
     data[4..].copy_from_slice(&lamports.to_le_bytes());
-    let ix = InstructionView { program_id: &anchor_lang::system_program::ID, accounts: &metas, data: &data };
+    let ix = InstructionView {
+        program_id: &anchor_lang::system_program::ID,
+        accounts: &metas,
+        data: &data,
+    };
     let mut accounts = [const { MaybeUninit::<CpiAccount>::uninit() }; 2];
     CpiAccount::init_from_account_view(from, &mut accounts[0]);
     CpiAccount::init_from_account_view(to, &mut accounts[1]);

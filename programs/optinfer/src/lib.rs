@@ -28,7 +28,12 @@ pub mod optinfer {
     }
 
     #[discrim = 1]
-    pub fn update_config(ctx: &mut Context<UpdateConfig>, params: ConfigParams, new_authority: Address, paused: u8) -> Result<()> {
+    pub fn update_config(
+        ctx: &mut Context<UpdateConfig>,
+        params: ConfigParams,
+        new_authority: Address,
+        paused: u8,
+    ) -> Result<()> {
         instructions::update_config::update_config(ctx, params, new_authority, paused)
     }
 
@@ -42,7 +47,15 @@ pub mod optinfer {
         layer_count: u32,
         output_name: Vec<u8>,
     ) -> Result<()> {
-        instructions::register_model::register_model(ctx, model_id, profile_hash, weight_root, weight_count, layer_count, output_name)
+        instructions::register_model::register_model(
+            ctx,
+            model_id,
+            profile_hash,
+            weight_root,
+            weight_count,
+            layer_count,
+            output_name,
+        )
     }
 
     #[discrim = 3]
@@ -76,7 +89,12 @@ pub mod optinfer {
     }
 
     #[discrim = 9]
-    pub fn open_dispute(ctx: &mut Context<OpenDispute>, job_index: u32, record: [u8; 168], siblings: Vec<[u8; 32]>) -> Result<()> {
+    pub fn open_dispute(
+        ctx: &mut Context<OpenDispute>,
+        job_index: u32,
+        record: [u8; 168],
+        siblings: Vec<[u8; 32]>,
+    ) -> Result<()> {
         instructions::open_dispute::open_dispute(ctx, job_index, record, siblings)
     }
 

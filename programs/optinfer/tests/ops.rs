@@ -4,7 +4,10 @@ use optinfer::pure::tensor::{Header, CHUNK_BYTES};
 use serde_json::Value;
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 #[test]
@@ -16,19 +19,33 @@ fn op_cases_match_native() {
     for c in cases {
         let name = c["name"].as_str().unwrap();
         let entry = OpEntry::parse(&hex(c["entry"].as_str().unwrap()));
-        let bytes: Vec<Vec<u8>> = c["inputs"].as_array().unwrap().iter().map(|t| hex(t["bytes"].as_str().unwrap())).collect();
+        let bytes: Vec<Vec<u8>> = c["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| hex(t["bytes"].as_str().unwrap()))
+            .collect();
         let ins: Vec<Operand> = c["inputs"]
             .as_array()
             .unwrap()
             .iter()
             .zip(&bytes)
             .map(|(t, b)| {
-                let dims: Vec<u32> = t["dims"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as u32).collect();
-                Operand { header: Header::new(t["dtype"].as_u64().unwrap() as u8, &dims).unwrap(), bytes: b }
+                let dims: Vec<u32> = t["dims"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d.as_u64().unwrap() as u32)
+                    .collect();
+                Operand {
+                    header: Header::new(t["dtype"].as_u64().unwrap() as u8, &dims).unwrap(),
+                    bytes: b,
+                }
             })
             .collect();
         let mut out = [0u8; CHUNK_BYTES];
-        let (h, len) = compute_chunk(&entry, &ins, c["chunk"].as_u64().unwrap(), &mut out).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let (h, len) = compute_chunk(&entry, &ins, c["chunk"].as_u64().unwrap(), &mut out)
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
         let mut packed = vec![h.dtype, h.rank];
         for d in h.dims {
             packed.extend_from_slice(&d.to_le_bytes());

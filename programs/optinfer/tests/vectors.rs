@@ -3,7 +3,10 @@ use optinfer::pure::{merkle, tensor, trace};
 use serde_json::Value;
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 fn h32(s: &str) -> [u8; 32] {
     hex(s).try_into().unwrap()
@@ -17,19 +20,38 @@ fn vectors() -> Value {
 fn merkle_vectors() {
     let v = vectors();
     for m in v["merkle"].as_array().unwrap() {
-        let leaves: Vec<Vec<u8>> = m["leaves"].as_array().unwrap().iter().map(|l| hex(l.as_str().unwrap())).collect();
+        let leaves: Vec<Vec<u8>> = m["leaves"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| hex(l.as_str().unwrap()))
+            .collect();
         let root = h32(m["root"].as_str().unwrap());
         let n = leaves.len() as u64;
-        assert_eq!(merkle::root_streaming(n, |i| merkle::leaf_hash(&leaves[i as usize])), root);
+        assert_eq!(
+            merkle::root_streaming(n, |i| merkle::leaf_hash(&leaves[i as usize])),
+            root
+        );
         for p in m["proofs"].as_array().unwrap() {
             let idx = p["index"].as_u64().unwrap();
-            let sib: Vec<[u8; 32]> = p["siblings"].as_array().unwrap().iter().map(|s| h32(s.as_str().unwrap())).collect();
+            let sib: Vec<[u8; 32]> = p["siblings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| h32(s.as_str().unwrap()))
+                .collect();
             let leaf = merkle::leaf_hash(&leaves[idx as usize]);
             assert!(merkle::verify(&root, &leaf, idx, n, &sib));
-            assert!(!merkle::verify(&root, &leaf, n, n, &sib), "index past the leaf count must fail");
+            assert!(
+                !merkle::verify(&root, &leaf, n, n, &sib),
+                "index past the leaf count must fail"
+            );
             let mut short = sib.clone();
             short.push([0u8; 32]);
-            assert!(!merkle::verify(&root, &leaf, idx, n, &short), "wrong proof length must fail");
+            assert!(
+                !merkle::verify(&root, &leaf, idx, n, &short),
+                "wrong proof length must fail"
+            );
         }
     }
 }
@@ -39,7 +61,12 @@ fn tensor_vectors() {
     let v = vectors();
     assert_eq!(v["chunkBytes"].as_u64().unwrap() as usize, tensor::CHUNK_BYTES);
     for t in v["tensors"].as_array().unwrap() {
-        let dims: Vec<u32> = t["dims"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as u32).collect();
+        let dims: Vec<u32> = t["dims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_u64().unwrap() as u32)
+            .collect();
         let h = tensor::Header::new(t["dtype"].as_u64().unwrap() as u8, &dims).unwrap();
         let bytes = hex(t["bytes"].as_str().unwrap());
         assert_eq!(h.byte_len(), Some(bytes.len() as u64));
@@ -52,9 +79,18 @@ fn tensor_vectors() {
 fn trace_vectors() {
     let v = vectors();
     for t in v["traces"].as_array().unwrap() {
-        let mut p = trace::seed(&h32(t["modelId"].as_str().unwrap()), &h32(t["inputDigest"].as_str().unwrap()), &h32(t["profileHash"].as_str().unwrap()));
+        let mut p = trace::seed(
+            &h32(t["modelId"].as_str().unwrap()),
+            &h32(t["inputDigest"].as_str().unwrap()),
+            &h32(t["profileHash"].as_str().unwrap()),
+        );
         let ds = t["layerDigests"].as_array().unwrap();
-        let want: Vec<[u8; 32]> = t["prefixes"].as_array().unwrap().iter().map(|s| h32(s.as_str().unwrap())).collect();
+        let want: Vec<[u8; 32]> = t["prefixes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| h32(s.as_str().unwrap()))
+            .collect();
         for (i, d) in ds.iter().enumerate() {
             p = trace::step(&p, i as u32, &h32(d.as_str().unwrap()));
             assert_eq!(p, want[i]);
@@ -68,14 +104,33 @@ fn trace_vectors() {
 fn batch_vectors() {
     let v = vectors();
     for b in v["batches"].as_array().unwrap() {
-        let recs: Vec<Vec<u8>> = b["records"].as_array().unwrap().iter().map(|r| hex(r.as_str().unwrap())).collect();
+        let recs: Vec<Vec<u8>> = b["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| hex(r.as_str().unwrap()))
+            .collect();
         assert!(recs.iter().all(|r| r.len() == 168));
         let root = h32(b["root"].as_str().unwrap());
-        assert_eq!(merkle::root_streaming(recs.len() as u64, |i| merkle::leaf_hash(&recs[i as usize])), root);
+        assert_eq!(
+            merkle::root_streaming(recs.len() as u64, |i| merkle::leaf_hash(&recs[i as usize])),
+            root
+        );
         for p in b["proofs"].as_array().unwrap() {
             let idx = p["index"].as_u64().unwrap();
-            let sib: Vec<[u8; 32]> = p["siblings"].as_array().unwrap().iter().map(|s| h32(s.as_str().unwrap())).collect();
-            assert!(merkle::verify(&root, &merkle::leaf_hash(&recs[idx as usize]), idx, recs.len() as u64, &sib));
+            let sib: Vec<[u8; 32]> = p["siblings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| h32(s.as_str().unwrap()))
+                .collect();
+            assert!(merkle::verify(
+                &root,
+                &merkle::leaf_hash(&recs[idx as usize]),
+                idx,
+                recs.len() as u64,
+                &sib
+            ));
         }
     }
 }

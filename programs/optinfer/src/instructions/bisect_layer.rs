@@ -24,7 +24,13 @@ pub fn bisect_layer(ctx: &mut Context<BisectLayer>, prefix: [u8; 32], siblings: 
     let (lo, hi) = (d.agreed.get(), d.disagree.get());
     let mid = lo + (hi - lo) / 2;
     let n = d.layer_count.get() as u64;
-    if !merkle::verify(&d.trace_root[side as usize], &merkle::leaf_hash(&prefix), mid as u64, n, &siblings) {
+    if !merkle::verify(
+        &d.trace_root[side as usize],
+        &merkle::leaf_hash(&prefix),
+        mid as u64,
+        n,
+        &siblings,
+    ) {
         return Err(OptinferError::InvalidProof.into());
     }
     if side == SIDE_EXECUTOR {

@@ -1,4 +1,6 @@
 //! Read-only: runs the program's pure functions on given data and returns the result as return
+// The derive's IDL code for an account-less struct takes &mut Vec (clippy::ptr_arg).
+#![allow(clippy::ptr_arg)]
 //! data, so the same vectors can be checked natively and inside the SBF VM.
 use alloc::vec::Vec;
 use anchor_lang::prelude::*;
@@ -92,13 +94,17 @@ pub fn run_check(kind: u8, data: &[u8], out: &mut [u8]) -> Result<usize> {
             if n != e.n_inputs as usize || n > MAX_OP_INPUTS {
                 return Err(OptinferError::BadStepData.into());
             }
-            let empty = Operand { header: Header::default(), bytes: &[] };
+            let empty = Operand {
+                header: Header::default(),
+                bytes: &[],
+            };
             let mut ins = [empty; MAX_OP_INPUTS];
             for slot in ins.iter_mut().take(n) {
                 *slot = r.tensor()?;
             }
             let mut buf = [0u8; CHUNK_BYTES];
-            let (h, len) = ops::compute_chunk(&e, &ins[..n], chunk, &mut buf).map_err(|_| OptinferError::BadOperands)?;
+            let (h, len) =
+                ops::compute_chunk(&e, &ins[..n], chunk, &mut buf).map_err(|_| OptinferError::BadOperands)?;
             out[..26].copy_from_slice(&super::reveal_layer::pack_header(&h));
             out[26..26 + len].copy_from_slice(&buf[..len]);
             Ok(26 + len)

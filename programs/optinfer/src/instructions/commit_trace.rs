@@ -34,7 +34,16 @@ pub fn commit_trace(
     let out = tensor::tensor_set_digest(core::iter::once((name, &last_digest)));
     let d = &mut ctx.accounts.dispute;
     let phase = d.phase;
-    let side = begin_move(d, &signer, if phase == PHASE_CHAL_TRACE { PHASE_CHAL_TRACE } else { PHASE_EXEC_TRACE }, now)?;
+    let side = begin_move(
+        d,
+        &signer,
+        if phase == PHASE_CHAL_TRACE {
+            PHASE_CHAL_TRACE
+        } else {
+            PHASE_EXEC_TRACE
+        },
+        now,
+    )?;
     if layer_count != d.layer_count.get() {
         return Err(OptinferError::LayerCountMismatch.into());
     }
@@ -46,7 +55,13 @@ pub fn commit_trace(
     }
     let last = layer_count - 1;
     let p_last = trace::step(&prev_prefix, last, &last_digest);
-    if !merkle::verify(&root, &merkle::leaf_hash(&p_last), last as u64, layer_count as u64, &siblings) {
+    if !merkle::verify(
+        &root,
+        &merkle::leaf_hash(&p_last),
+        last as u64,
+        layer_count as u64,
+        &siblings,
+    ) {
         return Err(OptinferError::InvalidProof.into());
     }
     d.trace_root[side as usize] = root;
@@ -57,7 +72,11 @@ pub fn commit_trace(
     } else {
         d.agreed = 0u32.into();
         d.disagree = last.into();
-        d.phase = if last == 0 { PHASE_LAYER_REVEAL } else { PHASE_LAYER_BISECT };
+        d.phase = if last == 0 {
+            PHASE_LAYER_REVEAL
+        } else {
+            PHASE_LAYER_BISECT
+        };
         d.turn = SIDE_EXECUTOR;
     }
     emit!(DisputeMove {

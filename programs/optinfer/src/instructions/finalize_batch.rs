@@ -28,6 +28,9 @@ pub fn finalize_batch(ctx: &mut Context<FinalizeBatch>) -> Result<()> {
         return Err(OptinferError::WindowOpen.into());
     }
     b.finalized = 1;
-    emit!(BatchFinalized { index: b.index.get(), invalidated: b.invalidated.get() });
+    emit!(BatchFinalized {
+        index: b.index.get(),
+        invalidated: b.invalidated.get()
+    });
     Ok(())
 }

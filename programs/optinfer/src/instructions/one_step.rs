@@ -80,7 +80,13 @@ impl<'a> Reader<'a> {
 
 /// Opens every input of the op from the buffer and checks it against what both sides agreed
 /// on (earlier layers), the job record (model inputs) or the model (weights).
-fn open_inputs<'a>(e: &OpEntry, r: &mut Reader<'a>, d: &Dispute, m: &Model, out: &mut [Operand<'a>; MAX_OP_INPUTS]) -> Result<()> {
+fn open_inputs<'a>(
+    e: &OpEntry,
+    r: &mut Reader<'a>,
+    d: &Dispute,
+    m: &Model,
+    out: &mut [Operand<'a>; MAX_OP_INPUTS],
+) -> Result<()> {
     let agreed = d.agreed.get();
     for (i, slot) in out.iter_mut().enumerate().take(e.n_inputs as usize) {
         let idx = e.ref_index(i) as u32;
@@ -142,7 +148,13 @@ fn open_inputs<'a>(e: &OpEntry, r: &mut Reader<'a>, d: &Dispute, m: &Model, out:
                 }
                 let t = r.tensor()?;
                 let dig = tensor::tensor_digest(&t.header, t.bytes);
-                if !merkle::verify(&m.weight_root, &merkle::leaf_hash(&dig), idx as u64, m.weight_count.get() as u64, &sib[..n]) {
+                if !merkle::verify(
+                    &m.weight_root,
+                    &merkle::leaf_hash(&dig),
+                    idx as u64,
+                    m.weight_count.get() as u64,
+                    &sib[..n],
+                ) {
                     return Err(OptinferError::InvalidProof.into());
                 }
                 *slot = t;
@@ -176,7 +188,10 @@ pub fn one_step(ctx: &mut Context<OneStep>) -> Result<()> {
     let entry = OpEntry::parse(&a.ops_page.entries[layer as usize % OPS_PER_PAGE]);
     let buf = &a.buffer.data[..a.buffer.len.get() as usize];
     let mut r = Reader { b: buf, at: 0 };
-    let empty = Operand { header: Header::default(), bytes: &[] };
+    let empty = Operand {
+        header: Header::default(),
+        bytes: &[],
+    };
     let mut ins = [empty; MAX_OP_INPUTS];
     open_inputs(&entry, &mut r, d, &a.model, &mut ins)?;
     let ins = &ins[..entry.n_inputs as usize];
@@ -188,12 +203,22 @@ pub fn one_step(ctx: &mut Context<OneStep>) -> Result<()> {
         let h = ops::infer(&entry, ins).map_err(|_| OptinferError::BadOperands)?;
         pack_header(&h) == exec_header
     } else {
-        let (h, len) = ops::compute_chunk(&entry, ins, chunk as u64, &mut out).map_err(|_| OptinferError::BadOperands)?;
-        let expected_leaf = if (chunk as u64) < h.chunk_count().unwrap_or(0) { merkle::leaf_hash(&out[..len]) } else { merkle::ZERO };
+        let (h, len) =
+            ops::compute_chunk(&entry, ins, chunk as u64, &mut out).map_err(|_| OptinferError::BadOperands)?;
+        let expected_leaf = if (chunk as u64) < h.chunk_count().unwrap_or(0) {
+            merkle::leaf_hash(&out[..len])
+        } else {
+            merkle::ZERO
+        };
         pack_header(&h) == exec_header && d.node[0] == expected_leaf
     };
     let key = *d.address();
-    emit!(OneStepExecuted { dispute: key, layer, chunk_index: chunk, executor_correct });
+    emit!(OneStepExecuted {
+        dispute: key,
+        layer,
+        chunk_index: chunk,
+        executor_correct
+    });
     finish(
         &mut a.dispute,
         &a.config,
@@ -201,6 +226,10 @@ pub fn one_step(ctx: &mut Context<OneStep>) -> Result<()> {
         &mut a.executor_operator,
         &mut a.challenger_operator,
         &a.treasury,
-        if executor_correct { SIDE_EXECUTOR } else { SIDE_CHALLENGER },
+        if executor_correct {
+            SIDE_EXECUTOR
+        } else {
+            SIDE_CHALLENGER
+        },
     )
 }

@@ -1,4 +1,6 @@
 //! Challenger: opens a dispute on one job of a batch inside its window, proving the job record.
+// Anchor's derive binds #[instruction] arguments in generated code paths that do not all use them.
+#![allow(unused_variables)]
 use alloc::vec::Vec;
 use anchor_lang::prelude::*;
 
@@ -30,7 +32,12 @@ pub struct OpenDispute {
     pub system_program: Program<System>,
 }
 
-pub fn open_dispute(ctx: &mut Context<OpenDispute>, job_index: u32, record: [u8; RECORD_BYTES], siblings: Vec<[u8; 32]>) -> Result<()> {
+pub fn open_dispute(
+    ctx: &mut Context<OpenDispute>,
+    job_index: u32,
+    record: [u8; RECORD_BYTES],
+    siblings: Vec<[u8; 32]>,
+) -> Result<()> {
     let a = &mut ctx.accounts;
     let cfg = &a.config;
     if cfg.paused != 0 {
@@ -105,6 +112,12 @@ pub fn open_dispute(ctx: &mut Context<OpenDispute>, job_index: u32, record: [u8;
     d.winner = u8::MAX;
     d.bump = ctx.bumps.dispute;
     let dispute_key = *ctx.accounts.dispute.address();
-    emit!(DisputeOpened { dispute: dispute_key, batch_index, job_index, executor, challenger });
+    emit!(DisputeOpened {
+        dispute: dispute_key,
+        batch_index,
+        job_index,
+        executor,
+        challenger
+    });
     Ok(())
 }

@@ -29,6 +29,10 @@ pub fn request_unbond(ctx: &mut Context<RequestUnbond>, amount: u64) -> Result<(
     op.unbonding = (op.unbonding.get() + amount).into();
     let ready_slot = now.checked_add(delay).ok_or(OptinferError::Overflow)?;
     op.unbond_ready_slot = ready_slot.into();
-    emit!(UnbondRequested { owner: op.owner, amount, ready_slot });
+    emit!(UnbondRequested {
+        owner: op.owner,
+        amount,
+        ready_slot
+    });
     Ok(())
 }

@@ -26,7 +26,11 @@ pub fn pack_header(h: &tensor::Header) -> [u8; 26] {
 }
 
 pub fn unpack_header(b: &[u8; 26]) -> tensor::Header {
-    let mut h = tensor::Header { dtype: b[0], rank: b[1], dims: [0; tensor::MAX_RANK] };
+    let mut h = tensor::Header {
+        dtype: b[0],
+        rank: b[1],
+        dims: [0; tensor::MAX_RANK],
+    };
     for i in 0..tensor::MAX_RANK {
         h.dims[i] = u32::from_le_bytes([b[2 + 4 * i], b[3 + 4 * i], b[4 + 4 * i], b[5 + 4 * i]]);
     }

@@ -14,11 +14,19 @@ pub struct UpdateConfig {
     pub config: Account<Config>,
 }
 
-pub fn update_config(ctx: &mut Context<UpdateConfig>, params: ConfigParams, new_authority: Address, paused: u8) -> Result<()> {
+pub fn update_config(
+    ctx: &mut Context<UpdateConfig>,
+    params: ConfigParams,
+    new_authority: Address,
+    paused: u8,
+) -> Result<()> {
     let c = &mut ctx.accounts.config;
     apply_params(c, &params)?;
     c.authority = new_authority;
     c.paused = (paused != 0) as u8;
-    emit!(ConfigUpdated { authority: new_authority, paused: c.paused });
+    emit!(ConfigUpdated {
+        authority: new_authority,
+        paused: c.paused
+    });
     Ok(())
 }

@@ -30,7 +30,11 @@ pub fn root_from_proof(leaf: &Hash32, index: u64, count: u64, siblings: &[Hash32
     }
     let mut acc = *leaf;
     for (k, s) in siblings.iter().enumerate() {
-        acc = if (index >> k) & 1 == 1 { node_hash(s, &acc) } else { node_hash(&acc, s) };
+        acc = if (index >> k) & 1 == 1 {
+            node_hash(s, &acc)
+        } else {
+            node_hash(&acc, s)
+        };
     }
     Some(acc)
 }

@@ -55,7 +55,12 @@ impl OpEntry {
         }
         let mut attrs = [0u8; 14];
         attrs.copy_from_slice(&b[10..24]);
-        OpEntry { op: b[0], n_inputs: b[1], refs, attrs }
+        OpEntry {
+            op: b[0],
+            n_inputs: b[1],
+            refs,
+            attrs,
+        }
     }
     pub fn ref_kind(&self, i: usize) -> u16 {
         self.refs[i] >> 14
@@ -150,7 +155,7 @@ fn bits_i32(a: &[u8]) -> i32 {
 /// x86 cvttss2si: truncation, with NaN and out-of-range giving i32::MIN.
 pub fn f32_to_i32_x86(x: f32) -> i32 {
     // 2^31 as f32 is exact; the comparisons are single soft-float calls.
-    if x.is_nan() || x >= 2147483648.0f32 || x < -2147483648.0f32 {
+    if x.is_nan() || !(-2147483648.0f32..2147483648.0f32).contains(&x) {
         i32::MIN
     } else {
         x as i32
@@ -180,10 +185,22 @@ fn is_scalar(h: &Header) -> bool {
 /// numpy-style broadcast of two shapes.
 fn broadcast(a: &Header, b: &Header) -> Option<Header> {
     let r = core::cmp::max(a.rank, b.rank) as usize;
-    let mut out = Header { dtype: a.dtype, rank: r as u8, dims: [0; MAX_RANK] };
+    let mut out = Header {
+        dtype: a.dtype,
+        rank: r as u8,
+        dims: [0; MAX_RANK],
+    };
     for i in 0..r {
-        let da = if i + (a.rank as usize) >= r { a.dims[i + a.rank as usize - r] } else { 1 };
-        let db = if i + (b.rank as usize) >= r { b.dims[i + b.rank as usize - r] } else { 1 };
+        let da = if i + (a.rank as usize) >= r {
+            a.dims[i + a.rank as usize - r]
+        } else {
+            1
+        };
+        let db = if i + (b.rank as usize) >= r {
+            b.dims[i + b.rank as usize - r]
+        } else {
+            1
+        };
         out.dims[i] = if da == db || db == 1 {
             da
         } else if da == 1 {
@@ -346,8 +363,16 @@ pub fn infer(e: &OpEntry, ins: &[Operand]) -> Result<Header, OpError> {
 }
 
 fn clip_bounds_i32(e: &OpEntry, lo: i32, hi: i32) -> (i32, i32) {
-    let mn = if e.attrs[0] & 1 != 0 { bits_i32(&e.attrs[1..5]) } else { lo };
-    let mx = if e.attrs[0] & 2 != 0 { bits_i32(&e.attrs[5..9]) } else { hi };
+    let mn = if e.attrs[0] & 1 != 0 {
+        bits_i32(&e.attrs[1..5])
+    } else {
+        lo
+    };
+    let mx = if e.attrs[0] & 2 != 0 {
+        bits_i32(&e.attrs[5..9])
+    } else {
+        hi
+    };
     (mn, mx)
 }
 
@@ -370,12 +395,12 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
             }
             // Output axis i is input axis perm[i].
             let mut in_coords = [0u64; MAX_RANK];
-            for i in 0..r {
-                in_coords[e.attrs[1 + i] as usize] = coords[i];
+            for (i, c) in coords.iter().enumerate().take(r) {
+                in_coords[e.attrs[1 + i] as usize] = *c;
             }
             let mut idx = 0u64;
-            for i in 0..r {
-                idx = idx * a.header.dims[i] as u64 + in_coords[i];
+            for (d, c) in a.header.dims.iter().zip(in_coords.iter()).take(r) {
+                idx = idx * *d as u64 + c;
             }
             let es = dst.len();
             let s = idx as usize * es;
@@ -449,8 +474,16 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
             let k = a.header.dims[1] as usize;
             let n = b.header.dims[1] as usize;
             let (m_i, n_i) = ((o / n as u64) as usize, (o % n as u64) as usize);
-            let za = if ins.len() > 2 { rd_int(ins[2].header.dtype, ins[2].bytes, 0) } else { 0 };
-            let zb = if ins.len() > 3 { rd_int(ins[3].header.dtype, ins[3].bytes, 0) } else { 0 };
+            let za = if ins.len() > 2 {
+                rd_int(ins[2].header.dtype, ins[2].bytes, 0)
+            } else {
+                0
+            };
+            let zb = if ins.len() > 3 {
+                rd_int(ins[3].header.dtype, ins[3].bytes, 0)
+            } else {
+                0
+            };
             let mut acc = 0i32;
             for kk in 0..k {
                 let x = rd_int(a.header.dtype, a.bytes, m_i * k + kk) - za;
@@ -462,15 +495,29 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
         OP_QUANTIZE_LINEAR => {
             let x = rd_f32(a.bytes, o as usize);
             let scale = rd_f32(ins[1].bytes, 0);
-            let (qmin, qmax) = if out.dtype == DT_INT8 { (-128i32, 127i32) } else { (0, 255) };
-            let zp = if ins.len() == 3 { rd_int(ins[2].header.dtype, ins[2].bytes, 0) } else { 0 };
+            let (qmin, qmax) = if out.dtype == DT_INT8 {
+                (-128i32, 127i32)
+            } else {
+                (0, 255)
+            };
+            let zp = if ins.len() == 3 {
+                rd_int(ins[2].header.dtype, ins[2].bytes, 0)
+            } else {
+                0
+            };
             let v = x / scale;
             let q = if v.is_nan() {
                 qmin
             } else {
                 let lo = (qmin - zp) as f32;
                 let hi = (qmax - zp) as f32;
-                let c = if v < lo { lo } else if v > hi { hi } else { v };
+                let c = if v < lo {
+                    lo
+                } else if v > hi {
+                    hi
+                } else {
+                    v
+                };
                 f32_to_i32_x86(round_half_even(c)) + zp
             };
             dst[0] = q as u8;
@@ -478,7 +525,11 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
         OP_DEQUANTIZE_LINEAR => {
             let x = rd_int(a.header.dtype, a.bytes, o as usize);
             let scale = rd_f32(ins[1].bytes, 0);
-            let zp = if ins.len() == 3 { rd_int(ins[2].header.dtype, ins[2].bytes, 0) } else { 0 };
+            let zp = if ins.len() == 3 {
+                rd_int(ins[2].header.dtype, ins[2].bytes, 0)
+            } else {
+                0
+            };
             let y = (x.wrapping_sub(zp) as f32) * scale;
             dst.copy_from_slice(&y.to_bits().to_le_bytes());
         }
@@ -487,11 +538,19 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
             let i = o as usize;
             match out.dtype {
                 DT_FLOAT => {
-                    let y = if src == DT_FLOAT { rd_f32(a.bytes, i) } else { rd_int(src, a.bytes, i) as f32 };
+                    let y = if src == DT_FLOAT {
+                        rd_f32(a.bytes, i)
+                    } else {
+                        rd_int(src, a.bytes, i) as f32
+                    };
                     dst.copy_from_slice(&y.to_bits().to_le_bytes());
                 }
                 _ => {
-                    let v = if src == DT_FLOAT { f32_to_i32_x86(rd_f32(a.bytes, i)) } else { rd_int(src, a.bytes, i) };
+                    let v = if src == DT_FLOAT {
+                        f32_to_i32_x86(rd_f32(a.bytes, i))
+                    } else {
+                        rd_int(src, a.bytes, i)
+                    };
                     // Narrowing casts keep the low bytes, as static_cast does.
                     let es = dst.len();
                     dst.copy_from_slice(&v.to_le_bytes()[..es]);
@@ -504,7 +563,12 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
 }
 
 /// Recomputes output chunk `chunk` into `out_buf`, returning its length.
-pub fn compute_chunk(e: &OpEntry, ins: &[Operand], chunk: u64, out_buf: &mut [u8; CHUNK_BYTES]) -> Result<(Header, usize), OpError> {
+pub fn compute_chunk(
+    e: &OpEntry,
+    ins: &[Operand],
+    chunk: u64,
+    out_buf: &mut [u8; CHUNK_BYTES],
+) -> Result<(Header, usize), OpError> {
     let out = infer(e, ins)?;
     let es = dtype_size(out.dtype).ok_or(OpError::BadOperands)?;
     let total = out.byte_len().ok_or(OpError::BadOperands)?;

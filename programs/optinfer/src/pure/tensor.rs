@@ -43,7 +43,11 @@ impl Header {
         if dims.len() > MAX_RANK {
             return None;
         }
-        let mut h = Header { dtype, rank: dims.len() as u8, dims: [0; MAX_RANK] };
+        let mut h = Header {
+            dtype,
+            rank: dims.len() as u8,
+            dims: [0; MAX_RANK],
+        };
         h.dims[..dims.len()].copy_from_slice(dims);
         Some(h)
     }
@@ -85,7 +89,11 @@ impl Header {
         if rank > MAX_RANK || buf.len() < 2 + 8 * rank {
             return None;
         }
-        let mut h = Header { dtype: buf[0], rank: rank as u8, dims: [0; MAX_RANK] };
+        let mut h = Header {
+            dtype: buf[0],
+            rank: rank as u8,
+            dims: [0; MAX_RANK],
+        };
         for i in 0..rank {
             let mut d = [0u8; 8];
             d.copy_from_slice(&buf[2 + 8 * i..10 + 8 * i]);
@@ -101,7 +109,11 @@ impl Header {
 
 /// Root over the chunk leaves of `bytes` (one empty chunk for an empty tensor).
 pub fn chunk_root(bytes: &[u8]) -> Hash32 {
-    let n = if bytes.is_empty() { 1 } else { bytes.len().div_ceil(CHUNK_BYTES) };
+    let n = if bytes.is_empty() {
+        1
+    } else {
+        bytes.len().div_ceil(CHUNK_BYTES)
+    };
     root_streaming(n as u64, |i| {
         let s = i as usize * CHUNK_BYTES;
         let e = core::cmp::min(s + CHUNK_BYTES, bytes.len());
