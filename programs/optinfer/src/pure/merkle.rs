@@ -68,3 +68,27 @@ pub fn root_streaming(count: u64, mut leaf_at: impl FnMut(u64) -> Hash32) -> Has
     }
     stack[0]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padding_leaves_cannot_be_proven() {
+        let leaves: std::vec::Vec<Hash32> = (0..3u8).map(|i| leaf_hash(&[i])).collect();
+        let root = root_streaming(3, |i| leaf_hash(&[i as u8]));
+        // Index 3 is padding (ZERO); its "proof" is the real sibling path but must be refused.
+        let l01 = node_hash(&leaves[0], &leaves[1]);
+        assert!(!verify(&root, &ZERO, 3, 3, &[leaves[2], l01]));
+        assert!(verify(&root, &leaves[2], 2, 3, &[ZERO, l01]));
+        assert_eq!(root, node_hash(&l01, &node_hash(&leaves[2], &ZERO)));
+    }
+
+    #[test]
+    fn one_leaf_tree_is_the_leaf() {
+        let l = leaf_hash(b"x");
+        assert_eq!(root_streaming(1, |_| l), l);
+        assert!(verify(&l, &l, 0, 1, &[]));
+        assert!(!verify(&l, &l, 0, 1, &[ZERO]));
+    }
+}

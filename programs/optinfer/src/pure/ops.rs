@@ -583,3 +583,121 @@ pub fn compute_chunk(
     }
     Ok((out, len))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_half_even_ties() {
+        for (x, want) in [
+            (0.5f32, 0.0f32),
+            (1.5, 2.0),
+            (2.5, 2.0),
+            (-2.5, -2.0),
+            (-3.5, -4.0),
+            (2.4999998, 2.0),
+            (8388609.0, 8388609.0),
+        ] {
+            assert_eq!(round_half_even(x).to_bits(), want.to_bits(), "{x}");
+        }
+    }
+
+    #[test]
+    fn float_to_int_follows_cvttss2si() {
+        assert_eq!(f32_to_i32_x86(f32::NAN), i32::MIN);
+        assert_eq!(f32_to_i32_x86(3e9), i32::MIN);
+        assert_eq!(f32_to_i32_x86(-3e9), i32::MIN);
+        assert_eq!(f32_to_i32_x86(-2147483648.0), i32::MIN);
+        assert_eq!(f32_to_i32_x86(-1.9), -1);
+        assert_eq!(f32_to_i32_x86(2147483520.0), 2147483520);
+    }
+
+    fn entry(op: u8, refs: &[u16], attrs: &[u8]) -> OpEntry {
+        let mut e = OpEntry {
+            op,
+            n_inputs: refs.len() as u8,
+            refs: [0; MAX_OP_INPUTS],
+            attrs: [0; 14],
+        };
+        e.refs[..refs.len()].copy_from_slice(refs);
+        e.attrs[..attrs.len()].copy_from_slice(attrs);
+        e
+    }
+
+    #[test]
+    fn validate_refuses_what_the_one_step_cannot_do() {
+        let input = REF_INPUT << 14;
+        assert_eq!(entry(99, &[input], &[]).validate(0), Err(OpError::Unsupported));
+        assert_eq!(
+            entry(OP_MATMUL_INTEGER, &[input, input], &[DT_UINT8, DT_INT8]).validate(0),
+            Err(OpError::Inexact)
+        );
+        assert_eq!(
+            entry(OP_MATMUL_INTEGER, &[input, input], &[DT_INT8, DT_INT8]).validate(0),
+            Ok(())
+        );
+        assert_eq!(
+            entry(OP_RELU, &[3], &[]).validate(3),
+            Err(OpError::BadEntry),
+            "layer may not read itself"
+        );
+        assert_eq!(entry(OP_RELU, &[2], &[]).validate(3), Ok(()));
+        assert_eq!(
+            entry(OP_TRANSPOSE, &[input], &[2, 0, 0]).validate(0),
+            Err(OpError::BadEntry),
+            "perm repeats an axis"
+        );
+        assert_eq!(
+            entry(OP_CAST, &[input], &[DT_INT32 + 1]).validate(0),
+            Err(OpError::Unsupported)
+        );
+        assert_eq!(
+            entry(OP_ADD, &[input], &[]).validate(0),
+            Err(OpError::BadEntry),
+            "Add takes two inputs"
+        );
+    }
+
+    #[test]
+    fn matmul_chunk_matches_direct_sum() {
+        let a: std::vec::Vec<u8> = (0..6 * 5).map(|i| (i * 37 % 256) as u8).collect();
+        let b: std::vec::Vec<u8> = (0..5 * 70).map(|i| (i * 91 % 256) as u8).collect();
+        let ins = [
+            Operand {
+                header: Header::new(DT_INT8, &[6, 5]).unwrap(),
+                bytes: &a,
+            },
+            Operand {
+                header: Header::new(DT_INT8, &[5, 70]).unwrap(),
+                bytes: &b,
+            },
+        ];
+        let e = entry(
+            OP_MATMUL_INTEGER,
+            &[REF_INPUT << 14, REF_WEIGHT << 14],
+            &[DT_INT8, DT_INT8],
+        );
+        let mut out = [0u8; CHUNK_BYTES];
+        // Chunk 1 holds output elements 64..128: rows 0 and 1 of the 6x70 result.
+        let (h, len) = compute_chunk(&e, &ins, 1, &mut out).unwrap();
+        assert_eq!(h.dims(), &[6, 70]);
+        assert_eq!(len, 256);
+        for j in 0..64 {
+            let o = 64 + j;
+            let (r, c) = (o / 70, o % 70);
+            let want: i32 = (0..5)
+                .map(|k| (a[r * 5 + k] as i8 as i32) * (b[k * 70 + c] as i8 as i32))
+                .sum();
+            assert_eq!(i32::from_le_bytes(out[4 * j..4 * j + 4].try_into().unwrap()), want);
+        }
+    }
+
+    #[test]
+    fn broadcast_shapes() {
+        let h = |d: &[u32]| Header::new(DT_INT32, d).unwrap();
+        assert_eq!(broadcast(&h(&[4, 1]), &h(&[1, 8])).unwrap().dims(), &[4, 8]);
+        assert_eq!(broadcast(&h(&[2, 3, 4]), &h(&[4])).unwrap().dims(), &[2, 3, 4]);
+        assert!(broadcast(&h(&[3]), &h(&[4])).is_none());
+    }
+}
