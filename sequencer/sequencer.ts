@@ -152,6 +152,8 @@ export class Sequencer {
   /** Executed jobs waiting for a batch, in the order they will be batched. */
   private readonly executedQueue: { seq: number; jobId: JobId; at: number }[] = [];
   private readonly openBatches = new Map<number, BatchState>();
+  /** States of jobs not yet batched (queued, executing, executed): the hot path never reads them back from disk. */
+  private readonly active = new Map<JobId, JobState>();
   /** Batches persisted but not yet committed to settlement (after a crash between the two). */
   private readonly toCommit: BatchState[] = [];
   private readonly batchTrees = new Map<number, Batch>();
@@ -230,21 +232,18 @@ export class Sequencer {
       if (!stored) throw new OptinferError('STORE_CORRUPT', `job ${id} is queued but its inputs are missing`);
       this.pendingQueue.push({ seq: Number(key), jobId: id, inputs: fromStored(stored) });
       const j = await this.jobs.get(id);
+      if (j) this.active.set(id, j);
       if (j && j.excluded.length > 0) this.excludedOf.set(id, new Set(j.excluded));
     }
-    // Assignments in flight at the crash are handed out again: the in-process bus lost them, and on NATS a
-    // duplicate is harmless (the executor answers from its results table; a late answer from a previous
-    // assignee is ignored). The inflight row is overwritten by the new assignment.
-    const inflightRows = await this.store.table<{ executor: ExecutorId; seq: number }>('inflight').entries();
-    for (const [id, f] of inflightRows) {
-      const stored = await this.inputs.get(id);
-      if (!stored)
-        throw new OptinferError('STORE_CORRUPT', `job ${id} is in flight but its inputs are missing`);
-      this.pendingQueue.push({ seq: f.seq, jobId: id as JobId, inputs: fromStored(stored) });
-    }
+    // An assignment is not persisted: a job stays in `pending` on disk until its result is, so a job in flight at
+    // a crash is simply handed out again. A duplicate run is harmless (an executor answers a redelivered job
+    // from its results table) and a late answer from the previous assignee is ignored.
     this.pendingQueue.sort((x, y) => x.seq - y.seq);
-    for (const [key, id] of await this.executed.entries())
+    for (const [key, id] of await this.executed.entries()) {
       this.executedQueue.push({ seq: Number(key), jobId: id, at: now });
+      const j = await this.jobs.get(id);
+      if (j) this.active.set(id, j);
+    }
     for (const [, b] of await this.batches.entries()) {
       if (b.status === 'pending') this.toCommit.push(b);
       else if (b.status === 'committed') this.openBatches.set(b.index, b);
@@ -378,6 +377,7 @@ export class Sequencer {
       this.pending.put(seqKey(seq), id),
       this.meta.put('nextSeq', seq + 1),
     ]);
+    this.active.set(id, state);
     this.metrics.inc('jobs_accepted_total');
     this.pendingQueue.push({ seq, jobId: id, inputs: req.inputs });
     this.dispatch();
@@ -385,7 +385,7 @@ export class Sequencer {
   }
 
   async getJob(id: JobId, opts: { outputs?: boolean; proof?: boolean } = {}): Promise<JobView | undefined> {
-    const j = await this.jobs.get(id);
+    const j = await this.stateOf(id);
     if (!j) return undefined;
     const view: JobView = {
       jobId: j.jobId,
@@ -528,7 +528,7 @@ export class Sequencer {
     executor: ExecutorId,
   ): Promise<void> {
     try {
-      const j = await this.jobs.get(job.jobId);
+      const j = await this.stateOf(job.jobId);
       if (!j) throw new OptinferError('STORE_CORRUPT', `job ${job.jobId} vanished`);
       const updated: JobState = {
         ...j,
@@ -537,13 +537,7 @@ export class Sequencer {
         attempts: j.attempts + 1,
         updatedAt: Date.now(),
       };
-      await this.writer.write([
-        this.jobs.put(job.jobId, updated),
-        this.pending.del(seqKey(job.seq)),
-        this.store
-          .table<{ executor: ExecutorId; seq: number }>('inflight')
-          .put(job.jobId, { executor, seq: job.seq }),
-      ]);
+      this.active.set(job.jobId, updated);
       const msg: AssignMessage = { jobId: job.jobId, modelId: j.modelId, inputs: job.inputs, fee: j.fee };
       await this.bus.send(subjects.execAssign(executor), msg, { msgId: `${job.jobId}:${updated.attempts}` });
     } catch (e) {
@@ -554,6 +548,10 @@ export class Sequencer {
       this.release(job.jobId, executor);
       this.pendingQueue.unshift(job);
     }
+  }
+
+  private async stateOf(id: JobId): Promise<JobState | undefined> {
+    return this.active.get(id) ?? (await this.jobs.get(id));
   }
 
   private release(id: JobId, executor: ExecutorId): void {
@@ -571,9 +569,8 @@ export class Sequencer {
       );
       return;
     }
-    const j = await this.jobs.get(id);
+    const j = await this.stateOf(id);
     if (!j || j.status !== 'executing') return;
-    const inflightTable = this.store.table<unknown>('inflight');
     if (m.error !== undefined || !m.outputs || !m.outputDigest) {
       await this.retryElsewhere(j, `executor ${m.executor} failed: ${m.error ?? 'no outputs'}`);
       return;
@@ -596,9 +593,10 @@ export class Sequencer {
     await this.writer.write([
       this.jobs.put(id, updated),
       this.outputs.put(id, toStored(outputs)),
-      inflightTable.del(id),
+      this.pending.del(seqKey(j.seq)),
       this.executed.put(seqKey(j.seq), id),
     ]);
+    this.active.set(id, updated);
     this.release(id, m.executor);
     this.executedQueue.push({ seq: j.seq, jobId: id, at: Date.now() });
     this.metrics.inc('jobs_executed_total');
@@ -620,9 +618,11 @@ export class Sequencer {
       error: failed ? why : undefined,
       updatedAt: Date.now(),
     };
-    const ops: WriteOp[] = [this.jobs.put(j.jobId, updated), this.store.table('inflight').del(j.jobId)];
-    if (!failed) ops.push(this.pending.put(seqKey(j.seq), j.jobId));
+    const ops: WriteOp[] = [this.jobs.put(j.jobId, updated)];
+    if (failed) ops.push(this.pending.del(seqKey(j.seq)));
     await this.writer.write(ops);
+    if (failed) this.active.delete(j.jobId);
+    else this.active.set(j.jobId, updated);
     this.metrics.inc('jobs_reassigned_total');
     this.log.warn({ jobId: j.jobId, why, failed }, failed ? 'job failed' : 'job re-queued');
     if (!failed) {
@@ -652,7 +652,7 @@ export class Sequencer {
     const now = Date.now();
     for (const [id, f] of this.inflight) {
       if (f.deadline <= now) {
-        const j = await this.jobs.get(id);
+        const j = await this.stateOf(id);
         if (j && j.status === 'executing') await this.retryElsewhere(j, `executor ${f.executor} timed out`);
         else this.release(id, f.executor);
       }
@@ -690,7 +690,7 @@ export class Sequencer {
     const t0 = performance.now();
     try {
       const take = this.executedQueue.slice(0, this.config.batchMaxJobs);
-      const states = await this.jobs.getMany(take.map((t) => t.jobId));
+      const states = await Promise.all(take.map((t) => this.stateOf(t.jobId)));
       const records = states.map((j) => toRecord(j!));
       const index = this.nextBatch;
       const batch = new Batch(index as BatchIndex, records);
@@ -720,6 +720,7 @@ export class Sequencer {
       });
       await this.store.write(ops);
       this.executedQueue.splice(0, take.length);
+      for (const t of take) this.active.delete(t.jobId);
       this.nextBatch = index + 1;
       this.batchTrees.set(index, batch);
       const committed = await this.commit(b);

@@ -26,12 +26,18 @@ export function sha256(...parts: Uint8Array[]): Uint8Array {
   return h.digest();
 }
 
-/** SHA-256 of `tag || parts...`. */
+/** SHA-256 of `tag || parts...` (one-shot over one buffer: for small inputs several times faster than streaming). */
 export function taggedHash(tag: number, ...parts: Uint8Array[]): Uint8Array {
-  const h = createHash('sha256');
-  h.update(Uint8Array.of(tag));
-  for (const p of parts) h.update(p);
-  return h.digest();
+  let n = 1;
+  for (const p of parts) n += p.length;
+  const buf = Buffer.allocUnsafe(n);
+  buf[0] = tag;
+  let off = 1;
+  for (const p of parts) {
+    buf.set(p, off);
+    off += p.length;
+  }
+  return oneShot('sha256', buf, 'buffer');
 }
 
 export function toHex(b: Uint8Array): string {

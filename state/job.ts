@@ -1,4 +1,5 @@
 // Job ids, the 168-byte job record, and batches: the Merkle root over job records with inclusion proofs.
+import { hash as oneShot } from 'node:crypto';
 import { PublicKey } from '@solana/web3.js';
 import { Tag, fromHex, hashHex, taggedHash, toHex, u64 } from './hash.ts';
 import { MerkleTree, leafHash, rootFromProof, type MerkleProof } from './merkle.ts';
@@ -21,9 +22,15 @@ export function jobId(sequence: bigint | number, modelId: ModelId, inputDigest: 
   return hashHex(taggedHash(Tag.JOB_ID, u64(sequence), fromHex(modelId, 32), fromHex(inputDigest, 32)));
 }
 
+const executorCache = new Map<string, Uint8Array>();
+const EXECUTOR_CACHE_MAX = 4096;
+
+/** The 32 bytes of an executor's public key; memoized because base58 decoding dominates record encoding. */
 export function executorBytes(e: ExecutorId): Uint8Array {
+  let b = executorCache.get(e);
+  if (b) return b;
   try {
-    return new PublicKey(e).toBytes();
+    b = new PublicKey(e).toBytes();
   } catch (cause) {
     throw new OptinferError(
       'INVALID_EXECUTOR_ID',
@@ -34,17 +41,35 @@ export function executorBytes(e: ExecutorId): Uint8Array {
       },
     );
   }
+  if (executorCache.size >= EXECUTOR_CACHE_MAX) executorCache.clear();
+  executorCache.set(e, b);
+  return b;
+}
+
+function writeHash(out: Buffer, hex: string, offset: number, what: string): void {
+  // Buffer.write stops at the first non-hex character, so a short count means a malformed hash.
+  if (hex.length !== 64 || out.write(hex, offset, 32, 'hex') !== 32) {
+    throw new OptinferError(
+      'INVALID_HASH',
+      `job record ${what}: expected 64 hex characters, got ${JSON.stringify(hex)}`,
+    );
+  }
+}
+
+/** Writes the 168-byte record at `offset` of out (so a leaf can be hashed without another copy). */
+function writeJobRecord(r: JobRecord, out: Buffer, offset: number): void {
+  writeHash(out, r.jobId, offset, 'jobId');
+  writeHash(out, r.modelId, offset + 32, 'modelId');
+  writeHash(out, r.inputDigest, offset + 64, 'inputDigest');
+  writeHash(out, r.outputDigest, offset + 96, 'outputDigest');
+  out.set(executorBytes(r.executor), offset + 128);
+  out.writeBigUInt64LE(r.fee, offset + 160);
 }
 
 export function encodeJobRecord(r: JobRecord): Uint8Array {
-  const out = new Uint8Array(JOB_RECORD_BYTES);
-  out.set(fromHex(r.jobId, 32), 0);
-  out.set(fromHex(r.modelId, 32), 32);
-  out.set(fromHex(r.inputDigest, 32), 64);
-  out.set(fromHex(r.outputDigest, 32), 96);
-  out.set(executorBytes(r.executor), 128);
-  out.set(u64(r.fee), 160);
-  return out;
+  const out = Buffer.allocUnsafe(JOB_RECORD_BYTES);
+  writeJobRecord(r, out, 0);
+  return new Uint8Array(out.buffer, out.byteOffset, JOB_RECORD_BYTES);
 }
 
 export function decodeJobRecord(b: Uint8Array): JobRecord {
@@ -65,8 +90,12 @@ export function decodeJobRecord(b: Uint8Array): JobRecord {
   };
 }
 
+/** H(0x00 || record), encoded straight into the hash input. */
 export function jobLeaf(r: JobRecord): Uint8Array {
-  return leafHash(encodeJobRecord(r));
+  const buf = Buffer.allocUnsafe(1 + JOB_RECORD_BYTES);
+  buf[0] = Tag.LEAF;
+  writeJobRecord(r, buf, 1);
+  return oneShot('sha256', buf, 'buffer');
 }
 
 /** An inclusion proof in the JSON shape served by the API. */

@@ -1,5 +1,5 @@
 // Canonical tensors: ONNX dtype codes, little-endian row-major bytes, and chunked Merkle digests.
-import { Tag, u64, u8, u16, u32, hashHex, taggedHash } from './hash.ts';
+import { Tag, u16, u32, hashHex, sha256, taggedHash } from './hash.ts';
 import { MerkleTree, leafHash } from './merkle.ts';
 import type { Hash32 } from './types.ts';
 import { OptinferError } from './errors.ts';
@@ -117,16 +117,25 @@ export function chunkTree(data: Uint8Array): MerkleTree {
   return MerkleTree.fromLeafHashes(chunks(data).map(leafHash));
 }
 
+/** The chunk Merkle root; a tensor of one chunk (most small tensors) skips building a tree. */
+export function chunkRoot(data: Uint8Array): Uint8Array {
+  return data.length <= CHUNK_BYTES ? leafHash(data) : chunkTree(data).root;
+}
+
 /** H(0x02 || u8 dtype || u8 rank || u64 dims... || chunkRoot), given the chunk root. */
-export function tensorDigestFromRoot(dtype: DType, dims: readonly number[], chunkRoot: Uint8Array): Hash32 {
-  return hashHex(
-    taggedHash(Tag.TENSOR, u8(DTYPE_CODES[dtype]), u8(dims.length), ...dims.map((d) => u64(d)), chunkRoot),
-  );
+export function tensorDigestFromRoot(dtype: DType, dims: readonly number[], root: Uint8Array): Hash32 {
+  const buf = Buffer.allocUnsafe(3 + 8 * dims.length + 32);
+  buf[0] = Tag.TENSOR;
+  buf[1] = DTYPE_CODES[dtype];
+  buf[2] = dims.length;
+  dims.forEach((d, i) => buf.writeBigUInt64LE(BigInt(d), 3 + 8 * i));
+  buf.set(root, 3 + 8 * dims.length);
+  return hashHex(sha256(buf));
 }
 
 export function tensorDigest(t: Tensor): Hash32 {
   checkTensor(t);
-  return tensorDigestFromRoot(t.dtype, t.dims, chunkTree(t.data).root);
+  return tensorDigestFromRoot(t.dtype, t.dims, chunkRoot(t.data));
 }
 
 /** Digest of named tensors (a job's inputs or outputs), sorted by UTF-8 name bytes. */
