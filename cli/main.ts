@@ -136,6 +136,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('optinfer')
     .description('optinfer: an optimistic rollup for AI inference, settled on Solana')
     .showHelpAfterError('(run with --help for usage)')
+    .version('0.1.0')
     .exitOverride();
 
   program

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs everything optinfer needs on a fresh Debian machine (idempotent): nats-server, npm packages, the SBF toolchain.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then
+  echo "[setup] apt-get install nats-server"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nats-server
+else
+  echo "[setup] nats-server present"
+fi
+
+echo "[setup] npm ci"
+npm ci --no-audit --no-fund
+
+if [ "${OPTINFER_SKIP_PROGRAM:-}" != "1" ]; then
+  bash programs/scripts/install-toolchain.sh
+fi
