@@ -137,8 +137,8 @@ export class Sequencer {
   private readonly jobs: Table<JobState>;
   private readonly inputs: Table<StoredTensorMap>;
   private readonly outputs: Table<StoredTensorMap>;
-  private readonly pending: Table<JobId>;
-  private readonly executed: Table<JobId>;
+  /** Jobs acknowledged and not yet batched (queued, executing or executed), by sequence number. */
+  private readonly open: Table<JobId>;
   private readonly batches: Table<BatchState>;
   private readonly modelsTable: Table<ModelInfo>;
   private readonly meta: Table<number>;
@@ -180,8 +180,7 @@ export class Sequencer {
     this.jobs = store.table('jobs');
     this.inputs = store.table('inputs');
     this.outputs = store.table('outputs');
-    this.pending = store.table('pending');
-    this.executed = store.table('executed');
+    this.open = store.table('open');
     this.batches = store.table('batches');
     this.modelsTable = store.table('models');
     this.meta = store.table('meta');
@@ -227,29 +226,28 @@ export class Sequencer {
       this.models.set(m.modelId, m);
     }
     const now = Date.now();
-    for (const [key, id] of await this.pending.entries()) {
+    // A job stays in `open` from its acknowledgement until its batch is written. Assignments are not persisted:
+    // a job in flight at a crash is handed out again. A duplicate run is harmless (an executor answers a
+    // redelivered job from its results table) and a late answer from the previous assignee is ignored.
+    for (const [key, id] of await this.open.entries()) {
+      const j = await this.jobs.get(id);
+      if (!j) throw new OptinferError('STORE_CORRUPT', `job ${id} is open but its record is missing`);
+      this.active.set(id, j);
+      if (j.status === 'executed') {
+        this.executedQueue.push({ seq: Number(key), jobId: id, at: now });
+        continue;
+      }
       const stored = await this.inputs.get(id);
       if (!stored) throw new OptinferError('STORE_CORRUPT', `job ${id} is queued but its inputs are missing`);
       this.pendingQueue.push({ seq: Number(key), jobId: id, inputs: fromStored(stored) });
-      const j = await this.jobs.get(id);
-      if (j) this.active.set(id, j);
-      if (j && j.excluded.length > 0) this.excludedOf.set(id, new Set(j.excluded));
-    }
-    // An assignment is not persisted: a job stays in `pending` on disk until its result is, so a job in flight at
-    // a crash is simply handed out again. A duplicate run is harmless (an executor answers a redelivered job
-    // from its results table) and a late answer from the previous assignee is ignored.
-    this.pendingQueue.sort((x, y) => x.seq - y.seq);
-    for (const [key, id] of await this.executed.entries()) {
-      this.executedQueue.push({ seq: Number(key), jobId: id, at: now });
-      const j = await this.jobs.get(id);
-      if (j) this.active.set(id, j);
+      if (j.excluded.length > 0) this.excludedOf.set(id, new Set(j.excluded));
     }
     for (const [, b] of await this.batches.entries()) {
       if (b.status === 'pending') this.toCommit.push(b);
       else if (b.status === 'committed') this.openBatches.set(b.index, b);
     }
-    const seqs = this.pendingQueue.map((p) => p.seq);
-    if (seqs.length > 0 && Math.max(...seqs) >= this.nextSeq) this.nextSeq = Math.max(...seqs) + 1;
+    for (const q of [...this.pendingQueue, ...this.executedQueue])
+      this.nextSeq = Math.max(this.nextSeq, q.seq + 1);
     this.log.info(
       {
         queued: this.pendingQueue.length,
@@ -374,8 +372,7 @@ export class Sequencer {
     await this.writer.write([
       this.jobs.put(id, state),
       this.inputs.put(id, toStored(req.inputs)),
-      this.pending.put(seqKey(seq), id),
-      this.meta.put('nextSeq', seq + 1),
+      this.open.put(seqKey(seq), id),
     ]);
     this.active.set(id, state);
     this.metrics.inc('jobs_accepted_total');
@@ -590,12 +587,7 @@ export class Sequencer {
       outputDigest: m.outputDigest,
       updatedAt: Date.now(),
     };
-    await this.writer.write([
-      this.jobs.put(id, updated),
-      this.outputs.put(id, toStored(outputs)),
-      this.pending.del(seqKey(j.seq)),
-      this.executed.put(seqKey(j.seq), id),
-    ]);
+    await this.writer.write([this.jobs.put(id, updated), this.outputs.put(id, toStored(outputs))]);
     this.active.set(id, updated);
     this.release(id, m.executor);
     this.executedQueue.push({ seq: j.seq, jobId: id, at: Date.now() });
@@ -619,7 +611,7 @@ export class Sequencer {
       updatedAt: Date.now(),
     };
     const ops: WriteOp[] = [this.jobs.put(j.jobId, updated)];
-    if (failed) ops.push(this.pending.del(seqKey(j.seq)));
+    if (failed) ops.push(this.open.del(seqKey(j.seq)), this.meta.put('nextSeq', this.nextSeq));
     await this.writer.write(ops);
     if (failed) this.active.delete(j.jobId);
     else this.active.set(j.jobId, updated);
@@ -705,7 +697,13 @@ export class Sequencer {
       };
       // Persist before committing anywhere, so a crash can only leave a batch to re-commit, never a root
       // committed on chain that the node no longer knows.
-      const ops: WriteOp[] = [this.batches.put(seqKey(index), b), this.meta.put('nextBatch', index + 1)];
+      // nextSeq is persisted here (and when a job fails), not per job: at recovery it is also raised past every
+      // open job, so no sequence number, and so no job id, is ever handed out twice.
+      const ops: WriteOp[] = [
+        this.batches.put(seqKey(index), b),
+        this.meta.put('nextBatch', index + 1),
+        this.meta.put('nextSeq', this.nextSeq),
+      ];
       states.forEach((j, i) => {
         ops.push(
           this.jobs.put(j!.jobId, {
@@ -716,7 +714,7 @@ export class Sequencer {
             updatedAt: b.createdAt,
           }),
         );
-        ops.push(this.executed.del(seqKey(take[i].seq)));
+        ops.push(this.open.del(seqKey(take[i].seq)));
       });
       await this.store.write(ops);
       this.executedQueue.splice(0, take.length);
