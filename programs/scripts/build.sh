@@ -34,6 +34,8 @@ RUSTFLAGS_SBF=(
   -C link-arg=--fatal-errors=false
   -C "link-arg=--export=$FLOAT_BUILTINS"
   -C "link-arg=--dump-module=$HERE/target/sbf-ir"
+  # SBPF_ARCH=v0 emits the legacy format for clusters where v3 deployment is not enabled.
+  -C "link-arg=--arch=${SBPF_ARCH:-v3}"
 )
 set +e
 RUSTC=/usr/bin/rustc RUSTFLAGS="${RUSTFLAGS_SBF[*]}" CARGO_TARGET_DIR="$HERE/target/sbf" \
