@@ -27,4 +27,6 @@ idl.events.sort((a, b) => a.name.localeCompare(b.name));
 idl.types = [...types.values()].sort((a, b) => a.name.localeCompare(b.name));
 const out = process.argv[2];
 writeFileSync(out, JSON.stringify(idl, null, 2) + '\n');
-console.error(`gen-idl: wrote ${out} (${idl.instructions.length} instructions, ${idl.errors.length} errors, ${idl.events.length} events)`);
+console.error(
+  `gen-idl: wrote ${out} (${idl.instructions.length} instructions, ${idl.errors.length} errors, ${idl.events.length} events)`,
+);

@@ -4,5 +4,9 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="${1:-$HERE/idl/optinfer.json}"
 cd "$HERE/optinfer"
+RAW="$(mktemp)"
+trap 'rm -f "$RAW"' EXIT
 cargo test --quiet --features idl-build __anchor_private_print_idl -- --nocapture --test-threads=1 2>/dev/null \
-  | node "$HERE/scripts/gen-idl.mjs" "$OUT"
+  | node "$HERE/scripts/gen-idl.mjs" "$RAW"
+# Formatted with the repository's prettier config, so `prettier --check` and this script agree.
+"$HERE/../node_modules/.bin/prettier" --stdin-filepath "$HERE/idl/optinfer.json" <"$RAW" >"$OUT"

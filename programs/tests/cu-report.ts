@@ -1,7 +1,16 @@
 // Prints real compute units and transaction counts of the SBF program in LiteSVM (npm run program:cu).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { World, Player, Trace, cheatLayers, outputDigest, playToOneStep, PHASE, type Game } from './lib/game.ts';
+import {
+  World,
+  Player,
+  Trace,
+  cheatLayers,
+  outputDigest,
+  playToOneStep,
+  PHASE,
+  type Game,
+} from './lib/game.ts';
 import { chainModel, mlpModel, run, type ModelDef } from './lib/model.ts';
 import { Harness, PROGRAMS, type TxResult } from './lib/svm.ts';
 import { headerBytes, u32 } from './lib/protocol.ts';
@@ -12,9 +21,15 @@ const MAX_CU = 1_400_000;
 let violations = 0;
 
 function summarize(txs: TxResult[]) {
-  const cu = txs.map((t) => t.cu), size = txs.map((t) => t.size);
+  const cu = txs.map((t) => t.cu),
+    size = txs.map((t) => t.size);
   for (const t of txs) if (t.size > MAX_TX || t.cu > MAX_CU || !t.ok) violations++;
-  return { txs: txs.length, totalCu: cu.reduce((a, b) => a + b, 0), maxCu: Math.max(...cu), maxBytes: Math.max(...size) };
+  return {
+    txs: txs.length,
+    totalCu: cu.reduce((a, b) => a + b, 0),
+    maxCu: Math.max(...cu),
+    maxBytes: Math.max(...size),
+  };
 }
 
 function game(m: ModelDef, at: number, chunk: number) {
@@ -36,7 +51,13 @@ function game(m: ModelDef, at: number, chunk: number) {
   const step = world.must(chal.oneStep(dispute), 'one_step');
   world.must(chal.closeBuffer(dispute), 'close');
   if (world.dispute(dispute).phase !== PHASE.RESOLVED) throw new Error('not resolved');
-  return { reg: summarize(reg), commit: b.res, dispute: summarize(world.h.txs.slice(start)), buffer: bufTxs.length, step };
+  return {
+    reg: summarize(reg),
+    commit: b.res,
+    dispute: summarize(world.h.txs.slice(start)),
+    buffer: bufTxs.length,
+    step,
+  };
 }
 
 const rows: Record<string, unknown>[] = [];
@@ -48,42 +69,87 @@ for (const n of [8, 64, 512]) {
   const m = chainModel(n);
   const r = game(m, Math.floor(n / 2) + 1, 0);
   rows.push({
-    model: `chain ${n} layers`, 'register txs': r.reg.txs, 'commit_batch CU': r.commit.cu, 'dispute txs': r.dispute.txs,
-    'dispute CU total': r.dispute.totalCu, 'max CU/tx': r.dispute.maxCu, 'max bytes/tx': r.dispute.maxBytes, 'one_step CU': r.step.cu,
+    model: `chain ${n} layers`,
+    'register txs': r.reg.txs,
+    'commit_batch CU': r.commit.cu,
+    'dispute txs': r.dispute.txs,
+    'dispute CU total': r.dispute.totalCu,
+    'max CU/tx': r.dispute.maxCu,
+    'max bytes/tx': r.dispute.maxBytes,
+    'one_step CU': r.step.cu,
   });
 }
 const mlp = game(mlpModel(), 0, 3);
 rows.push({
-  model: 'mlp 8 layers (matmul 8x32x32)', 'register txs': mlp.reg.txs, 'commit_batch CU': mlp.commit.cu, 'dispute txs': mlp.dispute.txs,
-  'dispute CU total': mlp.dispute.totalCu, 'max CU/tx': mlp.dispute.maxCu, 'max bytes/tx': mlp.dispute.maxBytes, 'one_step CU': mlp.step.cu,
+  model: 'mlp 8 layers (matmul 8x32x32)',
+  'register txs': mlp.reg.txs,
+  'commit_batch CU': mlp.commit.cu,
+  'dispute txs': mlp.dispute.txs,
+  'dispute CU total': mlp.dispute.totalCu,
+  'max CU/tx': mlp.dispute.maxCu,
+  'max bytes/tx': mlp.dispute.maxBytes,
+  'one_step CU': mlp.step.cu,
 });
 console.log('Whole disputes (open .. one-step .. close buffer), cheat in the middle layer:');
 console.table(rows);
 
 // One-step per layer of the mlp model: the real one_step transaction (opening + recompute).
 const stepRows: Record<string, unknown>[] = [];
-const names = ['MatMulInteger int8 zp', 'Add int32', 'Relu int32', 'Reshape', 'Cast int32->f32', 'Mul f32', 'QuantizeLinear', 'DequantizeLinear'];
+const names = [
+  'MatMulInteger int8 zp',
+  'Add int32',
+  'Relu int32',
+  'Reshape',
+  'Cast int32->f32',
+  'Mul f32',
+  'QuantizeLinear',
+  'DequantizeLinear',
+];
 for (let at = 0; at < 8; at++) {
   const r = game(mlpModel(), at, 0);
-  stepRows.push({ layer: at, op: names[at], 'one_step CU': r.step.cu, 'one_step bytes': r.step.size, 'buffer write txs': r.buffer });
+  stepRows.push({
+    layer: at,
+    op: names[at],
+    'one_step CU': r.step.cu,
+    'one_step bytes': r.step.size,
+    'buffer write txs': r.buffer,
+  });
 }
-console.log('\nOne-step transaction per layer of the mlp model (inputs opened from the proof buffer, chunk 0):');
+console.log(
+  '\nOne-step transaction per layer of the mlp model (inputs opened from the proof buffer, chunk 0):',
+);
 console.table(stepRows);
 
 // Recompute-only cost of each op for one 256-byte chunk (check instruction, same code path).
 const h = new Harness();
 const payer = h.fund();
-const cases = JSON.parse(readFileSync(path.join(PROGRAMS, 'tests/fixtures/op-cases.json'), 'utf8')) as OpCase[];
+const cases = JSON.parse(
+  readFileSync(path.join(PROGRAMS, 'tests/fixtures/op-cases.json'), 'utf8'),
+) as OpCase[];
 const opRows: Record<string, unknown>[] = [];
 for (const c of cases.filter((x) => x.name.endsWith('chunk 0'))) {
-  const data = Buffer.concat([Buffer.from(c.entry, 'hex'), u32(c.chunk), Buffer.from([c.inputs.length]),
-    ...c.inputs.map((t) => { const b = Buffer.from(t.bytes, 'hex'); return Buffer.concat([headerBytes(t), u32(b.length), b]); })]);
+  const data = Buffer.concat([
+    Buffer.from(c.entry, 'hex'),
+    u32(c.chunk),
+    Buffer.from([c.inputs.length]),
+    ...c.inputs.map((t) => {
+      const b = Buffer.from(t.bytes, 'hex');
+      return Buffer.concat([headerBytes(t), u32(b.length), b]);
+    }),
+  ]);
   const r = h.send([h.ix('check', { kind: 4, data }, [])], [payer]);
   summarize([r]);
-  opRows.push({ case: c.name.replace(/ chunk 0$/, ''), 'out bytes': c.out.length / 2, CU: r.cu, 'tx bytes': r.size });
+  opRows.push({
+    case: c.name.replace(/ chunk 0$/, ''),
+    'out bytes': c.out.length / 2,
+    CU: r.cu,
+    'tx bytes': r.size,
+  });
 }
 console.log('\nRecompute of one output chunk per op (check instruction, includes instruction decoding):');
 console.table(opRows);
 
-console.log(`\nlimits: every transaction <= ${MAX_TX} bytes and <= ${MAX_CU} CU: ${violations === 0 ? 'yes' : `NO (${violations} violations)`}`);
+console.log(
+  `\nlimits: every transaction <= ${MAX_TX} bytes and <= ${MAX_CU} CU: ${violations === 0 ? 'yes' : `NO (${violations} violations)`}`,
+);
 if (violations) process.exit(1);

@@ -2,20 +2,29 @@
 // bonds move as specified and lamports are conserved.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PARAMS, PHASE, SIDE, cheatLayers, startGame, playToOneStep, type Game } from './lib/game.ts';
+import {
+  PARAMS,
+  PHASE,
+  SIDE,
+  cheatLayers,
+  startGame,
+  playToOneStep,
+  type Game,
+  type Player,
+} from './lib/game.ts';
 import { run, type ModelDef } from './lib/model.ts';
 import { PDA } from './lib/svm.ts';
 import type { Tensor } from './lib/protocol.ts';
 
 type Layers = (m: ModelDef) => Tensor[];
 const honest: Layers = (m) => run(m);
-void PHASE;
 
 const op = (g: Game, who: Player) => g.world.h.fetch('Operator', PDA.operator(who.key.publicKey));
 const big = (x: { toString(): string }) => BigInt(x.toString());
 
 function assertPayout(g: Game, winner: 'exec' | 'chal', before: { e: any; c: any; t: bigint }) {
-  const e = op(g, g.exec), c = op(g, g.chal);
+  const e = op(g, g.exec),
+    c = op(g, g.chal);
   const stake = winner === 'exec' ? PARAMS.minChallengerBond : PARAMS.minExecutorBond;
   const bounty = (stake * BigInt(PARAMS.bountyBps)) / 10000n;
   const [w, l, w0, l0] = winner === 'exec' ? [e, c, before.e, before.c] : [c, e, before.c, before.e];
@@ -24,7 +33,11 @@ function assertPayout(g: Game, winner: 'exec' | 'chal', before: { e: any; c: any
   assert.equal(big(e.locked), 0n);
   assert.equal(big(c.locked), 0n);
   assert.equal(e.open_disputes, 0);
-  assert.equal(g.world.h.balance(g.world.treasury), before.t + stake - bounty, 'rest of the stake to the treasury');
+  assert.equal(
+    g.world.h.balance(g.world.treasury),
+    before.t + stake - bounty,
+    'rest of the stake to the treasury',
+  );
   assert.equal(g.world.totalLamports() + g.world.fees, g.total0, 'lamports conserved');
 }
 
@@ -32,7 +45,18 @@ function snapshot(g: Game) {
   return { e: op(g, g.exec), c: op(g, g.chal), t: g.world.h.balance(g.world.treasury) };
 }
 
-for (const [at, chunk] of [[0, 0], [0, 3], [1, 2], [2, 1], [3, 1], [4, 0], [5, 3], [6, 0], [7, 2], [7, 3]] as const) {
+for (const [at, chunk] of [
+  [0, 0],
+  [0, 3],
+  [1, 2],
+  [2, 1],
+  [3, 1],
+  [4, 0],
+  [5, 3],
+  [6, 0],
+  [7, 2],
+  [7, 3],
+] as const) {
   test(`cheating executor at layer ${at} chunk ${chunk} loses to the honest challenger's one-step`, () => {
     const g = startGame((m) => cheatLayers(m, at, chunk), honest);
     playToOneStep(g);
@@ -53,7 +77,13 @@ for (const [at, chunk] of [[0, 0], [0, 3], [1, 2], [2, 1], [3, 1], [4, 0], [5, 3
   });
 }
 
-for (const [at, chunk] of [[0, 1], [2, 3], [4, 2], [6, 0], [7, 1]] as const) {
+for (const [at, chunk] of [
+  [0, 1],
+  [2, 3],
+  [4, 2],
+  [6, 0],
+  [7, 1],
+] as const) {
   test(`cheating challenger at layer ${at} chunk ${chunk} loses to the honest executor's one-step`, () => {
     const g = startGame(honest, (m) => cheatLayers(m, at, chunk));
     playToOneStep(g);

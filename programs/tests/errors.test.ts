@@ -3,16 +3,38 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import BN from 'bn.js';
 import { Keypair, SystemProgram } from '@solana/web3.js';
-import { World, Player, Trace, PARAMS, PHASE, SIDE, cheatLayers, outputDigest, startGame, playToOneStep } from './lib/game.ts';
+import {
+  World,
+  Player,
+  Trace,
+  PARAMS,
+  PHASE,
+  SIDE,
+  cheatLayers,
+  outputDigest,
+  startGame,
+  playToOneStep,
+} from './lib/game.ts';
 import { mlpModel, run, encodeEntry, OP, REF, chainModel } from './lib/model.ts';
 import { PDA } from './lib/svm.ts';
 import * as P from './lib/protocol.ts';
 
-const w = (pubkey: import('@solana/web3.js').PublicKey, isSigner = false) => ({ pubkey, isSigner, isWritable: true });
-const r = (pubkey: import('@solana/web3.js').PublicKey, isSigner = false) => ({ pubkey, isSigner, isWritable: false });
+const w = (pubkey: import('@solana/web3.js').PublicKey, isSigner = false) => ({
+  pubkey,
+  isSigner,
+  isWritable: true,
+});
+const r = (pubkey: import('@solana/web3.js').PublicKey, isSigner = false) => ({
+  pubkey,
+  isSigner,
+  isWritable: false,
+});
 
 test('out-of-turn moves are rejected with NotYourTurn', () => {
-  const g = startGame((m) => cheatLayers(m, 2, 0), (m) => run(m));
+  const g = startGame(
+    (m) => cheatLayers(m, 2, 0),
+    (m) => run(m),
+  );
   assert.equal(g.chal.commitTrace(g.dispute).error, 'NotYourTurn');
   g.world.must(g.exec.commitTrace(g.dispute), 'commit_trace');
   assert.equal(g.exec.commitTrace(g.dispute).error, 'NotYourTurn', 'replaying a move is out of turn');
@@ -22,19 +44,28 @@ test('out-of-turn moves are rejected with NotYourTurn', () => {
 });
 
 test('moves by a non-party are rejected with NotAParty', () => {
-  const g = startGame((m) => cheatLayers(m, 2, 0), (m) => run(m));
+  const g = startGame(
+    (m) => cheatLayers(m, 2, 0),
+    (m) => run(m),
+  );
   const stranger = new Player(g.world, g.world.h.fund(), g.exec.trace);
   assert.equal(stranger.commitTrace(g.dispute).error, 'NotAParty');
 });
 
 test('moves in the wrong phase are rejected with WrongPhase', () => {
-  const g = startGame((m) => cheatLayers(m, 2, 0), (m) => run(m));
+  const g = startGame(
+    (m) => cheatLayers(m, 2, 0),
+    (m) => run(m),
+  );
   assert.equal(g.exec.revealLayer(g.dispute).error, 'WrongPhase');
   assert.equal(g.exec.bisectLayer(g.dispute).error, 'WrongPhase');
 });
 
 test('forged proofs are rejected', () => {
-  const g = startGame((m) => cheatLayers(m, 5, 1), (m) => run(m));
+  const g = startGame(
+    (m) => cheatLayers(m, 5, 1),
+    (m) => run(m),
+  );
   // Executor claiming a trace that does not end at its recorded output.
   const liar = new Player(g.world, g.exec.key, g.chal.trace);
   assert.equal(liar.commitTrace(g.dispute).error, 'OutputMismatch');
@@ -67,7 +98,10 @@ test('opening a dispute with a forged job proof fails with InvalidProof, a repla
   const sib = P.proof(b.levels, 1).map((s) => Buffer.from(s));
   sib[0][3] ^= 1;
   assert.equal(world.openDispute(c, e.publicKey, b, 1, sib).res.error, 'InvalidProof');
-  assert.equal(world.openDispute(c, e.publicKey, b, 7, P.proof(b.levels, 1), b.records[1]).res.error, 'JobIndexOutOfRange');
+  assert.equal(
+    world.openDispute(c, e.publicKey, b, 7, P.proof(b.levels, 1), b.records[1]).res.error,
+    'JobIndexOutOfRange',
+  );
   // Self-challenge: the executor's and challenger's operator accounts coincide, which Anchor
   // refuses first as a duplicate mutable account (its code 2040), before the program's SelfChallenge.
   assert.equal(world.openDispute(e, e.publicKey, b, 1).res.error, 'code 2040');
@@ -78,7 +112,10 @@ test('opening a dispute with a forged job proof fails with InvalidProof, a repla
 });
 
 test('moves after resolution fail with DisputeResolved', () => {
-  const g = startGame((m) => run(m), (m) => cheatLayers(m, 1, 0));
+  const g = startGame(
+    (m) => run(m),
+    (m) => cheatLayers(m, 1, 0),
+  );
   g.world.h.warp(PARAMS.clockSlots + 1);
   g.world.must(g.world.claimTimeout(g.chal.key, g.dispute), 'timeout');
   assert.equal(g.exec.commitTrace(g.dispute).error, 'DisputeResolved');
@@ -86,7 +123,10 @@ test('moves after resolution fail with DisputeResolved', () => {
 });
 
 test('finalizing during a dispute fails; after resolution and the window it succeeds', () => {
-  const g = startGame((m) => cheatLayers(m, 0, 0), (m) => run(m));
+  const g = startGame(
+    (m) => cheatLayers(m, 0, 0),
+    (m) => run(m),
+  );
   g.world.h.warp(PARAMS.challengeWindow + 1);
   assert.equal(g.world.finalize(g.chal.key, g.batch).error, 'FinalizeDuringDispute');
   g.world.must(g.world.claimTimeout(g.chal.key, g.dispute), 'timeout');
@@ -96,10 +136,27 @@ test('finalizing during a dispute fails; after resolution and the window it succ
 });
 
 test('withdrawing a bond during a dispute fails; unbonding waits for its delay', () => {
-  const g = startGame((m) => cheatLayers(m, 0, 0), (m) => run(m));
+  const g = startGame(
+    (m) => cheatLayers(m, 0, 0),
+    (m) => run(m),
+  );
   const { world, exec } = g;
-  const unbond = (amount: bigint) => world.send([world.h.ix('request_unbond', { amount: new BN(amount.toString()) }, [r(exec.key.publicKey, true), r(PDA.config()), w(PDA.operator(exec.key.publicKey))])], [exec.key]);
-  const withdraw = () => world.send([world.h.ix('withdraw', {}, [w(exec.key.publicKey, true), w(PDA.operator(exec.key.publicKey))])], [exec.key]);
+  const unbond = (amount: bigint) =>
+    world.send(
+      [
+        world.h.ix('request_unbond', { amount: new BN(amount.toString()) }, [
+          r(exec.key.publicKey, true),
+          r(PDA.config()),
+          w(PDA.operator(exec.key.publicKey)),
+        ]),
+      ],
+      [exec.key],
+    );
+  const withdraw = () =>
+    world.send(
+      [world.h.ix('withdraw', {}, [w(exec.key.publicKey, true), w(PDA.operator(exec.key.publicKey))])],
+      [exec.key],
+    );
   // 10 SOL bonded, 5 SOL locked in the dispute: at most 5 SOL can start unbonding.
   assert.equal(unbond(6_000_000_000n).error, 'InsufficientBond');
   world.must(unbond(4_000_000_000n), 'request_unbond');
@@ -135,7 +192,10 @@ test('model registration refuses ops the one-step cannot recompute, naming the e
   const mixed = Buffer.alloc(14);
   mixed[0] = P.DT.UINT8;
   mixed[1] = P.DT.INT8;
-  const inexact = [encodeEntry({ op: OP.MATMUL_INTEGER, refs: [REF.input(0), REF.weight(0)], attrs: mixed }), ...bad.slice(1)];
+  const inexact = [
+    encodeEntry({ op: OP.MATMUL_INTEGER, refs: [REF.input(0), REF.weight(0)], attrs: mixed }),
+    ...bad.slice(1),
+  ];
   const r3 = world3.registerModel(m, inexact);
   assert.equal(r3[r3.length - 1].error, 'InexactOp');
   const world4 = new World();
@@ -151,18 +211,51 @@ test('authority, sequencer and pause checks', () => {
   const m = chainModel(2);
   const mallory = world.h.fund();
   const modelId = P.sha(Buffer.from('x'));
-  const reg = world.send([world.h.ix('register_model', { model_id: [...modelId], profile_hash: [...modelId], weight_root: [...modelId], weight_count: 1, layer_count: 2, output_name: Buffer.from('y') }, [
-    w(mallory.publicKey, true), r(PDA.config()), w(PDA.model(modelId)), r(SystemProgram.programId),
-  ])], [mallory]);
+  const reg = world.send(
+    [
+      world.h.ix(
+        'register_model',
+        {
+          model_id: [...modelId],
+          profile_hash: [...modelId],
+          weight_root: [...modelId],
+          weight_count: 1,
+          layer_count: 2,
+          output_name: Buffer.from('y'),
+        },
+        [w(mallory.publicKey, true), r(PDA.config()), w(PDA.model(modelId)), r(SystemProgram.programId)],
+      ),
+    ],
+    [mallory],
+  );
   assert.equal(reg.error, 'NotAuthority');
   world.registerModel(m);
-  const commit = (signer: Keypair, index: number) => world.send([world.h.ix('commit_batch', { index: new BN(index), root: [...modelId], job_count: 1 }, [
-    w(signer.publicKey, true), w(PDA.config()), w(PDA.batch(index)), r(SystemProgram.programId),
-  ])], [signer]);
+  const commit = (signer: Keypair, index: number) =>
+    world.send(
+      [
+        world.h.ix('commit_batch', { index: new BN(index), root: [...modelId], job_count: 1 }, [
+          w(signer.publicKey, true),
+          w(PDA.config()),
+          w(PDA.batch(index)),
+          r(SystemProgram.programId),
+        ]),
+      ],
+      [signer],
+    );
   assert.equal(commit(mallory, 0).error, 'NotSequencer');
   assert.equal(commit(world.sequencer, 1).error, 'BadBatchIndex');
   world.must(commit(world.sequencer, 0), 'commit 0');
-  const pause = (paused: number, signer = world.authority) => world.send([world.h.ix('update_config', { params: world.params(), new_authority: world.authority.publicKey, paused }, [r(signer.publicKey, true), w(PDA.config())])], [signer]);
+  const pause = (paused: number, signer = world.authority) =>
+    world.send(
+      [
+        world.h.ix(
+          'update_config',
+          { params: world.params(), new_authority: world.authority.publicKey, paused },
+          [r(signer.publicKey, true), w(PDA.config())],
+        ),
+      ],
+      [signer],
+    );
   assert.equal(pause(1, mallory).error, 'NotAuthority');
   world.must(pause(1), 'pause');
   assert.equal(commit(world.sequencer, 1).error, 'Paused');

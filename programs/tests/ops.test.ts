@@ -13,7 +13,11 @@ const h = new Harness();
 const payer = h.fund();
 
 test('the committed op fixture matches the JS reference', () => {
-  assert.deepEqual(buildCases(), cases, 'fixture is stale: run node --import tsx programs/tests/gen-op-cases.ts');
+  assert.deepEqual(
+    buildCases(),
+    cases,
+    'fixture is stale: run node --import tsx programs/tests/gen-op-cases.ts',
+  );
 });
 
 for (const c of cases) {

@@ -49,7 +49,15 @@ test('merkle roots and proofs verify in the VM', () => {
       const leaf = leaves[p.index];
       const sib: Buffer[] = p.siblings.map(hex);
       const mk = (root: Buffer, idx: number) =>
-        Buffer.concat([root, u32(leaf.length), leaf, u32(idx), u32(leaves.length), Buffer.from([sib.length]), ...sib]);
+        Buffer.concat([
+          root,
+          u32(leaf.length),
+          leaf,
+          u32(idx),
+          u32(leaves.length),
+          Buffer.from([sib.length]),
+          ...sib,
+        ]);
       assert.deepEqual([...check(3, mk(hex(m.root), p.index))], [1]);
       // A proof for the wrong index or a forged root must not verify.
       const forged = hex(m.root);
@@ -80,7 +88,10 @@ test('trace prefix chains and roots match in the VM', () => {
   for (const t of V.traces) {
     const ds: Buffer[] = t.layerDigests.map(hex);
     if (ds.length > 25) continue;
-    const out = check(2, Buffer.concat([hex(t.modelId), hex(t.inputDigest), hex(t.profileHash), u32(ds.length), ...ds]));
+    const out = check(
+      2,
+      Buffer.concat([hex(t.modelId), hex(t.inputDigest), hex(t.profileHash), u32(ds.length), ...ds]),
+    );
     assert.equal(out.subarray(0, 32).toString('hex'), t.root);
     assert.equal(out.subarray(32, 64).toString('hex'), t.prefixes[t.prefixes.length - 1]);
   }
@@ -91,7 +102,15 @@ test('batch roots and job-record proofs match in the VM', () => {
     const recs: Buffer[] = b.records.map(hex);
     for (const p of b.proofs) {
       const sib: Buffer[] = p.siblings.map(hex);
-      const data = Buffer.concat([hex(b.root), u32(168), recs[p.index], u32(p.index), u32(recs.length), Buffer.from([sib.length]), ...sib]);
+      const data = Buffer.concat([
+        hex(b.root),
+        u32(168),
+        recs[p.index],
+        u32(p.index),
+        u32(recs.length),
+        Buffer.from([sib.length]),
+        ...sib,
+      ]);
       assert.deepEqual([...check(3, data)], [1]);
     }
     if (recs.length <= 4) {

@@ -1,6 +1,12 @@
 // Drives whole dispute games through the SBF program: setup, honest or cheating players, accounting.
 import BN from 'bn.js';
-import { Keypair, PublicKey, SystemProgram, type AccountMeta, type TransactionInstruction } from '@solana/web3.js';
+import {
+  Keypair,
+  PublicKey,
+  SystemProgram,
+  type AccountMeta,
+  type TransactionInstruction,
+} from '@solana/web3.js';
 import { address as kitAddress } from '@solana/kit';
 import { Harness, PDA, PROGRAM_ID, type TxResult } from './svm.ts';
 import * as P from './protocol.ts';
@@ -27,14 +33,21 @@ export class Trace {
   prefixes: Buffer[];
   levels: Buffer[][];
   chunkTrees: Buffer[][][];
-  constructor(public layers: P.Tensor[], public seed: Buffer) {
+  constructor(
+    public layers: P.Tensor[],
+    public seed: Buffer,
+  ) {
     this.digests = layers.map(P.tensorDigest);
     this.prefixes = P.prefixes(seed, this.digests);
     this.levels = P.tree(this.prefixes.map(P.leafHash));
     this.chunkTrees = layers.map(P.chunkTree);
   }
-  get root() { return P.rootOf(this.levels); }
-  prefixBefore(i: number) { return i === 0 ? this.seed : this.prefixes[i - 1]; }
+  get root() {
+    return P.rootOf(this.levels);
+  }
+  prefixBefore(i: number) {
+    return i === 0 ? this.seed : this.prefixes[i - 1];
+  }
 }
 
 export function outputDigest(m: ModelDef, t: Trace) {
@@ -69,28 +82,71 @@ export class World {
   }
 
   init(): TxResult {
-    return this.must(this.send([this.h.ix('initialize', { params: this.params() }, [w(this.authority.publicKey, true), w(PDA.config()), r(SystemProgram.programId)])], [this.authority]), 'initialize');
+    return this.must(
+      this.send(
+        [
+          this.h.ix('initialize', { params: this.params() }, [
+            w(this.authority.publicKey, true),
+            w(PDA.config()),
+            r(SystemProgram.programId),
+          ]),
+        ],
+        [this.authority],
+      ),
+      'initialize',
+    );
   }
   params(over: Partial<typeof PARAMS> = {}) {
     const p = { ...PARAMS, ...over };
     return {
-      sequencer: this.sequencer.publicKey, treasury: this.treasury,
-      challenge_window: new BN(p.challengeWindow), clock_slots: new BN(p.clockSlots),
-      min_executor_bond: new BN(p.minExecutorBond.toString()), min_challenger_bond: new BN(p.minChallengerBond.toString()),
-      unbonding_slots: new BN(p.unbondingSlots), bounty_bps: p.bountyBps,
+      sequencer: this.sequencer.publicKey,
+      treasury: this.treasury,
+      challenge_window: new BN(p.challengeWindow),
+      clock_slots: new BN(p.clockSlots),
+      min_executor_bond: new BN(p.minExecutorBond.toString()),
+      min_challenger_bond: new BN(p.minChallengerBond.toString()),
+      unbonding_slots: new BN(p.unbondingSlots),
+      bounty_bps: p.bountyBps,
     };
   }
 
   registerModel(m: ModelDef, entries?: Buffer[]): TxResult[] {
     this.model = m;
-    this.modelId = P.sha(Buffer.from('model'), ...m.layers.map(encodeEntry), ...m.weights.map((t) => t.bytes));
+    this.modelId = P.sha(
+      Buffer.from('model'),
+      ...m.layers.map(encodeEntry),
+      ...m.weights.map((t) => t.bytes),
+    );
     this.modelPda = PDA.model(this.modelId);
     this.weightLevels = P.tree(m.weights.map((t) => P.leafHash(P.tensorDigest(t))));
     const out: TxResult[] = [];
-    out.push(this.must(this.send([this.h.ix('register_model', {
-      model_id: [...this.modelId], profile_hash: [...PROFILE], weight_root: [...P.rootOf(this.weightLevels)],
-      weight_count: m.weights.length, layer_count: m.layers.length, output_name: Buffer.from(m.outputName),
-    }, [w(this.authority.publicKey, true), r(PDA.config()), w(this.modelPda), r(SystemProgram.programId)])], [this.authority]), 'register_model'));
+    out.push(
+      this.must(
+        this.send(
+          [
+            this.h.ix(
+              'register_model',
+              {
+                model_id: [...this.modelId],
+                profile_hash: [...PROFILE],
+                weight_root: [...P.rootOf(this.weightLevels)],
+                weight_count: m.weights.length,
+                layer_count: m.layers.length,
+                output_name: Buffer.from(m.outputName),
+              },
+              [
+                w(this.authority.publicKey, true),
+                r(PDA.config()),
+                w(this.modelPda),
+                r(SystemProgram.programId),
+              ],
+            ),
+          ],
+          [this.authority],
+        ),
+        'register_model',
+      ),
+    );
     const all = entries ?? m.layers.map(encodeEntry);
     for (let page = 0; page * OPS_PER_PAGE < all.length; page++) {
       out.push(this.addOps(page, Buffer.concat(all.slice(page * OPS_PER_PAGE, (page + 1) * OPS_PER_PAGE))));
@@ -98,9 +154,18 @@ export class World {
     return out;
   }
   addOps(page: number, entries: Buffer): TxResult {
-    return this.send([this.h.ix('add_model_ops', { page, entries }, [
-      w(this.authority.publicKey, true), r(PDA.config()), w(this.modelPda), w(PDA.ops(this.modelPda, page)), r(SystemProgram.programId),
-    ])], [this.authority]);
+    return this.send(
+      [
+        this.h.ix('add_model_ops', { page, entries }, [
+          w(this.authority.publicKey, true),
+          r(PDA.config()),
+          w(this.modelPda),
+          w(PDA.ops(this.modelPda, page)),
+          r(SystemProgram.programId),
+        ]),
+      ],
+      [this.authority],
+    );
   }
 
   operator(lamports: bigint): Keypair {
@@ -110,43 +175,109 @@ export class World {
     return k;
   }
   bond(k: Keypair, lamports: bigint): TxResult {
-    return this.send([this.h.ix('bond', { amount: new BN(lamports.toString()) }, [w(k.publicKey, true), r(PDA.config()), w(PDA.operator(k.publicKey)), r(SystemProgram.programId)])], [k]);
+    return this.send(
+      [
+        this.h.ix('bond', { amount: new BN(lamports.toString()) }, [
+          w(k.publicKey, true),
+          r(PDA.config()),
+          w(PDA.operator(k.publicKey)),
+          r(SystemProgram.programId),
+        ]),
+      ],
+      [k],
+    );
   }
 
-  seed(inputDigest: Buffer) { return P.traceSeed(this.modelId, inputDigest, PROFILE); }
-  inputDigest() { return P.tensorSetDigest(this.model.inputs.map(([n, t]) => [n, P.tensorDigest(t)])); }
+  seed(inputDigest: Buffer) {
+    return P.traceSeed(this.modelId, inputDigest, PROFILE);
+  }
+  inputDigest() {
+    return P.tensorSetDigest(this.model.inputs.map(([n, t]) => [n, P.tensorDigest(t)]));
+  }
 
   /** Commits a batch whose job `job` is run by `executor` and claims `claimed` as output. */
   commitBatch(index: number, executor: PublicKey, claimed: Buffer, jobs = 3, job = 1) {
     const records: Buffer[] = [];
     for (let j = 0; j < jobs; j++) {
-      records.push(P.jobRecord({
-        jobId: P.sha(Buffer.from([6]), P.u64(index * 100 + j), this.modelId, this.inputDigest()),
-        modelId: this.modelId, inputDigest: this.inputDigest(),
-        outputDigest: j === job ? claimed : P.sha(Buffer.from(`other ${j}`)), executor: executor.toBytes(), fee: 1000n,
-      }));
+      records.push(
+        P.jobRecord({
+          jobId: P.sha(Buffer.from([6]), P.u64(index * 100 + j), this.modelId, this.inputDigest()),
+          modelId: this.modelId,
+          inputDigest: this.inputDigest(),
+          outputDigest: j === job ? claimed : P.sha(Buffer.from(`other ${j}`)),
+          executor: executor.toBytes(),
+          fee: 1000n,
+        }),
+      );
     }
     const levels = P.tree(records.map(P.leafHash));
     const batch = PDA.batch(index);
-    const res = this.must(this.send([this.h.ix('commit_batch', { index: new BN(index), root: [...P.rootOf(levels)], job_count: jobs }, [
-      w(this.sequencer.publicKey, true), w(PDA.config()), w(batch), r(SystemProgram.programId),
-    ])], [this.sequencer]), 'commit_batch');
+    const res = this.must(
+      this.send(
+        [
+          this.h.ix('commit_batch', { index: new BN(index), root: [...P.rootOf(levels)], job_count: jobs }, [
+            w(this.sequencer.publicKey, true),
+            w(PDA.config()),
+            w(batch),
+            r(SystemProgram.programId),
+          ]),
+        ],
+        [this.sequencer],
+      ),
+      'commit_batch',
+    );
     return { batch, records, levels, res };
   }
 
-  openDispute(challenger: Keypair, executor: PublicKey, b: { batch: PublicKey; records: Buffer[]; levels: Buffer[][] }, job: number, siblings?: Buffer[], record?: Buffer): { dispute: PublicKey; res: TxResult } {
+  openDispute(
+    challenger: Keypair,
+    executor: PublicKey,
+    b: { batch: PublicKey; records: Buffer[]; levels: Buffer[][] },
+    job: number,
+    siblings?: Buffer[],
+    record?: Buffer,
+  ): { dispute: PublicKey; res: TxResult } {
     const dispute = PDA.dispute(b.batch, job);
-    const res = this.send([this.h.ix('open_dispute', { job_index: job, record: [...(record ?? b.records[job])], siblings: (siblings ?? P.proof(b.levels, job)).map((s) => [...s]) }, [
-      w(challenger.publicKey, true), r(PDA.config()), w(b.batch), r(this.modelPda), w(PDA.operator(executor)), w(PDA.operator(challenger.publicKey)), w(dispute), r(SystemProgram.programId),
-    ])], [challenger]);
+    const res = this.send(
+      [
+        this.h.ix(
+          'open_dispute',
+          {
+            job_index: job,
+            record: [...(record ?? b.records[job])],
+            siblings: (siblings ?? P.proof(b.levels, job)).map((s) => [...s]),
+          },
+          [
+            w(challenger.publicKey, true),
+            r(PDA.config()),
+            w(b.batch),
+            r(this.modelPda),
+            w(PDA.operator(executor)),
+            w(PDA.operator(challenger.publicKey)),
+            w(dispute),
+            r(SystemProgram.programId),
+          ],
+        ),
+      ],
+      [challenger],
+    );
     return { dispute, res };
   }
 
-  dispute(d: PublicKey) { return this.h.fetch('Dispute', d); }
+  dispute(d: PublicKey) {
+    return this.h.fetch('Dispute', d);
+  }
 
   resolveAccounts(d: PublicKey): AccountMeta[] {
     const s = this.dispute(d);
-    return [w(d), r(PDA.config()), w(s.batch), w(PDA.operator(s.executor)), w(PDA.operator(s.challenger)), w(this.treasury)];
+    return [
+      w(d),
+      r(PDA.config()),
+      w(s.batch),
+      w(PDA.operator(s.executor)),
+      w(PDA.operator(s.challenger)),
+      w(this.treasury),
+    ];
   }
   claimTimeout(by: Keypair, d: PublicKey) {
     return this.send([this.h.ix('claim_timeout', {}, this.resolveAccounts(d))], [by]);
@@ -157,7 +288,11 @@ export class World {
 
   /** Sum of every lamport the scenario can touch: signers, program accounts, treasury. */
   totalLamports(extra: PublicKey[] = []): bigint {
-    const keys = new Set<string>([...this.signers.map((s) => s.publicKey.toBase58()), this.treasury.toBase58(), ...extra.map((e) => e.toBase58())]);
+    const keys = new Set<string>([
+      ...this.signers.map((s) => s.publicKey.toBase58()),
+      this.treasury.toBase58(),
+      ...extra.map((e) => e.toBase58()),
+    ]);
     for (const a of this.h.svm.getProgramAccounts(kitAddress(PROGRAM_ID.toBase58()))) keys.add(a.address);
     let sum = 0n;
     for (const k of keys) sum += this.h.balance(new PublicKey(k));
@@ -165,38 +300,89 @@ export class World {
   }
 }
 
-
 /** One side of a dispute, playing from its own trace. */
 export class Player {
-  constructor(public world: World, public key: Keypair, public trace: Trace) {}
-  get h() { return this.world.h; }
-  private d(dispute: PublicKey) { return this.world.dispute(dispute); }
+  constructor(
+    public world: World,
+    public key: Keypair,
+    public trace: Trace,
+  ) {}
+  get h() {
+    return this.world.h;
+  }
+  private d(dispute: PublicKey) {
+    return this.world.dispute(dispute);
+  }
   private acc(dispute: PublicKey): AccountMeta[] {
     return [r(this.key.publicKey, true), w(dispute)];
   }
 
   commitTrace(dispute: PublicKey): TxResult {
-    const t = this.trace, n = t.layers.length;
-    return this.world.send([this.h.ix('commit_trace', {
-      root: [...t.root], layer_count: n, prev_prefix: [...t.prefixBefore(n - 1)], last_digest: [...t.digests[n - 1]],
-      siblings: P.proof(t.levels, n - 1).map((s) => [...s]),
-    }, [...this.acc(dispute), r(this.world.modelPda)])], [this.key]);
+    const t = this.trace,
+      n = t.layers.length;
+    return this.world.send(
+      [
+        this.h.ix(
+          'commit_trace',
+          {
+            root: [...t.root],
+            layer_count: n,
+            prev_prefix: [...t.prefixBefore(n - 1)],
+            last_digest: [...t.digests[n - 1]],
+            siblings: P.proof(t.levels, n - 1).map((s) => [...s]),
+          },
+          [...this.acc(dispute), r(this.world.modelPda)],
+        ),
+      ],
+      [this.key],
+    );
   }
   bisectLayer(dispute: PublicKey): TxResult {
     const s = this.d(dispute);
     const mid = s.agreed + Math.floor((s.disagree - s.agreed) / 2);
-    return this.world.send([this.h.ix('bisect_layer', { prefix: [...this.trace.prefixes[mid]], siblings: P.proof(this.trace.levels, mid).map((x) => [...x]) }, this.acc(dispute))], [this.key]);
+    return this.world.send(
+      [
+        this.h.ix(
+          'bisect_layer',
+          {
+            prefix: [...this.trace.prefixes[mid]],
+            siblings: P.proof(this.trace.levels, mid).map((x) => [...x]),
+          },
+          this.acc(dispute),
+        ),
+      ],
+      [this.key],
+    );
   }
   revealLayer(dispute: PublicKey): TxResult {
     const s = this.d(dispute);
     const t = this.trace.layers[s.disagree];
-    return this.world.send([this.h.ix('reveal_layer', { header: P.headerBytes(t), chunk_root: [...P.rootOf(this.trace.chunkTrees[s.disagree])] }, this.acc(dispute))], [this.key]);
+    return this.world.send(
+      [
+        this.h.ix(
+          'reveal_layer',
+          { header: P.headerBytes(t), chunk_root: [...P.rootOf(this.trace.chunkTrees[s.disagree])] },
+          this.acc(dispute),
+        ),
+      ],
+      [this.key],
+    );
   }
   bisectChunk(dispute: PublicKey): TxResult {
     const s = this.d(dispute);
     const lv = this.trace.chunkTrees[s.disagree];
-    const L = s.chunk_level, i = s.chunk_index;
-    return this.world.send([this.h.ix('bisect_chunk', { left: [...lv[L - 1][2 * i]], right: [...lv[L - 1][2 * i + 1]] }, this.acc(dispute))], [this.key]);
+    const L = s.chunk_level,
+      i = s.chunk_index;
+    return this.world.send(
+      [
+        this.h.ix(
+          'bisect_chunk',
+          { left: [...lv[L - 1][2 * i]], right: [...lv[L - 1][2 * i + 1]] },
+          this.acc(dispute),
+        ),
+      ],
+      [this.key],
+    );
   }
 
   /** The one-step proof data: every input of the disputed layer, opened from this side's trace. */
@@ -205,14 +391,23 @@ export class Player {
     const m = this.world.model;
     const layer = m.layers[s.disagree];
     const parts: Buffer[] = [];
-    const sortedInputs = m.inputs.slice().sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
+    const sortedInputs = m.inputs
+      .slice()
+      .sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
     for (const ref of layer.refs) {
-      const kind = ref >> 14, idx = ref & 0x3fff;
+      const kind = ref >> 14,
+        idx = ref & 0x3fff;
       if (kind === 0) {
-        parts.push(this.trace.prefixBefore(idx), P.u32(s.agreed - idx), ...this.trace.digests.slice(idx, s.agreed), P.tensorBlob(this.trace.layers[idx]));
+        parts.push(
+          this.trace.prefixBefore(idx),
+          P.u32(s.agreed - idx),
+          ...this.trace.digests.slice(idx, s.agreed),
+          P.tensorBlob(this.trace.layers[idx]),
+        );
       } else if (kind === 1) {
         parts.push(P.u32(sortedInputs.length));
-        for (const [name, t] of sortedInputs) parts.push(P.u16(Buffer.byteLength(name)), Buffer.from(name), P.tensorDigest(t));
+        for (const [name, t] of sortedInputs)
+          parts.push(P.u16(Buffer.byteLength(name)), Buffer.from(name), P.tensorDigest(t));
         parts.push(P.tensorBlob(sortedInputs[idx][1]));
       } else {
         const sib = P.proof(this.world.weightLevels, idx);
@@ -227,38 +422,96 @@ export class Player {
     const buf = PDA.proof(dispute, this.key.publicKey);
     const out: TxResult[] = [];
     if (!this.h.data(buf)) {
-      out.push(this.world.must(this.world.send([this.h.ix('init_proof_buffer', {}, [w(this.key.publicKey, true), r(dispute), w(buf), r(SystemProgram.programId)])], [this.key]), 'init_proof_buffer'));
+      out.push(
+        this.world.must(
+          this.world.send(
+            [
+              this.h.ix('init_proof_buffer', {}, [
+                w(this.key.publicKey, true),
+                r(dispute),
+                w(buf),
+                r(SystemProgram.programId),
+              ]),
+            ],
+            [this.key],
+          ),
+          'init_proof_buffer',
+        ),
+      );
     }
     for (let off = 0; off < data.length; off += PROOF_CHUNK) {
-      out.push(this.world.must(this.world.send([this.h.ix('write_proof_buffer', { offset: off, data: data.subarray(off, off + PROOF_CHUNK) }, [r(this.key.publicKey, true), w(buf)])], [this.key]), 'write_proof_buffer'));
+      out.push(
+        this.world.must(
+          this.world.send(
+            [
+              this.h.ix('write_proof_buffer', { offset: off, data: data.subarray(off, off + PROOF_CHUNK) }, [
+                r(this.key.publicKey, true),
+                w(buf),
+              ]),
+            ],
+            [this.key],
+          ),
+          'write_proof_buffer',
+        ),
+      );
     }
     return out;
   }
   oneStep(dispute: PublicKey): TxResult {
     const s = this.d(dispute);
     const page = Math.floor(s.disagree / OPS_PER_PAGE);
-    return this.world.send([this.h.ix('one_step', {}, [
-      r(this.key.publicKey, true), ...this.world.resolveAccounts(dispute), r(this.world.modelPda), r(PDA.ops(this.world.modelPda, page)), r(PDA.proof(dispute, this.key.publicKey)),
-    ])], [this.key]);
+    return this.world.send(
+      [
+        this.h.ix('one_step', {}, [
+          r(this.key.publicKey, true),
+          ...this.world.resolveAccounts(dispute),
+          r(this.world.modelPda),
+          r(PDA.ops(this.world.modelPda, page)),
+          r(PDA.proof(dispute, this.key.publicKey)),
+        ]),
+      ],
+      [this.key],
+    );
   }
   closeBuffer(dispute: PublicKey): TxResult {
-    return this.world.send([this.h.ix('close_proof_buffer', {}, [w(this.key.publicKey, true), w(PDA.proof(dispute, this.key.publicKey))])], [this.key]);
+    return this.world.send(
+      [
+        this.h.ix('close_proof_buffer', {}, [
+          w(this.key.publicKey, true),
+          w(PDA.proof(dispute, this.key.publicKey)),
+        ]),
+      ],
+      [this.key],
+    );
   }
 
   /** Makes whatever move the dispute expects from this side now (not the one-step). */
   move(dispute: PublicKey): TxResult {
     const s = this.d(dispute);
     switch (s.phase) {
-      case 0: case 1: return this.commitTrace(dispute);
-      case 2: return this.bisectLayer(dispute);
-      case 3: return this.revealLayer(dispute);
-      case 4: return this.bisectChunk(dispute);
+      case 0:
+      case 1:
+        return this.commitTrace(dispute);
+      case 2:
+        return this.bisectLayer(dispute);
+      case 3:
+        return this.revealLayer(dispute);
+      case 4:
+        return this.bisectChunk(dispute);
     }
     throw new Error(`no move in phase ${s.phase}`);
   }
 }
 
-export const PHASE = { EXEC_TRACE: 0, CHAL_TRACE: 1, LAYER_BISECT: 2, LAYER_REVEAL: 3, CHUNK_BISECT: 4, ONE_STEP: 5, RESOLVED: 6 } as const;
+export const PHASE = {
+  EXEC_TRACE: 0,
+  CHAL_TRACE: 1,
+  LAYER_BISECT: 2,
+  LAYER_REVEAL: 3,
+  CHUNK_BISECT: 4,
+  ONE_STEP: 5,
+  RESOLVED: 6,
+} as const;
 export const SIDE = { EXECUTOR: 0, CHALLENGER: 1 } as const;
 
 /** Honest layers, and a cheater's layers: layer `at` has one byte changed in chunk `chunk`, later layers recomputed from it. */
@@ -272,8 +525,12 @@ export function cheatLayers(m: ModelDef, at: number, chunk: number): P.Tensor[] 
   // Later layers: the cheater keeps computing from its bad value, so its trace is consistent.
   for (let i = at + 1; i < m.layers.length; i++) {
     const l = m.layers[i];
-    const sortedInputs = m.inputs.slice().sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
-    const ins = l.refs.map((r) => (r >> 14 === 0 ? out[r & 0x3fff] : r >> 14 === 1 ? sortedInputs[r & 0x3fff][1] : m.weights[r & 0x3fff]));
+    const sortedInputs = m.inputs
+      .slice()
+      .sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
+    const ins = l.refs.map((r) =>
+      r >> 14 === 0 ? out[r & 0x3fff] : r >> 14 === 1 ? sortedInputs[r & 0x3fff][1] : m.weights[r & 0x3fff],
+    );
     out.push(evalOpSafe(l, ins, honest[i]));
   }
   return out;
@@ -331,4 +588,3 @@ export function playToOneStep(g: Game): number {
     if (moves >= 200) throw new Error('game does not terminate');
   }
 }
-

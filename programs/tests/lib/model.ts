@@ -2,10 +2,25 @@
 import { DT, dtypeSize, type Tensor } from './protocol.ts';
 
 export const OP = {
-  IDENTITY: 1, RESHAPE: 2, FLATTEN: 3, TRANSPOSE: 4, RELU: 5, ADD: 6, SUB: 7, MUL: 8,
-  MATMUL_INTEGER: 9, CLIP: 10, QUANTIZE_LINEAR: 11, DEQUANTIZE_LINEAR: 12, CAST: 13,
+  IDENTITY: 1,
+  RESHAPE: 2,
+  FLATTEN: 3,
+  TRANSPOSE: 4,
+  RELU: 5,
+  ADD: 6,
+  SUB: 7,
+  MUL: 8,
+  MATMUL_INTEGER: 9,
+  CLIP: 10,
+  QUANTIZE_LINEAR: 11,
+  DEQUANTIZE_LINEAR: 12,
+  CAST: 13,
 } as const;
-export const REF = { layer: (i: number) => i, input: (i: number) => (1 << 14) | i, weight: (i: number) => (2 << 14) | i };
+export const REF = {
+  layer: (i: number) => i,
+  input: (i: number) => (1 << 14) | i,
+  weight: (i: number) => (2 << 14) | i,
+};
 
 export interface Layer {
   op: number;
@@ -26,10 +41,14 @@ const numel = (dims: number[]) => dims.reduce((a, d) => a * d, 1);
 
 export function get(t: Tensor, i: number): number {
   switch (t.dtype) {
-    case DT.FLOAT: return t.bytes.readFloatLE(4 * i);
-    case DT.INT32: return t.bytes.readInt32LE(4 * i);
-    case DT.INT8: return t.bytes.readInt8(i);
-    case DT.UINT8: return t.bytes.readUInt8(i);
+    case DT.FLOAT:
+      return t.bytes.readFloatLE(4 * i);
+    case DT.INT32:
+      return t.bytes.readInt32LE(4 * i);
+    case DT.INT8:
+      return t.bytes.readInt8(i);
+    case DT.UINT8:
+      return t.bytes.readUInt8(i);
   }
   throw new Error(`dtype ${t.dtype}`);
 }
@@ -40,7 +59,7 @@ export function make(dtype: number, dims: number[], f: (i: number) => number): T
     const v = f(i);
     if (dtype === DT.FLOAT) bytes.writeFloatLE(v, 4 * i);
     else if (dtype === DT.INT32) bytes.writeInt32LE(v | 0, 4 * i);
-    else if (dtype === DT.INT8) bytes.writeInt8(((v << 24) >> 24), i);
+    else if (dtype === DT.INT8) bytes.writeInt8((v << 24) >> 24, i);
     else bytes.writeUInt8(v & 0xff, i);
   }
   return { dtype, dims, bytes };
@@ -58,7 +77,8 @@ function broadcastDims(a: number[], b: number[]): number[] {
   return out;
 }
 function bIndex(out: number[], src: number[], o: number): number {
-  let idx = 0, stride = 1;
+  let idx = 0,
+    stride = 1;
   for (let i = out.length - 1; i >= 0; i--) {
     const c = o % out[i];
     o = Math.floor(o / out[i]);
@@ -84,30 +104,42 @@ export function evalOp(l: Layer, ins: Tensor[]): Tensor {
   const a = ins[0];
   const fr = Math.fround;
   switch (l.op) {
-    case OP.IDENTITY: return { ...a };
+    case OP.IDENTITY:
+      return { ...a };
     case OP.RESHAPE: {
       const r = l.attrs![0];
       const dims = Array.from({ length: r }, (_, i) => l.attrs!.readUInt32LE(1 + 4 * i));
       return { dtype: a.dtype, dims, bytes: a.bytes };
     }
-    case OP.RELU: return make(a.dtype, a.dims, (i) => (a.dtype === DT.FLOAT ? (get(a, i) > 0 ? get(a, i) : 0) : Math.max(get(a, i), 0)));
-    case OP.ADD: case OP.SUB: case OP.MUL: {
+    case OP.RELU:
+      return make(a.dtype, a.dims, (i) =>
+        a.dtype === DT.FLOAT ? (get(a, i) > 0 ? get(a, i) : 0) : Math.max(get(a, i), 0),
+      );
+    case OP.ADD:
+    case OP.SUB:
+    case OP.MUL: {
       const b = ins[1];
       const dims = broadcastDims(a.dims, b.dims);
       return make(a.dtype, dims, (o) => {
-        const x = get(a, bIndex(dims, a.dims, o)), y = get(b, bIndex(dims, b.dims, o));
-        if (a.dtype === DT.FLOAT) return l.op === OP.ADD ? fr(x + y) : l.op === OP.SUB ? fr(x - y) : fr(x * y);
+        const x = get(a, bIndex(dims, a.dims, o)),
+          y = get(b, bIndex(dims, b.dims, o));
+        if (a.dtype === DT.FLOAT)
+          return l.op === OP.ADD ? fr(x + y) : l.op === OP.SUB ? fr(x - y) : fr(x * y);
         return l.op === OP.ADD ? (x + y) | 0 : l.op === OP.SUB ? (x - y) | 0 : Math.imul(x, y);
       });
     }
     case OP.MATMUL_INTEGER: {
       const b = ins[1];
-      const [m, k] = a.dims, n = b.dims[1];
-      const za = ins[2] ? get(ins[2], 0) : 0, zb = ins[3] ? get(ins[3], 0) : 0;
+      const [m, k] = a.dims,
+        n = b.dims[1];
+      const za = ins[2] ? get(ins[2], 0) : 0,
+        zb = ins[3] ? get(ins[3], 0) : 0;
       return make(DT.INT32, [m, n], (o) => {
-        const r = Math.floor(o / n), c = o % n;
+        const r = Math.floor(o / n),
+          c = o % n;
         let acc = 0;
-        for (let kk = 0; kk < k; kk++) acc = (acc + Math.imul(get(a, r * k + kk) - za, get(b, kk * n + c) - zb)) | 0;
+        for (let kk = 0; kk < k; kk++)
+          acc = (acc + Math.imul(get(a, r * k + kk) - za, get(b, kk * n + c) - zb)) | 0;
         return acc;
       });
     }
@@ -122,9 +154,16 @@ export function evalOp(l: Layer, ins: Tensor[]): Tensor {
     }
     case OP.CLIP: {
       const flags = l.attrs![0];
-      const lo = flags & 1 ? (a.dtype === DT.FLOAT ? l.attrs!.readFloatLE(1) : l.attrs!.readInt32LE(1)) : -Infinity;
-      const hi = flags & 2 ? (a.dtype === DT.FLOAT ? l.attrs!.readFloatLE(5) : l.attrs!.readInt32LE(5)) : Infinity;
-      return make(a.dtype, a.dims, (i) => { let v = get(a, i); if (v < lo) v = lo; if (v > hi) v = hi; return v; });
+      const lo =
+        flags & 1 ? (a.dtype === DT.FLOAT ? l.attrs!.readFloatLE(1) : l.attrs!.readInt32LE(1)) : -Infinity;
+      const hi =
+        flags & 2 ? (a.dtype === DT.FLOAT ? l.attrs!.readFloatLE(5) : l.attrs!.readInt32LE(5)) : Infinity;
+      return make(a.dtype, a.dims, (i) => {
+        let v = get(a, i);
+        if (v < lo) v = lo;
+        if (v > hi) v = hi;
+        return v;
+      });
     }
     case OP.QUANTIZE_LINEAR: {
       const scale = get(ins[1], 0);
@@ -153,7 +192,10 @@ export function evalOp(l: Layer, ins: Tensor[]): Tensor {
       for (let o = 0; o < numel(dims); o++) {
         let rem = o;
         const c: number[] = new Array(r);
-        for (let i = r - 1; i >= 0; i--) { c[i] = rem % dims[i]; rem = Math.floor(rem / dims[i]); }
+        for (let i = r - 1; i >= 0; i--) {
+          c[i] = rem % dims[i];
+          rem = Math.floor(rem / dims[i]);
+        }
         const ic: number[] = new Array(r);
         for (let i = 0; i < r; i++) ic[perm[i]] = c[i];
         let idx = 0;
@@ -164,7 +206,11 @@ export function evalOp(l: Layer, ins: Tensor[]): Tensor {
     }
     case OP.FLATTEN: {
       const axis = l.attrs![0];
-      return { dtype: a.dtype, dims: [numel(a.dims.slice(0, axis)), numel(a.dims.slice(axis))], bytes: a.bytes };
+      return {
+        dtype: a.dtype,
+        dims: [numel(a.dims.slice(0, axis)), numel(a.dims.slice(axis))],
+        bytes: a.bytes,
+      };
     }
   }
   throw new Error(`op ${l.op}`);
@@ -183,7 +229,8 @@ export function run(m: ModelDef): Tensor[] {
   const sortedInputs = m.inputs.slice().sort((x, y) => Buffer.compare(Buffer.from(x[0]), Buffer.from(y[0])));
   for (const l of m.layers) {
     const ins = l.refs.map((r) => {
-      const kind = r >> 14, idx = r & 0x3fff;
+      const kind = r >> 14,
+        idx = r & 0x3fff;
       return kind === 0 ? outs[idx] : kind === 1 ? sortedInputs[idx][1] : m.weights[idx];
     });
     outs.push(evalOp(l, ins));
@@ -195,9 +242,11 @@ export function run(m: ModelDef): Tensor[] {
 export function prng(seed: number) {
   let s = seed >>> 0 || 1;
   return () => {
-    s ^= s << 13; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
     s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
+    s ^= s << 5;
+    s >>>= 0;
     return s;
   };
 }
@@ -213,14 +262,24 @@ export function mlpModel(seed = 7, rows = 8, k = 32, n = 32): ModelDef {
   const scale = make(DT.FLOAT, [], () => 0.00390625 * 3);
   const qscale = make(DT.FLOAT, [], () => 0.75);
   const qzp = make(DT.INT8, [], () => 5);
-  const attrsCast = Buffer.alloc(14); attrsCast[0] = DT.FLOAT;
-  const attrsReshape = Buffer.alloc(14); attrsReshape[0] = 2; attrsReshape.writeUInt32LE(rows * 2, 1); attrsReshape.writeUInt32LE(n / 2, 5);
-  const attrsMM = Buffer.alloc(14); attrsMM[0] = DT.INT8; attrsMM[1] = DT.INT8;
+  const attrsCast = Buffer.alloc(14);
+  attrsCast[0] = DT.FLOAT;
+  const attrsReshape = Buffer.alloc(14);
+  attrsReshape[0] = 2;
+  attrsReshape.writeUInt32LE(rows * 2, 1);
+  attrsReshape.writeUInt32LE(n / 2, 5);
+  const attrsMM = Buffer.alloc(14);
+  attrsMM[0] = DT.INT8;
+  attrsMM[1] = DT.INT8;
   return {
     inputs: [['x', x]],
     weights: [w, azp, bzp, bias, scale, qscale, qzp],
     layers: [
-      { op: OP.MATMUL_INTEGER, refs: [REF.input(0), REF.weight(0), REF.weight(1), REF.weight(2)], attrs: attrsMM },
+      {
+        op: OP.MATMUL_INTEGER,
+        refs: [REF.input(0), REF.weight(0), REF.weight(1), REF.weight(2)],
+        attrs: attrsMM,
+      },
       { op: OP.ADD, refs: [REF.layer(0), REF.weight(3)] },
       { op: OP.RELU, refs: [REF.layer(1)] },
       { op: OP.RESHAPE, refs: [REF.layer(2)], attrs: attrsReshape },
@@ -241,7 +300,13 @@ export function chainModel(nLayers: number, seed = 3): ModelDef {
   const layers: Layer[] = [];
   for (let i = 0; i < nLayers; i++) {
     const prev = i === 0 ? REF.input(0) : REF.layer(i - 1);
-    layers.push(i % 3 === 0 ? { op: OP.ADD, refs: [prev, REF.weight(0)] } : i % 3 === 1 ? { op: OP.RELU, refs: [prev] } : { op: OP.IDENTITY, refs: [prev] });
+    layers.push(
+      i % 3 === 0
+        ? { op: OP.ADD, refs: [prev, REF.weight(0)] }
+        : i % 3 === 1
+          ? { op: OP.RELU, refs: [prev] }
+          : { op: OP.IDENTITY, refs: [prev] },
+    );
   }
   return { inputs: [['x', x]], weights: [one], layers, outputName: 'y' };
 }

@@ -62,7 +62,8 @@ export function headerBytes(t: { dtype: number; dims: number[] }): Buffer {
   return b;
 }
 export const chunkTree = (t: Tensor) => tree(chunks(t.bytes).map(leafHash));
-export const digestFromRoot = (t: { dtype: number; dims: number[] }, root: Buffer) => sha(Buffer.from([2]), headerBytes(t), root);
+export const digestFromRoot = (t: { dtype: number; dims: number[] }, root: Buffer) =>
+  sha(Buffer.from([2]), headerBytes(t), root);
 export const tensorDigest = (t: Tensor) => digestFromRoot(t, rootOf(chunkTree(t)));
 
 export function tensorSetDigest(entries: [string, Buffer][]): Buffer {
@@ -72,22 +73,52 @@ export function tensorSetDigest(entries: [string, Buffer][]): Buffer {
   return sha(...parts);
 }
 
-export const u16 = (v: number) => { const b = Buffer.alloc(2); b.writeUInt16LE(v); return b; };
-export const u32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0); return b; };
-export const u64 = (v: number | bigint) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); return b; };
+export const u16 = (v: number) => {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(v);
+  return b;
+};
+export const u32 = (v: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v >>> 0);
+  return b;
+};
+export const u64 = (v: number | bigint) => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt(v));
+  return b;
+};
 
-export const traceSeed = (modelId: Buffer, inputDigest: Buffer, profileHash: Buffer) => sha(Buffer.from([3]), modelId, inputDigest, profileHash);
+export const traceSeed = (modelId: Buffer, inputDigest: Buffer, profileHash: Buffer) =>
+  sha(Buffer.from([3]), modelId, inputDigest, profileHash);
 export const traceStep = (prev: Buffer, i: number, d: Buffer) => sha(Buffer.from([4]), prev, u32(i), d);
 export function prefixes(seed: Buffer, layerDigests: Buffer[]): Buffer[] {
   const out: Buffer[] = [];
   let p = seed;
-  layerDigests.forEach((d, i) => { p = traceStep(p, i, d); out.push(p); });
+  layerDigests.forEach((d, i) => {
+    p = traceStep(p, i, d);
+    out.push(p);
+  });
   return out;
 }
 
 /** The 168-byte job record. */
-export function jobRecord(r: { jobId: Buffer; modelId: Buffer; inputDigest: Buffer; outputDigest: Buffer; executor: Uint8Array; fee: bigint }): Buffer {
-  return Buffer.concat([r.jobId, r.modelId, r.inputDigest, r.outputDigest, Buffer.from(r.executor), u64(r.fee)]);
+export function jobRecord(r: {
+  jobId: Buffer;
+  modelId: Buffer;
+  inputDigest: Buffer;
+  outputDigest: Buffer;
+  executor: Uint8Array;
+  fee: bigint;
+}): Buffer {
+  return Buffer.concat([
+    r.jobId,
+    r.modelId,
+    r.inputDigest,
+    r.outputDigest,
+    Buffer.from(r.executor),
+    u64(r.fee),
+  ]);
 }
 
 /** Serialized tensor as the program reads it from proof buffers and check data. */

@@ -5,14 +5,23 @@ import path from 'node:path';
 import { LiteSVM, TransactionMetadata, FailedTransactionMetadata } from 'litesvm';
 import { getTransactionDecoder, address as kitAddress, lamports as kitLamports } from '@solana/kit';
 import { BorshCoder, type Idl } from '@coral-xyz/anchor';
-import { Keypair, PublicKey, Transaction, TransactionInstruction, ComputeBudgetProgram, type AccountMeta } from '@solana/web3.js';
+import {
+  Keypair,
+  PublicKey,
+  Transaction,
+  TransactionInstruction,
+  ComputeBudgetProgram,
+  type AccountMeta,
+} from '@solana/web3.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const PROGRAMS = path.resolve(HERE, '../..');
 export const SO_PATH = path.join(PROGRAMS, 'target/deploy/optinfer.so');
 export const IDL_PATH = path.join(PROGRAMS, 'idl/optinfer.json');
 
-export const idl = JSON.parse(readFileSync(IDL_PATH, 'utf8')) as Idl & { errors: { code: number; name: string }[] };
+export const idl = JSON.parse(readFileSync(IDL_PATH, 'utf8')) as Idl & {
+  errors: { code: number; name: string }[];
+};
 export const coder = new BorshCoder(idl);
 export const PROGRAM_ID = new PublicKey(idl.address);
 export const errorName = (code: number) => idl.errors.find((e) => e.code === code)?.name ?? `code ${code}`;
@@ -56,6 +65,7 @@ export class Harness {
     return a.exists ? Buffer.from(a.data) : null;
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- decoded Anchor accounts are untyped records
   fetch<T = Record<string, any>>(accountName: string, pk: PublicKey): T {
     const d = this.data(pk);
     if (!d) throw new Error(`account ${pk.toBase58()} missing`);
@@ -68,7 +78,11 @@ export class Harness {
   }
 
   ix(name: string, args: Record<string, unknown>, keys: AccountMeta[]): TransactionInstruction {
-    return new TransactionInstruction({ programId: PROGRAM_ID, keys, data: coder.instruction.encode(name, args) });
+    return new TransactionInstruction({
+      programId: PROGRAM_ID,
+      keys,
+      data: coder.instruction.encode(name, args),
+    });
   }
 
   send(ixs: TransactionInstruction[], signers: Keypair[], cuLimit = 1_400_000): TxResult {
@@ -83,7 +97,7 @@ export class Harness {
     tx.sign(...signers);
     const wire = tx.serialize();
     const kitTx = getTransactionDecoder().decode(wire);
-    const res = this.svm.sendTransaction(kitTx as any);
+    const res = this.svm.sendTransaction(kitTx as Parameters<LiteSVM['sendTransaction']>[0]);
     const meta = res instanceof FailedTransactionMetadata ? res.meta() : (res as TransactionMetadata);
     const logs = meta.logs();
     const out: TxResult = {
@@ -103,7 +117,7 @@ export class Harness {
       const m = l.match(/^Program data: (.+)$/);
       if (!m) continue;
       const ev = coder.events.decode(m[1]);
-      if (ev) out.events.push(ev as any);
+      if (ev) out.events.push(ev as unknown as TxResult['events'][number]);
     }
     this.txs.push(out);
     return out;
@@ -111,11 +125,26 @@ export class Harness {
 }
 
 export function pda(...seeds: (Buffer | Uint8Array | string)[]): PublicKey {
-  return PublicKey.findProgramAddressSync(seeds.map((s) => (typeof s === 'string' ? Buffer.from(s) : Buffer.from(s))), PROGRAM_ID)[0];
+  return PublicKey.findProgramAddressSync(
+    seeds.map((s) => (typeof s === 'string' ? Buffer.from(s) : Buffer.from(s))),
+    PROGRAM_ID,
+  )[0];
 }
-export const u16le = (v: number) => { const b = Buffer.alloc(2); b.writeUInt16LE(v); return b; };
-export const u32le = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); return b; };
-export const u64le = (v: number | bigint) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); return b; };
+export const u16le = (v: number) => {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(v);
+  return b;
+};
+export const u32le = (v: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v);
+  return b;
+};
+export const u64le = (v: number | bigint) => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt(v));
+  return b;
+};
 
 export const PDA = {
   config: () => pda('config'),
