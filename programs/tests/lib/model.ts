@@ -112,9 +112,8 @@ export function evalOp(l: Layer, ins: Tensor[]): Tensor {
       return { dtype: a.dtype, dims, bytes: a.bytes };
     }
     case OP.RELU:
-      return make(a.dtype, a.dims, (i) =>
-        a.dtype === DT.FLOAT ? (get(a, i) > 0 ? get(a, i) : 0) : Math.max(get(a, i), 0),
-      );
+      // x < 0 ? 0 : x keeps -0 and NaN, as onnxruntime does.
+      return make(a.dtype, a.dims, (i) => (get(a, i) < 0 ? 0 : get(a, i)));
     case OP.ADD:
     case OP.SUB:
     case OP.MUL: {
@@ -154,10 +153,12 @@ export function evalOp(l: Layer, ins: Tensor[]): Tensor {
     }
     case OP.CLIP: {
       const flags = l.attrs![0];
+      // Absent bounds are the dtype's extremes; for float that is the largest finite value, not infinity.
+      const FLT_MAX = 3.4028234663852886e38;
       const lo =
-        flags & 1 ? (a.dtype === DT.FLOAT ? l.attrs!.readFloatLE(1) : l.attrs!.readInt32LE(1)) : -Infinity;
+        flags & 1 ? (a.dtype === DT.FLOAT ? l.attrs!.readFloatLE(1) : l.attrs!.readInt32LE(1)) : -FLT_MAX;
       const hi =
-        flags & 2 ? (a.dtype === DT.FLOAT ? l.attrs!.readFloatLE(5) : l.attrs!.readInt32LE(5)) : Infinity;
+        flags & 2 ? (a.dtype === DT.FLOAT ? l.attrs!.readFloatLE(5) : l.attrs!.readInt32LE(5)) : FLT_MAX;
       return make(a.dtype, a.dims, (i) => {
         let v = get(a, i);
         if (v < lo) v = lo;

@@ -409,8 +409,8 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
         OP_RELU => match a.header.dtype {
             DT_FLOAT => {
                 let x = rd_f32(a.bytes, o as usize);
-                // maxps(x, 0) as in the vectorised kernel: NaN and -0 give +0.
-                let y = if x > 0.0 { x } else { 0.0 };
+                // onnxruntime keeps -0 and NaN (x < 0 ? 0 : x), checked against it in ort.test.ts.
+                let y = if x < 0.0 { 0.0 } else { x };
                 dst.copy_from_slice(&y.to_bits().to_le_bytes());
             }
             DT_INT32 => {
@@ -422,15 +422,19 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
         OP_CLIP => match a.header.dtype {
             DT_FLOAT => {
                 let x = rd_f32(a.bytes, o as usize);
-                let mut y = x;
-                if e.attrs[0] & 1 != 0 {
-                    let mn = f32::from_bits(bits_i32(&e.attrs[1..5]) as u32);
-                    y = if y < mn { mn } else { y };
-                }
-                if e.attrs[0] & 2 != 0 {
-                    let mx = f32::from_bits(bits_i32(&e.attrs[5..9]) as u32);
-                    y = if y > mx { mx } else { y };
-                }
+                // An absent bound is the largest finite float, as in onnxruntime: Clip(+inf) = f32::MAX.
+                let mn = if e.attrs[0] & 1 != 0 {
+                    f32::from_bits(bits_i32(&e.attrs[1..5]) as u32)
+                } else {
+                    f32::MIN
+                };
+                let mx = if e.attrs[0] & 2 != 0 {
+                    f32::from_bits(bits_i32(&e.attrs[5..9]) as u32)
+                } else {
+                    f32::MAX
+                };
+                let y = if x < mn { mn } else { x };
+                let y = if y > mx { mx } else { y };
                 dst.copy_from_slice(&y.to_bits().to_le_bytes());
             }
             DT_INT32 => {

@@ -1,0 +1,127 @@
+// The one-step op fixture (checked natively and in the SBF VM) against onnxruntime-node itself, run
+// with the canonical execution profile: one single-node ONNX model per case.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import ort from 'onnxruntime-node';
+import { buildModel, node, type AttrValue } from '../../executor/onnx/builder.ts';
+import type { DType } from '../../state/tensor.ts';
+import { PROGRAMS } from './lib/svm.ts';
+import { OP } from './lib/model.ts';
+import type { OpCase } from './lib/op-cases.ts';
+
+const cases = JSON.parse(
+  readFileSync(path.join(PROGRAMS, 'tests/fixtures/op-cases.json'), 'utf8'),
+) as OpCase[];
+const DT_NAME: Record<number, DType> = { 1: 'float32', 2: 'uint8', 3: 'int8', 6: 'int32', 7: 'int64' };
+const ONNX_OP: Record<number, string> = {
+  [OP.IDENTITY]: 'Identity',
+  [OP.RESHAPE]: 'Reshape',
+  [OP.FLATTEN]: 'Flatten',
+  [OP.TRANSPOSE]: 'Transpose',
+  [OP.RELU]: 'Relu',
+  [OP.ADD]: 'Add',
+  [OP.SUB]: 'Sub',
+  [OP.MUL]: 'Mul',
+  [OP.MATMUL_INTEGER]: 'MatMulInteger',
+  [OP.CLIP]: 'Clip',
+  [OP.QUANTIZE_LINEAR]: 'QuantizeLinear',
+  [OP.DEQUANTIZE_LINEAR]: 'DequantizeLinear',
+  [OP.CAST]: 'Cast',
+};
+const TYPED: Record<number, new (b: ArrayBuffer) => ArrayBufferView> = {
+  1: Float32Array,
+  2: Uint8Array,
+  3: Int8Array,
+  6: Int32Array,
+  7: BigInt64Array,
+};
+const tensor = (dtype: number, dims: number[], bytes: Buffer) => {
+  const buf = new ArrayBuffer(bytes.length);
+  new Uint8Array(buf).set(bytes);
+  return new ort.Tensor(DT_NAME[dtype], new TYPED[dtype](buf) as never, dims);
+};
+const scalarBytes = (dtype: number, v: number) => {
+  const b = Buffer.alloc(4);
+  if (dtype === 1) b.writeFloatLE(v);
+  else b.writeInt32LE(v);
+  return dtype === 2 || dtype === 3 ? b.subarray(0, 1) : b;
+};
+
+const seen = new Set<string>();
+for (const c of cases) {
+  const base = c.name.replace(/ chunk \d+$/, '');
+  if (seen.has(base)) continue;
+  seen.add(base);
+  const mine = cases.filter((x) => x.name.replace(/ chunk \d+$/, '') === base);
+  test(`onnxruntime agrees: ${base}`, async () => {
+    const entry = Buffer.from(c.entry, 'hex');
+    const op = entry[0];
+    const attrs = entry.subarray(10, 24);
+    const outDtype = Buffer.from(c.header, 'hex')[0];
+    const outRank = Buffer.from(c.header, 'hex')[1];
+    const outDims = Array.from({ length: outRank }, (_, i) =>
+      Buffer.from(c.header, 'hex').readUInt32LE(2 + 4 * i),
+    );
+    const feeds: Record<string, ort.Tensor> = {};
+    const inputNames = c.inputs.map((_, i) => `in${i}`);
+    c.inputs.forEach((t, i) => (feeds[inputNames[i]] = tensor(t.dtype, t.dims, Buffer.from(t.bytes, 'hex'))));
+    const decls = c.inputs.map((t, i) => ({ name: inputNames[i], dtype: DT_NAME[t.dtype], dims: t.dims }));
+    const nodeInputs = [...inputNames];
+    const nodeAttrs: Record<string, AttrValue> = {};
+    const a0 = c.inputs[0];
+    if (op === OP.RESHAPE) {
+      const r = attrs[0];
+      const shape = Buffer.alloc(8 * r);
+      for (let i = 0; i < r; i++) shape.writeBigInt64LE(BigInt(attrs.readUInt32LE(1 + 4 * i)), 8 * i);
+      feeds.shape = tensor(7, [r], shape);
+      decls.push({ name: 'shape', dtype: 'int64', dims: [r] });
+      nodeInputs.push('shape');
+    } else if (op === OP.CLIP) {
+      const flags = attrs[0];
+      const lo = a0.dtype === 1 ? attrs.readFloatLE(1) : attrs.readInt32LE(1);
+      const hi = a0.dtype === 1 ? attrs.readFloatLE(5) : attrs.readInt32LE(5);
+      nodeInputs.push(flags & 1 ? 'min' : '', flags & 2 ? 'max' : '');
+      if (flags & 1) {
+        feeds.min = tensor(a0.dtype, [], scalarBytes(a0.dtype, lo));
+        decls.push({ name: 'min', dtype: DT_NAME[a0.dtype], dims: [] });
+      }
+      if (flags & 2) {
+        feeds.max = tensor(a0.dtype, [], scalarBytes(a0.dtype, hi));
+        decls.push({ name: 'max', dtype: DT_NAME[a0.dtype], dims: [] });
+      }
+      while (nodeInputs[nodeInputs.length - 1] === '') nodeInputs.pop();
+    } else if (op === OP.CAST) {
+      nodeAttrs.to = attrs[0];
+    } else if (op === OP.FLATTEN) {
+      nodeAttrs.axis = attrs[0];
+    } else if (op === OP.TRANSPOSE) {
+      nodeAttrs.perm = [...attrs.subarray(1, 1 + attrs[0])];
+    }
+    const bytes = buildModel({
+      name: base,
+      opset: 17,
+      inputs: decls,
+      outputs: [{ name: 'y', dtype: DT_NAME[outDtype], dims: outDims }],
+      nodes: [node(ONNX_OP[op], nodeInputs, ['y'], nodeAttrs)],
+    });
+    const session = await ort.InferenceSession.create(bytes, {
+      graphOptimizationLevel: 'disabled',
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+    });
+    const y = (await session.run(feeds)).y as ort.Tensor;
+    const data = y.data as ArrayBufferView;
+    const got = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    assert.deepEqual(y.dims.map(Number), outDims, 'dims');
+    for (const m of mine) {
+      assert.equal(
+        got.subarray(m.chunk * 256, m.chunk * 256 + 256).toString('hex'),
+        m.out,
+        `${m.name}: bytes`,
+      );
+    }
+  });
+}
