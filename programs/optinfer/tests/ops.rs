@@ -1,4 +1,5 @@
-//! Native run of every one-step op on tests/fixtures/op-cases.json (the SBF VM runs the same file).
+//! Native run of every one-step op on tests/fixtures/op-cases.json and the ONNX conformance export
+//! onnx-node-cases.json (the SBF VM runs the same files).
 use optinfer::pure::ops::{compute_chunk, OpEntry, Operand};
 use optinfer::pure::tensor::{Header, CHUNK_BYTES};
 use serde_json::Value;
@@ -10,12 +11,28 @@ fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
+fn fixture(name: &str) -> Value {
+    let p = format!("{}/../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
 #[test]
 fn op_cases_match_native() {
-    let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/op-cases.json");
-    let cases: Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    let cases = fixture("op-cases.json");
     let cases = cases.as_array().unwrap();
     assert!(cases.len() > 40);
+    run_cases(cases);
+}
+
+#[test]
+fn onnx_conformance_node_cases_match_native() {
+    let f = fixture("onnx-node-cases.json");
+    let cases = f["cases"].as_array().unwrap();
+    assert!(cases.len() > 40);
+    run_cases(cases);
+}
+
+fn run_cases(cases: &[Value]) {
     for c in cases {
         let name = c["name"].as_str().unwrap();
         let entry = OpEntry::parse(&hex(c["entry"].as_str().unwrap()));

@@ -1,0 +1,130 @@
+"""Exports the ONNX conformance node tests (onnx.backend.test.case.node) for the one-step op set to
+programs/tests/fixtures/onnx-node-cases.json, in the op-cases.json format.
+
+Run once when the onnx version or the op set changes (needs `pip install onnx numpy`):
+    python3 programs/tests/tools/onnx_node_cases.py
+Cases the referee cannot take (other dtypes, per-axis quantization, rank > 6, outputs over the
+sizes one transaction carries) are listed as skipped with the reason.
+"""
+import json
+import os
+import struct
+import sys
+import warnings
+
+import numpy as np
+import onnx
+import onnx.numpy_helper
+from onnx import helper
+from onnx.backend.test.case.node import collect_testcases
+
+warnings.filterwarnings("ignore")
+OUT = os.path.join(os.path.dirname(__file__), "..", "fixtures", "onnx-node-cases.json")
+DT = {np.dtype("float32"): 1, np.dtype("uint8"): 2, np.dtype("int8"): 3, np.dtype("int32"): 6}
+OPS = {"Identity": 1, "Reshape": 2, "Flatten": 3, "Transpose": 4, "Relu": 5, "Add": 6, "Sub": 7, "Mul": 8,
+       "MatMulInteger": 9, "Clip": 10, "QuantizeLinear": 11, "DequantizeLinear": 12, "Cast": 13}
+PREFIXES = ["test_relu", "test_add", "test_sub", "test_mul", "test_matmulinteger", "test_clip", "test_quantizelinear",
+            "test_dequantizelinear", "test_cast_", "test_reshape", "test_flatten", "test_transpose", "test_identity"]
+MAX_INPUT_BYTES = 700
+
+
+def pack_header(dtype, dims):
+    b = bytes([dtype, len(dims)]) + b"".join(struct.pack("<I", d) for d in dims)
+    return b + b"\0" * (26 - len(b))
+
+
+def entry(op, n_inputs, attrs=b""):
+    refs = b"".join(struct.pack("<H", (2 << 14) | i) for i in range(n_inputs)) + b"\0" * (2 * (4 - n_inputs))
+    return bytes([op, n_inputs]) + refs + attrs + b"\0" * (14 - len(attrs))
+
+
+def convert(tc, inputs, expected):
+    node = tc.model.graph.node[0]
+    if node.op_type not in OPS or len(tc.model.graph.node) != 1:
+        return None, "not a single supported node"
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    names = list(node.input)
+    # Scalars come as numpy scalar types; tensors as ndarrays; sequences/optionals as lists/None.
+    values = {gi.name: (np.asarray(inputs[i]) if isinstance(inputs[i], np.generic) else inputs[i])
+              for i, gi in enumerate(tc.model.graph.input) if i < len(inputs)}
+    if isinstance(expected, np.generic):
+        expected = np.asarray(expected)
+    for init in tc.model.graph.initializer:
+        values[init.name] = onnx.numpy_helper.to_array(init)
+    if any(n and n not in values for n in names):
+        return None, "input not given"
+    inputs = [values.get(n) for n in names]
+    feeds = [(n, values[n]) for n in names if n]
+    if not all(isinstance(v, np.ndarray) for _, v in feeds) or not isinstance(expected, np.ndarray):
+        return None, "sequence or optional value"
+    for _, v in feeds:
+        if v.dtype not in DT and not (node.op_type == "Reshape"):
+            return None, f"input dtype {v.dtype}"
+    if expected.dtype not in DT:
+        return None, f"output dtype {expected.dtype}"
+    op = OPS[node.op_type]
+    ins = [v for _, v in feeds]
+    if node.op_type in ("Add", "Sub", "Mul") and inputs[0].dtype not in (np.float32, np.int32):
+        return None, f"{node.op_type} on {inputs[0].dtype} is not in the one-step op set"
+
+    a = b""
+    if node.op_type == "Reshape":
+        if expected.ndim > 3 or inputs[0].dtype not in DT:
+            return None, "reshape target rank > 3 or dtype"
+        a = bytes([expected.ndim]) + b"".join(struct.pack("<I", d) for d in expected.shape)
+        ins = [inputs[0]]
+    elif node.op_type == "Flatten":
+        ax = attrs.get("axis", 1)
+        a = bytes([ax % max(1, inputs[0].ndim) if ax < 0 else ax])
+    elif node.op_type == "Transpose":
+        perm = attrs.get("perm", list(reversed(range(inputs[0].ndim))))
+        a = bytes([len(perm)] + list(perm))
+    elif node.op_type == "Cast":
+        to = attrs["to"]
+        if to not in (1, 2, 3, 6):
+            return None, f"cast to {to}"
+        a = bytes([to])
+    elif node.op_type == "Clip":
+        lo = inputs[1] if len(names) > 1 and names[1] else None
+        hi = inputs[2] if len(names) > 2 and names[2] else None
+        dt = inputs[0].dtype
+        pack = (lambda v: struct.pack("<f", float(v))) if dt == np.float32 else (lambda v: struct.pack("<i", int(v)))
+        a = bytes([(1 if lo is not None else 0) | (2 if hi is not None else 0)])
+        a += pack(lo) if lo is not None else b"\0" * 4
+        a += pack(hi) if hi is not None else b"\0" * 4
+        ins = [inputs[0]]
+    elif node.op_type == "MatMulInteger":
+        a = bytes([DT[inputs[0].dtype], DT[inputs[1].dtype]])
+    elif node.op_type in ("QuantizeLinear", "DequantizeLinear"):
+        if any(v.size != 1 for v in ins[1:]):
+            return None, "per-axis or blocked quantization"
+    if any(v.ndim > 6 for v in ins) or expected.ndim > 6:
+        return None, "rank > 6"
+    if sum(v.nbytes for v in ins) > MAX_INPUT_BYTES:
+        return None, "inputs larger than one check transaction"
+    tensors = [{"dtype": DT[v.dtype], "dims": list(v.shape), "bytes": np.ascontiguousarray(v).tobytes().hex()} for v in ins]
+    out = np.ascontiguousarray(expected).tobytes()
+    n_chunks = max(1, -(-len(out) // 256))
+    e = entry(op, len(ins), a).hex()
+    return [{"name": f"{tc.name} chunk {c}", "entry": e, "inputs": tensors, "chunk": c,
+             "header": pack_header(DT[expected.dtype], list(expected.shape)).hex(), "out": out[c * 256:(c + 1) * 256].hex()}
+            for c in sorted({0, n_chunks - 1})], None
+
+
+def main():
+    cases, skipped = [], []
+    for tc in collect_testcases(""):
+        if not any(tc.name.startswith(p) for p in PREFIXES) or tc.name.endswith("_expanded") or "_expanded_" in tc.name:
+            continue
+        for k, (inputs, outputs) in enumerate(tc.data_sets or []):
+            res, why = convert(tc, inputs, outputs[0])
+            if res is None:
+                skipped.append({"name": tc.name, "reason": why})
+            else:
+                cases.extend(res)
+    json.dump({"onnx": onnx.__version__, "cases": cases, "skipped": skipped}, open(OUT, "w"), indent=1)
+    print(f"wrote {OUT}: {len(cases)} cases, {len(skipped)} skipped", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
