@@ -11,9 +11,9 @@ import { PROGRAMS } from './lib/svm.ts';
 import { OP } from './lib/model.ts';
 import type { OpCase } from './lib/op-cases.ts';
 
-const cases = JSON.parse(
-  readFileSync(path.join(PROGRAMS, 'tests/fixtures/op-cases.json'), 'utf8'),
-) as OpCase[];
+const load = (f: string) => JSON.parse(readFileSync(path.join(PROGRAMS, 'tests/fixtures', f), 'utf8'));
+// The project's edge-value cases and the ONNX conformance export: onnxruntime must agree with both.
+const cases = [...(load('op-cases.json') as OpCase[]), ...(load('onnx-node-cases.json').cases as OpCase[])];
 const DT_NAME: Record<number, DType> = { 1: 'float32', 2: 'uint8', 3: 'int8', 6: 'int32', 7: 'int64' };
 const ONNX_OP: Record<number, string> = {
   [OP.IDENTITY]: 'Identity',
@@ -78,6 +78,8 @@ for (const c of cases) {
       feeds.shape = tensor(7, [r], shape);
       decls.push({ name: 'shape', dtype: 'int64', dims: [r] });
       nodeInputs.push('shape');
+      // The entry holds resolved dims, so a 0 is a real zero-sized dim, not 'copy the input's'.
+      nodeAttrs.allowzero = 1;
     } else if (op === OP.CLIP) {
       const flags = attrs[0];
       const lo = a0.dtype === 1 ? attrs.readFloatLE(1) : attrs.readInt32LE(1);
