@@ -12,7 +12,7 @@ import {
   type Game,
   type Player,
 } from './lib/game.ts';
-import { run, type ModelDef } from './lib/model.ts';
+import { run, wideModel, type ModelDef } from './lib/model.ts';
 import { PDA } from './lib/svm.ts';
 import type { Tensor } from './lib/protocol.ts';
 
@@ -164,5 +164,37 @@ test('a cheating executor that lies about the shape of a layer loses on the head
   const res = g.world.must(g.chal.oneStep(g.dispute), 'one_step');
   assert.equal(res.events.find((e) => e.name === 'OneStepExecuted')?.data.executor_correct, false);
   assert.equal(g.world.dispute(g.dispute).winner, SIDE.CHALLENGER);
+  assert.equal(g.world.totalLamports() + g.world.fees, g.total0);
+});
+
+// Tensors of 16 KiB: the one-step opens only the input chunk the disputed output chunk reads.
+const onlyChunk = (c: number) => (_pos: number, t: Tensor) => (t.bytes.length > 256 ? [c] : undefined);
+
+test('sparse openings: a cheating executor on 16 KiB layers loses (layer 2, chunk 37)', () => {
+  const g = startGame((m) => cheatLayers(m, 2, 37), honest, wideModel());
+  playToOneStep(g);
+  const d = g.world.dispute(g.dispute);
+  assert.equal(d.disagree, 2);
+  assert.equal(d.chunk_index, 37);
+  const full = g.chal.stepData(g.dispute);
+  assert.ok(full.length > 9216, 'the whole input would not fit the proof buffer');
+  g.chal.fillBuffer(g.dispute, g.chal.stepData(g.dispute, onlyChunk(37)));
+  const res = g.world.must(g.chal.oneStep(g.dispute), 'one_step');
+  assert.equal(res.events.find((e) => e.name === 'OneStepExecuted')?.data.executor_correct, false);
+  assert.equal(g.world.dispute(g.dispute).winner, SIDE.CHALLENGER);
+  assert.equal(g.world.totalLamports() + g.world.fees, g.total0);
+});
+
+test('sparse openings: an honest executor wins on 16 KiB layers from the job input (layer 0, chunk 63)', () => {
+  const g = startGame(honest, (m) => cheatLayers(m, 0, 63), wideModel());
+  playToOneStep(g);
+  assert.equal(g.world.dispute(g.dispute).chunk_index, 63);
+  // Opening the wrong chunk leaves the recomputation without its input.
+  g.exec.fillBuffer(g.dispute, g.exec.stepData(g.dispute, onlyChunk(62)));
+  assert.equal(g.exec.oneStep(g.dispute).error, 'MissingChunk');
+  g.exec.fillBuffer(g.dispute, g.exec.stepData(g.dispute, onlyChunk(63)));
+  const res = g.world.must(g.exec.oneStep(g.dispute), 'one_step');
+  assert.equal(res.events.find((e) => e.name === 'OneStepExecuted')?.data.executor_correct, true);
+  assert.equal(g.world.dispute(g.dispute).winner, SIDE.EXECUTOR);
   assert.equal(g.world.totalLamports() + g.world.fees, g.total0);
 });

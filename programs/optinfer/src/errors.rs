@@ -93,4 +93,6 @@ pub enum OptinferError {
     Overflow,
     #[msg("Unknown check kind")]
     BadCheck,
+    #[msg("A sparse opening lacks a chunk the one-step reads")]
+    MissingChunk,
 }

@@ -54,10 +54,7 @@ fn run_cases(cases: &[Value]) {
                     .iter()
                     .map(|d| d.as_u64().unwrap() as u32)
                     .collect();
-                Operand {
-                    header: Header::new(t["dtype"].as_u64().unwrap() as u8, &dims).unwrap(),
-                    bytes: b,
-                }
+                Operand::full(Header::new(t["dtype"].as_u64().unwrap() as u8, &dims).unwrap(), b)
             })
             .collect();
         let mut out = [0u8; CHUNK_BYTES];

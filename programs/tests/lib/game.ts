@@ -385,8 +385,15 @@ export class Player {
     );
   }
 
-  /** The one-step proof data: every input of the disputed layer, opened from this side's trace. */
-  stepData(dispute: PublicKey): Buffer {
+  /**
+   * The one-step proof data: every input of the disputed layer, opened from this side's trace.
+   * `sparse` may name, per input position, the only chunks to open (with Merkle proofs) instead
+   * of the whole tensor.
+   */
+  stepData(
+    dispute: PublicKey,
+    sparse: (input: number, t: P.Tensor) => number[] | undefined = () => undefined,
+  ): Buffer {
     const s = this.d(dispute);
     const m = this.world.model;
     const layer = m.layers[s.disagree];
@@ -394,7 +401,19 @@ export class Player {
     const sortedInputs = m.inputs
       .slice()
       .sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
-    for (const ref of layer.refs) {
+    const open = (pos: number, t: P.Tensor) => {
+      const pick = sparse(pos, t);
+      if (!pick) return Buffer.concat([Buffer.from([0]), P.tensorBlob(t)]);
+      const levels = P.chunkTree(t);
+      const chunks = P.chunks(t.bytes);
+      const out = [Buffer.from([1]), P.headerBytes(t), P.rootOf(levels), P.u16(pick.length)];
+      for (const c of pick) {
+        const sib = P.proof(levels, c);
+        out.push(P.u32(c), Buffer.from([sib.length]), ...sib, chunks[c]);
+      }
+      return Buffer.concat(out);
+    };
+    layer.refs.forEach((ref, pos) => {
       const kind = ref >> 14,
         idx = ref & 0x3fff;
       if (kind === 0) {
@@ -402,18 +421,23 @@ export class Player {
           this.trace.prefixBefore(idx),
           P.u32(s.agreed - idx),
           ...this.trace.digests.slice(idx, s.agreed),
-          P.tensorBlob(this.trace.layers[idx]),
+          open(pos, this.trace.layers[idx]),
         );
       } else if (kind === 1) {
         parts.push(P.u32(sortedInputs.length));
         for (const [name, t] of sortedInputs)
           parts.push(P.u16(Buffer.byteLength(name)), Buffer.from(name), P.tensorDigest(t));
-        parts.push(P.tensorBlob(sortedInputs[idx][1]));
+        parts.push(open(pos, sortedInputs[idx][1]));
       } else {
         const sib = P.proof(this.world.weightLevels, idx);
-        parts.push(Buffer.from([sib.length]), ...sib, P.tensorBlob(m.weights[idx]));
+        parts.push(
+          Buffer.from([sib.length]),
+          ...sib,
+          P.tensorDigest(m.weights[idx]),
+          open(pos, m.weights[idx]),
+        );
       }
-    }
+    });
     return Buffer.concat(parts);
   }
 
@@ -558,10 +582,9 @@ export interface Game {
   total0: bigint;
 }
 
-export function startGame(execLayers: Layers, chalLayers: Layers): Game {
+export function startGame(execLayers: Layers, chalLayers: Layers, m: ModelDef = mlpModel()): Game {
   const world = new World();
   world.init();
-  const m = mlpModel();
   world.registerModel(m);
   const e = world.operator(10_000_000_000n);
   const c = world.operator(5_000_000_000n);

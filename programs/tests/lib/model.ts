@@ -311,3 +311,21 @@ export function chainModel(nLayers: number, seed = 3): ModelDef {
   }
   return { inputs: [['x', x]], weights: [one], layers, outputName: 'y' };
 }
+
+/** Four elementwise int32 layers over 16 KiB tensors: more than a proof buffer holds whole. */
+export function wideModel(n = 4096, seed = 11): ModelDef {
+  const r = prng(seed);
+  const x = make(DT.INT32, [n], () => (r() % 2001) - 1000);
+  const one = make(DT.INT32, [1], () => 1);
+  return {
+    inputs: [['x', x]],
+    weights: [one],
+    layers: [
+      { op: OP.ADD, refs: [REF.input(0), REF.weight(0)] },
+      { op: OP.RELU, refs: [REF.layer(0)] },
+      { op: OP.IDENTITY, refs: [REF.layer(1)] },
+      { op: OP.SUB, refs: [REF.layer(2), REF.weight(0)] },
+    ],
+    outputName: 'y',
+  };
+}

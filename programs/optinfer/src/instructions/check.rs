@@ -94,10 +94,7 @@ pub fn run_check(kind: u8, data: &[u8], out: &mut [u8]) -> Result<usize> {
             if n != e.n_inputs as usize || n > MAX_OP_INPUTS {
                 return Err(OptinferError::BadStepData.into());
             }
-            let empty = Operand {
-                header: Header::default(),
-                bytes: &[],
-            };
+            let empty = Operand::full(Header::default(), &[]);
             let mut ins = [empty; MAX_OP_INPUTS];
             for slot in ins.iter_mut().take(n) {
                 *slot = r.tensor()?;

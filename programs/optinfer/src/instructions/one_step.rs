@@ -11,6 +11,7 @@ use crate::pure::ops::{self, OpEntry, Operand, MAX_OP_INPUTS};
 use crate::pure::tensor::{self, Header, CHUNK_BYTES};
 use crate::pure::{merkle, trace};
 use crate::state::*;
+use alloc::vec::Vec;
 
 #[derive(Accounts)]
 pub struct OneStep {
@@ -74,7 +75,52 @@ impl<'a> Reader<'a> {
         if header.byte_len() != Some(n as u64) {
             return Err(OptinferError::BadHeader.into());
         }
-        Ok(Operand { header, bytes })
+        Ok(Operand::full(header, bytes))
+    }
+
+    /// An opened tensor that must have digest `want`: mode 0 is the whole tensor (`tensor`),
+    /// mode 1 only some chunks: header || chunkRoot || u16 n || n x (u32 index || u8 depth ||
+    /// siblings || chunk bytes), each chunk proven against chunkRoot. Sparse openings let a
+    /// one-step read a few chunks of a tensor far larger than a proof buffer.
+    pub fn opened(&mut self, want: &[u8; 32]) -> Result<Operand<'a>> {
+        if self.u8()? == 0 {
+            let t = self.tensor()?;
+            if &tensor::tensor_digest(&t.header, t.bytes) != want {
+                return Err(OptinferError::InvalidProof.into());
+            }
+            return Ok(t);
+        }
+        let (header, used) = Header::parse(&self.b[self.at..]).ok_or(OptinferError::BadHeader)?;
+        self.at += used;
+        let root = *self.h32()?;
+        if &tensor::digest_from_root(&header, &root) != want {
+            return Err(OptinferError::InvalidProof.into());
+        }
+        let total = header.byte_len().ok_or(OptinferError::BadHeader)?;
+        let count = header.chunk_count().ok_or(OptinferError::BadHeader)?;
+        let n = self.u16()? as usize;
+        let mut pieces = Vec::with_capacity(n);
+        let mut sib = alloc::vec![[0u8; 32]; 40];
+        for _ in 0..n {
+            let index = self.u32()?;
+            let depth = self.u8()? as usize;
+            if index as u64 >= count || depth > sib.len() {
+                return Err(OptinferError::BadStepData.into());
+            }
+            for s in sib.iter_mut().take(depth) {
+                *s = *self.h32()?;
+            }
+            let start = index as u64 * CHUNK_BYTES as u64;
+            let len = core::cmp::min(CHUNK_BYTES as u64, total - start) as usize;
+            let bytes = self.take(len)?;
+            if !merkle::verify(&root, &merkle::leaf_hash(bytes), index as u64, count, &sib[..depth]) {
+                return Err(OptinferError::InvalidProof.into());
+            }
+            pieces.push((index, bytes));
+        }
+        // One instruction, one bump-allocated heap that is never freed: leaking ties the pieces
+        // to the buffer's lifetime without copying chunk bytes.
+        Ok(Operand::sparse(header, pieces.leak()))
     }
 }
 
@@ -109,11 +155,7 @@ fn open_inputs<'a>(
                 if p != d.agreed_prefix {
                     return Err(OptinferError::PrefixMismatch.into());
                 }
-                let t = r.tensor()?;
-                if tensor::tensor_digest(&t.header, t.bytes) != first {
-                    return Err(OptinferError::InvalidProof.into());
-                }
-                *slot = t;
+                *slot = r.opened(&first)?;
             }
             ops::REF_INPUT => {
                 let count = r.u32()? as usize;
@@ -131,11 +173,7 @@ fn open_inputs<'a>(
                 if set != d.input_digest {
                     return Err(OptinferError::InvalidProof.into());
                 }
-                let t = r.tensor()?;
-                if &tensor::tensor_digest(&t.header, t.bytes) != digs[idx as usize] {
-                    return Err(OptinferError::InvalidProof.into());
-                }
-                *slot = t;
+                *slot = r.opened(digs[idx as usize])?;
             }
             _ => {
                 let n = r.u8()? as usize;
@@ -146,8 +184,8 @@ fn open_inputs<'a>(
                 for s in sib.iter_mut().take(n) {
                     *s = *r.h32()?;
                 }
-                let t = r.tensor()?;
-                let dig = tensor::tensor_digest(&t.header, t.bytes);
+                // The weight's digest comes first so the tensor can be opened sparsely against it.
+                let dig = *r.h32()?;
                 if !merkle::verify(
                     &m.weight_root,
                     &merkle::leaf_hash(&dig),
@@ -157,11 +195,18 @@ fn open_inputs<'a>(
                 ) {
                     return Err(OptinferError::InvalidProof.into());
                 }
-                *slot = t;
+                *slot = r.opened(&dig)?;
             }
         }
     }
     Ok(())
+}
+
+fn op_error(e: ops::OpError) -> OptinferError {
+    match e {
+        ops::OpError::MissingChunk => OptinferError::MissingChunk,
+        _ => OptinferError::BadOperands,
+    }
 }
 
 pub fn one_step(ctx: &mut Context<OneStep>) -> Result<()> {
@@ -188,10 +233,7 @@ pub fn one_step(ctx: &mut Context<OneStep>) -> Result<()> {
     let entry = OpEntry::parse(&a.ops_page.entries[layer as usize % OPS_PER_PAGE]);
     let buf = &a.buffer.data[..a.buffer.len.get() as usize];
     let mut r = Reader { b: buf, at: 0 };
-    let empty = Operand {
-        header: Header::default(),
-        bytes: &[],
-    };
+    let empty = Operand::full(Header::default(), &[]);
     let mut ins = [empty; MAX_OP_INPUTS];
     open_inputs(&entry, &mut r, d, &a.model, &mut ins)?;
     let ins = &ins[..entry.n_inputs as usize];
@@ -200,11 +242,10 @@ pub fn one_step(ctx: &mut Context<OneStep>) -> Result<()> {
     let exec_header = d.header[0];
     let mut out = [0u8; CHUNK_BYTES];
     let executor_correct = if chunk == CHUNK_HEADER {
-        let h = ops::infer(&entry, ins).map_err(|_| OptinferError::BadOperands)?;
+        let h = ops::infer(&entry, ins).map_err(op_error)?;
         pack_header(&h) == exec_header
     } else {
-        let (h, len) =
-            ops::compute_chunk(&entry, ins, chunk as u64, &mut out).map_err(|_| OptinferError::BadOperands)?;
+        let (h, len) = ops::compute_chunk(&entry, ins, chunk as u64, &mut out).map_err(op_error)?;
         let expected_leaf = if (chunk as u64) < h.chunk_count().unwrap_or(0) {
             merkle::leaf_hash(&out[..len])
         } else {

@@ -36,6 +36,8 @@ pub enum OpError {
     BadOperands,
     /// The entry itself is malformed (input count, attributes, references).
     BadEntry,
+    /// A sparse opening lacks a chunk the recomputation reads.
+    MissingChunk,
 }
 
 /// One row of a model's op table, as registered on chain.
@@ -127,25 +129,63 @@ impl OpEntry {
     }
 }
 
-/// An input tensor of the one-step: header and full canonical bytes.
+/// An input tensor of the one-step: its header and either its full canonical bytes or, for a
+/// sparse opening, only the chunks the recomputation reads (each Merkle-proven by the caller).
 #[derive(Clone, Copy)]
 pub struct Operand<'a> {
     pub header: Header,
     pub bytes: &'a [u8],
+    pub pieces: &'a [(u32, &'a [u8])],
+    pub sparse: bool,
 }
 
-fn rd_i32(b: &[u8], i: usize) -> i32 {
-    i32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]])
+impl<'a> Operand<'a> {
+    pub fn full(header: Header, bytes: &'a [u8]) -> Operand<'a> {
+        Operand {
+            header,
+            bytes,
+            pieces: &[],
+            sparse: false,
+        }
+    }
+    pub fn sparse(header: Header, pieces: &'a [(u32, &'a [u8])]) -> Operand<'a> {
+        Operand {
+            header,
+            bytes: &[],
+            pieces,
+            sparse: true,
+        }
+    }
+    /// The `es` bytes of element `i`; elements never straddle chunks since `es` divides 256.
+    fn at(&self, i: usize, es: usize) -> Result<&'a [u8], OpError> {
+        let off = i * es;
+        if !self.sparse {
+            return self.bytes.get(off..off + es).ok_or(OpError::BadOperands);
+        }
+        let c = (off / CHUNK_BYTES) as u32;
+        let (_, chunk) = self
+            .pieces
+            .iter()
+            .find(|(ix, _)| *ix == c)
+            .ok_or(OpError::MissingChunk)?;
+        let s = off % CHUNK_BYTES;
+        chunk.get(s..s + es).ok_or(OpError::BadOperands)
+    }
 }
-fn rd_f32(b: &[u8], i: usize) -> f32 {
-    f32::from_bits(rd_i32(b, i) as u32)
+
+fn rd_i32(t: &Operand, i: usize) -> Result<i32, OpError> {
+    let b = t.at(i, 4)?;
+    Ok(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+fn rd_f32(t: &Operand, i: usize) -> Result<f32, OpError> {
+    Ok(f32::from_bits(rd_i32(t, i)? as u32))
 }
 /// Reads element i of an int8/uint8/int32 tensor widened to i32.
-fn rd_int(dtype: u8, b: &[u8], i: usize) -> i32 {
-    match dtype {
-        DT_INT8 => b[i] as i8 as i32,
-        DT_UINT8 => b[i] as i32,
-        _ => rd_i32(b, i),
+fn rd_int(t: &Operand, i: usize) -> Result<i32, OpError> {
+    match t.header.dtype {
+        DT_INT8 => Ok(t.at(i, 1)?[0] as i8 as i32),
+        DT_UINT8 => Ok(t.at(i, 1)?[0] as i32),
+        _ => rd_i32(t, i),
     }
 }
 fn bits_i32(a: &[u8]) -> i32 {
@@ -240,7 +280,7 @@ pub fn infer(e: &OpEntry, ins: &[Operand]) -> Result<Header, OpError> {
     }
     for x in ins {
         let len = x.header.byte_len().ok_or(OpError::BadOperands)?;
-        if len != x.bytes.len() as u64 {
+        if !x.sparse && len != x.bytes.len() as u64 {
             return Err(OpError::BadOperands);
         }
     }
@@ -362,6 +402,11 @@ pub fn infer(e: &OpEntry, ins: &[Operand]) -> Result<Header, OpError> {
     }
 }
 
+/// Element index of byte offset `s` for elements of `es` bytes.
+fn idx_of(s: usize, es: usize) -> usize {
+    s / es
+}
+
 fn clip_bounds_i32(e: &OpEntry, lo: i32, hi: i32) -> (i32, i32) {
     let mn = if e.attrs[0] & 1 != 0 {
         bits_i32(&e.attrs[1..5])
@@ -383,7 +428,7 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
         OP_IDENTITY | OP_RESHAPE | OP_FLATTEN => {
             let es = dst.len();
             let s = o as usize * es;
-            dst.copy_from_slice(&a.bytes[s..s + es]);
+            dst.copy_from_slice(a.at(idx_of(s, es), es)?);
         }
         OP_TRANSPOSE => {
             let r = out.rank as usize;
@@ -404,24 +449,24 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
             }
             let es = dst.len();
             let s = idx as usize * es;
-            dst.copy_from_slice(&a.bytes[s..s + es]);
+            dst.copy_from_slice(a.at(idx_of(s, es), es)?);
         }
         OP_RELU => match a.header.dtype {
             DT_FLOAT => {
-                let x = rd_f32(a.bytes, o as usize);
+                let x = rd_f32(a, o as usize)?;
                 // onnxruntime keeps -0 and NaN (x < 0 ? 0 : x), checked against it in ort.test.ts.
                 let y = if x < 0.0 { 0.0 } else { x };
                 dst.copy_from_slice(&y.to_bits().to_le_bytes());
             }
             DT_INT32 => {
-                let x = rd_i32(a.bytes, o as usize);
+                let x = rd_i32(a, o as usize)?;
                 dst.copy_from_slice(&x.max(0).to_le_bytes());
             }
-            _ => dst[0] = (a.bytes[o as usize] as i8).max(0) as u8,
+            _ => dst[0] = (a.at(o as usize, 1)?[0] as i8).max(0) as u8,
         },
         OP_CLIP => match a.header.dtype {
             DT_FLOAT => {
-                let x = rd_f32(a.bytes, o as usize);
+                let x = rd_f32(a, o as usize)?;
                 // An absent bound is the largest finite float, as in onnxruntime: Clip(+inf) = f32::MAX.
                 let mn = if e.attrs[0] & 1 != 0 {
                     f32::from_bits(bits_i32(&e.attrs[1..5]) as u32)
@@ -439,16 +484,16 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
             }
             DT_INT32 => {
                 let (mn, mx) = clip_bounds_i32(e, i32::MIN, i32::MAX);
-                let y = rd_i32(a.bytes, o as usize).max(mn).min(mx);
+                let y = rd_i32(a, o as usize)?.max(mn).min(mx);
                 dst.copy_from_slice(&y.to_le_bytes());
             }
             DT_INT8 => {
                 let (mn, mx) = clip_bounds_i32(e, -128, 127);
-                dst[0] = (a.bytes[o as usize] as i8 as i32).max(mn).min(mx) as i8 as u8;
+                dst[0] = (a.at(o as usize, 1)?[0] as i8 as i32).max(mn).min(mx) as i8 as u8;
             }
             _ => {
                 let (mn, mx) = clip_bounds_i32(e, 0, 255);
-                dst[0] = (a.bytes[o as usize] as i32).max(mn).min(mx) as u8;
+                dst[0] = (a.at(o as usize, 1)?[0] as i32).max(mn).min(mx) as u8;
             }
         },
         OP_ADD | OP_SUB | OP_MUL => {
@@ -456,7 +501,7 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
             let ia = broadcast_index(out, &a.header, o);
             let ib = broadcast_index(out, &b.header, o);
             if out.dtype == DT_FLOAT {
-                let (x, y) = (rd_f32(a.bytes, ia), rd_f32(b.bytes, ib));
+                let (x, y) = (rd_f32(a, ia)?, rd_f32(b, ib)?);
                 let r = match e.op {
                     OP_ADD => x + y,
                     OP_SUB => x - y,
@@ -464,7 +509,7 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
                 };
                 dst.copy_from_slice(&r.to_bits().to_le_bytes());
             } else {
-                let (x, y) = (rd_i32(a.bytes, ia), rd_i32(b.bytes, ib));
+                let (x, y) = (rd_i32(a, ia)?, rd_i32(b, ib)?);
                 let r = match e.op {
                     OP_ADD => x.wrapping_add(y),
                     OP_SUB => x.wrapping_sub(y),
@@ -478,37 +523,25 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
             let k = a.header.dims[1] as usize;
             let n = b.header.dims[1] as usize;
             let (m_i, n_i) = ((o / n as u64) as usize, (o % n as u64) as usize);
-            let za = if ins.len() > 2 {
-                rd_int(ins[2].header.dtype, ins[2].bytes, 0)
-            } else {
-                0
-            };
-            let zb = if ins.len() > 3 {
-                rd_int(ins[3].header.dtype, ins[3].bytes, 0)
-            } else {
-                0
-            };
+            let za = if ins.len() > 2 { rd_int(&ins[2], 0)? } else { 0 };
+            let zb = if ins.len() > 3 { rd_int(&ins[3], 0)? } else { 0 };
             let mut acc = 0i32;
             for kk in 0..k {
-                let x = rd_int(a.header.dtype, a.bytes, m_i * k + kk) - za;
-                let y = rd_int(b.header.dtype, b.bytes, kk * n + n_i) - zb;
+                let x = rd_int(a, m_i * k + kk)? - za;
+                let y = rd_int(b, kk * n + n_i)? - zb;
                 acc = acc.wrapping_add(x.wrapping_mul(y));
             }
             dst.copy_from_slice(&acc.to_le_bytes());
         }
         OP_QUANTIZE_LINEAR => {
-            let x = rd_f32(a.bytes, o as usize);
-            let scale = rd_f32(ins[1].bytes, 0);
+            let x = rd_f32(a, o as usize)?;
+            let scale = rd_f32(&ins[1], 0)?;
             let (qmin, qmax) = if out.dtype == DT_INT8 {
                 (-128i32, 127i32)
             } else {
                 (0, 255)
             };
-            let zp = if ins.len() == 3 {
-                rd_int(ins[2].header.dtype, ins[2].bytes, 0)
-            } else {
-                0
-            };
+            let zp = if ins.len() == 3 { rd_int(&ins[2], 0)? } else { 0 };
             let v = x / scale;
             let q = if v.is_nan() {
                 qmin
@@ -527,13 +560,9 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
             dst[0] = q as u8;
         }
         OP_DEQUANTIZE_LINEAR => {
-            let x = rd_int(a.header.dtype, a.bytes, o as usize);
-            let scale = rd_f32(ins[1].bytes, 0);
-            let zp = if ins.len() == 3 {
-                rd_int(ins[2].header.dtype, ins[2].bytes, 0)
-            } else {
-                0
-            };
+            let x = rd_int(a, o as usize)?;
+            let scale = rd_f32(&ins[1], 0)?;
+            let zp = if ins.len() == 3 { rd_int(&ins[2], 0)? } else { 0 };
             let y = (x.wrapping_sub(zp) as f32) * scale;
             dst.copy_from_slice(&y.to_bits().to_le_bytes());
         }
@@ -543,17 +572,17 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
             match out.dtype {
                 DT_FLOAT => {
                     let y = if src == DT_FLOAT {
-                        rd_f32(a.bytes, i)
+                        rd_f32(a, i)?
                     } else {
-                        rd_int(src, a.bytes, i) as f32
+                        rd_int(a, i)? as f32
                     };
                     dst.copy_from_slice(&y.to_bits().to_le_bytes());
                 }
                 _ => {
                     let v = if src == DT_FLOAT {
-                        f32_to_i32_x86(rd_f32(a.bytes, i))
+                        f32_to_i32_x86(rd_f32(a, i)?)
                     } else {
-                        rd_int(src, a.bytes, i)
+                        rd_int(a, i)?
                     };
                     // Narrowing casts keep the low bytes, as static_cast does.
                     let es = dst.len();
@@ -668,14 +697,8 @@ mod tests {
         let a: std::vec::Vec<u8> = (0..6 * 5).map(|i| (i * 37 % 256) as u8).collect();
         let b: std::vec::Vec<u8> = (0..5 * 70).map(|i| (i * 91 % 256) as u8).collect();
         let ins = [
-            Operand {
-                header: Header::new(DT_INT8, &[6, 5]).unwrap(),
-                bytes: &a,
-            },
-            Operand {
-                header: Header::new(DT_INT8, &[5, 70]).unwrap(),
-                bytes: &b,
-            },
+            Operand::full(Header::new(DT_INT8, &[6, 5]).unwrap(), &a),
+            Operand::full(Header::new(DT_INT8, &[5, 70]).unwrap(), &b),
         ];
         let e = entry(
             OP_MATMUL_INTEGER,
