@@ -292,3 +292,61 @@ test('an under-bonded challenger cannot open a dispute', () => {
   assert.equal(world.openDispute(c, e.publicKey, b, 1).res.error, 'InsufficientBond');
   void SIDE;
 });
+
+test('bond that is unbonding stays slashable; the slashed executor withdraws only what is left', () => {
+  const world = new World();
+  world.init();
+  const m = mlpModel();
+  world.registerModel(m);
+  const e = world.operator(6_000_000_000n);
+  const c = world.operator(5_000_000_000n);
+  const op = (k: Keypair) => world.h.fetch('Operator', PDA.operator(k.publicKey));
+  const unbond = (amount: bigint) =>
+    world.send(
+      [
+        world.h.ix('request_unbond', { amount: new BN(amount.toString()) }, [
+          r(e.publicKey, true),
+          r(PDA.config()),
+          w(PDA.operator(e.publicKey)),
+        ]),
+      ],
+      [e],
+    );
+  const withdraw = () =>
+    world.send([world.h.ix('withdraw', {}, [w(e.publicKey, true), w(PDA.operator(e.publicKey))])], [e]);
+  // The executor tries to leave with 5 of its 6 SOL before anyone disputes its bad job.
+  world.must(unbond(5_000_000_000n), 'request_unbond');
+  const seed = world.seed(world.inputDigest());
+  const bad = new Trace(cheatLayers(m, 1, 0), seed);
+  const good = new Trace(run(m), seed);
+  const b = world.commitBatch(0, e.publicKey, outputDigest(m, bad));
+  const total0 = world.totalLamports() + world.fees;
+  const { dispute } = world.openDispute(c, e.publicKey, b, 1);
+  assert.equal(
+    BigInt(op(e).locked.toString()),
+    PARAMS.minExecutorBond,
+    'stake taken from unbonding bond too',
+  );
+  // Nothing more can start unbonding: locked plus unbonding already exceed the bond.
+  assert.equal(unbond(1n).error, 'InsufficientBond');
+  world.h.warp(PARAMS.unbondingSlots + 1);
+  assert.equal(withdraw().error, 'WithdrawDuringDispute');
+  const g = {
+    world,
+    exec: new Player(world, e, bad),
+    chal: new Player(world, c, good),
+    dispute,
+    batch: b.batch,
+    total0,
+  };
+  playToOneStep(g);
+  g.chal.fillBuffer(dispute);
+  world.must(g.chal.oneStep(dispute), 'one_step');
+  const after = op(e);
+  assert.equal(BigInt(after.bonded.toString()), 1_000_000_000n);
+  assert.equal(BigInt(after.unbonding.toString()), 1_000_000_000n, 'unbonding clamped to what is left');
+  const bal = world.h.balance(e.publicKey);
+  world.must(withdraw(), 'withdraw');
+  assert.equal(world.h.balance(e.publicKey), bal + 1_000_000_000n - 5000n);
+  assert.equal(world.totalLamports() + world.fees, total0);
+});

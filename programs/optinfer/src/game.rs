@@ -39,6 +39,15 @@ pub fn begin_move(d: &mut Dispute, signer: &Address, phase: u8, now: u64) -> Res
     Ok(side)
 }
 
+/// Bond neither locked in a dispute nor already unbonding. Saturating: an executor whose stake was
+/// locked while it was unbonding can have locked + unbonding above bonded.
+pub fn free_bond(op: &Operator) -> u64 {
+    op.bonded
+        .get()
+        .saturating_sub(op.locked.get())
+        .saturating_sub(op.unbonding.get())
+}
+
 /// basis points of `amount` without u128 (which the upstream BPF backend miscompiles).
 pub fn bps_of(amount: u64, bps: u16) -> u64 {
     let b = bps as u64;
@@ -110,7 +119,7 @@ pub fn resolve(d: &mut Dispute, dispute_key: &Address, winner: u8, bounty_bps: u
             .ok_or(OptinferError::Overflow)?,
     );
     // A slashed operator that was unbonding cannot withdraw more than it still has.
-    let free = loser_op.bonded.get() - loser_op.locked.get();
+    let free = loser_op.bonded.get().saturating_sub(loser_op.locked.get());
     if loser_op.unbonding.get() > free {
         loser_op.unbonding = PodU64::from(free);
     }

@@ -6,7 +6,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::DisputeOpened;
-use crate::game::now_slot;
+use crate::game::{free_bond, now_slot};
 use crate::pure::{merkle, trace};
 use crate::state::*;
 
@@ -74,7 +74,7 @@ pub fn open_dispute(
 
     let co = &mut a.challenger_operator;
     let c_stake = cfg.min_challenger_bond.get();
-    if co.bonded.get() - co.locked.get() - co.unbonding.get() < c_stake {
+    if free_bond(co) < c_stake {
         return Err(OptinferError::InsufficientBond.into());
     }
     co.locked = (co.locked.get() + c_stake).into();
@@ -82,7 +82,11 @@ pub fn open_dispute(
     // The executor's stake is whatever of the minimum bond is still unlocked: a bad job must
     // stay disputable even if its executor is under-bonded.
     let eo = &mut a.executor_operator;
-    let e_stake = core::cmp::min(eo.bonded.get() - eo.locked.get(), cfg.min_executor_bond.get());
+    // Unbonding lamports stay slashable until withdrawn, so the executor's stake ignores them.
+    let e_stake = core::cmp::min(
+        eo.bonded.get().saturating_sub(eo.locked.get()),
+        cfg.min_executor_bond.get(),
+    );
     eo.locked = (eo.locked.get() + e_stake).into();
     eo.open_disputes = (eo.open_disputes.get() + 1).into();
     let b = &mut a.batch;

@@ -3,7 +3,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::UnbondRequested;
-use crate::game::now_slot;
+use crate::game::{free_bond, now_slot};
 use crate::state::{seeds, Config, Operator};
 
 #[derive(Accounts)]
@@ -22,7 +22,7 @@ pub fn request_unbond(ctx: &mut Context<RequestUnbond>, amount: u64) -> Result<(
     let delay = ctx.accounts.config.unbonding_slots.get();
     let now = now_slot()?;
     let op = &mut ctx.accounts.operator;
-    let free = op.bonded.get() - op.locked.get() - op.unbonding.get();
+    let free = free_bond(op);
     if amount > free {
         return Err(OptinferError::InsufficientBond.into());
     }

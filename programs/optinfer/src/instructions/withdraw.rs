@@ -28,12 +28,17 @@ pub fn withdraw(ctx: &mut Context<Withdraw>) -> Result<()> {
         return Err(OptinferError::UnbondingNotReady.into());
     }
     op.unbonding = 0u64.into();
-    op.bonded = (op.bonded.get() - amount).into();
+    op.bonded = op
+        .bonded
+        .get()
+        .checked_sub(amount)
+        .ok_or(OptinferError::Overflow)?
+        .into();
     let owner = op.owner;
     let mut from = *ctx.accounts.operator.account();
     let mut to = *ctx.accounts.owner.account();
-    from.set_lamports(from.lamports() - amount);
-    to.set_lamports(to.lamports() + amount);
+    from.set_lamports(from.lamports().checked_sub(amount).ok_or(OptinferError::Overflow)?);
+    to.set_lamports(to.lamports().checked_add(amount).ok_or(OptinferError::Overflow)?);
     emit!(Withdrawn { owner, amount });
     Ok(())
 }
