@@ -24,7 +24,7 @@ pub fn finalize_batch(ctx: &mut Context<FinalizeBatch>) -> Result<()> {
     if b.open_disputes.get() > 0 {
         return Err(OptinferError::FinalizeDuringDispute.into());
     }
-    if now < b.commit_slot.get() + window {
+    if now < b.commit_slot.get().saturating_add(window) {
         return Err(OptinferError::WindowOpen.into());
     }
     b.finalized = 1;

@@ -48,7 +48,7 @@ pub fn open_dispute(
     if b.finalized != 0 {
         return Err(OptinferError::AlreadyFinalized.into());
     }
-    if now >= b.commit_slot.get() + cfg.challenge_window.get() {
+    if now >= b.commit_slot.get().saturating_add(cfg.challenge_window.get()) {
         return Err(OptinferError::WindowClosed.into());
     }
     if job_index >= b.job_count.get() {
