@@ -11,7 +11,7 @@ import {
   PHASE,
   type Game,
 } from './lib/game.ts';
-import { chainModel, mlpModel, run, type ModelDef } from './lib/model.ts';
+import { chainModel, mlpModel, run, wideModel, type ModelDef } from './lib/model.ts';
 import { Harness, PROGRAMS, type TxResult } from './lib/svm.ts';
 import { headerBytes, u32 } from './lib/protocol.ts';
 import type { OpCase } from './lib/op-cases.ts';
@@ -32,7 +32,7 @@ function summarize(txs: TxResult[]) {
   };
 }
 
-function game(m: ModelDef, at: number, chunk: number) {
+function game(m: ModelDef, at: number, chunk: number, sparse = false) {
   const world = new World();
   world.init();
   const reg = world.registerModel(m);
@@ -47,7 +47,10 @@ function game(m: ModelDef, at: number, chunk: number) {
   world.must(res, 'open');
   const g: Game = { world, exec, chal, dispute, batch: b.batch, total0: 0n };
   playToOneStep(g);
-  const bufTxs = chal.fillBuffer(dispute);
+  const bufTxs = chal.fillBuffer(
+    dispute,
+    chal.stepData(dispute, (_pos, t) => (sparse && t.bytes.length > 256 ? [chunk] : undefined)),
+  );
   const step = world.must(chal.oneStep(dispute), 'one_step');
   world.must(chal.closeBuffer(dispute), 'close');
   if (world.dispute(dispute).phase !== PHASE.RESOLVED) throw new Error('not resolved');
@@ -89,6 +92,17 @@ rows.push({
   'max CU/tx': mlp.dispute.maxCu,
   'max bytes/tx': mlp.dispute.maxBytes,
   'one_step CU': mlp.step.cu,
+});
+const wide = game(wideModel(), 2, 37, true);
+rows.push({
+  model: 'wide 4 layers, 16 KiB tensors (sparse opening)',
+  'register txs': wide.reg.txs,
+  'commit_batch CU': wide.commit.cu,
+  'dispute txs': wide.dispute.txs,
+  'dispute CU total': wide.dispute.totalCu,
+  'max CU/tx': wide.dispute.maxCu,
+  'max bytes/tx': wide.dispute.maxBytes,
+  'one_step CU': wide.step.cu,
 });
 console.log('Whole disputes (open .. one-step .. close buffer), cheat in the middle layer:');
 console.table(rows);
