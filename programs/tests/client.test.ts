@@ -1,0 +1,73 @@
+// The committed IDL drives @coral-xyz/anchor's Program: instruction building with PDA resolution
+// from seeds, account decoding and events, against the SBF program in LiteSVM.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import anchor, { type Idl } from '@coral-xyz/anchor';
+import BN from 'bn.js';
+import { Connection, Keypair } from '@solana/web3.js';
+import { Harness, PDA, idl } from './lib/svm.ts';
+
+test('Program.methods builds instructions the program accepts, with PDAs resolved from the IDL seeds', async () => {
+  const h = new Harness();
+  const authority = h.fund();
+  const treasury = Keypair.generate().publicKey;
+  // The connection is never used: instructions are built offline and sent through LiteSVM.
+  const provider = new anchor.AnchorProvider(
+    new Connection('http://127.0.0.1:9'),
+    new anchor.Wallet(authority),
+    {},
+  );
+  const program = new anchor.Program(idl as Idl, provider);
+
+  const init = await program.methods
+    .initialize({
+      sequencer: authority.publicKey,
+      treasury,
+      challengeWindow: new BN(100),
+      clockSlots: new BN(20),
+      minExecutorBond: new BN(1_000_000_000),
+      minChallengerBond: new BN(1_000_000_000),
+      unbondingSlots: new BN(10),
+      bountyBps: 2500,
+    })
+    .accounts({ authority: authority.publicKey })
+    .instruction();
+  assert.ok(init.keys[1].pubkey.equals(PDA.config()), 'config PDA from the IDL seeds');
+  const r1 = h.send([init], [authority]);
+  assert.ok(r1.ok, r1.raw);
+
+  const commit = await program.methods
+    .commitBatch(new BN(0), [...Buffer.alloc(32, 7)], 5)
+    .accounts({ sequencer: authority.publicKey })
+    .instruction();
+  assert.ok(commit.keys[2].pubkey.equals(PDA.batch(0)), 'batch PDA from the index argument');
+  const r2 = h.send([commit], [authority]);
+  assert.ok(r2.ok, r2.raw);
+  assert.deepEqual(
+    r2.events.map((e) => e.name),
+    ['BatchCommitted'],
+  );
+
+  const batch = program.coder.accounts.decode('batch', h.data(PDA.batch(0))!);
+  assert.equal(batch.jobCount, 5);
+  assert.equal(batch.index.toNumber(), 0);
+  const config = program.coder.accounts.decode('config', h.data(PDA.config())!);
+  assert.equal(config.nextBatchIndex.toNumber(), 1);
+  assert.equal(config.bountyBps, 2500);
+  assert.ok(config.treasury.equals(treasury));
+
+  // Skipping an index fails with the IDL's error name; a batch account not at the PDA of the index
+  // argument is refused by the seeds check.
+  const skip = await program.methods
+    .commitBatch(new BN(2), [...Buffer.alloc(32)], 1)
+    .accounts({ sequencer: authority.publicKey })
+    .instruction();
+  assert.equal(h.send([skip], [authority]).error, 'BadBatchIndex');
+  const wrongPda = await program.methods
+    .commitBatch(new BN(1), [...Buffer.alloc(32)], 1)
+    .accounts({ sequencer: authority.publicKey, batch: PDA.batch(5) })
+    .instruction();
+  const r3 = h.send([wrongPda], [authority]);
+  assert.equal(r3.ok, false);
+  assert.equal(h.data(PDA.batch(5)), null, 'nothing created at the wrong address');
+});
