@@ -72,6 +72,30 @@ export class Harness {
     return coder.accounts.decode(accountName, d) as T;
   }
 
+  /**
+   * Places a ProofBuffer account holding `body` directly into the VM (test-only shortcut; the
+   * program checks owner and discriminator), for check-instruction inputs above one transaction.
+   */
+  putBuffer(body: Buffer): PublicKey {
+    const CAP = 9216;
+    if (body.length > CAP) throw new Error(`buffer body ${body.length} > ${CAP}`);
+    const acc = idl.accounts!.find((a) => a.name === 'ProofBuffer')!;
+    const data = Buffer.alloc(8 + 32 + 32 + 8 + CAP);
+    Buffer.from(acc.discriminator).copy(data, 0);
+    data.writeUInt32LE(body.length, 72);
+    body.copy(data, 80);
+    const pk = Keypair.generate().publicKey;
+    this.svm.setAccount({
+      address: kitAddress(pk.toBase58()),
+      data,
+      executable: false,
+      lamports: kitLamports(this.svm.minimumBalanceForRentExemption(BigInt(data.length))),
+      programAddress: kitAddress(PROGRAM_ID.toBase58()),
+      space: BigInt(data.length),
+    });
+    return pk;
+  }
+
   warp(slots: number | bigint) {
     this.slot += BigInt(slots);
     this.svm.warpToSlot(this.slot);

@@ -10,6 +10,7 @@ use crate::errors::OptinferError;
 use crate::pure::ops::{self, OpEntry, Operand, MAX_OP_INPUTS, OP_ENTRY_BYTES};
 use crate::pure::tensor::{self, Header, CHUNK_BYTES};
 use crate::pure::{merkle, trace};
+use crate::state::{ProofBuffer, PROOF_CAPACITY};
 
 pub const CHECK_MERKLE_ROOT: u8 = 0;
 pub const CHECK_TENSOR_DIGEST: u8 = 1;
@@ -110,9 +111,37 @@ pub fn run_check(kind: u8, data: &[u8], out: &mut [u8]) -> Result<usize> {
     }
 }
 
-pub fn check(_ctx: &mut Context<Check>, kind: u8, data: Vec<u8>) -> Result<()> {
+/// With empty `data`, the input is read from a ProofBuffer passed as the first remaining account,
+/// so vectors larger than one transaction can be checked in the VM too.
+pub fn check(ctx: &mut Context<Check>, kind: u8, data: Vec<u8>) -> Result<()> {
     let mut out = alloc::vec![0u8; 512];
-    let n = run_check(kind, &data, &mut out)?;
+    let remaining = if data.is_empty() {
+        ctx.remaining_accounts()?
+    } else {
+        Vec::new()
+    };
+    let raw;
+    // One call site for run_check: every handler is inlined into the entrypoint, so a second
+    // call would duplicate the whole check code in the binary.
+    let input: &[u8] = if data.is_empty() {
+        let view = remaining.first().ok_or(OptinferError::WrongAccount)?;
+        if !view.owned_by(&crate::ID) {
+            return Err(OptinferError::WrongAccount.into());
+        }
+        raw = view.try_borrow()?;
+        let disc = <ProofBuffer as anchor_lang::Discriminator>::DISCRIMINATOR;
+        let header = 8 + 32 + 32;
+        if raw.len() < header + 8 + PROOF_CAPACITY || &raw[..disc.len()] != disc {
+            return Err(OptinferError::WrongAccount.into());
+        }
+        let len = u32::from_le_bytes(raw[header..header + 4].try_into().unwrap()) as usize;
+        raw[header + 8..header + 8 + PROOF_CAPACITY]
+            .get(..len)
+            .ok_or(OptinferError::BufferOverflow)?
+    } else {
+        &data
+    };
+    let n = run_check(kind, input, &mut out)?;
     #[cfg(target_os = "solana")]
     // SAFETY: out[..n] is initialised and n <= 512 < MAX_RETURN_DATA.
     unsafe {
