@@ -198,3 +198,26 @@ test('sparse openings: an honest executor wins on 16 KiB layers from the job inp
   assert.equal(g.world.dispute(g.dispute).winner, SIDE.EXECUTOR);
   assert.equal(g.world.totalLamports() + g.world.fees, g.total0);
 });
+
+test('a resumable one-step: the recomputation runs in slices over several transactions', () => {
+  const g = startGame((m) => cheatLayers(m, 0, 2), honest);
+  playToOneStep(g);
+  g.chal.fillBuffer(g.dispute);
+  // Layer 0 is MatMulInteger int32 output: 64 elements per chunk, 16 per transaction.
+  for (const done of [16, 32, 48]) {
+    const part = g.world.must(g.chal.oneStep(g.dispute, 16), 'one_step slice');
+    const ev = part.events.find((e) => e.name === 'OneStepProgress');
+    assert.equal(ev?.data.done, done);
+    assert.equal(ev?.data.of, 64);
+    assert.equal(g.world.dispute(g.dispute).phase, PHASE.ONE_STEP);
+  }
+  // Anyone may continue it from any valid opening of the same inputs; the last slice resolves.
+  g.exec.fillBuffer(g.dispute);
+  const last = g.world.must(g.exec.oneStep(g.dispute, 16), 'last slice');
+  assert.equal(last.events.find((e) => e.name === 'OneStepExecuted')?.data.executor_correct, false);
+  assert.equal(g.world.dispute(g.dispute).winner, SIDE.CHALLENGER);
+  assert.equal(
+    g.world.totalLamports() + g.world.fees + 0n,
+    g.total0 + g.world.h.balance(g.exec.key.publicKey) * 0n,
+  );
+});

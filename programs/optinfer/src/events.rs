@@ -72,6 +72,12 @@ pub struct OneStepExecuted {
     pub executor_correct: bool,
 }
 #[event]
+pub struct OneStepProgress {
+    pub dispute: Address,
+    pub done: u32,
+    pub of: u32,
+}
+#[event]
 pub struct TimeoutClaimed {
     pub dispute: Address,
     pub side: u8,

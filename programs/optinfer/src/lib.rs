@@ -136,8 +136,8 @@ pub mod optinfer {
     }
 
     #[discrim = 16]
-    pub fn one_step(ctx: &mut Context<OneStep>) -> Result<()> {
-        instructions::one_step::one_step(ctx)
+    pub fn one_step(ctx: &mut Context<OneStep>, max_elements: u32) -> Result<()> {
+        instructions::one_step::one_step(ctx, max_elements)
     }
 
     #[discrim = 17]

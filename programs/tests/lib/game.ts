@@ -481,12 +481,12 @@ export class Player {
     }
     return out;
   }
-  oneStep(dispute: PublicKey): TxResult {
+  oneStep(dispute: PublicKey, maxElements = 0): TxResult {
     const s = this.d(dispute);
     const page = Math.floor(s.disagree / OPS_PER_PAGE);
     return this.world.send(
       [
-        this.h.ix('one_step', {}, [
+        this.h.ix('one_step', { max_elements: maxElements }, [
           r(this.key.publicKey, true),
           ...this.world.resolveAccounts(dispute),
           r(this.world.modelPda),

@@ -5,7 +5,7 @@ use anchor_lang::prelude::*;
 use super::claim_timeout::finish;
 use super::reveal_layer::pack_header;
 use crate::errors::OptinferError;
-use crate::events::OneStepExecuted;
+use crate::events::{OneStepExecuted, OneStepProgress};
 use crate::game::{charge_clock, now_slot};
 use crate::pure::ops::{self, OpEntry, Operand, MAX_OP_INPUTS};
 use crate::pure::tensor::{self, Header, CHUNK_BYTES};
@@ -209,7 +209,9 @@ fn op_error(e: ops::OpError) -> OptinferError {
     }
 }
 
-pub fn one_step(ctx: &mut Context<OneStep>) -> Result<()> {
+/// `max_elements` = 0 computes the whole chunk; otherwise at most that many further output
+/// elements are computed and kept in the dispute, and the call that completes the chunk resolves.
+pub fn one_step(ctx: &mut Context<OneStep>, max_elements: u32) -> Result<()> {
     let now = now_slot()?;
     let a = &mut ctx.accounts;
     {
@@ -240,12 +242,31 @@ pub fn one_step(ctx: &mut Context<OneStep>) -> Result<()> {
 
     let chunk = d.chunk_index.get();
     let exec_header = d.header[0];
-    let mut out = [0u8; CHUNK_BYTES];
     let executor_correct = if chunk == CHUNK_HEADER {
         let h = ops::infer(&entry, ins).map_err(op_error)?;
         pack_header(&h) == exec_header
     } else {
-        let (h, len) = ops::compute_chunk(&entry, ins, chunk as u64, &mut out).map_err(op_error)?;
+        let mut out = d.step_out;
+        let from = d.step_done.get();
+        let to = if max_elements == 0 {
+            u32::MAX
+        } else {
+            from.saturating_add(max_elements)
+        };
+        let (h, len, n) = ops::compute_range(&entry, ins, chunk as u64, from, to, &mut out).map_err(op_error)?;
+        let done = to.min(n);
+        if done < n {
+            let key = *d.address();
+            let d = &mut a.dispute;
+            d.step_out = out;
+            d.step_done = done.into();
+            emit!(OneStepProgress {
+                dispute: key,
+                done,
+                of: n
+            });
+            return Ok(());
+        }
         let expected_leaf = if (chunk as u64) < h.chunk_count().unwrap_or(0) {
             merkle::leaf_hash(&out[..len])
         } else {

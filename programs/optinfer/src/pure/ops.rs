@@ -595,26 +595,42 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
     Ok(())
 }
 
-/// Recomputes output chunk `chunk` into `out_buf`, returning its length.
+/// Recomputes output chunk `chunk` into `out_buf`, returning the output header and chunk length.
 pub fn compute_chunk(
     e: &OpEntry,
     ins: &[Operand],
     chunk: u64,
     out_buf: &mut [u8; CHUNK_BYTES],
 ) -> Result<(Header, usize), OpError> {
+    compute_range(e, ins, chunk, 0, u32::MAX, out_buf).map(|(h, len, _)| (h, len))
+}
+
+/// Recomputes elements `from..to` (clamped to the chunk) of output chunk `chunk` into their
+/// places in `out_buf`: a one-step too heavy for one transaction runs in several such slices.
+/// Returns the output header, the chunk's byte length and the element count of the chunk.
+pub fn compute_range(
+    e: &OpEntry,
+    ins: &[Operand],
+    chunk: u64,
+    from: u32,
+    to: u32,
+    out_buf: &mut [u8; CHUNK_BYTES],
+) -> Result<(Header, usize, u32), OpError> {
     let out = infer(e, ins)?;
     let es = dtype_size(out.dtype).ok_or(OpError::BadOperands)?;
     let total = out.byte_len().ok_or(OpError::BadOperands)?;
     let start = chunk * CHUNK_BYTES as u64;
     if start >= total {
-        return Ok((out, 0));
+        return Ok((out, 0, 0));
     }
     let len = core::cmp::min(CHUNK_BYTES as u64, total - start) as usize;
+    let n = (len / es) as u32;
     let first = start / es as u64;
-    for j in 0..len / es {
+    for j in from.min(n)..to.min(n) {
+        let j = j as usize;
         element(e, ins, &out, first + j as u64, &mut out_buf[j * es..(j + 1) * es])?;
     }
-    Ok((out, len))
+    Ok((out, len, n))
 }
 
 #[cfg(test)]

@@ -50,6 +50,9 @@ pub struct Dispute {
     pub chunk_level: PodU32,
     pub chunk_index: PodU32,
     pub moves: PodU32,
+    /// Resumable one-step: output elements of the disputed chunk computed so far, and their bytes.
+    pub step_done: PodU32,
+    pub step_out: [u8; 256],
     pub phase: u8,
     /// Side to move (SIDE_EXECUTOR / SIDE_CHALLENGER).
     pub turn: u8,
