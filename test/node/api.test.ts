@@ -192,3 +192,11 @@ test('error: unknown job and batch → 404 with a JSON error', async () => {
   const neg = await fetch(`${base}/v1/batches/-1`);
   assert.equal(neg.status, 400);
 });
+
+test('the shipped demo model is the integer-only fixture built by scripts/build-models.ts', () => {
+  const fixture = readFileSync(new URL('../fixtures/models/int8_mlp.onnx', import.meta.url));
+  assert.ok(
+    Buffer.compare(readFileSync(DEMO_MODEL_PATH), fixture) === 0,
+    'copy test/fixtures/models/int8_mlp.onnx to models/demo-int8-mlp.onnx',
+  );
+});
