@@ -221,3 +221,18 @@ test('a resumable one-step: the recomputation runs in slices over several transa
     g.total0 + g.world.h.balance(g.exec.key.publicKey) * 0n,
   );
 });
+
+test('a one-step whose data passes 10 KiB grows the proof buffer while it is written', () => {
+  const g = startGame(honest, (m) => cheatLayers(m, 1, 20), wideModel());
+  playToOneStep(g);
+  const data = g.exec.stepData(g.dispute);
+  assert.ok(data.length > 16384, `whole 16 KiB input opened (${data.length} bytes)`);
+  const writes = g.exec.fillBuffer(g.dispute, data);
+  const buf = g.world.h.data(PDA.proof(g.dispute, g.exec.key.publicKey))!;
+  assert.ok(buf.length >= data.length, 'buffer grew to hold the data');
+  assert.ok(writes.every((w) => w.size <= 1232));
+  const res = g.world.must(g.exec.oneStep(g.dispute), 'one_step');
+  assert.equal(res.events.find((e) => e.name === 'OneStepExecuted')?.data.executor_correct, true);
+  g.world.must(g.exec.closeBuffer(g.dispute), 'close');
+  assert.equal(g.world.totalLamports() + g.world.fees, g.total0, 'growth rent returned on close');
+});

@@ -131,8 +131,13 @@ pub mod optinfer {
     }
 
     #[discrim = 15]
-    pub fn write_proof_buffer(ctx: &mut Context<WriteProofBuffer>, offset: u32, data: Vec<u8>) -> Result<()> {
-        instructions::write_proof_buffer::write_proof_buffer(ctx, offset, data)
+    pub fn write_proof_buffer(
+        ctx: &mut Context<WriteProofBuffer>,
+        offset: u32,
+        grow: u32,
+        data: Vec<u8>,
+    ) -> Result<()> {
+        instructions::write_proof_buffer::write_proof_buffer(ctx, offset, grow, data)
     }
 
     #[discrim = 16]

@@ -441,7 +441,10 @@ export class Player {
     return Buffer.concat(parts);
   }
 
-  /** Fills this side's proof buffer over as many transactions as needed; returns the tx results. */
+  /**
+   * Fills this side's proof buffer over as many transactions as needed, growing it by up to
+   * 10 KiB per write once the data passes its capacity; returns the tx results.
+   */
   fillBuffer(dispute: PublicKey, data = this.stepData(dispute)): TxResult[] {
     const buf = PDA.proof(dispute, this.key.publicKey);
     const out: TxResult[] = [];
@@ -463,14 +466,20 @@ export class Player {
         ),
       );
     }
+    // Capacity = account data after the 77-byte Slab header and length.
+    let capacity = this.h.data(buf)!.length - 77;
     for (let off = 0; off < data.length; off += PROOF_CHUNK) {
+      const piece = data.subarray(off, off + PROOF_CHUNK);
+      const grow = off + piece.length > capacity ? 10240 : 0;
+      capacity += grow;
       out.push(
         this.world.must(
           this.world.send(
             [
-              this.h.ix('write_proof_buffer', { offset: off, data: data.subarray(off, off + PROOF_CHUNK) }, [
-                r(this.key.publicKey, true),
+              this.h.ix('write_proof_buffer', { offset: off, grow, data: piece }, [
+                w(this.key.publicKey, true),
                 w(buf),
+                r(SystemProgram.programId),
               ]),
             ],
             [this.key],
@@ -481,6 +490,7 @@ export class Player {
     }
     return out;
   }
+
   oneStep(dispute: PublicKey, maxElements = 0): TxResult {
     const s = this.d(dispute);
     const page = Math.floor(s.disagree / OPS_PER_PAGE);

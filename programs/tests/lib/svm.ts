@@ -77,13 +77,13 @@ export class Harness {
    * program checks owner and discriminator), for check-instruction inputs above one transaction.
    */
   putBuffer(body: Buffer): PublicKey {
-    const CAP = 9216;
-    if (body.length > CAP) throw new Error(`buffer body ${body.length} > ${CAP}`);
+    // Slab<ProofBuffer, u8>: [disc 8][dispute 32][owner 32][bump 1][len u32][bytes].
+    const LEN_OFFSET = 8 + 32 + 32 + 1;
     const acc = idl.accounts!.find((a) => a.name === 'ProofBuffer')!;
-    const data = Buffer.alloc(8 + 32 + 32 + 8 + CAP);
+    const data = Buffer.alloc(LEN_OFFSET + 4 + body.length);
     Buffer.from(acc.discriminator).copy(data, 0);
-    data.writeUInt32LE(body.length, 72);
-    body.copy(data, 80);
+    data.writeUInt32LE(body.length, LEN_OFFSET);
+    body.copy(data, LEN_OFFSET + 4);
     const pk = Keypair.generate().publicKey;
     this.svm.setAccount({
       address: kitAddress(pk.toBase58()),

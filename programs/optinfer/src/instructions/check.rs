@@ -10,7 +10,7 @@ use crate::errors::OptinferError;
 use crate::pure::ops::{self, OpEntry, Operand, MAX_OP_INPUTS, OP_ENTRY_BYTES};
 use crate::pure::tensor::{self, Header, CHUNK_BYTES};
 use crate::pure::{merkle, trace};
-use crate::state::{ProofBuffer, PROOF_CAPACITY};
+use crate::state::ProofBufferAccount;
 
 pub const CHECK_MERKLE_ROOT: u8 = 0;
 pub const CHECK_TENSOR_DIGEST: u8 = 1;
@@ -120,24 +120,14 @@ pub fn check(ctx: &mut Context<Check>, kind: u8, data: Vec<u8>) -> Result<()> {
     } else {
         Vec::new()
     };
-    let raw;
+    let loaded;
     // One call site for run_check: every handler is inlined into the entrypoint, so a second
     // call would duplicate the whole check code in the binary.
     let input: &[u8] = if data.is_empty() {
         let view = remaining.first().ok_or(OptinferError::WrongAccount)?;
-        if !view.owned_by(&crate::ID) {
-            return Err(OptinferError::WrongAccount.into());
-        }
-        raw = view.try_borrow()?;
-        let disc = <ProofBuffer as anchor_lang::Discriminator>::DISCRIMINATOR;
-        let header = 8 + 32 + 32;
-        if raw.len() < header + 8 + PROOF_CAPACITY || &raw[..disc.len()] != disc {
-            return Err(OptinferError::WrongAccount.into());
-        }
-        let len = u32::from_le_bytes(raw[header..header + 4].try_into().unwrap()) as usize;
-        raw[header + 8..header + 8 + PROOF_CAPACITY]
-            .get(..len)
-            .ok_or(OptinferError::BufferOverflow)?
+        // Owner and discriminator are checked by the load.
+        loaded = <ProofBufferAccount as anchor_lang::AnchorAccount>::load(*view)?;
+        loaded.as_slice()
     } else {
         &data
     };

@@ -8,7 +8,7 @@ pub struct CloseProofBuffer {
     #[account(mut)]
     pub owner: Signer,
     #[account(mut, close = owner, seeds = [seeds::PROOF, buffer.dispute.as_ref(), owner.address().as_ref()], bump = buffer.bump)]
-    pub buffer: Account<ProofBuffer>,
+    pub buffer: ProofBufferAccount,
 }
 
 pub fn close_proof_buffer(_ctx: &mut Context<CloseProofBuffer>) -> Result<()> {

@@ -9,8 +9,14 @@ pub struct InitProofBuffer {
     pub owner: Signer,
     #[account(seeds = [seeds::DISPUTE, dispute.batch.as_ref(), &dispute.job_index.get().to_le_bytes()], bump = dispute.bump)]
     pub dispute: Account<Dispute>,
-    #[account(init, payer = owner, seeds = [seeds::PROOF, dispute.address().as_ref(), owner.address().as_ref()], bump)]
-    pub buffer: Account<ProofBuffer>,
+    #[account(
+        init,
+        payer = owner,
+        space = ProofBufferAccount::space_for(PROOF_INIT_CAPACITY),
+        seeds = [seeds::PROOF, dispute.address().as_ref(), owner.address().as_ref()],
+        bump
+    )]
+    pub buffer: ProofBufferAccount,
     pub system_program: Program<System>,
 }
 
@@ -19,7 +25,6 @@ pub fn init_proof_buffer(ctx: &mut Context<InitProofBuffer>) -> Result<()> {
     let b = &mut ctx.accounts.buffer;
     b.dispute = dispute;
     b.owner = owner;
-    b.len = 0u32.into();
     b.bump = ctx.bumps.buffer;
     Ok(())
 }

@@ -33,7 +33,7 @@ pub struct OneStep {
     #[account(constraint = ops_page.model == *model.address() @ OptinferError::WrongOpsPage)]
     pub ops_page: Account<OpsPage>,
     #[account(constraint = buffer.dispute == *dispute.address() @ OptinferError::BufferMismatch)]
-    pub buffer: Account<ProofBuffer>,
+    pub buffer: ProofBufferAccount,
 }
 
 /// Cursor over the proof buffer; every read is bounds-checked into BadStepData.
@@ -233,7 +233,7 @@ pub fn one_step(ctx: &mut Context<OneStep>, max_elements: u32) -> Result<()> {
         return Err(OptinferError::WrongOpsPage.into());
     }
     let entry = OpEntry::parse(&a.ops_page.entries[layer as usize % OPS_PER_PAGE]);
-    let buf = &a.buffer.data[..a.buffer.len.get() as usize];
+    let buf = a.buffer.as_slice();
     let mut r = Reader { b: buf, at: 0 };
     let empty = Operand::full(Header::default(), &[]);
     let mut ins = [empty; MAX_OP_INPUTS];

@@ -1,4 +1,5 @@
-//! Writes one piece of one-step data into the signer's proof buffer at an offset.
+//! Writes one piece of one-step data into the signer's proof buffer: over bytes already written,
+//! or appended at the end (optionally growing the account first, the signer paying the rent).
 use alloc::vec::Vec;
 use anchor_lang::prelude::*;
 
@@ -7,21 +8,36 @@ use crate::state::*;
 
 #[derive(Accounts)]
 pub struct WriteProofBuffer {
+    #[account(mut)]
     pub owner: Signer,
     #[account(mut, seeds = [seeds::PROOF, buffer.dispute.as_ref(), owner.address().as_ref()], bump = buffer.bump)]
-    pub buffer: Account<ProofBuffer>,
+    pub buffer: ProofBufferAccount,
+    pub system_program: Program<System>,
 }
 
-pub fn write_proof_buffer(ctx: &mut Context<WriteProofBuffer>, offset: u32, data: Vec<u8>) -> Result<()> {
+/// `grow` extra bytes of capacity (at most 10 KiB) are added before writing.
+pub fn write_proof_buffer(ctx: &mut Context<WriteProofBuffer>, offset: u32, grow: u32, data: Vec<u8>) -> Result<()> {
     let b = &mut ctx.accounts.buffer;
+    if grow > 0 {
+        if grow > PROOF_MAX_GROWTH {
+            return Err(OptinferError::BufferOverflow.into());
+        }
+        let cap = (b.capacity() as u32)
+            .checked_add(grow)
+            .ok_or(OptinferError::BufferOverflow)?;
+        b.resize_to_capacity(cap)?;
+        b.top_up(ctx.accounts.owner.account())?;
+    }
     let start = offset as usize;
     let end = start.checked_add(data.len()).ok_or(OptinferError::BufferOverflow)?;
-    if end > PROOF_CAPACITY {
+    let len = b.len();
+    if start > len || end > b.capacity() {
         return Err(OptinferError::BufferOverflow.into());
     }
-    b.data[start..end].copy_from_slice(&data);
-    if end as u32 > b.len.get() {
-        b.len = (end as u32).into();
+    let keep = core::cmp::min(end, len);
+    b.as_mut_slice()[start..keep].copy_from_slice(&data[..keep - start]);
+    for &x in &data[keep - start..] {
+        b.try_push(x)?;
     }
     Ok(())
 }
