@@ -14,8 +14,10 @@ else
   echo "[setup] nats-server present"
 fi
 
-echo "[setup] npm ci"
-npm ci --no-audit --no-fund
+# `npm install`, not `npm ci`: the lockfile is committed and honoured, but npm ci refuses it because this
+# registry does not serve litesvm's optional packages for other platforms, so the lock cannot list them.
+echo "[setup] npm install (from package-lock.json)"
+npm install --no-audit --no-fund
 
 if [ "${OPTINFER_SKIP_PROGRAM:-}" != "1" ]; then
   bash programs/scripts/install-toolchain.sh
