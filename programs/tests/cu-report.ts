@@ -11,7 +11,7 @@ import {
   PHASE,
   type Game,
 } from './lib/game.ts';
-import { chainModel, mlpModel, run, wideModel, type ModelDef } from './lib/model.ts';
+import { bigMatmulModel, chainModel, mlpModel, run, wideModel, type ModelDef } from './lib/model.ts';
 import { Harness, PROGRAMS, type TxResult } from './lib/svm.ts';
 import { headerBytes, u32 } from './lib/protocol.ts';
 import type { OpCase } from './lib/op-cases.ts';
@@ -106,6 +106,33 @@ rows.push({
 });
 console.log('Whole disputes (open .. one-step .. close buffer), cheat in the middle layer:');
 console.table(rows);
+
+// A one-step too heavy for one transaction: MatMulInteger x[1,2048] x W[2048,64], sliced.
+{
+  const m = bigMatmulModel(2048);
+  const world = new World();
+  world.init();
+  world.registerModel(m);
+  const e = world.operator(10_000_000_000n);
+  const c = world.operator(5_000_000_000n);
+  const seed = world.seed(world.inputDigest());
+  const exec = new Player(world, e, new Trace(cheatLayers(m, 0, 0), seed));
+  const chal = new Player(world, c, new Trace(run(m), seed));
+  const b = world.commitBatch(0, e.publicKey, outputDigest(m, exec.trace));
+  const { dispute } = world.openDispute(c, e.publicKey, b, 1);
+  playToOneStep({ world, exec, chal, dispute, batch: b.batch, total0: 0n });
+  const writes = chal.fillBuffer(dispute);
+  const slices: TxResult[] = [];
+  while (world.dispute(dispute).phase !== PHASE.RESOLVED && slices.length < 64) {
+    slices.push(world.must(chal.oneStep(dispute, 4), 'slice'));
+  }
+  const s = summarize([...writes, ...slices]);
+  console.log(
+    `\nResumable one-step, MatMulInteger K = 2048 (128 KiB weights opened whole): ${writes.length} buffer ` +
+      `transactions, ${slices.length} one-step slices of 4 outputs, max ${Math.max(...slices.map((t) => t.cu))} CU per slice, ` +
+      `max ${s.maxBytes} bytes per transaction`,
+  );
+}
 
 // One-step per layer of the mlp model: the real one_step transaction (opening + recompute).
 const stepRows: Record<string, unknown>[] = [];

@@ -12,7 +12,7 @@ import {
   type Game,
   type Player,
 } from './lib/game.ts';
-import { run, wideModel, type ModelDef } from './lib/model.ts';
+import { bigMatmulModel, run, wideModel, type ModelDef } from './lib/model.ts';
 import { PDA } from './lib/svm.ts';
 import type { Tensor } from './lib/protocol.ts';
 
@@ -235,4 +235,27 @@ test('a one-step whose data passes 10 KiB grows the proof buffer while it is wri
   assert.equal(res.events.find((e) => e.name === 'OneStepExecuted')?.data.executor_correct, true);
   g.world.must(g.exec.closeBuffer(g.dispute), 'close');
   assert.equal(g.world.totalLamports() + g.world.fees, g.total0, 'growth rent returned on close');
+});
+
+test('MatMulInteger with K = 2048 (128 KiB of weights): the one-step runs in slices under 1.4M CU', () => {
+  const g = startGame((m) => cheatLayers(m, 0, 0), honest, bigMatmulModel(2048));
+  playToOneStep(g);
+  assert.equal(g.world.dispute(g.dispute).disagree, 0);
+  const writes = g.chal.fillBuffer(g.dispute);
+  assert.ok(writes.length > 140, `${writes.length} buffer transactions`);
+  // The whole chunk at once needs 64 x 2048 multiply-adds: more than one transaction allows.
+  const whole = g.chal.oneStep(g.dispute);
+  assert.equal(whole.ok, false);
+  assert.match(whole.logs.join('\n'), /exceeded CUs meter|computational budget exceeded/);
+  let last;
+  const cus: number[] = [];
+  for (let i = 0; i < 16; i++) {
+    last = g.world.must(g.chal.oneStep(g.dispute, 4), `slice ${i}`);
+    cus.push(last.cu);
+  }
+  assert.ok(Math.max(...cus) < 1_400_000, `slices: ${cus.join(', ')} CU`);
+  assert.equal(last!.events.find((e) => e.name === 'OneStepExecuted')?.data.executor_correct, false);
+  assert.equal(g.world.dispute(g.dispute).winner, SIDE.CHALLENGER);
+  g.world.must(g.chal.closeBuffer(g.dispute), 'close');
+  assert.equal(g.world.totalLamports() + g.world.fees, g.total0);
 });

@@ -329,3 +329,22 @@ export function wideModel(n = 4096, seed = 11): ModelDef {
     outputName: 'y',
   };
 }
+
+/** x[1,K] x W[K,64] int8 MatMulInteger then Relu: K = 2048 gives 128 KiB of weights. */
+export function bigMatmulModel(k = 2048, seed = 5): ModelDef {
+  const r = prng(seed);
+  const x = make(DT.INT8, [1, k], () => (r() % 256) - 128);
+  const w = make(DT.INT8, [k, 64], () => (r() % 256) - 128);
+  const mm = Buffer.alloc(14);
+  mm[0] = DT.INT8;
+  mm[1] = DT.INT8;
+  return {
+    inputs: [['x', x]],
+    weights: [w],
+    layers: [
+      { op: OP.MATMUL_INTEGER, refs: [REF.input(0), REF.weight(0)], attrs: mm },
+      { op: OP.RELU, refs: [REF.layer(0)] },
+    ],
+    outputName: 'y',
+  };
+}

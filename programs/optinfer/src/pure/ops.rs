@@ -526,10 +526,23 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
             let za = if ins.len() > 2 { rd_int(&ins[2], 0)? } else { 0 };
             let zb = if ins.len() > 3 { rd_int(&ins[3], 0)? } else { 0 };
             let mut acc = 0i32;
-            for kk in 0..k {
-                let x = rd_int(a, m_i * k + kk)? - za;
-                let y = rd_int(b, kk * n + n_i)? - zb;
-                acc = acc.wrapping_add(x.wrapping_mul(y));
+            if !a.sparse && !b.sparse {
+                // Whole operands: plain strided slice reads; this loop is most of a large
+                // one-step's compute units. Shapes were checked against the byte lengths in infer.
+                let row = &a.bytes[m_i * k..m_i * k + k];
+                let (sa, sb) = (a.header.dtype == DT_INT8, b.header.dtype == DT_INT8);
+                for (kk, &xa) in row.iter().enumerate() {
+                    let xb = b.bytes[kk * n + n_i];
+                    let x = if sa { xa as i8 as i32 } else { xa as i32 } - za;
+                    let y = if sb { xb as i8 as i32 } else { xb as i32 } - zb;
+                    acc = acc.wrapping_add(x.wrapping_mul(y));
+                }
+            } else {
+                for kk in 0..k {
+                    let x = rd_int(a, m_i * k + kk)? - za;
+                    let y = rd_int(b, kk * n + n_i)? - zb;
+                    acc = acc.wrapping_add(x.wrapping_mul(y));
+                }
             }
             dst.copy_from_slice(&acc.to_le_bytes());
         }
