@@ -303,7 +303,7 @@ export class Sequencer {
     await this.writer.write([this.modelsTable.put(modelId, info)]);
     this.models.set(modelId, info);
     this.bus.publish(subjects.MODEL_REGISTERED, { modelId, name: info.name });
-    this.log.info({ modelId, name: info.name, provable: info.provable }, 'model registered');
+    this.log.info({ modelId, model: info.name, provable: info.provable }, 'model registered');
     return info;
   }
 
