@@ -1,0 +1,206 @@
+// Decodes the program's accounts (zero-copy, align 1, 8-byte discriminator first) into typed objects.
+import { PublicKey } from '@solana/web3.js';
+import { OptinferError } from '../state/errors.ts';
+import { CODER, IDL } from './idl.ts';
+import { convertStruct } from './codec.ts';
+
+export interface ConfigAccount {
+  authority: PublicKey;
+  sequencer: PublicKey;
+  treasury: PublicKey;
+  /** Slots after commit during which a batch can be disputed. */
+  challengeWindow: bigint;
+  /** Chess-clock budget of each side, in slots. */
+  clockSlots: bigint;
+  minExecutorBond: bigint;
+  minChallengerBond: bigint;
+  unbondingSlots: bigint;
+  nextBatchIndex: bigint;
+  bountyBps: number;
+  paused: number;
+  bump: number;
+}
+export interface OperatorAccount {
+  owner: PublicKey;
+  /** Bonded lamports (rent excluded), locked and unbonding parts included. */
+  bonded: bigint;
+  locked: bigint;
+  unbonding: bigint;
+  unbondReadySlot: bigint;
+  openDisputes: number;
+  bump: number;
+}
+export interface ModelAccount {
+  modelId: Buffer;
+  profileHash: Buffer;
+  weightRoot: Buffer;
+  /** Raw 32-byte field; `outputNameText` is the name itself. */
+  outputName: Buffer;
+  outputNameLen: number;
+  outputNameText: string;
+  bump: number;
+  weightCount: number;
+  layerCount: number;
+  opsLoaded: number;
+}
+export interface OpsPageAccount {
+  model: PublicKey;
+  page: number;
+  count: number;
+  bump: number;
+  /** The 24-byte op entries loaded in this page (`count` of them). */
+  entries: Buffer[];
+}
+export interface BatchAccount {
+  root: Buffer;
+  index: bigint;
+  commitSlot: bigint;
+  jobCount: number;
+  openDisputes: number;
+  invalidated: number;
+  finalized: number;
+  bump: number;
+}
+export const PHASE = {
+  EXEC_TRACE: 0,
+  CHAL_TRACE: 1,
+  LAYER_BISECT: 2,
+  LAYER_REVEAL: 3,
+  CHUNK_BISECT: 4,
+  ONE_STEP: 5,
+  RESOLVED: 6,
+} as const;
+export type Phase = (typeof PHASE)[keyof typeof PHASE];
+export const PHASE_NAMES = [
+  'exec_trace',
+  'chal_trace',
+  'layer_bisect',
+  'layer_reveal',
+  'chunk_bisect',
+  'one_step',
+  'resolved',
+] as const;
+export const SIDE = { EXECUTOR: 0, CHALLENGER: 1 } as const;
+export type Side = (typeof SIDE)[keyof typeof SIDE];
+/** `chunkIndex` value meaning the two sides disagree on the layer header (dtype or dims). */
+export const CHUNK_HEADER = 0xffffffff;
+
+export interface DisputeAccount {
+  batch: PublicKey;
+  model: PublicKey;
+  executor: PublicKey;
+  challenger: PublicKey;
+  modelId: Buffer;
+  inputDigest: Buffer;
+  outputDigest: Buffer;
+  /** [executor, challenger] */
+  traceRoot: Buffer[];
+  agreedPrefix: Buffer;
+  hiPrefix: Buffer[];
+  pending: Buffer[];
+  header: Buffer[];
+  chunkRoot: Buffer[];
+  node: Buffer[];
+  executorStake: bigint;
+  challengerStake: bigint;
+  /** Slots left, [executor, challenger]. */
+  clock: bigint[];
+  lastMoveSlot: bigint;
+  jobIndex: number;
+  layerCount: number;
+  agreed: number;
+  disagree: number;
+  chunkLevel: number;
+  chunkIndex: number;
+  moves: number;
+  stepDone: number;
+  stepOut: Buffer;
+  phase: Phase;
+  /** Side to move. */
+  turn: Side;
+  /** Meaningful once phase is RESOLVED. */
+  winner: Side;
+  bump: number;
+}
+export interface ProofBufferAccount {
+  dispute: PublicKey;
+  owner: PublicKey;
+  bump: number;
+  /** Bytes written so far. */
+  len: number;
+  /** Bytes the account can hold without growing. */
+  capacity: number;
+  data: Buffer;
+}
+
+export type AccountName = 'Config' | 'Operator' | 'Model' | 'OpsPage' | 'Batch' | 'Dispute' | 'ProofBuffer';
+
+/** ProofBuffer is a Slab: [disc 8][dispute 32][owner 32][bump 1][len u32][bytes...]. */
+export const PROOF_BUFFER_LEN_OFFSET = 8 + 32 + 32 + 1;
+export const PROOF_BUFFER_DATA_OFFSET = PROOF_BUFFER_LEN_OFFSET + 4;
+
+const DISCRIMINATORS = new Map<AccountName, Buffer>(
+  (IDL.accounts ?? []).map((a) => [a.name as AccountName, Buffer.from(a.discriminator)]),
+);
+
+export function discriminatorOf(name: AccountName): Buffer {
+  const d = DISCRIMINATORS.get(name);
+  if (!d) throw new Error(`IDL has no account ${name}`);
+  return d;
+}
+
+/** Which of the program's accounts these bytes hold, by discriminator; null if none. */
+export function accountKind(data: Uint8Array): AccountName | null {
+  for (const [name, d] of DISCRIMINATORS) {
+    if (data.length >= 8 && Buffer.from(data.subarray(0, 8)).equals(d)) return name;
+  }
+  return null;
+}
+
+function decodeRaw(name: AccountName, data: Uint8Array): Record<string, unknown> {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.length);
+  if (!buf.subarray(0, 8).equals(discriminatorOf(name))) {
+    throw new OptinferError('INVALID_ACCOUNT', `account data is not a ${name} (discriminator mismatch)`);
+  }
+  try {
+    return convertStruct(CODER.accounts.decode(name, buf) as Record<string, unknown>, name);
+  } catch (cause) {
+    throw new OptinferError('INVALID_ACCOUNT', `${name}: undecodable account data`, undefined, { cause });
+  }
+}
+
+export const decodeConfig = (d: Uint8Array) => decodeRaw('Config', d) as unknown as ConfigAccount;
+export const decodeOperator = (d: Uint8Array) => decodeRaw('Operator', d) as unknown as OperatorAccount;
+export const decodeBatch = (d: Uint8Array) => decodeRaw('Batch', d) as unknown as BatchAccount;
+export const decodeDispute = (d: Uint8Array) => decodeRaw('Dispute', d) as unknown as DisputeAccount;
+
+export function decodeModel(d: Uint8Array): ModelAccount {
+  const m = decodeRaw('Model', d) as unknown as ModelAccount;
+  m.outputNameText = m.outputName.subarray(0, m.outputNameLen).toString('utf8');
+  return m;
+}
+
+export function decodeOpsPage(d: Uint8Array): OpsPageAccount {
+  const p = decodeRaw('OpsPage', d) as unknown as OpsPageAccount;
+  p.entries = p.entries.slice(0, p.count);
+  return p;
+}
+
+export function decodeProofBuffer(d: Uint8Array): ProofBufferAccount {
+  const head = decodeRaw('ProofBuffer', d) as unknown as ProofBufferAccount;
+  const buf = Buffer.from(d.buffer, d.byteOffset, d.length);
+  if (buf.length < PROOF_BUFFER_DATA_OFFSET) {
+    throw new OptinferError('INVALID_ACCOUNT', `ProofBuffer: ${buf.length} bytes, shorter than its header`);
+  }
+  const len = buf.readUInt32LE(PROOF_BUFFER_LEN_OFFSET);
+  const capacity = buf.length - PROOF_BUFFER_DATA_OFFSET;
+  if (len > capacity) {
+    throw new OptinferError('INVALID_ACCOUNT', `ProofBuffer: length ${len} past its capacity ${capacity}`);
+  }
+  return {
+    ...head,
+    len,
+    capacity,
+    data: Buffer.from(buf.subarray(PROOF_BUFFER_DATA_OFFSET, PROOF_BUFFER_DATA_OFFSET + len)),
+  };
+}

@@ -1,0 +1,457 @@
+// SettlementClient: what the sequencer, executors and challengers call on the program. Instructions come
+// from instructions.ts only, accounts are decoded by accounts.ts, transactions go through a Sender.
+import { ComputeBudgetProgram, PublicKey, type Signer, type TransactionInstruction } from '@solana/web3.js';
+import { OptinferError } from '../state/errors.ts';
+import type { InclusionProof } from '../state/job.ts';
+import {
+  CHUNK_HEADER,
+  PHASE,
+  SIDE,
+  decodeBatch,
+  decodeConfig,
+  decodeDispute,
+  decodeModel,
+  decodeOperator,
+  decodeOpsPage,
+  decodeProofBuffer,
+  type BatchAccount,
+  type ConfigAccount,
+  type DisputeAccount,
+  type ModelAccount,
+  type OperatorAccount,
+  type OpsPageAccount,
+  type ProofBufferAccount,
+  type Side,
+} from './accounts.ts';
+import {
+  InstructionBuilder,
+  computeLimitFor,
+  PROOF_INIT_CAPACITY,
+  PROOF_MAX_GROWTH,
+  PROOF_WRITE_BYTES,
+  type Bytes32,
+  type ConfigParams,
+  type DisputeParties,
+  type InstructionName,
+  type U64,
+} from './instructions.ts';
+import { OPS_PER_PAGE, type Pdas } from './pdas.ts';
+import type { SendResult, Sender } from './sender.ts';
+
+/** Op entry size, bytes (docs/PROGRAM.md "Op entry"). */
+export const OP_ENTRY_BYTES = 24;
+
+export interface SettlementClientOptions {
+  /** Priority fee, micro-lamports per compute unit (a setComputeUnitPrice instruction); none by default. */
+  priorityMicroLamports?: number;
+}
+
+export interface ModelRegistration {
+  modelId: Bytes32;
+  profileHash: Bytes32;
+  weightRoot: Bytes32;
+  weightCount: number;
+  /** Op entries, 24 bytes each, one per traced layer (their count is the layer count). */
+  opEntries: Uint8Array[];
+  outputName: string;
+}
+
+/** Which move a dispute expects, and from whom. */
+export type NextMove =
+  | { kind: 'commit_trace' | 'bisect_layer' | 'reveal_layer' | 'bisect_chunk'; side: Side }
+  | { kind: 'one_step'; side: typeof SIDE.CHALLENGER }
+  | { kind: 'resolved'; winner: Side };
+
+export function nextMove(d: DisputeAccount): NextMove {
+  switch (d.phase) {
+    case PHASE.EXEC_TRACE:
+    case PHASE.CHAL_TRACE:
+      return { kind: 'commit_trace', side: d.turn };
+    case PHASE.LAYER_BISECT:
+      return { kind: 'bisect_layer', side: d.turn };
+    case PHASE.LAYER_REVEAL:
+      return { kind: 'reveal_layer', side: d.turn };
+    case PHASE.CHUNK_BISECT:
+      return { kind: 'bisect_chunk', side: d.turn };
+    case PHASE.ONE_STEP:
+      return { kind: 'one_step', side: SIDE.CHALLENGER };
+    default:
+      return { kind: 'resolved', winner: d.winner };
+  }
+}
+
+/** The layer whose prefix the next bisect_layer reveals. */
+export const bisectMid = (d: DisputeAccount) => d.agreed + Math.floor((d.disagree - d.agreed) / 2);
+/** True when the disputed layer's headers differ and the one-step decides on the header alone. */
+export const headerDispute = (d: DisputeAccount) => d.chunkIndex === CHUNK_HEADER;
+/** Slots the side to move has left at `slot` (0 once spent). */
+export function clockLeft(d: DisputeAccount, slot: bigint): bigint {
+  const elapsed = slot > d.lastMoveSlot ? slot - d.lastMoveSlot : 0n;
+  const left = d.clock[d.turn];
+  return elapsed >= left ? 0n : left - elapsed;
+}
+/** First slot at which claim_timeout succeeds against the side to move. */
+export const timeoutSlot = (d: DisputeAccount) => d.lastMoveSlot + d.clock[d.turn] + 1n;
+
+export class SettlementClient {
+  readonly ix: InstructionBuilder;
+  readonly pdas: Pdas;
+
+  constructor(
+    readonly sender: Sender,
+    readonly opts: SettlementClientOptions = {},
+  ) {
+    this.ix = new InstructionBuilder(sender.programId);
+    this.pdas = this.ix.pdas;
+  }
+
+  /** Sends program instructions, adding compute-budget instructions where the measured cost needs them. */
+  async send(
+    names: InstructionName[],
+    ixs: TransactionInstruction[],
+    signers: Signer[],
+    label = names.join('+'),
+  ): Promise<SendResult> {
+    const pre: TransactionInstruction[] = [];
+    const limit = computeLimitFor(names);
+    if (limit) pre.push(limit);
+    if (this.opts.priorityMicroLamports) {
+      pre.push(ComputeBudgetProgram.setComputeUnitPrice({ microLamports: this.opts.priorityMicroLamports }));
+    }
+    return this.sender.send([...pre, ...ixs], signers, { label });
+  }
+
+  // ---- reads ----------------------------------------------------------------------------------
+
+  private async read<T>(address: PublicKey, decode: (d: Uint8Array) => T): Promise<T | null> {
+    const d = await this.sender.getAccountData(address);
+    return d ? decode(d) : null;
+  }
+  fetchConfig(): Promise<ConfigAccount | null> {
+    return this.read(this.pdas.config(), decodeConfig);
+  }
+  async config(): Promise<ConfigAccount> {
+    const c = await this.fetchConfig();
+    if (!c) throw new OptinferError('NOT_FOUND', 'program config: not initialized');
+    return c;
+  }
+  fetchBatch(index: U64): Promise<BatchAccount | null> {
+    return this.read(this.pdas.batch(index), decodeBatch);
+  }
+  fetchOperator(owner: PublicKey): Promise<OperatorAccount | null> {
+    return this.read(this.pdas.operator(owner), decodeOperator);
+  }
+  fetchModel(modelId: Bytes32): Promise<ModelAccount | null> {
+    return this.read(this.pdas.model(modelId), decodeModel);
+  }
+  fetchOpsPage(modelId: Bytes32, page: number): Promise<OpsPageAccount | null> {
+    return this.read(this.pdas.ops(this.pdas.model(modelId), page), decodeOpsPage);
+  }
+  /** The dispute at an address, or on job `jobIndex` of batch `batchIndex`. */
+  fetchDispute(at: PublicKey | { batchIndex: U64; jobIndex: number }): Promise<DisputeAccount | null> {
+    return this.read(this.disputeAddress(at), decodeDispute);
+  }
+  async dispute(at: PublicKey | { batchIndex: U64; jobIndex: number }): Promise<DisputeAccount> {
+    const d = await this.fetchDispute(at);
+    if (!d) throw new OptinferError('NOT_FOUND', `dispute ${this.disputeAddress(at).toBase58()}: not found`);
+    return d;
+  }
+  fetchProofBuffer(dispute: PublicKey, owner: PublicKey): Promise<ProofBufferAccount | null> {
+    return this.read(this.pdas.proof(dispute, owner), decodeProofBuffer);
+  }
+  disputeAddress(at: PublicKey | { batchIndex: U64; jobIndex: number }): PublicKey {
+    return at instanceof PublicKey ? at : this.pdas.dispute(this.pdas.batch(at.batchIndex), at.jobIndex);
+  }
+
+  // ---- authority ------------------------------------------------------------------------------
+
+  initialize(authority: Signer, params: ConfigParams) {
+    return this.send(
+      ['initialize'],
+      [this.ix.initialize({ authority: authority.publicKey, params })],
+      [authority],
+    );
+  }
+  updateConfig(authority: Signer, p: { params: ConfigParams; newAuthority?: PublicKey; paused?: boolean }) {
+    return this.send(
+      ['update_config'],
+      [
+        this.ix.updateConfig({
+          authority: authority.publicKey,
+          params: p.params,
+          newAuthority: p.newAuthority ?? authority.publicKey,
+          paused: p.paused ?? false,
+        }),
+      ],
+      [authority],
+    );
+  }
+
+  /**
+   * Registers a model and loads its op table page by page. Resumable: a model already registered
+   * is not registered again, and pages already loaded are skipped. Returns the transactions sent.
+   */
+  async registerModel(authority: Signer, m: ModelRegistration): Promise<SendResult[]> {
+    for (const e of m.opEntries) {
+      if (e.length !== OP_ENTRY_BYTES) {
+        throw new OptinferError(
+          'INVALID_MODEL',
+          `op entry: expected ${OP_ENTRY_BYTES} bytes, got ${e.length}`,
+        );
+      }
+    }
+    const out: SendResult[] = [];
+    let model = await this.fetchModel(m.modelId);
+    if (!model) {
+      out.push(
+        await this.send(
+          ['register_model'],
+          [
+            this.ix.registerModel({
+              authority: authority.publicKey,
+              modelId: m.modelId,
+              profileHash: m.profileHash,
+              weightRoot: m.weightRoot,
+              weightCount: m.weightCount,
+              layerCount: m.opEntries.length,
+              outputName: m.outputName,
+            }),
+          ],
+          [authority],
+        ),
+      );
+      model = await this.fetchModel(m.modelId);
+    }
+    const loaded = model?.opsLoaded ?? 0;
+    for (let page = Math.floor(loaded / OPS_PER_PAGE); page * OPS_PER_PAGE < m.opEntries.length; page++) {
+      const entries = Buffer.concat(m.opEntries.slice(page * OPS_PER_PAGE, (page + 1) * OPS_PER_PAGE));
+      out.push(
+        await this.send(
+          ['add_model_ops'],
+          [this.ix.addModelOps({ authority: authority.publicKey, modelId: m.modelId, page, entries })],
+          [authority],
+          `add_model_ops page ${page}`,
+        ),
+      );
+    }
+    return out;
+  }
+
+  // ---- operators ------------------------------------------------------------------------------
+
+  bond(owner: Signer, amount: U64) {
+    return this.send(['bond'], [this.ix.bond({ owner: owner.publicKey, amount })], [owner]);
+  }
+  requestUnbond(owner: Signer, amount: U64) {
+    return this.send(
+      ['request_unbond'],
+      [this.ix.requestUnbond({ owner: owner.publicKey, amount })],
+      [owner],
+    );
+  }
+  withdraw(owner: Signer) {
+    return this.send(['withdraw'], [this.ix.withdraw({ owner: owner.publicKey })], [owner]);
+  }
+
+  // ---- sequencer ------------------------------------------------------------------------------
+
+  commitBatch(sequencer: Signer, b: { index: U64; root: Bytes32; jobCount: number }) {
+    return this.send(
+      ['commit_batch'],
+      [this.ix.commitBatch({ sequencer: sequencer.publicKey, ...b })],
+      [sequencer],
+      `commit_batch ${b.index}`,
+    );
+  }
+  /** Anyone may finalize; `payer` pays the fee. */
+  finalizeBatch(payer: Signer, index: U64) {
+    return this.send(
+      ['finalize_batch'],
+      [this.ix.finalizeBatch({ index })],
+      [payer],
+      `finalize_batch ${index}`,
+    );
+  }
+
+  // ---- disputes -------------------------------------------------------------------------------
+
+  /**
+   * Opens a dispute on a job from its inclusion proof (state/job.ts `Batch.proof`, or the API's
+   * JSON) or raw record bytes and siblings. Returns the dispute address and the transaction.
+   */
+  async openDispute(
+    challenger: Signer,
+    p:
+      | InclusionProof
+      | { batchIndex: U64; jobIndex: number; record: Uint8Array; siblings: readonly Uint8Array[] },
+  ): Promise<{ dispute: PublicKey; result: SendResult }> {
+    const q =
+      'record' in p && typeof p.record === 'string'
+        ? {
+            batchIndex: (p as InclusionProof).batchIndex,
+            jobIndex: (p as InclusionProof).index,
+            record: Buffer.from(p.record, 'hex'),
+            siblings: (p as InclusionProof).siblings.map((s) => Buffer.from(s, 'hex')),
+          }
+        : (p as { batchIndex: U64; jobIndex: number; record: Uint8Array; siblings: Uint8Array[] });
+    const ix = this.ix.openDispute({ challenger: challenger.publicKey, ...q });
+    const result = await this.send(
+      ['open_dispute'],
+      [ix],
+      [challenger],
+      `open_dispute ${q.batchIndex}/${q.jobIndex}`,
+    );
+    return { dispute: this.pdas.dispute(this.pdas.batch(q.batchIndex), q.jobIndex), result };
+  }
+
+  async commitTrace(
+    signer: Signer,
+    dispute: PublicKey,
+    t: {
+      root: Bytes32;
+      layerCount: number;
+      prevPrefix: Bytes32;
+      lastDigest: Bytes32;
+      siblings: readonly Uint8Array[];
+      /** The model PDA (read from the dispute when not given). */
+      model?: PublicKey;
+    },
+  ) {
+    const model = t.model ?? (await this.dispute(dispute)).model;
+    return this.send(
+      ['commit_trace'],
+      [this.ix.commitTrace({ signer: signer.publicKey, dispute, ...t, model })],
+      [signer],
+    );
+  }
+  bisectLayer(signer: Signer, dispute: PublicKey, m: { prefix: Bytes32; siblings: readonly Uint8Array[] }) {
+    return this.send(
+      ['bisect_layer'],
+      [this.ix.bisectLayer({ signer: signer.publicKey, dispute, ...m })],
+      [signer],
+    );
+  }
+  revealLayer(signer: Signer, dispute: PublicKey, m: { header: Uint8Array; chunkRoot: Bytes32 }) {
+    return this.send(
+      ['reveal_layer'],
+      [this.ix.revealLayer({ signer: signer.publicKey, dispute, ...m })],
+      [signer],
+    );
+  }
+  bisectChunk(signer: Signer, dispute: PublicKey, m: { left: Bytes32; right: Bytes32 }) {
+    return this.send(
+      ['bisect_chunk'],
+      [this.ix.bisectChunk({ signer: signer.publicKey, dispute, ...m })],
+      [signer],
+    );
+  }
+
+  initProofBuffer(owner: Signer, dispute: PublicKey) {
+    return this.send(
+      ['init_proof_buffer'],
+      [this.ix.initProofBuffer({ owner: owner.publicKey, dispute })],
+      [owner],
+    );
+  }
+  writeProofBuffer(
+    owner: Signer,
+    dispute: PublicKey,
+    w: { offset: number; data: Uint8Array; grow?: number },
+  ) {
+    return this.send(
+      ['write_proof_buffer'],
+      [this.ix.writeProofBuffer({ owner: owner.publicKey, dispute, ...w })],
+      [owner],
+      `write_proof_buffer @${w.offset}`,
+    );
+  }
+  closeProofBuffer(owner: Signer, dispute: PublicKey) {
+    return this.send(
+      ['close_proof_buffer'],
+      [this.ix.closeProofBuffer({ owner: owner.publicKey, dispute })],
+      [owner],
+    );
+  }
+
+  /**
+   * Puts `data` (the one-step proof data) into the owner's proof buffer for `dispute`: creates it if
+   * needed, keeps what an earlier (interrupted) fill already wrote, grows it past its capacity, and
+   * writes the rest in pieces that fit a transaction. Returns the transactions sent.
+   */
+  async fillProofBuffer(owner: Signer, dispute: PublicKey, data: Uint8Array): Promise<SendResult[]> {
+    const out: SendResult[] = [];
+    let buf = await this.fetchProofBuffer(dispute, owner.publicKey);
+    if (!buf) {
+      out.push(await this.initProofBuffer(owner, dispute));
+      buf = await this.fetchProofBuffer(dispute, owner.publicKey);
+    }
+    if (buf && buf.len > data.length) {
+      // Bytes past the new data would stay (the program reads up to len): start a fresh buffer.
+      out.push(await this.closeProofBuffer(owner, dispute));
+      out.push(await this.initProofBuffer(owner, dispute));
+      buf = await this.fetchProofBuffer(dispute, owner.publicKey);
+    }
+    let capacity = buf?.capacity ?? PROOF_INIT_CAPACITY;
+    const have = buf?.data ?? Buffer.alloc(0);
+    // Resume after the longest prefix already in place; a write may start anywhere up to len.
+    let start = 0;
+    const src = Buffer.from(data);
+    while (start < have.length && start < src.length && have[start] === src[start]) start++;
+    start -= start % PROOF_WRITE_BYTES;
+    for (let off = start; off < src.length; off += PROOF_WRITE_BYTES) {
+      const piece = src.subarray(off, off + PROOF_WRITE_BYTES);
+      let grow = 0;
+      if (off + piece.length > capacity) {
+        grow = PROOF_MAX_GROWTH;
+        capacity += grow;
+      }
+      out.push(await this.writeProofBuffer(owner, dispute, { offset: off, data: piece, grow }));
+    }
+    return out;
+  }
+
+  private async parties(dispute: PublicKey): Promise<{ d: DisputeAccount; parties: DisputeParties }> {
+    const [d, c] = await Promise.all([this.dispute(dispute), this.config()]);
+    return {
+      d,
+      parties: {
+        dispute,
+        batch: d.batch,
+        executor: d.executor,
+        challenger: d.challenger,
+        treasury: c.treasury,
+      },
+    };
+  }
+
+  /**
+   * Submits the one-step from `bufferOwner`'s proof buffer (the submitter's by default);
+   * `maxElements` > 0 runs it in slices (call again until the dispute resolves).
+   */
+  async oneStep(
+    submitter: Signer,
+    dispute: PublicKey,
+    o: { maxElements?: number; bufferOwner?: PublicKey } = {},
+  ) {
+    const { d, parties } = await this.parties(dispute);
+    return this.send(
+      ['one_step'],
+      [
+        this.ix.oneStep({
+          ...parties,
+          submitter: submitter.publicKey,
+          model: d.model,
+          layer: d.disagree,
+          maxElements: o.maxElements,
+          bufferOwner: o.bufferOwner,
+        }),
+      ],
+      [submitter],
+    );
+  }
+  /** Ends a dispute whose side to move ran out of clock; anyone may call, `payer` pays the fee. */
+  async claimTimeout(payer: Signer, dispute: PublicKey) {
+    const { parties } = await this.parties(dispute);
+    return this.send(['claim_timeout'], [this.ix.claimTimeout(parties)], [payer]);
+  }
+}

@@ -1,0 +1,151 @@
+// Maps program failures to OptinferError: custom codes through the IDL's errors (Anchor v2 logs no
+// AnchorError line), Anchor's own constraint codes, and runtime instruction errors.
+import { PublicKey } from '@solana/web3.js';
+import { OptinferError } from '../state/errors.ts';
+import { IDL, PROGRAM_ID } from './idl.ts';
+
+/** Codes anchor-lang v2 itself returns as ProgramError::Custom (programs/anchor-lang/src/lib.rs). */
+export const ANCHOR_ERRORS: Readonly<Record<number, string>> = {
+  2000: 'ConstraintMut',
+  2001: 'ConstraintHasOne',
+  2003: 'ConstraintRaw',
+  2005: 'ConstraintRentExempt',
+  2007: 'ConstraintExecutable',
+  2011: 'ConstraintClose',
+  2012: 'ConstraintAddress',
+  2013: 'ConstraintZero',
+  2019: 'ConstraintSpace',
+  2020: 'ConstraintAccountIsNone',
+  2040: 'ConstraintDuplicateMutableAccount',
+  2500: 'RequireViolated',
+  2501: 'RequireEqViolated',
+  2502: 'RequireKeysEqViolated',
+  2503: 'RequireNeqViolated',
+  2504: 'RequireKeysNeqViolated',
+  2505: 'RequireGtViolated',
+  2506: 'RequireGteViolated',
+};
+
+/** 'BadBatchIndex' -> 'BAD_BATCH_INDEX'. */
+export const upperSnake = (name: string) =>
+  name
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/([A-Z])([A-Z][a-z])/g, '$1_$2')
+    .toUpperCase();
+
+/** The code an OptinferError from the program error `name` carries: `PROGRAM_<UPPER_SNAKE_NAME>`. */
+export const programErrorCode = (name: string) => `PROGRAM_${upperSnake(name)}`;
+
+const BY_CODE = new Map(IDL.errors.map((e) => [e.code, e]));
+
+export interface ProgramErrorDetails {
+  /** 'program': an IDL error; 'anchor': an anchor-lang constraint; 'runtime': an InstructionError. */
+  source: 'program' | 'anchor' | 'runtime' | 'transaction';
+  /** The IDL / anchor / runtime error name. */
+  name: string;
+  /** Custom error code, when there is one. */
+  customCode?: number;
+  /** Index of the failing instruction in the transaction, when known. */
+  instruction?: number;
+  logs?: string[];
+}
+
+/** The error for a custom error code returned by the program. */
+export function errorForCustomCode(code: number, extra: Partial<ProgramErrorDetails> = {}): OptinferError {
+  const idl = BY_CODE.get(code);
+  if (idl) {
+    return new OptinferError(programErrorCode(idl.name), idl.msg ?? idl.name, {
+      ...extra,
+      source: 'program',
+      name: idl.name,
+      customCode: code,
+    } satisfies ProgramErrorDetails);
+  }
+  const anchor = ANCHOR_ERRORS[code];
+  const name = anchor ?? `Custom${code}`;
+  return new OptinferError(programErrorCode(name), `program error ${name} (custom code ${code})`, {
+    ...extra,
+    source: anchor ? 'anchor' : 'program',
+    name,
+    customCode: code,
+  } satisfies ProgramErrorDetails);
+}
+
+/** `Program <id> failed: custom program error: 0x1779` for our program, else any custom error line. */
+export function customCodeFromLogs(
+  logs: readonly string[],
+  programId: PublicKey = PROGRAM_ID,
+): number | null {
+  const id = programId.toBase58();
+  let any: number | null = null;
+  for (const l of logs) {
+    const m = l.match(/^Program (\S+) failed: custom program error: 0x([0-9a-fA-F]+)/);
+    if (m && m[1] === id) return parseInt(m[2], 16);
+    const n = l.match(/custom program error: 0x([0-9a-fA-F]+)/);
+    if (n && any === null) any = parseInt(n[1], 16);
+  }
+  return any;
+}
+
+/**
+ * Maps a transaction error, as JSON-RPC reports it (`{InstructionError: [i, {Custom: n}]}`,
+ * `{InstructionError: [i, 'InvalidSeeds']}`, `'BlockhashNotFound'` ...), together with the
+ * transaction's logs, to an OptinferError. Returns null when there is no error.
+ */
+export function mapTransactionError(
+  err: unknown,
+  logs: readonly string[] = [],
+  programId: PublicKey = PROGRAM_ID,
+): OptinferError | null {
+  if (err === null || err === undefined) {
+    const code = customCodeFromLogs(logs, programId);
+    return code === null ? null : errorForCustomCode(code, { logs: [...logs] });
+  }
+  const base = { logs: [...logs] };
+  if (typeof err === 'object' && err !== null && 'InstructionError' in err) {
+    const [instruction, inner] = (err as { InstructionError: [number, unknown] }).InstructionError;
+    if (typeof inner === 'object' && inner !== null && 'Custom' in inner) {
+      return errorForCustomCode(Number((inner as { Custom: number }).Custom), { ...base, instruction });
+    }
+    const name = typeof inner === 'string' ? inner : (Object.keys(inner as object)[0] ?? 'Unknown');
+    return new OptinferError(programErrorCode(name), `instruction ${instruction} failed: ${name}`, {
+      ...base,
+      source: 'runtime',
+      name,
+      instruction,
+    } satisfies ProgramErrorDetails);
+  }
+  const name = typeof err === 'string' ? err : (Object.keys(err as object)[0] ?? 'Unknown');
+  return new OptinferError(`TRANSACTION_${upperSnake(name)}`, `transaction failed: ${name}`, {
+    ...base,
+    source: 'transaction',
+    name,
+  } satisfies ProgramErrorDetails);
+}
+
+/**
+ * Maps whatever a send threw (web3.js SendTransactionError with logs, an Error whose message
+ * carries `custom program error: 0x..`) to an OptinferError, or null if it carries no program error.
+ */
+export function mapThrownError(e: unknown, programId: PublicKey = PROGRAM_ID): OptinferError | null {
+  if (e instanceof OptinferError) return e;
+  const logs: string[] = Array.isArray((e as { logs?: unknown })?.logs)
+    ? ((e as { logs: string[] }).logs as string[])
+    : [];
+  const fromLogs = customCodeFromLogs(logs, programId);
+  if (fromLogs !== null) return errorForCustomCode(fromLogs, { logs });
+  const msg = e instanceof Error ? e.message : String(e);
+  const m = msg.match(/custom program error: 0x([0-9a-fA-F]+)/);
+  if (m) return errorForCustomCode(parseInt(m[1], 16), { logs });
+  const ix = msg.match(/Error processing Instruction (\d+): (.+?)(?:\.|\n|$)/);
+  if (ix) {
+    const name = ix[2].trim().replace(/(?:^|\s+)(\w)/g, (_, c: string) => c.toUpperCase());
+    return new OptinferError(programErrorCode(name), `instruction ${ix[1]} failed: ${ix[2]}`, {
+      source: 'runtime',
+      name,
+      instruction: Number(ix[1]),
+      logs,
+    } satisfies ProgramErrorDetails);
+  }
+  return null;
+}

@@ -1,0 +1,115 @@
+// Program events: Anchor v2 `emit!` writes `Program data: <base64>` log lines; decoded through the IDL
+// into typed objects, and followed live over a web3.js Connection.onLogs subscription.
+import type { Commitment, Connection, Context, Logs, PublicKey } from '@solana/web3.js';
+import { CODER, PROGRAM_ID } from './idl.ts';
+import { convertStruct } from './codec.ts';
+
+export interface EventData {
+  ConfigUpdated: { authority: PublicKey; paused: number };
+  ModelRegistered: { modelId: Buffer; layerCount: number };
+  ModelOpsAdded: { modelId: Buffer; page: number; opsLoaded: number };
+  Bonded: { owner: PublicKey; amount: bigint; bonded: bigint };
+  UnbondRequested: { owner: PublicKey; amount: bigint; readySlot: bigint };
+  Withdrawn: { owner: PublicKey; amount: bigint };
+  BatchCommitted: { index: bigint; root: Buffer; jobCount: number; slot: bigint };
+  BatchFinalized: { index: bigint; invalidated: number };
+  DisputeOpened: {
+    dispute: PublicKey;
+    batchIndex: bigint;
+    jobIndex: number;
+    executor: PublicKey;
+    challenger: PublicKey;
+  };
+  DisputeMove: {
+    dispute: PublicKey;
+    side: number;
+    phase: number;
+    agreed: number;
+    disagree: number;
+    chunkLevel: number;
+    chunkIndex: number;
+  };
+  OneStepExecuted: { dispute: PublicKey; layer: number; chunkIndex: number; executorCorrect: boolean };
+  OneStepProgress: { dispute: PublicKey; done: number; of: number };
+  TimeoutClaimed: { dispute: PublicKey; side: number };
+  DisputeResolved: { dispute: PublicKey; winner: number; bounty: bigint; toTreasury: bigint };
+  Slashed: { operator: PublicKey; amount: bigint };
+  JobInvalidated: { batchIndex: bigint; jobIndex: number };
+}
+export type EventName = keyof EventData;
+/** A decoded event: `name` discriminates `data`. */
+export type OptinferEvent = { [K in EventName]: { name: K; data: EventData[K] } }[EventName];
+
+/** Decodes one `Program data:` payload (base64); null if it is not one of this program's events. */
+export function decodeEventData(base64: string): OptinferEvent | null {
+  let ev: { name: string; data: Record<string, unknown> } | null;
+  try {
+    ev = CODER.events.decode(base64) as typeof ev;
+  } catch {
+    return null;
+  }
+  if (!ev) return null;
+  return { name: ev.name, data: convertStruct(ev.data, ev.name) } as OptinferEvent;
+}
+
+/**
+ * The events a transaction's logs carry, emitted by the program `programId` itself (data lines
+ * written while another program is innermost on the invoke stack are skipped).
+ */
+export function parseEvents(logs: readonly string[], programId: PublicKey = PROGRAM_ID): OptinferEvent[] {
+  const id = programId.toBase58();
+  const stack: string[] = [];
+  const out: OptinferEvent[] = [];
+  for (const line of logs) {
+    let m = line.match(/^Program (\S+) invoke \[\d+\]$/);
+    if (m) {
+      stack.push(m[1]);
+      continue;
+    }
+    m = line.match(/^Program (\S+) (?:success|failed)/);
+    if (m) {
+      stack.pop();
+      continue;
+    }
+    m = line.match(/^Program data: (.+)$/);
+    if (m && stack[stack.length - 1] === id) {
+      // sol_log_data writes one base64 field per slice; Anchor events are one slice.
+      const ev = decodeEventData(m[1].split(' ')[0]);
+      if (ev) out.push(ev);
+    }
+  }
+  return out;
+}
+
+export interface LogEvents {
+  signature: string;
+  slot: number;
+  events: OptinferEvent[];
+}
+
+/**
+ * Calls `onEvents` for every successful transaction that logs events of the program.
+ * Failed transactions are skipped (their state changes did not happen). Returns the unsubscribe function.
+ */
+export function subscribeEvents(
+  connection: Connection,
+  onEvents: (e: LogEvents) => void,
+  opts: { programId?: PublicKey; commitment?: Commitment; includeFailed?: boolean } = {},
+): () => Promise<void> {
+  const programId = opts.programId ?? PROGRAM_ID;
+  const id = connection.onLogs(
+    programId,
+    (logs: Logs, ctx: Context) => {
+      if (logs.err && !opts.includeFailed) return;
+      const events = parseEvents(logs.logs, programId);
+      if (events.length > 0) onEvents({ signature: logs.signature, slot: ctx.slot, events });
+    },
+    opts.commitment ?? 'confirmed',
+  );
+  return () => connection.removeOnLogsListener(id);
+}
+
+/** The events of one name from a list, typed. */
+export function eventsNamed<K extends EventName>(events: readonly OptinferEvent[], name: K): EventData[K][] {
+  return events.filter((e) => e.name === name).map((e) => e.data as EventData[K]);
+}

@@ -1,0 +1,373 @@
+// Instruction builders for every instruction of the program: data encoded by the IDL's Borsh coder,
+// account lists (order, signer and writable flags, fixed addresses) taken from the IDL.
+import BN from 'bn.js';
+import { ComputeBudgetProgram, PublicKey, TransactionInstruction, type AccountMeta } from '@solana/web3.js';
+import { CODER, IDL, PROGRAM_ID, type IdlAccountMeta } from './idl.ts';
+import { Pdas, pdas as defaultPdas } from './pdas.ts';
+import { camel } from './codec.ts';
+
+export type InstructionName =
+  | 'initialize'
+  | 'update_config'
+  | 'register_model'
+  | 'add_model_ops'
+  | 'bond'
+  | 'request_unbond'
+  | 'withdraw'
+  | 'commit_batch'
+  | 'finalize_batch'
+  | 'open_dispute'
+  | 'commit_trace'
+  | 'bisect_layer'
+  | 'reveal_layer'
+  | 'bisect_chunk'
+  | 'init_proof_buffer'
+  | 'write_proof_buffer'
+  | 'one_step'
+  | 'claim_timeout'
+  | 'close_proof_buffer'
+  | 'check';
+
+/** Bytes of a job record (state/job.ts JOB_RECORD_BYTES). */
+export const RECORD_BYTES = 168;
+/** Most bytes one write_proof_buffer instruction carries so its transaction stays under 1232 bytes. */
+export const PROOF_WRITE_BYTES = 900;
+/** Capacity of a new proof buffer and the most one write may grow it by (state/proof_buffer.rs). */
+export const PROOF_INIT_CAPACITY = 9216;
+export const PROOF_MAX_GROWTH = 10240;
+
+/** The runtime's compute-unit budget per instruction when a transaction does not ask for more. */
+export const DEFAULT_CU_PER_INSTRUCTION = 200_000;
+export const MAX_CU_PER_TX = 1_400_000;
+
+/**
+ * Compute-unit limits for the instructions whose measured cost can pass the 200,000 default
+ * (settlement/cu.test.ts, docs/PROGRAM.md): the one-step (QuantizeLinear measured 216,879 CU) and
+ * the check instruction ask for the transaction maximum. Every other instruction measured below
+ * 60,000 CU and is sent without a compute-budget instruction.
+ */
+export const CU_LIMIT: Readonly<Partial<Record<InstructionName, number>>> = {
+  one_step: MAX_CU_PER_TX,
+  check: MAX_CU_PER_TX,
+};
+
+/** The compute-budget instruction a transaction of these instructions needs, or null. */
+export function computeLimitFor(names: readonly InstructionName[]): TransactionInstruction | null {
+  if (!names.some((n) => CU_LIMIT[n] !== undefined)) return null;
+  const units = Math.min(
+    MAX_CU_PER_TX,
+    names.reduce((s, n) => s + (CU_LIMIT[n] ?? DEFAULT_CU_PER_INSTRUCTION), 0),
+  );
+  return ComputeBudgetProgram.setComputeUnitLimit({ units });
+}
+
+export type Bytes32 = Uint8Array;
+export type U64 = bigint | number;
+
+export interface ConfigParams {
+  sequencer: PublicKey;
+  treasury: PublicKey;
+  /** Slots after commit during which a batch can be disputed. */
+  challengeWindow: U64;
+  /** Chess-clock budget per side, in slots. */
+  clockSlots: U64;
+  minExecutorBond: U64;
+  minChallengerBond: U64;
+  unbondingSlots: U64;
+  /** Winner's share of the loser's stake, basis points. */
+  bountyBps: number;
+}
+
+const bn = (v: U64) => new BN(BigInt(v).toString());
+function b32(v: Uint8Array, what: string): number[] {
+  if (v.length !== 32) throw new RangeError(`${what}: expected 32 bytes, got ${v.length}`);
+  return [...v];
+}
+const sibs = (s: readonly Uint8Array[]) => s.map((x, i) => b32(x, `sibling ${i}`));
+const configParams = (p: ConfigParams) => ({
+  sequencer: p.sequencer,
+  treasury: p.treasury,
+  challenge_window: bn(p.challengeWindow),
+  clock_slots: bn(p.clockSlots),
+  min_executor_bond: bn(p.minExecutorBond),
+  min_challenger_bond: bn(p.minChallengerBond),
+  unbonding_slots: bn(p.unbondingSlots),
+  bounty_bps: p.bountyBps,
+});
+
+/** Instruction data as the program decodes it: one discriminator byte, then Borsh arguments. */
+export function encodeData(name: InstructionName, args: Record<string, unknown>): Buffer {
+  return CODER.instruction.encode(name, args);
+}
+
+/**
+ * The account metas of `name` in IDL order; `accounts` is keyed by the IDL account name (snake or
+ * camel case); accounts with a fixed address in the IDL (system program) may be omitted.
+ */
+export function accountMetas(name: InstructionName, accounts: Record<string, PublicKey>): AccountMeta[] {
+  const ix = IDL.instructions.find((i) => i.name === name);
+  if (!ix) throw new Error(`IDL has no instruction ${name}`);
+  return (ix.accounts as unknown as IdlAccountMeta[]).map((a) => {
+    const pubkey =
+      accounts[a.name] ?? accounts[camel(a.name)] ?? (a.address ? new PublicKey(a.address) : null);
+    if (!pubkey) throw new Error(`${name}: account ${a.name} missing`);
+    return { pubkey, isSigner: !!a.signer, isWritable: !!a.writable };
+  });
+}
+
+/** Builds instructions for one program id (PDAs derived for it). */
+export class InstructionBuilder {
+  readonly pdas: Pdas;
+  constructor(readonly programId: PublicKey = PROGRAM_ID) {
+    this.pdas = programId.equals(PROGRAM_ID) ? defaultPdas : new Pdas(programId);
+  }
+
+  ix(
+    name: InstructionName,
+    args: Record<string, unknown>,
+    accounts: Record<string, PublicKey>,
+    remaining: AccountMeta[] = [],
+  ): TransactionInstruction {
+    return new TransactionInstruction({
+      programId: this.programId,
+      keys: [...accountMetas(name, accounts), ...remaining],
+      data: encodeData(name, args),
+    });
+  }
+
+  initialize(p: { authority: PublicKey; params: ConfigParams }) {
+    return this.ix(
+      'initialize',
+      { params: configParams(p.params) },
+      { authority: p.authority, config: this.pdas.config() },
+    );
+  }
+  updateConfig(p: { authority: PublicKey; params: ConfigParams; newAuthority: PublicKey; paused: boolean }) {
+    return this.ix(
+      'update_config',
+      { params: configParams(p.params), new_authority: p.newAuthority, paused: p.paused ? 1 : 0 },
+      { authority: p.authority, config: this.pdas.config() },
+    );
+  }
+  registerModel(p: {
+    authority: PublicKey;
+    modelId: Bytes32;
+    profileHash: Bytes32;
+    weightRoot: Bytes32;
+    weightCount: number;
+    layerCount: number;
+    /** The single graph output's name (at most 32 bytes). */
+    outputName: string;
+  }) {
+    return this.ix(
+      'register_model',
+      {
+        model_id: b32(p.modelId, 'model id'),
+        profile_hash: b32(p.profileHash, 'profile hash'),
+        weight_root: b32(p.weightRoot, 'weight root'),
+        weight_count: p.weightCount,
+        layer_count: p.layerCount,
+        output_name: Buffer.from(p.outputName, 'utf8'),
+      },
+      { authority: p.authority, config: this.pdas.config(), model: this.pdas.model(p.modelId) },
+    );
+  }
+  /** One page of up to 32 op entries (24 bytes each), pages in order from 0. */
+  addModelOps(p: { authority: PublicKey; modelId: Bytes32; page: number; entries: Uint8Array }) {
+    const model = this.pdas.model(p.modelId);
+    return this.ix(
+      'add_model_ops',
+      { page: p.page, entries: Buffer.from(p.entries) },
+      {
+        authority: p.authority,
+        config: this.pdas.config(),
+        model,
+        ops_page: this.pdas.ops(model, p.page),
+      },
+    );
+  }
+  bond(p: { owner: PublicKey; amount: U64 }) {
+    return this.ix(
+      'bond',
+      { amount: bn(p.amount) },
+      { owner: p.owner, config: this.pdas.config(), operator: this.pdas.operator(p.owner) },
+    );
+  }
+  requestUnbond(p: { owner: PublicKey; amount: U64 }) {
+    return this.ix(
+      'request_unbond',
+      { amount: bn(p.amount) },
+      { owner: p.owner, config: this.pdas.config(), operator: this.pdas.operator(p.owner) },
+    );
+  }
+  withdraw(p: { owner: PublicKey }) {
+    return this.ix('withdraw', {}, { owner: p.owner, operator: this.pdas.operator(p.owner) });
+  }
+  commitBatch(p: { sequencer: PublicKey; index: U64; root: Bytes32; jobCount: number }) {
+    return this.ix(
+      'commit_batch',
+      { index: bn(p.index), root: b32(p.root, 'batch root'), job_count: p.jobCount },
+      { sequencer: p.sequencer, config: this.pdas.config(), batch: this.pdas.batch(p.index) },
+    );
+  }
+  finalizeBatch(p: { index: U64 }) {
+    return this.ix('finalize_batch', {}, { config: this.pdas.config(), batch: this.pdas.batch(p.index) });
+  }
+  /**
+   * Opens a dispute on job `jobIndex` of batch `batchIndex`: the 168-byte record and its Merkle
+   * siblings (leaf row upwards). The model and the executor are read from the record.
+   */
+  openDispute(p: {
+    challenger: PublicKey;
+    batchIndex: U64;
+    jobIndex: number;
+    record: Uint8Array;
+    siblings: readonly Uint8Array[];
+  }) {
+    if (p.record.length !== RECORD_BYTES) {
+      throw new RangeError(`job record: expected ${RECORD_BYTES} bytes, got ${p.record.length}`);
+    }
+    const batch = this.pdas.batch(p.batchIndex);
+    const executor = new PublicKey(p.record.subarray(128, 160));
+    return this.ix(
+      'open_dispute',
+      { job_index: p.jobIndex, record: [...p.record], siblings: sibs(p.siblings) },
+      {
+        challenger: p.challenger,
+        config: this.pdas.config(),
+        batch,
+        model: this.pdas.model(p.record.subarray(32, 64)),
+        executor_operator: this.pdas.operator(executor),
+        challenger_operator: this.pdas.operator(p.challenger),
+        dispute: this.pdas.dispute(batch, p.jobIndex),
+      },
+    );
+  }
+  commitTrace(p: {
+    signer: PublicKey;
+    dispute: PublicKey;
+    model: PublicKey;
+    root: Bytes32;
+    layerCount: number;
+    prevPrefix: Bytes32;
+    lastDigest: Bytes32;
+    siblings: readonly Uint8Array[];
+  }) {
+    return this.ix(
+      'commit_trace',
+      {
+        root: b32(p.root, 'trace root'),
+        layer_count: p.layerCount,
+        prev_prefix: b32(p.prevPrefix, 'prev prefix'),
+        last_digest: b32(p.lastDigest, 'last digest'),
+        siblings: sibs(p.siblings),
+      },
+      { signer: p.signer, dispute: p.dispute, model: p.model },
+    );
+  }
+  bisectLayer(p: {
+    signer: PublicKey;
+    dispute: PublicKey;
+    prefix: Bytes32;
+    siblings: readonly Uint8Array[];
+  }) {
+    return this.ix(
+      'bisect_layer',
+      { prefix: b32(p.prefix, 'prefix'), siblings: sibs(p.siblings) },
+      { signer: p.signer, dispute: p.dispute },
+    );
+  }
+  /** `header` is `u8 dtype || u8 rank || rank x u64 dims`. */
+  revealLayer(p: { signer: PublicKey; dispute: PublicKey; header: Uint8Array; chunkRoot: Bytes32 }) {
+    return this.ix(
+      'reveal_layer',
+      { header: Buffer.from(p.header), chunk_root: b32(p.chunkRoot, 'chunk root') },
+      { signer: p.signer, dispute: p.dispute },
+    );
+  }
+  bisectChunk(p: { signer: PublicKey; dispute: PublicKey; left: Bytes32; right: Bytes32 }) {
+    return this.ix(
+      'bisect_chunk',
+      { left: b32(p.left, 'left'), right: b32(p.right, 'right') },
+      { signer: p.signer, dispute: p.dispute },
+    );
+  }
+  initProofBuffer(p: { owner: PublicKey; dispute: PublicKey }) {
+    return this.ix(
+      'init_proof_buffer',
+      {},
+      { owner: p.owner, dispute: p.dispute, buffer: this.pdas.proof(p.dispute, p.owner) },
+    );
+  }
+  /** Writes `data` at `offset` (at most the bytes written so far), growing capacity by `grow` first. */
+  writeProofBuffer(p: {
+    owner: PublicKey;
+    dispute: PublicKey;
+    offset: number;
+    grow?: number;
+    data: Uint8Array;
+  }) {
+    return this.ix(
+      'write_proof_buffer',
+      { offset: p.offset, grow: p.grow ?? 0, data: Buffer.from(p.data) },
+      { owner: p.owner, buffer: this.pdas.proof(p.dispute, p.owner) },
+    );
+  }
+  closeProofBuffer(p: { owner: PublicKey; dispute: PublicKey }) {
+    return this.ix('close_proof_buffer', {}, { owner: p.owner, buffer: this.pdas.proof(p.dispute, p.owner) });
+  }
+  /** Accounts a resolution pays through (one_step and claim_timeout). */
+  private resolveAccounts(p: DisputeParties) {
+    return {
+      dispute: p.dispute,
+      config: this.pdas.config(),
+      batch: p.batch,
+      executor_operator: this.pdas.operator(p.executor),
+      challenger_operator: this.pdas.operator(p.challenger),
+      treasury: p.treasury,
+    };
+  }
+  /**
+   * The one-step of layer `layer` from the proof buffer of `bufferOwner` (the submitter's by
+   * default); `maxElements` > 0 computes that many more output elements (resumable).
+   */
+  oneStep(
+    p: DisputeParties & {
+      submitter: PublicKey;
+      model: PublicKey;
+      layer: number;
+      bufferOwner?: PublicKey;
+      maxElements?: number;
+    },
+  ) {
+    return this.ix(
+      'one_step',
+      { max_elements: p.maxElements ?? 0 },
+      {
+        submitter: p.submitter,
+        ...this.resolveAccounts(p),
+        model: p.model,
+        ops_page: this.pdas.opsForLayer(p.model, p.layer),
+        buffer: this.pdas.proof(p.dispute, p.bufferOwner ?? p.submitter),
+      },
+    );
+  }
+  claimTimeout(p: DisputeParties) {
+    return this.ix('claim_timeout', {}, this.resolveAccounts(p));
+  }
+  /** Read-only check of the program's pure functions (result in return data). */
+  check(p: { kind: number; data: Uint8Array; remaining?: AccountMeta[] }) {
+    return this.ix('check', { kind: p.kind, data: Buffer.from(p.data) }, {}, p.remaining ?? []);
+  }
+}
+
+/** What resolving a dispute needs besides the dispute itself (from the Dispute and Config accounts). */
+export interface DisputeParties {
+  dispute: PublicKey;
+  batch: PublicKey;
+  executor: PublicKey;
+  challenger: PublicKey;
+  treasury: PublicKey;
+}
+
+export const instructions = new InstructionBuilder();

@@ -1,0 +1,112 @@
+// Every PDA of the program, derived from the seeds of programs/optinfer/src/state/seeds.rs (one place).
+import { PublicKey } from '@solana/web3.js';
+import { PROGRAM_ID } from './idl.ts';
+
+/** Seed prefixes, byte for byte those of seeds.rs (checked by pdas.test.ts). */
+export const SEEDS = {
+  CONFIG: 'config',
+  OPERATOR: 'operator',
+  MODEL: 'model',
+  OPS: 'ops',
+  BATCH: 'batch',
+  DISPUTE: 'dispute',
+  PROOF: 'proof',
+} as const;
+
+/** Op entries per OpsPage account (state/model.rs OPS_PER_PAGE). */
+export const OPS_PER_PAGE = 32;
+
+const u16le = (v: number) => {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new RangeError(`u16 expected, got ${v}`);
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(v);
+  return b;
+};
+const u32le = (v: number) => {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`u32 expected, got ${v}`);
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v);
+  return b;
+};
+const u64le = (v: number | bigint) => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt(v));
+  return b;
+};
+const bytes32 = (v: Uint8Array, what: string) => {
+  if (v.length !== 32) throw new RangeError(`${what}: expected 32 bytes, got ${v.length}`);
+  return Buffer.from(v);
+};
+
+/** PDA derivation for one program id; `pdas` below is the one for the declared id. */
+export class Pdas {
+  private cache = new Map<string, [PublicKey, number]>();
+  constructor(readonly programId: PublicKey = PROGRAM_ID) {}
+
+  private find(seeds: Buffer[]): [PublicKey, number] {
+    const key = seeds.map((s) => s.toString('hex')).join('/');
+    let hit = this.cache.get(key);
+    if (!hit) {
+      hit = PublicKey.findProgramAddressSync(seeds, this.programId);
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(key, hit);
+    }
+    return hit;
+  }
+
+  /** ["config"] */
+  configWithBump() {
+    return this.find([Buffer.from(SEEDS.CONFIG)]);
+  }
+  config(): PublicKey {
+    return this.configWithBump()[0];
+  }
+  /** ["operator", owner] */
+  operatorWithBump(owner: PublicKey) {
+    return this.find([Buffer.from(SEEDS.OPERATOR), owner.toBuffer()]);
+  }
+  operator(owner: PublicKey): PublicKey {
+    return this.operatorWithBump(owner)[0];
+  }
+  /** ["model", model id (32 bytes)] */
+  modelWithBump(modelId: Uint8Array) {
+    return this.find([Buffer.from(SEEDS.MODEL), bytes32(modelId, 'model id')]);
+  }
+  model(modelId: Uint8Array): PublicKey {
+    return this.modelWithBump(modelId)[0];
+  }
+  /** ["ops", model pda, u16 page LE] */
+  opsWithBump(model: PublicKey, page: number) {
+    return this.find([Buffer.from(SEEDS.OPS), model.toBuffer(), u16le(page)]);
+  }
+  ops(model: PublicKey, page: number): PublicKey {
+    return this.opsWithBump(model, page)[0];
+  }
+  /** The OpsPage holding layer `layer`'s op entry. */
+  opsForLayer(model: PublicKey, layer: number): PublicKey {
+    return this.ops(model, Math.floor(layer / OPS_PER_PAGE));
+  }
+  /** ["batch", u64 index LE] */
+  batchWithBump(index: number | bigint) {
+    return this.find([Buffer.from(SEEDS.BATCH), u64le(index)]);
+  }
+  batch(index: number | bigint): PublicKey {
+    return this.batchWithBump(index)[0];
+  }
+  /** ["dispute", batch pda, u32 job index LE] */
+  disputeWithBump(batch: PublicKey, jobIndex: number) {
+    return this.find([Buffer.from(SEEDS.DISPUTE), batch.toBuffer(), u32le(jobIndex)]);
+  }
+  dispute(batch: PublicKey, jobIndex: number): PublicKey {
+    return this.disputeWithBump(batch, jobIndex)[0];
+  }
+  /** ["proof", dispute pda, owner] */
+  proofWithBump(dispute: PublicKey, owner: PublicKey) {
+    return this.find([Buffer.from(SEEDS.PROOF), dispute.toBuffer(), owner.toBuffer()]);
+  }
+  proof(dispute: PublicKey, owner: PublicKey): PublicKey {
+    return this.proofWithBump(dispute, owner)[0];
+  }
+}
+
+export const pdas = new Pdas();

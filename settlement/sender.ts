@@ -1,0 +1,386 @@
+// Sending transactions: one Sender interface, over a JSON-RPC cluster (RpcSender) or in-process LiteSVM
+// (LiteSvmSender). Both build, sign and serialize the same legacy transaction; failures are mapped to
+// OptinferError (errors.ts) and results carry signature, compute units and decoded events.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  PublicKey,
+  Transaction,
+  type Commitment,
+  type Connection,
+  type Signer,
+  type TransactionInstruction,
+} from '@solana/web3.js';
+import { LiteSVM, FailedTransactionMetadata, type TransactionMetadata } from 'litesvm';
+import { getTransactionDecoder, address as kitAddress, lamports as kitLamports } from '@solana/kit';
+import { utils as anchorUtils } from '@coral-xyz/anchor';
+import { OptinferError } from '../state/errors.ts';
+import { PROGRAM_ID } from './idl.ts';
+import { parseEvents, type OptinferEvent } from './events.ts';
+import { mapThrownError, mapTransactionError } from './errors.ts';
+
+/** Largest serialized transaction the network accepts, bytes. */
+export const MAX_TX_BYTES = 1232;
+/** LiteSVM and mainnet base fee: lamports per signature. */
+export const LAMPORTS_PER_SIGNATURE = 5000n;
+
+export interface SendOptions {
+  /** Pays the fee; the first signer when not given. */
+  feePayer?: Signer;
+  /** Names the transaction in errors ('commit_batch #12'). */
+  label?: string;
+}
+
+export interface SendResult {
+  signature: string;
+  /** Slot the transaction landed in. */
+  slot: number;
+  computeUnits: number;
+  events: OptinferEvent[];
+  logs: string[];
+  /** Serialized size, bytes. */
+  size: number;
+}
+
+export interface Sender {
+  readonly programId: PublicKey;
+  /** Builds, signs, sends and confirms one transaction; throws OptinferError on failure. */
+  send(ixs: TransactionInstruction[], signers: Signer[], opts?: SendOptions): Promise<SendResult>;
+  /** An account's data, null when it does not exist. */
+  getAccountData(address: PublicKey): Promise<Buffer | null>;
+  getBalance(address: PublicKey): Promise<bigint>;
+  getSlot(): Promise<bigint>;
+}
+
+/** The one way both senders turn instructions into signed wire bytes. */
+export function buildTransaction(
+  ixs: TransactionInstruction[],
+  signers: Signer[],
+  recentBlockhash: string,
+  feePayer: Signer = signers[0],
+): { tx: Transaction; wire: Buffer } {
+  if (!feePayer) throw new OptinferError('INVALID_INPUT', 'transaction: no signer to pay the fee');
+  const tx = new Transaction({ feePayer: feePayer.publicKey, recentBlockhash });
+  tx.add(...ixs);
+  const all = [feePayer, ...signers.filter((s) => !s.publicKey.equals(feePayer.publicKey))];
+  tx.sign(...all);
+  let wire: Buffer;
+  try {
+    wire = tx.serialize();
+  } catch (cause) {
+    throw new OptinferError(
+      'TRANSACTION_TOO_LARGE',
+      `transaction: does not serialize within ${MAX_TX_BYTES} bytes`,
+      undefined,
+      { cause },
+    );
+  }
+  return { tx, wire };
+}
+
+function failure(mapped: OptinferError | null, fallback: string, label?: string, logs: string[] = []) {
+  const e = mapped ?? new OptinferError('TRANSACTION_FAILED', fallback, { logs });
+  if (label) e.message = `${label}: ${e.message}`;
+  return e;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON-RPC
+
+export interface RpcSenderOptions {
+  programId?: PublicKey;
+  /** Commitment for blockhash, preflight, confirmation and reads. */
+  commitment?: Commitment;
+  /** Attempts per send, counting the first (blockhash expiry and transient RPC errors retry). */
+  maxAttempts?: number;
+  /** Delay before the first retry, milliseconds; doubles per retry. */
+  retryDelayMs?: number;
+  /** How long getTransaction may lag confirmation before giving up, milliseconds. */
+  fetchTimeoutMs?: number;
+}
+export const RPC_DEFAULTS = {
+  commitment: 'confirmed' as Commitment,
+  maxAttempts: 4,
+  retryDelayMs: 500,
+  fetchTimeoutMs: 10_000,
+};
+
+const TRANSIENT =
+  /fetch failed|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|socket hang up|429|Too Many Requests|502|503|504|timed out|Node is behind|Blockhash not found|block height exceeded|has expired/i;
+const bs58 = anchorUtils.bytes.bs58;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class RpcSender implements Sender {
+  readonly programId: PublicKey;
+  readonly opts: typeof RPC_DEFAULTS;
+
+  constructor(
+    readonly connection: Connection,
+    opts: RpcSenderOptions = {},
+  ) {
+    this.programId = opts.programId ?? PROGRAM_ID;
+    this.opts = {
+      commitment: opts.commitment ?? RPC_DEFAULTS.commitment,
+      maxAttempts: opts.maxAttempts ?? RPC_DEFAULTS.maxAttempts,
+      retryDelayMs: opts.retryDelayMs ?? RPC_DEFAULTS.retryDelayMs,
+      fetchTimeoutMs: opts.fetchTimeoutMs ?? RPC_DEFAULTS.fetchTimeoutMs,
+    };
+  }
+
+  async send(ixs: TransactionInstruction[], signers: Signer[], opts: SendOptions = {}): Promise<SendResult> {
+    const { commitment, maxAttempts, retryDelayMs } = this.opts;
+    let lastError: unknown;
+    // Signatures sent in earlier attempts: one of them may still land after its expiry was reported.
+    const sent: string[] = [];
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      if (attempt > 1) {
+        await sleep(retryDelayMs * 2 ** (attempt - 2));
+        for (const sig of sent) {
+          const landed = await this.landed(sig).catch(() => null);
+          if (landed) return this.result(sig, landed.size, opts.label);
+        }
+      }
+      try {
+        const { blockhash, lastValidBlockHeight } = await this.connection.getLatestBlockhash(commitment);
+        const { tx, wire } = buildTransaction(ixs, signers, blockhash, opts.feePayer);
+        const size = wire.length;
+        const signature = bs58.encode(tx.signature!);
+        sent.push(signature);
+        await this.connection.sendRawTransaction(wire, {
+          skipPreflight: false,
+          preflightCommitment: commitment,
+        });
+        const conf = await this.connection.confirmTransaction(
+          { signature, blockhash, lastValidBlockHeight },
+          commitment,
+        );
+        if (conf.value.err) {
+          const got = await this.fetch(signature).catch(() => null);
+          throw failure(
+            mapTransactionError(conf.value.err, got?.logs ?? [], this.programId),
+            `transaction ${signature} failed`,
+            opts.label,
+            got?.logs,
+          );
+        }
+        return await this.result(signature, size, opts.label);
+      } catch (e) {
+        if (e instanceof OptinferError) throw e;
+        lastError = e;
+        const msg = e instanceof Error ? `${e.name} ${e.message}` : String(e);
+        const program = mapThrownError(e, this.programId);
+        // A program error in preflight is final; expiry and transport failures are retried.
+        if (program && program.code !== 'PROGRAM_BLOCKHASH_NOT_FOUND')
+          throw failure(program, msg, opts.label);
+        if (!TRANSIENT.test(msg) && !/TransactionExpired/.test(msg)) {
+          throw failure(null, `send failed: ${msg}`, opts.label);
+        }
+      }
+    }
+    const msg = lastError instanceof Error ? lastError.message : String(lastError);
+    throw new OptinferError(
+      'TRANSACTION_RETRIES_EXHAUSTED',
+      `${opts.label ? opts.label + ': ' : ''}not confirmed after ${maxAttempts} attempts: ${msg}`,
+      undefined,
+      { cause: lastError },
+    );
+  }
+
+  private async landed(signature: string): Promise<{ size: number } | null> {
+    const st = await this.connection.getSignatureStatus(signature, { searchTransactionHistory: true });
+    const v = st.value;
+    if (!v || v.err || !v.confirmationStatus || v.confirmationStatus === 'processed') return null;
+    return { size: 0 };
+  }
+
+  private async fetch(signature: string) {
+    const deadline = Date.now() + this.opts.fetchTimeoutMs;
+    for (;;) {
+      const tx = await this.connection.getTransaction(signature, {
+        commitment:
+          this.opts.commitment === 'processed' ? 'confirmed' : (this.opts.commitment as 'confirmed'),
+        maxSupportedTransactionVersion: 0,
+      });
+      if (tx?.meta) {
+        return {
+          slot: tx.slot,
+          logs: tx.meta.logMessages ?? [],
+          cu: tx.meta.computeUnitsConsumed ?? 0,
+          err: tx.meta.err,
+        };
+      }
+      if (Date.now() > deadline) return null;
+      await sleep(200);
+    }
+  }
+
+  private async result(signature: string, size: number, label?: string): Promise<SendResult> {
+    const got = await this.fetch(signature);
+    if (!got) {
+      // Confirmed, but the node keeps no history: no logs or compute units to report.
+      return { signature, slot: 0, computeUnits: 0, events: [], logs: [], size };
+    }
+    if (got.err) {
+      throw failure(
+        mapTransactionError(got.err, got.logs, this.programId),
+        `transaction ${signature} failed`,
+        label,
+        got.logs,
+      );
+    }
+    return {
+      signature,
+      slot: got.slot,
+      computeUnits: got.cu,
+      events: parseEvents(got.logs, this.programId),
+      logs: got.logs,
+      size,
+    };
+  }
+
+  async getAccountData(address: PublicKey): Promise<Buffer | null> {
+    const a = await this.connection.getAccountInfo(address, this.opts.commitment);
+    return a ? Buffer.from(a.data) : null;
+  }
+  async getBalance(address: PublicKey): Promise<bigint> {
+    return BigInt(await this.connection.getBalance(address, this.opts.commitment));
+  }
+  async getSlot(): Promise<bigint> {
+    return BigInt(await this.connection.getSlot(this.opts.commitment));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// LiteSVM
+
+export const DEFAULT_SO_PATH = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../programs/target/deploy/optinfer.so',
+);
+
+const INSTRUCTION_ERRORS =
+  'GenericError InvalidArgument InvalidInstructionData InvalidAccountData AccountDataTooSmall InsufficientFunds IncorrectProgramId MissingRequiredSignature AccountAlreadyInitialized UninitializedAccount UnbalancedInstruction ModifiedProgramId ExternalAccountLamportSpend ExternalAccountDataModified ReadonlyLamportChange ReadonlyDataModified DuplicateAccountIndex ExecutableModified RentEpochModified NotEnoughAccountKeys AccountDataSizeChanged AccountNotExecutable AccountBorrowFailed AccountBorrowOutstanding DuplicateAccountOutOfSync InvalidError ExecutableDataModified ExecutableLamportChange ExecutableAccountNotRentExempt UnsupportedProgramId CallDepth MissingAccount ReentrancyNotAllowed MaxSeedLengthExceeded InvalidSeeds InvalidRealloc ComputationalBudgetExceeded PrivilegeEscalation ProgramEnvironmentSetupFailure ProgramFailedToComplete ProgramFailedToCompile Immutable IncorrectAuthority AccountNotRentExempt InvalidAccountOwner ArithmeticOverflow UnsupportedSysvar IllegalOwner MaxAccountsDataAllocationsExceeded MaxAccountsExceeded MaxInstructionTraceLengthExceeded BuiltinProgramsMustConsumeComputeUnits BorshIoError'.split(
+    ' ',
+  );
+const TRANSACTION_ERRORS =
+  'AccountInUse AccountLoadedTwice AccountNotFound ProgramAccountNotFound InsufficientFundsForFee InvalidAccountForFee AlreadyProcessed BlockhashNotFound CallChainTooDeep MissingSignatureForFee InvalidAccountIndex SignatureFailure InvalidProgramForExecution SanitizeFailure ClusterMaintenance AccountBorrowOutstanding WouldExceedMaxBlockCostLimit UnsupportedVersion InvalidWritableAccount WouldExceedMaxAccountCostLimit WouldExceedAccountDataBlockLimit TooManyAccountLocks AddressLookupTableNotFound InvalidAddressLookupTableOwner InvalidAddressLookupTableData InvalidAddressLookupTableIndex InvalidRentPayingAccount WouldExceedMaxVoteCostLimit WouldExceedAccountDataTotalLimit MaxLoadedAccountsDataSizeExceeded ResanitizationNeeded InvalidLoadedAccountsDataSizeLimit UnbalancedTransaction ProgramCacheHitMaxLimit CommitCancelled'.split(
+    ' ',
+  );
+
+/** A LiteSVM transaction error in the JSON-RPC shape (`{InstructionError: [i, {Custom: n}]}` ...). */
+export function liteSvmErrorJson(err: unknown): unknown {
+  if (typeof err === 'number') return TRANSACTION_ERRORS[err] ?? `TransactionError${err}`;
+  const o = err as { index?: number; err?: () => unknown; accountIndex?: number; toString(): string };
+  if (typeof o?.err === 'function' && typeof o.index === 'number') {
+    const inner = o.err() as unknown;
+    if (typeof inner === 'number')
+      return { InstructionError: [o.index, INSTRUCTION_ERRORS[inner] ?? 'Unknown'] };
+    if (inner && typeof (inner as { code?: unknown }).code === 'number') {
+      return { InstructionError: [o.index, { Custom: (inner as { code: number }).code }] };
+    }
+    return { InstructionError: [o.index, { BorshIoError: String(inner) }] };
+  }
+  if (typeof o?.index === 'number') return { DuplicateInstruction: o.index };
+  if (typeof o?.accountIndex === 'number') {
+    return { [o.constructor?.name.replace(/^TransactionError/, '') ?? 'Unknown']: o.accountIndex };
+  }
+  return String(err);
+}
+
+export interface LiteSvmSenderOptions {
+  programId?: PublicKey;
+  /** The program binary to load (default programs/target/deploy/optinfer.so). */
+  soPath?: string;
+  /** Start slot (LiteSVM starts at 0; the program treats slot 0 specially nowhere, but 1 mirrors the tests). */
+  startSlot?: bigint;
+}
+
+/** Runs the program in-process in LiteSVM; the same signed transactions as RpcSender. */
+export class LiteSvmSender implements Sender {
+  readonly programId: PublicKey;
+  readonly svm: LiteSVM;
+  /** Lamports burned as fees by transactions this sender sent (LiteSVM burns fees). */
+  feesBurned = 0n;
+  private decoder = getTransactionDecoder();
+
+  constructor(opts: LiteSvmSenderOptions & { svm?: LiteSVM } = {}) {
+    this.programId = opts.programId ?? PROGRAM_ID;
+    if (opts.svm) {
+      this.svm = opts.svm;
+    } else {
+      const so = opts.soPath ?? DEFAULT_SO_PATH;
+      if (!existsSync(so)) {
+        throw new OptinferError('NOT_FOUND', `${so} missing: build the program (npm run build:program)`);
+      }
+      this.svm = new LiteSVM();
+      this.svm.addProgramFromFile(kitAddress(this.programId.toBase58()), so);
+      this.svm.warpToSlot(opts.startSlot ?? 1n);
+    }
+  }
+
+  async send(ixs: TransactionInstruction[], signers: Signer[], opts: SendOptions = {}): Promise<SendResult> {
+    return this.sendSync(ixs, signers, opts);
+  }
+
+  sendSync(ixs: TransactionInstruction[], signers: Signer[], opts: SendOptions = {}): SendResult {
+    // A fresh blockhash per transaction, so sending the same instructions twice is two transactions.
+    this.svm.expireBlockhash();
+    const { tx, wire } = buildTransaction(ixs, signers, this.svm.latestBlockhash(), opts.feePayer);
+    const signature = bs58.encode(tx.signature!);
+    const kitTx = this.decoder.decode(wire) as Parameters<LiteSVM['sendTransaction']>[0];
+    const res = this.svm.sendTransaction(kitTx);
+    const meta: TransactionMetadata = res instanceof FailedTransactionMetadata ? res.meta() : res;
+    const logs = meta.logs();
+    if (res instanceof FailedTransactionMetadata) {
+      const errJson = liteSvmErrorJson(res.err());
+      // Fees are charged even for failed transactions that were executed.
+      if (typeof errJson === 'object')
+        this.feesBurned += LAMPORTS_PER_SIGNATURE * BigInt(tx.signatures.length);
+      throw failure(mapTransactionError(errJson, logs, this.programId), res.toString(), opts.label, logs);
+    }
+    this.feesBurned += LAMPORTS_PER_SIGNATURE * BigInt(tx.signatures.length);
+    return {
+      signature,
+      slot: Number(this.svm.getClock().slot),
+      computeUnits: Number(meta.computeUnitsConsumed()),
+      events: parseEvents(logs, this.programId),
+      logs,
+      size: wire.length,
+    };
+  }
+
+  async getAccountData(address: PublicKey): Promise<Buffer | null> {
+    return this.accountData(address);
+  }
+  accountData(address: PublicKey): Buffer | null {
+    const a = this.svm.getAccount(kitAddress(address.toBase58()));
+    return a.exists ? Buffer.from(a.data) : null;
+  }
+  async getBalance(address: PublicKey): Promise<bigint> {
+    return this.balance(address);
+  }
+  balance(address: PublicKey): bigint {
+    return BigInt(this.svm.getBalance(kitAddress(address.toBase58())) ?? 0n);
+  }
+  async getSlot(): Promise<bigint> {
+    return this.svm.getClock().slot;
+  }
+  /** Moves the clock forward by `slots`. */
+  warp(slots: number | bigint): void {
+    this.svm.warpToSlot(this.svm.getClock().slot + BigInt(slots));
+  }
+  airdrop(to: PublicKey, lamports: bigint): void {
+    const r = this.svm.airdrop(kitAddress(to.toBase58()), kitLamports(lamports));
+    if (r instanceof FailedTransactionMetadata)
+      throw new OptinferError('INTERNAL', `airdrop failed: ${r.toString()}`);
+  }
+  /** Every account the program owns (for checks and operator listings). */
+  programAccounts(): { address: PublicKey; lamports: bigint; data: Buffer }[] {
+    return this.svm.getProgramAccounts(kitAddress(this.programId.toBase58())).map((a) => ({
+      address: new PublicKey(a.address),
+      lamports: BigInt(a.lamports),
+      data: Buffer.from(a.data),
+    }));
+  }
+}
