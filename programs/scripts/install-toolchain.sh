@@ -35,7 +35,8 @@ CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 export PATH="$CARGO_BIN:$PATH"
 have_version=""
 if command -v sbpf-linker >/dev/null 2>&1; then
-  have_version="$(sbpf-linker --version 2>/dev/null | awk '{print $NF}' || true)"
+  # First line is "sbpf-linker X.Y.Z"; the second names the LLVM it was built with.
+  have_version="$(sbpf-linker --version 2>/dev/null | head -1 | awk '{print $NF}' || true)"
 fi
 if [ "$have_version" != "$SBPF_LINKER_VERSION" ]; then
   log "cargo install sbpf-linker@$SBPF_LINKER_VERSION (found: ${have_version:-none})"
