@@ -223,7 +223,8 @@ export class SettlementClient {
       model = await this.fetchModel(m.modelId);
     }
     const loaded = model?.opsLoaded ?? 0;
-    for (let page = Math.floor(loaded / OPS_PER_PAGE); page * OPS_PER_PAGE < m.opEntries.length; page++) {
+    // Each add_model_ops creates one page: pages 0..ceil(loaded / 32) - 1 exist.
+    for (let page = Math.ceil(loaded / OPS_PER_PAGE); page * OPS_PER_PAGE < m.opEntries.length; page++) {
       const entries = Buffer.concat(m.opEntries.slice(page * OPS_PER_PAGE, (page + 1) * OPS_PER_PAGE));
       out.push(
         await this.send(

@@ -39,8 +39,12 @@ export const programErrorCode = (name: string) => `PROGRAM_${upperSnake(name)}`;
 const BY_CODE = new Map(IDL.errors.map((e) => [e.code, e]));
 
 export interface ProgramErrorDetails {
-  /** 'program': an IDL error; 'anchor': an anchor-lang constraint; 'runtime': an InstructionError. */
-  source: 'program' | 'anchor' | 'runtime' | 'transaction';
+  /**
+   * 'program': an IDL error; 'anchor': an anchor-lang constraint; 'system': the system program in a
+   * CPI (e.g. AccountAlreadyInUse when creating an existing PDA); 'runtime': an InstructionError;
+   * 'transaction': a transaction-level error.
+   */
+  source: 'program' | 'anchor' | 'system' | 'runtime' | 'transaction';
   /** The IDL / anchor / runtime error name. */
   name: string;
   /** Custom error code, when there is one. */
@@ -71,20 +75,50 @@ export function errorForCustomCode(code: number, extra: Partial<ProgramErrorDeta
   } satisfies ProgramErrorDetails);
 }
 
-/** `Program <id> failed: custom program error: 0x1779` for our program, else any custom error line. */
-export function customCodeFromLogs(
+/** System program errors (solana-system-interface SystemError), returned from a CPI the program made. */
+export const SYSTEM_ERRORS: readonly string[] = [
+  'AccountAlreadyInUse',
+  'ResultWithNegativeLamports',
+  'InvalidProgramId',
+  'InvalidAccountDataLength',
+  'MaxSeedLengthExceeded',
+  'AddressWithSeedMismatch',
+  'NonceNoRecentBlockhashes',
+  'NonceBlockhashNotExpired',
+  'NonceUnexpectedBlockhashValue',
+];
+export const SYSTEM_PROGRAM_ID = '11111111111111111111111111111111';
+
+/**
+ * The custom error code in the logs and the program that raised it: the first
+ * `Program <id> failed: custom program error: 0x..` line is the innermost failing program.
+ */
+export function customErrorFromLogs(
   logs: readonly string[],
-  programId: PublicKey = PROGRAM_ID,
-): number | null {
-  const id = programId.toBase58();
-  let any: number | null = null;
+): { code: number; program: string | null } | null {
   for (const l of logs) {
     const m = l.match(/^Program (\S+) failed: custom program error: 0x([0-9a-fA-F]+)/);
-    if (m && m[1] === id) return parseInt(m[2], 16);
-    const n = l.match(/custom program error: 0x([0-9a-fA-F]+)/);
-    if (n && any === null) any = parseInt(n[1], 16);
+    if (m) return { code: parseInt(m[2], 16), program: m[1] };
   }
-  return any;
+  for (const l of logs) {
+    const n = l.match(/custom program error: 0x([0-9a-fA-F]+)/);
+    if (n) return { code: parseInt(n[1], 16), program: null };
+  }
+  return null;
+}
+
+/** The error for custom code `code`, given which program raised it (from the logs, when known). */
+function errorForCustom(code: number, program: string | null, extra: Partial<ProgramErrorDetails>) {
+  if (program === SYSTEM_PROGRAM_ID && SYSTEM_ERRORS[code]) {
+    const name = SYSTEM_ERRORS[code];
+    return new OptinferError(programErrorCode(name), `system program: ${name}`, {
+      ...extra,
+      source: 'system',
+      name,
+      customCode: code,
+    } satisfies ProgramErrorDetails);
+  }
+  return errorForCustomCode(code, extra);
 }
 
 /**
@@ -97,15 +131,17 @@ export function mapTransactionError(
   logs: readonly string[] = [],
   programId: PublicKey = PROGRAM_ID,
 ): OptinferError | null {
+  const fromLogs = customErrorFromLogs(logs);
   if (err === null || err === undefined) {
-    const code = customCodeFromLogs(logs, programId);
-    return code === null ? null : errorForCustomCode(code, { logs: [...logs] });
+    return fromLogs === null ? null : errorForCustom(fromLogs.code, fromLogs.program, { logs: [...logs] });
   }
   const base = { logs: [...logs] };
   if (typeof err === 'object' && err !== null && 'InstructionError' in err) {
     const [instruction, inner] = (err as { InstructionError: [number, unknown] }).InstructionError;
     if (typeof inner === 'object' && inner !== null && 'Custom' in inner) {
-      return errorForCustomCode(Number((inner as { Custom: number }).Custom), { ...base, instruction });
+      const code = Number((inner as { Custom: number }).Custom);
+      const program = fromLogs?.code === code ? fromLogs.program : programId.toBase58();
+      return errorForCustom(code, program, { ...base, instruction });
     }
     const name = typeof inner === 'string' ? inner : (Object.keys(inner as object)[0] ?? 'Unknown');
     return new OptinferError(programErrorCode(name), `instruction ${instruction} failed: ${name}`, {
@@ -127,13 +163,13 @@ export function mapTransactionError(
  * Maps whatever a send threw (web3.js SendTransactionError with logs, an Error whose message
  * carries `custom program error: 0x..`) to an OptinferError, or null if it carries no program error.
  */
-export function mapThrownError(e: unknown, programId: PublicKey = PROGRAM_ID): OptinferError | null {
+export function mapThrownError(e: unknown): OptinferError | null {
   if (e instanceof OptinferError) return e;
   const logs: string[] = Array.isArray((e as { logs?: unknown })?.logs)
     ? ((e as { logs: string[] }).logs as string[])
     : [];
-  const fromLogs = customCodeFromLogs(logs, programId);
-  if (fromLogs !== null) return errorForCustomCode(fromLogs, { logs });
+  const fromLogs = customErrorFromLogs(logs);
+  if (fromLogs !== null) return errorForCustom(fromLogs.code, fromLogs.program, { logs });
   const msg = e instanceof Error ? e.message : String(e);
   const m = msg.match(/custom program error: 0x([0-9a-fA-F]+)/);
   if (m) return errorForCustomCode(parseInt(m[1], 16), { logs });

@@ -169,7 +169,7 @@ export class RpcSender implements Sender {
         if (e instanceof OptinferError) throw e;
         lastError = e;
         const msg = e instanceof Error ? `${e.name} ${e.message}` : String(e);
-        const program = mapThrownError(e, this.programId);
+        const program = mapThrownError(e);
         // A program error in preflight is final; expiry and transport failures are retried.
         if (program && program.code !== 'PROGRAM_BLOCKHASH_NOT_FOUND')
           throw failure(program, msg, opts.label);
@@ -302,6 +302,8 @@ export class LiteSvmSender implements Sender {
   readonly svm: LiteSVM;
   /** Lamports burned as fees by transactions this sender sent (LiteSVM burns fees). */
   feesBurned = 0n;
+  /** Lamports created by `airdrop`. */
+  airdropped = 0n;
   private decoder = getTransactionDecoder();
 
   constructor(opts: LiteSvmSenderOptions & { svm?: LiteSVM } = {}) {
@@ -374,6 +376,7 @@ export class LiteSvmSender implements Sender {
     const r = this.svm.airdrop(kitAddress(to.toBase58()), kitLamports(lamports));
     if (r instanceof FailedTransactionMetadata)
       throw new OptinferError('INTERNAL', `airdrop failed: ${r.toString()}`);
+    this.airdropped += lamports;
   }
   /** Every account the program owns (for checks and operator listings). */
   programAccounts(): { address: PublicKey; lamports: bigint; data: Buffer }[] {

@@ -1,0 +1,119 @@
+// Test-only: a LiteSVM world driven through SettlementClient, with the program harness's models and
+// traces (programs/tests/lib) adapted to the client's TraceView / ModelView.
+import { Keypair, PublicKey } from '@solana/web3.js';
+import { address as kitAddress } from '@solana/kit';
+import * as P from '../programs/tests/lib/protocol.ts';
+import { Trace, PROFILE } from '../programs/tests/lib/game.ts';
+import { encodeEntry, type ModelDef } from '../programs/tests/lib/model.ts';
+import { LiteSvmSender } from './sender.ts';
+import { SettlementClient } from './client.ts';
+import type { ModelView, TraceView } from './game.ts';
+import type { ConfigParams } from './instructions.ts';
+
+export const PARAMS = {
+  challengeWindow: 1000n,
+  clockSlots: 100n,
+  minExecutorBond: 5_000_000_000n,
+  minChallengerBond: 2_000_000_000n,
+  unbondingSlots: 50n,
+  bountyBps: 5000,
+};
+
+export function traceView(t: Trace): TraceView {
+  return {
+    layerCount: t.layers.length,
+    root: t.root,
+    prefix: (i) => t.prefixBefore(i + 1),
+    prefixProof: (i) => P.proof(t.levels, i),
+    digest: (i) => t.digests[i],
+    layer: (i) => ({ header: P.headerBytes(t.layers[i]), bytes: t.layers[i].bytes }),
+    chunkLevels: (i) => t.chunkTrees[i],
+  };
+}
+
+export class LocalWorld {
+  sender = new LiteSvmSender();
+  client = new SettlementClient(this.sender);
+  authority = this.fund();
+  sequencer = this.fund();
+  treasury = Keypair.generate().publicKey;
+  model!: ModelDef;
+  modelId!: Buffer;
+  weightLevels!: Buffer[][];
+  /** Keys whose lamports the conservation check sums. */
+  keys: PublicKey[] = [this.authority.publicKey, this.sequencer.publicKey, this.treasury];
+
+  fund(lamports = 100_000_000_000n): Keypair {
+    const k = Keypair.generate();
+    this.sender.airdrop(k.publicKey, lamports);
+    this.keys?.push(k.publicKey);
+    return k;
+  }
+
+  params(over: Partial<typeof PARAMS> = {}): ConfigParams {
+    const p = { ...PARAMS, ...over };
+    return { sequencer: this.sequencer.publicKey, treasury: this.treasury, ...p };
+  }
+
+  async registerModel(m: ModelDef) {
+    this.model = m;
+    this.modelId = P.sha(
+      Buffer.from('model'),
+      ...m.layers.map(encodeEntry),
+      ...m.weights.map((t) => t.bytes),
+    );
+    this.weightLevels = P.tree(m.weights.map((t) => P.leafHash(P.tensorDigest(t))));
+    return this.client.registerModel(this.authority, {
+      modelId: this.modelId,
+      profileHash: PROFILE,
+      weightRoot: P.rootOf(this.weightLevels),
+      weightCount: m.weights.length,
+      opEntries: m.layers.map(encodeEntry),
+      outputName: m.outputName,
+    });
+  }
+
+  inputDigest() {
+    return P.tensorSetDigest(this.model.inputs.map(([n, t]) => [n, P.tensorDigest(t)]));
+  }
+  seed() {
+    return P.traceSeed(this.modelId, this.inputDigest(), PROFILE);
+  }
+  trace(layers: P.Tensor[]) {
+    return new Trace(layers, this.seed());
+  }
+  outputDigest(t: Trace) {
+    return P.tensorSetDigest([[this.model.outputName, t.digests[t.digests.length - 1]]]);
+  }
+
+  modelView(): ModelView {
+    const m = this.model;
+    const sorted = m.inputs.slice().sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
+    return {
+      inputs: sorted.map(([name, t]) => ({
+        name,
+        digest: P.tensorDigest(t),
+        tensor: { header: P.headerBytes(t), bytes: t.bytes },
+      })),
+      weight: (i) => ({
+        digest: P.tensorDigest(m.weights[i]),
+        siblings: P.proof(this.weightLevels, i),
+        tensor: { header: P.headerBytes(m.weights[i]), bytes: m.weights[i].bytes },
+      }),
+    };
+  }
+
+  /**
+   * Lamports of every key and every program account, plus the fees burned, minus every airdrop:
+   * zero whenever no lamport was created or lost.
+   */
+  unaccountedLamports(): bigint {
+    const keys = new Set(this.keys.map((k) => k.toBase58()));
+    for (const a of this.sender.svm.getProgramAccounts(kitAddress(this.sender.programId.toBase58()))) {
+      keys.add(a.address);
+    }
+    let sum = this.sender.feesBurned - this.sender.airdropped;
+    for (const k of keys) sum += this.sender.balance(new PublicKey(k));
+    return sum;
+  }
+}
