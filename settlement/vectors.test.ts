@@ -1,0 +1,410 @@
+// Shared vectors with the Rust side: seeds, discriminators, error codes, event and account layouts read
+// from the program's sources; instruction bytes equal to those the program's own test harness sends in
+// a whole dispute; account sizes equal to what the program creates.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import anchor, { type Idl } from '@coral-xyz/anchor';
+import BN from 'bn.js';
+import { address as kitAddress } from '@solana/kit';
+import { Connection, Keypair, PublicKey, type TransactionInstruction } from '@solana/web3.js';
+import { Harness, PDA as HARNESS_PDA } from '../programs/tests/lib/svm.ts';
+import { cheatLayers, playToOneStep, startGame } from '../programs/tests/lib/game.ts';
+import { run } from '../programs/tests/lib/model.ts';
+import { CODER, IDL, INSTRUCTION_DISCRIMINATORS, PROGRAM_ID } from './idl.ts';
+import { SEEDS, pdas } from './pdas.ts';
+import { InstructionBuilder, type InstructionName } from './instructions.ts';
+import { accountKind, decodeDispute, PROOF_BUFFER_DATA_OFFSET } from './accounts.ts';
+import { upperSnake, programErrorCode } from './errors.ts';
+import { structFields } from './codec.ts';
+
+const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../programs/optinfer/src');
+const rust = (f: string) => readFileSync(path.join(SRC, f), 'utf8');
+
+test('seed prefixes equal state/seeds.rs and the IDL; PDAs equal the harness and anchor', () => {
+  const fromRust = Object.fromEntries(
+    [...rust('state/seeds.rs').matchAll(/pub const (\w+): &\[u8\] = b"([^"]*)";/g)].map((m) => [m[1], m[2]]),
+  );
+  assert.deepEqual(fromRust, { ...SEEDS });
+  // Every const seed in the IDL is one of them.
+  const consts = new Set<string>();
+  for (const ix of IDL.instructions) {
+    for (const a of ix.accounts as { pda?: { seeds: { kind: string; value?: number[] }[] } }[]) {
+      for (const s of a.pda?.seeds ?? [])
+        if (s.kind === 'const') consts.add(Buffer.from(s.value!).toString());
+    }
+  }
+  for (const c of consts) assert.ok(Object.values(SEEDS).includes(c as never), `IDL seed ${c}`);
+
+  const owner = Keypair.generate().publicKey;
+  const modelId = Buffer.alloc(32, 5);
+  const model = pdas.model(modelId);
+  const batch = pdas.batch(258);
+  const dispute = pdas.dispute(batch, 70000);
+  assert.ok(pdas.config().equals(HARNESS_PDA.config()));
+  assert.ok(pdas.operator(owner).equals(HARNESS_PDA.operator(owner)));
+  assert.ok(model.equals(HARNESS_PDA.model(modelId)));
+  assert.ok(pdas.ops(model, 3).equals(HARNESS_PDA.ops(model, 3)));
+  assert.ok(pdas.opsForLayer(model, 100).equals(HARNESS_PDA.ops(model, 3)));
+  assert.ok(batch.equals(HARNESS_PDA.batch(258)));
+  assert.ok(dispute.equals(HARNESS_PDA.dispute(batch, 70000)));
+  assert.ok(pdas.proof(dispute, owner).equals(HARNESS_PDA.proof(dispute, owner)));
+});
+
+test('instruction discriminators equal #[discrim = N] in lib.rs', () => {
+  const lib = rust('lib.rs');
+  const fromRust = Object.fromEntries(
+    [...lib.matchAll(/#\[discrim = (\d+)\]\s*pub fn (\w+)/g)].map((m) => [m[2], Number(m[1])]),
+  );
+  assert.deepEqual(INSTRUCTION_DISCRIMINATORS, fromRust);
+  assert.equal(Object.keys(fromRust).length, 20);
+});
+
+test('error codes: errors.rs order from 6000 equals the IDL the client maps through', () => {
+  const src = rust('errors.rs');
+  const body = src.slice(src.indexOf('pub enum OptinferError'));
+  const names = [...body.matchAll(/^\s*(\w+),\s*$/gm)].map((m) => m[1]);
+  assert.deepEqual(
+    IDL.errors.map((e) => [e.code, e.name]),
+    names.map((n, i) => [6000 + i, n]),
+  );
+  assert.equal(programErrorCode('BadBatchIndex'), 'PROGRAM_BAD_BATCH_INDEX');
+  assert.equal(upperSnake('ConstraintDuplicateMutableAccount'), 'CONSTRAINT_DUPLICATE_MUTABLE_ACCOUNT');
+});
+
+function rustStructFields(file: string, name: string): string[] {
+  const src = rust(file);
+  const at = src.indexOf(`pub struct ${name} {`);
+  assert.ok(at >= 0, `${name} in ${file}`);
+  const body = src.slice(at, src.indexOf('\n}', at));
+  return [...body.matchAll(/^\s*pub (\w+):/gm)].map((m) => m[1]);
+}
+
+test('account and event field order equal the Rust structs', () => {
+  const files = readdirSync(path.join(SRC, 'state')).map((f) => `state/${f}`);
+  for (const a of IDL.accounts ?? []) {
+    const file = files.find((f) => rust(f).includes(`pub struct ${a.name} {`))!;
+    assert.deepEqual(
+      structFields(a.name).map((f) => f.name),
+      rustStructFields(file, a.name),
+      a.name,
+    );
+  }
+  for (const e of IDL.events ?? []) {
+    assert.deepEqual(
+      structFields(e.name).map((f) => f.name),
+      rustStructFields('events.rs', e.name),
+      e.name,
+    );
+  }
+});
+
+test('hand-encoded bytes: commit_batch and open_dispute', () => {
+  const b = new InstructionBuilder();
+  const seq = Keypair.generate().publicKey;
+  const root = Buffer.alloc(32, 0x11);
+  const ix = b.commitBatch({ sequencer: seq, index: 0x0102030405n, root, jobCount: 0x0a0b });
+  assert.equal(ix.data.toString('hex'), '07' + '0504030201000000' + root.toString('hex') + '0b0a0000');
+  assert.deepEqual(
+    ix.keys.map((k) => [k.pubkey.toBase58(), k.isSigner, k.isWritable]),
+    [
+      [seq.toBase58(), true, true],
+      [pdas.config().toBase58(), false, true],
+      [pdas.batch(0x0102030405n).toBase58(), false, true],
+      ['11111111111111111111111111111111', false, false],
+    ],
+  );
+  const record = Buffer.alloc(168, 3);
+  const sib = [Buffer.alloc(32, 1), Buffer.alloc(32, 2)];
+  const od = b.openDispute({ challenger: seq, batchIndex: 4, jobIndex: 9, record, siblings: sib });
+  assert.equal(
+    od.data.toString('hex'),
+    '09' + '09000000' + record.toString('hex') + '02000000' + sib.map((s) => s.toString('hex')).join(''),
+  );
+  assert.ok(od.keys[3].pubkey.equals(pdas.model(record.subarray(32, 64))));
+  assert.ok(od.keys[4].pubkey.equals(pdas.operator(new PublicKey(record.subarray(128, 160)))));
+});
+
+test("anchor's Program.methods (camelCase IDL, PDAs resolved from seeds) builds the same instructions", async () => {
+  const k = Keypair.generate();
+  const program = new anchor.Program(
+    IDL as Idl,
+    new anchor.AnchorProvider(new Connection('http://127.0.0.1:9'), new anchor.Wallet(k), {}),
+  );
+  const b = new InstructionBuilder();
+  const same = (x: TransactionInstruction, y: TransactionInstruction) => {
+    assert.equal(x.data.toString('hex'), y.data.toString('hex'));
+    assert.deepEqual(
+      x.keys.map((m) => [m.pubkey.toBase58(), m.isSigner, m.isWritable]),
+      y.keys.map((m) => [m.pubkey.toBase58(), m.isSigner, m.isWritable]),
+    );
+  };
+  same(
+    b.bond({ owner: k.publicKey, amount: 123n }),
+    await program.methods.bond(new BN(123)).accounts({ owner: k.publicKey }).instruction(),
+  );
+  same(
+    b.commitBatch({ sequencer: k.publicKey, index: 3, root: Buffer.alloc(32, 9), jobCount: 2 }),
+    await program.methods
+      .commitBatch(new BN(3), [...Buffer.alloc(32, 9)], 2)
+      .accounts({ sequencer: k.publicKey })
+      .instruction(),
+  );
+  same(
+    b.requestUnbond({ owner: k.publicKey, amount: 5n }),
+    await program.methods.requestUnbond(new BN(5)).accounts({ owner: k.publicKey }).instruction(),
+  );
+  same(
+    b.withdraw({ owner: k.publicKey }),
+    await program.methods.withdraw().accounts({ owner: k.publicKey }).instruction(),
+  );
+});
+
+/** Rebuilds a harness instruction through the client's builder from its decoded arguments. */
+function rebuild(
+  b: InstructionBuilder,
+  ix: TransactionInstruction,
+  h: Harness,
+): { name: InstructionName; ix: TransactionInstruction } {
+  const dec = CODER.instruction.decode(ix.data) as {
+    name: InstructionName;
+    data: Record<string, any>;
+  } | null;
+  assert.ok(dec, 'decodable');
+  const a = dec.data;
+  const k = ix.keys.map((m) => m.pubkey);
+  const buf = (x: number[] | Buffer) => Buffer.from(x);
+  const big = (x: BN) => BigInt(x.toString());
+  const dispute = (at: PublicKey) => decodeDispute(h.data(at)!);
+  const name = dec.name;
+  switch (name) {
+    case 'initialize':
+      return {
+        name,
+        ix: b.initialize({
+          authority: k[0],
+          params: {
+            sequencer: a.params.sequencer,
+            treasury: a.params.treasury,
+            challengeWindow: big(a.params.challenge_window),
+            clockSlots: big(a.params.clock_slots),
+            minExecutorBond: big(a.params.min_executor_bond),
+            minChallengerBond: big(a.params.min_challenger_bond),
+            unbondingSlots: big(a.params.unbonding_slots),
+            bountyBps: a.params.bounty_bps,
+          },
+        }),
+      };
+    case 'register_model':
+      return {
+        name,
+        ix: b.registerModel({
+          authority: k[0],
+          modelId: buf(a.model_id),
+          profileHash: buf(a.profile_hash),
+          weightRoot: buf(a.weight_root),
+          weightCount: a.weight_count,
+          layerCount: a.layer_count,
+          outputName: buf(a.output_name).toString(),
+        }),
+      };
+    case 'add_model_ops': {
+      const modelId = h.fetch('Model', k[2]).model_id;
+      return {
+        name,
+        ix: b.addModelOps({ authority: k[0], modelId: buf(modelId), page: a.page, entries: a.entries }),
+      };
+    }
+    case 'bond':
+      return { name, ix: b.bond({ owner: k[0], amount: big(a.amount) }) };
+    case 'commit_batch':
+      return {
+        name,
+        ix: b.commitBatch({ sequencer: k[0], index: big(a.index), root: buf(a.root), jobCount: a.job_count }),
+      };
+    case 'open_dispute': {
+      const index = BigInt(h.fetch('Batch', k[2]).index.toString());
+      return {
+        name,
+        ix: b.openDispute({
+          challenger: k[0],
+          batchIndex: index,
+          jobIndex: a.job_index,
+          record: buf(a.record),
+          siblings: a.siblings.map(buf),
+        }),
+      };
+    }
+    case 'commit_trace':
+      return {
+        name,
+        ix: b.commitTrace({
+          signer: k[0],
+          dispute: k[1],
+          model: dispute(k[1]).model,
+          root: buf(a.root),
+          layerCount: a.layer_count,
+          prevPrefix: buf(a.prev_prefix),
+          lastDigest: buf(a.last_digest),
+          siblings: a.siblings.map(buf),
+        }),
+      };
+    case 'bisect_layer':
+      return {
+        name,
+        ix: b.bisectLayer({
+          signer: k[0],
+          dispute: k[1],
+          prefix: buf(a.prefix),
+          siblings: a.siblings.map(buf),
+        }),
+      };
+    case 'reveal_layer':
+      return {
+        name,
+        ix: b.revealLayer({
+          signer: k[0],
+          dispute: k[1],
+          header: buf(a.header),
+          chunkRoot: buf(a.chunk_root),
+        }),
+      };
+    case 'bisect_chunk':
+      return {
+        name,
+        ix: b.bisectChunk({ signer: k[0], dispute: k[1], left: buf(a.left), right: buf(a.right) }),
+      };
+    case 'init_proof_buffer':
+      return { name, ix: b.initProofBuffer({ owner: k[0], dispute: k[1] }) };
+    case 'write_proof_buffer': {
+      const owner = k[0];
+      const d = new PublicKey(h.data(k[1])!.subarray(8, 40));
+      return {
+        name,
+        ix: b.writeProofBuffer({ owner, dispute: d, offset: a.offset, grow: a.grow, data: a.data }),
+      };
+    }
+    case 'close_proof_buffer':
+      return {
+        name,
+        ix: b.closeProofBuffer({ owner: k[0], dispute: new PublicKey(h.data(k[1])!.subarray(8, 40)) }),
+      };
+    case 'one_step': {
+      const d = dispute(k[1]);
+      return {
+        name,
+        ix: b.oneStep({
+          submitter: k[0],
+          dispute: k[1],
+          batch: d.batch,
+          executor: d.executor,
+          challenger: d.challenger,
+          treasury: k[6],
+          model: d.model,
+          layer: d.disagree,
+          maxElements: a.max_elements,
+        }),
+      };
+    }
+    case 'claim_timeout': {
+      const d = dispute(k[0]);
+      return {
+        name,
+        ix: b.claimTimeout({
+          dispute: k[0],
+          batch: d.batch,
+          executor: d.executor,
+          challenger: d.challenger,
+          treasury: k[5],
+        }),
+      };
+    }
+    case 'finalize_batch':
+      return { name, ix: b.finalizeBatch({ index: BigInt(h.fetch('Batch', k[1]).index.toString()) }) };
+    default:
+      throw new Error(`no rebuild for ${name}`);
+  }
+}
+
+test('every instruction the program harness sends in a whole dispute equals the client-built one', () => {
+  const seen = new Map<string, number>();
+  const b = new InstructionBuilder();
+  const orig = Harness.prototype.send;
+  // Rebuild each instruction just before the harness sends it (the accounts it reads are as then).
+  Harness.prototype.send = function (this: Harness, ixs, signers, cu) {
+    for (const ix of ixs) {
+      if (!ix.programId.equals(PROGRAM_ID)) continue;
+      const { name, ix: mine } = rebuild(b, ix, this);
+      assert.equal(mine.data.toString('hex'), ix.data.toString('hex'), `${name} data`);
+      assert.deepEqual(
+        mine.keys.map((m) => [m.pubkey.toBase58(), m.isSigner, m.isWritable]),
+        ix.keys.map((m) => [m.pubkey.toBase58(), m.isSigner, m.isWritable]),
+        `${name} accounts`,
+      );
+      seen.set(name, (seen.get(name) ?? 0) + 1);
+    }
+    return orig.call(this, ixs, signers, cu);
+  };
+  try {
+    const g = startGame((m) => cheatLayers(m, 2, 1), run);
+    playToOneStep(g);
+    g.chal.fillBuffer(g.dispute);
+    g.world.must(g.chal.oneStep(g.dispute), 'one_step');
+    g.world.must(g.chal.closeBuffer(g.dispute), 'close');
+    // A second game ends by timeout and its batch finalizes.
+    const t = startGame(run, run);
+    t.world.h.warp(1000);
+    t.world.must(t.world.claimTimeout(t.world.authority, t.dispute), 'claim_timeout');
+    t.world.must(t.world.finalize(t.world.authority, t.batch), 'finalize');
+
+    // Account sizes: what the program created equals the IDL layout the client decodes.
+    const sizes = new Map<string, number>();
+    for (const w of [g.world, t.world]) {
+      for (const acc of w.h.svm.getProgramAccounts(kitAddress(PROGRAM_ID.toBase58()))) {
+        const kind = accountKind(Buffer.from(acc.data));
+        assert.ok(kind, `program account ${acc.address} has a known discriminator`);
+        sizes.set(kind, acc.data.length);
+      }
+    }
+    const width = (t: unknown): number => {
+      if (typeof t === 'string') return { u8: 1, bool: 1, u16: 2, u32: 4, u64: 8, pubkey: 32 }[t] ?? NaN;
+      const o = t as { array?: [unknown, number]; defined?: { name: string } };
+      if (o.array) return width(o.array[0]) * o.array[1];
+      if (o.defined) {
+        const ty = IDL.types!.find((x) => x.name === o.defined!.name)!;
+        return ty.type.kind === 'type' ? width(ty.type.alias) : NaN;
+      }
+      return NaN;
+    };
+    for (const [kind, size] of sizes) {
+      if (kind === 'ProofBuffer') continue;
+      const expected = 8 + structFields(kind).reduce((s, f) => s + width(f.type), 0);
+      assert.equal(size, expected, `${kind} size`);
+    }
+    assert.equal(PROOF_BUFFER_DATA_OFFSET, 8 + 32 + 32 + 1 + 4);
+  } finally {
+    Harness.prototype.send = orig;
+  }
+  for (const n of [
+    'initialize',
+    'register_model',
+    'add_model_ops',
+    'bond',
+    'commit_batch',
+    'open_dispute',
+    'commit_trace',
+    'bisect_layer',
+    'reveal_layer',
+    'bisect_chunk',
+    'init_proof_buffer',
+    'write_proof_buffer',
+    'one_step',
+    'close_proof_buffer',
+    'claim_timeout',
+    'finalize_batch',
+  ]) {
+    assert.ok(seen.get(n), `${n} compared`);
+  }
+});
