@@ -14,6 +14,7 @@ import {
   decodeOperator,
   decodeOpsPage,
   decodeProofBuffer,
+  discriminatorOf,
   type BatchAccount,
   type ConfigAccount,
   type DisputeAccount,
@@ -37,6 +38,7 @@ import {
 } from './instructions.ts';
 import { OPS_PER_PAGE, type Pdas } from './pdas.ts';
 import type { SendResult, Sender } from './sender.ts';
+import type { LogEvents } from './events.ts';
 
 /** Op entry size, bytes (docs/PROGRAM.md "Op entry"). */
 export const OP_ENTRY_BYTES = 24;
@@ -159,6 +161,48 @@ export class SettlementClient {
   fetchProofBuffer(dispute: PublicKey, owner: PublicKey): Promise<ProofBufferAccount | null> {
     return this.read(this.pdas.proof(dispute, owner), decodeProofBuffer);
   }
+  /**
+   * Every dispute of the program (one getProgramAccounts call), optionally only those where
+   * `party` is the executor or the challenger, or only unresolved ones; by batch and job.
+   */
+  async listDisputes(
+    filter: { party?: PublicKey; open?: boolean } = {},
+  ): Promise<{ address: PublicKey; dispute: DisputeAccount }[]> {
+    const all = await this.sender.getProgramAccounts(discriminatorOf('Dispute'));
+    const out: { address: PublicKey; dispute: DisputeAccount; batchIndex: bigint }[] = [];
+    const batches = new Map((await this.listBatches()).map((b) => [b.address.toBase58(), b.batch.index]));
+    for (const a of all) {
+      const d = decodeDispute(a.data);
+      if (filter.party && !d.executor.equals(filter.party) && !d.challenger.equals(filter.party)) continue;
+      if (filter.open && d.phase === PHASE.RESOLVED) continue;
+      out.push({ address: a.address, dispute: d, batchIndex: batches.get(d.batch.toBase58()) ?? 0n });
+    }
+    out.sort((x, y) =>
+      x.batchIndex === y.batchIndex
+        ? x.dispute.jobIndex - y.dispute.jobIndex
+        : x.batchIndex < y.batchIndex
+          ? -1
+          : 1,
+    );
+    return out.map(({ address, dispute }) => ({ address, dispute }));
+  }
+  /** Every committed batch, by index. */
+  async listBatches(): Promise<{ address: PublicKey; batch: BatchAccount }[]> {
+    const all = await this.sender.getProgramAccounts(discriminatorOf('Batch'));
+    return all
+      .map((a) => ({ address: a.address, batch: decodeBatch(a.data) }))
+      .sort((x, y) => (x.batch.index < y.batch.index ? -1 : x.batch.index > y.batch.index ? 1 : 0));
+  }
+  /** Every operator bond. */
+  async listOperators(): Promise<{ address: PublicKey; operator: OperatorAccount }[]> {
+    const all = await this.sender.getProgramAccounts(discriminatorOf('Operator'));
+    return all.map((a) => ({ address: a.address, operator: decodeOperator(a.data) }));
+  }
+  /** Events of the program's successful transactions from now on; returns unsubscribe. */
+  subscribe(onEvents: (e: LogEvents) => void): () => Promise<void> {
+    return this.sender.subscribe(onEvents);
+  }
+
   disputeAddress(at: PublicKey | { batchIndex: U64; jobIndex: number }): PublicKey {
     return at instanceof PublicKey ? at : this.pdas.dispute(this.pdas.batch(at.batchIndex), at.jobIndex);
   }
@@ -450,6 +494,16 @@ export class SettlementClient {
       [submitter],
     );
   }
+  /**
+   * Runs the read-only check instruction (the program's pure functions in the VM: 0 Merkle root,
+   * 1 chunk root and tensor digest, 2 trace root and last prefix, 3 verify a proof, 4 recompute an
+   * op chunk) and returns its return data.
+   */
+  async check(payer: Signer, kind: number, data: Uint8Array): Promise<Buffer> {
+    const r = await this.send(['check'], [this.ix.check({ kind, data })], [payer], `check ${kind}`);
+    return r.returnData ?? Buffer.alloc(0);
+  }
+
   /** Ends a dispute whose side to move ran out of clock; anyone may call, `payer` pays the fee. */
   async claimTimeout(payer: Signer, dispute: PublicKey) {
     const { parties } = await this.parties(dispute);

@@ -193,6 +193,31 @@ test('a cheating executor loses to the honest challenger; the job is invalidated
   assert.equal(w.unaccountedLamports(), 0n, 'lamports conserved');
 });
 
+test('listings and the event stream: disputes by party and state, batches, operators', async () => {
+  const s = await setup(cheatLayers(mlpModel(), 1, 0), run(mlpModel()));
+  const c = s.w.client;
+  const seen: string[] = [];
+  const unsubscribe = c.subscribe((e) => seen.push(...e.events.map((x) => x.name)));
+  const mine = await c.listDisputes({ party: s.exec.publicKey, open: true });
+  assert.equal(mine.length, 1);
+  assert.ok(mine[0].address.equals(s.dispute));
+  assert.equal(mine[0].dispute.jobIndex, 2);
+  assert.equal((await c.listDisputes({ party: s.w.sequencer.publicKey })).length, 0);
+  assert.deepEqual(
+    (await c.listBatches()).map((b) => b.batch.index),
+    [0n],
+  );
+  assert.equal((await c.listOperators()).length, 2);
+  await playMove(c, s.exec, s.dispute, traceView(s.execTrace));
+  s.w.sender.warp(PARAMS.clockSlots + 1n);
+  await c.claimTimeout(s.w.sequencer, s.dispute);
+  await unsubscribe();
+  await c.finalizeBatch(s.w.sequencer, 0).catch(() => undefined);
+  assert.deepEqual(seen, ['DisputeMove', 'TimeoutClaimed', 'Slashed', 'DisputeResolved']);
+  assert.equal((await c.listDisputes({ open: true })).length, 0);
+  assert.equal((await c.listDisputes()).length, 1);
+});
+
 test('a cheating challenger loses: the honest executor submits the one-step itself', async () => {
   const s = await setup(run(mlpModel()), cheatLayers(mlpModel(), 5, 2));
   const { w, exec, chal } = s;

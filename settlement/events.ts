@@ -109,6 +109,43 @@ export function subscribeEvents(
   return () => connection.removeOnLogsListener(id);
 }
 
+/**
+ * Events of the program's successful transactions after signature `until` (exclusive), oldest
+ * first: what a follower missed while it was not subscribed (restart, dropped websocket).
+ * Reads at most `limit` signatures (getSignaturesForAddress pages of up to 1000).
+ */
+export async function fetchEventsSince(
+  connection: Connection,
+  opts: { until?: string; limit?: number; programId?: PublicKey } = {},
+): Promise<LogEvents[]> {
+  const programId = opts.programId ?? PROGRAM_ID;
+  const limit = opts.limit ?? 1000;
+  const sigs: { signature: string; slot: number; err: unknown }[] = [];
+  let before: string | undefined;
+  while (sigs.length < limit) {
+    const page = await connection.getSignaturesForAddress(
+      programId,
+      { until: opts.until, before, limit: Math.min(1000, limit - sigs.length) },
+      'confirmed',
+    );
+    sigs.push(...page);
+    if (page.length === 0 || page.length < Math.min(1000, limit - sigs.length + page.length)) break;
+    before = page[page.length - 1].signature;
+  }
+  const out: LogEvents[] = [];
+  for (const s of sigs.reverse()) {
+    if (s.err) continue;
+    const tx = await connection.getTransaction(s.signature, {
+      commitment: 'confirmed',
+      maxSupportedTransactionVersion: 0,
+    });
+    if (!tx?.meta || tx.meta.err) continue;
+    const events = parseEvents(tx.meta.logMessages ?? [], programId);
+    if (events.length > 0) out.push({ signature: s.signature, slot: tx.slot, events });
+  }
+  return out;
+}
+
 /** The events of one name from a list, typed. */
 export function eventsNamed<K extends EventName>(events: readonly OptinferEvent[], name: K): EventData[K][] {
   return events.filter((e) => e.name === name).map((e) => e.data as EventData[K]);

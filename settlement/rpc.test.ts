@@ -17,10 +17,10 @@ import { utils } from '@coral-xyz/anchor';
 import { isOptinferError } from '../state/errors.ts';
 import { LiteSvmSender, RpcSender, liteSvmErrorJson } from './sender.ts';
 import { SettlementClient } from './client.ts';
-import { subscribeEvents, eventsNamed, type LogEvents } from './events.ts';
+import { subscribeEvents, eventsNamed, fetchEventsSince, type LogEvents } from './events.ts';
 import { PARAMS } from './testkit.ts';
 
-type Fault = 'network' | 'expire' | 'late' | 'throttle' | 'nopreflight';
+type Fault = 'network' | 'expire' | 'late' | 'laggy' | 'throttle' | 'nopreflight';
 
 /** Just the Connection methods RpcSender and subscribeEvents use, over LiteSVM. */
 class SvmConnection {
@@ -30,6 +30,8 @@ class SvmConnection {
   private landed = new Map<string, { slot: number; logs: string[]; cu: number; err: unknown }>();
   private listeners = new Map<number, (l: Logs, ctx: { slot: number }) => void>();
   private nextId = 1;
+  private order: string[] = [];
+  private hidden = new Map<string, number>();
   private decoder = getTransactionDecoder();
   constructor(readonly local: LiteSvmSender) {}
   private get svm() {
@@ -75,7 +77,10 @@ class SvmConnection {
     this.landed.set(signature, rec);
     for (const l of this.listeners.values())
       l({ signature, err: rec.err as never, logs: rec.logs }, { slot: rec.slot });
-    if (fault === 'late') this.landed.set(`late:${signature}`, rec);
+    this.order.push(signature);
+    if (fault === 'late' || fault === 'laggy') this.landed.set(`late:${signature}`, rec);
+    // 'laggy': the status lookups right after the expiry do not see it yet.
+    if (fault === 'laggy') this.hidden.set(signature, 1);
     return signature;
   }
   async confirmTransaction(s: { signature: string }) {
@@ -87,6 +92,11 @@ class SvmConnection {
     return { context: { slot: rec.slot }, value: { err: rec.err } };
   }
   async getSignatureStatus(sig: string) {
+    const hide = this.hidden.get(sig) ?? 0;
+    if (hide > 0) {
+      this.hidden.set(sig, hide - 1);
+      return { context: { slot: 0 }, value: null };
+    }
     const rec = this.landed.get(sig);
     return { context: { slot: 0 }, value: rec ? { confirmationStatus: 'confirmed', err: rec.err } : null };
   }
@@ -104,6 +114,23 @@ class SvmConnection {
   }
   async getSlot() {
     return Number(this.svm.getClock().slot);
+  }
+  async getSignaturesForAddress(_: PublicKey, o: { until?: string; before?: string; limit?: number }) {
+    // Newest first, stopping at `until`, starting after `before`.
+    const newest = this.order.slice().reverse();
+    const from = o.before ? newest.indexOf(o.before) + 1 : 0;
+    const out = [];
+    for (const sig of newest.slice(from)) {
+      if (sig === o.until || out.length >= (o.limit ?? 1000)) break;
+      out.push({ signature: sig, slot: this.landed.get(sig)!.slot, err: this.landed.get(sig)!.err });
+    }
+    return out;
+  }
+  async getProgramAccounts(_: PublicKey, o: { filters: { memcmp: { offset: number; bytes: string } }[] }) {
+    const disc = o.filters[0] ? utils.bytes.bs58.decode(o.filters[0].memcmp.bytes) : undefined;
+    return this.local
+      .programAccounts(disc)
+      .map((a) => ({ pubkey: a.address, account: { lamports: Number(a.lamports), data: a.data } }));
   }
   onLogs(_: PublicKey, cb: (l: Logs, ctx: { slot: number }) => void) {
     const id = this.nextId++;
@@ -209,6 +236,40 @@ test('RpcSender: a transaction that lands after its expiry was reported is not s
   assert.equal(conn.sends, 2);
   assert.ok(r.computeUnits > 0);
   assert.equal(eventsNamed(r.events, 'BatchCommitted').length, 1);
+});
+
+test('RpcSender: a retry refused because the earlier attempt landed late returns the earlier one', async () => {
+  const { conn, client, authority, params } = world();
+  await client.initialize(authority, params);
+  conn.faults = ['laggy'];
+  const r = await client.commitBatch(authority, { index: 0, root: Buffer.alloc(32, 1), jobCount: 1 });
+  assert.equal(conn.sends, 3, 'initialize, the laggy commit, the refused retry');
+  assert.equal(conn.executed, 2);
+  assert.equal(eventsNamed(r.events, 'BatchCommitted').length, 1);
+});
+
+test('fetchEventsSince: the events a follower missed, oldest first, failed transactions skipped', async () => {
+  const { conn, client, authority, params } = world();
+  const first = await client.initialize(authority, params);
+  for (let i = 0; i < 3; i++) {
+    await client.commitBatch(authority, { index: i, root: Buffer.alloc(32, i), jobCount: i + 1 });
+  }
+  conn.faults = ['nopreflight'];
+  await client
+    .commitBatch(authority, { index: 9, root: Buffer.alloc(32), jobCount: 1 })
+    .catch(() => undefined);
+  const missed = await fetchEventsSince(conn as unknown as Connection, { until: first.signature });
+  assert.deepEqual(
+    missed.map((m) => eventsNamed(m.events, 'BatchCommitted')[0].jobCount),
+    [1, 2, 3],
+  );
+  // At most `limit` signatures are read, the failed one included.
+  assert.equal((await fetchEventsSince(conn as unknown as Connection, { limit: 3 })).length, 2);
+  // Listings over getProgramAccounts with a discriminator filter.
+  assert.deepEqual(
+    (await client.listBatches()).map((b) => b.batch.index),
+    [0n, 1n, 2n],
+  );
 });
 
 test('RpcSender: gives up after maxAttempts with TRANSACTION_RETRIES_EXHAUSTED', async () => {

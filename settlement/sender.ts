@@ -17,7 +17,7 @@ import { getTransactionDecoder, address as kitAddress, lamports as kitLamports }
 import { utils as anchorUtils } from '@coral-xyz/anchor';
 import { OptinferError } from '../state/errors.ts';
 import { PROGRAM_ID } from './idl.ts';
-import { parseEvents, type OptinferEvent } from './events.ts';
+import { parseEvents, subscribeEvents, type LogEvents, type OptinferEvent } from './events.ts';
 import { mapThrownError, mapTransactionError } from './errors.ts';
 
 /** Largest serialized transaction the network accepts, bytes. */
@@ -41,6 +41,15 @@ export interface SendResult {
   logs: string[];
   /** Serialized size, bytes. */
   size: number;
+  /** Return data set by the program (the check instruction), when any. */
+  returnData?: Buffer;
+}
+
+/** One of the program's accounts. */
+export interface ProgramAccount {
+  address: PublicKey;
+  lamports: bigint;
+  data: Buffer;
 }
 
 export interface Sender {
@@ -51,6 +60,13 @@ export interface Sender {
   getAccountData(address: PublicKey): Promise<Buffer | null>;
   getBalance(address: PublicKey): Promise<bigint>;
   getSlot(): Promise<bigint>;
+  /** The program's accounts whose data starts with `discriminator` (all of them when not given). */
+  getProgramAccounts(discriminator?: Uint8Array): Promise<ProgramAccount[]>;
+  /**
+   * Calls `onEvents` with the events of every successful transaction of the program from now on
+   * (RPC: logsSubscribe; LiteSVM: the transactions sent through this sender). Returns unsubscribe.
+   */
+  subscribe(onEvents: (e: LogEvents) => void): () => Promise<void>;
 }
 
 /** The one way both senders turn instructions into signed wire bytes. */
@@ -109,6 +125,12 @@ export const RPC_DEFAULTS = {
 const TRANSIENT =
   /fetch failed|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|socket hang up|429|Too Many Requests|502|503|504|timed out|Node is behind|Blockhash not found|block height exceeded|has expired/i;
 const bs58 = anchorUtils.bytes.bs58;
+
+/** `meta.returnData` as getTransaction's JSON carries it (web3.js 1.99 does not type it). */
+function returnDataOf(meta: object): Buffer | undefined {
+  const rd = (meta as { returnData?: { data?: [string, string] } | null }).returnData;
+  return rd?.data?.[0] ? Buffer.from(rd.data[0], 'base64') : undefined;
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class RpcSender implements Sender {
@@ -131,22 +153,27 @@ export class RpcSender implements Sender {
   async send(ixs: TransactionInstruction[], signers: Signer[], opts: SendOptions = {}): Promise<SendResult> {
     const { commitment, maxAttempts, retryDelayMs } = this.opts;
     let lastError: unknown;
-    // Signatures sent in earlier attempts: one of them may still land after its expiry was reported.
-    const sent: string[] = [];
+    // Signatures (and sizes) sent in earlier attempts: one may still land after its expiry was reported.
+    const sent = new Map<string, number>();
+    const earlierLanded = async (except?: string): Promise<SendResult | null> => {
+      for (const [sig, size] of sent) {
+        if (sig === except) continue;
+        if (await this.landed(sig).catch(() => false)) return this.result(sig, size, opts.label);
+      }
+      return null;
+    };
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       if (attempt > 1) {
         await sleep(retryDelayMs * 2 ** (attempt - 2));
-        for (const sig of sent) {
-          const landed = await this.landed(sig).catch(() => null);
-          if (landed) return this.result(sig, landed.size, opts.label);
-        }
+        const done = await earlierLanded();
+        if (done) return done;
       }
+      let signature: string | undefined;
       try {
         const { blockhash, lastValidBlockHeight } = await this.connection.getLatestBlockhash(commitment);
         const { tx, wire } = buildTransaction(ixs, signers, blockhash, opts.feePayer);
-        const size = wire.length;
-        const signature = bs58.encode(tx.signature!);
-        sent.push(signature);
+        signature = bs58.encode(tx.signature!);
+        sent.set(signature, wire.length);
         await this.connection.sendRawTransaction(wire, {
           skipPreflight: false,
           preflightCommitment: commitment,
@@ -164,18 +191,20 @@ export class RpcSender implements Sender {
             got?.logs,
           );
         }
-        return await this.result(signature, size, opts.label);
+        return await this.result(signature, wire.length, opts.label);
       } catch (e) {
-        if (e instanceof OptinferError) throw e;
         lastError = e;
-        const msg = e instanceof Error ? `${e.name} ${e.message}` : String(e);
-        const program = mapThrownError(e);
-        // A program error in preflight is final; expiry and transport failures are retried.
-        if (program && program.code !== 'PROGRAM_BLOCKHASH_NOT_FOUND')
-          throw failure(program, msg, opts.label);
-        if (!TRANSIENT.test(msg) && !/TransactionExpired/.test(msg)) {
-          throw failure(null, `send failed: ${msg}`, opts.label);
+        const program = e instanceof OptinferError ? e : mapThrownError(e);
+        if (program) {
+          // A retry can fail only because an earlier attempt landed after all (the state moved on).
+          const done = sent.size > 1 ? await earlierLanded(signature) : null;
+          if (done) return done;
+          if (e instanceof OptinferError) throw e;
+          throw failure(program, String(e), opts.label);
         }
+        const msg = e instanceof Error ? `${e.name} ${e.message}` : String(e);
+        // Expiry and transport failures are retried; anything else is final.
+        if (!TRANSIENT.test(msg)) throw failure(null, `send failed: ${msg}`, opts.label);
       }
     }
     const msg = lastError instanceof Error ? lastError.message : String(lastError);
@@ -187,11 +216,10 @@ export class RpcSender implements Sender {
     );
   }
 
-  private async landed(signature: string): Promise<{ size: number } | null> {
+  private async landed(signature: string): Promise<boolean> {
     const st = await this.connection.getSignatureStatus(signature, { searchTransactionHistory: true });
     const v = st.value;
-    if (!v || v.err || !v.confirmationStatus || v.confirmationStatus === 'processed') return null;
-    return { size: 0 };
+    return !!v && !v.err && !!v.confirmationStatus && v.confirmationStatus !== 'processed';
   }
 
   private async fetch(signature: string) {
@@ -208,6 +236,7 @@ export class RpcSender implements Sender {
           logs: tx.meta.logMessages ?? [],
           cu: tx.meta.computeUnitsConsumed ?? 0,
           err: tx.meta.err,
+          returnData: returnDataOf(tx.meta),
         };
       }
       if (Date.now() > deadline) return null;
@@ -236,6 +265,7 @@ export class RpcSender implements Sender {
       events: parseEvents(got.logs, this.programId),
       logs: got.logs,
       size,
+      returnData: got.returnData,
     };
   }
 
@@ -248,6 +278,26 @@ export class RpcSender implements Sender {
   }
   async getSlot(): Promise<bigint> {
     return BigInt(await this.connection.getSlot(this.opts.commitment));
+  }
+  async getProgramAccounts(discriminator?: Uint8Array): Promise<ProgramAccount[]> {
+    const filters = discriminator
+      ? [{ memcmp: { offset: 0, bytes: bs58.encode(Buffer.from(discriminator)) } }]
+      : [];
+    const list = await this.connection.getProgramAccounts(this.programId, {
+      commitment: this.opts.commitment,
+      filters,
+    });
+    return list.map((a) => ({
+      address: a.pubkey,
+      lamports: BigInt(a.account.lamports),
+      data: Buffer.from(a.account.data),
+    }));
+  }
+  subscribe(onEvents: (e: LogEvents) => void): () => Promise<void> {
+    return subscribeEvents(this.connection, onEvents, {
+      programId: this.programId,
+      commitment: this.opts.commitment,
+    });
   }
 }
 
@@ -342,13 +392,30 @@ export class LiteSvmSender implements Sender {
       throw failure(mapTransactionError(errJson, logs, this.programId), res.toString(), opts.label, logs);
     }
     this.feesBurned += LAMPORTS_PER_SIGNATURE * BigInt(tx.signatures.length);
-    return {
+    const rd = meta.returnData();
+    const result: SendResult = {
       signature,
       slot: Number(this.svm.getClock().slot),
       computeUnits: Number(meta.computeUnitsConsumed()),
       events: parseEvents(logs, this.programId),
       logs,
       size: wire.length,
+      returnData: rd.data().length > 0 ? Buffer.from(rd.data()) : undefined,
+    };
+    if (result.events.length > 0) {
+      const e = { signature, slot: result.slot, events: result.events };
+      for (const l of [...this.listeners]) l(e);
+    }
+    return result;
+  }
+
+  private listeners = new Set<(e: LogEvents) => void>();
+  subscribe(onEvents: (e: LogEvents) => void): () => Promise<void> {
+    // A wrapper per call, so subscribing the same function twice gives two subscriptions.
+    const l = (e: LogEvents) => onEvents(e);
+    this.listeners.add(l);
+    return async () => {
+      this.listeners.delete(l);
     };
   }
 
@@ -378,12 +445,18 @@ export class LiteSvmSender implements Sender {
       throw new OptinferError('INTERNAL', `airdrop failed: ${r.toString()}`);
     this.airdropped += lamports;
   }
-  /** Every account the program owns (for checks and operator listings). */
-  programAccounts(): { address: PublicKey; lamports: bigint; data: Buffer }[] {
-    return this.svm.getProgramAccounts(kitAddress(this.programId.toBase58())).map((a) => ({
-      address: new PublicKey(a.address),
-      lamports: BigInt(a.lamports),
-      data: Buffer.from(a.data),
-    }));
+  async getProgramAccounts(discriminator?: Uint8Array): Promise<ProgramAccount[]> {
+    return this.programAccounts(discriminator);
+  }
+  programAccounts(discriminator?: Uint8Array): ProgramAccount[] {
+    const d = discriminator ? Buffer.from(discriminator) : null;
+    return this.svm
+      .getProgramAccounts(kitAddress(this.programId.toBase58()))
+      .filter((a) => !d || Buffer.from(a.data.subarray(0, d.length)).equals(d))
+      .map((a) => ({
+        address: new PublicKey(a.address),
+        lamports: BigInt(a.lamports),
+        data: Buffer.from(a.data),
+      }));
   }
 }

@@ -408,3 +408,45 @@ test('every instruction the program harness sends in a whole dispute equals the 
     assert.ok(seen.get(n), `${n} compared`);
   }
 });
+
+test('the VM agrees with state/: batch root over job records, trace root and last prefix (check instruction)', async () => {
+  const { LocalWorld } = await import('./testkit.ts');
+  const { Batch, encodeJobRecord, jobId } = await import('../state/job.ts');
+  const { traceCommitment } = await import('../state/trace.ts');
+  const w = new LocalWorld();
+  const exec = Keypair.generate().publicKey.toBase58();
+  const h = (i: number) => Buffer.alloc(32, i).toString('hex') as never;
+  const records = [0, 1, 2, 3, 4].map((i) => ({
+    jobId: jobId(i, h(1), h(2)),
+    modelId: h(1),
+    inputDigest: h(2),
+    outputDigest: h(10 + i),
+    executor: exec as never,
+    fee: BigInt(1000 + i),
+  }));
+  const batch = new Batch(0 as never, records);
+  const leaves = records.map((r) => Buffer.from(encodeJobRecord(r)));
+  const u32 = (v: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(v);
+    return b;
+  };
+  const data = Buffer.concat([u32(leaves.length), ...leaves.flatMap((l) => [u32(l.length), l])]);
+  const root = await w.client.check(w.authority, 0, data);
+  assert.equal(root.toString('hex'), batch.root);
+
+  const digests = [3, 4, 5].map((i) => Buffer.alloc(32, i));
+  const t = traceCommitment({
+    modelId: h(1),
+    inputDigest: h(2),
+    profileHash: h(7),
+    layerDigests: digests.map((d) => d.toString('hex') as never),
+  });
+  const out = await w.client.check(
+    w.authority,
+    2,
+    Buffer.concat([Buffer.alloc(32, 1), Buffer.alloc(32, 2), Buffer.alloc(32, 7), u32(3), ...digests]),
+  );
+  assert.equal(out.subarray(0, 32).toString('hex'), t.root);
+  assert.equal(out.subarray(32, 64).toString('hex'), t.prefixes[2]);
+});
