@@ -161,14 +161,18 @@ test('pause: update_config by the authority stops commits; another signer cannot
   const w = new LocalWorld();
   const c = w.client;
   await c.initialize(w.authority, w.params());
-  await rejects(c.updateConfig(w.sequencer, { params: w.params(), paused: true }), 'PROGRAM_NOT_AUTHORITY');
-  const r = await c.updateConfig(w.authority, { params: w.params(), paused: true });
+  await rejects(c.updateConfig(w.sequencer, { paused: true }), 'PROGRAM_NOT_AUTHORITY');
+  const r = await c.updateConfig(w.authority, { paused: true, params: { clockSlots: 77n } });
+  const cfg = await c.config();
+  assert.equal(cfg.clockSlots, 77n);
+  assert.equal(cfg.challengeWindow, PARAMS.challengeWindow, 'other parameters kept');
+  assert.ok(cfg.authority.equals(w.authority.publicKey));
   assert.deepEqual(eventsNamed(r.events, 'ConfigUpdated')[0].paused, 1);
   await rejects(
     c.commitBatch(w.sequencer, { index: 0, root: Buffer.alloc(32, 1), jobCount: 1 }),
     'PROGRAM_PAUSED',
   );
-  await c.updateConfig(w.authority, { params: w.params(), paused: false });
+  await c.updateConfig(w.authority, { paused: false });
   await c.commitBatch(w.sequencer, { index: 0, root: Buffer.alloc(32, 1), jobCount: 1 });
   await rejects(c.initialize(w.authority, w.params()), 'PROGRAM_ACCOUNT_ALREADY_IN_USE');
   void mlpModel;

@@ -216,15 +216,34 @@ export class SettlementClient {
       [authority],
     );
   }
-  updateConfig(authority: Signer, p: { params: ConfigParams; newAuthority?: PublicKey; paused?: boolean }) {
+  /**
+   * Changes parameters (those not given keep their current value), hands the authority over, or
+   * pauses / unpauses the program.
+   */
+  async updateConfig(
+    authority: Signer,
+    p: { params?: Partial<ConfigParams>; newAuthority?: PublicKey; paused?: boolean } = {},
+  ) {
+    const cur = await this.config();
+    const params: ConfigParams = {
+      sequencer: cur.sequencer,
+      treasury: cur.treasury,
+      challengeWindow: cur.challengeWindow,
+      clockSlots: cur.clockSlots,
+      minExecutorBond: cur.minExecutorBond,
+      minChallengerBond: cur.minChallengerBond,
+      unbondingSlots: cur.unbondingSlots,
+      bountyBps: cur.bountyBps,
+      ...p.params,
+    };
     return this.send(
       ['update_config'],
       [
         this.ix.updateConfig({
           authority: authority.publicKey,
-          params: p.params,
-          newAuthority: p.newAuthority ?? authority.publicKey,
-          paused: p.paused ?? false,
+          params,
+          newAuthority: p.newAuthority ?? cur.authority,
+          paused: p.paused ?? cur.paused !== 0,
         }),
       ],
       [authority],
@@ -442,7 +461,8 @@ export class SettlementClient {
     let start = 0;
     const src = Buffer.from(data);
     while (start < have.length && start < src.length && have[start] === src[start]) start++;
-    start -= start % PROOF_WRITE_BYTES;
+    // Everything in place: nothing to send; else rewrite from the piece holding the first difference.
+    if (start < src.length) start -= start % PROOF_WRITE_BYTES;
     for (let off = start; off < src.length; off += PROOF_WRITE_BYTES) {
       const piece = src.subarray(off, off + PROOF_WRITE_BYTES);
       let grow = 0;

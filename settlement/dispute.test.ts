@@ -9,13 +9,14 @@ import { Batch, jobId, type JobRecord } from '../state/job.ts';
 import { fromHex } from '../state/hash.ts';
 import type { BatchIndex, ExecutorId, Hash32, ModelId } from '../state/types.ts';
 import { cheatLayers, type Trace } from '../programs/tests/lib/game.ts';
-import { mlpModel, run } from '../programs/tests/lib/model.ts';
+import { mlpModel, run, wideModel, type ModelDef } from '../programs/tests/lib/model.ts';
 import { LocalWorld, PARAMS, traceView } from './testkit.ts';
 import { PHASE, SIDE, PHASE_NAMES } from './accounts.ts';
 import { clockLeft, nextMove, timeoutSlot } from './client.ts';
-import { playMove, submitOneStep } from './game.ts';
+import { playMove, stepData, submitOneStep } from './game.ts';
 import { eventsNamed } from './events.ts';
 import type { SendResult } from './sender.ts';
+import { PROOF_WRITE_BYTES } from './instructions.ts';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex') as Hash32;
 
@@ -48,11 +49,15 @@ interface Setup {
 }
 
 /** Config, the mlp model, bonded parties, one batch of 4 jobs whose job 2 claims execTrace's output. */
-async function setup(execLayers = run(mlpModel()), chalLayers = run(mlpModel())): Promise<Setup> {
+async function setup(
+  execLayers = run(mlpModel()),
+  chalLayers = run(mlpModel()),
+  model: ModelDef = mlpModel(),
+): Promise<Setup> {
   const w = new LocalWorld();
   const c = w.client;
   note('initialize', await c.initialize(w.authority, w.params()));
-  for (const r of await w.registerModel(mlpModel())) note('register_model / add_model_ops', r);
+  for (const r of await w.registerModel(model)) note('register_model / add_model_ops', r);
   const exec = w.fund();
   const chal = w.fund();
   note('bond', await c.bond(exec, 10_000_000_000n));
@@ -293,6 +298,45 @@ for (const [layer, op] of [
     assert.equal(s.w.unaccountedLamports(), 0n, 'lamports conserved');
   });
 }
+
+test('proof buffer: an interrupted fill resumes, a longer stale buffer is replaced, 16 KiB data grows it', async () => {
+  const m = wideModel();
+  const s = await setup(run(m), cheatLayers(m, 1, 20), m);
+  const { w, exec } = s;
+  const c = w.client;
+  await playToOneStep(s);
+  const d = await c.dispute(s.dispute);
+  const entry = (await c.fetchOpsPage(d.modelId, 0))!.entries[d.disagree];
+  const data = stepData(d, entry, traceView(s.execTrace), w.modelView());
+  assert.ok(data.length > 16384, `the whole 16 KiB input opened (${data.length} bytes)`);
+  const pieces = Math.ceil(data.length / PROOF_WRITE_BYTES);
+
+  // Interrupted after the first two pieces: the fill sends only the rest.
+  await c.initProofBuffer(exec, s.dispute);
+  await c.writeProofBuffer(exec, s.dispute, { offset: 0, data: data.subarray(0, PROOF_WRITE_BYTES) });
+  await c.writeProofBuffer(exec, s.dispute, {
+    offset: PROOF_WRITE_BYTES,
+    data: data.subarray(PROOF_WRITE_BYTES, 2 * PROOF_WRITE_BYTES),
+  });
+  const rest = await c.fillProofBuffer(exec, s.dispute, data);
+  assert.equal(rest.length, pieces - 2);
+  for (const r of rest) note('write_proof_buffer', r);
+  const buf = (await c.fetchProofBuffer(s.dispute, exec.publicKey))!;
+  assert.ok(buf.capacity >= data.length, `grown to ${buf.capacity}`);
+  assert.ok(buf.data.equals(data));
+  assert.equal((await c.fillProofBuffer(exec, s.dispute, data)).length, 0, 'nothing left to write');
+
+  // Shorter data than the buffer holds: closed, recreated, rewritten.
+  const short = data.subarray(0, 1000);
+  const again = await c.fillProofBuffer(exec, s.dispute, short);
+  assert.equal(again.length, 2 + 2);
+  assert.ok((await c.fetchProofBuffer(s.dispute, exec.publicKey))!.data.equals(short));
+
+  const r = await submitOneStep(c, exec, s.dispute, traceView(s.execTrace), w.modelView());
+  assert.equal(eventsNamed(r.steps[0].events, 'OneStepExecuted')[0].executorCorrect, true);
+  await c.closeProofBuffer(exec, s.dispute);
+  assert.equal(w.unaccountedLamports(), 0n, 'lamports conserved, growth rent returned');
+});
 
 test('dispute refusals: a forged inclusion proof, a closed window, a self-challenge', async () => {
   const s = await setup();

@@ -22,6 +22,8 @@ import { mapThrownError, mapTransactionError } from './errors.ts';
 
 /** Largest serialized transaction the network accepts, bytes. */
 export const MAX_TX_BYTES = 1232;
+/** Milliseconds per slot of LiteSvmSender's real-time clock (Solana's target slot time). */
+export const DEFAULT_SLOT_MS = 400;
 /** LiteSVM and mainnet base fee: lamports per signature. */
 export const LAMPORTS_PER_SIGNATURE = 5000n;
 
@@ -435,6 +437,17 @@ export class LiteSvmSender implements Sender {
   async getSlot(): Promise<bigint> {
     return this.svm.getClock().slot;
   }
+  /**
+   * Advances the slot in real time, one slot per `slotMs` milliseconds (a cluster's pace is about
+   * 400 ms), so challenge windows and clocks run out by themselves; returns the stop function.
+   * The timer does not keep the process alive.
+   */
+  startSlotClock(slotMs = DEFAULT_SLOT_MS): () => void {
+    const t = setInterval(() => this.warp(1), slotMs);
+    t.unref();
+    return () => clearInterval(t);
+  }
+
   /** Moves the clock forward by `slots`. */
   warp(slots: number | bigint): void {
     this.svm.warpToSlot(this.svm.getClock().slot + BigInt(slots));
