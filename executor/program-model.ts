@@ -1,0 +1,300 @@
+// Compiles a traced ONNX model into the on-chain referee's op table: one 24-byte entry per layer, weights in order.
+import { OptinferError } from '../state/errors.ts';
+import { fromHex, hashHex } from '../state/hash.ts';
+import { MerkleTree, leafHash } from '../state/merkle.ts';
+import { DTYPE_CODES, tensorDigest, type DType, type Tensor } from '../state/tensor.ts';
+import type { Hash32 } from '../state/types.ts';
+import type { LoadedModel } from './model.ts';
+import { tensorFromProto } from './onnx/graph.ts';
+import { int64ToNumber, type AttributeProto, type NodeProto } from './onnx/schema.ts';
+import { traceModel } from './trace.ts';
+
+/** Op codes of the one-step referee (programs/optinfer, docs/PROGRAM.md "Op entry"). */
+export const PROGRAM_OP = {
+  Identity: 1,
+  Reshape: 2,
+  Flatten: 3,
+  Transpose: 4,
+  Relu: 5,
+  Add: 6,
+  Sub: 7,
+  Mul: 8,
+  MatMulInteger: 9,
+  Clip: 10,
+  QuantizeLinear: 11,
+  DequantizeLinear: 12,
+  Cast: 13,
+} as const;
+
+export const OP_ENTRY_BYTES = 24;
+const ATTR_BYTES = 14;
+const MAX_REFS = 4;
+const REF_LAYER = 0;
+const REF_INPUT = 1;
+const REF_WEIGHT = 2;
+/** Indexes are 14 bits in a ref. */
+const MAX_REF_INDEX = (1 << 14) - 1;
+
+export interface ProgramLayer {
+  /** The traced value this entry produces, and the ONNX op that produces it (for messages). */
+  name: string;
+  onnxOp: string;
+  op: number;
+  refs: number[];
+  attrs: Uint8Array;
+}
+
+export interface ProgramModel {
+  layers: ProgramLayer[];
+  /** Constant tensors the ops read (initializers and Constant outputs), in first-reference order. */
+  weights: { name: string; tensor: Tensor }[];
+  /** Merkle root over H(0x00 || tensorDigest(weight)), in weight order: what register_model commits to. */
+  weightRoot: Hash32;
+  /** Graph inputs in name order (refs of kind 1 index this list). */
+  inputNames: string[];
+  /** The single graph output; it must be the last traced layer. */
+  outputName: string;
+}
+
+export function encodeOpEntry(l: ProgramLayer): Uint8Array {
+  const b = Buffer.alloc(OP_ENTRY_BYTES);
+  b[0] = l.op;
+  b[1] = l.refs.length;
+  l.refs.forEach((r, i) => b.writeUInt16LE(r, 2 + 2 * i));
+  b.set(l.attrs.subarray(0, ATTR_BYTES), 10);
+  return new Uint8Array(b);
+}
+
+function refuse(model: LoadedModel, what: string): never {
+  throw new OptinferError('UNPROVABLE_MODEL', `model '${model.name}': ${what}`);
+}
+
+function attr(n: NodeProto, name: string): AttributeProto | undefined {
+  return n.attribute.find((a) => a.name === name);
+}
+
+/**
+ * Builds the op table from a canonical trace of the model on `sample` inputs (zeros of the declared shapes by
+ * default): layer order and shapes are exactly the trace's. Every refusal names the layer and what the referee
+ * cannot do.
+ */
+export async function compileForProgram(
+  model: LoadedModel,
+  sample?: Record<string, Tensor>,
+): Promise<ProgramModel> {
+  const graph = model.proto.graph;
+  if (!graph) refuse(model, 'has no graph');
+  const ifNode = graph.node.find((n) => n.op_type === 'If');
+  if (ifNode) {
+    refuse(
+      model,
+      `node '${ifNode.name || ifNode.output[0]}' is an If: the op table is static, so branching models cannot be registered`,
+    );
+  }
+  if (model.outputs.length !== 1)
+    refuse(model, `expected exactly one graph output, got ${model.outputs.length}`);
+  const inputs = sample ?? zeroInputs(model);
+  const trace = await traceModel(model, inputs, { keepTensors: true });
+  const outputName = model.outputs[0].name;
+  if (trace.layers[trace.layers.length - 1]?.name !== outputName) {
+    refuse(model, `the graph output '${outputName}' must be the last traced layer`);
+  }
+
+  const producer = new Map<string, NodeProto>();
+  for (const n of graph.node) for (const o of n.output) if (o) producer.set(o, n);
+  const constants = new Map<string, Tensor>();
+  for (const init of graph.initializer) constants.set(init.name, tensorFromProto(init));
+  for (const n of graph.node) {
+    if (n.op_type !== 'Constant') continue;
+    const t = attr(n, 'value')?.t;
+    if (!t)
+      refuse(
+        model,
+        `Constant node '${n.output[0]}' has no tensor value (value_float and friends are not supported)`,
+      );
+    constants.set(n.output[0], tensorFromProto(t, `Constant '${n.output[0]}'`));
+  }
+  const inputNames = model.inputs
+    .map((i) => i.name)
+    .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const layerIndex = new Map(trace.layers.map((l, i) => [l.name, i]));
+  const weights: { name: string; tensor: Tensor }[] = [];
+  const weightIndex = new Map<string, number>();
+
+  const layers = trace.layers.map((l, i): ProgramLayer => {
+    const node = producer.get(l.name);
+    if (!node) refuse(model, `layer ${i} ('${l.name}') has no producing node`);
+    const where = `layer ${i} ('${l.name}', ${node.op_type})`;
+    const ref = (name: string): number => {
+      const li = layerIndex.get(name);
+      if (li !== undefined) {
+        if (li >= i) refuse(model, `${where} reads '${name}', which is not an earlier layer`);
+        return (REF_LAYER << 14) | li;
+      }
+      const ii = inputNames.indexOf(name);
+      if (ii >= 0) return (REF_INPUT << 14) | ii;
+      const t = constants.get(name);
+      if (!t) refuse(model, `${where} reads '${name}', which is neither a layer, an input nor a constant`);
+      let wi = weightIndex.get(name);
+      if (wi === undefined) {
+        wi = weights.length;
+        weights.push({ name, tensor: t });
+        weightIndex.set(name, wi);
+      }
+      if (wi > MAX_REF_INDEX) refuse(model, `more than ${MAX_REF_INDEX + 1} weights`);
+      return (REF_WEIGHT << 14) | wi;
+    };
+    const constantOf = (name: string | undefined, what: string): Tensor | undefined => {
+      if (!name) return undefined;
+      const t = constants.get(name);
+      if (!t) refuse(model, `${where}: ${what} must be a constant, got the computed value '${name}'`);
+      return t;
+    };
+    const input = (k: number) => node.input[k] ?? '';
+    const attrs = Buffer.alloc(ATTR_BYTES);
+    const inputDtype = trace.layers[layerIndex.get(input(0)) ?? -1]?.dtype ?? dtypeOfValue(input(0));
+    function dtypeOfValue(name: string): DType | undefined {
+      return constants.get(name)?.dtype ?? inputs[name]?.dtype;
+    }
+
+    switch (node.op_type) {
+      case 'Identity':
+      case 'Relu':
+        return {
+          name: l.name,
+          onnxOp: node.op_type,
+          op: PROGRAM_OP[node.op_type],
+          refs: [ref(input(0))],
+          attrs,
+        };
+      case 'Add':
+      case 'Sub':
+      case 'Mul':
+        return {
+          name: l.name,
+          onnxOp: node.op_type,
+          op: PROGRAM_OP[node.op_type],
+          refs: [ref(input(0)), ref(input(1))],
+          attrs,
+        };
+      case 'Reshape': {
+        constantOf(input(1), 'the shape input');
+        if (l.dims.length > 3)
+          refuse(model, `${where}: the referee reshapes to rank <= 3, got rank ${l.dims.length}`);
+        attrs[0] = l.dims.length;
+        l.dims.forEach((d, k) => attrs.writeUInt32LE(d, 1 + 4 * k));
+        return { name: l.name, onnxOp: 'Reshape', op: PROGRAM_OP.Reshape, refs: [ref(input(0))], attrs };
+      }
+      case 'Flatten': {
+        const a = attr(node, 'axis');
+        let axis = a ? int64ToNumber(a.i) : 1;
+        const rank =
+          trace.tensors![layerIndex.get(input(0)) ?? -1]?.dims.length ?? inputs[input(0)]?.dims.length ?? 0;
+        if (axis < 0) axis += rank;
+        attrs[0] = axis;
+        return { name: l.name, onnxOp: 'Flatten', op: PROGRAM_OP.Flatten, refs: [ref(input(0))], attrs };
+      }
+      case 'Transpose': {
+        const rank = l.dims.length;
+        if (rank > ATTR_BYTES - 1) refuse(model, `${where}: rank ${rank} is too large`);
+        const p = attr(node, 'perm');
+        const perm = p
+          ? p.ints.map((x) => int64ToNumber(x))
+          : Array.from({ length: rank }, (_, k) => rank - 1 - k);
+        attrs[0] = rank;
+        perm.forEach((v, k) => (attrs[1 + k] = v));
+        return { name: l.name, onnxOp: 'Transpose', op: PROGRAM_OP.Transpose, refs: [ref(input(0))], attrs };
+      }
+      case 'MatMulInteger': {
+        const a = trace.tensors![layerIndex.get(input(0)) ?? -1]?.dtype ?? dtypeOfValue(input(0));
+        const b = dtypeOfValue(input(1)) ?? trace.tensors![layerIndex.get(input(1)) ?? -1]?.dtype;
+        if (!a || !b) refuse(model, `${where}: cannot tell the operand dtypes`);
+        attrs[0] = DTYPE_CODES[a];
+        attrs[1] = DTYPE_CODES[b];
+        const refs = [ref(input(0)), ref(input(1))];
+        if (input(2) || input(3)) refs.push(input(2) ? ref(input(2)) : zeroPointWeight(a));
+        if (input(3)) refs.push(ref(input(3)));
+        return { name: l.name, onnxOp: 'MatMulInteger', op: PROGRAM_OP.MatMulInteger, refs, attrs };
+      }
+      case 'Clip': {
+        if (!inputDtype) refuse(model, `${where}: cannot tell the input dtype`);
+        const lo = constantOf(input(1), 'min') ?? legacyBound(node, 'min', inputDtype);
+        const hi = constantOf(input(2), 'max') ?? legacyBound(node, 'max', inputDtype);
+        if (lo) {
+          attrs[0] |= 1;
+          attrs.set(lo.data.subarray(0, 4), 1);
+        }
+        if (hi) {
+          attrs[0] |= 2;
+          attrs.set(hi.data.subarray(0, 4), 5);
+        }
+        return { name: l.name, onnxOp: 'Clip', op: PROGRAM_OP.Clip, refs: [ref(input(0))], attrs };
+      }
+      case 'QuantizeLinear':
+      case 'DequantizeLinear': {
+        const scale = constants.get(input(1));
+        if (scale && scale.dims.length > 0 && scale.dims.some((d) => d !== 1)) {
+          refuse(
+            model,
+            `${where}: the referee supports per-tensor scales only, got dims [${scale.dims.join(',')}]`,
+          );
+        }
+        const refs = [ref(input(0)), ref(input(1))];
+        if (input(2)) refs.push(ref(input(2)));
+        return { name: l.name, onnxOp: node.op_type, op: PROGRAM_OP[node.op_type], refs, attrs };
+      }
+      case 'Cast': {
+        attrs[0] = DTYPE_CODES[l.dtype];
+        return { name: l.name, onnxOp: 'Cast', op: PROGRAM_OP.Cast, refs: [ref(input(0))], attrs };
+      }
+      default:
+        refuse(model, `${where}: the referee cannot recompute ${node.op_type}`);
+    }
+
+    /** MatMulInteger with only b_zero_point: a zero a_zero_point of A's dtype fills the slot. */
+    function zeroPointWeight(dtype: DType): number {
+      const name = `__zero_${dtype}`;
+      if (!constants.has(name)) constants.set(name, { dtype, dims: [], data: new Uint8Array(1) });
+      return ref(name);
+    }
+  });
+  for (const l of layers) {
+    if (l.refs.length > MAX_REFS) refuse(model, `layer '${l.name}' has more than ${MAX_REFS} inputs`);
+  }
+
+  const tree = MerkleTree.fromLeafHashes(
+    (weights.length > 0
+      ? weights
+      : [{ tensor: { dtype: 'int8', dims: [0], data: new Uint8Array(0) } as Tensor }]
+    ).map((w) => leafHash(fromHex(tensorDigest(w.tensor), 32))),
+  );
+  return { layers, weights, weightRoot: hashHex(tree.root), inputNames, outputName };
+}
+
+/** Clip before opset 11 carries its bounds as float attributes. */
+function legacyBound(n: NodeProto, name: 'min' | 'max', dtype: DType): Tensor | undefined {
+  const a = n.attribute.find((x) => x.name === name);
+  if (!a || a.f === undefined || dtype !== 'float32') return undefined;
+  const data = new Uint8Array(4);
+  new DataView(data.buffer).setFloat32(0, a.f, true);
+  return { dtype: 'float32', dims: [], data };
+}
+
+function zeroInputs(model: LoadedModel): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const i of model.inputs) {
+    if (!i.dtype || !i.dims || i.dims.some((d) => d === null)) {
+      throw new OptinferError(
+        'UNPROVABLE_MODEL',
+        `model '${model.name}': input '${i.name}' needs static dims and a supported dtype to build the op table`,
+      );
+    }
+    const dims = i.dims as number[];
+    const size =
+      { float32: 4, int32: 4, int64: 8, float64: 8, uint32: 4, uint64: 8, int16: 2, uint16: 2, float16: 2 }[
+        i.dtype as string
+      ] ?? 1;
+    out[i.name] = { dtype: i.dtype, dims, data: new Uint8Array(dims.reduce((a, b) => a * b, 1) * size) };
+  }
+  return out;
+}
