@@ -2,6 +2,7 @@
 // account lists (order, signer and writable flags, fixed addresses) taken from the IDL.
 import BN from 'bn.js';
 import { ComputeBudgetProgram, PublicKey, TransactionInstruction, type AccountMeta } from '@solana/web3.js';
+import { OptinferError } from '../state/errors.ts';
 import { CODER, IDL, PROGRAM_ID, type IdlAccountMeta } from './idl.ts';
 import { Pdas, pdas as defaultPdas } from './pdas.ts';
 import { camel } from './codec.ts';
@@ -28,6 +29,8 @@ export type InstructionName =
   | 'close_proof_buffer'
   | 'check';
 
+/** Most instruction data @coral-xyz/anchor's coder encodes (its scratch buffer). */
+export const MAX_INSTRUCTION_DATA = 1000;
 /** Bytes of a job record (state/job.ts JOB_RECORD_BYTES). */
 export const RECORD_BYTES = 168;
 /** Most bytes one write_proof_buffer instruction carries so its transaction stays under 1232 bytes. */
@@ -97,7 +100,20 @@ const configParams = (p: ConfigParams) => ({
 
 /** Instruction data as the program decodes it: one discriminator byte, then Borsh arguments. */
 export function encodeData(name: InstructionName, args: Record<string, unknown>): Buffer {
-  return CODER.instruction.encode(name, args);
+  try {
+    return CODER.instruction.encode(name, args);
+  } catch (cause) {
+    // anchor's coder encodes into a 1000-byte scratch buffer: bigger data cannot fit a transaction.
+    if (cause instanceof RangeError) {
+      throw new OptinferError(
+        'TRANSACTION_TOO_LARGE',
+        `${name}: instruction data over ${MAX_INSTRUCTION_DATA} bytes`,
+        undefined,
+        { cause },
+      );
+    }
+    throw cause;
+  }
 }
 
 /**

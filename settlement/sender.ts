@@ -2,6 +2,7 @@
 // (LiteSvmSender). Both build, sign and serialize the same legacy transaction; failures are mapped to
 // OptinferError (errors.ts) and results carry signature, compute units and decoded events.
 import { existsSync } from 'node:fs';
+import { createPrivateKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -71,6 +72,21 @@ export interface Sender {
   subscribe(onEvents: (e: LogEvents) => void): () => Promise<void>;
 }
 
+const signingKeys = new WeakMap<Signer, KeyObject>();
+/** The node:crypto private key of a signer (PKCS#8 around its 32-byte Ed25519 seed), cached. */
+function signingKey(s: Signer): KeyObject {
+  let k = signingKeys.get(s);
+  if (!k) {
+    const der = Buffer.concat([
+      Buffer.from('302e020100300506032b657004220420', 'hex'),
+      s.secretKey.subarray(0, 32),
+    ]);
+    k = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    signingKeys.set(s, k);
+  }
+  return k;
+}
+
 /** The one way both senders turn instructions into signed wire bytes. */
 export function buildTransaction(
   ixs: TransactionInstruction[],
@@ -82,10 +98,14 @@ export function buildTransaction(
   const tx = new Transaction({ feePayer: feePayer.publicKey, recentBlockhash });
   tx.add(...ixs);
   const all = [feePayer, ...signers.filter((s) => !s.publicKey.equals(feePayer.publicKey))];
-  tx.sign(...all);
+  // Ed25519 is deterministic: node:crypto gives the bytes web3.js's tx.sign would, ~40x faster.
+  tx.setSigners(...all.map((s) => s.publicKey));
+  const message = tx.serializeMessage();
+  for (const s of all) tx.addSignature(s.publicKey, cryptoSign(null, message, signingKey(s)));
   let wire: Buffer;
   try {
-    wire = tx.serialize();
+    // Signatures come from node:crypto above; web3.js re-verifying them in JS would cost ~1.5 ms.
+    wire = tx.serialize({ requireAllSignatures: true, verifySignatures: false });
   } catch (cause) {
     throw new OptinferError(
       'TRANSACTION_TOO_LARGE',
