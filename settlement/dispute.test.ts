@@ -351,7 +351,18 @@ test('dispute refusals: a forged inclusion proof, a closed window, a self-challe
   await rejects(c.openDispute(s.chal, s.batch.proof(0)), 'PROGRAM_WINDOW_CLOSED');
 });
 
-test('compute units per instruction, measured through the client', () => {
+test('compute units per instruction, measured through the client', async () => {
+  // The instructions no dispute above sends.
+  const w = new LocalWorld();
+  const c = w.client;
+  await c.initialize(w.authority, w.params());
+  note('update_config', await c.updateConfig(w.authority, { params: { clockSlots: 50n } }));
+  const op = w.fund();
+  await c.bond(op, 3_000_000_000n);
+  note('request_unbond', await c.requestUnbond(op, 1_000_000_000n));
+  w.sender.warp(PARAMS.unbondingSlots + 1n);
+  note('withdraw', await c.withdraw(op));
+
   const rows = [...figures].map(([name, f]) => ({
     instruction: name,
     txs: f.n,
