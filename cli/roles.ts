@@ -1,5 +1,5 @@
 // Starts the roles: all in one process on the in-process bus (dev), or one role per process over NATS.
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -47,6 +47,42 @@ export interface DevNode extends Running {
   http: FastifyInstance;
 }
 
+/** The sequencer with the demo model registered: shared by the all-in-one node and the sequencer role. */
+async function openSequencer(o: {
+  bus: Bus;
+  registry: ModelRegistry;
+  dataDir: string;
+  batchMaxJobs: number;
+  batchMaxAgeMs: number;
+  challengeWindowMs: number;
+  log: Logger;
+  metrics: PromMetrics;
+}): Promise<{ sequencer: Sequencer; demoModel: ModelInfo }> {
+  const sequencer = await Sequencer.start({
+    config: {
+      ...DEFAULT_SEQUENCER_CONFIG,
+      dataDir: o.dataDir,
+      batchMaxJobs: o.batchMaxJobs,
+      batchMaxAgeMs: o.batchMaxAgeMs,
+    },
+    bus: o.bus,
+    inspector: new OrtInspector(o.registry),
+    settlement: new LocalSettlement(o.challengeWindowMs),
+    logger: o.log.child({ role: 'sequencer' }),
+    metrics: o.metrics,
+  });
+  try {
+    const demoModel = await sequencer.registerModel(
+      new Uint8Array(readFileSync(DEMO_MODEL_PATH)),
+      'demo-int8-mlp',
+    );
+    return { sequencer, demoModel };
+  } catch (e) {
+    await sequencer.close();
+    throw e;
+  }
+}
+
 /** Sequencer, executors and a challenger in one process on the in-process bus. */
 export async function startDev(o: DevOptions): Promise<DevNode> {
   const log = o.logger ?? createLogger('optinfer');
@@ -60,24 +96,8 @@ export async function startDev(o: DevOptions): Promise<DevNode> {
     await registry.close();
   };
   try {
-    const sequencer = await Sequencer.start({
-      config: {
-        ...DEFAULT_SEQUENCER_CONFIG,
-        dataDir: o.dataDir,
-        batchMaxJobs: o.batchMaxJobs,
-        batchMaxAgeMs: o.batchMaxAgeMs,
-      },
-      bus,
-      inspector: new OrtInspector(registry),
-      settlement: new LocalSettlement(o.challengeWindowMs),
-      logger: log.child({ role: 'sequencer' }),
-      metrics,
-    });
+    const { sequencer, demoModel } = await openSequencer({ ...o, bus, registry, log, metrics });
     opened.push(sequencer);
-    const demoModel = await sequencer.registerModel(
-      new Uint8Array(readFileSync(DEMO_MODEL_PATH)),
-      'demo-int8-mlp',
-    );
     const executors: ExecutorWorker[] = [];
     for (let i = 0; i < o.executors; i++) {
       const w = await ExecutorWorker.start({
@@ -131,24 +151,10 @@ export async function startSequencerRole(o: {
   const bus = await connectBus(o.natsUrl, log, 'optinfer-sequencer');
   const registry = new ModelRegistry();
   const metrics = new PromMetrics();
-  const sequencer = await Sequencer.start({
-    config: {
-      ...DEFAULT_SEQUENCER_CONFIG,
-      dataDir: o.dataDir,
-      batchMaxJobs: o.batchMaxJobs,
-      batchMaxAgeMs: o.batchMaxAgeMs,
-    },
-    bus,
-    inspector: new OrtInspector(registry),
-    settlement: new LocalSettlement(o.challengeWindowMs),
-    logger: log.child({ role: 'sequencer' }),
-    metrics,
-  }).catch(async (e) => {
+  const { sequencer } = await openSequencer({ ...o, bus, registry, log, metrics }).catch(async (e) => {
     await bus.close();
     throw e;
   });
-  if (existsSync(DEMO_MODEL_PATH))
-    await sequencer.registerModel(new Uint8Array(readFileSync(DEMO_MODEL_PATH)), 'demo-int8-mlp');
   const http = buildHttp({ sequencer, logger: log.child({ part: 'http' }), metrics });
   const url = await http.listen({ port: o.port, host: o.host });
   return {
