@@ -8,7 +8,10 @@ import { isOptinferError } from '../state/errors.ts';
 import { Batch, jobId, type JobRecord } from '../state/job.ts';
 import { fromHex } from '../state/hash.ts';
 import type { BatchIndex, ExecutorId, Hash32, ModelId } from '../state/types.ts';
-import { cheatLayers, type Trace } from '../programs/tests/lib/game.ts';
+import { PROFILE, cheatLayers, type Trace } from '../programs/tests/lib/game.ts';
+import * as P from '../programs/tests/lib/protocol.ts';
+import { dtypeFromCode, type Tensor as StateTensor } from '../state/tensor.ts';
+import { modelViewOf, traceViewOf, weightRoot } from './views.ts';
 import { mlpModel, run, wideModel, type ModelDef } from '../programs/tests/lib/model.ts';
 import { LocalWorld, PARAMS, traceView } from './testkit.ts';
 import { PHASE, SIDE, PHASE_NAMES } from './accounts.ts';
@@ -336,6 +339,58 @@ test('proof buffer: an interrupted fill resumes, a longer stale buffer is replac
   assert.equal(eventsNamed(r.steps[0].events, 'OneStepExecuted')[0].executorCorrect, true);
   await c.closeProofBuffer(exec, s.dispute);
   assert.equal(w.unaccountedLamports(), 0n, 'lamports conserved, growth rent returned');
+});
+
+test('a dispute played from state/ tensors (views.ts) by the challenger', async () => {
+  const m = mlpModel();
+  const s = await setup(cheatLayers(m, 4, 0), run(m));
+  const { w } = s;
+  const toState = (t: P.Tensor): StateTensor => ({
+    dtype: dtypeFromCode(t.dtype)!,
+    dims: t.dims,
+    data: t.bytes,
+  });
+  const view = traceViewOf({
+    modelId: hex(w.modelId) as ModelId,
+    inputDigest: hex(w.inputDigest()),
+    profileHash: hex(PROFILE),
+    layers: run(m).map(toState),
+  });
+  const model = modelViewOf({
+    inputs: Object.fromEntries(m.inputs.map(([n, t]) => [n, toState(t)])),
+    weights: m.weights.map(toState),
+  });
+  // The same commitments as the harness's own construction.
+  const ref = traceView(s.chalTrace);
+  assert.deepEqual(Buffer.from(view.root), Buffer.from(ref.root));
+  assert.deepEqual(Buffer.from(weightRoot(m.weights.map(toState))), P.rootOf(w.weightLevels));
+  for (const i of [-1, 0, 5, 7]) assert.deepEqual(Buffer.from(view.prefix(i)), Buffer.from(ref.prefix(i)));
+  for (const i of [0, 3, 7]) {
+    assert.deepEqual(
+      view.prefixProof(i).map((x) => Buffer.from(x)),
+      ref.prefixProof(i),
+    );
+    assert.deepEqual(Buffer.from(view.layer(i).header), Buffer.from(ref.layer(i).header));
+  }
+  s.chalTrace = undefined as never;
+  const c = w.client;
+  for (let moves = 0; moves < 100; moves++) {
+    const d = await c.dispute(s.dispute);
+    const next = nextMove(d);
+    if (
+      next.kind !== 'commit_trace' &&
+      next.kind !== 'bisect_layer' &&
+      next.kind !== 'reveal_layer' &&
+      next.kind !== 'bisect_chunk'
+    )
+      break;
+    if (next.side === SIDE.EXECUTOR) await playMove(c, s.exec, s.dispute, traceView(s.execTrace), d);
+    else await playMove(c, s.chal, s.dispute, view, d);
+    w.sender.warp(1);
+  }
+  const r = await submitOneStep(c, s.chal, s.dispute, view, model);
+  assert.equal(eventsNamed(r.steps[0].events, 'OneStepExecuted')[0].executorCorrect, false);
+  assert.equal((await c.dispute(s.dispute)).disagree, 4);
 });
 
 test('dispute refusals: a forged inclusion proof, a closed window, a self-challenge', async () => {

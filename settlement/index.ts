@@ -18,3 +18,4 @@ export * from './sender.ts';
 export * from './client.ts';
 export * from './game.ts';
 export * from './connect.ts';
+export * from './views.ts';
