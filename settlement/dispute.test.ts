@@ -15,7 +15,7 @@ import { modelViewOf, traceViewOf, weightRoot } from './views.ts';
 import { mlpModel, run, wideModel, type ModelDef } from '../programs/tests/lib/model.ts';
 import { LocalWorld, PARAMS, traceView } from './testkit.ts';
 import { PHASE, SIDE, PHASE_NAMES } from './accounts.ts';
-import { clockLeft, nextMove, timeoutSlot } from './client.ts';
+import { clockLeft, headerDispute, nextMove, timeoutSlot } from './client.ts';
 import { playMove, stepData, submitOneStep } from './game.ts';
 import { eventsNamed } from './events.ts';
 import type { SendResult } from './sender.ts';
@@ -391,6 +391,76 @@ test('a dispute played from state/ tensors (views.ts) by the challenger', async 
   const r = await submitOneStep(c, s.chal, s.dispute, view, model);
   assert.equal(eventsNamed(r.steps[0].events, 'OneStepExecuted')[0].executorCorrect, false);
   assert.equal((await c.dispute(s.dispute)).disagree, 4);
+});
+
+for (const layer of [0, 1, 2, 3, 4, 5, 6, 7]) {
+  test(`honest side wins at layer ${layer} on either side, with automatic sparse openings`, async () => {
+    const m = mlpModel();
+    for (const cheater of ['executor', 'challenger'] as const) {
+      const bad = cheatLayers(m, layer, layer % 4);
+      const s = cheater === 'executor' ? await setup(bad, run(m)) : await setup(run(m), bad);
+      await playToOneStep(s);
+      const [key, trace] = cheater === 'executor' ? [s.chal, s.chalTrace] : [s.exec, s.execTrace];
+      const { steps } = await submitOneStep(s.w.client, key, s.dispute, traceView(trace), s.w.modelView());
+      const ev = eventsNamed(steps[steps.length - 1].events, 'OneStepExecuted')[0];
+      assert.equal(ev.layer, layer);
+      assert.equal(ev.executorCorrect, cheater === 'challenger', `${cheater} cheats at layer ${layer}`);
+      assert.equal(s.w.unaccountedLamports(), 0n);
+    }
+  });
+}
+
+test('16 KiB layers: automatic sparse openings keep the one-step data small', async () => {
+  const m = wideModel();
+  for (const [layer, chunk, cheater] of [
+    [2, 37, 'executor'],
+    [0, 63, 'challenger'],
+    [3, 5, 'executor'],
+  ] as const) {
+    const bad = cheatLayers(m, layer, chunk);
+    const s = cheater === 'executor' ? await setup(bad, run(m), m) : await setup(run(m), bad, m);
+    await playToOneStep(s);
+    const d = await s.w.client.dispute(s.dispute);
+    assert.equal(d.chunkIndex, chunk);
+    const [key, trace] = cheater === 'executor' ? [s.chal, s.chalTrace] : [s.exec, s.execTrace];
+    const { writes, steps } = await submitOneStep(
+      s.w.client,
+      key,
+      s.dispute,
+      traceView(trace),
+      s.w.modelView(),
+    );
+    assert.equal(writes.length, 2, 'init and one write');
+    const buf = (await s.w.client.fetchProofBuffer(s.dispute, key.publicKey))!;
+    assert.ok(buf.len < 1000, `${buf.len} bytes instead of 16 KiB`);
+    assert.equal(
+      eventsNamed(steps[0].events, 'OneStepExecuted')[0].executorCorrect,
+      cheater === 'challenger',
+    );
+  }
+});
+
+test('a cheating executor that lies about a layer shape loses on the header', async () => {
+  const m = mlpModel();
+  const liar = run(m);
+  liar[3] = { ...liar[3], dims: [32, 8] };
+  const last = Buffer.from(liar[7].bytes);
+  last[0] ^= 1;
+  liar[7] = { ...liar[7], bytes: last };
+  const s = await setup(liar, run(m));
+  await playToOneStep(s);
+  const d = await s.w.client.dispute(s.dispute);
+  assert.equal(d.disagree, 3);
+  assert.ok(headerDispute(d));
+  const { steps } = await submitOneStep(
+    s.w.client,
+    s.chal,
+    s.dispute,
+    traceView(s.chalTrace),
+    s.w.modelView(),
+  );
+  assert.equal(eventsNamed(steps[0].events, 'OneStepExecuted')[0].executorCorrect, false);
+  assert.equal((await s.w.client.dispute(s.dispute)).winner, SIDE.CHALLENGER);
 });
 
 test('dispute refusals: a forged inclusion proof, a closed window, a self-challenge', async () => {

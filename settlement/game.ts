@@ -3,7 +3,8 @@
 // "The dispute game", step 6; whole-tensor openings).
 import type { PublicKey, Signer } from '@solana/web3.js';
 import { OptinferError } from '../state/errors.ts';
-import { SIDE, PHASE, type DisputeAccount, type Side } from './accounts.ts';
+import { chunkTree, chunks, CHUNK_BYTES } from '../state/tensor.ts';
+import { CHUNK_HEADER, SIDE, PHASE, type DisputeAccount, type Side } from './accounts.ts';
 import { bisectMid, type SettlementClient } from './client.ts';
 import type { SendResult } from './sender.ts';
 import { OPS_PER_PAGE } from './pdas.ts';
@@ -59,14 +60,89 @@ export function entryRefs(entry: Uint8Array): number[] {
   return refs;
 }
 
+/** Chooses, per input position of the op, the only chunks to open (undefined: the whole tensor). */
+export type ChunkPicker = (input: number, t: OpenedTensor) => number[] | undefined;
+
+/** Bytes per element of an ONNX dtype code (the dtypes a header can carry). */
+const DTYPE_BYTES: Readonly<Record<number, number>> = {
+  1: 4,
+  2: 1,
+  3: 1,
+  4: 2,
+  5: 2,
+  6: 4,
+  7: 8,
+  9: 1,
+  10: 2,
+  11: 8,
+  12: 4,
+  13: 8,
+};
+/** Ops whose output element i reads element i of every input of the output's element count. */
+const ELEMENTWISE_OPS = new Set([1, 2, 3, 5, 6, 7, 8, 10, 11, 12, 13]);
+
+const headerOf = (h: Uint8Array) => {
+  const b = Buffer.from(h);
+  const dims: number[] = [];
+  for (let i = 0; i < b[1]; i++) dims.push(Number(b.readBigUInt64LE(2 + 8 * i)));
+  return { dtype: b[0], count: dims.reduce((a, x) => a * x, 1) };
+};
+
 /**
- * The one-step proof data for layer `d.disagree`: every input of its op, in the entry's order, each
- * opened whole (earlier layer: prefix chain to the agreed prefix; model input: the name/digest list;
- * weight: its proof against the weight root).
+ * Sparse openings where they are sound without knowing more of the op: for elementwise and
+ * data-movement ops that keep element order (Identity, Reshape, Flatten, Relu, Add, Sub, Mul, Clip,
+ * QuantizeLinear, DequantizeLinear, Cast), an input with as many elements as the output opens only
+ * the chunks holding the disputed output chunk's elements; broadcast operands, Transpose and
+ * MatMulInteger inputs, and header disputes open whole tensors.
  */
-export function stepData(d: DisputeAccount, entry: Uint8Array, trace: TraceView, model: ModelView): Buffer {
+export function elementwiseChunks(d: DisputeAccount, entry: Uint8Array, output: OpenedTensor): ChunkPicker {
+  const op = entry[0];
+  const out = headerOf(output.header);
+  const osz = DTYPE_BYTES[out.dtype];
+  return (_pos, t) => {
+    if (!ELEMENTWISE_OPS.has(op) || d.chunkIndex === CHUNK_HEADER || !osz) return undefined;
+    const h = headerOf(t.header);
+    const isz = DTYPE_BYTES[h.dtype];
+    if (!isz || h.count !== out.count || t.bytes.length <= CHUNK_BYTES) return undefined;
+    const perChunk = CHUNK_BYTES / osz;
+    const e0 = d.chunkIndex * perChunk;
+    const e1 = Math.min(e0 + perChunk, out.count);
+    if (e0 >= e1) return undefined;
+    const first = Math.floor((e0 * isz) / CHUNK_BYTES);
+    const last = Math.floor((e1 * isz - 1) / CHUNK_BYTES);
+    return Array.from({ length: last - first + 1 }, (_, i) => first + i);
+  };
+}
+
+function sparse(t: OpenedTensor, pick: number[]): Buffer {
+  const tree = chunkTree(t.bytes);
+  const pieces = chunks(t.bytes);
+  const out: Buffer[] = [Buffer.from([1]), Buffer.from(t.header), Buffer.from(tree.root), u16(pick.length)];
+  for (const c of pick) {
+    const sib = tree.proof(c).siblings;
+    out.push(u32(c), Buffer.from([sib.length]), ...sib.map((x) => Buffer.from(x)), Buffer.from(pieces[c]));
+  }
+  return Buffer.concat(out);
+}
+
+/**
+ * The one-step proof data for layer `d.disagree`: every input of its op, in the entry's order
+ * (earlier layer: prefix chain to the agreed prefix; model input: the name/digest list; weight: its
+ * proof against the weight root), each opened whole or, where `pick` names chunks, sparsely.
+ */
+export function stepData(
+  d: DisputeAccount,
+  entry: Uint8Array,
+  trace: TraceView,
+  model: ModelView,
+  pick: ChunkPicker = () => undefined,
+): Buffer {
   const parts: Buffer[] = [];
-  for (const ref of entryRefs(entry)) {
+  const open = (pos: number, t: OpenedTensor) => {
+    const p = pick(pos, t);
+    return p ? sparse(t, p) : whole(t);
+  };
+  entryRefs(entry).forEach((ref, pos) => {
     const kind = ref >> 14;
     const idx = ref & 0x3fff;
     if (kind === 0) {
@@ -75,21 +151,21 @@ export function stepData(d: DisputeAccount, entry: Uint8Array, trace: TraceView,
       }
       parts.push(Buffer.from(trace.prefix(idx - 1)), u32(d.agreed - idx));
       for (let k = idx; k < d.agreed; k++) parts.push(Buffer.from(trace.digest(k)));
-      parts.push(whole(trace.layer(idx)));
+      parts.push(open(pos, trace.layer(idx)));
     } else if (kind === 1) {
       parts.push(u32(model.inputs.length));
       for (const i of model.inputs) {
         parts.push(u16(Buffer.byteLength(i.name)), Buffer.from(i.name), Buffer.from(i.digest));
       }
-      parts.push(whole(model.inputs[idx].tensor));
+      parts.push(open(pos, model.inputs[idx].tensor));
     } else if (kind === 2) {
       const w = model.weight(idx);
-      parts.push(Buffer.from([w.siblings.length]), ...w.siblings.map((s) => Buffer.from(s)));
-      parts.push(Buffer.from(w.digest), whole(w.tensor));
+      parts.push(Buffer.from([w.siblings.length]), ...w.siblings.map((x) => Buffer.from(x)));
+      parts.push(Buffer.from(w.digest), open(pos, w.tensor));
     } else {
       throw new OptinferError('INVALID_MODEL', `op entry: unknown ref kind ${kind}`);
     }
-  }
+  });
   return Buffer.concat(parts);
 }
 
@@ -165,7 +241,12 @@ export async function submitOneStep(
   dispute: PublicKey,
   trace: TraceView,
   model: ModelView,
-  opts: { maxElements?: number; maxSlices?: number } = {},
+  opts: {
+    maxElements?: number;
+    maxSlices?: number;
+    /** Which chunks to open: 'auto' (default) = `elementwiseChunks`, 'whole', or a picker. */
+    openings?: 'auto' | 'whole' | ChunkPicker;
+  } = {},
 ): Promise<{ writes: SendResult[]; steps: SendResult[] }> {
   const d = await client.dispute(dispute);
   if (d.phase !== PHASE.ONE_STEP) {
@@ -177,7 +258,10 @@ export async function submitOneStep(
   const page = await client.fetchOpsPage(d.modelId, Math.floor(d.disagree / OPS_PER_PAGE));
   const entry = page?.entries[d.disagree % OPS_PER_PAGE];
   if (!entry) throw new OptinferError('NOT_FOUND', `op entry of layer ${d.disagree}: not loaded`);
-  const writes = await client.fillProofBuffer(signer, dispute, stepData(d, entry, trace, model));
+  const o = opts.openings ?? 'auto';
+  const pick: ChunkPicker =
+    o === 'auto' ? elementwiseChunks(d, entry, trace.layer(d.disagree)) : o === 'whole' ? () => undefined : o;
+  const writes = await client.fillProofBuffer(signer, dispute, stepData(d, entry, trace, model, pick));
   const steps: SendResult[] = [];
   const maxSlices = opts.maxSlices ?? 64;
   for (let i = 0; i < maxSlices; i++) {
