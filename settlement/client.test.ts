@@ -10,6 +10,7 @@ import type { BatchIndex, ExecutorId, Hash32, ModelId } from '../state/types.ts'
 import { chainModel, mlpModel } from '../programs/tests/lib/model.ts';
 import { LocalWorld, PARAMS } from './testkit.ts';
 import { eventsNamed } from './events.ts';
+import { disputable, finalizable, freeBond, windowEndSlot } from './client.ts';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex') as Hash32;
 
@@ -132,7 +133,14 @@ test('initialize, register a model, bond, commit batches in order, finalize afte
     'PROGRAM_NOT_AUTHORITY',
   );
 
+  const slot = await w.sender.getSlot();
+  const b0 = (await c.fetchBatch(0))!;
+  assert.equal(windowEndSlot(b0, cfg), b0.commitSlot + PARAMS.challengeWindow);
+  assert.ok(disputable(b0, cfg, slot));
+  assert.ok(!finalizable(b0, cfg, slot));
   w.sender.warp(PARAMS.challengeWindow + 1n);
+  assert.ok(!disputable(b0, cfg, await w.sender.getSlot()));
+  assert.ok(finalizable(b0, cfg, await w.sender.getSlot()));
   for (let i = 0; i < 3; i++) {
     const r = await c.finalizeBatch(exec, i);
     assert.deepEqual(eventsNamed(r.events, 'BatchFinalized'), [{ index: BigInt(i), invalidated: 0 }]);
@@ -145,7 +153,9 @@ test('initialize, register a model, bond, commit batches in order, finalize afte
   await rejects(c.requestUnbond(chal, 5_000_000_000n), 'PROGRAM_INSUFFICIENT_BOND');
   const ub = await c.requestUnbond(chal, 1_000_000_000n);
   const ready = eventsNamed(ub.events, 'UnbondRequested')[0].readySlot;
-  assert.equal((await c.fetchOperator(chal.publicKey))!.unbondReadySlot, ready);
+  const unbonding = (await c.fetchBond(chal.publicKey))!;
+  assert.equal(unbonding.unbondReadySlot, ready);
+  assert.equal(freeBond(unbonding), 3_000_000_000n);
   await rejects(c.withdraw(chal), 'PROGRAM_UNBONDING_NOT_READY');
   w.sender.warp(PARAMS.unbondingSlots + 1n);
   const before = await w.sender.getBalance(chal.publicKey);

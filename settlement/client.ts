@@ -95,6 +95,20 @@ export function clockLeft(d: DisputeAccount, slot: bigint): bigint {
 /** First slot at which claim_timeout succeeds against the side to move. */
 export const timeoutSlot = (d: DisputeAccount) => d.lastMoveSlot + d.clock[d.turn] + 1n;
 
+/** First slot at which batch `b` can no longer be disputed and can be finalized. */
+export const windowEndSlot = (b: BatchAccount, c: ConfigAccount) => b.commitSlot + c.challengeWindow;
+/** Whether open_dispute on `b` would pass the window check at `slot`. */
+export const disputable = (b: BatchAccount, c: ConfigAccount, slot: bigint) =>
+  b.finalized === 0 && slot < windowEndSlot(b, c);
+/** Whether finalize_batch on `b` succeeds at `slot`. */
+export const finalizable = (b: BatchAccount, c: ConfigAccount, slot: bigint) =>
+  b.finalized === 0 && b.openDisputes === 0 && slot >= windowEndSlot(b, c);
+/** Bond not locked in disputes nor unbonding (game.rs free_bond): what a new challenge can stake. */
+export function freeBond(op: OperatorAccount): bigint {
+  const a = op.bonded > op.locked ? op.bonded - op.locked : 0n;
+  return a > op.unbonding ? a - op.unbonding : 0n;
+}
+
 export class SettlementClient {
   readonly ix: InstructionBuilder;
   readonly pdas: Pdas;
@@ -142,6 +156,10 @@ export class SettlementClient {
   }
   fetchOperator(owner: PublicKey): Promise<OperatorAccount | null> {
     return this.read(this.pdas.operator(owner), decodeOperator);
+  }
+  /** The bond of `owner` (its Operator account). */
+  fetchBond(owner: PublicKey): Promise<OperatorAccount | null> {
+    return this.fetchOperator(owner);
   }
   fetchModel(modelId: Bytes32): Promise<ModelAccount | null> {
     return this.read(this.pdas.model(modelId), decodeModel);
