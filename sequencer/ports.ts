@@ -45,6 +45,8 @@ export interface Settlement {
   commitBatch(batch: BatchHeader): Promise<{ windowEndsAt: number }>;
   /** Whether the batch may finalize now (window over, no open dispute). */
   canFinalize(batch: BatchHeader, windowEndsAt: number, now: number): Promise<boolean>;
+  /** Positions of jobs in the batch that lost a dispute; they are run again on another executor. */
+  invalidatedJobs?(batch: BatchHeader): Promise<number[]>;
 }
 
 /** Finalizes after a fixed window with no disputes: the all-in-one default until Solana settlement lands. */

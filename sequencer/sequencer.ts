@@ -35,6 +35,8 @@ export interface JobState {
   batchIndex?: number;
   position?: number;
   error?: string;
+  /** Earlier results of this job that lost a dispute: the batch they were in and the executor that lied. */
+  invalidations?: { batchIndex: number; position: number; executor: ExecutorId; at: number }[];
 }
 
 export interface BatchState {
@@ -47,6 +49,8 @@ export interface BatchState {
   /** pending: persisted, root not yet accepted by settlement; committed: inside its window. */
   status: 'pending' | 'committed' | 'finalized';
   finalizedAt?: number;
+  /** Positions whose job lost a dispute and was re-queued. */
+  invalidated?: number[];
 }
 
 export interface SequencerConfig {
@@ -668,8 +672,17 @@ export class Sequencer {
     ) {
       await this.cutBatch();
     }
-    for (const b of this.openBatches.values()) {
-      if (await this.settlement.canFinalize(header(b), b.windowEndsAt, now)) await this.finalize(b);
+    for (const b of [...this.openBatches.values()]) {
+      if (this.settlement.invalidatedJobs) {
+        for (const position of await this.settlement.invalidatedJobs(header(b))) {
+          if (!(this.openBatches.get(b.index)?.invalidated ?? []).includes(position)) {
+            await this.requeueInvalidated(this.openBatches.get(b.index)!, position);
+          }
+        }
+      }
+      const current = this.openBatches.get(b.index)!;
+      if (await this.settlement.canFinalize(header(current), current.windowEndsAt, now))
+        await this.finalize(current);
     }
     this.dispatch();
     this.metrics.set('executors_live', this.liveExecutors().length);
@@ -742,6 +755,46 @@ export class Sequencer {
       'batch committed',
     );
     return committed;
+  }
+
+  /** A job that lost a dispute goes back to the queue, never again to the executor that lied about it. */
+  private async requeueInvalidated(b: BatchState, position: number): Promise<void> {
+    const id = b.jobIds[position];
+    const j = await this.stateOf(id);
+    const batch: BatchState = { ...b, invalidated: [...(b.invalidated ?? []), position] };
+    const ops: WriteOp[] = [this.batches.put(seqKey(b.index), batch)];
+    let requeued: JobState | undefined;
+    if (j && j.batchIndex === b.index && j.executor) {
+      requeued = {
+        ...j,
+        status: 'queued',
+        excluded: [...new Set([...j.excluded, j.executor])],
+        invalidations: [
+          ...(j.invalidations ?? []),
+          { batchIndex: b.index, position, executor: j.executor, at: Date.now() },
+        ],
+        executor: undefined,
+        outputDigest: undefined,
+        batchIndex: undefined,
+        position: undefined,
+        attempts: 0,
+        updatedAt: Date.now(),
+      };
+      ops.push(this.jobs.put(id, requeued), this.open.put(seqKey(j.seq), id));
+    }
+    await this.writer.write(ops);
+    this.openBatches.set(b.index, batch);
+    if (!requeued) return;
+    this.active.set(id, requeued);
+    this.excludedOf.set(id, new Set(requeued.excluded));
+    const stored = await this.inputs.get(id);
+    if (stored) this.pendingQueue.push({ seq: j!.seq, jobId: id, inputs: fromStored(stored) });
+    this.metrics.inc('jobs_reassigned_total');
+    this.log.warn(
+      { jobId: id, batch: b.index, position, executor: j!.executor },
+      'job lost a dispute; re-queued',
+    );
+    this.dispatch();
   }
 
   private async finalize(b: BatchState): Promise<void> {

@@ -1,0 +1,67 @@
+// Settlement on the optinfer program: batch roots committed on chain, finality and invalidations read back from it.
+import type { Signer } from '@solana/web3.js';
+import { PHASE, SIDE, finalizable, type SettlementClient } from '../settlement/index.ts';
+import { OptinferError } from '../state/errors.ts';
+import { fromHex, toHex } from '../state/hash.ts';
+import type { BatchHeader, Settlement } from './ports.ts';
+
+/** Solana's target slot time; used only to tell people roughly when a window ends. */
+export const DEFAULT_SLOT_MS = 400;
+
+export class ChainSettlement implements Settlement {
+  readonly kind = 'solana';
+
+  constructor(
+    private readonly client: SettlementClient,
+    /** The key the program's Config names as sequencer. */
+    private readonly sequencer: Signer,
+    private readonly slotMs = DEFAULT_SLOT_MS,
+  ) {}
+
+  /**
+   * Commits the root; idempotent, so a sequencer that crashed between its own write and the chain's
+   * confirmation can commit again. A different root already at that index is a conflict, never overwritten.
+   */
+  async commitBatch(b: BatchHeader): Promise<{ windowEndsAt: number }> {
+    const root = fromHex(b.root, 32);
+    const existing = await this.client.fetchBatch(BigInt(b.index));
+    if (existing) {
+      if (!Buffer.from(existing.root).equals(Buffer.from(root))) {
+        throw new OptinferError(
+          'SETTLEMENT_CONFLICT',
+          `batch ${b.index} is committed on chain with root ${toHex(existing.root)}, not ${b.root}`,
+        );
+      }
+    } else {
+      await this.client.commitBatch(this.sequencer, { index: BigInt(b.index), root, jobCount: b.jobCount });
+    }
+    const config = await this.client.config();
+    return { windowEndsAt: Date.now() + Number(config.challengeWindow) * this.slotMs };
+  }
+
+  /** True once the batch is final on chain; sends finalize_batch when the program would accept it. */
+  async canFinalize(b: BatchHeader): Promise<boolean> {
+    const batch = await this.client.fetchBatch(BigInt(b.index));
+    if (!batch) return false;
+    if (batch.finalized !== 0) return true;
+    const [config, slot] = await Promise.all([this.client.config(), this.client.sender.getSlot()]);
+    if (!finalizable(batch, config, slot)) return false;
+    await this.client.finalizeBatch(this.sequencer, BigInt(b.index));
+    return true;
+  }
+
+  /** Positions of the batch's jobs whose executor lost a dispute (the program keeps those disputes forever). */
+  async invalidatedJobs(b: BatchHeader): Promise<number[]> {
+    const batch = await this.client.fetchBatch(BigInt(b.index));
+    if (!batch || batch.invalidated === 0) return [];
+    const address = this.client.pdas.batch(BigInt(b.index));
+    // One getProgramAccounts call, not one read per job: batches hold up to 65,536 jobs.
+    return (await this.client.listDisputes())
+      .filter(
+        ({ dispute: d }) =>
+          d.batch.equals(address) && d.phase === PHASE.RESOLVED && d.winner === SIDE.CHALLENGER,
+      )
+      .map(({ dispute: d }) => d.jobIndex)
+      .sort((x, y) => x - y);
+  }
+}

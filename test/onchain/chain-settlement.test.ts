@@ -1,0 +1,118 @@
+// The sequencer settling on the real SBF program (LiteSVM in-process): roots committed, finalized from chain state.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Keypair } from '@solana/web3.js';
+import { connectLocal } from '../../settlement/index.ts';
+import { createMemoryBus } from '../../bus/memory.ts';
+import { ModelRegistry } from '../../executor/model.ts';
+import { ExecutorWorker, DEFAULT_EXECUTOR_CONFIG } from '../../executor/worker.ts';
+import { DEMO_MODEL_PATH } from '../../cli/roles.ts';
+import { Sequencer, DEFAULT_SEQUENCER_CONFIG } from '../../sequencer/sequencer.ts';
+import { OrtInspector } from '../../sequencer/inspector.ts';
+import { ChainSettlement } from '../../sequencer/chain-settlement.ts';
+import { verifyInclusion } from '../../state/job.ts';
+import { toHex } from '../../state/hash.ts';
+import type { JobId } from '../../state/types.ts';
+import { waitFor } from '../helpers/node-process.ts';
+
+const WINDOW_SLOTS = 20n;
+
+test(
+  'batches are committed to the program, finalize only after the on-chain window, and re-commits are idempotent',
+  { timeout: 120_000 },
+  async () => {
+    const { client, sender } = connectLocal();
+    const authority = Keypair.generate();
+    const sequencerKey = Keypair.generate();
+    sender.airdrop(authority.publicKey, 10_000_000_000n);
+    sender.airdrop(sequencerKey.publicKey, 10_000_000_000n);
+    await client.initialize(authority, {
+      sequencer: sequencerKey.publicKey,
+      treasury: Keypair.generate().publicKey,
+      challengeWindow: WINDOW_SLOTS,
+      clockSlots: 10n,
+      minExecutorBond: 1_000_000_000n,
+      minChallengerBond: 1_000_000_000n,
+      unbondingSlots: 5n,
+      bountyBps: 5000,
+    });
+    const settlement = new ChainSettlement(client, sequencerKey);
+    const dir = mkdtempSync(join(tmpdir(), 'optinfer-onchain-'));
+    const bus = createMemoryBus();
+    const registry = new ModelRegistry();
+    const seq = await Sequencer.start({
+      config: { ...DEFAULT_SEQUENCER_CONFIG, dataDir: dir, batchMaxJobs: 3, batchMaxAgeMs: 50 },
+      bus,
+      inspector: new OrtInspector(registry),
+      settlement,
+    });
+    const worker = await ExecutorWorker.start({
+      config: { ...DEFAULT_EXECUTOR_CONFIG, dataDir: join(dir, 'ex') },
+      bus,
+      registry,
+    });
+    try {
+      const model = await seq.registerModel(new Uint8Array(readFileSync(DEMO_MODEL_PATH)), 'demo');
+      const ids: JobId[] = [];
+      for (let i = 0; i < 5; i++) {
+        const data = new Uint8Array(16).map((_, k) => (k * 9 + i) & 0xff);
+        ids.push(
+          (
+            await seq.submit({
+              modelId: model.modelId,
+              inputs: { x: { dtype: 'int8', dims: [1, 16], data } },
+            })
+          ).jobId,
+        );
+      }
+      const jobs = await waitFor('all jobs batched', async () => {
+        const js = await Promise.all(ids.map((id) => seq.getJob(id)));
+        return js.every((j) => j?.status === 'batched') && js;
+      });
+      // Every root the node serves is the one on chain, at the same index, with the same job count.
+      for (const j of jobs) {
+        assert.ok(j!.proof && verifyInclusion(j!.proof));
+        const onChain = await client.fetchBatch(BigInt(j!.batch!.index));
+        assert.ok(onChain, `batch ${j!.batch!.index} is on chain`);
+        assert.equal(toHex(onChain.root), j!.batch!.root);
+        assert.equal(onChain.jobCount, j!.proof!.jobCount);
+      }
+      assert.equal((await client.config()).nextBatchIndex, 2n);
+
+      // Inside the window nothing finalizes, however long the node waits.
+      await new Promise((r) => setTimeout(r, 500));
+      assert.ok((await Promise.all(ids.map((id) => seq.getJob(id)))).every((j) => j?.status === 'batched'));
+      assert.equal((await client.fetchBatch(0n))!.finalized, 0);
+
+      sender.warp(WINDOW_SLOTS + 1n);
+      await waitFor('all jobs finalized', async () =>
+        (await Promise.all(ids.map((id) => seq.getJob(id)))).every((j) => j?.status === 'finalized'),
+      );
+      assert.equal((await client.fetchBatch(0n))!.finalized, 1);
+      assert.equal((await client.fetchBatch(1n))!.finalized, 1);
+
+      // A re-commit after a crash is accepted for the same root and refused for another.
+      await settlement.commitBatch({
+        index: 0 as never,
+        root: jobs[0]!.batch!.root,
+        jobCount: jobs[0]!.proof!.jobCount,
+      });
+      await assert.rejects(
+        settlement.commitBatch({ index: 0 as never, root: 'ab'.repeat(32) as never, jobCount: 1 }),
+        /batch 0 is committed on chain with root/,
+      );
+      assert.deepEqual(
+        await settlement.invalidatedJobs({ index: 0 as never, root: jobs[0]!.batch!.root, jobCount: 3 }),
+        [],
+      );
+    } finally {
+      await worker.close();
+      await seq.close();
+      await bus.close();
+      await registry.close();
+    }
+  },
+);
