@@ -33,8 +33,8 @@ const IDL_PATH = path.join(ROOT, 'programs/idl/optinfer.json');
 const BINARY = process.env.OPTINFER_LOCAL_VALIDATOR ?? DEFAULT_VALIDATOR_BINARY;
 const UPGRADEABLE_LOADER = new PublicKey('BPFLoaderUpgradeab1e11111111111111111111111');
 const CONFIRMED: Commitment = 'confirmed';
-const TRANSFERS = 200;
-const INSTRUCTIONS = 100;
+const TRANSFERS = 1000;
+const INSTRUCTIONS = 500;
 const IN_FLIGHT = 8;
 
 const idl = JSON.parse(readFileSync(IDL_PATH, 'utf8')) as Idl;
@@ -44,7 +44,7 @@ const configPda = () => PublicKey.findProgramAddressSync([Buffer.from('config')]
 const figures: string[] = [];
 const figure = (line: string) => {
   figures.push(line);
-  console.log(`# figure: ${line}`);
+  console.log(`figure: ${line}`);
 };
 
 before(() => {

@@ -7,7 +7,7 @@
 //! Usage:
 //!   optinfer-local-validator [--rpc-port 8899] [--ws-port 8900] [--slot-time-ms 400]
 //!       [--program <PROGRAM_ID>=<path.so>]... [--airdrop <PUBKEY>=<LAMPORTS>]...
-//!       [--exit-on-stdin-close] [--verbose]
+//!       [--exit-on-stdin-close] [--instruction-profiling] [--verbose]
 //!
 //! Prints one line `optinfer-local-validator ready rpc=http://127.0.0.1:P ws=ws://127.0.0.1:W`
 //! on stdout once both servers accept connections. Exits 0 on SIGTERM/SIGINT (and on end of
@@ -47,12 +47,13 @@ struct Args {
     programs: Vec<(Pubkey, PathBuf)>,
     airdrops: Vec<(Pubkey, u64)>,
     exit_on_stdin_close: bool,
+    instruction_profiling: bool,
     verbose: bool,
 }
 
 const USAGE: &str = "usage: optinfer-local-validator [--rpc-port N] [--ws-port N] [--slot-time-ms N]
        [--program <PROGRAM_ID>=<path.so>]... [--airdrop <PUBKEY>=<LAMPORTS>]...
-       [--exit-on-stdin-close] [--verbose]
+       [--exit-on-stdin-close] [--instruction-profiling] [--verbose]
 
 Serves an offline Solana chain (surfpool-core) on 127.0.0.1: JSON-RPC on --rpc-port (default 8899),
 websockets on --ws-port (default 8900). Prints one `ready` line on stdout when it serves.";
@@ -74,6 +75,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         programs: vec![],
         airdrops: vec![],
         exit_on_stdin_close: false,
+        instruction_profiling: false,
         verbose: false,
     };
     let mut it = std::env::args().skip(1);
@@ -125,6 +127,7 @@ fn parse_args() -> Result<Option<Args>, String> {
                 args.airdrops.push((key, lamports));
             }
             "--exit-on-stdin-close" => args.exit_on_stdin_close = true,
+            "--instruction-profiling" => args.instruction_profiling = true,
             "-v" | "--verbose" => args.verbose = true,
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
@@ -174,6 +177,9 @@ fn build_svm(
 
     let svm_config = SurfnetSvmConfig {
         slot_time: args.slot_time_ms,
+        // surfpool's per-instruction profiles re-execute every transaction once per instruction;
+        // off unless asked for (surfnet_profileTransaction and getTransaction do not need them).
+        instruction_profiling_enabled: args.instruction_profiling,
         ..SurfnetSvmConfig::default()
     };
     let (mut svm, events_rx, geyser_rx) =
@@ -261,6 +267,7 @@ fn run(args: Args) -> i32 {
             remote_rpc_url: None,
             slot_time: args.slot_time_ms,
             block_production_mode: BlockProductionMode::Clock,
+            instruction_profiling_enabled: args.instruction_profiling,
             airdrop_addresses: vec![],
             airdrop_token_amount: 0,
             ..SimnetConfig::default()
