@@ -51,7 +51,8 @@ struct Args {
     verbose: bool,
 }
 
-const USAGE: &str = "usage: optinfer-local-validator [--rpc-port N] [--ws-port N] [--slot-time-ms N]
+const USAGE: &str =
+    "usage: optinfer-local-validator [--rpc-port N] [--ws-port N] [--slot-time-ms N]
        [--program <PROGRAM_ID>=<path.so>]... [--airdrop <PUBKEY>=<LAMPORTS>]...
        [--exit-on-stdin-close] [--instruction-profiling] [--verbose]
 
@@ -108,11 +109,10 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--ws-port" => args.ws_port = port(&flag, value(&flag)?)?,
             "--slot-time-ms" => {
                 let v = value(&flag)?;
-                args.slot_time_ms = v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| format!("--slot-time-ms: `{v}` is not a positive integer"))?;
+                args.slot_time_ms =
+                    v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        format!("--slot-time-ms: `{v}` is not a positive integer")
+                    })?;
             }
             "--program" | "--bpf-program" => {
                 let (id, path) = parse_pair(&flag, &value(&flag)?)?;
@@ -186,13 +186,16 @@ fn build_svm(
         SurfnetSvm::new(svm_config).map_err(|e| format!("cannot create the SVM: {e}"))?;
 
     for (id, path, bytes) in elfs {
-        svm.inner
-            .svm
-            .add_program(id, &bytes)
-            .map_err(|e| format!("--program {id}: `{}` is not a loadable SBF program: {e:?}", path.display()))?;
+        svm.inner.svm.add_program(id, &bytes).map_err(|e| {
+            format!(
+                "--program {id}: `{}` is not a loadable SBF program: {e:?}",
+                path.display()
+            )
+        })?;
         // LiteSVM wrote the program and programdata accounts; write them again through surfnet so its
         // account registries (getProgramAccounts, subscriptions) know them too.
-        let (programdata, _) = Pubkey::find_program_address(&[id.as_ref()], &BPF_LOADER_UPGRADEABLE);
+        let (programdata, _) =
+            Pubkey::find_program_address(&[id.as_ref()], &BPF_LOADER_UPGRADEABLE);
         for key in [id, programdata] {
             if let Some(account) = svm.inner.svm.get_account(&key) {
                 svm.set_account(&key, account)
@@ -221,7 +224,10 @@ fn build_svm(
         match svm.airdrop(key, *lamports) {
             Ok(Ok(_)) => eprintln!("{NAME}: airdropped {lamports} lamports to {key}"),
             Ok(Err(failed)) => {
-                return Err(format!("--airdrop {key}={lamports} failed: {:?}", failed.err));
+                return Err(format!(
+                    "--airdrop {key}={lamports} failed: {:?}",
+                    failed.err
+                ));
             }
             Err(e) => return Err(format!("--airdrop {key}={lamports} refused: {e:?}")),
         }
@@ -308,17 +314,19 @@ fn run(args: Args) -> i32 {
     let (done_tx, done_rx) = unbounded::<Result<(), String>>();
     let locker = SurfnetSvmLocker::new(svm);
     let runloop_commands_tx = commands_tx.clone();
-    let runloop = std::thread::Builder::new().name("surfnet".into()).spawn(move || {
-        let future = start_local_surfnet_runloop(
-            locker,
-            config,
-            runloop_commands_tx,
-            commands_rx,
-            geyser_rx,
-        );
-        let result = hiro_system_kit::nestable_block_on(future).map_err(|e| e.to_string());
-        let _ = done_tx.send(result);
-    });
+    let runloop = std::thread::Builder::new()
+        .name("surfnet".into())
+        .spawn(move || {
+            let future = start_local_surfnet_runloop(
+                locker,
+                config,
+                runloop_commands_tx,
+                commands_rx,
+                geyser_rx,
+            );
+            let result = hiro_system_kit::nestable_block_on(future).map_err(|e| e.to_string());
+            let _ = done_tx.send(result);
+        });
     let runloop = match runloop {
         Ok(handle) => handle,
         Err(e) => {
