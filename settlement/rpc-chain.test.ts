@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Keypair, LAMPORTS_PER_SOL, type PublicKey } from '@solana/web3.js';
+import { Keypair, LAMPORTS_PER_SOL, type Connection, type PublicKey } from '@solana/web3.js';
 import { isOptinferError } from '../state/errors.ts';
 import { Batch, jobId, type JobRecord } from '../state/job.ts';
 import { fromHex } from '../state/hash.ts';
@@ -37,6 +37,7 @@ interface Chain {
   stop(): Promise<void>;
 }
 let chain: Chain | undefined;
+let connection: Connection | undefined;
 const authority = Keypair.generate();
 const exec = Keypair.generate();
 const chal = Keypair.generate();
@@ -63,6 +64,8 @@ before(async () => {
   });
 });
 after(async () => {
+  // web3.js keeps reconnecting its websocket to a stopped node: close it first.
+  (connection as unknown as { _rpcWebSocket?: { close(): void } } | undefined)?._rpcWebSocket?.close();
   await chain?.stop();
 });
 
@@ -72,7 +75,9 @@ test(
   'over JSON-RPC: a whole dispute the honest challenger wins, events, listings, errors',
   { skip },
   async () => {
-    const { client, connection } = connectRpc({ rpc: chain!.rpcUrl, ws: chain!.wsUrl });
+    const rpc = connectRpc({ rpc: chain!.rpcUrl, ws: chain!.wsUrl });
+    const client = rpc.client;
+    connection = rpc.connection;
     const streamed: LogEvents[] = [];
     const unsubscribe = client.subscribe((e) => streamed.push(e));
     const t0 = Date.now();
@@ -193,7 +198,7 @@ test(
     const missed = await fetchEventsSince(connection, { until: first.signature });
     assert.ok(missed.some((s) => s.events.some((e) => e.name === 'DisputeResolved')));
     console.log(
-      `# figure: RPC confirm of one transaction ${confirmMs} ms (slot ${SLOT_MS} ms); dispute ${txs} txs in ${
+      `figure: RPC confirm of one transaction ${confirmMs} ms (slot ${SLOT_MS} ms); dispute ${txs} txs in ${
         Date.now() - t0
       } ms from initialize`,
     );
