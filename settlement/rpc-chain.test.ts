@@ -26,9 +26,12 @@ import { traceView } from './testkit.ts';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BINARY =
   process.env.OPTINFER_LOCAL_VALIDATOR ?? path.join(ROOT, 'chain/target/release/optinfer-local-validator');
-const skip = existsSync(BINARY)
-  ? false
-  : `local validator not built (${BINARY}): bash chain/scripts/build.sh`;
+const LAUNCHER = path.join(ROOT, 'chain/local-chain.ts');
+const skip = !existsSync(LAUNCHER)
+  ? `no ${LAUNCHER}`
+  : existsSync(BINARY)
+    ? false
+    : `local validator not built (${BINARY}): bash chain/scripts/build.sh`;
 const SLOT_MS = 100;
 
 interface Chain {
@@ -46,8 +49,7 @@ const treasury = Keypair.generate().publicKey;
 before(async () => {
   if (skip) return;
   // Loaded at run time: chain/ belongs to the local-chain work, not to this client.
-  const modPath = path.join(ROOT, 'chain/local-chain.ts');
-  const mod = (await import(modPath)) as {
+  const mod = (await import(LAUNCHER)) as {
     startLocalChain(o: {
       programs: { programId: PublicKey; soPath: string }[];
       airdrops: { pubkey: PublicKey; lamports: bigint }[];
