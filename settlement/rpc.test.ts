@@ -38,8 +38,13 @@ class SvmConnection {
     return this.local.svm;
   }
 
+  /** Calls for which the blockhash stays the same (a slot has not passed yet). */
+  sameBlockhash = 0;
+  blockhashCalls = 0;
   async getLatestBlockhash() {
-    this.svm.expireBlockhash();
+    this.blockhashCalls++;
+    if (this.sameBlockhash > 0) this.sameBlockhash--;
+    else this.svm.expireBlockhash();
     return { blockhash: this.svm.latestBlockhash() as string, lastValidBlockHeight: 1000 };
   }
   async sendRawTransaction(wire: Buffer, opts: { skipPreflight?: boolean }) {
@@ -270,6 +275,17 @@ test('fetchEventsSince: the events a follower missed, oldest first, failed trans
     (await client.listBatches()).map((b) => b.batch.index),
     [0n, 1n, 2n],
   );
+});
+
+test('RpcSender: the same transaction twice in one slot waits for a new blockhash instead of being dropped', async () => {
+  const { conn, client, authority, params } = world();
+  await client.initialize(authority, params);
+  await client.bond(authority, 1_000_000_000n);
+  conn.sameBlockhash = 3;
+  const calls = conn.blockhashCalls;
+  await client.bond(authority, 1_000_000_000n);
+  assert.ok(conn.blockhashCalls - calls >= 3, 'polled until the blockhash changed');
+  assert.equal((await client.fetchBond(authority.publicKey))!.bonded, 2_000_000_000n, 'both bonds happened');
 });
 
 test('RpcSender: gives up after maxAttempts with TRANSACTION_RETRIES_EXHAUSTED', async () => {

@@ -144,6 +144,13 @@ export const RPC_DEFAULTS = {
   fetchTimeoutMs: 10_000,
 };
 
+/** How long a sent signature is remembered to avoid resending an identical transaction (a blockhash lives ~60-90 s). */
+const RECENT_SIGNATURE_MS = 120_000;
+/** Wait between blockhash polls when the transaction would duplicate one already sent, ms (about a slot). */
+const DUPLICATE_WAIT_MS = 200;
+/** Polls before giving up on a new blockhash (the send then goes out and is reported as a duplicate). */
+const DUPLICATE_WAIT_TRIES = 50;
+
 const TRANSIENT =
   /fetch failed|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|socket hang up|429|Too Many Requests|502|503|504|timed out|Node is behind|Blockhash not found|block height exceeded|has expired/i;
 const bs58 = anchorUtils.bytes.bs58;
@@ -192,8 +199,7 @@ export class RpcSender implements Sender {
       }
       let signature: string | undefined;
       try {
-        const { blockhash, lastValidBlockHeight } = await this.connection.getLatestBlockhash(commitment);
-        const { tx, wire } = buildTransaction(ixs, signers, blockhash, opts.feePayer);
+        const { blockhash, lastValidBlockHeight, tx, wire } = await this.unique(ixs, signers, opts.feePayer);
         signature = bs58.encode(tx.signature!);
         sent.set(signature, wire.length);
         await this.connection.sendRawTransaction(wire, {
@@ -237,6 +243,30 @@ export class RpcSender implements Sender {
       { cause: lastError },
     );
   }
+
+  /**
+   * Builds the transaction on the latest blockhash, waiting for the next one if this sender already
+   * sent the very same transaction (same instructions, signers and blockhash give the same
+   * signature, which the cluster would treat as a duplicate: a second bond of the same amount in
+   * one slot would silently not happen).
+   */
+  private async unique(ixs: TransactionInstruction[], signers: Signer[], feePayer?: Signer) {
+    const now = Date.now();
+    for (const [sig, at] of this.recent) if (now - at > RECENT_SIGNATURE_MS) this.recent.delete(sig);
+    for (let i = 0; ; i++) {
+      const { blockhash, lastValidBlockHeight } = await this.connection.getLatestBlockhash(
+        this.opts.commitment,
+      );
+      const built = buildTransaction(ixs, signers, blockhash, feePayer);
+      const sig = bs58.encode(built.tx.signature!);
+      if (!this.recent.has(sig) || i >= DUPLICATE_WAIT_TRIES) {
+        this.recent.set(sig, Date.now());
+        return { blockhash, lastValidBlockHeight, ...built };
+      }
+      await sleep(DUPLICATE_WAIT_MS);
+    }
+  }
+  private recent = new Map<string, number>();
 
   private async landed(signature: string): Promise<boolean> {
     const st = await this.connection.getSignatureStatus(signature, { searchTransactionHistory: true });
