@@ -10,6 +10,7 @@ import type { BatchIndex, ExecutorId, Hash32, ModelId } from '../state/types.ts'
 import { chainModel, mlpModel } from '../programs/tests/lib/model.ts';
 import { LocalWorld, PARAMS } from './testkit.ts';
 import { eventsNamed } from './events.ts';
+import { modelReady } from './accounts.ts';
 import { disputable, finalizable, freeBond, windowEndSlot } from './client.ts';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex') as Hash32;
@@ -68,6 +69,7 @@ test('initialize, register a model, bond, commit batches in order, finalize afte
   assert.equal(model.layerCount, 40);
   assert.equal(model.opsLoaded, 40);
   assert.equal(model.outputNameText, w.model.outputName);
+  assert.ok(modelReady(model));
   assert.deepEqual(model.modelId, w.modelId);
   const page1 = (await c.fetchOpsPage(w.modelId, 1))!;
   assert.equal(page1.count, 8);

@@ -14,7 +14,7 @@ import { dtypeFromCode, type Tensor as StateTensor } from '../state/tensor.ts';
 import { modelViewOf, traceViewOf, weightRoot } from './views.ts';
 import { mlpModel, run, wideModel, type ModelDef } from '../programs/tests/lib/model.ts';
 import { LocalWorld, PARAMS, traceView } from './testkit.ts';
-import { PHASE, SIDE, PHASE_NAMES } from './accounts.ts';
+import { PHASE, SIDE, PHASE_NAMES, unpackHeader } from './accounts.ts';
 import { clockLeft, headerDispute, nextMove, timeoutSlot } from './client.ts';
 import { playMove, stepData, submitOneStep } from './game.ts';
 import { eventsNamed } from './events.ts';
@@ -452,6 +452,8 @@ test('a cheating executor that lies about a layer shape loses on the header', as
   const d = await s.w.client.dispute(s.dispute);
   assert.equal(d.disagree, 3);
   assert.ok(headerDispute(d));
+  assert.deepEqual(unpackHeader(d.header[SIDE.EXECUTOR]).dims, [32, 8]);
+  assert.deepEqual(unpackHeader(d.header[SIDE.CHALLENGER]), { dtype: liar[3].dtype, dims: run(m)[3].dims });
   const { steps } = await submitOneStep(
     s.w.client,
     s.chal,
