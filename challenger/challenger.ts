@@ -20,6 +20,22 @@ import { locate } from './locate.ts';
 import { reexecute } from './reexecute.ts';
 import { pickSample } from './sample.ts';
 import type { JobSource } from './source.ts';
+import type { Keypair } from '@solana/web3.js';
+import type { InclusionProof } from '../state/job.ts';
+import type { TensorMap } from '../sequencer/codec.ts';
+import { loadOrCreateKeypair } from '../executor/worker.ts';
+import { compileForProgram } from '../executor/program-model.ts';
+import { traceModel } from '../executor/trace.ts';
+import { DisputeDriver } from '../common/dispute-driver.ts';
+import {
+  disputable,
+  freeBond,
+  modelReady,
+  modelViewOf,
+  traceViewOf,
+  type DisputeAccount,
+  type SettlementClient,
+} from '../settlement/index.ts';
 
 export interface ChallengerConfig {
   dataDir: string;
@@ -27,6 +43,8 @@ export interface ChallengerConfig {
   id: string;
   /** Probability that a job is audited. */
   sampleRate: number;
+  /** Settlement on the program: open and play a dispute for every mismatch it can win. */
+  chain?: { client: SettlementClient; bondLamports: bigint };
 }
 
 export const DEFAULT_SAMPLE_RATE = 0.1;
@@ -53,6 +71,10 @@ export class Challenger {
   readonly stats: ChallengerStats = { batchesSeen: 0, audited: 0, mismatches: 0, skipped: 0 };
   private readonly audits: Table<AuditRecord>;
   private consumer: Consumer | null = null;
+  private driver: DisputeDriver | null = null;
+  /** The jobs this challenger disputes, by modelId:inputDigest:outputDigest, to rebuild its views. */
+  private readonly disputed = new Map<string, { model: LoadedModel; inputs: TensorMap }>();
+  readonly keypair: Keypair;
   private closed = false;
   private readonly listeners: ((f: Finding) => void)[] = [];
 
@@ -68,6 +90,7 @@ export class Challenger {
   ) {
     this.audits = store.table('audits');
     this.findings = new FindingLog(store, bus, config.id);
+    this.keypair = loadOrCreateKeypair(join(config.dataDir, `challenger-${config.id}-keypair.json`));
   }
 
   static async start(opts: {
@@ -105,6 +128,10 @@ export class Challenger {
       opts.metrics ?? noopMetrics,
     );
     try {
+      if (config.chain) {
+        c.driver = new DisputeDriver(config.chain.client, c.keypair, (d) => c.disputeViews(d), c.log);
+        c.driver.start();
+      }
       c.consumer = await opts.bus.consume<BatchCommittedMessage>(
         subjects.BATCH_COMMITTED,
         `challenger-${config.id}`,
@@ -140,13 +167,14 @@ export class Challenger {
     this.log.info({ index: m.index, jobs: listing.jobIds.length, picked: picked.length }, 'batch sampled');
     for (const jobId of picked) {
       if (this.closed) return;
-      if (await this.audits.get(jobId)) continue;
+      // Keyed by batch too: a job re-run after a lost dispute comes back in a later batch and is audited again.
+      if (await this.audits.get(`${m.index}:${jobId}`)) continue;
       const outcome = await this.audit(jobId, m.index, root).catch((e: Error) => {
         this.log.warn({ jobId, err: e.message }, 'audit could not complete');
         return { outcome: 'skipped' as const, reason: e.message };
       });
       await this.store.write([
-        this.audits.put(jobId, { jobId, batchIndex: m.index, ...outcome, at: Date.now() }),
+        this.audits.put(`${m.index}:${jobId}`, { jobId, batchIndex: m.index, ...outcome, at: Date.now() }),
       ]);
     }
   }
@@ -201,7 +229,59 @@ export class Challenger {
       'mismatch found',
     );
     for (const fn of this.listeners) fn(finding);
+    if (this.config.chain) await this.openDispute(this.config.chain, finding, proof, model, inputs);
     return { outcome: 'mismatch' };
+  }
+
+  /** Opens a dispute on chain, unless it cannot be won there (then says why and leaves the finding recorded). */
+  private async openDispute(
+    chain: { client: SettlementClient; bondLamports: bigint },
+    f: Finding,
+    proof: InclusionProof,
+    model: LoadedModel,
+    inputs: TensorMap,
+  ): Promise<void> {
+    const refuse = (why: string) => this.log.warn({ jobId: f.jobId, why }, 'not disputing on chain');
+    if (!f.provable) return refuse(`model ${f.modelId} has ops the referee cannot recompute`);
+    const { client } = chain;
+    const [config, batch, onChainModel, slot] = await Promise.all([
+      client.config(),
+      client.fetchBatch(BigInt(f.batchIndex)),
+      client.fetchModel(fromHex(f.modelId, 32)),
+      client.sender.getSlot(),
+    ]);
+    if (!batch) return refuse(`batch ${f.batchIndex} is not committed on chain`);
+    if (Buffer.from(batch.root).toString('hex') !== f.batchRoot)
+      return refuse('the on-chain batch root differs');
+    if (!disputable(batch, config, slot))
+      return refuse(`batch ${f.batchIndex}'s challenge window has closed`);
+    if (!onChainModel || !modelReady(onChainModel))
+      return refuse(`model ${f.modelId} is not registered on chain`);
+    const op = await client.fetchOperator(this.keypair.publicKey);
+    const free = op ? freeBond(op) : 0n;
+    if (free < config.minChallengerBond) await client.bond(this.keypair, config.minChallengerBond - free);
+    this.disputed.set(`${f.modelId}:${proofInput(proof)}:${f.claimedOutputDigest}`, { model, inputs });
+    const { dispute } = await client.openDispute(this.keypair, proof);
+    this.log.warn({ jobId: f.jobId, dispute: dispute.toBase58() }, 'dispute opened');
+    await this.driver?.tick();
+  }
+
+  /** The challenger's own (honest) trace of a disputed job. */
+  private async disputeViews(d: DisputeAccount) {
+    const key = `${toHex(d.modelId)}:${toHex(d.inputDigest)}:${toHex(d.outputDigest)}`;
+    const job = this.disputed.get(key);
+    if (!job) return null;
+    const t = await traceModel(job.model, job.inputs, { keepTensors: true });
+    const compiled = await compileForProgram(job.model);
+    return {
+      trace: traceViewOf({
+        modelId: job.model.modelId,
+        inputDigest: t.inputDigest,
+        profileHash: job.model.profileHash,
+        layers: t.tensors!,
+      }),
+      model: modelViewOf({ inputs: job.inputs, weights: compiled.weights.map((w) => w.tensor) }),
+    };
   }
 
   private async model(modelId: ModelId): Promise<LoadedModel> {
@@ -217,6 +297,7 @@ export class Challenger {
     if (this.closed) return;
     this.closed = true;
     await this.consumer?.stop();
+    await this.driver?.stop();
     await this.store.close();
   }
 }
@@ -232,4 +313,9 @@ function loadOrCreateSecret(path: string): Uint8Array {
   const s = new Uint8Array(randomBytes(32));
   writeFileSync(path, toHex(s) + '\n', { mode: 0o600 });
   return s;
+}
+
+/** The input digest inside an inclusion proof's 168-byte record. */
+function proofInput(p: InclusionProof): string {
+  return decodeJobRecord(fromHex(p.record)).inputDigest;
 }

@@ -18,6 +18,15 @@ import type { AssignMessage, HeartbeatMessage, ResultMessage } from '../sequence
 import type { LoadedModel, ModelRegistry } from './model.ts';
 import { runModel } from './run.ts';
 import { traceModel, type TraceResult } from './trace.ts';
+import { compileForProgram } from './program-model.ts';
+import {
+  freeBond,
+  modelViewOf,
+  traceViewOf,
+  type DisputeAccount,
+  type SettlementClient,
+} from '../settlement/index.ts';
+import { DisputeDriver } from '../common/dispute-driver.ts';
 
 /**
  * Dishonest behaviour for tests and demos, set by configuration (never a separate code path):
@@ -38,6 +47,8 @@ export interface ExecutorConfig {
   keypairPath?: string;
   /** Where to fetch model bytes over HTTP (separate processes); otherwise over the bus. */
   sequencerUrl?: string;
+  /** Settlement on the program: bond on start-up, play disputes from stored results. */
+  chain?: { client: SettlementClient; bondLamports: bigint };
 }
 
 export const DEFAULT_EXECUTOR_CONFIG: Omit<ExecutorConfig, 'dataDir'> = {
@@ -105,6 +116,9 @@ export class ExecutorWorker {
   readonly id: ExecutorId;
   readonly keypair: Keypair;
   private readonly results: Table<StoredResult>;
+  /** modelId:inputDigest:outputDigest → jobId: how a dispute (which names digests, not ids) finds its job. */
+  private readonly byDigest: Table<JobId>;
+  private driver: DisputeDriver | null = null;
   private readonly subs: (Subscription | Consumer)[] = [];
   private heartbeat: NodeJS.Timeout | null = null;
   private closed = false;
@@ -122,6 +136,7 @@ export class ExecutorWorker {
     this.keypair = keypair;
     this.id = keypair.publicKey.toBase58() as ExecutorId;
     this.results = store.table('results');
+    this.byDigest = store.table('byDigest');
   }
 
   static async start(opts: {
@@ -172,8 +187,47 @@ export class ExecutorWorker {
         this.chunksReply(m.jobId, m.layer),
       ),
     );
+    if (this.config.chain) await this.joinChain(this.config.chain);
     this.beat();
     this.heartbeat = setInterval(() => this.beat(), this.config.heartbeatMs);
+  }
+
+  /** Bonds up to the program's minimum and starts playing any dispute naming this executor (also after a restart). */
+  private async joinChain(chain: { client: SettlementClient; bondLamports: bigint }): Promise<void> {
+    const config = await chain.client.config();
+    const op = await chain.client.fetchOperator(this.keypair.publicKey);
+    const free = op ? freeBond(op) : 0n;
+    const want = chain.bondLamports > config.minExecutorBond ? chain.bondLamports : config.minExecutorBond;
+    if (free < want) {
+      await chain.client.bond(this.keypair, want - free);
+      this.log.info({ lamports: (want - free).toString() }, 'bonded');
+    }
+    this.driver = new DisputeDriver(chain.client, this.keypair, (d) => this.disputeViews(d), this.log);
+    this.driver.start();
+  }
+
+  /** This executor's own trace of the disputed job, recomputed from its stored inputs. */
+  private async disputeViews(d: DisputeAccount) {
+    const key = `${toHex(d.modelId)}:${toHex(d.inputDigest)}:${toHex(d.outputDigest)}`;
+    const jobId = await this.byDigest.get(key);
+    const r = jobId && (await this.results.get(jobId));
+    if (!r) {
+      this.log.warn({ key }, "disputed job not found in this executor's results");
+      return null;
+    }
+    const model = await this.model(r.modelId);
+    const inputs = fromStored(r.inputs);
+    const t = await traceModel(model, inputs, { keepTensors: true });
+    const compiled = await compileForProgram(model);
+    return {
+      trace: traceViewOf({
+        modelId: model.modelId,
+        inputDigest: t.inputDigest,
+        profileHash: model.profileHash,
+        layers: t.tensors!,
+      }),
+      model: modelViewOf({ inputs, weights: compiled.weights.map((w) => w.tensor) }),
+    };
   }
 
   private beat(): void {
@@ -232,6 +286,7 @@ export class ExecutorWorker {
         const sent = cheated ? this.applyCheat(outputs) : outputs;
         const outputDigest = tensorSetDigest(sent);
         await this.store.write([
+          this.byDigest.put(`${m.modelId}:${tensorSetDigest(inputs)}:${outputDigest}`, jobId),
           this.results.put(jobId, {
             jobId,
             modelId: m.modelId,
@@ -307,6 +362,7 @@ export class ExecutorWorker {
     if (this.closed) return;
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.driver?.stop();
     for (const s of this.subs) {
       if ('stop' in s) await s.stop();
       else await s.unsubscribe();

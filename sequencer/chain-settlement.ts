@@ -1,5 +1,8 @@
 // Settlement on the optinfer program: batch roots committed on chain, finality and invalidations read back from it.
 import type { Signer } from '@solana/web3.js';
+import type { ModelRegistry } from '../executor/model.ts';
+import { compileForProgram, encodeOpEntry } from '../executor/program-model.ts';
+import type { ModelId } from '../state/types.ts';
 import { PHASE, SIDE, finalizable, type SettlementClient } from '../settlement/index.ts';
 import { OptinferError } from '../state/errors.ts';
 import { fromHex, toHex } from '../state/hash.ts';
@@ -16,7 +19,25 @@ export class ChainSettlement implements Settlement {
     /** The key the program's Config names as sequencer. */
     private readonly sequencer: Signer,
     private readonly slotMs = DEFAULT_SLOT_MS,
+    /** With the Config authority and the node's models, provable models are registered on chain too. */
+    private readonly models?: { authority: Signer; registry: ModelRegistry },
   ) {}
+
+  /** Registers a provable model's op table and weight root (resumable: pages already loaded are skipped). */
+  async registerModel(modelId: ModelId): Promise<void> {
+    if (!this.models) return;
+    const model = this.models.registry.get(modelId);
+    if (!model) throw new OptinferError('NOT_FOUND', `model ${modelId} is not loaded`);
+    const compiled = await compileForProgram(model);
+    await this.client.registerModel(this.models.authority, {
+      modelId: fromHex(modelId, 32),
+      profileHash: fromHex(model.profileHash, 32),
+      weightRoot: fromHex(compiled.weightRoot, 32),
+      weightCount: compiled.weights.length,
+      opEntries: compiled.layers.map(encodeOpEntry),
+      outputName: compiled.outputName,
+    });
+  }
 
   /**
    * Commits the root; idempotent, so a sequencer that crashed between its own write and the chain's

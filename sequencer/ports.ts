@@ -45,6 +45,8 @@ export interface Settlement {
   commitBatch(batch: BatchHeader): Promise<{ windowEndsAt: number }>;
   /** Whether the batch may finalize now (window over, no open dispute). */
   canFinalize(batch: BatchHeader, windowEndsAt: number, now: number): Promise<boolean>;
+  /** Makes a provable model disputable (on chain: its op table and weight root); idempotent. */
+  registerModel?(modelId: ModelId): Promise<void>;
   /** Positions of jobs in the batch that lost a dispute; they are run again on another executor. */
   invalidatedJobs?(batch: BatchHeader): Promise<number[]>;
 }

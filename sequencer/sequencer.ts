@@ -227,6 +227,8 @@ export class Sequencer {
     for (const [, m] of await this.modelsTable.entries()) {
       // Loads the session again, so inputs can be validated against the model after a restart.
       await this.inspector.inspect(this.readModelFile(m.modelId), m.name);
+      // Finishes an on-chain registration a crash interrupted (a no-op when it is complete).
+      if (m.provable && this.settlement.registerModel) await this.settlement.registerModel(m.modelId);
       this.models.set(m.modelId, m);
     }
     const now = Date.now();
@@ -304,6 +306,7 @@ export class Sequencer {
     const path = this.modelPath(modelId);
     writeFileSync(path + '.tmp', bytes);
     renameSync(path + '.tmp', path);
+    if (info.provable && this.settlement.registerModel) await this.settlement.registerModel(modelId);
     await this.writer.write([this.modelsTable.put(modelId, info)]);
     this.models.set(modelId, info);
     this.bus.publish(subjects.MODEL_REGISTERED, { modelId, name: info.name });
@@ -540,7 +543,9 @@ export class Sequencer {
       };
       this.active.set(job.jobId, updated);
       const msg: AssignMessage = { jobId: job.jobId, modelId: j.modelId, inputs: job.inputs, fee: j.fee };
-      await this.bus.send(subjects.execAssign(executor), msg, { msgId: `${job.jobId}:${updated.attempts}` });
+      await this.bus.send(subjects.execAssign(executor), msg, {
+        msgId: `${job.jobId}:${executor}:${updated.attempts}:${updated.invalidations?.length ?? 0}`,
+      });
     } catch (e) {
       this.log.error(
         { err: (e as Error).message, jobId: job.jobId, executor },

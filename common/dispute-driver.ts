@@ -1,0 +1,103 @@
+// Plays one party's side of every open dispute it is in, from its own stored data: moves, one-step, timeouts.
+import type { Keypair, PublicKey } from '@solana/web3.js';
+import {
+  PHASE,
+  SIDE,
+  playMove,
+  sideOf,
+  submitOneStep,
+  timeoutSlot,
+  type DisputeAccount,
+  type ModelView,
+  type SettlementClient,
+  type TraceView,
+} from '../settlement/index.ts';
+import { silentLogger, type Logger } from './log.ts';
+
+export const DEFAULT_DISPUTE_POLL_MS = 500;
+
+/** This party's views of a disputed job, or null when it holds no data for it (then it can only claim timeouts). */
+export type ViewsOf = (d: DisputeAccount) => Promise<{ trace: TraceView; model: ModelView } | null>;
+
+/**
+ * Polls the chain for open disputes naming this party and makes every move that is its turn. Polling, not
+ * events, so a restarted node resumes exactly where the chain says the game stands.
+ */
+export class DisputeDriver {
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private readonly views = new Map<string, { trace: TraceView; model: ModelView } | null>();
+  readonly resolved = new Map<string, { winner: number; mine: boolean }>();
+
+  constructor(
+    private readonly client: SettlementClient,
+    private readonly signer: Keypair,
+    private readonly viewsOf: ViewsOf,
+    private readonly log: Logger = silentLogger,
+    private readonly pollMs = DEFAULT_DISPUTE_POLL_MS,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.pollMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    while (this.running) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /** One pass over this party's open disputes. */
+  async tick(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      const open = await this.client.listDisputes({ party: this.signer.publicKey, open: true });
+      for (const { address, dispute } of open) {
+        // One failing game (say, a dishonest party unable to move) must not stall the others.
+        await this.play(address, dispute).catch((e: Error) =>
+          this.log.warn({ dispute: address.toBase58(), err: e.message }, 'dispute move failed'),
+        );
+      }
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'dispute pass failed; retrying');
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async play(address: PublicKey, d: DisputeAccount): Promise<void> {
+    const key = address.toBase58();
+    const side = sideOf(d, this.signer.publicKey);
+    if (side === null) return;
+    const slot = await this.client.sender.getSlot();
+    if (d.turn !== side && slot >= timeoutSlot(d)) {
+      await this.client.claimTimeout(this.signer, address);
+      this.log.info({ dispute: key }, 'claimed a timeout: the other side ran out of clock');
+      return this.record(address, side);
+    }
+    if (!this.views.has(key)) this.views.set(key, await this.viewsOf(d));
+    const v = this.views.get(key);
+    if (!v) return;
+    if (d.phase === PHASE.ONE_STEP) {
+      // The one-step runs on the challenger's clock but anyone may submit it: each side proves itself right.
+      await submitOneStep(this.client, this.signer, address, v.trace, v.model);
+      this.log.info({ dispute: key, layer: d.disagree, chunk: d.chunkIndex }, 'one-step submitted');
+      await this.client.closeProofBuffer(this.signer, address).catch(() => {});
+      return this.record(address, side);
+    }
+    const r = await playMove(this.client, this.signer, address, v.trace, d);
+    if (r) this.log.debug({ dispute: key, phase: d.phase }, 'dispute move');
+  }
+
+  private async record(address: PublicKey, side: number): Promise<void> {
+    const d = await this.client.dispute(address);
+    if (d.phase !== PHASE.RESOLVED) return;
+    const mine = d.winner === side;
+    this.resolved.set(address.toBase58(), { winner: d.winner, mine });
+    this.log.info(
+      { dispute: address.toBase58(), winner: d.winner === SIDE.EXECUTOR ? 'executor' : 'challenger', mine },
+      'dispute resolved',
+    );
+  }
+}
