@@ -157,9 +157,19 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(opt.window(DEV_CHALLENGE_WINDOW_MS))
     .addOption(opt.cheat())
     .addOption(opt.cheatRate())
+    .addOption(
+      new Option(
+        '--chain <kind>',
+        'settlement: none (local timer) or litesvm (the real program in an in-process Solana VM)',
+      )
+        .env('OPTINFER_CHAIN')
+        .choices(['none', 'litesvm'])
+        .default('none'),
+    )
     .action(async (o) => {
       const log = createLogger('optinfer');
       const node = await startDev({
+        chain: o.chain,
         port: o.port,
         host: o.host,
         dataDir: resolve(o.dataDir),
@@ -177,7 +187,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
           `optinfer dev node listening on ${node.url}`,
           `  data dir     ${resolve(o.dataDir)}`,
           `  executors    ${node.executors.map((e) => e.id).join(', ')}`,
-          `  challenger   sample rate ${o.sampleRate}, challenge window ${o.challengeWindowMs} ms (local settlement)`,
+          `  challenger   sample rate ${o.sampleRate}, challenge window ${o.challengeWindowMs} ms`,
+          `  settlement   ${o.chain === 'litesvm' ? 'the optinfer program in an in-process Solana VM (LiteSVM)' : 'local timer (no chain); --chain litesvm settles on the program'}`,
           `  demo model   ${m.modelId} (${m.name}; input ${m.inputs.map((i) => `${i.name} ${i.dtype} [${i.dims.join(',')}]`).join(', ')})`,
           `try:  curl ${node.url}/v1/models`,
           '',

@@ -1,5 +1,9 @@
 // Starts the roles: all in one process on the in-process bus (dev), or one role per process over NATS.
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { Keypair, type PublicKey } from '@solana/web3.js';
+import { connectLocal, DEFAULT_SO_PATH } from '../settlement/index.ts';
+import { ChainSettlement } from '../sequencer/chain-settlement.ts';
+import { OptinferError } from '../state/errors.ts';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -9,14 +13,19 @@ import { connectNatsBus } from '../bus/nats.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { PromMetrics } from '../common/metrics.ts';
 import { ModelRegistry } from '../executor/model.ts';
-import { ExecutorWorker, DEFAULT_EXECUTOR_CONFIG, type CheatConfig } from '../executor/worker.ts';
+import {
+  ExecutorWorker,
+  DEFAULT_EXECUTOR_CONFIG,
+  loadOrCreateKeypair,
+  type CheatConfig,
+} from '../executor/worker.ts';
 import { Challenger } from '../challenger/challenger.ts';
 import { HttpSource, SequencerSource } from '../challenger/source.ts';
 import { Sequencer, DEFAULT_SEQUENCER_CONFIG } from '../sequencer/sequencer.ts';
 import { buildHttp } from '../sequencer/http.ts';
 import { OrtInspector } from '../sequencer/inspector.ts';
 import { LocalSettlement } from '../sequencer/ports.ts';
-import type { ModelInfo } from '../sequencer/ports.ts';
+import type { ModelInfo, Settlement } from '../sequencer/ports.ts';
 
 /** The integer-only demo model (int8 x int8 MatMulInteger, exact on any hardware) the dev node registers. */
 export const DEMO_MODEL_PATH = fileURLToPath(new URL('../models/demo-int8-mlp.onnx', import.meta.url));
@@ -35,6 +44,8 @@ export interface DevOptions {
   batchMaxAgeMs: number;
   challengeWindowMs: number;
   cheat: CheatConfig;
+  /** 'litesvm': settle on the real program in an in-process Solana VM (state lives in memory only). */
+  chain?: 'none' | 'litesvm';
   logger?: Logger;
 }
 
@@ -57,6 +68,7 @@ async function openSequencer(o: {
   challengeWindowMs: number;
   log: Logger;
   metrics: PromMetrics;
+  settlement?: Settlement;
 }): Promise<{ sequencer: Sequencer; demoModel: ModelInfo }> {
   const sequencer = await Sequencer.start({
     config: {
@@ -67,7 +79,7 @@ async function openSequencer(o: {
     },
     bus: o.bus,
     inspector: new OrtInspector(o.registry),
-    settlement: new LocalSettlement(o.challengeWindowMs),
+    settlement: o.settlement ?? new LocalSettlement(o.challengeWindowMs),
     logger: o.log.child({ role: 'sequencer' }),
     metrics: o.metrics,
   });
@@ -96,15 +108,32 @@ export async function startDev(o: DevOptions): Promise<DevNode> {
     await registry.close();
   };
   try {
-    const { sequencer, demoModel } = await openSequencer({ ...o, bus, registry, log, metrics });
+    const chain = o.chain === 'litesvm' ? await startDevChain(o, registry, log) : undefined;
+    if (chain) opened.push(chain);
+    const { sequencer, demoModel } = await openSequencer({
+      ...o,
+      bus,
+      registry,
+      log,
+      metrics,
+      settlement: chain?.settlement,
+    });
     opened.push(sequencer);
     const executors: ExecutorWorker[] = [];
     for (let i = 0; i < o.executors; i++) {
+      const dataDir = join(o.dataDir, `executor-${i}`);
+      const keypairPath = join(dataDir, 'executor-keypair.json');
+      if (chain) {
+        mkdirSync(dataDir, { recursive: true });
+        chain.fund(loadOrCreateKeypair(keypairPath).publicKey);
+      }
       const w = await ExecutorWorker.start({
         config: {
           ...DEFAULT_EXECUTOR_CONFIG,
-          dataDir: join(o.dataDir, `executor-${i}`),
+          dataDir,
+          keypairPath,
           cheat: i === 0 ? o.cheat : { mode: 'none', rate: 0 },
+          chain: chain && { client: chain.client, bondLamports: DEV_BOND },
         },
         bus,
         registry,
@@ -115,7 +144,12 @@ export async function startDev(o: DevOptions): Promise<DevNode> {
       opened.push(w);
     }
     const challenger = await Challenger.start({
-      config: { dataDir: join(o.dataDir, 'challenger'), id: 'local', sampleRate: o.sampleRate },
+      config: {
+        dataDir: join(o.dataDir, 'challenger'),
+        id: 'local',
+        sampleRate: o.sampleRate,
+        chain: chain && { client: chain.client, bondLamports: DEV_BOND },
+      },
       bus,
       source: new SequencerSource(sequencer),
       registry,
@@ -123,6 +157,7 @@ export async function startDev(o: DevOptions): Promise<DevNode> {
       metrics,
     });
     opened.push(challenger);
+    chain?.fund(challenger.keypair.publicKey);
     const http = buildHttp({ sequencer, logger: log.child({ part: 'http' }), metrics });
     const url = await http.listen({ port: o.port, host: o.host });
     opened.push({ close: () => http.close() });
@@ -131,6 +166,57 @@ export async function startDev(o: DevOptions): Promise<DevNode> {
     await closeAll();
     throw e;
   }
+}
+
+const DEV_SLOT_MS = 400;
+const DEV_BOND = 2_000_000_000n;
+
+/**
+ * The real optinfer program in an in-process Solana VM (LiteSVM), its clock running at a cluster's pace.
+ * Its state is in memory: a data dir that already holds batches would not match it, so that is refused.
+ */
+async function startDevChain(o: DevOptions, registry: ModelRegistry, log: Logger) {
+  if (!existsSync(DEFAULT_SO_PATH)) {
+    throw new OptinferError(
+      'INVALID_CONFIG',
+      `--chain litesvm needs the program binary ${DEFAULT_SO_PATH}: run npm run build:program`,
+    );
+  }
+  if (existsSync(join(o.dataDir, 'sequencer.db'))) {
+    throw new OptinferError(
+      'INVALID_CONFIG',
+      `--chain litesvm keeps chain state in memory only; ${o.dataDir} already holds a node's data: pass a new --data-dir`,
+    );
+  }
+  const { client, sender } = connectLocal();
+  const fund = (k: PublicKey) => sender.airdrop(k, 1_000_000_000_000n);
+  mkdirSync(o.dataDir, { recursive: true });
+  const authority = loadOrCreateKeypair(join(o.dataDir, 'authority-keypair.json'));
+  const sequencerKey = loadOrCreateKeypair(join(o.dataDir, 'sequencer-keypair.json'));
+  fund(authority.publicKey);
+  fund(sequencerKey.publicKey);
+  const windowSlots = BigInt(Math.max(10, Math.round(o.challengeWindowMs / DEV_SLOT_MS)));
+  await client.initialize(authority, {
+    sequencer: sequencerKey.publicKey,
+    treasury: Keypair.generate().publicKey,
+    challengeWindow: windowSlots,
+    clockSlots: 25n,
+    minExecutorBond: DEV_BOND,
+    minChallengerBond: DEV_BOND / 2n,
+    unbondingSlots: 25n,
+    bountyBps: 5000,
+  });
+  const stopClock = sender.startSlotClock(DEV_SLOT_MS);
+  log.info(
+    { program: DEFAULT_SO_PATH, windowSlots: windowSlots.toString() },
+    'in-process Solana VM with the optinfer program',
+  );
+  return {
+    client,
+    fund,
+    settlement: new ChainSettlement(client, sequencerKey, DEV_SLOT_MS, { authority, registry }),
+    close: async () => stopClock(),
+  };
 }
 
 export async function connectBus(natsUrl: string, log: Logger, name: string): Promise<Bus> {

@@ -28,6 +28,7 @@ export class DisputeDriver {
   private running = false;
   private readonly views = new Map<string, { trace: TraceView; model: ModelView } | null>();
   readonly resolved = new Map<string, { winner: number; mine: boolean }>();
+  private readonly lastError = new Map<string, string>();
 
   constructor(
     private readonly client: SettlementClient,
@@ -55,8 +56,18 @@ export class DisputeDriver {
       const open = await this.client.listDisputes({ party: this.signer.publicKey, open: true });
       for (const { address, dispute } of open) {
         // One failing game (say, a dishonest party unable to move) must not stall the others.
-        await this.play(address, dispute).catch((e: Error) =>
-          this.log.warn({ dispute: address.toBase58(), err: e.message }, 'dispute move failed'),
+        await this.play(address, dispute).then(
+          () => this.lastError.delete(address.toBase58()),
+          (e: Error) => {
+            // Said once per distinct failure: a party that cannot move (say, a trace that does not end at the
+            // output it claimed) would otherwise repeat the same line every poll until its clock runs out.
+            if (this.lastError.get(address.toBase58()) === e.message) return;
+            this.lastError.set(address.toBase58(), e.message);
+            this.log.warn(
+              { dispute: address.toBase58(), phase: dispute.phase, err: e.message },
+              'dispute move failed',
+            );
+          },
         );
       }
     } catch (e) {
