@@ -23,6 +23,7 @@ import type { JobSource } from './source.ts';
 import type { Keypair } from '@solana/web3.js';
 import type { InclusionProof } from '../state/job.ts';
 import type { TensorMap } from '../sequencer/codec.ts';
+import { tensorSetDigest } from '../state/tensor.ts';
 import { loadOrCreateKeypair } from '../executor/worker.ts';
 import { compileForProgram } from '../executor/program-model.ts';
 import { traceModel } from '../executor/trace.ts';
@@ -266,10 +267,32 @@ export class Challenger {
     await this.driver?.tick();
   }
 
+  /**
+   * After a restart the in-memory map is empty: the finding (in LevelDB) names the job, the sequencer serves
+   * its committed inputs again (checked against the digest on chain), and the model comes from its id.
+   */
+  private async reloadDisputed(
+    d: DisputeAccount,
+  ): Promise<{ model: LoadedModel; inputs: TensorMap } | undefined> {
+    const modelId = toHex(d.modelId);
+    const inputDigest = toHex(d.inputDigest);
+    const outputDigest = toHex(d.outputDigest);
+    const f = (await this.findings.all()).find(
+      (x) => x.modelId === modelId && x.claimedOutputDigest === outputDigest,
+    );
+    if (!f) return undefined;
+    const inputs = await this.source.inputs(f.jobId);
+    if (!inputs || tensorSetDigest(inputs) !== inputDigest) return undefined;
+    const job = { model: await this.model(f.modelId), inputs };
+    this.disputed.set(`${modelId}:${inputDigest}:${outputDigest}`, job);
+    this.log.info({ jobId: f.jobId }, 'resumed a dispute from the recorded finding');
+    return job;
+  }
+
   /** The challenger's own (honest) trace of a disputed job. */
   private async disputeViews(d: DisputeAccount) {
     const key = `${toHex(d.modelId)}:${toHex(d.inputDigest)}:${toHex(d.outputDigest)}`;
-    const job = this.disputed.get(key);
+    const job = this.disputed.get(key) ?? (await this.reloadDisputed(d));
     if (!job) return null;
     const t = await traceModel(job.model, job.inputs, { keepTensors: true });
     const compiled = await compileForProgram(job.model);
