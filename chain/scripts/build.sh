@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Builds chain/local-validator (surfpool-core) in release mode into chain/target; idempotent, fast when warm.
+# Extra arguments go to cargo build (e.g. --timings).
 set -euo pipefail
 
 chain_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,10 +29,13 @@ if [ -x "$HOME/.cargo/bin/cargo" ]; then
   export PATH="$HOME/.cargo/bin:$PATH"
 fi
 unset RUSTC RUSTFLAGS CARGO_BUILD_TARGET
+# agave-precompiles turns on openssl's `vendored` feature, which compiles OpenSSL from C source;
+# link the system libssl-dev instead (minutes less on a cold build).
+export OPENSSL_NO_VENDOR=1
 
 locked=()
 [ -f "$crate_dir/Cargo.lock" ] && locked=(--locked)
 
 start=$(date +%s)
-(cd "$crate_dir" && cargo build --release "${locked[@]}" --target-dir "$target_dir")
+(cd "$crate_dir" && cargo build --release "${locked[@]}" --target-dir "$target_dir" "$@")
 echo "chain/build: $bin ($(($(date +%s) - start)) s, $(cargo --version))" >&2
