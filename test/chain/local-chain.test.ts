@@ -174,6 +174,43 @@ test('the binary exits 0 on SIGINT once ready', async () => {
   assert.equal(await exited, 0);
 });
 
+test('the binary exits 0 when its standard input closes (no orphan after a parent crash)', async () => {
+  const [rpc, ws] = [await freePort(), await freePort()];
+  const child = spawn(BINARY, ['--rpc-port', String(rpc), '--ws-port', String(ws), '--exit-on-stdin-close'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      if (d.toString().includes(' ready ')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`exited early with ${code}`)));
+  });
+  child.stdin.end();
+  assert.equal(await exited, 0);
+});
+
+test('error: usage errors exit 2 with a message naming the flag', async () => {
+  const ports = ['--rpc-port', String(await freePort()), '--ws-port', String(await freePort())];
+  const cases: [string[], RegExp][] = [
+    [[...ports, '--airdrop', 'not-a-key=5'], /--airdrop: `not-a-key` is not a base58 pubkey/],
+    [
+      [...ports, '--airdrop', `${Keypair.generate().publicKey.toBase58()}=1`],
+      /below the rent-exempt minimum/,
+    ],
+    [['--rpc-port', '7000', '--ws-port', '7000'], /must differ/],
+    [[...ports, '--frobnicate'], /unknown argument `--frobnicate`/],
+  ];
+  for (const [args, message] of cases) {
+    const child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    assert.equal(code, 2, `${args.join(' ')}: ${stderr}`);
+    assert.match(stderr, message);
+  }
+});
+
 test('web3.js and Anchor against the local chain: initialize, websocket confirmation, decode, CU, events, tx/s', async () => {
   let chain: LocalChain | undefined;
   try {

@@ -25,6 +25,7 @@ use std::{
 use crossbeam_channel::{RecvTimeoutError, select, unbounded};
 use solana_pubkey::Pubkey;
 use surfpool_core::{
+    error::AirdropError,
     runloops::start_local_surfnet_runloop,
     surfnet::{
         locker::SurfnetSvmLocker,
@@ -228,6 +229,14 @@ fn build_svm(
                     "--airdrop {key}={lamports} failed: {:?}",
                     failed.err
                 ));
+            }
+            Err(AirdropError::BelowRentExemption { min_rent, .. }) => {
+                return Err(format!(
+                    "--airdrop {key}={lamports}: below the rent-exempt minimum of {min_rent} lamports"
+                ));
+            }
+            Err(AirdropError::ZeroAmount) => {
+                return Err(format!("--airdrop {key}=0: the amount must be positive"));
             }
             Err(e) => return Err(format!("--airdrop {key}={lamports} refused: {e:?}")),
         }
