@@ -46,6 +46,11 @@ export interface ChallengerConfig {
   sampleRate: number;
   /** Settlement on the program: open and play a dispute for every mismatch it can win. */
   chain?: { client: SettlementClient; bondLamports: bigint };
+  /**
+   * Dishonest behaviour for tests and demos (a knob, not a code path of its own): 'false-alarm' reports every
+   * audited job as wrong and defends a trace whose last layer has one byte changed.
+   */
+  cheat?: 'none' | 'false-alarm';
 }
 
 export const DEFAULT_SAMPLE_RATE = 0.1;
@@ -200,8 +205,9 @@ export class Challenger {
     const ours = await reexecute(model, inputs, record.inputDigest);
     this.stats.audited++;
     this.metrics.inc('audits_total');
+    const falseAlarm = this.config.cheat === 'false-alarm';
     const verdict = compareOutputs(record.outputDigest, ours.outputDigest);
-    if (verdict.agree) return { outcome: 'agree' };
+    if (verdict.agree && !falseAlarm) return { outcome: 'agree' };
 
     this.stats.mismatches++;
     this.metrics.inc('findings_total');
@@ -295,6 +301,12 @@ export class Challenger {
     const job = this.disputed.get(key) ?? (await this.reloadDisputed(d));
     if (!job) return null;
     const t = await traceModel(job.model, job.inputs, { keepTensors: true });
+    if (this.config.cheat === 'false-alarm') {
+      const last = t.tensors![t.tensors!.length - 1];
+      const data = new Uint8Array(last.data);
+      data[0] ^= 0x01;
+      t.tensors![t.tensors!.length - 1] = { ...last, data };
+    }
     const compiled = await compileForProgram(job.model);
     return {
       trace: traceViewOf({

@@ -200,7 +200,7 @@ async function startDevChain(o: DevOptions, registry: ModelRegistry, log: Logger
     sequencer: sequencerKey.publicKey,
     treasury: Keypair.generate().publicKey,
     challengeWindow: windowSlots,
-    clockSlots: 25n,
+    clockSlots: 150n,
     minExecutorBond: DEV_BOND,
     minChallengerBond: DEV_BOND / 2n,
     unbondingSlots: 25n,

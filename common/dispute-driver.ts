@@ -15,6 +15,8 @@ import {
 import { silentLogger, type Logger } from './log.ts';
 
 export const DEFAULT_DISPUTE_POLL_MS = 500;
+/** Bisection over 2^16 layers and a 2^16-chunk tensor takes about 70 moves; this bounds one pass. */
+const MAX_MOVES_PER_PASS = 256;
 
 /** This party's views of a disputed job, or null when it holds no data for it (then it can only claim timeouts). */
 export type ViewsOf = (d: DisputeAccount) => Promise<{ trace: TraceView; model: ModelView } | null>;
@@ -55,8 +57,9 @@ export class DisputeDriver {
     try {
       const open = await this.client.listDisputes({ party: this.signer.publicKey, open: true });
       for (const { address, dispute } of open) {
+        // Keep moving while it is this party's turn: a poll interval per move would spend the chess clock.
         // One failing game (say, a dishonest party unable to move) must not stall the others.
-        await this.play(address, dispute).then(
+        await this.playAll(address, dispute).then(
           () => this.lastError.delete(address.toBase58()),
           (e: Error) => {
             // Said once per distinct failure: a party that cannot move (say, a trace that does not end at the
@@ -77,28 +80,41 @@ export class DisputeDriver {
     }
   }
 
-  private async play(address: PublicKey, d: DisputeAccount): Promise<void> {
+  private async playAll(address: PublicKey, first: DisputeAccount): Promise<void> {
+    let d = first;
+    for (let moves = 0; moves < MAX_MOVES_PER_PASS; moves++) {
+      if (!(await this.play(address, d))) return;
+      d = await this.client.dispute(address);
+      if (d.phase === PHASE.RESOLVED) return;
+    }
+  }
+
+  /** Makes this party's move if it has one; true when it moved. */
+  private async play(address: PublicKey, d: DisputeAccount): Promise<boolean> {
     const key = address.toBase58();
     const side = sideOf(d, this.signer.publicKey);
-    if (side === null) return;
+    if (side === null) return false;
     const slot = await this.client.sender.getSlot();
     if (d.turn !== side && slot >= timeoutSlot(d)) {
       await this.client.claimTimeout(this.signer, address);
       this.log.info({ dispute: key }, 'claimed a timeout: the other side ran out of clock');
-      return this.record(address, side);
+      await this.record(address, side);
+      return false;
     }
     if (!this.views.has(key)) this.views.set(key, await this.viewsOf(d));
     const v = this.views.get(key);
-    if (!v) return;
+    if (!v) return false;
     if (d.phase === PHASE.ONE_STEP) {
       // The one-step runs on the challenger's clock but anyone may submit it: each side proves itself right.
       await submitOneStep(this.client, this.signer, address, v.trace, v.model);
       this.log.info({ dispute: key, layer: d.disagree, chunk: d.chunkIndex }, 'one-step submitted');
       await this.client.closeProofBuffer(this.signer, address).catch(() => {});
-      return this.record(address, side);
+      await this.record(address, side);
+      return false;
     }
     const r = await playMove(this.client, this.signer, address, v.trace, d);
     if (r) this.log.debug({ dispute: key, phase: d.phase }, 'dispute move');
+    return r !== null;
   }
 
   private async record(address: PublicKey, side: number): Promise<void> {
