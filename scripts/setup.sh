@@ -22,3 +22,8 @@ npm install --no-audit --no-fund
 if [ "${OPTINFER_SKIP_PROGRAM:-}" != "1" ]; then
   bash programs/scripts/install-toolchain.sh
 fi
+
+if [ "${OPTINFER_SKIP_CHAIN:-}" != "1" ]; then
+  # The surfpool-based local validator (JSON-RPC + websockets); about 11 minutes cold on 2 cores.
+  bash chain/scripts/build.sh
+fi
