@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Keypair } from '@solana/web3.js';
+import { Keypair, type PublicKey } from '@solana/web3.js';
 import { connectLocal, SIDE, type SettlementClient, type LiteSvmSender } from '../../settlement/index.ts';
 import { createMemoryBus } from '../../bus/memory.ts';
 import type { Bus } from '../../bus/bus.ts';
@@ -42,6 +42,7 @@ interface World {
   challenger: Challenger;
   registry: ModelRegistry;
   model: ModelInfo;
+  treasury: PublicKey;
   close(): Promise<void>;
 }
 
@@ -53,11 +54,12 @@ async function startWorld(
   const fund = (k: Keypair) => sender.airdrop(k.publicKey, 50_000_000_000n);
   const authority = Keypair.generate();
   const sequencerKey = Keypair.generate();
+  const treasury = Keypair.generate().publicKey;
   fund(authority);
   fund(sequencerKey);
   await client.initialize(authority, {
     sequencer: sequencerKey.publicKey,
-    treasury: Keypair.generate().publicKey,
+    treasury,
     challengeWindow: 250n,
     clockSlots: 150n,
     minExecutorBond: BOND,
@@ -107,6 +109,7 @@ async function startWorld(
     challenger,
     registry,
     model,
+    treasury,
     close: async () => {
       stopClock();
       await challenger.close();
@@ -178,6 +181,15 @@ test(
       const bondedAfter = (await w.client.fetchOperator(cheater.keypair.publicKey))!.bonded;
       // A dispute stakes min(minExecutorBond, free bond): here the whole bond went with the first one.
       assert.equal(bondedAfter, 0n, `the cheater was slashed (${bondedBefore} -> ${bondedAfter})`);
+      // The bounty share of everything slashed went to the challenger's bond, the rest to the treasury.
+      const bounty = (bondedBefore * BigInt(BOUNTY_BPS)) / 10_000n;
+      assert.equal(await w.sender.getBalance(w.treasury), bondedBefore - bounty);
+      const chal = (await w.client.fetchOperator(w.challenger.keypair.publicKey))!;
+      assert.ok(
+        chal.bonded >= CHALLENGER_BOND + bounty,
+        `challenger bond ${chal.bonded} includes the bounty ${bounty}`,
+      );
+      assert.equal(chal.locked, 0n);
       assert.equal((await w.client.fetchOperator(honest.keypair.publicKey))!.locked, 0n);
     } finally {
       await w.close();
