@@ -17,6 +17,7 @@ import {
 import { submitCommand } from './commands/submit.ts';
 import { traceCommand } from './commands/trace.ts';
 import { verifyCommand } from './commands/verify.ts';
+import { batchShowCommand, bondStatusCommand, disputesCommand } from './commands/chain.ts';
 
 export const DEFAULT_PORT = 8787;
 export const DEFAULT_HOST = '127.0.0.1';
@@ -326,6 +327,51 @@ export function buildProgram(setExit: (code: number) => void): Command {
           wait: Boolean(o.wait),
           timeoutMs: o.timeoutMs,
         }),
+      ),
+    );
+
+  const rpc = () =>
+    new Option('--rpc <url>', 'Solana JSON-RPC endpoint')
+      .env('OPTINFER_RPC_URL')
+      .default('http://127.0.0.1:8899')
+      .argParser(url('rpc'));
+
+  program
+    .command('disputes')
+    .description('list the disputes on the optinfer program, with their state and clocks')
+    .addOption(rpc())
+    .option('--open', 'only disputes not yet resolved')
+    .option('--json', 'print JSON')
+    .action(async (o) =>
+      setExit(await disputesCommand({ rpc: o.rpc, json: Boolean(o.json), open: Boolean(o.open) })),
+    );
+
+  program
+    .command('batch')
+    .description('batches on the optinfer program')
+    .command('show')
+    .description('show one committed batch: root, jobs, window, disputes')
+    .argument('<index>', 'batch index')
+    .addOption(rpc())
+    .option('--json', 'print JSON')
+    .action(async (index, o) =>
+      setExit(await batchShowCommand({ rpc: o.rpc, json: Boolean(o.json), index })),
+    );
+
+  program
+    .command('bond')
+    .description('operator bonds on the optinfer program')
+    .command('status')
+    .description("show an operator's bond: bonded, locked in disputes, unbonding")
+    .addOption(rpc())
+    .addOption(
+      new Option('--keypair <file>', 'Solana CLI keypair file of the operator').env('OPTINFER_KEYPAIR'),
+    )
+    .option('--owner <pubkey>', 'the operator public key (instead of --keypair)')
+    .option('--json', 'print JSON')
+    .action(async (o) =>
+      setExit(
+        await bondStatusCommand({ rpc: o.rpc, json: Boolean(o.json), keypair: o.keypair, owner: o.owner }),
       ),
     );
 

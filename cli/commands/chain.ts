@@ -1,0 +1,169 @@
+// Operator commands over JSON-RPC: `disputes`, `batch show N`, `bond status` (read-only views of the program).
+import { PublicKey } from '@solana/web3.js';
+import {
+  PHASE,
+  SIDE,
+  connectRpc,
+  freeBond,
+  loadKeypair,
+  timeoutSlot,
+  windowEndSlot,
+  type SettlementClient,
+} from '../../settlement/index.ts';
+import { OptinferError } from '../../state/errors.ts';
+
+export interface RpcOptions {
+  rpc: string;
+  json: boolean;
+}
+
+const PHASE_NAMES = Object.fromEntries(
+  Object.entries(PHASE).map(([k, v]) => [v, k.toLowerCase().replace('_', '-')]),
+);
+const side = (s: number) => (s === SIDE.EXECUTOR ? 'executor' : 'challenger');
+
+function client(o: RpcOptions): SettlementClient {
+  return connectRpc({ rpc: o.rpc }).client;
+}
+
+/** Reads that fail because the node is unreachable say so in one line. */
+async function reach<T>(o: RpcOptions, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof OptinferError) throw e;
+    throw new OptinferError(
+      'UNAVAILABLE',
+      `cannot read from the cluster at ${o.rpc}: ${(e as Error).message} (pass --rpc URL)`,
+    );
+  }
+}
+
+function print(o: RpcOptions, value: unknown, lines: string[]): void {
+  process.stdout.write(
+    o.json
+      ? JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n'
+      : lines.join('\n') + '\n',
+  );
+}
+
+export async function disputesCommand(o: RpcOptions & { open: boolean }): Promise<number> {
+  const c = client(o);
+  const [list, slot] = await reach(o, () =>
+    Promise.all([c.listDisputes({ open: o.open }), c.sender.getSlot()]),
+  );
+  const rows = list.map(({ address, dispute: d }) => ({
+    address: address.toBase58(),
+    batch: d.batch.toBase58(),
+    job: d.jobIndex,
+    phase: PHASE_NAMES[d.phase],
+    turn: d.phase === PHASE.RESOLVED ? null : side(d.turn),
+    winner: d.phase === PHASE.RESOLVED ? side(d.winner) : null,
+    layer: d.phase >= PHASE.LAYER_REVEAL ? d.disagree : null,
+    clockSlots: { executor: d.clock[0], challenger: d.clock[1] },
+    timeoutAtSlot: d.phase === PHASE.RESOLVED ? null : timeoutSlot(d),
+    executor: d.executor.toBase58(),
+    challenger: d.challenger.toBase58(),
+  }));
+  const lines = rows.length
+    ? [
+        `slot ${slot}; ${rows.length} dispute(s)`,
+        ...rows.map(
+          (r) =>
+            `${r.address}  job ${r.job}  ${r.phase}${r.turn ? `, ${r.turn} to move (times out at slot ${r.timeoutAtSlot})` : ''}` +
+            `${r.winner ? `, won by the ${r.winner}` : ''}  clocks e=${r.clockSlots.executor} c=${r.clockSlots.challenger}`,
+        ),
+      ]
+    : [`slot ${slot}; no ${o.open ? 'open ' : ''}disputes`];
+  print(o, { slot, disputes: rows }, lines);
+  return 0;
+}
+
+export async function batchShowCommand(o: RpcOptions & { index: string }): Promise<number> {
+  if (!/^\d+$/.test(o.index))
+    throw new OptinferError(
+      'INVALID_INPUT',
+      `batch index: expected a non-negative integer, got ${JSON.stringify(o.index)}`,
+    );
+  const c = client(o);
+  const [b, config, slot] = await reach(o, () =>
+    Promise.all([c.fetchBatch(BigInt(o.index)), c.config(), c.sender.getSlot()]),
+  );
+  if (!b)
+    throw new OptinferError(
+      'NOT_FOUND',
+      `batch ${o.index} is not committed on this cluster (next index ${config.nextBatchIndex})`,
+    );
+  const end = windowEndSlot(b, config);
+  const state = b.finalized
+    ? 'finalized'
+    : slot < end
+      ? `inside its challenge window (until slot ${end})`
+      : 'window over, not finalized yet';
+  const view = {
+    index: b.index,
+    root: b.root.toString('hex'),
+    jobCount: b.jobCount,
+    commitSlot: b.commitSlot,
+    windowEndSlot: end,
+    openDisputes: b.openDisputes,
+    invalidatedJobs: b.invalidated,
+    finalized: b.finalized !== 0,
+    slot,
+  };
+  print(o, view, [
+    `batch ${b.index}: ${state}`,
+    `  root            ${view.root}`,
+    `  jobs            ${b.jobCount} (${b.invalidated} invalidated)`,
+    `  committed slot  ${b.commitSlot}; current slot ${slot}`,
+    `  open disputes   ${b.openDisputes}`,
+  ]);
+  return 0;
+}
+
+export async function bondStatusCommand(
+  o: RpcOptions & { keypair?: string; owner?: string },
+): Promise<number> {
+  let owner: PublicKey;
+  if (o.owner) {
+    try {
+      owner = new PublicKey(o.owner);
+    } catch {
+      throw new OptinferError(
+        'INVALID_INPUT',
+        `--owner: expected a base58 public key, got ${JSON.stringify(o.owner)}`,
+      );
+    }
+  } else if (o.keypair) {
+    owner = loadKeypair(o.keypair).publicKey;
+  } else {
+    throw new OptinferError('INVALID_INPUT', 'bond status: pass --keypair FILE or --owner PUBKEY');
+  }
+  const c = client(o);
+  const [op, config, slot] = await reach(o, () =>
+    Promise.all([c.fetchOperator(owner), c.config(), c.sender.getSlot()]),
+  );
+  if (!op) {
+    print(o, { owner: owner.toBase58(), bonded: 0n }, [
+      `${owner.toBase58()}: no bond (minimum for executors ${config.minExecutorBond} lamports)`,
+    ]);
+    return 0;
+  }
+  const view = {
+    owner: owner.toBase58(),
+    bonded: op.bonded,
+    locked: op.locked,
+    unbonding: op.unbonding,
+    unbondReadySlot: op.unbondReadySlot,
+    free: freeBond(op),
+    openDisputes: op.openDisputes,
+    slot,
+  };
+  print(o, view, [
+    `${view.owner}`,
+    `  bonded         ${op.bonded} lamports (free ${view.free}, locked in disputes ${op.locked})`,
+    `  unbonding      ${op.unbonding}${op.unbonding > 0n ? ` (withdrawable from slot ${op.unbondReadySlot}; now ${slot})` : ''}`,
+    `  open disputes  ${op.openDisputes}`,
+  ]);
+  return 0;
+}
