@@ -43,6 +43,8 @@ interface World {
   registry: ModelRegistry;
   model: ModelInfo;
   treasury: PublicKey;
+  /** Stops executor i and starts it again on the same data dir and key (a restart). */
+  restartExecutor(i: number): Promise<ExecutorWorker>;
   close(): Promise<void>;
 }
 
@@ -80,17 +82,22 @@ async function startWorld(
     logger: log.child({ role: 'sequencer' }),
   });
   const executors: ExecutorWorker[] = [];
-  for (const [i, cheat] of cheats.entries()) {
-    const keypairPath = join(dir, `ex${i}.json`);
-    fund(loadOrCreateKeypair(keypairPath));
-    executors.push(
-      await ExecutorWorker.start({
-        config: { ...DEFAULT_EXECUTOR_CONFIG, dataDir: join(dir, `ex${i}`), keypairPath, cheat, chain },
-        bus,
-        registry,
-        logger: log.child({ role: `executor${i}` }),
-      }),
-    );
+  const startExecutor = (i: number) =>
+    ExecutorWorker.start({
+      config: {
+        ...DEFAULT_EXECUTOR_CONFIG,
+        dataDir: join(dir, `ex${i}`),
+        keypairPath: join(dir, `ex${i}.json`),
+        cheat: cheats[i],
+        chain,
+      },
+      bus,
+      registry,
+      logger: log.child({ role: `executor${i}` }),
+    });
+  for (const i of cheats.keys()) {
+    fund(loadOrCreateKeypair(join(dir, `ex${i}.json`)));
+    executors.push(await startExecutor(i));
   }
   const challenger = await Challenger.start({
     config: { dataDir: join(dir, 'chal'), id: 'c1', sampleRate: 1, chain, cheat: challengerCheat },
@@ -110,6 +117,11 @@ async function startWorld(
     registry,
     model,
     treasury,
+    restartExecutor: async (i) => {
+      await executors[i].close();
+      executors[i] = await startExecutor(i);
+      return executors[i];
+    },
     close: async () => {
       stopClock();
       await challenger.close();
@@ -225,6 +237,44 @@ test(
       );
       const chal = (await w.client.fetchOperator(w.challenger.keypair.publicKey))!;
       assert.equal(chal.locked, 0n);
+    } finally {
+      await w.close();
+    }
+  },
+);
+
+test(
+  'an honest executor restarted in the middle of a dispute resumes it from its stored results and wins',
+  { timeout: 180_000 },
+  async () => {
+    const w = await startWorld([{ mode: 'none', rate: 0 }], 'false-alarm');
+    try {
+      const data = input(7);
+      const { jobId } = await w.seq.submit({
+        modelId: w.model.modelId,
+        inputs: { x: { dtype: 'int8', dims: [1, 16], data } },
+      });
+      const [{ address }] = await waitFor('a dispute opened', async () => {
+        const ds = await w.client.listDisputes({ open: true });
+        return ds.length > 0 && ds;
+      });
+      // Down for a few slots while the game is on; its clock keeps running.
+      await w.executors[0].close();
+      const atStop = await w.client.dispute(address);
+      assert.notEqual(atStop.phase, 6, 'the executor went down with the dispute still open');
+      await new Promise((r) => setTimeout(r, 1_000));
+      const restarted = await w.restartExecutor(0);
+      const d = await waitFor('the dispute resolved', async () => {
+        const x = await w.client.dispute(address);
+        return x.phase === 6 && x;
+      });
+      assert.equal(d.winner, SIDE.EXECUTOR);
+      assert.ok(d.moves > 2, `the restarted executor made moves (${d.moves})`);
+      const job = await waitFor('the job finalized', async () => {
+        const j = await w.seq.getJob(jobId);
+        return j?.status === 'finalized' && j;
+      });
+      assert.equal(job.executor, restarted.id);
     } finally {
       await w.close();
     }
