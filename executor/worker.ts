@@ -1,5 +1,5 @@
 // The executor role: takes assigned jobs off the bus, runs them on the canonical profile, keeps what a dispute needs.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Keypair } from '@solana/web3.js';
 import type { Bus, Consumer, Subscription } from '../bus/bus.ts';
@@ -21,6 +21,8 @@ import { traceModel, type TraceResult } from './trace.ts';
 import { compileForProgram } from './program-model.ts';
 import {
   freeBond,
+  loadKeypair,
+  saveKeypair,
   modelViewOf,
   traceViewOf,
   type DisputeAccount,
@@ -83,32 +85,11 @@ export interface ChunksReply {
   chunkHashes: string[];
 }
 
-/** Loads or creates a Solana CLI keypair file (a JSON array of 64 bytes). */
+/** Loads a Solana CLI keypair file, creating it (mode 0600) when missing. */
 export function loadOrCreateKeypair(path: string): Keypair {
-  if (existsSync(path)) {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(path, 'utf8'));
-    } catch {
-      throw new OptinferError(
-        'INVALID_CONFIG',
-        `keypair ${path}: expected a JSON array of 64 numbers (Solana CLI format)`,
-      );
-    }
-    if (
-      !Array.isArray(raw) ||
-      raw.length !== 64 ||
-      !raw.every((b) => Number.isInteger(b) && b >= 0 && b < 256)
-    ) {
-      throw new OptinferError(
-        'INVALID_CONFIG',
-        `keypair ${path}: expected a JSON array of 64 numbers (Solana CLI format)`,
-      );
-    }
-    return Keypair.fromSecretKey(Uint8Array.from(raw as number[]));
-  }
+  if (existsSync(path)) return loadKeypair(path);
   const kp = Keypair.generate();
-  writeFileSync(path, JSON.stringify([...kp.secretKey]), { mode: 0o600 });
+  saveKeypair(path, kp);
   return kp;
 }
 

@@ -3,7 +3,7 @@ import type { Signer } from '@solana/web3.js';
 import type { ModelRegistry } from '../executor/model.ts';
 import { compileForProgram, encodeOpEntry } from '../executor/program-model.ts';
 import type { ModelId } from '../state/types.ts';
-import { PHASE, SIDE, finalizable, type SettlementClient } from '../settlement/index.ts';
+import { PHASE, SIDE, finalizable, type ConfigAccount, type SettlementClient } from '../settlement/index.ts';
 import { OptinferError } from '../state/errors.ts';
 import { fromHex, toHex } from '../state/hash.ts';
 import type { BatchHeader, Settlement } from './ports.ts';
@@ -11,8 +11,21 @@ import type { BatchHeader, Settlement } from './ports.ts';
 /** Solana's target slot time; used only to tell people roughly when a window ends. */
 export const DEFAULT_SLOT_MS = 400;
 
+/** Config changes only by an authority's update_config; a short-lived copy spares an RPC call per batch. */
+const CONFIG_TTL_MS = 10_000;
+
 export class ChainSettlement implements Settlement {
   readonly kind = 'solana';
+  private configCache: { at: number; value: Promise<ConfigAccount> } | null = null;
+
+  private config(): Promise<ConfigAccount> {
+    if (!this.configCache || Date.now() - this.configCache.at > CONFIG_TTL_MS) {
+      const value = this.client.config();
+      value.catch(() => (this.configCache = null));
+      this.configCache = { at: Date.now(), value };
+    }
+    return this.configCache.value;
+  }
 
   constructor(
     private readonly client: SettlementClient,
@@ -56,16 +69,18 @@ export class ChainSettlement implements Settlement {
     } else {
       await this.client.commitBatch(this.sequencer, { index: BigInt(b.index), root, jobCount: b.jobCount });
     }
-    const config = await this.client.config();
+    const config = await this.config();
     return { windowEndsAt: Date.now() + Number(config.challengeWindow) * this.slotMs };
   }
 
   /** True once the batch is final on chain; sends finalize_batch when the program would accept it. */
-  async canFinalize(b: BatchHeader): Promise<boolean> {
+  async canFinalize(b: BatchHeader, windowEndsAt: number, now: number): Promise<boolean> {
+    // The window is counted in slots; before its estimated end no read can say yes.
+    if (now < windowEndsAt) return false;
     const batch = await this.client.fetchBatch(BigInt(b.index));
     if (!batch) return false;
     if (batch.finalized !== 0) return true;
-    const [config, slot] = await Promise.all([this.client.config(), this.client.sender.getSlot()]);
+    const [config, slot] = await Promise.all([this.config(), this.client.sender.getSlot()]);
     if (!finalizable(batch, config, slot)) return false;
     await this.client.finalizeBatch(this.sequencer, BigInt(b.index));
     return true;

@@ -133,6 +133,8 @@ export interface JobView {
 }
 
 const TICK_MS = 100;
+/** How often open batches are checked against settlement (invalidations, finality). */
+const SETTLEMENT_POLL_MS = 1_000;
 
 export class Sequencer {
   readonly config: SequencerConfig;
@@ -636,6 +638,7 @@ export class Sequencer {
   // ---- batches ----------------------------------------------------------------------------------------
 
   private ticking = false;
+  private lastSettlementPoll = 0;
 
   private async tick(): Promise<void> {
     if (this.closed || this.ticking) return;
@@ -677,7 +680,10 @@ export class Sequencer {
     ) {
       await this.cutBatch();
     }
-    for (const b of [...this.openBatches.values()]) {
+    // Settlement reads may be RPC calls (several per open batch): once a second, not every tick.
+    const pollSettlement = now - this.lastSettlementPoll >= SETTLEMENT_POLL_MS;
+    if (pollSettlement) this.lastSettlementPoll = now;
+    for (const b of pollSettlement ? [...this.openBatches.values()] : []) {
       if (this.settlement.invalidatedJobs) {
         for (const position of await this.settlement.invalidatedJobs(header(b))) {
           if (!(this.openBatches.get(b.index)?.invalidated ?? []).includes(position)) {
