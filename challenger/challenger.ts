@@ -51,6 +51,8 @@ export interface ChallengerConfig {
    * audited job as wrong and defends a trace whose last layer has one byte changed.
    */
   cheat?: 'none' | 'false-alarm';
+  /** Keypair file (Solana CLI format); default: created in dataDir. */
+  keypairPath?: string;
 }
 
 export const DEFAULT_SAMPLE_RATE = 0.1;
@@ -96,7 +98,9 @@ export class Challenger {
   ) {
     this.audits = store.table('audits');
     this.findings = new FindingLog(store, bus, config.id);
-    this.keypair = loadOrCreateKeypair(join(config.dataDir, `challenger-${config.id}-keypair.json`));
+    this.keypair = loadOrCreateKeypair(
+      config.keypairPath ?? join(config.dataDir, `challenger-${config.id}-keypair.json`),
+    );
   }
 
   static async start(opts: {
@@ -135,6 +139,7 @@ export class Challenger {
     );
     try {
       if (config.chain) {
+        await c.bondUpTo(config.chain);
         c.driver = new DisputeDriver(config.chain.client, c.keypair, (d) => c.disputeViews(d), c.log);
         c.driver.start();
       }
@@ -240,6 +245,21 @@ export class Challenger {
     return { outcome: 'mismatch' };
   }
 
+  /** Keeps the configured bond (at least the program's minimum stake) so disputes open without a deposit first. */
+  private async bondUpTo(chain: { client: SettlementClient; bondLamports: bigint }): Promise<void> {
+    const [config, op] = await Promise.all([
+      chain.client.config(),
+      chain.client.fetchOperator(this.keypair.publicKey),
+    ]);
+    // Counted on the whole bond (stakes locked in open disputes included): a restart mid-dispute deposits nothing.
+    const have = op ? op.bonded - op.unbonding : 0n;
+    const want = chain.bondLamports > config.minChallengerBond ? chain.bondLamports : config.minChallengerBond;
+    if (have < want) {
+      await chain.client.bond(this.keypair, want - have);
+      this.log.info({ lamports: (want - have).toString() }, 'bonded');
+    }
+  }
+
   /** Opens a dispute on chain, unless it cannot be won there (then says why and leaves the finding recorded). */
   private async openDispute(
     chain: { client: SettlementClient; bondLamports: bigint },
@@ -264,6 +284,15 @@ export class Challenger {
       return refuse(`batch ${f.batchIndex}'s challenge window has closed`);
     if (!onChainModel || !modelReady(onChainModel))
       return refuse(`model ${f.modelId} is not registered on chain`);
+    const existing = await client.fetchDispute({ batchIndex: BigInt(f.batchIndex), jobIndex: proof.index });
+    if (existing) {
+      const mine = existing.challenger.equals(this.keypair.publicKey);
+      if (mine)
+        this.disputed.set(`${f.modelId}:${proofInput(proof)}:${f.claimedOutputDigest}`, { model, inputs });
+      return refuse(
+        mine ? 'this challenger already disputes the job' : 'another challenger already disputes the job',
+      );
+    }
     const op = await client.fetchOperator(this.keypair.publicKey);
     const free = op ? freeBond(op) : 0n;
     if (free < config.minChallengerBond) await client.bond(this.keypair, config.minChallengerBond - free);

@@ -5,7 +5,7 @@ import { createLogger } from '../common/log.ts';
 import { OptinferError, isOptinferError } from '../state/errors.ts';
 import { DEFAULT_NATS_URL } from '../bus/nats.ts';
 import { DEFAULT_SAMPLE_RATE } from '../challenger/challenger.ts';
-import type { CheatConfig } from '../executor/worker.ts';
+import { CHEAT_MODES, type CheatConfig } from '../executor/worker.ts';
 import { DEFAULT_SEQUENCER_CONFIG } from '../sequencer/sequencer.ts';
 import {
   startDev,
@@ -17,7 +17,8 @@ import {
 import { submitCommand } from './commands/submit.ts';
 import { traceCommand } from './commands/trace.ts';
 import { verifyCommand } from './commands/verify.ts';
-import { batchShowCommand, bondStatusCommand, disputesCommand } from './commands/chain.ts';
+import { batchShowCommand, bondStatusCommand, chainInitCommand, disputesCommand } from './commands/chain.ts';
+import { keygenCommand } from './commands/keygen.ts';
 
 export const DEFAULT_PORT = 8787;
 export const DEFAULT_HOST = '127.0.0.1';
@@ -46,9 +47,19 @@ function rate(name: string) {
 }
 
 function cheatMode(v: string): CheatConfig['mode'] {
-  if (v !== 'none' && v !== 'wrong-output')
-    throw new InvalidArgumentError(`expected none or wrong-output, got ${JSON.stringify(v)}`);
-  return v;
+  if (!(CHEAT_MODES as readonly string[]).includes(v))
+    throw new InvalidArgumentError(`expected one of ${CHEAT_MODES.join(', ')}; got ${JSON.stringify(v)}`);
+  return v as CheatConfig['mode'];
+}
+
+function lamports(name: string) {
+  return (v: string): bigint => {
+    if (!/^\d+$/.test(v))
+      throw new InvalidArgumentError(
+        `${name}: expected a whole number of lamports, got ${JSON.stringify(v)}`,
+      );
+    return BigInt(v);
+  };
 }
 
 function url(name: string) {
@@ -101,7 +112,7 @@ const opt = {
       .default(dflt)
       .argParser(rate('sample-rate')),
   cheat: () =>
-    new Option('--cheat <mode>', 'test knob: make this executor dishonest (none | wrong-output)')
+    new Option('--cheat <mode>', `test knob: make this executor dishonest (${CHEAT_MODES.join(' | ')})`)
       .env('OPTINFER_CHEAT')
       .default('none')
       .argParser(cheatMode),
@@ -110,7 +121,36 @@ const opt = {
       .env('OPTINFER_CHEAT_RATE')
       .default(1)
       .argParser(rate('cheat-rate')),
+  cheatLayer: () =>
+    new Option('--cheat-layer <k>', 'first wrong layer for --cheat wrong-layer and equivocate')
+      .env('OPTINFER_CHEAT_LAYER')
+      .default(0)
+      .argParser(int('cheat-layer', 0, 1 << 20)),
+  rpc: () =>
+    new Option(
+      '--rpc <url>',
+      'settle on the optinfer program at this Solana JSON-RPC endpoint (needs --keypair)',
+    )
+      .env('OPTINFER_RPC_URL')
+      .argParser(url('rpc')),
+  keypair: (what: string) =>
+    new Option('--keypair <file>', `${what} (Solana CLI keypair file)`).env('OPTINFER_KEYPAIR'),
+  bond: () =>
+    new Option('--bond-lamports <n>', "lamports to keep bonded with --rpc (default: the program's minimum)")
+      .env('OPTINFER_BOND_LAMPORTS')
+      .argParser(lamports('bond-lamports')),
 };
+
+/** The role's --rpc/--keypair pair, checked together. */
+function roleChain(o: { rpc?: string; keypair?: string; bondLamports?: bigint }, role: string) {
+  if (!o.rpc) return undefined;
+  if (!o.keypair)
+    throw new OptinferError(
+      'INVALID_CONFIG',
+      `${role} --rpc ${o.rpc}: expected --keypair FILE with it (the ${role}'s funded Solana keypair)`,
+    );
+  return { rpc: o.rpc, keypairPath: resolve(o.keypair), bondLamports: o.bondLamports };
+}
 
 /** Keeps a role running until SIGINT/SIGTERM, then closes it cleanly. */
 function untilSignal(r: Running, log: ReturnType<typeof createLogger>): Promise<number> {
@@ -158,6 +198,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(opt.window(DEV_CHALLENGE_WINDOW_MS))
     .addOption(opt.cheat())
     .addOption(opt.cheatRate())
+    .addOption(opt.cheatLayer())
     .addOption(
       new Option(
         '--chain <kind>',
@@ -179,7 +220,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         batchMaxJobs: o.batchMaxJobs,
         batchMaxAgeMs: o.batchMaxAgeMs,
         challengeWindowMs: o.challengeWindowMs,
-        cheat: { mode: o.cheat, rate: o.cheatRate },
+        cheat: { mode: o.cheat, rate: o.cheatRate, layer: o.cheatLayer },
         logger: log,
       });
       const m = node.demoModel;
@@ -208,9 +249,29 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(opt.batchMaxJobs())
     .addOption(opt.batchMaxAge())
     .addOption(opt.window(DEV_CHALLENGE_WINDOW_MS))
+    .addOption(opt.rpc())
+    .addOption(opt.keypair("the program's sequencer key"))
+    .addOption(
+      new Option(
+        '--authority-keypair <file>',
+        "the program's authority, to register provable models on chain",
+      ).env('OPTINFER_AUTHORITY_KEYPAIR'),
+    )
+    .addOption(
+      new Option('--slot-ms <ms>', "the cluster's slot time, to estimate when windows end")
+        .env('OPTINFER_SLOT_MS')
+        .default(400)
+        .argParser(int('slot-ms', 1, 60_000)),
+    )
     .action(async (o) => {
       const log = createLogger('optinfer');
+      const chain = roleChain(o, 'sequencer');
       const r = await startSequencerRole({
+        chain: chain && {
+          ...chain,
+          slotMs: o.slotMs,
+          authorityKeypairPath: o.authorityKeypair && resolve(o.authorityKeypair),
+        },
         natsUrl: o.nats,
         port: o.port,
         host: o.host,
@@ -220,7 +281,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
         challengeWindowMs: o.challengeWindowMs,
         logger: log,
       });
-      process.stdout.write(`optinfer sequencer listening on ${r.url} (bus ${o.nats})\n`);
+      process.stdout.write(
+        `optinfer sequencer listening on ${r.url} (bus ${o.nats}; settlement ${o.rpc ?? 'local timer'})\n`,
+      );
       setExit(await untilSignal(r, log));
     });
 
@@ -236,20 +299,22 @@ export function buildProgram(setExit: (code: number) => void): Command {
         .default(2)
         .argParser(int('capacity', 1, 256)),
     )
-    .addOption(
-      new Option('--keypair <file>', 'Solana CLI keypair file (created if missing)').env('OPTINFER_KEYPAIR'),
-    )
+    .addOption(opt.keypair("the executor's key; created if missing without --rpc"))
+    .addOption(opt.rpc())
+    .addOption(opt.bond())
     .addOption(opt.cheat())
     .addOption(opt.cheatRate())
+    .addOption(opt.cheatLayer())
     .action(async (o) => {
       const log = createLogger('optinfer');
       const r = await startExecutorRole({
+        chain: roleChain(o, 'executor'),
         natsUrl: o.nats,
         sequencerUrl: o.sequencer,
         dataDir: resolve(o.dataDir),
         capacity: o.capacity,
         keypairPath: o.keypair,
-        cheat: { mode: o.cheat, rate: o.cheatRate },
+        cheat: { mode: o.cheat, rate: o.cheatRate, layer: o.cheatLayer },
         logger: log,
       });
       process.stdout.write(`optinfer executor ${r.worker.id} running (bus ${o.nats})\n`);
@@ -268,9 +333,20 @@ export function buildProgram(setExit: (code: number) => void): Command {
         .default('challenger'),
     )
     .addOption(opt.sampleRate(DEFAULT_SAMPLE_RATE))
+    .addOption(opt.keypair("the challenger's key; created in the data dir if missing without --rpc"))
+    .addOption(opt.rpc())
+    .addOption(opt.bond())
+    .addOption(
+      new Option('--cheat <mode>', 'test knob: false-alarm disputes every audited job')
+        .env('OPTINFER_CHEAT')
+        .choices(['none', 'false-alarm'])
+        .default('none'),
+    )
     .action(async (o) => {
       const log = createLogger('optinfer');
       const r = await startChallengerRole({
+        chain: roleChain(o, 'challenger'),
+        cheat: o.cheat,
         natsUrl: o.nats,
         sequencerUrl: o.sequencer,
         dataDir: resolve(o.dataDir),
@@ -374,6 +450,54 @@ export function buildProgram(setExit: (code: number) => void): Command {
         await bondStatusCommand({ rpc: o.rpc, json: Boolean(o.json), keypair: o.keypair, owner: o.owner }),
       ),
     );
+
+  const chain = program.command('chain').description('set up the optinfer program on a cluster');
+  chain
+    .command('init')
+    .description("initialize the deployed program's config (once, by its authority)")
+    .addOption(rpc())
+    .requiredOption('--authority-keypair <file>', 'the authority: pays, and may later update the config')
+    .requiredOption('--sequencer <pubkey>', 'the public key allowed to commit batches')
+    .option('--treasury <pubkey>', "receives the slashed bonds' remainder (default: the authority)")
+    .addOption(
+      new Option('--challenge-window-slots <n>', 'slots a batch stays open to disputes')
+        .default(150n, '150 (about a minute)')
+        .argParser(lamports('challenge-window-slots')),
+    )
+    .addOption(
+      new Option('--clock-slots <n>', "each side's dispute clock, in slots")
+        .default(150n, '150')
+        .argParser(lamports('clock-slots')),
+    )
+    .addOption(
+      new Option('--min-executor-bond <lamports>', 'bond an executor must keep to take jobs')
+        .default(1_000_000_000n, '1 SOL')
+        .argParser(lamports('min-executor-bond')),
+    )
+    .addOption(
+      new Option('--min-challenger-bond <lamports>', 'stake a challenger locks per dispute')
+        .default(500_000_000n, '0.5 SOL')
+        .argParser(lamports('min-challenger-bond')),
+    )
+    .addOption(
+      new Option('--unbonding-slots <n>', 'slots before unbonded lamports can be withdrawn')
+        .default(150n, '150')
+        .argParser(lamports('unbonding-slots')),
+    )
+    .addOption(
+      new Option('--bounty-bps <n>', "challenger's share of a slashed stake, in basis points")
+        .default(5000)
+        .argParser(int('bounty-bps', 0, 10_000)),
+    )
+    .option('--json', 'print JSON')
+    .action(async (o) => setExit(await chainInitCommand({ ...o, json: Boolean(o.json) })));
+
+  program
+    .command('keygen')
+    .description('write a new Solana CLI keypair file and print its public key')
+    .requiredOption('-o, --out <file>', 'where to write it')
+    .option('--force', 'replace an existing file')
+    .action((o) => setExit(keygenCommand({ out: o.out, force: Boolean(o.force) })));
 
   return program;
 }

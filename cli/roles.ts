@@ -1,8 +1,15 @@
 // Starts the roles: all in one process on the in-process bus (dev), or one role per process over NATS.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { Keypair, type PublicKey } from '@solana/web3.js';
-import { connectLocal, DEFAULT_SO_PATH } from '../settlement/index.ts';
-import { ChainSettlement } from '../sequencer/chain-settlement.ts';
+import {
+  connectLocal,
+  connectRpc,
+  loadKeypair,
+  DEFAULT_SO_PATH,
+  type ConfigAccount,
+  type SettlementClient,
+} from '../settlement/index.ts';
+import { ChainSettlement, DEFAULT_SLOT_MS } from '../sequencer/chain-settlement.ts';
 import { OptinferError } from '../state/errors.ts';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -219,6 +226,40 @@ async function startDevChain(o: DevOptions, registry: ModelRegistry, log: Logger
   };
 }
 
+/** A role's settlement on a cluster: `--rpc URL --keypair FILE` (Solana CLI format). */
+export interface RoleChainOptions {
+  rpc: string;
+  keypairPath: string;
+  /** Lamports an executor or challenger keeps bonded (at least the program's minimum). */
+  bondLamports?: bigint;
+  /** Sequencer only: the Config authority's keypair, to register provable models on chain. */
+  authorityKeypairPath?: string;
+  /** Sequencer only: the cluster's slot time, to estimate when a challenge window ends. */
+  slotMs?: number;
+}
+
+/** Connects to the cluster and reads the program's Config, failing with what to do when it is not there. */
+async function connectRole(
+  o: RoleChainOptions,
+): Promise<{ client: SettlementClient; config: ConfigAccount }> {
+  if (!existsSync(o.keypairPath)) {
+    throw new OptinferError(
+      'INVALID_CONFIG',
+      `--keypair ${o.keypairPath}: no such file; expected a funded Solana CLI keypair (solana-keygen new -o FILE)`,
+    );
+  }
+  const { client } = connectRpc({ rpc: o.rpc });
+  try {
+    return { client, config: await client.config() };
+  } catch (e) {
+    const why = (e as Error).message;
+    throw new OptinferError(
+      'UNAVAILABLE',
+      `--rpc ${o.rpc}: cannot read the optinfer program's config (${why}); is the program deployed and initialized there (optinfer chain init)?`,
+    );
+  }
+}
+
 export async function connectBus(natsUrl: string, log: Logger, name: string): Promise<Bus> {
   return connectNatsBus({ url: natsUrl, name, logger: log.child({ part: 'bus' }) });
 }
@@ -231,16 +272,44 @@ export async function startSequencerRole(o: {
   batchMaxJobs: number;
   batchMaxAgeMs: number;
   challengeWindowMs: number;
+  chain?: RoleChainOptions;
   logger?: Logger;
 }): Promise<Running & { url: string; sequencer: Sequencer }> {
   const log = o.logger ?? createLogger('optinfer');
-  const bus = await connectBus(o.natsUrl, log, 'optinfer-sequencer');
   const registry = new ModelRegistry();
+  let settlement: Settlement | undefined;
+  if (o.chain) {
+    const { client, config } = await connectRole(o.chain);
+    const key = loadKeypair(o.chain.keypairPath);
+    if (!config.sequencer.equals(key.publicKey)) {
+      throw new OptinferError(
+        'INVALID_CONFIG',
+        `--keypair ${o.chain.keypairPath} is ${key.publicKey.toBase58()}, but the program's sequencer is ${config.sequencer.toBase58()}`,
+      );
+    }
+    const authority = o.chain.authorityKeypairPath ? loadKeypair(o.chain.authorityKeypairPath) : undefined;
+    if (authority && !config.authority.equals(authority.publicKey)) {
+      throw new OptinferError(
+        'INVALID_CONFIG',
+        `--authority-keypair ${o.chain.authorityKeypairPath} is ${authority.publicKey.toBase58()}, but the program's authority is ${config.authority.toBase58()}`,
+      );
+    }
+    settlement = new ChainSettlement(
+      client,
+      key,
+      o.chain.slotMs ?? DEFAULT_SLOT_MS,
+      authority && { authority, registry },
+    );
+    log.info({ rpc: o.chain.rpc, sequencer: key.publicKey.toBase58() }, 'settling on the optinfer program');
+  }
+  const bus = await connectBus(o.natsUrl, log, 'optinfer-sequencer');
   const metrics = new PromMetrics();
-  const { sequencer } = await openSequencer({ ...o, bus, registry, log, metrics }).catch(async (e) => {
-    await bus.close();
-    throw e;
-  });
+  const { sequencer } = await openSequencer({ ...o, bus, registry, log, metrics, settlement }).catch(
+    async (e) => {
+      await bus.close();
+      throw e;
+    },
+  );
   const http = buildHttp({ sequencer, logger: log.child({ part: 'http' }), metrics });
   const url = await http.listen({ port: o.port, host: o.host });
   return {
@@ -262,9 +331,14 @@ export async function startExecutorRole(o: {
   capacity: number;
   keypairPath?: string;
   cheat: CheatConfig;
+  chain?: RoleChainOptions;
   logger?: Logger;
 }): Promise<Running & { worker: ExecutorWorker }> {
   const log = o.logger ?? createLogger('optinfer');
+  const chain = o.chain && {
+    client: (await connectRole(o.chain)).client,
+    bondLamports: o.chain.bondLamports ?? 0n,
+  };
   const bus = await connectBus(o.natsUrl, log, 'optinfer-executor');
   const registry = new ModelRegistry();
   const worker = await ExecutorWorker.start({
@@ -273,8 +347,9 @@ export async function startExecutorRole(o: {
       dataDir: o.dataDir,
       capacity: o.capacity,
       cheat: o.cheat,
-      keypairPath: o.keypairPath,
+      keypairPath: o.chain?.keypairPath ?? o.keypairPath,
       sequencerUrl: o.sequencerUrl,
+      chain,
     },
     bus,
     registry,
@@ -299,13 +374,26 @@ export async function startChallengerRole(o: {
   dataDir: string;
   id: string;
   sampleRate: number;
+  chain?: RoleChainOptions;
+  cheat?: 'none' | 'false-alarm';
   logger?: Logger;
 }): Promise<Running & { challenger: Challenger }> {
   const log = o.logger ?? createLogger('optinfer');
+  const chain = o.chain && {
+    client: (await connectRole(o.chain)).client,
+    bondLamports: o.chain.bondLamports ?? 0n,
+  };
   const bus = await connectBus(o.natsUrl, log, `optinfer-challenger-${o.id}`);
   const registry = new ModelRegistry();
   const challenger = await Challenger.start({
-    config: { dataDir: o.dataDir, id: o.id, sampleRate: o.sampleRate },
+    config: {
+      dataDir: o.dataDir,
+      id: o.id,
+      sampleRate: o.sampleRate,
+      chain,
+      keypairPath: o.chain?.keypairPath,
+      cheat: o.cheat,
+    },
     bus,
     source: new HttpSource(o.sequencerUrl),
     registry,

@@ -10,17 +10,18 @@ import { OptinferError } from '../state/errors.ts';
 import { toHex } from '../state/hash.ts';
 import { leafHash } from '../state/merkle.ts';
 import { Store, type Table } from '../state/store.ts';
-import { chunks, tensorSetDigest, type Tensor } from '../state/tensor.ts';
+import { chunks, tensorDigest, tensorSetDigest, type Tensor } from '../state/tensor.ts';
+import { traceCommitment } from '../state/trace.ts';
+import { decodeModel, encodeModel } from './onnx/schema.ts';
 import type { ExecutorId, Hash32, JobId, ModelId } from '../state/types.ts';
 import { asHash32 } from '../state/types.ts';
 import { fromStored, fromWire, toStored, type StoredTensorMap, type TensorMap } from '../sequencer/codec.ts';
 import type { AssignMessage, HeartbeatMessage, ResultMessage } from '../sequencer/sequencer.ts';
 import type { LoadedModel, ModelRegistry } from './model.ts';
 import { runModel } from './run.ts';
-import { traceModel, type TraceResult } from './trace.ts';
+import { traceModel } from './trace.ts';
 import { compileForProgram } from './program-model.ts';
 import {
-  freeBond,
   loadKeypair,
   saveKeypair,
   modelViewOf,
@@ -31,12 +32,32 @@ import {
 import { DisputeDriver } from '../common/dispute-driver.ts';
 
 /**
- * Dishonest behaviour for tests and demos, set by configuration (never a separate code path):
- * 'wrong-output' flips one bit of the first output it returns, for a fraction `rate` of jobs.
+ * Dishonest behaviour for tests and demos, set by configuration (never a separate code path). For a fraction
+ * `rate` of jobs:
+ * - 'wrong-output': flips one bit of the first output; defends the honest trace (which cannot match it).
+ * - 'wrong-layer': the trace is honest before layer `layer` and has one bit flipped in every layer from there on,
+ *   the output included; it defends that trace.
+ * - 'other-model': runs a different model (the requested one with one weight byte changed) and defends that
+ *   model's trace under the requested model's id.
+ * - 'equivocate': as 'wrong-layer' on chain, but answers trace requests off chain with a second trace that is
+ *   wrong only at the output layer: two traces for one job.
+ * - 'silent': as 'wrong-output', and never moves in a dispute (not even to claim a timeout).
  */
+export const CHEAT_MODES = [
+  'none',
+  'wrong-output',
+  'wrong-layer',
+  'other-model',
+  'equivocate',
+  'silent',
+] as const;
+export type CheatMode = (typeof CHEAT_MODES)[number];
+
 export interface CheatConfig {
-  mode: 'none' | 'wrong-output';
+  mode: CheatMode;
   rate: number;
+  /** First wrong layer for 'wrong-layer' and 'equivocate' (clamped to the model's last layer); default 0. */
+  layer?: number;
 }
 
 export interface ExecutorConfig {
@@ -66,6 +87,8 @@ interface StoredResult {
   outputDigest: Hash32;
   /** True when a cheat knob altered the returned output. */
   cheated: boolean;
+  /** The knob that did (records written before it was stored: the configured one). */
+  cheatMode?: CheatMode;
   at: number;
 }
 
@@ -104,6 +127,7 @@ export class ExecutorWorker {
   private heartbeat: NodeJS.Timeout | null = null;
   private closed = false;
   private cheatCounter = 0;
+  private readonly otherModels = new Map<ModelId, Promise<LoadedModel>>();
 
   private constructor(
     readonly config: ExecutorConfig,
@@ -177,17 +201,22 @@ export class ExecutorWorker {
   private async joinChain(chain: { client: SettlementClient; bondLamports: bigint }): Promise<void> {
     const config = await chain.client.config();
     const op = await chain.client.fetchOperator(this.keypair.publicKey);
-    const free = op ? freeBond(op) : 0n;
+    // Counted on the whole bond (stakes locked in open disputes included): a restart mid-dispute deposits nothing.
+    const have = op ? op.bonded - op.unbonding : 0n;
     const want = chain.bondLamports > config.minExecutorBond ? chain.bondLamports : config.minExecutorBond;
-    if (free < want) {
-      await chain.client.bond(this.keypair, want - free);
-      this.log.info({ lamports: (want - free).toString() }, 'bonded');
+    if (have < want) {
+      await chain.client.bond(this.keypair, want - have);
+      this.log.info({ lamports: (want - have).toString() }, 'bonded');
+    }
+    if (this.config.cheat.mode === 'silent') {
+      this.log.warn('cheat knob silent: this executor will not move in its disputes');
+      return;
     }
     this.driver = new DisputeDriver(chain.client, this.keypair, (d) => this.disputeViews(d), this.log);
     this.driver.start();
   }
 
-  /** This executor's own trace of the disputed job, recomputed from its stored inputs. */
+  /** The trace this executor defends on chain for a disputed job, recomputed from its stored inputs. */
   private async disputeViews(d: DisputeAccount) {
     const key = `${toHex(d.modelId)}:${toHex(d.inputDigest)}:${toHex(d.outputDigest)}`;
     const jobId = await this.byDigest.get(key);
@@ -196,19 +225,61 @@ export class ExecutorWorker {
       this.log.warn({ key }, "disputed job not found in this executor's results");
       return null;
     }
-    const model = await this.model(r.modelId);
-    const inputs = fromStored(r.inputs);
-    const t = await traceModel(model, inputs, { keepTensors: true });
-    const compiled = await compileForProgram(model);
+    const c = await this.claimedTrace(r, 'chain');
+    const compiled = await compileForProgram(c.ran);
     return {
       trace: traceViewOf({
-        modelId: model.modelId,
-        inputDigest: t.inputDigest,
-        profileHash: model.profileHash,
-        layers: t.tensors!,
+        modelId: c.model.modelId,
+        inputDigest: c.trace.inputDigest,
+        profileHash: c.model.profileHash,
+        layers: c.tensors,
       }),
-      model: modelViewOf({ inputs, weights: compiled.weights.map((w) => w.tensor) }),
+      model: modelViewOf({ inputs: c.inputs, weights: compiled.weights.map((w) => w.tensor) }),
     };
+  }
+
+  private cheatOf(r: StoredResult): CheatMode {
+    return r.cheated ? (r.cheatMode ?? this.config.cheat.mode) : 'none';
+  }
+
+  /**
+   * The layer tensors this executor claims for a stored job: its honest trace, or the one its cheat knob made.
+   * `audience` is who asks: the chain (a dispute) or a peer over the bus; only an equivocator tells them apart.
+   */
+  private async claimedTrace(r: StoredResult, audience: 'chain' | 'peer') {
+    const model = await this.model(r.modelId);
+    const inputs = fromStored(r.inputs);
+    const cheat = this.cheatOf(r);
+    const ran = cheat === 'other-model' ? await this.otherModel(model) : model;
+    const trace = await traceModel(ran, inputs, { keepTensors: true });
+    let tensors = trace.tensors!;
+    const k = Math.min(this.config.cheat.layer ?? 0, tensors.length - 1);
+    if (cheat === 'wrong-layer' || (cheat === 'equivocate' && audience === 'chain')) {
+      tensors = flipFrom(tensors, k);
+    } else if (cheat === 'equivocate') {
+      tensors = flipFrom(tensors, tensors.length - 1);
+    }
+    return { model, ran, inputs, trace, tensors };
+  }
+
+  /** For 'other-model': the requested model with one weight byte changed (a different model, same interface). */
+  private otherModel(model: LoadedModel): Promise<LoadedModel> {
+    let p = this.otherModels.get(model.modelId);
+    if (!p) {
+      const proto = decodeModel(model.bytes);
+      const w = proto.graph!.initializer.find((t) => (t.raw_data?.length ?? 0) > 0);
+      if (!w) {
+        throw new OptinferError(
+          'INVALID_CONFIG',
+          `cheat other-model: model ${model.modelId} has no raw weights`,
+        );
+      }
+      w.raw_data = new Uint8Array(w.raw_data!);
+      w.raw_data[0] ^= 0x01;
+      p = this.registry.register(encodeModel(proto));
+      this.otherModels.set(model.modelId, p);
+    }
+    return p;
   }
 
   private beat(): void {
@@ -254,7 +325,7 @@ export class ExecutorWorker {
       const inputs = fromStored(done.inputs);
       const m = await this.model(done.modelId);
       const { outputs } = await runModel(m, inputs);
-      const sent = done.cheated ? this.applyCheat(outputs) : outputs;
+      const sent = done.cheated ? await this.applyCheat(this.cheatOf(done), m, inputs, outputs) : outputs;
       result = { jobId, executor: this.id, outputs: sent, outputDigest: done.outputDigest };
     } else {
       try {
@@ -264,7 +335,7 @@ export class ExecutorWorker {
         const { outputs } = await runModel(m, inputs);
         this.metrics.observe('job_execution_seconds', (performance.now() - t0) / 1000);
         const cheated = this.shouldCheat();
-        const sent = cheated ? this.applyCheat(outputs) : outputs;
+        const sent = cheated ? await this.applyCheat(this.config.cheat.mode, m, inputs, outputs) : outputs;
         const outputDigest = tensorSetDigest(sent);
         await this.store.write([
           this.byDigest.put(`${m.modelId}:${tensorSetDigest(inputs)}:${outputDigest}`, jobId),
@@ -274,6 +345,7 @@ export class ExecutorWorker {
             inputs: toStored(inputs),
             outputDigest,
             cheated,
+            ...(cheated ? { cheatMode: this.config.cheat.mode } : {}),
             at: Date.now(),
           }),
         ]);
@@ -295,12 +367,16 @@ export class ExecutorWorker {
     return this.cheatCounter % Math.max(1, Math.round(1 / rate)) === 0;
   }
 
-  private applyCheat(outputs: TensorMap): TensorMap {
+  /** The outputs a cheat returns; for the layer cheats, the flipped last layer (provable models' only output). */
+  private async applyCheat(
+    mode: CheatMode,
+    model: LoadedModel,
+    inputs: TensorMap,
+    outputs: TensorMap,
+  ): Promise<TensorMap> {
+    if (mode === 'other-model') return (await runModel(await this.otherModel(model), inputs)).outputs;
     const [name] = Object.keys(outputs).sort();
-    const t = outputs[name];
-    const data = new Uint8Array(t.data);
-    if (data.length > 0) data[0] ^= 0x01;
-    return { ...outputs, [name]: { ...t, data } };
+    return { ...outputs, [name]: flipFrom([outputs[name]], 0)[0] };
   }
 
   private async storedJob(jobIdRaw: string): Promise<StoredResult> {
@@ -310,32 +386,48 @@ export class ExecutorWorker {
     return r;
   }
 
-  private async trace(r: StoredResult, keepTensors: boolean): Promise<TraceResult> {
-    const m = await this.model(r.modelId);
-    return traceModel(m, fromStored(r.inputs), { keepTensors });
-  }
-
   /** The executor's trace commitment for a job it executed; produced on demand, never on the hot path. */
   async traceReply(jobIdRaw: string): Promise<TraceReply> {
     const r = await this.storedJob(jobIdRaw);
-    const t = await this.trace(r, false);
+    if (this.cheatOf(r) === 'none') {
+      const t = await traceModel(await this.model(r.modelId), fromStored(r.inputs), { keepTensors: false });
+      return {
+        jobId: r.jobId,
+        traceRoot: t.traceRoot,
+        layerCount: t.layerCount,
+        outputDigest: r.outputDigest,
+        layers: t.layers.map((l) => ({ index: l.index, name: l.name, op: l.op, digest: l.digest })),
+        prefixes: t.prefixes,
+      };
+    }
+    const c = await this.claimedTrace(r, 'peer');
+    const digests = c.tensors.map((t) => tensorDigest(t));
+    const commitment = traceCommitment({
+      modelId: c.model.modelId,
+      inputDigest: c.trace.inputDigest,
+      profileHash: c.model.profileHash,
+      layerDigests: digests,
+    });
     return {
       jobId: r.jobId,
-      traceRoot: t.traceRoot,
-      layerCount: t.layerCount,
+      traceRoot: commitment.root,
+      layerCount: commitment.layerCount,
       outputDigest: r.outputDigest,
-      layers: t.layers.map((l) => ({ index: l.index, name: l.name, op: l.op, digest: l.digest })),
-      prefixes: t.prefixes,
+      layers: c.trace.layers.map((l, i) => ({ index: l.index, name: l.name, op: l.op, digest: digests[i] })),
+      prefixes: commitment.prefixes,
     };
   }
 
   async chunksReply(jobIdRaw: string, layer: number): Promise<ChunksReply> {
     const r = await this.storedJob(jobIdRaw);
-    const t = await this.trace(r, true);
-    if (!Number.isInteger(layer) || layer < 0 || layer >= t.layerCount) {
-      throw new OptinferError('INVALID_LAYER_INDEX', `layer: expected 0..${t.layerCount - 1}, got ${layer}`);
+    const { tensors } = await this.claimedTrace(r, 'peer');
+    if (!Number.isInteger(layer) || layer < 0 || layer >= tensors.length) {
+      throw new OptinferError(
+        'INVALID_LAYER_INDEX',
+        `layer: expected 0..${tensors.length - 1}, got ${layer}`,
+      );
     }
-    const tensor: Tensor = t.tensors![layer];
+    const tensor: Tensor = tensors[layer];
     return { jobId: r.jobId, layer, chunkHashes: chunks(tensor.data).map((c) => toHex(leafHash(c))) };
   }
 
@@ -350,4 +442,14 @@ export class ExecutorWorker {
     }
     await this.store.close();
   }
+}
+
+/** The tensors with one bit flipped in every one from index `k` on (an empty tensor stays as it is). */
+function flipFrom(tensors: Tensor[], k: number): Tensor[] {
+  return tensors.map((t, i) => {
+    if (i < k || t.data.length === 0) return t;
+    const data = new Uint8Array(t.data);
+    data[0] ^= 0x01;
+    return { ...t, data };
+  });
 }

@@ -1,9 +1,16 @@
 // Settlement on the optinfer program: batch roots committed on chain, finality and invalidations read back from it.
-import type { Signer } from '@solana/web3.js';
+import { PublicKey, type Signer } from '@solana/web3.js';
 import type { ModelRegistry } from '../executor/model.ts';
 import { compileForProgram, encodeOpEntry } from '../executor/program-model.ts';
-import type { ModelId } from '../state/types.ts';
-import { PHASE, SIDE, finalizable, type ConfigAccount, type SettlementClient } from '../settlement/index.ts';
+import type { ExecutorId, ModelId } from '../state/types.ts';
+import {
+  PHASE,
+  SIDE,
+  finalizable,
+  freeBond,
+  type ConfigAccount,
+  type SettlementClient,
+} from '../settlement/index.ts';
 import { OptinferError } from '../state/errors.ts';
 import { fromHex, toHex } from '../state/hash.ts';
 import type { BatchHeader, Settlement } from './ports.ts';
@@ -84,6 +91,20 @@ export class ChainSettlement implements Settlement {
     if (!finalizable(batch, config, slot)) return false;
     await this.client.finalizeBatch(this.sequencer, BigInt(b.index));
     return true;
+  }
+
+  /** An executor takes jobs only while its unlocked bond covers the program's minimum: a bad job must cost it. */
+  async executorEligible(executor: ExecutorId): Promise<{ ok: boolean; why?: string }> {
+    const [config, op] = await Promise.all([
+      this.config(),
+      this.client.fetchOperator(new PublicKey(executor)),
+    ]);
+    const free = op ? freeBond(op) : 0n;
+    if (free >= config.minExecutorBond) return { ok: true };
+    return {
+      ok: false,
+      why: `unlocked bond ${free} lamports is below the program's minimum of ${config.minExecutorBond}`,
+    };
   }
 
   /** Positions of the batch's jobs whose executor lost a dispute (the program keeps those disputes forever). */

@@ -1,5 +1,5 @@
 // What the sequencer needs from model handling and settlement, as interfaces: the seams for executor/ and Solana.
-import type { BatchIndex, Hash32, ModelId } from '../state/types.ts';
+import type { BatchIndex, ExecutorId, Hash32, ModelId } from '../state/types.ts';
 import type { TensorMap } from './codec.ts';
 
 export interface TensorSpec {
@@ -49,6 +49,11 @@ export interface Settlement {
   registerModel?(modelId: ModelId): Promise<void>;
   /** Positions of jobs in the batch that lost a dispute; they are run again on another executor. */
   invalidatedJobs?(batch: BatchHeader): Promise<number[]>;
+  /**
+   * Whether an executor may take jobs (on chain: its unlocked bond covers the minimum). Asked when it joins and
+   * about every ten seconds after; an executor that lost its bond to a dispute stops getting work.
+   */
+  executorEligible?(executor: ExecutorId): Promise<{ ok: boolean; why?: string }>;
 }
 
 /** Finalizes after a fixed window with no disputes: the all-in-one default until Solana settlement lands. */

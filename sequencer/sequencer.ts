@@ -115,7 +115,14 @@ interface LiveExecutor {
   capacity: number;
   lastSeen: number;
   inflight: Set<JobId>;
+  /** Settlement's last word on whether it may take jobs (true without a settlement check). */
+  eligible: boolean;
+  checkedAt: number;
+  checking: boolean;
 }
+
+/** How long settlement's answer on an executor's eligibility is trusted. */
+const ELIGIBILITY_TTL_MS = 10_000;
 
 export interface JobView {
   jobId: JobId;
@@ -479,22 +486,49 @@ export class Sequencer {
       return;
     }
     const capacity = Number.isInteger(m.capacity) && m.capacity > 0 ? Math.min(m.capacity, 1024) : 1;
-    const e = this.executors.get(id);
+    let e = this.executors.get(id);
     if (e) {
       e.lastSeen = Date.now();
       e.capacity = capacity;
     } else {
       const inflight = new Set<JobId>();
       for (const [jid, f] of this.inflight) if (f.executor === id) inflight.add(jid);
-      this.executors.set(id, { id, capacity, lastSeen: Date.now(), inflight });
+      const check = Boolean(this.settlement.executorEligible);
+      e = { id, capacity, lastSeen: Date.now(), inflight, eligible: !check, checkedAt: 0, checking: false };
+      this.executors.set(id, e);
       this.log.info({ executor: id, capacity }, 'executor joined');
     }
+    this.checkEligible(e);
     this.dispatch();
+  }
+
+  /** Asks settlement (in the background, at most every ELIGIBILITY_TTL_MS) whether the executor may take jobs. */
+  private checkEligible(e: LiveExecutor): void {
+    const ask = this.settlement.executorEligible;
+    if (!ask || e.checking || Date.now() - e.checkedAt < ELIGIBILITY_TTL_MS) return;
+    e.checking = true;
+    ask.call(this.settlement, e.id).then(
+      ({ ok, why }) => {
+        if (ok !== e.eligible) {
+          if (ok) this.log.info({ executor: e.id }, 'executor eligible for jobs');
+          else this.log.warn({ executor: e.id, why }, 'executor not eligible for jobs');
+        }
+        e.eligible = ok;
+        e.checkedAt = Date.now();
+        e.checking = false;
+        if (ok) this.dispatch();
+      },
+      (err: Error) => {
+        // Settlement unreachable: keep the last answer and ask again on a later heartbeat.
+        e.checking = false;
+        this.log.warn({ executor: e.id, err: err.message }, 'executor eligibility check failed');
+      },
+    );
   }
 
   private liveExecutors(): LiveExecutor[] {
     const cutoff = Date.now() - this.config.executorTimeoutMs;
-    return [...this.executors.values()].filter((e) => e.lastSeen >= cutoff);
+    return [...this.executors.values()].filter((e) => e.lastSeen >= cutoff && e.eligible);
   }
 
   /** Hands queued jobs to live executors with free capacity, round robin, never to an excluded one. */

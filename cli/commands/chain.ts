@@ -167,3 +167,84 @@ export async function bondStatusCommand(
   ]);
   return 0;
 }
+
+export interface ChainInitOptions extends RpcOptions {
+  authorityKeypair: string;
+  sequencer: string;
+  treasury?: string;
+  challengeWindowSlots: bigint;
+  clockSlots: bigint;
+  minExecutorBond: bigint;
+  minChallengerBond: bigint;
+  unbondingSlots: bigint;
+  bountyBps: number;
+}
+
+function pubkey(what: string, v: string): PublicKey {
+  try {
+    return new PublicKey(v);
+  } catch {
+    throw new OptinferError(
+      'INVALID_INPUT',
+      `${what}: expected a base58 public key, got ${JSON.stringify(v)}`,
+    );
+  }
+}
+
+/** Initializes the program's Config once after deployment; on an initialized program, shows what is there. */
+export async function chainInitCommand(o: ChainInitOptions): Promise<number> {
+  const authority = loadKeypair(o.authorityKeypair);
+  const sequencer = pubkey('--sequencer', o.sequencer);
+  const treasury = o.treasury ? pubkey('--treasury', o.treasury) : authority.publicKey;
+  const c = client(o);
+  const existing = await reach(o, () => c.fetchConfig());
+  if (existing) {
+    const same = existing.sequencer.equals(sequencer) && existing.authority.equals(authority.publicKey);
+    print(
+      o,
+      {
+        initialized: false,
+        already: true,
+        authority: existing.authority.toBase58(),
+        sequencer: existing.sequencer.toBase58(),
+      },
+      [
+        `the program at ${o.rpc} is already initialized: authority ${existing.authority.toBase58()}, sequencer ${existing.sequencer.toBase58()}`,
+        ...(same ? [] : ['(not the authority and sequencer asked for; change them with update_config)']),
+      ],
+    );
+    return same ? 0 : 2;
+  }
+  await reach(o, () =>
+    c.initialize(authority, {
+      sequencer,
+      treasury,
+      challengeWindow: o.challengeWindowSlots,
+      clockSlots: o.clockSlots,
+      minExecutorBond: o.minExecutorBond,
+      minChallengerBond: o.minChallengerBond,
+      unbondingSlots: o.unbondingSlots,
+      bountyBps: o.bountyBps,
+    }),
+  );
+  const cfg = await reach(o, () => c.config());
+  print(
+    o,
+    {
+      initialized: true,
+      ...cfg,
+      authority: cfg.authority.toBase58(),
+      sequencer: cfg.sequencer.toBase58(),
+      treasury: cfg.treasury.toBase58(),
+    },
+    [
+      `initialized the optinfer program at ${o.rpc}`,
+      `  authority          ${cfg.authority.toBase58()}`,
+      `  sequencer          ${cfg.sequencer.toBase58()}`,
+      `  treasury           ${cfg.treasury.toBase58()}`,
+      `  challenge window   ${cfg.challengeWindow} slots; dispute clocks ${cfg.clockSlots} slots per side`,
+      `  minimum bonds      executor ${cfg.minExecutorBond}, challenger ${cfg.minChallengerBond} lamports; bounty ${cfg.bountyBps / 100}%`,
+    ],
+  );
+  return 0;
+}
