@@ -1,6 +1,8 @@
 // The optinfer command line: one typed config per role from flags and OPTINFER_* variables, checked at start-up.
 import { Command, Option, InvalidArgumentError, CommanderError } from 'commander';
 import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { DEFAULT_SO_PATH } from '../settlement/index.ts';
 import { createLogger } from '../common/log.ts';
 import { OptinferError, isOptinferError } from '../state/errors.ts';
 import { DEFAULT_NATS_URL } from '../bus/nats.ts';
@@ -133,6 +135,10 @@ const opt = {
     )
       .env('OPTINFER_RPC_URL')
       .argParser(url('rpc')),
+  ws: () =>
+    new Option('--ws <url>', 'websocket endpoint of the cluster (default: derived from --rpc)')
+      .env('OPTINFER_WS_URL')
+      .argParser(url('ws')),
   keypair: (what: string) =>
     new Option('--keypair <file>', `${what} (Solana CLI keypair file)`).env('OPTINFER_KEYPAIR'),
   bond: () =>
@@ -142,14 +148,14 @@ const opt = {
 };
 
 /** The role's --rpc/--keypair pair, checked together. */
-function roleChain(o: { rpc?: string; keypair?: string; bondLamports?: bigint }, role: string) {
+function roleChain(o: { rpc?: string; ws?: string; keypair?: string; bondLamports?: bigint }, role: string) {
   if (!o.rpc) return undefined;
   if (!o.keypair)
     throw new OptinferError(
       'INVALID_CONFIG',
       `${role} --rpc ${o.rpc}: expected --keypair FILE with it (the ${role}'s funded Solana keypair)`,
     );
-  return { rpc: o.rpc, keypairPath: resolve(o.keypair), bondLamports: o.bondLamports };
+  return { rpc: o.rpc, ws: o.ws, keypairPath: resolve(o.keypair), bondLamports: o.bondLamports };
 }
 
 /** Keeps a role running until SIGINT/SIGTERM, then closes it cleanly. */
@@ -206,12 +212,24 @@ export function buildProgram(setExit: (code: number) => void): Command {
       )
         .env('OPTINFER_CHAIN')
         .choices(['none', 'litesvm'])
-        .default('none'),
+        .default('litesvm'),
     )
-    .action(async (o) => {
+    .action(async (o, cmd: Command) => {
       const log = createLogger('optinfer');
+      let chain: 'none' | 'litesvm' = o.chain;
+      if (
+        chain === 'litesvm' &&
+        cmd.getOptionValueSource('chain') === 'default' &&
+        !existsSync(DEFAULT_SO_PATH)
+      ) {
+        log.warn(
+          { program: DEFAULT_SO_PATH },
+          'the program binary is not built (npm run build:program); settling on the local timer instead',
+        );
+        chain = 'none';
+      }
       const node = await startDev({
-        chain: o.chain,
+        chain,
         port: o.port,
         host: o.host,
         dataDir: resolve(o.dataDir),
@@ -230,7 +248,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
           `  data dir     ${resolve(o.dataDir)}`,
           `  executors    ${node.executors.map((e) => e.id).join(', ')}`,
           `  challenger   sample rate ${o.sampleRate}, challenge window ${o.challengeWindowMs} ms`,
-          `  settlement   ${o.chain === 'litesvm' ? 'the optinfer program in an in-process Solana VM (LiteSVM)' : 'local timer (no chain); --chain litesvm settles on the program'}`,
+          `  settlement   ${chain === 'litesvm' ? `the optinfer program in an in-process Solana VM (LiteSVM), saved in ${resolve(o.dataDir, 'chain.json')}` : 'local timer (no chain); --chain litesvm settles on the program'}`,
           `  demo model   ${m.modelId} (${m.name}; input ${m.inputs.map((i) => `${i.name} ${i.dtype} [${i.dims.join(',')}]`).join(', ')})`,
           `try:  curl ${node.url}/v1/models`,
           '',
@@ -250,6 +268,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(opt.batchMaxAge())
     .addOption(opt.window(DEV_CHALLENGE_WINDOW_MS))
     .addOption(opt.rpc())
+    .addOption(opt.ws())
     .addOption(opt.keypair("the program's sequencer key"))
     .addOption(
       new Option(
@@ -301,6 +320,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     )
     .addOption(opt.keypair("the executor's key; created if missing without --rpc"))
     .addOption(opt.rpc())
+    .addOption(opt.ws())
     .addOption(opt.bond())
     .addOption(opt.cheat())
     .addOption(opt.cheatRate())
@@ -335,6 +355,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(opt.sampleRate(DEFAULT_SAMPLE_RATE))
     .addOption(opt.keypair("the challenger's key; created in the data dir if missing without --rpc"))
     .addOption(opt.rpc())
+    .addOption(opt.ws())
     .addOption(opt.bond())
     .addOption(
       new Option('--cheat <mode>', 'test knob: false-alarm disputes every audited job')
@@ -456,6 +477,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('init')
     .description("initialize the deployed program's config (once, by its authority)")
     .addOption(rpc())
+    .addOption(opt.ws())
     .requiredOption('--authority-keypair <file>', 'the authority: pays, and may later update the config')
     .requiredOption('--sequencer <pubkey>', 'the public key allowed to commit batches')
     .option('--treasury <pubkey>', "receives the slashed bonds' remainder (default: the authority)")

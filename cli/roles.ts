@@ -1,6 +1,7 @@
 // Starts the roles: all in one process on the in-process bus (dev), or one role per process over NATS.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { Keypair, type PublicKey } from '@solana/web3.js';
+import type { PublicKey } from '@solana/web3.js';
+import { LiteSvmSnapshot } from '../settlement/snapshot.ts';
 import {
   connectLocal,
   connectRpc,
@@ -150,9 +151,15 @@ export async function startDev(o: DevOptions): Promise<DevNode> {
       executors.push(w);
       opened.push(w);
     }
+    const challengerKey = join(o.dataDir, 'challenger', 'challenger-local-keypair.json');
+    if (chain) {
+      mkdirSync(join(o.dataDir, 'challenger'), { recursive: true });
+      chain.fund(loadOrCreateKeypair(challengerKey).publicKey);
+    }
     const challenger = await Challenger.start({
       config: {
         dataDir: join(o.dataDir, 'challenger'),
+        keypairPath: challengerKey,
         id: 'local',
         sampleRate: o.sampleRate,
         chain: chain && { client: chain.client, bondLamports: DEV_BOND },
@@ -164,7 +171,6 @@ export async function startDev(o: DevOptions): Promise<DevNode> {
       metrics,
     });
     opened.push(challenger);
-    chain?.fund(challenger.keypair.publicKey);
     const http = buildHttp({ sequencer, logger: log.child({ part: 'http' }), metrics });
     const url = await http.listen({ port: o.port, host: o.host });
     opened.push({ close: () => http.close() });
@@ -177,10 +183,13 @@ export async function startDev(o: DevOptions): Promise<DevNode> {
 
 const DEV_SLOT_MS = 400;
 const DEV_BOND = 2_000_000_000n;
+/** Wallets of the dev node are topped up to this in the in-process chain. */
+const DEV_FUNDS = 1_000_000_000_000n;
 
 /**
- * The real optinfer program in an in-process Solana VM (LiteSVM), its clock running at a cluster's pace.
- * Its state is in memory: a data dir that already holds batches would not match it, so that is refused.
+ * The real optinfer program in an in-process Solana VM (LiteSVM), its clock running at a cluster's pace. Its
+ * accounts are saved to <data dir>/chain.json after every transaction, so a restarted node finds its batches,
+ * bonds and disputes where it left them.
  */
 async function startDevChain(o: DevOptions, registry: ModelRegistry, log: Logger) {
   if (!existsSync(DEFAULT_SO_PATH)) {
@@ -189,30 +198,49 @@ async function startDevChain(o: DevOptions, registry: ModelRegistry, log: Logger
       `--chain litesvm needs the program binary ${DEFAULT_SO_PATH}: run npm run build:program`,
     );
   }
-  if (existsSync(join(o.dataDir, 'sequencer.db'))) {
+  mkdirSync(o.dataDir, { recursive: true });
+  const snapFile = join(o.dataDir, 'chain.json');
+  if (!existsSync(snapFile) && existsSync(join(o.dataDir, 'sequencer.db'))) {
     throw new OptinferError(
       'INVALID_CONFIG',
-      `--chain litesvm keeps chain state in memory only; ${o.dataDir} already holds a node's data: pass a new --data-dir`,
+      `${o.dataDir} holds a node that settled without the in-process chain (there is no chain.json): pass a new --data-dir, or --chain none`,
     );
   }
   const { client, sender } = connectLocal();
-  const fund = (k: PublicKey) => sender.airdrop(k, 1_000_000_000_000n);
-  mkdirSync(o.dataDir, { recursive: true });
   const authority = loadOrCreateKeypair(join(o.dataDir, 'authority-keypair.json'));
   const sequencerKey = loadOrCreateKeypair(join(o.dataDir, 'sequencer-keypair.json'));
-  fund(authority.publicKey);
-  fund(sequencerKey.publicKey);
+  const treasury = loadOrCreateKeypair(join(o.dataDir, 'treasury-keypair.json')).publicKey;
+  const wallets = new Map<string, PublicKey>();
+  const snapshot = new LiteSvmSnapshot(sender, snapFile, () => [...wallets.values()]);
+  const fund = (k: PublicKey) => {
+    wallets.set(k.toBase58(), k);
+    const have = sender.balance(k);
+    if (have < DEV_FUNDS / 2n) sender.airdrop(k, DEV_FUNDS - have);
+  };
+  for (const k of [authority.publicKey, sequencerKey.publicKey, treasury]) wallets.set(k.toBase58(), k);
   const windowSlots = BigInt(Math.max(10, Math.round(o.challengeWindowMs / DEV_SLOT_MS)));
-  await client.initialize(authority, {
-    sequencer: sequencerKey.publicKey,
-    treasury: Keypair.generate().publicKey,
-    challengeWindow: windowSlots,
-    clockSlots: 150n,
-    minExecutorBond: DEV_BOND,
-    minChallengerBond: DEV_BOND / 2n,
-    unbondingSlots: 25n,
-    bountyBps: 5000,
-  });
+  if (snapshot.restore()) {
+    const cfg = await client.config();
+    log.info(
+      { file: snapFile, slot: (await sender.getSlot()).toString(), batches: cfg.nextBatchIndex.toString() },
+      'in-process chain restored',
+    );
+  } else {
+    fund(authority.publicKey);
+    fund(sequencerKey.publicKey);
+    await client.initialize(authority, {
+      sequencer: sequencerKey.publicKey,
+      treasury,
+      challengeWindow: windowSlots,
+      clockSlots: 150n,
+      minExecutorBond: DEV_BOND,
+      minChallengerBond: DEV_BOND / 2n,
+      unbondingSlots: 25n,
+      bountyBps: 5000,
+    });
+  }
+  sender.onCommit = () => snapshot.save();
+  snapshot.save();
   const stopClock = sender.startSlotClock(DEV_SLOT_MS);
   log.info(
     { program: DEFAULT_SO_PATH, windowSlots: windowSlots.toString() },
@@ -222,13 +250,18 @@ async function startDevChain(o: DevOptions, registry: ModelRegistry, log: Logger
     client,
     fund,
     settlement: new ChainSettlement(client, sequencerKey, DEV_SLOT_MS, { authority, registry }),
-    close: async () => stopClock(),
+    close: async () => {
+      stopClock();
+      snapshot.save();
+    },
   };
 }
 
 /** A role's settlement on a cluster: `--rpc URL --keypair FILE` (Solana CLI format). */
 export interface RoleChainOptions {
   rpc: string;
+  /** Websocket endpoint for confirmations; default: web3.js derives it from rpc (port + 1). */
+  ws?: string;
   keypairPath: string;
   /** Lamports an executor or challenger keeps bonded (at least the program's minimum). */
   bondLamports?: bigint;
@@ -248,7 +281,7 @@ async function connectRole(
       `--keypair ${o.keypairPath}: no such file; expected a funded Solana CLI keypair (solana-keygen new -o FILE)`,
     );
   }
-  const { client } = connectRpc({ rpc: o.rpc });
+  const { client } = connectRpc({ rpc: o.rpc, ws: o.ws });
   try {
     return { client, config: await client.config() };
   } catch (e) {

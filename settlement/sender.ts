@@ -406,6 +406,8 @@ export class LiteSvmSender implements Sender {
   feesBurned = 0n;
   /** Lamports created by `airdrop`. */
   airdropped = 0n;
+  /** Called after every committed transaction and airdrop (the dev node saves its chain there). */
+  onCommit: (() => void) | null = null;
   private decoder = getTransactionDecoder();
 
   constructor(opts: LiteSvmSenderOptions & { svm?: LiteSVM } = {}) {
@@ -444,6 +446,7 @@ export class LiteSvmSender implements Sender {
       throw failure(mapTransactionError(errJson, logs, this.programId), res.toString(), opts.label, logs);
     }
     this.feesBurned += LAMPORTS_PER_SIGNATURE * BigInt(tx.signatures.length);
+    this.onCommit?.();
     const rd = meta.returnData();
     const result: SendResult = {
       signature,
@@ -507,6 +510,7 @@ export class LiteSvmSender implements Sender {
     if (r instanceof FailedTransactionMetadata)
       throw new OptinferError('INTERNAL', `airdrop failed: ${r.toString()}`);
     this.airdropped += lamports;
+    this.onCommit?.();
   }
   async getProgramAccounts(discriminator?: Uint8Array): Promise<ProgramAccount[]> {
     return this.programAccounts(discriminator);

@@ -1,7 +1,7 @@
 // A job acknowledged with 202 is never lost: kill -9 of the node between acknowledgement and batching.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startNode, stopNode, waitFor } from '../helpers/node-process.ts';
@@ -102,6 +102,77 @@ test(
         total += ((await (await fetch(`${base}/v1/batches/${b.index}`)).json()) as { jobIds: string[] })
           .jobIds.length;
       assert.equal(total, JOBS);
+    } finally {
+      await stopNode(second);
+    }
+  },
+);
+
+test(
+  'dev on the in-process chain: kill -9 inside a challenge window; after restart the chain is restored and the batch finalizes',
+  { timeout: 240_000 },
+  async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'optinfer-crash-chain-'));
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const args = [
+      'dev',
+      '--chain',
+      'litesvm',
+      '--port',
+      String(port),
+      '--data-dir',
+      dataDir,
+      '--executors',
+      '1',
+      '--batch-max-jobs',
+      '4',
+      '--batch-max-age-ms',
+      '200',
+      '--sample-rate',
+      '0',
+      '--challenge-window-ms',
+      '6000',
+    ];
+    const first = await startNode(args, /listening on/);
+    const modelId = ((await (await fetch(`${base}/v1/models`)).json()) as { modelId: string }[])[0].modelId;
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${base}/v1/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ modelId, inputs: input(i) }),
+      });
+      assert.equal(res.status, 202);
+      ids.push(((await res.json()) as { jobId: string }).jobId);
+    }
+    for (const id of ids)
+      await waitFor(`job ${id} batched`, async () => {
+        const j = (await (await fetch(`${base}/v1/jobs/${id}`)).json()) as { status: string };
+        return j.status === 'batched';
+      });
+    first.child.kill('SIGKILL');
+    assert.equal(await first.exited, 'SIGKILL');
+    const snapshot = JSON.parse(readFileSync(join(dataDir, 'chain.json'), 'utf8')) as { accounts: unknown[] };
+    assert.ok(snapshot.accounts.length > 0, 'chain.json holds the program accounts');
+
+    const second = await startNode(args, /listening on/, 60_000, { OPTINFER_LOG_LEVEL: 'info' });
+    try {
+      assert.match(second.stderr() + second.stdout(), /in-process chain restored/);
+      for (const id of ids) {
+        const j = await waitFor(
+          `job ${id} finalized`,
+          async () => {
+            const v = (await (await fetch(`${base}/v1/jobs/${id}`)).json()) as {
+              status: string;
+              proof?: InclusionProof;
+            };
+            return v.status === 'finalized' && v;
+          },
+          60_000,
+        );
+        assert.ok(j.proof && verifyInclusion(j.proof));
+      }
     } finally {
       await stopNode(second);
     }
