@@ -4,4 +4,7 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { main } = await import('../cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
+// A command is done when main returns; a JSON-RPC websocket left open by a confirmation must not keep it alive.
+setTimeout(() => process.exit(code), 200).unref();

@@ -61,7 +61,11 @@ export class DisputeDriver {
         // One failing game (say, a dishonest party unable to move) must not stall the others.
         await this.playAll(address, dispute).then(
           () => this.lastError.delete(address.toBase58()),
-          (e: Error) => {
+          async (e: Error) => {
+            // The other side's one-step (or timeout claim) can end the game between our read and our move.
+            const now = await this.client.fetchDispute(address).catch(() => null);
+            const side = sideOf(dispute, this.signer.publicKey);
+            if (now?.phase === PHASE.RESOLVED && side !== null) return this.record(address, side);
             // Said once per distinct failure: a party that cannot move (say, a trace that does not end at the
             // output it claimed) would otherwise repeat the same line every poll until its clock runs out.
             if (this.lastError.get(address.toBase58()) === e.message) return;

@@ -12,7 +12,7 @@ import { leafHash } from '../state/merkle.ts';
 import { Store, type Table } from '../state/store.ts';
 import { chunks, tensorDigest, tensorSetDigest, type Tensor } from '../state/tensor.ts';
 import { traceCommitment } from '../state/trace.ts';
-import { decodeModel, encodeModel } from './onnx/schema.ts';
+import { decodeModel, encodeModel, type TensorProto } from './onnx/schema.ts';
 import type { ExecutorId, Hash32, JobId, ModelId } from '../state/types.ts';
 import { asHash32 } from '../state/types.ts';
 import { fromStored, fromWire, toStored, type StoredTensorMap, type TensorMap } from '../sequencer/codec.ts';
@@ -37,7 +37,7 @@ import { DisputeDriver } from '../common/dispute-driver.ts';
  * - 'wrong-output': flips one bit of the first output; defends the honest trace (which cannot match it).
  * - 'wrong-layer': the trace is honest before layer `layer` and has one bit flipped in every layer from there on,
  *   the output included; it defends that trace.
- * - 'other-model': runs a different model (the requested one with one weight byte changed) and defends that
+ * - 'other-model': runs a different model (the requested one with its largest weight changed) and defends that
  *   model's trace under the requested model's id.
  * - 'equivocate': as 'wrong-layer' on chain, but answers trace requests off chain with a second trace that is
  *   wrong only at the output layer: two traces for one job.
@@ -262,20 +262,23 @@ export class ExecutorWorker {
     return { model, ran, inputs, trace, tensors };
   }
 
-  /** For 'other-model': the requested model with one weight byte changed (a different model, same interface). */
+  /** For 'other-model': the requested model with its largest weight changed (a different model, same interface). */
   private otherModel(model: LoadedModel): Promise<LoadedModel> {
     let p = this.otherModels.get(model.modelId);
     if (!p) {
       const proto = decodeModel(model.bytes);
-      const w = proto.graph!.initializer.find((t) => (t.raw_data?.length ?? 0) > 0);
-      if (!w) {
+      // The largest weight tensor, every byte moved by one: a cheaper or stale model, not a one-bit accident.
+      let w: TensorProto | undefined;
+      for (const t of proto.graph!.initializer) {
+        if ((t.raw_data?.length ?? 0) > (w?.raw_data?.length ?? 0)) w = t;
+      }
+      if (!w?.raw_data?.length) {
         throw new OptinferError(
           'INVALID_CONFIG',
           `cheat other-model: model ${model.modelId} has no raw weights`,
         );
       }
-      w.raw_data = new Uint8Array(w.raw_data!);
-      w.raw_data[0] ^= 0x01;
+      w.raw_data = w.raw_data.map((b) => (b + 1) & 0xff);
       p = this.registry.register(encodeModel(proto));
       this.otherModels.set(model.modelId, p);
     }

@@ -14,6 +14,7 @@ import { OptinferError } from '../../state/errors.ts';
 
 export interface RpcOptions {
   rpc: string;
+  ws?: string;
   json: boolean;
 }
 
@@ -23,7 +24,7 @@ const PHASE_NAMES = Object.fromEntries(
 const side = (s: number) => (s === SIDE.EXECUTOR ? 'executor' : 'challenger');
 
 function client(o: RpcOptions): SettlementClient {
-  return connectRpc({ rpc: o.rpc }).client;
+  return connectRpc({ rpc: o.rpc, ws: o.ws }).client;
 }
 
 /** Reads that fail because the node is unreachable say so in one line. */

@@ -1,0 +1,179 @@
+// End to end under attack: separate processes over a real nats-server, settling on the local Solana validator.
+// One honest executor against 1, 2 and 5 dishonest ones (each cheat a knob of the same executor), two
+// challengers; every role killed with SIGKILL once mid-dispute in the first scenario.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PHASE, SIDE, type OperatorAccount } from '../../settlement/index.ts';
+import { verifyInclusion } from '../../state/job.ts';
+import { waitFor } from '../helpers/node-process.ts';
+import {
+  BOUNTY_BPS,
+  MIN_EXECUTOR_BOND,
+  startCluster,
+  type Cluster,
+  type ClusterOptions,
+  type JobResult,
+} from './cluster.ts';
+
+/** The program's bounty split (game.rs bps_of), exact in integers. */
+const bpsOf = (amount: bigint, bps: number) =>
+  (amount / 10_000n) * BigInt(bps) + ((amount % 10_000n) * BigInt(bps)) / 10_000n;
+
+const bonded = (op: OperatorAccount | null) => (op ? op.bonded : 0n);
+
+async function scenario(
+  opts: ClusterOptions,
+  jobs: number,
+  duringDisputes?: (c: Cluster) => Promise<void>,
+): Promise<void> {
+  const c = await startCluster(opts);
+  try {
+    const ops = async () =>
+      new Map(
+        await Promise.all(
+          [...c.roles.values()].map(
+            async (r) => [r.name, await c.client.fetchOperator(r.keypair.publicKey)] as const,
+          ),
+        ),
+      );
+    const before = await ops();
+    const treasuryBefore = BigInt(await c.client.sender.getBalance(c.treasury));
+    for (const e of c.executors) assert.equal(bonded(before.get(e.name)!), MIN_EXECUTOR_BOND, e.name);
+
+    const submitted: { jobId: string; expected: string }[] = [];
+    for (let i = 0; i < jobs; i++) submitted.push(await c.submit(i));
+
+    if (duringDisputes) {
+      await waitFor(
+        'a dispute open on chain',
+        async () => (await c.client.listDisputes({ open: true })).length > 0,
+        120_000,
+        250,
+      );
+      await duringDisputes(c);
+    }
+
+    const final: JobResult[] = [];
+    for (const s of submitted) {
+      final.push(
+        await waitFor(
+          `job ${s.jobId} finalized`,
+          async () => {
+            const j = await c.job(s.jobId).catch(() => undefined);
+            return j?.status === 'finalized' && j;
+          },
+          300_000,
+          250,
+        ),
+      );
+    }
+    // Every job finalized with the result an honest run gives, provably in a batch finalized on chain.
+    const honest = new Set(c.executors.filter((e) => !e.cheat).map((e) => e.keypair.publicKey.toBase58()));
+    for (const [i, j] of final.entries()) {
+      assert.equal(j.outputDigest, submitted[i].expected, `job ${j.jobId}: wrong final output`);
+      // A different model can agree with the right one on some input; then its result is right and stands.
+      const by = c.executors.find((e) => e.keypair.publicKey.toBase58() === j.executor);
+      assert.ok(
+        honest.has(j.executor!) || by?.cheat?.mode === 'other-model',
+        `job ${j.jobId} finalized from ${by?.name}, a cheating executor`,
+      );
+      assert.ok(j.proof && verifyInclusion(j.proof), `job ${j.jobId}: inclusion proof does not verify`);
+      const b = await c.client.fetchBatch(BigInt(j.batch!.index));
+      assert.ok(b && b.finalized !== 0, `batch ${j.batch!.index} is not finalized on chain`);
+      assert.equal(Buffer.from(b.root).toString('hex'), j.batch!.root);
+    }
+
+    // Let disputes still being played (a late second challenger, say) end before the books are checked.
+    await waitFor(
+      'every dispute resolved',
+      async () => (await c.client.listDisputes({ open: true })).length === 0,
+      120_000,
+      250,
+    );
+    const disputes = await c.client.listDisputes();
+    const after = await ops();
+    const treasuryAfter = BigInt(await c.client.sender.getBalance(c.treasury));
+
+    // Every dispute was opened by a challenger against a dishonest executor, and the challenger won it.
+    for (const { address, dispute: d } of disputes) {
+      const against = c.executors.find((e) => e.keypair.publicKey.equals(d.executor));
+      assert.ok(against?.cheat, `dispute ${address.toBase58()} names an honest executor`);
+      assert.equal(d.phase, PHASE.RESOLVED);
+      assert.equal(d.winner, SIDE.CHALLENGER, `dispute ${address.toBase58()} won by the ${against.name}`);
+    }
+    // Every dishonest executor lost at least one full minimum stake; every honest bond is intact.
+    for (const e of c.executors) {
+      const op = after.get(e.name)!;
+      if (!e.cheat) {
+        assert.equal(op.bonded, MIN_EXECUTOR_BOND, `${e.name}: honest bond changed`);
+        assert.equal(op.locked, 0n);
+        continue;
+      }
+      const slashed = disputes
+        .filter(({ dispute: d }) => d.executor.equals(e.keypair.publicKey))
+        .reduce((s, { dispute: d }) => s + d.executorStake, 0n);
+      assert.ok(slashed >= MIN_EXECUTOR_BOND, `${e.name} (${e.cheat.mode}) slashed only ${slashed} lamports`);
+      assert.equal(op.locked, 0n, `${e.name}: stake still locked`);
+    }
+    // The challengers got the bounty of every slash and the treasury the rest: nothing created or lost.
+    const slashedTotal = disputes.reduce((s, { dispute: d }) => s + d.executorStake, 0n);
+    const bounties = disputes.reduce((s, { dispute: d }) => s + bpsOf(d.executorStake, BOUNTY_BPS), 0n);
+    const challengerGain = c.challengers.reduce(
+      (s, r) => s + bonded(after.get(r.name)!) - bonded(before.get(r.name)!),
+      0n,
+    );
+    assert.ok(bounties > 0n, 'no bounty was paid');
+    assert.equal(challengerGain, bounties, 'challenger bonds did not gain exactly the bounties');
+    assert.equal(
+      treasuryAfter - treasuryBefore,
+      slashedTotal - bounties,
+      'treasury did not get the remainder',
+    );
+    for (const r of c.challengers) assert.equal(after.get(r.name)!.locked, 0n);
+  } catch (e) {
+    process.stderr.write(`cluster logs (${c.dir}):\n${c.logs()}\n`);
+    throw e;
+  } finally {
+    await c.stop();
+  }
+}
+
+test(
+  '1 honest vs 1 wrong-output executor; sequencer, executors and challengers each killed -9 mid-dispute',
+  { timeout: 600_000 },
+  async () => {
+    await scenario({ evil: [{ mode: 'wrong-output' }] }, 8, async (c) => {
+      for (const name of ['challenger-0', 'sequencer', 'honest-0', 'evil-0-wrong-output', 'challenger-1']) {
+        await c.crash(name);
+      }
+    });
+  },
+);
+
+test(
+  '1 honest vs 2: wrong at layer 2 with an honest trace before it; a different model',
+  { timeout: 600_000 },
+  async () => {
+    await scenario({ evil: [{ mode: 'wrong-layer', layer: 2 }, { mode: 'other-model' }] }, 9);
+  },
+);
+
+test(
+  '1 honest vs 5: wrong output, wrong layer, other model, equivocation, silence in the dispute',
+  { timeout: 900_000 },
+  async () => {
+    await scenario(
+      {
+        evil: [
+          { mode: 'wrong-output' },
+          { mode: 'wrong-layer', layer: 1 },
+          { mode: 'other-model' },
+          { mode: 'equivocate', layer: 0 },
+          { mode: 'silent' },
+        ],
+        clockSlots: 200,
+      },
+      12,
+    );
+  },
+);

@@ -1,0 +1,349 @@
+// A whole optinfer deployment as separate processes: nats-server, the local Solana validator with the program,
+// one sequencer, honest and dishonest executors, challengers. Used by the e2e suite, the demo and the benchmark.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Keypair, LAMPORTS_PER_SOL, PublicKey } from '@solana/web3.js';
+import { startLocalChain, type LocalChain } from '../../chain/local-chain.ts';
+import {
+  connectRpc,
+  saveKeypair,
+  DEFAULT_SO_PATH,
+  PROGRAM_ID,
+  type SettlementClient,
+} from '../../settlement/index.ts';
+import type { CheatMode } from '../../executor/worker.ts';
+import { DEMO_MODEL_PATH } from '../../cli/roles.ts';
+import { loadModel, type LoadedModel } from '../../executor/model.ts';
+import { runModel } from '../../executor/run.ts';
+import { tensorSetDigest } from '../../state/tensor.ts';
+import type { InclusionProof } from '../../state/job.ts';
+import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
+import { BIN, freePort, startNode, stopNode, waitFor, type NodeProcess } from '../helpers/node-process.ts';
+
+export interface EvilSpec {
+  mode: CheatMode;
+  layer?: number;
+}
+
+export interface ClusterOptions {
+  evil: EvilSpec[];
+  honest?: number;
+  challengers?: number;
+  slotMs?: number;
+  windowSlots?: number;
+  clockSlots?: number;
+  batchMaxJobs?: number;
+  batchMaxAgeMs?: number;
+  sampleRate?: number;
+  /** Log level of the role processes (their stderr is kept per process). */
+  logLevel?: string;
+  /** Called with each line a role writes to stderr. */
+  onLog?: (role: string, line: string) => void;
+  /** Called with a line at each start-up step. */
+  progress?: (msg: string) => void;
+}
+
+export const MIN_EXECUTOR_BOND = 2n * BigInt(LAMPORTS_PER_SOL);
+export const MIN_CHALLENGER_BOND = BigInt(LAMPORTS_PER_SOL);
+export const CHALLENGER_BOND = 20n * BigInt(LAMPORTS_PER_SOL);
+export const BOUNTY_BPS = 5000;
+
+export interface Role {
+  name: string;
+  kind: 'sequencer' | 'executor' | 'challenger';
+  args: string[];
+  ready: RegExp;
+  keypair: Keypair;
+  cheat?: EvilSpec;
+  proc?: NodeProcess;
+  restarts: number;
+}
+
+export interface JobResult {
+  jobId: string;
+  status: string;
+  executor?: string;
+  outputDigest?: string;
+  proof?: InclusionProof;
+  batch?: { index: number; root: string };
+}
+
+export interface Cluster {
+  dir: string;
+  seqUrl: string;
+  rpcUrl: string;
+  client: SettlementClient;
+  treasury: PublicKey;
+  roles: Map<string, Role>;
+  executors: Role[];
+  challengers: Role[];
+  modelId: string;
+  model: LoadedModel;
+  /** Submits a job on the demo model; returns its id and the output digest an honest run gives. */
+  submit(seed: number): Promise<{ jobId: string; expected: string }>;
+  job(id: string): Promise<JobResult>;
+  /** kill -9 a role, then start it again with the same arguments, data dir and key. */
+  crash(name: string): Promise<void>;
+  stop(): Promise<void>;
+  /** The stderr of every role, for a failure report. */
+  logs(): string;
+}
+
+export function demoInputs(seed: number) {
+  return {
+    x: {
+      dtype: 'int8' as const,
+      dims: [1, 16],
+      data: Array.from({ length: 16 }, (_, k) => ((k * 7 + seed * 13) % 101) - 50),
+    },
+  };
+}
+
+function runCli(args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('exit', (code) => resolve({ code, out }));
+  });
+}
+
+export async function startCluster(o: ClusterOptions): Promise<Cluster> {
+  const slotMs = o.slotMs ?? 100;
+  const dir = mkdtempSync(join(tmpdir(), 'optinfer-cluster-'));
+  const keyFile = (name: string, k: Keypair) => {
+    const f = join(dir, 'keys', `${name}.json`);
+    mkdirSync(join(dir, 'keys'), { recursive: true });
+    saveKeypair(f, k);
+    return f;
+  };
+  const authority = Keypair.generate();
+  const sequencer = Keypair.generate();
+  const treasury = Keypair.generate().publicKey;
+  const honestCount = o.honest ?? 1;
+  const execSpecs: { name: string; cheat?: EvilSpec }[] = [
+    ...Array.from({ length: honestCount }, (_, i) => ({ name: `honest-${i}` })),
+    ...o.evil.map((cheat, i) => ({ name: `evil-${i}-${cheat.mode}`, cheat })),
+  ];
+  const execKeys = execSpecs.map(() => Keypair.generate());
+  const chalKeys = Array.from({ length: o.challengers ?? 2 }, () => Keypair.generate());
+  const sol = (n: number) => BigInt(n) * BigInt(LAMPORTS_PER_SOL);
+  let nats: NatsServerHandle | undefined;
+  let chain: LocalChain | undefined;
+  const roles = new Map<string, Role>();
+  const stop = async () => {
+    await Promise.all(
+      [...roles.values()].map((r) => (r.proc ? stopNode(r.proc).catch(() => {}) : undefined)),
+    );
+    await chain?.stop();
+    await nats?.dispose();
+  };
+  const say = o.progress ?? (() => {});
+  try {
+    say('starting the local Solana validator with the optinfer program');
+    chain = await startLocalChain({
+      programs: [{ programId: PROGRAM_ID, soPath: DEFAULT_SO_PATH }],
+      airdrops: [authority, sequencer, ...execKeys, ...chalKeys].map((k) => ({
+        pubkey: k.publicKey,
+        lamports: sol(100),
+      })),
+      slotTimeMs: slotMs,
+    });
+    say(`validator up at ${chain.rpcUrl} in ${chain.startupMs} ms; starting nats-server`);
+    nats = await startNatsServer({ maxPayload: 8 * 1024 * 1024 });
+    const rpc = chain.rpcUrl;
+    say('optinfer chain init');
+    const init = await runCli([
+      'chain',
+      'init',
+      '--rpc',
+      rpc,
+      '--ws',
+      chain.wsUrl,
+      '--authority-keypair',
+      keyFile('authority', authority),
+      '--sequencer',
+      sequencer.publicKey.toBase58(),
+      '--treasury',
+      treasury.toBase58(),
+      '--challenge-window-slots',
+      String(o.windowSlots ?? 300),
+      '--clock-slots',
+      String(o.clockSlots ?? 300),
+      '--min-executor-bond',
+      MIN_EXECUTOR_BOND.toString(),
+      '--min-challenger-bond',
+      MIN_CHALLENGER_BOND.toString(),
+      '--bounty-bps',
+      String(BOUNTY_BPS),
+    ]);
+    if (init.code !== 0) throw new Error(`optinfer chain init failed (${init.code}):\n${init.out}`);
+
+    const port = await freePort();
+    const seqUrl = `http://127.0.0.1:${port}`;
+    const common = ['--nats', nats.url];
+    const add = (r: Omit<Role, 'restarts'>) => roles.set(r.name, { ...r, restarts: 0 });
+    add({
+      name: 'sequencer',
+      kind: 'sequencer',
+      keypair: sequencer,
+      ready: /listening on/,
+      args: [
+        'sequencer',
+        ...common,
+        '--port',
+        String(port),
+        '--data-dir',
+        join(dir, 'sequencer'),
+        '--batch-max-jobs',
+        String(o.batchMaxJobs ?? 4),
+        '--batch-max-age-ms',
+        String(o.batchMaxAgeMs ?? 500),
+        '--rpc',
+        rpc,
+        '--ws',
+        chain.wsUrl,
+        '--keypair',
+        keyFile('sequencer', sequencer),
+        '--authority-keypair',
+        keyFile('authority', authority),
+        '--slot-ms',
+        String(slotMs),
+      ],
+    });
+    execSpecs.forEach((e, i) =>
+      add({
+        name: e.name,
+        kind: 'executor',
+        keypair: execKeys[i],
+        cheat: e.cheat,
+        ready: /executor \S+ running/,
+        args: [
+          'executor',
+          ...common,
+          '--sequencer',
+          seqUrl,
+          '--data-dir',
+          join(dir, e.name),
+          '--rpc',
+          rpc,
+          '--ws',
+          chain!.wsUrl,
+          '--keypair',
+          keyFile(e.name, execKeys[i]),
+          ...(e.cheat
+            ? ['--cheat', e.cheat.mode, '--cheat-rate', '1', '--cheat-layer', String(e.cheat.layer ?? 0)]
+            : []),
+        ],
+      }),
+    );
+    chalKeys.forEach((k, i) =>
+      add({
+        name: `challenger-${i}`,
+        kind: 'challenger',
+        keypair: k,
+        ready: /challenger \S+ running/,
+        args: [
+          'challenger',
+          ...common,
+          '--sequencer',
+          seqUrl,
+          '--data-dir',
+          join(dir, `challenger-${i}`),
+          '--id',
+          `c${i}`,
+          '--sample-rate',
+          String(o.sampleRate ?? 1),
+          '--rpc',
+          rpc,
+          '--ws',
+          chain!.wsUrl,
+          '--keypair',
+          keyFile(`challenger-${i}`, k),
+          '--bond-lamports',
+          CHALLENGER_BOND.toString(),
+        ],
+      }),
+    );
+    const env = { OPTINFER_LOG_LEVEL: o.logLevel ?? 'info', OPTINFER_LOG_FORMAT: 'json' };
+    const launch = async (r: Role) => {
+      r.proc = await startNode(r.args, r.ready, 120_000, env);
+      if (o.onLog) {
+        let buf = '';
+        r.proc.child.stderr!.on('data', (d: Buffer) => {
+          buf += d.toString();
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            o.onLog!(r.name, buf.slice(0, nl));
+            buf = buf.slice(nl + 1);
+          }
+        });
+      }
+    };
+    say('starting the sequencer');
+    await launch(roles.get('sequencer')!);
+    say(`starting ${execSpecs.length} executors and ${chalKeys.length} challengers`);
+    // Executors and challengers start side by side: each loads onnxruntime and bonds on chain.
+    await Promise.all([...roles.values()].filter((r) => r.kind !== 'sequencer').map(launch));
+    await waitFor(
+      'every executor joined the sequencer',
+      async () =>
+        ((await (await fetch(`${seqUrl}/healthz`)).json()) as { executors: number }).executors ===
+        execSpecs.length,
+      60_000,
+      200,
+    );
+    const model = await loadModel(new Uint8Array(readFileSync(DEMO_MODEL_PATH)));
+    const { client } = connectRpc({ rpc, ws: chain.wsUrl });
+    const job = async (id: string) => (await (await fetch(`${seqUrl}/v1/jobs/${id}`)).json()) as JobResult;
+    return {
+      dir,
+      seqUrl,
+      rpcUrl: rpc,
+      client,
+      treasury,
+      roles,
+      executors: [...roles.values()].filter((r) => r.kind === 'executor'),
+      challengers: [...roles.values()].filter((r) => r.kind === 'challenger'),
+      modelId: model.modelId,
+      model,
+      async submit(seed) {
+        const inputs = demoInputs(seed);
+        const res = await fetch(`${seqUrl}/v1/jobs`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ modelId: model.modelId, inputs }),
+        });
+        if (res.status !== 202) throw new Error(`submit: HTTP ${res.status} ${await res.text()}`);
+        const { jobId } = (await res.json()) as { jobId: string };
+        const x = inputs.x;
+        const { outputs } = await runModel(model, {
+          x: { dtype: 'int8', dims: x.dims, data: new Uint8Array(Int8Array.from(x.data).buffer) },
+        });
+        return { jobId, expected: tensorSetDigest(outputs) };
+      },
+      job,
+      async crash(name) {
+        const r = roles.get(name);
+        if (!r?.proc) throw new Error(`no running role ${name}`);
+        await stopNode(r.proc, 'SIGKILL');
+        r.restarts++;
+        await launch(r);
+      },
+      stop: async () => {
+        await stop();
+        await model.close();
+      },
+      logs: () =>
+        [...roles.values()]
+          .map((r) => `----- ${r.name} (${r.restarts} restarts)\n${r.proc?.stderr().slice(-6000) ?? ''}`)
+          .join('\n'),
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
