@@ -1,0 +1,131 @@
+// The deployment as separate processes (nats-server, the local validator with the program, a sequencer, two
+// honest executors, a challenger): end-to-end jobs/s and latency from POST to a batched receipt, and what the
+// challenger's re-execution costs next to the executors' at sampling rates 1%, 5% and 10% (CPU time of the
+// processes from /proc, measured over the same jobs).
+// Run: node --import tsx bench/cluster.ts   (BENCH_CLUSTER_JOBS=600 changes the job count)
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { startCluster, demoInputs, type Cluster, type Role } from '../test/e2e/cluster.ts';
+
+export interface ClusterRow {
+  sampleRate: number;
+  jobs: number;
+  jobsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  executorCpuS: number;
+  challengerCpuS: number;
+  sequencerCpuS: number;
+  /** Challenger CPU / executors' CPU over the same jobs. */
+  verificationOverhead: number;
+  audited: number;
+}
+
+const TICKS = 100; // USER_HZ on Linux
+
+function cpuSeconds(r: Role): number {
+  const pid = r.proc?.child.pid;
+  if (!pid) return 0;
+  // Fields after the command name: utime is field 14 and stime 15 of /proc/PID/stat.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / TICKS;
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+/** Submits `jobs` jobs, `concurrency` at a time; each waits for its batched receipt (polling its status). */
+async function load(c: Cluster, jobs: number, concurrency: number, seed0: number) {
+  const latencies: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= jobs) return;
+      const start = performance.now();
+      const res = await fetch(`${c.seqUrl}/v1/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ modelId: c.modelId, inputs: demoInputs(seed0 + i) }),
+      });
+      if (res.status !== 202) throw new Error(`submit: HTTP ${res.status}`);
+      const { jobId } = (await res.json()) as { jobId: string };
+      for (;;) {
+        const j = (await (await fetch(`${c.seqUrl}/v1/jobs/${jobId}`)).json()) as { status: string };
+        if (j.status === 'batched' || j.status === 'finalized') break;
+        if (j.status === 'failed') throw new Error(`job ${jobId} failed`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      latencies.push(performance.now() - start);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - t0) / 1000;
+  return { seconds, latencies };
+}
+
+export async function clusterRows(
+  o: { jobs?: number; rates?: number[]; log?: (s: string) => void } = {},
+): Promise<ClusterRow[]> {
+  const jobs = o.jobs ?? Number(process.env.BENCH_CLUSTER_JOBS ?? 400);
+  const rows: ClusterRow[] = [];
+  for (const rate of o.rates ?? [0.01, 0.05, 0.1]) {
+    o.log?.(`cluster at sample rate ${rate}: starting`);
+    let auditedJobs = 0;
+    const c = await startCluster({
+      evil: [],
+      honest: 2,
+      challengers: 1,
+      sampleRate: rate,
+      batchMaxJobs: 64,
+      batchMaxAgeMs: 100,
+      logLevel: 'info',
+      onLog: (role, line) => {
+        if (role.startsWith('challenger') && line.includes('"batch sampled"')) {
+          const m = /"picked":(\d+)/.exec(line);
+          if (m) auditedJobs += Number(m[1]);
+        }
+      },
+    });
+    try {
+      // Warm-up: the first jobs load the model in every process.
+      await load(c, 20, 4, 1_000_000);
+      await new Promise((r) => setTimeout(r, 1500));
+      auditedJobs = 0;
+      const cpu0 = new Map([...c.roles.values()].map((r) => [r.name, cpuSeconds(r)]));
+      const { seconds, latencies } = await load(c, jobs, 32, 0);
+      // Let the challenger finish auditing the last batches before reading CPU time.
+      await new Promise((r) => setTimeout(r, 3000));
+      const used = (r: Role) => cpuSeconds(r) - cpu0.get(r.name)!;
+      const executorCpuS = c.executors.reduce((s, r) => s + used(r), 0);
+      const challengerCpuS = c.challengers.reduce((s, r) => s + used(r), 0);
+      rows.push({
+        sampleRate: rate,
+        jobs,
+        jobsPerSec: Math.round(jobs / seconds),
+        p50Ms: Math.round(pct(latencies, 50)),
+        p99Ms: Math.round(pct(latencies, 99)),
+        executorCpuS: +executorCpuS.toFixed(2),
+        challengerCpuS: +challengerCpuS.toFixed(2),
+        sequencerCpuS: +used(c.roles.get('sequencer')!).toFixed(2),
+        verificationOverhead: +(challengerCpuS / executorCpuS).toFixed(3),
+        audited: auditedJobs,
+      });
+    } finally {
+      await c.stop();
+    }
+  }
+  return rows;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const rows = await clusterRows({ log: (s) => process.stderr.write(`  … ${s}\n`) });
+  console.log(
+    'Separate processes over nats-server, settling on the local validator (100 ms slots): 2 honest executors, 1 challenger.',
+  );
+  console.table(rows);
+}
