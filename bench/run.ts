@@ -29,6 +29,9 @@ import { hashHex, sha256 } from '../state/hash.ts';
 import type { ExecutorId, Hash32, JobId, ModelId } from '../state/types.ts';
 import type { Tensor } from '../state/tensor.ts';
 import { benchExecutor, type Row } from './executor.ts';
+import { clusterRows } from './cluster.ts';
+import { onchainRows, printOnchain } from './onchain.ts';
+import { ezklRows } from './ezkl.ts';
 
 const AUTOCANNON = fileURLToPath(new URL('../node_modules/autocannon/autocannon.js', import.meta.url));
 const rows: Row[] = [];
@@ -303,3 +306,26 @@ if (!only || only === 'executor') {
   rows.push(...(await benchExecutor()));
 }
 print();
+
+// Tables of their own, each measured in this same run.
+if (!only || only === 'cluster') {
+  say('the deployment as separate processes: e2e throughput, latency, verification cost by sampling rate');
+  const t = await clusterRows({ log: say });
+  process.stdout.write(
+    'End to end as separate processes (nats-server, local validator with 100 ms slots, sequencer, 2 honest executors, 1 challenger); latency is POST to a batched receipt; overhead = challenger CPU / executors CPU:\n',
+  );
+  console.table(t);
+}
+if (!only || only === 'onchain') {
+  say('on-chain cost per job and per dispute');
+  printOnchain(await onchainRows({ log: say }));
+}
+if (!only || only === 'ezkl') {
+  say('EZKL: proving the same small models (several minutes)');
+  const e = await ezklRows();
+  if ('skipped' in e) process.stdout.write(`\nEZKL comparison skipped: ${e.skipped}\n`);
+  else {
+    process.stdout.write('\nEZKL proof vs onnxruntime run and optinfer trace, same models:\n');
+    console.table(e);
+  }
+}

@@ -356,10 +356,18 @@ export class RpcSender implements Sender {
 // ---------------------------------------------------------------------------------------------
 // LiteSVM
 
-export const DEFAULT_SO_PATH = path.resolve(
+/** Where `npm run build:program` writes the program. */
+export const BUILT_SO_PATH = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
   '../programs/target/deploy/optinfer.so',
 );
+/** The build committed with the sources (programs/scripts/ci.sh checks it is what they build to). */
+export const SHIPPED_SO_PATH = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../programs/deploy/optinfer.so',
+);
+/** The program binary: a local build when there is one, else the shipped one (a fresh clone runs with it). */
+export const DEFAULT_SO_PATH = existsSync(BUILT_SO_PATH) ? BUILT_SO_PATH : SHIPPED_SO_PATH;
 
 const INSTRUCTION_ERRORS =
   'GenericError InvalidArgument InvalidInstructionData InvalidAccountData AccountDataTooSmall InsufficientFunds IncorrectProgramId MissingRequiredSignature AccountAlreadyInitialized UninitializedAccount UnbalancedInstruction ModifiedProgramId ExternalAccountLamportSpend ExternalAccountDataModified ReadonlyLamportChange ReadonlyDataModified DuplicateAccountIndex ExecutableModified RentEpochModified NotEnoughAccountKeys AccountDataSizeChanged AccountNotExecutable AccountBorrowFailed AccountBorrowOutstanding DuplicateAccountOutOfSync InvalidError ExecutableDataModified ExecutableLamportChange ExecutableAccountNotRentExempt UnsupportedProgramId CallDepth MissingAccount ReentrancyNotAllowed MaxSeedLengthExceeded InvalidSeeds InvalidRealloc ComputationalBudgetExceeded PrivilegeEscalation ProgramEnvironmentSetupFailure ProgramFailedToComplete ProgramFailedToCompile Immutable IncorrectAuthority AccountNotRentExempt InvalidAccountOwner ArithmeticOverflow UnsupportedSysvar IllegalOwner MaxAccountsDataAllocationsExceeded MaxAccountsExceeded MaxInstructionTraceLengthExceeded BuiltinProgramsMustConsumeComputeUnits BorshIoError'.split(

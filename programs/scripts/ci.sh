@@ -13,6 +13,15 @@ bash "$HERE/scripts/install-toolchain.sh"
 step "SBF build with guard rails"
 bash "$HERE/scripts/build.sh"
 
+step "shipped binary is the build of these sources"
+# programs/deploy/optinfer.so is committed so a fresh clone's `npx optinfer dev` runs the program; the build is
+# reproducible (same bytes from a cold build in another directory), so any difference means it is stale.
+if ! cmp -s "$HERE/target/deploy/optinfer.so" "$HERE/deploy/optinfer.so"; then
+  echo "error: programs/deploy/optinfer.so is not what these sources build to;" \
+    "cp programs/target/deploy/optinfer.so programs/deploy/ and commit it" >&2
+  exit 1
+fi
+
 step "IDL staleness"
 bash "$HERE/scripts/check-idl.sh"
 
