@@ -15,10 +15,15 @@ export interface ClusterRow {
   p99Ms: number;
   executorCpuS: number;
   challengerCpuS: number;
+  /** The challenger's CPU over the same wall time with no jobs (chain and bus polling), subtracted below. */
+  challengerIdleCpuS: number;
   sequencerCpuS: number;
-  /** Challenger CPU / executors' CPU over the same jobs. */
-  verificationOverhead: number;
   audited: number;
+  /** Executors' CPU per job and the challenger's (idle subtracted) per audited job, in ms. */
+  executorMsPerJob: number;
+  challengerMsPerAudit: number;
+  /** (challenger CPU - its idle CPU) / executors' CPU over the same jobs: what verification adds. */
+  verificationOverhead: number;
 }
 
 const TICKS = 100; // USER_HZ on Linux
@@ -69,9 +74,9 @@ async function load(c: Cluster, jobs: number, concurrency: number, seed0: number
 }
 
 export async function clusterRows(
-  o: { jobs?: number; rates?: number[]; log?: (s: string) => void } = {},
+  o: { jobs?: number; rates?: number[]; concurrency?: number; log?: (s: string) => void } = {},
 ): Promise<ClusterRow[]> {
-  const jobs = o.jobs ?? Number(process.env.BENCH_CLUSTER_JOBS ?? 400);
+  const jobs = o.jobs ?? Number(process.env.BENCH_CLUSTER_JOBS ?? 1000);
   const rows: ClusterRow[] = [];
   for (const rate of o.rates ?? [0.01, 0.05, 0.1]) {
     o.log?.(`cluster at sample rate ${rate}: starting`);
@@ -95,14 +100,23 @@ export async function clusterRows(
       // Warm-up: the first jobs load the model in every process.
       await load(c, 20, 4, 1_000_000);
       await new Promise((r) => setTimeout(r, 1500));
+      const chal = c.challengers[0];
+      const idle0 = cpuSeconds(chal);
+      const idleT0 = performance.now();
+      await new Promise((r) => setTimeout(r, 5000));
+      const idlePerSec = (cpuSeconds(chal) - idle0) / ((performance.now() - idleT0) / 1000);
       auditedJobs = 0;
       const cpu0 = new Map([...c.roles.values()].map((r) => [r.name, cpuSeconds(r)]));
-      const { seconds, latencies } = await load(c, jobs, 32, 0);
+      const w0 = performance.now();
+      const { seconds, latencies } = await load(c, jobs, o.concurrency ?? 128, 0);
       // Let the challenger finish auditing the last batches before reading CPU time.
       await new Promise((r) => setTimeout(r, 3000));
+      const wall = (performance.now() - w0) / 1000;
       const used = (r: Role) => cpuSeconds(r) - cpu0.get(r.name)!;
       const executorCpuS = c.executors.reduce((s, r) => s + used(r), 0);
-      const challengerCpuS = c.challengers.reduce((s, r) => s + used(r), 0);
+      const challengerCpuS = used(chal);
+      const idle = idlePerSec * wall;
+      const verifying = Math.max(0, challengerCpuS - idle);
       rows.push({
         sampleRate: rate,
         jobs,
@@ -111,9 +125,12 @@ export async function clusterRows(
         p99Ms: Math.round(pct(latencies, 99)),
         executorCpuS: +executorCpuS.toFixed(2),
         challengerCpuS: +challengerCpuS.toFixed(2),
+        challengerIdleCpuS: +idle.toFixed(2),
         sequencerCpuS: +used(c.roles.get('sequencer')!).toFixed(2),
-        verificationOverhead: +(challengerCpuS / executorCpuS).toFixed(3),
         audited: auditedJobs,
+        executorMsPerJob: +((executorCpuS / jobs) * 1000).toFixed(2),
+        challengerMsPerAudit: auditedJobs ? +((verifying / auditedJobs) * 1000).toFixed(2) : 0,
+        verificationOverhead: +(verifying / executorCpuS).toFixed(3),
       });
     } finally {
       await c.stop();
