@@ -144,6 +144,10 @@ test(
   async () => {
     await scenario({ evil: [{ mode: 'wrong-output' }] }, 8, async (c) => {
       for (const name of ['challenger-0', 'sequencer', 'honest-0', 'evil-0-wrong-output', 'challenger-1']) {
+        // The wrong-output executor cannot defend its output, so its disputes run until its clock is out
+        // (clockSlots): every crash below lands while a dispute is being played.
+        const open = await c.client.listDisputes({ open: true });
+        assert.ok(open.length > 0, `no dispute open when ${name} was killed`);
         await c.crash(name);
       }
     });
