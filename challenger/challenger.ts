@@ -253,7 +253,8 @@ export class Challenger {
     ]);
     // Counted on the whole bond (stakes locked in open disputes included): a restart mid-dispute deposits nothing.
     const have = op ? op.bonded - op.unbonding : 0n;
-    const want = chain.bondLamports > config.minChallengerBond ? chain.bondLamports : config.minChallengerBond;
+    const want =
+      chain.bondLamports > config.minChallengerBond ? chain.bondLamports : config.minChallengerBond;
     if (have < want) {
       await chain.client.bond(this.keypair, want - have);
       this.log.info({ lamports: (want - have).toString() }, 'bonded');

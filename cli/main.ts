@@ -141,6 +141,16 @@ const opt = {
       .argParser(url('ws')),
   keypair: (what: string) =>
     new Option('--keypair <file>', `${what} (Solana CLI keypair file)`).env('OPTINFER_KEYPAIR'),
+  authorityKeypair: () =>
+    new Option(
+      '--authority-keypair <file>',
+      "the program's authority, to register provable models on chain",
+    ).env('OPTINFER_AUTHORITY_KEYPAIR'),
+  slotMs: () =>
+    new Option('--slot-ms <ms>', "the cluster's slot time, to estimate when windows end")
+      .env('OPTINFER_SLOT_MS')
+      .default(400)
+      .argParser(int('slot-ms', 1, 60_000)),
   bond: () =>
     new Option('--bond-lamports <n>', "lamports to keep bonded with --rpc (default: the program's minimum)")
       .env('OPTINFER_BOND_LAMPORTS')
@@ -214,6 +224,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
         .choices(['none', 'litesvm'])
         .default('litesvm'),
     )
+    .addOption(opt.rpc())
+    .addOption(opt.ws())
+    .addOption(opt.keypair("with --rpc: the program's sequencer key, which also funds the node's other keys"))
+    .addOption(opt.authorityKeypair())
+    .addOption(opt.slotMs())
     .action(async (o, cmd: Command) => {
       const log = createLogger('optinfer');
       let chain: 'none' | 'litesvm' = o.chain;
@@ -228,8 +243,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
         );
         chain = 'none';
       }
+      const rpc = roleChain(o, 'dev');
       const node = await startDev({
         chain,
+        rpc: rpc && {
+          ...rpc,
+          slotMs: o.slotMs,
+          authorityKeypairPath: o.authorityKeypair && resolve(o.authorityKeypair),
+        },
         port: o.port,
         host: o.host,
         dataDir: resolve(o.dataDir),
@@ -248,7 +269,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
           `  data dir     ${resolve(o.dataDir)}`,
           `  executors    ${node.executors.map((e) => e.id).join(', ')}`,
           `  challenger   sample rate ${o.sampleRate}, challenge window ${o.challengeWindowMs} ms`,
-          `  settlement   ${chain === 'litesvm' ? `the optinfer program in an in-process Solana VM (LiteSVM), saved in ${resolve(o.dataDir, 'chain.json')}` : 'local timer (no chain); --chain litesvm settles on the program'}`,
+          `  settlement   ${o.rpc ? `the optinfer program at ${o.rpc}` : chain === 'litesvm' ? `the optinfer program in an in-process Solana VM (LiteSVM), saved in ${resolve(o.dataDir, 'chain.json')}` : 'local timer (no chain); --chain litesvm settles on the program'}`,
           `  demo model   ${m.modelId} (${m.name}; input ${m.inputs.map((i) => `${i.name} ${i.dtype} [${i.dims.join(',')}]`).join(', ')})`,
           `try:  curl ${node.url}/v1/models`,
           '',
@@ -270,18 +291,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(opt.rpc())
     .addOption(opt.ws())
     .addOption(opt.keypair("the program's sequencer key"))
-    .addOption(
-      new Option(
-        '--authority-keypair <file>',
-        "the program's authority, to register provable models on chain",
-      ).env('OPTINFER_AUTHORITY_KEYPAIR'),
-    )
-    .addOption(
-      new Option('--slot-ms <ms>', "the cluster's slot time, to estimate when windows end")
-        .env('OPTINFER_SLOT_MS')
-        .default(400)
-        .argParser(int('slot-ms', 1, 60_000)),
-    )
+    .addOption(opt.authorityKeypair())
+    .addOption(opt.slotMs())
     .action(async (o) => {
       const log = createLogger('optinfer');
       const chain = roleChain(o, 'sequencer');

@@ -1,6 +1,6 @@
 // Starts the roles: all in one process on the in-process bus (dev), or one role per process over NATS.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import type { PublicKey } from '@solana/web3.js';
+import { SystemProgram, type PublicKey } from '@solana/web3.js';
 import { LiteSvmSnapshot } from '../settlement/snapshot.ts';
 import {
   connectLocal,
@@ -52,8 +52,10 @@ export interface DevOptions {
   batchMaxAgeMs: number;
   challengeWindowMs: number;
   cheat: CheatConfig;
-  /** 'litesvm': settle on the real program in an in-process Solana VM (state lives in memory only). */
+  /** 'litesvm': settle on the real program in an in-process Solana VM, saved to <data dir>/chain.json. */
   chain?: 'none' | 'litesvm';
+  /** Settle on the program on a cluster instead; the keypair is the program's sequencer and funds the node. */
+  rpc?: RoleChainOptions;
   logger?: Logger;
 }
 
@@ -116,7 +118,11 @@ export async function startDev(o: DevOptions): Promise<DevNode> {
     await registry.close();
   };
   try {
-    const chain = o.chain === 'litesvm' ? await startDevChain(o, registry, log) : undefined;
+    const chain = o.rpc
+      ? await startRpcDevChain(o.rpc, registry, log)
+      : o.chain === 'litesvm'
+        ? await startDevChain(o, registry, log)
+        : undefined;
     if (chain) opened.push(chain);
     const { sequencer, demoModel } = await openSequencer({
       ...o,
@@ -133,7 +139,7 @@ export async function startDev(o: DevOptions): Promise<DevNode> {
       const keypairPath = join(dataDir, 'executor-keypair.json');
       if (chain) {
         mkdirSync(dataDir, { recursive: true });
-        chain.fund(loadOrCreateKeypair(keypairPath).publicKey);
+        await chain.fund(loadOrCreateKeypair(keypairPath).publicKey);
       }
       const w = await ExecutorWorker.start({
         config: {
@@ -141,7 +147,7 @@ export async function startDev(o: DevOptions): Promise<DevNode> {
           dataDir,
           keypairPath,
           cheat: i === 0 ? o.cheat : { mode: 'none', rate: 0 },
-          chain: chain && { client: chain.client, bondLamports: DEV_BOND },
+          chain: chain && { client: chain.client, bondLamports: chain.bondLamports },
         },
         bus,
         registry,
@@ -154,7 +160,7 @@ export async function startDev(o: DevOptions): Promise<DevNode> {
     const challengerKey = join(o.dataDir, 'challenger', 'challenger-local-keypair.json');
     if (chain) {
       mkdirSync(join(o.dataDir, 'challenger'), { recursive: true });
-      chain.fund(loadOrCreateKeypair(challengerKey).publicKey);
+      await chain.fund(loadOrCreateKeypair(challengerKey).publicKey);
     }
     const challenger = await Challenger.start({
       config: {
@@ -162,7 +168,7 @@ export async function startDev(o: DevOptions): Promise<DevNode> {
         keypairPath: challengerKey,
         id: 'local',
         sampleRate: o.sampleRate,
-        chain: chain && { client: chain.client, bondLamports: DEV_BOND },
+        chain: chain && { client: chain.client, bondLamports: chain.bondLamports },
       },
       bus,
       source: new SequencerSource(sequencer),
@@ -248,7 +254,8 @@ async function startDevChain(o: DevOptions, registry: ModelRegistry, log: Logger
   );
   return {
     client,
-    fund,
+    fund: async (k: PublicKey) => fund(k),
+    bondLamports: DEV_BOND,
     settlement: new ChainSettlement(client, sequencerKey, DEV_SLOT_MS, { authority, registry }),
     close: async () => {
       stopClock();
@@ -293,6 +300,63 @@ async function connectRole(
   }
 }
 
+/**
+ * The sequencer's settlement on a cluster: its key must be the program's sequencer; with the authority's key,
+ * provable models are registered on chain too.
+ */
+async function sequencerSettlement(c: RoleChainOptions, registry: ModelRegistry, log: Logger) {
+  const { client, config } = await connectRole(c);
+  const key = loadKeypair(c.keypairPath);
+  if (!config.sequencer.equals(key.publicKey)) {
+    throw new OptinferError(
+      'INVALID_CONFIG',
+      `--keypair ${c.keypairPath} is ${key.publicKey.toBase58()}, but the program's sequencer is ${config.sequencer.toBase58()}`,
+    );
+  }
+  const authority = c.authorityKeypairPath ? loadKeypair(c.authorityKeypairPath) : undefined;
+  if (authority && !config.authority.equals(authority.publicKey)) {
+    throw new OptinferError(
+      'INVALID_CONFIG',
+      `--authority-keypair ${c.authorityKeypairPath} is ${authority.publicKey.toBase58()}, but the program's authority is ${config.authority.toBase58()}`,
+    );
+  }
+  log.info({ rpc: c.rpc, sequencer: key.publicKey.toBase58() }, 'settling on the optinfer program');
+  return {
+    client,
+    config,
+    key,
+    settlement: new ChainSettlement(
+      client,
+      key,
+      c.slotMs ?? DEFAULT_SLOT_MS,
+      authority && { authority, registry },
+    ),
+  };
+}
+
+/**
+ * The all-in-one node on a cluster (`dev --rpc URL --keypair FILE`): the keypair is the program's sequencer and
+ * pays for the node's executor and challenger keys (kept in the data dir) up to their bond plus fees.
+ */
+async function startRpcDevChain(c: RoleChainOptions, registry: ModelRegistry, log: Logger) {
+  const { client, config, key, settlement } = await sequencerSettlement(c, registry, log);
+  const bond =
+    config.minExecutorBond > config.minChallengerBond ? config.minExecutorBond : config.minChallengerBond;
+  // Bond, the operator account's rent and a margin for fees.
+  const want = bond + 100_000_000n;
+  const fund = async (k: PublicKey) => {
+    const have = await client.sender.getBalance(k);
+    if (have >= want) return;
+    await client.sender.send(
+      [SystemProgram.transfer({ fromPubkey: key.publicKey, toPubkey: k, lamports: want - have })],
+      [key],
+      { label: 'fund' },
+    );
+    log.info({ to: k.toBase58(), lamports: (want - have).toString() }, 'funded a node key from --keypair');
+  };
+  return { client, fund, settlement, bondLamports: 0n, close: async () => {} };
+}
+
 export async function connectBus(natsUrl: string, log: Logger, name: string): Promise<Bus> {
   return connectNatsBus({ url: natsUrl, name, logger: log.child({ part: 'bus' }) });
 }
@@ -310,31 +374,7 @@ export async function startSequencerRole(o: {
 }): Promise<Running & { url: string; sequencer: Sequencer }> {
   const log = o.logger ?? createLogger('optinfer');
   const registry = new ModelRegistry();
-  let settlement: Settlement | undefined;
-  if (o.chain) {
-    const { client, config } = await connectRole(o.chain);
-    const key = loadKeypair(o.chain.keypairPath);
-    if (!config.sequencer.equals(key.publicKey)) {
-      throw new OptinferError(
-        'INVALID_CONFIG',
-        `--keypair ${o.chain.keypairPath} is ${key.publicKey.toBase58()}, but the program's sequencer is ${config.sequencer.toBase58()}`,
-      );
-    }
-    const authority = o.chain.authorityKeypairPath ? loadKeypair(o.chain.authorityKeypairPath) : undefined;
-    if (authority && !config.authority.equals(authority.publicKey)) {
-      throw new OptinferError(
-        'INVALID_CONFIG',
-        `--authority-keypair ${o.chain.authorityKeypairPath} is ${authority.publicKey.toBase58()}, but the program's authority is ${config.authority.toBase58()}`,
-      );
-    }
-    settlement = new ChainSettlement(
-      client,
-      key,
-      o.chain.slotMs ?? DEFAULT_SLOT_MS,
-      authority && { authority, registry },
-    );
-    log.info({ rpc: o.chain.rpc, sequencer: key.publicKey.toBase58() }, 'settling on the optinfer program');
-  }
+  const settlement = o.chain && (await sequencerSettlement(o.chain, registry, log)).settlement;
   const bus = await connectBus(o.natsUrl, log, 'optinfer-sequencer');
   const metrics = new PromMetrics();
   const { sequencer } = await openSequencer({ ...o, bus, registry, log, metrics, settlement }).catch(
