@@ -8,7 +8,7 @@ import { Keypair } from '@solana/web3.js';
 import { connectLocal } from '../../settlement/index.ts';
 import { createMemoryBus } from '../../bus/memory.ts';
 import { ModelRegistry } from '../../executor/model.ts';
-import { ExecutorWorker, DEFAULT_EXECUTOR_CONFIG } from '../../executor/worker.ts';
+import { ExecutorWorker, DEFAULT_EXECUTOR_CONFIG, loadOrCreateKeypair } from '../../executor/worker.ts';
 import { DEMO_MODEL_PATH } from '../../cli/roles.ts';
 import { Sequencer, DEFAULT_SEQUENCER_CONFIG } from '../../sequencer/sequencer.ts';
 import { OrtInspector } from '../../sequencer/inspector.ts';
@@ -49,8 +49,16 @@ test(
       inspector: new OrtInspector(registry),
       settlement,
     });
+    // The sequencer assigns jobs only to executors bonded on chain: this one bonds on start-up.
+    const keypairPath = join(dir, 'ex.json');
+    sender.airdrop(loadOrCreateKeypair(keypairPath).publicKey, 10_000_000_000n);
     const worker = await ExecutorWorker.start({
-      config: { ...DEFAULT_EXECUTOR_CONFIG, dataDir: join(dir, 'ex') },
+      config: {
+        ...DEFAULT_EXECUTOR_CONFIG,
+        dataDir: join(dir, 'ex'),
+        keypairPath,
+        chain: { client, bondLamports: 1_000_000_000n },
+      },
       bus,
       registry,
     });

@@ -99,14 +99,23 @@ async function startWorld(
     fund(loadOrCreateKeypair(join(dir, `ex${i}.json`)));
     executors.push(await startExecutor(i));
   }
+  // The challenger bonds on start-up, so its key is funded first.
+  const challengerKeyPath = join(dir, 'chal.json');
+  fund(loadOrCreateKeypair(challengerKeyPath));
   const challenger = await Challenger.start({
-    config: { dataDir: join(dir, 'chal'), id: 'c1', sampleRate: 1, chain, cheat: challengerCheat },
+    config: {
+      dataDir: join(dir, 'chal'),
+      id: 'c1',
+      sampleRate: 1,
+      chain,
+      cheat: challengerCheat,
+      keypairPath: challengerKeyPath,
+    },
     bus,
     source: new SequencerSource(seq),
     registry,
     logger: log.child({ role: 'challenger' }),
   });
-  fund(challenger.keypair);
   const model = await seq.registerModel(new Uint8Array(readFileSync(DEMO_MODEL_PATH)), 'demo');
   return {
     client,
