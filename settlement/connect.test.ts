@@ -26,6 +26,10 @@ test('keypair files: written and read back in the Solana CLI format; malformed f
       (e) => isOptinferError(e, 'INVALID_CONFIG'),
     );
   }
+  assert.throws(
+    () => loadKeypair(path.join(dir, 'missing.json')),
+    (e) => isOptinferError(e, 'INVALID_CONFIG') && /no such file/.test((e as Error).message),
+  );
 });
 
 test('connectLocal: the slot clock advances in real time and stops', async () => {

@@ -1,6 +1,6 @@
 // Wiring: a SettlementClient over a JSON-RPC cluster (--rpc URL --keypair FILE) or in-process LiteSVM,
 // and Solana CLI keypair files (a JSON array of the 64 secret-key bytes).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Connection, Keypair, type Commitment, type PublicKey } from '@solana/web3.js';
 import { OptinferError } from '../state/errors.ts';
 import { SettlementClient, type SettlementClientOptions } from './client.ts';
@@ -8,6 +8,12 @@ import { LiteSvmSender, RpcSender, type LiteSvmSenderOptions, type RpcSenderOpti
 
 /** Reads a Solana CLI keypair file (`solana-keygen new -o FILE`). */
 export function loadKeypair(file: string): Keypair {
+  if (!existsSync(file)) {
+    throw new OptinferError(
+      'INVALID_CONFIG',
+      `keypair ${file}: no such file; expected a Solana CLI keypair file (optinfer keygen -o FILE)`,
+    );
+  }
   let bytes: unknown;
   try {
     bytes = JSON.parse(readFileSync(file, 'utf8'));

@@ -142,7 +142,8 @@ test(
   '1 honest vs 1 wrong-output executor; sequencer, executors and challengers each killed -9 mid-dispute',
   { timeout: 600_000 },
   async () => {
-    await scenario({ evil: [{ mode: 'wrong-output' }] }, 8, async (c) => {
+    // Clocks of 60 s (600 slots): the five kills and restarts all fall inside the cheater's losing dispute.
+    await scenario({ evil: [{ mode: 'wrong-output' }], clockSlots: 600 }, 8, async (c) => {
       for (const name of ['challenger-0', 'sequencer', 'honest-0', 'evil-0-wrong-output', 'challenger-1']) {
         // The wrong-output executor cannot defend its output, so its disputes run until its clock is out
         // (clockSlots): every crash below lands while a dispute is being played.
