@@ -3,7 +3,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Keypair, LAMPORTS_PER_SOL } from '@solana/web3.js';
@@ -13,17 +12,7 @@ import { DEMO_MODEL_PATH } from '../../cli/roles.ts';
 import { loadModel } from '../../executor/model.ts';
 import { runModel } from '../../executor/run.ts';
 import { tensorSetDigest } from '../../state/tensor.ts';
-import { BIN, freePort, startNode, stopNode, waitFor } from '../helpers/node-process.ts';
-
-function cli(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.on('exit', (code) => resolve({ code, out }));
-  });
-}
+import { freePort, startNode, stopNode, waitFor, runCli } from '../helpers/node-process.ts';
 
 test(
   'dev --rpc: batches committed and finalized on the cluster, a lying executor disputed and its job re-run',
@@ -41,7 +30,7 @@ test(
     const rpc = ['--rpc', chain.rpcUrl, '--ws', chain.wsUrl];
     let node: Awaited<ReturnType<typeof startNode>> | undefined;
     try {
-      const init = await cli([
+      const init = await runCli([
         'chain',
         'init',
         ...rpc,
@@ -57,7 +46,7 @@ test(
       assert.equal(init.code, 0, init.out);
       assert.match(init.out, /initialized the optinfer program/);
       // A second init is refused politely: the program is already initialized, with the same keys.
-      const again = await cli([
+      const again = await runCli([
         'chain',
         'init',
         ...rpc,

@@ -2,24 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Keypair, LAMPORTS_PER_SOL } from '@solana/web3.js';
 import { startLocalChain } from '../../chain/local-chain.ts';
 import { connectRpc, saveKeypair, PROGRAM_ID, DEFAULT_SO_PATH } from '../../settlement/index.ts';
-import { BIN } from '../helpers/node-process.ts';
-
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { runCli } from '../helpers/node-process.ts';
 
 test(
   'operator commands read batches, bonds and disputes from the program over JSON-RPC',
@@ -49,25 +37,25 @@ test(
       const file = join(mkdtempSync(join(tmpdir(), 'optinfer-ops-')), 'operator.json');
       saveKeypair(file, operator);
 
-      const batch = await cli(['batch', 'show', '0', '--rpc', chain.rpcUrl, '--json']);
+      const batch = await runCli(['batch', 'show', '0', '--rpc', chain.rpcUrl, '--json']);
       assert.equal(batch.code, 0, batch.stderr);
       const b = JSON.parse(batch.stdout);
       assert.equal(b.root, Buffer.from(root).toString('hex'));
       assert.equal(b.jobCount, 5);
       assert.equal(b.finalized, false);
-      const human = await cli(['batch', 'show', '0', '--rpc', chain.rpcUrl]);
+      const human = await runCli(['batch', 'show', '0', '--rpc', chain.rpcUrl]);
       assert.match(human.stdout, /batch 0: inside its challenge window/);
 
-      const bond = await cli(['bond', 'status', '--keypair', file, '--rpc', chain.rpcUrl, '--json']);
+      const bond = await runCli(['bond', 'status', '--keypair', file, '--rpc', chain.rpcUrl, '--json']);
       assert.equal(bond.code, 0, bond.stderr);
       assert.equal(JSON.parse(bond.stdout).bonded, '3000000000');
       assert.equal(JSON.parse(bond.stdout).free, '3000000000');
 
-      const disputes = await cli(['disputes', '--rpc', chain.rpcUrl, '--json']);
+      const disputes = await runCli(['disputes', '--rpc', chain.rpcUrl, '--json']);
       assert.equal(disputes.code, 0, disputes.stderr);
       assert.deepEqual(JSON.parse(disputes.stdout).disputes, []);
 
-      const missing = await cli(['batch', 'show', '9', '--rpc', chain.rpcUrl]);
+      const missing = await runCli(['batch', 'show', '9', '--rpc', chain.rpcUrl]);
       assert.equal(missing.code, 2);
       assert.match(missing.stderr, /batch 9 is not committed on this cluster \(next index 1\)/);
     } finally {

@@ -1,6 +1,5 @@
 // A whole optinfer deployment as separate processes: nats-server, the local Solana validator with the program,
 // one sequencer, honest and dishonest executors, challengers. Used by the e2e suite, the demo and the benchmark.
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +19,7 @@ import { runModel } from '../../executor/run.ts';
 import { tensorSetDigest } from '../../state/tensor.ts';
 import type { InclusionProof } from '../../state/job.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
-import { BIN, freePort, startNode, stopNode, waitFor, type NodeProcess } from '../helpers/node-process.ts';
+import { freePort, startNode, stopNode, waitFor, type NodeProcess, runCli } from '../helpers/node-process.ts';
 
 export interface EvilSpec {
   mode: CheatMode;
@@ -99,16 +98,6 @@ export function demoInputs(seed: number) {
       data: Array.from({ length: 16 }, (_, k) => ((k * 7 + seed * 13) % 101) - 50),
     },
   };
-}
-
-function runCli(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.on('exit', (code) => resolve({ code, out }));
-  });
 }
 
 export async function startCluster(o: ClusterOptions): Promise<Cluster> {

@@ -81,3 +81,18 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Runs a one-shot `optinfer ...` command to its exit; `out` is stdout and stderr together. */
+export function runCli(
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let out = '';
+    child.stdout!.on('data', (d) => ((stdout += d), (out += d)));
+    child.stderr!.on('data', (d) => ((stderr += d), (out += d)));
+    child.on('exit', (code) => resolve({ code, stdout, stderr, out }));
+  });
+}
