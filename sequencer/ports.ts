@@ -37,7 +37,7 @@ export interface BatchHeader {
 
 /**
  * Where batch roots go and where their fate comes from. The local implementation finalizes after a
- * timer; the Solana one (issue 4) commits to the program and reports its events.
+ * timer; the Solana one (ChainSettlement) commits to the program and reads finality and invalidations back.
  */
 export interface Settlement {
   readonly kind: string;
@@ -56,7 +56,7 @@ export interface Settlement {
   executorEligible?(executor: ExecutorId): Promise<{ ok: boolean; why?: string }>;
 }
 
-/** Finalizes after a fixed window with no disputes: the all-in-one default until Solana settlement lands. */
+/** Finalizes after a fixed window with no disputes: `optinfer dev --chain none`, and tests of the code above it. */
 export class LocalSettlement implements Settlement {
   readonly kind = 'local';
   constructor(private readonly windowMs: number) {}
