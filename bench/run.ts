@@ -8,19 +8,14 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Keypair } from '@solana/web3.js';
 import { createMemoryBus } from '../bus/memory.ts';
-import * as subjects from '../bus/subjects.ts';
+import * as messages from '../bus/messages.ts';
 import { silentLogger } from '../common/log.ts';
 import { ModelRegistry } from '../executor/model.ts';
 import { runModel } from '../executor/run.ts';
 import { ExecutorWorker, DEFAULT_EXECUTOR_CONFIG } from '../executor/worker.ts';
 import { DEMO_MODEL_PATH } from '../cli/roles.ts';
-import {
-  Sequencer,
-  DEFAULT_SEQUENCER_CONFIG,
-  type AssignMessage,
-  type ResultMessage,
-} from '../sequencer/sequencer.ts';
-import { OrtInspector } from '../sequencer/inspector.ts';
+import { Sequencer, DEFAULT_SEQUENCER_CONFIG } from '../sequencer/sequencer.ts';
+import { OrtInspector } from '../executor/sequencer-adapters.ts';
 import { LocalSettlement } from '../sequencer/ports.ts';
 import { buildHttp } from '../sequencer/http.ts';
 import { MerkleTree } from '../state/merkle.ts';
@@ -69,16 +64,23 @@ async function benchSequencer(jobs: number): Promise<void> {
   const loaded = registry.get(model.modelId)!;
   const { outputs, outputDigest } = await runModel(loaded, demoInput(0));
   const stubId = Keypair.generate().publicKey.toBase58() as ExecutorId;
-  await bus.consume<AssignMessage>(
-    subjects.execAssign(stubId),
+  await messages.consume(
+    bus,
+    messages.ASSIGN,
+    { of: stubId },
     'stub',
     async (m) => {
-      const r: ResultMessage = { jobId: m.jobId, executor: stubId, outputs, outputDigest };
-      await bus.send(subjects.execResult(stubId), r);
+      await messages.send(bus, messages.RESULT, stubId, {
+        jobId: m.jobId,
+        executor: stubId,
+        outputs,
+        outputDigest,
+      });
     },
     { maxInFlight: 256 },
   );
-  const beat = () => bus.publish(subjects.executorHeartbeat(stubId), { executorId: stubId, capacity: 1024 });
+  const beat = () =>
+    messages.publish(bus, messages.HEARTBEAT, stubId, { executorId: stubId, capacity: 1024 });
   beat();
   const beating = setInterval(beat, 1_000);
   await new Promise((r) => setTimeout(r, 20));

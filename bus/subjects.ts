@@ -1,4 +1,5 @@
 // Every bus subject of optinfer, and the durable streams that capture the ones whose messages must not be lost.
+// Payload types, delivery and readers of each are in messages.ts; roles send and receive through it.
 import type { StreamSpec } from './bus.ts';
 
 export const SUBJECT_ROOT = 'optinfer';
@@ -34,7 +35,7 @@ export const challengerFinding = (challengerId: string): string =>
   `optinfer.findings.${token('challenger id', challengerId)}`;
 export const FINDINGS_ALL = 'optinfer.findings.*';
 
-/** A model was registered (modelId, name, inputs). Durable so an executor started later can replay. */
+/** A model was registered {modelId, name}: a plain publish no role consumes; the events stream keeps it for watchers. */
 export const MODEL_REGISTERED = 'optinfer.models.registered';
 
 // ---- Notifications (core NATS, fire-and-forget): use bus.publish / bus.subscribe ---------------------

@@ -1,9 +1,8 @@
 // The challenger role, as its pipeline: watch committed batches → pick a sample → re-execute → compare → locate → record.
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bus, Consumer } from '../bus/bus.ts';
-import * as subjects from '../bus/subjects.ts';
+import * as messages from '../bus/messages.ts';
 import { silentLogger, type Logger } from '../common/log.ts';
 import { noopMetrics, type Metrics } from '../common/metrics.ts';
 import type { LoadedModel, ModelRegistry } from '../executor/model.ts';
@@ -13,7 +12,7 @@ import { decodeJobRecord, verifyInclusion } from '../state/job.ts';
 import { Store, type Table } from '../state/store.ts';
 import type { Hash32, JobId, ModelId } from '../state/types.ts';
 import { asHash32 } from '../state/types.ts';
-import type { BatchCommittedMessage } from '../sequencer/sequencer.ts';
+import type { BatchCommittedMessage } from '../bus/messages.ts';
 import { compareOutputs } from './compare.ts';
 import { FindingLog, type Finding } from './findings.ts';
 import { locate } from './locate.ts';
@@ -22,9 +21,9 @@ import { pickSample } from './sample.ts';
 import type { JobSource } from './source.ts';
 import type { Keypair } from '@solana/web3.js';
 import type { InclusionProof } from '../state/job.ts';
-import type { TensorMap } from '../sequencer/codec.ts';
+import type { TensorMap } from '../state/tensor-map.ts';
 import { tensorSetDigest } from '../state/tensor.ts';
-import { loadOrCreateKeypair } from '../executor/worker.ts';
+import { loadOrCreateKeypair, loadOrCreateSecret } from '../common/keys.ts';
 import { compileForProgram } from '../executor/program-model.ts';
 import { traceModel } from '../executor/trace.ts';
 import { DisputeDriver } from '../common/dispute-driver.ts';
@@ -143,8 +142,10 @@ export class Challenger {
         c.driver = new DisputeDriver(config.chain.client, c.keypair, (d) => c.disputeViews(d), c.log);
         c.driver.start();
       }
-      c.consumer = await opts.bus.consume<BatchCommittedMessage>(
-        subjects.BATCH_COMMITTED,
+      c.consumer = await messages.consume(
+        opts.bus,
+        messages.BATCH_COMMITTED,
+        'all',
         `challenger-${config.id}`,
         (m) => c.onBatch(m),
         // Re-executing a batch sample can take a while; the ack wait must outlast it.
@@ -365,19 +366,6 @@ export class Challenger {
     await this.driver?.stop();
     await this.store.close();
   }
-}
-
-function loadOrCreateSecret(path: string): Uint8Array {
-  if (existsSync(path)) {
-    const hex = readFileSync(path, 'utf8').trim();
-    if (!/^[0-9a-f]{64}$/.test(hex)) {
-      throw new OptinferError('INVALID_CONFIG', `challenger secret ${path}: expected 64 hex characters`);
-    }
-    return fromHex(hex, 32);
-  }
-  const s = new Uint8Array(randomBytes(32));
-  writeFileSync(path, toHex(s) + '\n', { mode: 0o600 });
-  return s;
 }
 
 /** The input digest inside an inclusion proof's 168-byte record. */

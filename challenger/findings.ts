@@ -1,24 +1,11 @@
 // Record: findings persisted in the challenger's LevelDB and announced on the bus for the dispute game.
 import type { Bus } from '../bus/bus.ts';
-import * as subjects from '../bus/subjects.ts';
+import * as messages from '../bus/messages.ts';
+import type { Finding } from '../bus/messages.ts';
 import type { Store, Table } from '../state/store.ts';
-import type { ExecutorId, Hash32, JobId, ModelId } from '../state/types.ts';
-import type { Location } from './locate.ts';
+import type { JobId } from '../state/types.ts';
 
-export interface Finding {
-  jobId: JobId;
-  batchIndex: number;
-  batchRoot: Hash32;
-  position: number;
-  modelId: ModelId;
-  executor: ExecutorId;
-  claimedOutputDigest: Hash32;
-  ourOutputDigest: Hash32;
-  /** Whether the on-chain referee can settle a dispute on this model. */
-  provable: boolean;
-  location: Location;
-  foundAt: number;
-}
+export type { Finding } from '../bus/messages.ts';
 
 export class FindingLog {
   private readonly table: Table<Finding>;
@@ -32,8 +19,10 @@ export class FindingLog {
 
   async record(f: Finding): Promise<void> {
     await this.store.write([this.table.put(f.jobId, f)]);
-    await this.bus.send(
-      subjects.challengerFinding(this.challengerId),
+    await messages.send(
+      this.bus,
+      messages.FINDING,
+      this.challengerId,
       { ...f },
       { msgId: `finding:${this.challengerId}:${f.jobId}` },
     );

@@ -2,28 +2,16 @@
 import type { Bus } from '../bus/bus.ts';
 import type { LoadedModel } from '../executor/model.ts';
 import { traceModel } from '../executor/trace.ts';
-import type { ChunksReply, TraceReply } from '../executor/worker.ts';
-import * as subjects from '../bus/subjects.ts';
+import * as messages from '../bus/messages.ts';
+import type { ChunksReply, Location, TraceReply } from '../bus/messages.ts';
 import { firstDivergence } from '../state/bisect.ts';
 import { toHex } from '../state/hash.ts';
 import { leafHash } from '../state/merkle.ts';
 import { chunks } from '../state/tensor.ts';
-import type { ExecutorId, Hash32, JobId } from '../state/types.ts';
-import type { TensorMap } from '../sequencer/codec.ts';
+import type { ExecutorId, JobId } from '../state/types.ts';
+import type { TensorMap } from '../state/tensor-map.ts';
 
-export interface Location {
-  ourTraceRoot: Hash32;
-  theirTraceRoot: Hash32 | null;
-  layerCount: number;
-  /** First layer whose prefix differs; null when every layer agrees and only the claimed output differs. */
-  firstDivergentLayer: number | null;
-  layerName?: string;
-  layerOp?: string;
-  /** First chunk of that layer's tensor whose leaf hash differs. */
-  firstDivergentChunk: number | null;
-  /** Why the executor's side is missing, if it did not answer. */
-  executorError?: string;
-}
+export type { Location } from '../bus/messages.ts';
 
 const TRACE_TIMEOUT_MS = 120_000;
 
@@ -38,8 +26,10 @@ export async function locate(opts: {
   const base = { ourTraceRoot: ours.traceRoot, layerCount: ours.layerCount };
   let theirs: TraceReply;
   try {
-    theirs = await opts.bus.request<TraceReply>(
-      subjects.execTrace(opts.executor),
+    theirs = await messages.request(
+      opts.bus,
+      messages.TRACE,
+      opts.executor,
       { jobId: opts.jobId },
       { timeoutMs: TRACE_TIMEOUT_MS },
     );
@@ -64,8 +54,10 @@ export async function locate(opts: {
   const layer = ours.layers[k];
   let chunk: number | null = null;
   try {
-    const their = await opts.bus.request<ChunksReply>(
-      subjects.execChunks(opts.executor),
+    const their: ChunksReply = await messages.request(
+      opts.bus,
+      messages.CHUNKS,
+      opts.executor,
       { jobId: opts.jobId, layer: k },
       { timeoutMs: TRACE_TIMEOUT_MS },
     );

@@ -1,7 +1,7 @@
 // Re-execute: run a job again on the canonical profile, from the committed model and inputs.
 import type { LoadedModel } from '../executor/model.ts';
 import { runModel } from '../executor/run.ts';
-import type { TensorMap } from '../sequencer/codec.ts';
+import type { TensorMap } from '../state/tensor-map.ts';
 import { tensorSetDigest } from '../state/tensor.ts';
 import type { Hash32 } from '../state/types.ts';
 import { OptinferError } from '../state/errors.ts';

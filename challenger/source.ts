@@ -2,8 +2,7 @@
 import { OptinferError } from '../state/errors.ts';
 import type { InclusionProof } from '../state/job.ts';
 import type { Hash32, JobId, ModelId } from '../state/types.ts';
-import type { Sequencer } from '../sequencer/sequencer.ts';
-import type { TensorMap } from '../sequencer/codec.ts';
+import type { TensorMap } from '../state/tensor-map.ts';
 import { decodeInputsJson } from '../state/tensor-json.ts';
 
 export interface BatchListing {
@@ -21,8 +20,18 @@ export interface JobSource {
   modelBytes(modelId: ModelId): Promise<Uint8Array>;
 }
 
+/** What an in-process sequencer offers a challenger in the same process (the all-in-one node, tests). */
+export interface LocalJobs {
+  getBatch(
+    index: number,
+  ): Promise<{ index: number; root: Hash32; jobCount: number; jobIds: JobId[] } | undefined>;
+  getJob(id: JobId, opts: { outputs?: boolean }): Promise<{ proof?: InclusionProof } | undefined>;
+  getInputs(id: JobId): Promise<TensorMap | undefined>;
+  modelBytes(modelId: ModelId): Uint8Array;
+}
+
 export class SequencerSource implements JobSource {
-  constructor(private readonly seq: Sequencer) {}
+  constructor(private readonly seq: LocalJobs) {}
   async batch(index: number): Promise<BatchListing | undefined> {
     const b = await this.seq.getBatch(index);
     return b && { index: b.index, root: b.root, jobCount: b.jobCount, jobIds: b.jobIds };

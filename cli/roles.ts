@@ -5,7 +5,6 @@ import { LiteSvmSnapshot } from '../settlement/snapshot.ts';
 import {
   connectLocal,
   connectRpc,
-  loadKeypair,
   DEFAULT_SO_PATH,
   type ConfigAccount,
   type SettlementClient,
@@ -18,20 +17,16 @@ import type { FastifyInstance } from 'fastify';
 import type { Bus } from '../bus/bus.ts';
 import { createMemoryBus } from '../bus/memory.ts';
 import { connectNatsBus } from '../bus/nats.ts';
+import { loadKeypair, loadOrCreateKeypair } from '../common/keys.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { PromMetrics } from '../common/metrics.ts';
 import { ModelRegistry } from '../executor/model.ts';
-import {
-  ExecutorWorker,
-  DEFAULT_EXECUTOR_CONFIG,
-  loadOrCreateKeypair,
-  type CheatConfig,
-} from '../executor/worker.ts';
+import { ExecutorWorker, DEFAULT_EXECUTOR_CONFIG, type CheatConfig } from '../executor/worker.ts';
 import { Challenger } from '../challenger/challenger.ts';
 import { HttpSource, SequencerSource } from '../challenger/source.ts';
 import { Sequencer, DEFAULT_SEQUENCER_CONFIG } from '../sequencer/sequencer.ts';
 import { buildHttp } from '../sequencer/http.ts';
-import { OrtInspector } from '../sequencer/inspector.ts';
+import { OrtInspector, programModelSource } from '../executor/sequencer-adapters.ts';
 import { LocalSettlement } from '../sequencer/ports.ts';
 import type { ModelInfo, Settlement } from '../sequencer/ports.ts';
 
@@ -256,7 +251,10 @@ async function startDevChain(o: DevOptions, registry: ModelRegistry, log: Logger
     client,
     fund: async (k: PublicKey) => fund(k),
     bondLamports: DEV_BOND,
-    settlement: new ChainSettlement(client, sequencerKey, DEV_SLOT_MS, { authority, registry }),
+    settlement: new ChainSettlement(client, sequencerKey, DEV_SLOT_MS, {
+      authority,
+      compile: programModelSource(registry),
+    }),
     close: async () => {
       stopClock();
       snapshot.save();
@@ -329,7 +327,7 @@ async function sequencerSettlement(c: RoleChainOptions, registry: ModelRegistry,
       client,
       key,
       c.slotMs ?? DEFAULT_SLOT_MS,
-      authority && { authority, registry },
+      authority && { authority, compile: programModelSource(registry) },
     ),
   };
 }

@@ -1,9 +1,9 @@
 // The executor role: takes assigned jobs off the bus, runs them on the canonical profile, keeps what a dispute needs.
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Keypair } from '@solana/web3.js';
 import type { Bus, Consumer, Subscription } from '../bus/bus.ts';
-import * as subjects from '../bus/subjects.ts';
+import * as messages from '../bus/messages.ts';
 import { silentLogger, type Logger } from '../common/log.ts';
 import { noopMetrics, type Metrics } from '../common/metrics.ts';
 import { OptinferError } from '../state/errors.ts';
@@ -15,21 +15,21 @@ import { traceCommitment } from '../state/trace.ts';
 import { decodeModel, encodeModel, type TensorProto } from './onnx/schema.ts';
 import type { ExecutorId, Hash32, JobId, ModelId } from '../state/types.ts';
 import { asHash32 } from '../state/types.ts';
-import { fromStored, fromWire, toStored, type StoredTensorMap, type TensorMap } from '../sequencer/codec.ts';
-import type { AssignMessage, HeartbeatMessage, ResultMessage } from '../sequencer/sequencer.ts';
+import { fromStored, fromWire, toStored, type StoredTensorMap, type TensorMap } from '../state/tensor-map.ts';
+import type {
+  AssignMessage,
+  ChunksReply,
+  HeartbeatMessage,
+  ResultMessage,
+  TraceReply,
+} from '../bus/messages.ts';
 import type { LoadedModel, ModelRegistry } from './model.ts';
 import { runModel } from './run.ts';
 import { traceModel } from './trace.ts';
 import { compileForProgram } from './program-model.ts';
-import {
-  loadKeypair,
-  saveKeypair,
-  modelViewOf,
-  traceViewOf,
-  type DisputeAccount,
-  type SettlementClient,
-} from '../settlement/index.ts';
+import { modelViewOf, traceViewOf, type DisputeAccount, type SettlementClient } from '../settlement/index.ts';
 import { DisputeDriver } from '../common/dispute-driver.ts';
+import { loadOrCreateKeypair } from '../common/keys.ts';
 
 /**
  * Dishonest behaviour for tests and demos, set by configuration (never a separate code path). For a fraction
@@ -92,30 +92,6 @@ interface StoredResult {
   at: number;
 }
 
-export interface TraceReply {
-  jobId: JobId;
-  traceRoot: Hash32;
-  layerCount: number;
-  outputDigest: Hash32;
-  layers: { index: number; name: string; op: string; digest: Hash32 }[];
-  prefixes: Hash32[];
-}
-
-export interface ChunksReply {
-  jobId: JobId;
-  layer: number;
-  /** Leaf hashes H(0x00 || chunk) of the layer tensor, in order. */
-  chunkHashes: string[];
-}
-
-/** Loads a Solana CLI keypair file, creating it (mode 0600) when missing. */
-export function loadOrCreateKeypair(path: string): Keypair {
-  if (existsSync(path)) return loadKeypair(path);
-  const kp = Keypair.generate();
-  saveKeypair(path, kp);
-  return kp;
-}
-
 export class ExecutorWorker {
   readonly id: ExecutorId;
   readonly keypair: Keypair;
@@ -175,8 +151,10 @@ export class ExecutorWorker {
 
   private async listen(): Promise<void> {
     this.subs.push(
-      await this.bus.consume<AssignMessage>(
-        subjects.execAssign(this.id),
+      await messages.consume(
+        this.bus,
+        messages.ASSIGN,
+        { of: this.id },
         `executor-${this.id}`,
         (m) => this.onAssign(m),
         {
@@ -185,12 +163,8 @@ export class ExecutorWorker {
           ackWaitMs: 120_000,
         },
       ),
-      await this.bus.reply<{ jobId: string }, TraceReply>(subjects.execTrace(this.id), (m) =>
-        this.traceReply(m.jobId),
-      ),
-      await this.bus.reply<{ jobId: string; layer: number }, ChunksReply>(subjects.execChunks(this.id), (m) =>
-        this.chunksReply(m.jobId, m.layer),
-      ),
+      await messages.reply(this.bus, messages.TRACE, this.id, (m) => this.traceReply(m.jobId)),
+      await messages.reply(this.bus, messages.CHUNKS, this.id, (m) => this.chunksReply(m.jobId, m.layer)),
     );
     if (this.config.chain) await this.joinChain(this.config.chain);
     this.beat();
@@ -288,7 +262,7 @@ export class ExecutorWorker {
   private beat(): void {
     const msg: HeartbeatMessage = { executorId: this.id, capacity: this.config.capacity };
     try {
-      this.bus.publish(subjects.executorHeartbeat(this.id), msg);
+      messages.publish(this.bus, messages.HEARTBEAT, this.id, msg);
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'heartbeat not sent');
     }
@@ -305,8 +279,10 @@ export class ExecutorWorker {
         throw new OptinferError('NOT_FOUND', `model ${modelId}: sequencer answered HTTP ${res.status}`);
       bytes = new Uint8Array(await res.arrayBuffer());
     } else {
-      const r = await this.bus.request<{ bytes: Uint8Array }>(
-        subjects.MODEL_FETCH,
+      const r = await messages.request(
+        this.bus,
+        messages.MODEL_FETCH,
+        undefined,
         { modelId },
         { timeoutMs: 30_000 },
       );
@@ -359,7 +335,7 @@ export class ExecutorWorker {
         result = { jobId, executor: this.id, error: message };
       }
     }
-    await this.bus.send(subjects.execResult(this.id), result, { msgId: `result:${jobId}:${this.id}` });
+    await messages.send(this.bus, messages.RESULT, this.id, result, { msgId: `result:${jobId}:${this.id}` });
   }
 
   private shouldCheat(): boolean {

@@ -1,7 +1,5 @@
 // Settlement on the optinfer program: batch roots committed on chain, finality and invalidations read back from it.
 import { PublicKey, type Signer } from '@solana/web3.js';
-import type { ModelRegistry } from '../executor/model.ts';
-import { compileForProgram, encodeOpEntry } from '../executor/program-model.ts';
 import type { ExecutorId, ModelId } from '../state/types.ts';
 import {
   PHASE,
@@ -13,7 +11,7 @@ import {
 } from '../settlement/index.ts';
 import { OptinferError } from '../state/errors.ts';
 import { fromHex, toHex } from '../state/hash.ts';
-import type { BatchHeader, Settlement } from './ports.ts';
+import type { BatchHeader, ProgramModelSource, Settlement } from './ports.ts';
 
 /** Solana's target slot time; used only to tell people roughly when a window ends. */
 export const DEFAULT_SLOT_MS = 400;
@@ -40,22 +38,20 @@ export class ChainSettlement implements Settlement {
     private readonly sequencer: Signer,
     private readonly slotMs = DEFAULT_SLOT_MS,
     /** With the Config authority and the node's models, provable models are registered on chain too. */
-    private readonly models?: { authority: Signer; registry: ModelRegistry },
+    private readonly models?: { authority: Signer; compile: ProgramModelSource },
   ) {}
 
   /** Registers a provable model's op table and weight root (resumable: pages already loaded are skipped). */
   async registerModel(modelId: ModelId): Promise<void> {
     if (!this.models) return;
-    const model = this.models.registry.get(modelId);
-    if (!model) throw new OptinferError('NOT_FOUND', `model ${modelId} is not loaded`);
-    const compiled = await compileForProgram(model);
+    const spec = await this.models.compile(modelId);
     await this.client.registerModel(this.models.authority, {
       modelId: fromHex(modelId, 32),
-      profileHash: fromHex(model.profileHash, 32),
-      weightRoot: fromHex(compiled.weightRoot, 32),
-      weightCount: compiled.weights.length,
-      opEntries: compiled.layers.map(encodeOpEntry),
-      outputName: compiled.outputName,
+      profileHash: fromHex(spec.profileHash, 32),
+      weightRoot: fromHex(spec.weightRoot, 32),
+      weightCount: spec.weightCount,
+      opEntries: spec.opEntries,
+      outputName: spec.outputName,
     });
   }
 

@@ -1,33 +1,29 @@
 // What the sequencer needs from model handling and settlement, as interfaces: the seams for executor/ and Solana.
 import type { BatchIndex, ExecutorId, Hash32, ModelId } from '../state/types.ts';
-import type { TensorMap } from './codec.ts';
+import type { ModelInfo } from '../state/model-info.ts';
+import type { TensorMap } from '../state/tensor-map.ts';
 
-export interface TensorSpec {
-  name: string;
-  dtype: string;
-  /** null for a symbolic dimension. */
-  dims: (number | null)[];
-}
+export type { ModelInfo, TensorSpec } from '../state/model-info.ts';
 
-export interface ModelInfo {
-  modelId: ModelId;
-  name: string;
-  inputs: TensorSpec[];
-  outputs: TensorSpec[];
-  /** Every traced op can be recomputed exactly by the on-chain referee. */
-  provable: boolean;
-  unprovableOps: string[];
-  sizeBytes: number;
-  registeredAt: number;
-}
-
-/** Parses and checks models and inputs; implemented over onnxruntime in executor/. */
+/** Parses and checks models and inputs; implemented over onnxruntime by executor/sequencer-adapters.ts. */
 export interface ModelInspector {
   /** Throws OptinferError INVALID_MODEL naming what is wrong. */
   inspect(bytes: Uint8Array, name: string): Promise<Omit<ModelInfo, 'registeredAt'>>;
   /** Throws OptinferError INVALID_INPUT naming the input, what was wrong and what was expected. */
   validateInputs(model: ModelInfo, inputs: TensorMap): void;
 }
+
+/** A provable model as the program registers it: its op table (24-byte entries) and weight root. */
+export interface ProgramModelSpec {
+  profileHash: Hash32;
+  weightRoot: Hash32;
+  weightCount: number;
+  opEntries: Uint8Array[];
+  outputName: string;
+}
+
+/** Compiles a loaded model for the program; implemented by executor/sequencer-adapters.ts. */
+export type ProgramModelSource = (modelId: ModelId) => Promise<ProgramModelSpec>;
 
 export interface BatchHeader {
   index: BatchIndex;

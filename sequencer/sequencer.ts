@@ -9,11 +9,17 @@ import { tensorSetDigest } from '../state/tensor.ts';
 import type { BatchIndex, ExecutorId, Hash32, JobId, ModelId } from '../state/types.ts';
 import { asExecutorId, asHash32 } from '../state/types.ts';
 import type { Bus, Consumer, Subscription } from '../bus/bus.ts';
-import * as subjects from '../bus/subjects.ts';
+import * as messages from '../bus/messages.ts';
+import type {
+  AssignMessage,
+  BatchCommittedMessage,
+  HeartbeatMessage,
+  ResultMessage,
+} from '../bus/messages.ts';
 import { silentLogger, type Logger } from '../common/log.ts';
 import { noopMetrics, type Metrics } from '../common/metrics.ts';
 import { GroupWriter } from './group-writer.ts';
-import { fromStored, fromWire, toStored, type StoredTensorMap, type TensorMap } from './codec.ts';
+import { fromStored, fromWire, toStored, type StoredTensorMap, type TensorMap } from '../state/tensor-map.ts';
 import type { BatchHeader, ModelInfo, ModelInspector, Settlement } from './ports.ts';
 
 export type JobStatus = 'queued' | 'executing' | 'executed' | 'batched' | 'finalized' | 'invalid' | 'failed';
@@ -79,36 +85,6 @@ export const DEFAULT_SEQUENCER_CONFIG: Omit<SequencerConfig, 'dataDir'> = {
   defaultFeeLamports: 1_000n,
   maxModelBytes: 256 * 1024 * 1024,
 };
-
-/** The message an executor gets for one job. */
-export interface AssignMessage {
-  jobId: JobId;
-  modelId: ModelId;
-  inputs: TensorMap;
-  fee: string;
-}
-
-/** The message an executor returns. Exactly one of outputs / error. */
-export interface ResultMessage {
-  jobId: JobId;
-  executor: ExecutorId;
-  outputDigest?: Hash32;
-  outputs?: TensorMap;
-  error?: string;
-}
-
-export interface HeartbeatMessage {
-  executorId: ExecutorId;
-  capacity: number;
-  models?: ModelId[];
-}
-
-export interface BatchCommittedMessage {
-  index: number;
-  root: Hash32;
-  jobCount: number;
-  windowEndsAt: number;
-}
 
 interface LiveExecutor {
   id: ExecutorId;
@@ -278,22 +254,14 @@ export class Sequencer {
 
   private async listen(): Promise<void> {
     this.subs.push(
-      await this.bus.subscribe<HeartbeatMessage>(subjects.EXECUTOR_HEARTBEAT_ALL, (m) => this.onHeartbeat(m)),
-      await this.bus.consume<ResultMessage>(
-        subjects.RESULTS_ALL,
-        'sequencer-results',
-        (m) => this.onResult(m),
-        {
-          maxInFlight: 64,
-        },
-      ),
-      await this.bus.reply<{ modelId: string }, { modelId: string; bytes: Uint8Array }>(
-        subjects.MODEL_FETCH,
-        (m) => {
-          const id = asHash32(m.modelId, 'modelId');
-          return { modelId: id, bytes: this.modelBytes(id) };
-        },
-      ),
+      await messages.subscribe(this.bus, messages.HEARTBEAT, (m) => this.onHeartbeat(m)),
+      await messages.consume(this.bus, messages.RESULT, 'all', 'sequencer-results', (m) => this.onResult(m), {
+        maxInFlight: 64,
+      }),
+      await messages.reply(this.bus, messages.MODEL_FETCH, undefined, (m) => {
+        const id = asHash32(m.modelId, 'modelId');
+        return { modelId: id, bytes: this.modelBytes(id) };
+      }),
     );
   }
 
@@ -318,7 +286,7 @@ export class Sequencer {
     if (info.provable && this.settlement.registerModel) await this.settlement.registerModel(modelId);
     await this.writer.write([this.modelsTable.put(modelId, info)]);
     this.models.set(modelId, info);
-    this.bus.publish(subjects.MODEL_REGISTERED, { modelId, name: info.name });
+    messages.publish(this.bus, messages.MODEL_REGISTERED, undefined, { modelId, name: info.name });
     this.log.info({ modelId, model: info.name, provable: info.provable }, 'model registered');
     return info;
   }
@@ -579,7 +547,7 @@ export class Sequencer {
       };
       this.active.set(job.jobId, updated);
       const msg: AssignMessage = { jobId: job.jobId, modelId: j.modelId, inputs: job.inputs, fee: j.fee };
-      await this.bus.send(subjects.execAssign(executor), msg, {
+      await messages.send(this.bus, messages.ASSIGN, executor, msg, {
         msgId: `${job.jobId}:${executor}:${updated.attempts}:${updated.invalidations?.length ?? 0}`,
       });
     } catch (e) {
@@ -793,7 +761,9 @@ export class Sequencer {
     await this.writer.write([this.batches.put(seqKey(b.index), committed)]);
     this.openBatches.set(b.index, committed);
     const msg: BatchCommittedMessage = { index: b.index, root: b.root, jobCount: b.jobCount, windowEndsAt };
-    await this.bus.send(subjects.BATCH_COMMITTED, msg, { msgId: `batch:${b.index}:${b.root}` });
+    await messages.send(this.bus, messages.BATCH_COMMITTED, undefined, msg, {
+      msgId: `batch:${b.index}:${b.root}`,
+    });
     this.metrics.inc('batches_committed_total');
     this.log.info(
       { index: b.index, root: b.root, jobs: b.jobCount, settlement: this.settlement.kind },

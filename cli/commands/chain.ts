@@ -5,12 +5,12 @@ import {
   SIDE,
   connectRpc,
   freeBond,
-  loadKeypair,
   timeoutSlot,
   windowEndSlot,
   type SettlementClient,
 } from '../../settlement/index.ts';
 import { OptinferError } from '../../state/errors.ts';
+import { loadKeypair } from '../../common/keys.ts';
 
 export interface RpcOptions {
   rpc: string;

@@ -1,7 +1,7 @@
 // `optinfer keygen`: a new Solana CLI keypair file, for operators without the Solana CLI installed.
 import { existsSync } from 'node:fs';
 import { Keypair } from '@solana/web3.js';
-import { saveKeypair } from '../../settlement/index.ts';
+import { saveKeypair } from '../../common/keys.ts';
 import { OptinferError } from '../../state/errors.ts';
 
 export function keygenCommand(o: { out: string; force: boolean }): number {

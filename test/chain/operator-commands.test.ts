@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Keypair, LAMPORTS_PER_SOL } from '@solana/web3.js';
 import { startLocalChain } from '../../chain/local-chain.ts';
-import { connectRpc, saveKeypair, PROGRAM_ID, DEFAULT_SO_PATH } from '../../settlement/index.ts';
+import { connectRpc, PROGRAM_ID, DEFAULT_SO_PATH } from '../../settlement/index.ts';
+import { saveKeypair } from '../../common/keys.ts';
 import { runCli } from '../helpers/node-process.ts';
 
 test(

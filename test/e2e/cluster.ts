@@ -5,13 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Keypair, LAMPORTS_PER_SOL, PublicKey } from '@solana/web3.js';
 import { startLocalChain, type LocalChain } from '../../chain/local-chain.ts';
-import {
-  connectRpc,
-  saveKeypair,
-  DEFAULT_SO_PATH,
-  PROGRAM_ID,
-  type SettlementClient,
-} from '../../settlement/index.ts';
+import { saveKeypair } from '../../common/keys.ts';
+import { connectRpc, DEFAULT_SO_PATH, PROGRAM_ID, type SettlementClient } from '../../settlement/index.ts';
 import type { CheatMode } from '../../executor/worker.ts';
 import { DEMO_MODEL_PATH } from '../../cli/roles.ts';
 import { loadModel, type LoadedModel } from '../../executor/model.ts';

@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectNatsBus } from '../../bus/nats.ts';
-import * as subjects from '../../bus/subjects.ts';
+import * as messages from '../../bus/messages.ts';
 import type { Bus } from '../../bus/bus.ts';
 import type { Finding } from '../../challenger/findings.ts';
 import { verifyInclusion, type InclusionProof } from '../../state/job.ts';
@@ -92,7 +92,7 @@ test(
 
     bus = await connectNatsBus({ url: server.url });
     const findings: Finding[] = [];
-    await bus.consume<Finding>(subjects.FINDINGS_ALL, 'test-findings', (f) => {
+    await messages.consume(bus, messages.FINDING, 'all', 'test-findings', (f) => {
       findings.push(f);
     });
 

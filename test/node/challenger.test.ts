@@ -9,8 +9,7 @@ import { silentLogger } from '../../common/log.ts';
 import { createMemoryBus } from '../../bus/memory.ts';
 import { loadModel } from '../../executor/model.ts';
 import { traceModel } from '../../executor/trace.ts';
-import type { TraceReply, ChunksReply } from '../../executor/worker.ts';
-import * as subjects from '../../bus/subjects.ts';
+import * as messages from '../../bus/messages.ts';
 import { locate } from '../../challenger/locate.ts';
 import { traceCommitment } from '../../state/trace.ts';
 import { chunks, tensorDigest } from '../../state/tensor.ts';
@@ -108,7 +107,7 @@ test('locate finds the exact layer and chunk where an executor trace first diver
         layerDigests,
       });
       const subs = [
-        await bus.reply(subjects.execTrace(executor), (): TraceReply => ({
+        await messages.reply(bus, messages.TRACE, executor, () => ({
           jobId,
           traceRoot: c.root,
           layerCount: c.layerCount,
@@ -121,7 +120,7 @@ test('locate finds the exact layer and chunk where an executor trace first diver
           })),
           prefixes: c.prefixes,
         })),
-        await bus.reply(subjects.execChunks(executor), (m: { layer: number }): ChunksReply => ({
+        await messages.reply(bus, messages.CHUNKS, executor, (m) => ({
           jobId,
           layer: m.layer,
           chunkHashes: chunks(tensors[m.layer].data).map((ch) => toHex(leafHash(ch))),

@@ -10,17 +10,13 @@ import { createMemoryBus } from '../../bus/memory.ts';
 import type { Bus } from '../../bus/bus.ts';
 import { ModelRegistry } from '../../executor/model.ts';
 import { runModel } from '../../executor/run.ts';
-import {
-  ExecutorWorker,
-  DEFAULT_EXECUTOR_CONFIG,
-  loadOrCreateKeypair,
-  type CheatConfig,
-} from '../../executor/worker.ts';
+import { ExecutorWorker, DEFAULT_EXECUTOR_CONFIG, type CheatConfig } from '../../executor/worker.ts';
+import { loadOrCreateKeypair } from '../../common/keys.ts';
 import { Challenger, type ChallengerConfig } from '../../challenger/challenger.ts';
 import { SequencerSource } from '../../challenger/source.ts';
 import { DEMO_MODEL_PATH } from '../../cli/roles.ts';
 import { Sequencer, DEFAULT_SEQUENCER_CONFIG, type JobView } from '../../sequencer/sequencer.ts';
-import { OrtInspector } from '../../sequencer/inspector.ts';
+import { OrtInspector, programModelSource } from '../../executor/sequencer-adapters.ts';
 import { ChainSettlement } from '../../sequencer/chain-settlement.ts';
 import type { ModelInfo } from '../../sequencer/ports.ts';
 import { verifyInclusion } from '../../state/job.ts';
@@ -78,7 +74,10 @@ async function startWorld(
     config: { ...DEFAULT_SEQUENCER_CONFIG, dataDir: dir, batchMaxJobs: 4, batchMaxAgeMs: 50 },
     bus,
     inspector: new OrtInspector(registry),
-    settlement: new ChainSettlement(client, sequencerKey, SLOT_MS, { authority, registry }),
+    settlement: new ChainSettlement(client, sequencerKey, SLOT_MS, {
+      authority,
+      compile: programModelSource(registry),
+    }),
     logger: log.child({ role: 'sequencer' }),
   });
   const executors: ExecutorWorker[] = [];

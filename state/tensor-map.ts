@@ -1,7 +1,7 @@
-// Storage and wire forms of tensor maps: base64 in LevelDB JSON, raw bytes on the bus.
-import type { Tensor } from '../state/tensor.ts';
-import { isDType } from '../state/tensor.ts';
-import { OptinferError } from '../state/errors.ts';
+// Tensor maps (named tensors) and their storage and wire forms: base64 in LevelDB JSON, raw bytes on the bus.
+import type { Tensor } from './tensor.ts';
+import { isDType } from './tensor.ts';
+import { OptinferError } from './errors.ts';
 
 export type TensorMap = Record<string, Tensor>;
 export type StoredTensorMap = Record<string, { dtype: string; dims: number[]; b64: string }>;

@@ -1,0 +1,302 @@
+// The wire vocabulary: every message that crosses the bus, with its subject, payload type, delivery and readers.
+import type {
+  Bus,
+  ConsumeOptions,
+  Consumer,
+  DurableHandler,
+  MessageHandler,
+  RequestHandler,
+  RequestOptions,
+  SendOptions,
+  Subscription,
+  SubscribeOptions,
+} from './bus.ts';
+import * as subjects from './subjects.ts';
+import type { TensorMap } from '../state/tensor-map.ts';
+import type { ExecutorId, Hash32, JobId, ModelId } from '../state/types.ts';
+
+// ---- Payloads ---------------------------------------------------------------------------------------------
+
+/** Sequencer → executor: one job to run. */
+export interface AssignMessage {
+  jobId: JobId;
+  modelId: ModelId;
+  inputs: TensorMap;
+  fee: string;
+}
+
+/** Executor → sequencer: the result of an assigned job. Exactly one of outputs / error. */
+export interface ResultMessage {
+  jobId: JobId;
+  executor: ExecutorId;
+  outputDigest?: Hash32;
+  outputs?: TensorMap;
+  error?: string;
+}
+
+/** Executor → sequencer: "I am alive and can take `capacity` jobs at once". */
+export interface HeartbeatMessage {
+  executorId: ExecutorId;
+  capacity: number;
+  models?: ModelId[];
+}
+
+/** Sequencer → challengers: a batch root was committed; its window ends at windowEndsAt (ms epoch). */
+export interface BatchCommittedMessage {
+  index: number;
+  root: Hash32;
+  jobCount: number;
+  windowEndsAt: number;
+}
+
+/** Sequencer → whoever listens: a model was registered. */
+export interface ModelRegisteredMessage {
+  modelId: ModelId;
+  name: string;
+}
+
+/** Executor → sequencer request, and its answer: a registered model's bytes. */
+export interface ModelFetchRequest {
+  modelId: string;
+}
+export interface ModelFetchReply {
+  modelId: string;
+  bytes: Uint8Array;
+}
+
+/** Challenger → executor request: the executor's committed layer trace of a job. */
+export interface TraceRequest {
+  jobId: string;
+}
+export interface TraceReply {
+  jobId: JobId;
+  traceRoot: Hash32;
+  layerCount: number;
+  outputDigest: Hash32;
+  layers: { index: number; name: string; op: string; digest: Hash32 }[];
+  prefixes: Hash32[];
+}
+
+/** Challenger → executor request: the chunk leaf hashes of one layer of a job's trace. */
+export interface ChunksRequest {
+  jobId: string;
+  layer: number;
+}
+export interface ChunksReply {
+  jobId: JobId;
+  layer: number;
+  /** Leaf hashes H(0x00 || chunk) of the layer tensor, in order. */
+  chunkHashes: string[];
+}
+
+/** Where a re-execution first departs from the executor's claim. */
+export interface Location {
+  ourTraceRoot: Hash32;
+  theirTraceRoot: Hash32 | null;
+  layerCount: number;
+  /** First layer whose prefix differs; null when every layer agrees and only the claimed output differs. */
+  firstDivergentLayer: number | null;
+  layerName?: string;
+  layerOp?: string;
+  /** First chunk of that layer's tensor whose leaf hash differs. */
+  firstDivergentChunk: number | null;
+  /** Why the executor's side is missing, if it did not answer. */
+  executorError?: string;
+}
+
+/** Challenger → anyone auditing it: a mismatch it found and located. */
+export interface Finding {
+  jobId: JobId;
+  batchIndex: number;
+  batchRoot: Hash32;
+  position: number;
+  modelId: ModelId;
+  executor: ExecutorId;
+  claimedOutputDigest: Hash32;
+  ourOutputDigest: Hash32;
+  /** Whether the on-chain referee can settle a dispute on this model. */
+  provable: boolean;
+  location: Location;
+  foundAt: number;
+}
+
+// ---- Descriptors ------------------------------------------------------------------------------------------
+
+/**
+ * A message kind on the bus. `to` names the party a subject is addressed to (an executor or challenger id;
+ * `void` for a single shared subject). `P` exists only for typing: it is the payload.
+ */
+interface Described {
+  /** Who sends it and who reads it, for the docs and for newcomers. */
+  readonly from: string;
+  readonly readers: string;
+}
+
+/** At-least-once through a JetStream stream: `send` persists before resolving, `consume` acks after the handler. */
+export interface DurableKind<P extends object, To = void> extends Described {
+  readonly delivery: 'durable';
+  subject(to: To): string;
+  /** The subject a consumer of every party's messages reads (a wildcard, or the subject itself). */
+  readonly all: string;
+  readonly payload?: P;
+}
+
+/** Fire-and-forget on core NATS: lost when nobody listens. */
+export interface NotifyKind<P extends object, To = void> extends Described {
+  readonly delivery: 'notify';
+  subject(to: To): string;
+  readonly all: string;
+  readonly payload?: P;
+}
+
+/** Request/reply on core NATS with a timeout. */
+export interface RequestKind<Req extends object, Res extends object, To = void> extends Described {
+  readonly delivery: 'request';
+  subject(to: To): string;
+  readonly request?: Req;
+  readonly reply?: Res;
+}
+
+const single = (s: string) => () => s;
+
+export const ASSIGN: DurableKind<AssignMessage, ExecutorId> = {
+  delivery: 'durable',
+  subject: (executor) => subjects.execAssign(executor),
+  all: subjects.EXEC_ASSIGN_ALL,
+  from: 'sequencer',
+  readers: 'the addressed executor (work queue: removed once it acks)',
+};
+
+export const RESULT: DurableKind<ResultMessage, ExecutorId> = {
+  delivery: 'durable',
+  subject: (executor) => subjects.execResult(executor),
+  all: subjects.RESULTS_ALL,
+  from: 'executor',
+  readers: "sequencer (work queue over every executor's subject)",
+};
+
+export const BATCH_COMMITTED: DurableKind<BatchCommittedMessage> = {
+  delivery: 'durable',
+  subject: single(subjects.BATCH_COMMITTED),
+  all: subjects.BATCH_COMMITTED,
+  from: 'sequencer',
+  readers: 'every challenger, each with its own durable (events stream: every reader sees every batch)',
+};
+
+export const FINDING: DurableKind<Finding, string> = {
+  delivery: 'durable',
+  subject: (challenger) => subjects.challengerFinding(challenger),
+  all: subjects.FINDINGS_ALL,
+  from: 'challenger',
+  readers: 'no optinfer role; kept in the events stream for operators and tests auditing a challenger',
+};
+
+export const HEARTBEAT: NotifyKind<HeartbeatMessage, ExecutorId> = {
+  delivery: 'notify',
+  subject: (executor) => subjects.executorHeartbeat(executor),
+  all: subjects.EXECUTOR_HEARTBEAT_ALL,
+  from: 'executor',
+  readers: 'sequencer',
+};
+
+export const MODEL_REGISTERED: NotifyKind<ModelRegisteredMessage> = {
+  delivery: 'notify',
+  subject: single(subjects.MODEL_REGISTERED),
+  all: subjects.MODEL_REGISTERED,
+  from: 'sequencer',
+  readers:
+    'no optinfer role (executors fetch models on demand); the events stream captures it for external watchers',
+};
+
+export const MODEL_FETCH: RequestKind<ModelFetchRequest, ModelFetchReply> = {
+  delivery: 'request',
+  subject: single(subjects.MODEL_FETCH),
+  from: 'executor',
+  readers: 'sequencer',
+};
+
+export const TRACE: RequestKind<TraceRequest, TraceReply, ExecutorId> = {
+  delivery: 'request',
+  subject: (executor) => subjects.execTrace(executor),
+  from: 'challenger',
+  readers: 'the addressed executor',
+};
+
+export const CHUNKS: RequestKind<ChunksRequest, ChunksReply, ExecutorId> = {
+  delivery: 'request',
+  subject: (executor) => subjects.execChunks(executor),
+  from: 'challenger',
+  readers: 'the addressed executor',
+};
+
+/** Every message kind, for docs and tests. */
+export const MESSAGE_KINDS = {
+  ASSIGN,
+  RESULT,
+  BATCH_COMMITTED,
+  FINDING,
+  HEARTBEAT,
+  MODEL_REGISTERED,
+  MODEL_FETCH,
+  TRACE,
+  CHUNKS,
+} as const;
+
+// ---- Typed operations -----------------------------------------------------------------------------------
+
+/** Durable send of one message to `to`'s subject. */
+export function send<P extends object, To>(
+  bus: Bus,
+  kind: DurableKind<P, To>,
+  to: To,
+  msg: P,
+  opts?: SendOptions,
+): Promise<void> {
+  return bus.send(kind.subject(to), msg, opts);
+}
+
+/** Durable consumer of one party's subject (`{ of: id }`) or of every party's (`'all'`). */
+export function consume<P extends object, To>(
+  bus: Bus,
+  kind: DurableKind<P, To>,
+  scope: { of: To } | 'all',
+  durableName: string,
+  handler: DurableHandler<P>,
+  opts?: ConsumeOptions,
+): Promise<Consumer> {
+  return bus.consume<P>(scope === 'all' ? kind.all : kind.subject(scope.of), durableName, handler, opts);
+}
+
+export function publish<P extends object, To>(bus: Bus, kind: NotifyKind<P, To>, to: To, msg: P): void {
+  bus.publish(kind.subject(to), msg);
+}
+
+/** Subscribes to every party's notifications of this kind. */
+export function subscribe<P extends object, To>(
+  bus: Bus,
+  kind: NotifyKind<P, To>,
+  handler: MessageHandler<P>,
+  opts?: SubscribeOptions,
+): Promise<Subscription> {
+  return bus.subscribe<P>(kind.all, handler, opts);
+}
+
+export function request<Req extends object, Res extends object, To>(
+  bus: Bus,
+  kind: RequestKind<Req, Res, To>,
+  to: To,
+  msg: Req,
+  opts?: RequestOptions,
+): Promise<Res> {
+  return bus.request<Res>(kind.subject(to), msg, opts);
+}
+
+export function reply<Req extends object, Res extends object, To>(
+  bus: Bus,
+  kind: RequestKind<Req, Res, To>,
+  at: To,
+  handler: RequestHandler<Req, Res>,
+  opts?: SubscribeOptions,
+): Promise<Subscription> {
+  return bus.reply<Req, Res>(kind.subject(at), handler, opts);
+}

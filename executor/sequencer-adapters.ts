@@ -1,0 +1,64 @@
+// What the sequencer's ports need from model handling, over onnxruntime: the model inspector and the program compiler.
+import type { ModelRegistry } from './model.ts';
+import { compileForProgram, encodeOpEntry } from './program-model.ts';
+import { validateInputs } from './validate.ts';
+import { OptinferError } from '../state/errors.ts';
+import type { ModelInfo } from '../state/model-info.ts';
+import type { TensorMap } from '../state/tensor-map.ts';
+import type { Hash32, ModelId } from '../state/types.ts';
+
+/** The sequencer's ModelInspector port: parses, loads and validates through the registry. */
+export class OrtInspector {
+  constructor(private readonly registry: ModelRegistry) {}
+
+  async inspect(bytes: Uint8Array, name: string): Promise<Omit<ModelInfo, 'registeredAt'>> {
+    const m = await this.registry.register(bytes, { name });
+    const spec = (v: {
+      name: string;
+      dtype: string | null;
+      typeText: string;
+      dims: (number | null)[] | null;
+    }) => ({
+      name: v.name,
+      dtype: v.dtype ?? v.typeText,
+      dims: v.dims ?? [],
+    });
+    return {
+      modelId: m.modelId,
+      name: m.name,
+      inputs: m.inputs.map(spec),
+      outputs: m.outputs.map(spec),
+      provable: m.provable,
+      unprovableOps: [...m.unprovableOps, ...m.untraceableOps],
+      sizeBytes: bytes.length,
+    };
+  }
+
+  validateInputs(model: ModelInfo, inputs: TensorMap): void {
+    const m = this.registry.get(model.modelId);
+    if (!m) throw new OptinferError('NOT_FOUND', `model ${model.modelId} is registered but not loaded`);
+    validateInputs(m.inputs, inputs, `model '${m.name}'`);
+  }
+}
+
+/** The sequencer's ProgramModelSource port: a loaded model's op table and weight root, as the program registers it. */
+export function programModelSource(registry: ModelRegistry): (modelId: ModelId) => Promise<{
+  profileHash: Hash32;
+  weightRoot: Hash32;
+  weightCount: number;
+  opEntries: Uint8Array[];
+  outputName: string;
+}> {
+  return async (modelId) => {
+    const model = registry.get(modelId);
+    if (!model) throw new OptinferError('NOT_FOUND', `model ${modelId} is not loaded`);
+    const compiled = await compileForProgram(model);
+    return {
+      profileHash: model.profileHash,
+      weightRoot: compiled.weightRoot,
+      weightCount: compiled.weights.length,
+      opEntries: compiled.layers.map(encodeOpEntry),
+      outputName: compiled.outputName,
+    };
+  };
+}
