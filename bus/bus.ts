@@ -1,4 +1,5 @@
 // The one Bus interface shared by the in-process and NATS implementations, with its errors and options.
+import { OptinferError } from '../state/errors.ts';
 
 /** A value that can travel on the bus: JSON plus Uint8Array (bytes survive the codec untouched). */
 export type BusValue =
@@ -25,14 +26,13 @@ export type BusErrorCode =
   | 'NOT_DURABLE' // send/consume on a subject that no durable stream captures
   | 'CONSUMER_CONFLICT'; // a durable consumer clashes with an existing one
 
-export class BusError extends Error {
+/** An OptinferError whose code is one of the bus's own; its kind (state/errors.ts) sets statuses and exit codes. */
+export class BusError extends OptinferError {
   override readonly name = 'BusError';
-  constructor(
-    readonly code: BusErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+  declare readonly code: BusErrorCode;
+
+  constructor(code: BusErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, undefined, options);
   }
 }
 

@@ -1,6 +1,6 @@
 // Every bus subject of optinfer, and the durable streams that capture the ones whose messages must not be lost.
 // Payload types, delivery and readers of each are in messages.ts; roles send and receive through it.
-import type { StreamSpec } from './bus.ts';
+import { BusError, type StreamSpec } from './bus.ts';
 
 export const SUBJECT_ROOT = 'optinfer';
 
@@ -9,7 +9,10 @@ const TOKEN = /^[A-Za-z0-9_-]+$/;
 /** Ids used inside subjects (base58 executor ids, challenger ids) must be a single safe NATS token. */
 function token(kind: string, id: string): string {
   if (typeof id !== 'string' || !TOKEN.test(id)) {
-    throw new Error(`invalid ${kind} ${JSON.stringify(id)} for a subject: use [A-Za-z0-9_-]+ (base58 fits)`);
+    throw new BusError(
+      'INVALID_SUBJECT',
+      `invalid ${kind} ${JSON.stringify(id)} for a subject: use [A-Za-z0-9_-]+ (base58 fits)`,
+    );
   }
   return id;
 }

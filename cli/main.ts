@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { DEFAULT_SO_PATH } from '../settlement/index.ts';
 import { createLogger } from '../common/log.ts';
-import { OptinferError, isOptinferError } from '../state/errors.ts';
+import { OptinferError, exitCode, isOptinferError } from '../state/errors.ts';
 import { DEFAULT_NATS_URL } from '../bus/nats.ts';
 import { DEFAULT_SAMPLE_RATE } from '../challenger/challenger.ts';
 import { CHEAT_MODES, type CheatConfig } from '../executor/worker.ts';
@@ -548,19 +548,16 @@ export async function main(argv: string[]): Promise<number> {
       return e.exitCode === 0 ? 0 : 2;
     }
     if (isOptinferError(e)) {
+      // BusError included: its kind says whether the user can fix the call (2) or not (1).
       process.stderr.write(`optinfer: ${e.message}\n`);
-      return e.code === 'INTERNAL' ? 1 : 2;
+      return exitCode(e.code);
     }
-    const err = e as NodeJS.ErrnoException & { name?: string };
+    const err = e as NodeJS.ErrnoException;
     if (err.code === 'EADDRINUSE') {
       process.stderr.write(
         `optinfer: ${err.message.replace(/^listen /, '')}: the port is in use; pass --port\n`,
       );
       return 2;
-    }
-    if (err.name === 'BusError') {
-      process.stderr.write(`optinfer: ${err.message}\n`);
-      return 1;
     }
     process.stderr.write(`optinfer: internal error: ${(e as Error).message}\n`);
     if (process.env.OPTINFER_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);

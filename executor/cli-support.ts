@@ -1,20 +1,11 @@
 // Shared plumbing of the trace and verify commands: reading files, JSON output, one-line errors and exit codes.
 import { readFile } from 'node:fs/promises';
-import { isOptinferError, OptinferError } from '../state/errors.ts';
+import { EXIT_USER_ERROR, isOptinferError, isUserError, OptinferError } from '../state/errors.ts';
 import { parseInputsJson } from '../state/tensor-json.ts';
 import type { Tensor } from '../state/tensor.ts';
 
-/** Codes that mean the user gave something wrong (usage, file, model or input): exit 2 per the CLI contract. */
-const USER_ERRORS = new Set([
-  'INVALID_INPUT',
-  'INVALID_MODEL',
-  'UNPROVABLE_MODEL',
-  'INVALID_HASH',
-  'INVALID_CONFIG',
-  'EXECUTION_FAILED',
-  'NOT_FOUND',
-  'PAYLOAD_TOO_LARGE',
-]);
+/** Exit code of trace and verify for a failure the user cannot fix: 1 already means "refuted". */
+const EXIT_FAILURE = 3;
 
 export async function readTextFile(path: string, what: string): Promise<string> {
   try {
@@ -57,11 +48,11 @@ export function printJson(v: unknown): void {
 /** Prints one line on stderr (never a stack) and returns the exit code: 2 for bad usage or input, 3 otherwise. */
 export function reportError(e: unknown, command: string): number {
   const message = (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ');
-  if (isOptinferError(e) && USER_ERRORS.has(e.code)) {
+  if (isOptinferError(e) && isUserError(e.code)) {
     process.stderr.write(`optinfer ${command}: ${message}\n`);
-    return 2;
+    return EXIT_USER_ERROR;
   }
   const code = isOptinferError(e) ? e.code : 'INTERNAL';
   process.stderr.write(`optinfer ${command}: internal error (${code}): ${message}\n`);
-  return 3;
+  return EXIT_FAILURE;
 }

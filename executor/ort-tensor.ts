@@ -22,7 +22,7 @@ const TYPED: Record<DType, Ctor> = {
 
 if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
   // Canonical bytes are little-endian and typed arrays use host order: a big-endian host would need byte swaps.
-  throw new Error('optinfer executor requires a little-endian host');
+  throw new OptinferError('INTERNAL', 'optinfer executor requires a little-endian host');
 }
 
 export function toOrtTensor(t: Tensor): ort.Tensor {

@@ -1,6 +1,6 @@
 // The sequencer's HTTP API (fastify): models, jobs with results and inclusion proofs, batches, health and metrics.
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import { OptinferError, isOptinferError } from '../state/errors.ts';
+import { OptinferError, httpStatus, isOptinferError, type OptinferErrorCode } from '../state/errors.ts';
 import { decodeInputsJson, encodeTensorsJson } from '../state/tensor-json.ts';
 import { asBatchIndex, asHash32 } from '../state/types.ts';
 import type { JobId, ModelId } from '../state/types.ts';
@@ -20,18 +20,13 @@ export const DEFAULT_HTTP_CONFIG: HttpConfig = {
   maxModelBytes: 256 * 1024 * 1024,
 };
 
-const STATUS_OF: Record<string, number> = {
-  INVALID_INPUT: 400,
-  INVALID_MODEL: 400,
-  INVALID_HASH: 400,
-  INVALID_BATCH_INDEX: 400,
-  UNPROVABLE_MODEL: 400,
-  PAYLOAD_TOO_LARGE: 413,
-  NOT_FOUND: 404,
-  UNAVAILABLE: 503,
-};
-
-function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+/** The error body; the status is the code's (state/errors.ts) unless fastify already chose a 4xx. */
+function sendError(
+  reply: FastifyReply,
+  code: OptinferErrorCode,
+  message: string,
+  status = httpStatus(code),
+): FastifyReply {
   return reply.code(status).send({ error: { code, message } });
 }
 
@@ -62,12 +57,11 @@ function build(opts: {
   );
 
   app.setErrorHandler((err, _req, reply) => {
-    if (isOptinferError(err)) return sendError(reply, STATUS_OF[err.code] ?? 500, err.code, err.message);
+    if (isOptinferError(err)) return sendError(reply, err.code, err.message);
     const e = err as { statusCode?: number; code?: string; message: string };
     if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return sendError(
         reply,
-        413,
         'PAYLOAD_TOO_LARGE',
         `request body: expected at most ${cfg.maxJobBytes} bytes for a job (${cfg.maxModelBytes} for a model)`,
       );
@@ -75,25 +69,22 @@ function build(opts: {
     if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       return sendError(
         reply,
-        415,
         'UNSUPPORTED_MEDIA_TYPE',
         'expected Content-Type application/json for jobs, application/octet-stream for models',
       );
     }
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
-      return sendError(reply, e.statusCode, 'INVALID_REQUEST', e.message);
+      return sendError(reply, 'INVALID_REQUEST', e.message, e.statusCode);
     }
     opts.logger?.error({ err: e.message }, 'internal error');
-    return sendError(reply, 500, 'INTERNAL', 'internal error; see the node log');
+    return sendError(reply, 'INTERNAL', 'internal error; see the node log');
   });
-  app.setNotFoundHandler((req, reply) =>
-    sendError(reply, 404, 'NOT_FOUND', `no route ${req.method} ${req.url}`),
-  );
+  app.setNotFoundHandler((req, reply) => sendError(reply, 'NOT_FOUND', `no route ${req.method} ${req.url}`));
 
   app.get('/healthz', async () => ({ ok: true, ...seq.stats() }));
 
   app.get('/metrics', async (_req, reply) => {
-    if (!opts.metrics) return sendError(reply, 404, 'NOT_FOUND', 'metrics are disabled');
+    if (!opts.metrics) return sendError(reply, 'NOT_FOUND', 'metrics are disabled');
     reply.header('content-type', opts.metrics.registry.contentType);
     return opts.metrics.registry.metrics();
   });

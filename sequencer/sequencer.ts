@@ -589,7 +589,7 @@ export class Sequencer {
     try {
       outputs = fromWire(m.outputs, `result ${id} outputs`);
       if (tensorSetDigest(outputs) !== m.outputDigest)
-        throw new Error('outputDigest does not match the outputs sent');
+        throw new OptinferError('INVALID_INPUT', 'outputDigest does not match the outputs sent');
     } catch (e) {
       await this.retryElsewhere(j, `executor ${m.executor} sent a malformed result: ${(e as Error).message}`);
       return;

@@ -156,7 +156,7 @@ const DISCRIMINATORS = new Map<AccountName, Buffer>(
 
 export function discriminatorOf(name: AccountName): Buffer {
   const d = DISCRIMINATORS.get(name);
-  if (!d) throw new Error(`IDL has no account ${name}`);
+  if (!d) throw new OptinferError('INTERNAL', `IDL has no account ${name}`);
   return d;
 }
 

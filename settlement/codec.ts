@@ -2,6 +2,7 @@
 // snake_case field names -> camelCase (used by account and event decoding).
 import BN from 'bn.js';
 import { PublicKey } from '@solana/web3.js';
+import { OptinferError } from '../state/errors.ts';
 import { IDL } from './idl.ts';
 
 export const camel = (s: string) => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
@@ -25,7 +26,7 @@ interface IdlField {
 export function structFields(typeName: string): IdlField[] {
   const t = IDL.types?.find((x) => x.name === typeName);
   if (!t || t.type.kind !== 'struct' || !Array.isArray(t.type.fields)) {
-    throw new Error(`IDL type ${typeName} is not a struct with named fields`);
+    throw new OptinferError('INTERNAL', `IDL type ${typeName} is not a struct with named fields`);
   }
   return t.type.fields as unknown as IdlField[];
 }

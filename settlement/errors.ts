@@ -33,8 +33,8 @@ export const upperSnake = (name: string) =>
     .replace(/([A-Z])([A-Z][a-z])/g, '$1_$2')
     .toUpperCase();
 
-/** The code an OptinferError from the program error `name` carries: `PROGRAM_<UPPER_SNAKE_NAME>`. */
-export const programErrorCode = (name: string) => `PROGRAM_${upperSnake(name)}`;
+/** The code an OptinferError from the program error `name` carries: `PROGRAM_<UPPER_SNAKE_NAME>` (kind conflict). */
+export const programErrorCode = (name: string): `PROGRAM_${string}` => `PROGRAM_${upperSnake(name)}`;
 
 const BY_CODE = new Map(IDL.errors.map((e) => [e.code, e]));
 
@@ -152,7 +152,8 @@ export function mapTransactionError(
     } satisfies ProgramErrorDetails);
   }
   const name = typeof err === 'string' ? err : (Object.keys(err as object)[0] ?? 'Unknown');
-  return new OptinferError(`TRANSACTION_${upperSnake(name)}`, `transaction failed: ${name}`, {
+  const code: `TRANSACTION_${string}` = `TRANSACTION_${upperSnake(name)}`;
+  return new OptinferError(code, `transaction failed: ${name}`, {
     ...base,
     source: 'transaction',
     name,

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { BorshCoder, type Idl } from '@coral-xyz/anchor';
 import { PublicKey } from '@solana/web3.js';
+import { OptinferError } from '../state/errors.ts';
 
 export const IDL_PATH = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -34,7 +35,10 @@ export type OptinferIdl = Idl & {
 export function loadIdl(file = IDL_PATH): OptinferIdl {
   const idl = JSON.parse(readFileSync(file, 'utf8')) as OptinferIdl;
   if (idl.address !== DECLARED_PROGRAM_ID) {
-    throw new Error(`${file}: program address ${idl.address}, expected ${DECLARED_PROGRAM_ID}`);
+    throw new OptinferError(
+      'INTERNAL',
+      `${file}: program address ${idl.address}, expected ${DECLARED_PROGRAM_ID}`,
+    );
   }
   return idl;
 }

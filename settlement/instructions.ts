@@ -83,7 +83,8 @@ export interface ConfigParams {
 
 const bn = (v: U64) => new BN(BigInt(v).toString());
 function b32(v: Uint8Array, what: string): number[] {
-  if (v.length !== 32) throw new RangeError(`${what}: expected 32 bytes, got ${v.length}`);
+  if (v.length !== 32)
+    throw new OptinferError('INVALID_INPUT', `${what}: expected 32 bytes, got ${v.length}`);
   return [...v];
 }
 const sibs = (s: readonly Uint8Array[]) => s.map((x, i) => b32(x, `sibling ${i}`));
@@ -122,11 +123,11 @@ export function encodeData(name: InstructionName, args: Record<string, unknown>)
  */
 export function accountMetas(name: InstructionName, accounts: Record<string, PublicKey>): AccountMeta[] {
   const ix = IDL.instructions.find((i) => i.name === name);
-  if (!ix) throw new Error(`IDL has no instruction ${name}`);
+  if (!ix) throw new OptinferError('INTERNAL', `IDL has no instruction ${name}`);
   return (ix.accounts as unknown as IdlAccountMeta[]).map((a) => {
     const pubkey =
       accounts[a.name] ?? accounts[camel(a.name)] ?? (a.address ? new PublicKey(a.address) : null);
-    if (!pubkey) throw new Error(`${name}: account ${a.name} missing`);
+    if (!pubkey) throw new OptinferError('INVALID_INPUT', `${name}: account ${a.name} missing`);
     return { pubkey, isSigner: !!a.signer, isWritable: !!a.writable };
   });
 }
@@ -241,7 +242,10 @@ export class InstructionBuilder {
     siblings: readonly Uint8Array[];
   }) {
     if (p.record.length !== RECORD_BYTES) {
-      throw new RangeError(`job record: expected ${RECORD_BYTES} bytes, got ${p.record.length}`);
+      throw new OptinferError(
+        'INVALID_INPUT',
+        `job record: expected ${RECORD_BYTES} bytes, got ${p.record.length}`,
+      );
     }
     const batch = this.pdas.batch(p.batchIndex);
     const executor = new PublicKey(p.record.subarray(128, 160));

@@ -1,5 +1,6 @@
 // Every PDA of the program, derived from the seeds of programs/optinfer/src/state/seeds.rs (one place).
 import { PublicKey } from '@solana/web3.js';
+import { OptinferError } from '../state/errors.ts';
 import { PROGRAM_ID } from './idl.ts';
 
 /** Seed prefixes, byte for byte those of seeds.rs (checked by pdas.test.ts). */
@@ -17,13 +18,15 @@ export const SEEDS = {
 export const OPS_PER_PAGE = 32;
 
 const u16le = (v: number) => {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new RangeError(`u16 expected, got ${v}`);
+  if (!Number.isInteger(v) || v < 0 || v > 0xffff)
+    throw new OptinferError('INVALID_INPUT', `u16 expected, got ${v}`);
   const b = Buffer.alloc(2);
   b.writeUInt16LE(v);
   return b;
 };
 const u32le = (v: number) => {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`u32 expected, got ${v}`);
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff)
+    throw new OptinferError('INVALID_INPUT', `u32 expected, got ${v}`);
   const b = Buffer.alloc(4);
   b.writeUInt32LE(v);
   return b;
@@ -34,7 +37,8 @@ const u64le = (v: number | bigint) => {
   return b;
 };
 const bytes32 = (v: Uint8Array, what: string) => {
-  if (v.length !== 32) throw new RangeError(`${what}: expected 32 bytes, got ${v.length}`);
+  if (v.length !== 32)
+    throw new OptinferError('INVALID_INPUT', `${what}: expected 32 bytes, got ${v.length}`);
   return Buffer.from(v);
 };
 

@@ -1,5 +1,5 @@
 // The protocol's vocabulary: branded types for every unit, checked where data crosses a boundary.
-import { OptinferError } from './errors.ts';
+import { OptinferError, type OptinferErrorCode } from './errors.ts';
 
 declare const brand: unique symbol;
 type Brand<T, B extends string> = T & { readonly [brand]: B };
@@ -46,7 +46,7 @@ export function asExecutorId(v: unknown, what = 'executor'): ExecutorId {
   return v as ExecutorId;
 }
 
-function asIndex<T>(v: unknown, what: string, code: string): T {
+function asIndex<T>(v: unknown, what: string, code: OptinferErrorCode): T {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
     throw new OptinferError(code, `${what}: expected a non-negative integer, got ${describe(v)}`);
   }

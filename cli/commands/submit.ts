@@ -1,6 +1,6 @@
 // `optinfer submit`: register the model if given a file, submit a job, optionally wait for its final state.
 import { existsSync, readFileSync } from 'node:fs';
-import { OptinferError } from '../../state/errors.ts';
+import { OptinferError, isOptinferErrorCode } from '../../state/errors.ts';
 import { parseInputsJson, encodeTensorsJson } from '../../state/tensor-json.ts';
 import { isHash32 } from '../../state/types.ts';
 import { verifyInclusion, type InclusionProof } from '../../state/job.ts';
@@ -36,7 +36,7 @@ async function call(url: string, init?: RequestInit): Promise<{ status: number; 
   if (res.status >= 400) {
     const err = (body as { error?: { code?: string; message?: string } })?.error;
     throw new OptinferError(
-      err?.code ?? 'REMOTE',
+      isOptinferErrorCode(err?.code) ? err.code : 'REMOTE',
       `sequencer refused (HTTP ${res.status}): ${err?.message ?? text}`,
     );
   }

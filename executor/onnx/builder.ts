@@ -1,5 +1,6 @@
 // A small ONNX model builder for the project's own test and demo models, encoding with the full schema.
 import { DTYPE_CODES, type DType, type Tensor } from '../../state/tensor.ts';
+import { OptinferError } from '../../state/errors.ts';
 import { ATTR, encodeModel, onnxTypes, type GraphProto, type ModelProto, type NodeProto } from './schema.ts';
 
 export type AttrValue =
@@ -114,7 +115,8 @@ export function tensorOf(dtype: DType, dims: number[], values: ArrayLike<number>
     for (let i = 0; i < values.length; i++) a[i] = BigInt(values[i]);
     return { dtype, dims, data: new Uint8Array(a.buffer) };
   }
-  if (dtype === 'float16') throw new Error('tensorOf: float16 is not supported by the builder');
+  if (dtype === 'float16')
+    throw new OptinferError('INVALID_INPUT', 'tensorOf: float16 is not supported by the builder');
   const a = new ctor[dtype](values.length);
   a.set(Array.from(values));
   return { dtype, dims, data: new Uint8Array(a.buffer) };
