@@ -1,7 +1,7 @@
 // Layer-trace capture on demand: a tracing variant of the model exposes every node output, If nodes are inlined
 // along the taken branch, and the layers are digested in canonical topological order (PROTOCOL.md, Layer traces).
 import type ort from 'onnxruntime-node';
-import pino from 'pino';
+import { silentLogger, type Logger } from '../common/log.ts';
 import { OptinferError } from '../state/errors.ts';
 import type { ExecutionProfile } from '../state/profile.ts';
 import { tensorDigest, tensorSetDigest, type DType, type Tensor } from '../state/tensor.ts';
@@ -21,12 +21,6 @@ import {
 import { fromOrtValue } from './ort-tensor.ts';
 import { runSession, toFeeds } from './run.ts';
 import { validateInputs } from './validate.ts';
-
-// stderr, so a log line can never corrupt the JSON the CLI prints on stdout.
-const log = pino(
-  { name: 'optinfer.executor.trace', level: process.env.OPTINFER_LOG_LEVEL ?? 'warn' },
-  pino.destination(2),
-);
 
 export interface TraceLayer {
   index: number;
@@ -70,6 +64,8 @@ export interface TraceOptions {
    * saves hashing the inputs again. A wrong value yields a trace that commits to the wrong seed.
    */
   inputDigest?: Hash32;
+  /** Where building a tracing variant is logged (debug); nothing by default. */
+  log?: Logger;
 }
 
 interface FlatNode {
@@ -249,7 +245,11 @@ export function canonicalOrder(flat: readonly FlatNode[]): number[] {
   return order;
 }
 
-async function buildVariant(model: LoadedModel, decisions: Map<string, boolean>): Promise<Variant> {
+async function buildVariant(
+  model: LoadedModel,
+  decisions: Map<string, boolean>,
+  log: Logger,
+): Promise<Variant> {
   const proto: ModelProto = cloneModel(model.proto);
   const g = proto.graph!;
   const names = new Set<string>([
@@ -304,7 +304,11 @@ function cacheFor(model: LoadedModel): ModelTraceCache {
   return c;
 }
 
-function variantFor(model: LoadedModel, decisions: Map<string, boolean>): Promise<Variant> {
+function variantFor(
+  model: LoadedModel,
+  decisions: Map<string, boolean>,
+  log: Logger = silentLogger,
+): Promise<Variant> {
   const c = cacheFor(model);
   const key = decisionKey(decisions);
   let v = c.variants.get(key);
@@ -315,7 +319,7 @@ function variantFor(model: LoadedModel, decisions: Map<string, boolean>): Promis
       c.variants.delete(oldKey);
       old.then((o) => o.session.release()).catch(() => undefined);
     }
-    v = buildVariant(model, new Map(decisions));
+    v = buildVariant(model, new Map(decisions), log);
     c.variants.set(key, v);
     v.catch(() => c.variants.delete(key));
   }
@@ -347,13 +351,14 @@ function condValue(
 async function tracedRun(
   model: LoadedModel,
   inputs: Record<string, Tensor>,
+  log: Logger,
 ): Promise<{ v: Variant; results: ort.InferenceSession.OnnxValueMapType }> {
   const c = cacheFor(model);
   let decisions = new Map(c.last);
   const feeds = toFeeds(inputs);
   // Each round fixes at least one condition on the executed path; nesting depth bounds the rounds.
   for (let round = 0; round < 64; round++) {
-    const v = await variantFor(model, decisions);
+    const v = await variantFor(model, decisions, log);
     let results: ort.InferenceSession.OnnxValueMapType;
     try {
       results = await v.session.run(feeds);
@@ -414,7 +419,7 @@ export async function traceModel(
   }
   validateInputs(model.inputs, inputs, `model '${model.name}'`);
   const inputDigest = opts.inputDigest ?? tensorSetDigest(inputs);
-  const { v, results } = await tracedRun(model, inputs);
+  const { v, results } = await tracedRun(model, inputs, opts.log ?? silentLogger);
 
   const outputs: Record<string, Tensor> = {};
   for (const o of model.outputs)
