@@ -7,10 +7,11 @@ import {
   connectRpc,
   loadKeypair,
   DEFAULT_SO_PATH,
+  DEFAULT_SLOT_MS,
   type ConfigAccount,
   type SettlementClient,
 } from '../settlement/index.ts';
-import { ChainSettlement, DEFAULT_SLOT_MS } from '../sequencer/chain-settlement.ts';
+import { ChainSettlement } from '../sequencer/chain-settlement.ts';
 import { OptinferError } from '../state/errors.ts';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,9 +1,10 @@
 // Settlement on the optinfer program: batch roots committed on chain, finality and invalidations read back from it.
 import { PublicKey, type Signer } from '@solana/web3.js';
 import type { ModelRegistry } from '../executor/model.ts';
-import { compileForProgram, encodeOpEntry } from '../executor/program-model.ts';
+import { compileForProgram } from '../executor/program-model.ts';
 import type { ExecutorId, ModelId } from '../state/types.ts';
 import {
+  DEFAULT_SLOT_MS,
   PHASE,
   SIDE,
   finalizable,
@@ -13,10 +14,8 @@ import {
 } from '../settlement/index.ts';
 import { OptinferError } from '../state/errors.ts';
 import { fromHex, toHex } from '../state/hash.ts';
+import { encodeOpEntry } from '../state/optable.ts';
 import type { BatchHeader, Settlement } from './ports.ts';
-
-/** Solana's target slot time; used only to tell people roughly when a window ends. */
-export const DEFAULT_SLOT_MS = 400;
 
 /** Config changes only by an authority's update_config; a short-lived copy spares an RPC call per batch. */
 const CONFIG_TTL_MS = 10_000;
@@ -38,6 +37,7 @@ export class ChainSettlement implements Settlement {
     private readonly client: SettlementClient,
     /** The key the program's Config names as sequencer. */
     private readonly sequencer: Signer,
+    /** Used only to tell people roughly when a window ends. */
     private readonly slotMs = DEFAULT_SLOT_MS,
     /** With the Config authority and the node's models, provable models are registered on chain too. */
     private readonly models?: { authority: Signer; registry: ModelRegistry },
