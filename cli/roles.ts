@@ -6,10 +6,11 @@ import {
   connectLocal,
   connectRpc,
   DEFAULT_SO_PATH,
+  DEFAULT_SLOT_MS,
   type ConfigAccount,
   type SettlementClient,
 } from '../settlement/index.ts';
-import { ChainSettlement, DEFAULT_SLOT_MS } from '../sequencer/chain-settlement.ts';
+import { ChainSettlement } from '../sequencer/chain-settlement.ts';
 import { OptinferError } from '../state/errors.ts';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -2,6 +2,15 @@
 import { OptinferError } from '../state/errors.ts';
 import { fromHex, hashHex } from '../state/hash.ts';
 import { MerkleTree, leafHash } from '../state/merkle.ts';
+import {
+  MAX_OP_INPUTS,
+  MAX_REF_INDEX,
+  OP,
+  OP_ATTR_BYTES,
+  REF_KIND,
+  opRef,
+  type OpEntry,
+} from '../state/optable.ts';
 import { DTYPE_CODES, tensorDigest, type DType, type Tensor } from '../state/tensor.ts';
 import type { Hash32 } from '../state/types.ts';
 import type { LoadedModel } from './model.ts';
@@ -9,37 +18,11 @@ import { tensorFromProto } from './onnx/graph.ts';
 import { int64ToNumber, type AttributeProto, type NodeProto } from './onnx/schema.ts';
 import { traceModel } from './trace.ts';
 
-/** Op codes of the one-step referee (programs/optinfer, docs/PROGRAM.md "Op entry"). */
-export const PROGRAM_OP = {
-  Identity: 1,
-  Reshape: 2,
-  Flatten: 3,
-  Transpose: 4,
-  Relu: 5,
-  Add: 6,
-  Sub: 7,
-  Mul: 8,
-  MatMulInteger: 9,
-  Clip: 10,
-  QuantizeLinear: 11,
-  DequantizeLinear: 12,
-  Cast: 13,
-} as const;
-
-export const OP_ENTRY_BYTES = 24;
-const ATTR_BYTES = 14;
-const MAX_REFS = 4;
-const REF_LAYER = 0;
-const REF_INPUT = 1;
-const REF_WEIGHT = 2;
-/** Indexes are 14 bits in a ref. */
-const MAX_REF_INDEX = (1 << 14) - 1;
-
-export interface ProgramLayer {
+/** One op-table entry (state/optable.ts encodeOpEntry gives its 24 bytes) and where it comes from. */
+export interface ProgramLayer extends OpEntry {
   /** The traced value this entry produces, and the ONNX op that produces it (for messages). */
   name: string;
   onnxOp: string;
-  op: number;
   refs: number[];
   attrs: Uint8Array;
 }
@@ -54,15 +37,6 @@ export interface ProgramModel {
   inputNames: string[];
   /** The single graph output; it must be the last traced layer. */
   outputName: string;
-}
-
-export function encodeOpEntry(l: ProgramLayer): Uint8Array {
-  const b = Buffer.alloc(OP_ENTRY_BYTES);
-  b[0] = l.op;
-  b[1] = l.refs.length;
-  l.refs.forEach((r, i) => b.writeUInt16LE(r, 2 + 2 * i));
-  b.set(l.attrs.subarray(0, ATTR_BYTES), 10);
-  return new Uint8Array(b);
 }
 
 function refuse(model: LoadedModel, what: string): never {
@@ -129,10 +103,13 @@ export async function compileForProgram(
       const li = layerIndex.get(name);
       if (li !== undefined) {
         if (li >= i) refuse(model, `${where} reads '${name}', which is not an earlier layer`);
-        return (REF_LAYER << 14) | li;
+        if (li > MAX_REF_INDEX)
+          refuse(model, `${where} reads layer ${li}: refs reach layer ${MAX_REF_INDEX}`);
+        return opRef(REF_KIND.LAYER, li);
       }
       const ii = inputNames.indexOf(name);
-      if (ii >= 0) return (REF_INPUT << 14) | ii;
+      if (ii > MAX_REF_INDEX) refuse(model, `more than ${MAX_REF_INDEX + 1} inputs`);
+      if (ii >= 0) return opRef(REF_KIND.INPUT, ii);
       const t = constants.get(name);
       if (!t) refuse(model, `${where} reads '${name}', which is neither a layer, an input nor a constant`);
       let wi = weightIndex.get(name);
@@ -142,7 +119,7 @@ export async function compileForProgram(
         weightIndex.set(name, wi);
       }
       if (wi > MAX_REF_INDEX) refuse(model, `more than ${MAX_REF_INDEX + 1} weights`);
-      return (REF_WEIGHT << 14) | wi;
+      return opRef(REF_KIND.WEIGHT, wi);
     };
     const constantOf = (name: string | undefined, what: string): Tensor | undefined => {
       if (!name) return undefined;
@@ -151,7 +128,7 @@ export async function compileForProgram(
       return t;
     };
     const input = (k: number) => node.input[k] ?? '';
-    const attrs = Buffer.alloc(ATTR_BYTES);
+    const attrs = Buffer.alloc(OP_ATTR_BYTES);
     const inputDtype = trace.layers[layerIndex.get(input(0)) ?? -1]?.dtype ?? dtypeOfValue(input(0));
     function dtypeOfValue(name: string): DType | undefined {
       return constants.get(name)?.dtype ?? inputs[name]?.dtype;
@@ -163,7 +140,7 @@ export async function compileForProgram(
         return {
           name: l.name,
           onnxOp: node.op_type,
-          op: PROGRAM_OP[node.op_type],
+          op: OP[node.op_type],
           refs: [ref(input(0))],
           attrs,
         };
@@ -173,7 +150,7 @@ export async function compileForProgram(
         return {
           name: l.name,
           onnxOp: node.op_type,
-          op: PROGRAM_OP[node.op_type],
+          op: OP[node.op_type],
           refs: [ref(input(0)), ref(input(1))],
           attrs,
         };
@@ -183,7 +160,7 @@ export async function compileForProgram(
           refuse(model, `${where}: the referee reshapes to rank <= 3, got rank ${l.dims.length}`);
         attrs[0] = l.dims.length;
         l.dims.forEach((d, k) => attrs.writeUInt32LE(d, 1 + 4 * k));
-        return { name: l.name, onnxOp: 'Reshape', op: PROGRAM_OP.Reshape, refs: [ref(input(0))], attrs };
+        return { name: l.name, onnxOp: 'Reshape', op: OP.Reshape, refs: [ref(input(0))], attrs };
       }
       case 'Flatten': {
         const a = attr(node, 'axis');
@@ -192,18 +169,18 @@ export async function compileForProgram(
           trace.tensors![layerIndex.get(input(0)) ?? -1]?.dims.length ?? inputs[input(0)]?.dims.length ?? 0;
         if (axis < 0) axis += rank;
         attrs[0] = axis;
-        return { name: l.name, onnxOp: 'Flatten', op: PROGRAM_OP.Flatten, refs: [ref(input(0))], attrs };
+        return { name: l.name, onnxOp: 'Flatten', op: OP.Flatten, refs: [ref(input(0))], attrs };
       }
       case 'Transpose': {
         const rank = l.dims.length;
-        if (rank > ATTR_BYTES - 1) refuse(model, `${where}: rank ${rank} is too large`);
+        if (rank > OP_ATTR_BYTES - 1) refuse(model, `${where}: rank ${rank} is too large`);
         const p = attr(node, 'perm');
         const perm = p
           ? p.ints.map((x) => int64ToNumber(x))
           : Array.from({ length: rank }, (_, k) => rank - 1 - k);
         attrs[0] = rank;
         perm.forEach((v, k) => (attrs[1 + k] = v));
-        return { name: l.name, onnxOp: 'Transpose', op: PROGRAM_OP.Transpose, refs: [ref(input(0))], attrs };
+        return { name: l.name, onnxOp: 'Transpose', op: OP.Transpose, refs: [ref(input(0))], attrs };
       }
       case 'MatMulInteger': {
         const a = trace.tensors![layerIndex.get(input(0)) ?? -1]?.dtype ?? dtypeOfValue(input(0));
@@ -214,7 +191,7 @@ export async function compileForProgram(
         const refs = [ref(input(0)), ref(input(1))];
         if (input(2) || input(3)) refs.push(input(2) ? ref(input(2)) : zeroPointWeight(a));
         if (input(3)) refs.push(ref(input(3)));
-        return { name: l.name, onnxOp: 'MatMulInteger', op: PROGRAM_OP.MatMulInteger, refs, attrs };
+        return { name: l.name, onnxOp: 'MatMulInteger', op: OP.MatMulInteger, refs, attrs };
       }
       case 'Clip': {
         if (!inputDtype) refuse(model, `${where}: cannot tell the input dtype`);
@@ -228,7 +205,7 @@ export async function compileForProgram(
           attrs[0] |= 2;
           attrs.set(hi.data.subarray(0, 4), 5);
         }
-        return { name: l.name, onnxOp: 'Clip', op: PROGRAM_OP.Clip, refs: [ref(input(0))], attrs };
+        return { name: l.name, onnxOp: 'Clip', op: OP.Clip, refs: [ref(input(0))], attrs };
       }
       case 'QuantizeLinear':
       case 'DequantizeLinear': {
@@ -241,11 +218,11 @@ export async function compileForProgram(
         }
         const refs = [ref(input(0)), ref(input(1))];
         if (input(2)) refs.push(ref(input(2)));
-        return { name: l.name, onnxOp: node.op_type, op: PROGRAM_OP[node.op_type], refs, attrs };
+        return { name: l.name, onnxOp: node.op_type, op: OP[node.op_type], refs, attrs };
       }
       case 'Cast': {
         attrs[0] = DTYPE_CODES[l.dtype];
-        return { name: l.name, onnxOp: 'Cast', op: PROGRAM_OP.Cast, refs: [ref(input(0))], attrs };
+        return { name: l.name, onnxOp: 'Cast', op: OP.Cast, refs: [ref(input(0))], attrs };
       }
       default:
         refuse(model, `${where}: the referee cannot recompute ${node.op_type}`);
@@ -259,7 +236,8 @@ export async function compileForProgram(
     }
   });
   for (const l of layers) {
-    if (l.refs.length > MAX_REFS) refuse(model, `layer '${l.name}' has more than ${MAX_REFS} inputs`);
+    if (l.refs.length > MAX_OP_INPUTS)
+      refuse(model, `layer '${l.name}' has more than ${MAX_OP_INPUTS} inputs`);
   }
 
   const tree = MerkleTree.fromLeafHashes(

@@ -1,6 +1,7 @@
 // What the sequencer's ports need from model handling, over onnxruntime: the model inspector and the program compiler.
 import type { ModelRegistry } from './model.ts';
-import { compileForProgram, encodeOpEntry } from './program-model.ts';
+import { compileForProgram } from './program-model.ts';
+import { encodeOpEntry } from '../state/optable.ts';
 import { validateInputs } from './validate.ts';
 import { OptinferError } from '../state/errors.ts';
 import type { ModelInfo } from '../state/model-info.ts';

@@ -2,6 +2,7 @@
 import { PublicKey, type Signer } from '@solana/web3.js';
 import type { ExecutorId, ModelId } from '../state/types.ts';
 import {
+  DEFAULT_SLOT_MS,
   PHASE,
   SIDE,
   finalizable,
@@ -12,9 +13,6 @@ import {
 import { OptinferError } from '../state/errors.ts';
 import { fromHex, toHex } from '../state/hash.ts';
 import type { BatchHeader, ProgramModelSource, Settlement } from './ports.ts';
-
-/** Solana's target slot time; used only to tell people roughly when a window ends. */
-export const DEFAULT_SLOT_MS = 400;
 
 /** Config changes only by an authority's update_config; a short-lived copy spares an RPC call per batch. */
 const CONFIG_TTL_MS = 10_000;
@@ -36,6 +34,7 @@ export class ChainSettlement implements Settlement {
     private readonly client: SettlementClient,
     /** The key the program's Config names as sequencer. */
     private readonly sequencer: Signer,
+    /** Used only to tell people roughly when a window ends. */
     private readonly slotMs = DEFAULT_SLOT_MS,
     /** With the Config authority and the node's models, provable models are registered on chain too. */
     private readonly models?: { authority: Signer; compile: ProgramModelSource },

@@ -123,12 +123,7 @@ export interface DisputeAccount {
   bump: number;
 }
 /** A layer header as the Dispute account stores it (26 bytes: dtype, rank, 6 x u32 dims). */
-export function unpackHeader(h: Uint8Array): { dtype: number; dims: number[] } {
-  const b = Buffer.from(h);
-  const dims: number[] = [];
-  for (let i = 0; i < b[1] && i < 6; i++) dims.push(b.readUInt32LE(2 + 4 * i));
-  return { dtype: b[0], dims };
-}
+export { decodeStoredHeader as unpackHeader } from '../state/optable.ts';
 
 /** Whether a model's whole op table is loaded (disputes on it refuse otherwise: ModelNotReady). */
 export const modelReady = (m: ModelAccount) => m.opsLoaded === m.layerCount;

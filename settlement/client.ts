@@ -3,6 +3,7 @@
 import { ComputeBudgetProgram, PublicKey, type Signer, type TransactionInstruction } from '@solana/web3.js';
 import { OptinferError } from '../state/errors.ts';
 import type { InclusionProof } from '../state/job.ts';
+import { OP_ENTRY_BYTES, OPS_PER_PAGE } from '../state/optable.ts';
 import {
   CHUNK_HEADER,
   PHASE,
@@ -36,12 +37,9 @@ import {
   type InstructionName,
   type U64,
 } from './instructions.ts';
-import { OPS_PER_PAGE, type Pdas } from './pdas.ts';
+import type { Pdas } from './pdas.ts';
 import type { SendResult, Sender } from './sender.ts';
 import type { LogEvents } from './events.ts';
-
-/** Op entry size, bytes (docs/PROGRAM.md "Op entry"). */
-export const OP_ENTRY_BYTES = 24;
 
 export interface SettlementClientOptions {
   /** Priority fee, micro-lamports per compute unit (a setComputeUnitPrice instruction); none by default. */

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Keypair, SendTransactionError } from '@solana/web3.js';
+import { u32, u64 } from '../state/le.ts';
 import { IDL, PROGRAM_ID } from './idl.ts';
 import { decodeEventData, parseEvents } from './events.ts';
 import { mapThrownError, mapTransactionError } from './errors.ts';
@@ -15,16 +16,6 @@ function encodeEvent(name: string, fields: Buffer[]): string {
 
 test('parseEvents: only data lines written while the program itself is innermost', () => {
   const root = Buffer.alloc(32, 7);
-  const u64 = (v: bigint) => {
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64LE(v);
-    return b;
-  };
-  const u32 = (v: number) => {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(v);
-    return b;
-  };
   const committed = encodeEvent('BatchCommitted', [u64(5n), root, u32(9), u64(77n)]);
   const finalized = encodeEvent('BatchFinalized', [u64(4n), u32(1)]);
   const other = Keypair.generate().publicKey.toBase58();

@@ -3,11 +3,20 @@
 // "The dispute game", step 6; whole-tensor openings).
 import type { PublicKey, Signer } from '@solana/web3.js';
 import { OptinferError } from '../state/errors.ts';
-import { chunkTree, chunks, CHUNK_BYTES } from '../state/tensor.ts';
+import { u16, u32 } from '../state/le.ts';
+import {
+  OP,
+  OPS_PER_PAGE,
+  REF_KIND,
+  decodeOpEntry,
+  decodeTensorHeader,
+  refIndex,
+  refKind,
+} from '../state/optable.ts';
+import { chunkTree, chunks, dtypeFromCode, elementCount, elementSize, CHUNK_BYTES } from '../state/tensor.ts';
 import { CHUNK_HEADER, SIDE, PHASE, type DisputeAccount, type Side } from './accounts.ts';
 import { bisectMid, type SettlementClient } from './client.ts';
 import type { SendResult } from './sender.ts';
-import { OPS_PER_PAGE } from './pdas.ts';
 
 /** A tensor as the program opens it: `u8 dtype || u8 rank || rank x u64 dims` and the canonical bytes. */
 export interface OpenedTensor {
@@ -39,53 +48,34 @@ export interface ModelView {
   weight(i: number): { digest: Uint8Array; siblings: Uint8Array[]; tensor: OpenedTensor };
 }
 
-const u16 = (v: number) => {
-  const b = Buffer.alloc(2);
-  b.writeUInt16LE(v);
-  return b;
-};
-const u32 = (v: number) => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(v);
-  return b;
-};
 const whole = (t: OpenedTensor) => Buffer.concat([Buffer.from([0]), t.header, u32(t.bytes.length), t.bytes]);
-
-/** The refs of a 24-byte op entry: `kind << 14 | index` for each of its n_inputs inputs. */
-export function entryRefs(entry: Uint8Array): number[] {
-  const b = Buffer.from(entry);
-  const n = b[1];
-  const refs: number[] = [];
-  for (let i = 0; i < n; i++) refs.push(b.readUInt16LE(2 + 2 * i));
-  return refs;
-}
 
 /** Chooses, per input position of the op, the only chunks to open (undefined: the whole tensor). */
 export type ChunkPicker = (input: number, t: OpenedTensor) => number[] | undefined;
 
-/** Bytes per element of an ONNX dtype code (the dtypes a header can carry). */
-const DTYPE_BYTES: Readonly<Record<number, number>> = {
-  1: 4,
-  2: 1,
-  3: 1,
-  4: 2,
-  5: 2,
-  6: 4,
-  7: 8,
-  9: 1,
-  10: 2,
-  11: 8,
-  12: 4,
-  13: 8,
-};
 /** Ops whose output element i reads element i of every input of the output's element count. */
-const ELEMENTWISE_OPS = new Set([1, 2, 3, 5, 6, 7, 8, 10, 11, 12, 13]);
+const ELEMENTWISE_OPS = new Set<number>([
+  OP.Identity,
+  OP.Reshape,
+  OP.Flatten,
+  OP.Relu,
+  OP.Add,
+  OP.Sub,
+  OP.Mul,
+  OP.Clip,
+  OP.QuantizeLinear,
+  OP.DequantizeLinear,
+  OP.Cast,
+]);
 
+/** Bytes per element of a header's dtype code; undefined for a code no tensor carries. */
+const dtypeBytes = (code: number): number | undefined => {
+  const d = dtypeFromCode(code);
+  return d && elementSize(d);
+};
 const headerOf = (h: Uint8Array) => {
-  const b = Buffer.from(h);
-  const dims: number[] = [];
-  for (let i = 0; i < b[1]; i++) dims.push(Number(b.readBigUInt64LE(2 + 8 * i)));
-  return { dtype: b[0], count: dims.reduce((a, x) => a * x, 1) };
+  const { dtype, dims } = decodeTensorHeader(h);
+  return { dtype, count: elementCount(dims) };
 };
 
 /**
@@ -96,13 +86,13 @@ const headerOf = (h: Uint8Array) => {
  * MatMulInteger inputs, and header disputes open whole tensors.
  */
 export function elementwiseChunks(d: DisputeAccount, entry: Uint8Array, output: OpenedTensor): ChunkPicker {
-  const op = entry[0];
+  const { op } = decodeOpEntry(entry);
   const out = headerOf(output.header);
-  const osz = DTYPE_BYTES[out.dtype];
+  const osz = dtypeBytes(out.dtype);
   return (_pos, t) => {
     if (!ELEMENTWISE_OPS.has(op) || d.chunkIndex === CHUNK_HEADER || !osz) return undefined;
     const h = headerOf(t.header);
-    const isz = DTYPE_BYTES[h.dtype];
+    const isz = dtypeBytes(h.dtype);
     if (!isz || h.count !== out.count || t.bytes.length <= CHUNK_BYTES) return undefined;
     const perChunk = CHUNK_BYTES / osz;
     const e0 = d.chunkIndex * perChunk;
@@ -142,23 +132,23 @@ export function stepData(
     const p = pick(pos, t);
     return p ? sparse(t, p) : whole(t);
   };
-  entryRefs(entry).forEach((ref, pos) => {
-    const kind = ref >> 14;
-    const idx = ref & 0x3fff;
-    if (kind === 0) {
+  decodeOpEntry(entry).refs.forEach((ref, pos) => {
+    const kind = refKind(ref);
+    const idx = refIndex(ref);
+    if (kind === REF_KIND.LAYER) {
       if (idx >= d.agreed) {
         throw new OptinferError('INVALID_INPUT', `one-step: layer ${idx} is not agreed (agreed ${d.agreed})`);
       }
       parts.push(Buffer.from(trace.prefix(idx - 1)), u32(d.agreed - idx));
       for (let k = idx; k < d.agreed; k++) parts.push(Buffer.from(trace.digest(k)));
       parts.push(open(pos, trace.layer(idx)));
-    } else if (kind === 1) {
+    } else if (kind === REF_KIND.INPUT) {
       parts.push(u32(model.inputs.length));
       for (const i of model.inputs) {
         parts.push(u16(Buffer.byteLength(i.name)), Buffer.from(i.name), Buffer.from(i.digest));
       }
       parts.push(open(pos, model.inputs[idx].tensor));
-    } else if (kind === 2) {
+    } else if (kind === REF_KIND.WEIGHT) {
       const w = model.weight(idx);
       parts.push(Buffer.from([w.siblings.length]), ...w.siblings.map((x) => Buffer.from(x)));
       parts.push(Buffer.from(w.digest), open(pos, w.tensor));

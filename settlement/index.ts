@@ -9,7 +9,7 @@ export {
   loadIdl,
 } from './idl.ts';
 export type { OptinferIdl } from './idl.ts';
-export { Pdas, pdas, SEEDS, OPS_PER_PAGE } from './pdas.ts';
+export { Pdas, pdas, SEEDS } from './pdas.ts';
 export * from './instructions.ts';
 export * from './accounts.ts';
 export * from './events.ts';

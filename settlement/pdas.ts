@@ -1,6 +1,7 @@
 // Every PDA of the program, derived from the seeds of programs/optinfer/src/state/seeds.rs (one place).
 import { PublicKey } from '@solana/web3.js';
-import { OptinferError } from '../state/errors.ts';
+import { OPS_PER_PAGE } from '../state/optable.ts';
+import { u16, u32, u64 } from '../state/le.ts';
 import { PROGRAM_ID } from './idl.ts';
 
 /** Seed prefixes, byte for byte those of seeds.rs (checked by pdas.test.ts). */
@@ -14,31 +15,8 @@ export const SEEDS = {
   PROOF: 'proof',
 } as const;
 
-/** Op entries per OpsPage account (state/model.rs OPS_PER_PAGE). */
-export const OPS_PER_PAGE = 32;
-
-const u16le = (v: number) => {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffff)
-    throw new OptinferError('INVALID_INPUT', `u16 expected, got ${v}`);
-  const b = Buffer.alloc(2);
-  b.writeUInt16LE(v);
-  return b;
-};
-const u32le = (v: number) => {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff)
-    throw new OptinferError('INVALID_INPUT', `u32 expected, got ${v}`);
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(v);
-  return b;
-};
-const u64le = (v: number | bigint) => {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64LE(BigInt(v));
-  return b;
-};
 const bytes32 = (v: Uint8Array, what: string) => {
-  if (v.length !== 32)
-    throw new OptinferError('INVALID_INPUT', `${what}: expected 32 bytes, got ${v.length}`);
+  if (v.length !== 32) throw new RangeError(`${what}: expected 32 bytes, got ${v.length}`);
   return Buffer.from(v);
 };
 
@@ -81,7 +59,7 @@ export class Pdas {
   }
   /** ["ops", model pda, u16 page LE] */
   opsWithBump(model: PublicKey, page: number) {
-    return this.find([Buffer.from(SEEDS.OPS), model.toBuffer(), u16le(page)]);
+    return this.find([Buffer.from(SEEDS.OPS), model.toBuffer(), u16(page)]);
   }
   ops(model: PublicKey, page: number): PublicKey {
     return this.opsWithBump(model, page)[0];
@@ -92,14 +70,14 @@ export class Pdas {
   }
   /** ["batch", u64 index LE] */
   batchWithBump(index: number | bigint) {
-    return this.find([Buffer.from(SEEDS.BATCH), u64le(index)]);
+    return this.find([Buffer.from(SEEDS.BATCH), u64(index)]);
   }
   batch(index: number | bigint): PublicKey {
     return this.batchWithBump(index)[0];
   }
   /** ["dispute", batch pda, u32 job index LE] */
   disputeWithBump(batch: PublicKey, jobIndex: number) {
-    return this.find([Buffer.from(SEEDS.DISPUTE), batch.toBuffer(), u32le(jobIndex)]);
+    return this.find([Buffer.from(SEEDS.DISPUTE), batch.toBuffer(), u32(jobIndex)]);
   }
   dispute(batch: PublicKey, jobIndex: number): PublicKey {
     return this.disputeWithBump(batch, jobIndex)[0];

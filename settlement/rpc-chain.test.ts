@@ -10,6 +10,7 @@ import { Keypair, LAMPORTS_PER_SOL, type Connection, type PublicKey } from '@sol
 import { isOptinferError } from '../state/errors.ts';
 import { Batch, jobId, type JobRecord } from '../state/job.ts';
 import { fromHex } from '../state/hash.ts';
+import { u32 } from '../state/le.ts';
 import type { BatchIndex, ExecutorId, Hash32, ModelId } from '../state/types.ts';
 import { cheatLayers, PROFILE, Trace } from '../programs/tests/lib/game.ts';
 import * as P from '../programs/tests/lib/protocol.ts';
@@ -178,11 +179,6 @@ test(
     await client.closeProofBuffer(chal, dispute);
 
     // Return data of the check instruction over RPC.
-    const u32 = (v: number) => {
-      const b = Buffer.alloc(4);
-      b.writeUInt32LE(v);
-      return b;
-    };
     const leaf = Buffer.from('x');
     const root = await client.check(authority, 0, Buffer.concat([u32(1), u32(1), leaf]));
     assert.deepEqual(root, P.leafHash(leaf));

@@ -23,7 +23,7 @@ import { mapThrownError, mapTransactionError } from './errors.ts';
 
 /** Largest serialized transaction the network accepts, bytes. */
 export const MAX_TX_BYTES = 1232;
-/** Milliseconds per slot of LiteSvmSender's real-time clock (Solana's target slot time). */
+/** Solana's target slot time: the pace of LiteSvmSender's real-time clock, and what window-end estimates assume. */
 export const DEFAULT_SLOT_MS = 400;
 /** LiteSVM and mainnet base fee: lamports per signature. */
 export const LAMPORTS_PER_SIGNATURE = 5000n;

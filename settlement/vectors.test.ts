@@ -413,6 +413,7 @@ test('the VM agrees with state/: batch root over job records, trace root and las
   const { LocalWorld } = await import('./testkit.ts');
   const { Batch, encodeJobRecord, jobId } = await import('../state/job.ts');
   const { traceCommitment } = await import('../state/trace.ts');
+  const { u32 } = await import('../state/le.ts');
   const w = new LocalWorld();
   const exec = Keypair.generate().publicKey.toBase58();
   const h = (i: number) => Buffer.alloc(32, i).toString('hex') as never;
@@ -426,11 +427,6 @@ test('the VM agrees with state/: batch root over job records, trace root and las
   }));
   const batch = new Batch(0 as never, records);
   const leaves = records.map((r) => Buffer.from(encodeJobRecord(r)));
-  const u32 = (v: number) => {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(v);
-    return b;
-  };
   const data = Buffer.concat([u32(leaves.length), ...leaves.flatMap((l) => [u32(l.length), l])]);
   const root = await w.client.check(w.authority, 0, data);
   assert.equal(root.toString('hex'), batch.root);

@@ -3,19 +3,15 @@
 // re-running a job is enough to play a dispute with these.
 import { fromHex } from '../state/hash.ts';
 import { MerkleTree } from '../state/merkle.ts';
+import { encodeTensorHeader } from '../state/optable.ts';
 import { DTYPE_CODES, chunkTree, tensorDigest, type Tensor } from '../state/tensor.ts';
 import { traceCommitment, traceTree } from '../state/trace.ts';
 import type { Hash32, ModelId } from '../state/types.ts';
 import type { ModelView, OpenedTensor, TraceView } from './game.ts';
 
 /** `u8 dtype || u8 rank || rank x u64 dims`, as reveal_layer and openings carry it. */
-export function headerBytes(t: Pick<Tensor, 'dtype' | 'dims'>): Buffer {
-  const b = Buffer.alloc(2 + 8 * t.dims.length);
-  b[0] = DTYPE_CODES[t.dtype];
-  b[1] = t.dims.length;
-  t.dims.forEach((d, i) => b.writeBigUInt64LE(BigInt(d), 2 + 8 * i));
-  return b;
-}
+export const headerBytes = (t: Pick<Tensor, 'dtype' | 'dims'>): Buffer =>
+  encodeTensorHeader({ dtype: DTYPE_CODES[t.dtype], dims: t.dims });
 
 export const opened = (t: Tensor): OpenedTensor => ({ header: headerBytes(t), bytes: t.data });
 

@@ -59,25 +59,6 @@ export function fromHex(hex: string, expectedBytes?: number): Uint8Array {
   return new Uint8Array(Buffer.from(hex, 'hex'));
 }
 
-export function u8(n: number): Uint8Array {
-  return Uint8Array.of(n & 0xff);
-}
-export function u16(n: number): Uint8Array {
-  const b = new Uint8Array(2);
-  new DataView(b.buffer).setUint16(0, n, true);
-  return b;
-}
-export function u32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n, true);
-  return b;
-}
-export function u64(n: number | bigint): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, BigInt(n), true);
-  return b;
-}
-
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   return new Uint8Array(Buffer.concat(parts));
 }

@@ -1,7 +1,8 @@
 // Job ids, the 168-byte job record, and batches: the Merkle root over job records with inclusion proofs.
 import { hash as oneShot } from 'node:crypto';
 import { PublicKey } from '@solana/web3.js';
-import { Tag, fromHex, hashHex, taggedHash, toHex, u64 } from './hash.ts';
+import { Tag, fromHex, hashHex, taggedHash, toHex } from './hash.ts';
+import { u64 } from './le.ts';
 import { MerkleTree, leafHash, rootFromProof, type MerkleProof } from './merkle.ts';
 import type { BatchIndex, ExecutorId, Hash32, JobId, ModelId } from './types.ts';
 import { OptinferError } from './errors.ts';

@@ -1,5 +1,7 @@
 // Canonical tensors: ONNX dtype codes, little-endian row-major bytes, and chunked Merkle digests.
-import { Tag, u16, u32, hashHex, sha256, taggedHash } from './hash.ts';
+import { Tag, hashHex, sha256, taggedHash } from './hash.ts';
+import { u16, u32 } from './le.ts';
+import { tensorHeaderBytes, writeTensorHeader } from './optable.ts';
 import { MerkleTree, leafHash } from './merkle.ts';
 import type { Hash32 } from './types.ts';
 import { OptinferError } from './errors.ts';
@@ -124,12 +126,10 @@ export function chunkRoot(data: Uint8Array): Uint8Array {
 
 /** H(0x02 || u8 dtype || u8 rank || u64 dims... || chunkRoot), given the chunk root. */
 export function tensorDigestFromRoot(dtype: DType, dims: readonly number[], root: Uint8Array): Hash32 {
-  const buf = Buffer.allocUnsafe(3 + 8 * dims.length + 32);
+  const h = { dtype: DTYPE_CODES[dtype], dims };
+  const buf = Buffer.allocUnsafe(1 + tensorHeaderBytes(h) + root.length);
   buf[0] = Tag.TENSOR;
-  buf[1] = DTYPE_CODES[dtype];
-  buf[2] = dims.length;
-  dims.forEach((d, i) => buf.writeBigUInt64LE(BigInt(d), 3 + 8 * i));
-  buf.set(root, 3 + 8 * dims.length);
+  buf.set(root, writeTensorHeader(buf, 1, h));
   return hashHex(sha256(buf));
 }
 

@@ -1,5 +1,6 @@
 // Layer-trace commitments: a prefix chain over layer digests and a Merkle tree of its links.
-import { Tag, fromHex, hashHex, taggedHash, u32 } from './hash.ts';
+import { Tag, fromHex, hashHex, taggedHash } from './hash.ts';
+import { u32 } from './le.ts';
 import { MerkleTree, leafHash, type MerkleProof, verifyProof } from './merkle.ts';
 import type { Hash32, ModelId } from './types.ts';
 import { OptinferError } from './errors.ts';

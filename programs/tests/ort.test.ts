@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { buildModel, node, type AttrValue } from '../../executor/onnx/builder.ts';
+import { decodeOpEntry, decodeStoredHeader, opName } from '../../state/optable.ts';
 import type { DType } from '../../state/tensor.ts';
 import { PROGRAMS } from './lib/svm.ts';
 import { OP } from './lib/model.ts';
@@ -15,21 +16,6 @@ const load = (f: string) => JSON.parse(readFileSync(path.join(PROGRAMS, 'tests/f
 // The project's edge-value cases and the ONNX conformance export: onnxruntime must agree with both.
 const cases = [...(load('op-cases.json') as OpCase[]), ...(load('onnx-node-cases.json').cases as OpCase[])];
 const DT_NAME: Record<number, DType> = { 1: 'float32', 2: 'uint8', 3: 'int8', 6: 'int32', 7: 'int64' };
-const ONNX_OP: Record<number, string> = {
-  [OP.IDENTITY]: 'Identity',
-  [OP.RESHAPE]: 'Reshape',
-  [OP.FLATTEN]: 'Flatten',
-  [OP.TRANSPOSE]: 'Transpose',
-  [OP.RELU]: 'Relu',
-  [OP.ADD]: 'Add',
-  [OP.SUB]: 'Sub',
-  [OP.MUL]: 'Mul',
-  [OP.MATMUL_INTEGER]: 'MatMulInteger',
-  [OP.CLIP]: 'Clip',
-  [OP.QUANTIZE_LINEAR]: 'QuantizeLinear',
-  [OP.DEQUANTIZE_LINEAR]: 'DequantizeLinear',
-  [OP.CAST]: 'Cast',
-};
 const TYPED: Record<number, new (b: ArrayBuffer) => ArrayBufferView> = {
   1: Float32Array,
   2: Uint8Array,
@@ -56,14 +42,10 @@ for (const c of cases) {
   seen.add(base);
   const mine = cases.filter((x) => x.name.replace(/ chunk \d+$/, '') === base);
   test(`onnxruntime agrees: ${base}`, async () => {
-    const entry = Buffer.from(c.entry, 'hex');
-    const op = entry[0];
-    const attrs = entry.subarray(10, 24);
-    const outDtype = Buffer.from(c.header, 'hex')[0];
-    const outRank = Buffer.from(c.header, 'hex')[1];
-    const outDims = Array.from({ length: outRank }, (_, i) =>
-      Buffer.from(c.header, 'hex').readUInt32LE(2 + 4 * i),
-    );
+    const { op, attrs } = decodeOpEntry(Buffer.from(c.entry, 'hex'));
+    const { dtype: outDtype, dims: outDims } = decodeStoredHeader(Buffer.from(c.header, 'hex'));
+    const onnxOp = opName(op);
+    assert.ok(onnxOp, `op code ${op} is not in the op table`);
     const feeds: Record<string, ort.Tensor> = {};
     const inputNames = c.inputs.map((_, i) => `in${i}`);
     c.inputs.forEach((t, i) => (feeds[inputNames[i]] = tensor(t.dtype, t.dims, Buffer.from(t.bytes, 'hex'))));
@@ -106,7 +88,7 @@ for (const c of cases) {
       opset: 17,
       inputs: decls,
       outputs: [{ name: 'y', dtype: DT_NAME[outDtype], dims: outDims }],
-      nodes: [node(ONNX_OP[op], nodeInputs, ['y'], nodeAttrs)],
+      nodes: [node(onnxOp, nodeInputs, ['y'], nodeAttrs)],
     });
     const session = await ort.InferenceSession.create(bytes, {
       graphOptimizationLevel: 'disabled',

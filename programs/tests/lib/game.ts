@@ -11,9 +11,9 @@ import { address as kitAddress } from '@solana/kit';
 import { Harness, PDA, PROGRAM_ID, type TxResult } from './svm.ts';
 import * as P from './protocol.ts';
 import { encodeEntry, evalOp, mlpModel, run, type ModelDef } from './model.ts';
+import { OPS_PER_PAGE } from '../../../state/optable.ts';
 
 export const PROFILE = P.sha(Buffer.from('canonical profile'));
-export const OPS_PER_PAGE = 32;
 export const PROOF_CHUNK = 900;
 export const PARAMS = {
   challengeWindow: 1000,

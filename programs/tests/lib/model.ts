@@ -1,25 +1,27 @@
-// Test models: op-table encoding and a JavaScript reference of every one-step op (independent of the Rust code).
+// Test models over state/optable.ts and a JS reference of every one-step op, independent of the Rust code.
+import { OP as CODES, REF_KIND, encodeOpEntry, opRef, refIndex, refKind } from '../../../state/optable.ts';
 import { DT, dtypeSize, type Tensor } from './protocol.ts';
 
+/** The node's op codes (state/optable.ts) under the Rust constants' names. */
 export const OP = {
-  IDENTITY: 1,
-  RESHAPE: 2,
-  FLATTEN: 3,
-  TRANSPOSE: 4,
-  RELU: 5,
-  ADD: 6,
-  SUB: 7,
-  MUL: 8,
-  MATMUL_INTEGER: 9,
-  CLIP: 10,
-  QUANTIZE_LINEAR: 11,
-  DEQUANTIZE_LINEAR: 12,
-  CAST: 13,
+  IDENTITY: CODES.Identity,
+  RESHAPE: CODES.Reshape,
+  FLATTEN: CODES.Flatten,
+  TRANSPOSE: CODES.Transpose,
+  RELU: CODES.Relu,
+  ADD: CODES.Add,
+  SUB: CODES.Sub,
+  MUL: CODES.Mul,
+  MATMUL_INTEGER: CODES.MatMulInteger,
+  CLIP: CODES.Clip,
+  QUANTIZE_LINEAR: CODES.QuantizeLinear,
+  DEQUANTIZE_LINEAR: CODES.DequantizeLinear,
+  CAST: CODES.Cast,
 } as const;
 export const REF = {
-  layer: (i: number) => i,
-  input: (i: number) => (1 << 14) | i,
-  weight: (i: number) => (2 << 14) | i,
+  layer: (i: number) => opRef(REF_KIND.LAYER, i),
+  input: (i: number) => opRef(REF_KIND.INPUT, i),
+  weight: (i: number) => opRef(REF_KIND.WEIGHT, i),
 };
 
 export interface Layer {
@@ -28,14 +30,8 @@ export interface Layer {
   attrs?: Buffer;
 }
 
-export function encodeEntry(l: Layer): Buffer {
-  const b = Buffer.alloc(24);
-  b[0] = l.op;
-  b[1] = l.refs.length;
-  l.refs.forEach((r, i) => b.writeUInt16LE(r, 2 + 2 * i));
-  if (l.attrs) l.attrs.copy(b, 10, 0, 14);
-  return b;
-}
+/** The node's 24-byte encoding; protocol.ts opEntry is the independent one the tests compare it with. */
+export const encodeEntry = (l: Layer): Buffer => encodeOpEntry(l);
 
 const numel = (dims: number[]) => dims.reduce((a, d) => a * d, 1);
 
@@ -230,9 +226,13 @@ export function run(m: ModelDef): Tensor[] {
   const sortedInputs = m.inputs.slice().sort((x, y) => Buffer.compare(Buffer.from(x[0]), Buffer.from(y[0])));
   for (const l of m.layers) {
     const ins = l.refs.map((r) => {
-      const kind = r >> 14,
-        idx = r & 0x3fff;
-      return kind === 0 ? outs[idx] : kind === 1 ? sortedInputs[idx][1] : m.weights[idx];
+      const kind = refKind(r),
+        idx = refIndex(r);
+      return kind === REF_KIND.LAYER
+        ? outs[idx]
+        : kind === REF_KIND.INPUT
+          ? sortedInputs[idx][1]
+          : m.weights[idx];
     });
     outs.push(evalOp(l, ins));
   }

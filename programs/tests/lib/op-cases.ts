@@ -1,4 +1,5 @@
 // The op differential cases: inputs for every one-step op, with edge values, and the JS reference result.
+import { encodeStoredHeader } from '../../../state/optable.ts';
 import { DT, type Tensor } from './protocol.ts';
 import { OP, REF, encodeEntry, evalOp, make, prng, type Layer } from './model.ts';
 
@@ -50,13 +51,6 @@ const i8 = (dims: number[], r: () => number) => make(DT.INT8, dims, () => (r() %
 const u8 = (dims: number[], r: () => number) => make(DT.UINT8, dims, () => r() % 256);
 const scalar = (dtype: number, v: number) => make(dtype, [], () => v);
 
-function packHeader(t: { dtype: number; dims: number[] }): Buffer {
-  const b = Buffer.alloc(26);
-  b[0] = t.dtype;
-  b[1] = t.dims.length;
-  t.dims.forEach((d, i) => b.writeUInt32LE(d, 2 + 4 * i));
-  return b;
-}
 const attrs = (...bytes: number[]) => {
   const b = Buffer.alloc(14);
   bytes.forEach((v, i) => (b[i] = v));
@@ -177,7 +171,7 @@ export function buildCases(): OpCase[] {
         entry: encodeEntry(c.layer).toString('hex'),
         inputs: c.ins.map((t) => ({ dtype: t.dtype, dims: t.dims, bytes: t.bytes.toString('hex') })),
         chunk,
-        header: packHeader(res).toString('hex'),
+        header: encodeStoredHeader(res).toString('hex'),
         out: res.bytes.subarray(chunk * 256, chunk * 256 + 256).toString('hex'),
       });
     }

@@ -123,3 +123,13 @@ export function jobRecord(r: {
 
 /** Serialized tensor as the program reads it from proof buffers and check data. */
 export const tensorBlob = (t: Tensor) => Buffer.concat([headerBytes(t), u32(t.bytes.length), t.bytes]);
+
+/** A 24-byte op entry: u8 op, u8 n_inputs, 4 x u16 refs, 14 attribute bytes (docs/PROGRAM.md "Op entry"). */
+export function opEntry(op: number, refs: number[], attrs: Uint8Array = Buffer.alloc(0)): Buffer {
+  const b = Buffer.alloc(24);
+  b[0] = op;
+  b[1] = refs.length;
+  refs.forEach((r, i) => b.writeUInt16LE(r, 2 + 2 * i));
+  b.set(attrs.subarray(0, 14), 10);
+  return b;
+}

@@ -13,6 +13,7 @@ import {
   ComputeBudgetProgram,
   type AccountMeta,
 } from '@solana/web3.js';
+import { u16, u32, u64 } from '../../../state/le.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const PROGRAMS = path.resolve(HERE, '../..');
@@ -154,28 +155,13 @@ export function pda(...seeds: (Buffer | Uint8Array | string)[]): PublicKey {
     PROGRAM_ID,
   )[0];
 }
-export const u16le = (v: number) => {
-  const b = Buffer.alloc(2);
-  b.writeUInt16LE(v);
-  return b;
-};
-export const u32le = (v: number) => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(v);
-  return b;
-};
-export const u64le = (v: number | bigint) => {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64LE(BigInt(v));
-  return b;
-};
 
 export const PDA = {
   config: () => pda('config'),
   operator: (owner: PublicKey) => pda('operator', owner.toBuffer()),
   model: (modelId: Buffer) => pda('model', modelId),
-  ops: (model: PublicKey, page: number) => pda('ops', model.toBuffer(), u16le(page)),
-  batch: (index: number | bigint) => pda('batch', u64le(index)),
-  dispute: (batch: PublicKey, job: number) => pda('dispute', batch.toBuffer(), u32le(job)),
+  ops: (model: PublicKey, page: number) => pda('ops', model.toBuffer(), u16(page)),
+  batch: (index: number | bigint) => pda('batch', u64(index)),
+  dispute: (batch: PublicKey, job: number) => pda('dispute', batch.toBuffer(), u32(job)),
   proof: (dispute: PublicKey, owner: PublicKey) => pda('proof', dispute.toBuffer(), owner.toBuffer()),
 };
