@@ -26,13 +26,12 @@ import { tensorSetDigest } from '../state/tensor.ts';
 import { loadOrCreateKeypair, loadOrCreateSecret } from '../common/keys.ts';
 import { compileForProgram } from '../executor/program-model.ts';
 import { traceModel } from '../executor/trace.ts';
-import { DisputeDriver } from '../common/dispute-driver.ts';
+import { DisputeDriver } from '../dispute/driver.ts';
+import { modelViewOf, traceViewOf } from '../dispute/views.ts';
 import {
   disputable,
   freeBond,
   modelReady,
-  modelViewOf,
-  traceViewOf,
   type DisputeAccount,
   type SettlementClient,
 } from '../settlement/index.ts';
