@@ -21,8 +21,9 @@ import {
   type ModelDef,
 } from '../programs/tests/lib/model.ts';
 import { connectLocal, connectRpc } from '../settlement/connect.ts';
-import { nextMove, type SettlementClient } from '../settlement/client.ts';
-import { playMove, submitOneStep, type ModelView } from '../settlement/game.ts';
+import type { SettlementClient } from '../settlement/client.ts';
+import { nextMove, playMove, submitOneStep } from '../dispute/moves.ts';
+import type { ModelView } from '../dispute/views.ts';
 import { DEFAULT_SO_PATH, LAMPORTS_PER_SIGNATURE, type SendResult } from '../settlement/sender.ts';
 import { PROGRAM_ID } from '../settlement/idl.ts';
 import { SIDE } from '../settlement/accounts.ts';

@@ -26,16 +26,10 @@ import { tensorSetDigest } from '../state/tensor.ts';
 import { loadOrCreateKeypair, loadOrCreateSecret } from '../common/keys.ts';
 import { compileForProgram } from '../executor/program-model.ts';
 import { traceModel } from '../executor/trace.ts';
-import { DisputeDriver } from '../common/dispute-driver.ts';
-import {
-  disputable,
-  freeBond,
-  modelReady,
-  modelViewOf,
-  traceViewOf,
-  type DisputeAccount,
-  type SettlementClient,
-} from '../settlement/index.ts';
+import { DisputeDriver } from '../dispute/driver.ts';
+import * as rules from '../dispute/rules.ts';
+import { modelViewOf, traceViewOf } from '../dispute/views.ts';
+import type { DisputeAccount, SettlementClient } from '../settlement/index.ts';
 
 export interface ChallengerConfig {
   dataDir: string;
@@ -270,8 +264,10 @@ export class Challenger {
     model: LoadedModel,
     inputs: TensorMap,
   ): Promise<void> {
-    const refuse = (why: string) => this.log.warn({ jobId: f.jobId, why }, 'not disputing on chain');
-    if (!f.provable) return refuse(`model ${f.modelId} has ops the referee cannot recompute`);
+    const refuse = (v: rules.Refusal) =>
+      this.log.warn({ jobId: f.jobId, why: v.reason }, 'not disputing on chain');
+    const decidable = rules.refereeCanDecide(f);
+    if (!decidable.ok) return refuse(decidable);
     const { client } = chain;
     const [config, batch, onChainModel, slot] = await Promise.all([
       client.config(),
@@ -279,25 +275,22 @@ export class Challenger {
       client.fetchModel(fromHex(f.modelId, 32)),
       client.sender.getSlot(),
     ]);
-    if (!batch) return refuse(`batch ${f.batchIndex} is not committed on chain`);
-    if (Buffer.from(batch.root).toString('hex') !== f.batchRoot)
-      return refuse('the on-chain batch root differs');
-    if (!disputable(batch, config, slot))
-      return refuse(`batch ${f.batchIndex}'s challenge window has closed`);
-    if (!onChainModel || !modelReady(onChainModel))
-      return refuse(`model ${f.modelId} is not registered on chain`);
+    const committed = rules.batchIsCommitted(batch, f);
+    if (!committed.ok) return refuse(committed);
+    const open = rules.windowIsOpen(batch!, config, slot, f.batchIndex);
+    if (!open.ok) return refuse(open);
+    const loaded = rules.modelIsLoaded(onChainModel, f.modelId);
+    if (!loaded.ok) return refuse(loaded);
     const existing = await client.fetchDispute({ batchIndex: BigInt(f.batchIndex), jobIndex: proof.index });
-    if (existing) {
-      const mine = existing.challenger.equals(this.keypair.publicKey);
-      if (mine)
-        this.disputed.set(`${f.modelId}:${proofInput(proof)}:${f.claimedOutputDigest}`, { model, inputs });
-      return refuse(
-        mine ? 'this challenger already disputes the job' : 'another challenger already disputes the job',
-      );
-    }
-    const op = await client.fetchOperator(this.keypair.publicKey);
-    const free = op ? freeBond(op) : 0n;
-    if (free < config.minChallengerBond) await client.bond(this.keypair, config.minChallengerBond - free);
+    // A dispute this challenger already opened is still played: the driver needs the job's views.
+    if (existing?.challenger.equals(this.keypair.publicKey))
+      this.disputed.set(`${f.modelId}:${proofInput(proof)}:${f.claimedOutputDigest}`, { model, inputs });
+    const fresh = rules.notDisputedYet(existing, this.keypair.publicKey);
+    if (!fresh.ok) return refuse(fresh);
+    const notSelf = rules.neverCounterYourself(f.executor, this.keypair.publicKey);
+    if (!notSelf.ok) return refuse(notSelf);
+    const staked = rules.stakeIsBonded(await client.fetchOperator(this.keypair.publicKey), config);
+    if (!staked.ok) await client.bond(this.keypair, staked.short);
     this.disputed.set(`${f.modelId}:${proofInput(proof)}:${f.claimedOutputDigest}`, { model, inputs });
     const { dispute } = await client.openDispute(this.keypair, proof);
     this.log.warn({ jobId: f.jobId, dispute: dispute.toBase58() }, 'dispute opened');

@@ -27,8 +27,9 @@ import type { LoadedModel, ModelRegistry } from './model.ts';
 import { runModel } from './run.ts';
 import { traceModel } from './trace.ts';
 import { compileForProgram } from './program-model.ts';
-import { modelViewOf, traceViewOf, type DisputeAccount, type SettlementClient } from '../settlement/index.ts';
-import { DisputeDriver } from '../common/dispute-driver.ts';
+import type { DisputeAccount, SettlementClient } from '../settlement/index.ts';
+import { modelViewOf, traceViewOf } from '../dispute/views.ts';
+import { DisputeDriver } from '../dispute/driver.ts';
 import { loadOrCreateKeypair } from '../common/keys.ts';
 
 /**

@@ -7,7 +7,6 @@ import { OP_ENTRY_BYTES, OPS_PER_PAGE } from '../state/optable.ts';
 import {
   CHUNK_HEADER,
   PHASE,
-  SIDE,
   decodeBatch,
   decodeConfig,
   decodeDispute,
@@ -23,7 +22,6 @@ import {
   type OperatorAccount,
   type OpsPageAccount,
   type ProofBufferAccount,
-  type Side,
 } from './accounts.ts';
 import {
   InstructionBuilder,
@@ -54,30 +52,6 @@ export interface ModelRegistration {
   /** Op entries, 24 bytes each, one per traced layer (their count is the layer count). */
   opEntries: Uint8Array[];
   outputName: string;
-}
-
-/** Which move a dispute expects, and from whom. */
-export type NextMove =
-  | { kind: 'commit_trace' | 'bisect_layer' | 'reveal_layer' | 'bisect_chunk'; side: Side }
-  | { kind: 'one_step'; side: typeof SIDE.CHALLENGER }
-  | { kind: 'resolved'; winner: Side };
-
-export function nextMove(d: DisputeAccount): NextMove {
-  switch (d.phase) {
-    case PHASE.EXEC_TRACE:
-    case PHASE.CHAL_TRACE:
-      return { kind: 'commit_trace', side: d.turn };
-    case PHASE.LAYER_BISECT:
-      return { kind: 'bisect_layer', side: d.turn };
-    case PHASE.LAYER_REVEAL:
-      return { kind: 'reveal_layer', side: d.turn };
-    case PHASE.CHUNK_BISECT:
-      return { kind: 'bisect_chunk', side: d.turn };
-    case PHASE.ONE_STEP:
-      return { kind: 'one_step', side: SIDE.CHALLENGER };
-    default:
-      return { kind: 'resolved', winner: d.winner };
-  }
 }
 
 /** The layer whose prefix the next bisect_layer reveals. */

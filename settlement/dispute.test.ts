@@ -1,4 +1,4 @@
-// Whole disputes driven through SettlementClient and settlement/game.ts against the SBF program in
+// Whole disputes driven through SettlementClient and dispute/moves.ts against the SBF program in
 // LiteSVM: the honest side wins on either side, a silent side loses by timeout, bonds move as the
 // program specifies, the batch finalizes with the job invalidated, and lamports are conserved.
 import { test } from 'node:test';
@@ -11,12 +11,13 @@ import type { BatchIndex, ExecutorId, Hash32, ModelId } from '../state/types.ts'
 import { PROFILE, cheatLayers, type Trace } from '../programs/tests/lib/game.ts';
 import * as P from '../programs/tests/lib/protocol.ts';
 import { dtypeFromCode, type Tensor as StateTensor } from '../state/tensor.ts';
-import { modelViewOf, traceViewOf, weightRoot } from './views.ts';
+import { modelViewOf, traceViewOf, weightRoot } from '../dispute/views.ts';
 import { mlpModel, run, wideModel, type ModelDef } from '../programs/tests/lib/model.ts';
 import { LocalWorld, PARAMS, traceView } from './testkit.ts';
 import { PHASE, SIDE, PHASE_NAMES, unpackHeader } from './accounts.ts';
-import { clockLeft, headerDispute, nextMove, timeoutSlot } from './client.ts';
-import { playMove, stepData, submitOneStep } from './game.ts';
+import { clockLeft, headerDispute, timeoutSlot } from './client.ts';
+import { nextMove, playMove, submitOneStep } from '../dispute/moves.ts';
+import { stepData } from '../dispute/step-data.ts';
 import { eventsNamed } from './events.ts';
 import type { SendResult } from './sender.ts';
 import { PROOF_WRITE_BYTES } from './instructions.ts';

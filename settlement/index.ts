@@ -16,6 +16,4 @@ export * from './events.ts';
 export * from './errors.ts';
 export * from './sender.ts';
 export * from './client.ts';
-export * from './game.ts';
 export * from './connect.ts';
-export * from './views.ts';

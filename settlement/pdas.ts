@@ -1,6 +1,7 @@
 // Every PDA of the program, derived from the seeds of programs/optinfer/src/state/seeds.rs (one place).
 import { PublicKey } from '@solana/web3.js';
 import { OPS_PER_PAGE } from '../state/optable.ts';
+import { OptinferError } from '../state/errors.ts';
 import { u16, u32, u64 } from '../state/le.ts';
 import { PROGRAM_ID } from './idl.ts';
 
@@ -16,7 +17,8 @@ export const SEEDS = {
 } as const;
 
 const bytes32 = (v: Uint8Array, what: string) => {
-  if (v.length !== 32) throw new RangeError(`${what}: expected 32 bytes, got ${v.length}`);
+  if (v.length !== 32)
+    throw new OptinferError('INVALID_INPUT', `${what}: expected 32 bytes, got ${v.length}`);
   return Buffer.from(v);
 };
 

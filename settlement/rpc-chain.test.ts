@@ -19,8 +19,7 @@ import { connectRpc } from './connect.ts';
 import { DEFAULT_SO_PATH } from './sender.ts';
 import { PROGRAM_ID } from './idl.ts';
 import { SIDE } from './accounts.ts';
-import { nextMove } from './client.ts';
-import { playMove, submitOneStep } from './game.ts';
+import { nextMove, playMove, submitOneStep } from '../dispute/moves.ts';
 import { eventsNamed, fetchEventsSince, type LogEvents } from './events.ts';
 import { traceView } from './testkit.ts';
 

@@ -7,7 +7,7 @@ import { Trace, PROFILE } from '../programs/tests/lib/game.ts';
 import { encodeEntry, type ModelDef } from '../programs/tests/lib/model.ts';
 import { LiteSvmSender } from './sender.ts';
 import { SettlementClient } from './client.ts';
-import type { ModelView, TraceView } from './game.ts';
+import type { ModelView, TraceView } from '../dispute/views.ts';
 import type { ConfigParams } from './instructions.ts';
 
 export const PARAMS = {

@@ -135,7 +135,15 @@ export function writeTensorHeader(b: Buffer, offset: number, h: TensorHeader): n
   }
   b[offset] = h.dtype;
   b[offset + 1] = h.dims.length;
-  h.dims.forEach((d, i) => b.writeBigUInt64LE(BigInt(d), offset + 2 + 8 * i));
+  h.dims.forEach((d, i) => {
+    if (!Number.isSafeInteger(d) || d < 0) {
+      throw new OptinferError(
+        'INVALID_INPUT',
+        `tensor header: dim ${i}: expected a non-negative integer, got ${d}`,
+      );
+    }
+    b.writeBigUInt64LE(BigInt(d), offset + 2 + 8 * i);
+  });
   return offset + tensorHeaderBytes(h);
 }
 

@@ -1,18 +1,11 @@
 // Plays one party's side of every open dispute it is in, from its own stored data: moves, one-step, timeouts.
 import type { Keypair, PublicKey } from '@solana/web3.js';
-import {
-  PHASE,
-  SIDE,
-  playMove,
-  sideOf,
-  submitOneStep,
-  timeoutSlot,
-  type DisputeAccount,
-  type ModelView,
-  type SettlementClient,
-  type TraceView,
-} from '../settlement/index.ts';
-import { silentLogger, type Logger } from './log.ts';
+import { PHASE, SIDE, type DisputeAccount } from '../settlement/accounts.ts';
+import type { SettlementClient } from '../settlement/client.ts';
+import { silentLogger, type Logger } from '../common/log.ts';
+import { playMove, sideOf, submitOneStep } from './moves.ts';
+import { playOnlyFromOwnTrace, stepOnlyAtLeaf, timeoutOnlyWhenClockRanOut } from './rules.ts';
+import type { ModelView, TraceView } from './views.ts';
 
 export const DEFAULT_DISPUTE_POLL_MS = 500;
 /** Bisection over 2^16 layers and a 2^16-chunk tensor takes about 70 moves; this bounds one pass. */
@@ -99,7 +92,7 @@ export class DisputeDriver {
     const side = sideOf(d, this.signer.publicKey);
     if (side === null) return false;
     const slot = await this.client.sender.getSlot();
-    if (d.turn !== side && slot >= timeoutSlot(d)) {
+    if (timeoutOnlyWhenClockRanOut(d, side, slot).ok) {
       await this.client.claimTimeout(this.signer, address);
       this.log.info({ dispute: key }, 'claimed a timeout: the other side ran out of clock');
       await this.record(address, side);
@@ -107,8 +100,8 @@ export class DisputeDriver {
     }
     if (!this.views.has(key)) this.views.set(key, await this.viewsOf(d));
     const v = this.views.get(key);
-    if (!v) return false;
-    if (d.phase === PHASE.ONE_STEP) {
+    if (!playOnlyFromOwnTrace(v).ok || !v) return false;
+    if (stepOnlyAtLeaf(d).ok) {
       // The one-step runs on the challenger's clock but anyone may submit it: each side proves itself right.
       await submitOneStep(this.client, this.signer, address, v.trace, v.model);
       this.log.info({ dispute: key, layer: d.disagree, chunk: d.chunkIndex }, 'one-step submitted');
@@ -116,6 +109,7 @@ export class DisputeDriver {
       await this.record(address, side);
       return false;
     }
+    // playMove keeps to neverMoveOutOfTurn: null when the other side is to move.
     const r = await playMove(this.client, this.signer, address, v.trace, d);
     if (r) this.log.debug({ dispute: key, phase: d.phase }, 'dispute move');
     return r !== null;

@@ -1,13 +1,42 @@
-// TraceView / ModelView (game.ts) built from the node's own state/ types: canonical tensors, hex
-// hashes, the state/ Merkle and trace constructions. What an executor or challenger holds after
-// re-running a job is enough to play a dispute with these.
+// What one side knows of a disputed job (TraceView, ModelView) and how to build both from the node's own
+// state/ types: canonical tensors, hex hashes, the state/ Merkle and trace constructions. What an executor or
+// challenger holds after re-running a job is enough to play a dispute with these.
 import { fromHex } from '../state/hash.ts';
 import { MerkleTree } from '../state/merkle.ts';
 import { encodeTensorHeader } from '../state/optable.ts';
 import { DTYPE_CODES, chunkTree, tensorDigest, type Tensor } from '../state/tensor.ts';
 import { traceCommitment, traceTree } from '../state/trace.ts';
 import type { Hash32, ModelId } from '../state/types.ts';
-import type { ModelView, OpenedTensor, TraceView } from './game.ts';
+
+/** A tensor as the program opens it: `u8 dtype || u8 rank || rank x u64 dims` and the canonical bytes. */
+export interface OpenedTensor {
+  header: Uint8Array;
+  bytes: Uint8Array;
+}
+
+/** What a side knows of its own run (docs/PROTOCOL.md trace commitments). */
+export interface TraceView {
+  readonly layerCount: number;
+  /** Root of the Merkle tree over the prefix leaves. */
+  readonly root: Uint8Array;
+  /** p_i; p_{-1} is the trace seed. */
+  prefix(i: number): Uint8Array;
+  /** Siblings of leaf i of the prefix tree, leaf row upwards. */
+  prefixProof(i: number): Uint8Array[];
+  /** Tensor digest of layer i. */
+  digest(i: number): Uint8Array;
+  layer(i: number): OpenedTensor;
+  /** Levels of layer i's chunk tree: [0] = padded leaf hashes, last = [chunk root]. */
+  chunkLevels(i: number): Uint8Array[][];
+}
+
+/** What the one-step needs of the model besides the trace. */
+export interface ModelView {
+  /** Model inputs of the job, sorted by name (byte order), with their tensor digests. */
+  inputs: { name: string; digest: Uint8Array; tensor: OpenedTensor }[];
+  /** Weight i (op-table order), its digest and its proof against the model's weight root. */
+  weight(i: number): { digest: Uint8Array; siblings: Uint8Array[]; tensor: OpenedTensor };
+}
 
 /** `u8 dtype || u8 rank || rank x u64 dims`, as reveal_layer and openings carry it. */
 export const headerBytes = (t: Pick<Tensor, 'dtype' | 'dims'>): Buffer =>

@@ -1,0 +1,153 @@
+// The named rules a party follows off chain before it opens a dispute or moves in one: small pure verdicts the
+// challenger and the dispute driver call, each tested on its own in rules.test.ts.
+import type { PublicKey } from '@solana/web3.js';
+import {
+  PHASE,
+  modelReady,
+  type BatchAccount,
+  type ConfigAccount,
+  type DisputeAccount,
+  type ModelAccount,
+  type OperatorAccount,
+  type Side,
+} from '../settlement/accounts.ts';
+import { disputable, freeBond, timeoutSlot } from '../settlement/client.ts';
+
+/** Every rule, by name; a refusal names the rule that made it. */
+export const RULES = [
+  // Opening: open only a game the challenger can win.
+  'refereeCanDecide',
+  'batchIsCommitted',
+  'windowIsOpen',
+  'modelIsLoaded',
+  'notDisputedYet',
+  'neverCounterYourself',
+  'stakeIsBonded',
+  // Playing.
+  'neverMoveOutOfTurn',
+  'stepOnlyAtLeaf',
+  'timeoutOnlyWhenClockRanOut',
+  'playOnlyFromOwnTrace',
+] as const;
+export type RuleName = (typeof RULES)[number];
+
+export interface Refusal {
+  readonly ok: false;
+  readonly rule: RuleName;
+  /** Said to the operator as is, so it names the job's own batch, model or slot. */
+  readonly reason: string;
+}
+export type Verdict = { readonly ok: true } | Refusal;
+
+const OK: Verdict = { ok: true };
+const refuse = (rule: RuleName, reason: string): Refusal => ({ ok: false, rule, reason });
+
+// ---- opening a dispute ------------------------------------------------------------------------
+
+/** The one-step must be able to recompute every op of the model, or the referee cannot rule. */
+export function refereeCanDecide(f: { provable: boolean; modelId: string }): Verdict {
+  return f.provable
+    ? OK
+    : refuse('refereeCanDecide', `model ${f.modelId} has ops the referee cannot recompute`);
+}
+
+/** The job is disputable only under the root committed on chain, not the one the sequencer served. */
+export function batchIsCommitted(
+  batch: BatchAccount | null,
+  f: { batchIndex: number; batchRoot: string },
+): Verdict {
+  if (!batch) return refuse('batchIsCommitted', `batch ${f.batchIndex} is not committed on chain`);
+  if (Buffer.from(batch.root).toString('hex') !== f.batchRoot)
+    return refuse('batchIsCommitted', 'the on-chain batch root differs');
+  return OK;
+}
+
+/** open_dispute fails once the batch is finalized or its challenge window has passed. */
+export function windowIsOpen(
+  batch: BatchAccount,
+  config: ConfigAccount,
+  slot: bigint,
+  batchIndex: number,
+): Verdict {
+  return disputable(batch, config, slot)
+    ? OK
+    : refuse('windowIsOpen', `batch ${batchIndex}'s challenge window has closed`);
+}
+
+/** The one-step reads the model's op table from chain: it must be registered with every page loaded. */
+export function modelIsLoaded(model: ModelAccount | null, modelId: string): Verdict {
+  return model && modelReady(model)
+    ? OK
+    : refuse('modelIsLoaded', `model ${modelId} is not registered on chain`);
+}
+
+/** One dispute per job: the program keys it by (batch, job), so a second open cannot succeed. */
+export function notDisputedYet(existing: DisputeAccount | null, me: PublicKey): Verdict {
+  if (!existing) return OK;
+  return refuse(
+    'notDisputedYet',
+    existing.challenger.equals(me)
+      ? 'this challenger already disputes the job'
+      : 'another challenger already disputes the job',
+  );
+}
+
+/** A party never disputes its own job (the program refuses a self-challenge). */
+export function neverCounterYourself(executor: string, me: PublicKey): Verdict {
+  return executor === me.toBase58()
+    ? refuse('neverCounterYourself', "the job was executed under this challenger's own key")
+    : OK;
+}
+
+/**
+ * The challenger stakes the program's minimum from its free bond (bonded, not locked nor unbonding);
+ * `short` is what it must deposit first.
+ */
+export function stakeIsBonded(
+  op: OperatorAccount | null,
+  config: ConfigAccount,
+): { readonly ok: true } | (Refusal & { readonly short: bigint }) {
+  const free = op ? freeBond(op) : 0n;
+  if (free >= config.minChallengerBond) return OK as { ok: true };
+  return {
+    ...refuse('stakeIsBonded', `free bond ${free} is below the stake ${config.minChallengerBond}`),
+    short: config.minChallengerBond - free,
+  };
+}
+
+// ---- playing a dispute ------------------------------------------------------------------------
+
+/**
+ * Commit, bisect and reveal moves are made only by the side whose turn it is, and only before the
+ * leaf (the one-step is not a turn move: either side may submit it).
+ */
+export function neverMoveOutOfTurn(d: DisputeAccount, side: Side): Verdict {
+  if (d.phase === PHASE.RESOLVED) return refuse('neverMoveOutOfTurn', 'the dispute is resolved');
+  if (d.phase >= PHASE.ONE_STEP) return refuse('neverMoveOutOfTurn', 'the dispute is at the one-step');
+  if (d.turn !== side) return refuse('neverMoveOutOfTurn', "it is the other side's turn");
+  return OK;
+}
+
+/** The one-step runs only once the bisection has located one chunk (or the header) of one layer. */
+export function stepOnlyAtLeaf(d: DisputeAccount): Verdict {
+  if (d.phase !== PHASE.ONE_STEP) return refuse('stepOnlyAtLeaf', `not at the one-step (phase ${d.phase})`);
+  if (d.chunkLevel !== 0)
+    return refuse('stepOnlyAtLeaf', `no chunk located yet (chunk level ${d.chunkLevel})`);
+  return OK;
+}
+
+/** A timeout is claimed only against the side to move, once its chess clock has run out at `slot`. */
+export function timeoutOnlyWhenClockRanOut(d: DisputeAccount, side: Side, slot: bigint): Verdict {
+  if (d.phase === PHASE.RESOLVED) return refuse('timeoutOnlyWhenClockRanOut', 'the dispute is resolved');
+  if (d.turn === side) return refuse('timeoutOnlyWhenClockRanOut', 'this side is to move');
+  const due = timeoutSlot(d);
+  if (slot < due) return refuse('timeoutOnlyWhenClockRanOut', `the other side has clock until slot ${due}`);
+  return OK;
+}
+
+/** A party plays only from its own data for the job; without it, all it can do is claim timeouts. */
+export function playOnlyFromOwnTrace(views: object | null | undefined): Verdict {
+  return views
+    ? OK
+    : refuse('playOnlyFromOwnTrace', 'no trace of its own for this job: it can only claim timeouts');
+}
