@@ -15,6 +15,7 @@ import { asHash32 } from '../state/types.ts';
 import type { BatchCommittedMessage } from '../bus/messages.ts';
 import { compareOutputs } from './compare.ts';
 import { FindingLog, type Finding } from './findings.ts';
+import { HONEST_CHALLENGER, type ChallengerPolicy } from './policy.ts';
 import { locate } from './locate.ts';
 import { reexecute } from './reexecute.ts';
 import { pickSample } from './sample.ts';
@@ -39,11 +40,6 @@ export interface ChallengerConfig {
   sampleRate: number;
   /** Settlement on the program: open and play a dispute for every mismatch it can win. */
   chain?: { client: SettlementClient; bondLamports: bigint };
-  /**
-   * Dishonest behaviour for tests and demos (a knob, not a code path of its own): 'false-alarm' reports every
-   * audited job as wrong and defends a trace whose last layer has one byte changed.
-   */
-  cheat?: 'none' | 'false-alarm';
   /** Keypair file (Solana CLI format); default: created in dataDir. */
   keypairPath?: string;
 }
@@ -88,6 +84,7 @@ export class Challenger {
     private readonly registry: ModelRegistry,
     private readonly log: Logger,
     private readonly metrics: Metrics,
+    private readonly policy: ChallengerPolicy,
   ) {
     this.audits = store.table('audits');
     this.findings = new FindingLog(store, bus, config.id);
@@ -101,6 +98,8 @@ export class Challenger {
     bus: Bus;
     source: JobSource;
     registry: ModelRegistry;
+    /** What it contests and defends (default honest; dishonest ones are in adversary/). */
+    policy?: ChallengerPolicy;
     logger?: Logger;
     metrics?: Metrics;
   }): Promise<Challenger> {
@@ -129,6 +128,7 @@ export class Challenger {
       opts.registry,
       (opts.logger ?? silentLogger).child({ challenger: config.id }),
       opts.metrics ?? noopMetrics,
+      opts.policy ?? HONEST_CHALLENGER,
     );
     try {
       if (config.chain) {
@@ -205,9 +205,8 @@ export class Challenger {
     const ours = await reexecute(model, inputs, record.inputDigest);
     this.stats.audited++;
     this.metrics.inc('audits_total');
-    const falseAlarm = this.config.cheat === 'false-alarm';
     const verdict = compareOutputs(record.outputDigest, ours.outputDigest);
-    if (verdict.agree && !falseAlarm) return { outcome: 'agree' };
+    if (!this.policy.contests({ jobId, agree: verdict.agree })) return { outcome: 'agree' };
 
     this.stats.mismatches++;
     this.metrics.inc('findings_total');
@@ -319,25 +318,19 @@ export class Challenger {
     return job;
   }
 
-  /** The challenger's own (honest) trace of a disputed job. */
+  /** The trace this challenger defends for a disputed job: its own, as its policy presents it. */
   private async disputeViews(d: DisputeAccount) {
     const key = `${toHex(d.modelId)}:${toHex(d.inputDigest)}:${toHex(d.outputDigest)}`;
     const job = this.disputed.get(key) ?? (await this.reloadDisputed(d));
     if (!job) return null;
     const t = await traceModel(job.model, job.inputs, { keepTensors: true });
-    if (this.config.cheat === 'false-alarm') {
-      const last = t.tensors![t.tensors!.length - 1];
-      const data = new Uint8Array(last.data);
-      data[0] ^= 0x01;
-      t.tensors![t.tensors!.length - 1] = { ...last, data };
-    }
     const compiled = await compileForProgram(job.model);
     return {
       trace: traceViewOf({
         modelId: job.model.modelId,
         inputDigest: t.inputDigest,
         profileHash: job.model.profileHash,
-        layers: t.tensors!,
+        layers: this.policy.defend(t.tensors!),
       }),
       model: modelViewOf({ inputs: job.inputs, weights: compiled.weights.map((w) => w.tensor) }),
     };

@@ -7,7 +7,7 @@ import { createLogger } from '../common/log.ts';
 import { OptinferError, exitCode, isOptinferError } from '../state/errors.ts';
 import { DEFAULT_NATS_URL } from '../bus/nats.ts';
 import { DEFAULT_SAMPLE_RATE } from '../challenger/challenger.ts';
-import { CHEAT_MODES, type CheatConfig } from '../executor/worker.ts';
+import { CHEAT_MODES, type CheatConfig } from '../adversary/index.ts';
 import { DEFAULT_SEQUENCER_CONFIG } from '../sequencer/sequencer.ts';
 import {
   startDev,

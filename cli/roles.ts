@@ -22,7 +22,13 @@ import { loadKeypair, loadOrCreateKeypair } from '../common/keys.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { PromMetrics } from '../common/metrics.ts';
 import { ModelRegistry } from '../executor/model.ts';
-import { ExecutorWorker, DEFAULT_EXECUTOR_CONFIG, type CheatConfig } from '../executor/worker.ts';
+import { ExecutorWorker, DEFAULT_EXECUTOR_CONFIG } from '../executor/worker.ts';
+import {
+  challengerPolicy,
+  executorPolicy,
+  type ChallengerCheat,
+  type CheatConfig,
+} from '../adversary/index.ts';
 import { Challenger } from '../challenger/challenger.ts';
 import { HttpSource, SequencerSource } from '../challenger/source.ts';
 import { Sequencer, DEFAULT_SEQUENCER_CONFIG } from '../sequencer/sequencer.ts';
@@ -142,11 +148,11 @@ export async function startDev(o: DevOptions): Promise<DevNode> {
           ...DEFAULT_EXECUTOR_CONFIG,
           dataDir,
           keypairPath,
-          cheat: i === 0 ? o.cheat : { mode: 'none', rate: 0 },
           chain: chain && { client: chain.client, bondLamports: chain.bondLamports },
         },
         bus,
         registry,
+        policy: i === 0 ? executorPolicy(o.cheat) : undefined,
         logger: log.child({ role: 'executor' }),
         metrics,
       });
@@ -418,13 +424,13 @@ export async function startExecutorRole(o: {
       ...DEFAULT_EXECUTOR_CONFIG,
       dataDir: o.dataDir,
       capacity: o.capacity,
-      cheat: o.cheat,
       keypairPath: o.chain?.keypairPath ?? o.keypairPath,
       sequencerUrl: o.sequencerUrl,
       chain,
     },
     bus,
     registry,
+    policy: executorPolicy(o.cheat),
     logger: log.child({ role: 'executor' }),
   }).catch(async (e) => {
     await bus.close();
@@ -447,7 +453,7 @@ export async function startChallengerRole(o: {
   id: string;
   sampleRate: number;
   chain?: RoleChainOptions;
-  cheat?: 'none' | 'false-alarm';
+  cheat?: ChallengerCheat;
   logger?: Logger;
 }): Promise<Running & { challenger: Challenger }> {
   const log = o.logger ?? createLogger('optinfer');
@@ -464,11 +470,11 @@ export async function startChallengerRole(o: {
       sampleRate: o.sampleRate,
       chain,
       keypairPath: o.chain?.keypairPath,
-      cheat: o.cheat,
     },
     bus,
     source: new HttpSource(o.sequencerUrl),
     registry,
+    policy: challengerPolicy(o.cheat),
     logger: log.child({ role: 'challenger' }),
   }).catch(async (e) => {
     await bus.close();

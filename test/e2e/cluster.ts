@@ -7,7 +7,7 @@ import { Keypair, LAMPORTS_PER_SOL, PublicKey } from '@solana/web3.js';
 import { startLocalChain, type LocalChain } from '../../chain/local-chain.ts';
 import { saveKeypair } from '../../common/keys.ts';
 import { connectRpc, DEFAULT_SO_PATH, PROGRAM_ID, type SettlementClient } from '../../settlement/index.ts';
-import type { CheatMode } from '../../executor/worker.ts';
+import type { CheatMode } from '../../adversary/index.ts';
 import { DEMO_MODEL_PATH } from '../../cli/roles.ts';
 import { loadModel, type LoadedModel } from '../../executor/model.ts';
 import { runModel } from '../../executor/run.ts';

@@ -10,9 +10,15 @@ import { createMemoryBus } from '../../bus/memory.ts';
 import type { Bus } from '../../bus/bus.ts';
 import { ModelRegistry } from '../../executor/model.ts';
 import { runModel } from '../../executor/run.ts';
-import { ExecutorWorker, DEFAULT_EXECUTOR_CONFIG, type CheatConfig } from '../../executor/worker.ts';
+import { ExecutorWorker, DEFAULT_EXECUTOR_CONFIG } from '../../executor/worker.ts';
+import {
+  challengerPolicy,
+  executorPolicy,
+  type ChallengerCheat,
+  type CheatConfig,
+} from '../../adversary/index.ts';
 import { loadOrCreateKeypair } from '../../common/keys.ts';
-import { Challenger, type ChallengerConfig } from '../../challenger/challenger.ts';
+import { Challenger } from '../../challenger/challenger.ts';
 import { SequencerSource } from '../../challenger/source.ts';
 import { DEMO_MODEL_PATH } from '../../cli/roles.ts';
 import { Sequencer, DEFAULT_SEQUENCER_CONFIG, type JobView } from '../../sequencer/sequencer.ts';
@@ -44,10 +50,7 @@ interface World {
   close(): Promise<void>;
 }
 
-async function startWorld(
-  cheats: CheatConfig[],
-  challengerCheat: ChallengerConfig['cheat'] = 'none',
-): Promise<World> {
+async function startWorld(cheats: CheatConfig[], challengerCheat: ChallengerCheat = 'none'): Promise<World> {
   const { client, sender } = connectLocal();
   const fund = (k: Keypair) => sender.airdrop(k.publicKey, 50_000_000_000n);
   const authority = Keypair.generate();
@@ -87,11 +90,11 @@ async function startWorld(
         ...DEFAULT_EXECUTOR_CONFIG,
         dataDir: join(dir, `ex${i}`),
         keypairPath: join(dir, `ex${i}.json`),
-        cheat: cheats[i],
         chain,
       },
       bus,
       registry,
+      policy: executorPolicy(cheats[i]),
       logger: log.child({ role: `executor${i}` }),
     });
   for (const i of cheats.keys()) {
@@ -107,12 +110,12 @@ async function startWorld(
       id: 'c1',
       sampleRate: 1,
       chain,
-      cheat: challengerCheat,
       keypairPath: challengerKeyPath,
     },
     bus,
     source: new SequencerSource(seq),
     registry,
+    policy: challengerPolicy(challengerCheat),
     logger: log.child({ role: 'challenger' }),
   });
   const model = await seq.registerModel(new Uint8Array(readFileSync(DEMO_MODEL_PATH)), 'demo');

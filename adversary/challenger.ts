@@ -1,0 +1,25 @@
+// Dishonest challenger policies for tests and demos (`challenger --cheat`): false alarms on correct results.
+import type { ChallengerPolicy } from '../challenger/policy.ts';
+import { HONEST_CHALLENGER } from '../challenger/policy.ts';
+import type { Tensor } from '../state/tensor.ts';
+
+/** 'false-alarm': contests every audited job and defends a trace whose last layer has one byte changed. */
+export const CHALLENGER_CHEAT_MODES = ['none', 'false-alarm'] as const;
+export type ChallengerCheat = (typeof CHALLENGER_CHEAT_MODES)[number];
+
+export const FALSE_ALARM: ChallengerPolicy = {
+  contests: () => true,
+  defend: (layers: Tensor[]) => {
+    const out = [...layers];
+    const last = out[out.length - 1];
+    const data = new Uint8Array(last.data);
+    data[0] ^= 0x01;
+    out[out.length - 1] = { ...last, data };
+    return out;
+  },
+};
+
+/** The challenger policy a `--cheat` setting asks for: honest for 'none' (or none given). */
+export function challengerPolicy(cheat: ChallengerCheat = 'none'): ChallengerPolicy {
+  return cheat === 'false-alarm' ? FALSE_ALARM : HONEST_CHALLENGER;
+}

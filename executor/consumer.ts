@@ -1,0 +1,76 @@
+// The assignment consumer: runs each job assigned to this executor, stores what it answered, sends the result.
+import type { Bus, Consumer } from '../bus/bus.ts';
+import * as messages from '../bus/messages.ts';
+import type { AssignMessage, ResultMessage } from '../bus/messages.ts';
+import type { Logger } from '../common/log.ts';
+import type { Metrics } from '../common/metrics.ts';
+import { OptinferError } from '../state/errors.ts';
+import { fromStored, fromWire, toStored } from '../state/tensor-map.ts';
+import { tensorSetDigest } from '../state/tensor.ts';
+import type { ExecutorId, JobId, ModelId } from '../state/types.ts';
+import { asHash32 } from '../state/types.ts';
+import type { ModelSource } from './model-source.ts';
+import type { ExecutorPolicy } from './policy.ts';
+import type { ResultStore } from './results.ts';
+import { runModel } from './run.ts';
+
+/** A big model may take long: the ack wait bounds how long a crashed executor holds a job. */
+const ASSIGN_ACK_WAIT_MS = 120_000;
+
+export class AssignmentConsumer {
+  constructor(
+    private readonly id: ExecutorId,
+    private readonly bus: Bus,
+    private readonly results: ResultStore,
+    private readonly models: ModelSource,
+    private readonly policy: ExecutorPolicy,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /** Consumes this executor's assignments, `capacity` at a time. */
+  start(capacity: number): Promise<Consumer> {
+    return messages.consume(
+      this.bus,
+      messages.ASSIGN,
+      { of: this.id },
+      `executor-${this.id}`,
+      (m) => this.onAssign(m),
+      { maxInFlight: capacity, ackWaitMs: ASSIGN_ACK_WAIT_MS },
+    );
+  }
+
+  async onAssign(raw: AssignMessage): Promise<void> {
+    const jobId = asHash32(raw.jobId, 'jobId') as JobId;
+    const done = await this.results.get(jobId);
+    let result: ResultMessage;
+    if (done) {
+      // A redelivered assignment after a crash: answer with what was already committed to.
+      const inputs = fromStored(done.inputs);
+      const model = await this.models(done.modelId);
+      const { outputs } = await runModel(model, inputs);
+      const sent = await this.policy.answer({ jobId, model, inputs }, outputs, true);
+      result = { jobId, executor: this.id, outputs: sent, outputDigest: done.outputDigest };
+    } else {
+      try {
+        const inputs = fromWire(raw.inputs, `job ${jobId} inputs`);
+        const model = await this.models(asHash32(raw.modelId, 'modelId') as ModelId);
+        const t0 = performance.now();
+        const { outputs } = await runModel(model, inputs);
+        this.metrics.observe('job_execution_seconds', (performance.now() - t0) / 1000);
+        const sent = await this.policy.answer({ jobId, model, inputs }, outputs, false);
+        const outputDigest = tensorSetDigest(sent);
+        await this.results.put(
+          { jobId, modelId: model.modelId, inputs: toStored(inputs), outputDigest, at: Date.now() },
+          tensorSetDigest(inputs),
+        );
+        result = { jobId, executor: this.id, outputs: sent, outputDigest };
+      } catch (e) {
+        const message = e instanceof OptinferError ? e.message : `internal error: ${(e as Error).message}`;
+        this.log.warn({ jobId, err: message }, 'job failed');
+        result = { jobId, executor: this.id, error: message };
+      }
+    }
+    await messages.send(this.bus, messages.RESULT, this.id, result, { msgId: `result:${jobId}:${this.id}` });
+  }
+}

@@ -1,0 +1,67 @@
+// The executor's result store (LevelDB): what it answered for each job, and how a dispute finds that job again.
+import { toHex } from '../state/hash.ts';
+import { Store, type Table } from '../state/store.ts';
+import type { StoredTensorMap } from '../state/tensor-map.ts';
+import type { Hash32, JobId, ModelId } from '../state/types.ts';
+
+export interface StoredResult {
+  jobId: JobId;
+  modelId: ModelId;
+  inputs: StoredTensorMap;
+  outputDigest: Hash32;
+  at: number;
+}
+
+/** The digests a dispute names its job by (raw bytes on chain, hex here). */
+export interface JobDigests {
+  modelId: Uint8Array | string;
+  inputDigest: Uint8Array | string;
+  outputDigest: Uint8Array | string;
+}
+
+const hex = (v: Uint8Array | string) => (typeof v === 'string' ? v : toHex(v));
+
+/** The index key of a job by its digests: modelId:inputDigest:outputDigest in hex. */
+export function digestKey(d: JobDigests): string {
+  return `${hex(d.modelId)}:${hex(d.inputDigest)}:${hex(d.outputDigest)}`;
+}
+
+export class ResultStore {
+  private readonly results: Table<StoredResult>;
+  /** modelId:inputDigest:outputDigest → jobId: how a dispute (which names digests, not ids) finds its job. */
+  private readonly byDigest: Table<JobId>;
+
+  private constructor(private readonly store: Store) {
+    this.results = store.table('results');
+    this.byDigest = store.table('byDigest');
+  }
+
+  static async open(path: string): Promise<ResultStore> {
+    return new ResultStore(await Store.open(path));
+  }
+
+  get(jobId: JobId): Promise<StoredResult | undefined> {
+    return this.results.get(jobId);
+  }
+
+  /** Stores a result and its digest index in one atomic write. */
+  async put(r: StoredResult, inputDigest: Hash32): Promise<void> {
+    await this.store.write([
+      this.byDigest.put(
+        digestKey({ modelId: r.modelId, inputDigest, outputDigest: r.outputDigest }),
+        r.jobId,
+      ),
+      this.results.put(r.jobId, r),
+    ]);
+  }
+
+  /** The stored result a dispute is about, by the digests it names. */
+  async byDigests(d: JobDigests): Promise<StoredResult | undefined> {
+    const jobId = await this.byDigest.get(digestKey(d));
+    return jobId && this.results.get(jobId);
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}
