@@ -10,6 +10,7 @@ import { OptinferError } from '../state/errors.ts';
 import { fromHex, toHex } from '../state/hash.ts';
 import { decodeJobRecord, verifyInclusion } from '../state/job.ts';
 import { Store, type Table } from '../state/store.ts';
+import { asSampleRate } from '../state/sample.ts';
 import type { Hash32, JobId, ModelId } from '../state/types.ts';
 import { asHash32 } from '../state/types.ts';
 import type { BatchCommittedMessage } from '../bus/messages.ts';
@@ -110,12 +111,7 @@ export class Challenger {
         `challenger id: expected [A-Za-z0-9_-]+, got ${JSON.stringify(config.id)}`,
       );
     }
-    if (!(config.sampleRate >= 0 && config.sampleRate <= 1)) {
-      throw new OptinferError(
-        'INVALID_CONFIG',
-        `sample rate: expected a number in 0..1, got ${config.sampleRate}`,
-      );
-    }
+    asSampleRate(config.sampleRate);
     mkdirSync(config.dataDir, { recursive: true });
     const secret = loadOrCreateSecret(join(config.dataDir, `challenger-${config.id}.secret`));
     const store = await Store.open(join(config.dataDir, `challenger-${config.id}.db`));

@@ -23,12 +23,15 @@ import { createLogger, type Logger } from '../common/log.ts';
 import { PromMetrics } from '../common/metrics.ts';
 import { ModelRegistry } from '../executor/model.ts';
 import { ExecutorWorker, DEFAULT_EXECUTOR_CONFIG } from '../executor/worker.ts';
+import { challengerPolicy, executorPolicy } from '../adversary/index.ts';
 import {
-  challengerPolicy,
-  executorPolicy,
-  type ChallengerCheat,
-  type CheatConfig,
-} from '../adversary/index.ts';
+  DEFAULT_CLUSTER_SLOT_MS,
+  type ChallengerRoleConfig,
+  type DevConfig,
+  type ExecutorRoleConfig,
+  type RoleChainConfig,
+  type SequencerRoleConfig,
+} from './config.ts';
 import { Challenger } from '../challenger/challenger.ts';
 import { HttpSource, SequencerSource } from '../challenger/source.ts';
 import { Sequencer, DEFAULT_SEQUENCER_CONFIG } from '../sequencer/sequencer.ts';
@@ -42,23 +45,6 @@ export const DEMO_MODEL_PATH = fileURLToPath(new URL('../models/demo-int8-mlp.on
 
 export interface Running {
   close(): Promise<void>;
-}
-
-export interface DevOptions {
-  port: number;
-  host: string;
-  dataDir: string;
-  executors: number;
-  sampleRate: number;
-  batchMaxJobs: number;
-  batchMaxAgeMs: number;
-  challengeWindowMs: number;
-  cheat: CheatConfig;
-  /** 'litesvm': settle on the real program in an in-process Solana VM, saved to <data dir>/chain.json. */
-  chain?: 'none' | 'litesvm';
-  /** Settle on the program on a cluster instead; the keypair is the program's sequencer and funds the node. */
-  rpc?: RoleChainOptions;
-  logger?: Logger;
 }
 
 export interface DevNode extends Running {
@@ -108,7 +94,7 @@ async function openSequencer(o: {
 }
 
 /** Sequencer, executors and a challenger in one process on the in-process bus. */
-export async function startDev(o: DevOptions): Promise<DevNode> {
+export async function startDev(o: DevConfig): Promise<DevNode> {
   const log = o.logger ?? createLogger('optinfer');
   const metrics = new PromMetrics();
   const bus = createMemoryBus({ logger: log.child({ part: 'bus' }) });
@@ -127,7 +113,10 @@ export async function startDev(o: DevOptions): Promise<DevNode> {
         : undefined;
     if (chain) opened.push(chain);
     const { sequencer, demoModel } = await openSequencer({
-      ...o,
+      dataDir: o.dataDir,
+      batchMaxJobs: o.batchMaxJobs,
+      batchMaxAgeMs: o.batchMaxAgeMs,
+      challengeWindowMs: o.challengeWindowMs,
       bus,
       registry,
       log,
@@ -189,7 +178,7 @@ export async function startDev(o: DevOptions): Promise<DevNode> {
   }
 }
 
-const DEV_SLOT_MS = 400;
+const DEV_SLOT_MS = DEFAULT_CLUSTER_SLOT_MS;
 const DEV_BOND = 2_000_000_000n;
 /** Wallets of the dev node are topped up to this in the in-process chain. */
 const DEV_FUNDS = 1_000_000_000_000n;
@@ -199,7 +188,7 @@ const DEV_FUNDS = 1_000_000_000_000n;
  * accounts are saved to <data dir>/chain.json after every transaction, so a restarted node finds its batches,
  * bonds and disputes where it left them.
  */
-async function startDevChain(o: DevOptions, registry: ModelRegistry, log: Logger) {
+async function startDevChain(o: DevConfig, registry: ModelRegistry, log: Logger) {
   if (!existsSync(DEFAULT_SO_PATH)) {
     throw new OptinferError(
       'INVALID_CONFIG',
@@ -269,24 +258,8 @@ async function startDevChain(o: DevOptions, registry: ModelRegistry, log: Logger
   };
 }
 
-/** A role's settlement on a cluster: `--rpc URL --keypair FILE` (Solana CLI format). */
-export interface RoleChainOptions {
-  rpc: string;
-  /** Websocket endpoint for confirmations; default: web3.js derives it from rpc (port + 1). */
-  ws?: string;
-  keypairPath: string;
-  /** Lamports an executor or challenger keeps bonded (at least the program's minimum). */
-  bondLamports?: bigint;
-  /** Sequencer only: the Config authority's keypair, to register provable models on chain. */
-  authorityKeypairPath?: string;
-  /** Sequencer only: the cluster's slot time, to estimate when a challenge window ends. */
-  slotMs?: number;
-}
-
 /** Connects to the cluster and reads the program's Config, failing with what to do when it is not there. */
-async function connectRole(
-  o: RoleChainOptions,
-): Promise<{ client: SettlementClient; config: ConfigAccount }> {
+async function connectRole(o: RoleChainConfig): Promise<{ client: SettlementClient; config: ConfigAccount }> {
   if (!existsSync(o.keypairPath)) {
     throw new OptinferError(
       'INVALID_CONFIG',
@@ -309,7 +282,7 @@ async function connectRole(
  * The sequencer's settlement on a cluster: its key must be the program's sequencer; with the authority's key,
  * provable models are registered on chain too.
  */
-async function sequencerSettlement(c: RoleChainOptions, registry: ModelRegistry, log: Logger) {
+async function sequencerSettlement(c: RoleChainConfig, registry: ModelRegistry, log: Logger) {
   const { client, config } = await connectRole(c);
   const key = loadKeypair(c.keypairPath);
   if (!config.sequencer.equals(key.publicKey)) {
@@ -343,7 +316,7 @@ async function sequencerSettlement(c: RoleChainOptions, registry: ModelRegistry,
  * The all-in-one node on a cluster (`dev --rpc URL --keypair FILE`): the keypair is the program's sequencer and
  * pays for the node's executor and challenger keys (kept in the data dir) up to their bond plus fees.
  */
-async function startRpcDevChain(c: RoleChainOptions, registry: ModelRegistry, log: Logger) {
+async function startRpcDevChain(c: RoleChainConfig, registry: ModelRegistry, log: Logger) {
   const { client, config, key, settlement } = await sequencerSettlement(c, registry, log);
   const bond =
     config.minExecutorBond > config.minChallengerBond ? config.minExecutorBond : config.minChallengerBond;
@@ -366,28 +339,28 @@ export async function connectBus(natsUrl: string, log: Logger, name: string): Pr
   return connectNatsBus({ url: natsUrl, name, logger: log.child({ part: 'bus' }) });
 }
 
-export async function startSequencerRole(o: {
-  natsUrl: string;
-  port: number;
-  host: string;
-  dataDir: string;
-  batchMaxJobs: number;
-  batchMaxAgeMs: number;
-  challengeWindowMs: number;
-  chain?: RoleChainOptions;
-  logger?: Logger;
-}): Promise<Running & { url: string; sequencer: Sequencer }> {
+export async function startSequencerRole(
+  o: SequencerRoleConfig,
+): Promise<Running & { url: string; sequencer: Sequencer }> {
   const log = o.logger ?? createLogger('optinfer');
   const registry = new ModelRegistry();
   const settlement = o.chain && (await sequencerSettlement(o.chain, registry, log)).settlement;
   const bus = await connectBus(o.natsUrl, log, 'optinfer-sequencer');
   const metrics = new PromMetrics();
-  const { sequencer } = await openSequencer({ ...o, bus, registry, log, metrics, settlement }).catch(
-    async (e) => {
-      await bus.close();
-      throw e;
-    },
-  );
+  const { sequencer } = await openSequencer({
+    dataDir: o.dataDir,
+    batchMaxJobs: o.batchMaxJobs,
+    batchMaxAgeMs: o.batchMaxAgeMs,
+    challengeWindowMs: o.challengeWindowMs,
+    bus,
+    registry,
+    log,
+    metrics,
+    settlement,
+  }).catch(async (e) => {
+    await bus.close();
+    throw e;
+  });
   const http = buildHttp({ sequencer, logger: log.child({ part: 'http' }), metrics });
   const url = await http.listen({ port: o.port, host: o.host });
   return {
@@ -402,16 +375,9 @@ export async function startSequencerRole(o: {
   };
 }
 
-export async function startExecutorRole(o: {
-  natsUrl: string;
-  sequencerUrl: string;
-  dataDir: string;
-  capacity: number;
-  keypairPath?: string;
-  cheat: CheatConfig;
-  chain?: RoleChainOptions;
-  logger?: Logger;
-}): Promise<Running & { worker: ExecutorWorker }> {
+export async function startExecutorRole(
+  o: ExecutorRoleConfig,
+): Promise<Running & { worker: ExecutorWorker }> {
   const log = o.logger ?? createLogger('optinfer');
   const chain = o.chain && {
     client: (await connectRole(o.chain)).client,
@@ -446,16 +412,9 @@ export async function startExecutorRole(o: {
   };
 }
 
-export async function startChallengerRole(o: {
-  natsUrl: string;
-  sequencerUrl: string;
-  dataDir: string;
-  id: string;
-  sampleRate: number;
-  chain?: RoleChainOptions;
-  cheat?: ChallengerCheat;
-  logger?: Logger;
-}): Promise<Running & { challenger: Challenger }> {
+export async function startChallengerRole(
+  o: ChallengerRoleConfig,
+): Promise<Running & { challenger: Challenger }> {
   const log = o.logger ?? createLogger('optinfer');
   const chain = o.chain && {
     client: (await connectRole(o.chain)).client,

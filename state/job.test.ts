@@ -63,5 +63,5 @@ test('sampling rate: the fraction of audited jobs is close to p', () => {
   assert.ok(hits > 800 && hits < 1200, `hits=${hits}`);
   assert.equal(sampleThreshold(0), 0n);
   assert.equal(sampleThreshold(1), 1n << 64n);
-  assert.throws(() => sampleThreshold(1.5), /expected 0..1, got 1.5/);
+  assert.throws(() => sampleThreshold(1.5), /expected a number in 0..1, got 1.5/);
 });

@@ -5,9 +5,16 @@ import { OptinferError } from './errors.ts';
 
 const TWO_64 = 1n << 64n;
 
+/** The one check of a sampling probability, used by the CLI's parser and the challenger's start-up alike. */
+export function asSampleRate(p: unknown, what = 'sample rate'): number {
+  if (typeof p !== 'number' || !(p >= 0 && p <= 1))
+    throw new OptinferError('INVALID_CONFIG', `${what}: expected a number in 0..1, got ${String(p)}`);
+  return p;
+}
+
 /** floor(p * 2^64), computed exactly from p's decimal digits so both languages agree. */
 export function sampleThreshold(p: number): bigint {
-  if (!(p >= 0 && p <= 1)) throw new OptinferError('INVALID_CONFIG', `sample rate: expected 0..1, got ${p}`);
+  asSampleRate(p);
   if (p === 1) return TWO_64;
   // 1e-12 resolution is far below any rate an operator would set.
   const micro = BigInt(Math.round(p * 1e12));

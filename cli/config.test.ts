@@ -1,0 +1,149 @@
+// Role configs from flags and OPTINFER_* variables: each bad value refused in its option's own unit, pairs checked.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { isOptinferError } from '../state/errors.ts';
+import {
+  challengerConfig,
+  devConfig,
+  executorConfig,
+  int,
+  ms,
+  opt,
+  rate,
+  roleChain,
+  u64,
+  url,
+  type DevFlags,
+} from './config.ts';
+import { runCli } from '../test/helpers/node-process.ts';
+
+const refused = (f: () => unknown, message: RegExp) =>
+  assert.throws(f, (e: unknown) => e instanceof InvalidArgumentError && message.test((e as Error).message));
+
+test('parsers: errors name the option and its unit', () => {
+  refused(
+    () => u64('clock-slots', 'slots')('ten'),
+    /^clock-slots: expected a whole number of slots, got "ten"$/,
+  );
+  refused(
+    () => u64('min-executor-bond', 'lamports')('-1'),
+    /min-executor-bond: expected a whole number of lamports/,
+  );
+  refused(() => u64('unbonding-slots', 'slots')('18446744073709551616'), /at most 2\^64 - 1 slots/);
+  assert.equal(u64('clock-slots', 'slots')('18446744073709551615'), 2n ** 64n - 1n);
+  refused(
+    () => ms('batch-max-age-ms', 1, 10)('1.5'),
+    /batch-max-age-ms: expected a whole number of milliseconds/,
+  );
+  refused(() => ms('batch-max-age-ms', 1, 10)('11'), /batch-max-age-ms: expected 1\.\.10, got 11/);
+  refused(() => int('port', 0, 65535)('http'), /port: expected an integer/);
+  refused(() => rate('sample-rate')('1.5'), /sample-rate: expected a number between 0 and 1, got "1.5"/);
+  refused(() => rate('sample-rate')(' '), /sample-rate: expected a number between 0 and 1/);
+  assert.equal(rate('sample-rate')('0.25'), 0.25);
+  refused(() => url('rpc')('127.0.0.1 8899'), /rpc: expected a URL/);
+  assert.equal(url('sequencer')('http://127.0.0.1:8787///'), 'http://127.0.0.1:8787');
+});
+
+test('options read OPTINFER_* variables, and a bad variable is refused like the flag', () => {
+  const parse = (env: Record<string, string>, argv: string[] = []) => {
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    try {
+      const c = new Command().exitOverride().configureOutput({ writeErr: () => {} });
+      c.addOption(opt.sampleRate(0.1)).addOption(opt.slotMs()).addOption(opt.cheat());
+      c.parse(argv, { from: 'user' });
+      return c.opts();
+    } finally {
+      process.env = saved;
+    }
+  };
+  assert.deepEqual(parse({}), { sampleRate: 0.1, slotMs: 400, cheat: 'none' });
+  assert.equal(parse({ OPTINFER_SAMPLE_RATE: '0.75' }).sampleRate, 0.75);
+  assert.equal(parse({ OPTINFER_SAMPLE_RATE: '0.75' }, ['--sample-rate', '0.5']).sampleRate, 0.5);
+  assert.throws(() => parse({ OPTINFER_SAMPLE_RATE: '2' }), /sample-rate: expected a number between 0 and 1/);
+  assert.throws(() => parse({ OPTINFER_CHEAT: 'lie' }), /cheat: expected one of none, wrong-output/);
+});
+
+test('--rpc needs --keypair, named for the role; paths are resolved', () => {
+  assert.equal(roleChain({}, 'executor'), undefined);
+  assert.throws(
+    () => roleChain({ rpc: 'http://127.0.0.1:8899' }, 'challenger'),
+    (e: unknown) =>
+      isOptinferError(e, 'INVALID_CONFIG') && /challenger --rpc .* expected --keypair FILE/.test(`${e}`),
+  );
+  const chain = roleChain({ rpc: 'http://h:1', keypair: 'k.json', bondLamports: 5n }, 'executor');
+  assert.deepEqual(chain, {
+    rpc: 'http://h:1',
+    ws: undefined,
+    keypairPath: resolve('k.json'),
+    bondLamports: 5n,
+  });
+});
+
+test('role configs carry every flag, typed, with the cheat knobs gathered', () => {
+  const flags: DevFlags = {
+    port: 1,
+    host: 'h',
+    dataDir: 'd',
+    executors: 3,
+    sampleRate: 0.5,
+    batchMaxJobs: 7,
+    batchMaxAgeMs: 8,
+    challengeWindowMs: 9,
+    chain: 'none',
+    slotMs: 400,
+    cheat: 'wrong-layer',
+    cheatRate: 0.5,
+    cheatLayer: 2,
+  };
+  const dev = devConfig(flags);
+  assert.equal(dev.dataDir, resolve('d'));
+  assert.deepEqual(dev.cheat, { mode: 'wrong-layer', rate: 0.5, layer: 2 });
+  assert.equal(dev.rpc, undefined);
+  const withRpc = devConfig({ ...flags, rpc: 'http://h:1', keypair: 'k', authorityKeypair: 'a', slotMs: 50 });
+  assert.equal(withRpc.rpc?.slotMs, 50);
+  assert.equal(withRpc.rpc?.authorityKeypairPath, resolve('a'));
+  const ex = executorConfig({
+    nats: 'nats://n',
+    sequencer: 'http://s',
+    dataDir: 'e',
+    capacity: 4,
+    keypair: 'k.json',
+    cheat: 'none',
+    cheatRate: 1,
+    cheatLayer: 0,
+  });
+  assert.equal(ex.keypairPath, resolve('k.json'));
+  assert.equal(ex.chain, undefined);
+  const ch = challengerConfig({
+    nats: 'nats://n',
+    sequencer: 'http://s',
+    dataDir: 'c',
+    id: 'c1',
+    sampleRate: 0.2,
+    cheat: 'false-alarm',
+    rpc: 'http://h:1',
+    keypair: 'c.json',
+    bondLamports: 9n,
+  });
+  assert.equal(ch.chain?.bondLamports, 9n);
+  assert.equal(ch.cheat, 'false-alarm');
+});
+
+test('the command line: a bad slot count is reported in slots, exit 2, no stack trace', async () => {
+  const r = await runCli([
+    'chain',
+    'init',
+    '--authority-keypair',
+    'a.json',
+    '--sequencer',
+    '11111111111111111111111111111111',
+    '--clock-slots',
+    '1e3',
+  ]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /clock-slots: expected a whole number of slots, got "1e3"/);
+  assert.doesNotMatch(r.stderr, /lamports|\n\s+at /);
+});

@@ -1,0 +1,399 @@
+// One typed, validated config per role: flags and OPTINFER_* variables → config, with errors in the option's unit.
+import { resolve } from 'node:path';
+import { InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_NATS_URL } from '../bus/nats.ts';
+import { DEFAULT_SAMPLE_RATE } from '../challenger/challenger.ts';
+import {
+  CHALLENGER_CHEAT_MODES,
+  CHEAT_MODES,
+  type ChallengerCheat,
+  type CheatConfig,
+} from '../adversary/index.ts';
+import { DEFAULT_SEQUENCER_CONFIG } from '../sequencer/sequencer.ts';
+import { OptinferError } from '../state/errors.ts';
+import { asSampleRate } from '../state/sample.ts';
+import type { Logger } from '../common/log.ts';
+
+export const DEFAULT_PORT = 8787;
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_DATA_DIR = '.optinfer';
+export const DEFAULT_SEQUENCER_URL = `http://${DEFAULT_HOST}:${DEFAULT_PORT}`;
+export const DEFAULT_RPC_URL = 'http://127.0.0.1:8899';
+/** Short so a person watching the dev node sees jobs reach `finalized`. */
+export const DEV_CHALLENGE_WINDOW_MS = 20_000;
+/** Solana's target slot time, to estimate when a window ends. */
+export const DEFAULT_CLUSTER_SLOT_MS = 400;
+export const DEFAULT_DEV_SAMPLE_RATE = 0.5;
+export const DEFAULT_DEV_EXECUTORS = 2;
+export const DEFAULT_EXECUTOR_CAPACITY = 2;
+
+// ---- Parsers: each error names the option and its unit ---------------------------------------------------
+
+export function int(name: string, min: number, max: number, unit = 'an integer') {
+  return (v: string): number => {
+    if (!/^-?\d+$/.test(v))
+      throw new InvalidArgumentError(`${name}: expected ${unit}, got ${JSON.stringify(v)}`);
+    const n = Number(v);
+    if (n < min || n > max) throw new InvalidArgumentError(`${name}: expected ${min}..${max}, got ${n}`);
+    return n;
+  };
+}
+
+export const ms = (name: string, min: number, max: number) =>
+  int(name, min, max, 'a whole number of milliseconds');
+
+/** A probability; the sample rate goes through the one validator the challenger itself uses. */
+export function rate(name: string) {
+  return (v: string): number => {
+    const n = v.trim() === '' ? NaN : Number(v);
+    try {
+      return asSampleRate(n, name);
+    } catch {
+      throw new InvalidArgumentError(`${name}: expected a number between 0 and 1, got ${JSON.stringify(v)}`);
+    }
+  };
+}
+
+/** A u64 quantity in its own unit (lamports, slots). */
+export function u64(name: string, unit: 'lamports' | 'slots') {
+  return (v: string): bigint => {
+    if (!/^\d+$/.test(v))
+      throw new InvalidArgumentError(`${name}: expected a whole number of ${unit}, got ${JSON.stringify(v)}`);
+    const n = BigInt(v);
+    if (n > 0xffff_ffff_ffff_ffffn)
+      throw new InvalidArgumentError(`${name}: expected at most 2^64 - 1 ${unit}, got ${v}`);
+    return n;
+  };
+}
+
+export function url(name: string) {
+  return (v: string): string => {
+    try {
+      new URL(v);
+    } catch {
+      throw new InvalidArgumentError(`${name}: expected a URL, got ${JSON.stringify(v)}`);
+    }
+    return v.replace(/\/+$/, '');
+  };
+}
+
+function oneOf<T extends string>(name: string, values: readonly T[]) {
+  return (v: string): T => {
+    if (!(values as readonly string[]).includes(v))
+      throw new InvalidArgumentError(
+        `${name}: expected one of ${values.join(', ')}; got ${JSON.stringify(v)}`,
+      );
+    return v as T;
+  };
+}
+
+// ---- Options shared by the role commands -------------------------------------------------------------------
+
+export const opt = {
+  port: () =>
+    new Option('--port <n>', 'HTTP port')
+      .env('OPTINFER_PORT')
+      .default(DEFAULT_PORT)
+      .argParser(int('port', 0, 65535)),
+  host: () => new Option('--host <addr>', 'HTTP listen address').env('OPTINFER_HOST').default(DEFAULT_HOST),
+  dataDir: (dflt: string) =>
+    new Option('--data-dir <dir>', 'where LevelDB and keys live').env('OPTINFER_DATA_DIR').default(dflt),
+  nats: () =>
+    new Option('--nats <url>', 'NATS server (nats-server -js)')
+      .env('OPTINFER_NATS_URL')
+      .default(DEFAULT_NATS_URL),
+  sequencer: () =>
+    new Option('--sequencer <url>', 'sequencer HTTP API')
+      .env('OPTINFER_SEQUENCER_URL')
+      .default(DEFAULT_SEQUENCER_URL)
+      .argParser(url('sequencer')),
+  executors: () =>
+    new Option('--executors <n>', 'executors to run')
+      .env('OPTINFER_EXECUTORS')
+      .default(DEFAULT_DEV_EXECUTORS)
+      .argParser(int('executors', 1, 64)),
+  capacity: () =>
+    new Option('--capacity <n>', 'jobs run at once')
+      .env('OPTINFER_CAPACITY')
+      .default(DEFAULT_EXECUTOR_CAPACITY)
+      .argParser(int('capacity', 1, 256)),
+  batchMaxJobs: () =>
+    new Option('--batch-max-jobs <n>', 'cut a batch at this many executed jobs')
+      .env('OPTINFER_BATCH_MAX_JOBS')
+      .default(DEFAULT_SEQUENCER_CONFIG.batchMaxJobs)
+      .argParser(int('batch-max-jobs', 1, 1 << 20)),
+  batchMaxAge: () =>
+    new Option('--batch-max-age-ms <ms>', '... or when the oldest executed job has waited this long')
+      .env('OPTINFER_BATCH_MAX_AGE_MS')
+      .default(DEFAULT_SEQUENCER_CONFIG.batchMaxAgeMs)
+      .argParser(ms('batch-max-age-ms', 1, 3_600_000)),
+  window: (dflt: number) =>
+    new Option('--challenge-window-ms <ms>', 'time a batch stays open to disputes')
+      .env('OPTINFER_CHALLENGE_WINDOW_MS')
+      .default(dflt)
+      .argParser(ms('challenge-window-ms', 0, 30 * 86_400_000)),
+  sampleRate: (dflt: number) =>
+    new Option('--sample-rate <p>', 'probability that the challenger audits a job')
+      .env('OPTINFER_SAMPLE_RATE')
+      .default(dflt)
+      .argParser(rate('sample-rate')),
+  cheat: () =>
+    new Option('--cheat <mode>', `test knob: make this executor dishonest (${CHEAT_MODES.join(' | ')})`)
+      .env('OPTINFER_CHEAT')
+      .default('none')
+      .argParser(oneOf('cheat', CHEAT_MODES)),
+  cheatRate: () =>
+    new Option('--cheat-rate <r>', 'fraction of jobs the cheat applies to')
+      .env('OPTINFER_CHEAT_RATE')
+      .default(1)
+      .argParser(rate('cheat-rate')),
+  cheatLayer: () =>
+    new Option('--cheat-layer <k>', 'first wrong layer for --cheat wrong-layer and equivocate')
+      .env('OPTINFER_CHEAT_LAYER')
+      .default(0)
+      .argParser(int('cheat-layer', 0, 1 << 20)),
+  challengerCheat: () =>
+    new Option('--cheat <mode>', 'test knob: false-alarm disputes every audited job')
+      .env('OPTINFER_CHEAT')
+      .default('none')
+      .argParser(oneOf('cheat', CHALLENGER_CHEAT_MODES)),
+  rpc: () =>
+    new Option(
+      '--rpc <url>',
+      'settle on the optinfer program at this Solana JSON-RPC endpoint (needs --keypair)',
+    )
+      .env('OPTINFER_RPC_URL')
+      .argParser(url('rpc')),
+  /** For the read-only operator commands, which always talk to a cluster. */
+  rpcWithDefault: () =>
+    new Option('--rpc <url>', 'Solana JSON-RPC endpoint')
+      .env('OPTINFER_RPC_URL')
+      .default(DEFAULT_RPC_URL)
+      .argParser(url('rpc')),
+  ws: () =>
+    new Option('--ws <url>', 'websocket endpoint of the cluster (default: derived from --rpc)')
+      .env('OPTINFER_WS_URL')
+      .argParser(url('ws')),
+  keypair: (what: string) =>
+    new Option('--keypair <file>', `${what} (Solana CLI keypair file)`).env('OPTINFER_KEYPAIR'),
+  authorityKeypair: () =>
+    new Option(
+      '--authority-keypair <file>',
+      "the program's authority, to register provable models on chain",
+    ).env('OPTINFER_AUTHORITY_KEYPAIR'),
+  slotMs: () =>
+    new Option('--slot-ms <ms>', "the cluster's slot time, to estimate when windows end")
+      .env('OPTINFER_SLOT_MS')
+      .default(DEFAULT_CLUSTER_SLOT_MS)
+      .argParser(ms('slot-ms', 1, 60_000)),
+  bond: () =>
+    new Option('--bond-lamports <n>', "lamports to keep bonded with --rpc (default: the program's minimum)")
+      .env('OPTINFER_BOND_LAMPORTS')
+      .argParser(u64('bond-lamports', 'lamports')),
+};
+
+// ---- What each command's flags parse to (commander fills these; the parsers above checked every value) -----
+
+interface ChainFlags {
+  rpc?: string;
+  ws?: string;
+  keypair?: string;
+}
+interface CheatFlags {
+  cheat: CheatConfig['mode'];
+  cheatRate: number;
+  cheatLayer: number;
+}
+export interface DevFlags extends ChainFlags, CheatFlags {
+  port: number;
+  host: string;
+  dataDir: string;
+  executors: number;
+  sampleRate: number;
+  batchMaxJobs: number;
+  batchMaxAgeMs: number;
+  challengeWindowMs: number;
+  chain: 'none' | 'litesvm';
+  authorityKeypair?: string;
+  slotMs: number;
+}
+export interface SequencerFlags extends ChainFlags {
+  nats: string;
+  port: number;
+  host: string;
+  dataDir: string;
+  batchMaxJobs: number;
+  batchMaxAgeMs: number;
+  challengeWindowMs: number;
+  authorityKeypair?: string;
+  slotMs: number;
+}
+export interface ExecutorFlags extends ChainFlags, CheatFlags {
+  nats: string;
+  sequencer: string;
+  dataDir: string;
+  capacity: number;
+  bondLamports?: bigint;
+}
+export interface ChallengerFlags extends ChainFlags {
+  nats: string;
+  sequencer: string;
+  dataDir: string;
+  id: string;
+  sampleRate: number;
+  bondLamports?: bigint;
+  cheat: ChallengerCheat;
+}
+
+// ---- Role configs ---------------------------------------------------------------------------------------------
+
+/** A role's settlement on a cluster: `--rpc URL --keypair FILE` (Solana CLI format). */
+export interface RoleChainConfig {
+  rpc: string;
+  /** Websocket endpoint for confirmations; default: web3.js derives it from rpc (port + 1). */
+  ws?: string;
+  keypairPath: string;
+  /** Lamports an executor or challenger keeps bonded (at least the program's minimum). */
+  bondLamports?: bigint;
+  /** Sequencer only: the Config authority's keypair, to register provable models on chain. */
+  authorityKeypairPath?: string;
+  /** Sequencer only: the cluster's slot time, to estimate when a challenge window ends. */
+  slotMs?: number;
+}
+
+export interface SequencerRoleConfig {
+  natsUrl: string;
+  port: number;
+  host: string;
+  dataDir: string;
+  batchMaxJobs: number;
+  batchMaxAgeMs: number;
+  challengeWindowMs: number;
+  chain?: RoleChainConfig;
+  logger?: Logger;
+}
+
+export interface DevConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  executors: number;
+  sampleRate: number;
+  batchMaxJobs: number;
+  batchMaxAgeMs: number;
+  challengeWindowMs: number;
+  /** Executor 0's dishonesty (test knob); 'none' for an honest node. */
+  cheat: CheatConfig;
+  /** 'litesvm': settle on the real program in an in-process Solana VM, saved to <data dir>/chain.json. */
+  chain?: 'none' | 'litesvm';
+  /** Settle on the program on a cluster instead; the keypair is the program's sequencer and funds the node. */
+  rpc?: RoleChainConfig;
+  logger?: Logger;
+}
+
+export interface ExecutorRoleConfig {
+  natsUrl: string;
+  sequencerUrl: string;
+  dataDir: string;
+  capacity: number;
+  keypairPath?: string;
+  cheat: CheatConfig;
+  chain?: RoleChainConfig;
+  logger?: Logger;
+}
+
+export interface ChallengerRoleConfig {
+  natsUrl: string;
+  sequencerUrl: string;
+  dataDir: string;
+  id: string;
+  sampleRate: number;
+  chain?: RoleChainConfig;
+  cheat?: ChallengerCheat;
+  logger?: Logger;
+}
+
+/** The role's --rpc/--keypair pair, checked together. */
+export function roleChain(
+  o: ChainFlags & { bondLamports?: bigint },
+  role: string,
+): RoleChainConfig | undefined {
+  if (!o.rpc) return undefined;
+  if (!o.keypair)
+    throw new OptinferError(
+      'INVALID_CONFIG',
+      `${role} --rpc ${o.rpc}: expected --keypair FILE with it (the ${role}'s funded Solana keypair)`,
+    );
+  return { rpc: o.rpc, ws: o.ws, keypairPath: resolve(o.keypair), bondLamports: o.bondLamports };
+}
+
+const cheatOf = (o: CheatFlags): CheatConfig => ({ mode: o.cheat, rate: o.cheatRate, layer: o.cheatLayer });
+
+export function devConfig(o: DevFlags, logger?: Logger): DevConfig {
+  const rpc = roleChain(o, 'dev');
+  return {
+    chain: o.chain,
+    rpc: rpc && {
+      ...rpc,
+      slotMs: o.slotMs,
+      authorityKeypairPath: o.authorityKeypair && resolve(o.authorityKeypair),
+    },
+    port: o.port,
+    host: o.host,
+    dataDir: resolve(o.dataDir),
+    executors: o.executors,
+    sampleRate: o.sampleRate,
+    batchMaxJobs: o.batchMaxJobs,
+    batchMaxAgeMs: o.batchMaxAgeMs,
+    challengeWindowMs: o.challengeWindowMs,
+    cheat: cheatOf(o),
+    logger,
+  };
+}
+
+export function sequencerConfig(o: SequencerFlags, logger?: Logger): SequencerRoleConfig {
+  const chain = roleChain(o, 'sequencer');
+  return {
+    chain: chain && {
+      ...chain,
+      slotMs: o.slotMs,
+      authorityKeypairPath: o.authorityKeypair && resolve(o.authorityKeypair),
+    },
+    natsUrl: o.nats,
+    port: o.port,
+    host: o.host,
+    dataDir: resolve(o.dataDir),
+    batchMaxJobs: o.batchMaxJobs,
+    batchMaxAgeMs: o.batchMaxAgeMs,
+    challengeWindowMs: o.challengeWindowMs,
+    logger,
+  };
+}
+
+export function executorConfig(o: ExecutorFlags, logger?: Logger): ExecutorRoleConfig {
+  return {
+    chain: roleChain(o, 'executor'),
+    natsUrl: o.nats,
+    sequencerUrl: o.sequencer,
+    dataDir: resolve(o.dataDir),
+    capacity: o.capacity,
+    keypairPath: o.keypair && resolve(o.keypair),
+    cheat: cheatOf(o),
+    logger,
+  };
+}
+
+export function challengerConfig(o: ChallengerFlags, logger?: Logger): ChallengerRoleConfig {
+  return {
+    chain: roleChain(o, 'challenger'),
+    cheat: o.cheat,
+    natsUrl: o.nats,
+    sequencerUrl: o.sequencer,
+    dataDir: resolve(o.dataDir),
+    id: o.id,
+    sampleRate: o.sampleRate,
+    logger,
+  };
+}
+
+export { DEFAULT_SAMPLE_RATE };
