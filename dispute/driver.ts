@@ -1,6 +1,7 @@
 // Plays one party's side of every open dispute it is in, from its own stored data: moves, one-step, timeouts.
 import type { Keypair, PublicKey } from '@solana/web3.js';
-import { PHASE, SIDE, type DisputeAccount } from '../settlement/accounts.ts';
+import { PHASE } from './phases.ts';
+import { SIDE, type DisputeAccount } from '../settlement/accounts.ts';
 import type { SettlementClient } from '../settlement/client.ts';
 import { silentLogger, type Logger } from '../common/log.ts';
 import { playMove, sideOf, submitOneStep } from './moves.ts';

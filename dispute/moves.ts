@@ -3,7 +3,8 @@
 // sending it (`playMove`) and the one-step (`submitOneStep`). Instructions themselves are settlement/'s.
 import type { PublicKey, Signer } from '@solana/web3.js';
 import { OptinferError } from '../state/errors.ts';
-import { PHASE, SIDE, type DisputeAccount, type Side } from '../settlement/accounts.ts';
+import { PHASE } from './phases.ts';
+import { SIDE, type DisputeAccount, type Side } from '../settlement/accounts.ts';
 import { bisectMid, type SettlementClient } from '../settlement/client.ts';
 import type { Bytes32 } from '../settlement/instructions.ts';
 import { OPS_PER_PAGE } from '../state/optable.ts';

@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Keypair } from '@solana/web3.js';
-import { PHASE, SIDE, CHUNK_HEADER } from '../settlement/accounts.ts';
+import { PHASE } from './phases.ts';
+import { SIDE, CHUNK_HEADER } from '../settlement/accounts.ts';
 import * as rules from './rules.ts';
 import type { RuleName, Verdict } from './rules.ts';
 import {

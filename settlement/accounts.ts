@@ -3,6 +3,10 @@ import { PublicKey } from '@solana/web3.js';
 import { OptinferError } from '../state/errors.ts';
 import { CODER, IDL } from './idl.ts';
 import { convertStruct } from './codec.ts';
+import type { Phase } from '../dispute/phases.ts';
+
+// Phases live with the dispute game's transition table; re-exported for this module's importers.
+export { PHASE, PHASE_NAMES, type Phase } from '../dispute/phases.ts';
 
 export interface ConfigAccount {
   authority: PublicKey;
@@ -61,25 +65,6 @@ export interface BatchAccount {
   finalized: number;
   bump: number;
 }
-export const PHASE = {
-  EXEC_TRACE: 0,
-  CHAL_TRACE: 1,
-  LAYER_BISECT: 2,
-  LAYER_REVEAL: 3,
-  CHUNK_BISECT: 4,
-  ONE_STEP: 5,
-  RESOLVED: 6,
-} as const;
-export type Phase = (typeof PHASE)[keyof typeof PHASE];
-export const PHASE_NAMES = [
-  'exec_trace',
-  'chal_trace',
-  'layer_bisect',
-  'layer_reveal',
-  'chunk_bisect',
-  'one_step',
-  'resolved',
-] as const;
 export const SIDE = { EXECUTOR: 0, CHALLENGER: 1 } as const;
 export type Side = (typeof SIDE)[keyof typeof SIDE];
 /** `chunkIndex` value meaning the two sides disagree on the layer header (dtype or dims). */

@@ -504,15 +504,6 @@ export class SettlementClient {
       [submitter],
     );
   }
-  /**
-   * Runs the read-only check instruction (the program's pure functions in the VM: 0 Merkle root,
-   * 1 chunk root and tensor digest, 2 trace root and last prefix, 3 verify a proof, 4 recompute an
-   * op chunk) and returns its return data.
-   */
-  async check(payer: Signer, kind: number, data: Uint8Array): Promise<Buffer> {
-    const r = await this.send(['check'], [this.ix.check({ kind, data })], [payer], `check ${kind}`);
-    return r.returnData ?? Buffer.alloc(0);
-  }
 
   /** Ends a dispute whose side to move ran out of clock; anyone may call, `payer` pays the fee. */
   async claimTimeout(payer: Signer, dispute: PublicKey) {

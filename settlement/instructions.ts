@@ -26,8 +26,7 @@ export type InstructionName =
   | 'write_proof_buffer'
   | 'one_step'
   | 'claim_timeout'
-  | 'close_proof_buffer'
-  | 'check';
+  | 'close_proof_buffer';
 
 /** Most instruction data @coral-xyz/anchor's coder encodes (its scratch buffer). */
 export const MAX_INSTRUCTION_DATA = 1000;
@@ -45,13 +44,12 @@ export const MAX_CU_PER_TX = 1_400_000;
 
 /**
  * Compute-unit limits for the instructions whose measured cost can pass the 200,000 default
- * (settlement/cu.test.ts, docs/PROGRAM.md): the one-step (QuantizeLinear measured 216,879 CU) and
- * the check instruction ask for the transaction maximum. Every other instruction measured below
- * 60,000 CU and is sent without a compute-budget instruction.
+ * (settlement/cu.test.ts, docs/PROGRAM.md): the one-step (QuantizeLinear measured 216,879 CU) asks
+ * for the transaction maximum. Every other instruction measured below 60,000 CU and is sent without
+ * a compute-budget instruction.
  */
 export const CU_LIMIT: Readonly<Partial<Record<InstructionName, number>>> = {
   one_step: MAX_CU_PER_TX,
-  check: MAX_CU_PER_TX,
 };
 
 /** The compute-budget instruction a transaction of these instructions needs, or null. */
@@ -374,10 +372,6 @@ export class InstructionBuilder {
   }
   claimTimeout(p: DisputeParties) {
     return this.ix('claim_timeout', {}, this.resolveAccounts(p));
-  }
-  /** Read-only check of the program's pure functions (result in return data). */
-  check(p: { kind: number; data: Uint8Array; remaining?: AccountMeta[] }) {
-    return this.ix('check', { kind: p.kind, data: Buffer.from(p.data) }, {}, p.remaining ?? []);
   }
 }
 

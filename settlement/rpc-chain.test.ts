@@ -16,7 +16,7 @@ import { cheatLayers, PROFILE, Trace } from '../programs/tests/lib/game.ts';
 import * as P from '../programs/tests/lib/protocol.ts';
 import { encodeEntry, mlpModel, run } from '../programs/tests/lib/model.ts';
 import { connectRpc } from './connect.ts';
-import { DEFAULT_SO_PATH } from './sender.ts';
+import { checkInstruction, TEST_SO_PATH } from '../programs/tests/lib/svm.ts';
 import { PROGRAM_ID } from './idl.ts';
 import { SIDE } from './accounts.ts';
 import { nextMove, playMove, submitOneStep } from '../dispute/moves.ts';
@@ -60,7 +60,8 @@ before(async () => {
     }): Promise<Chain>;
   };
   chain = await mod.startLocalChain({
-    programs: [{ programId: PROGRAM_ID, soPath: DEFAULT_SO_PATH }],
+    // The VM test build: the deployed program plus `check`, whose return data the test reads over RPC.
+    programs: [{ programId: PROGRAM_ID, soPath: TEST_SO_PATH }],
     airdrops: [authority, exec, chal].map((k) => ({
       pubkey: k.publicKey,
       lamports: BigInt(100 * LAMPORTS_PER_SOL),
@@ -177,10 +178,14 @@ test(
     assert.equal((await client.dispute(dispute)).winner, SIDE.CHALLENGER);
     await client.closeProofBuffer(chal, dispute);
 
-    // Return data of the check instruction over RPC.
+    // Return data over RPC (the test build's check instruction).
     const leaf = Buffer.from('x');
-    const root = await client.check(authority, 0, Buffer.concat([u32(1), u32(1), leaf]));
-    assert.deepEqual(root, P.leafHash(leaf));
+    const checked = await client.sender.send(
+      [checkInstruction(0, Buffer.concat([u32(1), u32(1), leaf]))],
+      [authority],
+      { label: 'check' },
+    );
+    assert.deepEqual(checked.returnData, P.leafHash(leaf));
 
     // The websocket stream saw what the transactions reported; the backfill finds the same.
     await new Promise((r) => setTimeout(r, 1000));

@@ -44,7 +44,7 @@ export interface SendResult {
   logs: string[];
   /** Serialized size, bytes. */
   size: number;
-  /** Return data set by the program (the check instruction), when any. */
+  /** Return data set by the program (only the test build's check instruction sets any). */
   returnData?: Buffer;
 }
 

@@ -10,7 +10,7 @@ step() { echo "== programs ci: $* ($(date -u +%H:%M:%S))"; }
 step "toolchain"
 bash "$HERE/scripts/install-toolchain.sh"
 
-step "SBF build with guard rails"
+step "SBF builds with guard rails (deployed, and the VM test build with check)"
 bash "$HERE/scripts/build.sh"
 
 step "shipped binary is the build of these sources"
@@ -22,13 +22,14 @@ if ! cmp -s "$HERE/target/deploy/optinfer.so" "$HERE/deploy/optinfer.so"; then
   exit 1
 fi
 
-step "IDL staleness"
+step "IDL staleness (the committed IDL is the deployed build's: no check)"
 bash "$HERE/scripts/check-idl.sh"
 
 step "rustfmt and clippy"
-(cd "$HERE" && cargo fmt -p optinfer --check && cargo clippy -q -p optinfer --all-targets -- -D warnings)
+(cd "$HERE" && cargo fmt -p optinfer --check && cargo clippy -q -p optinfer --all-targets -- -D warnings &&
+  cargo clippy -q -p optinfer --all-targets --features check -- -D warnings)
 
-step "native tests of the pure functions (rustup cargo)"
+step "native tests of the pure functions and the phase table (rustup cargo)"
 (cd "$HERE" && cargo test -p optinfer)
 
 step "LiteSVM suites on the SBF program"

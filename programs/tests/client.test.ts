@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import anchor, { type Idl } from '@coral-xyz/anchor';
 import BN from 'bn.js';
 import { Connection, Keypair } from '@solana/web3.js';
-import { Harness, PDA, idl } from './lib/svm.ts';
+import { Harness, PDA, checkInstruction, idl } from './lib/svm.ts';
+import { u32 as u32le } from '../../state/le.ts';
+import { leafHash } from './lib/protocol.ts';
 
 test('Program.methods builds instructions the program accepts, with PDAs resolved from the IDL seeds', async () => {
   const h = new Harness();
@@ -70,4 +72,17 @@ test('Program.methods builds instructions the program accepts, with PDAs resolve
   const r3 = h.send([wrongPda], [authority]);
   assert.equal(r3.ok, false);
   assert.equal(h.data(PDA.batch(5)), null, 'nothing created at the wrong address');
+});
+
+test('the deployed build and the committed IDL have no check instruction; the VM test build has it', () => {
+  assert.ok(!idl.instructions.some((i) => i.name === 'check'), 'committed IDL');
+  const leaf = Buffer.from('x');
+  const data = Buffer.concat([u32le(1), u32le(1), leaf]);
+  const deployed = new Harness();
+  const r = deployed.send([checkInstruction(0, data)], [deployed.fund()]);
+  assert.equal(r.ok, false, 'the deployed program refuses discriminator 19');
+  const testBuild = new Harness('test');
+  const t = testBuild.send([checkInstruction(0, data)], [testBuild.fund()]);
+  assert.ok(t.ok, t.raw);
+  assert.deepEqual(t.returnData, leafHash(leaf));
 });

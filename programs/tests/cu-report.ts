@@ -161,8 +161,8 @@ console.log(
 );
 console.table(stepRows);
 
-// Recompute-only cost of each op for one 256-byte chunk (check instruction, same code path).
-const h = new Harness();
+// Recompute-only cost of each op for one 256-byte chunk (check instruction of the test build, same code path).
+const h = new Harness('test');
 const payer = h.fund();
 const cases = JSON.parse(
   readFileSync(path.join(PROGRAMS, 'tests/fixtures/op-cases.json'), 'utf8'),

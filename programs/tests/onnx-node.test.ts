@@ -11,7 +11,7 @@ import type { OpCase } from './lib/op-cases.ts';
 const fixture = JSON.parse(
   readFileSync(path.join(PROGRAMS, 'tests/fixtures/onnx-node-cases.json'), 'utf8'),
 ) as { onnx: string; cases: OpCase[]; skipped: { name: string; reason: string }[] };
-const h = new Harness();
+const h = new Harness('test');
 const payer = h.fund();
 
 test('the export covers every op of the one-step set', () => {

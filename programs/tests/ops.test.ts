@@ -9,7 +9,7 @@ import { headerBytes, u32 } from './lib/protocol.ts';
 
 const FIXTURE = path.join(PROGRAMS, 'tests/fixtures/op-cases.json');
 const cases = JSON.parse(readFileSync(FIXTURE, 'utf8')) as OpCase[];
-const h = new Harness();
+const h = new Harness('test');
 const payer = h.fund();
 
 test('the committed op fixture matches the JS reference', () => {

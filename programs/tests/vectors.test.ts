@@ -1,4 +1,4 @@
-// The shared state/vectors.json checked inside the SBF VM through the program's check instruction.
+// The shared state/vectors.json checked inside the SBF VM through the test build's check instruction.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -18,7 +18,7 @@ function jsVerify(root: Buffer, leaf: Buffer, index: number, count: number, sib:
 
 const V = JSON.parse(readFileSync(path.join(PROGRAMS, '../state/vectors.json'), 'utf8'));
 const hex = (s: string) => Buffer.from(s, 'hex');
-const h = new Harness();
+const h = new Harness('test');
 const payer = h.fund();
 
 function check(kind: number, data: Buffer): Buffer {

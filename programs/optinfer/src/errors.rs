@@ -1,6 +1,8 @@
 //! Program error codes (6000 + position). Append only: clients map codes to names by position.
 use anchor_lang::prelude::*;
 
+use crate::pure::reader::ReadError;
+
 #[error_code]
 pub enum OptinferError {
     #[msg("Signer is not the configured authority")]
@@ -95,4 +97,20 @@ pub enum OptinferError {
     BadCheck,
     #[msg("A sparse opening lacks a chunk the one-step reads")]
     MissingChunk,
+}
+
+impl From<ReadError> for OptinferError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::BadStepData => OptinferError::BadStepData,
+            ReadError::BadHeader => OptinferError::BadHeader,
+            ReadError::InvalidProof => OptinferError::InvalidProof,
+        }
+    }
+}
+
+impl From<ReadError> for anchor_lang::Error {
+    fn from(e: ReadError) -> Self {
+        OptinferError::from(e).into()
+    }
 }

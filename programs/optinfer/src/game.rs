@@ -1,9 +1,178 @@
-//! Dispute-game rules shared by the move instructions: chess clocks and resolution payouts.
+//! The dispute game: its phase table, chess clocks, move checks and resolution payouts.
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::{DisputeResolved, JobInvalidated, Slashed};
 use crate::state::*;
+
+/// Dispute phases; the account stores the discriminant in `Dispute::phase`.
+#[repr(u8)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Phase {
+    ExecTrace = 0,
+    ChalTrace = 1,
+    LayerBisect = 2,
+    LayerReveal = 3,
+    ChunkBisect = 4,
+    OneStep = 5,
+    Resolved = 6,
+}
+
+/// The instructions that act on an open dispute (proof-buffer instructions are phase-free).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Move {
+    CommitTrace,
+    BisectLayer,
+    RevealLayer,
+    BisectChunk,
+    OneStep,
+    ClaimTimeout,
+}
+
+/// The side whose clock runs when a phase begins.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mover {
+    Executor,
+    Challenger,
+    None,
+}
+
+impl Mover {
+    pub const fn side(self) -> Option<u8> {
+        match self {
+            Mover::Executor => Some(SIDE_EXECUTOR),
+            Mover::Challenger => Some(SIDE_CHALLENGER),
+            Mover::None => None,
+        }
+    }
+}
+
+/// One row of the phase table.
+pub struct PhaseRule {
+    pub phase: Phase,
+    /// Side to move on entering the phase. In ONE_STEP anyone may submit, on the challenger's clock.
+    pub mover: Mover,
+    /// Rounds of two half-moves: the mover, then the other side, and again.
+    pub alternates: bool,
+    /// Instructions accepted in the phase; any other gets WrongPhase (DisputeResolved once resolved).
+    pub moves: &'static [Move],
+    /// Phases one accepted instruction can leave the dispute in (itself when a round continues).
+    pub next: &'static [Phase],
+}
+
+/// The transition table, indexed by phase. TypeScript mirrors it in dispute/phases.ts;
+/// dispute/phases.test.ts reads this table and fails when the two differ.
+pub const PHASES: [PhaseRule; 7] = [
+    PhaseRule {
+        phase: Phase::ExecTrace,
+        mover: Mover::Executor,
+        alternates: false,
+        moves: &[Move::CommitTrace, Move::ClaimTimeout],
+        next: &[Phase::ChalTrace, Phase::Resolved],
+    },
+    PhaseRule {
+        phase: Phase::ChalTrace,
+        mover: Mover::Challenger,
+        alternates: false,
+        moves: &[Move::CommitTrace, Move::ClaimTimeout],
+        next: &[Phase::LayerBisect, Phase::LayerReveal, Phase::Resolved],
+    },
+    PhaseRule {
+        phase: Phase::LayerBisect,
+        mover: Mover::Executor,
+        alternates: true,
+        moves: &[Move::BisectLayer, Move::ClaimTimeout],
+        next: &[Phase::LayerBisect, Phase::LayerReveal, Phase::Resolved],
+    },
+    PhaseRule {
+        phase: Phase::LayerReveal,
+        mover: Mover::Executor,
+        alternates: true,
+        moves: &[Move::RevealLayer, Move::ClaimTimeout],
+        next: &[Phase::LayerReveal, Phase::ChunkBisect, Phase::OneStep, Phase::Resolved],
+    },
+    PhaseRule {
+        phase: Phase::ChunkBisect,
+        mover: Mover::Executor,
+        alternates: true,
+        moves: &[Move::BisectChunk, Move::ClaimTimeout],
+        next: &[Phase::ChunkBisect, Phase::OneStep, Phase::Resolved],
+    },
+    PhaseRule {
+        phase: Phase::OneStep,
+        mover: Mover::Challenger,
+        alternates: false,
+        moves: &[Move::OneStep, Move::ClaimTimeout],
+        next: &[Phase::OneStep, Phase::Resolved],
+    },
+    PhaseRule {
+        phase: Phase::Resolved,
+        mover: Mover::None,
+        alternates: false,
+        moves: &[],
+        next: &[],
+    },
+];
+
+impl Phase {
+    pub const ALL: [Phase; 7] = [
+        Phase::ExecTrace,
+        Phase::ChalTrace,
+        Phase::LayerBisect,
+        Phase::LayerReveal,
+        Phase::ChunkBisect,
+        Phase::OneStep,
+        Phase::Resolved,
+    ];
+    pub fn from_u8(v: u8) -> Option<Phase> {
+        Phase::ALL.get(v as usize).copied()
+    }
+    pub fn rule(self) -> &'static PhaseRule {
+        &PHASES[self as usize]
+    }
+    pub fn allows(self, m: Move) -> bool {
+        self.rule().moves.contains(&m)
+    }
+}
+
+/// The dispute's phase; a byte outside the table (never written) counts as a wrong phase.
+pub fn phase_of(d: &Dispute) -> Result<Phase> {
+    Phase::from_u8(d.phase).ok_or_else(|| OptinferError::WrongPhase.into())
+}
+
+/// Checks that `m` may act on the dispute now: DisputeResolved once resolved, else WrongPhase
+/// unless the table allows it.
+pub fn require_move(d: &Dispute, m: Move) -> Result<Phase> {
+    let phase = phase_of(d)?;
+    if phase == Phase::Resolved {
+        return Err(OptinferError::DisputeResolved.into());
+    }
+    if !phase.allows(m) {
+        return Err(OptinferError::WrongPhase.into());
+    }
+    Ok(phase)
+}
+
+/// Puts a new dispute in the first phase, the executor to move.
+pub fn start(d: &mut Dispute) {
+    d.phase = Phase::ExecTrace as u8;
+    d.turn = SIDE_EXECUTOR;
+}
+
+/// Moves the dispute to `next` and gives the turn to the side that opens it (a resolved dispute
+/// keeps the turn it had).
+pub fn enter(d: &mut Dispute, next: Phase) {
+    debug_assert!(Phase::from_u8(d.phase).is_some_and(|p| p.rule().next.contains(&next)));
+    d.phase = next as u8;
+    if let Some(side) = next.rule().mover.side() {
+        d.turn = side;
+    }
+}
+
+/// Hands the turn to the other side for the second half of a round.
+pub fn pass_turn(d: &mut Dispute) {
+    d.turn = 1 - d.turn;
+}
 
 pub fn now_slot() -> Result<u64> {
     Ok(Clock::get()?.slot)
@@ -23,13 +192,15 @@ pub fn charge_clock(d: &mut Dispute, side: u8, now: u64) -> Result<()> {
     Ok(())
 }
 
-/// Checks a move: dispute open, signer a party, its turn, then charges its clock.
-pub fn begin_move(d: &mut Dispute, signer: &Address, phase: u8, now: u64) -> Result<u8> {
-    if d.phase == PHASE_RESOLVED {
+/// Checks a party's move: dispute open, signer a party, move allowed in the phase, its turn;
+/// then charges its clock.
+pub fn begin_move(d: &mut Dispute, signer: &Address, m: Move, now: u64) -> Result<u8> {
+    let phase = phase_of(d)?;
+    if phase == Phase::Resolved {
         return Err(OptinferError::DisputeResolved.into());
     }
     let side = d.side_of(signer).ok_or(OptinferError::NotAParty)?;
-    if d.phase != phase {
+    if !phase.allows(m) {
         return Err(OptinferError::WrongPhase.into());
     }
     if side != d.turn {
@@ -139,7 +310,7 @@ pub fn resolve(d: &mut Dispute, dispute_key: &Address, winner: u8, bounty_bps: u
     let mut t = p.treasury_view;
     t.set_lamports(t.lamports().checked_add(rest).ok_or(OptinferError::Overflow)?);
 
-    d.phase = PHASE_RESOLVED;
+    enter(d, Phase::Resolved);
     d.winner = winner;
     emit!(Slashed {
         operator: loser_owner,
@@ -159,6 +330,28 @@ pub fn resolve(d: &mut Dispute, dispute_key: &Address, winner: u8, bounty_bps: u
         to_treasury: rest
     });
     Ok(())
+}
+
+/// Settles a dispute from the accounts every resolving instruction carries.
+pub fn finish(
+    dispute: &mut Account<Dispute>,
+    config: &Account<Config>,
+    batch: &mut Account<Batch>,
+    executor_operator: &mut Account<Operator>,
+    challenger_operator: &mut Account<Operator>,
+    treasury: &UncheckedAccount,
+    winner: u8,
+) -> Result<()> {
+    let key = *dispute.address();
+    let parties = Parties {
+        executor_view: *executor_operator.account(),
+        challenger_view: *challenger_operator.account(),
+        treasury_view: *treasury.account(),
+        batch: &mut *batch,
+        executor_op: &mut *executor_operator,
+        challenger_op: &mut *challenger_operator,
+    };
+    resolve(&mut *dispute, &key, winner, config.bounty_bps.get(), parties)
 }
 
 /// System-program transfer from a signer into a program account this instruction has loaded.

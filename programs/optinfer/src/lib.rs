@@ -15,6 +15,7 @@ pub mod pure;
 pub mod state;
 
 use instructions::*;
+use state::ConfigParams;
 
 declare_id!("GjvfTiKdZ3ok4BNNrBKst25dVdfmXaEarnwtbpMqsEEk");
 
@@ -146,7 +147,7 @@ pub mod optinfer {
     }
 
     #[discrim = 17]
-    pub fn claim_timeout(ctx: &mut Context<Resolve>) -> Result<()> {
+    pub fn claim_timeout(ctx: &mut Context<ClaimTimeout>) -> Result<()> {
         instructions::claim_timeout::claim_timeout(ctx)
     }
 
@@ -155,6 +156,8 @@ pub mod optinfer {
         instructions::close_proof_buffer::close_proof_buffer(ctx)
     }
 
+    /// Test builds only: the pure functions in the VM (instructions/check.rs).
+    #[cfg(feature = "check")]
     #[discrim = 19]
     pub fn check(ctx: &mut Context<Check>, kind: u8, data: Vec<u8>) -> Result<()> {
         instructions::check::check(ctx, kind, data)

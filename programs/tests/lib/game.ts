@@ -12,6 +12,9 @@ import { Harness, PDA, PROGRAM_ID, type TxResult } from './svm.ts';
 import * as P from './protocol.ts';
 import { encodeEntry, evalOp, mlpModel, run, type ModelDef } from './model.ts';
 import { OPS_PER_PAGE } from '../../../state/optable.ts';
+import { PHASE } from '../../../dispute/phases.ts';
+
+export { PHASE };
 
 export const PROFILE = P.sha(Buffer.from('canonical profile'));
 export const PROOF_CHUNK = 900;
@@ -523,29 +526,20 @@ export class Player {
   move(dispute: PublicKey): TxResult {
     const s = this.d(dispute);
     switch (s.phase) {
-      case 0:
-      case 1:
+      case PHASE.EXEC_TRACE:
+      case PHASE.CHAL_TRACE:
         return this.commitTrace(dispute);
-      case 2:
+      case PHASE.LAYER_BISECT:
         return this.bisectLayer(dispute);
-      case 3:
+      case PHASE.LAYER_REVEAL:
         return this.revealLayer(dispute);
-      case 4:
+      case PHASE.CHUNK_BISECT:
         return this.bisectChunk(dispute);
     }
     throw new Error(`no move in phase ${s.phase}`);
   }
 }
 
-export const PHASE = {
-  EXEC_TRACE: 0,
-  CHAL_TRACE: 1,
-  LAYER_BISECT: 2,
-  LAYER_REVEAL: 3,
-  CHUNK_BISECT: 4,
-  ONE_STEP: 5,
-  RESOLVED: 6,
-} as const;
 export const SIDE = { EXECUTOR: 0, CHALLENGER: 1 } as const;
 
 /** Honest layers, and a cheater's layers: layer `at` has one byte changed in chunk `chunk`, later layers recomputed from it. */

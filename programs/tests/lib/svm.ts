@@ -17,15 +17,59 @@ import { u16, u32, u64 } from '../../../state/le.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const PROGRAMS = path.resolve(HERE, '../..');
+/** The deployed build (what programs/deploy/optinfer.so ships) and its committed IDL. */
 export const SO_PATH = path.join(PROGRAMS, 'target/deploy/optinfer.so');
 export const IDL_PATH = path.join(PROGRAMS, 'idl/optinfer.json');
+/**
+ * The VM test build: the same program plus the test-only `check` instruction (cargo feature
+ * `check`), and its IDL; programs/scripts/build.sh writes both.
+ */
+export const TEST_SO_PATH = path.join(PROGRAMS, 'target/test/optinfer.so');
+export const TEST_IDL_PATH = path.join(PROGRAMS, 'target/test/optinfer.json');
 
-export const idl = JSON.parse(readFileSync(IDL_PATH, 'utf8')) as Idl & {
-  errors: { code: number; name: string }[];
-};
+type ProgramIdl = Idl & { errors: { code: number; name: string }[] };
+export const idl = JSON.parse(readFileSync(IDL_PATH, 'utf8')) as ProgramIdl;
 export const coder = new BorshCoder(idl);
 export const PROGRAM_ID = new PublicKey(idl.address);
 export const errorName = (code: number) => idl.errors.find((e) => e.code === code)?.name ?? `code ${code}`;
+
+let testCoderCache: BorshCoder | undefined;
+/**
+ * Coder of the test build's IDL. Read on first use, so suites on the deployed build run without
+ * it, and refused unless it is the committed IDL plus `check`: every other instruction, account and
+ * discriminator must be the deployed program's.
+ */
+export function testCoder(): BorshCoder {
+  if (testCoderCache) return testCoderCache;
+  const stale = 'run npm run build:program (programs/scripts/build.sh writes it)';
+  if (!existsSync(TEST_IDL_PATH)) throw new Error(`${TEST_IDL_PATH} missing: ${stale}`);
+  const t = JSON.parse(readFileSync(TEST_IDL_PATH, 'utf8')) as ProgramIdl;
+  const rest = { ...t, instructions: t.instructions.filter((i) => i.name !== 'check') };
+  if (
+    rest.instructions.length !== t.instructions.length - 1 ||
+    JSON.stringify(rest) !== JSON.stringify(idl)
+  ) {
+    throw new Error(`${TEST_IDL_PATH} is not the committed IDL plus check: ${stale}`);
+  }
+  testCoderCache = new BorshCoder(t);
+  return testCoderCache;
+}
+
+/** The test build's `check` instruction: the program's pure functions on `data`, result in return data. */
+export function checkInstruction(
+  kind: number,
+  data: Buffer,
+  keys: AccountMeta[] = [],
+): TransactionInstruction {
+  return new TransactionInstruction({
+    programId: PROGRAM_ID,
+    keys,
+    data: testCoder().instruction.encode('check', { kind, data }),
+  });
+}
+
+/** Which binary a Harness runs: the deployed program, or the test build with `check`. */
+export type Build = 'deploy' | 'test';
 
 export interface TxResult {
   ok: boolean;
@@ -43,11 +87,15 @@ export class Harness {
   svm: LiteSVM;
   slot = 1n;
   txs: TxResult[] = [];
+  /** Encodes this build's instructions (the test build's IDL has `check`). */
+  readonly coder: BorshCoder;
 
-  constructor() {
-    if (!existsSync(SO_PATH)) throw new Error(`${SO_PATH} missing: run npm run build:program`);
+  constructor(readonly build: Build = 'deploy') {
+    const so = build === 'test' ? TEST_SO_PATH : SO_PATH;
+    if (!existsSync(so)) throw new Error(`${so} missing: run npm run build:program`);
+    this.coder = build === 'test' ? testCoder() : coder;
     this.svm = new LiteSVM();
-    this.svm.addProgramFromFile(kitAddress(PROGRAM_ID.toBase58()), SO_PATH);
+    this.svm.addProgramFromFile(kitAddress(PROGRAM_ID.toBase58()), so);
     this.svm.warpToSlot(this.slot);
   }
 
@@ -106,7 +154,7 @@ export class Harness {
     return new TransactionInstruction({
       programId: PROGRAM_ID,
       keys,
-      data: coder.instruction.encode(name, args),
+      data: this.coder.instruction.encode(name, args),
     });
   }
 

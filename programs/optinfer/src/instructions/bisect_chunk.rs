@@ -3,7 +3,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::DisputeMove;
-use crate::game::{begin_move, now_slot};
+use crate::game::{begin_move, enter, now_slot, pass_turn, Move, Phase};
 use crate::pure::merkle;
 use crate::state::*;
 
@@ -19,13 +19,13 @@ pub fn bisect_chunk(ctx: &mut Context<BisectChunk>, left: [u8; 32], right: [u8; 
     let signer = *ctx.accounts.signer.address();
     let key = *ctx.accounts.dispute.address();
     let d = &mut ctx.accounts.dispute;
-    let side = begin_move(d, &signer, PHASE_CHUNK_BISECT, now)?;
+    let side = begin_move(d, &signer, Move::BisectChunk, now)?;
     if merkle::node_hash(&left, &right) != d.node[side as usize] {
         return Err(OptinferError::NodeMismatch.into());
     }
     if side == SIDE_EXECUTOR {
         d.pending = [left, right];
-        d.turn = SIDE_CHALLENGER;
+        pass_turn(d);
     } else {
         let idx = d.chunk_index.get() * 2;
         // Descend into the first child where the sides differ; the parents differ, so one does.
@@ -39,10 +39,9 @@ pub fn bisect_chunk(ctx: &mut Context<BisectChunk>, left: [u8; 32], right: [u8; 
         let level = d.chunk_level.get() - 1;
         d.chunk_level = level.into();
         if level == 0 {
-            d.phase = PHASE_ONE_STEP;
-            d.turn = SIDE_CHALLENGER;
+            enter(d, Phase::OneStep);
         } else {
-            d.turn = SIDE_EXECUTOR;
+            pass_turn(d);
         }
     }
     emit!(DisputeMove {

@@ -4,7 +4,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::DisputeMove;
-use crate::game::{begin_move, now_slot};
+use crate::game::{begin_move, enter, now_slot, pass_turn, Move, Phase};
 use crate::pure::merkle;
 use crate::state::*;
 
@@ -20,7 +20,7 @@ pub fn bisect_layer(ctx: &mut Context<BisectLayer>, prefix: [u8; 32], siblings: 
     let signer = *ctx.accounts.signer.address();
     let key = *ctx.accounts.dispute.address();
     let d = &mut ctx.accounts.dispute;
-    let side = begin_move(d, &signer, PHASE_LAYER_BISECT, now)?;
+    let side = begin_move(d, &signer, Move::BisectLayer, now)?;
     let (lo, hi) = (d.agreed.get(), d.disagree.get());
     let mid = lo + (hi - lo) / 2;
     let n = d.layer_count.get() as u64;
@@ -35,7 +35,7 @@ pub fn bisect_layer(ctx: &mut Context<BisectLayer>, prefix: [u8; 32], siblings: 
     }
     if side == SIDE_EXECUTOR {
         d.pending[0] = prefix;
-        d.turn = SIDE_CHALLENGER;
+        pass_turn(d);
     } else {
         if d.pending[0] == prefix {
             d.agreed = (mid + 1).into();
@@ -45,9 +45,10 @@ pub fn bisect_layer(ctx: &mut Context<BisectLayer>, prefix: [u8; 32], siblings: 
             d.hi_prefix = [d.pending[0], prefix];
         }
         if d.agreed.get() == d.disagree.get() {
-            d.phase = PHASE_LAYER_REVEAL;
+            enter(d, Phase::LayerReveal);
+        } else {
+            pass_turn(d);
         }
-        d.turn = SIDE_EXECUTOR;
     }
     emit!(DisputeMove {
         dispute: key,

@@ -1,143 +1,155 @@
-//! Read-only: runs the program's pure functions on given data and returns the result as return
+//! Test builds only (cargo feature `check`): runs the program's pure functions on given data and
+//! returns the result as return data, so the same vectors can be checked natively and in the SBF VM.
 // The derive's IDL code for an account-less struct takes &mut Vec (clippy::ptr_arg).
 #![allow(clippy::ptr_arg)]
-//! data, so the same vectors can be checked natively and inside the SBF VM.
-use alloc::vec::Vec;
 use anchor_lang::prelude::*;
 
-use super::one_step::Reader;
-use crate::errors::OptinferError;
-use crate::pure::ops::{self, OpEntry, Operand, MAX_OP_INPUTS, OP_ENTRY_BYTES};
-use crate::pure::tensor::{self, Header, CHUNK_BYTES};
-use crate::pure::{merkle, trace};
-use crate::state::ProofBufferAccount;
-
-pub const CHECK_MERKLE_ROOT: u8 = 0;
-pub const CHECK_TENSOR_DIGEST: u8 = 1;
-pub const CHECK_TRACE: u8 = 2;
-pub const CHECK_VERIFY_PROOF: u8 = 3;
-pub const CHECK_OP_CHUNK: u8 = 4;
-
+// In every build: anchor's #[program] re-exports a handler's accounts struct without the handler's
+// #[cfg], so only the handler and what it runs are behind the feature.
 #[derive(Accounts)]
 pub struct Check {}
 
-/// Result bytes of one check; at most 1024 (the return-data limit).
-pub fn run_check(kind: u8, data: &[u8], out: &mut [u8]) -> Result<usize> {
-    let mut r = Reader { b: data, at: 0 };
-    match kind {
-        CHECK_MERKLE_ROOT => {
-            // u32 n, then n x (u32 len, bytes)
-            let n = r.u32()? as usize;
-            let mut spans = alloc::vec![(0usize, 0usize); 64];
-            if n == 0 || n > spans.len() {
-                return Err(OptinferError::BadStepData.into());
-            }
-            for s in spans.iter_mut().take(n) {
-                let l = r.u32()? as usize;
-                let start = r.at;
-                r.take(l)?;
-                *s = (start, l);
-            }
-            let root = merkle::root_streaming(n as u64, |i| {
-                let (s, l) = spans[i as usize];
-                merkle::leaf_hash(&data[s..s + l])
-            });
-            out[..32].copy_from_slice(&root);
-            Ok(32)
-        }
-        CHECK_TENSOR_DIGEST => {
-            let t = r.tensor()?;
-            out[..32].copy_from_slice(&tensor::chunk_root(t.bytes));
-            out[32..64].copy_from_slice(&tensor::tensor_digest(&t.header, t.bytes));
-            Ok(64)
-        }
-        CHECK_TRACE => {
-            // modelId, inputDigest, profileHash, u32 n, n layer digests -> root || p_{n-1}
-            let (mid, inp, prof) = (*r.h32()?, *r.h32()?, *r.h32()?);
-            let n = r.u32()?;
-            if n == 0 || n > 64 {
-                return Err(OptinferError::BadStepData.into());
-            }
-            let mut prefixes = alloc::vec![[0u8; 32]; 64];
-            let mut p = trace::seed(&mid, &inp, &prof);
-            for (i, slot) in prefixes.iter_mut().enumerate().take(n as usize) {
-                p = trace::step(&p, i as u32, r.h32()?);
-                *slot = p;
-            }
-            let root = merkle::root_streaming(n as u64, |i| merkle::leaf_hash(&prefixes[i as usize]));
-            out[..32].copy_from_slice(&root);
-            out[32..64].copy_from_slice(&p);
-            Ok(64)
-        }
-        CHECK_VERIFY_PROOF => {
-            // root, u32 len, leaf data, u64 index as u32 pair, u32 count, u8 n, siblings
-            let root = *r.h32()?;
-            let l = r.u32()? as usize;
-            let leaf = merkle::leaf_hash(r.take(l)?);
-            let index = r.u32()? as u64;
-            let count = r.u32()? as u64;
-            let n = r.u8()? as usize;
-            let mut sib = alloc::vec![[0u8; 32]; 32];
-            if n > sib.len() {
-                return Err(OptinferError::BadStepData.into());
-            }
-            for s in sib.iter_mut().take(n) {
-                *s = *r.h32()?;
-            }
-            out[0] = merkle::verify(&root, &leaf, index, count, &sib[..n]) as u8;
-            Ok(1)
-        }
-        CHECK_OP_CHUNK => {
-            // op entry (24), u32 chunk, u8 n, n tensors -> header (26) || chunk bytes
-            let e = OpEntry::parse(r.take(OP_ENTRY_BYTES)?);
-            let chunk = r.u32()? as u64;
-            let n = r.u8()? as usize;
-            if n != e.n_inputs as usize || n > MAX_OP_INPUTS {
-                return Err(OptinferError::BadStepData.into());
-            }
-            let empty = Operand::full(Header::default(), &[]);
-            let mut ins = [empty; MAX_OP_INPUTS];
-            for slot in ins.iter_mut().take(n) {
-                *slot = r.tensor()?;
-            }
-            let mut buf = [0u8; CHUNK_BYTES];
-            let (h, len) =
-                ops::compute_chunk(&e, &ins[..n], chunk, &mut buf).map_err(|_| OptinferError::BadOperands)?;
-            out[..26].copy_from_slice(&super::reveal_layer::pack_header(&h));
-            out[26..26 + len].copy_from_slice(&buf[..len]);
-            Ok(26 + len)
-        }
-        _ => Err(OptinferError::BadCheck.into()),
-    }
-}
+#[cfg(feature = "check")]
+pub use run::*;
 
-/// With empty `data`, the input is read from a ProofBuffer passed as the first remaining account,
-/// so vectors larger than one transaction can be checked in the VM too.
-pub fn check(ctx: &mut Context<Check>, kind: u8, data: Vec<u8>) -> Result<()> {
-    let mut out = alloc::vec![0u8; 512];
-    let remaining = if data.is_empty() {
-        ctx.remaining_accounts()?
-    } else {
-        Vec::new()
-    };
-    let loaded;
-    // One call site for run_check: every handler is inlined into the entrypoint, so a second
-    // call would duplicate the whole check code in the binary.
-    let input: &[u8] = if data.is_empty() {
-        let view = remaining.first().ok_or(OptinferError::WrongAccount)?;
-        // Owner and discriminator are checked by the load.
-        loaded = <ProofBufferAccount as anchor_lang::AnchorAccount>::load(*view)?;
-        loaded.as_slice()
-    } else {
-        &data
-    };
-    let n = run_check(kind, input, &mut out)?;
-    #[cfg(target_os = "solana")]
-    // SAFETY: out[..n] is initialised and n <= 512 < MAX_RETURN_DATA.
-    unsafe {
-        anchor_lang::pinocchio::syscalls::sol_set_return_data(out.as_ptr(), n as u64)
-    };
-    #[cfg(not(target_os = "solana"))]
-    let _ = n;
-    Ok(())
+#[cfg(feature = "check")]
+mod run {
+    use alloc::vec::Vec;
+    use anchor_lang::prelude::*;
+
+    use super::Check;
+
+    use crate::errors::OptinferError;
+    use crate::pure::ops::{self, OpEntry, Operand, MAX_OP_INPUTS, OP_ENTRY_BYTES};
+    use crate::pure::reader::Reader;
+    use crate::pure::tensor::{self, Header, CHUNK_BYTES};
+    use crate::pure::{merkle, trace};
+    use crate::state::ProofBufferAccount;
+
+    pub const CHECK_MERKLE_ROOT: u8 = 0;
+    pub const CHECK_TENSOR_DIGEST: u8 = 1;
+    pub const CHECK_TRACE: u8 = 2;
+    pub const CHECK_VERIFY_PROOF: u8 = 3;
+    pub const CHECK_OP_CHUNK: u8 = 4;
+
+    /// Result bytes of one check; at most 1024 (the return-data limit).
+    pub fn run_check(kind: u8, data: &[u8], out: &mut [u8]) -> Result<usize> {
+        let mut r = Reader::new(data);
+        match kind {
+            CHECK_MERKLE_ROOT => {
+                // u32 n, then n x (u32 len, bytes)
+                let n = r.u32()? as usize;
+                let mut spans = alloc::vec![(0usize, 0usize); 64];
+                if n == 0 || n > spans.len() {
+                    return Err(OptinferError::BadStepData.into());
+                }
+                for s in spans.iter_mut().take(n) {
+                    let l = r.u32()? as usize;
+                    let start = r.at;
+                    r.take(l)?;
+                    *s = (start, l);
+                }
+                let root = merkle::root_streaming(n as u64, |i| {
+                    let (s, l) = spans[i as usize];
+                    merkle::leaf_hash(&data[s..s + l])
+                });
+                out[..32].copy_from_slice(&root);
+                Ok(32)
+            }
+            CHECK_TENSOR_DIGEST => {
+                let t = r.tensor()?;
+                out[..32].copy_from_slice(&tensor::chunk_root(t.bytes));
+                out[32..64].copy_from_slice(&tensor::tensor_digest(&t.header, t.bytes));
+                Ok(64)
+            }
+            CHECK_TRACE => {
+                // modelId, inputDigest, profileHash, u32 n, n layer digests -> root || p_{n-1}
+                let (mid, inp, prof) = (*r.h32()?, *r.h32()?, *r.h32()?);
+                let n = r.u32()?;
+                if n == 0 || n > 64 {
+                    return Err(OptinferError::BadStepData.into());
+                }
+                let mut prefixes = alloc::vec![[0u8; 32]; 64];
+                let mut p = trace::seed(&mid, &inp, &prof);
+                for (i, slot) in prefixes.iter_mut().enumerate().take(n as usize) {
+                    p = trace::step(&p, i as u32, r.h32()?);
+                    *slot = p;
+                }
+                let root = merkle::root_streaming(n as u64, |i| merkle::leaf_hash(&prefixes[i as usize]));
+                out[..32].copy_from_slice(&root);
+                out[32..64].copy_from_slice(&p);
+                Ok(64)
+            }
+            CHECK_VERIFY_PROOF => {
+                // root, u32 len, leaf data, u64 index as u32 pair, u32 count, u8 n, siblings
+                let root = *r.h32()?;
+                let l = r.u32()? as usize;
+                let leaf = merkle::leaf_hash(r.take(l)?);
+                let index = r.u32()? as u64;
+                let count = r.u32()? as u64;
+                let n = r.u8()? as usize;
+                let mut sib = alloc::vec![[0u8; 32]; 32];
+                if n > sib.len() {
+                    return Err(OptinferError::BadStepData.into());
+                }
+                for s in sib.iter_mut().take(n) {
+                    *s = *r.h32()?;
+                }
+                out[0] = merkle::verify(&root, &leaf, index, count, &sib[..n]) as u8;
+                Ok(1)
+            }
+            CHECK_OP_CHUNK => {
+                // op entry (24), u32 chunk, u8 n, n tensors -> header (26) || chunk bytes
+                let e = OpEntry::parse(r.take(OP_ENTRY_BYTES)?);
+                let chunk = r.u32()? as u64;
+                let n = r.u8()? as usize;
+                if n != e.n_inputs as usize || n > MAX_OP_INPUTS {
+                    return Err(OptinferError::BadStepData.into());
+                }
+                let empty = Operand::full(Header::default(), &[]);
+                let mut ins = [empty; MAX_OP_INPUTS];
+                for slot in ins.iter_mut().take(n) {
+                    *slot = r.tensor()?;
+                }
+                let mut buf = [0u8; CHUNK_BYTES];
+                let (h, len) =
+                    ops::compute_chunk(&e, &ins[..n], chunk, &mut buf).map_err(|_| OptinferError::BadOperands)?;
+                out[..26].copy_from_slice(&h.pack());
+                out[26..26 + len].copy_from_slice(&buf[..len]);
+                Ok(26 + len)
+            }
+            _ => Err(OptinferError::BadCheck.into()),
+        }
+    }
+
+    /// With empty `data`, the input is read from a ProofBuffer passed as the first remaining account,
+    /// so vectors larger than one transaction can be checked in the VM too.
+    pub fn check(ctx: &mut Context<Check>, kind: u8, data: Vec<u8>) -> Result<()> {
+        let mut out = alloc::vec![0u8; 512];
+        let remaining = if data.is_empty() {
+            ctx.remaining_accounts()?
+        } else {
+            Vec::new()
+        };
+        let loaded;
+        // One call site for run_check: every handler is inlined into the entrypoint, so a second
+        // call would duplicate the whole check code in the binary.
+        let input: &[u8] = if data.is_empty() {
+            let view = remaining.first().ok_or(OptinferError::WrongAccount)?;
+            // Owner and discriminator are checked by the load.
+            loaded = <ProofBufferAccount as anchor_lang::AnchorAccount>::load(*view)?;
+            loaded.as_slice()
+        } else {
+            &data
+        };
+        let n = run_check(kind, input, &mut out)?;
+        #[cfg(target_os = "solana")]
+        // SAFETY: out[..n] is initialised and n <= 512 < MAX_RETURN_DATA.
+        unsafe {
+            anchor_lang::pinocchio::syscalls::sol_set_return_data(out.as_ptr(), n as u64)
+        };
+        #[cfg(not(target_os = "solana"))]
+        let _ = n;
+        Ok(())
+    }
 }

@@ -5,7 +5,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::DisputeMove;
-use crate::game::{begin_move, now_slot};
+use crate::game::{begin_move, enter, now_slot, Move, Phase};
 use crate::pure::{merkle, tensor, trace};
 use crate::state::*;
 
@@ -33,17 +33,7 @@ pub fn commit_trace(
     let name = &m.output_name[..m.output_name_len as usize];
     let out = tensor::tensor_set_digest(core::iter::once((name, &last_digest)));
     let d = &mut ctx.accounts.dispute;
-    let phase = d.phase;
-    let side = begin_move(
-        d,
-        &signer,
-        if phase == PHASE_CHAL_TRACE {
-            PHASE_CHAL_TRACE
-        } else {
-            PHASE_EXEC_TRACE
-        },
-        now,
-    )?;
+    let side = begin_move(d, &signer, Move::CommitTrace, now)?;
     if layer_count != d.layer_count.get() {
         return Err(OptinferError::LayerCountMismatch.into());
     }
@@ -67,17 +57,18 @@ pub fn commit_trace(
     d.trace_root[side as usize] = root;
     d.hi_prefix[side as usize] = p_last;
     if side == SIDE_EXECUTOR {
-        d.phase = PHASE_CHAL_TRACE;
-        d.turn = SIDE_CHALLENGER;
+        enter(d, Phase::ChalTrace);
     } else {
         d.agreed = 0u32.into();
         d.disagree = last.into();
-        d.phase = if last == 0 {
-            PHASE_LAYER_REVEAL
-        } else {
-            PHASE_LAYER_BISECT
-        };
-        d.turn = SIDE_EXECUTOR;
+        enter(
+            d,
+            if last == 0 {
+                Phase::LayerReveal
+            } else {
+                Phase::LayerBisect
+            },
+        );
     }
     emit!(DisputeMove {
         dispute: key,

@@ -2,16 +2,14 @@
 //! resolves the dispute: the executor loses exactly when its chunk differs from the recomputation.
 use anchor_lang::prelude::*;
 
-use super::claim_timeout::finish;
-use super::reveal_layer::pack_header;
 use crate::errors::OptinferError;
 use crate::events::{OneStepExecuted, OneStepProgress};
-use crate::game::{charge_clock, now_slot};
+use crate::game::{charge_clock, finish, now_slot, require_move, Move};
 use crate::pure::ops::{self, OpEntry, Operand, MAX_OP_INPUTS};
-use crate::pure::tensor::{self, Header, CHUNK_BYTES};
+use crate::pure::reader::Reader;
+use crate::pure::tensor::{self, Header};
 use crate::pure::{merkle, trace};
 use crate::state::*;
-use alloc::vec::Vec;
 
 #[derive(Accounts)]
 pub struct OneStep {
@@ -34,94 +32,6 @@ pub struct OneStep {
     pub ops_page: Account<OpsPage>,
     #[account(constraint = buffer.dispute == *dispute.address() @ OptinferError::BufferMismatch)]
     pub buffer: ProofBufferAccount,
-}
-
-/// Cursor over the proof buffer; every read is bounds-checked into BadStepData.
-pub struct Reader<'a> {
-    pub b: &'a [u8],
-    pub at: usize,
-}
-
-impl<'a> Reader<'a> {
-    pub fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self.at.checked_add(n).ok_or(OptinferError::BadStepData)?;
-        if end > self.b.len() {
-            return Err(OptinferError::BadStepData.into());
-        }
-        let s = &self.b[self.at..end];
-        self.at = end;
-        Ok(s)
-    }
-    pub fn u8(&mut self) -> Result<u8> {
-        Ok(self.take(1)?[0])
-    }
-    pub fn u16(&mut self) -> Result<u16> {
-        let s = self.take(2)?;
-        Ok(u16::from_le_bytes([s[0], s[1]]))
-    }
-    pub fn u32(&mut self) -> Result<u32> {
-        let s = self.take(4)?;
-        Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-    }
-    pub fn h32(&mut self) -> Result<&'a [u8; 32]> {
-        Ok(self.take(32)?.try_into().unwrap())
-    }
-    /// header (dtype, rank, u64 dims) || u32 byte length || bytes
-    pub fn tensor(&mut self) -> Result<Operand<'a>> {
-        let (header, used) = Header::parse(&self.b[self.at..]).ok_or(OptinferError::BadHeader)?;
-        self.at += used;
-        let n = self.u32()? as usize;
-        let bytes = self.take(n)?;
-        if header.byte_len() != Some(n as u64) {
-            return Err(OptinferError::BadHeader.into());
-        }
-        Ok(Operand::full(header, bytes))
-    }
-
-    /// An opened tensor that must have digest `want`: mode 0 is the whole tensor (`tensor`),
-    /// mode 1 only some chunks: header || chunkRoot || u16 n || n x (u32 index || u8 depth ||
-    /// siblings || chunk bytes), each chunk proven against chunkRoot. Sparse openings let a
-    /// one-step read a few chunks of a tensor far larger than a proof buffer.
-    pub fn opened(&mut self, want: &[u8; 32]) -> Result<Operand<'a>> {
-        if self.u8()? == 0 {
-            let t = self.tensor()?;
-            if &tensor::tensor_digest(&t.header, t.bytes) != want {
-                return Err(OptinferError::InvalidProof.into());
-            }
-            return Ok(t);
-        }
-        let (header, used) = Header::parse(&self.b[self.at..]).ok_or(OptinferError::BadHeader)?;
-        self.at += used;
-        let root = *self.h32()?;
-        if &tensor::digest_from_root(&header, &root) != want {
-            return Err(OptinferError::InvalidProof.into());
-        }
-        let total = header.byte_len().ok_or(OptinferError::BadHeader)?;
-        let count = header.chunk_count().ok_or(OptinferError::BadHeader)?;
-        let n = self.u16()? as usize;
-        let mut pieces = Vec::with_capacity(n);
-        let mut sib = alloc::vec![[0u8; 32]; 40];
-        for _ in 0..n {
-            let index = self.u32()?;
-            let depth = self.u8()? as usize;
-            if index as u64 >= count || depth > sib.len() {
-                return Err(OptinferError::BadStepData.into());
-            }
-            for s in sib.iter_mut().take(depth) {
-                *s = *self.h32()?;
-            }
-            let start = index as u64 * CHUNK_BYTES as u64;
-            let len = core::cmp::min(CHUNK_BYTES as u64, total - start) as usize;
-            let bytes = self.take(len)?;
-            if !merkle::verify(&root, &merkle::leaf_hash(bytes), index as u64, count, &sib[..depth]) {
-                return Err(OptinferError::InvalidProof.into());
-            }
-            pieces.push((index, bytes));
-        }
-        // One instruction, one bump-allocated heap that is never freed: leaking ties the pieces
-        // to the buffer's lifetime without copying chunk bytes.
-        Ok(Operand::sparse(header, pieces.leak()))
-    }
 }
 
 /// Opens every input of the op from the buffer and checks it against what both sides agreed
@@ -216,12 +126,7 @@ pub fn one_step(ctx: &mut Context<OneStep>, max_elements: u32) -> Result<()> {
     let a = &mut ctx.accounts;
     {
         let d = &mut a.dispute;
-        if d.phase == PHASE_RESOLVED {
-            return Err(OptinferError::DisputeResolved.into());
-        }
-        if d.phase != PHASE_ONE_STEP {
-            return Err(OptinferError::WrongPhase.into());
-        }
+        require_move(d, Move::OneStep)?;
         // Anyone may submit, but only while the side to move still has time.
         let turn = d.turn;
         charge_clock(d, turn, now)?;
@@ -234,7 +139,7 @@ pub fn one_step(ctx: &mut Context<OneStep>, max_elements: u32) -> Result<()> {
     }
     let entry = OpEntry::parse(&a.ops_page.entries[layer as usize % OPS_PER_PAGE]);
     let buf = a.buffer.as_slice();
-    let mut r = Reader { b: buf, at: 0 };
+    let mut r = Reader::new(buf);
     let empty = Operand::full(Header::default(), &[]);
     let mut ins = [empty; MAX_OP_INPUTS];
     open_inputs(&entry, &mut r, d, &a.model, &mut ins)?;
@@ -244,7 +149,7 @@ pub fn one_step(ctx: &mut Context<OneStep>, max_elements: u32) -> Result<()> {
     let exec_header = d.header[0];
     let executor_correct = if chunk == CHUNK_HEADER {
         let h = ops::infer(&entry, ins).map_err(op_error)?;
-        pack_header(&h) == exec_header
+        h.pack() == exec_header
     } else {
         let mut out = d.step_out;
         let from = d.step_done.get();
@@ -272,7 +177,7 @@ pub fn one_step(ctx: &mut Context<OneStep>, max_elements: u32) -> Result<()> {
         } else {
             merkle::ZERO
         };
-        pack_header(&h) == exec_header && d.node[0] == expected_leaf
+        h.pack() == exec_header && d.node[0] == expected_leaf
     };
     let key = *d.address();
     emit!(OneStepExecuted {

@@ -6,7 +6,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::DisputeOpened;
-use crate::game::{free_bond, now_slot};
+use crate::game::{free_bond, now_slot, start};
 use crate::pure::{merkle, trace};
 use crate::state::*;
 
@@ -111,8 +111,7 @@ pub fn open_dispute(
     d.last_move_slot = now.into();
     d.job_index = job_index.into();
     d.layer_count = a.model.layer_count.get().into();
-    d.phase = PHASE_EXEC_TRACE;
-    d.turn = SIDE_EXECUTOR;
+    start(d);
     d.winner = u8::MAX;
     d.bump = ctx.bumps.dispute;
     let dispute_key = *ctx.accounts.dispute.address();

@@ -1,10 +1,9 @@
 //! Authority-only: change parameters, hand over authority, pause or unpause.
 use anchor_lang::prelude::*;
 
-use super::initialize::{apply_params, ConfigParams};
 use crate::errors::OptinferError;
 use crate::events::ConfigUpdated;
-use crate::state::{seeds, Config};
+use crate::state::{seeds, Config, ConfigParams};
 
 #[derive(Accounts)]
 pub struct UpdateConfig {
@@ -21,7 +20,7 @@ pub fn update_config(
     paused: u8,
 ) -> Result<()> {
     let c = &mut ctx.accounts.config;
-    apply_params(c, &params)?;
+    c.apply(&params)?;
     c.authority = new_authority;
     c.paused = (paused != 0) as u8;
     emit!(ConfigUpdated {

@@ -1,6 +1,7 @@
-//! Pure, allocation-free functions shared by the instructions and by the native and in-VM tests.
+//! Pure functions (no accounts, no Anchor) shared by the instructions and by the native and in-VM tests.
 pub mod hash;
 pub mod merkle;
 pub mod ops;
+pub mod reader;
 pub mod tensor;
 pub mod trace;

@@ -4,6 +4,8 @@ use super::merkle::{leaf_hash, root_streaming};
 
 pub const CHUNK_BYTES: usize = 256;
 pub const MAX_RANK: usize = 6;
+/// Bytes of a header in the dispute account: dtype, rank, MAX_RANK x u32 dims.
+pub const PACKED_HEADER_BYTES: usize = 2 + 4 * MAX_RANK;
 
 pub const DT_FLOAT: u8 = 1;
 pub const DT_UINT8: u8 = 2;
@@ -104,6 +106,27 @@ impl Header {
             h.dims[i] = v as u32;
         }
         Some((h, 2 + 8 * rank))
+    }
+    /// Fixed-width form the dispute account stores, so the two sides' headers compare bytewise.
+    pub fn pack(&self) -> [u8; PACKED_HEADER_BYTES] {
+        let mut out = [0u8; PACKED_HEADER_BYTES];
+        out[0] = self.dtype;
+        out[1] = self.rank;
+        for (i, d) in self.dims.iter().enumerate() {
+            out[2 + 4 * i..6 + 4 * i].copy_from_slice(&d.to_le_bytes());
+        }
+        out
+    }
+    pub fn unpack(b: &[u8; PACKED_HEADER_BYTES]) -> Header {
+        let mut h = Header {
+            dtype: b[0],
+            rank: b[1],
+            dims: [0; MAX_RANK],
+        };
+        for i in 0..MAX_RANK {
+            h.dims[i] = u32::from_le_bytes([b[2 + 4 * i], b[3 + 4 * i], b[4 + 4 * i], b[5 + 4 * i]]);
+        }
+        h
     }
 }
 

@@ -1,14 +1,6 @@
 //! The state of one dispute game over one job of a batch.
 use anchor_lang::prelude::*;
 
-pub const PHASE_EXEC_TRACE: u8 = 0;
-pub const PHASE_CHAL_TRACE: u8 = 1;
-pub const PHASE_LAYER_BISECT: u8 = 2;
-pub const PHASE_LAYER_REVEAL: u8 = 3;
-pub const PHASE_CHUNK_BISECT: u8 = 4;
-pub const PHASE_ONE_STEP: u8 = 5;
-pub const PHASE_RESOLVED: u8 = 6;
-
 pub const SIDE_EXECUTOR: u8 = 0;
 pub const SIDE_CHALLENGER: u8 = 1;
 
@@ -53,6 +45,7 @@ pub struct Dispute {
     /// Resumable one-step: output elements of the disputed chunk computed so far, and their bytes.
     pub step_done: PodU32,
     pub step_out: [u8; 256],
+    /// `game::Phase` as its discriminant.
     pub phase: u8,
     /// Side to move (SIDE_EXECUTOR / SIDE_CHALLENGER).
     pub turn: u8,
