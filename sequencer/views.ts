@@ -21,7 +21,7 @@ export interface JobView {
   error?: string;
 }
 
-/** Trees rebuilt for proofs are kept up to this many; the batcher's own are kept as it hands them over. */
+/** Trees rebuilt from stored records for proofs: at most this many are cached when another is rebuilt. */
 const REBUILT_TREES = 8;
 
 export class Views {
