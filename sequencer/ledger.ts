@@ -1,0 +1,104 @@
+// The sequencer's durable state: its LevelDB tables (names and keys are the on-disk layout), the counters, and unbatched jobs.
+import type { JobRecord } from '../state/job.ts';
+import type { ModelInfo } from '../state/model-info.ts';
+import type { Store, Table, WriteOp } from '../state/store.ts';
+import type { StoredTensorMap } from '../state/tensor-map.ts';
+import type { BatchIndex, ExecutorId, Hash32, JobId, ModelId } from '../state/types.ts';
+import { GroupWriter } from './group-writer.ts';
+import type { BatchHeader } from './ports.ts';
+
+export type JobStatus = 'queued' | 'executing' | 'executed' | 'batched' | 'finalized' | 'invalid' | 'failed';
+
+export interface JobState {
+  jobId: JobId;
+  seq: number;
+  modelId: ModelId;
+  inputDigest: Hash32;
+  fee: string;
+  status: Exclude<JobStatus, 'finalized'>;
+  createdAt: number;
+  updatedAt: number;
+  attempts: number;
+  /** Executors that timed out or failed on this job: never assigned it again. */
+  excluded: ExecutorId[];
+  executor?: ExecutorId;
+  outputDigest?: Hash32;
+  batchIndex?: number;
+  position?: number;
+  error?: string;
+  /** Earlier results of this job that lost a dispute: the batch they were in and the executor that lied. */
+  invalidations?: { batchIndex: number; position: number; executor: ExecutorId; at: number }[];
+}
+
+export interface BatchState {
+  index: number;
+  root: Hash32;
+  jobCount: number;
+  jobIds: JobId[];
+  createdAt: number;
+  windowEndsAt: number;
+  /** pending: persisted, root not yet accepted by settlement; committed: inside its window. */
+  status: 'pending' | 'committed' | 'finalized';
+  finalizedAt?: number;
+  /** Positions whose job lost a dispute and was re-queued. */
+  invalidated?: number[];
+}
+
+/** Shared by every part of the sequencer; each part writes only the records its step changes. */
+export class Ledger {
+  /** Group commit for the hot path: writes in the same tick share one LevelDB batch. */
+  readonly writer: GroupWriter;
+  readonly jobs: Table<JobState>;
+  readonly inputs: Table<StoredTensorMap>;
+  readonly outputs: Table<StoredTensorMap>;
+  /** Jobs acknowledged and not yet batched (queued, executing or executed), by sequence number. */
+  readonly open: Table<JobId>;
+  readonly batches: Table<BatchState>;
+  readonly models: Table<ModelInfo>;
+  readonly meta: Table<number>;
+  /** States of jobs not yet batched (queued, executing, executed): the hot path never reads them back from disk. */
+  readonly active = new Map<JobId, JobState>();
+  /** The next job's sequence number; persisted with each batch and each failed job (see Batcher.cut). */
+  nextSeq = 0;
+  nextBatch = 0;
+
+  constructor(readonly store: Store) {
+    this.writer = new GroupWriter(store);
+    this.jobs = store.table('jobs');
+    this.inputs = store.table('inputs');
+    this.outputs = store.table('outputs');
+    this.open = store.table('open');
+    this.batches = store.table('batches');
+    this.models = store.table('models');
+    this.meta = store.table('meta');
+  }
+
+  async loadCounters(): Promise<void> {
+    this.nextSeq = (await this.meta.get('nextSeq')) ?? 0;
+    this.nextBatch = (await this.meta.get('nextBatch')) ?? 0;
+  }
+
+  write(ops: WriteOp[]): Promise<void> {
+    return this.writer.write(ops);
+  }
+
+  async stateOf(id: JobId): Promise<JobState | undefined> {
+    return this.active.get(id) ?? (await this.jobs.get(id));
+  }
+}
+
+/** A job as its batch commits it; only called on executed jobs, which have both fields. */
+export function toRecord(j: JobState): JobRecord {
+  return {
+    jobId: j.jobId,
+    modelId: j.modelId,
+    inputDigest: j.inputDigest,
+    outputDigest: j.outputDigest!,
+    executor: j.executor!,
+    fee: BigInt(j.fee),
+  };
+}
+
+export function header(b: BatchState): BatchHeader {
+  return { index: b.index as BatchIndex, root: b.root, jobCount: b.jobCount };
+}

@@ -1,0 +1,152 @@
+// The settlement loop: commits batch roots, then watches each open batch for lost disputes and for finality.
+import type { Bus } from '../bus/bus.ts';
+import * as messages from '../bus/messages.ts';
+import type { BatchCommittedMessage } from '../bus/messages.ts';
+import type { Logger } from '../common/log.ts';
+import type { Metrics } from '../common/metrics.ts';
+import { seqKey, type WriteOp } from '../state/store.ts';
+import { fromStored } from '../state/tensor-map.ts';
+import type { ExecutorId, JobId } from '../state/types.ts';
+import type { QueuedJob } from './dispatch.ts';
+import { header, type BatchState, type JobState, type Ledger } from './ledger.ts';
+import type { Settlement } from './ports.ts';
+
+/** How often open batches are checked against settlement (invalidations, finality). */
+export const SETTLEMENT_POLL_MS = 1_000;
+
+export class SettlementLoop {
+  /** Batches committed and inside their window, by index. */
+  private readonly openBatches = new Map<number, BatchState>();
+  /** Batches persisted but not yet committed to settlement (after a crash between the two). */
+  private readonly toCommit: BatchState[] = [];
+  private lastPoll = 0;
+
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly settlement: Settlement,
+    private readonly bus: Bus,
+    /** Where a job that lost a dispute goes to be run again (the dispatcher). */
+    private readonly rerun: {
+      requeueLost(jobId: JobId, excluded: ExecutorId[], job: QueuedJob | undefined): void;
+      dispatch(): void;
+    },
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /** Picks up batches a crash left uncommitted or inside their window. */
+  async recover(): Promise<void> {
+    for (const [, b] of await this.ledger.batches.entries()) {
+      if (b.status === 'pending') this.toCommit.push(b);
+      else if (b.status === 'committed') this.openBatches.set(b.index, b);
+    }
+  }
+
+  get open(): number {
+    return this.openBatches.size;
+  }
+
+  /** Commits a persisted batch's root, records it as committed and announces it to challengers. */
+  async commit(b: BatchState): Promise<BatchState> {
+    const { windowEndsAt } = await this.settlement.commitBatch(header(b));
+    const committed: BatchState = { ...b, status: 'committed', windowEndsAt };
+    await this.ledger.write([this.ledger.batches.put(seqKey(b.index), committed)]);
+    this.openBatches.set(b.index, committed);
+    const msg: BatchCommittedMessage = { index: b.index, root: b.root, jobCount: b.jobCount, windowEndsAt };
+    await messages.send(this.bus, messages.BATCH_COMMITTED, undefined, msg, {
+      msgId: `batch:${b.index}:${b.root}`,
+    });
+    this.metrics.inc('batches_committed_total');
+    this.log.info(
+      { index: b.index, root: b.root, jobs: b.jobCount, settlement: this.settlement.kind },
+      'batch committed',
+    );
+    return committed;
+  }
+
+  /** Commits the batches recovered as pending, in order; stops at the first failure to try again later. */
+  async retryCommits(): Promise<void> {
+    while (this.toCommit.length > 0) {
+      try {
+        await this.commit(this.toCommit[0]);
+        this.toCommit.shift();
+      } catch (e) {
+        this.log.error(
+          { err: (e as Error).message, index: this.toCommit[0].index },
+          'batch commit failed; will retry',
+        );
+        break;
+      }
+    }
+  }
+
+  /** Re-queues jobs that lost a dispute and finalizes batches whose window is over; at most every SETTLEMENT_POLL_MS. */
+  async poll(now: number): Promise<void> {
+    // Settlement reads may be RPC calls (several per open batch): once a second, not every tick.
+    if (now - this.lastPoll < SETTLEMENT_POLL_MS) return;
+    this.lastPoll = now;
+    for (const b of [...this.openBatches.values()]) {
+      if (this.settlement.invalidatedJobs) {
+        for (const position of await this.settlement.invalidatedJobs(header(b))) {
+          if (!(this.openBatches.get(b.index)?.invalidated ?? []).includes(position)) {
+            await this.requeueInvalidated(this.openBatches.get(b.index)!, position);
+          }
+        }
+      }
+      const current = this.openBatches.get(b.index)!;
+      if (await this.settlement.canFinalize(header(current), current.windowEndsAt, now))
+        await this.finalize(current);
+    }
+  }
+
+  /** A job that lost a dispute goes back to the queue, never again to the executor that lied about it. */
+  private async requeueInvalidated(b: BatchState, position: number): Promise<void> {
+    const id = b.jobIds[position];
+    const j = await this.ledger.stateOf(id);
+    const batch: BatchState = { ...b, invalidated: [...(b.invalidated ?? []), position] };
+    const ops: WriteOp[] = [this.ledger.batches.put(seqKey(b.index), batch)];
+    let requeued: JobState | undefined;
+    if (j && j.batchIndex === b.index && j.executor) {
+      requeued = {
+        ...j,
+        status: 'queued',
+        excluded: [...new Set([...j.excluded, j.executor])],
+        invalidations: [
+          ...(j.invalidations ?? []),
+          { batchIndex: b.index, position, executor: j.executor, at: Date.now() },
+        ],
+        executor: undefined,
+        outputDigest: undefined,
+        batchIndex: undefined,
+        position: undefined,
+        attempts: 0,
+        updatedAt: Date.now(),
+      };
+      ops.push(this.ledger.jobs.put(id, requeued), this.ledger.open.put(seqKey(j.seq), id));
+    }
+    await this.ledger.write(ops);
+    this.openBatches.set(b.index, batch);
+    if (!requeued) return;
+    this.ledger.active.set(id, requeued);
+    const stored = await this.ledger.inputs.get(id);
+    this.rerun.requeueLost(
+      id,
+      requeued.excluded,
+      stored && { seq: j!.seq, jobId: id, inputs: fromStored(stored) },
+    );
+    this.metrics.inc('jobs_reassigned_total');
+    this.log.warn(
+      { jobId: id, batch: b.index, position, executor: j!.executor },
+      'job lost a dispute; re-queued',
+    );
+    this.rerun.dispatch();
+  }
+
+  private async finalize(b: BatchState): Promise<void> {
+    const done: BatchState = { ...b, status: 'finalized', finalizedAt: Date.now() };
+    await this.ledger.write([this.ledger.batches.put(seqKey(b.index), done)]);
+    this.openBatches.delete(b.index);
+    this.metrics.inc('batches_finalized_total');
+    this.log.info({ index: b.index, root: b.root }, 'batch finalized');
+  }
+}
