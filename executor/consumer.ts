@@ -7,8 +7,8 @@ import type { Metrics } from '../common/metrics.ts';
 import { OptinferError } from '../state/errors.ts';
 import { fromStored, fromWire, toStored } from '../state/tensor-map.ts';
 import { tensorSetDigest } from '../state/tensor.ts';
-import type { ExecutorId, JobId, ModelId } from '../state/types.ts';
-import { asHash32 } from '../state/types.ts';
+import type { ExecutorId } from '../state/types.ts';
+import { asJobId, asModelId } from '../state/types.ts';
 import type { ModelSource } from './model-source.ts';
 import type { ExecutorPolicy } from './policy.ts';
 import type { ResultStore } from './results.ts';
@@ -41,7 +41,7 @@ export class AssignmentConsumer {
   }
 
   async onAssign(raw: AssignMessage): Promise<void> {
-    const jobId = asHash32(raw.jobId, 'jobId') as JobId;
+    const jobId = asJobId(raw.jobId, 'jobId');
     const done = await this.results.get(jobId);
     let result: ResultMessage;
     if (done) {
@@ -54,7 +54,7 @@ export class AssignmentConsumer {
     } else {
       try {
         const inputs = fromWire(raw.inputs, `job ${jobId} inputs`);
-        const model = await this.models(asHash32(raw.modelId, 'modelId') as ModelId);
+        const model = await this.models(asModelId(raw.modelId, 'modelId'));
         const t0 = performance.now();
         const { outputs } = await runModel(model, inputs);
         this.metrics.observe('job_execution_seconds', (performance.now() - t0) / 1000);

@@ -11,8 +11,8 @@ import { leafHash } from '../state/merkle.ts';
 import { fromStored } from '../state/tensor-map.ts';
 import { chunks, tensorDigest } from '../state/tensor.ts';
 import { traceCommitment } from '../state/trace.ts';
-import type { ExecutorId, JobId } from '../state/types.ts';
-import { asHash32 } from '../state/types.ts';
+import type { ExecutorId } from '../state/types.ts';
+import { asJobId } from '../state/types.ts';
 import type { ModelSource } from './model-source.ts';
 import type { Audience, ExecutedJob, ExecutorPolicy, ServedTrace } from './policy.ts';
 import { compileForProgram } from './program-model.ts';
@@ -119,7 +119,7 @@ export class TraceServer {
   }
 
   private async storedJob(jobIdRaw: string): Promise<StoredResult> {
-    const jobId = asHash32(jobIdRaw, 'jobId') as JobId;
+    const jobId = asJobId(jobIdRaw, 'jobId');
     const r = await this.results.get(jobId);
     if (!r) throw new OptinferError('NOT_FOUND', `job ${jobId}: this executor has no result for it`);
     return r;

@@ -2,8 +2,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { OptinferError, httpStatus, isOptinferError, type OptinferErrorCode } from '../state/errors.ts';
 import { decodeInputsJson, encodeTensorsJson } from '../state/tensor-json.ts';
-import { asBatchIndex, asHash32 } from '../state/types.ts';
-import type { JobId, ModelId } from '../state/types.ts';
+import { asBatchIndex, asJobId, asModelId } from '../state/types.ts';
 import type { Logger } from '../common/log.ts';
 import type { PromMetrics } from '../common/metrics.ts';
 import type { Sequencer } from './sequencer.ts';
@@ -106,14 +105,14 @@ function build(opts: {
   app.get('/v1/models', async () => seq.listModels());
 
   app.get('/v1/models/:id', async (req) => {
-    const id = asHash32((req.params as { id: string }).id, 'model id') as ModelId;
+    const id = asModelId((req.params as { id: string }).id, 'model id');
     const m = seq.getModel(id);
     if (!m) throw new OptinferError('NOT_FOUND', `model ${id} is not registered`);
     return m;
   });
 
   app.get('/v1/models/:id/file', async (req, reply) => {
-    const id = asHash32((req.params as { id: string }).id, 'model id') as ModelId;
+    const id = asModelId((req.params as { id: string }).id, 'model id');
     reply.header('content-type', 'application/octet-stream');
     return Buffer.from(seq.modelBytes(id));
   });
@@ -126,7 +125,7 @@ function build(opts: {
         'job: expected a JSON object {"modelId": "...", "inputs": {...}}',
       );
     }
-    const modelId = asHash32(body.modelId, 'modelId') as ModelId;
+    const modelId = asModelId(body.modelId, 'modelId');
     if (body.inputs === undefined)
       throw new OptinferError('INVALID_INPUT', 'inputs: missing, expected {"NAME": {dtype, dims, data}}');
     const inputs = decodeInputsJson({ inputs: body.inputs });
@@ -145,7 +144,7 @@ function build(opts: {
   });
 
   app.get('/v1/jobs/:id', async (req) => {
-    const id = asHash32((req.params as { id: string }).id, 'job id') as JobId;
+    const id = asJobId((req.params as { id: string }).id, 'job id');
     const q = req.query as { outputs?: string; proof?: string };
     const view = await seq.getJob(id, { outputs: q.outputs !== 'false', proof: q.proof !== 'false' });
     if (!view) throw new OptinferError('NOT_FOUND', `job ${id} is unknown`);
@@ -153,7 +152,7 @@ function build(opts: {
   });
 
   app.get('/v1/jobs/:id/inputs', async (req) => {
-    const id = asHash32((req.params as { id: string }).id, 'job id') as JobId;
+    const id = asJobId((req.params as { id: string }).id, 'job id');
     const inputs = await seq.getInputs(id);
     if (!inputs) throw new OptinferError('NOT_FOUND', `job ${id} is unknown`);
     return { inputs: encodeTensorsJson(inputs) };

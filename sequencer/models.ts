@@ -7,7 +7,7 @@ import type { Logger } from '../common/log.ts';
 import { OptinferError } from '../state/errors.ts';
 import { sha256, hashHex } from '../state/hash.ts';
 import type { TensorMap } from '../state/tensor-map.ts';
-import { asHash32, type ModelId } from '../state/types.ts';
+import { asModelId, type ModelId } from '../state/types.ts';
 import type { Ledger } from './ledger.ts';
 import type { ModelInfo, ModelInspector, Settlement } from './ports.ts';
 
@@ -43,7 +43,7 @@ export class ModelCatalog {
   /** Answers executors asking for a model's bytes. */
   serve(): Promise<Subscription> {
     return messages.reply(this.bus, messages.MODEL_FETCH, undefined, (m) => {
-      const id = asHash32(m.modelId, 'modelId');
+      const id = asModelId(m.modelId);
       return { modelId: id, bytes: this.bytes(id) };
     });
   }

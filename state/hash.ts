@@ -44,9 +44,9 @@ export function toHex(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }
 
-export function hashHex(b: Uint8Array): Hash32 {
+export function hashHex<H extends Hash32 = Hash32>(b: Uint8Array): H {
   if (b.length !== 32) throw new OptinferError('INTERNAL', `expected 32 bytes, got ${b.length}`);
-  return toHex(b) as Hash32;
+  return toHex(b) as H;
 }
 
 export function fromHex(hex: string, expectedBytes?: number): Uint8Array {

@@ -13,13 +13,13 @@ import {
 } from './job.ts';
 import { hashHex, sha256 } from './hash.ts';
 import { isSampled, sampleThreshold } from './sample.ts';
-import type { BatchIndex, ExecutorId, Hash32 } from './types.ts';
+import type { BatchIndex, ExecutorId, Hash32, JobId, ModelId } from './types.ts';
 
 const h = (s: string): Hash32 => hashHex(sha256(new TextEncoder().encode(s)));
 const executor = Keypair.generate().publicKey.toBase58() as ExecutorId;
 
 function record(i: number): JobRecord {
-  const modelId = h('model');
+  const modelId = h('model') as ModelId;
   const inputDigest = h(`in${i}`);
   return {
     jobId: jobId(i, modelId, inputDigest),
@@ -39,7 +39,7 @@ test('job records round-trip through their 168-byte encoding', () => {
 });
 
 test('job ids differ by sequence number for the same model and input', () => {
-  assert.notEqual(jobId(1, h('m'), h('i')), jobId(2, h('m'), h('i')));
+  assert.notEqual(jobId(1, h('m') as ModelId, h('i')), jobId(2, h('m') as ModelId, h('i')));
 });
 
 test('every job of a batch has a valid inclusion proof; a changed record does not verify', () => {
@@ -59,7 +59,7 @@ test('sampling rate: the fraction of audited jobs is close to p', () => {
   const secret = sha256(new TextEncoder().encode('secret'));
   const root = h('root');
   let hits = 0;
-  for (let i = 0; i < 20000; i++) if (isSampled(secret, root, h(`job${i}`), 0.05)) hits++;
+  for (let i = 0; i < 20000; i++) if (isSampled(secret, root, h(`job${i}`) as JobId, 0.05)) hits++;
   assert.ok(hits > 800 && hits < 1200, `hits=${hits}`);
   assert.equal(sampleThreshold(0), 0n);
   assert.equal(sampleThreshold(1), 1n << 64n);

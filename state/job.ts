@@ -20,7 +20,9 @@ export interface JobRecord {
 }
 
 export function jobId(sequence: bigint | number, modelId: ModelId, inputDigest: Hash32): JobId {
-  return hashHex(taggedHash(Tag.JOB_ID, u64(sequence), fromHex(modelId, 32), fromHex(inputDigest, 32)));
+  return hashHex<JobId>(
+    taggedHash(Tag.JOB_ID, u64(sequence), fromHex(modelId, 32), fromHex(inputDigest, 32)),
+  );
 }
 
 const executorCache = new Map<string, Uint8Array>();
@@ -82,8 +84,8 @@ export function decodeJobRecord(b: Uint8Array): JobRecord {
   }
   const h = (o: number) => toHex(b.subarray(o, o + 32)) as Hash32;
   return {
-    jobId: h(0),
-    modelId: h(32),
+    jobId: h(0) as JobId,
+    modelId: h(32) as ModelId,
     inputDigest: h(64),
     outputDigest: h(96),
     executor: new PublicKey(b.subarray(128, 160)).toBase58() as ExecutorId,

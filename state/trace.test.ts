@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import { traceCommitment, traceTree, verifyPrefix } from './trace.ts';
 import { firstDivergence, firstDivergentChunk, bisectionRounds } from './bisect.ts';
 import { hashHex, sha256 } from './hash.ts';
-import type { Hash32 } from './types.ts';
+import type { Hash32, ModelId } from './types.ts';
 
 const h = (s: string): Hash32 => hashHex(sha256(new TextEncoder().encode(s)));
-const base = { modelId: h('m'), inputDigest: h('i'), profileHash: h('p') };
+const base = { modelId: h('m') as ModelId, inputDigest: h('i'), profileHash: h('p') };
 
 test('changing layer k changes prefixes k.. and nothing before', () => {
   const layers = Array.from({ length: 9 }, (_, i) => h(`layer${i}`));
@@ -26,7 +26,7 @@ test('changing layer k changes prefixes k.. and nothing before', () => {
 test('the seed binds model, input and profile', () => {
   const layers = [h('a')];
   const r = traceCommitment({ ...base, layerDigests: layers }).root;
-  assert.notEqual(traceCommitment({ ...base, modelId: h('m2'), layerDigests: layers }).root, r);
+  assert.notEqual(traceCommitment({ ...base, modelId: h('m2') as ModelId, layerDigests: layers }).root, r);
   assert.notEqual(traceCommitment({ ...base, inputDigest: h('i2'), layerDigests: layers }).root, r);
   assert.notEqual(traceCommitment({ ...base, profileHash: h('p2'), layerDigests: layers }).root, r);
 });

@@ -3,13 +3,16 @@ import { OptinferError, type OptinferErrorCode } from './errors.ts';
 
 declare const brand: unique symbol;
 type Brand<T, B extends string> = T & { readonly [brand]: B };
+declare const kind: unique symbol;
+/** A Hash32 with a meaning: usable wherever a Hash32 is, but one kind never passes for another. */
+type HashOf<K extends string> = Hash32 & { readonly [kind]: K };
 
 /** A SHA-256 digest as 64 lowercase hex characters. */
 export type Hash32 = Brand<string, 'Hash32'>;
 /** sha256 of a model's original ONNX file bytes. */
-export type ModelId = Hash32;
+export type ModelId = HashOf<'ModelId'>;
 /** H(JOB_ID || sequence || modelId || inputDigest). */
-export type JobId = Hash32;
+export type JobId = HashOf<'JobId'>;
 /** A Solana public key in base58 identifying an executor. */
 export type ExecutorId = Brand<string, 'ExecutorId'>;
 export type BatchIndex = Brand<number, 'BatchIndex'>;
@@ -34,6 +37,16 @@ export function asHash32(v: unknown, what = 'hash'): Hash32 {
     );
   }
   return v;
+}
+
+/** A model id read from outside: 64 hex characters, the sha256 of the model's file. */
+export function asModelId(v: unknown, what = 'modelId'): ModelId {
+  return asHash32(v, what) as ModelId;
+}
+
+/** A job id read from outside. */
+export function asJobId(v: unknown, what = 'jobId'): JobId {
+  return asHash32(v, what) as JobId;
 }
 
 export function asExecutorId(v: unknown, what = 'executor'): ExecutorId {

@@ -6,7 +6,7 @@ import { MerkleTree } from './merkle.ts';
 import { CHUNK_BYTES, chunkTree, tensorDigest, type DType, type Tensor, DTYPE_CODES } from './tensor.ts';
 import { traceCommitment } from './trace.ts';
 import { Batch, encodeJobRecord, jobId, type JobRecord } from './job.ts';
-import type { BatchIndex, ExecutorId, Hash32 } from './types.ts';
+import type { BatchIndex, ExecutorId, Hash32, ModelId } from './types.ts';
 
 export const VECTORS_PATH = fileURLToPath(new URL('./vectors.json', import.meta.url));
 
@@ -55,7 +55,11 @@ export function buildVectors(): unknown {
   });
 
   const traces = [1, 2, 8, 13].map((n) => {
-    const input = { modelId: h(`model-${n}`), inputDigest: h(`input-${n}`), profileHash: h('profile') };
+    const input = {
+      modelId: h(`model-${n}`) as ModelId,
+      inputDigest: h(`input-${n}`),
+      profileHash: h('profile'),
+    };
     const layerDigests = Array.from({ length: n }, (_, i) => h(`trace-${n}-layer-${i}`));
     const c = traceCommitment({ ...input, layerDigests });
     return { ...input, layerDigests, seed: c.seed, prefixes: c.prefixes, root: c.root };
@@ -65,7 +69,7 @@ export function buildVectors(): unknown {
   const executorKey = new Uint8Array(32).map((_, i) => i + 1);
   const batches = [1, 3, 6].map((n, b) => {
     const records: JobRecord[] = Array.from({ length: n }, (_, i) => {
-      const modelId = h(`batch-model-${b}`);
+      const modelId = h(`batch-model-${b}`) as ModelId;
       const inputDigest = h(`batch-${b}-input-${i}`);
       return {
         jobId: jobId(i, modelId, inputDigest),
