@@ -1,4 +1,4 @@
-// The optinfer command line: one typed config per role from flags and OPTINFER_* variables, checked at start-up.
+// The optinfer command line: its commands and their flags; each role's config is built in cli/config.ts.
 import { Command, Option, CommanderError } from 'commander';
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
