@@ -1,7 +1,7 @@
 // Hostile models that try to read files next to the node through ONNX external data: every route is refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
@@ -31,6 +31,7 @@ before(() => {
 
 after(() => {
   process.chdir(startDir);
+  rmSync(nodeDir, { recursive: true, force: true });
 });
 
 type Obj = Record<string, unknown>;
