@@ -1,13 +1,16 @@
 // Model loading and registration: model id, signature, provability, and one canonical-profile session per model.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { OptinferError } from '../state/errors.ts';
 import { CANONICAL_PROFILE, profileHash, type ExecutionProfile } from '../state/profile.ts';
 import type { Hash32, ModelId } from '../state/types.ts';
 import { decodeModel, type ModelProto } from './onnx/schema.ts';
+import { assertClosed } from './onnx/closed.ts';
+import { userFacingOrtMessage } from './onnx/ort-message.ts';
 import {
   forEachNodeDeep,
   modelInfo,
@@ -96,6 +99,14 @@ const ORT_VERSION: string = (
   createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }
 ).version;
 
+/**
+ * Where onnxruntime resolves external data for a model loaded from bytes: otherwise the process's working
+ * directory. The folder sits under a regular file (this source file), so nothing can ever exist in it: were a
+ * reference to slip past assertClosed, onnxruntime would find no file (and it refuses absolute paths and ../).
+ * onnxruntime-node 1.30 has no option that turns external data off; this and the refusal are the defence.
+ */
+export const NO_EXTERNAL_DATA_DIR = join(fileURLToPath(import.meta.url), 'no-external-data');
+
 /** onnxruntime session options that realise a profile; anything not named here is onnxruntime's default. */
 export function sessionOptions(p: Readonly<ExecutionProfile>): ort.InferenceSession.SessionOptions {
   return {
@@ -106,10 +117,15 @@ export function sessionOptions(p: Readonly<ExecutionProfile>): ort.InferenceSess
     executionMode: p.executionMode,
     // Warnings about unused initializers and the like go to stderr otherwise and would pollute CLI output.
     logSeverityLevel: 3,
+    // Not numerics: only where external data would be looked for (nowhere; see NO_EXTERNAL_DATA_DIR).
+    extra: { session: { model_external_initializers_file_folder_path: NO_EXTERNAL_DATA_DIR } },
   };
 }
 
-/** Creates a session under a profile, refusing to run when the installed runtime is not the profiled one. */
+/**
+ * Creates a session under a profile, refusing to run when the installed runtime is not the profiled one.
+ * Always from bytes in memory: onnxruntime is never given a path a model could point elsewhere from.
+ */
 export async function createSession(
   bytes: Uint8Array,
   profile: Readonly<ExecutionProfile>,
@@ -124,10 +140,9 @@ export async function createSession(
   try {
     return await ort.InferenceSession.create(bytes, sessionOptions(profile));
   } catch (e) {
-    const msg = (e as Error).message.split('\n')[0];
     throw new OptinferError(
       'INVALID_MODEL',
-      `${what}: onnxruntime cannot load the model (${msg})`,
+      `${what}: onnxruntime cannot load the model (${userFacingOrtMessage(e)})`,
       undefined,
       { cause: e },
     );
@@ -167,10 +182,14 @@ export function modelIdOf(bytes: Uint8Array): ModelId {
   return createHash('sha256').update(bytes).digest('hex') as ModelId;
 }
 
-/** Loads ONNX bytes: decodes them, computes the id over the original bytes and creates the canonical session. */
+/**
+ * Loads ONNX bytes: decodes them, refuses a model that is not self-contained (onnx/closed.ts), computes the id
+ * over the original bytes and creates the canonical session. The one load path of uploads and executors alike.
+ */
 export async function loadModel(bytes: Uint8Array, opts: LoadOptions = {}): Promise<LoadedModel> {
   const name = opts.name ?? 'model';
   const proto = decodeModel(bytes, `model '${name}'`);
+  assertClosed(bytes, `model '${name}'`);
   const info = modelInfo(proto);
   const profile = Object.freeze({ ...(opts.profile ?? CANONICAL_PROFILE) });
   const { unprovable, untraceable } = classifyOps(proto);

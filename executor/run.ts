@@ -6,6 +6,7 @@ import type { Hash32 } from '../state/types.ts';
 import type { LoadedModel } from './model.ts';
 import { fromOrtValue, toOrtTensor } from './ort-tensor.ts';
 import { validateInputs } from './validate.ts';
+import { userFacingOrtMessage } from './onnx/ort-message.ts';
 
 export interface RunResult {
   outputs: Record<string, Tensor>;
@@ -28,7 +29,7 @@ export async function runSession(
     res = await session.run(feeds);
   } catch (e) {
     // Shapes the declared signature allows can still be rejected by an operator (e.g. mismatched symbolic dims).
-    const msg = (e as Error).message.split('\n')[0];
+    const msg = userFacingOrtMessage(e);
     throw new OptinferError('EXECUTION_FAILED', `${what}: onnxruntime failed to run (${msg})`, undefined, {
       cause: e,
     });

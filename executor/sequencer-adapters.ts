@@ -12,6 +12,7 @@ import type { Hash32, ModelId } from '../state/types.ts';
 export class OrtInspector {
   constructor(private readonly registry: ModelRegistry) {}
 
+  /** An upload that is not a closed model (external data and the like, onnx/closed.ts) is INVALID_MODEL: a 400. */
   async inspect(bytes: Uint8Array, name: string): Promise<Omit<ModelInfo, 'registeredAt'>> {
     const m = await this.registry.register(bytes, { name });
     const spec = (v: {

@@ -21,6 +21,7 @@ import {
 import { fromOrtValue } from './ort-tensor.ts';
 import { runSession, toFeeds } from './run.ts';
 import { validateInputs } from './validate.ts';
+import { userFacingOrtMessage } from './onnx/ort-message.ts';
 
 export interface TraceLayer {
   index: number;
@@ -363,7 +364,7 @@ async function tracedRun(
     try {
       results = await v.session.run(feeds);
     } catch (e) {
-      const msg = (e as Error).message.split('\n')[0];
+      const msg = userFacingOrtMessage(e);
       throw new OptinferError(
         'EXECUTION_FAILED',
         `model '${model.name}': tracing run failed (${msg})`,
