@@ -1,12 +1,12 @@
-// Test-only: a LiteSVM world driven through SettlementClient, with the program harness's models and
-// traces (programs/tests/lib) adapted to the client's TraceView / ModelView.
+// Test-only: a LiteSVM world driven through SettlementClient, with the program tests' models and traces
+// (programs/tests/lib) adapted to the client's TraceView / ModelView; programs/tests/lib/game.ts builds on it.
 import { Keypair, PublicKey } from '@solana/web3.js';
 import { address as kitAddress } from '@solana/kit';
 import * as P from '../programs/tests/lib/protocol.ts';
-import { Trace, PROFILE } from '../programs/tests/lib/game.ts';
+import { Trace, PROFILE } from '../programs/tests/lib/trace.ts';
 import { encodeEntry, type ModelDef } from '../programs/tests/lib/model.ts';
 import { LiteSvmSender } from './sender.ts';
-import { SettlementClient } from './client.ts';
+import { SettlementClient, type ModelRegistration } from './client.ts';
 import type { ModelView, TraceView } from '../dispute/views.ts';
 import type { ConfigParams } from './instructions.ts';
 
@@ -32,21 +32,30 @@ export function traceView(t: Trace): TraceView {
 }
 
 export class LocalWorld {
-  sender = new LiteSvmSender();
-  client = new SettlementClient(this.sender);
-  authority = this.fund();
-  sequencer = this.fund();
+  readonly sender: LiteSvmSender;
+  readonly client: SettlementClient;
+  /** Keys whose lamports the conservation check sums. */
+  keys: PublicKey[] = [];
   treasury = Keypair.generate().publicKey;
+  authority: Keypair;
+  sequencer: Keypair;
   model!: ModelDef;
   modelId!: Buffer;
   weightLevels!: Buffer[][];
-  /** Keys whose lamports the conservation check sums. */
-  keys: PublicKey[] = [this.authority.publicKey, this.sequencer.publicKey, this.treasury];
+
+  /** `sender`: the LiteSVM to run in (a fresh one with the built program by default). */
+  constructor(sender: LiteSvmSender = new LiteSvmSender()) {
+    this.sender = sender;
+    this.client = new SettlementClient(sender);
+    this.keys.push(this.treasury);
+    this.authority = this.fund();
+    this.sequencer = this.fund();
+  }
 
   fund(lamports = 100_000_000_000n): Keypair {
     const k = Keypair.generate();
     this.sender.airdrop(k.publicKey, lamports);
-    this.keys?.push(k.publicKey);
+    this.keys.push(k.publicKey);
     return k;
   }
 
@@ -55,7 +64,8 @@ export class LocalWorld {
     return { sequencer: this.sequencer.publicKey, treasury: this.treasury, ...p };
   }
 
-  async registerModel(m: ModelDef) {
+  /** Makes `m` this world's model and returns its registration (id, weight root, op entries). */
+  registration(m: ModelDef): ModelRegistration {
     this.model = m;
     this.modelId = P.sha(
       Buffer.from('model'),
@@ -63,14 +73,18 @@ export class LocalWorld {
       ...m.weights.map((t) => t.bytes),
     );
     this.weightLevels = P.tree(m.weights.map((t) => P.leafHash(P.tensorDigest(t))));
-    return this.client.registerModel(this.authority, {
+    return {
       modelId: this.modelId,
       profileHash: PROFILE,
       weightRoot: P.rootOf(this.weightLevels),
       weightCount: m.weights.length,
       opEntries: m.layers.map(encodeEntry),
       outputName: m.outputName,
-    });
+    };
+  }
+
+  async registerModel(m: ModelDef) {
+    return this.client.registerModel(this.authority, this.registration(m));
   }
 
   inputDigest() {

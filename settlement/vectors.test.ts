@@ -1,6 +1,6 @@
 // Shared vectors with the Rust side: seeds, discriminators, error codes, event and account layouts read
-// from the program's sources; instruction bytes equal to those the program's own test harness sends in
-// a whole dispute; account sizes equal to what the program creates.
+// from the program's sources; every instruction of a whole dispute with the accounts the program harness
+// writes out by hand; account sizes equal to what the program creates.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -9,14 +9,22 @@ import { fileURLToPath } from 'node:url';
 import anchor, { type Idl } from '@coral-xyz/anchor';
 import BN from 'bn.js';
 import { address as kitAddress } from '@solana/kit';
-import { Connection, Keypair, PublicKey, type TransactionInstruction } from '@solana/web3.js';
-import { Harness, PDA as HARNESS_PDA } from '../programs/tests/lib/svm.ts';
+import {
+  Connection,
+  Keypair,
+  PublicKey,
+  SystemProgram,
+  type AccountMeta,
+  type TransactionInstruction,
+} from '@solana/web3.js';
+import { Harness, PDA as HARNESS_PDA, coder as harnessCoder } from '../programs/tests/lib/svm.ts';
 import { cheatLayers, playToOneStep, startGame } from '../programs/tests/lib/game.ts';
 import { run } from '../programs/tests/lib/model.ts';
-import { CODER, IDL, INSTRUCTION_DISCRIMINATORS, PROGRAM_ID } from './idl.ts';
+import { IDL, INSTRUCTION_DISCRIMINATORS, PROGRAM_ID } from './idl.ts';
 import { SEEDS, pdas } from './pdas.ts';
-import { InstructionBuilder, type InstructionName } from './instructions.ts';
-import { accountKind, decodeDispute, PROOF_BUFFER_DATA_OFFSET } from './accounts.ts';
+import { InstructionBuilder } from './instructions.ts';
+import { accountKind, PROOF_BUFFER_DATA_OFFSET } from './accounts.ts';
+import { LiteSvmSender } from './sender.ts';
 import { upperSnake, programErrorCode } from './errors.ts';
 import { structFields } from './codec.ts';
 
@@ -165,207 +173,135 @@ test("anchor's Program.methods (camelCase IDL, PDAs resolved from seeds) builds 
   );
 });
 
-/** Rebuilds a harness instruction through the client's builder from its decoded arguments. */
-function rebuild(
-  b: InstructionBuilder,
-  ix: TransactionInstruction,
-  h: Harness,
-): { name: InstructionName; ix: TransactionInstruction } {
-  const dec = CODER.instruction.decode(ix.data) as {
-    name: InstructionName;
-    data: Record<string, any>;
-  } | null;
-  assert.ok(dec, 'decodable');
-  const a = dec.data;
-  const k = ix.keys.map((m) => m.pubkey);
-  const buf = (x: number[] | Buffer) => Buffer.from(x);
-  const big = (x: BN) => BigInt(x.toString());
-  const dispute = (at: PublicKey) => decodeDispute(h.data(at)!);
-  const name = dec.name;
+/**
+ * The account list of a program instruction written out by hand (order, signer and writable flags,
+ * PDAs derived by the program harness's svm.ts from the seeds), independent of the client's IDL-driven
+ * builder; `keys` are the instruction's own accounts, read only to find the accounts it acts on.
+ */
+function handAccounts(
+  sender: LiteSvmSender,
+  name: string,
+  a: Record<string, any>,
+  keys: PublicKey[],
+): AccountMeta[] {
+  const w = (pubkey: PublicKey, isSigner = false) => ({ pubkey, isSigner, isWritable: true });
+  const r = (pubkey: PublicKey, isSigner = false) => ({ pubkey, isSigner, isWritable: false });
+  const sys = r(SystemProgram.programId);
+  const fetch = (kind: string, at: PublicKey) => harnessCoder.accounts.decode(kind, sender.accountData(at)!);
+  const signer = keys[0];
+  const config = HARNESS_PDA.config();
+  const resolve = (dispute: PublicKey) => {
+    const d = fetch('Dispute', dispute);
+    const treasury = fetch('Config', config).treasury as PublicKey;
+    return [
+      w(dispute),
+      r(config),
+      w(d.batch),
+      w(HARNESS_PDA.operator(d.executor)),
+      w(HARNESS_PDA.operator(d.challenger)),
+      w(treasury),
+    ];
+  };
   switch (name) {
     case 'initialize':
-      return {
-        name,
-        ix: b.initialize({
-          authority: k[0],
-          params: {
-            sequencer: a.params.sequencer,
-            treasury: a.params.treasury,
-            challengeWindow: big(a.params.challenge_window),
-            clockSlots: big(a.params.clock_slots),
-            minExecutorBond: big(a.params.min_executor_bond),
-            minChallengerBond: big(a.params.min_challenger_bond),
-            unbondingSlots: big(a.params.unbonding_slots),
-            bountyBps: a.params.bounty_bps,
-          },
-        }),
-      };
+      return [w(signer, true), w(config), sys];
     case 'register_model':
-      return {
-        name,
-        ix: b.registerModel({
-          authority: k[0],
-          modelId: buf(a.model_id),
-          profileHash: buf(a.profile_hash),
-          weightRoot: buf(a.weight_root),
-          weightCount: a.weight_count,
-          layerCount: a.layer_count,
-          outputName: buf(a.output_name).toString(),
-        }),
-      };
+      return [w(signer, true), r(config), w(HARNESS_PDA.model(Buffer.from(a.model_id))), sys];
     case 'add_model_ops': {
-      const modelId = h.fetch('Model', k[2]).model_id;
-      return {
-        name,
-        ix: b.addModelOps({ authority: k[0], modelId: buf(modelId), page: a.page, entries: a.entries }),
-      };
+      const model = HARNESS_PDA.model(Buffer.from(fetch('Model', keys[2]).model_id));
+      return [w(signer, true), r(config), w(model), w(HARNESS_PDA.ops(model, a.page)), sys];
     }
     case 'bond':
-      return { name, ix: b.bond({ owner: k[0], amount: big(a.amount) }) };
+      return [w(signer, true), r(config), w(HARNESS_PDA.operator(signer)), sys];
     case 'commit_batch':
-      return {
-        name,
-        ix: b.commitBatch({ sequencer: k[0], index: big(a.index), root: buf(a.root), jobCount: a.job_count }),
-      };
+      return [w(signer, true), w(config), w(HARNESS_PDA.batch(BigInt(a.index.toString()))), sys];
+    case 'finalize_batch':
+      return [r(config), w(HARNESS_PDA.batch(BigInt(fetch('Batch', keys[1]).index.toString())))];
     case 'open_dispute': {
-      const index = BigInt(h.fetch('Batch', k[2]).index.toString());
-      return {
-        name,
-        ix: b.openDispute({
-          challenger: k[0],
-          batchIndex: index,
-          jobIndex: a.job_index,
-          record: buf(a.record),
-          siblings: a.siblings.map(buf),
-        }),
-      };
+      const record = Buffer.from(a.record);
+      const batch = HARNESS_PDA.batch(BigInt(fetch('Batch', keys[2]).index.toString()));
+      return [
+        w(signer, true),
+        r(config),
+        w(batch),
+        r(HARNESS_PDA.model(record.subarray(32, 64))),
+        w(HARNESS_PDA.operator(new PublicKey(record.subarray(128, 160)))),
+        w(HARNESS_PDA.operator(signer)),
+        w(HARNESS_PDA.dispute(batch, a.job_index)),
+        sys,
+      ];
     }
     case 'commit_trace':
-      return {
-        name,
-        ix: b.commitTrace({
-          signer: k[0],
-          dispute: k[1],
-          model: dispute(k[1]).model,
-          root: buf(a.root),
-          layerCount: a.layer_count,
-          prevPrefix: buf(a.prev_prefix),
-          lastDigest: buf(a.last_digest),
-          siblings: a.siblings.map(buf),
-        }),
-      };
+      return [r(signer, true), w(keys[1]), r(fetch('Dispute', keys[1]).model)];
     case 'bisect_layer':
-      return {
-        name,
-        ix: b.bisectLayer({
-          signer: k[0],
-          dispute: k[1],
-          prefix: buf(a.prefix),
-          siblings: a.siblings.map(buf),
-        }),
-      };
     case 'reveal_layer':
-      return {
-        name,
-        ix: b.revealLayer({
-          signer: k[0],
-          dispute: k[1],
-          header: buf(a.header),
-          chunkRoot: buf(a.chunk_root),
-        }),
-      };
     case 'bisect_chunk':
-      return {
-        name,
-        ix: b.bisectChunk({ signer: k[0], dispute: k[1], left: buf(a.left), right: buf(a.right) }),
-      };
+      return [r(signer, true), w(keys[1])];
     case 'init_proof_buffer':
-      return { name, ix: b.initProofBuffer({ owner: k[0], dispute: k[1] }) };
-    case 'write_proof_buffer': {
-      const owner = k[0];
-      const d = new PublicKey(h.data(k[1])!.subarray(8, 40));
-      return {
-        name,
-        ix: b.writeProofBuffer({ owner, dispute: d, offset: a.offset, grow: a.grow, data: a.data }),
-      };
+      return [w(signer, true), r(keys[1]), w(HARNESS_PDA.proof(keys[1], signer)), sys];
+    case 'write_proof_buffer':
+    case 'close_proof_buffer': {
+      const dispute = fetch('ProofBuffer', keys[1]).dispute as PublicKey;
+      const buf = w(HARNESS_PDA.proof(dispute, signer));
+      return name === 'write_proof_buffer' ? [w(signer, true), buf, sys] : [w(signer, true), buf];
     }
-    case 'close_proof_buffer':
-      return {
-        name,
-        ix: b.closeProofBuffer({ owner: k[0], dispute: new PublicKey(h.data(k[1])!.subarray(8, 40)) }),
-      };
     case 'one_step': {
-      const d = dispute(k[1]);
-      return {
-        name,
-        ix: b.oneStep({
-          submitter: k[0],
-          dispute: k[1],
-          batch: d.batch,
-          executor: d.executor,
-          challenger: d.challenger,
-          treasury: k[6],
-          model: d.model,
-          layer: d.disagree,
-          maxElements: a.max_elements,
-        }),
-      };
+      const d = fetch('Dispute', keys[1]);
+      return [
+        r(signer, true),
+        ...resolve(keys[1]),
+        r(d.model),
+        r(HARNESS_PDA.ops(d.model, Math.floor(d.disagree / 32))),
+        r(HARNESS_PDA.proof(keys[1], signer)),
+      ];
     }
-    case 'claim_timeout': {
-      const d = dispute(k[0]);
-      return {
-        name,
-        ix: b.claimTimeout({
-          dispute: k[0],
-          batch: d.batch,
-          executor: d.executor,
-          challenger: d.challenger,
-          treasury: k[5],
-        }),
-      };
-    }
-    case 'finalize_batch':
-      return { name, ix: b.finalizeBatch({ index: BigInt(h.fetch('Batch', k[1]).index.toString()) }) };
+    case 'claim_timeout':
+      return resolve(keys[0]);
     default:
-      throw new Error(`no rebuild for ${name}`);
+      throw new Error(`no hand-written accounts for ${name}`);
   }
 }
 
-test('every instruction the program harness sends in a whole dispute equals the client-built one', () => {
+test('every instruction SettlementClient sends in a whole dispute has the hand-written accounts of the program harness', async () => {
   const seen = new Map<string, number>();
-  const b = new InstructionBuilder();
-  const orig = Harness.prototype.send;
-  // Rebuild each instruction just before the harness sends it (the accounts it reads are as then).
-  Harness.prototype.send = function (this: Harness, ixs, signers, cu) {
+  const orig = LiteSvmSender.prototype.sendSync;
+  // Checks each instruction just before it is sent (the accounts it reads are as then).
+  LiteSvmSender.prototype.sendSync = function (this: LiteSvmSender, ixs, signers, opts) {
     for (const ix of ixs) {
       if (!ix.programId.equals(PROGRAM_ID)) continue;
-      const { name, ix: mine } = rebuild(b, ix, this);
-      assert.equal(mine.data.toString('hex'), ix.data.toString('hex'), `${name} data`);
-      assert.deepEqual(
-        mine.keys.map((m) => [m.pubkey.toBase58(), m.isSigner, m.isWritable]),
-        ix.keys.map((m) => [m.pubkey.toBase58(), m.isSigner, m.isWritable]),
-        `${name} accounts`,
+      const dec = harnessCoder.instruction.decode(ix.data);
+      assert.ok(dec, 'decodable by the IDL');
+      const args = dec.data as Record<string, any>;
+      assert.equal(
+        harnessCoder.instruction.encode(dec.name, args).toString('hex'),
+        ix.data.toString('hex'),
+        `${dec.name} data is the canonical encoding of its arguments`,
       );
-      seen.set(name, (seen.get(name) ?? 0) + 1);
+      const keys = ix.keys.map((m) => m.pubkey);
+      assert.deepEqual(
+        ix.keys.map((m) => [m.pubkey.toBase58(), m.isSigner, m.isWritable]),
+        handAccounts(this, dec.name, args, keys).map((m) => [m.pubkey.toBase58(), m.isSigner, m.isWritable]),
+        `${dec.name} accounts`,
+      );
+      seen.set(dec.name, (seen.get(dec.name) ?? 0) + 1);
     }
-    return orig.call(this, ixs, signers, cu);
+    return orig.call(this, ixs, signers, opts);
   };
   try {
-    const g = startGame((m) => cheatLayers(m, 2, 1), run);
-    playToOneStep(g);
-    g.chal.fillBuffer(g.dispute);
-    g.world.must(g.chal.oneStep(g.dispute), 'one_step');
-    g.world.must(g.chal.closeBuffer(g.dispute), 'close');
+    const g = await startGame((m) => cheatLayers(m, 2, 1), run);
+    await playToOneStep(g);
+    await g.chal.submitOneStep(g.dispute);
+    g.world.must(await g.chal.closeBuffer(g.dispute), 'close');
     // A second game ends by timeout and its batch finalizes.
-    const t = startGame(run, run);
-    t.world.h.warp(1000);
-    t.world.must(t.world.claimTimeout(t.world.authority, t.dispute), 'claim_timeout');
-    t.world.must(t.world.finalize(t.world.authority, t.batch), 'finalize');
+    const t = await startGame(run, run);
+    t.world.warp(1000);
+    t.world.must(await t.world.claimTimeout(t.world.authority, t.dispute), 'claim_timeout');
+    t.world.must(await t.world.finalize(t.world.authority, t.batch.index), 'finalize');
 
     // Account sizes: what the program created equals the IDL layout the client decodes.
     const sizes = new Map<string, number>();
     for (const w of [g.world, t.world]) {
-      for (const acc of w.h.svm.getProgramAccounts(kitAddress(PROGRAM_ID.toBase58()))) {
+      for (const acc of w.sender.svm.getProgramAccounts(kitAddress(PROGRAM_ID.toBase58()))) {
         const kind = accountKind(Buffer.from(acc.data));
         assert.ok(kind, `program account ${acc.address} has a known discriminator`);
         sizes.set(kind, acc.data.length);
@@ -388,7 +324,7 @@ test('every instruction the program harness sends in a whole dispute equals the 
     }
     assert.equal(PROOF_BUFFER_DATA_OFFSET, 8 + 32 + 32 + 1 + 4);
   } finally {
-    Harness.prototype.send = orig;
+    LiteSvmSender.prototype.sendSync = orig;
   }
   for (const n of [
     'initialize',

@@ -1,18 +1,9 @@
 // Prints real compute units and transaction counts of the SBF program in LiteSVM (npm run program:cu).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import {
-  World,
-  Player,
-  Trace,
-  cheatLayers,
-  outputDigest,
-  playToOneStep,
-  PHASE,
-  type Game,
-} from './lib/game.ts';
+import { World, Player, cheatLayers, playToOneStep, PHASE } from './lib/game.ts';
 import { bigMatmulModel, chainModel, mlpModel, run, wideModel, type ModelDef } from './lib/model.ts';
-import { Harness, PROGRAMS, type TxResult } from './lib/svm.ts';
+import { Harness, PROGRAMS } from './lib/svm.ts';
 import { headerBytes, u32 } from './lib/protocol.ts';
 import type { OpCase } from './lib/op-cases.ts';
 
@@ -20,7 +11,7 @@ const MAX_TX = 1232;
 const MAX_CU = 1_400_000;
 let violations = 0;
 
-function summarize(txs: TxResult[]) {
+function summarize(txs: readonly { ok: boolean; cu: number; size: number }[]) {
   const cu = txs.map((t) => t.cu),
     size = txs.map((t) => t.size);
   for (const t of txs) if (t.size > MAX_TX || t.cu > MAX_CU || !t.ok) violations++;
@@ -32,34 +23,36 @@ function summarize(txs: TxResult[]) {
   };
 }
 
-function game(m: ModelDef, at: number, chunk: number, sparse = false) {
+/** A world with `m` registered, a batch whose job 1 cheats at layer `at` chunk `chunk`, and the dispute on it opened. */
+async function opened(m: ModelDef, at: number, chunk: number) {
   const world = new World();
-  world.init();
-  const reg = world.registerModel(m);
-  const e = world.operator(10_000_000_000n);
-  const c = world.operator(5_000_000_000n);
-  const seed = world.seed(world.inputDigest());
-  const exec = new Player(world, e, new Trace(cheatLayers(m, at, chunk), seed));
-  const chal = new Player(world, c, new Trace(run(m), seed));
-  const b = world.commitBatch(0, e.publicKey, outputDigest(m, exec.trace));
-  const start = world.h.txs.length;
-  const { dispute, res } = world.openDispute(c, e.publicKey, b, 1);
+  await world.init();
+  const reg = await world.registerModel(m);
+  const e = await world.operator(10_000_000_000n);
+  const c = await world.operator(5_000_000_000n);
+  const exec = new Player(world, e, world.trace(cheatLayers(m, at, chunk)));
+  const chal = new Player(world, c, world.trace(run(m)));
+  const b = await world.commitBatch(0, e.publicKey, world.outputDigest(exec.trace));
+  const start = world.txs.length;
+  const { dispute, res } = await world.openDispute(c, b, 1);
   world.must(res, 'open');
-  const g: Game = { world, exec, chal, dispute, batch: b.batch, total0: 0n };
-  playToOneStep(g);
-  const bufTxs = chal.fillBuffer(
-    dispute,
-    chal.stepData(dispute, (_pos, t) => (sparse && t.bytes.length > 256 ? [chunk] : undefined)),
-  );
-  const step = world.must(chal.oneStep(dispute), 'one_step');
-  world.must(chal.closeBuffer(dispute), 'close');
-  if (world.dispute(dispute).phase !== PHASE.RESOLVED) throw new Error('not resolved');
+  return { world, exec, chal, dispute, reg, commit: b.res, start };
+}
+
+async function game(m: ModelDef, at: number, chunk: number, sparse = false) {
+  const g = await opened(m, at, chunk);
+  await playToOneStep(g);
+  const { writes, steps } = await g.chal.submitOneStep(g.dispute, {
+    openings: (_pos, t) => (sparse && t.bytes.length > 256 ? [chunk] : undefined),
+  });
+  g.world.must(await g.chal.closeBuffer(g.dispute), 'close');
+  if ((await g.world.dispute(g.dispute)).phase !== PHASE.RESOLVED) throw new Error('not resolved');
   return {
-    reg: summarize(reg),
-    commit: b.res,
-    dispute: summarize(world.h.txs.slice(start)),
-    buffer: bufTxs.length,
-    step,
+    reg: summarize(g.reg.map((r) => ({ ok: true, cu: r.computeUnits, size: r.size }))),
+    commit: g.commit,
+    dispute: summarize(g.world.txs.slice(g.start)),
+    buffer: writes.length,
+    step: steps[0],
   };
 }
 
@@ -70,7 +63,7 @@ console.log(`program: ${so} (${readFileSync(so).length} bytes)\n`);
 
 for (const n of [8, 64, 512]) {
   const m = chainModel(n);
-  const r = game(m, Math.floor(n / 2) + 1, 0);
+  const r = await game(m, Math.floor(n / 2) + 1, 0);
   rows.push({
     model: `chain ${n} layers`,
     'register txs': r.reg.txs,
@@ -82,7 +75,7 @@ for (const n of [8, 64, 512]) {
     'one_step CU': r.step.cu,
   });
 }
-const mlp = game(mlpModel(), 0, 3);
+const mlp = await game(mlpModel(), 0, 3);
 rows.push({
   model: 'mlp 8 layers (matmul 8x32x32)',
   'register txs': mlp.reg.txs,
@@ -93,7 +86,7 @@ rows.push({
   'max bytes/tx': mlp.dispute.maxBytes,
   'one_step CU': mlp.step.cu,
 });
-const wide = game(wideModel(), 2, 37, true);
+const wide = await game(wideModel(), 2, 37, true);
 rows.push({
   model: 'wide 4 layers, 16 KiB tensors (sparse opening)',
   'register txs': wide.reg.txs,
@@ -109,23 +102,10 @@ console.table(rows);
 
 // A one-step too heavy for one transaction: MatMulInteger x[1,2048] x W[2048,64], sliced.
 {
-  const m = bigMatmulModel(2048);
-  const world = new World();
-  world.init();
-  world.registerModel(m);
-  const e = world.operator(10_000_000_000n);
-  const c = world.operator(5_000_000_000n);
-  const seed = world.seed(world.inputDigest());
-  const exec = new Player(world, e, new Trace(cheatLayers(m, 0, 0), seed));
-  const chal = new Player(world, c, new Trace(run(m), seed));
-  const b = world.commitBatch(0, e.publicKey, outputDigest(m, exec.trace));
-  const { dispute } = world.openDispute(c, e.publicKey, b, 1);
-  playToOneStep({ world, exec, chal, dispute, batch: b.batch, total0: 0n });
-  const writes = chal.fillBuffer(dispute);
-  const slices: TxResult[] = [];
-  while (world.dispute(dispute).phase !== PHASE.RESOLVED && slices.length < 64) {
-    slices.push(world.must(chal.oneStep(dispute, 4), 'slice'));
-  }
+  const g = await opened(bigMatmulModel(2048), 0, 0);
+  await playToOneStep(g);
+  const { writes, steps: slices } = await g.chal.submitOneStep(g.dispute, { maxElements: 4 });
+  if ((await g.world.dispute(g.dispute)).phase !== PHASE.RESOLVED) throw new Error('not resolved');
   const s = summarize([...writes, ...slices]);
   console.log(
     `\nResumable one-step, MatMulInteger K = 2048 (128 KiB weights opened whole): ${writes.length} buffer ` +
@@ -147,7 +127,7 @@ const names = [
   'DequantizeLinear',
 ];
 for (let at = 0; at < 8; at++) {
-  const r = game(mlpModel(), at, 0);
+  const r = await game(mlpModel(), at, 0);
   stepRows.push({
     layer: at,
     op: names[at],

@@ -1,205 +1,155 @@
-// Drives whole dispute games through the SBF program: setup, honest or cheating players, accounting.
-import BN from 'bn.js';
-import {
-  Keypair,
-  PublicKey,
-  SystemProgram,
-  type AccountMeta,
-  type TransactionInstruction,
-} from '@solana/web3.js';
-import { address as kitAddress } from '@solana/kit';
-import { Harness, PDA, PROGRAM_ID, type TxResult } from './svm.ts';
-import * as P from './protocol.ts';
-import { encodeEntry, evalOp, mlpModel, run, type ModelDef } from './model.ts';
+// Whole dispute games against the SBF program: the world (settlement/testkit.ts, SettlementClient over
+// LiteSVM), players whose moves come from the node's one move builder (dispute/moves.ts), cheats, results.
+import type { Keypair, PublicKey, Signer, TransactionInstruction } from '@solana/web3.js';
+import { isOptinferError } from '../../../state/errors.ts';
 import { OPS_PER_PAGE } from '../../../state/optable.ts';
-import { PHASE } from '../../../dispute/phases.ts';
+import { PHASE, PHASE_TABLE, type DisputeInstruction } from '../../../dispute/phases.ts';
+import { nextMove, playMove, submitOneStep, type Move } from '../../../dispute/moves.ts';
+import { stepData, type ChunkPicker } from '../../../dispute/step-data.ts';
+import type { TraceView } from '../../../dispute/views.ts';
+import { SIDE, type DisputeAccount } from '../../../settlement/accounts.ts';
+import type { ProgramErrorDetails } from '../../../settlement/errors.ts';
+import type { OptinferEvent } from '../../../settlement/events.ts';
+import { LiteSvmSender, type SendOptions, type SendResult } from '../../../settlement/sender.ts';
+import { LocalWorld, PARAMS, traceView } from '../../../settlement/testkit.ts';
+import * as P from './protocol.ts';
+import { evalOp, mlpModel, run, type ModelDef } from './model.ts';
+import { PROFILE, Trace } from './trace.ts';
 
-export { PHASE };
+export { PARAMS, PHASE, PROFILE, SIDE, Trace };
 
-export const PROFILE = P.sha(Buffer.from('canonical profile'));
-export const PROOF_CHUNK = 900;
-export const PARAMS = {
-  challengeWindow: 1000,
-  clockSlots: 100,
-  minExecutorBond: 5_000_000_000n,
-  minChallengerBond: 2_000_000_000n,
-  unbondingSlots: 50,
-  bountyBps: 5000,
-};
+/** What one transaction did: its figures and events, or the error name the program refused it with. */
+export interface TxResult {
+  ok: boolean;
+  cu: number;
+  size: number;
+  logs: string[];
+  events: OptinferEvent[];
+  /** The IDL, anchor or runtime error name when refused ('NotYourTurn', 'ConstraintDuplicateMutableAccount'). */
+  error?: string;
+}
 
-const w = (pubkey: PublicKey, isSigner = false): AccountMeta => ({ pubkey, isSigner, isWritable: true });
-const r = (pubkey: PublicKey, isSigner = false): AccountMeta => ({ pubkey, isSigner, isWritable: false });
+const landed = (r: SendResult): TxResult => ({
+  ok: true,
+  cu: r.computeUnits,
+  size: r.size,
+  logs: r.logs,
+  events: r.events,
+});
 
-/** A side's view of one run: its layer tensors and all commitments derived from them. */
-export class Trace {
-  digests: Buffer[];
-  prefixes: Buffer[];
+/** The refusal a send threw, as a failed TxResult; null for anything that is not a program refusal. */
+function refused(e: unknown): TxResult | null {
+  if (!isOptinferError(e) || typeof e.details !== 'object' || e.details === null) return null;
+  const d = e.details as Partial<ProgramErrorDetails>;
+  if (typeof d.name !== 'string') return null;
+  return { ok: false, cu: 0, size: 0, logs: d.logs ?? [], events: [], error: d.name };
+}
+
+/** Awaits a send; a transaction the program refused becomes a failed TxResult, anything else throws. */
+export async function attempt(p: Promise<SendResult>): Promise<TxResult> {
+  try {
+    return landed(await p);
+  } catch (e) {
+    const r = refused(e);
+    if (!r) throw e;
+    return r;
+  }
+}
+
+/** A LiteSvmSender that keeps the result of every transaction it sends (the compute-unit report reads them). */
+class RecordingSender extends LiteSvmSender {
+  readonly txs: TxResult[] = [];
+  override sendSync(ixs: TransactionInstruction[], signers: Signer[], opts?: SendOptions): SendResult {
+    try {
+      const r = super.sendSync(ixs, signers, opts);
+      this.txs.push(landed(r));
+      return r;
+    } catch (e) {
+      this.txs.push(refused(e) ?? { ok: false, cu: 0, size: 0, logs: [], events: [], error: String(e) });
+      throw e;
+    }
+  }
+}
+
+/** A committed batch: its index and address, its job records and their Merkle levels. */
+export interface CommittedBatch {
+  index: number;
+  address: PublicKey;
+  records: Buffer[];
   levels: Buffer[][];
-  chunkTrees: Buffer[][][];
-  constructor(
-    public layers: P.Tensor[],
-    public seed: Buffer,
-  ) {
-    this.digests = layers.map(P.tensorDigest);
-    this.prefixes = P.prefixes(seed, this.digests);
-    this.levels = P.tree(this.prefixes.map(P.leafHash));
-    this.chunkTrees = layers.map(P.chunkTree);
-  }
-  get root() {
-    return P.rootOf(this.levels);
-  }
-  prefixBefore(i: number) {
-    return i === 0 ? this.seed : this.prefixes[i - 1];
-  }
+  res: TxResult;
 }
 
-export function outputDigest(m: ModelDef, t: Trace) {
-  return P.tensorSetDigest([[m.outputName, t.digests[t.digests.length - 1]]]);
-}
-
-export class World {
-  h = new Harness();
-  authority = this.h.fund();
-  sequencer = this.h.fund();
-  treasury = Keypair.generate().publicKey;
-  model!: ModelDef;
-  modelId!: Buffer;
-  modelPda!: PublicKey;
-  weightLevels!: Buffer[][];
-  fees = 0n;
-  signers: Keypair[] = [];
-
+/** The program in a fresh LiteSVM, driven through SettlementClient; lamports accounted by LocalWorld. */
+export class World extends LocalWorld {
   constructor() {
-    this.signers.push(this.authority, this.sequencer);
+    super(new RecordingSender());
+  }
+  /** Every transaction sent in this world, in order. */
+  get txs(): readonly TxResult[] {
+    return (this.sender as RecordingSender).txs;
   }
 
-  send(ixs: TransactionInstruction[], signers: Keypair[]): TxResult {
-    const res = this.h.send(ixs, signers);
-    // LiteSVM charges 5000 lamports per signature and burns them; tracked for conservation checks.
-    this.fees += 5000n * BigInt(new Set(signers.map((s) => s.publicKey.toBase58())).size);
-    return res;
-  }
+  /** `res`, or an error naming `what` with the program's logs when it was refused. */
   must(res: TxResult, what: string): TxResult {
-    if (!res.ok) throw new Error(`${what} failed: ${res.error ?? res.raw}\n${res.logs.join('\n')}`);
+    if (!res.ok) throw new Error(`${what} failed: ${res.error}\n${res.logs.join('\n')}`);
     return res;
   }
 
-  init(): TxResult {
-    return this.must(
-      this.send(
-        [
-          this.h.ix('initialize', { params: this.params() }, [
-            w(this.authority.publicKey, true),
-            w(PDA.config()),
-            r(SystemProgram.programId),
-          ]),
-        ],
-        [this.authority],
-      ),
-      'initialize',
-    );
-  }
-  params(over: Partial<typeof PARAMS> = {}) {
-    const p = { ...PARAMS, ...over };
-    return {
-      sequencer: this.sequencer.publicKey,
-      treasury: this.treasury,
-      challenge_window: new BN(p.challengeWindow),
-      clock_slots: new BN(p.clockSlots),
-      min_executor_bond: new BN(p.minExecutorBond.toString()),
-      min_challenger_bond: new BN(p.minChallengerBond.toString()),
-      unbonding_slots: new BN(p.unbondingSlots),
-      bounty_bps: p.bountyBps,
-    };
+  async init(over: Partial<typeof PARAMS> = {}): Promise<TxResult> {
+    return this.must(await attempt(this.client.initialize(this.authority, this.params(over))), 'initialize');
   }
 
-  registerModel(m: ModelDef, entries?: Buffer[]): TxResult[] {
-    this.model = m;
-    this.modelId = P.sha(
-      Buffer.from('model'),
-      ...m.layers.map(encodeEntry),
-      ...m.weights.map((t) => t.bytes),
-    );
-    this.modelPda = PDA.model(this.modelId);
-    this.weightLevels = P.tree(m.weights.map((t) => P.leafHash(P.tensorDigest(t))));
-    const out: TxResult[] = [];
-    out.push(
+  /**
+   * Registers `m` with the op entries `entries` instead of its own (malformed tables, for the refusal
+   * tests) through settlement's instruction builders: register_model with m's layer count, then each
+   * page of up to 32 entries, every page sent whatever the previous one did.
+   */
+  async registerEntries(m: ModelDef, entries: Buffer[]): Promise<TxResult[]> {
+    const reg = this.registration(m);
+    const authority = this.authority.publicKey;
+    const out = [
       this.must(
-        this.send(
-          [
-            this.h.ix(
-              'register_model',
-              {
-                model_id: [...this.modelId],
-                profile_hash: [...PROFILE],
-                weight_root: [...P.rootOf(this.weightLevels)],
-                weight_count: m.weights.length,
-                layer_count: m.layers.length,
-                output_name: Buffer.from(m.outputName),
-              },
-              [
-                w(this.authority.publicKey, true),
-                r(PDA.config()),
-                w(this.modelPda),
-                r(SystemProgram.programId),
-              ],
-            ),
-          ],
-          [this.authority],
+        await attempt(
+          this.client.send(
+            ['register_model'],
+            [this.client.ix.registerModel({ ...reg, authority, layerCount: m.layers.length })],
+            [this.authority],
+          ),
         ),
         'register_model',
       ),
-    );
-    const all = entries ?? m.layers.map(encodeEntry);
-    for (let page = 0; page * OPS_PER_PAGE < all.length; page++) {
-      out.push(this.addOps(page, Buffer.concat(all.slice(page * OPS_PER_PAGE, (page + 1) * OPS_PER_PAGE))));
+    ];
+    for (let page = 0; page * OPS_PER_PAGE < entries.length; page++) {
+      const ix = this.client.ix.addModelOps({
+        authority,
+        modelId: reg.modelId,
+        page,
+        entries: Buffer.concat(entries.slice(page * OPS_PER_PAGE, (page + 1) * OPS_PER_PAGE)),
+      });
+      out.push(await attempt(this.client.send(['add_model_ops'], [ix], [this.authority])));
     }
     return out;
   }
-  addOps(page: number, entries: Buffer): TxResult {
-    return this.send(
-      [
-        this.h.ix('add_model_ops', { page, entries }, [
-          w(this.authority.publicKey, true),
-          r(PDA.config()),
-          w(this.modelPda),
-          w(PDA.ops(this.modelPda, page)),
-          r(SystemProgram.programId),
-        ]),
-      ],
-      [this.authority],
-    );
-  }
 
-  operator(lamports: bigint): Keypair {
-    const k = this.h.fund();
-    this.signers.push(k);
-    this.must(this.bond(k, lamports), 'bond');
+  /** A funded key with `lamports` bonded. */
+  async operator(lamports: bigint): Promise<Keypair> {
+    const k = this.fund();
+    this.must(await this.bond(k, lamports), 'bond');
     return k;
   }
-  bond(k: Keypair, lamports: bigint): TxResult {
-    return this.send(
-      [
-        this.h.ix('bond', { amount: new BN(lamports.toString()) }, [
-          w(k.publicKey, true),
-          r(PDA.config()),
-          w(PDA.operator(k.publicKey)),
-          r(SystemProgram.programId),
-        ]),
-      ],
-      [k],
-    );
+  bond(k: Keypair, lamports: bigint): Promise<TxResult> {
+    return attempt(this.client.bond(k, lamports));
   }
 
-  seed(inputDigest: Buffer) {
-    return P.traceSeed(this.modelId, inputDigest, PROFILE);
-  }
-  inputDigest() {
-    return P.tensorSetDigest(this.model.inputs.map(([n, t]) => [n, P.tensorDigest(t)]));
-  }
-
-  /** Commits a batch whose job `job` is run by `executor` and claims `claimed` as output. */
-  commitBatch(index: number, executor: PublicKey, claimed: Buffer, jobs = 3, job = 1) {
+  /** Commits batch `index` of `jobs` jobs on this world's model; job `job`, run by `executor`, claims `claimed`. */
+  async commitBatch(
+    index: number,
+    executor: PublicKey,
+    claimed: Buffer,
+    jobs = 3,
+    job = 1,
+  ): Promise<CommittedBatch> {
     const records: Buffer[] = [];
     for (let j = 0; j < jobs; j++) {
       records.push(
@@ -214,333 +164,160 @@ export class World {
       );
     }
     const levels = P.tree(records.map(P.leafHash));
-    const batch = PDA.batch(index);
     const res = this.must(
-      this.send(
-        [
-          this.h.ix('commit_batch', { index: new BN(index), root: [...P.rootOf(levels)], job_count: jobs }, [
-            w(this.sequencer.publicKey, true),
-            w(PDA.config()),
-            w(batch),
-            r(SystemProgram.programId),
-          ]),
-        ],
-        [this.sequencer],
+      await attempt(
+        this.client.commitBatch(this.sequencer, { index, root: P.rootOf(levels), jobCount: jobs }),
       ),
       'commit_batch',
     );
-    return { batch, records, levels, res };
+    return { index, address: this.client.pdas.batch(index), records, levels, res };
   }
 
-  openDispute(
+  /** Opens a dispute on job `job` of `b`, with its own record and proof unless forged ones are given. */
+  async openDispute(
     challenger: Keypair,
-    executor: PublicKey,
-    b: { batch: PublicKey; records: Buffer[]; levels: Buffer[][] },
+    b: CommittedBatch,
     job: number,
-    siblings?: Buffer[],
-    record?: Buffer,
-  ): { dispute: PublicKey; res: TxResult } {
-    const dispute = PDA.dispute(b.batch, job);
-    const res = this.send(
-      [
-        this.h.ix(
-          'open_dispute',
-          {
-            job_index: job,
-            record: [...(record ?? b.records[job])],
-            siblings: (siblings ?? P.proof(b.levels, job)).map((s) => [...s]),
-          },
-          [
-            w(challenger.publicKey, true),
-            r(PDA.config()),
-            w(b.batch),
-            r(this.modelPda),
-            w(PDA.operator(executor)),
-            w(PDA.operator(challenger.publicKey)),
-            w(dispute),
-            r(SystemProgram.programId),
-          ],
-        ),
-      ],
-      [challenger],
+    siblings: Buffer[] = P.proof(b.levels, job),
+    record: Buffer = b.records[job],
+  ): Promise<{ dispute: PublicKey; res: TxResult }> {
+    const res = await attempt(
+      this.client
+        .openDispute(challenger, { batchIndex: b.index, jobIndex: job, record, siblings })
+        .then((o) => o.result),
     );
-    return { dispute, res };
+    return { dispute: this.client.pdas.dispute(b.address, job), res };
   }
 
-  dispute(d: PublicKey) {
-    return this.h.fetch('Dispute', d);
+  dispute(d: PublicKey): Promise<DisputeAccount> {
+    return this.client.dispute(d);
   }
-
-  resolveAccounts(d: PublicKey): AccountMeta[] {
-    const s = this.dispute(d);
-    return [
-      w(d),
-      r(PDA.config()),
-      w(s.batch),
-      w(PDA.operator(s.executor)),
-      w(PDA.operator(s.challenger)),
-      w(this.treasury),
-    ];
+  async operatorOf(owner: PublicKey) {
+    const op = await this.client.fetchOperator(owner);
+    if (!op) throw new Error(`no operator account for ${owner.toBase58()}`);
+    return op;
   }
-  claimTimeout(by: Keypair, d: PublicKey) {
-    return this.send([this.h.ix('claim_timeout', {}, this.resolveAccounts(d))], [by]);
+  async batch(index: number) {
+    const b = await this.client.fetchBatch(index);
+    if (!b) throw new Error(`no batch ${index}`);
+    return b;
   }
-  finalize(by: Keypair, batch: PublicKey) {
-    return this.send([this.h.ix('finalize_batch', {}, [r(PDA.config()), w(batch)])], [by]);
+  claimTimeout(by: Keypair, d: PublicKey): Promise<TxResult> {
+    return attempt(this.client.claimTimeout(by, d));
   }
-
-  /** Sum of every lamport the scenario can touch: signers, program accounts, treasury. */
-  totalLamports(extra: PublicKey[] = []): bigint {
-    const keys = new Set<string>([
-      ...this.signers.map((s) => s.publicKey.toBase58()),
-      this.treasury.toBase58(),
-      ...extra.map((e) => e.toBase58()),
-    ]);
-    for (const a of this.h.svm.getProgramAccounts(kitAddress(PROGRAM_ID.toBase58()))) keys.add(a.address);
-    let sum = 0n;
-    for (const k of keys) sum += this.h.balance(new PublicKey(k));
-    return sum;
+  finalize(by: Keypair, index: number): Promise<TxResult> {
+    return attempt(this.client.finalizeBatch(by, index));
+  }
+  warp(slots: number | bigint): void {
+    this.sender.warp(slots);
+  }
+  balance(k: PublicKey): bigint {
+    return this.sender.balance(k);
   }
 }
 
-/** One side of a dispute, playing from its own trace. */
+/** The dispute instructions a side sends in turn (the one-step aside). */
+type TurnArgs = {
+  [M in Move as M extends { args: unknown } ? M['kind'] : never]: M extends { args: infer A } ? A : never;
+};
+type TurnMove = keyof TurnArgs;
+/** The first phase whose row of the phase table accepts `instruction`. */
+const phaseOf = (instruction: DisputeInstruction) =>
+  PHASE_TABLE.findIndex((r) => (r.instructions as readonly string[]).includes(instruction));
+
+/** One side of a dispute, playing from its own trace through dispute/moves.ts and settlement/. */
 export class Player {
+  readonly view: TraceView;
   constructor(
-    public world: World,
-    public key: Keypair,
-    public trace: Trace,
-  ) {}
-  get h() {
-    return this.world.h;
+    readonly world: World,
+    readonly key: Keypair,
+    readonly trace: Trace,
+  ) {
+    this.view = traceView(trace);
   }
-  private d(dispute: PublicKey) {
-    return this.world.dispute(dispute);
-  }
-  private acc(dispute: PublicKey): AccountMeta[] {
-    return [r(this.key.publicKey, true), w(dispute)];
+  private get client() {
+    return this.world.client;
   }
 
-  commitTrace(dispute: PublicKey): TxResult {
-    const t = this.trace,
-      n = t.layers.length;
-    return this.world.send(
-      [
-        this.h.ix(
-          'commit_trace',
-          {
-            root: [...t.root],
-            layer_count: n,
-            prev_prefix: [...t.prefixBefore(n - 1)],
-            last_digest: [...t.digests[n - 1]],
-            siblings: P.proof(t.levels, n - 1).map((s) => [...s]),
-          },
-          [...this.acc(dispute), r(this.world.modelPda)],
-        ),
-      ],
-      [this.key],
-    );
-  }
-  bisectLayer(dispute: PublicKey): TxResult {
-    const s = this.d(dispute);
-    const mid = s.agreed + Math.floor((s.disagree - s.agreed) / 2);
-    return this.world.send(
-      [
-        this.h.ix(
-          'bisect_layer',
-          {
-            prefix: [...this.trace.prefixes[mid]],
-            siblings: P.proof(this.trace.levels, mid).map((x) => [...x]),
-          },
-          this.acc(dispute),
-        ),
-      ],
-      [this.key],
-    );
-  }
-  revealLayer(dispute: PublicKey): TxResult {
-    const s = this.d(dispute);
-    const t = this.trace.layers[s.disagree];
-    return this.world.send(
-      [
-        this.h.ix(
-          'reveal_layer',
-          { header: P.headerBytes(t), chunk_root: [...P.rootOf(this.trace.chunkTrees[s.disagree])] },
-          this.acc(dispute),
-        ),
-      ],
-      [this.key],
-    );
-  }
-  bisectChunk(dispute: PublicKey): TxResult {
-    const s = this.d(dispute);
-    const lv = this.trace.chunkTrees[s.disagree];
-    const L = s.chunk_level,
-      i = s.chunk_index;
-    return this.world.send(
-      [
-        this.h.ix(
-          'bisect_chunk',
-          { left: [...lv[L - 1][2 * i]], right: [...lv[L - 1][2 * i + 1]] },
-          this.acc(dispute),
-        ),
-      ],
-      [this.key],
-    );
-  }
-
-  /**
-   * The one-step proof data: every input of the disputed layer, opened from this side's trace.
-   * `sparse` may name, per input position, the only chunks to open (with Merkle proofs) instead
-   * of the whole tensor.
-   */
-  stepData(
-    dispute: PublicKey,
-    sparse: (input: number, t: P.Tensor) => number[] | undefined = () => undefined,
-  ): Buffer {
-    const s = this.d(dispute);
-    const m = this.world.model;
-    const layer = m.layers[s.disagree];
-    const parts: Buffer[] = [];
-    const sortedInputs = m.inputs
-      .slice()
-      .sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
-    const open = (pos: number, t: P.Tensor) => {
-      const pick = sparse(pos, t);
-      if (!pick) return Buffer.concat([Buffer.from([0]), P.tensorBlob(t)]);
-      const levels = P.chunkTree(t);
-      const chunks = P.chunks(t.bytes);
-      const out = [Buffer.from([1]), P.headerBytes(t), P.rootOf(levels), P.u16(pick.length)];
-      for (const c of pick) {
-        const sib = P.proof(levels, c);
-        out.push(P.u32(c), Buffer.from([sib.length]), ...sib, chunks[c]);
-      }
-      return Buffer.concat(out);
-    };
-    layer.refs.forEach((ref, pos) => {
-      const kind = ref >> 14,
-        idx = ref & 0x3fff;
-      if (kind === 0) {
-        parts.push(
-          this.trace.prefixBefore(idx),
-          P.u32(s.agreed - idx),
-          ...this.trace.digests.slice(idx, s.agreed),
-          open(pos, this.trace.layers[idx]),
-        );
-      } else if (kind === 1) {
-        parts.push(P.u32(sortedInputs.length));
-        for (const [name, t] of sortedInputs)
-          parts.push(P.u16(Buffer.byteLength(name)), Buffer.from(name), P.tensorDigest(t));
-        parts.push(open(pos, sortedInputs[idx][1]));
-      } else {
-        const sib = P.proof(this.world.weightLevels, idx);
-        parts.push(
-          Buffer.from([sib.length]),
-          ...sib,
-          P.tensorDigest(m.weights[idx]),
-          open(pos, m.weights[idx]),
-        );
-      }
+  /** The move the dispute expects from this side now (dispute/moves.ts playMove), not the one-step. */
+  async move(dispute: PublicKey, d?: DisputeAccount): Promise<TxResult> {
+    const sent = await playMove(this.client, this.key, dispute, this.view, d).catch((e: unknown) => {
+      const r = refused(e);
+      if (!r) throw e;
+      return r;
     });
-    return Buffer.concat(parts);
+    if (!sent) throw new Error(`no move for ${this.key.publicKey.toBase58()} now`);
+    return 'computeUnits' in sent ? landed(sent) : sent;
   }
 
   /**
-   * Fills this side's proof buffer over as many transactions as needed, growing it by up to
-   * 10 KiB per write once the data passes its capacity; returns the tx results.
+   * The arguments of `kind` from this side's trace, built by dispute/moves.ts nextMove as if the
+   * dispute were in that move's phase: what the refusal tests send out of turn, in the wrong phase,
+   * as a non-party or from a trace that is not the signer's own.
    */
-  fillBuffer(dispute: PublicKey, data = this.stepData(dispute)): TxResult[] {
-    const buf = PDA.proof(dispute, this.key.publicKey);
-    const out: TxResult[] = [];
-    if (!this.h.data(buf)) {
-      out.push(
-        this.world.must(
-          this.world.send(
-            [
-              this.h.ix('init_proof_buffer', {}, [
-                w(this.key.publicKey, true),
-                r(dispute),
-                w(buf),
-                r(SystemProgram.programId),
-              ]),
-            ],
-            [this.key],
-          ),
-          'init_proof_buffer',
-        ),
-      );
-    }
-    // Capacity = account data after the 77-byte Slab header and length.
-    let capacity = this.h.data(buf)!.length - 77;
-    for (let off = 0; off < data.length; off += PROOF_CHUNK) {
-      const piece = data.subarray(off, off + PROOF_CHUNK);
-      const grow = off + piece.length > capacity ? 10240 : 0;
-      capacity += grow;
-      out.push(
-        this.world.must(
-          this.world.send(
-            [
-              this.h.ix('write_proof_buffer', { offset: off, grow, data: piece }, [
-                w(this.key.publicKey, true),
-                w(buf),
-                r(SystemProgram.programId),
-              ]),
-            ],
-            [this.key],
-          ),
-          'write_proof_buffer',
-        ),
-      );
-    }
-    return out;
+  private async argsOf<K extends TurnMove>(dispute: PublicKey, kind: K): Promise<TurnArgs[K]> {
+    const d = await this.world.dispute(dispute);
+    const m = nextMove({ ...d, phase: phaseOf(kind) as DisputeAccount['phase'] }, this.view);
+    if (m.kind !== kind) throw new Error(`nextMove gave ${m.kind}, expected ${kind}`);
+    return (m as unknown as { args: TurnArgs[K] }).args;
+  }
+  async commitTrace(dispute: PublicKey): Promise<TxResult> {
+    const a = await this.argsOf(dispute, 'commit_trace');
+    return attempt(this.client.commitTrace(this.key, dispute, a));
+  }
+  async bisectLayer(dispute: PublicKey): Promise<TxResult> {
+    const a = await this.argsOf(dispute, 'bisect_layer');
+    return attempt(this.client.bisectLayer(this.key, dispute, a));
+  }
+  async revealLayer(dispute: PublicKey): Promise<TxResult> {
+    const a = await this.argsOf(dispute, 'reveal_layer');
+    return attempt(this.client.revealLayer(this.key, dispute, a));
   }
 
-  oneStep(dispute: PublicKey, maxElements = 0): TxResult {
-    const s = this.d(dispute);
-    const page = Math.floor(s.disagree / OPS_PER_PAGE);
-    return this.world.send(
-      [
-        this.h.ix('one_step', { max_elements: maxElements }, [
-          r(this.key.publicKey, true),
-          ...this.world.resolveAccounts(dispute),
-          r(this.world.modelPda),
-          r(PDA.ops(this.world.modelPda, page)),
-          r(PDA.proof(dispute, this.key.publicKey)),
-        ]),
-      ],
-      [this.key],
-    );
-  }
-  closeBuffer(dispute: PublicKey): TxResult {
-    return this.world.send(
-      [
-        this.h.ix('close_proof_buffer', {}, [
-          w(this.key.publicKey, true),
-          w(PDA.proof(dispute, this.key.publicKey)),
-        ]),
-      ],
-      [this.key],
-    );
+  /**
+   * The one-step: dispute/moves.ts submitOneStep fills this side's proof buffer from its trace and
+   * submits (in slices of `maxElements` when given) until the dispute resolves. Whole tensors are
+   * opened unless `openings` says otherwise.
+   */
+  async submitOneStep(
+    dispute: PublicKey,
+    opts: Parameters<typeof submitOneStep>[5] = {},
+  ): Promise<{ writes: TxResult[]; steps: TxResult[] }> {
+    const r = await submitOneStep(this.client, this.key, dispute, this.view, this.world.modelView(), {
+      openings: 'whole',
+      ...opts,
+    });
+    return { writes: r.writes.map(landed), steps: r.steps.map(landed) };
   }
 
-  /** Makes whatever move the dispute expects from this side now (not the one-step). */
-  move(dispute: PublicKey): TxResult {
-    const s = this.d(dispute);
-    switch (s.phase) {
-      case PHASE.EXEC_TRACE:
-      case PHASE.CHAL_TRACE:
-        return this.commitTrace(dispute);
-      case PHASE.LAYER_BISECT:
-        return this.bisectLayer(dispute);
-      case PHASE.LAYER_REVEAL:
-        return this.revealLayer(dispute);
-      case PHASE.CHUNK_BISECT:
-        return this.bisectChunk(dispute);
-    }
-    throw new Error(`no move in phase ${s.phase}`);
+  /** The one-step proof data from this side's trace (dispute/step-data.ts); `pick` names sparse openings. */
+  async stepData(dispute: PublicKey, pick?: ChunkPicker): Promise<Buffer> {
+    const d = await this.world.dispute(dispute);
+    const page = await this.client.fetchOpsPage(d.modelId, Math.floor(d.disagree / OPS_PER_PAGE));
+    const entry = page?.entries[d.disagree % OPS_PER_PAGE];
+    if (!entry) throw new Error(`op entry of layer ${d.disagree} not loaded`);
+    return stepData(d, entry, this.view, this.world.modelView(), pick);
+  }
+  /** Puts `data` (this side's whole-tensor step data by default) into its proof buffer; returns the writes. */
+  async fillBuffer(dispute: PublicKey, data?: Buffer): Promise<TxResult[]> {
+    const writes = await this.client.fillProofBuffer(
+      this.key,
+      dispute,
+      data ?? (await this.stepData(dispute)),
+    );
+    return writes.map(landed);
+  }
+  /** Submits the one-step from this side's buffer as it is; `maxElements` > 0 computes one slice. */
+  oneStep(dispute: PublicKey, maxElements = 0): Promise<TxResult> {
+    return attempt(this.client.oneStep(this.key, dispute, { maxElements }));
+  }
+  closeBuffer(dispute: PublicKey): Promise<TxResult> {
+    return attempt(this.client.closeProofBuffer(this.key, dispute));
+  }
+  proofBuffer(dispute: PublicKey): PublicKey {
+    return this.client.pdas.proof(dispute, this.key.publicKey);
   }
 }
-
-export const SIDE = { EXECUTOR: 0, CHALLENGER: 1 } as const;
 
 /** Honest layers, and a cheater's layers: layer `at` has one byte changed in chunk `chunk`, later layers recomputed from it. */
 export function cheatLayers(m: ModelDef, at: number, chunk: number): P.Tensor[] {
@@ -581,37 +358,41 @@ export interface Game {
   exec: Player;
   chal: Player;
   dispute: PublicKey;
-  batch: PublicKey;
-  /** Lamports of everything plus fees burned so far, taken before the dispute opened. */
-  total0: bigint;
+  batch: CommittedBatch;
 }
 
-export function startGame(execLayers: Layers, chalLayers: Layers, m: ModelDef = mlpModel()): Game {
+/**
+ * A world with `m` registered, an executor (10 SOL bonded) whose batch 0 claims the output of
+ * `execLayers`, and a challenger (5 SOL) holding `chalLayers` who has opened a dispute on job 1.
+ */
+export async function startGame(
+  execLayers: Layers,
+  chalLayers: Layers,
+  m: ModelDef = mlpModel(),
+): Promise<Game> {
   const world = new World();
-  world.init();
-  world.registerModel(m);
-  const e = world.operator(10_000_000_000n);
-  const c = world.operator(5_000_000_000n);
-  const seed = world.seed(world.inputDigest());
-  const exec = new Player(world, e, new Trace(execLayers(m), seed));
-  const chal = new Player(world, c, new Trace(chalLayers(m), seed));
-  const b = world.commitBatch(0, e.publicKey, outputDigest(m, exec.trace));
-  const total0 = world.totalLamports() + world.fees;
-  const { dispute, res } = world.openDispute(c, e.publicKey, b, 1);
+  await world.init();
+  await world.registerModel(m);
+  const e = await world.operator(10_000_000_000n);
+  const c = await world.operator(5_000_000_000n);
+  const exec = new Player(world, e, world.trace(execLayers(m)));
+  const chal = new Player(world, c, world.trace(chalLayers(m)));
+  const batch = await world.commitBatch(0, e.publicKey, world.outputDigest(exec.trace));
+  const { dispute, res } = await world.openDispute(c, batch, 1);
   world.must(res, 'open_dispute');
-  return { world, exec, chal, dispute, batch: b.batch, total0 };
+  return { world, exec, chal, dispute, batch };
 }
 
-/** Both sides move in turn until the one-step phase (or resolution). */
-export function playToOneStep(g: Game): number {
-  let moves = 0;
+/** Each side makes the move nextMove names, one slot apart, until the one-step (or resolution); returns the moves. */
+export async function playToOneStep(g: Omit<Game, 'batch'>): Promise<TxResult[]> {
+  const moves: TxResult[] = [];
   for (;;) {
-    const d = g.world.dispute(g.dispute);
-    if (d.phase === PHASE.ONE_STEP || d.phase === PHASE.RESOLVED) return moves;
-    const p = d.turn === SIDE.EXECUTOR ? g.exec : g.chal;
-    g.world.must(p.move(g.dispute), `move in phase ${d.phase}`);
-    g.world.h.warp(1);
-    moves++;
-    if (moves >= 200) throw new Error('game does not terminate');
+    const d = await g.world.dispute(g.dispute);
+    const next = nextMove(d);
+    if (next.kind === 'one_step' || next.kind === 'resolved') return moves;
+    const p = next.side === SIDE.EXECUTOR ? g.exec : g.chal;
+    moves.push(g.world.must(await p.move(g.dispute, d), `${next.kind} in phase ${d.phase}`));
+    g.world.warp(1);
+    if (moves.length >= 200) throw new Error('game does not terminate');
   }
 }
