@@ -261,7 +261,17 @@ export interface RoleChainConfig {
   slotMs?: number;
 }
 
-export interface SequencerRoleConfig {
+/** Who may call the API's write routes, and how often (sequencer/http.ts). */
+export interface ApiAccessConfig {
+  /** API keys accepted for POST /v1/models and /v1/jobs; none: the API is open (the default). */
+  apiKeys?: string[];
+  /** Requests per second to those routes per key (per client address on an open node); 0 or unset: no limit. */
+  rateLimit?: number;
+  /** Largest model upload, in bytes (default 256 MiB). */
+  maxModelBytes?: number;
+}
+
+export interface SequencerRoleConfig extends ApiAccessConfig {
   natsUrl: string;
   port: number;
   host: string;
@@ -273,7 +283,7 @@ export interface SequencerRoleConfig {
   logger?: Logger;
 }
 
-export interface DevConfig {
+export interface DevConfig extends ApiAccessConfig {
   port: number;
   host: string;
   dataDir: string;
