@@ -1,7 +1,7 @@
 // Registered models: uploads streamed to disk under a cap, the record in LevelDB, the on-chain registration, the bytes executors fetch.
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Bus, Subscription } from '../bus/bus.ts';
 import * as messages from '../bus/messages.ts';
@@ -136,7 +136,7 @@ export class ModelCatalog {
     const { modelId } = incoming;
     const existing = this.models.get(modelId);
     if (existing) return existing;
-    const bytes = new Uint8Array(await readFile(incoming.path));
+    const bytes = await readWhole(incoming.path, incoming.size);
     const inspected = await this.inspector.inspect(bytes, name);
     this.checkDeclaredSizes(inspected, name);
     const info: ModelInfo = { ...inspected, modelId, registeredAt: Date.now() };
@@ -212,6 +212,29 @@ export class ModelCatalog {
     }
     return new Uint8Array(readFileSync(this.modelPath(modelId)));
   }
+}
+
+/**
+ * A file read into one buffer of its size. fs.promises.readFile reads in chunks and joins them, which holds twice
+ * the file at its peak: 500 MB more RSS for a 250 MB upload.
+ */
+async function readWhole(path: string, size: number): Promise<Uint8Array> {
+  const out = new Uint8Array(size);
+  const file = await open(path, 'r');
+  try {
+    for (let at = 0; at < size;) {
+      const { bytesRead } = await file.read(out, at, Math.min(size - at, 8 << 20), at);
+      if (bytesRead === 0)
+        throw new OptinferError(
+          'INTERNAL',
+          `an upload shrank on disk while it was read (${at} of ${size} bytes)`,
+        );
+      at += bytesRead;
+    }
+  } finally {
+    await file.close();
+  }
+  return out;
 }
 
 /** ModelProto's fields (onnx.proto) and their wire types: 0 varint, 2 length-delimited. Others are skipped. */
