@@ -25,12 +25,15 @@ export interface HttpConfig {
   apiKeys: readonly string[];
   /** Requests per second to those routes per key (per client address when open), bursts of twice that; 0: no limit. */
   rateLimit: number;
+  /** Model uploads streaming to disk at once (each up to the model cap); one more is a 429. */
+  maxUploadsInFlight: number;
 }
 
 export const DEFAULT_HTTP_CONFIG: HttpConfig = {
   maxJobBytes: 16 * 1024 * 1024,
   apiKeys: [],
   rateLimit: 0,
+  maxUploadsInFlight: 4,
 };
 
 const JSON_TYPE = 'application/json';
@@ -323,6 +326,8 @@ function build(opts: {
   // ---- Who may write: API keys, rate limits, body types (all before the body is read) ----
 
   const keys = new Map(cfg.apiKeys.map((k, i) => [createHash('sha256').update(k).digest('hex'), `key-${i}`]));
+  /** Uploads streaming to disk now: with the cap on each, this bounds the disk they can take at once. */
+  let uploading = 0;
   const limiter: RateLimiter | undefined = cfg.rateLimit > 0 ? new TokenBuckets(cfg.rateLimit) : undefined;
 
   /** The caller's identity for rate limits: its key's index, or its address on an open node. */
@@ -386,6 +391,13 @@ function build(opts: {
           `model: expected at most ${maxModelBytes} bytes, got ${declared} (Content-Length)`,
         );
       }
+      if (uploading >= cfg.maxUploadsInFlight) {
+        reply.header('retry-after', '1');
+        throw new OptinferError(
+          'RATE_LIMITED',
+          `POST /v1/models: ${uploading} uploads are in flight, the most this node takes at once; retry shortly`,
+        );
+      }
       const q = req.query as { name?: string };
       const name = typeof q.name === 'string' && q.name.length > 0 ? q.name.slice(0, 128) : 'model';
       const body = req.body as Readable | undefined;
@@ -397,8 +409,13 @@ function build(opts: {
       }
       // Not destroyed when refused part way: the answer is written first, then the connection closes.
       const chunks = body.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>;
-      const info = await seq.registerModel(scanned(chunks, new ModelProtoScan(`model '${name}'`)), name);
-      return reply.code(201).send(info);
+      uploading++;
+      try {
+        const info = await seq.registerModel(scanned(chunks, new ModelProtoScan(`model '${name}'`)), name);
+        return reply.code(201).send(info);
+      } finally {
+        uploading--;
+      }
     },
   );
 

@@ -315,6 +315,40 @@ test('a Content-Length over the cap is refused before the body is read', async (
   assertShape(rawAnswer(answer), 413, 'PAYLOAD_TOO_LARGE', /got 314572800/);
 });
 
+test('uploads in flight are capped: a fifth while four stream is a 429, and the four leave no file when dropped', async () => {
+  const before = modelFiles(openDir);
+  const { hostname, port } = new URL(open.url);
+  const hanging = await Promise.all(
+    [0, 1, 2, 3].map(
+      () =>
+        new Promise<import('node:net').Socket>((resolve) => {
+          const s = connect(Number(port), hostname, () => {
+            s.write(
+              'POST /v1/models HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n\x08\x08',
+            );
+            resolve(s);
+          });
+        }),
+    ),
+  );
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    const fifth = await upload(abs('fifth'), 'fifth');
+    assertShape(fifth, 429, 'RATE_LIMITED', /4 uploads are in flight/);
+    assert.equal(fifth.headers.get('retry-after'), '1');
+  } finally {
+    for (const s of hanging) s.destroy();
+  }
+  const after = await (async () => {
+    for (let i = 0; i < 50 && modelFiles(openDir).length !== before.length; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    return modelFiles(openDir);
+  })();
+  assert.deepEqual(after, before, 'dropped uploads left no temp file');
+  const again = await upload(abs('after'), 'after');
+  assert.equal(again.status, 201, again.text);
+});
+
 // ---- no paths, no library internals ------------------------------------------------------------------------
 
 test('errors name no filesystem path and no onnxruntime source location', async () => {
