@@ -320,7 +320,11 @@ function build(opts: {
     return sendError(reply, 'INTERNAL', 'internal error; see the node log');
   });
   app.setNotFoundHandler((req, reply) =>
-    sendError(reply, 'NOT_FOUND', `no route ${req.method} ${show(req.url).slice(1, -1)}`),
+    sendError(
+      reply,
+      'NOT_FOUND',
+      `no route ${req.method} ${req.url.length > 80 ? `${req.url.slice(0, 77)}...` : req.url}`,
+    ),
   );
 
   // ---- Who may write: API keys, rate limits, body types (all before the body is read) ----
