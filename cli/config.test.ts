@@ -1,10 +1,14 @@
 // Role configs from flags and OPTINFER_* variables: each bad value refused in its option's own unit, pairs checked.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { isOptinferError } from '../state/errors.ts';
 import {
+  apiAccess,
+  apiKey,
   challengerConfig,
   devConfig,
   executorConfig,
@@ -97,8 +101,11 @@ test('role configs carry every flag, typed, with the cheat knobs gathered', () =
     cheat: 'wrong-layer',
     cheatRate: 0.5,
     cheatLayer: 2,
+    apiKey: [],
   };
   const dev = devConfig(flags);
+  assert.deepEqual(dev.apiKeys, [], 'the dev node is open by default');
+  assert.equal(dev.rateLimit, 0);
   assert.equal(dev.dataDir, resolve('d'));
   assert.deepEqual(dev.cheat, { mode: 'wrong-layer', rate: 0.5, layer: 2 });
   assert.equal(dev.rpc, undefined);
@@ -146,4 +153,60 @@ test('the command line: a bad slot count is reported in slots, exit 2, no stack 
   assert.equal(r.code, 2);
   assert.match(r.stderr, /clock-slots: expected a whole number of slots, got "1e3"/);
   assert.doesNotMatch(r.stderr, /lamports|\n\s+at /);
+});
+
+test('API keys: --api-key repeats and reads OPTINFER_API_KEY; weak keys are refused by length', () => {
+  const parse = (env: Record<string, string>, argv: string[] = []) => {
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    try {
+      const c = new Command().exitOverride().configureOutput({ writeErr: () => {} });
+      c.addOption(opt.apiKey()).addOption(opt.apiKeysFile()).addOption(opt.rateLimit());
+      c.parse(argv, { from: 'user' });
+      return c.opts();
+    } finally {
+      process.env = saved;
+    }
+  };
+  const a = 'a'.repeat(16);
+  const b = 'b'.repeat(20);
+  assert.deepEqual(parse({}), { apiKey: [] });
+  assert.deepEqual(parse({}, ['--api-key', a, '--api-key', b]).apiKey, [a, b]);
+  assert.deepEqual(parse({ OPTINFER_API_KEY: a }).apiKey, [a]);
+  assert.equal(parse({ OPTINFER_RATE_LIMIT: '7' }).rateLimit, 7);
+  assert.throws(() => parse({}, ['--rate-limit', 'fast']), /rate-limit: expected an integer/);
+  refused(
+    () => apiKey('api-key')('hunter2'),
+    /^api-key: expected 16 to 256 visible ASCII characters \(no spaces\), got 7 characters$/,
+  );
+  refused(() => apiKey('api-key')('a key with spaces in it'), /got 23 characters/);
+});
+
+test('API keys: a keys file with comments joins --api-key; keys turn on a rate limit unless it is set', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'optinfer-keys-'));
+  const file = join(dir, 'keys');
+  const a = 'a'.repeat(16);
+  const b = 'b'.repeat(32);
+  writeFileSync(file, `# clients\n${b}   # team b\n\n  ${a}\n`);
+  assert.deepEqual(apiAccess({ apiKey: [a], apiKeysFile: file }), { apiKeys: [a, b], rateLimit: 50 });
+  assert.deepEqual(apiAccess({ apiKey: [a], rateLimit: 0 }), { apiKeys: [a], rateLimit: 0 });
+  assert.deepEqual(apiAccess({ apiKey: [] }), { apiKeys: [], rateLimit: 0 });
+  assert.deepEqual(apiAccess({ apiKey: [], rateLimit: 3 }), { apiKeys: [], rateLimit: 3 });
+  const config = (f: string, why: RegExp) =>
+    assert.throws(
+      () => apiAccess({ apiKey: [], apiKeysFile: f }),
+      (e: unknown) => isOptinferError(e, 'INVALID_CONFIG') && why.test((e as Error).message),
+    );
+  config(join(dir, 'missing'), /--api-keys-file .*missing: cannot be read \(ENOENT\)/);
+  writeFileSync(file, '# nothing but comments\n\n');
+  config(file, /expected at least one key, got none/);
+  writeFileSync(file, `${a}\nshort\n`);
+  config(file, /--api-keys-file line 2: expected 16 to 256/);
+});
+
+test('the command line: a short --api-key is refused with exit 2 before the node starts', async () => {
+  const r = await runCli(['dev', '--chain', 'none', '--api-key', 'hunter2']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /api-key: expected 16 to 256 visible ASCII characters/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
 });

@@ -1,4 +1,5 @@
 // One typed, validated config per role: flags and OPTINFER_* variables → config, with errors in the option's unit.
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_NATS_URL } from '../bus/nats.ts';
@@ -26,6 +27,8 @@ export const DEFAULT_CLUSTER_SLOT_MS = 400;
 export const DEFAULT_DEV_SAMPLE_RATE = 0.5;
 export const DEFAULT_DEV_EXECUTORS = 2;
 export const DEFAULT_EXECUTOR_CAPACITY = 2;
+/** Requests per second per API key when keys are set and --rate-limit is not. */
+export const DEFAULT_KEY_RATE_LIMIT = 50;
 
 // ---- Parsers: each error names the option and its unit ---------------------------------------------------
 
@@ -63,6 +66,17 @@ export function u64(name: string, unit: 'lamports' | 'slots') {
     if (n > 0xffff_ffff_ffff_ffffn)
       throw new InvalidArgumentError(`${name}: expected at most 2^64 - 1 ${unit}, got ${v}`);
     return n;
+  };
+}
+
+/** An API key: 16 to 256 visible ASCII characters, so it travels in a header as written. */
+export function apiKey(name: string) {
+  return (v: string): string => {
+    if (!/^[\x21-\x7e]{16,256}$/.test(v))
+      throw new InvalidArgumentError(
+        `${name}: expected 16 to 256 visible ASCII characters (no spaces), got ${v.length} characters`,
+      );
+    return v;
   };
 }
 
@@ -186,6 +200,25 @@ export const opt = {
       .env('OPTINFER_SLOT_MS')
       .default(DEFAULT_CLUSTER_SLOT_MS)
       .argParser(ms('slot-ms', 1, 60_000)),
+  apiKey: () =>
+    new Option(
+      '--api-key <key>',
+      'require this API key (Authorization: Bearer KEY) for uploads and jobs; repeat for more keys',
+    )
+      .env('OPTINFER_API_KEY')
+      .default([])
+      .argParser((v: string, prev: string[]) => [...prev, apiKey('api-key')(v)]),
+  apiKeysFile: () =>
+    new Option('--api-keys-file <file>', 'API keys, one per line (# comments), as --api-key').env(
+      'OPTINFER_API_KEYS_FILE',
+    ),
+  rateLimit: () =>
+    new Option(
+      '--rate-limit <n>',
+      `requests per second per API key to uploads and jobs, bursts of twice that (default ${DEFAULT_KEY_RATE_LIMIT} with keys, none without; 0: none)`,
+    )
+      .env('OPTINFER_RATE_LIMIT')
+      .argParser(int('rate-limit', 0, 1_000_000)),
   bond: () =>
     new Option('--bond-lamports <n>', "lamports to keep bonded with --rpc (default: the program's minimum)")
       .env('OPTINFER_BOND_LAMPORTS')
@@ -199,12 +232,17 @@ interface ChainFlags {
   ws?: string;
   keypair?: string;
 }
+interface ApiFlags {
+  apiKey: string[];
+  apiKeysFile?: string;
+  rateLimit?: number;
+}
 interface CheatFlags {
   cheat: CheatConfig['mode'];
   cheatRate: number;
   cheatLayer: number;
 }
-export interface DevFlags extends ChainFlags, CheatFlags {
+export interface DevFlags extends ChainFlags, CheatFlags, ApiFlags {
   port: number;
   host: string;
   dataDir: string;
@@ -217,7 +255,7 @@ export interface DevFlags extends ChainFlags, CheatFlags {
   authorityKeypair?: string;
   slotMs: number;
 }
-export interface SequencerFlags extends ChainFlags {
+export interface SequencerFlags extends ChainFlags, ApiFlags {
   nats: string;
   port: number;
   host: string;
@@ -261,7 +299,17 @@ export interface RoleChainConfig {
   slotMs?: number;
 }
 
-export interface SequencerRoleConfig {
+/** Who may call the API's write routes, and how often (sequencer/http.ts). */
+export interface ApiAccessConfig {
+  /** API keys accepted for POST /v1/models and /v1/jobs; none: the API is open (the default). */
+  apiKeys?: string[];
+  /** Requests per second to those routes per key (per client address on an open node); 0 or unset: no limit. */
+  rateLimit?: number;
+  /** Largest model upload, in bytes (default 256 MiB). */
+  maxModelBytes?: number;
+}
+
+export interface SequencerRoleConfig extends ApiAccessConfig {
   natsUrl: string;
   port: number;
   host: string;
@@ -273,7 +321,7 @@ export interface SequencerRoleConfig {
   logger?: Logger;
 }
 
-export interface DevConfig {
+export interface DevConfig extends ApiAccessConfig {
   port: number;
   host: string;
   dataDir: string;
@@ -327,6 +375,41 @@ export function roleChain(
   return { rpc: o.rpc, ws: o.ws, keypairPath: resolve(o.keypair), bondLamports: o.bondLamports };
 }
 
+/** --api-key and --api-keys-file together, and the rate limit (on by default once there are keys). */
+export function apiAccess(o: ApiFlags): ApiAccessConfig {
+  const keys = [...o.apiKey];
+  if (o.apiKeysFile) {
+    let text: string;
+    try {
+      text = readFileSync(o.apiKeysFile, 'utf8');
+    } catch (e) {
+      throw new OptinferError(
+        'INVALID_CONFIG',
+        `--api-keys-file ${o.apiKeysFile}: cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+    }
+    for (const [i, line] of text.split('\n').entries()) {
+      const k = line.replace(/#.*/, '').trim();
+      if (k === '') continue;
+      try {
+        keys.push(apiKey(`--api-keys-file line ${i + 1}`)(k));
+      } catch (e) {
+        throw new OptinferError('INVALID_CONFIG', (e as Error).message);
+      }
+    }
+    if (keys.length === 0)
+      throw new OptinferError(
+        'INVALID_CONFIG',
+        `--api-keys-file ${o.apiKeysFile}: expected at least one key, got none (an empty file would leave the API open)`,
+      );
+  }
+  const apiKeys = [...new Set(keys)];
+  return {
+    apiKeys,
+    rateLimit: o.rateLimit ?? (apiKeys.length > 0 ? DEFAULT_KEY_RATE_LIMIT : 0),
+  };
+}
+
 const cheatOf = (o: CheatFlags): CheatConfig => ({ mode: o.cheat, rate: o.cheatRate, layer: o.cheatLayer });
 
 export function devConfig(o: DevFlags, logger?: Logger): DevConfig {
@@ -347,6 +430,7 @@ export function devConfig(o: DevFlags, logger?: Logger): DevConfig {
     batchMaxAgeMs: o.batchMaxAgeMs,
     challengeWindowMs: o.challengeWindowMs,
     cheat: cheatOf(o),
+    ...apiAccess(o),
     logger,
   };
 }
@@ -366,6 +450,7 @@ export function sequencerConfig(o: SequencerFlags, logger?: Logger): SequencerRo
     batchMaxJobs: o.batchMaxJobs,
     batchMaxAgeMs: o.batchMaxAgeMs,
     challengeWindowMs: o.challengeWindowMs,
+    ...apiAccess(o),
     logger,
   };
 }

@@ -72,6 +72,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(opt.port())
     .addOption(opt.host())
     .addOption(opt.dataDir(DEFAULT_DATA_DIR))
+    .addOption(opt.apiKey())
+    .addOption(opt.apiKeysFile())
+    .addOption(opt.rateLimit())
     .addOption(opt.executors())
     .addOption(opt.sampleRate(DEFAULT_DEV_SAMPLE_RATE))
     .addOption(opt.batchMaxJobs())
@@ -117,6 +120,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
           `  executors    ${node.executors.map((e) => e.id).join(', ')}`,
           `  challenger   sample rate ${config.sampleRate}, challenge window ${config.challengeWindowMs} ms`,
           `  settlement   ${config.rpc ? `the optinfer program at ${config.rpc.rpc}` : config.chain === 'litesvm' ? `the optinfer program in an in-process Solana VM (LiteSVM), saved in ${resolve(config.dataDir, 'chain.json')}` : 'local timer (no chain); --chain litesvm settles on the program'}`,
+          `  API          ${config.apiKeys?.length ? `${config.apiKeys.length} API key(s) for uploads and jobs${config.rateLimit ? `, ${config.rateLimit} requests/s each` : ''}` : `open, no API key (--api-key KEY to require one)${config.rateLimit ? `, ${config.rateLimit} requests/s per address` : ''}`}`,
           `  demo model   ${m.modelId} (${m.name}; input ${m.inputs.map((i) => `${i.name} ${i.dtype} [${i.dims.join(',')}]`).join(', ')})`,
           `try:  curl ${node.url}/v1/models`,
           '',
@@ -132,6 +136,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(opt.port())
     .addOption(opt.host())
     .addOption(opt.dataDir(`${DEFAULT_DATA_DIR}/sequencer`))
+    .addOption(opt.apiKey())
+    .addOption(opt.apiKeysFile())
+    .addOption(opt.rateLimit())
     .addOption(opt.batchMaxJobs())
     .addOption(opt.batchMaxAge())
     .addOption(opt.window(DEV_CHALLENGE_WINDOW_MS))
@@ -227,6 +234,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
         .default(DEFAULT_SEQUENCER_URL)
         .argParser(url('url')),
     )
+    .addOption(
+      new Option('--api-key <key>', "the sequencer's API key, when it requires one").env('OPTINFER_API_KEY'),
+    )
     .option('--wait', 'wait until the job is finalized (or failed) and print the final job')
     .addOption(
       new Option('--timeout-ms <ms>', 'give up waiting after this long')
@@ -239,6 +249,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
           model: o.model,
           input: o.input,
           url: o.url,
+          apiKey: o.apiKey,
           wait: Boolean(o.wait),
           timeoutMs: o.timeoutMs,
         }),

@@ -26,6 +26,7 @@ import { ExecutorWorker, DEFAULT_EXECUTOR_CONFIG } from '../executor/worker.ts';
 import { challengerPolicy, executorPolicy } from '../adversary/index.ts';
 import {
   DEFAULT_CLUSTER_SLOT_MS,
+  type ApiAccessConfig,
   type ChallengerRoleConfig,
   type DevConfig,
   type ExecutorRoleConfig,
@@ -35,7 +36,7 @@ import {
 import { Challenger } from '../challenger/challenger.ts';
 import { HttpSource, SequencerSource } from '../challenger/source.ts';
 import { Sequencer, DEFAULT_SEQUENCER_CONFIG } from '../sequencer/sequencer.ts';
-import { buildHttp } from '../sequencer/http.ts';
+import { buildHttp, type HttpConfig } from '../sequencer/http.ts';
 import { OrtInspector, programModelSource } from '../executor/sequencer-adapters.ts';
 import { LocalSettlement } from '../sequencer/ports.ts';
 import type { ModelInfo, Settlement } from '../sequencer/ports.ts';
@@ -67,10 +68,12 @@ async function openSequencer(o: {
   log: Logger;
   metrics: PromMetrics;
   settlement?: Settlement;
+  maxModelBytes?: number;
 }): Promise<{ sequencer: Sequencer; demoModel: ModelInfo }> {
   const sequencer = await Sequencer.start({
     config: {
       ...DEFAULT_SEQUENCER_CONFIG,
+      maxModelBytes: o.maxModelBytes ?? DEFAULT_SEQUENCER_CONFIG.maxModelBytes,
       dataDir: o.dataDir,
       batchMaxJobs: o.batchMaxJobs,
       batchMaxAgeMs: o.batchMaxAgeMs,
@@ -91,6 +94,11 @@ async function openSequencer(o: {
     await sequencer.close();
     throw e;
   }
+}
+
+/** The API's keys and rate limit from a role's config; without keys and a limit the API is open. */
+function httpAccess(o: ApiAccessConfig): Partial<HttpConfig> {
+  return { apiKeys: o.apiKeys ?? [], rateLimit: o.rateLimit ?? 0 };
 }
 
 /** Sequencer, executors and a challenger in one process on the in-process bus. */
@@ -122,6 +130,7 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
       log,
       metrics,
       settlement: chain?.settlement,
+      maxModelBytes: o.maxModelBytes,
     });
     opened.push(sequencer);
     const executors: ExecutorWorker[] = [];
@@ -168,7 +177,12 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
       metrics,
     });
     opened.push(challenger);
-    const http = buildHttp({ sequencer, logger: log.child({ part: 'http' }), metrics });
+    const http = buildHttp({
+      sequencer,
+      config: httpAccess(o),
+      logger: log.child({ part: 'http' }),
+      metrics,
+    });
     const url = await http.listen({ port: o.port, host: o.host });
     opened.push({ close: () => http.close() });
     return { url, sequencer, executors, challenger, demoModel, http, close: closeAll };
@@ -357,11 +371,12 @@ export async function startSequencerRole(
     log,
     metrics,
     settlement,
+    maxModelBytes: o.maxModelBytes,
   }).catch(async (e) => {
     await bus.close();
     throw e;
   });
-  const http = buildHttp({ sequencer, logger: log.child({ part: 'http' }), metrics });
+  const http = buildHttp({ sequencer, config: httpAccess(o), logger: log.child({ part: 'http' }), metrics });
   const url = await http.listen({ port: o.port, host: o.host });
   return {
     url,

@@ -1,33 +1,240 @@
 // The sequencer's HTTP API (fastify): models, jobs with results and inclusion proofs, batches, health and metrics.
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import { OptinferError, httpStatus, isOptinferError, type OptinferErrorCode } from '../state/errors.ts';
+import { createHash } from 'node:crypto';
+import { maxHeaderSize, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import {
+  OptinferError,
+  errorKind,
+  httpStatus,
+  isOptinferError,
+  type OptinferErrorCode,
+} from '../state/errors.ts';
 import { decodeInputsJson, encodeTensorsJson } from '../state/tensor-json.ts';
 import { asBatchIndex, asJobId, asModelId } from '../state/types.ts';
 import type { Logger } from '../common/log.ts';
 import type { PromMetrics } from '../common/metrics.ts';
+import { ModelProtoScan } from './models.ts';
 import type { Sequencer } from './sequencer.ts';
 
 export interface HttpConfig {
-  /** Largest job request body accepted (JSON with inline tensors). */
+  /** Largest job request body accepted (JSON with inline tensors). Model uploads are capped by the sequencer. */
   maxJobBytes: number;
-  /** Largest model upload accepted. */
-  maxModelBytes: number;
+  /** API keys accepted for POST /v1/models and POST /v1/jobs (`Authorization: Bearer KEY`); none: open. */
+  apiKeys: readonly string[];
+  /** Requests per second to those routes per key (per client address when open), bursts of twice that; 0: no limit. */
+  rateLimit: number;
+  /** Model uploads streaming to disk at once (each up to the model cap); one more is a 429. */
+  maxUploadsInFlight: number;
 }
 
 export const DEFAULT_HTTP_CONFIG: HttpConfig = {
   maxJobBytes: 16 * 1024 * 1024,
-  maxModelBytes: 256 * 1024 * 1024,
+  apiKeys: [],
+  rateLimit: 0,
+  maxUploadsInFlight: 4,
 };
 
-/** The error body; the status is the code's (state/errors.ts) unless fastify already chose a 4xx. */
+const JSON_TYPE = 'application/json';
+const MODEL_TYPES = ['application/octet-stream', 'application/onnx'];
+const U64_MAX = (1n << 64n) - 1n;
+
+// ---- Messages fit for the outside: no filesystem paths, no onnxruntime source locations ---------------------
+
+/** `graph.cc:123 FunctionName ` as onnxruntime prefixes its messages. */
+const SOURCE_LOCATION = /\b[\w-]+\.(?:cc|cpp|cxx|c|h|hpp):\d+(?:\s+[A-Z]\w*(?=\s))?\s*/g;
+/** An absolute path of two segments or more (not one of our routes, not inside a URL). */
+const ABSOLUTE_PATH =
+  /(?<![\w.:/\\-])(?:[A-Za-z]:[\\/]|\/)(?!v1\/|healthz|metrics)[^\s"'`<>|,;()[\]]*[\\/][^\s"'`<>|,;()[\]]*/g;
+
+/** A message as API clients see it: paths become `<path>`, library source locations are dropped. */
+export function scrubMessage(message: string): string {
+  return message.replace(SOURCE_LOCATION, '').replace(ABSOLUTE_PATH, '<path>');
+}
+
+/** A value shown in a message, cut short: a client's 16 MB string is not echoed back. */
+function show(v: unknown): string {
+  const s = typeof v === 'string' ? JSON.stringify(v) : v === undefined ? 'nothing' : JSON.stringify(v);
+  return s.length > 48 ? `${s.slice(0, 45)}...` : s;
+}
+
+// ---- Exact integers from JSON ------------------------------------------------------------------------------
+
+/**
+ * The raw text of a top-level member of a JSON object (the last one, as JSON.parse keeps), or undefined. The text
+ * must already have parsed: this only finds where the value is, so a number beyond 2^53 is read digit for digit.
+ */
+export function rawTopLevelMember(text: string, key: string): string | undefined {
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i])) i++;
+  };
+  const skipString = () => {
+    i++;
+    while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+    i++;
+  };
+  ws();
+  if (text[i] !== '{') return undefined;
+  i++;
+  let found: string | undefined;
+  for (;;) {
+    ws();
+    if (text[i] !== '"') return found;
+    const keyStart = i;
+    skipString();
+    const k = text.slice(keyStart, i);
+    const name = k.includes('\\') ? (JSON.parse(k) as string) : k.slice(1, -1);
+    ws();
+    i++; // ':'
+    ws();
+    const valueStart = i;
+    let depth = 0;
+    while (i < text.length) {
+      const c = text[i];
+      if (c === '"') {
+        skipString();
+        if (depth === 0) break;
+        continue;
+      }
+      if (c === '{' || c === '[') depth++;
+      else if (c === '}' || c === ']') {
+        if (depth === 0) break;
+        depth--;
+        if (depth === 0) {
+          i++;
+          break;
+        }
+      } else if (depth === 0 && (c === ',' || ' \t\n\r'.includes(c))) break;
+      i++;
+    }
+    if (name === key) found = text.slice(valueStart, i);
+    ws();
+    if (text[i] === ',') i++;
+  }
+}
+
+/** The fee in lamports: JSON digits (exact at any size) or a decimal string, 0..2^64-1; anything else is a 400. */
+export function parseFee(value: unknown, rawNumber: string | undefined): bigint | undefined {
+  if (value === undefined) return undefined;
+  const text = typeof value === 'string' ? value : typeof value === 'number' ? rawNumber : undefined;
+  const expected =
+    'fee: expected a whole number of lamports (0..18446744073709551615) as digits or a decimal string';
+  if (text === undefined || !/^\d{1,40}$/.test(text)) {
+    throw new OptinferError('INVALID_INPUT', `${expected}, got ${show(text ?? value)}`);
+  }
+  const fee = BigInt(text);
+  if (fee > U64_MAX) throw new OptinferError('INVALID_INPUT', `${expected}, got ${text} (over 2^64 - 1)`);
+  return fee;
+}
+
+// ---- Rate limits -------------------------------------------------------------------------------------------
+
+/**
+ * Who may make another request now. A token bucket per key is what this node ships; a well-kept library such as
+ * @fastify/rate-limit (with a shared store for several nodes) can stand behind this interface instead.
+ */
+export interface RateLimiter {
+  /** Takes one request from `key`'s budget; when it is spent, says how long until the next one is allowed. */
+  take(key: string, now?: number): { ok: true } | { ok: false; retryAfterMs: number };
+}
+
+/** `rate` requests per second per key, in bursts of up to `burst`; idle buckets are forgotten when many pile up. */
+export class TokenBuckets implements RateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(
+    readonly rate: number,
+    readonly burst = Math.max(1, 2 * rate),
+    private readonly maxKeys = 10_000,
+  ) {}
+
+  /** Keys with a bucket in memory. */
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  take(key: string, now = Date.now()): { ok: true } | { ok: false; retryAfterMs: number } {
+    let b = this.buckets.get(key);
+    if (!b) {
+      if (this.buckets.size >= this.maxKeys) this.forgetFull(now);
+      b = { tokens: this.burst, at: now };
+      this.buckets.set(key, b);
+    }
+    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.rate);
+    b.at = now;
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return { ok: true };
+    }
+    return { ok: false, retryAfterMs: Math.ceil(((1 - b.tokens) / this.rate) * 1000) };
+  }
+
+  /** Buckets refilled to the brim carry no state worth keeping. */
+  private forgetFull(now: number): void {
+    for (const [k, b] of this.buckets) {
+      if (b.tokens + ((now - b.at) / 1000) * this.rate >= this.burst) this.buckets.delete(k);
+    }
+  }
+}
+
+// ---- The server --------------------------------------------------------------------------------------------
+
+/** The error body; the status is the code's (state/errors.ts) unless fastify already chose a finer 4xx. */
 function sendError(
   reply: FastifyReply,
   code: OptinferErrorCode,
   message: string,
   status = httpStatus(code),
 ): FastifyReply {
-  return reply.code(status).send({ error: { code, message } });
+  // A body left unread (an upload refused part way) is not drained: the connection closes after the answer.
+  if (!reply.request.raw.complete) reply.header('connection', 'close');
+  return reply.code(status).send({ error: { code, message: scrubMessage(message) } });
 }
+
+/** Errors Node's HTTP parser finds before fastify sees a request (431, 408, malformed), written in our shape. */
+function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, `request headers: expected at most ${maxHeaderSize} bytes in all`]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'request: not received in time']
+        : [400, 'request: expected a well-formed HTTP/1.1 request'];
+  const body = JSON.stringify({ error: { code: 'INVALID_REQUEST', message } });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
+function mediaType(req: FastifyRequest): string {
+  return (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+}
+
+/** Why fastify's JSON parser refused a body, in our words: the syntax error, or a prototype-poisoning key. */
+function jsonError(err: Error & { code?: string }, text: string): Error {
+  if (err.code !== 'FST_ERR_CTP_INVALID_JSON_BODY') return err;
+  try {
+    JSON.parse(text);
+  } catch (e) {
+    return new OptinferError(
+      'INVALID_REQUEST',
+      `request body: expected valid JSON (${(e as Error).message})`,
+    );
+  }
+  return new OptinferError(
+    'INVALID_REQUEST',
+    'request body: expected JSON without "__proto__" or "constructor" keys',
+  );
+}
+
+/** Raw JSON numbers of parsed job bodies, so the fee is read from its digits. */
+const rawFees = new WeakMap<object, string>();
 
 export function buildHttp(opts: {
   sequencer: Sequencer;
@@ -46,39 +253,128 @@ function build(opts: {
 }) {
   const cfg = { ...DEFAULT_HTTP_CONFIG, ...opts.config };
   const seq = opts.sequencer;
+  const maxModelBytes = seq.config.maxModelBytes;
   // Fastify's own request logging stays off: errors are logged below, and the node logs what matters.
-  const app = Fastify({ logger: false, bodyLimit: cfg.maxJobBytes });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: cfg.maxJobBytes,
+    clientErrorHandler: clientError,
+    frameworkErrors: (err, _req, reply) => {
+      const e = err as { code?: string; statusCode?: number };
+      const message =
+        e.code === 'FST_ERR_BAD_URL'
+          ? 'URL: expected a valid percent-encoded path'
+          : e.code === 'FST_ERR_MAX_PARAM_LENGTH'
+            ? 'URL: a path parameter is longer than any id (expected at most 100 characters)'
+            : 'request: not understood';
+      void sendError(reply, 'INVALID_REQUEST', message, e.statusCode ?? 400);
+    },
+  });
 
-  app.addContentTypeParser(
-    ['application/octet-stream', 'application/onnx'],
-    { parseAs: 'buffer', bodyLimit: cfg.maxModelBytes },
-    (_req, body, done) => done(null, body),
-  );
+  // Only the two bodies the API takes: JSON for jobs, ONNX bytes (as a stream, never buffered) for models.
+  app.removeAllContentTypeParsers();
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser(JSON_TYPE, { parseAs: 'string' }, (req, text, done) => {
+    json(req, text as string, (err: Error | null, body?: unknown) => {
+      if (err) return done(jsonError(err, text as string), undefined);
+      const fee = (body as { fee?: unknown } | null)?.fee;
+      if (typeof fee === 'number') {
+        const raw = rawTopLevelMember(text as string, 'fee');
+        if (raw !== undefined) rawFees.set(body as object, raw);
+      }
+      done(null, body);
+    });
+  });
+  app.addContentTypeParser(MODEL_TYPES, (_req, payload, done) => done(null, payload));
 
-  app.setErrorHandler((err, _req, reply) => {
-    if (isOptinferError(err)) return sendError(reply, err.code, err.message);
-    const e = err as { statusCode?: number; code?: string; message: string };
-    if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return sendError(
-        reply,
-        'PAYLOAD_TOO_LARGE',
-        `request body: expected at most ${cfg.maxJobBytes} bytes for a job (${cfg.maxModelBytes} for a model)`,
-      );
+  app.setErrorHandler((err, req, reply) => {
+    if (isOptinferError(err)) {
+      if (errorKind(err.code) === 'internal') {
+        opts.logger?.error({ code: err.code, err: err.message, url: req.url }, 'internal error');
+      }
+      return sendError(reply, err.code, err.message);
     }
-    if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      return sendError(
-        reply,
-        'UNSUPPORTED_MEDIA_TYPE',
-        'expected Content-Type application/json for jobs, application/octet-stream for models',
-      );
+    const e = err as { statusCode?: number; code?: string; message: string; name?: string };
+    switch (e.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return sendError(
+          reply,
+          'PAYLOAD_TOO_LARGE',
+          `request body: expected at most ${cfg.maxJobBytes} bytes for a job (${maxModelBytes} for a model)`,
+        );
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return sendError(
+          reply,
+          'UNSUPPORTED_MEDIA_TYPE',
+          `Content-Type: expected ${JSON_TYPE} for jobs, application/octet-stream for models, got ${show(req.headers['content-type'])}`,
+        );
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return sendError(reply, 'INVALID_REQUEST', 'request body: expected a JSON object, got an empty body');
+      case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+        return sendError(reply, 'INVALID_REQUEST', 'request body: its size does not match Content-Length');
     }
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
       return sendError(reply, 'INVALID_REQUEST', e.message, e.statusCode);
     }
-    opts.logger?.error({ err: e.message }, 'internal error');
+    opts.logger?.error({ err: e.message, url: req.url }, 'internal error');
     return sendError(reply, 'INTERNAL', 'internal error; see the node log');
   });
-  app.setNotFoundHandler((req, reply) => sendError(reply, 'NOT_FOUND', `no route ${req.method} ${req.url}`));
+  app.setNotFoundHandler((req, reply) =>
+    sendError(
+      reply,
+      'NOT_FOUND',
+      `no route ${req.method} ${req.url.length > 80 ? `${req.url.slice(0, 77)}...` : req.url}`,
+    ),
+  );
+
+  // ---- Who may write: API keys, rate limits, body types (all before the body is read) ----
+
+  const keys = new Map(cfg.apiKeys.map((k, i) => [createHash('sha256').update(k).digest('hex'), `key-${i}`]));
+  /** Uploads streaming to disk now: with the cap on each, this bounds the disk they can take at once. */
+  let uploading = 0;
+  const limiter: RateLimiter | undefined = cfg.rateLimit > 0 ? new TokenBuckets(cfg.rateLimit) : undefined;
+
+  /** The caller's identity for rate limits: its key's index, or its address on an open node. */
+  const caller = (req: FastifyRequest): string => {
+    if (keys.size === 0) return `addr-${req.ip}`;
+    const auth = req.headers.authorization;
+    if (auth === undefined) {
+      throw new OptinferError(
+        'UNAUTHORIZED',
+        `${req.method} ${req.routeOptions.url}: expected an API key (Authorization: Bearer KEY); this node requires one`,
+      );
+    }
+    const m = /^Bearer (\S+)$/i.exec(auth);
+    if (!m) throw new OptinferError('UNAUTHORIZED', 'Authorization: expected "Bearer KEY"');
+    // Looked up by hash: the time taken does not depend on how much of a key matched.
+    const id = keys.get(createHash('sha256').update(m[1]).digest('hex'));
+    if (!id) throw new OptinferError('UNAUTHORIZED', 'API key: not known to this node');
+    return id;
+  };
+
+  const guard = (types: string[], expected: string) => async (req: FastifyRequest, reply: FastifyReply) => {
+    let who: string;
+    try {
+      who = caller(req);
+    } catch (e) {
+      reply.header('www-authenticate', 'Bearer realm="optinfer"');
+      throw e;
+    }
+    const verdict = limiter?.take(who);
+    if (verdict && !verdict.ok) {
+      reply.header('retry-after', String(Math.max(1, Math.ceil(verdict.retryAfterMs / 1000))));
+      throw new OptinferError(
+        'RATE_LIMITED',
+        `${req.method} ${req.routeOptions.url}: over ${cfg.rateLimit} requests per second for this ${keys.size ? 'API key' : 'address'}; retry after ${verdict.retryAfterMs} ms`,
+      );
+    }
+    if (!types.includes(mediaType(req))) {
+      throw new OptinferError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `Content-Type: expected ${expected}, got ${show(req.headers['content-type'])}`,
+      );
+    }
+  };
 
   app.get('/healthz', async () => ({ ok: true, ...seq.stats() }));
 
@@ -88,19 +384,44 @@ function build(opts: {
     return opts.metrics.registry.metrics();
   });
 
-  app.post('/v1/models', async (req, reply) => {
-    const body = req.body;
-    if (!Buffer.isBuffer(body) || body.length === 0) {
-      throw new OptinferError(
-        'INVALID_MODEL',
-        'model: expected the ONNX file bytes as the request body (Content-Type: application/octet-stream)',
-      );
-    }
-    const q = req.query as { name?: string };
-    const name = typeof q.name === 'string' && q.name.length > 0 ? q.name.slice(0, 128) : 'model';
-    const info = await seq.registerModel(new Uint8Array(body), name);
-    return reply.code(201).send(info);
-  });
+  app.post(
+    '/v1/models',
+    { onRequest: guard(MODEL_TYPES, 'application/octet-stream (the ONNX file bytes) for a model') },
+    async (req, reply) => {
+      const declared = Number(req.headers['content-length']);
+      if (declared > maxModelBytes) {
+        throw new OptinferError(
+          'PAYLOAD_TOO_LARGE',
+          `model: expected at most ${maxModelBytes} bytes, got ${declared} (Content-Length)`,
+        );
+      }
+      if (uploading >= cfg.maxUploadsInFlight) {
+        reply.header('retry-after', '1');
+        throw new OptinferError(
+          'RATE_LIMITED',
+          `POST /v1/models: ${uploading} uploads are in flight, the most this node takes at once; retry shortly`,
+        );
+      }
+      const q = req.query as { name?: string };
+      const name = typeof q.name === 'string' && q.name.length > 0 ? q.name.slice(0, 128) : 'model';
+      const body = req.body as Readable | undefined;
+      if (!body) {
+        throw new OptinferError(
+          'INVALID_MODEL',
+          'model: expected the ONNX file bytes as the request body (Content-Type: application/octet-stream)',
+        );
+      }
+      // Not destroyed when refused part way: the answer is written first, then the connection closes.
+      const chunks = body.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>;
+      uploading++;
+      try {
+        const info = await seq.registerModel(scanned(chunks, new ModelProtoScan(`model '${name}'`)), name);
+        return reply.code(201).send(info);
+      } finally {
+        uploading--;
+      }
+    },
+  );
 
   app.get('/v1/models', async () => seq.listModels());
 
@@ -113,13 +434,14 @@ function build(opts: {
 
   app.get('/v1/models/:id/file', async (req, reply) => {
     const id = asModelId((req.params as { id: string }).id, 'model id');
+    const bytes = seq.modelBytes(id);
     reply.header('content-type', 'application/octet-stream');
-    return Buffer.from(seq.modelBytes(id));
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   });
 
-  app.post('/v1/jobs', async (req, reply) => {
+  app.post('/v1/jobs', { onRequest: guard([JSON_TYPE], JSON_TYPE) }, async (req, reply) => {
     const body = req.body as { modelId?: unknown; inputs?: unknown; fee?: unknown } | undefined;
-    if (!body || typeof body !== 'object') {
+    if (!body || typeof body !== 'object' || Array.isArray(body)) {
       throw new OptinferError(
         'INVALID_INPUT',
         'job: expected a JSON object {"modelId": "...", "inputs": {...}}',
@@ -129,16 +451,7 @@ function build(opts: {
     if (body.inputs === undefined)
       throw new OptinferError('INVALID_INPUT', 'inputs: missing, expected {"NAME": {dtype, dims, data}}');
     const inputs = decodeInputsJson({ inputs: body.inputs });
-    let fee: bigint | undefined;
-    if (body.fee !== undefined) {
-      if ((typeof body.fee !== 'number' && typeof body.fee !== 'string') || !/^\d+$/.test(String(body.fee))) {
-        throw new OptinferError(
-          'INVALID_INPUT',
-          `fee: expected a non-negative integer of lamports, got ${JSON.stringify(body.fee)}`,
-        );
-      }
-      fee = BigInt(body.fee);
-    }
+    const fee = parseFee(body.fee, rawFees.get(body));
     const { jobId } = await seq.submit({ modelId, inputs, fee });
     return reply.code(202).send({ jobId });
   });
@@ -148,7 +461,12 @@ function build(opts: {
     const q = req.query as { outputs?: string; proof?: string };
     const view = await seq.getJob(id, { outputs: q.outputs !== 'false', proof: q.proof !== 'false' });
     if (!view) throw new OptinferError('NOT_FOUND', `job ${id} is unknown`);
-    return { ...view, outputs: view.outputs && encodeTensorsJson(view.outputs) };
+    return {
+      ...view,
+      outputs: view.outputs && encodeTensorsJson(view.outputs),
+      // An executor's failure can quote onnxruntime; what reaches the client names no path.
+      error: view.error && scrubMessage(view.error),
+    };
   });
 
   app.get('/v1/jobs/:id/inputs', async (req) => {
@@ -169,4 +487,13 @@ function build(opts: {
   });
 
   return app;
+}
+
+/** Passes an upload through, refusing it (INVALID_MODEL) as soon as its bytes stop looking like an ONNX model. */
+async function* scanned(body: AsyncIterable<Uint8Array>, scan: ModelProtoScan): AsyncIterable<Uint8Array> {
+  for await (const chunk of body) {
+    scan.push(chunk);
+    yield chunk;
+  }
+  scan.end();
 }

@@ -12,7 +12,7 @@ import { Batcher, type BatcherConfig } from './batcher.ts';
 import { Dispatcher, type DispatchConfig } from './dispatch.ts';
 import { Intake, type IntakeConfig } from './intake.ts';
 import { Ledger, type BatchState } from './ledger.ts';
-import { ModelCatalog, type ModelsConfig } from './models.ts';
+import { ModelCatalog, type ModelSource, type ModelsConfig } from './models.ts';
 import type { ModelInfo, ModelInspector, Settlement } from './ports.ts';
 import { SettlementLoop } from './settlement-loop.ts';
 import { Views, type JobView } from './views.ts';
@@ -138,8 +138,9 @@ export class Sequencer {
     );
   }
 
-  registerModel(bytes: Uint8Array, name: string): Promise<ModelInfo> {
-    return this.models.register(bytes, name);
+  /** Bytes, or an upload's stream of chunks (stored under the size cap as it arrives, never buffered whole). */
+  registerModel(source: ModelSource, name: string): Promise<ModelInfo> {
+    return this.models.register(source, name);
   }
 
   listModels(): ModelInfo[] {

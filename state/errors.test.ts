@@ -56,7 +56,7 @@ test('isOptinferErrorCode accepts the table and the families, nothing else', () 
   }
 });
 
-test('HTTP status by kind: 400, 404, 409, 503, 500; only the size and media-type codes refine 400', () => {
+test('HTTP status by kind: 400, 404, 409, 503, 500; only the size, media-type, key and rate codes refine theirs', () => {
   const byKind: Record<ErrorKind, number> = {
     'bad-input': 400,
     'not-found': 404,
@@ -67,6 +67,8 @@ test('HTTP status by kind: 400, 404, 409, 503, 500; only the size and media-type
   const refined: Partial<Record<FixedErrorCode, number>> = {
     PAYLOAD_TOO_LARGE: 413,
     UNSUPPORTED_MEDIA_TYPE: 415,
+    UNAUTHORIZED: 401,
+    RATE_LIMITED: 429,
   };
   for (const c of FIXED) assert.equal(httpStatus(c), refined[c] ?? byKind[errorKind(c)], c);
   assert.equal(httpStatus('PROGRAM_CLOCK_EXPIRED'), 409);

@@ -52,6 +52,11 @@ export const CODES = {
   EXECUTION_FAILED: { kind: 'bad-input', means: 'onnxruntime failed to run the model on these inputs' },
   PAYLOAD_TOO_LARGE: { kind: 'bad-input', status: 413, means: 'a body or bus message over its size limit' },
   UNSUPPORTED_MEDIA_TYPE: { kind: 'bad-input', status: 415, means: 'an HTTP body of the wrong Content-Type' },
+  UNAUTHORIZED: {
+    kind: 'bad-input',
+    status: 401,
+    means: 'an API key is required and was missing or unknown',
+  },
   TRANSACTION_TOO_LARGE: { kind: 'bad-input', means: 'instruction data or a transaction over Solana limits' },
   NOT_FOUND: { kind: 'not-found', means: 'an unknown model, job, batch, file or route' },
   SETTLEMENT_CONFLICT: { kind: 'conflict', means: 'the chain holds a different batch root at that index' },
@@ -70,6 +75,7 @@ export const CODES = {
   CLOSED: { kind: 'unavailable', means: 'the bus was closed' },
   TIMEOUT: { kind: 'unavailable', means: 'a bus request or durable send was not answered in time' },
   NO_RESPONDERS: { kind: 'unavailable', means: 'a bus request found no subscriber' },
+  RATE_LIMITED: { kind: 'unavailable', status: 429, means: "over the API key's (or address's) request rate" },
   INTERNAL: { kind: 'internal', means: 'a broken invariant; see the node log' },
   STORE_CORRUPT: { kind: 'internal', means: 'stored state contradicts itself' },
   NONDETERMINISTIC: { kind: 'internal', means: 'the tracing run and the plain run disagree' },
@@ -119,7 +125,7 @@ const STATUS_OF_KIND: Record<ErrorKind, number> = {
   internal: 500,
 };
 
-/** The HTTP status of an error with this code: the kind's, or the code's finer one (413, 415). */
+/** The HTTP status of an error with this code: the kind's, or the code's finer one (401, 413, 415, 429). */
 export function httpStatus(code: OptinferErrorCode): number {
   const info = infoOf(code);
   return info.status ?? STATUS_OF_KIND[info.kind];

@@ -9,6 +9,8 @@ interface SubmitOptions {
   model: string;
   input: string;
   url: string;
+  /** Sent as `Authorization: Bearer KEY` with the upload and the job. */
+  apiKey?: string;
   wait: boolean;
   timeoutMs: number;
 }
@@ -52,6 +54,7 @@ function readFile(path: string, what: string): Buffer {
 }
 
 export async function submitCommand(o: SubmitOptions): Promise<number> {
+  const auth: Record<string, string> = o.apiKey ? { authorization: `Bearer ${o.apiKey}` } : {};
   const inputs = parseInputsJson(readFile(o.input, 'input file').toString('utf8'), `input file '${o.input}'`);
   let modelId: string;
   if (existsSync(o.model)) {
@@ -63,7 +66,7 @@ export async function submitCommand(o: SubmitOptions): Promise<number> {
     );
     const r = await call(`${o.url}/v1/models?name=${name}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/octet-stream' },
+      headers: { 'content-type': 'application/octet-stream', ...auth },
       body: new Uint8Array(readFile(o.model, 'model file')),
     });
     modelId = (r.body as { modelId: string }).modelId;
@@ -77,7 +80,7 @@ export async function submitCommand(o: SubmitOptions): Promise<number> {
   }
   const r = await call(`${o.url}/v1/jobs`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...auth },
     body: JSON.stringify({ modelId, inputs: encodeTensorsJson(inputs) }),
   });
   const { jobId } = r.body as { jobId: string };
