@@ -289,7 +289,7 @@ test('after maxAttempts failures a job is failed and leaves the open table', asy
     await messages.send(s.bus, messages.RESULT, A, { jobId: j.jobId, executor: A, error: 'out of memory' });
     await waitFor(async () => (await s.ledger.jobs.get(j.jobId))?.status === 'failed', 'the failure');
     const failed = (await s.ledger.jobs.get(j.jobId))!;
-    assert.equal(failed.error, `executor ${A} failed: out of memory`);
+    assert.equal(failed.error, `executor ${A} failed: out of memory; gave up after 1 attempt`);
     assert.equal(await s.ledger.open.get(seqKey(5)), undefined);
     assert.equal(await s.ledger.meta.get('nextSeq'), 6);
     assert.equal(s.ledger.active.has(j.jobId), false);
@@ -391,7 +391,11 @@ test('a job that every live executor fails ends failed with the last error, befo
     await messages.send(s.bus, messages.RESULT, first, { jobId: j.jobId, executor: first, error: 'boom 1' });
     await waitFor(() => s.order.length === 2, 'the second assignment');
     assert.equal(s.order[1][0], second);
-    await messages.send(s.bus, messages.RESULT, second, { jobId: j.jobId, executor: second, error: 'boom 2' });
+    await messages.send(s.bus, messages.RESULT, second, {
+      jobId: j.jobId,
+      executor: second,
+      error: 'boom 2',
+    });
     await waitFor(async () => (await s.ledger.jobs.get(j.jobId))?.status === 'failed', 'the failure');
     const failed = (await s.ledger.jobs.get(j.jobId))!;
     assert.match(failed.error!, /boom 2/, 'the last error');
@@ -421,7 +425,10 @@ test('an executor that stops heart-beating loses its in-flight job at the lapse,
     const elapsed = Date.now() - silencedAt;
     assert.equal(s.order[1][0], B);
     assert.equal(s.order[1][1].jobId, j.jobId);
-    assert.ok(elapsed < 1_000, `re-queued ${elapsed} ms after the last heartbeat (lapse 100 ms, deadline 60 s)`);
+    assert.ok(
+      elapsed < 1_000,
+      `re-queued ${elapsed} ms after the last heartbeat (lapse 100 ms, deadline 60 s)`,
+    );
     const now = await stateOf(s.ledger, j);
     assert.equal(now.status, 'executing');
     assert.equal(now.executor, B);
@@ -595,5 +602,27 @@ test('a job that hangs the node on every start is failed by the start after maxA
     assert.deepEqual(assignedAt, [1, 2, 3]);
   } finally {
     await t.close();
+  }
+});
+
+test('a job its only executor failed right after start waits out the start-up grace, then ends failed', async () => {
+  // Executors announce themselves within a heartbeat lapse: until then another may still join and take the job.
+  const s = await setup({ config: { executorTimeoutMs: 300 } });
+  try {
+    await s.keepBeating(A, 4);
+    const j = await s.enqueue(0);
+    await waitFor(() => s.order.length === 1, 'the assignment to A');
+    await messages.send(s.bus, messages.RESULT, A, { jobId: j.jobId, executor: A, error: 'bad shape' });
+    await waitFor(() => s.metrics.count('jobs_reassigned_total') === 1, 'the re-queue');
+    assert.equal((await stateOf(s.ledger, j)).status, 'queued', 'within the grace the job waits');
+    assert.equal((await stateOf(s.ledger, j)).lastError, `executor ${A} failed: bad shape`);
+    await waitFor(async () => (await s.ledger.jobs.get(j.jobId))?.status === 'failed', 'the failure', 3_000);
+    const failed = (await s.ledger.jobs.get(j.jobId))!;
+    assert.equal(failed.error, `executor ${A} failed: bad shape; every live executor has failed it`);
+    assert.equal(await s.ledger.open.get(seqKey(0)), undefined);
+    assert.equal(s.d.queued, 0);
+    assert.equal(s.order.length, 1);
+  } finally {
+    await s.close();
   }
 });
