@@ -1,11 +1,11 @@
-// Dispatch: live executors, the queue of jobs waiting for one, assignments over the bus, results, retries and timeouts.
+// Dispatch: live executors, the queue of jobs waiting for one, assignments over the bus, results, retries, lapses and failure.
 import type { Bus, Consumer, Subscription } from '../bus/bus.ts';
 import * as messages from '../bus/messages.ts';
 import type { AssignMessage, HeartbeatMessage, ResultMessage } from '../bus/messages.ts';
 import type { Logger } from '../common/log.ts';
 import type { Metrics } from '../common/metrics.ts';
 import { OptinferError } from '../state/errors.ts';
-import { seqKey, type WriteOp } from '../state/store.ts';
+import { seqKey } from '../state/store.ts';
 import { tensorSetDigest } from '../state/tensor.ts';
 import { fromWire, toStored, fromStored, type TensorMap } from '../state/tensor-map.ts';
 import { asExecutorId, type ExecutorId, type JobId } from '../state/types.ts';
@@ -14,13 +14,24 @@ import type { JobState, Ledger } from './ledger.ts';
 import type { Settlement } from './ports.ts';
 
 export interface DispatchConfig {
-  /** An executor that has not returned a result by then loses the job to another executor. */
+  /** Milliseconds: an executor that has not returned a result by then loses the job to another executor. */
   assignTimeoutMs: number;
-  /** Executors silent for longer are considered gone. */
+  /** Heartbeat lapse in milliseconds: an executor silent for longer is gone, and its jobs are re-queued at once. */
   executorTimeoutMs: number;
-  /** Attempts before a job is marked failed. */
+  /**
+   * Attempts before a job ends `failed`. An attempt is counted on disk when the job is assigned, so one in flight
+   * when the node dies counts too: a job that hangs or crashes whoever runs it cannot wedge recovery.
+   */
   maxAttempts: number;
 }
+
+/** How often an executor heartbeats, in milliseconds (executor/worker.ts DEFAULT_EXECUTOR_CONFIG.heartbeatMs). */
+export const HEARTBEAT_INTERVAL_MS = 2_000;
+/** Milliseconds of silence (five missed heartbeats) after which an executor is gone: the default executorTimeoutMs. */
+export const HEARTBEAT_LAPSE_MS = 5 * HEARTBEAT_INTERVAL_MS;
+
+/** Milliseconds between checks that this process's event loop is running (see Dispatcher.noteLoop). */
+const LOOP_WATCH_MS = 100;
 
 /** A job waiting for an executor, with its inputs. */
 export interface QueuedJob {
@@ -55,6 +66,11 @@ export class Dispatcher {
   private readonly excludedOf = new Map<JobId, Set<ExecutorId>>();
   private rrCursor = 0;
   private closed = false;
+  /** "Every live executor failed it" is only judged once every live executor has had time to announce itself. */
+  private readonly startedAt = Date.now();
+  /** When the event loop was last seen running, and the timer that notes it. */
+  private loopAt = Date.now();
+  private readonly loopWatch: NodeJS.Timeout;
 
   constructor(
     private readonly config: DispatchConfig,
@@ -65,7 +81,9 @@ export class Dispatcher {
     private readonly executed: { add(job: ExecutedJob): void },
     private readonly log: Logger,
     private readonly metrics: Metrics,
-  ) {}
+  ) {
+    this.loopWatch = setInterval(() => this.noteLoop(Date.now()), LOOP_WATCH_MS).unref();
+  }
 
   listenHeartbeats(): Promise<Subscription> {
     return messages.subscribe(this.bus, messages.HEARTBEAT, (m) => this.onHeartbeat(m));
@@ -83,10 +101,24 @@ export class Dispatcher {
     this.dispatch();
   }
 
-  /** A job acknowledged before a restart, put back without dispatching (no executor is known yet). */
-  restore(job: QueuedJob, excluded: ExecutorId[]): void {
+  /**
+   * A job acknowledged before a restart, put back without dispatching (no executor is known yet). One that was
+   * executing when the node stopped had that attempt counted on disk; at the attempt limit it ends `failed`
+   * instead of being run again, so a job that hangs or kills the node cannot keep it from starting.
+   */
+  async restore(job: QueuedJob, state: JobState): Promise<void> {
+    let j = state;
+    if (j.status === 'executing') {
+      const why = `the node stopped while it ran on executor ${j.executor}`;
+      if (j.attempts >= this.config.maxAttempts) {
+        await this.fail(j, `${why}; gave up after ${attempts(j.attempts)}`);
+        return;
+      }
+      j = { ...j, status: 'queued', executor: undefined, lastError: why };
+      this.ledger.active.set(j.jobId, j);
+    }
     this.queue.push(job);
-    if (excluded.length > 0) this.excludedOf.set(job.jobId, new Set(excluded));
+    if (j.excluded.length > 0) this.excludedOf.set(job.jobId, new Set(j.excluded));
   }
 
   /** A job whose result lost a dispute: never again to `excluded`; queued at the back when its inputs were found. */
@@ -109,6 +141,7 @@ export class Dispatcher {
 
   close(): void {
     this.closed = true;
+    clearInterval(this.loopWatch);
   }
 
   private onHeartbeat(m: HeartbeatMessage): void {
@@ -160,9 +193,16 @@ export class Dispatcher {
     );
   }
 
-  private liveExecutors(): LiveExecutor[] {
-    const cutoff = Date.now() - this.config.executorTimeoutMs;
+  private liveExecutors(now = Date.now()): LiveExecutor[] {
+    const cutoff = now - this.config.executorTimeoutMs;
     return [...this.executors.values()].filter((e) => e.lastSeen >= cutoff && e.eligible);
+  }
+
+  /** Whether no live executor is left to try a job on: it has been failed by (or excluded from) every one. */
+  private everyLiveFailed(excluded: Set<ExecutorId>, now = Date.now()): boolean {
+    if (excluded.size === 0 || now - this.startedAt < this.config.executorTimeoutMs) return false;
+    const live = this.liveExecutors(now);
+    return live.length > 0 && live.every((e) => excluded.has(e.id));
   }
 
   /** Hands queued jobs to live executors with free capacity, round robin, never to an excluded one. */
@@ -171,6 +211,7 @@ export class Dispatcher {
     const live = this.liveExecutors().filter((e) => e.inflight.size < e.capacity);
     if (live.length === 0) return;
     const deferred: QueuedJob[] = [];
+    const unrunnable: QueuedJob[] = [];
     while (this.queue.length > 0) {
       const free = live.filter((e) => e.inflight.size < e.capacity);
       if (free.length === 0) break;
@@ -178,7 +219,8 @@ export class Dispatcher {
       const excluded = this.excludedOf.get(job.jobId);
       const candidates = excluded ? free.filter((e) => !excluded.has(e.id)) : free;
       if (candidates.length === 0) {
-        deferred.push(job);
+        if (this.everyLiveFailed(excluded!)) unrunnable.push(job);
+        else deferred.push(job);
         continue;
       }
       const ex = candidates[this.rrCursor++ % candidates.length];
@@ -191,13 +233,31 @@ export class Dispatcher {
       void this.assign(job, ex.id);
     }
     this.queue.unshift(...deferred);
+    for (const job of unrunnable) void this.endUnrunnable(job);
     this.metrics.set('jobs_pending', this.queue.length);
     this.metrics.set('jobs_inflight', this.inflight.size);
   }
 
-  private async assign(job: QueuedJob, executor: ExecutorId): Promise<void> {
+  /** A queued job no live executor may take any more: it ends `failed` with its last error. */
+  private async endUnrunnable(job: QueuedJob): Promise<void> {
     try {
       const j = await this.ledger.stateOf(job.jobId);
+      if (!j || j.status !== 'queued') return;
+      const last = j.lastError ?? 'it lost a dispute';
+      await this.fail(j, `${last}; every live executor has failed it`);
+    } catch (e) {
+      this.log.error(
+        { err: (e as Error).message, jobId: job.jobId },
+        'could not mark the job failed; kept queued',
+      );
+      this.queue.push(job);
+    }
+  }
+
+  private async assign(job: QueuedJob, executor: ExecutorId): Promise<void> {
+    let before: JobState | undefined;
+    try {
+      const j = (before = await this.ledger.stateOf(job.jobId));
       if (!j) throw new OptinferError('STORE_CORRUPT', `job ${job.jobId} vanished`);
       const updated: JobState = {
         ...j,
@@ -207,16 +267,26 @@ export class Dispatcher {
         updatedAt: Date.now(),
       };
       this.ledger.active.set(job.jobId, updated);
+      // On disk before the executor can start it: an attempt in flight when the node dies counts after the restart.
+      await this.ledger.write([this.ledger.jobs.put(job.jobId, updated)]);
+      // Re-queued meanwhile (lapse, shutdown): that path has the job now.
+      if (this.closed || this.inflight.get(job.jobId)?.executor !== executor) return;
       const msg: AssignMessage = { jobId: job.jobId, modelId: j.modelId, inputs: job.inputs, fee: j.fee };
       await messages.send(this.bus, messages.ASSIGN, executor, msg, {
         msgId: `${job.jobId}:${executor}:${updated.attempts}:${updated.invalidations?.length ?? 0}`,
       });
     } catch (e) {
+      if (this.closed) return;
       this.log.error(
         { err: (e as Error).message, jobId: job.jobId, executor },
         'assignment failed; job re-queued',
       );
       this.release(job.jobId, executor);
+      // The executor never got it: the attempt is not counted (a bus outage must not use up a job's attempts).
+      if (before) {
+        this.ledger.active.set(job.jobId, before);
+        await this.ledger.write([this.ledger.jobs.put(job.jobId, before)]).catch(() => {});
+      }
       this.queue.unshift(job);
     }
   }
@@ -230,16 +300,19 @@ export class Dispatcher {
     const id = m.jobId;
     const f = this.inflight.get(id);
     if (!f || f.executor !== m.executor) {
+      // Also a late answer from an executor whose job was re-queued (lapse, timeout): the re-run's result counts.
       this.log.debug(
         { jobId: id, executor: m.executor },
         'ignoring a result for a job not assigned to that executor',
       );
       return;
     }
+    // Released before any await: a lapse or timeout noticed meanwhile cannot hand the job out a second time.
+    this.release(id, m.executor);
     const j = await this.ledger.stateOf(id);
     if (!j || j.status !== 'executing') return;
     if (m.error !== undefined || !m.outputs || !m.outputDigest) {
-      await this.retryElsewhere(j, `executor ${m.executor} failed: ${m.error ?? 'no outputs'}`);
+      await this.retry(j, m.executor, `executor ${m.executor} failed: ${m.error ?? 'no outputs'}`, true);
       return;
     }
     let outputs: TensorMap;
@@ -248,7 +321,8 @@ export class Dispatcher {
       if (tensorSetDigest(outputs) !== m.outputDigest)
         throw new OptinferError('INVALID_INPUT', 'outputDigest does not match the outputs sent');
     } catch (e) {
-      await this.retryElsewhere(j, `executor ${m.executor} sent a malformed result: ${(e as Error).message}`);
+      const why = `executor ${m.executor} sent a malformed result: ${(e as Error).message}`;
+      await this.retry(j, m.executor, why, true);
       return;
     }
     const updated: JobState = {
@@ -262,51 +336,100 @@ export class Dispatcher {
       this.ledger.outputs.put(id, toStored(outputs)),
     ]);
     this.ledger.active.set(id, updated);
-    this.release(id, m.executor);
     const at = Date.now();
     this.metrics.inc('jobs_executed_total');
     this.dispatch();
     this.executed.add({ seq: j.seq, jobId: id, at });
   }
 
-  /** Re-queues every job whose executor has not answered by its deadline. */
+  /**
+   * Called on every tick: re-queues the jobs of executors whose heartbeat lapsed (at once, not at the assignment
+   * deadline) and of executors that have not answered by the deadline.
+   */
   async expire(now: number): Promise<void> {
-    for (const [id, f] of this.inflight) {
-      if (f.deadline <= now) {
-        const j = await this.ledger.stateOf(id);
-        if (j && j.status === 'executing') await this.retryElsewhere(j, `executor ${f.executor} timed out`);
-        else this.release(id, f.executor);
-      }
+    this.noteLoop(now);
+    const due: [JobId, ExecutorId, string, boolean][] = [];
+    for (const e of this.executors.values()) {
+      if (e.inflight.size === 0 || now - e.lastSeen <= this.config.executorTimeoutMs) continue;
+      // Gone, not wrong: the executor may run the job again if it comes back; the attempt counts.
+      const why = `executor ${e.id} stopped heart-beating (silent for ${now - e.lastSeen} ms)`;
+      for (const id of e.inflight) due.push([id, e.id, why, false]);
+    }
+    for (const [id, f] of this.inflight)
+      if (f.deadline <= now) due.push([id, f.executor, `executor ${f.executor} timed out`, true]);
+    for (const [id, executor, why, exclude] of due) {
+      if (this.inflight.get(id)?.executor !== executor) continue;
+      this.release(id, executor);
+      const j = await this.ledger.stateOf(id);
+      if (j && j.status === 'executing') await this.retry(j, executor, why, exclude);
     }
   }
 
-  private async retryElsewhere(j: JobState, why: string): Promise<void> {
-    const executor = j.executor!;
-    this.release(j.jobId, executor);
-    const excluded = new Set([...j.excluded, executor]);
-    this.excludedOf.set(j.jobId, excluded);
-    const failed = j.attempts >= this.config.maxAttempts;
+  /**
+   * A gap in the loop watch means this process's event loop was stalled (a long synchronous run in the same
+   * process, a GC pause) and could not hear heartbeats meanwhile: executors live before the stall are not judged
+   * on that silence. Called by the watch timer and by `expire`, whichever runs first after the stall.
+   */
+  private noteLoop(now: number): void {
+    const last = this.loopAt;
+    this.loopAt = now;
+    if (now - last <= this.config.executorTimeoutMs / 2) return;
+    for (const e of this.executors.values())
+      if (last - e.lastSeen <= this.config.executorTimeoutMs) e.lastSeen = Math.max(e.lastSeen, now);
+    this.log.warn({ stalledMs: now - last }, 'the sequencer was stalled; missed heartbeats excused');
+  }
+
+  /**
+   * A failed or abandoned attempt (already released): the job goes back to the queue, away from `executor` when
+   * `exclude` (it failed the job, or timed out on it), or ends `failed` with `why` once it has used its attempts
+   * or every live executor has failed it.
+   */
+  private async retry(j: JobState, executor: ExecutorId, why: string, exclude: boolean): Promise<void> {
+    const excluded = new Set(exclude ? [...j.excluded, executor] : j.excluded);
+    if (excluded.size > 0) this.excludedOf.set(j.jobId, excluded);
+    const end =
+      j.attempts >= this.config.maxAttempts
+        ? `${why}; gave up after ${attempts(j.attempts)}`
+        : this.everyLiveFailed(excluded)
+          ? `${why}; every live executor has failed it`
+          : undefined;
+    if (end !== undefined) {
+      await this.fail({ ...j, excluded: [...excluded] }, end);
+      return;
+    }
     const updated: JobState = {
       ...j,
-      status: failed ? 'failed' : 'queued',
+      status: 'queued',
       excluded: [...excluded],
       executor: undefined,
-      error: failed ? why : undefined,
+      lastError: why,
       updatedAt: Date.now(),
     };
-    const { jobs, open, meta } = this.ledger;
-    const ops: WriteOp[] = [jobs.put(j.jobId, updated)];
-    // nextSeq is persisted whenever a job leaves `open` (see Batcher.cut).
-    if (failed) ops.push(open.del(seqKey(j.seq)), meta.put('nextSeq', this.ledger.nextSeq));
-    await this.ledger.write(ops);
-    if (failed) this.ledger.active.delete(j.jobId);
-    else this.ledger.active.set(j.jobId, updated);
+    await this.ledger.write([this.ledger.jobs.put(j.jobId, updated)]);
+    this.ledger.active.set(j.jobId, updated);
     this.metrics.inc('jobs_reassigned_total');
-    this.log.warn({ jobId: j.jobId, why, failed }, failed ? 'job failed' : 'job re-queued');
-    if (!failed) {
-      const stored = await this.ledger.inputs.get(j.jobId);
-      if (stored) this.queue.unshift({ seq: j.seq, jobId: j.jobId, inputs: fromStored(stored) });
-      this.dispatch();
-    }
+    this.log.warn({ jobId: j.jobId, why }, 'job re-queued');
+    const stored = await this.ledger.inputs.get(j.jobId);
+    if (stored) this.queue.unshift({ seq: j.seq, jobId: j.jobId, inputs: fromStored(stored) });
+    this.dispatch();
   }
+
+  /** The job ends `failed` with `error` (shown by GET /v1/jobs/:id) and leaves the open table. */
+  private async fail(j: JobState, error: string): Promise<void> {
+    const failed: JobState = { ...j, status: 'failed', executor: undefined, error, updatedAt: Date.now() };
+    const { jobs, open, meta } = this.ledger;
+    // nextSeq is persisted whenever a job leaves `open` (see Batcher.cut).
+    await this.ledger.write([
+      jobs.put(j.jobId, failed),
+      open.del(seqKey(j.seq)),
+      meta.put('nextSeq', this.ledger.nextSeq),
+    ]);
+    this.ledger.active.delete(j.jobId);
+    this.excludedOf.delete(j.jobId);
+    this.log.warn({ jobId: j.jobId, error }, 'job failed');
+  }
+}
+
+function attempts(n: number): string {
+  return `${n} attempt${n === 1 ? '' : 's'}`;
 }

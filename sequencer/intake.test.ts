@@ -45,7 +45,10 @@ function setup(ledger: Ledger) {
       get: (id: ModelId) => (id === MODEL_ID ? MODEL : undefined),
       validateInputs: (m, inputs) => inspector.validateInputs(m, inputs),
     },
-    { enqueue: (j) => enqueued.push(j), restore: (job, excluded) => restored.push({ job, excluded }) },
+    {
+      enqueue: (j) => enqueued.push(j),
+      restore: (job, state) => void restored.push({ job, excluded: state.excluded }),
+    },
     { restore: (j) => executed.push(j) },
     metrics,
   );

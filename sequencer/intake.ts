@@ -5,7 +5,7 @@ import { jobId as makeJobId } from '../state/job.ts';
 import { seqKey } from '../state/store.ts';
 import { tensorSetDigest } from '../state/tensor.ts';
 import { fromStored, toStored, type TensorMap } from '../state/tensor-map.ts';
-import type { ExecutorId, JobId, ModelId } from '../state/types.ts';
+import type { JobId, ModelId } from '../state/types.ts';
 import type { ExecutedJob } from './batcher.ts';
 import type { QueuedJob } from './dispatch.ts';
 import type { JobState, Ledger } from './ledger.ts';
@@ -31,7 +31,7 @@ export class Intake {
     /** Where jobs wait for an executor (the dispatcher). */
     private readonly queue: {
       enqueue(job: QueuedJob): void;
-      restore(job: QueuedJob, excluded: ExecutorId[]): void;
+      restore(job: QueuedJob, state: JobState): void | Promise<void>;
     },
     /** Where executed jobs wait for a batch (the batcher). */
     private readonly executed: { restore(job: ExecutedJob): void },
@@ -84,9 +84,10 @@ export class Intake {
 
   /**
    * Picks up every job acknowledged and not yet batched. A job stays in `open` from its acknowledgement until its
-   * batch is written. Assignments are not persisted: a job in flight at a crash is handed out again. A duplicate
-   * run is harmless (an executor answers a redelivered job from its results table) and a late answer from the
-   * previous assignee is ignored.
+   * batch is written. Each assignment is on disk (its attempt counted) before the executor sees it: a job in flight
+   * at a crash is handed out again, or ends `failed` once it has used its attempts (see Dispatcher.restore). A
+   * duplicate run is harmless (an executor answers a redelivered job from its results table) and a late answer
+   * from the previous assignee is ignored.
    */
   async recover(): Promise<void> {
     const now = Date.now();
@@ -103,7 +104,7 @@ export class Intake {
       }
       const stored = await this.ledger.inputs.get(id);
       if (!stored) throw new OptinferError('STORE_CORRUPT', `job ${id} is queued but its inputs are missing`);
-      this.queue.restore({ seq, jobId: id, inputs: fromStored(stored) }, j.excluded);
+      await this.queue.restore({ seq, jobId: id, inputs: fromStored(stored) }, j);
     }
   }
 

@@ -18,6 +18,7 @@ export interface JobState {
   status: Exclude<JobStatus, 'finalized'>;
   createdAt: number;
   updatedAt: number;
+  /** Assignments so far; written before the executor sees each one, so an attempt in flight at a crash counts. */
   attempts: number;
   /** Executors that timed out or failed on this job: never assigned it again. */
   excluded: ExecutorId[];
@@ -25,7 +26,10 @@ export interface JobState {
   outputDigest?: Hash32;
   batchIndex?: number;
   position?: number;
+  /** Why the job ended `failed` (shown by the API). */
   error?: string;
+  /** Why the last attempt did not count, while the job waits for another (its `error` if it ends failed). */
+  lastError?: string;
   /** Earlier results of this job that lost a dispute: the batch they were in and the executor that lied. */
   invalidations?: { batchIndex: number; position: number; executor: ExecutorId; at: number }[];
 }

@@ -9,7 +9,7 @@ import { Store } from '../state/store.ts';
 import type { TensorMap } from '../state/tensor-map.ts';
 import type { JobId, ModelId } from '../state/types.ts';
 import { Batcher, type BatcherConfig } from './batcher.ts';
-import { Dispatcher, type DispatchConfig } from './dispatch.ts';
+import { Dispatcher, HEARTBEAT_LAPSE_MS, type DispatchConfig } from './dispatch.ts';
 import { Intake, type IntakeConfig } from './intake.ts';
 import { Ledger, type BatchState } from './ledger.ts';
 import { ModelCatalog, type ModelSource, type ModelsConfig } from './models.ts';
@@ -29,7 +29,7 @@ export const DEFAULT_SEQUENCER_CONFIG: Omit<SequencerConfig, 'dataDir'> = {
   batchMaxJobs: 1024,
   batchMaxAgeMs: 2_000,
   assignTimeoutMs: 60_000,
-  executorTimeoutMs: 10_000,
+  executorTimeoutMs: HEARTBEAT_LAPSE_MS,
   maxAttempts: 3,
   defaultFeeLamports: 1_000n,
   maxModelBytes: 256 * 1024 * 1024,
