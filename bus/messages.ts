@@ -34,6 +34,9 @@ export interface ResultMessage {
   error?: string;
 }
 
+/** How often an executor announces itself, in milliseconds; the sequencer judges lapses against it. */
+export const HEARTBEAT_INTERVAL_MS = 2_000;
+
 /** Executor → sequencer: "I am alive and can take `capacity` jobs at once". */
 export interface HeartbeatMessage {
   executorId: ExecutorId;

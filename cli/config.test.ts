@@ -95,6 +95,7 @@ test('role configs carry every flag, typed, with the cheat knobs gathered', () =
     sampleRate: 0.5,
     batchMaxJobs: 7,
     batchMaxAgeMs: 8,
+    maxAttempts: 5,
     challengeWindowMs: 9,
     chain: 'none',
     slotMs: 400,
@@ -108,6 +109,7 @@ test('role configs carry every flag, typed, with the cheat knobs gathered', () =
   assert.equal(dev.rateLimit, 0);
   assert.equal(dev.dataDir, resolve('d'));
   assert.deepEqual(dev.cheat, { mode: 'wrong-layer', rate: 0.5, layer: 2 });
+  assert.equal(dev.maxAttempts, 5);
   assert.equal(dev.rpc, undefined);
   const withRpc = devConfig({ ...flags, rpc: 'http://h:1', keypair: 'k', authorityKeypair: 'a', slotMs: 50 });
   assert.equal(withRpc.rpc?.slotMs, 50);

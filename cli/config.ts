@@ -141,6 +141,14 @@ export const opt = {
       .env('OPTINFER_BATCH_MAX_AGE_MS')
       .default(DEFAULT_SEQUENCER_CONFIG.batchMaxAgeMs)
       .argParser(ms('batch-max-age-ms', 1, 3_600_000)),
+  maxAttempts: () =>
+    new Option(
+      '--max-attempts <n>',
+      'runs a job gets (on different executors where it can) before it ends failed',
+    )
+      .env('OPTINFER_MAX_ATTEMPTS')
+      .default(DEFAULT_SEQUENCER_CONFIG.maxAttempts)
+      .argParser(int('max-attempts', 1, 100)),
   window: (dflt: number) =>
     new Option('--challenge-window-ms <ms>', 'time a batch stays open to disputes')
       .env('OPTINFER_CHALLENGE_WINDOW_MS')
@@ -250,6 +258,7 @@ export interface DevFlags extends ChainFlags, CheatFlags, ApiFlags {
   sampleRate: number;
   batchMaxJobs: number;
   batchMaxAgeMs: number;
+  maxAttempts: number;
   challengeWindowMs: number;
   chain: 'none' | 'litesvm';
   authorityKeypair?: string;
@@ -262,6 +271,7 @@ export interface SequencerFlags extends ChainFlags, ApiFlags {
   dataDir: string;
   batchMaxJobs: number;
   batchMaxAgeMs: number;
+  maxAttempts: number;
   challengeWindowMs: number;
   authorityKeypair?: string;
   slotMs: number;
@@ -316,6 +326,8 @@ export interface SequencerRoleConfig extends ApiAccessConfig {
   dataDir: string;
   batchMaxJobs: number;
   batchMaxAgeMs: number;
+  /** Default: the sequencer's (3). */
+  maxAttempts?: number;
   challengeWindowMs: number;
   chain?: RoleChainConfig;
   logger?: Logger;
@@ -329,6 +341,8 @@ export interface DevConfig extends ApiAccessConfig {
   sampleRate: number;
   batchMaxJobs: number;
   batchMaxAgeMs: number;
+  /** Default: the sequencer's (3). */
+  maxAttempts?: number;
   challengeWindowMs: number;
   /** Executor 0's dishonesty (test knob); 'none' for an honest node. */
   cheat: CheatConfig;
@@ -428,6 +442,7 @@ export function devConfig(o: DevFlags, logger?: Logger): DevConfig {
     sampleRate: o.sampleRate,
     batchMaxJobs: o.batchMaxJobs,
     batchMaxAgeMs: o.batchMaxAgeMs,
+    maxAttempts: o.maxAttempts,
     challengeWindowMs: o.challengeWindowMs,
     cheat: cheatOf(o),
     ...apiAccess(o),
@@ -449,6 +464,7 @@ export function sequencerConfig(o: SequencerFlags, logger?: Logger): SequencerRo
     dataDir: resolve(o.dataDir),
     batchMaxJobs: o.batchMaxJobs,
     batchMaxAgeMs: o.batchMaxAgeMs,
+    maxAttempts: o.maxAttempts,
     challengeWindowMs: o.challengeWindowMs,
     ...apiAccess(o),
     logger,

@@ -64,6 +64,7 @@ async function openSequencer(o: {
   dataDir: string;
   batchMaxJobs: number;
   batchMaxAgeMs: number;
+  maxAttempts?: number;
   challengeWindowMs: number;
   log: Logger;
   metrics: PromMetrics;
@@ -77,6 +78,7 @@ async function openSequencer(o: {
       dataDir: o.dataDir,
       batchMaxJobs: o.batchMaxJobs,
       batchMaxAgeMs: o.batchMaxAgeMs,
+      maxAttempts: o.maxAttempts ?? DEFAULT_SEQUENCER_CONFIG.maxAttempts,
     },
     bus: o.bus,
     inspector: new OrtInspector(o.registry),
@@ -124,6 +126,7 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
       dataDir: o.dataDir,
       batchMaxJobs: o.batchMaxJobs,
       batchMaxAgeMs: o.batchMaxAgeMs,
+      maxAttempts: o.maxAttempts,
       challengeWindowMs: o.challengeWindowMs,
       bus,
       registry,
@@ -365,6 +368,7 @@ export async function startSequencerRole(
     dataDir: o.dataDir,
     batchMaxJobs: o.batchMaxJobs,
     batchMaxAgeMs: o.batchMaxAgeMs,
+    maxAttempts: o.maxAttempts,
     challengeWindowMs: o.challengeWindowMs,
     bus,
     registry,

@@ -5,6 +5,7 @@ import { Keypair } from '@solana/web3.js';
 import type { Bus, Consumer, Subscription } from '../bus/bus.ts';
 import * as messages from '../bus/messages.ts';
 import type { ChunksReply, HeartbeatMessage, TraceReply } from '../bus/messages.ts';
+import { HEARTBEAT_INTERVAL_MS } from '../bus/messages.ts';
 import type { DisputeDriver } from '../dispute/driver.ts';
 import { loadOrCreateKeypair } from '../common/keys.ts';
 import { silentLogger, type Logger } from '../common/log.ts';
@@ -33,7 +34,7 @@ export interface ExecutorConfig {
 
 export const DEFAULT_EXECUTOR_CONFIG: Omit<ExecutorConfig, 'dataDir'> = {
   capacity: 2,
-  heartbeatMs: 2_000,
+  heartbeatMs: HEARTBEAT_INTERVAL_MS,
 };
 
 export class ExecutorWorker {

@@ -1,6 +1,7 @@
 // Dispatch: live executors, the queue of jobs waiting for one, assignments over the bus, results, retries, lapses and failure.
 import type { Bus, Consumer, Subscription } from '../bus/bus.ts';
 import * as messages from '../bus/messages.ts';
+import { HEARTBEAT_INTERVAL_MS } from '../bus/messages.ts';
 import type { AssignMessage, HeartbeatMessage, ResultMessage } from '../bus/messages.ts';
 import type { Logger } from '../common/log.ts';
 import type { Metrics } from '../common/metrics.ts';
@@ -25,8 +26,7 @@ export interface DispatchConfig {
   maxAttempts: number;
 }
 
-/** How often an executor heartbeats, in milliseconds (executor/worker.ts DEFAULT_EXECUTOR_CONFIG.heartbeatMs). */
-export const HEARTBEAT_INTERVAL_MS = 2_000;
+export { HEARTBEAT_INTERVAL_MS };
 /** Milliseconds of silence (five missed heartbeats) after which an executor is gone: the default executorTimeoutMs. */
 export const HEARTBEAT_LAPSE_MS = 5 * HEARTBEAT_INTERVAL_MS;
 
