@@ -37,7 +37,8 @@ export class Batcher {
   /** An executed job; a full queue is cut at once, without waiting for the next tick. */
   add(job: ExecutedJob): void {
     this.queue.push(job);
-    if (this.queue.length >= this.config.batchMaxJobs) void this.cut();
+    // A failed cut is tried again by the next tick; a failed commit is logged and retried by the settlement loop.
+    if (this.queue.length >= this.config.batchMaxJobs) this.cut().catch(() => {});
   }
 
   /** An executed job acknowledged before a restart; its age counts from the restart. */

@@ -1,6 +1,6 @@
 // Settlement on the optinfer program: batch roots committed on chain, finality and invalidations read back from it.
 import { PublicKey, type Signer } from '@solana/web3.js';
-import type { ExecutorId, ModelId } from '../state/types.ts';
+import type { ExecutorId, Hash32, ModelId } from '../state/types.ts';
 import {
   DEFAULT_SLOT_MS,
   PHASE,
@@ -100,6 +100,15 @@ export class ChainSettlement implements Settlement {
       ok: false,
       why: `unlocked bond ${free} lamports is below the program's minimum of ${config.minExecutorBond}`,
     };
+  }
+
+  async batchCount(): Promise<number> {
+    return Number((await this.client.config()).nextBatchIndex);
+  }
+
+  async readBatch(index: number): Promise<{ root: Hash32; jobCount: number } | undefined> {
+    const b = await this.client.fetchBatch(BigInt(index));
+    return b ? { root: toHex(b.root) as Hash32, jobCount: b.jobCount } : undefined;
   }
 
   /** Positions of the batch's jobs whose executor lost a dispute (the program keeps those disputes forever). */

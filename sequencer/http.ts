@@ -376,7 +376,12 @@ function build(opts: {
     }
   };
 
-  app.get('/healthz', async () => ({ ok: true, ...seq.stats() }));
+  // 503 once the node found its state damaged (and stopped taking jobs), so a load balancer takes it out.
+  app.get('/healthz', async (_req, reply) => {
+    const h = seq.health();
+    if (!h.ok) reply.code(503);
+    return { ...h, ...seq.stats() };
+  });
 
   app.get('/metrics', async (_req, reply) => {
     if (!opts.metrics) return sendError(reply, 'NOT_FOUND', 'metrics are disabled');

@@ -50,6 +50,10 @@ export interface Settlement {
    * about every ten seconds after; an executor that lost its bond to a dispute stops getting work.
    */
   executorEligible?(executor: ExecutorId): Promise<{ ok: boolean; why?: string }>;
+  /** How many batches settlement holds (on chain: the Config's next batch index); read at start-up to cross-check. */
+  batchCount?(): Promise<number>;
+  /** The root and job count settlement holds for a batch, if any; read at start-up to cross-check. */
+  readBatch?(index: number): Promise<{ root: Hash32; jobCount: number } | undefined>;
 }
 
 /** Finalizes after a fixed window with no disputes: `optinfer dev --chain none`, and tests of the code above it. */

@@ -4,12 +4,14 @@ import { join } from 'node:path';
 import type { Bus, Consumer, Subscription } from '../bus/bus.ts';
 import { silentLogger, type Logger } from '../common/log.ts';
 import { noopMetrics, type Metrics } from '../common/metrics.ts';
+import { OptinferError } from '../state/errors.ts';
 import type { JobRecord } from '../state/job.ts';
 import { Store } from '../state/store.ts';
 import type { TensorMap } from '../state/tensor-map.ts';
 import type { JobId, ModelId } from '../state/types.ts';
 import { Batcher, type BatcherConfig } from './batcher.ts';
 import { Dispatcher, HEARTBEAT_LAPSE_MS, type DispatchConfig } from './dispatch.ts';
+import { checkIntegrity } from './integrity.ts';
 import { Intake, type IntakeConfig } from './intake.ts';
 import { Ledger, type BatchState } from './ledger.ts';
 import { ModelCatalog, type ModelSource, type ModelsConfig } from './models.ts';
@@ -23,6 +25,8 @@ export type { JobView } from './views.ts';
 /** Every part's settings; each part declares (and documents) its own. */
 export interface SequencerConfig extends ModelsConfig, IntakeConfig, DispatchConfig, BatcherConfig {
   dataDir: string;
+  /** fsync every LevelDB write before acknowledging it (`--durable`): survives a power loss, costs throughput. */
+  durable?: boolean;
 }
 
 export const DEFAULT_SEQUENCER_CONFIG: Omit<SequencerConfig, 'dataDir'> = {
@@ -51,13 +55,15 @@ export class Sequencer {
   private ticking = false;
   private closed = false;
   private readonly subs: (Subscription | Consumer)[] = [];
+  /** Set when the node finds its state contradicts settlement or itself while running: it stops taking jobs. */
+  private damage: string | null = null;
 
   private constructor(
     config: SequencerConfig,
     store: Store,
     bus: Bus,
     inspector: ModelInspector,
-    settlement: Settlement,
+    private readonly settlement: Settlement,
     private readonly log: Logger,
     private readonly metrics: Metrics,
   ) {
@@ -75,6 +81,7 @@ export class Sequencer {
       },
       log,
       metrics,
+      (why) => this.damaged(why),
     );
     this.batcher = new Batcher(config, ledger, this.settlementLoop, this.views, metrics);
     this.dispatcher = new Dispatcher(config, ledger, bus, settlement, this.batcher, log, metrics);
@@ -89,7 +96,9 @@ export class Sequencer {
     logger?: Logger;
     metrics?: Metrics;
   }): Promise<Sequencer> {
-    const store = await Store.open(join(opts.config.dataDir, 'sequencer.db'));
+    const store = await Store.open(join(opts.config.dataDir, 'sequencer.db'), {
+      durable: opts.config.durable,
+    });
     mkdirSync(join(opts.config.dataDir, 'models'), { recursive: true });
     const s = new Sequencer(
       opts.config,
@@ -114,6 +123,8 @@ export class Sequencer {
   /** Rebuilds in-memory queues from LevelDB: everything acknowledged before a crash is picked up again. */
   private async recover(): Promise<void> {
     await this.ledger.loadCounters();
+    // Before anything is re-queued or re-committed: a damaged store must not serve, nor cut a batch again.
+    await checkIntegrity(this.ledger, this.settlement);
     await this.models.recover();
     await this.intake.recover();
     await this.settlementLoop.recover();
@@ -157,7 +168,26 @@ export class Sequencer {
 
   /** Validates and persists a job; resolves with its id once it can no longer be lost. */
   submit(req: { modelId: ModelId; inputs: TensorMap; fee?: bigint }): Promise<{ jobId: JobId }> {
+    if (this.damage) {
+      return Promise.reject(
+        new OptinferError('UNAVAILABLE', `the node stopped taking jobs: ${this.damage} (see /healthz)`),
+      );
+    }
     return this.intake.submit(req);
+  }
+
+  /** Whether the node may serve: not ok once it found its state damaged or contradicting settlement. */
+  health(): { ok: boolean; reason?: string } {
+    return this.damage ? { ok: false, reason: this.damage } : { ok: true };
+  }
+
+  private damaged(why: string): void {
+    if (this.damage) return;
+    this.damage = why;
+    this.log.error(
+      { reason: why },
+      'node state is damaged; it stops taking jobs until an operator recovers it',
+    );
   }
 
   getJob(id: JobId, opts: { outputs?: boolean; proof?: boolean } = {}): Promise<JobView | undefined> {
@@ -202,6 +232,7 @@ export class Sequencer {
     try {
       await this.tickOnce();
     } catch (e) {
+      if ((e as OptinferError).code === 'STORE_CORRUPT') this.damaged((e as Error).message);
       this.log.error({ err: (e as Error).message }, 'sequencer tick failed; retrying next tick');
     } finally {
       this.ticking = false;
@@ -209,6 +240,8 @@ export class Sequencer {
   }
 
   private async tickOnce(): Promise<void> {
+    // A damaged node commits nothing more and takes no jobs; an operator must recover it (see health()).
+    if (this.damage) return;
     const now = Date.now();
     await this.dispatcher.expire(now);
     await this.settlementLoop.retryCommits();

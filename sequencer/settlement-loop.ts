@@ -32,6 +32,8 @@ export class SettlementLoop {
     },
     private readonly log: Logger,
     private readonly metrics: Metrics,
+    /** Told when settlement refuses a batch because it holds a different root: the node's state is damaged. */
+    private readonly onDamage: (why: string) => void = () => {},
   ) {}
 
   /** Picks up batches a crash left uncommitted or inside their window. */
@@ -48,7 +50,18 @@ export class SettlementLoop {
 
   /** Commits a persisted batch's root, records it as committed and announces it to challengers. */
   async commit(b: BatchState): Promise<BatchState> {
-    const { windowEndsAt } = await this.settlement.commitBatch(header(b));
+    let windowEndsAt: number;
+    try {
+      ({ windowEndsAt } = await this.settlement.commitBatch(header(b)));
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SETTLEMENT_CONFLICT') this.onDamage((e as Error).message);
+      // Persisted but not committed: retried by retryCommits, in order, like a batch a crash left pending.
+      if (!this.toCommit.some((p) => p.index === b.index)) {
+        this.toCommit.push(b);
+        this.toCommit.sort((x, y) => x.index - y.index);
+      }
+      throw e;
+    }
     const committed: BatchState = { ...b, status: 'committed', windowEndsAt };
     await this.ledger.write([this.ledger.batches.put(seqKey(b.index), committed)]);
     this.openBatches.set(b.index, committed);
@@ -68,8 +81,9 @@ export class SettlementLoop {
   async retryCommits(): Promise<void> {
     while (this.toCommit.length > 0) {
       try {
-        await this.commit(this.toCommit[0]);
-        this.toCommit.shift();
+        const b = this.toCommit[0];
+        await this.commit(b);
+        this.toCommit.splice(this.toCommit.indexOf(b), 1);
       } catch (e) {
         this.log.error(
           { err: (e as Error).message, index: this.toCommit[0].index },

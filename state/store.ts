@@ -1,5 +1,6 @@
 // LevelDB persistence shared by every role: one database per node, typed tables, atomic multi-table writes.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Level } from 'level';
 import { OptinferError } from './errors.ts';
 
@@ -63,17 +64,26 @@ export class Store {
   private readonly db: Db;
   private readonly tables = new Map<string, Table<unknown>>();
 
-  private constructor(path: string, db: Db) {
+  private constructor(path: string, db: Db, durable: boolean) {
     this.path = path;
     this.db = db;
+    this.durable = durable;
   }
 
+  /** Whether writes are fsync'ed before they resolve (`--durable`). */
+  readonly durable: boolean;
+
   /**
-   * Opens (creating) the database in dir. Writes are not fsync'ed: LevelDB appends every batch to
-   * its log with write(2) before resolving, so an acknowledged write survives kill -9 of the
-   * process (the kernel holds it); only a power loss could drop the last writes.
+   * Opens (creating) the database in dir. By default writes are not fsync'ed: LevelDB appends every
+   * batch to its log with write(2) before resolving, so an acknowledged write survives kill -9 of the
+   * process (the kernel holds it); only a power loss could drop the last writes. With `durable`, every
+   * write is fsync'ed before it resolves, and survives a power loss too.
+   *
+   * LevelDB's paranoid_checks would refuse a damaged log at open, but classic-level does not expose it
+   * (its open takes no such option): LevelDB skips a damaged log record and notes it only in its own
+   * LOG file. So that note is read here, and a database LevelDB had to repair is refused.
    */
-  static async open(dir: string): Promise<Store> {
+  static async open(dir: string, opts: { durable?: boolean } = {}): Promise<Store> {
     try {
       mkdirSync(dir, { recursive: true });
     } catch (cause) {
@@ -95,7 +105,17 @@ export class Store {
         { cause },
       );
     }
-    return new Store(dir, db);
+    const damage = recoveryDamage(dir);
+    if (damage) {
+      await db.close();
+      throw new OptinferError(
+        'STORE_CORRUPT',
+        `database at ${dir} is damaged: LevelDB skipped part of its log while opening it (${damage}). ` +
+          'Records acknowledged before the damage may be gone. Restore the data dir from a backup taken while ' +
+          'the node was stopped; the damaged copy is left as it is.',
+      );
+    }
+    return new Store(dir, db, opts.durable ?? false);
   }
 
   table<V>(name: string): Table<V> {
@@ -116,10 +136,30 @@ export class Store {
           ? { type: 'put' as const, key: op.key, value: op.value, sublevel: op.table.sub }
           : { type: 'del' as const, key: op.key, sublevel: op.table.sub },
       ) as never,
+      { sync: this.durable },
     );
   }
 
   async close(): Promise<void> {
     await this.db.close();
   }
+}
+
+/**
+ * What LevelDB's LOG says it dropped while recovering the log at this open (it writes a fresh LOG at each
+ * open): "dropping N bytes; Corruption: ..." lines, which LevelDB ignores without paranoid_checks.
+ */
+function recoveryDamage(dir: string): string | undefined {
+  let log: string;
+  try {
+    log = readFileSync(join(dir, 'LOG'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const lines = log.split('\n').filter((l) => /dropping \d+ bytes|Corruption:|Ignoring error/.test(l));
+  if (lines.length === 0) return undefined;
+  // "<time> <thread> (ignoring error) <dir>/000003.log: dropping 4096 bytes; Corruption: checksum mismatch"
+  const m = /([^/\\\s]+\.log): (dropping \d+ bytes; .*)$/.exec(lines[0]);
+  const first = m ? `${m[1]}: ${m[2]}` : lines[0].replace(/^\S+ \S+ /, '').trim();
+  return lines.length === 1 ? first : `${first}; and ${lines.length - 1} more`;
 }
