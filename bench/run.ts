@@ -46,13 +46,22 @@ async function waitUntil(fn: () => boolean | Promise<boolean>, timeoutMs: number
   }
 }
 
-/** Sequencer alone: LevelDB persistence, ordering, assignment and batching, with an instant executor stub. */
-async function benchSequencer(jobs: number): Promise<void> {
+/**
+ * Sequencer alone: LevelDB persistence, ordering, assignment and batching, with an instant executor stub.
+ * `durable`: every LevelDB write fsync'ed (`--durable`); `http`: also the POST /v1/jobs figure.
+ */
+async function benchSequencer(jobs: number, opts: { durable: boolean; http: boolean }): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'optinfer-bench-'));
   const bus = createMemoryBus();
   const registry = new ModelRegistry();
   const seq = await Sequencer.start({
-    config: { ...DEFAULT_SEQUENCER_CONFIG, dataDir: dir, batchMaxJobs: 4096, batchMaxAgeMs: 50 },
+    config: {
+      ...DEFAULT_SEQUENCER_CONFIG,
+      dataDir: dir,
+      batchMaxJobs: 4096,
+      batchMaxAgeMs: 50,
+      durable: opts.durable,
+    },
     bus,
     inspector: new OrtInspector(registry),
     settlement: new LocalSettlement(60_000),
@@ -105,18 +114,37 @@ async function benchSequencer(jobs: number): Promise<void> {
   const tBatched = performance.now();
   const last = await seq.getJob(ids[ids.length - 1], { outputs: false, proof: false });
   if (last?.status !== 'batched') throw new Error(`last job is ${last?.status}, expected batched`);
+  const mode = opts.durable ? ' (--durable: fsync)' : '';
   rows.push({
-    name: 'sequencer: jobs accepted (persisted, 202-equivalent)',
+    name: `sequencer: jobs accepted (persisted, 202-equivalent)${mode}`,
     value: jobs / ((tAccepted - t0) / 1000),
     unit: 'jobs/s',
-    note: `${jobs} jobs in-process, LevelDB group commit`,
+    note: `${jobs} jobs in-process, LevelDB group commit${opts.durable ? ", each group fsync'ed" : ''}`,
   });
   rows.push({
-    name: 'sequencer: jobs accepted → executed → batched',
+    name: `sequencer: jobs accepted → executed → batched${mode}`,
     value: jobs / ((tBatched - t0) / 1000),
     unit: 'jobs/s',
-    note: `instant executor stub; ${seq.stats().nextBatch} batches (goal ≥ 10,000/s)`,
+    note: `instant executor stub; ${seq.stats().nextBatch} batches${opts.durable ? '' : ' (goal ≥ 10,000/s)'}`,
   });
+  // One client, one job at a time: no group to share a write (or an fsync) with.
+  const one = 500;
+  const t1 = performance.now();
+  for (let i = 0; i < one; i++) await seq.submit({ modelId: model.modelId, inputs: inputs[i] });
+  rows.push({
+    name: `sequencer: jobs accepted one at a time${mode}`,
+    value: one / ((performance.now() - t1) / 1000),
+    unit: 'jobs/s',
+    note: `${one} jobs, each awaited before the next (a write${opts.durable ? ' and an fsync' : ''} per job)`,
+  });
+  if (!opts.http) {
+    clearInterval(beating);
+    await seq.close();
+    await bus.close();
+    await registry.close();
+    rmSync(dir, { recursive: true, force: true });
+    return;
+  }
 
   // Over HTTP: the same sequencer behind fastify, loaded by autocannon in a separate process.
   const app = buildHttp({ sequencer: seq });
@@ -295,9 +323,11 @@ function print(): void {
 const only = process.argv[2];
 say('batch root');
 if (!only || only === 'merkle') benchBatchRoot();
-if (!only || only === 'sequencer') {
-  say('sequencer throughput');
-  await benchSequencer(Number(process.env.BENCH_JOBS ?? 20_000));
+if (!only || only === 'sequencer' || only === 'durable') {
+  say('sequencer throughput, then with --durable (fsync)');
+  const jobs = Number(process.env.BENCH_JOBS ?? 20_000);
+  await benchSequencer(jobs, { durable: false, http: only !== 'durable' });
+  await benchSequencer(jobs, { durable: true, http: false });
 }
 if (!only || only === 'e2e') {
   say('end to end');

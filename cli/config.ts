@@ -149,6 +149,11 @@ export const opt = {
       .env('OPTINFER_MAX_ATTEMPTS')
       .default(DEFAULT_SEQUENCER_CONFIG.maxAttempts)
       .argParser(int('max-attempts', 1, 100)),
+  durable: () =>
+    new Option(
+      '--durable',
+      'fsync every database write before acknowledging it: acknowledged jobs survive a power loss, at a cost in jobs/s',
+    ),
   window: (dflt: number) =>
     new Option('--challenge-window-ms <ms>', 'time a batch stays open to disputes')
       .env('OPTINFER_CHALLENGE_WINDOW_MS')
@@ -259,6 +264,7 @@ export interface DevFlags extends ChainFlags, CheatFlags, ApiFlags {
   batchMaxJobs: number;
   batchMaxAgeMs: number;
   maxAttempts: number;
+  durable?: boolean;
   challengeWindowMs: number;
   chain: 'none' | 'litesvm';
   authorityKeypair?: string;
@@ -272,6 +278,7 @@ export interface SequencerFlags extends ChainFlags, ApiFlags {
   batchMaxJobs: number;
   batchMaxAgeMs: number;
   maxAttempts: number;
+  durable?: boolean;
   challengeWindowMs: number;
   authorityKeypair?: string;
   slotMs: number;
@@ -328,6 +335,8 @@ export interface SequencerRoleConfig extends ApiAccessConfig {
   batchMaxAgeMs: number;
   /** Default: the sequencer's (3). */
   maxAttempts?: number;
+  /** fsync every database write before acknowledging it (`--durable`). */
+  durable?: boolean;
   challengeWindowMs: number;
   chain?: RoleChainConfig;
   logger?: Logger;
@@ -343,6 +352,8 @@ export interface DevConfig extends ApiAccessConfig {
   batchMaxAgeMs: number;
   /** Default: the sequencer's (3). */
   maxAttempts?: number;
+  /** fsync every database write before acknowledging it (`--durable`). */
+  durable?: boolean;
   challengeWindowMs: number;
   /** Executor 0's dishonesty (test knob); 'none' for an honest node. */
   cheat: CheatConfig;
@@ -443,6 +454,7 @@ export function devConfig(o: DevFlags, logger?: Logger): DevConfig {
     batchMaxJobs: o.batchMaxJobs,
     batchMaxAgeMs: o.batchMaxAgeMs,
     maxAttempts: o.maxAttempts,
+    durable: o.durable ?? false,
     challengeWindowMs: o.challengeWindowMs,
     cheat: cheatOf(o),
     ...apiAccess(o),
@@ -465,6 +477,7 @@ export function sequencerConfig(o: SequencerFlags, logger?: Logger): SequencerRo
     batchMaxJobs: o.batchMaxJobs,
     batchMaxAgeMs: o.batchMaxAgeMs,
     maxAttempts: o.maxAttempts,
+    durable: o.durable ?? false,
     challengeWindowMs: o.challengeWindowMs,
     ...apiAccess(o),
     logger,

@@ -65,6 +65,7 @@ async function openSequencer(o: {
   batchMaxJobs: number;
   batchMaxAgeMs: number;
   maxAttempts?: number;
+  durable?: boolean;
   challengeWindowMs: number;
   log: Logger;
   metrics: PromMetrics;
@@ -79,6 +80,7 @@ async function openSequencer(o: {
       batchMaxJobs: o.batchMaxJobs,
       batchMaxAgeMs: o.batchMaxAgeMs,
       maxAttempts: o.maxAttempts ?? DEFAULT_SEQUENCER_CONFIG.maxAttempts,
+      durable: o.durable,
     },
     bus: o.bus,
     inspector: new OrtInspector(o.registry),
@@ -127,6 +129,7 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
       batchMaxJobs: o.batchMaxJobs,
       batchMaxAgeMs: o.batchMaxAgeMs,
       maxAttempts: o.maxAttempts,
+      durable: o.durable,
       challengeWindowMs: o.challengeWindowMs,
       bus,
       registry,
@@ -369,6 +372,7 @@ export async function startSequencerRole(
     batchMaxJobs: o.batchMaxJobs,
     batchMaxAgeMs: o.batchMaxAgeMs,
     maxAttempts: o.maxAttempts,
+    durable: o.durable,
     challengeWindowMs: o.challengeWindowMs,
     bus,
     registry,
