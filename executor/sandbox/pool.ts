@@ -9,7 +9,15 @@ import type { TensorMap } from '../../state/tensor-map.ts';
 import type { LoadedModel } from '../model.ts';
 import { runModel, type RunResult } from '../run.ts';
 import { traceModel, type TraceOptions, type TraceResult } from '../trace.ts';
-import type { ChildTraceOptions, FromChild, ModelRef, ToChild, WireError } from './protocol.ts';
+import type {
+  Answer,
+  ChildTraceOptions,
+  FromChild,
+  JobToChild,
+  ModelRef,
+  ToChild,
+  WireError,
+} from './protocol.ts';
 
 const MiB = 1024 * 1024;
 
@@ -46,6 +54,13 @@ export interface SandboxConfig extends SandboxLimits {
   maxJobsPerChild: number;
   /** How often a busy child's RSS is read. */
   pollMs: number;
+  /**
+   * Jobs sent to a child in one message when the queue is long, so the cost of a round trip between processes
+   * is shared. Only runs of models whose runs have been short (under batchMaxRunMs on average) are grouped; a
+   * group killed for a limit is run again one job at a time, so the limit falls on the job that broke it.
+   */
+  batch: number;
+  batchMaxRunMs: number;
 }
 
 export const DEFAULT_SANDBOX_LIMITS: Readonly<SandboxLimits> = Object.freeze({
@@ -58,8 +73,10 @@ export function defaultSandboxConfig(): SandboxConfig {
     ...DEFAULT_SANDBOX_LIMITS,
     size: availableParallelism(),
     recycleRssBytes: 512 * MiB,
-    maxJobsPerChild: 10_000,
+    maxJobsPerChild: 1_000_000,
     pollMs: 25,
+    batch: 16,
+    batchMaxRunMs: 20,
   };
 }
 
@@ -73,6 +90,11 @@ export interface SandboxStats {
   killedMemory: number;
   /** Children replaced after a job left them above recycleRssBytes, or after maxJobsPerChild jobs. */
   recycled: number;
+  /** Jobs run again alone after the group they were sent in was killed. */
+  rerunAlone: number;
+  /** Jobs sent to children, and in how many messages. */
+  jobsSent: number;
+  messagesSent: number;
 }
 
 const CHILD_PATH = fileURLToPath(new URL('./child.ts', import.meta.url));
@@ -95,21 +117,24 @@ const secs = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`);
 
 interface Task {
   id: number;
-  msg: ToChild;
   model: LoadedModel;
+  msg: JobToChild;
   resolve(r: RunResult | TraceResult): void;
   reject(e: unknown): void;
-  timer?: NodeJS.Timeout;
+  /** Run alone: it was in a group that broke a limit. */
+  alone?: boolean;
 }
 
 interface Slot {
   proc: ChildProcess;
   ready: boolean;
-  task: Task | null;
+  /** The jobs the child holds (one message), and when and under which timer they were sent. */
+  sent: Task[];
+  timer?: NodeJS.Timeout;
   jobs: number;
-  /** Set when the pool kills the child: the error its job is answered with. */
+  /** Set when the pool kills the child: the error its jobs are answered with. */
   killedFor: OptinferError | null;
-  /** Set when the pool replaces an idle child (recycling, shutdown). */
+  /** Takes no more jobs; killed once it has answered the ones it holds (recycling, shutdown). */
   retired: boolean;
   exited: Promise<void>;
 }
@@ -118,6 +143,9 @@ function fromWire(e: WireError): OptinferError {
   const code: OptinferErrorCode = isOptinferErrorCode(e.code) ? e.code : 'INTERNAL';
   return new OptinferError(code, e.message, e.details);
 }
+
+const shuttingDown = () =>
+  new OptinferError('UNAVAILABLE', 'the executor is shutting down; the job was not run');
 
 /**
  * A pool of child processes that run models. A run that passes its time or memory limit has its child killed
@@ -129,11 +157,21 @@ export class SandboxPool implements ModelRunner {
   private readonly slots = new Set<Slot>();
   private readonly queue: Task[] = [];
   private readonly poller: NodeJS.Timeout;
+  /** Mean run time per model in a child (ms, moving average): which jobs may share a message. */
+  private readonly runMs = new Map<string, number>();
   private nextId = 1;
   private bootFailures = 0;
   private closed = false;
   private warnedNoProc = false;
-  private readonly counts = { started: 0, killedTime: 0, killedMemory: 0, recycled: 0 };
+  private readonly counts = {
+    started: 0,
+    killedTime: 0,
+    killedMemory: 0,
+    recycled: 0,
+    rerunAlone: 0,
+    jobsSent: 0,
+    messagesSent: 0,
+  };
 
   constructor(
     config: Partial<SandboxConfig> = {},
@@ -147,6 +185,8 @@ export class SandboxPool implements ModelRunner {
       ['recycleRssBytes', 1],
       ['maxJobsPerChild', 1],
       ['pollMs', 1],
+      ['batch', 1],
+      ['batchMaxRunMs', 0],
     ] as const) {
       if (!Number.isSafeInteger(c[k]) || c[k] < min) {
         throw new OptinferError(
@@ -192,7 +232,7 @@ export class SandboxPool implements ModelRunner {
     const all = [...this.slots];
     return {
       children: all.length,
-      busy: all.filter((s) => s.task).length,
+      busy: all.filter((s) => s.sent.length > 0).length,
       queued: this.queue.length,
       ...this.counts,
     };
@@ -200,45 +240,62 @@ export class SandboxPool implements ModelRunner {
 
   /** Process ids of the live children (for tests and diagnostics). */
   pids(): number[] {
-    return [...this.slots].map((s) => s.proc.pid!).filter((p) => p !== undefined);
+    return [...this.slots].flatMap((s) => (s.proc.pid === undefined ? [] : [s.proc.pid]));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.poller);
-    const gone = new OptinferError('UNAVAILABLE', 'the executor is shutting down; the job was not run');
-    for (const t of this.queue.splice(0)) t.reject(gone);
+    for (const t of this.queue.splice(0)) t.reject(shuttingDown());
     const exits: Promise<void>[] = [];
     for (const s of this.slots) {
       s.retired = true;
-      s.killedFor ??= gone;
+      s.killedFor ??= shuttingDown();
       s.proc.kill('SIGKILL');
       exits.push(s.exited);
     }
     await Promise.all(exits);
   }
 
-  private submit(model: LoadedModel, msg: (id: number, ref: ModelRef) => ToChild): Promise<unknown> {
-    if (this.closed) {
-      return Promise.reject(
-        new OptinferError('UNAVAILABLE', 'the executor is shutting down; the job was not run'),
-      );
-    }
+  private submit(model: LoadedModel, msg: (id: number, ref: ModelRef) => JobToChild): Promise<unknown> {
+    if (this.closed) return Promise.reject(shuttingDown());
+    const ref: ModelRef = {
+      modelId: model.modelId,
+      name: model.name,
+      profileHash: model.profileHash,
+    };
     const id = this.nextId++;
-    const ref: ModelRef = { modelId: model.modelId, name: model.name, profile: model.profile };
     return new Promise((resolve, reject) => {
-      this.queue.push({ id, msg: msg(id, ref), model, resolve, reject });
+      this.queue.push({ id, model, msg: msg(id, ref), resolve, reject });
       this.pump();
     });
   }
 
+  /** A job that may share a message: a plain run of a model whose runs have been short. */
+  private groupable(t: Task): boolean {
+    if (t.alone || t.msg.kind !== 'run') return false;
+    const avg = this.runMs.get(t.model.modelId);
+    return avg !== undefined && avg <= this.config.batchMaxRunMs;
+  }
+
   private pump(): void {
     if (this.closed) return;
-    for (const s of this.slots) {
+    const idle = [...this.slots].filter((s) => s.ready && !s.killedFor && !s.retired && s.sent.length === 0);
+    for (const [k, s] of idle.entries()) {
       if (this.queue.length === 0) return;
-      if (s.ready && !s.task && !s.killedFor && !s.retired) this.assign(s, this.queue.shift()!);
+      // Share the queue among the idle children; group only what is known to run short.
+      const share = Math.ceil(this.queue.length / (idle.length - k));
+      const group = [this.queue.shift()!];
+      if (this.groupable(group[0])) {
+        while (group.length < Math.min(share, this.config.batch) && this.queue.length > 0) {
+          if (!this.groupable(this.queue[0])) break;
+          group.push(this.queue.shift()!);
+        }
+      }
+      this.assign(s, group);
     }
+    if (this.queue.length === 0) return;
     const booting = [...this.slots].filter((s) => !s.ready).length;
     let want = Math.min(this.queue.length - booting, this.config.size - this.slots.size);
     while (want-- > 0) this.spawn();
@@ -259,7 +316,7 @@ export class SandboxPool implements ModelRunner {
     const slot: Slot = {
       proc,
       ready: false,
-      task: null,
+      sent: [],
       jobs: 0,
       killedFor: null,
       retired: false,
@@ -274,20 +331,24 @@ export class SandboxPool implements ModelRunner {
     });
   }
 
-  private assign(s: Slot, t: Task): void {
-    s.task = t;
-    t.timer = setTimeout(() => {
+  private assign(s: Slot, group: Task[]): void {
+    s.sent = group;
+    const what = group.length === 1 ? `model '${group[0].model.name}': the run` : `${group.length} runs`;
+    // A group holds only runs that have been short: it is held to the limit of one run.
+    s.timer = setTimeout(() => {
       this.counts.killedTime++;
       this.kill(
         s,
         new OptinferError(
           'TIME_LIMIT',
-          `model '${t.model.name}': the run took longer than the executor's time limit of ${secs(this.config.timeMs)} and was stopped`,
+          `${what} took longer than the executor's time limit of ${secs(this.config.timeMs)} and was stopped`,
           { limitMs: this.config.timeMs },
         ),
       );
     }, this.config.timeMs);
-    s.proc.send(t.msg);
+    s.proc.send({ kind: 'jobs', jobs: group.map((t) => t.msg) } satisfies ToChild);
+    this.counts.jobsSent += group.length;
+    this.counts.messagesSent++;
   }
 
   private kill(s: Slot, why: OptinferError): void {
@@ -304,34 +365,53 @@ export class SandboxPool implements ModelRunner {
       this.pump();
       return;
     }
-    const t = s.task;
-    if (!t || t.id !== m.id || s.killedFor) return;
+    if (s.killedFor) return;
     if (m.kind === 'need-model') {
-      s.proc.send({ ...t.msg, model: { ...t.msg.model, bytes: t.model.bytes } });
+      const t = s.sent.find((x) => x.id === m.id);
+      if (t) {
+        const { profile, bytes } = t.model;
+        s.proc.send({ kind: 'model', model: t.msg.model, profile, bytes } satisfies ToChild);
+      }
       return;
     }
-    clearTimeout(t.timer);
-    s.task = null;
-    s.jobs++;
-    if (m.kind === 'done') t.resolve(m.result);
-    else t.reject(fromWire(m.error));
-    const rss = s.proc.pid === undefined ? null : rssOf(s.proc.pid);
-    if ((rss !== null && rss > this.config.recycleRssBytes) || s.jobs >= this.config.maxJobsPerChild) {
-      // onnxruntime keeps its arena and the child's heap keeps its high-water mark: a fresh child gives it back.
-      this.counts.recycled++;
-      s.retired = true;
-      s.proc.kill('SIGKILL');
-      return;
+    clearTimeout(s.timer);
+    const byId = new Map(s.sent.map((t) => [t.id, t]));
+    s.sent = [];
+    for (const a of m.answers as Answer[]) {
+      const t = byId.get(a.id);
+      if (!t) continue;
+      byId.delete(a.id);
+      s.jobs++;
+      const avg = this.runMs.get(t.model.modelId);
+      this.runMs.set(t.model.modelId, avg === undefined ? a.ms : avg * 0.8 + a.ms * 0.2);
+      if ('result' in a) t.resolve(a.result);
+      else t.reject(fromWire(a.error));
     }
+    // Every job sent is answered; one that is not would be a broken child: run it again.
+    this.queue.unshift(...byId.values());
+    if (!s.retired) {
+      const rss = s.proc.pid === undefined ? null : rssOf(s.proc.pid);
+      if ((rss !== null && rss > this.config.recycleRssBytes) || s.jobs >= this.config.maxJobsPerChild) {
+        // onnxruntime keeps its arena and the child's heap its high-water mark: a fresh child gives it back.
+        this.counts.recycled++;
+        s.retired = true;
+      }
+    }
+    if (s.retired) s.proc.kill('SIGKILL');
     this.pump();
   }
 
   private onExit(s: Slot, code: number | null, signal: NodeJS.Signals | null): void {
     this.slots.delete(s);
-    const t = s.task;
-    s.task = null;
-    if (t) {
-      clearTimeout(t.timer);
+    clearTimeout(s.timer);
+    const sent = s.sent;
+    s.sent = [];
+    if (this.closed) {
+      for (const t of sent) t.reject(s.killedFor ?? shuttingDown());
+      return;
+    }
+    if (sent.length === 1) {
+      const [t] = sent;
       t.reject(
         s.killedFor ??
           new OptinferError(
@@ -339,8 +419,11 @@ export class SandboxPool implements ModelRunner {
             `model '${t.model.name}': the sandbox process running it died (${signal ?? `exit code ${code}`})`,
           ),
       );
+    } else if (sent.length > 1) {
+      // Which of the group broke the limit is not known: each runs again alone, where the limit names it.
+      this.counts.rerunAlone += sent.length;
+      this.queue.unshift(...sent.map((t) => ({ ...t, alone: true })));
     }
-    if (this.closed) return;
     if (!s.ready) {
       this.bootFailures++;
       this.log.warn({ code, signal }, 'sandbox child exited before it was ready');
@@ -354,14 +437,14 @@ export class SandboxPool implements ModelRunner {
         return;
       }
     }
-    // A killed child is replaced at once, so the next job does not pay for the fork.
+    // A killed or recycled child is replaced at once, so the next job does not pay for the fork.
     if ((s.killedFor || s.retired) && this.slots.size < this.config.size) this.spawn();
     this.pump();
   }
 
   private poll(): void {
     for (const s of this.slots) {
-      if (!s.task || s.killedFor || s.proc.pid === undefined) continue;
+      if (s.sent.length === 0 || s.killedFor || s.proc.pid === undefined) continue;
       const rss = rssOf(s.proc.pid);
       if (rss === null) {
         if (!this.warnedNoProc) {
@@ -372,12 +455,13 @@ export class SandboxPool implements ModelRunner {
       }
       if (rss > this.config.memoryBytes) {
         this.counts.killedMemory++;
-        const t = s.task;
+        const what =
+          s.sent.length === 1 ? `model '${s.sent[0].model.name}': the run` : `${s.sent.length} runs`;
         this.kill(
           s,
           new OptinferError(
             'MEMORY_LIMIT',
-            `model '${t.model.name}': the run reached ${mib(rss)}, over the executor's memory limit of ${mib(this.config.memoryBytes)}, and was stopped`,
+            `${what} reached ${mib(rss)}, over the executor's memory limit of ${mib(this.config.memoryBytes)}, and was stopped`,
             { limitBytes: this.config.memoryBytes, rssBytes: rss },
           ),
         );

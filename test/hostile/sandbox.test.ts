@@ -209,6 +209,38 @@ test('a big job under the limit is answered, then its child is recycled so the m
   }
 });
 
+test('a blow-up hidden among short jobs sent together is pinned on itself: the others are answered', async () => {
+  const pool = new SandboxPool({ size: 1, memoryBytes: 512 * MiB });
+  try {
+    // Small shapes first: the model's runs are known to be short, so its jobs may share a message.
+    for (let i = 0; i < 10; i++) assert.equal(f32((await pool.run(expand, shape(4, 4))).outputs.y), 16);
+    const sizes = [8, 16, 32, 16384, 64, 128, 256, 512];
+    const answers = await Promise.allSettled(
+      sizes.map((n) => pool.run(expand, shape(n, n === 16384 ? n : 4))),
+    );
+    answers.forEach((a, i) => {
+      if (sizes[i] === 16384) {
+        assert.equal(a.status, 'rejected');
+        const e = (a as PromiseRejectedResult).reason;
+        assert.ok(isOptinferError(e, 'MEMORY_LIMIT'), String(e));
+        assert.match((e as Error).message, /^model 'expand_input': the run reached/);
+      } else {
+        assert.equal(a.status, 'fulfilled', String((a as PromiseRejectedResult).reason));
+        assert.equal(
+          f32((a as PromiseFulfilledResult<{ outputs: Record<string, Tensor> }>).value.outputs.y),
+          sizes[i] * 4,
+        );
+      }
+    });
+    assert.ok(
+      pool.stats().rerunAlone > 1,
+      `the group was not sent together: ${JSON.stringify(pool.stats())}`,
+    );
+  } finally {
+    await pool.close();
+  }
+});
+
 test('a job that fails in the sandbox (bad input) keeps its own code and leaves the child alive', async () => {
   const pool = new SandboxPool({ size: 1 });
   try {
