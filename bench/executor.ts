@@ -1,6 +1,18 @@
-// Executor benchmark: canonical profile vs onnxruntime defaults, and trace capture vs a plain canonical run.
+// Executor benchmark: canonical profile vs onnxruntime defaults, trace capture vs a plain run, the sandbox's cost.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
+import { createMemoryBus } from '../bus/memory.ts';
+import { DEMO_MODEL_PATH } from '../cli/roles.ts';
+import { ModelRegistry } from '../executor/model.ts';
+import { SandboxPool } from '../executor/sandbox/pool.ts';
+import { OrtInspector } from '../executor/sequencer-adapters.ts';
+import { DEFAULT_EXECUTOR_CONFIG, ExecutorWorker } from '../executor/worker.ts';
+import { LocalSettlement } from '../sequencer/ports.ts';
+import { DEFAULT_SEQUENCER_CONFIG, Sequencer } from '../sequencer/sequencer.ts';
+import type { ModelId } from '../state/types.ts';
 import { loadModel, loadModelFile, type LoadedModel } from '../executor/model.ts';
 import { runModel } from '../executor/run.ts';
 import { releaseTraceCache, traceModel, tracingSessionOf } from '../executor/trace.ts';
@@ -215,6 +227,155 @@ export async function benchExecutor(): Promise<Row[]> {
       note: 'goal < 2x',
     },
   );
+  rows.push(...(await benchSandbox()));
+  return rows;
+}
+
+function demoInput(i: number): Record<string, Tensor> {
+  return {
+    x: { dtype: 'int8', dims: [1, 16], data: new Uint8Array(16).map((_, k) => (i * 31 + k * 7) & 0xff) },
+  };
+}
+
+/**
+ * Demo-model jobs through a sequencer and one executor on the in-memory bus, after a warm-up long enough for
+ * the children's JIT: jobs/s from submit to executed, and CPU per job in this process and in the children.
+ */
+async function executorThroughput(
+  pool: SandboxPool | null,
+  capacity: number,
+  jobs: number,
+): Promise<{ jobsPerSec: number; nodeCpuUs: number; childCpuUs: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'optinfer-bench-sandbox-'));
+  const bus = createMemoryBus();
+  const registry = new ModelRegistry();
+  const seq = await Sequencer.start({
+    config: { ...DEFAULT_SEQUENCER_CONFIG, dataDir: dir, batchMaxJobs: 1024, batchMaxAgeMs: 50 },
+    bus,
+    inspector: new OrtInspector(registry),
+    settlement: new LocalSettlement(60_000),
+  });
+  const worker = await ExecutorWorker.start({
+    config: { ...DEFAULT_EXECUTOR_CONFIG, dataDir: join(dir, 'ex'), capacity, sandbox: false },
+    bus,
+    registry,
+    ...(pool ? { runner: pool } : {}),
+  });
+  try {
+    const model = await seq.registerModel(new Uint8Array(readFileSync(DEMO_MODEL_PATH)), 'demo');
+    const submitAll = async (n: number) => {
+      await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          seq.submit({ modelId: model.modelId as ModelId, inputs: demoInput(i) }),
+        ),
+      );
+      for (;;) {
+        const s = seq.stats();
+        if (s.queued === 0 && s.inflight === 0) return;
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    };
+    await submitAll(2_000);
+    const pids = pool?.pids() ?? [];
+    const k0 = pids.map(cpuMsOf);
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await submitAll(jobs);
+    const dt = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    const childMs = pids.reduce((sum, p, i) => sum + cpuMsOf(p) - k0[i], 0);
+    return {
+      jobsPerSec: jobs / (dt / 1000),
+      nodeCpuUs: (c.user + c.system) / jobs,
+      childCpuUs: (childMs * 1000) / jobs,
+    };
+  } finally {
+    await worker.close();
+    await seq.close();
+    await bus.close();
+    await registry.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** CPU time of a process so far, in ms (Linux /proc; 0 elsewhere). */
+function cpuMsOf(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+/** The sandbox against today's in-process run, on the demo model: per run, and per job through an executor. */
+export async function benchSandbox(): Promise<Row[]> {
+  const model = await loadModelFile(DEMO_MODEL_PATH);
+  const pool = new SandboxPool({ size: 1 });
+  const inputs = demoInput(1);
+  const inProcess = () => runModel(model, inputs);
+  const sandboxed = () => pool.run(model, inputs);
+  const rows: Row[] = [];
+  try {
+    if ((await sandboxed()).outputDigest !== (await inProcess()).outputDigest)
+      throw new Error('the sandbox and the in-process run disagree');
+    // Long enough for the child's JIT to settle.
+    for (const f of [inProcess, sandboxed]) await timeIt(5_000, f);
+    const t = { here: [] as number[], there: [] as number[] };
+    for (let r = 0; r < ROUNDS; r++) {
+      t.here.push(await timeIt(500, inProcess));
+      t.there.push(await timeIt(500, sandboxed));
+    }
+    const here = median(t.here);
+    const there = median(t.there);
+    rows.push({
+      name: 'sandbox demo model: one run at a time, added',
+      value: (there - here) * 1000,
+      unit: 'µs/run',
+      note: `latency: ${(here * 1000).toFixed(1)} µs in-process, ${(there * 1000).toFixed(1)} µs through a child (one IPC round trip, V8 serialization)`,
+    });
+  } finally {
+    await pool.close();
+    await model.close();
+  }
+  // One pool for every sandboxed measurement, warmed like a running executor's (the children's JIT settles
+  // over a few thousand runs); the in-process side warms in this process the same way.
+  const shared = new SandboxPool();
+  try {
+    const warmModel = await loadModelFile(DEMO_MODEL_PATH);
+    let n = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (n < 10_000) {
+          const i = n++;
+          await shared.run(warmModel, demoInput(i));
+          await runModel(warmModel, demoInput(i));
+        }
+      }),
+    );
+    await warmModel.close();
+    const jobs = 4_000;
+    for (const capacity of [DEFAULT_EXECUTOR_CONFIG.capacity, 16]) {
+      const here: Awaited<ReturnType<typeof executorThroughput>>[] = [];
+      const there: typeof here = [];
+      for (let r = 0; r < 3; r++) {
+        here.push(await executorThroughput(null, capacity, jobs));
+        there.push(await executorThroughput(shared, capacity, jobs));
+      }
+      const mid = (xs: typeof here) => [...xs].sort((x, y) => x.jobsPerSec - y.jobsPerSec)[1];
+      const a = mid(here);
+      const b = mid(there);
+      const perJob = 1e6 / b.jobsPerSec - 1e6 / a.jobsPerSec;
+      rows.push({
+        name: `sandbox demo model: per job through an executor, capacity ${capacity}`,
+        value: (perJob / (1e6 / a.jobsPerSec)) * 100,
+        unit: '%',
+        note: `submitted → executed, ${jobs} jobs after 2,000 warm-up, median of 3: ${a.jobsPerSec.toFixed(0)} jobs/s in-process, ${b.jobsPerSec.toFixed(0)} sandboxed (${perJob >= 0 ? '+' : ''}${perJob.toFixed(0)} µs/job); CPU/job ${a.nodeCpuUs.toFixed(0)} µs in-process vs ${b.nodeCpuUs.toFixed(0)} µs node + ${b.childCpuUs.toFixed(0)} µs children; goal < 10%`,
+      });
+    }
+  } finally {
+    await shared.close();
+  }
   return rows;
 }
 

@@ -12,7 +12,7 @@ import { asJobId, asModelId } from '../state/types.ts';
 import type { ModelSource } from './model-source.ts';
 import type { ExecutorPolicy } from './policy.ts';
 import type { ResultStore } from './results.ts';
-import { runModel } from './run.ts';
+import { IN_PROCESS, type ModelRunner } from './sandbox/pool.ts';
 
 /** A big model may take long: the ack wait bounds how long a crashed executor holds a job. */
 const ASSIGN_ACK_WAIT_MS = 120_000;
@@ -26,6 +26,8 @@ export class AssignmentConsumer {
     private readonly policy: ExecutorPolicy,
     private readonly log: Logger,
     private readonly metrics: Metrics,
+    /** Where models run: the worker passes its sandbox pool; in this process only when none is given. */
+    private readonly runner: ModelRunner = IN_PROCESS,
   ) {}
 
   /** Consumes this executor's assignments, `capacity` at a time. */
@@ -48,7 +50,7 @@ export class AssignmentConsumer {
       // A redelivered assignment after a crash: answer with what was already committed to.
       const inputs = fromStored(done.inputs);
       const model = await this.models(done.modelId);
-      const { outputs } = await runModel(model, inputs);
+      const { outputs } = await this.runner.run(model, inputs);
       const sent = await this.policy.answer({ jobId, model, inputs }, outputs, true);
       result = { jobId, executor: this.id, outputs: sent, outputDigest: done.outputDigest };
     } else {
@@ -56,7 +58,7 @@ export class AssignmentConsumer {
         const inputs = fromWire(raw.inputs, `job ${jobId} inputs`);
         const model = await this.models(asModelId(raw.modelId, 'modelId'));
         const t0 = performance.now();
-        const { outputs } = await runModel(model, inputs);
+        const { outputs } = await this.runner.run(model, inputs);
         this.metrics.observe('job_execution_seconds', (performance.now() - t0) / 1000);
         const sent = await this.policy.answer({ jobId, model, inputs }, outputs, false);
         const outputDigest = tensorSetDigest(sent);
@@ -66,7 +68,9 @@ export class AssignmentConsumer {
         );
         result = { jobId, executor: this.id, outputs: sent, outputDigest };
       } catch (e) {
-        const message = e instanceof OptinferError ? e.message : `internal error: ${(e as Error).message}`;
+        // The code leads, so a job killed by the sandbox ends with its reason (TIME_LIMIT, MEMORY_LIMIT) in view.
+        const message =
+          e instanceof OptinferError ? `${e.code}: ${e.message}` : `internal error: ${(e as Error).message}`;
         this.log.warn({ jobId, err: message }, 'job failed');
         result = { jobId, executor: this.id, error: message };
       }

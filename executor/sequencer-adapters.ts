@@ -1,5 +1,8 @@
 // What the sequencer's ports need from model handling, over onnxruntime: the model inspector and the program compiler.
 import type { ModelRegistry } from './model.ts';
+import { decodeModel } from './onnx/schema.ts';
+import { checkTensorSizes } from './onnx/size-estimate.ts';
+import { DEFAULT_SANDBOX_LIMITS } from './sandbox/pool.ts';
 import { compileForProgram } from './program-model.ts';
 import { encodeOpEntry } from '../state/optable.ts';
 import { validateInputs } from './validate.ts';
@@ -10,10 +13,16 @@ import type { Hash32, ModelId } from '../state/types.ts';
 
 /** The sequencer's ModelInspector port: parses, loads and validates through the registry. */
 export class OrtInspector {
-  constructor(private readonly registry: ModelRegistry) {}
+  /** `maxTensorBytes`: a model whose largest tensor is estimated above this is refused (the run memory limit). */
+  constructor(
+    private readonly registry: ModelRegistry,
+    private readonly maxTensorBytes = DEFAULT_SANDBOX_LIMITS.memoryBytes,
+  ) {}
 
   /** An upload that is not a closed model (external data and the like, onnx/closed.ts) is INVALID_MODEL: a 400. */
   async inspect(bytes: Uint8Array, name: string): Promise<Omit<ModelInfo, 'registeredAt'>> {
+    // Before onnxruntime sees it: a model that cannot fit an executor's memory limit is never registered.
+    checkTensorSizes(decodeModel(bytes, `model '${name}'`), this.maxTensorBytes, `model '${name}'`);
     const m = await this.registry.register(bytes, { name });
     const spec = (v: {
       name: string;

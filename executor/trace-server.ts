@@ -17,7 +17,7 @@ import type { ModelSource } from './model-source.ts';
 import type { Audience, ExecutedJob, ExecutorPolicy, ServedTrace } from './policy.ts';
 import { compileForProgram } from './program-model.ts';
 import { digestKey, type ResultStore, type StoredResult } from './results.ts';
-import { traceModel } from './trace.ts';
+import { IN_PROCESS, type ModelRunner } from './sandbox/pool.ts';
 
 export class TraceServer {
   constructor(
@@ -25,6 +25,8 @@ export class TraceServer {
     private readonly models: ModelSource,
     private readonly policy: ExecutorPolicy,
     private readonly log: Logger,
+    /** Where traces are computed: the worker passes its sandbox pool; in this process only when none is given. */
+    private readonly runner: ModelRunner = IN_PROCESS,
   ) {}
 
   /** Answers trace and chunk requests addressed to `id`. */
@@ -41,7 +43,7 @@ export class TraceServer {
     const job = await this.jobOf(r);
     const served = await this.policy.serve(job, 'peer');
     if (!served) {
-      const t = await traceModel(job.model, job.inputs, { keepTensors: false });
+      const t = await this.runner.trace(job.model, job.inputs, { keepTensors: false });
       return {
         jobId: r.jobId,
         traceRoot: t.traceRoot,
@@ -110,7 +112,7 @@ export class TraceServer {
   private async claimed(job: ExecutedJob, audience: Audience): Promise<ServedTrace> {
     const served = await this.policy.serve(job, audience);
     if (served) return served;
-    const trace = await traceModel(job.model, job.inputs, { keepTensors: true });
+    const trace = await this.runner.trace(job.model, job.inputs, { keepTensors: true });
     return { ran: job.model, trace, tensors: trace.tensors! };
   }
 

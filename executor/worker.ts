@@ -17,6 +17,7 @@ import type { LoadedModel, ModelRegistry } from './model.ts';
 import { modelSource, type ModelSource } from './model-source.ts';
 import { HONEST_EXECUTOR, type ExecutorPolicy } from './policy.ts';
 import { ResultStore } from './results.ts';
+import { IN_PROCESS, SandboxPool, type ModelRunner, type SandboxConfig } from './sandbox/pool.ts';
 import { TraceServer } from './trace-server.ts';
 
 export interface ExecutorConfig {
@@ -30,6 +31,11 @@ export interface ExecutorConfig {
   sequencerUrl?: string;
   /** Settlement on the program: bond on start-up, play disputes from stored results. */
   chain?: ChainJoin;
+  /**
+   * Where jobs run and traces are computed: a pool of child processes with a time and a memory limit per run
+   * (the default; fields left out take the pool's defaults), or false to run in this process without limits.
+   */
+  sandbox?: Partial<SandboxConfig> | false;
 }
 
 export const DEFAULT_EXECUTOR_CONFIG: Omit<ExecutorConfig, 'dataDir'> = {
@@ -55,13 +61,19 @@ export class ExecutorWorker {
     private readonly policy: ExecutorPolicy,
     private readonly log: Logger,
     private readonly metrics: Metrics,
+    /** Where this executor's models run (its sandbox pool unless configured otherwise). */
+    readonly runner: ModelRunner,
+    private readonly ownsRunner: boolean,
   ) {
     this.id = keypair.publicKey.toBase58() as ExecutorId;
     this.models = modelSource({ registry, bus, sequencerUrl: config.sequencerUrl });
-    this.traces = new TraceServer(results, this.models, policy, log);
+    this.traces = new TraceServer(results, this.models, policy, log, runner);
   }
 
-  /** `policy`: what this executor answers (default honest; dishonest ones are in adversary/). */
+  /**
+   * `policy`: what this executor answers (default honest; dishonest ones are in adversary/). `runner`: a sandbox
+   * shared with other workers (the caller closes it); otherwise the worker opens its own from config.sandbox.
+   */
   static async start(opts: {
     config: ExecutorConfig;
     bus: Bus;
@@ -69,6 +81,7 @@ export class ExecutorWorker {
     policy?: ExecutorPolicy;
     logger?: Logger;
     metrics?: Metrics;
+    runner?: ModelRunner;
   }): Promise<ExecutorWorker> {
     const { config } = opts;
     mkdirSync(config.dataDir, { recursive: true });
@@ -77,6 +90,11 @@ export class ExecutorWorker {
     const results = await ResultStore.open(join(config.dataDir, `executor-${id}.db`));
     const log = (opts.logger ?? silentLogger).child({ executor: id });
     const policy = opts.policy ?? HONEST_EXECUTOR;
+    const runner =
+      opts.runner ??
+      (config.sandbox === false
+        ? IN_PROCESS
+        : new SandboxPool(config.sandbox, log.child({ part: 'sandbox' })));
     const w = new ExecutorWorker(
       config,
       keypair,
@@ -86,6 +104,8 @@ export class ExecutorWorker {
       policy,
       log,
       opts.metrics ?? noopMetrics,
+      runner,
+      !opts.runner,
     );
     try {
       await policy.open?.({ id: w.id, dataDir: config.dataDir, registry: opts.registry, log });
@@ -93,6 +113,7 @@ export class ExecutorWorker {
     } catch (e) {
       await policy.close?.();
       await results.close();
+      if (!opts.runner) await runner.close();
       throw e;
     }
     return w;
@@ -107,6 +128,7 @@ export class ExecutorWorker {
       this.policy,
       this.log,
       this.metrics,
+      this.runner,
     );
     this.subs.push(
       await consumer.start(this.config.capacity),
@@ -159,5 +181,6 @@ export class ExecutorWorker {
     }
     await this.policy.close?.();
     await this.results.close();
+    if (this.ownsRunner) await this.runner.close();
   }
 }

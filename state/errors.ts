@@ -83,6 +83,8 @@ export const CODES = {
   INVALID_MESSAGE: { kind: 'internal', means: 'a bus message that is not plain JSON plus bytes' },
   INVALID_SUBJECT: { kind: 'internal', means: 'a malformed bus subject or durable name' },
   NOT_DURABLE: { kind: 'internal', means: 'a durable send or consume on a subject no stream captures' },
+  TIME_LIMIT: { kind: 'bad-input', means: "a model run took longer than the executor's time limit" },
+  MEMORY_LIMIT: { kind: 'bad-input', means: "a model run used more memory than the executor's limit" },
 } as const satisfies Record<string, CodeInfo>;
 
 /**
