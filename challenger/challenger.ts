@@ -27,7 +27,7 @@ import type { TensorMap } from '../state/tensor-map.ts';
 import { tensorSetDigest } from '../state/tensor.ts';
 import { loadOrCreateKeypair, loadOrCreateSecret } from '../common/keys.ts';
 import { compileForProgram } from '../executor/program-model.ts';
-import { traceModel } from '../executor/trace.ts';
+import { IN_PROCESS, SandboxPool, type ModelRunner, type SandboxConfig } from '../executor/sandbox/pool.ts';
 import { DisputeDriver } from '../dispute/driver.ts';
 import * as rules from '../dispute/rules.ts';
 import { modelViewOf, traceViewOf } from '../dispute/views.ts';
@@ -43,6 +43,11 @@ export interface ChallengerConfig {
   chain?: { client: SettlementClient; bondLamports: bigint };
   /** Keypair file (Solana CLI format); default: created in dataDir. */
   keypairPath?: string;
+  /**
+   * Where re-executions and traces run: a pool of child processes with time and memory limits (the
+   * executor's, executor/sandbox/) unless false. A job that breaks a limit is skipped, not audited.
+   */
+  sandbox?: Partial<SandboxConfig> | false;
 }
 
 export const DEFAULT_SAMPLE_RATE = 0.1;
@@ -86,6 +91,8 @@ export class Challenger {
     private readonly log: Logger,
     private readonly metrics: Metrics,
     private readonly policy: ChallengerPolicy,
+    private readonly runner: ModelRunner,
+    private readonly ownsRunner: boolean,
   ) {
     this.audits = store.table('audits');
     this.findings = new FindingLog(store, bus, config.id);
@@ -101,6 +108,8 @@ export class Challenger {
     registry: ModelRegistry;
     /** What it contests and defends (default honest; dishonest ones are in adversary/). */
     policy?: ChallengerPolicy;
+    /** A sandbox shared with other roles (the caller closes it); otherwise one is opened from config.sandbox. */
+    runner?: ModelRunner;
     logger?: Logger;
     metrics?: Metrics;
   }): Promise<Challenger> {
@@ -115,6 +124,10 @@ export class Challenger {
     mkdirSync(config.dataDir, { recursive: true });
     const secret = loadOrCreateSecret(join(config.dataDir, `challenger-${config.id}.secret`));
     const store = await Store.open(join(config.dataDir, `challenger-${config.id}.db`));
+    const log = (opts.logger ?? silentLogger).child({ challenger: config.id });
+    const runner =
+      opts.runner ??
+      (config.sandbox === false ? IN_PROCESS : new SandboxPool(config.sandbox, log.child({ part: 'sandbox' })));
     const c = new Challenger(
       config,
       secret,
@@ -122,9 +135,11 @@ export class Challenger {
       opts.bus,
       opts.source,
       opts.registry,
-      (opts.logger ?? silentLogger).child({ challenger: config.id }),
+      log,
       opts.metrics ?? noopMetrics,
       opts.policy ?? HONEST_CHALLENGER,
+      runner,
+      !opts.runner,
     );
     try {
       if (config.chain) {
@@ -143,6 +158,7 @@ export class Challenger {
       );
     } catch (e) {
       await store.close();
+      if (!opts.runner) await runner.close();
       throw e;
     }
     return c;
@@ -198,7 +214,7 @@ export class Challenger {
     const inputs = await this.source.inputs(jobId);
     if (!inputs) return { outcome: 'skipped', reason: 'inputs not served' };
     const model = await this.model(record.modelId);
-    const ours = await reexecute(model, inputs, record.inputDigest);
+    const ours = await reexecute(model, inputs, record.inputDigest, this.runner);
     this.stats.audited++;
     this.metrics.inc('audits_total');
     const verdict = compareOutputs(record.outputDigest, ours.outputDigest);
@@ -206,7 +222,14 @@ export class Challenger {
 
     this.stats.mismatches++;
     this.metrics.inc('findings_total');
-    const location = await locate({ bus: this.bus, model, inputs, jobId, executor: record.executor });
+    const location = await locate({
+      bus: this.bus,
+      model,
+      inputs,
+      jobId,
+      executor: record.executor,
+      runner: this.runner,
+    });
     const finding: Finding = {
       jobId,
       batchIndex,
@@ -319,7 +342,7 @@ export class Challenger {
     const key = `${toHex(d.modelId)}:${toHex(d.inputDigest)}:${toHex(d.outputDigest)}`;
     const job = this.disputed.get(key) ?? (await this.reloadDisputed(d));
     if (!job) return null;
-    const t = await traceModel(job.model, job.inputs, { keepTensors: true });
+    const t = await this.runner.trace(job.model, job.inputs, { keepTensors: true });
     const compiled = await compileForProgram(job.model);
     return {
       trace: traceViewOf({
@@ -347,6 +370,7 @@ export class Challenger {
     await this.consumer?.stop();
     await this.driver?.stop();
     await this.store.close();
+    if (this.ownsRunner) await this.runner.close();
   }
 }
 

@@ -1,7 +1,7 @@
 // Locate: with both traces, the first divergent layer (prefix-chain bisection) and the first divergent chunk in it.
 import type { Bus } from '../bus/bus.ts';
 import type { LoadedModel } from '../executor/model.ts';
-import { traceModel } from '../executor/trace.ts';
+import { IN_PROCESS, type ModelRunner } from '../executor/sandbox/pool.ts';
 import * as messages from '../bus/messages.ts';
 import type { ChunksReply, Location, TraceReply } from '../bus/messages.ts';
 import { firstDivergence } from '../state/bisect.ts';
@@ -21,8 +21,10 @@ export async function locate(opts: {
   inputs: TensorMap;
   jobId: JobId;
   executor: ExecutorId;
+  /** Where our own trace runs (the challenger's sandbox); in-process by default. */
+  runner?: ModelRunner;
 }): Promise<Location> {
-  const ours = await traceModel(opts.model, opts.inputs, { keepTensors: true });
+  const ours = await (opts.runner ?? IN_PROCESS).trace(opts.model, opts.inputs, { keepTensors: true });
   const base = { ourTraceRoot: ours.traceRoot, layerCount: ours.layerCount };
   let theirs: TraceReply;
   try {

@@ -1,6 +1,6 @@
 // Re-execute: run a job again on the canonical profile, from the committed model and inputs.
 import type { LoadedModel } from '../executor/model.ts';
-import { runModel } from '../executor/run.ts';
+import type { ModelRunner } from '../executor/sandbox/pool.ts';
 import type { TensorMap } from '../state/tensor-map.ts';
 import { tensorSetDigest } from '../state/tensor.ts';
 import type { Hash32 } from '../state/types.ts';
@@ -15,6 +15,7 @@ export async function reexecute(
   model: LoadedModel,
   inputs: TensorMap,
   committedInputDigest: Hash32,
+  runner: ModelRunner,
 ): Promise<Reexecution> {
   const inputDigest = tensorSetDigest(inputs);
   if (inputDigest !== committedInputDigest) {
@@ -24,6 +25,6 @@ export async function reexecute(
       `inputs served for the job hash to ${inputDigest}, but the committed record says ${committedInputDigest}`,
     );
   }
-  const { outputDigest } = await runModel(model, inputs);
+  const { outputDigest } = await runner.run(model, inputs);
   return { inputDigest, outputDigest };
 }
