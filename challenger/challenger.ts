@@ -127,7 +127,9 @@ export class Challenger {
     const log = (opts.logger ?? silentLogger).child({ challenger: config.id });
     const runner =
       opts.runner ??
-      (config.sandbox === false ? IN_PROCESS : new SandboxPool(config.sandbox, log.child({ part: 'sandbox' })));
+      (config.sandbox === false
+        ? IN_PROCESS
+        : new SandboxPool(config.sandbox, log.child({ part: 'sandbox' })));
     const c = new Challenger(
       config,
       secret,
