@@ -96,6 +96,8 @@ test('role configs carry every flag, typed, with the cheat knobs gathered', () =
     batchMaxJobs: 7,
     batchMaxAgeMs: 8,
     maxAttempts: 5,
+    timeLimitMs: 3_000,
+    memoryLimitMb: 1024,
     challengeWindowMs: 9,
     chain: 'none',
     slotMs: 400,
@@ -110,6 +112,7 @@ test('role configs carry every flag, typed, with the cheat knobs gathered', () =
   assert.equal(dev.dataDir, resolve('d'));
   assert.deepEqual(dev.cheat, { mode: 'wrong-layer', rate: 0.5, layer: 2 });
   assert.equal(dev.maxAttempts, 5);
+  assert.deepEqual(dev.limits, { timeMs: 3_000, memoryBytes: 1024 * 1024 * 1024 });
   assert.equal(dev.rpc, undefined);
   const withRpc = devConfig({ ...flags, rpc: 'http://h:1', keypair: 'k', authorityKeypair: 'a', slotMs: 50 });
   assert.equal(withRpc.rpc?.slotMs, 50);
@@ -123,7 +126,10 @@ test('role configs carry every flag, typed, with the cheat knobs gathered', () =
     cheat: 'none',
     cheatRate: 1,
     cheatLayer: 0,
+    timeLimitMs: 5_000,
+    memoryLimitMb: 512,
   });
+  assert.deepEqual(ex.limits, { timeMs: 5_000, memoryBytes: 512 * 1024 * 1024 });
   assert.equal(ex.keypairPath, resolve('k.json'));
   assert.equal(ex.chain, undefined);
   const ch = challengerConfig({
@@ -136,6 +142,8 @@ test('role configs carry every flag, typed, with the cheat knobs gathered', () =
     rpc: 'http://h:1',
     keypair: 'c.json',
     bondLamports: 9n,
+    timeLimitMs: 60_000,
+    memoryLimitMb: 2048,
   });
   assert.equal(ch.chain?.bondLamports, 9n);
   assert.equal(ch.cheat, 'false-alarm');

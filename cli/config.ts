@@ -14,6 +14,9 @@ import { DEFAULT_SEQUENCER_CONFIG } from '../sequencer/sequencer.ts';
 import { OptinferError } from '../state/errors.ts';
 import { asSampleRate } from '../state/sample.ts';
 import type { Logger } from '../common/log.ts';
+import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from '../executor/sandbox/pool.ts';
+
+const MiB = 1024 * 1024;
 
 export const DEFAULT_PORT = 8787;
 export const DEFAULT_HOST = '127.0.0.1';
@@ -154,6 +157,19 @@ export const opt = {
       '--durable',
       'fsync every database write before acknowledging it: acknowledged jobs survive a power loss, at a cost in jobs/s',
     ),
+  timeLimit: () =>
+    new Option('--time-limit-ms <ms>', 'wall time one model run may take before it is killed (TIME_LIMIT)')
+      .env('OPTINFER_TIME_LIMIT_MS')
+      .default(DEFAULT_SANDBOX_LIMITS.timeMs)
+      .argParser(ms('time-limit-ms', 100, 3_600_000)),
+  memoryLimit: () =>
+    new Option(
+      '--memory-limit-mb <MiB>',
+      'resident memory one model run may reach before it is killed (MEMORY_LIMIT)',
+    )
+      .env('OPTINFER_MEMORY_LIMIT_MB')
+      .default(DEFAULT_SANDBOX_LIMITS.memoryBytes / MiB)
+      .argParser(int('memory-limit-mb', 256, 1 << 20, 'a whole number of MiB')),
   window: (dflt: number) =>
     new Option('--challenge-window-ms <ms>', 'time a batch stays open to disputes')
       .env('OPTINFER_CHALLENGE_WINDOW_MS')
@@ -250,12 +266,16 @@ interface ApiFlags {
   apiKeysFile?: string;
   rateLimit?: number;
 }
+interface LimitFlags {
+  timeLimitMs: number;
+  memoryLimitMb: number;
+}
 interface CheatFlags {
   cheat: CheatConfig['mode'];
   cheatRate: number;
   cheatLayer: number;
 }
-export interface DevFlags extends ChainFlags, CheatFlags, ApiFlags {
+export interface DevFlags extends ChainFlags, CheatFlags, ApiFlags, LimitFlags {
   port: number;
   host: string;
   dataDir: string;
@@ -271,6 +291,7 @@ export interface DevFlags extends ChainFlags, CheatFlags, ApiFlags {
   slotMs: number;
 }
 export interface SequencerFlags extends ChainFlags, ApiFlags {
+  memoryLimitMb?: number;
   nats: string;
   port: number;
   host: string;
@@ -283,14 +304,14 @@ export interface SequencerFlags extends ChainFlags, ApiFlags {
   authorityKeypair?: string;
   slotMs: number;
 }
-export interface ExecutorFlags extends ChainFlags, CheatFlags {
+export interface ExecutorFlags extends ChainFlags, CheatFlags, LimitFlags {
   nats: string;
   sequencer: string;
   dataDir: string;
   capacity: number;
   bondLamports?: bigint;
 }
-export interface ChallengerFlags extends ChainFlags {
+export interface ChallengerFlags extends ChainFlags, LimitFlags {
   nats: string;
   sequencer: string;
   dataDir: string;
@@ -339,6 +360,8 @@ export interface SequencerRoleConfig extends ApiAccessConfig {
   durable?: boolean;
   challengeWindowMs: number;
   chain?: RoleChainConfig;
+  /** Uploads whose estimated largest tensor is over this many bytes are refused (the executors' memory limit). */
+  maxTensorBytes?: number;
   logger?: Logger;
 }
 
@@ -361,6 +384,8 @@ export interface DevConfig extends ApiAccessConfig {
   chain?: 'none' | 'litesvm';
   /** Settle on the program on a cluster instead; the keypair is the program's sequencer and funds the node. */
   rpc?: RoleChainConfig;
+  /** Time and memory limits of each model run (the sandbox's); default DEFAULT_SANDBOX_LIMITS. */
+  limits?: SandboxLimits;
   logger?: Logger;
 }
 
@@ -372,6 +397,8 @@ export interface ExecutorRoleConfig {
   keypairPath?: string;
   cheat: CheatConfig;
   chain?: RoleChainConfig;
+  /** Time and memory limits of each model run (the sandbox's); default DEFAULT_SANDBOX_LIMITS. */
+  limits?: SandboxLimits;
   logger?: Logger;
 }
 
@@ -383,6 +410,8 @@ export interface ChallengerRoleConfig {
   sampleRate: number;
   chain?: RoleChainConfig;
   cheat?: ChallengerCheat;
+  /** Time and memory limits of each model run (the sandbox's); default DEFAULT_SANDBOX_LIMITS. */
+  limits?: SandboxLimits;
   logger?: Logger;
 }
 
@@ -436,6 +465,10 @@ export function apiAccess(o: ApiFlags): ApiAccessConfig {
 }
 
 const cheatOf = (o: CheatFlags): CheatConfig => ({ mode: o.cheat, rate: o.cheatRate, layer: o.cheatLayer });
+const limitsOf = (o: LimitFlags): SandboxLimits => ({
+  timeMs: o.timeLimitMs,
+  memoryBytes: o.memoryLimitMb * MiB,
+});
 
 export function devConfig(o: DevFlags, logger?: Logger): DevConfig {
   const rpc = roleChain(o, 'dev');
@@ -457,6 +490,7 @@ export function devConfig(o: DevFlags, logger?: Logger): DevConfig {
     durable: o.durable ?? false,
     challengeWindowMs: o.challengeWindowMs,
     cheat: cheatOf(o),
+    limits: limitsOf(o),
     ...apiAccess(o),
     logger,
   };
@@ -479,6 +513,7 @@ export function sequencerConfig(o: SequencerFlags, logger?: Logger): SequencerRo
     maxAttempts: o.maxAttempts,
     durable: o.durable ?? false,
     challengeWindowMs: o.challengeWindowMs,
+    maxTensorBytes: o.memoryLimitMb === undefined ? undefined : o.memoryLimitMb * MiB,
     ...apiAccess(o),
     logger,
   };
@@ -493,6 +528,7 @@ export function executorConfig(o: ExecutorFlags, logger?: Logger): ExecutorRoleC
     capacity: o.capacity,
     keypairPath: o.keypair && resolve(o.keypair),
     cheat: cheatOf(o),
+    limits: limitsOf(o),
     logger,
   };
 }
@@ -506,6 +542,7 @@ export function challengerConfig(o: ChallengerFlags, logger?: Logger): Challenge
     dataDir: resolve(o.dataDir),
     id: o.id,
     sampleRate: o.sampleRate,
+    limits: limitsOf(o),
     logger,
   };
 }

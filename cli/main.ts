@@ -85,6 +85,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(opt.cheat())
     .addOption(opt.cheatRate())
     .addOption(opt.cheatLayer())
+    .addOption(opt.timeLimit())
+    .addOption(opt.memoryLimit())
     .addOption(
       new Option(
         '--chain <kind>',
@@ -144,6 +146,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(opt.batchMaxJobs())
     .addOption(opt.batchMaxAge())
     .addOption(opt.maxAttempts())
+    .addOption(opt.memoryLimit())
     .addOption(opt.durable())
     .addOption(opt.window(DEV_CHALLENGE_WINDOW_MS))
     .addOption(opt.rpc())
@@ -175,6 +178,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(opt.cheat())
     .addOption(opt.cheatRate())
     .addOption(opt.cheatLayer())
+    .addOption(opt.timeLimit())
+    .addOption(opt.memoryLimit())
     .action(async (o: ExecutorFlags) => {
       const log = createLogger('optinfer');
       const config = executorConfig(o, log);
@@ -200,6 +205,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(opt.ws())
     .addOption(opt.bond())
     .addOption(opt.challengerCheat())
+    .addOption(opt.timeLimit())
+    .addOption(opt.memoryLimit())
     .action(async (o: ChallengerFlags) => {
       const log = createLogger('optinfer');
       const config = challengerConfig(o, log);

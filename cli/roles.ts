@@ -22,6 +22,7 @@ import { loadKeypair, loadOrCreateKeypair } from '../common/keys.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { PromMetrics } from '../common/metrics.ts';
 import { ModelRegistry } from '../executor/model.ts';
+import { SandboxPool } from '../executor/sandbox/pool.ts';
 import { ExecutorWorker, DEFAULT_EXECUTOR_CONFIG } from '../executor/worker.ts';
 import { challengerPolicy, executorPolicy } from '../adversary/index.ts';
 import {
@@ -71,6 +72,7 @@ async function openSequencer(o: {
   metrics: PromMetrics;
   settlement?: Settlement;
   maxModelBytes?: number;
+  maxTensorBytes?: number;
 }): Promise<{ sequencer: Sequencer; demoModel: ModelInfo }> {
   const sequencer = await Sequencer.start({
     config: {
@@ -83,7 +85,7 @@ async function openSequencer(o: {
       durable: o.durable,
     },
     bus: o.bus,
-    inspector: new OrtInspector(o.registry),
+    inspector: new OrtInspector(o.registry, o.maxTensorBytes),
     settlement: o.settlement ?? new LocalSettlement(o.challengeWindowMs),
     logger: o.log.child({ role: 'sequencer' }),
     metrics: o.metrics,
@@ -111,9 +113,12 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
   const metrics = new PromMetrics();
   const bus = createMemoryBus({ logger: log.child({ part: 'bus' }) });
   const registry = new ModelRegistry();
+  // One pool of model-running child processes, sized to the cores, for every executor and the challenger.
+  const sandbox = new SandboxPool(o.limits ?? {}, log.child({ part: 'sandbox' }));
   const opened: Running[] = [];
   const closeAll = async () => {
     for (const r of opened.reverse()) await r.close().catch(() => {});
+    await sandbox.close();
     await bus.close();
     await registry.close();
   };
@@ -131,6 +136,7 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
       maxAttempts: o.maxAttempts,
       durable: o.durable,
       challengeWindowMs: o.challengeWindowMs,
+      maxTensorBytes: o.limits?.memoryBytes,
       bus,
       registry,
       log,
@@ -156,6 +162,7 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
         },
         bus,
         registry,
+        runner: sandbox,
         policy: i === 0 ? executorPolicy(o.cheat) : undefined,
         logger: log.child({ role: 'executor' }),
         metrics,
@@ -179,6 +186,7 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
       bus,
       source: new SequencerSource(sequencer),
       registry,
+      runner: sandbox,
       logger: log.child({ role: 'challenger' }),
       metrics,
     });
@@ -374,6 +382,7 @@ export async function startSequencerRole(
     maxAttempts: o.maxAttempts,
     durable: o.durable,
     challengeWindowMs: o.challengeWindowMs,
+    maxTensorBytes: o.maxTensorBytes,
     bus,
     registry,
     log,
@@ -416,6 +425,7 @@ export async function startExecutorRole(
       keypairPath: o.chain?.keypairPath ?? o.keypairPath,
       sequencerUrl: o.sequencerUrl,
       chain,
+      sandbox: o.limits,
     },
     bus,
     registry,
@@ -452,6 +462,7 @@ export async function startChallengerRole(
       sampleRate: o.sampleRate,
       chain,
       keypairPath: o.chain?.keypairPath,
+      sandbox: o.limits,
     },
     bus,
     source: new HttpSource(o.sequencerUrl),
