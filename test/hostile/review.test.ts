@@ -11,6 +11,22 @@ import { startDev, type DevNode } from '../../cli/roles.ts';
 import { silentLogger } from '../../common/log.ts';
 import { buildModel, node as op } from '../../executor/onnx/builder.ts';
 import { buildHttp, type HttpConfig } from '../../sequencer/http.ts';
+import { createMemoryBus } from '../../bus/memory.ts';
+import type { Bus } from '../../bus/bus.ts';
+import * as messages from '../../bus/messages.ts';
+import { tensorSetDigest } from '../../state/tensor.ts';
+import { fromStored } from '../../state/tensor-map.ts';
+import type { ExecutedJob } from '../../sequencer/batcher.ts';
+import { Dispatcher } from '../../sequencer/dispatch.ts';
+import {
+  RecordingMetrics,
+  executorId,
+  int8,
+  recordingLogger,
+  seedJob,
+  tempLedger,
+  waitFor,
+} from '../../sequencer/testing.ts';
 
 const KEY_A = 'key-a-0123456789abcdef';
 const KEY_B = 'key-b-0123456789abcdef';
@@ -249,4 +265,91 @@ test('job bodies piling up at once are capped in bytes: past the budget a 429 be
     ),
   );
   assert.equal(ok.status, 202, JSON.stringify(ok.json));
+});
+
+// ---- Dispatch: an assignment that fails after its job has moved on --------------------------------------------
+
+test('an assignment whose send fails after the job moved on (lapse, re-run) leaves the re-run alone: executed once', async () => {
+  const t = await tempLedger();
+  const inner = createMemoryBus();
+  const A = executorId('A');
+  const B = executorId('B');
+  let failSendToA!: () => void;
+  const sendToAFails = new Promise<void>((r) => (failSendToA = r));
+  // The bus hangs the send to A (a JetStream publish waiting on a server that is slow), then fails it.
+  const bus = new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'send') {
+        return async (subject: string, msg: object, opts?: object) => {
+          if (subject === messages.ASSIGN.subject(A)) {
+            await sendToAFails;
+            throw new Error('publish timed out');
+          }
+          return target.send(subject, msg, opts as never);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  }) as Bus;
+  const executed: ExecutedJob[] = [];
+  const d = new Dispatcher(
+    { assignTimeoutMs: 60_000, executorTimeoutMs: 100, maxAttempts: 3 },
+    t.ledger,
+    bus,
+    {},
+    { add: (j) => executed.push(j) },
+    recordingLogger().log,
+    new RecordingMetrics(),
+  );
+  const subs = [await d.listenHeartbeats(), await d.consumeResults()];
+  let runsOnB = 0;
+  const onB = await messages.consume(bus, messages.ASSIGN, { of: B }, 'exec-B', async (m) => {
+    runsOnB++;
+    const outputs = { y: int8([7]) };
+    await messages.send(bus, messages.RESULT, B, {
+      jobId: m.jobId,
+      executor: B,
+      outputs,
+      outputDigest: tensorSetDigest(outputs),
+    });
+  });
+  const ticker = setInterval(() => void d.expire(Date.now()), 10);
+  let beatB: NodeJS.Timeout | undefined;
+  try {
+    messages.publish(bus, messages.HEARTBEAT, A, { executorId: A, capacity: 1 });
+    await new Promise((r) => setImmediate(r));
+    const j = await seedJob(t.ledger, 0);
+    d.enqueue({ seq: 0, jobId: j.jobId, inputs: fromStored((await t.ledger.inputs.get(j.jobId))!) });
+    // A falls silent with the send to it still pending; B is live and gets the job at A's lapse.
+    beatB = setInterval(
+      () => messages.publish(bus, messages.HEARTBEAT, B, { executorId: B, capacity: 1 }),
+      10,
+    );
+    await waitFor(() => executed.length === 1, "B's run of the job");
+    const done = (await t.ledger.stateOf(j.jobId))!;
+    assert.equal(done.status, 'executed');
+    // Now the old send to A fails: its clean-up must not touch the job B already ran.
+    failSendToA();
+    await new Promise((r) => setTimeout(r, 300));
+    const after = (await t.ledger.stateOf(j.jobId))!;
+    assert.equal(
+      after.status,
+      'executed',
+      `the job went back to ${after.status}: the failed send rolled it back`,
+    );
+    assert.equal(runsOnB, 1, 'the job was run again');
+    assert.equal(executed.length, 1, 'the job was handed to the batcher twice');
+  } finally {
+    clearInterval(ticker);
+    clearInterval(beatB);
+    d.close();
+    await onB.stop();
+    for (const sub of subs) {
+      if ('stop' in sub) await sub.stop();
+      else await sub.unsubscribe();
+    }
+    await bus.close();
+    await t.close();
+  }
 });
