@@ -84,6 +84,8 @@ export function rawTopLevelMember(text: string, key: string): string | undefined
     while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
     i++;
   };
+  // A byte order mark before the object: the JSON parser skips it, so must this.
+  if (text.charCodeAt(0) === 0xfeff) i = 1;
   ws();
   if (text[i] !== '{') return undefined;
   i++;

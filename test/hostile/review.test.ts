@@ -353,3 +353,26 @@ test('an assignment whose send fails after the job moved on (lapse, re-run) leav
     await t.close();
   }
 });
+
+// ---- Fees ------------------------------------------------------------------------------------------------------
+
+test('a fee of 2^64 - 1 in a body that starts with a byte order mark is kept exact, not refused', async () => {
+  const body =
+    '\uFEFF' +
+    JSON.stringify({
+      modelId: dev.demoModel.modelId,
+      inputs: { x: { dtype: 'int8', dims: [1, 16], data: new Array(16).fill(2) } },
+    }).replace(/}$/, ',"fee":18446744073709551615}');
+  // Before the fix the JSON parser took the BOM but the fee reader did not: a valid u64 was a 400.
+  const res = await fetch(`${dev.url}/v1/jobs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
+  const text = await res.text();
+  assert.equal(res.status, 202, text);
+  const job = await (
+    await fetch(`${dev.url}/v1/jobs/${JSON.parse(text).jobId}?outputs=false&proof=false`)
+  ).json();
+  assert.equal(String(job.fee), '18446744073709551615');
+});
