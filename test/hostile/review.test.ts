@@ -376,3 +376,21 @@ test('a fee of 2^64 - 1 in a body that starts with a byte order mark is kept exa
   ).json();
   assert.equal(String(job.fee), '18446744073709551615');
 });
+
+test('the job-body budget is given back after every answer, over a kept-alive connection too', async () => {
+  const base = await front({ maxJobBytesInFlight: 4096 });
+  const job = JSON.stringify({
+    modelId: dev.demoModel.modelId,
+    inputs: { x: { dtype: 'int8', dims: [1, 16], data: new Array(16).fill(3) } },
+  });
+  // Forty sequential jobs through fetch's kept-alive connection: a reservation not given back would 429 by the 15th.
+  for (let i = 0; i < 40; i++) {
+    const res = await fetch(`${base}/v1/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: job.replace('"inputs"', `"fee":${i},"inputs"`),
+    });
+    assert.equal(res.status, 202, `job ${i}: ${await res.text()}`);
+    await res.arrayBuffer().catch(() => {});
+  }
+});
