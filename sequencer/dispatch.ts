@@ -277,6 +277,15 @@ export class Dispatcher {
       });
     } catch (e) {
       if (this.closed) return;
+      // Re-queued meanwhile (the executor lapsed while the send hung) and maybe run elsewhere already: that path
+      // owns the job now, and rolling its record back would run it, and batch it, a second time.
+      if (this.inflight.get(job.jobId)?.executor !== executor) {
+        this.log.warn(
+          { err: (e as Error).message, jobId: job.jobId, executor },
+          'assignment failed after the job had moved on; left to its new path',
+        );
+        return;
+      }
       this.log.error(
         { err: (e as Error).message, jobId: job.jobId, executor },
         'assignment failed; job re-queued',

@@ -27,6 +27,12 @@ export interface HttpConfig {
   rateLimit: number;
   /** Model uploads streaming to disk at once (each up to the model cap); one more is a 429. */
   maxUploadsInFlight: number;
+  /** Of those, uploads one caller (API key, or client address on an open node) may stream at once. */
+  maxUploadsPerCaller: number;
+  /** Bytes of job bodies being received and parsed at once (Content-Length, or the job cap when chunked). */
+  maxJobBytesInFlight: number;
+  /** Milliseconds a whole request (headers and body) may take to arrive; past it, a 408 and the connection closes. */
+  requestTimeoutMs: number;
 }
 
 export const DEFAULT_HTTP_CONFIG: HttpConfig = {
@@ -34,6 +40,9 @@ export const DEFAULT_HTTP_CONFIG: HttpConfig = {
   apiKeys: [],
   rateLimit: 0,
   maxUploadsInFlight: 4,
+  maxUploadsPerCaller: 2,
+  maxJobBytesInFlight: 128 * 1024 * 1024,
+  requestTimeoutMs: 300_000,
 };
 
 const JSON_TYPE = 'application/json';
@@ -75,6 +84,8 @@ export function rawTopLevelMember(text: string, key: string): string | undefined
     while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
     i++;
   };
+  // A byte order mark before the object: the JSON parser skips it, so must this.
+  if (text.charCodeAt(0) === 0xfeff) i = 1;
   ws();
   if (text[i] !== '{') return undefined;
   i++;
@@ -258,6 +269,14 @@ function build(opts: {
   const app = Fastify({
     logger: false,
     bodyLimit: cfg.maxJobBytes,
+    // Fastify turns Node's request timeout off: a client trickling a body would hold its upload slot for ever.
+    requestTimeout: cfg.requestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(60_000, cfg.requestTimeoutMs),
+      // Node would answer a missing Host itself, in its own shape; the hook below answers it in ours.
+      requireHostHeader: false,
+      connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(cfg.requestTimeoutMs / 10))),
+    },
     clientErrorHandler: clientError,
     frameworkErrors: (err, _req, reply) => {
       const e = err as { code?: string; statusCode?: number };
@@ -269,6 +288,45 @@ function build(opts: {
             : 'request: not understood';
       void sendError(reply, 'INVALID_REQUEST', message, e.statusCode ?? 400);
     },
+  });
+
+  // Requests Node answers itself unless someone listens: CONNECT (dropped unanswered) and an unknown Expect (a bare 417).
+  const rawError = (status: number, code: OptinferErrorCode, message: string) => {
+    const body = JSON.stringify({ error: { code, message } });
+    return (
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+    );
+  };
+  app.server.on('connect', (_req: unknown, socket: Socket) => {
+    if (socket.writable)
+      socket.write(rawError(404, 'NOT_FOUND', 'no route CONNECT (this node is not a proxy)'));
+    socket.destroy();
+  });
+  app.server.on(
+    'checkExpectation',
+    (req: { headers: Record<string, unknown> }, res: import('node:http').ServerResponse) => {
+      const body = JSON.stringify({
+        error: {
+          code: 'INVALID_REQUEST',
+          message: `Expect: only "100-continue" is understood, got ${show(req.headers.expect)}`,
+        },
+      });
+      res.writeHead(417, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        connection: 'close',
+      });
+      res.end(body);
+    },
+  );
+  app.addHook('onRequest', async (req) => {
+    if (req.raw.httpVersion === '1.1' && req.headers.host === undefined) {
+      throw new OptinferError(
+        'INVALID_REQUEST',
+        'Host: missing; expected a Host header in an HTTP/1.1 request',
+      );
+    }
   });
 
   // Only the two bodies the API takes: JSON for jobs, ONNX bytes (as a stream, never buffered) for models.
@@ -332,6 +390,11 @@ function build(opts: {
   const keys = new Map(cfg.apiKeys.map((k, i) => [createHash('sha256').update(k).digest('hex'), `key-${i}`]));
   /** Uploads streaming to disk now: with the cap on each, this bounds the disk they can take at once. */
   let uploading = 0;
+  /** Uploads streaming now per caller: no one caller (one key, one address) can hold every upload slot. */
+  const uploadsOf = new Map<string, number>();
+  /** Bytes of job bodies being received now: many clients sending 16 MiB bodies at once cannot exhaust memory. */
+  let jobBytes = 0;
+  const callers = new WeakMap<FastifyRequest, string>();
   const limiter: RateLimiter | undefined = cfg.rateLimit > 0 ? new TokenBuckets(cfg.rateLimit) : undefined;
 
   /** The caller's identity for rate limits: its key's index, or its address on an open node. */
@@ -374,6 +437,24 @@ function build(opts: {
         `Content-Type: expected ${expected}, got ${show(req.headers['content-type'])}`,
       );
     }
+    callers.set(req, who);
+    if (types.includes(JSON_TYPE)) {
+      // Reserved before the body is read, released when the answer is done or the connection gone.
+      const declared = Number(req.headers['content-length']);
+      const size =
+        Number.isSafeInteger(declared) && declared >= 0
+          ? Math.min(declared, cfg.maxJobBytes)
+          : cfg.maxJobBytes;
+      if (jobBytes > 0 && jobBytes + size > cfg.maxJobBytesInFlight) {
+        reply.header('retry-after', '1');
+        throw new OptinferError(
+          'RATE_LIMITED',
+          `${req.method} ${req.routeOptions.url}: ${jobBytes} bytes of job bodies are being received, the most this node takes at once; retry shortly`,
+        );
+      }
+      jobBytes += size;
+      reply.raw.once('close', () => (jobBytes -= size));
+    }
   };
 
   // 503 once the node found its state damaged (and stopped taking jobs), so a load balancer takes it out.
@@ -407,6 +488,15 @@ function build(opts: {
           `POST /v1/models: ${uploading} uploads are in flight, the most this node takes at once; retry shortly`,
         );
       }
+      const who = callers.get(req) ?? '';
+      const mine = uploadsOf.get(who) ?? 0;
+      if (mine >= cfg.maxUploadsPerCaller) {
+        reply.header('retry-after', '1');
+        throw new OptinferError(
+          'RATE_LIMITED',
+          `POST /v1/models: ${mine} uploads of this ${keys.size ? 'API key' : 'address'} are in flight, the most one caller may stream at once; retry shortly`,
+        );
+      }
       const q = req.query as { name?: string };
       const name = typeof q.name === 'string' && q.name.length > 0 ? q.name.slice(0, 128) : 'model';
       const body = req.body as Readable | undefined;
@@ -419,11 +509,15 @@ function build(opts: {
       // Not destroyed when refused part way: the answer is written first, then the connection closes.
       const chunks = body.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>;
       uploading++;
+      uploadsOf.set(who, mine + 1);
       try {
         const info = await seq.registerModel(scanned(chunks, new ModelProtoScan(`model '${name}'`)), name);
         return reply.code(201).send(info);
       } finally {
         uploading--;
+        const left = (uploadsOf.get(who) ?? 1) - 1;
+        if (left > 0) uploadsOf.set(who, left);
+        else uploadsOf.delete(who);
       }
     },
   );

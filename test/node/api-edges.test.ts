@@ -320,9 +320,10 @@ test('uploads in flight are capped: a fifth while four stream is a 429, and the 
   const { hostname, port } = new URL(open.url);
   const hanging = await Promise.all(
     [0, 1, 2, 3].map(
-      () =>
+      (i) =>
         new Promise<import('node:net').Socket>((resolve) => {
-          const s = connect(Number(port), hostname, () => {
+          // From four addresses: one address may hold only maxUploadsPerCaller (2) of the slots.
+          const s = connect({ port: Number(port), host: hostname, localAddress: `127.0.0.${2 + i}` }, () => {
             s.write(
               'POST /v1/models HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n\x08\x08',
             );
