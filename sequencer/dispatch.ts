@@ -256,9 +256,11 @@ export class Dispatcher {
 
   private async assign(job: QueuedJob, executor: ExecutorId): Promise<void> {
     let before: JobState | undefined;
+    let attempt = -1;
     try {
       const j = (before = await this.ledger.stateOf(job.jobId));
       if (!j) throw new OptinferError('STORE_CORRUPT', `job ${job.jobId} vanished`);
+      attempt = j.attempts + 1;
       const updated: JobState = {
         ...j,
         status: 'executing',
@@ -279,7 +281,12 @@ export class Dispatcher {
       if (this.closed) return;
       // Re-queued meanwhile (the executor lapsed while the send hung) and maybe run elsewhere already: that path
       // owns the job now, and rolling its record back would run it, and batch it, a second time.
-      if (this.inflight.get(job.jobId)?.executor !== executor) {
+      // Also when it went back to the same executor as a newer attempt (a lone executor that lapsed and returned).
+      const now = this.ledger.active.get(job.jobId);
+      if (
+        this.inflight.get(job.jobId)?.executor !== executor ||
+        (attempt >= 0 && now !== undefined && now.attempts !== attempt)
+      ) {
         this.log.warn(
           { err: (e as Error).message, jobId: job.jobId, executor },
           'assignment failed after the job had moved on; left to its new path',
