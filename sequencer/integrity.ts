@@ -2,6 +2,8 @@
 import { OptinferError } from '../state/errors.ts';
 import { Batch } from '../state/job.ts';
 import { seqKey } from '../state/store.ts';
+import { tensorSetDigest } from '../state/tensor.ts';
+import { fromStored, type StoredTensorMap } from '../state/tensor-map.ts';
 import type { BatchIndex, JobId } from '../state/types.ts';
 import { toRecord, type BatchState, type JobState, type Ledger } from './ledger.ts';
 import type { Settlement } from './ports.ts';
@@ -95,9 +97,12 @@ async function checkLocal(ledger: Ledger, found: string[]): Promise<void> {
       found.push(`job ${id}: open (waiting for a batch) but its record says ${j.status}`);
     }
   }
-  // Every job record is somewhere: a batched job in its batch, an unbatched one in the open table.
+  // Every job record is somewhere: a batched job in its batch, an unbatched one in the open table. Its inputs
+  // (what a dispute is judged on) and its outputs (what is served) are there and hash to the digests it commits.
   for (const [key, j] of await ledger.jobs.entries()) {
     const id = key as JobId;
+    checkTensors(id, 'inputs', await ledger.inputs.get(id), j.inputDigest, found);
+    if (j.outputDigest) checkTensors(id, 'outputs', await ledger.outputs.get(id), j.outputDigest, found);
     if (j.status === 'batched') {
       const at = inBatch.get(id);
       if (!at) {
@@ -135,6 +140,27 @@ async function checkChain(ledger: Ledger, settlement: Settlement, found: string[
       );
     }
   }
+}
+
+function checkTensors(
+  id: JobId,
+  what: 'inputs' | 'outputs',
+  stored: StoredTensorMap | undefined,
+  digest: string,
+  found: string[],
+): void {
+  if (!stored) {
+    found.push(`job ${id}: its ${what} are missing`);
+    return;
+  }
+  let got: string;
+  try {
+    got = tensorSetDigest(fromStored(stored));
+  } catch (e) {
+    found.push(`job ${id}: its ${what} cannot be read (${(e as Error).message})`);
+    return;
+  }
+  if (got !== digest) found.push(`job ${id}: its ${what} hash to ${got}, its record commits ${digest}`);
 }
 
 function where(j: JobState): string {
