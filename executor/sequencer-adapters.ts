@@ -2,6 +2,7 @@
 import type { ModelRegistry } from './model.ts';
 import { decodeModel } from './onnx/schema.ts';
 import { checkTensorSizes } from './onnx/size-estimate.ts';
+import { assertClosed } from './onnx/closed.ts';
 import { DEFAULT_SANDBOX_LIMITS } from './sandbox/pool.ts';
 import { compileForProgram } from './program-model.ts';
 import { encodeOpEntry } from '../state/optable.ts';
@@ -21,6 +22,8 @@ export class OrtInspector {
 
   /** An upload that is not a closed model (external data and the like, onnx/closed.ts) is INVALID_MODEL: a 400. */
   async inspect(bytes: Uint8Array, name: string): Promise<Omit<ModelInfo, 'registeredAt'>> {
+    // Before anything decodes it: not closed, or too many nodes to load in this process, is a 400.
+    assertClosed(bytes, `model '${name}'`);
     // Before onnxruntime sees it: a model that cannot fit an executor's memory limit is never registered.
     checkTensorSizes(decodeModel(bytes, `model '${name}'`), this.maxTensorBytes, `model '${name}'`);
     const m = await this.registry.register(bytes, { name });
