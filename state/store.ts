@@ -130,14 +130,15 @@ export class Store {
   /** Applies every op or none. */
   async write(ops: WriteOp[]): Promise<void> {
     if (ops.length === 0) return;
-    await this.db.batch(
-      ops.map((op) =>
-        op.type === 'put'
-          ? { type: 'put' as const, key: op.key, value: op.value, sublevel: op.table.sub }
-          : { type: 'del' as const, key: op.key, sublevel: op.table.sub },
-      ) as never,
-      { sync: this.durable },
-    );
+    const batch = ops.map((op) =>
+      op.type === 'put'
+        ? { type: 'put' as const, key: op.key, value: op.value, sublevel: op.table.sub }
+        : { type: 'del' as const, key: op.key, sublevel: op.table.sub },
+    ) as never;
+    // No options object unless durable: passing one at all, even `{ sync: false }`, measured 38% fewer
+    // jobs/s through the sequencer (node --import tsx bench/run.ts sequencer).
+    if (this.durable) await this.db.batch(batch, { sync: true });
+    else await this.db.batch(batch);
   }
 
   async close(): Promise<void> {
