@@ -11,7 +11,8 @@ import { Challenger } from '../../challenger/challenger.ts';
 import type { JobSource } from '../../challenger/source.ts';
 import { DEMO_MODEL_PATH } from '../../cli/roles.ts';
 import { ModelRegistry } from '../../executor/model.ts';
-import { buildModel, graph, node, tensorOf } from '../../executor/onnx/builder.ts';
+import { tensorOf } from '../../executor/onnx/builder.ts';
+import { loopForever } from '../helpers/hostile-models.ts';
 import { runModel } from '../../executor/run.ts';
 import { isOptinferError } from '../../state/errors.ts';
 import { Batch, jobId, type JobRecord } from '../../state/job.ts';
@@ -20,30 +21,6 @@ import { tensorSetDigest } from '../../state/tensor.ts';
 import type { BatchIndex, ExecutorId, Hash32, JobId, ModelId } from '../../state/types.ts';
 
 const TIME_LIMIT_MS = 2_000;
-
-/** A Loop whose trip count is 1e15 and whose condition never turns false: it never ends in-process. */
-function loopForever(): Uint8Array {
-  const body = graph({
-    name: 'body',
-    inputs: [
-      { name: 'i', dtype: 'int64', dims: [] },
-      { name: 'c', dtype: 'bool', dims: [] },
-      { name: 'v', dtype: 'float32', dims: [1] },
-    ],
-    outputs: [
-      { name: 'c_out', dtype: 'bool', dims: [] },
-      { name: 'v_out', dtype: 'float32', dims: [1] },
-    ],
-    nodes: [node('Identity', ['c'], ['c_out']), node('Identity', ['v'], ['v_out'])],
-  });
-  return buildModel({
-    name: 'loop_forever',
-    inputs: [{ name: 'x', dtype: 'float32', dims: [1] }],
-    outputs: [{ name: 'y', dtype: 'float32', dims: [1] }],
-    initializers: { M: tensorOf('int64', [], [1e15]), C: tensorOf('bool', [], [1]) },
-    nodes: [node('Loop', ['M', 'C', 'x'], ['y'], { body })],
-  });
-}
 
 test("a cheater's claimed result for a never-ending model is skipped at the time limit; the batch's honest job is still audited", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'optinfer-chal-sandbox-'));

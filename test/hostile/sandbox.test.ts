@@ -9,7 +9,7 @@ import { createMemoryBus } from '../../bus/memory.ts';
 import type { Bus } from '../../bus/bus.ts';
 import { DEMO_MODEL_PATH } from '../../cli/roles.ts';
 import { loadModel, type LoadedModel } from '../../executor/model.ts';
-import { buildModel, graph, node, tensorOf } from '../../executor/onnx/builder.ts';
+import { buildModel, node, tensorOf } from '../../executor/onnx/builder.ts';
 import { runModel } from '../../executor/run.ts';
 import { SandboxPool, rssOf } from '../../executor/sandbox/pool.ts';
 import { OrtInspector } from '../../executor/sequencer-adapters.ts';
@@ -22,32 +22,9 @@ import { isOptinferError } from '../../state/errors.ts';
 import type { Tensor } from '../../state/tensor.ts';
 import type { JobId, ModelId } from '../../state/types.ts';
 import { waitFor } from '../helpers/node-process.ts';
+import { loopForever } from '../helpers/hostile-models.ts';
 
 const MiB = 1024 * 1024;
-
-/** 303 bytes: a Loop whose trip count is 1e15 and whose condition never turns false. */
-function loopForever(): Uint8Array {
-  const body = graph({
-    name: 'body',
-    inputs: [
-      { name: 'i', dtype: 'int64', dims: [] },
-      { name: 'c', dtype: 'bool', dims: [] },
-      { name: 'v', dtype: 'float32', dims: [1] },
-    ],
-    outputs: [
-      { name: 'c_out', dtype: 'bool', dims: [] },
-      { name: 'v_out', dtype: 'float32', dims: [1] },
-    ],
-    nodes: [node('Identity', ['c'], ['c_out']), node('Identity', ['v'], ['v_out'])],
-  });
-  return buildModel({
-    name: 'loop_forever',
-    inputs: [{ name: 'x', dtype: 'float32', dims: [1] }],
-    outputs: [{ name: 'y', dtype: 'float32', dims: [1] }],
-    initializers: { M: tensorOf('int64', [], [1e15]), C: tensorOf('bool', [], [1]) },
-    nodes: [node('Loop', ['M', 'C', 'x'], ['y'], { body })],
-  });
-}
 
 /** Expand a scalar to the shape given at run time, then sum it: tiny model, tiny output, huge intermediate. */
 function expandBySInput(): Uint8Array {
