@@ -241,7 +241,26 @@ test('a model declaring dims [1e9, 1e9] is a 400 naming the input, not a 500, an
     nodes: [op('Identity', ['x'], ['y'])],
   });
   const r = await upload(big, 'big');
-  assertShape(r, 400, 'INVALID_MODEL', /input 'x' declares dims \[1000000000,1000000000\].*expected at most/);
+  // The size estimate (executor/onnx/size-estimate.ts) answers first: a run could never hold that tensor.
+  assertShape(
+    r,
+    400,
+    'INVALID_MODEL',
+    /tensor 'x' \(declared as input\) would take 888 PiB \(int8 \[1000000000, 1000000000\]\); expected at most/,
+  );
+  // Under the run's memory limit but over what a job body can carry: the sequencer's own check names it.
+  const wide = buildModel({
+    name: 'wide',
+    inputs: [{ name: 'x', dtype: 'int8', dims: [10_000, 10_000] }],
+    outputs: [{ name: 'y', dtype: 'int8', dims: [10_000, 10_000] }],
+    nodes: [op('Identity', ['x'], ['y'])],
+  });
+  assertShape(
+    await upload(wide, 'wide'),
+    400,
+    'INVALID_MODEL',
+    /input 'x' declares dims \[10000,10000\].*expected at most/,
+  );
   assert.deepEqual(modelFiles(openDir), before);
 });
 
