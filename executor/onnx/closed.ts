@@ -135,6 +135,7 @@ function walk(
       }
       const len = r.uint32();
       const s = r.pos;
+      // Past the submessage's bytes for now: it is noted in `subs` and walked in pass 2, never left unread.
       r.skip(len);
       if (type === TENSOR && field.name === 'external_data') {
         externalEntries++;

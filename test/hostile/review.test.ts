@@ -394,3 +394,92 @@ test('the job-body budget is given back after every answer, over a kept-alive co
     await res.arrayBuffer().catch(() => {});
   }
 });
+
+test('a failed send of an old attempt leaves a newer attempt on the same executor alone: run once, not re-queued', async () => {
+  const t = await tempLedger();
+  const inner = createMemoryBus();
+  const A = executorId('A');
+  let failFirstSend!: () => void;
+  const firstSendFails = new Promise<void>((r) => (failFirstSend = r));
+  let sendsToA = 0;
+  // Only the first send to A hangs, then fails; A's later assignments go through.
+  const bus = new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'send') {
+        return async (subject: string, msg: object, opts?: object) => {
+          if (subject === messages.ASSIGN.subject(A) && sendsToA++ === 0) {
+            await firstSendFails;
+            throw new Error('publish timed out');
+          }
+          return target.send(subject, msg, opts as never);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  }) as Bus;
+  const executed: ExecutedJob[] = [];
+  const d = new Dispatcher(
+    { assignTimeoutMs: 60_000, executorTimeoutMs: 100, maxAttempts: 3 },
+    t.ledger,
+    bus,
+    {},
+    { add: (j) => executed.push(j) },
+    recordingLogger().log,
+    new RecordingMetrics(),
+  );
+  const subs = [await d.listenHeartbeats(), await d.consumeResults()];
+  const received: string[] = [];
+  let answer!: () => void;
+  const answered = new Promise<void>((r) => (answer = r));
+  const onA = await messages.consume(bus, messages.ASSIGN, { of: A }, 'exec-A', async (m) => {
+    received.push(m.jobId);
+    await answered;
+    const outputs = { y: int8([7]) };
+    await messages.send(bus, messages.RESULT, A, {
+      jobId: m.jobId,
+      executor: A,
+      outputs,
+      outputDigest: tensorSetDigest(outputs),
+    });
+  });
+  const ticker = setInterval(() => void d.expire(Date.now()), 10);
+  let beatA: NodeJS.Timeout | undefined;
+  try {
+    messages.publish(bus, messages.HEARTBEAT, A, { executorId: A, capacity: 1 });
+    await new Promise((r) => setImmediate(r));
+    const j = await seedJob(t.ledger, 0);
+    d.enqueue({ seq: 0, jobId: j.jobId, inputs: fromStored((await t.ledger.inputs.get(j.jobId))!) });
+    // A falls silent with attempt 1's send pending, lapses, then comes back and gets attempt 2.
+    await new Promise((r) => setTimeout(r, 300));
+    beatA = setInterval(
+      () => messages.publish(bus, messages.HEARTBEAT, A, { executorId: A, capacity: 1 }),
+      10,
+    );
+    await waitFor(() => received.length === 1, 'attempt 2 on A');
+    assert.equal((await t.ledger.stateOf(j.jobId))!.attempts, 2);
+    // Attempt 1's send fails now, while attempt 2 runs: its roll-back must not touch attempt 2.
+    failFirstSend();
+    await new Promise((r) => setTimeout(r, 300));
+    const during = (await t.ledger.stateOf(j.jobId))!;
+    assert.equal(during.status, 'executing', `attempt 2 was rolled back to ${during.status}`);
+    assert.equal(during.attempts, 2);
+    answer();
+    await waitFor(() => executed.length === 1, 'the result of attempt 2');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(received.length, 1, 'the job was assigned again while attempt 2 ran');
+    assert.equal(executed.length, 1, 'the job was handed to the batcher twice');
+  } finally {
+    clearInterval(ticker);
+    clearInterval(beatA);
+    answer();
+    d.close();
+    await onA.stop();
+    for (const sub of subs) {
+      if ('stop' in sub) await sub.stop();
+      else await sub.unsubscribe();
+    }
+    await bus.close();
+    await t.close();
+  }
+});
