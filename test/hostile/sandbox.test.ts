@@ -165,29 +165,36 @@ test('an Expand to 1 GiB is killed with MEMORY_LIMIT; the executor and the fresh
   }
 });
 
-test('a big job under the limit is answered, then its child is recycled so the memory goes back', async () => {
-  // The threshold sits well under the 256 MiB output, so the job always leaves the child above it
-  // unless onnxruntime's allocator hands nearly all of it back by itself (it sometimes does).
-  const threshold = 192 * MiB;
+test('a big job under the limit is answered, then its child is recycled so the memory goes back within 20%', async () => {
+  // A child's RSS after one demo job is the baseline; the pool is told to recycle any child left
+  // above 120% of it, which the 256 MiB output always does unless the allocator gave it all back.
+  const probe = new SandboxPool({ size: 1, memoryBytes: 2048 * MiB });
+  let probeBase: number;
+  try {
+    await probe.run(demo, demoInput(0));
+    probeBase = rssOf(probe.pids()[0])!;
+  } finally {
+    await probe.close();
+  }
+  const threshold = Math.round(probeBase * 1.2);
   const pool = new SandboxPool({ size: 1, memoryBytes: 2048 * MiB, recycleRssBytes: threshold });
   try {
     await pool.run(demo, demoInput(0));
-    const childBase = rssOf(pool.pids()[0])!;
-    assert.ok(childBase < threshold, `baseline ${childBase / MiB} MiB is already over the threshold`);
+    const childBase = rssOf(pool.pids()[0]) ?? probeBase;
     const r = await pool.run(expand, shape(8192, 8192));
     assert.equal(f32(r.outputs.y), 8192 * 8192);
     const [pidAfter] = pool.pids();
     const recycled = pool.stats().recycled;
     assert.ok(
-      recycled === 1 || (rssOf(pidAfter) ?? Infinity) < threshold,
+      recycled >= 1 || (rssOf(pidAfter) ?? Infinity) <= threshold,
       `child not recycled (${recycled}) yet at ${(rssOf(pidAfter) ?? NaN) / MiB} MiB`,
     );
     await pool.run(demo, demoInput(1));
     const childNow = rssOf(pool.pids()[0])!;
     // An in-process run of the same job would have kept ~256 MiB more: that is what recycling is for.
     assert.ok(
-      childNow < threshold,
-      `child RSS ${childNow / MiB} MiB after the big job, over the ${threshold / MiB} MiB threshold (baseline ${childBase / MiB} MiB)`,
+      within20(childNow, Math.max(childBase, probeBase)),
+      `child RSS ${childNow / MiB} MiB vs baseline ${childBase / MiB} MiB (probe ${probeBase / MiB} MiB)`,
     );
   } finally {
     await pool.close();
