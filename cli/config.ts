@@ -244,7 +244,7 @@ export const opt = {
   rateLimit: () =>
     new Option(
       '--rate-limit <n>',
-      `requests per second per API key to uploads and jobs, bursts of twice that (default ${DEFAULT_KEY_RATE_LIMIT} with keys, none without; 0: none)`,
+      `requests per second per API key to uploads and jobs, in one-second windows (default ${DEFAULT_KEY_RATE_LIMIT} with keys, none without; 0: none)`,
     )
       .env('OPTINFER_RATE_LIMIT')
       .argParser(int('rate-limit', 0, 1_000_000)),

@@ -1,10 +1,10 @@
-// The HTTP edge's pieces: scrubbed messages, exact fees from raw JSON, token buckets, the streaming ModelProto scan.
+// The HTTP edge's pieces: scrubbed messages, exact fees from raw JSON, the streaming ModelProto scan.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { DEMO_MODEL_PATH } from '../cli/roles.ts';
 import { isOptinferError } from '../state/errors.ts';
-import { parseFee, rawTopLevelMember, scrubMessage, TokenBuckets } from './http.ts';
+import { parseFee, rawTopLevelMember, scrubMessage } from './http.ts';
 import { ModelProtoScan } from './models.ts';
 
 test('scrubMessage: absolute paths and onnxruntime source locations are cut; routes, URLs and names stay', () => {
@@ -70,27 +70,6 @@ test('parseFee: exact u64 from digits or a decimal string; a fraction, exponent,
   refused('9'.repeat(100_000));
   // A number whose raw text was not found is refused rather than trusted as a rounded double.
   refused(5, undefined);
-});
-
-test('TokenBuckets: a burst, then the rate; keys do not share budgets; idle keys are forgotten', () => {
-  const b = new TokenBuckets(2, 4, 3);
-  const t0 = 1_000_000;
-  for (let i = 0; i < 4; i++) assert.deepEqual(b.take('a', t0), { ok: true });
-  const over = b.take('a', t0);
-  assert.equal(over.ok, false);
-  assert.equal(!over.ok && over.retryAfterMs, 500);
-  assert.deepEqual(b.take('b', t0), { ok: true }, "another key's budget is its own");
-  assert.equal(b.take('a', t0 + 499).ok, false);
-  assert.deepEqual(b.take('a', t0 + 500), { ok: true });
-  // At the key cap, full (idle) buckets make room; spent ones are kept.
-  const c = new TokenBuckets(1, 1, 2);
-  c.take('x', 0);
-  c.take('y', 0);
-  c.take('z', 0);
-  assert.equal(c.size, 3, 'spent buckets are never forgotten');
-  c.take('w', 5_000);
-  assert.equal(c.size, 1, 'refilled buckets were forgotten to make room');
-  assert.equal(c.take('w', 5_000).ok, false, 'the new key spent its burst of 1');
 });
 
 test('ModelProtoScan: the demo model passes in 1-byte chunks; junk and truncation are refused', () => {

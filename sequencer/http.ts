@@ -4,6 +4,7 @@ import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import {
   OptinferError,
   errorKind,
@@ -23,7 +24,7 @@ export interface HttpConfig {
   maxJobBytes: number;
   /** API keys accepted for POST /v1/models and POST /v1/jobs (`Authorization: Bearer KEY`); none: open. */
   apiKeys: readonly string[];
-  /** Requests per second to those routes per key (per client address when open), bursts of twice that; 0: no limit. */
+  /** Requests per second to those routes per key (per client address when open) (fixed one-second windows, @fastify/rate-limit); 0: no limit. */
   rateLimit: number;
   /** Model uploads streaming to disk at once (each up to the model cap); one more is a 429. */
   maxUploadsInFlight: number;
@@ -138,56 +139,6 @@ export function parseFee(value: unknown, rawNumber: string | undefined): bigint 
   const fee = BigInt(text);
   if (fee > U64_MAX) throw new OptinferError('INVALID_INPUT', `${expected}, got ${text} (over 2^64 - 1)`);
   return fee;
-}
-
-// ---- Rate limits -------------------------------------------------------------------------------------------
-
-/**
- * Who may make another request now. A token bucket per key is what this node ships; a well-kept library such as
- * @fastify/rate-limit (with a shared store for several nodes) can stand behind this interface instead.
- */
-export interface RateLimiter {
-  /** Takes one request from `key`'s budget; when it is spent, says how long until the next one is allowed. */
-  take(key: string, now?: number): { ok: true } | { ok: false; retryAfterMs: number };
-}
-
-/** `rate` requests per second per key, in bursts of up to `burst`; idle buckets are forgotten when many pile up. */
-export class TokenBuckets implements RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
-
-  constructor(
-    readonly rate: number,
-    readonly burst = Math.max(1, 2 * rate),
-    private readonly maxKeys = 10_000,
-  ) {}
-
-  /** Keys with a bucket in memory. */
-  get size(): number {
-    return this.buckets.size;
-  }
-
-  take(key: string, now = Date.now()): { ok: true } | { ok: false; retryAfterMs: number } {
-    let b = this.buckets.get(key);
-    if (!b) {
-      if (this.buckets.size >= this.maxKeys) this.forgetFull(now);
-      b = { tokens: this.burst, at: now };
-      this.buckets.set(key, b);
-    }
-    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.rate);
-    b.at = now;
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return { ok: true };
-    }
-    return { ok: false, retryAfterMs: Math.ceil(((1 - b.tokens) / this.rate) * 1000) };
-  }
-
-  /** Buckets refilled to the brim carry no state worth keeping. */
-  private forgetFull(now: number): void {
-    for (const [k, b] of this.buckets) {
-      if (b.tokens + ((now - b.at) / 1000) * this.rate >= this.burst) this.buckets.delete(k);
-    }
-  }
 }
 
 // ---- The server --------------------------------------------------------------------------------------------
@@ -395,11 +346,25 @@ function build(opts: {
   /** Bytes of job bodies being received now: many clients sending 16 MiB bodies at once cannot exhaust memory. */
   let jobBytes = 0;
   const callers = new WeakMap<FastifyRequest, string>();
-  const limiter: RateLimiter | undefined = cfg.rateLimit > 0 ? new TokenBuckets(cfg.rateLimit) : undefined;
+  // @fastify/rate-limit counts requests per caller in fixed one-second windows; it runs inside the guard below,
+  // after the caller is known, so an unknown key is a 401 and never spends anybody's budget.
+  if (cfg.rateLimit > 0) void app.register(rateLimit, { global: false });
+  let limiter: ReturnType<FastifyInstance['createRateLimit']> | undefined;
+  const overLimit = async (req: FastifyRequest): Promise<number | null> => {
+    if (cfg.rateLimit <= 0) return null;
+    limiter ??= app.createRateLimit({
+      max: cfg.rateLimit,
+      timeWindow: 1000,
+      keyGenerator: (r: FastifyRequest) => callers.get(r) ?? 'unknown',
+    });
+    const r = await limiter(req);
+    return !r.isAllowed && r.isExceeded ? Math.max(1, r.ttl) : null;
+  };
 
   /** The caller's identity for rate limits: its key's index, or its address on an open node. */
   const caller = (req: FastifyRequest): string => {
-    if (keys.size === 0) return `addr-${req.ip}`;
+    // IPv6 clients are counted per /64: one host holds a whole /64 and could otherwise take a new address per request.
+    if (keys.size === 0) return `addr-${normalizeIP(req.ip)}`;
     const auth = req.headers.authorization;
     if (auth === undefined) {
       throw new OptinferError(
@@ -423,12 +388,13 @@ function build(opts: {
       reply.header('www-authenticate', 'Bearer realm="optinfer"');
       throw e;
     }
-    const verdict = limiter?.take(who);
-    if (verdict && !verdict.ok) {
-      reply.header('retry-after', String(Math.max(1, Math.ceil(verdict.retryAfterMs / 1000))));
+    callers.set(req, who);
+    const retryAfterMs = await overLimit(req);
+    if (retryAfterMs !== null) {
+      reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
       throw new OptinferError(
         'RATE_LIMITED',
-        `${req.method} ${req.routeOptions.url}: over ${cfg.rateLimit} requests per second for this ${keys.size ? 'API key' : 'address'}; retry after ${verdict.retryAfterMs} ms`,
+        `${req.method} ${req.routeOptions.url}: over ${cfg.rateLimit} requests per second for this ${keys.size ? 'API key' : 'address'}; retry after ${retryAfterMs} ms`,
       );
     }
     if (!types.includes(mediaType(req))) {
@@ -437,7 +403,6 @@ function build(opts: {
         `Content-Type: expected ${expected}, got ${show(req.headers['content-type'])}`,
       );
     }
-    callers.set(req, who);
     if (types.includes(JSON_TYPE)) {
       // Reserved before the body is read, released when the answer is done or the connection gone.
       const declared = Number(req.headers['content-length']);
