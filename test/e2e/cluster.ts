@@ -19,6 +19,8 @@ import { freePort, startNode, stopNode, waitFor, type NodeProcess, runCli } from
 export interface EvilSpec {
   mode: CheatMode;
   layer?: number;
+  /** Lamports this executor bonds (default EXECUTOR_BOND). */
+  bond?: bigint;
 }
 
 export interface ClusterOptions {
@@ -28,6 +30,10 @@ export interface ClusterOptions {
   slotMs?: number;
   windowSlots?: number;
   clockSlots?: number;
+  /** Default: window + 3 x clock, the program's rule (unbonding >= window + 2 x clock + margin, margin = clock). */
+  unbondingSlots?: number;
+  /** Lamports each honest executor bonds (default EXECUTOR_BOND). */
+  executorBond?: bigint;
   batchMaxJobs?: number;
   batchMaxAgeMs?: number;
   sampleRate?: number;
@@ -40,6 +46,11 @@ export interface ClusterOptions {
 }
 
 export const MIN_EXECUTOR_BOND = 2n * BigInt(LAMPORTS_PER_SOL);
+/**
+ * What executors bond: 16 stakes. The sequencer keeps an executor's unfinalized jobs x min_executor_bond within
+ * its free bond, so a bond of one stake would run one job per challenge window.
+ */
+export const EXECUTOR_BOND = 16n * MIN_EXECUTOR_BOND;
 export const MIN_CHALLENGER_BOND = BigInt(LAMPORTS_PER_SOL);
 export const CHALLENGER_BOND = 20n * BigInt(LAMPORTS_PER_SOL);
 export const BOUNTY_BPS = 5000;
@@ -157,6 +168,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       String(o.windowSlots ?? 300),
       '--clock-slots',
       String(o.clockSlots ?? 300),
+      '--unbonding-slots',
+      String(o.unbondingSlots ?? (o.windowSlots ?? 300) + 3 * (o.clockSlots ?? 300)),
       '--min-executor-bond',
       MIN_EXECUTOR_BOND.toString(),
       '--min-challenger-bond',
@@ -218,6 +231,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
           chain!.wsUrl,
           '--keypair',
           keyFile(e.name, execKeys[i]),
+          '--bond-lamports',
+          String(e.cheat?.bond ?? o.executorBond ?? EXECUTOR_BOND),
           ...(e.cheat
             ? ['--cheat', e.cheat.mode, '--cheat-rate', '1', '--cheat-layer', String(e.cheat.layer ?? 0)]
             : []),
