@@ -59,6 +59,12 @@ class FakeChain implements Settlement {
   async canFinalize(b: BatchHeader): Promise<boolean> {
     return this.finalizable.has(b.index);
   }
+
+  /** Positions per batch whose executor lost a dispute. */
+  readonly lost = new Map<number, number[]>();
+  async invalidatedJobs(b: BatchHeader): Promise<number[]> {
+    return this.lost.get(b.index) ?? [];
+  }
 }
 
 /** An executor that answers every job at once, heart-beating; it records the jobs it was given. */
@@ -276,5 +282,36 @@ test('exposure frees as batches finalize, and survives a restart', async () => {
     await a.stop();
     await seq.close();
     await bus.close();
+  }
+});
+
+test('exposure: a job re-run after a lost dispute stays charged to its new executor when the old batch finalizes', async () => {
+  const chain = new FakeChain({ events: true });
+  chain.bond(A, 10n * STAKE);
+  chain.bond(B, 10n * STAKE);
+  const n = await node(chain);
+  const a = await executor(n.bus, A);
+  let b: Awaited<ReturnType<typeof executor>> | undefined;
+  try {
+    await waitFor(() => n.seq.stats().executors === 1, 'A eligible');
+    const id = await n.submit();
+    await waitFor(async () => (await n.seq.getBatch(0)) !== undefined, 'batch 0 with A');
+    b = await executor(n.bus, B);
+    await waitFor(() => n.seq.stats().executors === 2, 'B eligible');
+    // A lost the dispute over position 0: the job is re-run on B and batched again.
+    chain.lost.set(0, [0]);
+    await waitFor(async () => (await n.seq.getBatch(1)) !== undefined, 'batch 1 with the re-run', 5_000);
+    assert.deepEqual(b.got, [id]);
+    assert.equal(view(n.seq, A)?.exposureJobs ?? 0, 0, 'the lost game still charged to A');
+    assert.equal(view(n.seq, B)?.exposureJobs, 1);
+    chain.finalizable.add(0);
+    await waitFor(async () => (await n.seq.getBatch(0))?.status === 'finalized', 'batch 0 final', 5_000);
+    assert.equal(view(n.seq, B)?.exposureJobs, 1, "the old batch's finality released the re-run's charge");
+    chain.finalizable.add(1);
+    await waitFor(() => (view(n.seq, B)?.exposureJobs ?? 0) === 0, 'the re-run released', 5_000);
+  } finally {
+    await a.stop();
+    await b?.stop();
+    await n.close();
   }
 });

@@ -167,7 +167,9 @@ export class SettlementLoop {
     const done: BatchState = { ...b, status: 'finalized', finalizedAt: Date.now() };
     await this.ledger.write([this.ledger.batches.put(seqKey(b.index), done)]);
     this.openBatches.delete(b.index);
-    this.rerun.settled?.(b.jobIds);
+    // Not the positions that lost a dispute: those jobs were re-queued, and their re-run is charged elsewhere.
+    const lost = new Set(b.invalidated ?? []);
+    this.rerun.settled?.(b.jobIds.filter((_, i) => !lost.has(i)));
     this.metrics.inc('batches_finalized_total');
     this.log.info({ index: b.index, root: b.root }, 'batch finalized');
   }
