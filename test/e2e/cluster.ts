@@ -141,10 +141,12 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     say('starting the local Solana validator with the optinfer program');
     chain = await startLocalChain({
       programs: [{ programId: PROGRAM_ID, soPath: DEFAULT_SO_PATH }],
-      airdrops: [authority, sequencer, ...execKeys, ...chalKeys].map((k) => ({
-        pubkey: k.publicKey,
-        lamports: sol(100),
-      })),
+      // 100 SOL each, and an executor's bond on top (a benchmark bonds for every job it keeps unfinalized).
+      airdrops: [authority, sequencer, ...execKeys, ...chalKeys].map((k, i) => {
+        const spec = i >= 2 && i < 2 + execSpecs.length ? execSpecs[i - 2] : undefined;
+        const bond = spec ? (spec.cheat?.bond ?? o.executorBond ?? EXECUTOR_BOND) : 0n;
+        return { pubkey: k.publicKey, lamports: sol(100) + bond };
+      }),
       slotTimeMs: slotMs,
     });
     say(`validator up at ${chain.rpcUrl} in ${chain.startupMs} ms; starting nats-server`);
