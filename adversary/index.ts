@@ -8,3 +8,4 @@ export {
   type CheatMode,
 } from './executor.ts';
 export { CHALLENGER_CHEAT_MODES, FALSE_ALARM, challengerPolicy, type ChallengerCheat } from './challenger.ts';
+export { UnbondingCheater, type WithdrawAttempt } from './unbonder.ts';

@@ -5,7 +5,7 @@
 // Run: node --import tsx bench/cluster.ts   (BENCH_CLUSTER_JOBS=600 changes the job count)
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { startCluster, demoInputs, type Cluster, type Role } from '../test/e2e/cluster.ts';
+import { MIN_EXECUTOR_BOND, startCluster, demoInputs, type Cluster, type Role } from '../test/e2e/cluster.ts';
 
 export interface ClusterRow {
   sampleRate: number;
@@ -107,6 +107,8 @@ export async function clusterRows(
       honest: 2,
       challengers: 1,
       sampleRate: rate,
+      // The sequencer keeps each executor's unfinalized jobs within its bond: bond for all of them.
+      executorBond: BigInt(jobs + 1000) * MIN_EXECUTOR_BOND,
       batchMaxJobs: 64,
       batchMaxAgeMs: 100,
       logLevel: 'info',

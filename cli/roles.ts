@@ -158,7 +158,7 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
           ...DEFAULT_EXECUTOR_CONFIG,
           dataDir,
           keypairPath,
-          chain: chain && { client: chain.client, bondLamports: chain.bondLamports },
+          chain: chain && { client: chain.client, bondLamports: chain.executorBondLamports },
         },
         bus,
         registry,
@@ -208,6 +208,11 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
 
 const DEV_SLOT_MS = DEFAULT_CLUSTER_SLOT_MS;
 const DEV_BOND = 2_000_000_000n;
+/**
+ * What the dev node's executors bond: 64 stakes, so each may hold 64 jobs not yet final (the sequencer keeps an
+ * executor's unfinalized jobs x min_executor_bond within its free bond).
+ */
+const DEV_EXECUTOR_BOND = 64n * DEV_BOND;
 /** Wallets of the dev node are topped up to this in the in-process chain. */
 const DEV_FUNDS = 1_000_000_000_000n;
 
@@ -275,6 +280,7 @@ async function startDevChain(o: DevConfig, registry: ModelRegistry, log: Logger)
     client,
     fund: async (k: PublicKey) => fund(k),
     bondLamports: DEV_BOND,
+    executorBondLamports: DEV_EXECUTOR_BOND,
     settlement: new ChainSettlement(client, sequencerKey, DEV_SLOT_MS, {
       authority,
       compile: programModelSource(registry),
@@ -360,7 +366,7 @@ async function startRpcDevChain(c: RoleChainConfig, registry: ModelRegistry, log
     );
     log.info({ to: k.toBase58(), lamports: (want - have).toString() }, 'funded a node key from --keypair');
   };
-  return { client, fund, settlement, bondLamports: 0n, close: async () => {} };
+  return { client, fund, settlement, bondLamports: 0n, executorBondLamports: 0n, close: async () => {} };
 }
 
 export async function connectBus(natsUrl: string, log: Logger, name: string): Promise<Bus> {

@@ -24,7 +24,11 @@ const GAUGES: Record<string, string> = {
   jobs_pending: 'jobs waiting for an executor',
   jobs_inflight: 'jobs assigned to an executor and not yet returned',
   executors_live: 'executors seen within the heartbeat timeout',
+  executor_exposure_jobs: 'jobs an executor answers for that are not yet in a finalized batch',
+  executor_exposure_lamports: 'exposure_jobs x the stake one lost dispute takes (min_executor_bond)',
 };
+/** Gauges labelled by executor rather than role. */
+const EXECUTOR_GAUGES = new Set(['executor_exposure_jobs', 'executor_exposure_lamports']);
 const HISTOGRAMS: Record<string, string> = {
   job_execution_seconds: 'model run time on an executor',
   batch_build_seconds: 'time to build and persist one batch',
@@ -45,7 +49,12 @@ export class PromMetrics implements Metrics {
     for (const [n, help] of Object.entries(GAUGES))
       this.gauges.set(
         n,
-        new Gauge({ name: `optinfer_${n}`, help, registers: [this.registry], labelNames: ['role'] }),
+        new Gauge({
+          name: `optinfer_${n}`,
+          help,
+          registers: [this.registry],
+          labelNames: EXECUTOR_GAUGES.has(n) ? ['executor'] : ['role'],
+        }),
       );
     for (const [n, help] of Object.entries(HISTOGRAMS))
       this.histograms.set(

@@ -12,7 +12,7 @@ import {
 } from '../settlement/index.ts';
 import { OptinferError } from '../state/errors.ts';
 import { fromHex, toHex } from '../state/hash.ts';
-import type { BatchHeader, ProgramModelSource, Settlement } from './ports.ts';
+import type { BatchHeader, ExecutorBond, ProgramModelSource, Settlement } from './ports.ts';
 
 /** Config changes only by an authority's update_config; a short-lived copy spares an RPC call per batch. */
 const CONFIG_TTL_MS = 10_000;
@@ -88,18 +88,32 @@ export class ChainSettlement implements Settlement {
     return true;
   }
 
-  /** An executor takes jobs only while its unlocked bond covers the program's minimum: a bad job must cost it. */
-  async executorEligible(executor: ExecutorId): Promise<{ ok: boolean; why?: string }> {
+  /**
+   * The executor's Operator account against the Config's min_executor_bond, the stake one lost dispute takes. The
+   * dispatcher keeps the executor's unfinalized jobs x that stake within its free bond, and gives an unbonding
+   * executor nothing new.
+   */
+  async executorBond(executor: ExecutorId): Promise<ExecutorBond> {
     const [config, op] = await Promise.all([
       this.config(),
       this.client.fetchOperator(new PublicKey(executor)),
     ]);
-    const free = op ? freeBond(op) : 0n;
-    if (free >= config.minExecutorBond) return { ok: true };
     return {
-      ok: false,
-      why: `unlocked bond ${free} lamports is below the program's minimum of ${config.minExecutorBond}`,
+      free: op ? freeBond(op) : 0n,
+      unbonding: op ? op.unbonding : 0n,
+      stake: config.minExecutorBond,
     };
+  }
+
+  /** Bond events from the program's logs (Bonded, UnbondRequested, Withdrawn, Slashed), by the operator named. */
+  watchBonds(onChange: (executor: ExecutorId, unbonding: boolean) => void): () => Promise<void> {
+    return this.client.subscribe(({ events }) => {
+      for (const ev of events) {
+        if (ev.name === 'Bonded' || ev.name === 'UnbondRequested' || ev.name === 'Withdrawn')
+          onChange(ev.data.owner.toBase58() as ExecutorId, ev.name === 'UnbondRequested');
+        else if (ev.name === 'Slashed') onChange(ev.data.operator.toBase58() as ExecutorId, false);
+      }
+    });
   }
 
   async batchCount(): Promise<number> {

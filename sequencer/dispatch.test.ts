@@ -30,7 +30,7 @@ const CONFIG: DispatchConfig = { assignTimeoutMs: 60_000, executorTimeoutMs: 10_
 
 /** A dispatcher on a memory bus, with executors that only record what they are assigned. */
 async function setup(
-  opts: { config?: Partial<DispatchConfig>; settlement?: Pick<Settlement, 'executorEligible'> } = {},
+  opts: { config?: Partial<DispatchConfig>; settlement?: Pick<Settlement, 'executorBond'> } = {},
 ) {
   const t = await tempLedger();
   const bus = createMemoryBus();
@@ -299,13 +299,13 @@ test('after maxAttempts failures a job is failed and leaves the open table', asy
   }
 });
 
-test('an executor settlement calls ineligible gets no job; an eligible one does', async () => {
+test('an executor whose free bond is below one stake gets no job; a bonded one does', async () => {
   const asked: ExecutorId[] = [];
   const s = await setup({
     settlement: {
-      async executorEligible(e) {
+      async executorBond(e: ExecutorId) {
         asked.push(e);
-        return e === B ? { ok: true } : { ok: false, why: 'bond too small' };
+        return { free: e === B ? 10n : 9n, unbonding: 0n, stake: 10n };
       },
     },
   });

@@ -11,8 +11,9 @@ import { tensorSetDigest } from '../state/tensor.ts';
 import { fromWire, toStored, fromStored, type TensorMap } from '../state/tensor-map.ts';
 import { asExecutorId, type ExecutorId, type JobId } from '../state/types.ts';
 import type { ExecutedJob } from './batcher.ts';
+import { Exposure } from './exposure.ts';
 import type { JobState, Ledger } from './ledger.ts';
-import type { Settlement } from './ports.ts';
+import type { ExecutorBond, Settlement } from './ports.ts';
 
 export interface DispatchConfig {
   /** Milliseconds: an executor that has not returned a result by then loses the job to another executor. */
@@ -24,6 +25,8 @@ export interface DispatchConfig {
    * when the node dies counts too: a job that hangs or crashes whoever runs it cannot wedge recovery.
    */
   maxAttempts: number;
+  /** Milliseconds an executor's bond read from settlement is trusted (default BOND_TTL_MS); bond events refresh it at once. */
+  bondTtlMs?: number;
 }
 
 export { HEARTBEAT_INTERVAL_MS };
@@ -45,14 +48,43 @@ interface LiveExecutor {
   capacity: number;
   lastSeen: number;
   inflight: Set<JobId>;
-  /** Settlement's last word on whether it may take jobs (true without a settlement check). */
+  /** Its bond as last read from settlement; undefined until read (or without a settlement check). */
+  bond?: ExecutorBond;
+  /** Whether its bond lets it take jobs at all: known, not unbonding, free for at least one stake. */
   eligible: boolean;
+  /** Why not, when not eligible. */
+  why?: string;
   checkedAt: number;
   checking: boolean;
+  /** A bond event arrived while a read was in flight: read again when it ends. */
+  stale: boolean;
 }
 
-/** How long settlement's answer on an executor's eligibility is trusted. */
-export const ELIGIBILITY_TTL_MS = 10_000;
+/** What the sequencer shows of an executor (GET /v1/executors): its bond, its exposure, and why it gets no job. */
+export interface ExecutorView {
+  executor: ExecutorId;
+  /** Heart-beating within the timeout. */
+  live: boolean;
+  capacity: number;
+  inflight: number;
+  /** Jobs it answers for that are not yet in a finalized batch (assigned, answered, or batched). */
+  exposureJobs: number;
+  /** exposureJobs x stake, in lamports (decimal string). */
+  exposureLamports: string;
+  /** Lamports one lost dispute takes (the program's min_executor_bond); absent without a bond check. */
+  stake?: string;
+  /** bonded - locked - unbonding, as last read. */
+  freeBond?: string;
+  unbonding?: string;
+  /** How many unfinalized jobs its free bond covers. */
+  capJobs?: number;
+  /** Whether it would get a job now (live, eligible, under its capacity and its cap). */
+  eligible: boolean;
+  why?: string;
+}
+
+/** How long settlement's answer on an executor's bond is trusted (bond events refresh it sooner). */
+export const BOND_TTL_MS = 10_000;
 /** A heartbeat's capacity is clamped to this; a missing or malformed one counts as 1. */
 const MAX_CAPACITY = 1024;
 
@@ -71,18 +103,62 @@ export class Dispatcher {
   /** When the event loop was last seen running, and the timer that notes it. */
   private loopAt = Date.now();
   private readonly loopWatch: NodeJS.Timeout;
+  /** Why queued jobs last stayed queued with executors live, as logged (logged again only when it changes). */
+  private waitingWhy: string | undefined;
 
   constructor(
     private readonly config: DispatchConfig,
     private readonly ledger: Ledger,
     private readonly bus: Bus,
-    private readonly settlement: Pick<Settlement, 'executorEligible'>,
+    private readonly settlement: Pick<Settlement, 'executorBond' | 'watchBonds'>,
     /** Where executed jobs go next (the batcher). */
     private readonly executed: { add(job: ExecutedJob): void },
     private readonly log: Logger,
     private readonly metrics: Metrics,
+    /** Jobs each executor answers for until their batch finalizes; rebuilt by the sequencer at start-up. */
+    readonly exposure = new Exposure(),
   ) {
     this.loopWatch = setInterval(() => this.noteLoop(Date.now()), LOOP_WATCH_MS).unref();
+  }
+
+  /**
+   * Follows settlement's bond events, when it has them: an unbond request stops the executor's jobs at once, and
+   * any other bond change is read again at once. Returns the unsubscribe function (a no-op without events).
+   */
+  watchBonds(): () => Promise<void> {
+    const watch = this.settlement.watchBonds;
+    if (!watch) return async () => {};
+    try {
+      return watch.call(this.settlement, (id, unbonding) => {
+        const e = this.executors.get(id);
+        if (!e) return;
+        if (unbonding && e.eligible) {
+          e.eligible = false;
+          e.why = 'it requested an unbond (read back from settlement shortly)';
+          this.log.warn({ executor: id }, 'executor requested an unbond: it gets no new jobs');
+        }
+        e.checkedAt = 0;
+        if (e.checking) e.stale = true;
+        else this.checkEligible(e);
+      });
+    } catch (err) {
+      this.log.warn(
+        { err: (err as Error).message },
+        'settlement bond events unavailable; bonds are read every few seconds only',
+      );
+      return async () => {};
+    }
+  }
+
+  /** A job whose batch finalized: its executor no longer answers for it. */
+  settled(jobIds: readonly JobId[]): void {
+    const touched = new Set<ExecutorId>();
+    for (const id of jobIds) {
+      const e = this.exposure.release(id);
+      if (e) touched.add(e);
+    }
+    for (const e of touched) this.noteExposure(e);
+    if (touched.size > 0) this.dispatch();
   }
 
   listenHeartbeats(): Promise<Subscription> {
@@ -121,8 +197,13 @@ export class Dispatcher {
     if (j.excluded.length > 0) this.excludedOf.set(job.jobId, new Set(j.excluded));
   }
 
-  /** A job whose result lost a dispute: never again to `excluded`; queued at the back when its inputs were found. */
+  /**
+   * A job whose result lost a dispute: never again to `excluded`; queued at the back when its inputs were found.
+   * Its game is over, so the executor that lost it no longer answers for it.
+   */
   requeueLost(jobId: JobId, excluded: ExecutorId[], job: QueuedJob | undefined): void {
+    const was = this.exposure.release(jobId);
+    if (was) this.noteExposure(was);
     this.excludedOf.set(jobId, new Set(excluded));
     if (job) this.queue.push(job);
   }
@@ -160,8 +241,18 @@ export class Dispatcher {
     } else {
       const inflight = new Set<JobId>();
       for (const [jid, f] of this.inflight) if (f.executor === id) inflight.add(jid);
-      const check = Boolean(this.settlement.executorEligible);
-      e = { id, capacity, lastSeen: Date.now(), inflight, eligible: !check, checkedAt: 0, checking: false };
+      const check = Boolean(this.settlement.executorBond);
+      e = {
+        id,
+        capacity,
+        lastSeen: Date.now(),
+        inflight,
+        eligible: !check,
+        why: check ? 'its bond has not been read yet' : undefined,
+        checkedAt: 0,
+        checking: false,
+        stale: false,
+      };
       this.executors.set(id, e);
       this.log.info({ executor: id, capacity }, 'executor joined');
     }
@@ -169,28 +260,116 @@ export class Dispatcher {
     this.dispatch();
   }
 
-  /** Asks settlement (in the background, at most every ELIGIBILITY_TTL_MS) whether the executor may take jobs. */
+  /**
+   * Reads the executor's bond from settlement (in the background, at most every bondTtlMs unless a bond event asked
+   * sooner): an executor that is unbonding, or whose free bond is below one stake, gets no job.
+   */
   private checkEligible(e: LiveExecutor): void {
-    const ask = this.settlement.executorEligible;
-    if (!ask || e.checking || Date.now() - e.checkedAt < ELIGIBILITY_TTL_MS) return;
+    const read = this.settlement.executorBond;
+    const ttl = this.config.bondTtlMs ?? BOND_TTL_MS;
+    if (!read || e.checking || Date.now() - e.checkedAt < ttl) return;
     e.checking = true;
-    ask.call(this.settlement, e.id).then(
-      ({ ok, why }) => {
-        if (ok !== e.eligible) {
-          if (ok) this.log.info({ executor: e.id }, 'executor eligible for jobs');
-          else this.log.warn({ executor: e.id, why }, 'executor not eligible for jobs');
+    read.call(this.settlement, e.id).then(
+      (bond) => {
+        const { ok, why } = bondVerdict(bond);
+        if (ok !== e.eligible || why !== e.why) {
+          if (ok) this.log.info({ executor: e.id, ...bondLog(bond) }, 'executor eligible for jobs');
+          else this.log.warn({ executor: e.id, why, ...bondLog(bond) }, 'executor not eligible for jobs');
         }
+        e.bond = bond;
         e.eligible = ok;
+        e.why = why;
         e.checkedAt = Date.now();
         e.checking = false;
+        this.noteExposure(e.id);
+        if (e.stale) {
+          e.stale = false;
+          e.checkedAt = 0;
+          this.checkEligible(e);
+        }
         if (ok) this.dispatch();
       },
       (err: Error) => {
         // Settlement unreachable: keep the last answer and ask again on a later heartbeat.
         e.checking = false;
-        this.log.warn({ executor: e.id, err: err.message }, 'executor eligibility check failed');
+        this.log.warn({ executor: e.id, err: err.message }, 'executor bond read failed');
       },
     );
+  }
+
+  /** How many unfinalized jobs the executor's free bond covers; unlimited without a bond check. */
+  private capOf(e: LiveExecutor): number {
+    if (!this.settlement.executorBond) return Number.POSITIVE_INFINITY;
+    if (!e.bond) return 0;
+    return capJobs(e.bond);
+  }
+
+  /** Whether one more job keeps the executor's exposure within its free bond. */
+  private underCap(e: LiveExecutor): boolean {
+    return this.exposure.jobsOf(e.id) < this.capOf(e);
+  }
+
+  /** Publishes the executor's exposure as metrics (jobs, and lamports when its stake is known). */
+  private noteExposure(id: ExecutorId): void {
+    const jobs = this.exposure.jobsOf(id);
+    this.metrics.set('executor_exposure_jobs', jobs, { executor: id });
+    const stake = this.executors.get(id)?.bond?.stake;
+    if (stake !== undefined) {
+      this.metrics.set('executor_exposure_lamports', Number(BigInt(jobs) * stake), { executor: id });
+    }
+  }
+
+  /** Every executor seen or answering for jobs: bond, exposure, and why it would get no job now. */
+  executorViews(now = Date.now()): ExecutorView[] {
+    const ids = new Set<ExecutorId>([...this.executors.keys(), ...this.exposure.entries().map(([id]) => id)]);
+    return [...ids].sort().map((id) => {
+      const e = this.executors.get(id);
+      const jobs = this.exposure.jobsOf(id);
+      const live = e !== undefined && e.lastSeen >= now - this.config.executorTimeoutMs;
+      const v: ExecutorView = {
+        executor: id,
+        live,
+        capacity: e?.capacity ?? 0,
+        inflight: e?.inflight.size ?? 0,
+        exposureJobs: jobs,
+        exposureLamports: e?.bond ? (BigInt(jobs) * e.bond.stake).toString() : '0',
+        eligible: false,
+      };
+      if (e?.bond) {
+        v.stake = e.bond.stake.toString();
+        v.freeBond = e.bond.free.toString();
+        v.unbonding = e.bond.unbonding.toString();
+        v.capJobs = capJobs(e.bond);
+      }
+      const why = !e ? 'not heart-beating' : this.whyNot(e, now);
+      v.eligible = why === undefined;
+      if (why !== undefined) v.why = why;
+      return v;
+    });
+  }
+
+  /** Why the executor would get no job now; undefined when it would. */
+  private whyNot(e: LiveExecutor, now = Date.now()): string | undefined {
+    if (e.lastSeen < now - this.config.executorTimeoutMs) return 'not heart-beating';
+    if (!e.eligible) return e.why ?? 'not eligible';
+    if (!this.underCap(e)) {
+      const jobs = this.exposure.jobsOf(e.id);
+      return `at its exposure cap: ${jobs} unfinalized job${jobs === 1 ? '' : 's'} x ${e.bond!.stake} lamports, and its free bond ${e.bond!.free} covers no more until a batch finalizes`;
+    }
+    if (e.inflight.size >= e.capacity)
+      return `busy: ${e.inflight.size} of its capacity ${e.capacity} running`;
+    return undefined;
+  }
+
+  /** Why queued jobs are not going out now: undefined when an executor could take one. */
+  whyWaiting(now = Date.now()): string | undefined {
+    const seen = [...this.executors.values()].filter(
+      (e) => e.lastSeen >= now - this.config.executorTimeoutMs,
+    );
+    if (seen.length === 0) return 'no executor is connected';
+    const reasons = seen.map((e) => [e.id, this.whyNot(e, now)] as const);
+    if (reasons.some(([, why]) => why === undefined)) return undefined;
+    return `no executor may take it now: ${reasons.map(([id, why]) => `${id} ${why}`).join('; ')}`;
   }
 
   private liveExecutors(now = Date.now()): LiveExecutor[] {
@@ -208,12 +387,15 @@ export class Dispatcher {
   /** Hands queued jobs to live executors with free capacity, round robin, never to an excluded one. */
   dispatch(): void {
     if (this.closed || this.queue.length === 0) return;
-    const live = this.liveExecutors().filter((e) => e.inflight.size < e.capacity);
-    if (live.length === 0) return;
+    const live = this.liveExecutors().filter((e) => e.inflight.size < e.capacity && this.underCap(e));
+    if (live.length === 0) {
+      this.noteWaiting();
+      return;
+    }
     const deferred: QueuedJob[] = [];
     const unrunnable: QueuedJob[] = [];
     while (this.queue.length > 0) {
-      const free = live.filter((e) => e.inflight.size < e.capacity);
+      const free = live.filter((e) => e.inflight.size < e.capacity && this.underCap(e));
       if (free.length === 0) break;
       const job = this.queue.shift()!;
       const excluded = this.excludedOf.get(job.jobId);
@@ -225,6 +407,9 @@ export class Dispatcher {
       }
       const ex = candidates[this.rrCursor++ % candidates.length];
       ex.inflight.add(job.jobId);
+      // Charged before the executor can answer: its exposure counts the job until the job's batch is final.
+      this.exposure.charge(job.jobId, ex.id);
+      this.noteExposure(ex.id);
       this.inflight.set(job.jobId, {
         executor: ex.id,
         deadline: Date.now() + this.config.assignTimeoutMs,
@@ -236,6 +421,17 @@ export class Dispatcher {
     for (const job of unrunnable) void this.endUnrunnable(job);
     this.metrics.set('jobs_pending', this.queue.length);
     this.metrics.set('jobs_inflight', this.inflight.size);
+    if (this.queue.length > 0) this.noteWaiting();
+    else this.waitingWhy = undefined;
+  }
+
+  /** Logs why queued jobs wait while executors are connected (unbonding, at their cap), once per change of reason. */
+  private noteWaiting(): void {
+    const why = this.whyWaiting();
+    if (why === this.waitingWhy) return;
+    this.waitingWhy = why;
+    if (why !== undefined && this.executors.size > 0)
+      this.log.warn({ queued: this.queue.length, why }, 'jobs wait for an executor');
   }
 
   /** A queued job no live executor may take any more: it ends `failed` with its last error. */
@@ -298,6 +494,7 @@ export class Dispatcher {
         'assignment failed; job re-queued',
       );
       this.release(job.jobId, executor);
+      this.unexpose(job.jobId);
       // The executor never got it: the attempt is not counted (a bus outage must not use up a job's attempts).
       if (before) {
         this.ledger.active.set(job.jobId, before);
@@ -310,6 +507,12 @@ export class Dispatcher {
   private release(id: JobId, executor: ExecutorId): void {
     this.inflight.delete(id);
     this.executors.get(executor)?.inflight.delete(id);
+  }
+
+  /** The attempt ended without a result that counts: its executor no longer answers for the job. */
+  private unexpose(id: JobId): void {
+    const was = this.exposure.release(id);
+    if (was) this.noteExposure(was);
   }
 
   private async onResult(m: ResultMessage): Promise<void> {
@@ -401,6 +604,7 @@ export class Dispatcher {
    * or every live executor has failed it.
    */
   private async retry(j: JobState, executor: ExecutorId, why: string, exclude: boolean): Promise<void> {
+    this.unexpose(j.jobId);
     const excluded = new Set(exclude ? [...j.excluded, executor] : j.excluded);
     if (excluded.size > 0) this.excludedOf.set(j.jobId, excluded);
     const end =
@@ -432,6 +636,7 @@ export class Dispatcher {
 
   /** The job ends `failed` with `error` (shown by GET /v1/jobs/:id) and leaves the open table. */
   private async fail(j: JobState, error: string): Promise<void> {
+    this.unexpose(j.jobId);
     const failed: JobState = { ...j, status: 'failed', executor: undefined, error, updatedAt: Date.now() };
     const { jobs, open, meta } = this.ledger;
     // nextSeq is persisted whenever a job leaves `open` (see Batcher.cut).
@@ -444,6 +649,36 @@ export class Dispatcher {
     this.excludedOf.delete(j.jobId);
     this.log.warn({ jobId: j.jobId, error }, 'job failed');
   }
+}
+
+/** How many unfinalized jobs a bond covers: its free lamports over one stake. */
+export function capJobs(b: ExecutorBond): number {
+  if (b.stake <= 0n) return Number.MAX_SAFE_INTEGER;
+  const n = b.free > 0n ? b.free / b.stake : 0n;
+  return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
+}
+
+/** Whether a bond lets its executor take jobs at all (its cap is judged against its exposure at dispatch). */
+export function bondVerdict(b: ExecutorBond): { ok: boolean; why?: string } {
+  if (b.unbonding > 0n) {
+    return {
+      ok: false,
+      why: `it requested an unbond of ${b.unbonding} lamports: a leaving executor gets no new jobs`,
+    };
+  }
+  if (b.free < b.stake) {
+    return { ok: false, why: `its free bond ${b.free} lamports is below one stake (${b.stake})` };
+  }
+  return { ok: true };
+}
+
+function bondLog(b: ExecutorBond): Record<string, string | number> {
+  return {
+    freeBond: b.free.toString(),
+    unbonding: b.unbonding.toString(),
+    stake: b.stake.toString(),
+    capJobs: capJobs(b),
+  };
 }
 
 function attempts(n: number): string {

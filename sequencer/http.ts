@@ -540,6 +540,9 @@ function build(opts: {
     return { inputs: encodeTensorsJson(inputs) };
   });
 
+  // Each executor's bond, exposure (unfinalized jobs x stake) and why it gets no job (unbonding, at its cap).
+  app.get('/v1/executors', async () => seq.executors());
+
   app.get('/v1/batches', async () => seq.listBatches());
 
   app.get('/v1/batches/:index', async (req) => {

@@ -25,6 +25,16 @@ export interface ProgramModelSpec {
 /** Compiles a loaded model for the program; implemented by executor/sequencer-adapters.ts. */
 export type ProgramModelSource = (modelId: ModelId) => Promise<ProgramModelSpec>;
 
+/** An executor's bond, in lamports, as the dispatcher needs it. */
+export interface ExecutorBond {
+  /** Neither locked in disputes nor unbonding (bonded - locked - unbonding): what can still be slashed for new jobs. */
+  free: bigint;
+  /** Asked to be withdrawn: above 0 the executor is leaving and gets no new job. */
+  unbonding: bigint;
+  /** What one lost dispute takes from it (the program's min_executor_bond): one unfinalized job's exposure. */
+  stake: bigint;
+}
+
 export interface BatchHeader {
   index: BatchIndex;
   root: Hash32;
@@ -46,10 +56,18 @@ export interface Settlement {
   /** Positions of jobs in the batch that lost a dispute; they are run again on another executor. */
   invalidatedJobs?(batch: BatchHeader): Promise<number[]>;
   /**
-   * Whether an executor may take jobs (on chain: its unlocked bond covers the minimum). Asked when it joins and
-   * about every ten seconds after; an executor that lost its bond to a dispute stops getting work.
+   * An executor's bond as settlement holds it (on chain: its Operator account and the Config's min_executor_bond).
+   * Read when it joins, about every ten seconds after, and at once on a bond event from `watchBonds`. The
+   * dispatcher gives no job to an executor that is unbonding, and keeps each executor's exposure (its jobs not yet
+   * in a finalized batch, times `stake`) within its free bond. Without it, executors are not checked (local runs).
    */
-  executorEligible?(executor: ExecutorId): Promise<{ ok: boolean; why?: string }>;
+  executorBond?(executor: ExecutorId): Promise<ExecutorBond>;
+  /**
+   * Calls `onChange` when an executor's bond changes (bonded, unbond requested, withdrawn, slashed), so the
+   * dispatcher reads it again at once instead of at the next periodic read; `unbonding` is true for an unbond
+   * request. Returns the unsubscribe function. Optional: without it only the periodic read sees changes.
+   */
+  watchBonds?(onChange: (executor: ExecutorId, unbonding: boolean) => void): () => Promise<void>;
   /** How many batches settlement holds (on chain: the Config's next batch index); read at start-up to cross-check. */
   batchCount?(): Promise<number>;
   /** The root and job count settlement holds for a batch, if any; read at start-up to cross-check. */

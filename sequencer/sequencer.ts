@@ -10,7 +10,7 @@ import { Store } from '../state/store.ts';
 import type { TensorMap } from '../state/tensor-map.ts';
 import type { JobId, ModelId } from '../state/types.ts';
 import { Batcher, type BatcherConfig } from './batcher.ts';
-import { Dispatcher, HEARTBEAT_LAPSE_MS, type DispatchConfig } from './dispatch.ts';
+import { Dispatcher, HEARTBEAT_LAPSE_MS, type DispatchConfig, type ExecutorView } from './dispatch.ts';
 import { checkIntegrity } from './integrity.ts';
 import { Intake, type IntakeConfig } from './intake.ts';
 import { Ledger, type BatchState } from './ledger.ts';
@@ -21,6 +21,7 @@ import { Views, type JobView } from './views.ts';
 
 export type { BatchState, JobState, JobStatus } from './ledger.ts';
 export type { JobView } from './views.ts';
+export type { ExecutorView } from './dispatch.ts';
 
 /** Every part's settings; each part declares (and documents) its own. */
 export interface SequencerConfig extends ModelsConfig, IntakeConfig, DispatchConfig, BatcherConfig {
@@ -55,6 +56,7 @@ export class Sequencer {
   private ticking = false;
   private closed = false;
   private readonly subs: (Subscription | Consumer)[] = [];
+  private unwatchBonds: (() => Promise<void>) | null = null;
   /** Set when the node finds its state contradicts settlement or itself while running: it stops taking jobs. */
   private damage: string | null = null;
 
@@ -78,6 +80,7 @@ export class Sequencer {
       {
         requeueLost: (...a) => this.dispatcher.requeueLost(...a),
         dispatch: () => this.dispatcher.dispatch(),
+        settled: (ids) => this.dispatcher.settled(ids),
       },
       log,
       metrics,
@@ -128,6 +131,8 @@ export class Sequencer {
     await this.models.recover();
     await this.intake.recover();
     await this.settlementLoop.recover();
+    // Jobs answered or batched before the stop still count against their executors' bonds.
+    await this.dispatcher.exposure.rebuild(this.ledger, this.settlementLoop.unfinalized());
     this.log.info(
       {
         queued: this.dispatcher.queued,
@@ -147,6 +152,7 @@ export class Sequencer {
       await this.dispatcher.consumeResults(),
       await this.models.serve(),
     );
+    this.unwatchBonds = this.dispatcher.watchBonds();
   }
 
   /** Bytes, or an upload's stream of chunks (stored under the size cap as it arrives, never buffered whole). */
@@ -190,8 +196,19 @@ export class Sequencer {
     );
   }
 
-  getJob(id: JobId, opts: { outputs?: boolean; proof?: boolean } = {}): Promise<JobView | undefined> {
-    return this.views.getJob(id, opts);
+  /** A job as the API shows it; a queued job also says why it waits, when no executor may take it now. */
+  async getJob(id: JobId, opts: { outputs?: boolean; proof?: boolean } = {}): Promise<JobView | undefined> {
+    const view = await this.views.getJob(id, opts);
+    if (view?.status === 'queued') {
+      const why = this.dispatcher.whyWaiting();
+      if (why !== undefined) view.waiting = why;
+    }
+    return view;
+  }
+
+  /** Every executor seen: its bond, its exposure (jobs not yet final x stake), and why it gets no job, if so. */
+  executors(): ExecutorView[] {
+    return this.dispatcher.executorViews();
   }
 
   getInputs(id: JobId): Promise<TensorMap | undefined> {
@@ -262,6 +279,7 @@ export class Sequencer {
       if ('stop' in s) await s.stop();
       else await s.unsubscribe();
     }
+    await this.unwatchBonds?.().catch(() => {});
     await this.ledger.writer.drain();
     await this.ledger.store.close();
   }

@@ -29,6 +29,8 @@ export class SettlementLoop {
     private readonly rerun: {
       requeueLost(jobId: JobId, excluded: ExecutorId[], job: QueuedJob | undefined): void;
       dispatch(): void;
+      /** Jobs of a batch that just finalized: their executors no longer answer for them (see Exposure). */
+      settled?(jobIds: readonly JobId[]): void;
     },
     private readonly log: Logger,
     private readonly metrics: Metrics,
@@ -46,6 +48,11 @@ export class SettlementLoop {
 
   get open(): number {
     return this.openBatches.size;
+  }
+
+  /** Batches persisted and not yet final (committed or still to commit): their jobs' executors answer for them. */
+  unfinalized(): BatchState[] {
+    return [...this.toCommit, ...this.openBatches.values()];
   }
 
   /** Commits a persisted batch's root, records it as committed and announces it to challengers. */
@@ -160,6 +167,9 @@ export class SettlementLoop {
     const done: BatchState = { ...b, status: 'finalized', finalizedAt: Date.now() };
     await this.ledger.write([this.ledger.batches.put(seqKey(b.index), done)]);
     this.openBatches.delete(b.index);
+    // Not the positions that lost a dispute: those jobs were re-queued, and their re-run is charged elsewhere.
+    const lost = new Set(b.invalidated ?? []);
+    this.rerun.settled?.(b.jobIds.filter((_, i) => !lost.has(i)));
     this.metrics.inc('batches_finalized_total');
     this.log.info({ index: b.index, root: b.root }, 'batch finalized');
   }

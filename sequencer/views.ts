@@ -19,6 +19,8 @@ export interface JobView {
   batch?: { index: number; root: Hash32 };
   proof?: InclusionProof;
   error?: string;
+  /** For a queued job: why no executor takes it now (none connected, unbonding, at its exposure cap). */
+  waiting?: string;
 }
 
 /** Trees rebuilt from stored records for proofs: at most this many are cached when another is rebuilt. */

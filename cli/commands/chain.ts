@@ -150,21 +150,34 @@ export async function bondStatusCommand(
     ]);
     return 0;
   }
+  const free = freeBond(op);
+  const stake = config.minExecutorBond;
+  // What the sequencer allows an executor: no job while unbonding, and at most this many jobs not yet final.
+  const jobsCovered = stake > 0n ? free / stake : 0n;
   const view = {
     owner: owner.toBase58(),
     bonded: op.bonded,
     locked: op.locked,
     unbonding: op.unbonding,
     unbondReadySlot: op.unbondReadySlot,
-    free: freeBond(op),
+    free,
     openDisputes: op.openDisputes,
+    executorStake: stake,
+    jobsCovered,
     slot,
   };
+  const why =
+    op.unbonding > 0n
+      ? '  as an executor: gets no new jobs while unbonding (the sequencer stops assigning at an unbond request)'
+      : jobsCovered === 0n
+        ? `  as an executor: gets no jobs (free bond below one stake of ${stake} lamports)`
+        : `  as an executor: may hold ${jobsCovered} jobs not yet final (free bond / stake of ${stake} lamports)`;
   print(o, view, [
     `${view.owner}`,
-    `  bonded         ${op.bonded} lamports (free ${view.free}, locked in disputes ${op.locked})`,
+    `  bonded         ${op.bonded} lamports (free ${free}, locked in disputes ${op.locked})`,
     `  unbonding      ${op.unbonding}${op.unbonding > 0n ? ` (withdrawable from slot ${op.unbondReadySlot}; now ${slot})` : ''}`,
     `  open disputes  ${op.openDisputes}`,
+    why,
   ]);
   return 0;
 }

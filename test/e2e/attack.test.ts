@@ -8,6 +8,7 @@ import { verifyInclusion } from '../../state/job.ts';
 import { waitFor } from '../helpers/node-process.ts';
 import {
   BOUNTY_BPS,
+  EXECUTOR_BOND,
   MIN_EXECUTOR_BOND,
   startCluster,
   type Cluster,
@@ -38,7 +39,7 @@ async function scenario(
       );
     const before = await ops();
     const treasuryBefore = BigInt(await c.client.sender.getBalance(c.treasury));
-    for (const e of c.executors) assert.equal(bonded(before.get(e.name)!), MIN_EXECUTOR_BOND, e.name);
+    for (const e of c.executors) assert.equal(bonded(before.get(e.name)!), EXECUTOR_BOND, e.name);
 
     const submitted: { jobId: string; expected: string }[] = [];
     for (let i = 0; i < jobs; i++) submitted.push(await c.submit(i));
@@ -105,7 +106,7 @@ async function scenario(
     for (const e of c.executors) {
       const op = after.get(e.name)!;
       if (!e.cheat) {
-        assert.equal(op.bonded, MIN_EXECUTOR_BOND, `${e.name}: honest bond changed`);
+        assert.equal(op.bonded, EXECUTOR_BOND, `${e.name}: honest bond changed`);
         assert.equal(op.locked, 0n);
         continue;
       }

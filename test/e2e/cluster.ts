@@ -19,6 +19,8 @@ import { freePort, startNode, stopNode, waitFor, type NodeProcess, runCli } from
 export interface EvilSpec {
   mode: CheatMode;
   layer?: number;
+  /** Lamports this executor bonds (default EXECUTOR_BOND). */
+  bond?: bigint;
 }
 
 export interface ClusterOptions {
@@ -28,6 +30,10 @@ export interface ClusterOptions {
   slotMs?: number;
   windowSlots?: number;
   clockSlots?: number;
+  /** Default: window + 3 x clock, the program's rule (unbonding >= window + 2 x clock + margin, margin = clock). */
+  unbondingSlots?: number;
+  /** Lamports each honest executor bonds (default EXECUTOR_BOND). */
+  executorBond?: bigint;
   batchMaxJobs?: number;
   batchMaxAgeMs?: number;
   sampleRate?: number;
@@ -40,6 +46,11 @@ export interface ClusterOptions {
 }
 
 export const MIN_EXECUTOR_BOND = 2n * BigInt(LAMPORTS_PER_SOL);
+/**
+ * What executors bond: 16 stakes. The sequencer keeps an executor's unfinalized jobs x min_executor_bond within
+ * its free bond, so a bond of one stake would run one job per challenge window.
+ */
+export const EXECUTOR_BOND = 16n * MIN_EXECUTOR_BOND;
 export const MIN_CHALLENGER_BOND = BigInt(LAMPORTS_PER_SOL);
 export const CHALLENGER_BOND = 20n * BigInt(LAMPORTS_PER_SOL);
 export const BOUNTY_BPS = 5000;
@@ -130,10 +141,12 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     say('starting the local Solana validator with the optinfer program');
     chain = await startLocalChain({
       programs: [{ programId: PROGRAM_ID, soPath: DEFAULT_SO_PATH }],
-      airdrops: [authority, sequencer, ...execKeys, ...chalKeys].map((k) => ({
-        pubkey: k.publicKey,
-        lamports: sol(100),
-      })),
+      // 100 SOL each, and an executor's bond on top (a benchmark bonds for every job it keeps unfinalized).
+      airdrops: [authority, sequencer, ...execKeys, ...chalKeys].map((k, i) => {
+        const spec = i >= 2 && i < 2 + execSpecs.length ? execSpecs[i - 2] : undefined;
+        const bond = spec ? (spec.cheat?.bond ?? o.executorBond ?? EXECUTOR_BOND) : 0n;
+        return { pubkey: k.publicKey, lamports: sol(100) + bond };
+      }),
       slotTimeMs: slotMs,
     });
     say(`validator up at ${chain.rpcUrl} in ${chain.startupMs} ms; starting nats-server`);
@@ -157,6 +170,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       String(o.windowSlots ?? 300),
       '--clock-slots',
       String(o.clockSlots ?? 300),
+      '--unbonding-slots',
+      String(o.unbondingSlots ?? (o.windowSlots ?? 300) + 3 * (o.clockSlots ?? 300)),
       '--min-executor-bond',
       MIN_EXECUTOR_BOND.toString(),
       '--min-challenger-bond',
@@ -218,6 +233,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
           chain!.wsUrl,
           '--keypair',
           keyFile(e.name, execKeys[i]),
+          '--bond-lamports',
+          String(e.cheat?.bond ?? o.executorBond ?? EXECUTOR_BOND),
           ...(e.cheat
             ? ['--cheat', e.cheat.mode, '--cheat-rate', '1', '--cheat-layer', String(e.cheat.layer ?? 0)]
             : []),

@@ -58,7 +58,8 @@ test(
         ...DEFAULT_EXECUTOR_CONFIG,
         dataDir: join(dir, 'ex'),
         keypairPath,
-        chain: { client, bondLamports: 1_000_000_000n },
+        // Five stakes: the sequencer gives an executor only as many unfinalized jobs as its free bond covers.
+        chain: { client, bondLamports: 5_000_000_000n },
       },
       bus,
       registry,

@@ -90,7 +90,9 @@ async function startWorld(cheats: CheatConfig[], challengerCheat: ChallengerChea
         ...DEFAULT_EXECUTOR_CONFIG,
         dataDir: join(dir, `ex${i}`),
         keypairPath: join(dir, `ex${i}.json`),
-        chain,
+        // A cheater bonds one stake (its first lost dispute takes it all); honest ones bond eight, since the
+        // sequencer gives an executor only as many unfinalized jobs as its free bond covers.
+        chain: { ...chain, bondLamports: cheats[i].mode === 'none' ? 8n * BOND : BOND },
       },
       bus,
       registry,
