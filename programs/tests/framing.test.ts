@@ -110,7 +110,7 @@ test("framing: an Ed25519 check of the victim's real signature over a different 
   await assertRefused(s, res2, 'BadResultSignature');
 });
 
-test("framing: an Ed25519 check over this record by a different key is refused (BadResultSignature)", async () => {
+test('framing: an Ed25519 check over this record by a different key is refused (BadResultSignature)', async () => {
   const s = await scene();
   const b = await framed(s, (r) => P.signRecord(r, s.accomplice.secretKey));
   const digest = P.resultDigest(b.records[1]);
@@ -165,7 +165,9 @@ test('open_dispute on the last job of the deepest batch (MAX_BATCH_JOBS) fits 12
   leaves[n - 1] = P.signedLeaf(record, signature);
   const levels = P.tree(leaves);
   const { client, sequencer } = s.world;
-  const big = await attempt(client.commitBatch(sequencer, { index: 0, root: P.rootOf(levels), jobCount: n + 1 }));
+  const big = await attempt(
+    client.commitBatch(sequencer, { index: 0, root: P.rootOf(levels), jobCount: n + 1 }),
+  );
   assert.equal(big.error, 'BatchTooLarge');
   s.world.must(
     await attempt(client.commitBatch(sequencer, { index: 0, root: P.rootOf(levels), jobCount: n })),

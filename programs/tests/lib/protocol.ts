@@ -138,8 +138,12 @@ export function opEntry(op: number, refs: number[], attrs: Uint8Array = Buffer.a
 export const RESULT_DOMAIN = Buffer.from('\xffoptinfer result', 'latin1');
 export const resultDigest = (record: Uint8Array) => sha(RESULT_DOMAIN, record);
 export function signRecord(record: Uint8Array, secretKey: Uint8Array): Buffer {
-  const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), secretKey.subarray(0, 32)]);
+  const der = Buffer.concat([
+    Buffer.from('302e020100300506032b657004220420', 'hex'),
+    secretKey.subarray(0, 32),
+  ]);
   return edSign(null, resultDigest(record), createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }));
 }
 /** A job's leaf: H(0x00 || record || signature). */
-export const signedLeaf = (record: Uint8Array, signature: Uint8Array) => sha(Buffer.from([0]), record, signature);
+export const signedLeaf = (record: Uint8Array, signature: Uint8Array) =>
+  sha(Buffer.from([0]), record, signature);
