@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Keypair, LAMPORTS_PER_SOL, type PublicKey } from '@solana/web3.js';
-import { Batch, jobId, type JobRecord } from '../state/job.ts';
+import { Batch, jobId, signResult, type JobRecord } from '../state/job.ts';
 import { fromHex } from '../state/hash.ts';
 import type { BatchIndex, ExecutorId, Hash32, ModelId } from '../state/types.ts';
 import { PROFILE, Trace, cheatLayers } from '../programs/tests/lib/game.ts';
@@ -32,7 +32,7 @@ import { startLocalChain, DEFAULT_VALIDATOR_BINARY } from '../chain/local-chain.
 
 /** Slot time of the local validator for the JSON-RPC rows. */
 export const RPC_SLOT_MS = 50;
-const BATCH_SIZES = [1, 64, 1024, 65536];
+const BATCH_SIZES = [1, 64, 1024, 16384];
 const FUND = 100n * BigInt(LAMPORTS_PER_SOL);
 const BOND = BigInt(LAMPORTS_PER_SOL);
 
@@ -211,21 +211,27 @@ function makeBatch(
   index: number,
   n: number,
   reg: Registered,
-  exec: PublicKey,
+  exec: Keypair,
   claimed?: { at: number; output: Buffer },
 ) {
   const modelId = hex(reg.modelId) as ModelId;
   const inputDigest = hex(reg.inputDigest);
   const records: JobRecord[] = [];
   for (let i = 0; i < n; i++) {
-    records.push({
-      jobId: jobId(index * 1_000_000 + i, modelId, inputDigest),
-      modelId,
-      inputDigest,
-      outputDigest: claimed && claimed.at === i ? hex(claimed.output) : hex(P.sha(Buffer.from(`out ${i}`))),
-      executor: exec.toBase58() as ExecutorId,
-      fee: 1000n,
-    });
+    records.push(
+      signResult(
+        {
+          jobId: jobId(index * 1_000_000 + i, modelId, inputDigest),
+          modelId,
+          inputDigest,
+          outputDigest:
+            claimed && claimed.at === i ? hex(claimed.output) : hex(P.sha(Buffer.from(`out ${i}`))),
+          executor: exec.publicKey.toBase58() as ExecutorId,
+          fee: 1000n,
+        },
+        exec.secretKey,
+      ),
+    );
   }
   return new Batch(index as BatchIndex, records);
 }
@@ -239,7 +245,7 @@ async function perJob(env: Env, sizes: number[], withOpen: boolean): Promise<Row
   const committed: { n: number; index: number; commit: SendResult; rent: bigint; spent: bigint }[] = [];
   const openCost = new Map<number, SendResult>();
   for (const n of sizes) {
-    const b = makeBatch(env.nextBatch, n, reg, env.exec.publicKey);
+    const b = makeBatch(env.nextBatch, n, reg, env.exec);
     const index = env.nextBatch++;
     const before = await env.balance(seq);
     const commit = await c.commitBatch(env.sequencer, { index, root: fromHex(b.root, 32), jobCount: n });
@@ -248,7 +254,7 @@ async function perJob(env: Env, sizes: number[], withOpen: boolean): Promise<Row
     if (withOpen) {
       // open_dispute on the last job of a second batch of the same size: its inclusion proof has
       // ceil(log2 n) siblings (left open; the batch above stays finalizable).
-      const b2 = makeBatch(env.nextBatch, n, reg, env.exec.publicKey);
+      const b2 = makeBatch(env.nextBatch, n, reg, env.exec);
       const i2 = env.nextBatch++;
       await c.commitBatch(env.sequencer, { index: i2, root: fromHex(b2.root, 32), jobCount: n });
       openCost.set(n, (await c.openDispute(env.chal, b2.proof(n - 1))).result);
@@ -320,7 +326,7 @@ async function dispute(env: Env, s: Scenario): Promise<Row> {
   const chalTrace = new Trace(run(m), reg.seed);
   const claimed = P.tensorSetDigest([[m.outputName, execTrace.digests[execTrace.digests.length - 1]]]);
   const index = env.nextBatch++;
-  const b = makeBatch(index, 64, reg, env.exec.publicKey, { at: 1, output: claimed });
+  const b = makeBatch(index, 64, reg, env.exec, { at: 1, output: claimed });
   await c.commitBatch(env.sequencer, { index, root: fromHex(b.root, 32), jobCount: 64 });
 
   const who = [env.exec.publicKey, env.chal.publicKey];

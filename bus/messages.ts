@@ -31,6 +31,8 @@ export interface ResultMessage {
   executor: ExecutorId;
   outputDigest?: Hash32;
   outputs?: TensorMap;
+  /** With outputs: the executor's Ed25519 signature over the job record (state/job.ts signResult), hex. */
+  signature?: string;
   error?: string;
 }
 

@@ -138,7 +138,7 @@ export const opt = {
     new Option('--batch-max-jobs <n>', 'cut a batch at this many executed jobs')
       .env('OPTINFER_BATCH_MAX_JOBS')
       .default(DEFAULT_SEQUENCER_CONFIG.batchMaxJobs)
-      .argParser(int('batch-max-jobs', 1, 1 << 20)),
+      .argParser(int('batch-max-jobs', 1, 1 << 14)), // commit_batch refuses more (MAX_BATCH_JOBS)
   batchMaxAge: () =>
     new Option('--batch-max-age-ms <ms>', '... or when the oldest executed job has waited this long')
       .env('OPTINFER_BATCH_MAX_AGE_MS')

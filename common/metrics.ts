@@ -15,6 +15,7 @@ const COUNTERS: Record<string, string> = {
   jobs_rejected_total: 'job submissions refused as invalid',
   jobs_executed_total: 'results received from executors',
   jobs_reassigned_total: 'jobs re-queued after an executor timed out or failed',
+  results_bad_signature_total: "results refused: the executor's signature over the record did not verify",
   batches_committed_total: 'batches built and committed',
   batches_finalized_total: 'batches past their challenge window',
   audits_total: 'jobs re-executed by a challenger',

@@ -6,8 +6,9 @@ import type { Logger } from '../common/log.ts';
 import type { Metrics } from '../common/metrics.ts';
 import { OptinferError } from '../state/errors.ts';
 import { fromStored, fromWire, toStored } from '../state/tensor-map.ts';
+import { signResult } from '../state/job.ts';
 import { tensorSetDigest } from '../state/tensor.ts';
-import type { ExecutorId } from '../state/types.ts';
+import type { ExecutorId, Hash32, JobId, ModelId } from '../state/types.ts';
 import { asJobId, asModelId } from '../state/types.ts';
 import type { ModelSource } from './model-source.ts';
 import type { ExecutorPolicy } from './policy.ts';
@@ -28,7 +29,16 @@ export class AssignmentConsumer {
     private readonly metrics: Metrics,
     /** Where models run: the worker passes its sandbox pool; in this process only when none is given. */
     private readonly runner: ModelRunner = IN_PROCESS,
+    /** The executor's 64-byte Solana secret key: every result is signed with it (the id's key). */
+    private readonly secretKey?: Uint8Array,
   ) {}
+
+  /** The signature over the job record this result commits the executor to (none without a key). */
+  private sign(jobId: JobId, modelId: ModelId, inputDigest: Hash32, outputDigest: Hash32, fee: string) {
+    if (!this.secretKey) return undefined;
+    const r = { jobId, modelId, inputDigest, outputDigest, executor: this.id, fee: BigInt(fee) };
+    return signResult(r, this.secretKey).signature;
+  }
 
   /** Consumes this executor's assignments, `capacity` at a time. */
   start(capacity: number): Promise<Consumer> {
@@ -52,7 +62,8 @@ export class AssignmentConsumer {
       const model = await this.models(done.modelId);
       const { outputs } = await this.runner.run(model, inputs);
       const sent = await this.policy.answer({ jobId, model, inputs }, outputs, true);
-      result = { jobId, executor: this.id, outputs: sent, outputDigest: done.outputDigest };
+      const signature = this.sign(jobId, done.modelId, tensorSetDigest(inputs), done.outputDigest, raw.fee);
+      result = { jobId, executor: this.id, outputs: sent, outputDigest: done.outputDigest, signature };
     } else {
       try {
         const inputs = fromWire(raw.inputs, `job ${jobId} inputs`);
@@ -62,11 +73,13 @@ export class AssignmentConsumer {
         this.metrics.observe('job_execution_seconds', (performance.now() - t0) / 1000);
         const sent = await this.policy.answer({ jobId, model, inputs }, outputs, false);
         const outputDigest = tensorSetDigest(sent);
+        const inputDigest = tensorSetDigest(inputs);
         await this.results.put(
           { jobId, modelId: model.modelId, inputs: toStored(inputs), outputDigest, at: Date.now() },
-          tensorSetDigest(inputs),
+          inputDigest,
         );
-        result = { jobId, executor: this.id, outputs: sent, outputDigest };
+        const signature = this.sign(jobId, model.modelId, inputDigest, outputDigest, raw.fee);
+        result = { jobId, executor: this.id, outputs: sent, outputDigest, signature };
       } catch (e) {
         // The code leads, so a job killed by the sandbox ends with its reason (TIME_LIMIT, MEMORY_LIMIT) in view.
         const message =

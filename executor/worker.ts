@@ -129,6 +129,7 @@ export class ExecutorWorker {
       this.log,
       this.metrics,
       this.runner,
+      this.keypair.secretKey,
     );
     this.subs.push(
       await consumer.start(this.config.capacity),

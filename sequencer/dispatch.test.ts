@@ -19,6 +19,7 @@ import {
   executorId,
   int8,
   recordingLogger,
+  signFor,
   seedJob,
   tempLedger,
   waitFor,
@@ -111,13 +112,16 @@ async function setup(
   };
 }
 
-function answer(bus: Bus, executor: ExecutorId, jobId: AssignMessage['jobId'], value = 7): Promise<void> {
+/** `executor`'s signed result for job `j`: one int8 output `value`. */
+function answer(bus: Bus, executor: ExecutorId, j: JobState, value = 7): Promise<void> {
   const outputs = { y: int8([value]) };
+  const outputDigest = tensorSetDigest(outputs);
   return messages.send(bus, messages.RESULT, executor, {
-    jobId,
+    jobId: j.jobId,
     executor,
     outputs,
-    outputDigest: tensorSetDigest(outputs),
+    outputDigest,
+    signature: signFor(executor, j, outputDigest),
   });
 }
 
@@ -163,7 +167,7 @@ test('an executor never holds more jobs than its heartbeat capacity; a result fr
     assert.equal(s.d.queued, 3);
     assert.equal(s.d.assigned, 2);
 
-    await answer(s.bus, A, jobs[0].jobId);
+    await answer(s.bus, A, jobs[0]);
     await waitFor(() => s.order.length === 3, 'a third assignment after one result');
     assert.equal(s.order[2][1].jobId, jobs[2].jobId);
     assert.equal(s.d.assigned, 2);
@@ -178,7 +182,7 @@ test('a result is persisted with its outputs and handed on to be batched', async
     await s.join(A, 4);
     const j = await s.enqueue(0);
     await waitFor(() => s.order.length === 1, 'the assignment');
-    await answer(s.bus, A, j.jobId, 42);
+    await answer(s.bus, A, j, 42);
     await waitFor(() => s.executed.length === 1, 'the executed job');
     assert.equal(s.executed[0].jobId, j.jobId);
     assert.equal(s.executed[0].seq, 0);
@@ -199,7 +203,7 @@ test('a result from an executor the job is not assigned to is ignored', async ()
     await s.join(A, 4);
     const j = await s.enqueue(0);
     await waitFor(() => s.order.length === 1, 'the assignment');
-    await answer(s.bus, B, j.jobId);
+    await answer(s.bus, B, j);
     await waitFor(
       () => s.logs.lines.some((l) => l.msg === 'ignoring a result for a job not assigned to that executor'),
       'the ignore log line',
@@ -234,6 +238,33 @@ test('a job an executor failed is re-queued and never assigned to that executor 
     assert.deepEqual(s.order[1], [B, s.order[1][1]]);
     assert.equal(s.order[1][1].jobId, j.jobId);
     assert.equal((await stateOf(s.ledger, j)).attempts, 2);
+  } finally {
+    await s.close();
+  }
+});
+
+test('a result whose signature does not verify is refused, counted, and the job goes to another executor', async () => {
+  const s = await setup();
+  try {
+    await s.join(A, 4);
+    const j = await s.enqueue(0);
+    await waitFor(() => s.order.length === 1, 'the assignment');
+    const outputs = { y: int8([1]) };
+    const outputDigest = tensorSetDigest(outputs);
+    // Signed by another executor's key: a record naming A that A never signed.
+    await messages.send(s.bus, messages.RESULT, A, {
+      jobId: j.jobId,
+      executor: A,
+      outputs,
+      outputDigest,
+      signature: signFor(executorId('Z'), j, outputDigest),
+    });
+    await waitFor(() => s.metrics.count('results_bad_signature_total') === 1, 'the refusal');
+    await waitFor(() => s.metrics.count('jobs_reassigned_total') === 1, 'the re-queue');
+    const line = s.logs.lines.find((l) => l.msg === 'job re-queued');
+    assert.match(String(line?.why), /signature does not verify/);
+    assert.equal(s.executed.length, 0);
+    assert.deepEqual((await stateOf(s.ledger, j)).excluded, [A]);
   } finally {
     await s.close();
   }
@@ -353,7 +384,7 @@ test('a job that lost a dispute goes to the back of the queue, away from the exe
     await s.join(A, 4);
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(s.order.length, 1, 'A has room, but lied about the lost job');
-    await answer(s.bus, B, first.jobId);
+    await answer(s.bus, B, first);
     await waitFor(() => s.order.length === 2, 'the lost job on B');
     assert.deepEqual(
       s.order.map(([ex, m]) => [ex, m.jobId]),
@@ -454,16 +485,16 @@ test('a late result from an executor whose job was re-queued at its lapse is ign
     await s.keepBeating(B, 4);
     s.silence(A);
     await waitFor(() => s.order.length === 2, 'the re-run on B');
-    await answer(s.bus, A, j.jobId, 1);
+    await answer(s.bus, A, j, 1);
     await waitFor(
       () => s.logs.lines.some((l) => l.msg === 'ignoring a result for a job not assigned to that executor'),
       "A's late result ignored",
     );
     assert.equal(s.executed.length, 0);
-    await answer(s.bus, B, j.jobId, 2);
+    await answer(s.bus, B, j, 2);
     await waitFor(() => s.executed.length === 1, "B's result");
-    await answer(s.bus, A, j.jobId, 1);
-    await answer(s.bus, B, j.jobId, 2);
+    await answer(s.bus, A, j, 1);
+    await answer(s.bus, B, j, 2);
     await new Promise((r) => setTimeout(r, 30));
     assert.equal(s.executed.length, 1, 'batched once');
     const done = (await s.ledger.jobs.get(j.jobId))!;

@@ -6,6 +6,7 @@ import type { AssignMessage, HeartbeatMessage, ResultMessage } from '../bus/mess
 import type { Logger } from '../common/log.ts';
 import type { Metrics } from '../common/metrics.ts';
 import { OptinferError } from '../state/errors.ts';
+import { verifyResult } from '../state/job.ts';
 import { seqKey } from '../state/store.ts';
 import { tensorSetDigest } from '../state/tensor.ts';
 import { fromWire, toStored, fromStored, type TensorMap } from '../state/tensor-map.ts';
@@ -544,10 +545,30 @@ export class Dispatcher {
       await this.retry(j, m.executor, why, true);
       return;
     }
+    // The record the batch will commit must carry the executor's own signature: no executor can be
+    // named by a record it did not sign (open_dispute checks the same signature on chain).
+    const record = {
+      jobId: id,
+      modelId: j.modelId,
+      inputDigest: j.inputDigest,
+      outputDigest: m.outputDigest,
+      executor: m.executor,
+      fee: BigInt(j.fee),
+    };
+    if (typeof m.signature !== 'string' || !verifyResult(record, m.signature)) {
+      this.metrics.inc('results_bad_signature_total');
+      const why =
+        m.signature === undefined
+          ? `executor ${m.executor} sent a result without a signature`
+          : `executor ${m.executor} sent a result whose signature does not verify for its key over job ${id}`;
+      await this.retry(j, m.executor, why, true);
+      return;
+    }
     const updated: JobState = {
       ...j,
       status: 'executed',
       outputDigest: m.outputDigest,
+      signature: m.signature,
       updatedAt: Date.now(),
     };
     await this.ledger.write([

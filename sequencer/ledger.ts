@@ -24,6 +24,8 @@ export interface JobState {
   excluded: ExecutorId[];
   executor?: ExecutorId;
   outputDigest?: Hash32;
+  /** The executor's signature over the job record (hex), verified when the result arrived. */
+  signature?: string;
   batchIndex?: number;
   position?: number;
   /** Why the job ended `failed` (shown by the API). */
@@ -91,7 +93,7 @@ export class Ledger {
   }
 }
 
-/** A job as its batch commits it; only called on executed jobs, which have both fields. */
+/** A job as its batch commits it; only called on executed jobs, which have these fields. */
 export function toRecord(j: JobState): JobRecord {
   return {
     jobId: j.jobId,
@@ -100,6 +102,7 @@ export function toRecord(j: JobState): JobRecord {
     outputDigest: j.outputDigest!,
     executor: j.executor!,
     fee: BigInt(j.fee),
+    signature: j.signature!,
   };
 }
 

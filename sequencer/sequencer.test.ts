@@ -10,10 +10,11 @@ import * as messages from '../bus/messages.ts';
 import type { BatchCommittedMessage } from '../bus/messages.ts';
 import { verifyInclusion } from '../state/job.ts';
 import { tensorSetDigest } from '../state/tensor.ts';
+import { fromWire } from '../state/tensor-map.ts';
 import type { ExecutorId } from '../state/types.ts';
 import { LocalSettlement } from './ports.ts';
 import { DEFAULT_SEQUENCER_CONFIG, Sequencer, type SequencerConfig } from './sequencer.ts';
-import { FakeInspector, executorId, int8, waitFor } from './testing.ts';
+import { FakeInspector, executorId, int8, signFor, waitFor } from './testing.ts';
 
 const E = executorId('E');
 
@@ -31,6 +32,11 @@ async function fakeExecutor(bus: Bus, id: ExecutorId): Promise<{ stop(): Promise
         executor: id,
         outputs,
         outputDigest: tensorSetDigest(outputs),
+        signature: signFor(
+          id,
+          { ...m, inputDigest: tensorSetDigest(fromWire(m.inputs, 'inputs')) },
+          tensorSetDigest(outputs),
+        ),
       });
     },
   );

@@ -6,19 +6,36 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Metrics } from '../common/metrics.ts';
 import { OptinferError } from '../state/errors.ts';
-import { jobId as makeJobId } from '../state/job.ts';
+import { Keypair } from '@solana/web3.js';
+import { sha256 } from '../state/hash.ts';
+import { jobId as makeJobId, signResult } from '../state/job.ts';
 import { Store, seqKey } from '../state/store.ts';
 import { tensorSetDigest, type Tensor } from '../state/tensor.ts';
 import { toStored, type TensorMap } from '../state/tensor-map.ts';
-import type { ExecutorId, ModelId } from '../state/types.ts';
+import type { ExecutorId, Hash32, JobId, ModelId } from '../state/types.ts';
 import { Ledger, type JobState } from './ledger.ts';
 import type { ModelInfo, ModelInspector } from './ports.ts';
 
 export const MODEL_ID = 'ab'.repeat(32) as ModelId;
 
-/** A valid base58 executor id, distinct per letter. */
+const testKeys = new Map<ExecutorId, Keypair>();
+/** A test executor's id: the public key of a keypair seeded by the letter, so its results can be signed. */
 export function executorId(letter: string): ExecutorId {
-  return `Executor${letter}`.padEnd(44, '1') as ExecutorId;
+  const k = Keypair.fromSeed(sha256(new TextEncoder().encode(`test executor ${letter}`)));
+  const id = k.publicKey.toBase58() as ExecutorId;
+  testKeys.set(id, k);
+  return id;
+}
+
+/** The signature `executor` (from executorId) puts on its result for a job (what executor/consumer.ts sends). */
+export function signFor(
+  executor: ExecutorId,
+  j: { jobId: JobId; modelId: ModelId; inputDigest: Hash32; fee: string },
+  outputDigest: Hash32,
+): string {
+  const k = testKeys.get(executor);
+  if (!k) throw new Error(`${executor} is not a test executor from executorId()`);
+  return signResult({ ...j, outputDigest, executor, fee: BigInt(j.fee) }, k.secretKey).signature;
 }
 
 export function int8(values: number[]): Tensor {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Keypair } from '@solana/web3.js';
 import { isOptinferError } from '../state/errors.ts';
-import { Batch, jobId, type JobRecord } from '../state/job.ts';
+import { Batch, jobId, signResult, type JobRecord } from '../state/job.ts';
 import { fromHex } from '../state/hash.ts';
 import type { BatchIndex, ExecutorId, Hash32, ModelId } from '../state/types.ts';
 import { chainModel, mlpModel } from '../programs/tests/lib/model.ts';
@@ -20,14 +20,19 @@ function records(w: LocalWorld, executor: Keypair, n: number, seq0 = 0): JobReco
   for (let i = 0; i < n; i++) {
     const modelId = hex(w.modelId) as ModelId;
     const inputDigest = hex(w.inputDigest());
-    out.push({
-      jobId: jobId(seq0 + i, modelId, inputDigest),
-      modelId,
-      inputDigest,
-      outputDigest: hex(Buffer.alloc(32, i + 1)),
-      executor: executor.publicKey.toBase58() as ExecutorId,
-      fee: 1000n,
-    });
+    out.push(
+      signResult(
+        {
+          jobId: jobId(seq0 + i, modelId, inputDigest),
+          modelId,
+          inputDigest,
+          outputDigest: hex(Buffer.alloc(32, i + 1)),
+          executor: executor.publicKey.toBase58() as ExecutorId,
+          fee: 1000n,
+        },
+        executor.secretKey,
+      ),
+    );
   }
   return out;
 }

@@ -100,13 +100,18 @@ export class SettlementClient {
     signers: Signer[],
     label = names.join('+'),
   ): Promise<SendResult> {
+    return this.sender.send([...this.preInstructions(names), ...ixs], signers, { label });
+  }
+
+  /** The compute-budget instructions a transaction of `names` starts with. */
+  private preInstructions(names: InstructionName[]): TransactionInstruction[] {
     const pre: TransactionInstruction[] = [];
     const limit = computeLimitFor(names);
     if (limit) pre.push(limit);
     if (this.opts.priorityMicroLamports) {
       pre.push(ComputeBudgetProgram.setComputeUnitPrice({ microLamports: this.opts.priorityMicroLamports }));
     }
-    return this.sender.send([...pre, ...ixs], signers, { label });
+    return pre;
   }
 
   // ---- reads ----------------------------------------------------------------------------------
@@ -337,7 +342,13 @@ export class SettlementClient {
     challenger: Signer,
     p:
       | InclusionProof
-      | { batchIndex: U64; jobIndex: number; record: Uint8Array; siblings: readonly Uint8Array[] },
+      | {
+          batchIndex: U64;
+          jobIndex: number;
+          record: Uint8Array;
+          signature: Uint8Array;
+          siblings: readonly Uint8Array[];
+        },
   ): Promise<{ dispute: PublicKey; result: SendResult }> {
     const q =
       'record' in p && typeof p.record === 'string'
@@ -345,16 +356,22 @@ export class SettlementClient {
             batchIndex: (p as InclusionProof).batchIndex,
             jobIndex: (p as InclusionProof).index,
             record: Buffer.from(p.record, 'hex'),
+            signature: Buffer.from((p as InclusionProof).signature ?? '', 'hex'),
             siblings: (p as InclusionProof).siblings.map((s) => Buffer.from(s, 'hex')),
           }
-        : (p as { batchIndex: U64; jobIndex: number; record: Uint8Array; siblings: Uint8Array[] });
-    const ix = this.ix.openDispute({ challenger: challenger.publicKey, ...q });
-    const result = await this.send(
-      ['open_dispute'],
-      [ix],
-      [challenger],
-      `open_dispute ${q.batchIndex}/${q.jobIndex}`,
-    );
+        : (p as {
+            batchIndex: U64;
+            jobIndex: number;
+            record: Uint8Array;
+            signature: Uint8Array;
+            siblings: Uint8Array[];
+          });
+    // The Ed25519 check goes right before open_dispute, after any compute-budget instructions.
+    const pre = this.preInstructions(['open_dispute']);
+    const ixs = this.ix.openDisputeIxs({ challenger: challenger.publicKey, ...q }, pre.length);
+    const result = await this.sender.send([...pre, ...ixs], [challenger], {
+      label: `open_dispute ${q.batchIndex}/${q.jobIndex}`,
+    });
     return { dispute: this.pdas.dispute(this.pdas.batch(q.batchIndex), q.jobIndex), result };
   }
 

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Keypair, PublicKey } from '@solana/web3.js';
 import { isOptinferError } from '../state/errors.ts';
-import { Batch, jobId, type JobRecord } from '../state/job.ts';
+import { Batch, jobId, signResult, type JobRecord } from '../state/job.ts';
 import { fromHex } from '../state/hash.ts';
 import type { BatchIndex, ExecutorId, Hash32, ModelId } from '../state/types.ts';
 import { PROFILE, cheatLayers, type Trace } from '../programs/tests/lib/game.ts';
@@ -70,14 +70,19 @@ async function setup(
   const chalTrace = w.trace(chalLayers);
   const modelId = hex(w.modelId) as ModelId;
   const inputDigest = hex(w.inputDigest());
-  const records: JobRecord[] = [0, 1, 2, 3].map((i) => ({
-    jobId: jobId(i, modelId, inputDigest),
-    modelId,
-    inputDigest,
-    outputDigest: i === 2 ? hex(w.outputDigest(execTrace)) : hex(Buffer.alloc(32, i + 1)),
-    executor: exec.publicKey.toBase58() as ExecutorId,
-    fee: 1000n,
-  }));
+  const records: JobRecord[] = [0, 1, 2, 3].map((i) =>
+    signResult(
+      {
+        jobId: jobId(i, modelId, inputDigest),
+        modelId,
+        inputDigest,
+        outputDigest: i === 2 ? hex(w.outputDigest(execTrace)) : hex(Buffer.alloc(32, i + 1)),
+        executor: exec.publicKey.toBase58() as ExecutorId,
+        fee: 1000n,
+      },
+      exec.secretKey,
+    ),
+  );
   const batch = new Batch(0 as BatchIndex, records);
   note(
     'commit_batch',

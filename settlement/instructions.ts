@@ -3,6 +3,7 @@
 import BN from 'bn.js';
 import { ComputeBudgetProgram, PublicKey, TransactionInstruction, type AccountMeta } from '@solana/web3.js';
 import { OptinferError } from '../state/errors.ts';
+import { resultDigestOf } from '../state/job.ts';
 import { CODER, IDL, PROGRAM_ID, type IdlAccountMeta } from './idl.ts';
 import { Pdas, pdas as defaultPdas } from './pdas.ts';
 import { camel } from './codec.ts';
@@ -30,8 +31,16 @@ export type InstructionName =
 
 /** Most instruction data @coral-xyz/anchor's coder encodes (its scratch buffer). */
 export const MAX_INSTRUCTION_DATA = 1000;
-/** Bytes of a job record (state/job.ts JOB_RECORD_BYTES). */
+/** Bytes of a job record (state/job.ts JOB_RECORD_BYTES) and of the executor's signature over it. */
 export const RECORD_BYTES = 168;
+export const SIGNATURE_BYTES = 64;
+/** The native Ed25519 signature-check program open_dispute introspects. */
+export const ED25519_PROGRAM_ID = new PublicKey('Ed25519SigVerify111111111111111111111111111');
+/** Where open_dispute's data holds the executor key and the signature (1-byte discriminator, u32 job index, record, signature). */
+export const OPEN_DISPUTE_PUBKEY_OFFSET = 1 + 4 + 128;
+export const OPEN_DISPUTE_SIGNATURE_OFFSET = 1 + 4 + RECORD_BYTES;
+/** The most jobs commit_batch accepts (programs/optinfer/src/instructions/commit_batch.rs MAX_BATCH_JOBS). */
+export const MAX_BATCH_JOBS = 1 << 14;
 /** Most bytes one write_proof_buffer instruction carries so its transaction stays under 1232 bytes. */
 export const PROOF_WRITE_BYTES = 900;
 /** Capacity of a new proof buffer and the most one write may grow it by (state/proof_buffer.rs). */
@@ -229,27 +238,34 @@ export class InstructionBuilder {
     return this.ix('finalize_batch', {}, { config: this.pdas.config(), batch: this.pdas.batch(p.index) });
   }
   /**
-   * Opens a dispute on job `jobIndex` of batch `batchIndex`: the 168-byte record and its Merkle
-   * siblings (leaf row upwards). The model and the executor are read from the record.
+   * Opens a dispute on job `jobIndex` of batch `batchIndex`: the 168-byte record, the executor's
+   * signature over it and the Merkle siblings (leaf row upwards). The model and the executor are
+   * read from the record. The program requires `resultSignatureCheck` right before it in the
+   * transaction: send both with `openDisputeIxs`.
    */
-  openDispute(p: {
-    challenger: PublicKey;
-    batchIndex: U64;
-    jobIndex: number;
-    record: Uint8Array;
-    siblings: readonly Uint8Array[];
-  }) {
+  openDispute(p: OpenDisputeParams) {
     if (p.record.length !== RECORD_BYTES) {
       throw new OptinferError(
         'INVALID_INPUT',
         `job record: expected ${RECORD_BYTES} bytes, got ${p.record.length}`,
       );
     }
+    if (p.signature.length !== SIGNATURE_BYTES) {
+      throw new OptinferError(
+        'INVALID_INPUT',
+        `job record signature: expected ${SIGNATURE_BYTES} bytes, got ${p.signature.length}`,
+      );
+    }
     const batch = this.pdas.batch(p.batchIndex);
     const executor = new PublicKey(p.record.subarray(128, 160));
     return this.ix(
       'open_dispute',
-      { job_index: p.jobIndex, record: [...p.record], siblings: sibs(p.siblings) },
+      {
+        job_index: p.jobIndex,
+        record: [...p.record],
+        signature: [...p.signature],
+        siblings: sibs(p.siblings),
+      },
       {
         challenger: p.challenger,
         config: this.pdas.config(),
@@ -260,6 +276,31 @@ export class InstructionBuilder {
         dispute: this.pdas.dispute(batch, p.jobIndex),
       },
     );
+  }
+  /**
+   * The Ed25519 instruction open_dispute checks: one signature, whose key and signature bytes are
+   * read from the open_dispute instruction at `openDisputeIndex` of the transaction (no copy) and
+   * whose message is the record's 32-byte result digest, carried in this instruction's own data.
+   */
+  resultSignatureCheck(p: { record: Uint8Array; openDisputeIndex: number }) {
+    const data = Buffer.alloc(16 + 32);
+    data[0] = 1; // one signature; data[1] is padding
+    const offsets = [
+      OPEN_DISPUTE_SIGNATURE_OFFSET,
+      p.openDisputeIndex,
+      OPEN_DISPUTE_PUBKEY_OFFSET,
+      p.openDisputeIndex,
+      16,
+      32,
+      0xffff, // the message is in this instruction
+    ];
+    offsets.forEach((v, k) => data.writeUInt16LE(v, 2 + 2 * k));
+    data.set(resultDigestOf(p.record), 16);
+    return new TransactionInstruction({ programId: ED25519_PROGRAM_ID, keys: [], data });
+  }
+  /** The Ed25519 check then open_dispute, for a transaction where they land at `at` and `at + 1`. */
+  openDisputeIxs(p: OpenDisputeParams, at = 0): TransactionInstruction[] {
+    return [this.resultSignatureCheck({ record: p.record, openDisputeIndex: at + 1 }), this.openDispute(p)];
   }
   commitTrace(p: {
     signer: PublicKey;
@@ -373,6 +414,16 @@ export class InstructionBuilder {
   claimTimeout(p: DisputeParties) {
     return this.ix('claim_timeout', {}, this.resolveAccounts(p));
   }
+}
+
+export interface OpenDisputeParams {
+  challenger: PublicKey;
+  batchIndex: U64;
+  jobIndex: number;
+  record: Uint8Array;
+  /** The executor's Ed25519 signature over the record's result digest (state/job.ts signResult). */
+  signature: Uint8Array;
+  siblings: readonly Uint8Array[];
 }
 
 /** What resolving a dispute needs besides the dispute itself (from the Dispute and Config accounts). */

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Keypair, LAMPORTS_PER_SOL, type Connection, type PublicKey } from '@solana/web3.js';
 import { isOptinferError } from '../state/errors.ts';
-import { Batch, jobId, type JobRecord } from '../state/job.ts';
+import { Batch, jobId, signResult, type JobRecord } from '../state/job.ts';
 import { fromHex } from '../state/hash.ts';
 import { u32 } from '../state/le.ts';
 import type { BatchIndex, ExecutorId, Hash32, ModelId } from '../state/types.ts';
@@ -127,14 +127,21 @@ test(
     const seed = P.traceSeed(modelId, inputDigest, PROFILE);
     const execTrace = new Trace(cheatLayers(m, 2, 1), seed);
     const chalTrace = new Trace(run(m), seed);
-    const records: JobRecord[] = [0, 1].map((i) => ({
-      jobId: jobId(i, hex(modelId) as ModelId, hex(inputDigest)),
-      modelId: hex(modelId) as ModelId,
-      inputDigest: hex(inputDigest),
-      outputDigest: hex(P.tensorSetDigest([[m.outputName, execTrace.digests[execTrace.digests.length - 1]]])),
-      executor: exec.publicKey.toBase58() as ExecutorId,
-      fee: 1000n,
-    }));
+    const records: JobRecord[] = [0, 1].map((i) =>
+      signResult(
+        {
+          jobId: jobId(i, hex(modelId) as ModelId, hex(inputDigest)),
+          modelId: hex(modelId) as ModelId,
+          inputDigest: hex(inputDigest),
+          outputDigest: hex(
+            P.tensorSetDigest([[m.outputName, execTrace.digests[execTrace.digests.length - 1]]]),
+          ),
+          executor: exec.publicKey.toBase58() as ExecutorId,
+          fee: 1000n,
+        },
+        exec.secretKey,
+      ),
+    );
     const batch = new Batch(0 as BatchIndex, records);
     await client.commitBatch(authority, { index: 0, root: fromHex(batch.root, 32), jobCount: 2 });
 

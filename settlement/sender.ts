@@ -28,6 +28,18 @@ export const DEFAULT_SLOT_MS = 400;
 /** LiteSVM and mainnet base fee: lamports per signature. */
 export const LAMPORTS_PER_SIGNATURE = 5000n;
 
+/** Precompiles whose signatures the base fee also counts (the first data byte is their count). */
+const PRECOMPILES = new Set([
+  'Ed25519SigVerify111111111111111111111111111',
+  'KeccakSecp256k11111111111111111111111111111',
+]);
+/** Signatures a transaction pays the base fee for: its own and those its precompile instructions check. */
+export function feeSignatures(tx: Transaction): bigint {
+  let n = tx.signatures.length;
+  for (const ix of tx.instructions) if (PRECOMPILES.has(ix.programId.toBase58())) n += ix.data[0] ?? 0;
+  return BigInt(n);
+}
+
 export interface SendOptions {
   /** Pays the fee; the first signer when not given. */
   feePayer?: Signer;
@@ -449,11 +461,10 @@ export class LiteSvmSender implements Sender {
     if (res instanceof FailedTransactionMetadata) {
       const errJson = liteSvmErrorJson(res.err());
       // Fees are charged even for failed transactions that were executed.
-      if (typeof errJson === 'object')
-        this.feesBurned += LAMPORTS_PER_SIGNATURE * BigInt(tx.signatures.length);
+      if (typeof errJson === 'object') this.feesBurned += LAMPORTS_PER_SIGNATURE * feeSignatures(tx);
       throw failure(mapTransactionError(errJson, logs, this.programId), res.toString(), opts.label, logs);
     }
-    this.feesBurned += LAMPORTS_PER_SIGNATURE * BigInt(tx.signatures.length);
+    this.feesBurned += LAMPORTS_PER_SIGNATURE * feeSignatures(tx);
     this.onCommit?.();
     const rd = meta.returnData();
     const result: SendResult = {

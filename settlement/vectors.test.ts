@@ -128,12 +128,27 @@ test('hand-encoded bytes: commit_batch and open_dispute', () => {
     ],
   );
   const record = Buffer.alloc(168, 3);
+  const signature = Buffer.alloc(64, 4);
   const sib = [Buffer.alloc(32, 1), Buffer.alloc(32, 2)];
-  const od = b.openDispute({ challenger: seq, batchIndex: 4, jobIndex: 9, record, siblings: sib });
+  const od = b.openDispute({ challenger: seq, batchIndex: 4, jobIndex: 9, record, signature, siblings: sib });
   assert.equal(
     od.data.toString('hex'),
-    '09' + '09000000' + record.toString('hex') + '02000000' + sib.map((s) => s.toString('hex')).join(''),
+    '09' +
+      '09000000' +
+      record.toString('hex') +
+      signature.toString('hex') +
+      '02000000' +
+      sib.map((s) => s.toString('hex')).join(''),
   );
+  // The Ed25519 check reads key and signature from open_dispute's data (at instruction 1), the digest from its own.
+  const ed = b.resultSignatureCheck({ record, openDisputeIndex: 1 });
+  assert.equal(
+    ed.data.subarray(0, 16).toString('hex'),
+    '0100' + 'ad00' + '0100' + '8500' + '0100' + '1000' + '2000' + 'ffff',
+  );
+  assert.equal(ed.data.length, 48);
+  assert.equal(od.data.subarray(0xad, 0xad + 64).toString('hex'), signature.toString('hex'));
+  assert.equal(od.data.subarray(0x85, 0x85 + 32).toString('hex'), record.subarray(128, 160).toString('hex'));
   assert.ok(od.keys[3].pubkey.equals(pdas.model(record.subarray(32, 64))));
   assert.ok(od.keys[4].pubkey.equals(pdas.operator(new PublicKey(record.subarray(128, 160)))));
 });
@@ -349,7 +364,7 @@ test('every instruction SettlementClient sends in a whole dispute has the hand-w
 });
 
 test("the VM agrees with state/: batch root over job records, trace root and last prefix (test build's check)", async () => {
-  const { Batch, encodeJobRecord, jobId } = await import('../state/job.ts');
+  const { Batch, encodeJobRecord, jobId, signResult } = await import('../state/job.ts');
   const { traceCommitment } = await import('../state/trace.ts');
   const { u32 } = await import('../state/le.ts');
   const vm = new Harness('test');
@@ -359,18 +374,25 @@ test("the VM agrees with state/: batch root over job records, trace root and las
     assert.ok(r.ok, `check ${kind}: ${r.error ?? r.raw}`);
     return r.returnData;
   };
-  const exec = Keypair.generate().publicKey.toBase58();
+  const execKey = Keypair.generate();
+  const exec = execKey.publicKey.toBase58();
   const h = (i: number) => Buffer.alloc(32, i).toString('hex') as never;
-  const records = [0, 1, 2, 3, 4].map((i) => ({
-    jobId: jobId(i, h(1), h(2)),
-    modelId: h(1),
-    inputDigest: h(2),
-    outputDigest: h(10 + i),
-    executor: exec as never,
-    fee: BigInt(1000 + i),
-  }));
+  const records = [0, 1, 2, 3, 4].map((i) =>
+    signResult(
+      {
+        jobId: jobId(i, h(1), h(2)),
+        modelId: h(1),
+        inputDigest: h(2),
+        outputDigest: h(10 + i),
+        executor: exec as never,
+        fee: BigInt(1000 + i),
+      },
+      execKey.secretKey,
+    ),
+  );
   const batch = new Batch(0 as never, records);
-  const leaves = records.map((r) => Buffer.from(encodeJobRecord(r)));
+  // Leaves are record || signature (the program's open_dispute hashes the same).
+  const leaves = records.map((r) => Buffer.concat([encodeJobRecord(r), Buffer.from(r.signature, 'hex')]));
   const data = Buffer.concat([u32(leaves.length), ...leaves.flatMap((l) => [u32(l.length), l])]);
   const root = check(0, data);
   assert.equal(root.toString('hex'), batch.root);

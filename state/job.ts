@@ -1,5 +1,12 @@
-// Job ids, the 168-byte job record, and batches: the Merkle root over job records with inclusion proofs.
-import { hash as oneShot } from 'node:crypto';
+// Job ids, the 168-byte job record, the executor's signature over it, and batches: the Merkle root over signed records with inclusion proofs.
+import {
+  createPrivateKey,
+  createPublicKey,
+  hash as oneShot,
+  sign as cryptoSign,
+  verify as cryptoVerify,
+  type KeyObject,
+} from 'node:crypto';
 import { PublicKey } from '@solana/web3.js';
 import { Tag, fromHex, hashHex, taggedHash, toHex } from './hash.ts';
 import { u64 } from './le.ts';
@@ -8,8 +15,16 @@ import type { BatchIndex, ExecutorId, Hash32, JobId, ModelId } from './types.ts'
 import { OptinferError } from './errors.ts';
 
 export const JOB_RECORD_BYTES = 168;
+export const SIGNATURE_BYTES = 64;
+/**
+ * Domain of the executor's result signature: 0xff then ASCII "optinfer result". The signed message is
+ * H(RESULT_DOMAIN || record), 32 bytes: never a Solana transaction message (at least 69 bytes) nor an
+ * off-chain message ("\xffsolana offchain" ...), and its preimage is no protocol hash input (tags < 0x10).
+ */
+export const RESULT_DOMAIN = Buffer.from('\xffoptinfer result', 'latin1');
 
-export interface JobRecord {
+/** A job's result before its executor signs it. */
+export interface UnsignedJobRecord {
   jobId: JobId;
   modelId: ModelId;
   inputDigest: Hash32;
@@ -17,6 +32,11 @@ export interface JobRecord {
   executor: ExecutorId;
   /** Fee in lamports. */
   fee: bigint;
+}
+
+export interface JobRecord extends UnsignedJobRecord {
+  /** The executor's Ed25519 signature over resultDigest(record), 128 hex characters. */
+  signature: string;
 }
 
 export function jobId(sequence: bigint | number, modelId: ModelId, inputDigest: Hash32): JobId {
@@ -60,7 +80,7 @@ function writeHash(out: Buffer, hex: string, offset: number, what: string): void
 }
 
 /** Writes the 168-byte record at `offset` of out (so a leaf can be hashed without another copy). */
-function writeJobRecord(r: JobRecord, out: Buffer, offset: number): void {
+function writeJobRecord(r: UnsignedJobRecord, out: Buffer, offset: number): void {
   writeHash(out, r.jobId, offset, 'jobId');
   writeHash(out, r.modelId, offset + 32, 'modelId');
   writeHash(out, r.inputDigest, offset + 64, 'inputDigest');
@@ -69,13 +89,13 @@ function writeJobRecord(r: JobRecord, out: Buffer, offset: number): void {
   out.writeBigUInt64LE(r.fee, offset + 160);
 }
 
-export function encodeJobRecord(r: JobRecord): Uint8Array {
+export function encodeJobRecord(r: UnsignedJobRecord): Uint8Array {
   const out = Buffer.allocUnsafe(JOB_RECORD_BYTES);
   writeJobRecord(r, out, 0);
   return new Uint8Array(out.buffer, out.byteOffset, JOB_RECORD_BYTES);
 }
 
-export function decodeJobRecord(b: Uint8Array): JobRecord {
+export function decodeJobRecord(b: Uint8Array): UnsignedJobRecord {
   if (b.length !== JOB_RECORD_BYTES) {
     throw new OptinferError(
       'INVALID_INPUT',
@@ -93,11 +113,72 @@ export function decodeJobRecord(b: Uint8Array): JobRecord {
   };
 }
 
-/** H(0x00 || record), encoded straight into the hash input. */
+/** resultDigest of an encoded 168-byte record. */
+export function resultDigestOf(record: Uint8Array): Uint8Array {
+  if (record.length !== JOB_RECORD_BYTES) {
+    throw new OptinferError(
+      'INVALID_INPUT',
+      `job record: expected ${JOB_RECORD_BYTES} bytes, got ${record.length}`,
+    );
+  }
+  return oneShot('sha256', Buffer.concat([RESULT_DOMAIN, record]), 'buffer');
+}
+
+/** The message the executor signs: H(RESULT_DOMAIN || record). */
+export function resultDigest(r: UnsignedJobRecord): Uint8Array {
+  const buf = Buffer.allocUnsafe(RESULT_DOMAIN.length + JOB_RECORD_BYTES);
+  RESULT_DOMAIN.copy(buf, 0);
+  writeJobRecord(r, buf, RESULT_DOMAIN.length);
+  return oneShot('sha256', buf, 'buffer');
+}
+
+const signingKeys = new WeakMap<Uint8Array, KeyObject>();
+/** Signs a result with the executor's 64-byte Solana secret key (seed || public key); the key must be r.executor's. */
+export function signResult(r: UnsignedJobRecord, secretKey: Uint8Array): JobRecord {
+  let k = signingKeys.get(secretKey);
+  if (!k) {
+    const der = Buffer.concat([
+      Buffer.from('302e020100300506032b657004220420', 'hex'),
+      secretKey.subarray(0, 32),
+    ]);
+    k = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    signingKeys.set(secretKey, k);
+  }
+  return { ...r, signature: toHex(cryptoSign(null, resultDigest(r), k)) };
+}
+
+const verifyKeys = new Map<string, KeyObject>();
+/** Whether `signature` is r.executor's Ed25519 signature over resultDigest(r); a malformed one is simply false. */
+export function verifyResult(r: UnsignedJobRecord, signature: string): boolean {
+  if (!/^[0-9a-f]{128}$/.test(signature)) return false;
+  let k = verifyKeys.get(r.executor);
+  if (!k) {
+    const der = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), executorBytes(r.executor)]);
+    k = createPublicKey({ key: der, format: 'der', type: 'spki' });
+    if (verifyKeys.size >= EXECUTOR_CACHE_MAX) verifyKeys.clear();
+    verifyKeys.set(r.executor, k);
+  }
+  return cryptoVerify(null, resultDigest(r), k, Buffer.from(signature, 'hex'));
+}
+
+function writeSignature(out: Buffer, hex: string, offset: number): void {
+  if (
+    hex.length !== 2 * SIGNATURE_BYTES ||
+    out.write(hex, offset, SIGNATURE_BYTES, 'hex') !== SIGNATURE_BYTES
+  ) {
+    throw new OptinferError(
+      'INVALID_INPUT',
+      `job record signature: expected ${2 * SIGNATURE_BYTES} hex characters, got ${JSON.stringify(hex)}`,
+    );
+  }
+}
+
+/** H(0x00 || record || signature), encoded straight into the hash input: the leaf commits to the signature. */
 export function jobLeaf(r: JobRecord): Uint8Array {
-  const buf = Buffer.allocUnsafe(1 + JOB_RECORD_BYTES);
+  const buf = Buffer.allocUnsafe(1 + JOB_RECORD_BYTES + SIGNATURE_BYTES);
   buf[0] = Tag.LEAF;
   writeJobRecord(r, buf, 1);
+  writeSignature(buf, r.signature, 1 + JOB_RECORD_BYTES);
   return oneShot('sha256', buf, 'buffer');
 }
 
@@ -108,6 +189,8 @@ export interface InclusionProof {
   jobCount: number;
   index: number;
   record: string;
+  /** The executor's signature over the record (hex); the leaf is H(0x00 || record || signature). */
+  signature: string;
   siblings: Hash32[];
 }
 
@@ -136,6 +219,7 @@ export class Batch {
       jobCount: this.records.length,
       index: position,
       record: toHex(encodeJobRecord(this.records[position])),
+      signature: this.records[position].signature,
       siblings: p.siblings.map((s) => hashHex(s)),
     };
   }
@@ -148,6 +232,8 @@ export function batchRoot(records: JobRecord[]): Hash32 {
 /** Checks an inclusion proof from the API: the record is at `index` of the batch with that root. */
 export function verifyInclusion(p: InclusionProof): boolean {
   const proof: MerkleProof = { index: p.index, siblings: p.siblings.map((s) => fromHex(s, 32)) };
-  const r = rootFromProof(leafHash(fromHex(p.record, JOB_RECORD_BYTES)), proof, p.jobCount);
+  if (typeof p.signature !== 'string' || !/^[0-9a-f]{128}$/.test(p.signature)) return false;
+  const body = Buffer.concat([fromHex(p.record, JOB_RECORD_BYTES), Buffer.from(p.signature, 'hex')]);
+  const r = rootFromProof(leafHash(body), proof, p.jobCount);
   return r !== null && toHex(r) === p.batchRoot;
 }

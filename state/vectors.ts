@@ -5,7 +5,8 @@ import { hashHex, sha256, toHex } from './hash.ts';
 import { MerkleTree } from './merkle.ts';
 import { CHUNK_BYTES, chunkTree, tensorDigest, type DType, type Tensor, DTYPE_CODES } from './tensor.ts';
 import { traceCommitment } from './trace.ts';
-import { Batch, encodeJobRecord, jobId, type JobRecord } from './job.ts';
+import { Keypair } from '@solana/web3.js';
+import { Batch, encodeJobRecord, jobId, signResult, type JobRecord } from './job.ts';
 import type { BatchIndex, ExecutorId, Hash32, ModelId } from './types.ts';
 
 export const VECTORS_PATH = fileURLToPath(new URL('./vectors.json', import.meta.url));
@@ -65,45 +66,32 @@ export function buildVectors(): unknown {
     return { ...input, layerDigests, seed: c.seed, prefixes: c.prefixes, root: c.root };
   });
 
-  // A fixed executor key (32 bytes 0x01..0x20), so the vector file is stable across runs.
-  const executorKey = new Uint8Array(32).map((_, i) => i + 1);
+  // A fixed executor key (from the seed 0x01..0x20; Ed25519 is deterministic), so the vector file is stable.
+  const executorKey = Keypair.fromSeed(new Uint8Array(32).map((_, i) => i + 1));
   const batches = [1, 3, 6].map((n, b) => {
     const records: JobRecord[] = Array.from({ length: n }, (_, i) => {
       const modelId = h(`batch-model-${b}`) as ModelId;
       const inputDigest = h(`batch-${b}-input-${i}`);
-      return {
+      const r = {
         jobId: jobId(i, modelId, inputDigest),
         modelId,
         inputDigest,
         outputDigest: h(`batch-${b}-output-${i}`),
-        executor: base58(executorKey) as ExecutorId,
+        executor: executorKey.publicKey.toBase58() as ExecutorId,
         fee: BigInt(1000 + i),
       };
+      return signResult(r, executorKey.secretKey);
     });
     const batch = new Batch(b as BatchIndex, records);
     return {
       records: records.map((r) => toHex(encodeJobRecord(r))),
+      signatures: records.map((r) => r.signature),
       root: batch.root,
       proofs: records.map((_, i) => ({ index: i, siblings: batch.proof(i).siblings })),
     };
   });
 
   return { chunkBytes: CHUNK_BYTES, merkle, tensors, traces, batches };
-}
-
-function base58(bytes: Uint8Array): string {
-  const alphabet = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
-  let n = BigInt('0x' + toHex(bytes));
-  let s = '';
-  while (n > 0n) {
-    s = alphabet[Number(n % 58n)] + s;
-    n /= 58n;
-  }
-  for (const b of bytes) {
-    if (b !== 0) break;
-    s = '1' + s;
-  }
-  return s;
 }
 
 export function vectorsJson(): string {

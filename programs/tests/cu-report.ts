@@ -32,7 +32,7 @@ async function opened(m: ModelDef, at: number, chunk: number) {
   const c = await world.operator(5_000_000_000n);
   const exec = new Player(world, e, world.trace(cheatLayers(m, at, chunk)));
   const chal = new Player(world, c, world.trace(run(m)));
-  const b = await world.commitBatch(0, e.publicKey, world.outputDigest(exec.trace));
+  const b = await world.commitBatch(0, e, world.outputDigest(exec.trace));
   const start = world.txs.length;
   const { dispute, res } = await world.openDispute(c, b, 1);
   world.must(res, 'open');

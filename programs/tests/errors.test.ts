@@ -75,12 +75,12 @@ test('forged proofs are rejected', async () => {
 
 test('opening a dispute with a forged job proof fails with InvalidProof, a replayed open fails', async () => {
   const { world, m, e, c } = await disputable();
-  const b = await world.commitBatch(0, e.publicKey, world.outputDigest(world.trace(run(m))));
+  const b = await world.commitBatch(0, e, world.outputDigest(world.trace(run(m))));
   const sib = P.proof(b.levels, 1).map((s) => Buffer.from(s));
   sib[0][3] ^= 1;
   assert.equal((await world.openDispute(c, b, 1, sib)).res.error, 'InvalidProof');
   assert.equal(
-    (await world.openDispute(c, b, 7, P.proof(b.levels, 1), b.records[1])).res.error,
+    (await world.openDispute(c, b, 7, P.proof(b.levels, 1), b.records[1], b.signatures[1])).res.error,
     'JobIndexOutOfRange',
   );
   // Self-challenge: the executor's and challenger's operator accounts coincide, which Anchor
@@ -209,7 +209,7 @@ test('authority, sequencer and pause checks', async () => {
 
 test('the challenge window bounds disputes and finalization', async () => {
   const { world, m, e, c } = await disputable();
-  const b = await world.commitBatch(0, e.publicKey, world.outputDigest(world.trace(run(m))));
+  const b = await world.commitBatch(0, e, world.outputDigest(world.trace(run(m))));
   assert.equal((await world.finalize(c, b.index)).error, 'WindowOpen');
   world.warp(PARAMS.challengeWindow);
   assert.equal((await world.openDispute(c, b, 0)).res.error, 'WindowClosed');
@@ -219,7 +219,7 @@ test('the challenge window bounds disputes and finalization', async () => {
 
 test('an under-bonded challenger cannot open a dispute', async () => {
   const { world, m, e, c } = await disputable(1_000_000_000n);
-  const b = await world.commitBatch(0, e.publicKey, world.outputDigest(world.trace(run(m))));
+  const b = await world.commitBatch(0, e, world.outputDigest(world.trace(run(m))));
   assert.equal((await world.openDispute(c, b, 1)).res.error, 'InsufficientBond');
 });
 
@@ -231,7 +231,7 @@ test('bond that is unbonding stays slashable; the slashed executor withdraws onl
   world.must(await unbond(5_000_000_000n), 'request_unbond');
   const bad = world.trace(cheatLayers(m, 1, 0));
   const good = world.trace(run(m));
-  const b = await world.commitBatch(0, e.publicKey, world.outputDigest(bad));
+  const b = await world.commitBatch(0, e, world.outputDigest(bad));
   const { dispute, res } = await world.openDispute(c, b, 1);
   world.must(res, 'open_dispute');
   assert.equal(

@@ -101,12 +101,15 @@ test('trace prefix chains and roots match in the VM', () => {
 
 test('batch roots and job-record proofs match in the VM', () => {
   for (const b of V.batches) {
-    const recs: Buffer[] = b.records.map(hex);
+    // A leaf is H(0x00 || record || executor signature): the VM hashes the 232 bytes whole.
+    const recs: Buffer[] = b.records.map((r: string, i: number) =>
+      Buffer.concat([hex(r), hex(b.signatures[i])]),
+    );
     for (const p of b.proofs) {
       const sib: Buffer[] = p.siblings.map(hex);
       const data = Buffer.concat([
         hex(b.root),
-        u32(168),
+        u32(168 + 64),
         recs[p.index],
         u32(p.index),
         u32(recs.length),

@@ -15,7 +15,7 @@ import { tensorOf } from '../../executor/onnx/builder.ts';
 import { loopForever } from '../helpers/hostile-models.ts';
 import { runModel } from '../../executor/run.ts';
 import { isOptinferError } from '../../state/errors.ts';
-import { Batch, jobId, type JobRecord } from '../../state/job.ts';
+import { Batch, jobId, signResult, type JobRecord } from '../../state/job.ts';
 import type { TensorMap } from '../../state/tensor-map.ts';
 import { tensorSetDigest } from '../../state/tensor.ts';
 import type { BatchIndex, ExecutorId, Hash32, JobId, ModelId } from '../../state/types.ts';
@@ -30,7 +30,8 @@ test("a cheater's claimed result for a never-ending model is skipped at the time
   const demoBytes = new Uint8Array(readFileSync(DEMO_MODEL_PATH));
   const loop = await registry.register(loopBytes);
   const demo = await registry.register(demoBytes);
-  const executor = Keypair.generate().publicKey.toBase58() as ExecutorId;
+  const executorKey = Keypair.generate();
+  const executor = executorKey.publicKey.toBase58() as ExecutorId;
 
   const loopInputs: TensorMap = { x: tensorOf('float32', [1], [1]) };
   const demoInputs: TensorMap = {
@@ -39,7 +40,15 @@ test("a cheater's claimed result for a never-ending model is skipped at the time
   const honest = await runModel(demo, demoInputs);
   const rec = (seq: number, modelId: ModelId, inputs: TensorMap, outputDigest: Hash32): JobRecord => {
     const inputDigest = tensorSetDigest(inputs);
-    return { jobId: jobId(seq, modelId, inputDigest), modelId, inputDigest, outputDigest, executor, fee: 0n };
+    const r = {
+      jobId: jobId(seq, modelId, inputDigest),
+      modelId,
+      inputDigest,
+      outputDigest,
+      executor,
+      fee: 0n,
+    };
+    return signResult(r, executorKey.secretKey);
   };
   // The cheater never ran the loop: it made up a digest and the sequencer batched it.
   const records = [

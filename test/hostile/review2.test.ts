@@ -10,11 +10,12 @@ import * as messages from '../../bus/messages.ts';
 import { OptinferError } from '../../state/errors.ts';
 import { Store, seqKey } from '../../state/store.ts';
 import { tensorSetDigest } from '../../state/tensor.ts';
+import { fromWire } from '../../state/tensor-map.ts';
 import type { ExecutorId, JobId } from '../../state/types.ts';
 import { Ledger } from '../../sequencer/ledger.ts';
 import { LocalSettlement } from '../../sequencer/ports.ts';
 import { DEFAULT_SEQUENCER_CONFIG, Sequencer, type SequencerConfig } from '../../sequencer/sequencer.ts';
-import { FakeInspector, executorId, int8, waitFor } from '../../sequencer/testing.ts';
+import { FakeInspector, executorId, int8, signFor, waitFor } from '../../sequencer/testing.ts';
 
 const E = executorId('E');
 const JOBS = 32;
@@ -28,6 +29,11 @@ async function fakeExecutor(bus: Bus, id: ExecutorId): Promise<{ stop(): Promise
       executor: id,
       outputs,
       outputDigest: tensorSetDigest(outputs),
+      signature: signFor(
+        id,
+        { ...m, inputDigest: tensorSetDigest(fromWire(m.inputs, 'inputs')) },
+        tensorSetDigest(outputs),
+      ),
     });
   });
   const beat = () => messages.publish(bus, messages.HEARTBEAT, id, { executorId: id, capacity: 8 });

@@ -97,6 +97,12 @@ pub enum OptinferError {
     BadCheck,
     #[msg("A sparse opening lacks a chunk the one-step reads")]
     MissingChunk,
+    #[msg("The instruction before open_dispute is not an Ed25519 signature check")]
+    MissingResultSignature,
+    #[msg("The Ed25519 check is not the record executor's signature over this record's result digest")]
+    BadResultSignature,
+    #[msg("Batch has more jobs than a dispute transaction can prove (MAX_BATCH_JOBS)")]
+    BatchTooLarge,
 }
 
 impl From<ReadError> for OptinferError {

@@ -94,9 +94,10 @@ pub mod optinfer {
         ctx: &mut Context<OpenDispute>,
         job_index: u32,
         record: [u8; 168],
+        signature: [u8; 64],
         siblings: Vec<[u8; 32]>,
     ) -> Result<()> {
-        instructions::open_dispute::open_dispute(ctx, job_index, record, siblings)
+        instructions::open_dispute::open_dispute(ctx, job_index, record, signature, siblings)
     }
 
     #[discrim = 10]

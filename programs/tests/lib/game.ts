@@ -76,6 +76,8 @@ export interface CommittedBatch {
   index: number;
   address: PublicKey;
   records: Buffer[];
+  /** Each record's signature (the executor's unless the batch was committed with a forger). */
+  signatures: Buffer[];
   levels: Buffer[][];
   res: TxResult;
 }
@@ -142,13 +144,17 @@ export class World extends LocalWorld {
     return attempt(this.client.bond(k, lamports));
   }
 
-  /** Commits batch `index` of `jobs` jobs on this world's model; job `job`, run by `executor`, claims `claimed`. */
+  /**
+   * Commits batch `index` of `jobs` jobs on this world's model, each signed by `executor`; job `job`
+   * claims `claimed`. `sign` replaces the executor's signature (a framing sequencer's forgery).
+   */
   async commitBatch(
     index: number,
-    executor: PublicKey,
+    executor: Keypair,
     claimed: Buffer,
     jobs = 3,
     job = 1,
+    sign: (record: Buffer) => Buffer = (r) => P.signRecord(r, executor.secretKey),
   ): Promise<CommittedBatch> {
     const records: Buffer[] = [];
     for (let j = 0; j < jobs; j++) {
@@ -158,35 +164,42 @@ export class World extends LocalWorld {
           modelId: this.modelId,
           inputDigest: this.inputDigest(),
           outputDigest: j === job ? claimed : P.sha(Buffer.from(`other ${j}`)),
-          executor: executor.toBytes(),
+          executor: executor.publicKey.toBytes(),
           fee: 1000n,
         }),
       );
     }
-    const levels = P.tree(records.map(P.leafHash));
+    const signatures = records.map(sign);
+    const levels = P.tree(records.map((r, j) => P.signedLeaf(r, signatures[j])));
     const res = this.must(
       await attempt(
         this.client.commitBatch(this.sequencer, { index, root: P.rootOf(levels), jobCount: jobs }),
       ),
       'commit_batch',
     );
-    return { index, address: this.client.pdas.batch(index), records, levels, res };
+    return { index, address: this.client.pdas.batch(index), records, signatures, levels, res };
   }
 
-  /** Opens a dispute on job `job` of `b`, with its own record and proof unless forged ones are given. */
+  /** Opens a dispute on job `job` of `b`, with its own record, signature and proof unless forged ones are given. */
   async openDispute(
     challenger: Keypair,
     b: CommittedBatch,
     job: number,
     siblings: Buffer[] = P.proof(b.levels, job),
     record: Buffer = b.records[job],
+    signature: Buffer = b.signatures[job],
   ): Promise<{ dispute: PublicKey; res: TxResult }> {
     const res = await attempt(
       this.client
-        .openDispute(challenger, { batchIndex: b.index, jobIndex: job, record, siblings })
+        .openDispute(challenger, { batchIndex: b.index, jobIndex: job, record, signature, siblings })
         .then((o) => o.result),
     );
     return { dispute: this.client.pdas.dispute(b.address, job), res };
+  }
+
+  /** Sends `ixs` as one transaction signed by `signers`: what a forger hand-builds. */
+  sendRaw(ixs: TransactionInstruction[], signers: Keypair[]): Promise<TxResult> {
+    return attempt(this.sender.send(ixs, signers));
   }
 
   dispute(d: PublicKey): Promise<DisputeAccount> {
@@ -377,7 +390,7 @@ export async function startGame(
   const c = await world.operator(5_000_000_000n);
   const exec = new Player(world, e, world.trace(execLayers(m)));
   const chal = new Player(world, c, world.trace(chalLayers(m)));
-  const batch = await world.commitBatch(0, e.publicKey, world.outputDigest(exec.trace));
+  const batch = await world.commitBatch(0, e, world.outputDigest(exec.trace));
   const { dispute, res } = await world.openDispute(c, batch, 1);
   world.must(res, 'open_dispute');
   return { world, exec, chal, dispute, batch };

@@ -1,5 +1,5 @@
 // Independent TypeScript implementation of the PROTOCOL.md commitments the program verifies (test side).
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, sign as edSign } from 'node:crypto';
 
 export const CHUNK_BYTES = 256;
 export const ZERO = Buffer.alloc(32);
@@ -133,3 +133,17 @@ export function opEntry(op: number, refs: number[], attrs: Uint8Array = Buffer.a
   b.set(attrs.subarray(0, 14), 10);
   return b;
 }
+
+/** The executor's result signature: Ed25519 over H("\xffoptinfer result" || record). */
+export const RESULT_DOMAIN = Buffer.from('\xffoptinfer result', 'latin1');
+export const resultDigest = (record: Uint8Array) => sha(RESULT_DOMAIN, record);
+export function signRecord(record: Uint8Array, secretKey: Uint8Array): Buffer {
+  const der = Buffer.concat([
+    Buffer.from('302e020100300506032b657004220420', 'hex'),
+    secretKey.subarray(0, 32),
+  ]);
+  return edSign(null, resultDigest(record), createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }));
+}
+/** A job's leaf: H(0x00 || record || signature). */
+export const signedLeaf = (record: Uint8Array, signature: Uint8Array) =>
+  sha(Buffer.from([0]), record, signature);

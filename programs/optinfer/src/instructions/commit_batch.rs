@@ -8,6 +8,10 @@ use crate::events::BatchCommitted;
 use crate::game::now_slot;
 use crate::state::{seeds, Batch, Config};
 
+/// The most jobs a batch may hold: open_dispute on its deepest job (14 siblings, the record, the
+/// signature and the Ed25519 instruction) still fits 1232 bytes (docs/PROGRAM.md "Transaction sizes").
+pub const MAX_BATCH_JOBS: u32 = 1 << 14;
+
 #[derive(Accounts)]
 #[instruction(index: u64)]
 pub struct CommitBatch {
@@ -31,6 +35,9 @@ pub fn commit_batch(ctx: &mut Context<CommitBatch>, index: u64, root: [u8; 32], 
     }
     if job_count == 0 {
         return Err(OptinferError::EmptyBatch.into());
+    }
+    if job_count > MAX_BATCH_JOBS {
+        return Err(OptinferError::BatchTooLarge.into());
     }
     c.next_batch_index = (index + 1).into();
     let slot = now_slot()?;

@@ -1,4 +1,5 @@
-//! Challenger: opens a dispute on one job of a batch inside its window, proving the job record.
+//! Challenger: opens a dispute on one job of a batch inside its window, proving the job record and
+//! the executor's Ed25519 signature over it (checked by the Ed25519 program, found by introspection).
 // Anchor's derive binds #[instruction] arguments in generated code paths that do not all use them.
 #![allow(unused_variables)]
 use alloc::vec::Vec;
@@ -7,10 +8,95 @@ use anchor_lang::prelude::*;
 use crate::errors::OptinferError;
 use crate::events::DisputeOpened;
 use crate::game::{free_bond, now_slot, start};
+use crate::pure::hash::{hashv, Hash32, TAG_LEAF};
 use crate::pure::{merkle, trace};
 use crate::state::*;
 
 pub const RECORD_BYTES: usize = 168;
+pub const SIGNATURE_BYTES: usize = 64;
+/// Domain of the executor's result signature (docs/PROTOCOL.md "Result signature"): 0xff then ASCII,
+/// so the signed digest's preimage is neither a protocol hash input (tags below 0x10) nor a Solana message.
+pub const RESULT_DOMAIN: &[u8; 16] = b"\xffoptinfer result";
+/// Ed25519SigVerify111111111111111111111111111, the native signature-check program.
+pub const ED25519_PROGRAM_ID: Address = Address::new_from_array([
+    3, 125, 70, 214, 124, 147, 251, 190, 18, 249, 66, 143, 131, 141, 64, 255, 5, 112, 116, 73, 39, 244, 138, 100, 252,
+    202, 112, 68, 128, 0, 0, 0,
+]);
+/// Where this instruction's data holds the executor key and the signature: after the one-byte
+/// discriminator and `job_index: u32` come the record, then the signature.
+pub const DATA_RECORD_OFFSET: usize = 1 + 4;
+pub const DATA_PUBKEY_OFFSET: usize = DATA_RECORD_OFFSET + 128;
+pub const DATA_SIGNATURE_OFFSET: usize = DATA_RECORD_OFFSET + RECORD_BYTES;
+/// The one Ed25519 instruction open_dispute accepts: one signature, offsets, then the 32-byte digest.
+pub const ED25519_DATA_BYTES: usize = 2 + 14 + 32;
+const ED25519_DIGEST_OFFSET: usize = 16;
+
+/// What the executor signs: H(RESULT_DOMAIN || record).
+pub fn result_digest(record: &[u8; RECORD_BYTES]) -> Hash32 {
+    hashv(&[RESULT_DOMAIN, record])
+}
+
+/// The job's leaf commits to the record and the executor's signature: H(0x00 || record || signature).
+pub fn signed_leaf(record: &[u8; RECORD_BYTES], signature: &[u8; SIGNATURE_BYTES]) -> Hash32 {
+    hashv(&[&[TAG_LEAF], record, signature])
+}
+
+/// Checks that the instruction right before this one is the Ed25519 program verifying exactly
+/// one signature, by the record's executor key, over this record's result digest. Every offset
+/// is pinned: the key and signature are read from this instruction's data (compared byte for
+/// byte with `record` and `signature`), the digest from the Ed25519 instruction's own data.
+fn check_result_signature(
+    ixs: &SysvarInstructions,
+    record: &[u8; RECORD_BYTES],
+    signature: &[u8; SIGNATURE_BYTES],
+) -> Result<()> {
+    let current = ixs.load_current_index();
+    if current == 0 {
+        return Err(OptinferError::MissingResultSignature.into());
+    }
+    let ed = ixs
+        .load_instruction_at(current as usize - 1)
+        .map_err(|_| OptinferError::MissingResultSignature)?;
+    if ed.get_program_id() != &ED25519_PROGRAM_ID {
+        return Err(OptinferError::MissingResultSignature.into());
+    }
+    let d = ed.get_instruction_data();
+    if d.len() != ED25519_DATA_BYTES || d[0] != 1 {
+        return Err(OptinferError::BadResultSignature.into());
+    }
+    // signature (offset, ix), public key (offset, ix), message (offset, size, ix): u16::MAX is
+    // the Ed25519 instruction itself.
+    let want: [u16; 7] = [
+        DATA_SIGNATURE_OFFSET as u16,
+        current,
+        DATA_PUBKEY_OFFSET as u16,
+        current,
+        ED25519_DIGEST_OFFSET as u16,
+        32,
+        u16::MAX,
+    ];
+    for (k, w) in want.iter().enumerate() {
+        if u16::from_le_bytes([d[2 + 2 * k], d[3 + 2 * k]]) != *w {
+            return Err(OptinferError::BadResultSignature.into());
+        }
+    }
+    if d[ED25519_DIGEST_OFFSET..] != result_digest(record) {
+        return Err(OptinferError::BadResultSignature.into());
+    }
+    // The bytes the Ed25519 program read for key and signature are this record's (also when
+    // open_dispute runs by CPI and the current top-level instruction is another program's).
+    let me = ixs
+        .load_instruction_at(current as usize)
+        .map_err(|_| OptinferError::BadResultSignature)?;
+    let md = me.get_instruction_data();
+    if md.len() < DATA_SIGNATURE_OFFSET + SIGNATURE_BYTES
+        || md[DATA_PUBKEY_OFFSET..DATA_PUBKEY_OFFSET + 32] != record[128..160]
+        || md[DATA_SIGNATURE_OFFSET..DATA_SIGNATURE_OFFSET + SIGNATURE_BYTES] != signature[..]
+    {
+        return Err(OptinferError::BadResultSignature.into());
+    }
+    Ok(())
+}
 
 #[derive(Accounts)]
 #[instruction(job_index: u32)]
@@ -30,12 +116,14 @@ pub struct OpenDispute {
     #[account(init, payer = challenger, seeds = [seeds::DISPUTE, batch.address().as_ref(), &job_index.to_le_bytes()], bump)]
     pub dispute: Account<Dispute>,
     pub system_program: Program<System>,
+    pub instructions_sysvar: Sysvar<SysvarInstructions>,
 }
 
 pub fn open_dispute(
     ctx: &mut Context<OpenDispute>,
     job_index: u32,
     record: [u8; RECORD_BYTES],
+    signature: [u8; SIGNATURE_BYTES],
     siblings: Vec<[u8; 32]>,
 ) -> Result<()> {
     let a = &mut ctx.accounts;
@@ -54,10 +142,12 @@ pub fn open_dispute(
     if job_index >= b.job_count.get() {
         return Err(OptinferError::JobIndexOutOfRange.into());
     }
-    let leaf = merkle::leaf_hash(&record);
+    let leaf = signed_leaf(&record, &signature);
     if !merkle::verify(&b.root, &leaf, job_index as u64, b.job_count.get() as u64, &siblings) {
         return Err(OptinferError::InvalidProof.into());
     }
+    // No record its executor did not sign can cost it anything.
+    check_result_signature(&a.instructions_sysvar, &record, &signature)?;
     let mut model_id = [0u8; 32];
     model_id.copy_from_slice(&record[32..64]);
     let executor = Address::new_from_array(record[128..160].try_into().unwrap());
