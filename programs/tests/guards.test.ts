@@ -1,7 +1,7 @@
 // Attacks on the rules around the game (treasury, pause, parameters, authority, unbonding): each fails.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { PublicKey } from '@solana/web3.js';
+import { PublicKey } from '@solana/web3.js';
 import { World, Player, PARAMS, PHASE, SIDE, attempt, cheatLayers, playToOneStep } from './lib/game.ts';
 import { mlpModel, run } from './lib/model.ts';
 
@@ -33,8 +33,9 @@ test('treasury starvation: a treasury holding 0 lamports cannot make the honest 
   const { dispute, res } = await s.world.openDispute(s.c, s.batch, 1);
   s.world.must(res, 'open_dispute');
   assert.equal(s.world.balance(s.world.treasury), 0n, 'the treasury address holds nothing');
-  const g = { world: s.world, exec: s.exec, chal: s.chal, dispute };
-  await playToOneStep(g);
+  const vault = s.world.client.pdas.vault();
+  const v0 = s.world.balance(vault);
+  await playToOneStep({ world: s.world, exec: s.exec, chal: s.chal, dispute });
   const c0 = await s.world.operatorOf(s.c.publicKey);
   let failure = '';
   await s.chal.submitOneStep(dispute).catch((e: unknown) => (failure = String(e)));
@@ -43,6 +44,28 @@ test('treasury starvation: a treasury holding 0 lamports cannot make the honest 
   assert.equal(d.phase, PHASE.RESOLVED);
   assert.equal(d.winner, SIDE.CHALLENGER);
   assert.equal((await s.world.operatorOf(s.c.publicKey)).bonded, c0.bonded + 500_000n, 'bounty paid');
+  assert.equal(s.world.balance(vault), v0 + 500_000n, 'the rest accrues in the vault');
+  assert.equal(s.world.balance(s.world.treasury), 0n, 'the treasury address was not needed');
+  assert.equal(s.world.unaccountedLamports(), 0n);
+});
+
+test('treasury vault: only the authority withdraws, and only lamports above the vault rent', async () => {
+  const s = await cheated();
+  const { dispute, res } = await s.world.openDispute(s.c, s.batch, 1);
+  s.world.must(res, 'open_dispute');
+  s.world.warp(PARAMS.clockSlots + 1n);
+  s.world.must(await s.world.claimTimeout(s.c, dispute), 'claim_timeout');
+  const share = PARAMS.minExecutorBond - (PARAMS.minExecutorBond * BigInt(PARAMS.bountyBps)) / 10_000n;
+  const vault = s.world.client.pdas.vault();
+  const v0 = s.world.balance(vault);
+  const take = (who: typeof s.c, amount: bigint) => attempt(s.world.client.withdrawTreasury(who, amount));
+  assert.equal((await take(s.c, share)).error, 'NotAuthority');
+  assert.equal((await take(s.world.authority, share + 1n)).error, 'VaultInsufficient');
+  assert.equal((await take(s.world.authority, 0n)).error, 'ZeroAmount');
+  s.world.must(await take(s.world.authority, share), 'withdraw_treasury');
+  assert.equal(s.world.balance(s.world.treasury), share, 'paid to the configured treasury');
+  assert.equal(s.world.balance(vault), v0 - share, 'the vault keeps its rent');
+  assert.equal((await take(s.world.authority, 1n)).error, 'VaultInsufficient');
   assert.equal(s.world.unaccountedLamports(), 0n);
 });
 
@@ -76,7 +99,11 @@ test('pause: a side loses on time while paused', async () => {
   assert.equal((await s.world.claimTimeout(s.e, dispute)).error, 'Paused', 'no timeout while paused');
   assert.equal((await s.chal.move(dispute)).error, 'Paused', 'no move while paused');
   s.world.must(await pause(s.world, false), 'unpause');
-  assert.equal((await s.world.claimTimeout(s.e, dispute)).error, 'ClockNotExpired', 'paused slots not charged');
+  assert.equal(
+    (await s.world.claimTimeout(s.e, dispute)).error,
+    'ClockNotExpired',
+    'paused slots not charged',
+  );
   await playToOneStep(g);
   await s.chal.submitOneStep(dispute);
   assert.equal((await s.world.dispute(dispute)).winner, SIDE.CHALLENGER);
@@ -99,7 +126,11 @@ test('bounds: initialize and update_config refuse parameters the game cannot hol
   await world.init();
   for (const [over, error] of bad) {
     const r = await attempt(world.client.updateConfig(world.authority, { params: over }));
-    assert.equal(r.error, error, JSON.stringify(over, (_k, v: unknown) => String(v)));
+    assert.equal(
+      r.error,
+      error,
+      JSON.stringify(over, (_k, v: unknown) => String(v)),
+    );
   }
   assert.equal((await world.client.config()).bountyBps, PARAMS.bountyBps, 'nothing changed');
 });
@@ -109,7 +140,11 @@ test('retroactive window: shortening the window does not finalize a committed ba
   const short = { challengeWindow: 100n, unbondingSlots: PARAMS.unbondingSlots };
   s.world.must(await attempt(s.world.client.updateConfig(s.world.authority, { params: short })), 'update');
   s.world.warp(200);
-  assert.equal((await s.world.finalize(s.c, 0)).error, 'WindowOpen', 'batch keeps the window it was committed with');
+  assert.equal(
+    (await s.world.finalize(s.c, 0)).error,
+    'WindowOpen',
+    'batch keeps the window it was committed with',
+  );
   const { dispute, res } = await s.world.openDispute(s.c, s.batch, 1);
   s.world.must(res, 'open_dispute');
   await playToOneStep({ world: s.world, exec: s.exec, chal: s.chal, dispute });
@@ -138,12 +173,25 @@ test('authority handover: a mistyped or unsigned handover leaves the old authori
   const world = new World();
   await world.init();
   const typo = world.fund();
-  // Today a single update_config hands the authority to any address, signed or not.
-  world.must(
-    await attempt(world.client.updateConfig(world.authority, { newAuthority: typo.publicKey })),
-    'handover',
-  );
-  assert.ok((await world.client.config()).authority.equals(world.authority.publicKey), 'old authority kept');
+  const next = world.fund();
+  const proposeAs = (signer: typeof typo, to: PublicKey) =>
+    attempt(world.client.proposeAuthority(signer, to));
+  const accept = (signer: typeof typo) => attempt(world.client.acceptAuthority(signer));
+  const authority = async () => (await world.client.config()).authority;
+  assert.equal((await proposeAs(typo, typo.publicKey)).error, 'NotAuthority', 'only the authority proposes');
+  world.must(await proposeAs(world.authority, typo.publicKey), 'propose (mistyped)');
+  assert.ok((await authority()).equals(world.authority.publicKey), 'a proposal alone hands nothing over');
+  assert.equal((await accept(next)).error, 'NotPendingAuthority', 'only the proposed key accepts');
+  // The old authority is still in control: it fixes the proposal, and the right key takes over.
+  world.must(await pause(world, true), 'old authority still updates the config');
+  world.must(await proposeAs(world.authority, next.publicKey), 'propose (corrected)');
+  assert.equal((await accept(typo)).error, 'NotPendingAuthority', 'the replaced proposal is void');
+  world.must(await accept(next), 'accept');
+  assert.ok((await authority()).equals(next.publicKey));
+  assert.ok((await world.client.config()).pendingAuthority.equals(PublicKey.default), 'proposal consumed');
+  assert.equal((await pause(world, false)).error, 'NotAuthority', 'the old authority is out');
+  world.must(await attempt(world.client.updateConfig(next, { paused: false })), 'new authority updates');
+  assert.equal(world.unaccountedLamports(), 0n);
 });
 
 test('self-challenge laundering: a cheater disputing itself from a second key loses at least half its stake', async () => {
@@ -195,7 +243,11 @@ test('unbonding escape: a cheater that requested an unbond before its job is dis
   const batch = await world.commitBatch(0, e.publicKey, world.outputDigest(exec.trace));
   const { dispute, res } = await world.openDispute(c, batch, 1);
   world.must(res, 'open_dispute');
-  assert.equal((await world.dispute(dispute)).executorStake, PARAMS.minExecutorBond, 'unbonding lamports staked');
+  assert.equal(
+    (await world.dispute(dispute)).executorStake,
+    PARAMS.minExecutorBond,
+    'unbonding lamports staked',
+  );
   await playToOneStep({ world, exec, chal, dispute });
   await chal.submitOneStep(dispute);
   const after = await world.operatorOf(e.publicKey);

@@ -5,7 +5,13 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Keypair, type PublicKey } from '@solana/web3.js';
-import { connectLocal, SIDE, type SettlementClient, type LiteSvmSender } from '../../settlement/index.ts';
+import {
+  minUnbondingSlots,
+  connectLocal,
+  SIDE,
+  type SettlementClient,
+  type LiteSvmSender,
+} from '../../settlement/index.ts';
 import { createMemoryBus } from '../../bus/memory.ts';
 import type { Bus } from '../../bus/bus.ts';
 import { ModelRegistry } from '../../executor/model.ts';
@@ -65,7 +71,7 @@ async function startWorld(cheats: CheatConfig[], challengerCheat: ChallengerChea
     clockSlots: 150n,
     minExecutorBond: BOND,
     minChallengerBond: CHALLENGER_BOND,
-    unbondingSlots: 10n,
+    unbondingSlots: minUnbondingSlots(250n, 150n),
     bountyBps: BOUNTY_BPS,
   });
   const stopClock = sender.startSlotClock(SLOT_MS);
