@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Keypair, LAMPORTS_PER_SOL, type PublicKey } from '@solana/web3.js';
 import { Batch, jobId, signResult, type JobRecord } from '../state/job.ts';
 import { fromHex } from '../state/hash.ts';
+import { minUnbondingSlots } from '../settlement/instructions.ts';
 import type { BatchIndex, ExecutorId, Hash32, ModelId } from '../state/types.ts';
 import { PROFILE, Trace, cheatLayers } from '../programs/tests/lib/game.ts';
 import * as P from '../programs/tests/lib/protocol.ts';
@@ -92,7 +93,7 @@ async function initEnv(e: Omit<Env, 'nextBatch' | 'models' | 'rentChecks'>, wind
     // Small minimum bonds: the cheating executor loses a stake per dispute and keeps playing.
     minExecutorBond: 10_000_000n,
     minChallengerBond: 10_000_000n,
-    unbondingSlots: 10n,
+    unbondingSlots: minUnbondingSlots(window, 1_000_000n),
     bountyBps: 5000,
   });
   return env;

@@ -338,14 +338,17 @@ export function buildProgram(setExit: (code: number) => void): Command {
         .argParser(u64('min-challenger-bond', 'lamports')),
     )
     .addOption(
-      new Option('--unbonding-slots <n>', 'slots before unbonded lamports can be withdrawn')
-        .default(150n, '150')
+      new Option(
+        '--unbonding-slots <n>',
+        'slots before unbonded lamports can be withdrawn, at least window + 2 x clock + 150',
+      )
+        .default(undefined, 'the least the program accepts: window + 2 x clock + 150')
         .argParser(u64('unbonding-slots', 'slots')),
     )
     .addOption(
       new Option('--bounty-bps <n>', "challenger's share of a slashed stake, in basis points")
         .default(5000)
-        .argParser(int('bounty-bps', 0, 10_000)),
+        .argParser(int('bounty-bps', 0, 5000)),
     )
     .option('--json', 'print JSON')
     .action(async (o) => setExit(await chainInitCommand({ ...o, json: Boolean(o.json) })));

@@ -7,6 +7,7 @@ import {
   connectRpc,
   DEFAULT_SO_PATH,
   DEFAULT_SLOT_MS,
+  minUnbondingSlots,
   type ConfigAccount,
   type SettlementClient,
 } from '../settlement/index.ts';
@@ -265,7 +266,7 @@ async function startDevChain(o: DevConfig, registry: ModelRegistry, log: Logger)
       clockSlots: 150n,
       minExecutorBond: DEV_BOND,
       minChallengerBond: DEV_BOND / 2n,
-      unbondingSlots: 25n,
+      unbondingSlots: minUnbondingSlots(windowSlots, 150n),
       bountyBps: 5000,
     });
   }

@@ -1,6 +1,6 @@
 // Test-only: toy dispute states, accounts and traces, so rules and moves are tested without a VM or a chain.
 import { createHash } from 'node:crypto';
-import { Keypair } from '@solana/web3.js';
+import { Keypair, PublicKey } from '@solana/web3.js';
 import {
   PHASE,
   SIDE,
@@ -40,6 +40,7 @@ export function toyDispute(over: Partial<DisputeAccount> = {}): DisputeAccount {
     challengerStake: 2n,
     clock: [100n, 100n],
     lastMoveSlot: 1000n,
+    bountyBps: 5000,
     jobIndex: 2,
     layerCount: 8,
     agreed: 0,
@@ -60,14 +61,17 @@ export function toyDispute(over: Partial<DisputeAccount> = {}): DisputeAccount {
 export function toyConfig(over: Partial<ConfigAccount> = {}): ConfigAccount {
   return {
     authority: Keypair.generate().publicKey,
+    pendingAuthority: PublicKey.default,
     sequencer: Keypair.generate().publicKey,
     treasury: Keypair.generate().publicKey,
     challengeWindow: 100n,
     clockSlots: 100n,
     minExecutorBond: 5n,
     minChallengerBond: 2n,
-    unbondingSlots: 50n,
+    unbondingSlots: 450n,
     nextBatchIndex: 1n,
+    pausedSlots: 0n,
+    pauseStart: 0n,
     bountyBps: 5000,
     paused: 0,
     bump: 255,
@@ -81,6 +85,7 @@ export function toyBatch(over: Partial<BatchAccount> = {}): BatchAccount {
     root: label('batch'),
     index: 0n,
     commitSlot: 1000n,
+    challengeWindow: 100n,
     jobCount: 4,
     openDisputes: 0,
     invalidated: 0,

@@ -10,16 +10,23 @@ export { PHASE, PHASE_NAMES, type Phase } from '../dispute/phases.ts';
 
 export interface ConfigAccount {
   authority: PublicKey;
+  /** Key propose_authority named (all zeros when no handover is pending). */
+  pendingAuthority: PublicKey;
   sequencer: PublicKey;
+  /** Where withdraw_treasury pays the vault's lamports. */
   treasury: PublicKey;
-  /** Slots after commit during which a batch can be disputed. */
+  /** Game slots after commit during which a batch can be disputed (each batch keeps its own). */
   challengeWindow: bigint;
-  /** Chess-clock budget of each side, in slots. */
+  /** Chess-clock budget of each side, in game slots (each dispute keeps its own). */
   clockSlots: bigint;
   minExecutorBond: bigint;
   minChallengerBond: bigint;
   unbondingSlots: bigint;
   nextBatchIndex: bigint;
+  /** Slots spent in earlier pauses; game time = slot - these - the current pause. */
+  pausedSlots: bigint;
+  /** Slot the current pause began (meaningful while paused). */
+  pauseStart: bigint;
   bountyBps: number;
   paused: number;
   bump: number;
@@ -58,7 +65,10 @@ export interface OpsPageAccount {
 export interface BatchAccount {
   root: Buffer;
   index: bigint;
+  /** Game slot of the commit (paused slots excluded). */
   commitSlot: bigint;
+  /** The challenge window the batch was committed with. */
+  challengeWindow: bigint;
   jobCount: number;
   openDisputes: number;
   invalidated: number;
@@ -88,9 +98,12 @@ export interface DisputeAccount {
   node: Buffer[];
   executorStake: bigint;
   challengerStake: bigint;
-  /** Slots left, [executor, challenger]. */
+  /** Game slots left, [executor, challenger]. */
   clock: bigint[];
+  /** Game slot of the last move. */
   lastMoveSlot: bigint;
+  /** Winner's share of the loser's stake, as configured when the dispute opened. */
+  bountyBps: number;
   jobIndex: number;
   layerCount: number;
   agreed: number;
@@ -124,7 +137,8 @@ export interface ProofBufferAccount {
   data: Buffer;
 }
 
-export type AccountName = 'Config' | 'Operator' | 'Model' | 'OpsPage' | 'Batch' | 'Dispute' | 'ProofBuffer';
+export type AccountName =
+  'Config' | 'Operator' | 'Model' | 'OpsPage' | 'Batch' | 'Dispute' | 'ProofBuffer' | 'Vault';
 
 /** ProofBuffer is a Slab: [disc 8][dispute 32][owner 32][bump 1][len u32][bytes...]. */
 export const PROOF_BUFFER_LEN_OFFSET = 8 + 32 + 32 + 1;

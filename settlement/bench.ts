@@ -4,6 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import { Keypair } from '@solana/web3.js';
 import { connectLocal } from './connect.ts';
+import { UNBONDING_MARGIN_SLOTS } from './instructions.ts';
 
 const t0 = performance.now();
 const { client, sender } = connectLocal();
@@ -17,8 +18,9 @@ await client.initialize(authority, {
   challengeWindow: 100n,
   clockSlots: 20n,
   minExecutorBond: 1_000_000n,
-  minChallengerBond: 1_000_000n,
-  unbondingSlots: 10n,
+  // At least a Dispute account's rent (the program refuses less).
+  minChallengerBond: 10_000_000n,
+  unbondingSlots: 100n + 2n * 20n + UNBONDING_MARGIN_SLOTS,
   bountyBps: 5000,
 });
 

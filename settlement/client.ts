@@ -58,23 +58,42 @@ export interface ModelRegistration {
 export const bisectMid = (d: DisputeAccount) => d.agreed + Math.floor((d.disagree - d.agreed) / 2);
 /** True when the disputed layer's headers differ and the one-step decides on the header alone. */
 export const headerDispute = (d: DisputeAccount) => d.chunkIndex === CHUNK_HEADER;
-/** Slots the side to move has left at `slot` (0 once spent). */
+/**
+ * Game time at `slot` (game.rs game_slot): the slot minus every slot spent paused, the current pause
+ * included. Batch commit slots, dispute move slots and unbond ready slots are all in game time.
+ */
+export function gameSlot(c: ConfigAccount, slot: bigint): bigint {
+  const current = c.paused !== 0 && slot > c.pauseStart ? slot - c.pauseStart : 0n;
+  const off = c.pausedSlots + current;
+  return slot > off ? slot - off : 0n;
+}
+/** Game slots the side to move has left at game slot `slot` (0 once spent). */
 export function clockLeft(d: DisputeAccount, slot: bigint): bigint {
   const elapsed = slot > d.lastMoveSlot ? slot - d.lastMoveSlot : 0n;
   const left = d.clock[d.turn];
   return elapsed >= left ? 0n : left - elapsed;
 }
-/** First slot at which claim_timeout succeeds against the side to move. */
+/**
+ * First game slot at which claim_timeout succeeds against the side to move; equal to the slot while
+ * the program was never paused (see gameSlot).
+ */
 export const timeoutSlot = (d: DisputeAccount) => d.lastMoveSlot + d.clock[d.turn] + 1n;
 
-/** First slot at which batch `b` can no longer be disputed and can be finalized. */
-export const windowEndSlot = (b: BatchAccount, c: ConfigAccount) => b.commitSlot + c.challengeWindow;
-/** Whether open_dispute on `b` would pass the window check at `slot`. */
+/**
+ * First slot at which batch `b` can no longer be disputed and can be finalized: its own window in
+ * game time, plus the slots paused so far (a later pause moves it further).
+ */
+export const windowEndSlot = (b: BatchAccount, c: ConfigAccount) =>
+  b.commitSlot + b.challengeWindow + c.pausedSlots;
+/** Whether open_dispute on `b` would pass the pause and window checks at `slot`. */
 export const disputable = (b: BatchAccount, c: ConfigAccount, slot: bigint) =>
-  b.finalized === 0 && slot < windowEndSlot(b, c);
+  c.paused === 0 && b.finalized === 0 && gameSlot(c, slot) < b.commitSlot + b.challengeWindow;
 /** Whether finalize_batch on `b` succeeds at `slot`. */
 export const finalizable = (b: BatchAccount, c: ConfigAccount, slot: bigint) =>
-  b.finalized === 0 && b.openDisputes === 0 && slot >= windowEndSlot(b, c);
+  c.paused === 0 &&
+  b.finalized === 0 &&
+  b.openDisputes === 0 &&
+  gameSlot(c, slot) >= b.commitSlot + b.challengeWindow;
 /** Bond not locked in disputes nor unbonding (game.rs free_bond): what a new challenge can stake. */
 export function freeBond(op: OperatorAccount): bigint {
   const a = op.bonded > op.locked ? op.bonded - op.locked : 0n;
@@ -212,13 +231,10 @@ export class SettlementClient {
     );
   }
   /**
-   * Changes parameters (those not given keep their current value), hands the authority over, or
-   * pauses / unpauses the program.
+   * Changes parameters (those not given keep their current value), or pauses / unpauses the
+   * program. The authority changes hands with proposeAuthority and acceptAuthority.
    */
-  async updateConfig(
-    authority: Signer,
-    p: { params?: Partial<ConfigParams>; newAuthority?: PublicKey; paused?: boolean } = {},
-  ) {
+  async updateConfig(authority: Signer, p: { params?: Partial<ConfigParams>; paused?: boolean } = {}) {
     const cur = await this.config();
     const params: ConfigParams = {
       sequencer: cur.sequencer,
@@ -237,10 +253,35 @@ export class SettlementClient {
         this.ix.updateConfig({
           authority: authority.publicKey,
           params,
-          newAuthority: p.newAuthority ?? cur.authority,
           paused: p.paused ?? cur.paused !== 0,
         }),
       ],
+      [authority],
+    );
+  }
+
+  /** Names `newAuthority` as the next authority; it takes over only when it signs acceptAuthority. */
+  proposeAuthority(authority: Signer, newAuthority: PublicKey) {
+    return this.send(
+      ['propose_authority'],
+      [this.ix.proposeAuthority({ authority: authority.publicKey, newAuthority })],
+      [authority],
+    );
+  }
+  /** The proposed key takes over the authority. */
+  acceptAuthority(newAuthority: Signer) {
+    return this.send(
+      ['accept_authority'],
+      [this.ix.acceptAuthority({ newAuthority: newAuthority.publicKey })],
+      [newAuthority],
+    );
+  }
+  /** Pays `amount` lamports of the treasury vault (above its rent) to the configured treasury. */
+  async withdrawTreasury(authority: Signer, amount: U64) {
+    const { treasury } = await this.config();
+    return this.send(
+      ['withdraw_treasury'],
+      [this.ix.withdrawTreasury({ authority: authority.publicKey, treasury, amount })],
       [authority],
     );
   }
@@ -483,16 +524,10 @@ export class SettlementClient {
   }
 
   private async parties(dispute: PublicKey): Promise<{ d: DisputeAccount; parties: DisputeParties }> {
-    const [d, c] = await Promise.all([this.dispute(dispute), this.config()]);
+    const d = await this.dispute(dispute);
     return {
       d,
-      parties: {
-        dispute,
-        batch: d.batch,
-        executor: d.executor,
-        challenger: d.challenger,
-        treasury: c.treasury,
-      },
+      parties: { dispute, batch: d.batch, executor: d.executor, challenger: d.challenger },
     };
   }
 

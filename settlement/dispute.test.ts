@@ -161,7 +161,7 @@ test('a cheating executor loses to the honest challenger; the job is invalidated
   assert.equal(d.chunkIndex, 1, 'chunk descent stops at the wrong chunk');
   assert.ok(moves >= 10);
 
-  const t0 = await w.sender.getBalance(w.treasury);
+  const t0 = await w.sender.getBalance(c.pdas.vault());
   const { writes, steps } = await submitOneStep(c, chal, s.dispute, traceView(s.chalTrace), w.modelView());
   for (const r of writes) note(r === writes[0] ? 'init_proof_buffer' : 'write_proof_buffer', r);
   for (const r of steps) note('one_step', r);
@@ -187,7 +187,7 @@ test('a cheating executor loses to the honest challenger; the job is invalidated
   assert.equal(c1.bonded, c0.bonded + bounty);
   assert.equal(e1.locked + c1.locked, 0n);
   assert.equal(e1.openDisputes + c1.openDisputes, 0);
-  assert.equal(await w.sender.getBalance(w.treasury), t0 + PARAMS.minExecutorBond - bounty);
+  assert.equal(await w.sender.getBalance(c.pdas.vault()), t0 + PARAMS.minExecutorBond - bounty);
   const buf = (await c.fetchProofBuffer(s.dispute, chal.publicKey))!;
   assert.ok(buf.owner.equals(chal.publicKey));
   assert.ok(buf.dispute.equals(s.dispute));

@@ -27,7 +27,10 @@ export type InstructionName =
   | 'write_proof_buffer'
   | 'one_step'
   | 'claim_timeout'
-  | 'close_proof_buffer';
+  | 'close_proof_buffer'
+  | 'propose_authority'
+  | 'accept_authority'
+  | 'withdraw_treasury';
 
 /** Most instruction data @coral-xyz/anchor's coder encodes (its scratch buffer). */
 export const MAX_INSTRUCTION_DATA = 1000;
@@ -74,12 +77,18 @@ export function computeLimitFor(names: readonly InstructionName[]): TransactionI
 export type Bytes32 = Uint8Array;
 export type U64 = bigint | number;
 
+/**
+ * Config parameters; the program refuses them out of bounds (state/config.rs): bonds > 0, the
+ * challenger bond at least a Dispute account's rent, bountyBps <= MAX_BOUNTY_BPS, window and clock
+ * > 0, unbondingSlots >= challengeWindow + 2 x clockSlots + UNBONDING_MARGIN_SLOTS.
+ */
 export interface ConfigParams {
   sequencer: PublicKey;
+  /** Where withdraw_treasury pays the vault's lamports. */
   treasury: PublicKey;
-  /** Slots after commit during which a batch can be disputed. */
+  /** Game slots after commit during which a batch can be disputed. */
   challengeWindow: U64;
-  /** Chess-clock budget per side, in slots. */
+  /** Chess-clock budget per side, in game slots. */
   clockSlots: U64;
   minExecutorBond: U64;
   minChallengerBond: U64;
@@ -87,6 +96,14 @@ export interface ConfigParams {
   /** Winner's share of the loser's stake, basis points. */
   bountyBps: number;
 }
+
+/** Highest bounty the program accepts (state/config.rs MAX_BOUNTY_BPS). */
+export const MAX_BOUNTY_BPS = 5000;
+/** Slots unbonding must exceed the window plus both clocks by (state/config.rs UNBONDING_MARGIN_SLOTS). */
+export const UNBONDING_MARGIN_SLOTS = 150n;
+/** The shortest unbonding delay the program accepts with this window and clock. */
+export const minUnbondingSlots = (challengeWindow: U64, clockSlots: U64): bigint =>
+  BigInt(challengeWindow) + 2n * BigInt(clockSlots) + UNBONDING_MARGIN_SLOTS;
 
 const bn = (v: U64) => new BN(BigInt(v).toString());
 function b32(v: Uint8Array, what: string): number[] {
@@ -163,14 +180,33 @@ export class InstructionBuilder {
     return this.ix(
       'initialize',
       { params: configParams(p.params) },
+      { authority: p.authority, config: this.pdas.config(), vault: this.pdas.vault() },
+    );
+  }
+  updateConfig(p: { authority: PublicKey; params: ConfigParams; paused: boolean }) {
+    return this.ix(
+      'update_config',
+      { params: configParams(p.params), paused: p.paused ? 1 : 0 },
       { authority: p.authority, config: this.pdas.config() },
     );
   }
-  updateConfig(p: { authority: PublicKey; params: ConfigParams; newAuthority: PublicKey; paused: boolean }) {
+  /** First step of a handover: names the key that may take the authority (its signature is the second). */
+  proposeAuthority(p: { authority: PublicKey; newAuthority: PublicKey }) {
     return this.ix(
-      'update_config',
-      { params: configParams(p.params), new_authority: p.newAuthority, paused: p.paused ? 1 : 0 },
+      'propose_authority',
+      { new_authority: p.newAuthority },
       { authority: p.authority, config: this.pdas.config() },
+    );
+  }
+  acceptAuthority(p: { newAuthority: PublicKey }) {
+    return this.ix('accept_authority', {}, { new_authority: p.newAuthority, config: this.pdas.config() });
+  }
+  /** Pays `amount` lamports of the vault (above its rent) to the configured treasury address. */
+  withdrawTreasury(p: { authority: PublicKey; treasury: PublicKey; amount: U64 }) {
+    return this.ix(
+      'withdraw_treasury',
+      { amount: bn(p.amount) },
+      { authority: p.authority, config: this.pdas.config(), vault: this.pdas.vault(), treasury: p.treasury },
     );
   }
   registerModel(p: {
@@ -225,7 +261,11 @@ export class InstructionBuilder {
     );
   }
   withdraw(p: { owner: PublicKey }) {
-    return this.ix('withdraw', {}, { owner: p.owner, operator: this.pdas.operator(p.owner) });
+    return this.ix(
+      'withdraw',
+      {},
+      { owner: p.owner, config: this.pdas.config(), operator: this.pdas.operator(p.owner) },
+    );
   }
   commitBatch(p: { sequencer: PublicKey; index: U64; root: Bytes32; jobCount: number }) {
     return this.ix(
@@ -321,7 +361,7 @@ export class InstructionBuilder {
         last_digest: b32(p.lastDigest, 'last digest'),
         siblings: sibs(p.siblings),
       },
-      { signer: p.signer, dispute: p.dispute, model: p.model },
+      { signer: p.signer, dispute: p.dispute, config: this.pdas.config(), model: p.model },
     );
   }
   bisectLayer(p: {
@@ -333,7 +373,7 @@ export class InstructionBuilder {
     return this.ix(
       'bisect_layer',
       { prefix: b32(p.prefix, 'prefix'), siblings: sibs(p.siblings) },
-      { signer: p.signer, dispute: p.dispute },
+      { signer: p.signer, dispute: p.dispute, config: this.pdas.config() },
     );
   }
   /** `header` is `u8 dtype || u8 rank || rank x u64 dims`. */
@@ -341,14 +381,14 @@ export class InstructionBuilder {
     return this.ix(
       'reveal_layer',
       { header: Buffer.from(p.header), chunk_root: b32(p.chunkRoot, 'chunk root') },
-      { signer: p.signer, dispute: p.dispute },
+      { signer: p.signer, dispute: p.dispute, config: this.pdas.config() },
     );
   }
   bisectChunk(p: { signer: PublicKey; dispute: PublicKey; left: Bytes32; right: Bytes32 }) {
     return this.ix(
       'bisect_chunk',
       { left: b32(p.left, 'left'), right: b32(p.right, 'right') },
-      { signer: p.signer, dispute: p.dispute },
+      { signer: p.signer, dispute: p.dispute, config: this.pdas.config() },
     );
   }
   initProofBuffer(p: { owner: PublicKey; dispute: PublicKey }) {
@@ -383,7 +423,7 @@ export class InstructionBuilder {
       batch: p.batch,
       executor_operator: this.pdas.operator(p.executor),
       challenger_operator: this.pdas.operator(p.challenger),
-      treasury: p.treasury,
+      vault: this.pdas.vault(),
     };
   }
   /**
@@ -426,13 +466,12 @@ export interface OpenDisputeParams {
   siblings: readonly Uint8Array[];
 }
 
-/** What resolving a dispute needs besides the dispute itself (from the Dispute and Config accounts). */
+/** What resolving a dispute needs besides the dispute itself (from the Dispute account). */
 export interface DisputeParties {
   dispute: PublicKey;
   batch: PublicKey;
   executor: PublicKey;
   challenger: PublicKey;
-  treasury: PublicKey;
 }
 
 export const instructions = new InstructionBuilder();

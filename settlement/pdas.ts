@@ -14,6 +14,7 @@ export const SEEDS = {
   BATCH: 'batch',
   DISPUTE: 'dispute',
   PROOF: 'proof',
+  VAULT: 'vault',
 } as const;
 
 const bytes32 = (v: Uint8Array, what: string) => {
@@ -44,6 +45,13 @@ export class Pdas {
   }
   config(): PublicKey {
     return this.configWithBump()[0];
+  }
+  /** ["vault"]: the treasury vault resolutions pay. */
+  vaultWithBump() {
+    return this.find([Buffer.from(SEEDS.VAULT)]);
+  }
+  vault(): PublicKey {
+    return this.vaultWithBump()[0];
   }
   /** ["operator", owner] */
   operatorWithBump(owner: PublicKey) {

@@ -10,6 +10,7 @@ import { Keypair, LAMPORTS_PER_SOL, type Connection, type PublicKey } from '@sol
 import { isOptinferError } from '../state/errors.ts';
 import { Batch, jobId, signResult, type JobRecord } from '../state/job.ts';
 import { fromHex } from '../state/hash.ts';
+import { minUnbondingSlots } from './instructions.ts';
 import { u32 } from '../state/le.ts';
 import type { BatchIndex, ExecutorId, Hash32, ModelId } from '../state/types.ts';
 import { cheatLayers } from '../programs/tests/lib/game.ts';
@@ -95,7 +96,7 @@ test(
       clockSlots: 300n,
       minExecutorBond: 5_000_000_000n,
       minChallengerBond: 2_000_000_000n,
-      unbondingSlots: 10n,
+      unbondingSlots: minUnbondingSlots(150n, 300n),
       bountyBps: 5000,
     });
     const confirmMs = Date.now() - t0;

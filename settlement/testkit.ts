@@ -10,12 +10,13 @@ import { SettlementClient, type ModelRegistration } from './client.ts';
 import type { ModelView, TraceView } from '../dispute/views.ts';
 import type { ConfigParams } from './instructions.ts';
 
+/** Game parameters of the LiteSVM suites; unbonding is the shortest the program accepts (1000 + 2 x 100 + 150). */
 export const PARAMS = {
   challengeWindow: 1000n,
   clockSlots: 100n,
   minExecutorBond: 5_000_000_000n,
   minChallengerBond: 2_000_000_000n,
-  unbondingSlots: 50n,
+  unbondingSlots: 1350n,
   bountyBps: 5000,
 };
 

@@ -52,6 +52,7 @@ test('seed prefixes equal state/seeds.rs and the IDL; PDAs equal the harness and
   const batch = pdas.batch(258);
   const dispute = pdas.dispute(batch, 70000);
   assert.ok(pdas.config().equals(HARNESS_PDA.config()));
+  assert.ok(pdas.vault().equals(HARNESS_PDA.vault()));
   assert.ok(pdas.operator(owner).equals(HARNESS_PDA.operator(owner)));
   assert.ok(model.equals(HARNESS_PDA.model(modelId)));
   assert.ok(pdas.ops(model, 3).equals(HARNESS_PDA.ops(model, 3)));
@@ -66,7 +67,7 @@ test('instruction discriminators equal #[discrim = N] in lib.rs; test-only ones 
   const all = [...lib.matchAll(/(#\[cfg\(feature = "(\w+)"\)\]\s*)?#\[discrim = (\d+)\]\s*pub fn (\w+)/g)];
   const deployed = Object.fromEntries(all.filter((m) => !m[2]).map((m) => [m[4], Number(m[3])]));
   assert.deepEqual(INSTRUCTION_DISCRIMINATORS, deployed);
-  assert.equal(Object.keys(deployed).length, 19);
+  assert.equal(Object.keys(deployed).length, 22);
   assert.deepEqual(
     all.filter((m) => m[2]).map((m) => [m[4], m[2], Number(m[3])]),
     [['check', 'check', 19]],
@@ -207,19 +208,18 @@ function handAccounts(
   const config = HARNESS_PDA.config();
   const resolve = (dispute: PublicKey) => {
     const d = fetch('Dispute', dispute);
-    const treasury = fetch('Config', config).treasury as PublicKey;
     return [
       w(dispute),
       r(config),
       w(d.batch),
       w(HARNESS_PDA.operator(d.executor)),
       w(HARNESS_PDA.operator(d.challenger)),
-      w(treasury),
+      w(HARNESS_PDA.vault()),
     ];
   };
   switch (name) {
     case 'initialize':
-      return [w(signer, true), w(config), sys];
+      return [w(signer, true), w(config), w(HARNESS_PDA.vault()), sys];
     case 'register_model':
       return [w(signer, true), r(config), w(HARNESS_PDA.model(Buffer.from(a.model_id))), sys];
     case 'add_model_ops': {
@@ -247,11 +247,11 @@ function handAccounts(
       ];
     }
     case 'commit_trace':
-      return [r(signer, true), w(keys[1]), r(fetch('Dispute', keys[1]).model)];
+      return [r(signer, true), w(keys[1]), r(config), r(fetch('Dispute', keys[1]).model)];
     case 'bisect_layer':
     case 'reveal_layer':
     case 'bisect_chunk':
-      return [r(signer, true), w(keys[1])];
+      return [r(signer, true), w(keys[1]), r(config)];
     case 'init_proof_buffer':
       return [w(signer, true), r(keys[1]), w(HARNESS_PDA.proof(keys[1], signer)), sys];
     case 'write_proof_buffer':

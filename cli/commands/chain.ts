@@ -5,6 +5,7 @@ import {
   SIDE,
   connectRpc,
   freeBond,
+  minUnbondingSlots,
   timeoutSlot,
   windowEndSlot,
   type SettlementClient,
@@ -190,7 +191,8 @@ export interface ChainInitOptions extends RpcOptions {
   clockSlots: bigint;
   minExecutorBond: bigint;
   minChallengerBond: bigint;
-  unbondingSlots: bigint;
+  /** The least the program accepts (window + 2 x clock + margin) when not given. */
+  unbondingSlots?: bigint;
   bountyBps: number;
 }
 
@@ -237,7 +239,7 @@ export async function chainInitCommand(o: ChainInitOptions): Promise<number> {
       clockSlots: o.clockSlots,
       minExecutorBond: o.minExecutorBond,
       minChallengerBond: o.minChallengerBond,
-      unbondingSlots: o.unbondingSlots,
+      unbondingSlots: o.unbondingSlots ?? minUnbondingSlots(o.challengeWindowSlots, o.clockSlots),
       bountyBps: o.bountyBps,
     }),
   );

@@ -29,7 +29,7 @@ test('Program.methods builds instructions the program accepts, with PDAs resolve
       clockSlots: new BN(20),
       minExecutorBond: new BN(1_000_000_000),
       minChallengerBond: new BN(1_000_000_000),
-      unbondingSlots: new BN(10),
+      unbondingSlots: new BN(100 + 2 * 20 + 150),
       bountyBps: 2500,
     })
     .accounts({ authority: authority.publicKey })

@@ -44,15 +44,15 @@ async function assertPayout(g: Game, winner: 'exec' | 'chal', before: Before) {
   assert.equal(c.locked, 0n);
   assert.equal(e.openDisputes, 0);
   assert.equal(
-    g.world.balance(g.world.treasury),
+    g.world.balance(g.world.client.pdas.vault()),
     before.t + stake - bounty,
-    'rest of the stake to the treasury',
+    'rest of the stake to the vault',
   );
   assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
 }
 
 async function snapshot(g: Game): Promise<Before> {
-  return { e: await op(g, g.exec), c: await op(g, g.chal), t: g.world.balance(g.world.treasury) };
+  return { e: await op(g, g.exec), c: await op(g, g.chal), t: g.world.balance(g.world.client.pdas.vault()) };
 }
 
 for (const [at, chunk] of [

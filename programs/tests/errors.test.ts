@@ -241,7 +241,6 @@ test('bond that is unbonding stays slashable; the slashed executor withdraws onl
   );
   // Nothing more can start unbonding: locked plus unbonding already exceed the bond.
   assert.equal((await unbond(1n)).error, 'InsufficientBond');
-  world.warp(PARAMS.unbondingSlots + 1n);
   assert.equal((await withdraw()).error, 'WithdrawDuringDispute');
   const g = { world, exec: new Player(world, e, bad), chal: new Player(world, c, good), dispute };
   await playToOneStep(g);
@@ -249,6 +248,7 @@ test('bond that is unbonding stays slashable; the slashed executor withdraws onl
   const after = await world.operatorOf(e.publicKey);
   assert.equal(after.bonded, 1_000_000_000n);
   assert.equal(after.unbonding, 1_000_000_000n, 'unbonding clamped to what is left');
+  world.warp(PARAMS.unbondingSlots);
   const bal = world.balance(e.publicKey);
   world.must(await withdraw(), 'withdraw');
   assert.equal(world.balance(e.publicKey), bal + 1_000_000_000n - 5000n);

@@ -260,7 +260,7 @@ test('web3.js and Anchor against the local chain: initialize, websocket confirma
         clockSlots: new BN(20),
         minExecutorBond: new BN(1_000_000_000),
         minChallengerBond: new BN(1_000_000_000),
-        unbondingSlots: new BN(10),
+        unbondingSlots: new BN(30 + 2 * 20 + 150),
         bountyBps: 2500,
       })
       .accounts({ authority: authority.publicKey })

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Keypair, LAMPORTS_PER_SOL } from '@solana/web3.js';
 import { startLocalChain } from '../../chain/local-chain.ts';
-import { connectRpc, PROGRAM_ID, DEFAULT_SO_PATH } from '../../settlement/index.ts';
+import { minUnbondingSlots, connectRpc, PROGRAM_ID, DEFAULT_SO_PATH } from '../../settlement/index.ts';
 import { saveKeypair } from '../../common/keys.ts';
 import { runCli } from '../helpers/node-process.ts';
 
@@ -29,7 +29,7 @@ test(
         clockSlots: 100n,
         minExecutorBond: 1_000_000_000n,
         minChallengerBond: 1_000_000_000n,
-        unbondingSlots: 10n,
+        unbondingSlots: minUnbondingSlots(1000n, 100n),
         bountyBps: 5000,
       });
       await client.bond(operator, 3_000_000_000n);

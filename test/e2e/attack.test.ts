@@ -38,7 +38,7 @@ async function scenario(
         ),
       );
     const before = await ops();
-    const treasuryBefore = BigInt(await c.client.sender.getBalance(c.treasury));
+    const treasuryBefore = BigInt(await c.client.sender.getBalance(c.client.pdas.vault()));
     for (const e of c.executors) assert.equal(bonded(before.get(e.name)!), EXECUTOR_BOND, e.name);
 
     const submitted: { jobId: string; expected: string }[] = [];
@@ -93,7 +93,7 @@ async function scenario(
     );
     const disputes = await c.client.listDisputes();
     const after = await ops();
-    const treasuryAfter = BigInt(await c.client.sender.getBalance(c.treasury));
+    const treasuryAfter = BigInt(await c.client.sender.getBalance(c.client.pdas.vault()));
 
     // Every dispute was opened by a challenger against a dishonest executor, and the challenger won it.
     for (const { address, dispute: d } of disputes) {
@@ -116,7 +116,7 @@ async function scenario(
       assert.ok(slashed >= MIN_EXECUTOR_BOND, `${e.name} (${e.cheat.mode}) slashed only ${slashed} lamports`);
       assert.equal(op.locked, 0n, `${e.name}: stake still locked`);
     }
-    // The challengers got the bounty of every slash and the treasury the rest: nothing created or lost.
+    // The challengers got the bounty of every slash and the vault the rest: nothing created or lost.
     const slashedTotal = disputes.reduce((s, { dispute: d }) => s + d.executorStake, 0n);
     const bounties = disputes.reduce((s, { dispute: d }) => s + bpsOf(d.executorStake, BOUNTY_BPS), 0n);
     const challengerGain = c.challengers.reduce(
@@ -128,7 +128,7 @@ async function scenario(
     assert.equal(
       treasuryAfter - treasuryBefore,
       slashedTotal - bounties,
-      'treasury did not get the remainder',
+      'the vault did not get the remainder',
     );
     for (const r of c.challengers) assert.equal(after.get(r.name)!.locked, 0n);
   } catch (e) {

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Keypair } from '@solana/web3.js';
-import { connectLocal } from '../../settlement/index.ts';
+import { minUnbondingSlots, connectLocal } from '../../settlement/index.ts';
 import { createMemoryBus } from '../../bus/memory.ts';
 import { ModelRegistry } from '../../executor/model.ts';
 import { ExecutorWorker, DEFAULT_EXECUTOR_CONFIG } from '../../executor/worker.ts';
@@ -37,7 +37,7 @@ test(
       clockSlots: 10n,
       minExecutorBond: 1_000_000_000n,
       minChallengerBond: 1_000_000_000n,
-      unbondingSlots: 5n,
+      unbondingSlots: minUnbondingSlots(WINDOW_SLOTS, 10n),
       bountyBps: 5000,
     });
     const settlement = new ChainSettlement(client, sequencerKey);

@@ -103,6 +103,20 @@ pub enum OptinferError {
     BadResultSignature,
     #[msg("Batch has more jobs than a dispute transaction can prove (MAX_BATCH_JOBS)")]
     BatchTooLarge,
+    #[msg("Minimum bonds must be greater than zero")]
+    ZeroBond,
+    #[msg("Minimum challenger bond is below the rent of the dispute account it opens")]
+    ChallengerBondBelowRent,
+    #[msg("Bounty above 5000 basis points (half the loser's stake)")]
+    BountyTooHigh,
+    #[msg("Challenge window and clock slots must be greater than zero")]
+    ZeroDuration,
+    #[msg("Unbonding slots below challenge_window + 2 x clock_slots + the unbonding margin")]
+    UnbondingTooShort,
+    #[msg("Signer is not the proposed authority")]
+    NotPendingAuthority,
+    #[msg("The vault cannot pay that much and stay rent-exempt")]
+    VaultInsufficient,
 }
 
 impl From<ReadError> for OptinferError {

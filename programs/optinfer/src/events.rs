@@ -7,6 +7,16 @@ pub struct ConfigUpdated {
     pub paused: u8,
 }
 #[event]
+pub struct AuthorityProposed {
+    pub authority: Address,
+    pub proposed: Address,
+}
+#[event]
+pub struct TreasuryWithdrawn {
+    pub to: Address,
+    pub amount: u64,
+}
+#[event]
 pub struct ModelRegistered {
     pub model_id: [u8; 32],
     pub layer_count: u32,

@@ -178,6 +178,45 @@ pub fn now_slot() -> Result<u64> {
     Ok(Clock::get()?.slot)
 }
 
+/// Game time at slot `now`: the slot minus every slot spent paused (the current pause included),
+/// so it stands still while the program is paused. Challenge windows, chess clocks and unbonding
+/// delays are all measured in it, which is why a pause cannot run any of them out.
+pub fn game_slot(c: &Config, now: u64) -> u64 {
+    let current = if c.paused != 0 {
+        now.saturating_sub(c.pause_start.get())
+    } else {
+        0
+    };
+    now.saturating_sub(c.paused_slots.get().saturating_add(current))
+}
+
+/// Game time now (also while paused).
+pub fn game_now(c: &Config) -> Result<u64> {
+    Ok(game_slot(c, now_slot()?))
+}
+
+/// Game time now for an instruction that advances the game (commit, dispute, move, resolve,
+/// finalize): refused with Paused while the program is paused.
+pub fn running_slot(c: &Config) -> Result<u64> {
+    if c.paused != 0 {
+        return Err(OptinferError::Paused.into());
+    }
+    game_now(c)
+}
+
+/// Pauses or unpauses at slot `now`, keeping the count of paused slots that game time leaves out.
+pub fn set_paused(c: &mut Config, paused: bool, now: u64) {
+    match (c.paused != 0, paused) {
+        (false, true) => c.pause_start = now.into(),
+        (true, false) => {
+            let spent = now.saturating_sub(c.pause_start.get());
+            c.paused_slots = c.paused_slots.get().saturating_add(spent).into();
+        }
+        _ => {}
+    }
+    c.paused = paused as u8;
+}
+
 /// Charges the elapsed slots to the side to move and refuses the move once its clock ran out,
 /// so a late move can never beat a timeout claim.
 pub fn charge_clock(d: &mut Dispute, side: u8, now: u64) -> Result<()> {
@@ -231,12 +270,14 @@ pub struct Parties<'a> {
     pub executor_view: AccountView,
     pub challenger_op: &'a mut Operator,
     pub challenger_view: AccountView,
-    pub treasury_view: AccountView,
+    /// The vault PDA: program-owned and rent-exempt, so any share it receives lands.
+    pub vault_view: AccountView,
 }
 
-/// Ends the game: unlocks both stakes, moves the loser's stake to the winner (bounty share)
-/// and the treasury (the rest), and invalidates the job when the executor lost.
-pub fn resolve(d: &mut Dispute, dispute_key: &Address, winner: u8, bounty_bps: u16, p: Parties) -> Result<()> {
+/// Ends the game: unlocks both stakes, moves the loser's stake to the winner (the bounty share
+/// snapshotted at open) and the vault (the rest), and invalidates the job when the executor lost.
+pub fn resolve(d: &mut Dispute, dispute_key: &Address, winner: u8, p: Parties) -> Result<()> {
+    let bounty_bps = d.bounty_bps.get();
     let (es, cs) = (d.executor_stake.get(), d.challenger_stake.get());
     p.executor_op.locked = PodU64::from(
         p.executor_op
@@ -307,8 +348,8 @@ pub fn resolve(d: &mut Dispute, dispute_key: &Address, winner: u8, bounty_bps: u
             .checked_add(bounty)
             .ok_or(OptinferError::Overflow)?,
     );
-    let mut t = p.treasury_view;
-    t.set_lamports(t.lamports().checked_add(rest).ok_or(OptinferError::Overflow)?);
+    let mut v = p.vault_view;
+    v.set_lamports(v.lamports().checked_add(rest).ok_or(OptinferError::Overflow)?);
 
     enter(d, Phase::Resolved);
     d.winner = winner;
@@ -335,23 +376,22 @@ pub fn resolve(d: &mut Dispute, dispute_key: &Address, winner: u8, bounty_bps: u
 /// Settles a dispute from the accounts every resolving instruction carries.
 pub fn finish(
     dispute: &mut Account<Dispute>,
-    config: &Account<Config>,
     batch: &mut Account<Batch>,
     executor_operator: &mut Account<Operator>,
     challenger_operator: &mut Account<Operator>,
-    treasury: &UncheckedAccount,
+    vault: &Account<Vault>,
     winner: u8,
 ) -> Result<()> {
     let key = *dispute.address();
     let parties = Parties {
         executor_view: *executor_operator.account(),
         challenger_view: *challenger_operator.account(),
-        treasury_view: *treasury.account(),
+        vault_view: *vault.account(),
         batch: &mut *batch,
         executor_op: &mut *executor_operator,
         challenger_op: &mut *challenger_operator,
     };
-    resolve(&mut *dispute, &key, winner, config.bounty_bps.get(), parties)
+    resolve(&mut *dispute, &key, winner, parties)
 }
 
 /// System-program transfer from a signer into a program account this instruction has loaded.

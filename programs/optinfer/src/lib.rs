@@ -29,13 +29,8 @@ pub mod optinfer {
     }
 
     #[discrim = 1]
-    pub fn update_config(
-        ctx: &mut Context<UpdateConfig>,
-        params: ConfigParams,
-        new_authority: Address,
-        paused: u8,
-    ) -> Result<()> {
-        instructions::update_config::update_config(ctx, params, new_authority, paused)
+    pub fn update_config(ctx: &mut Context<UpdateConfig>, params: ConfigParams, paused: u8) -> Result<()> {
+        instructions::update_config::update_config(ctx, params, paused)
     }
 
     #[discrim = 2]
@@ -162,6 +157,21 @@ pub mod optinfer {
     #[discrim = 19]
     pub fn check(ctx: &mut Context<Check>, kind: u8, data: Vec<u8>) -> Result<()> {
         instructions::check::check(ctx, kind, data)
+    }
+
+    #[discrim = 20]
+    pub fn propose_authority(ctx: &mut Context<ProposeAuthority>, new_authority: Address) -> Result<()> {
+        instructions::propose_authority::propose_authority(ctx, new_authority)
+    }
+
+    #[discrim = 21]
+    pub fn accept_authority(ctx: &mut Context<AcceptAuthority>) -> Result<()> {
+        instructions::accept_authority::accept_authority(ctx)
+    }
+
+    #[discrim = 22]
+    pub fn withdraw_treasury(ctx: &mut Context<WithdrawTreasury>, amount: u64) -> Result<()> {
+        instructions::withdraw_treasury::withdraw_treasury(ctx, amount)
     }
 }
 

@@ -206,6 +206,7 @@ export function pda(...seeds: (Buffer | Uint8Array | string)[]): PublicKey {
 
 export const PDA = {
   config: () => pda('config'),
+  vault: () => pda('vault'),
   operator: (owner: PublicKey) => pda('operator', owner.toBuffer()),
   model: (modelId: Buffer) => pda('model', modelId),
   ops: (model: PublicKey, page: number) => pda('ops', model.toBuffer(), u16(page)),

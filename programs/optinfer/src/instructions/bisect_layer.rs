@@ -4,7 +4,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::DisputeMove;
-use crate::game::{begin_move, enter, now_slot, pass_turn, Move, Phase};
+use crate::game::{begin_move, enter, pass_turn, running_slot, Move, Phase};
 use crate::pure::merkle;
 use crate::state::*;
 
@@ -13,10 +13,13 @@ pub struct BisectLayer {
     pub signer: Signer,
     #[account(mut, seeds = [seeds::DISPUTE, dispute.batch.as_ref(), &dispute.job_index.get().to_le_bytes()], bump = dispute.bump)]
     pub dispute: Account<Dispute>,
+    #[account(seeds = [seeds::CONFIG], bump = config.bump)]
+    pub config: Account<Config>,
 }
 
 pub fn bisect_layer(ctx: &mut Context<BisectLayer>, prefix: [u8; 32], siblings: Vec<[u8; 32]>) -> Result<()> {
-    let now = now_slot()?;
+    // Moves wait while paused; the clocks run in game time, which a pause stops.
+    let now = running_slot(&ctx.accounts.config)?;
     let signer = *ctx.accounts.signer.address();
     let key = *ctx.accounts.dispute.address();
     let d = &mut ctx.accounts.dispute;

@@ -3,7 +3,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::TimeoutClaimed;
-use crate::game::{finish, now_slot, require_move, Move};
+use crate::game::{finish, require_move, running_slot, Move};
 use crate::state::*;
 
 #[derive(Accounts)]
@@ -18,12 +18,13 @@ pub struct ClaimTimeout {
     pub executor_operator: Account<Operator>,
     #[account(mut, seeds = [seeds::OPERATOR, dispute.challenger.as_ref()], bump = challenger_operator.bump)]
     pub challenger_operator: Account<Operator>,
-    #[account(mut, address = config.treasury @ OptinferError::WrongAccount)]
-    pub treasury: UncheckedAccount,
+    #[account(mut, seeds = [seeds::VAULT], bump = vault.bump)]
+    pub vault: Account<Vault>,
 }
 
 pub fn claim_timeout(ctx: &mut Context<ClaimTimeout>) -> Result<()> {
-    let now = now_slot()?;
+    // Nothing resolves while paused; clocks run in game time, which a pause stops.
+    let now = running_slot(&ctx.accounts.config)?;
     let a = &mut ctx.accounts;
     let d = &a.dispute;
     require_move(d, Move::ClaimTimeout)?;
@@ -35,11 +36,10 @@ pub fn claim_timeout(ctx: &mut Context<ClaimTimeout>) -> Result<()> {
     emit!(TimeoutClaimed { dispute: key, side });
     finish(
         &mut a.dispute,
-        &a.config,
         &mut a.batch,
         &mut a.executor_operator,
         &mut a.challenger_operator,
-        &a.treasury,
+        &a.vault,
         1 - side,
     )
 }

@@ -1,11 +1,11 @@
-//! Sequencer-only: commits the next batch root with its job count.
+//! Sequencer-only: commits the next batch root with its job count, and the window it keeps.
 // Anchor's derive binds #[instruction] arguments in generated code paths that do not all use them.
 #![allow(unused_variables)]
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::BatchCommitted;
-use crate::game::now_slot;
+use crate::game::running_slot;
 use crate::state::{seeds, Batch, Config};
 
 /// The most jobs a batch may hold: open_dispute on its deepest job (14 siblings, the record, the
@@ -26,10 +26,8 @@ pub struct CommitBatch {
 }
 
 pub fn commit_batch(ctx: &mut Context<CommitBatch>, index: u64, root: [u8; 32], job_count: u32) -> Result<()> {
+    let slot = running_slot(&ctx.accounts.config)?;
     let c = &mut ctx.accounts.config;
-    if c.paused != 0 {
-        return Err(OptinferError::Paused.into());
-    }
     if index != c.next_batch_index.get() {
         return Err(OptinferError::BadBatchIndex.into());
     }
@@ -40,12 +38,13 @@ pub fn commit_batch(ctx: &mut Context<CommitBatch>, index: u64, root: [u8; 32], 
         return Err(OptinferError::BatchTooLarge.into());
     }
     c.next_batch_index = (index + 1).into();
-    let slot = now_slot()?;
+    let window = c.challenge_window;
     let b = &mut ctx.accounts.batch;
     b.root = root;
     b.index = index.into();
     b.job_count = job_count.into();
     b.commit_slot = slot.into();
+    b.challenge_window = window;
     b.bump = ctx.bumps.batch;
     emit!(BatchCommitted {
         index,

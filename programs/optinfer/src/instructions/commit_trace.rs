@@ -5,7 +5,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::DisputeMove;
-use crate::game::{begin_move, enter, now_slot, Move, Phase};
+use crate::game::{begin_move, enter, running_slot, Move, Phase};
 use crate::pure::{merkle, tensor, trace};
 use crate::state::*;
 
@@ -14,6 +14,8 @@ pub struct CommitTrace {
     pub signer: Signer,
     #[account(mut, seeds = [seeds::DISPUTE, dispute.batch.as_ref(), &dispute.job_index.get().to_le_bytes()], bump = dispute.bump)]
     pub dispute: Account<Dispute>,
+    #[account(seeds = [seeds::CONFIG], bump = config.bump)]
+    pub config: Account<Config>,
     #[account(address = dispute.model @ OptinferError::WrongAccount)]
     pub model: Account<Model>,
 }
@@ -26,7 +28,8 @@ pub fn commit_trace(
     last_digest: [u8; 32],
     siblings: Vec<[u8; 32]>,
 ) -> Result<()> {
-    let now = now_slot()?;
+    // Moves wait while paused; the clocks run in game time, which a pause stops.
+    let now = running_slot(&ctx.accounts.config)?;
     let signer = *ctx.accounts.signer.address();
     let key = *ctx.accounts.dispute.address();
     let m = &ctx.accounts.model;

@@ -1,9 +1,10 @@
-//! Anyone: finalizes a batch after its window when no dispute on it is open.
+//! Anyone: finalizes a batch after its window (the one it was committed with, in game slots) when no
+//! dispute on it is open and the program is not paused.
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::BatchFinalized;
-use crate::game::now_slot;
+use crate::game::running_slot;
 use crate::state::{seeds, Batch, Config};
 
 #[derive(Accounts)]
@@ -15,9 +16,10 @@ pub struct FinalizeBatch {
 }
 
 pub fn finalize_batch(ctx: &mut Context<FinalizeBatch>) -> Result<()> {
-    let window = ctx.accounts.config.challenge_window.get();
-    let now = now_slot()?;
+    // Nothing finalizes while paused, and the window runs in game time, which a pause stops.
+    let now = running_slot(&ctx.accounts.config)?;
     let b = &mut ctx.accounts.batch;
+    let window = b.challenge_window.get();
     if b.finalized != 0 {
         return Err(OptinferError::AlreadyFinalized.into());
     }

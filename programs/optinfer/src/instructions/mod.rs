@@ -1,4 +1,5 @@
 //! One file per instruction: its accounts, checks and state changes.
+pub mod accept_authority;
 pub mod add_model_ops;
 pub mod bisect_chunk;
 pub mod bisect_layer;
@@ -13,13 +14,16 @@ pub mod init_proof_buffer;
 pub mod initialize;
 pub mod one_step;
 pub mod open_dispute;
+pub mod propose_authority;
 pub mod register_model;
 pub mod request_unbond;
 pub mod reveal_layer;
 pub mod update_config;
 pub mod withdraw;
+pub mod withdraw_treasury;
 pub mod write_proof_buffer;
 
+pub use accept_authority::*;
 pub use add_model_ops::*;
 pub use bisect_chunk::*;
 pub use bisect_layer::*;
@@ -34,9 +38,11 @@ pub use init_proof_buffer::*;
 pub use initialize::*;
 pub use one_step::*;
 pub use open_dispute::*;
+pub use propose_authority::*;
 pub use register_model::*;
 pub use request_unbond::*;
 pub use reveal_layer::*;
 pub use update_config::*;
 pub use withdraw::*;
+pub use withdraw_treasury::*;
 pub use write_proof_buffer::*;

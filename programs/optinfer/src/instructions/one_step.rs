@@ -4,7 +4,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::{OneStepExecuted, OneStepProgress};
-use crate::game::{charge_clock, finish, now_slot, require_move, Move};
+use crate::game::{charge_clock, finish, require_move, running_slot, Move};
 use crate::pure::ops::{self, OpEntry, Operand, MAX_OP_INPUTS};
 use crate::pure::reader::Reader;
 use crate::pure::tensor::{self, Header};
@@ -24,8 +24,8 @@ pub struct OneStep {
     pub executor_operator: Account<Operator>,
     #[account(mut, seeds = [seeds::OPERATOR, dispute.challenger.as_ref()], bump = challenger_operator.bump)]
     pub challenger_operator: Account<Operator>,
-    #[account(mut, address = config.treasury @ OptinferError::WrongAccount)]
-    pub treasury: UncheckedAccount,
+    #[account(mut, seeds = [seeds::VAULT], bump = vault.bump)]
+    pub vault: Account<Vault>,
     #[account(address = dispute.model @ OptinferError::WrongAccount)]
     pub model: Account<Model>,
     #[account(constraint = ops_page.model == *model.address() @ OptinferError::WrongOpsPage)]
@@ -122,7 +122,8 @@ fn op_error(e: ops::OpError) -> OptinferError {
 /// `max_elements` = 0 computes the whole chunk; otherwise at most that many further output
 /// elements are computed and kept in the dispute, and the call that completes the chunk resolves.
 pub fn one_step(ctx: &mut Context<OneStep>, max_elements: u32) -> Result<()> {
-    let now = now_slot()?;
+    // Nothing resolves while paused; clocks run in game time, which a pause stops.
+    let now = running_slot(&ctx.accounts.config)?;
     let a = &mut ctx.accounts;
     {
         let d = &mut a.dispute;
@@ -188,11 +189,10 @@ pub fn one_step(ctx: &mut Context<OneStep>, max_elements: u32) -> Result<()> {
     });
     finish(
         &mut a.dispute,
-        &a.config,
         &mut a.batch,
         &mut a.executor_operator,
         &mut a.challenger_operator,
-        &a.treasury,
+        &a.vault,
         if executor_correct {
             SIDE_EXECUTOR
         } else {

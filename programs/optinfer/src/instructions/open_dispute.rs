@@ -7,7 +7,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::DisputeOpened;
-use crate::game::{free_bond, now_slot, start};
+use crate::game::{free_bond, running_slot, start};
 use crate::pure::hash::{hashv, Hash32, TAG_LEAF};
 use crate::pure::{merkle, trace};
 use crate::state::*;
@@ -128,15 +128,12 @@ pub fn open_dispute(
 ) -> Result<()> {
     let a = &mut ctx.accounts;
     let cfg = &a.config;
-    if cfg.paused != 0 {
-        return Err(OptinferError::Paused.into());
-    }
-    let now = now_slot()?;
+    let now = running_slot(cfg)?;
     let b = &a.batch;
     if b.finalized != 0 {
         return Err(OptinferError::AlreadyFinalized.into());
     }
-    if now >= b.commit_slot.get().saturating_add(cfg.challenge_window.get()) {
+    if now >= b.commit_slot.get().saturating_add(b.challenge_window.get()) {
         return Err(OptinferError::WindowClosed.into());
     }
     if job_index >= b.job_count.get() {
@@ -199,6 +196,7 @@ pub fn open_dispute(
     let clock = cfg.clock_slots.get();
     d.clock = [clock.into(), clock.into()];
     d.last_move_slot = now.into();
+    d.bounty_bps = cfg.bounty_bps;
     d.job_index = job_index.into();
     d.layer_count = a.model.layer_count.get().into();
     start(d);

@@ -3,7 +3,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::UnbondRequested;
-use crate::game::{free_bond, now_slot};
+use crate::game::{free_bond, game_now};
 use crate::state::{seeds, Config, Operator};
 
 #[derive(Accounts)]
@@ -20,7 +20,8 @@ pub fn request_unbond(ctx: &mut Context<RequestUnbond>, amount: u64) -> Result<(
         return Err(OptinferError::ZeroAmount.into());
     }
     let delay = ctx.accounts.config.unbonding_slots.get();
-    let now = now_slot()?;
+    // Game time: a pause stops the delay as it stops the windows it must outlast.
+    let now = game_now(&ctx.accounts.config)?;
     let op = &mut ctx.accounts.operator;
     let free = free_bond(op);
     if amount > free {

@@ -1,8 +1,10 @@
-//! Authority-only: change parameters, hand over authority, pause or unpause.
+//! Authority-only: change parameters (within their bounds), pause or unpause. The authority itself
+//! changes hands only through propose_authority and accept_authority.
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::ConfigUpdated;
+use crate::game::{now_slot, set_paused};
 use crate::state::{seeds, Config, ConfigParams};
 
 #[derive(Accounts)]
@@ -13,18 +15,13 @@ pub struct UpdateConfig {
     pub config: Account<Config>,
 }
 
-pub fn update_config(
-    ctx: &mut Context<UpdateConfig>,
-    params: ConfigParams,
-    new_authority: Address,
-    paused: u8,
-) -> Result<()> {
+pub fn update_config(ctx: &mut Context<UpdateConfig>, params: ConfigParams, paused: u8) -> Result<()> {
+    let now = now_slot()?;
     let c = &mut ctx.accounts.config;
     c.apply(&params)?;
-    c.authority = new_authority;
-    c.paused = (paused != 0) as u8;
+    set_paused(c, paused != 0, now);
     emit!(ConfigUpdated {
-        authority: new_authority,
+        authority: c.authority,
         paused: c.paused
     });
     Ok(())

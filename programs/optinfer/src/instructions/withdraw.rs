@@ -3,19 +3,22 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::Withdrawn;
-use crate::game::now_slot;
-use crate::state::{seeds, Operator};
+use crate::game::game_now;
+use crate::state::{seeds, Config, Operator};
 
 #[derive(Accounts)]
 pub struct Withdraw {
     #[account(mut)]
     pub owner: Signer,
+    #[account(seeds = [seeds::CONFIG], bump = config.bump)]
+    pub config: Account<Config>,
     #[account(mut, seeds = [seeds::OPERATOR, owner.address().as_ref()], bump = operator.bump)]
     pub operator: Account<Operator>,
 }
 
 pub fn withdraw(ctx: &mut Context<Withdraw>) -> Result<()> {
-    let now = now_slot()?;
+    // The ready slot is in game time (request_unbond), which a pause stops.
+    let now = game_now(&ctx.accounts.config)?;
     let op = &mut ctx.accounts.operator;
     if op.open_disputes.get() > 0 {
         return Err(OptinferError::WithdrawDuringDispute.into());

@@ -5,7 +5,10 @@ use anchor_lang::prelude::*;
 pub struct Batch {
     pub root: [u8; 32],
     pub index: PodU64,
+    /// Game slot (game::game_slot: paused slots excluded) of the commit.
     pub commit_slot: PodU64,
+    /// The config's challenge window when the batch was committed; later updates do not change it.
+    pub challenge_window: PodU64,
     pub job_count: PodU32,
     pub open_disputes: PodU32,
     /// Jobs proven wrong; each has a Dispute account with status ExecutorLost.

@@ -1,24 +1,42 @@
-//! Global parameters of the rollup, set by the authority.
+//! Global parameters of the rollup, set by the authority, and the bounds they must keep.
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
+use crate::state::Dispute;
+
+/// Highest bounty: the winner gets at most half the loser's stake, so a cheater that disputes its
+/// own bad job from a second key still loses at least half its stake to the vault.
+pub const MAX_BOUNTY_BPS: u16 = 5_000;
+
+/// Slots `unbonding_slots` must exceed `challenge_window + 2 x clock_slots` by: the time a job
+/// assigned just before an unbond request takes to land in a committed batch (the sequencer's
+/// batch interval and commit latency, about a minute at 400 ms per slot).
+pub const UNBONDING_MARGIN_SLOTS: u64 = 150;
 
 #[account]
 pub struct Config {
     pub authority: Address,
+    /// Key `propose_authority` named; it becomes the authority when it signs `accept_authority`.
+    /// All zeros (the system program, which cannot sign) when no handover is pending.
+    pub pending_authority: Address,
     pub sequencer: Address,
+    /// Where `withdraw_treasury` pays the vault's lamports.
     pub treasury: Address,
-    /// Slots after commit during which a batch can be disputed.
+    /// Game slots after commit during which a batch can be disputed (snapshotted into each batch).
     pub challenge_window: PodU64,
-    /// Chess-clock budget of each side of a dispute, in slots.
+    /// Chess-clock budget of each side of a dispute, in game slots (snapshotted into each dispute).
     pub clock_slots: PodU64,
     pub min_executor_bond: PodU64,
     pub min_challenger_bond: PodU64,
-    /// Slots between an unbond request and the withdrawal.
+    /// Game slots between an unbond request and the withdrawal.
     pub unbonding_slots: PodU64,
     /// Index the next committed batch must carry.
     pub next_batch_index: PodU64,
-    /// Share of the loser's stake paid to the winner, in basis points; the rest goes to the treasury.
+    /// Slots spent paused in earlier pauses; game time is the slot minus every paused slot.
+    pub paused_slots: PodU64,
+    /// Slot the current pause began (meaningful while `paused`).
+    pub pause_start: PodU64,
+    /// Share of the loser's stake paid to the winner, in basis points; the rest goes to the vault.
     pub bounty_bps: PodU16,
     pub paused: u8,
     pub bump: u8,
@@ -37,12 +55,53 @@ pub struct ConfigParams {
     pub bounty_bps: u16,
 }
 
-impl Config {
-    /// Sets the parameters initialize and update_config take, refusing values the game cannot run with.
-    pub fn apply(&mut self, p: &ConfigParams) -> Result<()> {
-        if p.bounty_bps > 10_000 || p.challenge_window == 0 || p.clock_slots == 0 {
-            return Err(OptinferError::InvalidConfig.into());
+/// Rent-exempt minimum of a Dispute account, which the challenger pays at open.
+pub fn dispute_rent() -> Result<u64> {
+    anchor_lang::cpi::rent_exempt_lamports(<Account<Dispute> as anchor_lang::Space>::INIT_SPACE)
+}
+
+impl ConfigParams {
+    /// Refuses values the game cannot hold with, naming the bound broken.
+    pub fn check(&self, dispute_rent: u64) -> Result<()> {
+        if self.min_executor_bond == 0 || self.min_challenger_bond == 0 {
+            return Err(OptinferError::ZeroBond.into());
         }
+        if self.min_challenger_bond < dispute_rent {
+            msg!(
+                "min_challenger_bond must be at least the dispute rent, {}",
+                dispute_rent
+            );
+            return Err(OptinferError::ChallengerBondBelowRent.into());
+        }
+        if self.bounty_bps > MAX_BOUNTY_BPS {
+            return Err(OptinferError::BountyTooHigh.into());
+        }
+        if self.challenge_window == 0 || self.clock_slots == 0 {
+            return Err(OptinferError::ZeroDuration.into());
+        }
+        let min_unbonding = self
+            .clock_slots
+            .checked_mul(2)
+            .and_then(|c| c.checked_add(self.challenge_window))
+            .and_then(|c| c.checked_add(UNBONDING_MARGIN_SLOTS));
+        match min_unbonding {
+            Some(min) if self.unbonding_slots >= min => Ok(()),
+            Some(min) => {
+                msg!(
+                    "unbonding_slots must be at least challenge_window + 2 x clock_slots + margin, {}",
+                    min
+                );
+                Err(OptinferError::UnbondingTooShort.into())
+            }
+            None => Err(OptinferError::Overflow.into()),
+        }
+    }
+}
+
+impl Config {
+    /// Sets the parameters initialize and update_config take, refusing values out of bounds.
+    pub fn apply(&mut self, p: &ConfigParams) -> Result<()> {
+        p.check(dispute_rent()?)?;
         self.sequencer = p.sequencer;
         self.treasury = p.treasury;
         self.challenge_window = p.challenge_window.into();

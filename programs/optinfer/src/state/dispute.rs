@@ -31,9 +31,12 @@ pub struct Dispute {
     pub node: [[u8; 32]; 2],
     pub executor_stake: PodU64,
     pub challenger_stake: PodU64,
-    /// Chess clocks, slots left, [executor, challenger].
+    /// Chess clocks, game slots left, [executor, challenger]; set from the config at open.
     pub clock: [PodU64; 2],
+    /// Game slot (game::game_slot) of the last move.
     pub last_move_slot: PodU64,
+    /// The config's bounty when the dispute opened; the resolution pays this share.
+    pub bounty_bps: PodU16,
     pub job_index: PodU32,
     pub layer_count: PodU32,
     /// Layers 0..agreed are agreed; `disagree` is the lowest index known to differ.

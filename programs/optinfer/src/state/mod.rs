@@ -6,6 +6,7 @@ pub mod model;
 pub mod operator;
 pub mod proof_buffer;
 pub mod seeds;
+pub mod vault;
 
 pub use batch::*;
 pub use config::*;
@@ -13,3 +14,4 @@ pub use dispute::*;
 pub use model::*;
 pub use operator::*;
 pub use proof_buffer::*;
+pub use vault::*;

@@ -10,5 +10,7 @@ pub const OPS: &[u8] = b"ops";
 pub const BATCH: &[u8] = b"batch";
 /// ["dispute", batch pda, u32 job index LE]
 pub const DISPUTE: &[u8] = b"dispute";
+/// ["vault"]: the treasury vault, which resolutions pay and the authority withdraws from
+pub const VAULT: &[u8] = b"vault";
 /// ["proof", dispute pda, submitter pubkey]
 pub const PROOF: &[u8] = b"proof";
