@@ -26,7 +26,8 @@ export type InstructionName =
   | 'write_proof_buffer'
   | 'one_step'
   | 'claim_timeout'
-  | 'close_proof_buffer';
+  | 'close_proof_buffer'
+  | 'end_moot_game';
 
 /** Most instruction data @coral-xyz/anchor's coder encodes (its scratch buffer). */
 export const MAX_INSTRUCTION_DATA = 1000;
@@ -257,7 +258,8 @@ export class InstructionBuilder {
         model: this.pdas.model(p.record.subarray(32, 64)),
         executor_operator: this.pdas.operator(executor),
         challenger_operator: this.pdas.operator(p.challenger),
-        dispute: this.pdas.dispute(batch, p.jobIndex),
+        job: this.pdas.job(batch, p.jobIndex),
+        dispute: this.pdas.dispute(batch, p.jobIndex, p.challenger),
       },
     );
   }
@@ -343,6 +345,7 @@ export class InstructionBuilder {
       executor_operator: this.pdas.operator(p.executor),
       challenger_operator: this.pdas.operator(p.challenger),
       treasury: p.treasury,
+      job: this.pdas.job(p.batch, p.jobIndex),
     };
   }
   /**
@@ -373,12 +376,28 @@ export class InstructionBuilder {
   claimTimeout(p: DisputeParties) {
     return this.ix('claim_timeout', {}, this.resolveAccounts(p));
   }
+  /** Ends a game whose job another game invalidated: stakes unlocked, its rent back to its challenger. */
+  endMootGame(p: Omit<DisputeParties, 'treasury'>) {
+    return this.ix(
+      'end_moot_game',
+      {},
+      {
+        dispute: p.dispute,
+        challenger: p.challenger,
+        batch: p.batch,
+        job: this.pdas.job(p.batch, p.jobIndex),
+        executor_operator: this.pdas.operator(p.executor),
+        challenger_operator: this.pdas.operator(p.challenger),
+      },
+    );
+  }
 }
 
 /** What resolving a dispute needs besides the dispute itself (from the Dispute and Config accounts). */
 export interface DisputeParties {
   dispute: PublicKey;
   batch: PublicKey;
+  jobIndex: number;
   executor: PublicKey;
   challenger: PublicKey;
   treasury: PublicKey;

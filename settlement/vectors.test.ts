@@ -50,14 +50,15 @@ test('seed prefixes equal state/seeds.rs and the IDL; PDAs equal the harness and
   const modelId = Buffer.alloc(32, 5);
   const model = pdas.model(modelId);
   const batch = pdas.batch(258);
-  const dispute = pdas.dispute(batch, 70000);
+  const dispute = pdas.dispute(batch, 70000, owner);
   assert.ok(pdas.config().equals(HARNESS_PDA.config()));
   assert.ok(pdas.operator(owner).equals(HARNESS_PDA.operator(owner)));
   assert.ok(model.equals(HARNESS_PDA.model(modelId)));
   assert.ok(pdas.ops(model, 3).equals(HARNESS_PDA.ops(model, 3)));
   assert.ok(pdas.opsForLayer(model, 100).equals(HARNESS_PDA.ops(model, 3)));
   assert.ok(batch.equals(HARNESS_PDA.batch(258)));
-  assert.ok(dispute.equals(HARNESS_PDA.dispute(batch, 70000)));
+  assert.ok(dispute.equals(HARNESS_PDA.dispute(batch, 70000, owner)));
+  assert.ok(pdas.job(batch, 70000).equals(HARNESS_PDA.job(batch, 70000)));
   assert.ok(pdas.proof(dispute, owner).equals(HARNESS_PDA.proof(dispute, owner)));
 });
 
@@ -66,7 +67,7 @@ test('instruction discriminators equal #[discrim = N] in lib.rs; test-only ones 
   const all = [...lib.matchAll(/(#\[cfg\(feature = "(\w+)"\)\]\s*)?#\[discrim = (\d+)\]\s*pub fn (\w+)/g)];
   const deployed = Object.fromEntries(all.filter((m) => !m[2]).map((m) => [m[4], Number(m[3])]));
   assert.deepEqual(INSTRUCTION_DISCRIMINATORS, deployed);
-  assert.equal(Object.keys(deployed).length, 19);
+  assert.equal(Object.keys(deployed).length, 20);
   assert.deepEqual(
     all.filter((m) => m[2]).map((m) => [m[4], m[2], Number(m[3])]),
     [['check', 'check', 19]],
@@ -200,6 +201,7 @@ function handAccounts(
       w(HARNESS_PDA.operator(d.executor)),
       w(HARNESS_PDA.operator(d.challenger)),
       w(treasury),
+      w(HARNESS_PDA.job(d.batch, d.job_index)),
     ];
   };
   switch (name) {
@@ -227,7 +229,8 @@ function handAccounts(
         r(HARNESS_PDA.model(record.subarray(32, 64))),
         w(HARNESS_PDA.operator(new PublicKey(record.subarray(128, 160)))),
         w(HARNESS_PDA.operator(signer)),
-        w(HARNESS_PDA.dispute(batch, a.job_index)),
+        w(HARNESS_PDA.job(batch, a.job_index)),
+        w(HARNESS_PDA.dispute(batch, a.job_index, signer)),
         sys,
       ];
     }
@@ -257,6 +260,17 @@ function handAccounts(
     }
     case 'claim_timeout':
       return resolve(keys[0]);
+    case 'end_moot_game': {
+      const d = fetch('Dispute', keys[0]);
+      return [
+        w(keys[0]),
+        w(d.challenger),
+        w(d.batch),
+        w(HARNESS_PDA.job(d.batch, d.job_index)),
+        w(HARNESS_PDA.operator(d.executor)),
+        w(HARNESS_PDA.operator(d.challenger)),
+      ];
+    }
     default:
       throw new Error(`no hand-written accounts for ${name}`);
   }
@@ -289,9 +303,14 @@ test('every instruction SettlementClient sends in a whole dispute has the hand-w
   };
   try {
     const g = await startGame((m) => cheatLayers(m, 2, 1), run);
+    // A second challenger's game on the same job, moot once the first game invalidates the job.
+    const other = await g.world.operator(5_000_000_000n);
+    const moot = await g.world.openDispute(other, g.batch, 1);
+    g.world.must(moot.res, 'second open_dispute');
     await playToOneStep(g);
     await g.chal.submitOneStep(g.dispute);
     g.world.must(await g.chal.closeBuffer(g.dispute), 'close');
+    g.world.must(await g.world.endMootGame(g.world.authority, moot.dispute), 'end_moot_game');
     // A second game ends by timeout and its batch finalizes.
     const t = await startGame(run, run);
     t.world.warp(1000);
@@ -342,6 +361,7 @@ test('every instruction SettlementClient sends in a whole dispute has the hand-w
     'one_step',
     'close_proof_buffer',
     'claim_timeout',
+    'end_moot_game',
     'finalize_batch',
   ]) {
     assert.ok(seen.get(n), `${n} compared`);

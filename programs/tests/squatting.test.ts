@@ -8,6 +8,7 @@ import {
   SIDE,
   World,
   Player,
+  attempt,
   cheatLayers,
   playToOneStep,
   type CommittedBatch,
@@ -175,6 +176,7 @@ test('moot games end with stakes unlocked and rent returned', async () => {
   assert.equal((await world.endMootGame(honest.key, moot)).error, 'GameNotMoot');
   await winAsChallenger(world, exec, honest, game);
 
+  const d = await world.dispute(moot);
   const rent = world.balance(moot);
   const wallet = world.balance(other.key.publicKey);
   const anyone = world.fund();
@@ -188,7 +190,9 @@ test('moot games end with stakes unlocked and rent returned', async () => {
   const e = await op(world, exec.key);
   assert.equal(e.locked, 0n);
   assert.equal(e.openDisputes, 0);
-  assert.equal((await world.endMootGame(anyone, moot)).ok, false, 'a closed game cannot end twice');
+  const again = world.client.ix.endMootGame({ dispute: moot, ...d });
+  const twice = await attempt(world.client.send(['end_moot_game'], [again], [anyone]));
+  assert.equal(twice.ok, false, 'a closed game cannot end twice');
   // A resolved game is a verdict, not a moot game.
   assert.equal((await world.endMootGame(anyone, game)).error, 'DisputeResolved');
   assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');

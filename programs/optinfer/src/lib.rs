@@ -156,6 +156,11 @@ pub mod optinfer {
         instructions::close_proof_buffer::close_proof_buffer(ctx)
     }
 
+    #[discrim = 20]
+    pub fn end_moot_game(ctx: &mut Context<EndMootGame>) -> Result<()> {
+        instructions::end_moot_game::end_moot_game(ctx)
+    }
+
     /// Test builds only: the pure functions in the VM (instructions/check.rs).
     #[cfg(feature = "check")]
     #[discrim = 19]
