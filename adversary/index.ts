@@ -7,4 +7,10 @@ export {
   type CheatConfig,
   type CheatMode,
 } from './executor.ts';
-export { CHALLENGER_CHEAT_MODES, FALSE_ALARM, challengerPolicy, type ChallengerCheat } from './challenger.ts';
+export {
+  CHALLENGER_CHEAT_MODES,
+  FALSE_ALARM,
+  SQUATTER,
+  challengerPolicy,
+  type ChallengerCheat,
+} from './challenger.ts';

@@ -352,6 +352,8 @@ export class Challenger {
 
   /** The trace this challenger defends for a disputed job: its own, as its policy presents it. */
   private async disputeViews(d: DisputeAccount) {
+    // A squatting policy holds no views, so the driver never moves in its games.
+    if (this.policy.abandons) return null;
     const key = `${toHex(d.modelId)}:${toHex(d.inputDigest)}:${toHex(d.outputDigest)}`;
     const job = this.disputed.get(key) ?? (await this.reloadDisputed(d));
     if (!job) return null;

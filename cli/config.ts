@@ -196,7 +196,10 @@ export const opt = {
       .default(0)
       .argParser(int('cheat-layer', 0, 1 << 20)),
   challengerCheat: () =>
-    new Option('--cheat <mode>', 'test knob: false-alarm disputes every audited job')
+    new Option(
+      '--cheat <mode>',
+      'test knob: false-alarm disputes every audited job; squat opens games on wrong jobs and abandons them',
+    )
       .env('OPTINFER_CHEAT')
       .default('none')
       .argParser(oneOf('cheat', CHALLENGER_CHEAT_MODES)),
