@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { HONEST_CHALLENGER } from '../challenger/policy.ts';
 import type { Tensor } from '../state/tensor.ts';
 import type { JobId } from '../state/types.ts';
-import { challengerPolicy, FALSE_ALARM } from './challenger.ts';
+import { challengerPolicy, FALSE_ALARM, SQUATTER } from './challenger.ts';
 
 const jobId = '00'.repeat(32) as JobId;
 const t = (b: number[]): Tensor => ({ dtype: 'uint8', dims: [b.length], data: Uint8Array.from(b) });
@@ -13,6 +13,7 @@ test('--cheat none (or none given) is the honest challenger; false-alarm is the 
   assert.equal(challengerPolicy(), HONEST_CHALLENGER);
   assert.equal(challengerPolicy('none'), HONEST_CHALLENGER);
   assert.equal(challengerPolicy('false-alarm'), FALSE_ALARM);
+  assert.equal(challengerPolicy('squat'), SQUATTER);
 });
 
 test('the honest challenger contests only mismatches and defends its own trace unchanged', () => {
@@ -36,4 +37,11 @@ test('a false alarm contests agreeing jobs too and flips one bit of the last lay
   );
   assert.equal(defended[0], layers[0]);
   assert.equal(layers[2].data[0], 6, 'its own trace is left as it was');
+});
+
+test('a squatter contests the wrong jobs an honest audit finds, then abandons its game', () => {
+  assert.equal(SQUATTER.contests({ jobId, agree: false }), true);
+  assert.equal(SQUATTER.contests({ jobId, agree: true }), false);
+  assert.equal(SQUATTER.abandons, true);
+  assert.equal(HONEST_CHALLENGER.abandons ?? false, false);
 });

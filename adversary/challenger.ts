@@ -1,10 +1,15 @@
-// Dishonest challenger policies for tests and demos (`challenger --cheat`): false alarms on correct results.
+// Dishonest challenger policies for tests and demos (`challenger --cheat`): false alarms on correct results, and
+// an executor's accomplice that squats a wrong job's dispute and abandons it.
 import type { ChallengerPolicy } from '../challenger/policy.ts';
 import { HONEST_CHALLENGER } from '../challenger/policy.ts';
 import type { Tensor } from '../state/tensor.ts';
 
-/** 'false-alarm': contests every audited job and defends a trace whose last layer has one byte changed. */
-export const CHALLENGER_CHEAT_MODES = ['none', 'false-alarm'] as const;
+/**
+ * 'false-alarm': contests every audited job and defends a trace whose last layer has one byte changed.
+ * 'squat': a cheating executor's accomplice: opens a game on every wrong job it finds, then never moves in it,
+ * so the executor wins it on time (before issue 13 that cleared the job and shut every honest challenger out).
+ */
+export const CHALLENGER_CHEAT_MODES = ['none', 'false-alarm', 'squat'] as const;
 export type ChallengerCheat = (typeof CHALLENGER_CHEAT_MODES)[number];
 
 export const FALSE_ALARM: ChallengerPolicy = {
@@ -19,7 +24,13 @@ export const FALSE_ALARM: ChallengerPolicy = {
   },
 };
 
+export const SQUATTER: ChallengerPolicy = {
+  contests: ({ agree }) => !agree,
+  defend: (layers: Tensor[]) => layers,
+  abandons: true,
+};
+
 /** The challenger policy a `--cheat` setting asks for: honest for 'none' (or none given). */
 export function challengerPolicy(cheat: ChallengerCheat = 'none'): ChallengerPolicy {
-  return cheat === 'false-alarm' ? FALSE_ALARM : HONEST_CHALLENGER;
+  return cheat === 'false-alarm' ? FALSE_ALARM : cheat === 'squat' ? SQUATTER : HONEST_CHALLENGER;
 }

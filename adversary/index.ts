@@ -7,5 +7,11 @@ export {
   type CheatConfig,
   type CheatMode,
 } from './executor.ts';
-export { CHALLENGER_CHEAT_MODES, FALSE_ALARM, challengerPolicy, type ChallengerCheat } from './challenger.ts';
+export {
+  CHALLENGER_CHEAT_MODES,
+  FALSE_ALARM,
+  SQUATTER,
+  challengerPolicy,
+  type ChallengerCheat,
+} from './challenger.ts';
 export { UnbondingCheater, type WithdrawAttempt } from './unbonder.ts';

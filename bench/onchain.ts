@@ -33,7 +33,7 @@ import { startLocalChain, DEFAULT_VALIDATOR_BINARY } from '../chain/local-chain.
 
 /** Slot time of the local validator for the JSON-RPC rows. */
 export const RPC_SLOT_MS = 50;
-const BATCH_SIZES = [1, 64, 1024, 16384];
+const BATCH_SIZES = [1, 64, 1024, 8192];
 const FUND = 100n * BigInt(LAMPORTS_PER_SOL);
 const BOND = BigInt(LAMPORTS_PER_SOL);
 

@@ -301,12 +301,23 @@ export class Challenger {
     if (!open.ok) return refuse(open);
     const loaded = rules.modelIsLoaded(onChainModel, f.modelId);
     if (!loaded.ok) return refuse(loaded);
-    const existing = await client.fetchDispute({ batchIndex: BigInt(f.batchIndex), jobIndex: proof.index });
+    // Its own game only: games other challengers opened on the job (an accomplice's included) do not
+    // stop this one; a job another game already proved wrong does.
+    const [mine, job] = await Promise.all([
+      client.fetchDispute({
+        batchIndex: BigInt(f.batchIndex),
+        jobIndex: proof.index,
+        challenger: this.keypair.publicKey,
+      }),
+      client.fetchJob(BigInt(f.batchIndex), proof.index),
+    ]);
     // A dispute this challenger already opened is still played: the driver needs the job's views.
-    if (existing?.challenger.equals(this.keypair.publicKey))
+    if (mine)
       this.disputed.set(`${f.modelId}:${proofInput(proof)}:${f.claimedOutputDigest}`, { model, inputs });
-    const fresh = rules.notDisputedYet(existing, this.keypair.publicKey);
+    const fresh = rules.notDisputedYet(mine);
     if (!fresh.ok) return refuse(fresh);
+    const standing = rules.jobNotInvalidated(job);
+    if (!standing.ok) return refuse(standing);
     const notSelf = rules.neverCounterYourself(f.executor, this.keypair.publicKey);
     if (!notSelf.ok) return refuse(notSelf);
     const staked = rules.stakeIsBonded(await client.fetchOperator(this.keypair.publicKey), config);
@@ -341,6 +352,8 @@ export class Challenger {
 
   /** The trace this challenger defends for a disputed job: its own, as its policy presents it. */
   private async disputeViews(d: DisputeAccount) {
+    // A squatting policy holds no views, so the driver never moves in its games.
+    if (this.policy.abandons) return null;
     const key = `${toHex(d.modelId)}:${toHex(d.inputDigest)}:${toHex(d.outputDigest)}`;
     const job = this.disputed.get(key) ?? (await this.reloadDisputed(d));
     if (!job) return null;

@@ -10,6 +10,8 @@ export interface ChallengerPolicy {
   contests(audit: { jobId: JobId; agree: boolean }): boolean;
   /** The layer tensors to defend in a game, given the challenger's own trace of the job. */
   defend(layers: Tensor[]): Tensor[];
+  /** Opens its games and never moves in them (an executor's accomplice squatting the job); false by default. */
+  abandons?: boolean;
 }
 
 export const HONEST_CHALLENGER: ChallengerPolicy = {

@@ -11,6 +11,7 @@ import {
   type CheatConfig,
 } from '../adversary/index.ts';
 import { DEFAULT_SEQUENCER_CONFIG } from '../sequencer/sequencer.ts';
+import { MAX_BATCH_JOBS } from '../settlement/instructions.ts';
 import { OptinferError } from '../state/errors.ts';
 import { asSampleRate } from '../state/sample.ts';
 import type { Logger } from '../common/log.ts';
@@ -138,7 +139,7 @@ export const opt = {
     new Option('--batch-max-jobs <n>', 'cut a batch at this many executed jobs')
       .env('OPTINFER_BATCH_MAX_JOBS')
       .default(DEFAULT_SEQUENCER_CONFIG.batchMaxJobs)
-      .argParser(int('batch-max-jobs', 1, 1 << 14)), // commit_batch refuses more (MAX_BATCH_JOBS)
+      .argParser(int('batch-max-jobs', 1, MAX_BATCH_JOBS)), // commit_batch refuses more
   batchMaxAge: () =>
     new Option('--batch-max-age-ms <ms>', '... or when the oldest executed job has waited this long')
       .env('OPTINFER_BATCH_MAX_AGE_MS')
@@ -196,7 +197,10 @@ export const opt = {
       .default(0)
       .argParser(int('cheat-layer', 0, 1 << 20)),
   challengerCheat: () =>
-    new Option('--cheat <mode>', 'test knob: false-alarm disputes every audited job')
+    new Option(
+      '--cheat <mode>',
+      'test knob: false-alarm disputes every audited job; squat opens games on wrong jobs and abandons them',
+    )
       .env('OPTINFER_CHEAT')
       .default('none')
       .argParser(oneOf('cheat', CHALLENGER_CHEAT_MODES)),

@@ -24,6 +24,8 @@ export class DisputeDriver {
   private running = false;
   private readonly views = new Map<string, { trace: TraceView; model: ModelView } | null>();
   readonly resolved = new Map<string, { winner: number; mine: boolean }>();
+  /** Games this party ended as moot: another game on the job had already invalidated it. */
+  readonly moot = new Set<string>();
   private readonly lastError = new Map<string, string>();
 
   constructor(
@@ -79,12 +81,29 @@ export class DisputeDriver {
   }
 
   private async playAll(address: PublicKey, first: DisputeAccount): Promise<void> {
+    if (await this.endIfMoot(address, first)) return;
     let d = first;
     for (let moves = 0; moves < MAX_MOVES_PER_PASS; moves++) {
       if (!(await this.play(address, d))) return;
       d = await this.client.dispute(address);
       if (d.phase === PHASE.RESOLVED) return;
     }
+  }
+
+  /**
+   * Several challengers may each play a game on one job. Once one of them wins, the job is invalidated and
+   * the program refuses the others' one-step and timeout (GameMoot): this party ends its game instead, which
+   * unlocks both stakes and returns the game's rent to its challenger. True when it did.
+   */
+  private async endIfMoot(address: PublicKey, d: DisputeAccount): Promise<boolean> {
+    if (d.phase === PHASE.RESOLVED || !(await this.client.jobInvalidated(d.batch, d.jobIndex))) return false;
+    await this.client.endMootGame(this.signer, address);
+    this.moot.add(address.toBase58());
+    this.log.info(
+      { dispute: address.toBase58(), job: d.jobIndex },
+      'game ended as moot: another game already invalidated the job',
+    );
+    return true;
   }
 
   /** Makes this party's move if it has one; true when it moved. */

@@ -1,7 +1,6 @@
 // One test per rule of dispute/rules.ts, each with a case the rule refuses and one it allows, on toy states.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Keypair } from '@solana/web3.js';
 import { PHASE } from './phases.ts';
 import { SIDE, CHUNK_HEADER } from '../settlement/accounts.ts';
 import * as rules from './rules.ts';
@@ -64,10 +63,16 @@ rule('modelIsLoaded', () => {
 });
 
 rule('notDisputedYet', () => {
-  allowed(rules.notDisputedYet(null, CHALLENGER));
-  refused(rules.notDisputedYet(toyDispute(), CHALLENGER), 'notDisputedYet', /this challenger already/);
-  const other = Keypair.generate().publicKey;
-  refused(rules.notDisputedYet(toyDispute(), other), 'notDisputedYet', /another challenger already/);
+  allowed(rules.notDisputedYet(null));
+  refused(rules.notDisputedYet(toyDispute()), 'notDisputedYet', /this challenger already/);
+});
+
+rule('jobNotInvalidated', () => {
+  const job = { batch: EXECUTOR, executorStake: 5n, jobIndex: 1, openGames: 1, invalidated: 0, bump: 255 };
+  allowed(rules.jobNotInvalidated(null));
+  // Another challenger's open game does not stop this one.
+  allowed(rules.jobNotInvalidated(job));
+  refused(rules.jobNotInvalidated({ ...job, invalidated: 1 }), 'jobNotInvalidated', /already proved/);
 });
 
 rule('neverCounterYourself', () => {

@@ -7,6 +7,7 @@ import {
   type BatchAccount,
   type ConfigAccount,
   type DisputeAccount,
+  type JobAccount,
   type ModelAccount,
   type OperatorAccount,
   type Side,
@@ -21,6 +22,7 @@ export const RULES = [
   'windowIsOpen',
   'modelIsLoaded',
   'notDisputedYet',
+  'jobNotInvalidated',
   'neverCounterYourself',
   'stakeIsBonded',
   // Playing.
@@ -81,15 +83,20 @@ export function modelIsLoaded(model: ModelAccount | null, modelId: string): Verd
     : refuse('modelIsLoaded', `model ${modelId} is not registered on chain`);
 }
 
-/** One dispute per job: the program keys it by (batch, job), so a second open cannot succeed. */
-export function notDisputedYet(existing: DisputeAccount | null, me: PublicKey): Verdict {
-  if (!existing) return OK;
-  return refuse(
-    'notDisputedYet',
-    existing.challenger.equals(me)
-      ? 'this challenger already disputes the job'
-      : 'another challenger already disputes the job',
-  );
+/**
+ * One game per (job, challenger): the program keys a game by (batch, job, challenger), so this
+ * challenger's second open cannot succeed. Other challengers' games on the job do not matter: each
+ * plays its own, and one opened by the executor's accomplice cannot shut this one out.
+ */
+export function notDisputedYet(mine: DisputeAccount | null): Verdict {
+  return mine ? refuse('notDisputedYet', 'this challenger already disputes the job') : OK;
+}
+
+/** Once a game proved the job wrong, the program refuses new games on it (JobInvalidated). */
+export function jobNotInvalidated(job: JobAccount | null): Verdict {
+  return job && job.invalidated !== 0
+    ? refuse('jobNotInvalidated', 'another challenger already proved the job wrong')
+    : OK;
 }
 
 /** A party never disputes its own job (the program refuses a self-challenge). */

@@ -3,8 +3,6 @@ import { PublicKey, type Signer } from '@solana/web3.js';
 import type { ExecutorId, Hash32, ModelId } from '../state/types.ts';
 import {
   DEFAULT_SLOT_MS,
-  PHASE,
-  SIDE,
   finalizable,
   freeBond,
   type ConfigAccount,
@@ -125,18 +123,18 @@ export class ChainSettlement implements Settlement {
     return b ? { root: toHex(b.root) as Hash32, jobCount: b.jobCount } : undefined;
   }
 
-  /** Positions of the batch's jobs whose executor lost a dispute (the program keeps those disputes forever). */
+  /**
+   * Positions of the batch's jobs whose executor lost a dispute: their Job account says so (the program keeps
+   * it as the job's verdict record), once however many challengers played games on the job.
+   */
   async invalidatedJobs(b: BatchHeader): Promise<number[]> {
     const batch = await this.client.fetchBatch(BigInt(b.index));
     if (!batch || batch.invalidated === 0) return [];
     const address = this.client.pdas.batch(BigInt(b.index));
     // One getProgramAccounts call, not one read per job: batches hold up to 65,536 jobs.
-    return (await this.client.listDisputes())
-      .filter(
-        ({ dispute: d }) =>
-          d.batch.equals(address) && d.phase === PHASE.RESOLVED && d.winner === SIDE.CHALLENGER,
-      )
-      .map(({ dispute: d }) => d.jobIndex)
+    return (await this.client.listJobs())
+      .filter(({ job: j }) => j.batch.equals(address) && j.invalidated !== 0)
+      .map(({ job: j }) => j.jobIndex)
       .sort((x, y) => x - y);
   }
 }

@@ -75,6 +75,15 @@ export interface BatchAccount {
   finalized: number;
   bump: number;
 }
+/** One disputed job: its open games, the executor stake they share, and whether a game invalidated it. */
+export interface JobAccount {
+  batch: PublicKey;
+  executorStake: bigint;
+  jobIndex: number;
+  openGames: number;
+  invalidated: number;
+  bump: number;
+}
 export const SIDE = { EXECUTOR: 0, CHALLENGER: 1 } as const;
 export type Side = (typeof SIDE)[keyof typeof SIDE];
 /** `chunkIndex` value meaning the two sides disagree on the layer header (dtype or dims). */
@@ -96,6 +105,7 @@ export interface DisputeAccount {
   header: Buffer[];
   chunkRoot: Buffer[];
   node: Buffer[];
+  /** The job's shared executor stake when this game opened; what it took once the challenger won. */
   executorStake: bigint;
   challengerStake: bigint;
   /** Game slots left, [executor, challenger]. */
@@ -138,7 +148,7 @@ export interface ProofBufferAccount {
 }
 
 export type AccountName =
-  'Config' | 'Operator' | 'Model' | 'OpsPage' | 'Batch' | 'Dispute' | 'ProofBuffer' | 'Vault';
+  'Config' | 'Operator' | 'Model' | 'OpsPage' | 'Batch' | 'Job' | 'Dispute' | 'ProofBuffer' | 'Vault';
 
 /** ProofBuffer is a Slab: [disc 8][dispute 32][owner 32][bump 1][len u32][bytes...]. */
 export const PROOF_BUFFER_LEN_OFFSET = 8 + 32 + 32 + 1;
@@ -178,6 +188,7 @@ export const decodeConfig = (d: Uint8Array) => decodeRaw('Config', d) as unknown
 export const decodeOperator = (d: Uint8Array) => decodeRaw('Operator', d) as unknown as OperatorAccount;
 export const decodeBatch = (d: Uint8Array) => decodeRaw('Batch', d) as unknown as BatchAccount;
 export const decodeDispute = (d: Uint8Array) => decodeRaw('Dispute', d) as unknown as DisputeAccount;
+export const decodeJob = (d: Uint8Array) => decodeRaw('Job', d) as unknown as JobAccount;
 
 export function decodeModel(d: Uint8Array): ModelAccount {
   const m = decodeRaw('Model', d) as unknown as ModelAccount;

@@ -10,6 +10,7 @@ import {
   decodeBatch,
   decodeConfig,
   decodeDispute,
+  decodeJob,
   decodeModel,
   decodeOperator,
   decodeOpsPage,
@@ -18,6 +19,7 @@ import {
   type BatchAccount,
   type ConfigAccount,
   type DisputeAccount,
+  type JobAccount,
   type ModelAccount,
   type OperatorAccount,
   type OpsPageAccount,
@@ -38,6 +40,13 @@ import {
 import type { Pdas } from './pdas.ts';
 import type { SendResult, Sender } from './sender.ts';
 import type { LogEvents } from './events.ts';
+
+/** One game: `challenger`'s dispute on job `jobIndex` of batch `batchIndex`. */
+export interface GameRef {
+  batchIndex: U64;
+  jobIndex: number;
+  challenger: PublicKey;
+}
 
 export interface SettlementClientOptions {
   /** Priority fee, micro-lamports per compute unit (a setComputeUnitPrice instruction); none by default. */
@@ -163,14 +172,23 @@ export class SettlementClient {
   fetchOpsPage(modelId: Bytes32, page: number): Promise<OpsPageAccount | null> {
     return this.read(this.pdas.ops(this.pdas.model(modelId), page), decodeOpsPage);
   }
-  /** The dispute at an address, or on job `jobIndex` of batch `batchIndex`. */
-  fetchDispute(at: PublicKey | { batchIndex: U64; jobIndex: number }): Promise<DisputeAccount | null> {
+  /** The dispute at an address, or `challenger`'s game on job `jobIndex` of batch `batchIndex`. */
+  fetchDispute(at: PublicKey | GameRef): Promise<DisputeAccount | null> {
     return this.read(this.disputeAddress(at), decodeDispute);
   }
-  async dispute(at: PublicKey | { batchIndex: U64; jobIndex: number }): Promise<DisputeAccount> {
+  async dispute(at: PublicKey | GameRef): Promise<DisputeAccount> {
     const d = await this.fetchDispute(at);
     if (!d) throw new OptinferError('NOT_FOUND', `dispute ${this.disputeAddress(at).toBase58()}: not found`);
     return d;
+  }
+  /** Job `jobIndex` of batch `batchIndex` (or of the batch account `batch`): null until a game opened on it. */
+  fetchJob(batch: U64 | PublicKey, jobIndex: number): Promise<JobAccount | null> {
+    const b = batch instanceof PublicKey ? batch : this.pdas.batch(batch);
+    return this.read(this.pdas.job(b, jobIndex), decodeJob);
+  }
+  /** Whether a game on the job already invalidated it (then its other games are moot). */
+  async jobInvalidated(batch: U64 | PublicKey, jobIndex: number): Promise<boolean> {
+    return ((await this.fetchJob(batch, jobIndex))?.invalidated ?? 0) !== 0;
   }
   fetchProofBuffer(dispute: PublicKey, owner: PublicKey): Promise<ProofBufferAccount | null> {
     return this.read(this.pdas.proof(dispute, owner), decodeProofBuffer);
@@ -207,6 +225,11 @@ export class SettlementClient {
       .map((a) => ({ address: a.address, batch: decodeBatch(a.data) }))
       .sort((x, y) => (x.batch.index < y.batch.index ? -1 : x.batch.index > y.batch.index ? 1 : 0));
   }
+  /** Every job a game was opened on (its Job account, kept as the job's verdict record). */
+  async listJobs(): Promise<{ address: PublicKey; job: JobAccount }[]> {
+    const all = await this.sender.getProgramAccounts(discriminatorOf('Job'));
+    return all.map((a) => ({ address: a.address, job: decodeJob(a.data) }));
+  }
   /** Every operator bond. */
   async listOperators(): Promise<{ address: PublicKey; operator: OperatorAccount }[]> {
     const all = await this.sender.getProgramAccounts(discriminatorOf('Operator'));
@@ -217,8 +240,10 @@ export class SettlementClient {
     return this.sender.subscribe(onEvents);
   }
 
-  disputeAddress(at: PublicKey | { batchIndex: U64; jobIndex: number }): PublicKey {
-    return at instanceof PublicKey ? at : this.pdas.dispute(this.pdas.batch(at.batchIndex), at.jobIndex);
+  disputeAddress(at: PublicKey | GameRef): PublicKey {
+    return at instanceof PublicKey
+      ? at
+      : this.pdas.dispute(this.pdas.batch(at.batchIndex), at.jobIndex, at.challenger);
   }
 
   // ---- authority ------------------------------------------------------------------------------
@@ -413,7 +438,10 @@ export class SettlementClient {
     const result = await this.sender.send([...pre, ...ixs], [challenger], {
       label: `open_dispute ${q.batchIndex}/${q.jobIndex}`,
     });
-    return { dispute: this.pdas.dispute(this.pdas.batch(q.batchIndex), q.jobIndex), result };
+    return {
+      dispute: this.pdas.dispute(this.pdas.batch(q.batchIndex), q.jobIndex, challenger.publicKey),
+      result,
+    };
   }
 
   async commitTrace(
@@ -527,7 +555,13 @@ export class SettlementClient {
     const d = await this.dispute(dispute);
     return {
       d,
-      parties: { dispute, batch: d.batch, executor: d.executor, challenger: d.challenger },
+      parties: {
+        dispute,
+        batch: d.batch,
+        jobIndex: d.jobIndex,
+        executor: d.executor,
+        challenger: d.challenger,
+      },
     };
   }
 
@@ -561,5 +595,27 @@ export class SettlementClient {
   async claimTimeout(payer: Signer, dispute: PublicKey) {
     const { parties } = await this.parties(dispute);
     return this.send(['claim_timeout'], [this.ix.claimTimeout(parties)], [payer]);
+  }
+
+  /**
+   * Ends a game whose job another game already invalidated (the program refuses its one-step and
+   * timeout with GameMoot): both stakes unlocked, nobody slashed, the Dispute account's rent back to
+   * its challenger. Anyone may call; `payer` pays the fee.
+   */
+  async endMootGame(payer: Signer, dispute: PublicKey) {
+    const d = await this.dispute(dispute);
+    return this.send(
+      ['end_moot_game'],
+      [
+        this.ix.endMootGame({
+          dispute,
+          batch: d.batch,
+          jobIndex: d.jobIndex,
+          executor: d.executor,
+          challenger: d.challenger,
+        }),
+      ],
+      [payer],
+    );
   }
 }

@@ -30,7 +30,8 @@ export type InstructionName =
   | 'close_proof_buffer'
   | 'propose_authority'
   | 'accept_authority'
-  | 'withdraw_treasury';
+  | 'withdraw_treasury'
+  | 'end_moot_game';
 
 /** Most instruction data @coral-xyz/anchor's coder encodes (its scratch buffer). */
 export const MAX_INSTRUCTION_DATA = 1000;
@@ -43,7 +44,7 @@ export const ED25519_PROGRAM_ID = new PublicKey('Ed25519SigVerify111111111111111
 export const OPEN_DISPUTE_PUBKEY_OFFSET = 1 + 4 + 128;
 export const OPEN_DISPUTE_SIGNATURE_OFFSET = 1 + 4 + RECORD_BYTES;
 /** The most jobs commit_batch accepts (programs/optinfer/src/instructions/commit_batch.rs MAX_BATCH_JOBS). */
-export const MAX_BATCH_JOBS = 1 << 14;
+export const MAX_BATCH_JOBS = 1 << 13;
 /** Most bytes one write_proof_buffer instruction carries so its transaction stays under 1232 bytes. */
 export const PROOF_WRITE_BYTES = 900;
 /** Capacity of a new proof buffer and the most one write may grow it by (state/proof_buffer.rs). */
@@ -313,7 +314,8 @@ export class InstructionBuilder {
         model: this.pdas.model(p.record.subarray(32, 64)),
         executor_operator: this.pdas.operator(executor),
         challenger_operator: this.pdas.operator(p.challenger),
-        dispute: this.pdas.dispute(batch, p.jobIndex),
+        job: this.pdas.job(batch, p.jobIndex),
+        dispute: this.pdas.dispute(batch, p.jobIndex, p.challenger),
       },
     );
   }
@@ -424,6 +426,7 @@ export class InstructionBuilder {
       executor_operator: this.pdas.operator(p.executor),
       challenger_operator: this.pdas.operator(p.challenger),
       vault: this.pdas.vault(),
+      job: this.pdas.job(p.batch, p.jobIndex),
     };
   }
   /**
@@ -454,6 +457,21 @@ export class InstructionBuilder {
   claimTimeout(p: DisputeParties) {
     return this.ix('claim_timeout', {}, this.resolveAccounts(p));
   }
+  /** Ends a game whose job another game invalidated: stakes unlocked, its rent back to its challenger. */
+  endMootGame(p: DisputeParties) {
+    return this.ix(
+      'end_moot_game',
+      {},
+      {
+        dispute: p.dispute,
+        challenger: p.challenger,
+        batch: p.batch,
+        job: this.pdas.job(p.batch, p.jobIndex),
+        executor_operator: this.pdas.operator(p.executor),
+        challenger_operator: this.pdas.operator(p.challenger),
+      },
+    );
+  }
 }
 
 export interface OpenDisputeParams {
@@ -470,6 +488,7 @@ export interface OpenDisputeParams {
 export interface DisputeParties {
   dispute: PublicKey;
   batch: PublicKey;
+  jobIndex: number;
   executor: PublicKey;
   challenger: PublicKey;
 }

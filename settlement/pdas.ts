@@ -13,6 +13,7 @@ export const SEEDS = {
   OPS: 'ops',
   BATCH: 'batch',
   DISPUTE: 'dispute',
+  JOB: 'job',
   PROOF: 'proof',
   VAULT: 'vault',
 } as const;
@@ -85,12 +86,19 @@ export class Pdas {
   batch(index: number | bigint): PublicKey {
     return this.batchWithBump(index)[0];
   }
-  /** ["dispute", batch pda, u32 job index LE] */
-  disputeWithBump(batch: PublicKey, jobIndex: number) {
-    return this.find([Buffer.from(SEEDS.DISPUTE), batch.toBuffer(), u32(jobIndex)]);
+  /** ["dispute", batch pda, u32 job index LE, challenger]: one game per (job, challenger). */
+  disputeWithBump(batch: PublicKey, jobIndex: number, challenger: PublicKey) {
+    return this.find([Buffer.from(SEEDS.DISPUTE), batch.toBuffer(), u32(jobIndex), challenger.toBuffer()]);
   }
-  dispute(batch: PublicKey, jobIndex: number): PublicKey {
-    return this.disputeWithBump(batch, jobIndex)[0];
+  dispute(batch: PublicKey, jobIndex: number, challenger: PublicKey): PublicKey {
+    return this.disputeWithBump(batch, jobIndex, challenger)[0];
+  }
+  /** ["job", batch pda, u32 job index LE]: the job's open games, shared executor stake and verdict. */
+  jobWithBump(batch: PublicKey, jobIndex: number) {
+    return this.find([Buffer.from(SEEDS.JOB), batch.toBuffer(), u32(jobIndex)]);
+  }
+  job(batch: PublicKey, jobIndex: number): PublicKey {
+    return this.jobWithBump(batch, jobIndex)[0];
   }
   /** ["proof", dispute pda, owner] */
   proofWithBump(dispute: PublicKey, owner: PublicKey) {

@@ -1,5 +1,6 @@
 // Prints real compute units and transaction counts of the SBF program in LiteSVM (npm run program:cu).
 import { readFileSync } from 'node:fs';
+import type { PublicKey } from '@solana/web3.js';
 import path from 'node:path';
 import { World, Player, cheatLayers, playToOneStep, PHASE } from './lib/game.ts';
 import { bigMatmulModel, chainModel, mlpModel, run, wideModel, type ModelDef } from './lib/model.ts';
@@ -99,6 +100,42 @@ rows.push({
 });
 console.log('Whole disputes (open .. one-step .. close buffer), cheat in the middle layer:');
 console.table(rows);
+
+// Games per job: several challengers each open their own game on one job (a 1024-job batch, so
+// open_dispute carries 10 Merkle siblings); the first to win invalidates the job, the others end as moot.
+{
+  const m = chainModel(8);
+  const world = new World();
+  await world.init();
+  await world.registerModel(m);
+  const e = await world.operator(10_000_000_000n);
+  const exec = new Player(world, e, world.trace(cheatLayers(m, 4, 0)));
+  const b = await world.commitBatch(0, e, world.outputDigest(exec.trace), 1024, 1);
+  const gameRows: Record<string, unknown>[] = [];
+  const row = (what: string, t: { ok: boolean; cu: number; size: number }) => {
+    summarize([t]);
+    gameRows.push({ instruction: what, CU: t.cu, 'tx bytes': t.size });
+  };
+  const games: { chal: Player; dispute: PublicKey }[] = [];
+  for (let i = 0; i < 3; i++) {
+    const chal = new Player(world, await world.operator(5_000_000_000n), world.trace(run(m)));
+    const { dispute, res } = await world.openDispute(chal.key, b, 1);
+    row(
+      `open_dispute (game ${i + 1} on the job${i === 0 ? ', creates the Job account' : ''})`,
+      world.must(res, 'open'),
+    );
+    games.push({ chal, dispute });
+  }
+  await playToOneStep({ world, exec, chal: games[0].chal, dispute: games[0].dispute });
+  const { steps } = await games[0].chal.submitOneStep(games[0].dispute);
+  row('one_step (winning game, takes the Job account)', steps[steps.length - 1]);
+  for (const g of games.slice(1))
+    row('end_moot_game', world.must(await world.endMootGame(e, g.dispute), 'moot'));
+  console.log(
+    '\nGames per job (1024-job batch): each challenger its own game, the first win ends the others:',
+  );
+  console.table(gameRows);
+}
 
 // A one-step too heavy for one transaction: MatMulInteger x[1,2048] x W[2048,64], sliced.
 {

@@ -174,7 +174,7 @@ test('open_dispute on the last job of the deepest batch (MAX_BATCH_JOBS) fits 12
     'commit_batch',
   );
   const siblings = P.proof(levels, n - 1);
-  assert.equal(siblings.length, 14);
+  assert.equal(siblings.length, Math.log2(n));
   const res = await s.world.sendRaw(
     client.ix.openDisputeIxs({
       challenger: s.accomplice.publicKey,
@@ -186,8 +186,8 @@ test('open_dispute on the last job of the deepest batch (MAX_BATCH_JOBS) fits 12
     }),
     [s.accomplice],
   );
-  s.world.must(res, 'open_dispute at depth 14');
+  s.world.must(res, `open_dispute at depth ${Math.log2(n)}`);
   assert.ok(res.size <= 1232, `open_dispute is ${res.size} bytes`);
-  console.log(`open_dispute, depth 14: ${res.size} bytes, ${res.cu} CU`);
+  console.log(`open_dispute, depth ${Math.log2(n)}: ${res.size} bytes, ${res.cu} CU`);
   assert.equal(s.world.unaccountedLamports(), 0n, 'lamports conserved');
 });

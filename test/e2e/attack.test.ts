@@ -3,6 +3,7 @@
 // challengers; every role killed with SIGKILL once mid-dispute in the first scenario.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { PublicKey } from '@solana/web3.js';
 import { PHASE, SIDE, type OperatorAccount } from '../../settlement/index.ts';
 import { verifyInclusion } from '../../state/job.ts';
 import { waitFor } from '../helpers/node-process.ts';
@@ -95,13 +96,19 @@ async function scenario(
     const after = await ops();
     const treasuryAfter = BigInt(await c.client.sender.getBalance(c.client.pdas.vault()));
 
-    // Every dispute was opened by a challenger against a dishonest executor, and the challenger won it.
+    const accomplice = (k: PublicKey) =>
+      c.challengers.some((r) => r.challengerCheat && r.keypair.publicKey.equals(k));
+    // Every dispute was opened by a challenger against a dishonest executor, and an honest challenger won it
+    // (an accomplice's abandoned game is lost on time, or ended as moot and closed once the job fell).
     for (const { address, dispute: d } of disputes) {
       const against = c.executors.find((e) => e.keypair.publicKey.equals(d.executor));
       assert.ok(against?.cheat, `dispute ${address.toBase58()} names an honest executor`);
       assert.equal(d.phase, PHASE.RESOLVED);
+      if (accomplice(d.challenger)) continue;
       assert.equal(d.winner, SIDE.CHALLENGER, `dispute ${address.toBase58()} won by the ${against.name}`);
     }
+    const won = disputes.filter(({ dispute: d }) => d.winner === SIDE.CHALLENGER);
+    const lost = disputes.filter(({ dispute: d }) => d.winner === SIDE.EXECUTOR);
     // Every dishonest executor lost at least one full minimum stake; every honest bond is intact.
     for (const e of c.executors) {
       const op = after.get(e.name)!;
@@ -110,27 +117,35 @@ async function scenario(
         assert.equal(op.locked, 0n);
         continue;
       }
-      const slashed = disputes
+      const slashed = won
         .filter(({ dispute: d }) => d.executor.equals(e.keypair.publicKey))
         .reduce((s, { dispute: d }) => s + d.executorStake, 0n);
       assert.ok(slashed >= MIN_EXECUTOR_BOND, `${e.name} (${e.cheat.mode}) slashed only ${slashed} lamports`);
       assert.equal(op.locked, 0n, `${e.name}: stake still locked`);
     }
-    // The challengers got the bounty of every slash and the vault the rest: nothing created or lost.
-    const slashedTotal = disputes.reduce((s, { dispute: d }) => s + d.executorStake, 0n);
-    const bounties = disputes.reduce((s, { dispute: d }) => s + bpsOf(d.executorStake, BOUNTY_BPS), 0n);
-    const challengerGain = c.challengers.reduce(
-      (s, r) => s + bonded(after.get(r.name)!) - bonded(before.get(r.name)!),
-      0n,
-    );
-    assert.ok(bounties > 0n, 'no bounty was paid');
-    assert.equal(challengerGain, bounties, 'challenger bonds did not gain exactly the bounties');
+    // Each resolved game moved its loser's stake: the bounty to the winner, the rest to the vault (moot
+    // games moved nothing). Nothing created or lost.
+    const stakeOf = (d: (typeof disputes)[number]['dispute']) =>
+      d.winner === SIDE.CHALLENGER ? d.executorStake : d.challengerStake;
+    const slashedTotal = disputes.reduce((s, { dispute: d }) => s + stakeOf(d), 0n);
+    const bounties = disputes.reduce((s, { dispute: d }) => s + bpsOf(stakeOf(d), BOUNTY_BPS), 0n);
+    assert.ok(won.length > 0 && bounties > 0n, 'no bounty was paid');
+    for (const r of c.challengers) {
+      const mine = (x: typeof disputes) =>
+        x.filter(({ dispute: d }) => d.challenger.equals(r.keypair.publicKey));
+      const expected =
+        mine(won).reduce((s, { dispute: d }) => s + bpsOf(d.executorStake, BOUNTY_BPS), 0n) -
+        mine(lost).reduce((s, { dispute: d }) => s + d.challengerStake, 0n);
+      const gain = bonded(after.get(r.name)!) - bonded(before.get(r.name)!);
+      assert.equal(gain, expected, `${r.name}: bond did not move by exactly its games' stakes`);
+      if (!r.challengerCheat) assert.ok(gain >= 0n, `${r.name}: honest challenger lost bond`);
+      assert.equal(after.get(r.name)!.locked, 0n);
+    }
     assert.equal(
       treasuryAfter - treasuryBefore,
       slashedTotal - bounties,
       'the vault did not get the remainder',
     );
-    for (const r of c.challengers) assert.equal(after.get(r.name)!.locked, 0n);
   } catch (e) {
     process.stderr.write(`cluster logs (${c.dir}):\n${c.logs()}\n`);
     throw e;
@@ -180,6 +195,39 @@ test(
         clockSlots: 200,
       },
       12,
+    );
+  },
+);
+
+test(
+  "squatter: the cheating executor's accomplice opens a game on its wrong job and abandons it; the honest challenger still wins",
+  { timeout: 600_000 },
+  async () => {
+    await scenario(
+      {
+        evil: [{ mode: 'wrong-layer', layer: 2 }],
+        challengers: 2,
+        challengerCheats: ['squat', 'none'],
+        clockSlots: 200,
+      },
+      4,
+      async (c) => {
+        const squatter = c.challengers.find((r) => r.challengerCheat === 'squat')!;
+        const honest = c.challengers.find((r) => !r.challengerCheat)!;
+        // Both play their own game on a wrong job: the squatter's does not shut the honest challenger out.
+        await waitFor(
+          'a game of the squatter and one of the honest challenger on the same job',
+          async () => {
+            const all = (await c.client.listDisputes()).map((x) => x.dispute);
+            const by = (r: typeof squatter) => all.filter((d) => d.challenger.equals(r.keypair.publicKey));
+            return by(squatter).some((s) =>
+              by(honest).some((h) => h.batch.equals(s.batch) && h.jobIndex === s.jobIndex),
+            );
+          },
+          120_000,
+          250,
+        );
+      },
     );
   },
 );

@@ -7,7 +7,7 @@ import { Keypair, LAMPORTS_PER_SOL, PublicKey } from '@solana/web3.js';
 import { startLocalChain, type LocalChain } from '../../chain/local-chain.ts';
 import { saveKeypair } from '../../common/keys.ts';
 import { connectRpc, DEFAULT_SO_PATH, PROGRAM_ID, type SettlementClient } from '../../settlement/index.ts';
-import type { CheatMode } from '../../adversary/index.ts';
+import type { ChallengerCheat, CheatMode } from '../../adversary/index.ts';
 import { DEMO_MODEL_PATH } from '../../cli/roles.ts';
 import { loadModel, type LoadedModel } from '../../executor/model.ts';
 import { runModel } from '../../executor/run.ts';
@@ -27,6 +27,8 @@ export interface ClusterOptions {
   evil: EvilSpec[];
   honest?: number;
   challengers?: number;
+  /** `--cheat` of challenger i (adversary/challenger.ts); honest when not given. */
+  challengerCheats?: ChallengerCheat[];
   slotMs?: number;
   windowSlots?: number;
   clockSlots?: number;
@@ -62,6 +64,8 @@ export interface Role {
   ready: RegExp;
   keypair: Keypair;
   cheat?: EvilSpec;
+  /** A challenger's `--cheat` mode, when dishonest. */
+  challengerCheat?: ChallengerCheat;
   proc?: NodeProcess;
   restarts: number;
 }
@@ -246,6 +250,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
         name: `challenger-${i}`,
         kind: 'challenger',
         keypair: k,
+        challengerCheat:
+          o.challengerCheats?.[i] && o.challengerCheats[i] !== 'none' ? o.challengerCheats[i] : undefined,
         ready: /challenger \S+ running/,
         args: [
           'challenger',
@@ -266,6 +272,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
           keyFile(`challenger-${i}`, k),
           '--bond-lamports',
           CHALLENGER_BOND.toString(),
+          ...(o.challengerCheats?.[i] ? ['--cheat', o.challengerCheats[i]] : []),
         ],
       }),
     );

@@ -117,6 +117,12 @@ pub enum OptinferError {
     NotPendingAuthority,
     #[msg("The vault cannot pay that much and stay rent-exempt")]
     VaultInsufficient,
+    #[msg("The job is already invalidated: no new game can open on it")]
+    JobInvalidated,
+    #[msg("Another game already invalidated this job: end this one with end_moot_game")]
+    GameMoot,
+    #[msg("This game's job is not invalidated, so the game is not moot")]
+    GameNotMoot,
 }
 
 impl From<ReadError> for OptinferError {

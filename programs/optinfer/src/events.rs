@@ -109,3 +109,10 @@ pub struct JobInvalidated {
     pub batch_index: u64,
     pub job_index: u32,
 }
+#[event]
+pub struct GameMooted {
+    pub dispute: Address,
+    pub batch_index: u64,
+    pub job_index: u32,
+    pub challenger: Address,
+}

@@ -266,6 +266,7 @@ pub fn bps_of(amount: u64, bps: u16) -> u64 {
 
 pub struct Parties<'a> {
     pub batch: &'a mut Batch,
+    pub job: &'a mut Job,
     pub executor_op: &'a mut Operator,
     pub executor_view: AccountView,
     pub challenger_op: &'a mut Operator,
@@ -274,11 +275,31 @@ pub struct Parties<'a> {
     pub vault_view: AccountView,
 }
 
-/// Ends the game: unlocks both stakes, moves the loser's stake to the winner (the bounty share
-/// snapshotted at open) and the vault (the rest), and invalidates the job when the executor lost.
+/// Ends the game: unlocks the challenger's stake, and the job's executor stake when the executor
+/// lost or this was the job's last open game; moves the loser's stake to the winner (bounty share)
+/// and the vault (the rest), and invalidates the job when the executor lost. Refused once another
+/// game invalidated the job: this one is moot (end_moot_game).
 pub fn resolve(d: &mut Dispute, dispute_key: &Address, winner: u8, p: Parties) -> Result<()> {
+    // The bounty share snapshotted when the game opened.
     let bounty_bps = d.bounty_bps.get();
-    let (es, cs) = (d.executor_stake.get(), d.challenger_stake.get());
+    if p.job.invalidated != 0 {
+        return Err(OptinferError::GameMoot.into());
+    }
+    p.job.open_games = PodU32::from(p.job.open_games.get().saturating_sub(1));
+    let cs = d.challenger_stake.get();
+    // The job's shared executor stake: taken by the first winning challenger, released to the
+    // executor when its last game on the job closes without a verdict against it.
+    let es = if winner == SIDE_CHALLENGER || p.job.open_games.get() == 0 {
+        let es = p.job.executor_stake.get();
+        p.job.executor_stake = PodU64::from(0);
+        es
+    } else {
+        0
+    };
+    if winner == SIDE_CHALLENGER {
+        p.job.invalidated = 1;
+        d.executor_stake = PodU64::from(es);
+    }
     p.executor_op.locked = PodU64::from(
         p.executor_op
             .locked
@@ -380,10 +401,12 @@ pub fn finish(
     executor_operator: &mut Account<Operator>,
     challenger_operator: &mut Account<Operator>,
     vault: &Account<Vault>,
+    job: &mut Account<Job>,
     winner: u8,
 ) -> Result<()> {
     let key = *dispute.address();
     let parties = Parties {
+        job: &mut *job,
         executor_view: *executor_operator.account(),
         challenger_view: *challenger_operator.account(),
         vault_view: *vault.account(),

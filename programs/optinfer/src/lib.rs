@@ -173,6 +173,11 @@ pub mod optinfer {
     pub fn withdraw_treasury(ctx: &mut Context<WithdrawTreasury>, amount: u64) -> Result<()> {
         instructions::withdraw_treasury::withdraw_treasury(ctx, amount)
     }
+
+    #[discrim = 23]
+    pub fn end_moot_game(ctx: &mut Context<EndMootGame>) -> Result<()> {
+        instructions::end_moot_game::end_moot_game(ctx)
+    }
 }
 
 /// Aborts after Anchor's panic hook logged the location; the upstream BPF target has no unwinding.

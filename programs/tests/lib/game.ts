@@ -194,7 +194,17 @@ export class World extends LocalWorld {
         .openDispute(challenger, { batchIndex: b.index, jobIndex: job, record, signature, siblings })
         .then((o) => o.result),
     );
-    return { dispute: this.client.pdas.dispute(b.address, job), res };
+    return { dispute: this.client.pdas.dispute(b.address, job, challenger.publicKey), res };
+  }
+  /** Ends a game whose job another game invalidated (anyone may; `by` pays the fee). */
+  endMootGame(by: Keypair, d: PublicKey): Promise<TxResult> {
+    return attempt(this.client.endMootGame(by, d));
+  }
+  /** The Job account of job `job` of batch `index`. */
+  async job(index: number, job: number) {
+    const j = await this.client.fetchJob(index, job);
+    if (!j) throw new Error(`no job account for batch ${index} job ${job}`);
+    return j;
   }
 
   /** Sends `ixs` as one transaction signed by `signers`: what a forger hand-builds. */

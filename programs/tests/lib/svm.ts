@@ -211,6 +211,8 @@ export const PDA = {
   model: (modelId: Buffer) => pda('model', modelId),
   ops: (model: PublicKey, page: number) => pda('ops', model.toBuffer(), u16(page)),
   batch: (index: number | bigint) => pda('batch', u64(index)),
-  dispute: (batch: PublicKey, job: number) => pda('dispute', batch.toBuffer(), u32(job)),
+  dispute: (batch: PublicKey, job: number, challenger: PublicKey) =>
+    pda('dispute', batch.toBuffer(), u32(job), challenger.toBuffer()),
+  job: (batch: PublicKey, job: number) => pda('job', batch.toBuffer(), u32(job)),
   proof: (dispute: PublicKey, owner: PublicKey) => pda('proof', dispute.toBuffer(), owner.toBuffer()),
 };

@@ -1,4 +1,5 @@
-//! Anyone: ends a dispute whose side to move ran out of clock; the other side wins.
+//! Anyone: ends a dispute whose side to move ran out of clock; the other side wins (refused with
+//! GameMoot once another game invalidated the job).
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
@@ -8,7 +9,7 @@ use crate::state::*;
 
 #[derive(Accounts)]
 pub struct ClaimTimeout {
-    #[account(mut, seeds = [seeds::DISPUTE, dispute.batch.as_ref(), &dispute.job_index.get().to_le_bytes()], bump = dispute.bump)]
+    #[account(mut, seeds = [seeds::DISPUTE, dispute.batch.as_ref(), &dispute.job_index.get().to_le_bytes(), dispute.challenger.as_ref()], bump = dispute.bump)]
     pub dispute: Account<Dispute>,
     #[account(seeds = [seeds::CONFIG], bump = config.bump)]
     pub config: Account<Config>,
@@ -20,6 +21,8 @@ pub struct ClaimTimeout {
     pub challenger_operator: Account<Operator>,
     #[account(mut, seeds = [seeds::VAULT], bump = vault.bump)]
     pub vault: Account<Vault>,
+    #[account(mut, seeds = [seeds::JOB, dispute.batch.as_ref(), &dispute.job_index.get().to_le_bytes()], bump = job.bump)]
+    pub job: Account<Job>,
 }
 
 pub fn claim_timeout(ctx: &mut Context<ClaimTimeout>) -> Result<()> {
@@ -28,6 +31,9 @@ pub fn claim_timeout(ctx: &mut Context<ClaimTimeout>) -> Result<()> {
     let a = &mut ctx.accounts;
     let d = &a.dispute;
     require_move(d, Move::ClaimTimeout)?;
+    if a.job.invalidated != 0 {
+        return Err(OptinferError::GameMoot.into());
+    }
     let side = d.turn;
     if now.saturating_sub(d.last_move_slot.get()) <= d.clock[side as usize].get() {
         return Err(OptinferError::ClockNotExpired.into());
@@ -40,6 +46,7 @@ pub fn claim_timeout(ctx: &mut Context<ClaimTimeout>) -> Result<()> {
         &mut a.executor_operator,
         &mut a.challenger_operator,
         &a.vault,
+        &mut a.job,
         1 - side,
     )
 }

@@ -8,9 +8,9 @@ use crate::events::BatchCommitted;
 use crate::game::running_slot;
 use crate::state::{seeds, Batch, Config};
 
-/// The most jobs a batch may hold: open_dispute on its deepest job (14 siblings, the record, the
-/// signature and the Ed25519 instruction) still fits 1232 bytes (docs/PROGRAM.md "Transaction sizes").
-pub const MAX_BATCH_JOBS: u32 = 1 << 14;
+/// The most jobs a batch may hold: open_dispute on its deepest job (13 siblings, the record, the
+/// signature, the Job account and the Ed25519 instruction) still fits 1232 bytes (docs/PROGRAM.md "Transaction sizes").
+pub const MAX_BATCH_JOBS: u32 = 1 << 13;
 
 #[derive(Accounts)]
 #[instruction(index: u64)]

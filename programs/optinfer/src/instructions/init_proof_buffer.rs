@@ -7,7 +7,7 @@ use crate::state::*;
 pub struct InitProofBuffer {
     #[account(mut)]
     pub owner: Signer,
-    #[account(seeds = [seeds::DISPUTE, dispute.batch.as_ref(), &dispute.job_index.get().to_le_bytes()], bump = dispute.bump)]
+    #[account(seeds = [seeds::DISPUTE, dispute.batch.as_ref(), &dispute.job_index.get().to_le_bytes(), dispute.challenger.as_ref()], bump = dispute.bump)]
     pub dispute: Account<Dispute>,
     #[account(
         init,

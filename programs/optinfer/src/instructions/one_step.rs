@@ -14,7 +14,7 @@ use crate::state::*;
 #[derive(Accounts)]
 pub struct OneStep {
     pub submitter: Signer,
-    #[account(mut, seeds = [seeds::DISPUTE, dispute.batch.as_ref(), &dispute.job_index.get().to_le_bytes()], bump = dispute.bump)]
+    #[account(mut, seeds = [seeds::DISPUTE, dispute.batch.as_ref(), &dispute.job_index.get().to_le_bytes(), dispute.challenger.as_ref()], bump = dispute.bump)]
     pub dispute: Account<Dispute>,
     #[account(seeds = [seeds::CONFIG], bump = config.bump)]
     pub config: Account<Config>,
@@ -26,6 +26,8 @@ pub struct OneStep {
     pub challenger_operator: Account<Operator>,
     #[account(mut, seeds = [seeds::VAULT], bump = vault.bump)]
     pub vault: Account<Vault>,
+    #[account(mut, seeds = [seeds::JOB, dispute.batch.as_ref(), &dispute.job_index.get().to_le_bytes()], bump = job.bump)]
+    pub job: Account<Job>,
     #[account(address = dispute.model @ OptinferError::WrongAccount)]
     pub model: Account<Model>,
     #[account(constraint = ops_page.model == *model.address() @ OptinferError::WrongOpsPage)]
@@ -128,6 +130,10 @@ pub fn one_step(ctx: &mut Context<OneStep>, max_elements: u32) -> Result<()> {
     {
         let d = &mut a.dispute;
         require_move(d, Move::OneStep)?;
+        // Checked before the recomputation: a game whose job another game invalidated is moot.
+        if a.job.invalidated != 0 {
+            return Err(OptinferError::GameMoot.into());
+        }
         // Anyone may submit, but only while the side to move still has time.
         let turn = d.turn;
         charge_clock(d, turn, now)?;
@@ -193,6 +199,7 @@ pub fn one_step(ctx: &mut Context<OneStep>, max_elements: u32) -> Result<()> {
         &mut a.executor_operator,
         &mut a.challenger_operator,
         &a.vault,
+        &mut a.job,
         if executor_correct {
             SIDE_EXECUTOR
         } else {

@@ -1,5 +1,6 @@
-//! Challenger: opens a dispute on one job of a batch inside its window, proving the job record and
-//! the executor's Ed25519 signature over it (checked by the Ed25519 program, found by introspection).
+//! Challenger: opens its own game on one job of a batch inside its window, proving the job record and
+//! the executor's Ed25519 signature over it (checked by the Ed25519 program, found by introspection);
+//! any number of challengers may each open one game on the same job.
 // Anchor's derive binds #[instruction] arguments in generated code paths that do not all use them.
 #![allow(unused_variables)]
 use alloc::vec::Vec;
@@ -113,7 +114,9 @@ pub struct OpenDispute {
     pub executor_operator: Account<Operator>,
     #[account(mut, seeds = [seeds::OPERATOR, challenger.address().as_ref()], bump = challenger_operator.bump)]
     pub challenger_operator: Account<Operator>,
-    #[account(init, payer = challenger, seeds = [seeds::DISPUTE, batch.address().as_ref(), &job_index.to_le_bytes()], bump)]
+    #[account(init_if_needed, payer = challenger, seeds = [seeds::JOB, batch.address().as_ref(), &job_index.to_le_bytes()], bump)]
+    pub job: Account<Job>,
+    #[account(init, payer = challenger, seeds = [seeds::DISPUTE, batch.address().as_ref(), &job_index.to_le_bytes(), challenger.address().as_ref()], bump)]
     pub dispute: Account<Dispute>,
     pub system_program: Program<System>,
     pub instructions_sysvar: Sysvar<SysvarInstructions>,
@@ -166,19 +169,32 @@ pub fn open_dispute(
     }
     co.locked = (co.locked.get() + c_stake).into();
     co.open_disputes = (co.open_disputes.get() + 1).into();
-    // The executor's stake is whatever of the minimum bond is still unlocked: a bad job must
-    // stay disputable even if its executor is under-bonded.
+    let batch_key = *a.batch.address();
+    let j = &mut a.job;
+    if j.invalidated != 0 {
+        return Err(OptinferError::JobInvalidated.into());
+    }
+    if j.bump == 0 {
+        j.batch = batch_key;
+        j.job_index = job_index.into();
+        j.bump = ctx.bumps.job;
+    }
+    j.open_games = (j.open_games.get() + 1).into();
+    // One executor stake per job, shared by all its games: each open tops it up to the minimum
+    // bond from what is still unlocked (a bad job must stay disputable even if its executor is
+    // under-bonded, and a game opened while the bond was locked elsewhere does not fix it at 0).
     let eo = &mut a.executor_operator;
     // Unbonding lamports stay slashable until withdrawn, so the executor's stake ignores them.
-    let e_stake = core::cmp::min(
+    let top_up = core::cmp::min(
         eo.bonded.get().saturating_sub(eo.locked.get()),
-        cfg.min_executor_bond.get(),
+        cfg.min_executor_bond.get().saturating_sub(j.executor_stake.get()),
     );
-    eo.locked = (eo.locked.get() + e_stake).into();
+    eo.locked = (eo.locked.get() + top_up).into();
     eo.open_disputes = (eo.open_disputes.get() + 1).into();
+    j.executor_stake = (j.executor_stake.get() + top_up).into();
+    let e_stake = j.executor_stake.get();
     let b = &mut a.batch;
     b.open_disputes = (b.open_disputes.get() + 1).into();
-    let batch_key = *b.address();
     let batch_index = b.index.get();
     let model_key = *a.model.address();
 

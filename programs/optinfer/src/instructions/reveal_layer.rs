@@ -11,7 +11,7 @@ use crate::state::*;
 #[derive(Accounts)]
 pub struct RevealLayer {
     pub signer: Signer,
-    #[account(mut, seeds = [seeds::DISPUTE, dispute.batch.as_ref(), &dispute.job_index.get().to_le_bytes()], bump = dispute.bump)]
+    #[account(mut, seeds = [seeds::DISPUTE, dispute.batch.as_ref(), &dispute.job_index.get().to_le_bytes(), dispute.challenger.as_ref()], bump = dispute.bump)]
     pub dispute: Account<Dispute>,
     #[account(seeds = [seeds::CONFIG], bump = config.bump)]
     pub config: Account<Config>,

@@ -10,8 +10,9 @@ pub struct Batch {
     /// The config's challenge window when the batch was committed; later updates do not change it.
     pub challenge_window: PodU64,
     pub job_count: PodU32,
+    /// Open games on this batch's jobs (several games may be open on one job).
     pub open_disputes: PodU32,
-    /// Jobs proven wrong; each has a Dispute account with status ExecutorLost.
+    /// Jobs proven wrong, each counted once: its Job account has `invalidated` = 1.
     pub invalidated: PodU32,
     pub finalized: u8,
     pub bump: u8,

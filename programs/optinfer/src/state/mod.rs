@@ -2,6 +2,7 @@
 pub mod batch;
 pub mod config;
 pub mod dispute;
+pub mod job;
 pub mod model;
 pub mod operator;
 pub mod proof_buffer;
@@ -11,6 +12,7 @@ pub mod vault;
 pub use batch::*;
 pub use config::*;
 pub use dispute::*;
+pub use job::*;
 pub use model::*;
 pub use operator::*;
 pub use proof_buffer::*;

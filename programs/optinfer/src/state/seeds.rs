@@ -8,9 +8,11 @@ pub const MODEL: &[u8] = b"model";
 pub const OPS: &[u8] = b"ops";
 /// ["batch", u64 batch index LE]
 pub const BATCH: &[u8] = b"batch";
-/// ["dispute", batch pda, u32 job index LE]
+/// ["dispute", batch pda, u32 job index LE, challenger pubkey]: one game per (job, challenger)
 pub const DISPUTE: &[u8] = b"dispute";
 /// ["vault"]: the treasury vault, which resolutions pay and the authority withdraws from
 pub const VAULT: &[u8] = b"vault";
+/// ["job", batch pda, u32 job index LE]
+pub const JOB: &[u8] = b"job";
 /// ["proof", dispute pda, submitter pubkey]
 pub const PROOF: &[u8] = b"proof";
