@@ -97,6 +97,12 @@ pub enum OptinferError {
     BadCheck,
     #[msg("A sparse opening lacks a chunk the one-step reads")]
     MissingChunk,
+    #[msg("Shape record malformed, incomplete or not matching the weight root")]
+    BadShapeRecord,
+    #[msg("Shape record is sealed: op pages were added")]
+    ShapesSealed,
+    #[msg("A layer's one-step cannot be decided: see the log for the layer and the reason")]
+    UnprovableLayer,
 }
 
 impl From<ReadError> for OptinferError {

@@ -156,6 +156,16 @@ pub mod optinfer {
         instructions::close_proof_buffer::close_proof_buffer(ctx)
     }
 
+    #[discrim = 20]
+    pub fn init_model_shapes(ctx: &mut Context<InitModelShapes>, input_count: u16) -> Result<()> {
+        instructions::write_model_shapes::init_model_shapes(ctx, input_count)
+    }
+
+    #[discrim = 21]
+    pub fn write_model_shapes(ctx: &mut Context<WriteModelShapes>, offset: u32, data: Vec<u8>) -> Result<()> {
+        instructions::write_model_shapes::write_model_shapes(ctx, offset, data)
+    }
+
     /// Test builds only: the pure functions in the VM (instructions/check.rs).
     #[cfg(feature = "check")]
     #[discrim = 19]

@@ -18,6 +18,7 @@ pub mod request_unbond;
 pub mod reveal_layer;
 pub mod update_config;
 pub mod withdraw;
+pub mod write_model_shapes;
 pub mod write_proof_buffer;
 
 pub use add_model_ops::*;
@@ -39,4 +40,5 @@ pub use request_unbond::*;
 pub use reveal_layer::*;
 pub use update_config::*;
 pub use withdraw::*;
+pub use write_model_shapes::*;
 pub use write_proof_buffer::*;

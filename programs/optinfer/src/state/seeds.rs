@@ -12,3 +12,5 @@ pub const BATCH: &[u8] = b"batch";
 pub const DISPUTE: &[u8] = b"dispute";
 /// ["proof", dispute pda, submitter pubkey]
 pub const PROOF: &[u8] = b"proof";
+/// ["shapes", model pda]
+pub const SHAPES: &[u8] = b"shapes";
