@@ -1,12 +1,21 @@
 //! Authority-only: creates a model's shape record (init_model_shapes) and writes it in pieces
 //! (write_model_shapes), before any op page is added; add_model_ops then checks every layer against it.
+// Anchor's derive binds #[instruction] arguments in generated code paths that do not all use them.
+#![allow(unused_variables)]
 use alloc::vec::Vec;
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::state::*;
 
+/// Initial capacity: the whole record when it fits one CPI allocation, else SHAPES_INIT_CAPACITY.
+pub fn init_capacity(input_count: u16, m: &Model) -> u32 {
+    let want = crate::pure::shapes::ShapeTable::len_for(input_count as u32, m.weight_count.get(), m.layer_count.get());
+    core::cmp::min(want, SHAPES_INIT_CAPACITY as u64) as u32
+}
+
 #[derive(Accounts)]
+#[instruction(input_count: u16)]
 pub struct InitModelShapes {
     #[account(mut)]
     pub authority: Signer,
@@ -18,7 +27,7 @@ pub struct InitModelShapes {
     #[account(
         init,
         payer = authority,
-        space = ModelShapesAccount::space_for(SHAPES_INIT_CAPACITY),
+        space = ModelShapesAccount::space_for(init_capacity(input_count, &model)),
         seeds = [seeds::SHAPES, model.address().as_ref()],
         bump
     )]
