@@ -28,7 +28,7 @@ import type { ModelView } from '../dispute/views.ts';
 import { DEFAULT_SO_PATH, LAMPORTS_PER_SIGNATURE, type SendResult } from '../settlement/sender.ts';
 import { PROGRAM_ID } from '../settlement/idl.ts';
 import { SIDE } from '../settlement/accounts.ts';
-import { traceView } from '../settlement/testkit.ts';
+import { modelShapes, traceView } from '../settlement/testkit.ts';
 import { startLocalChain, DEFAULT_VALIDATOR_BINARY } from '../chain/local-chain.ts';
 
 /** Slot time of the local validator for the JSON-RPC rows. */
@@ -177,6 +177,7 @@ async function register(env: Env, m: ModelDef, name: string): Promise<Registered
     weightCount: m.weights.length,
     opEntries: m.layers.map(encodeEntry),
     outputName: m.outputName,
+    shapes: modelShapes(m),
   });
   const spent = before - (await env.balance(env.authority.publicKey));
   const modelPda = c.pdas.model(modelId);

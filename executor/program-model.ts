@@ -11,7 +11,8 @@ import {
   opRef,
   type OpEntry,
 } from '../state/optable.ts';
-import { DTYPE_CODES, tensorDigest, type DType, type Tensor } from '../state/tensor.ts';
+import { DTYPE_CODES, chunkRoot, tensorDigest, type DType, type Tensor } from '../state/tensor.ts';
+import { checkModel, type ShapeRecord } from '../state/shapes.ts';
 import type { Hash32 } from '../state/types.ts';
 import type { LoadedModel } from './model.ts';
 import { tensorFromProto } from './onnx/graph.ts';
@@ -37,6 +38,10 @@ export interface ProgramModel {
   inputNames: string[];
   /** The single graph output; it must be the last traced layer. */
   outputName: string;
+  /** Registered shapes: inputs (name order), weights with chunk roots, every layer's output (the trace's). */
+  shapes: ShapeRecord;
+  /** Layers the program's registration would refuse (state/shapes.ts checkModel), each with its reason. */
+  refusals: string[];
 }
 
 function refuse(model: LoadedModel, what: string): never {
@@ -246,7 +251,28 @@ export async function compileForProgram(
       : [{ tensor: { dtype: 'int8', dims: [0], data: new Uint8Array(0) } as Tensor }]
     ).map((w) => leafHash(fromHex(tensorDigest(w.tensor), 32))),
   );
-  return { layers, weights, weightRoot: hashHex(tree.root), inputNames, outputName };
+  const header = (t: Tensor) => ({ dtype: DTYPE_CODES[t.dtype], dims: t.dims });
+  for (const n of inputNames) {
+    if (Buffer.byteLength(n) > 64) refuse(model, `input name '${n}' is longer than 64 bytes`);
+  }
+  const shapes: ShapeRecord = {
+    inputs: inputNames.map((n) => header(inputs[n])),
+    weights: weights.map((w) => ({ header: header(w.tensor), chunkRoot: chunkRoot(w.tensor.data) })),
+    layers: trace.tensors!.map(header),
+  };
+  const { refusals } = checkModel(layers, shapes);
+  return {
+    layers,
+    weights,
+    weightRoot: hashHex(tree.root),
+    inputNames,
+    outputName,
+    shapes,
+    refusals: refusals.map((r) => {
+      const i = Number(/^layer (\d+)/.exec(r)?.[1]);
+      return `${r} ('${layers[i]?.name}', ${layers[i]?.onnxOp})`;
+    }),
+  };
 }
 
 /** Clip before opset 11 carries its bounds as float attributes. */

@@ -6,6 +6,7 @@ import { assertClosed } from './onnx/closed.ts';
 import { DEFAULT_SANDBOX_LIMITS } from './sandbox/pool.ts';
 import { compileForProgram } from './program-model.ts';
 import { encodeOpEntry } from '../state/optable.ts';
+import type { ShapeRecord } from '../state/shapes.ts';
 import { validateInputs } from './validate.ts';
 import { OptinferError } from '../state/errors.ts';
 import type { ModelInfo } from '../state/model-info.ts';
@@ -37,13 +38,21 @@ export class OrtInspector {
       dtype: v.dtype ?? v.typeText,
       dims: v.dims ?? [],
     });
+    // Provable only if the program would register it: every layer decidable within its limits.
+    let refusals: string[] = [];
+    if (m.provable) {
+      refusals = await compileForProgram(m).then(
+        (c) => c.refusals,
+        (e: unknown) => [e instanceof Error ? e.message : String(e)],
+      );
+    }
     return {
       modelId: m.modelId,
       name: m.name,
       inputs: m.inputs.map(spec),
       outputs: m.outputs.map(spec),
-      provable: m.provable,
-      unprovableOps: [...m.unprovableOps, ...m.untraceableOps],
+      provable: m.provable && refusals.length === 0,
+      unprovableOps: [...m.unprovableOps, ...m.untraceableOps, ...refusals],
       sizeBytes: bytes.length,
     };
   }
@@ -62,6 +71,7 @@ export function programModelSource(registry: ModelRegistry): (modelId: ModelId) 
   weightCount: number;
   opEntries: Uint8Array[];
   outputName: string;
+  shapes: ShapeRecord;
 }> {
   return async (modelId) => {
     const model = registry.get(modelId);
@@ -73,6 +83,7 @@ export function programModelSource(registry: ModelRegistry): (modelId: ModelId) 
       weightCount: compiled.weights.length,
       opEntries: compiled.layers.map(encodeOpEntry),
       outputName: compiled.outputName,
+      shapes: compiled.shapes,
     };
   };
 }

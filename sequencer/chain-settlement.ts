@@ -49,6 +49,7 @@ export class ChainSettlement implements Settlement {
       weightCount: spec.weightCount,
       opEntries: spec.opEntries,
       outputName: spec.outputName,
+      shapes: spec.shapes,
     });
   }
 

@@ -2,6 +2,7 @@
 import type { BatchIndex, ExecutorId, Hash32, ModelId } from '../state/types.ts';
 import type { ModelInfo } from '../state/model-info.ts';
 import type { TensorMap } from '../state/tensor-map.ts';
+import type { ShapeRecord } from '../state/shapes.ts';
 
 export type { ModelInfo, TensorSpec } from '../state/model-info.ts';
 
@@ -20,6 +21,8 @@ export interface ProgramModelSpec {
   weightCount: number;
   opEntries: Uint8Array[];
   outputName: string;
+  /** Registered operand shapes (state/shapes.ts). */
+  shapes: ShapeRecord;
 }
 
 /** Compiles a loaded model for the program; implemented by executor/sequencer-adapters.ts. */

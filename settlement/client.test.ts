@@ -67,9 +67,9 @@ test('initialize, register a model, bond, commit batches in order, finalize afte
   assert.equal(cfg.nextBatchIndex, 0n);
   assert.equal(cfg.paused, 0);
 
-  // A 40-layer model needs two op pages.
+  // A 40-layer model: register, the shape record (created, then 1,124 bytes in two writes), two op pages.
   const reg = await w.registerModel(chainModel(40));
-  assert.equal(reg.length, 3);
+  assert.equal(reg.length, 6);
   const model = (await c.fetchModel(w.modelId))!;
   assert.equal(model.layerCount, 40);
   assert.equal(model.opsLoaded, 40);
@@ -136,6 +136,7 @@ test('initialize, register a model, bond, commit batches in order, finalize afte
       weightCount: 0,
       opEntries: [Buffer.alloc(24, 0)],
       outputName: 'y',
+      shapes: { inputs: [], weights: [], layers: [] },
     }),
     'PROGRAM_NOT_AUTHORITY',
   );

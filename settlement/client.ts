@@ -4,6 +4,7 @@ import { ComputeBudgetProgram, PublicKey, type Signer, type TransactionInstructi
 import { OptinferError } from '../state/errors.ts';
 import type { InclusionProof } from '../state/job.ts';
 import { OP_ENTRY_BYTES, OPS_PER_PAGE } from '../state/optable.ts';
+import { encodeShapeRecord, type ShapeRecord } from '../state/shapes.ts';
 import {
   CHUNK_HEADER,
   PHASE,
@@ -61,7 +62,14 @@ export interface ModelRegistration {
   /** Op entries, 24 bytes each, one per traced layer (their count is the layer count). */
   opEntries: Uint8Array[];
   outputName: string;
+  /** Registered shapes (state/shapes.ts): add_model_ops checks every layer against them. */
+  shapes: ShapeRecord;
 }
+
+/** ModelShapes account: `[disc 8][model 32][input_count u16][bump][sealed][len u32][bytes]`. */
+const SHAPES_LEN_OFFSET = 8 + 32 + 2 + 1 + 1;
+/** Shape-record bytes per write_model_shapes transaction. */
+export const SHAPES_WRITE_BYTES = 900;
 
 /** The layer whose prefix the next bisect_layer reveals. */
 export const bisectMid = (d: DisputeAccount) => d.agreed + Math.floor((d.disagree - d.agreed) / 2);
@@ -347,6 +355,7 @@ export class SettlementClient {
       model = await this.fetchModel(m.modelId);
     }
     const loaded = model?.opsLoaded ?? 0;
+    if (loaded === 0) out.push(...(await this.writeShapes(authority, m)));
     // Each add_model_ops creates one page: pages 0..ceil(loaded / 32) - 1 exist.
     for (let page = Math.ceil(loaded / OPS_PER_PAGE); page * OPS_PER_PAGE < m.opEntries.length; page++) {
       const entries = Buffer.concat(m.opEntries.slice(page * OPS_PER_PAGE, (page + 1) * OPS_PER_PAGE));
@@ -358,6 +367,35 @@ export class SettlementClient {
           `add_model_ops page ${page}`,
         ),
       );
+    }
+    return out;
+  }
+
+  /** Creates the model's shape record and writes what is not there yet. */
+  async writeShapes(authority: Signer, m: ModelRegistration): Promise<SendResult[]> {
+    const out: SendResult[] = [];
+    const shapes = this.pdas.shapes(this.pdas.model(m.modelId));
+    let raw = await this.sender.getAccountData(shapes);
+    if (!raw) {
+      const ix = this.ix.initModelShapes({
+        authority: authority.publicKey,
+        modelId: m.modelId,
+        inputCount: m.shapes.inputs.length,
+      });
+      out.push(await this.send(['init_model_shapes'], [ix], [authority]));
+      raw = await this.sender.getAccountData(shapes);
+    }
+    const have = raw ? Buffer.from(raw).readUInt32LE(SHAPES_LEN_OFFSET) : 0;
+    const record = encodeShapeRecord(m.shapes);
+    for (let off = have; off < record.length; off += SHAPES_WRITE_BYTES) {
+      const data = record.subarray(off, off + SHAPES_WRITE_BYTES);
+      const ix = this.ix.writeModelShapes({
+        authority: authority.publicKey,
+        modelId: m.modelId,
+        offset: off,
+        data,
+      });
+      out.push(await this.send(['write_model_shapes'], [ix], [authority], `write_model_shapes at ${off}`));
     }
     return out;
   }

@@ -31,7 +31,9 @@ export type InstructionName =
   | 'propose_authority'
   | 'accept_authority'
   | 'withdraw_treasury'
-  | 'end_moot_game';
+  | 'end_moot_game'
+  | 'init_model_shapes'
+  | 'write_model_shapes';
 
 /** Most instruction data @coral-xyz/anchor's coder encodes (its scratch buffer). */
 export const MAX_INSTRUCTION_DATA = 1000;
@@ -233,6 +235,24 @@ export class InstructionBuilder {
       { authority: p.authority, config: this.pdas.config(), model: this.pdas.model(p.modelId) },
     );
   }
+  /** Creates the model's shape record for `inputCount` graph inputs (before any op page). */
+  initModelShapes(p: { authority: PublicKey; modelId: Bytes32; inputCount: number }) {
+    const model = this.pdas.model(p.modelId);
+    return this.ix(
+      'init_model_shapes',
+      { input_count: p.inputCount },
+      { authority: p.authority, config: this.pdas.config(), model, shapes: this.pdas.shapes(model) },
+    );
+  }
+  /** Appends `data` to the shape record at `offset` (its current length). */
+  writeModelShapes(p: { authority: PublicKey; modelId: Bytes32; offset: number; data: Uint8Array }) {
+    const model = this.pdas.model(p.modelId);
+    return this.ix(
+      'write_model_shapes',
+      { offset: p.offset, data: Buffer.from(p.data) },
+      { authority: p.authority, config: this.pdas.config(), model, shapes: this.pdas.shapes(model) },
+    );
+  }
   /** One page of up to 32 op entries (24 bytes each), pages in order from 0. */
   addModelOps(p: { authority: PublicKey; modelId: Bytes32; page: number; entries: Uint8Array }) {
     const model = this.pdas.model(p.modelId);
@@ -244,6 +264,7 @@ export class InstructionBuilder {
         config: this.pdas.config(),
         model,
         ops_page: this.pdas.ops(model, p.page),
+        shapes: this.pdas.shapes(model),
       },
     );
   }
@@ -451,6 +472,7 @@ export class InstructionBuilder {
         model: p.model,
         ops_page: this.pdas.opsForLayer(p.model, p.layer),
         buffer: this.pdas.proof(p.dispute, p.bufferOwner ?? p.submitter),
+        shapes: this.pdas.shapes(p.model),
       },
     );
   }

@@ -16,6 +16,7 @@ export const SEEDS = {
   JOB: 'job',
   PROOF: 'proof',
   VAULT: 'vault',
+  SHAPES: 'shapes',
 } as const;
 
 const bytes32 = (v: Uint8Array, what: string) => {
@@ -74,6 +75,13 @@ export class Pdas {
   }
   ops(model: PublicKey, page: number): PublicKey {
     return this.opsWithBump(model, page)[0];
+  }
+  /** ["shapes", model pda]: the model's shape record (state/model_shapes.rs). */
+  shapesWithBump(model: PublicKey) {
+    return this.find([Buffer.from(SEEDS.SHAPES), model.toBuffer()]);
+  }
+  shapes(model: PublicKey): PublicKey {
+    return this.shapesWithBump(model)[0];
   }
   /** The OpsPage holding layer `layer`'s op entry. */
   opsForLayer(model: PublicKey, layer: number): PublicKey {

@@ -23,7 +23,7 @@ import { PROGRAM_ID } from './idl.ts';
 import { SIDE } from './accounts.ts';
 import { nextMove, playMove, submitOneStep } from '../dispute/moves.ts';
 import { eventsNamed, fetchEventsSince, type LogEvents } from './events.ts';
-import { traceView } from './testkit.ts';
+import { modelShapes, traceView } from './testkit.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BINARY =
@@ -120,6 +120,7 @@ test(
       weightCount: m.weights.length,
       opEntries: m.layers.map(encodeEntry),
       outputName: m.outputName,
+      shapes: modelShapes(m),
     });
     await client.bond(exec, 10_000_000_000n);
     await client.bond(chal, 5_000_000_000n);

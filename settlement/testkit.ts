@@ -4,7 +4,8 @@ import { Keypair, PublicKey } from '@solana/web3.js';
 import { address as kitAddress } from '@solana/kit';
 import * as P from '../programs/tests/lib/protocol.ts';
 import { Trace, PROFILE } from '../programs/tests/lib/trace.ts';
-import { encodeEntry, type ModelDef } from '../programs/tests/lib/model.ts';
+import { encodeEntry, run, type ModelDef } from '../programs/tests/lib/model.ts';
+import type { ShapeRecord } from '../state/shapes.ts';
 import { LiteSvmSender } from './sender.ts';
 import { SettlementClient, type ModelRegistration } from './client.ts';
 import type { ModelView, TraceView } from '../dispute/views.ts';
@@ -81,6 +82,7 @@ export class LocalWorld {
       weightCount: m.weights.length,
       opEntries: m.layers.map(encodeEntry),
       outputName: m.outputName,
+      shapes: modelShapes(m),
     };
   }
 
@@ -131,4 +133,15 @@ export class LocalWorld {
     for (const k of keys) sum += this.sender.balance(new PublicKey(k));
     return sum;
   }
+}
+
+/** The shapes `m` registers: its inputs in name order, its weights with their chunk roots, its honest layer outputs. */
+export function modelShapes(m: ModelDef): ShapeRecord {
+  const sorted = m.inputs.slice().sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
+  const header = (t: P.Tensor) => ({ dtype: t.dtype, dims: t.dims });
+  return {
+    inputs: sorted.map(([, t]) => header(t)),
+    weights: m.weights.map((w) => ({ header: header(w), chunkRoot: P.rootOf(P.chunkTree(w)) })),
+    layers: run(m).map(header),
+  };
 }

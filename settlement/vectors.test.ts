@@ -69,7 +69,7 @@ test('instruction discriminators equal #[discrim = N] in lib.rs; test-only ones 
   const all = [...lib.matchAll(/(#\[cfg\(feature = "(\w+)"\)\]\s*)?#\[discrim = (\d+)\]\s*pub fn (\w+)/g)];
   const deployed = Object.fromEntries(all.filter((m) => !m[2]).map((m) => [m[4], Number(m[3])]));
   assert.deepEqual(INSTRUCTION_DISCRIMINATORS, deployed);
-  assert.equal(Object.keys(deployed).length, 23);
+  assert.equal(Object.keys(deployed).length, 25);
   assert.deepEqual(
     all.filter((m) => m[2]).map((m) => [m[4], m[2], Number(m[3])]),
     [['check', 'check', 19]],
@@ -227,7 +227,19 @@ function handAccounts(
       return [w(signer, true), r(config), w(HARNESS_PDA.model(Buffer.from(a.model_id))), sys];
     case 'add_model_ops': {
       const model = HARNESS_PDA.model(Buffer.from(fetch('Model', keys[2]).model_id));
-      return [w(signer, true), r(config), w(model), w(HARNESS_PDA.ops(model, a.page)), sys];
+      return [
+        w(signer, true),
+        r(config),
+        w(model),
+        w(HARNESS_PDA.ops(model, a.page)),
+        w(HARNESS_PDA.shapes(model)),
+        sys,
+      ];
+    }
+    case 'init_model_shapes':
+    case 'write_model_shapes': {
+      const model = HARNESS_PDA.model(Buffer.from(fetch('Model', keys[2]).model_id));
+      return [w(signer, true), r(config), r(model), w(HARNESS_PDA.shapes(model)), sys];
     }
     case 'bond':
       return [w(signer, true), r(config), w(HARNESS_PDA.operator(signer)), sys];
@@ -273,6 +285,7 @@ function handAccounts(
         r(d.model),
         r(HARNESS_PDA.ops(d.model, Math.floor(d.disagree / 32))),
         r(HARNESS_PDA.proof(keys[1], signer)),
+        r(HARNESS_PDA.shapes(d.model)),
       ];
     }
     case 'claim_timeout':
@@ -354,7 +367,11 @@ test('every instruction SettlementClient sends in a whole dispute has the hand-w
       return NaN;
     };
     for (const [kind, size] of sizes) {
-      if (kind === 'ProofBuffer') continue;
+      // Slabs: a fixed header, a u32 length, then bytes the account grows to hold.
+      if (kind === 'ProofBuffer' || kind === 'ModelShapes') {
+        assert.ok(size >= 8 + structFields(kind).reduce((s, f) => s + width(f.type), 0) + 4, `${kind} size`);
+        continue;
+      }
       const expected = 8 + structFields(kind).reduce((s, f) => s + width(f.type), 0);
       assert.equal(size, expected, `${kind} size`);
     }
@@ -365,6 +382,8 @@ test('every instruction SettlementClient sends in a whole dispute has the hand-w
   for (const n of [
     'initialize',
     'register_model',
+    'init_model_shapes',
+    'write_model_shapes',
     'add_model_ops',
     'bond',
     'commit_batch',

@@ -187,6 +187,7 @@ test('authority, sequencer and pause checks', async () => {
         weightCount: 1,
         opEntries: [encodeEntry(m.layers[0]), encodeEntry(m.layers[1])],
         outputName: 'y',
+        shapes: { inputs: [], weights: [], layers: [] },
       })
       .then((sent) => sent[0]),
   );

@@ -123,6 +123,12 @@ pub enum OptinferError {
     GameMoot,
     #[msg("This game's job is not invalidated, so the game is not moot")]
     GameNotMoot,
+    #[msg("Shape record malformed, incomplete or not matching the weight root")]
+    BadShapeRecord,
+    #[msg("Shape record is sealed: op pages were added")]
+    ShapesSealed,
+    #[msg("A layer's one-step cannot be decided: see the log for the layer and the reason")]
+    UnprovableLayer,
 }
 
 impl From<ReadError> for OptinferError {

@@ -178,6 +178,16 @@ pub mod optinfer {
     pub fn end_moot_game(ctx: &mut Context<EndMootGame>) -> Result<()> {
         instructions::end_moot_game::end_moot_game(ctx)
     }
+
+    #[discrim = 24]
+    pub fn init_model_shapes(ctx: &mut Context<InitModelShapes>, input_count: u16) -> Result<()> {
+        instructions::write_model_shapes::init_model_shapes(ctx, input_count)
+    }
+
+    #[discrim = 25]
+    pub fn write_model_shapes(ctx: &mut Context<WriteModelShapes>, offset: u32, data: Vec<u8>) -> Result<()> {
+        instructions::write_model_shapes::write_model_shapes(ctx, offset, data)
+    }
 }
 
 /// Aborts after Anchor's panic hook logged the location; the upstream BPF target has no unwinding.

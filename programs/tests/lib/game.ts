@@ -122,6 +122,7 @@ export class World extends LocalWorld {
         'register_model',
       ),
     ];
+    for (const r of await this.client.writeShapes(this.authority, reg)) out.push(landed(r));
     for (let page = 0; page * OPS_PER_PAGE < entries.length; page++) {
       const ix = this.client.ix.addModelOps({
         authority,

@@ -210,6 +210,7 @@ export const PDA = {
   operator: (owner: PublicKey) => pda('operator', owner.toBuffer()),
   model: (modelId: Buffer) => pda('model', modelId),
   ops: (model: PublicKey, page: number) => pda('ops', model.toBuffer(), u16(page)),
+  shapes: (model: PublicKey) => pda('shapes', model.toBuffer()),
   batch: (index: number | bigint) => pda('batch', u64(index)),
   dispute: (batch: PublicKey, job: number, challenger: PublicKey) =>
     pda('dispute', batch.toBuffer(), u32(job), challenger.toBuffer()),

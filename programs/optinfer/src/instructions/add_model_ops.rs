@@ -1,4 +1,5 @@
-//! Authority-only: appends one page of op-table entries, refusing any op the one-step cannot recompute.
+//! Authority-only: appends one page of op-table entries, refusing any layer whose one-step cannot be decided
+//! (an op it cannot recompute, operands off the registered shapes, or a worst-case chunk over the limits).
 // Anchor's derive binds #[instruction] arguments in generated code paths that do not all use them.
 #![allow(unused_variables)]
 use alloc::vec::Vec;
@@ -7,7 +8,8 @@ use anchor_lang::prelude::*;
 use crate::errors::OptinferError;
 use crate::events::ModelOpsAdded;
 use crate::pure::ops::{OpEntry, OpError};
-use crate::state::{seeds, Config, Model, OpsPage, OPS_PER_PAGE, OP_ENTRY_BYTES};
+use crate::pure::shapes;
+use crate::state::{seeds, shape_table, Config, Model, ModelShapesAccount, OpsPage, OPS_PER_PAGE, OP_ENTRY_BYTES};
 
 #[derive(Accounts)]
 #[instruction(page: u16)]
@@ -21,6 +23,9 @@ pub struct AddModelOps {
     pub model: Account<Model>,
     #[account(init, payer = authority, seeds = [seeds::OPS, model.address().as_ref(), &page.to_le_bytes()], bump)]
     pub ops_page: Account<OpsPage>,
+    /// The model's complete shape record; page 0 seals it after checking it against the weight root.
+    #[account(mut, seeds = [seeds::SHAPES, model.address().as_ref()], bump = shapes.bump)]
+    pub shapes: ModelShapesAccount,
     pub system_program: Program<System>,
 }
 
@@ -39,11 +44,33 @@ pub fn add_model_ops(ctx: &mut Context<AddModelOps>, page: u16, entries: Vec<u8>
         return Err(OptinferError::BadOpPage.into());
     }
     let model_key = *ctx.accounts.model.address();
+    let weights = ctx.accounts.model.weight_count.get();
+    {
+        let t = shape_table(&ctx.accounts.shapes, weights, layers);
+        if !t.complete() {
+            msg!(
+                "shape record holds {} bytes, the model needs {}",
+                t.bytes.len(),
+                shapes::ShapeTable::len_for(t.inputs, weights, layers)
+            );
+            return Err(OptinferError::BadShapeRecord.into());
+        }
+        if page == 0 {
+            if t.weight_root() != Some(ctx.accounts.model.weight_root) {
+                msg!("shape record: weight headers and chunk roots do not hash to the weight root");
+                return Err(OptinferError::BadShapeRecord.into());
+            }
+        } else if ctx.accounts.shapes.sealed == 0 {
+            return Err(OptinferError::BadShapeRecord.into());
+        }
+    }
+    ctx.accounts.shapes.sealed = 1;
     let p = &mut ctx.accounts.ops_page;
     for i in 0..n {
         let raw = &entries[i * OP_ENTRY_BYTES..(i + 1) * OP_ENTRY_BYTES];
         let layer = loaded + i as u32;
-        if let Err(e) = OpEntry::parse(raw).validate(layer) {
+        let entry = OpEntry::parse(raw);
+        if let Err(e) = entry.validate(layer) {
             msg!("layer {} op code {} refused", layer, raw[0]);
             return Err(match e {
                 OpError::Unsupported => OptinferError::UnsupportedOp,
@@ -51,6 +78,11 @@ pub fn add_model_ops(ctx: &mut Context<AddModelOps>, page: u16, entries: Vec<u8>
                 _ => OptinferError::BadOpEntry,
             }
             .into());
+        }
+        let t = shape_table(&ctx.accounts.shapes, weights, layers);
+        if let Err(r) = shapes::check_layer(&entry, &t, layer) {
+            msg!("layer {} op code {} unprovable: {}", layer, raw[0], r.reason());
+            return Err(OptinferError::UnprovableLayer.into());
         }
         p.entries[i].copy_from_slice(raw);
     }

@@ -22,6 +22,7 @@ pub mod reveal_layer;
 pub mod update_config;
 pub mod withdraw;
 pub mod withdraw_treasury;
+pub mod write_model_shapes;
 pub mod write_proof_buffer;
 
 pub use accept_authority::*;
@@ -47,4 +48,5 @@ pub use reveal_layer::*;
 pub use update_config::*;
 pub use withdraw::*;
 pub use withdraw_treasury::*;
+pub use write_model_shapes::*;
 pub use write_proof_buffer::*;

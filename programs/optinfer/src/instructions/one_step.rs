@@ -1,5 +1,6 @@
 //! Anyone: recomputes the disputed chunk (or header) from opened inputs in a proof buffer and
-//! resolves the dispute: the executor loses exactly when its chunk differs from the recomputation.
+//! resolves the dispute: the executor loses exactly when its chunk differs from the recomputation,
+//! or when its header or an opened operand's header is not the registered one (docs/PROGRAM.md).
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
@@ -34,6 +35,8 @@ pub struct OneStep {
     pub ops_page: Account<OpsPage>,
     #[account(constraint = buffer.dispute == *dispute.address() @ OptinferError::BufferMismatch)]
     pub buffer: ProofBufferAccount,
+    #[account(seeds = [seeds::SHAPES, model.address().as_ref()], bump = shapes.bump)]
+    pub shapes: ModelShapesAccount,
 }
 
 /// Opens every input of the op from the buffer and checks it against what both sides agreed
@@ -145,12 +148,27 @@ pub fn one_step(ctx: &mut Context<OneStep>, max_elements: u32) -> Result<()> {
         return Err(OptinferError::WrongOpsPage.into());
     }
     let entry = OpEntry::parse(&a.ops_page.entries[layer as usize % OPS_PER_PAGE]);
+    let table = shape_table(&a.shapes, a.model.weight_count.get(), a.model.layer_count.get());
+    let registered = table.layer(layer).ok_or(OptinferError::BadShapeRecord)?;
+    // A correct trace of an input of the registered shapes has the registered shape at every
+    // layer (registration checked each op against them), and the executor signs only such inputs:
+    // a header off the registered one is the executor's fault, decided without any recomputation.
+    if d.header[0] != registered.pack() {
+        return resolve(a, layer, false);
+    }
     let buf = a.buffer.as_slice();
     let mut r = Reader::new(buf);
     let empty = Operand::full(Header::default(), &[]);
     let mut ins = [empty; MAX_OP_INPUTS];
     open_inputs(&entry, &mut r, d, &a.model, &mut ins)?;
     let ins = &ins[..entry.n_inputs as usize];
+    // Opened operands are the agreed layers (the executor's own trace), the signed job input or a
+    // weight (checked at registration): one off its registered shape convicts the executor.
+    for (i, x) in ins.iter().enumerate() {
+        if table.operand(&entry, i) != Some(x.header) {
+            return resolve(a, layer, false);
+        }
+    }
 
     let chunk = d.chunk_index.get();
     let exec_header = d.header[0];
@@ -186,11 +204,15 @@ pub fn one_step(ctx: &mut Context<OneStep>, max_elements: u32) -> Result<()> {
         };
         h.pack() == exec_header && d.node[0] == expected_leaf
     };
-    let key = *d.address();
+    resolve(a, layer, executor_correct)
+}
+
+fn resolve(a: &mut OneStep, layer: u32, executor_correct: bool) -> Result<()> {
+    let key = *a.dispute.address();
     emit!(OneStepExecuted {
         dispute: key,
         layer,
-        chunk_index: chunk,
+        chunk_index: a.dispute.chunk_index.get(),
         executor_correct
     });
     finish(

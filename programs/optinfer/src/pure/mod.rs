@@ -3,5 +3,6 @@ pub mod hash;
 pub mod merkle;
 pub mod ops;
 pub mod reader;
+pub mod shapes;
 pub mod tensor;
 pub mod trace;

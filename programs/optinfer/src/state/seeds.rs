@@ -16,3 +16,5 @@ pub const VAULT: &[u8] = b"vault";
 pub const JOB: &[u8] = b"job";
 /// ["proof", dispute pda, submitter pubkey]
 pub const PROOF: &[u8] = b"proof";
+/// ["shapes", model pda]
+pub const SHAPES: &[u8] = b"shapes";

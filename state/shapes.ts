@@ -1,0 +1,262 @@
+// A model's shape record and the one-step cost model, mirrored from programs/optinfer/src/pure/shapes.rs (drift test: shapes.test.ts).
+import {
+  OP,
+  REF_KIND,
+  encodeStoredHeader,
+  refIndex,
+  refKind,
+  STORED_HEADER_BYTES,
+  type TensorHeader,
+} from './optable.ts';
+
+/** Cost-model constants: byte for byte those of pure/shapes.rs (shapes.test.ts reads them from source). */
+export const SHAPE_COST = {
+  CU_BUDGET: 1_200_000,
+  HEAP_BUDGET: 24 * 1024,
+  MAX_STEP_BYTES: 512 * 1024,
+  CU_BASE: 40_000,
+  CU_WHOLE_CHUNK: 400,
+  CU_SPARSE_CHUNK: 400,
+  CU_PROOF_NODE: 200,
+  CU_PREFIX_STEP: 250,
+  CU_INPUT_ENTRY: 300,
+  CU_ELEMENT: 1_500,
+  CU_MAC: 60,
+  HEAP_SPARSE: 40 * 32 + 64,
+  HEAP_PIECE: 24,
+  HEAP_WEIGHT: 24 * 32 + 64,
+  MAX_INPUT_NAME: 64,
+} as const;
+
+const CHUNK = 256;
+const DT = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6 } as const;
+const SIZE: Record<number, number> = {
+  1: 4,
+  2: 1,
+  3: 1,
+  4: 2,
+  5: 2,
+  6: 4,
+  7: 8,
+  9: 1,
+  10: 2,
+  11: 8,
+  12: 4,
+  13: 8,
+};
+
+/** The registered shapes of a model: graph inputs in name order, weights (with chunk roots), layer outputs. */
+export interface ShapeRecord {
+  inputs: TensorHeader[];
+  weights: { header: TensorHeader; chunkRoot: Uint8Array }[];
+  layers: TensorHeader[];
+}
+
+/** The record's bytes as write_model_shapes stores them (packed headers, weight chunk roots after theirs). */
+export function encodeShapeRecord(r: ShapeRecord): Buffer {
+  return Buffer.concat([
+    ...r.inputs.map(encodeStoredHeader),
+    ...r.weights.flatMap((w) => [encodeStoredHeader(w.header), Buffer.from(w.chunkRoot)]),
+    ...r.layers.map(encodeStoredHeader),
+  ]);
+}
+export const shapeRecordBytes = (inputs: number, weights: number, layers: number) =>
+  (inputs + layers) * STORED_HEADER_BYTES + weights * (STORED_HEADER_BYTES + 32);
+
+/** What the one-step of a layer's worst-case chunk needs (pure/shapes.rs StepPlan). */
+export interface StepPlan {
+  bytes: number;
+  fixedCu: number;
+  elementCu: number;
+  elements: number;
+  /** Output elements per one_step slice: the `maxElements` to submit. */
+  slice: number;
+  heap: number;
+}
+export type LayerCheck = { ok: true; plan: StepPlan } | { ok: false; reason: string };
+
+const numel = (h: TensorHeader) => h.dims.reduce((a, b) => a * b, 1);
+const sameHeader = (a: TensorHeader, b: TensorHeader) =>
+  a.dtype === b.dtype && a.dims.length === b.dims.length && a.dims.every((d, i) => d === b.dims[i]);
+const ELEMENTWISE = new Set<number>([
+  OP.Identity,
+  OP.Reshape,
+  OP.Flatten,
+  OP.Relu,
+  OP.Add,
+  OP.Sub,
+  OP.Mul,
+  OP.Clip,
+  OP.QuantizeLinear,
+  OP.DequantizeLinear,
+  OP.Cast,
+]);
+
+function broadcast(a: readonly number[], b: readonly number[]): number[] | undefined {
+  const r = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < r; i++) {
+    const da = i + a.length >= r ? a[i + a.length - r] : 1;
+    const db = i + b.length >= r ? b[i + b.length - r] : 1;
+    if (da === db || db === 1) out.push(da);
+    else if (da === 1) out.push(db);
+    else return undefined;
+  }
+  return out;
+}
+
+/** pure/ops.rs infer on headers alone: the output header, or undefined when the op cannot take them. */
+export function inferHeader(op: number, attrs: Uint8Array, hs: TensorHeader[]): TensorHeader | undefined {
+  const a = hs[0];
+  const attr = Buffer.from(attrs);
+  const scalar = (h: TensorHeader) => numel(h) === 1;
+  switch (op) {
+    case OP.Identity:
+      return a;
+    case OP.Reshape: {
+      const dims = Array.from({ length: attr[0] }, (_, i) => attr.readUInt32LE(1 + 4 * i));
+      return numel({ dtype: 0, dims }) === numel(a) ? { dtype: a.dtype, dims } : undefined;
+    }
+    case OP.Flatten: {
+      const axis = attr[0];
+      if (axis > a.dims.length) return undefined;
+      return {
+        dtype: a.dtype,
+        dims: [
+          numel({ dtype: 0, dims: a.dims.slice(0, axis) }),
+          numel({ dtype: 0, dims: a.dims.slice(axis) }),
+        ],
+      };
+    }
+    case OP.Transpose:
+      return attr[0] === a.dims.length
+        ? { dtype: a.dtype, dims: a.dims.map((_, i) => a.dims[attr[1 + i]]) }
+        : undefined;
+    case OP.Relu:
+      return [DT.FLOAT, DT.INT32, DT.INT8].includes(a.dtype as 1) ? a : undefined;
+    case OP.Clip:
+      return [DT.FLOAT, DT.INT32, DT.INT8, DT.UINT8].includes(a.dtype as 1) ? a : undefined;
+    case OP.Add:
+    case OP.Sub:
+    case OP.Mul: {
+      const b = hs[1];
+      if (a.dtype !== b.dtype || (a.dtype !== DT.INT32 && a.dtype !== DT.FLOAT)) return undefined;
+      const dims = broadcast(a.dims, b.dims);
+      return dims && { dtype: a.dtype, dims };
+    }
+    case OP.MatMulInteger: {
+      const b = hs[1];
+      if (a.dtype !== attr[0] || b.dtype !== attr[1] || a.dims.length !== 2 || b.dims.length !== 2)
+        return undefined;
+      if (a.dims[1] !== b.dims[0]) return undefined;
+      if (hs.slice(2).some((z, i) => !scalar(z) || z.dtype !== hs[i].dtype)) return undefined;
+      return { dtype: DT.INT32, dims: [a.dims[0], b.dims[1]] };
+    }
+    case OP.QuantizeLinear: {
+      const s = hs[1];
+      if (a.dtype !== DT.FLOAT || s.dtype !== DT.FLOAT || !scalar(s)) return undefined;
+      const out = hs[2] ? (scalar(hs[2]) ? hs[2].dtype : undefined) : DT.UINT8;
+      return out === DT.UINT8 || out === DT.INT8 ? { dtype: out, dims: a.dims } : undefined;
+    }
+    case OP.DequantizeLinear: {
+      const s = hs[1];
+      if (![DT.INT8, DT.UINT8, DT.INT32].includes(a.dtype as 3) || s.dtype !== DT.FLOAT || !scalar(s))
+        return undefined;
+      if (hs[2] && (!scalar(hs[2]) || hs[2].dtype !== a.dtype)) return undefined;
+      return { dtype: DT.FLOAT, dims: a.dims };
+    }
+    case OP.Cast:
+      return [DT.FLOAT, DT.INT32, DT.INT8, DT.UINT8].includes(a.dtype as 1)
+        ? { dtype: attr[0], dims: a.dims }
+        : undefined;
+  }
+  return undefined;
+}
+
+const depthFor = (n: number) => (n <= 1 ? 0 : Math.ceil(Math.log2(n)));
+const chunkCount = (bytes: number) => (bytes === 0 ? 1 : Math.ceil(bytes / CHUNK));
+
+/** pure/shapes.rs check_layer: whether registration accepts layer `layer` (entry op/refs/attrs) and its plan. */
+export function checkLayer(
+  e: { op: number; refs: readonly number[]; attrs?: Uint8Array },
+  r: ShapeRecord,
+  layer: number,
+): LayerCheck {
+  const C = SHAPE_COST;
+  const hs = e.refs.map((ref) => {
+    const k = refKind(ref),
+      i = refIndex(ref);
+    return k === REF_KIND.LAYER ? r.layers[i] : k === REF_KIND.INPUT ? r.inputs[i] : r.weights[i]?.header;
+  });
+  const out = r.layers[layer];
+  if (!out || hs.some((h) => !h || h.dims.length > 6 || !SIZE[h.dtype]))
+    return { ok: false, reason: 'shape record does not parse' };
+  const zps =
+    e.op === OP.MatMulInteger
+      ? hs.slice(2)
+      : e.op === OP.QuantizeLinear || e.op === OP.DequantizeLinear
+        ? hs.slice(2)
+        : [];
+  if (zps.some((h) => numel(h!) !== 1)) {
+    return { ok: false, reason: 'zero point is not per-tensor (per-row/column zero points are refused)' };
+  }
+  const inferred = inferHeader(e.op, e.attrs ?? new Uint8Array(14), hs as TensorHeader[]);
+  if (!inferred) return { ok: false, reason: 'op cannot take its registered operand shapes' };
+  if (!sameHeader(inferred, out)) return { ok: false, reason: 'output differs from the registered shape' };
+  const osz = SIZE[out.dtype];
+  const total = numel(out);
+  const elements = Math.min(CHUNK / osz, total);
+  const p: StepPlan = { bytes: 0, fixedCu: C.CU_BASE, elementCu: 0, elements, slice: 0, heap: 0 };
+  e.refs.forEach((ref, i) => {
+    const h = hs[i]!;
+    const isz = SIZE[h.dtype];
+    const len = numel(h) * isz;
+    const chunks = chunkCount(len);
+    const k = refKind(ref);
+    if (k === REF_KIND.LAYER) {
+      const steps = layer - refIndex(ref);
+      p.bytes += 32 + 4 + 32 * steps;
+      p.fixedCu += C.CU_PREFIX_STEP * steps;
+    } else if (k === REF_KIND.INPUT) {
+      p.bytes += 4 + r.inputs.length * (2 + C.MAX_INPUT_NAME + 32);
+      p.fixedCu += C.CU_INPUT_ENTRY * r.inputs.length;
+    } else {
+      p.bytes += 1 + 32 * 24 + 32;
+      p.fixedCu += C.CU_PROOF_NODE * 24;
+      p.heap += C.HEAP_WEIGHT;
+    }
+    const hdr = 2 + 8 * h.dims.length;
+    if (ELEMENTWISE.has(e.op) && numel(h) === total && len > CHUNK) {
+      const n = Math.min(Math.ceil((elements * isz) / CHUNK) + 1, chunks);
+      const depth = depthFor(chunks);
+      p.bytes += 1 + hdr + 32 + 2 + n * (4 + 1 + 32 * depth + CHUNK);
+      p.fixedCu += n * (C.CU_SPARSE_CHUNK + C.CU_PROOF_NODE * depth);
+      p.heap += C.HEAP_SPARSE + C.HEAP_PIECE * n;
+    } else {
+      p.bytes += 1 + hdr + 4 + len;
+      p.fixedCu += C.CU_WHOLE_CHUNK * chunks;
+    }
+  });
+  p.elementCu = C.CU_ELEMENT + (e.op === OP.MatMulInteger ? C.CU_MAC * hs[0]!.dims[1] : 0);
+  if (p.bytes > C.MAX_STEP_BYTES) return { ok: false, reason: 'one-step proof data passes the buffer limit' };
+  if (p.heap > C.HEAP_BUDGET) return { ok: false, reason: 'one-step openings pass the heap limit' };
+  if (p.fixedCu + p.elementCu > C.CU_BUDGET) {
+    return { ok: false, reason: 'one-step does not fit the compute limit even in one-element slices' };
+  }
+  p.slice = Math.max(1, Math.min(elements, Math.floor((C.CU_BUDGET - p.fixedCu) / p.elementCu)));
+  return { ok: true, plan: p };
+}
+
+/** Every layer's check; `refusals` names each layer the program would refuse, and why. */
+export function checkModel(
+  layers: readonly { op: number; refs: readonly number[]; attrs?: Uint8Array }[],
+  r: ShapeRecord,
+): { provable: boolean; refusals: string[]; plans: (StepPlan | undefined)[] } {
+  const refusals: string[] = [];
+  const plans = layers.map((l, i) => {
+    const c = checkLayer(l, r, i);
+    if (!c.ok) refusals.push(`layer ${i}: ${c.reason}`);
+    return c.ok ? c.plan : undefined;
+  });
+  return { provable: refusals.length === 0, refusals, plans };
+}
