@@ -1,6 +1,6 @@
 // The start-up cross-check: the sequencer's batches, job records and open jobs must agree with each other and with the chain.
 import { OptinferError } from '../state/errors.ts';
-import { Batch } from '../state/job.ts';
+import { Batch, type JobRecord } from '../state/job.ts';
 import { seqKey } from '../state/store.ts';
 import { tensorSetDigest } from '../state/tensor.ts';
 import { fromStored, type StoredTensorMap } from '../state/tensor-map.ts';
@@ -76,11 +76,18 @@ async function checkLocal(ledger: Ledger, found: string[]): Promise<void> {
         found.push(`batch ${b.index}: job ${id} at position ${position}: its record says ${where(j)}`);
       }
     });
-    if (invalidated.size === 0 && states.every((j) => j?.outputDigest && j.executor)) {
-      const root = new Batch(
-        b.index as BatchIndex,
-        states.map((j) => toRecord(j!)),
-      ).root;
+    // A position that lost a dispute is rebuilt from the lying result its job remembers (stores from
+    // before that was kept cannot be rebuilt there, and are skipped).
+    const records = states.map((j, position) => {
+      if (!j) return null;
+      if (!invalidated.has(position)) return j.outputDigest && j.executor && j.signature ? toRecord(j) : null;
+      const lie = j.invalidations?.find((v) => v.batchIndex === b.index && v.position === position);
+      return lie?.outputDigest && lie.signature
+        ? toRecord({ ...j, executor: lie.executor, outputDigest: lie.outputDigest, signature: lie.signature })
+        : null;
+    });
+    if (records.every((r) => r !== null)) {
+      const root = new Batch(b.index as BatchIndex, records as JobRecord[]).root;
       if (root !== b.root) {
         found.push(`batch ${b.index}: its job records rebuild root ${root}, expected ${b.root}`);
       }

@@ -33,7 +33,15 @@ export interface JobState {
   /** Why the last attempt did not count, while the job waits for another (its `error` if it ends failed). */
   lastError?: string;
   /** Earlier results of this job that lost a dispute: the batch they were in and the executor that lied. */
-  invalidations?: { batchIndex: number; position: number; executor: ExecutorId; at: number }[];
+  invalidations?: {
+    batchIndex: number;
+    position: number;
+    executor: ExecutorId;
+    at: number;
+    /** The lying result's output digest and signature: the batch root is rebuilt from them at start. */
+    outputDigest?: Hash32;
+    signature?: string;
+  }[];
 }
 
 export interface BatchState {

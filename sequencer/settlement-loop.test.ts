@@ -10,7 +10,17 @@ import type { QueuedJob } from './dispatch.ts';
 import { toRecord, type BatchState, type JobState, type Ledger } from './ledger.ts';
 import { LocalSettlement, type BatchHeader, type Settlement } from './ports.ts';
 import { SETTLEMENT_POLL_MS, SettlementLoop } from './settlement-loop.ts';
-import { RecordingMetrics, executorId, recordingLogger, seedJob, tempLedger, waitFor } from './testing.ts';
+import { checkIntegrity } from './integrity.ts';
+import {
+  RecordingMetrics,
+  executorId,
+  int8,
+  recordingLogger,
+  seedJob,
+  tempLedger,
+  waitFor,
+} from './testing.ts';
+import { toStored } from '../state/tensor-map.ts';
 import { batchRoot } from '../state/job.ts';
 
 const A = executorId('A');
@@ -219,6 +229,39 @@ test('a job that lost a dispute is re-queued once, away from its executor, and i
     await s.loop.poll(10_000 + SETTLEMENT_POLL_MS);
     assert.equal(s.requeued.length, 1, 'the same position is not re-queued twice');
     assert.deepEqual((await s.ledger.batches.get(seqKey(0)))?.invalidated, [1], 'nor recorded twice');
+  } finally {
+    await s.close();
+  }
+});
+
+test('a batch with a position that lost a dispute still has its root rebuilt at start: a changed record there is found', async () => {
+  const s = await setup({
+    kind: 'fake',
+    commitBatch: async () => ({ windowEndsAt: 0 }),
+    canFinalize: async () => false,
+    invalidatedJobs: async () => [1],
+  });
+  try {
+    const { b, jobs } = await pendingBatch(s.ledger, 0, 3);
+    await s.loop.commit(b);
+    await s.loop.poll(10_000);
+    const lost = (await s.ledger.jobs.get(jobs[1].jobId))!;
+    assert.equal(lost.invalidations?.[0].outputDigest, jobs[1].outputDigest, 'the lie is remembered');
+    assert.equal(lost.signature, undefined, 'the re-queued job holds no stale signature');
+    // What the batcher and the results would have stored beside it: the counter and the outputs served.
+    await s.ledger.store.write([
+      s.ledger.meta.put('nextBatch', 1),
+      ...[0, 2].map((i) => s.ledger.outputs.put(jobs[i].jobId, toStored({ y: int8([jobs[i].seq]) }))),
+    ]);
+    const local = { kind: 'local' } as unknown as Settlement;
+    await checkIntegrity(s.ledger, local);
+    // Another position of that batch changed on disk: before, a batch with an invalidated position was never rebuilt.
+    const other = (await s.ledger.jobs.get(jobs[2].jobId))!;
+    await s.ledger.store.write([s.ledger.jobs.put(other.jobId, { ...other, fee: other.fee + 1 })]);
+    await assert.rejects(checkIntegrity(s.ledger, local), (e: Error) => {
+      assert.match(e.message, /batch 0: its job records rebuild root [0-9a-f]{64}, expected/);
+      return true;
+    });
   } finally {
     await s.close();
   }

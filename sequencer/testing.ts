@@ -97,6 +97,7 @@ export async function seedJob(
   if (state.status === 'executed') {
     state.executor = opts.executor ?? executorId('A');
     state.outputDigest = tensorSetDigest({ y: int8([seq]) });
+    state.signature = signFor(state.executor, state, state.outputDigest);
     state.attempts = Math.max(state.attempts, 1);
   }
   await ledger.store.write([
