@@ -15,3 +15,4 @@ export {
   type ChallengerCheat,
 } from './challenger.ts';
 export { UnbondingCheater, type WithdrawAttempt } from './unbonder.ts';
+export { FramingSequencer, type FramingAttempt, type Framed } from './framer.ts';

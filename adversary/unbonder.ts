@@ -1,9 +1,10 @@
 // The unbonding cheater's wallet: asks for its bond back right after its lie is committed, then tries to withdraw until told to stop.
 import type { Keypair } from '@solana/web3.js';
-import { freeBond, type SettlementClient } from '../settlement/index.ts';
+import { freeBond, gameSlot, type SettlementClient } from '../settlement/index.ts';
 
-/** One withdraw attempt: the slot it was tried at, and the program's refusal or the lamports paid out. */
+/** One withdraw attempt: the game slot it was tried at, and the program's refusal or the lamports paid out. */
 export interface WithdrawAttempt {
+  /** Game slot (settlement gameSlot: paused slots left out), the time unbond_ready_slot is counted in. */
   at: number;
   ok: boolean;
   /** The refusal's code (e.g. PROGRAM_WITHDRAW_DURING_DISPUTE) when it failed. */
@@ -57,7 +58,8 @@ export class UnbondingCheater {
   }
 
   private async tryOnce(): Promise<void> {
-    const at = Number(await this.client.sender.getSlot());
+    const [config, slot] = await Promise.all([this.client.config(), this.client.sender.getSlot()]);
+    const at = Number(gameSlot(config, slot));
     const before = (await this.client.fetchOperator(this.keypair.publicKey))?.unbonding ?? 0n;
     try {
       await this.client.withdraw(this.keypair);

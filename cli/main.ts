@@ -35,7 +35,16 @@ import {
 import { submitCommand } from './commands/submit.ts';
 import { traceCommand } from './commands/trace.ts';
 import { verifyCommand } from './commands/verify.ts';
-import { batchShowCommand, bondStatusCommand, chainInitCommand, disputesCommand } from './commands/chain.ts';
+import {
+  acceptAuthorityCommand,
+  batchShowCommand,
+  bondStatusCommand,
+  chainInitCommand,
+  disputesCommand,
+  proposeAuthorityCommand,
+  setPausedCommand,
+  withdrawTreasuryCommand,
+} from './commands/chain.ts';
 import { keygenCommand } from './commands/keygen.ts';
 
 /** Keeps a role running until SIGINT/SIGTERM, then closes it cleanly. */
@@ -308,7 +317,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
       ),
     );
 
-  const chain = program.command('chain').description('set up the optinfer program on a cluster');
+  const chain = program
+    .command('chain')
+    .description("set up the optinfer program on a cluster, and its authority's commands");
   chain
     .command('init')
     .description("initialize the deployed program's config (once, by its authority)")
@@ -352,6 +363,66 @@ export function buildProgram(setExit: (code: number) => void): Command {
     )
     .option('--json', 'print JSON')
     .action(async (o) => setExit(await chainInitCommand({ ...o, json: Boolean(o.json) })));
+
+  const authorityKeypair = (
+    what = "the program's authority (the key `chain init` named, or the one that accepted)",
+  ) =>
+    new Option('--authority-keypair <file>', `Solana CLI keypair file of ${what}`)
+      .env('OPTINFER_AUTHORITY_KEYPAIR')
+      .makeOptionMandatory();
+  const asAuthority = (o: { rpc: string; ws?: string; json?: boolean; authorityKeypair: string }) => ({
+    rpc: o.rpc,
+    ws: o.ws,
+    json: Boolean(o.json),
+    authorityKeypair: o.authorityKeypair,
+  });
+  chain
+    .command('propose-authority')
+    .description(
+      'name the next authority (step 1 of 2): it takes over only when it runs `chain accept-authority`; ' +
+        'proposing 11111111111111111111111111111111 withdraws a proposal',
+    )
+    .argument('<pubkey>', 'the public key that may take over the authority')
+    .addOption(rpc())
+    .addOption(opt.ws())
+    .addOption(authorityKeypair())
+    .option('--json', 'print JSON')
+    .action(async (newAuthority: string, o) =>
+      setExit(await proposeAuthorityCommand({ ...asAuthority(o), newAuthority })),
+    );
+  chain
+    .command('accept-authority')
+    .description('take over the authority (step 2 of 2), signed by the key the authority proposed')
+    .addOption(rpc())
+    .addOption(opt.ws())
+    .addOption(authorityKeypair('the proposed authority'))
+    .option('--json', 'print JSON')
+    .action(async (o) => setExit(await acceptAuthorityCommand(asAuthority(o))));
+  chain
+    .command('withdraw-treasury')
+    .description("pay lamports from the program's treasury vault to the configured treasury address")
+    .argument('<lamports>', 'how much; the vault keeps its rent-exempt minimum', u64('lamports', 'lamports'))
+    .addOption(rpc())
+    .addOption(opt.ws())
+    .addOption(authorityKeypair())
+    .option('--json', 'print JSON')
+    .action(async (lamports: bigint, o) =>
+      setExit(await withdrawTreasuryCommand({ ...asAuthority(o), lamports })),
+    );
+  for (const paused of [true, false]) {
+    chain
+      .command(paused ? 'pause' : 'unpause')
+      .description(
+        paused
+          ? 'pause the program: nothing commits, opens, moves, resolves or finalizes; windows, clocks and unbonding delays stand still'
+          : 'resume the program; the slots spent paused never count against windows, clocks or unbonding delays',
+      )
+      .addOption(rpc())
+      .addOption(opt.ws())
+      .addOption(authorityKeypair())
+      .option('--json', 'print JSON')
+      .action(async (o) => setExit(await setPausedCommand({ ...asAuthority(o), paused })));
+  }
 
   program
     .command('keygen')

@@ -111,8 +111,9 @@ export class DisputeDriver {
     const key = address.toBase58();
     const side = sideOf(d, this.signer.publicKey);
     if (side === null) return false;
-    const slot = await this.client.sender.getSlot();
-    if (timeoutOnlyWhenClockRanOut(d, side, slot).ok) {
+    // Clocks run in game time: the slots the program spent paused never count against the other side.
+    const [config, slot] = await Promise.all([this.client.config(), this.client.sender.getSlot()]);
+    if (timeoutOnlyWhenClockRanOut(d, side, config, slot).ok) {
       await this.client.claimTimeout(this.signer, address);
       this.log.info({ dispute: key }, 'claimed a timeout: the other side ran out of clock');
       await this.record(address, side);

@@ -121,14 +121,43 @@ rule('timeoutOnlyWhenClockRanOut', () => {
   // The executor is to move with 100 slots left from slot 1000: the claim succeeds from slot 1101.
   const d = toyDispute({ phase: PHASE.LAYER_BISECT, turn: SIDE.EXECUTOR, lastMoveSlot: 1000n });
   const r = rules.timeoutOnlyWhenClockRanOut;
-  refused(r(d, SIDE.CHALLENGER, 1100n), 'timeoutOnlyWhenClockRanOut', /clock until slot 1101/);
-  allowed(r(d, SIDE.CHALLENGER, 1101n));
-  refused(r(d, SIDE.EXECUTOR, 5000n), 'timeoutOnlyWhenClockRanOut', /this side is to move/);
+  const c = toyConfig();
+  refused(r(d, SIDE.CHALLENGER, c, 1100n), 'timeoutOnlyWhenClockRanOut', /clock until game slot 1101/);
+  allowed(r(d, SIDE.CHALLENGER, c, 1101n));
+  refused(r(d, SIDE.EXECUTOR, c, 5000n), 'timeoutOnlyWhenClockRanOut', /this side is to move/);
   refused(
-    r({ ...d, phase: PHASE.RESOLVED }, SIDE.CHALLENGER, 5000n),
+    r({ ...d, phase: PHASE.RESOLVED }, SIDE.CHALLENGER, c, 5000n),
     'timeoutOnlyWhenClockRanOut',
     /resolved/,
   );
+});
+
+test('timeoutOnlyWhenClockRanOut counts game time: a game paused mid-clock is not timed out when unpaused with clock left', () => {
+  const r = rules.timeoutOnlyWhenClockRanOut;
+  // The executor moves at game slot 1000 with 100 slots of clock; the program pauses at slot 1050 for 500 slots.
+  const d = toyDispute({ phase: PHASE.LAYER_BISECT, turn: SIDE.EXECUTOR, lastMoveSlot: 1000n });
+  const paused = toyConfig({ paused: 1, pauseStart: 1050n });
+  // While paused, no claim at all (claim_timeout is refused with Paused), however many real slots go by.
+  refused(r(d, SIDE.CHALLENGER, paused, 1200n), 'timeoutOnlyWhenClockRanOut', /paused/);
+  refused(r(d, SIDE.CHALLENGER, paused, 9000n), 'timeoutOnlyWhenClockRanOut', /paused/);
+  const unpaused = toyConfig({ pausedSlots: 500n });
+  // Real slot 1560 is game slot 1060: 40 slots of the executor's clock are left; the claim must wait.
+  refused(r(d, SIDE.CHALLENGER, unpaused, 1560n), 'timeoutOnlyWhenClockRanOut', /game slot 1101/);
+  refused(r(d, SIDE.CHALLENGER, unpaused, 1600n), 'timeoutOnlyWhenClockRanOut', /real slot 1601/);
+  // And the other way: at real slot 1601 (game slot 1101) the clock has run out and the claim is due.
+  allowed(r(d, SIDE.CHALLENGER, unpaused, 1601n));
+});
+
+test('windowIsOpen counts game time: a batch paused inside its window stays disputable after the unpause', () => {
+  const b = toyBatch({ commitSlot: 1000n, challengeWindow: 100n });
+  refused(
+    rules.windowIsOpen(b, toyConfig({ paused: 1, pauseStart: 1050n }), 1060n, 0),
+    'windowIsOpen',
+    /paused/,
+  );
+  const unpaused = toyConfig({ pausedSlots: 500n });
+  allowed(rules.windowIsOpen(b, unpaused, 1599n, 0));
+  refused(rules.windowIsOpen(b, unpaused, 1600n, 0), 'windowIsOpen', /closed/);
 });
 
 rule('playOnlyFromOwnTrace', () => {

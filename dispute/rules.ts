@@ -12,7 +12,7 @@ import {
   type OperatorAccount,
   type Side,
 } from '../settlement/accounts.ts';
-import { disputable, freeBond, timeoutSlot } from '../settlement/client.ts';
+import { disputable, freeBond, gameSlot, timeoutSlot, toRealSlot } from '../settlement/client.ts';
 
 /** Every rule, by name; a refusal names the rule that made it. */
 export const RULES = [
@@ -64,13 +64,21 @@ export function batchIsCommitted(
   return OK;
 }
 
-/** open_dispute fails once the batch is finalized or its challenge window has passed. */
+/**
+ * open_dispute fails while the program is paused, and once the batch is finalized or its challenge window
+ * has passed in game time (real slot `slot` minus the slots spent paused).
+ */
 export function windowIsOpen(
   batch: BatchAccount,
   config: ConfigAccount,
   slot: bigint,
   batchIndex: number,
 ): Verdict {
+  if (config.paused !== 0 && batch.finalized === 0)
+    return refuse(
+      'windowIsOpen',
+      `the program is paused: batch ${batchIndex} cannot be disputed until it resumes`,
+    );
   return disputable(batch, config, slot)
     ? OK
     : refuse('windowIsOpen', `batch ${batchIndex}'s challenge window has closed`);
@@ -143,12 +151,27 @@ export function stepOnlyAtLeaf(d: DisputeAccount): Verdict {
   return OK;
 }
 
-/** A timeout is claimed only against the side to move, once its chess clock has run out at `slot`. */
-export function timeoutOnlyWhenClockRanOut(d: DisputeAccount, side: Side, slot: bigint): Verdict {
+/**
+ * A timeout is claimed only against the side to move, once its chess clock has run out in game time at real
+ * slot `slot`: clocks stand still while the program is paused (claim_timeout is then refused), and the slots
+ * spent paused never count against them.
+ */
+export function timeoutOnlyWhenClockRanOut(
+  d: DisputeAccount,
+  side: Side,
+  config: ConfigAccount,
+  slot: bigint,
+): Verdict {
   if (d.phase === PHASE.RESOLVED) return refuse('timeoutOnlyWhenClockRanOut', 'the dispute is resolved');
   if (d.turn === side) return refuse('timeoutOnlyWhenClockRanOut', 'this side is to move');
+  if (config.paused !== 0)
+    return refuse('timeoutOnlyWhenClockRanOut', 'the program is paused: clocks stand still until it resumes');
   const due = timeoutSlot(d);
-  if (slot < due) return refuse('timeoutOnlyWhenClockRanOut', `the other side has clock until slot ${due}`);
+  if (gameSlot(config, slot) < due)
+    return refuse(
+      'timeoutOnlyWhenClockRanOut',
+      `the other side has clock until game slot ${due} (real slot ${toRealSlot(config, due)} if not paused again)`,
+    );
   return OK;
 }
 

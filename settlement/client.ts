@@ -84,6 +84,11 @@ export function gameSlot(c: ConfigAccount, slot: bigint): bigint {
   const off = c.pausedSlots + current;
   return slot > off ? slot - off : 0n;
 }
+/**
+ * The real slot at which game slot `game` comes if the program is not paused again (the inverse of gameSlot
+ * while running). While paused it is later by however long the current pause lasts: this is the earliest.
+ */
+export const toRealSlot = (c: ConfigAccount, game: bigint): bigint => game + c.pausedSlots;
 /** Game slots the side to move has left at game slot `slot` (0 once spent). */
 export function clockLeft(d: DisputeAccount, slot: bigint): bigint {
   const elapsed = slot > d.lastMoveSlot ? slot - d.lastMoveSlot : 0n;
@@ -101,7 +106,7 @@ export const timeoutSlot = (d: DisputeAccount) => d.lastMoveSlot + d.clock[d.tur
  * game time, plus the slots paused so far (a later pause moves it further).
  */
 export const windowEndSlot = (b: BatchAccount, c: ConfigAccount) =>
-  b.commitSlot + b.challengeWindow + c.pausedSlots;
+  toRealSlot(c, b.commitSlot + b.challengeWindow);
 /** Whether open_dispute on `b` would pass the pause and window checks at `slot`. */
 export const disputable = (b: BatchAccount, c: ConfigAccount, slot: bigint) =>
   c.paused === 0 && b.finalized === 0 && gameSlot(c, slot) < b.commitSlot + b.challengeWindow;

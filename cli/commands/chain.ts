@@ -1,13 +1,17 @@
-// Operator commands over JSON-RPC: `disputes`, `batch show N`, `bond status` (read-only views of the program).
-import { PublicKey } from '@solana/web3.js';
+// Operator commands over JSON-RPC: `disputes`, `batch show N`, `bond status` (read-only views of the program), and the
+// `chain` commands of the program's authority (init, propose/accept authority, withdraw-treasury, pause/unpause).
+import { PublicKey, type Keypair } from '@solana/web3.js';
 import {
   PHASE,
   SIDE,
   connectRpc,
   freeBond,
+  gameSlot,
   minUnbondingSlots,
   timeoutSlot,
+  toRealSlot,
   windowEndSlot,
+  type ConfigAccount,
   type SettlementClient,
 } from '../../settlement/index.ts';
 import { OptinferError } from '../../state/errors.ts';
@@ -41,6 +45,13 @@ async function reach<T>(o: RpcOptions, f: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The current slot, and the game slot windows and clocks count in when the program ever paused. */
+function slotLine(c: ConfigAccount, slot: bigint): string {
+  const g = gameSlot(c, slot);
+  if (c.paused !== 0) return `slot ${slot}, game slot ${g} (paused since slot ${c.pauseStart})`;
+  return g === slot ? `slot ${slot}` : `slot ${slot}, game slot ${g}`;
+}
+
 function print(o: RpcOptions, value: unknown, lines: string[]): void {
   process.stdout.write(
     o.json
@@ -51,9 +62,11 @@ function print(o: RpcOptions, value: unknown, lines: string[]): void {
 
 export async function disputesCommand(o: RpcOptions & { open: boolean }): Promise<number> {
   const c = client(o);
-  const [list, slot] = await reach(o, () =>
-    Promise.all([c.listDisputes({ open: o.open }), c.sender.getSlot()]),
+  const [list, config, slot] = await reach(o, () =>
+    Promise.all([c.listDisputes({ open: o.open }), c.config(), c.sender.getSlot()]),
   );
+  // Clocks run in game time (slots spent paused left out); the timeout is shown as the real slot it comes at.
+  const paused = config.paused !== 0;
   const rows = list.map(({ address, dispute: d }) => ({
     address: address.toBase58(),
     batch: d.batch.toBase58(),
@@ -63,21 +76,22 @@ export async function disputesCommand(o: RpcOptions & { open: boolean }): Promis
     winner: d.phase === PHASE.RESOLVED ? side(d.winner) : null,
     layer: d.phase >= PHASE.LAYER_REVEAL ? d.disagree : null,
     clockSlots: { executor: d.clock[0], challenger: d.clock[1] },
-    timeoutAtSlot: d.phase === PHASE.RESOLVED ? null : timeoutSlot(d),
+    timeoutAtSlot: d.phase === PHASE.RESOLVED ? null : toRealSlot(config, timeoutSlot(d)),
+    timeoutAtGameSlot: d.phase === PHASE.RESOLVED ? null : timeoutSlot(d),
     executor: d.executor.toBase58(),
     challenger: d.challenger.toBase58(),
   }));
   const lines = rows.length
     ? [
-        `slot ${slot}; ${rows.length} dispute(s)`,
+        `${slotLine(config, slot)}; ${rows.length} dispute(s)`,
         ...rows.map(
           (r) =>
-            `${r.address}  job ${r.job}  ${r.phase}${r.turn ? `, ${r.turn} to move (times out at slot ${r.timeoutAtSlot})` : ''}` +
+            `${r.address}  job ${r.job}  ${r.phase}${r.turn ? `, ${r.turn} to move (times out at ${paused ? 'game ' : ''}slot ${paused ? r.timeoutAtGameSlot : r.timeoutAtSlot})` : ''}` +
             `${r.winner ? `, won by the ${r.winner}` : ''}  clocks e=${r.clockSlots.executor} c=${r.clockSlots.challenger}`,
         ),
       ]
-    : [`slot ${slot}; no ${o.open ? 'open ' : ''}disputes`];
-  print(o, { slot, disputes: rows }, lines);
+    : [`${slotLine(config, slot)}; no ${o.open ? 'open ' : ''}disputes`];
+  print(o, { slot, gameSlot: gameSlot(config, slot), paused, disputes: rows }, lines);
   return 0;
 }
 
@@ -97,27 +111,35 @@ export async function batchShowCommand(o: RpcOptions & { index: string }): Promi
       `batch ${o.index} is not committed on this cluster (next index ${config.nextBatchIndex})`,
     );
   const end = windowEndSlot(b, config);
+  const inWindow = gameSlot(config, slot) < b.commitSlot + b.challengeWindow;
   const state = b.finalized
     ? 'finalized'
-    : slot < end
-      ? `inside its challenge window (until slot ${end})`
-      : 'window over, not finalized yet';
+    : inWindow
+      ? config.paused !== 0
+        ? `inside its challenge window, which stands still while the program is paused (${b.commitSlot + b.challengeWindow - gameSlot(config, slot)} slots left)`
+        : `inside its challenge window (until slot ${end})`
+      : config.paused !== 0
+        ? 'window over, not finalized yet (nothing finalizes while the program is paused)'
+        : 'window over, not finalized yet';
   const view = {
     index: b.index,
     root: b.root.toString('hex'),
     jobCount: b.jobCount,
     commitSlot: b.commitSlot,
     windowEndSlot: end,
+    windowEndGameSlot: b.commitSlot + b.challengeWindow,
+    paused: config.paused !== 0,
     openDisputes: b.openDisputes,
     invalidatedJobs: b.invalidated,
     finalized: b.finalized !== 0,
     slot,
+    gameSlot: gameSlot(config, slot),
   };
   print(o, view, [
     `batch ${b.index}: ${state}`,
     `  root            ${view.root}`,
     `  jobs            ${b.jobCount} (${b.invalidated} invalidated)`,
-    `  committed slot  ${b.commitSlot}; current slot ${slot}`,
+    `  committed at    game slot ${b.commitSlot}; ${slotLine(config, slot)}`,
     `  open disputes   ${b.openDisputes}`,
   ]);
   return 0;
@@ -160,12 +182,14 @@ export async function bondStatusCommand(
     bonded: op.bonded,
     locked: op.locked,
     unbonding: op.unbonding,
-    unbondReadySlot: op.unbondReadySlot,
+    unbondReadySlot: toRealSlot(config, op.unbondReadySlot),
+    unbondReadyGameSlot: op.unbondReadySlot,
     free,
     openDisputes: op.openDisputes,
     executorStake: stake,
     jobsCovered,
     slot,
+    gameSlot: gameSlot(config, slot),
   };
   const why =
     op.unbonding > 0n
@@ -176,7 +200,7 @@ export async function bondStatusCommand(
   print(o, view, [
     `${view.owner}`,
     `  bonded         ${op.bonded} lamports (free ${free}, locked in disputes ${op.locked})`,
-    `  unbonding      ${op.unbonding}${op.unbonding > 0n ? ` (withdrawable from slot ${op.unbondReadySlot}; now ${slot})` : ''}`,
+    `  unbonding      ${op.unbonding}${op.unbonding > 0n ? ` (withdrawable from slot ${view.unbondReadySlot}${config.paused !== 0 ? ' at the earliest' : ''}; now ${slotLine(config, slot)})` : ''}`,
     `  open disputes  ${op.openDisputes}`,
     why,
   ]);
@@ -260,6 +284,167 @@ export async function chainInitCommand(o: ChainInitOptions): Promise<number> {
       `  treasury           ${cfg.treasury.toBase58()}`,
       `  challenge window   ${cfg.challengeWindow} slots; dispute clocks ${cfg.clockSlots} slots per side`,
       `  minimum bonds      executor ${cfg.minExecutorBond}, challenger ${cfg.minChallengerBond} lamports; bounty ${cfg.bountyBps / 100}%`,
+    ],
+  );
+  return 0;
+}
+
+// ---- the authority's commands ---------------------------------------------------------------------
+
+export interface AuthorityOptions extends RpcOptions {
+  /** The key file of the signer: the current authority, or for accept-authority the proposed one. */
+  authorityKeypair: string;
+}
+
+/** The signer and the program's Config, refusing (exit 2) a key that is not `role` before anything is sent. */
+async function authorityOf(
+  o: AuthorityOptions,
+  role: 'authority' | 'pending',
+): Promise<{ c: SettlementClient; signer: Keypair; config: ConfigAccount }> {
+  const signer = loadKeypair(o.authorityKeypair);
+  const c = client(o);
+  const config = await reach(o, () => c.config());
+  const me = signer.publicKey;
+  if (role === 'authority' && !config.authority.equals(me))
+    throw new OptinferError(
+      'INVALID_INPUT',
+      `--authority-keypair: ${me.toBase58()} is not the program's authority (${config.authority.toBase58()})`,
+    );
+  if (role === 'pending' && !config.pendingAuthority.equals(me))
+    throw new OptinferError(
+      'INVALID_INPUT',
+      `--authority-keypair: ${me.toBase58()} is not the proposed authority (${
+        config.pendingAuthority.equals(PublicKey.default)
+          ? 'none is proposed: the authority proposes one with `optinfer chain propose-authority`'
+          : `proposed: ${config.pendingAuthority.toBase58()}`
+      })`,
+    );
+  return { c, signer, config };
+}
+
+/** Sends one authority transaction; a program refusal keeps its PROGRAM_* code, prefixed with what was tried. */
+async function sendAs<T>(o: RpcOptions, what: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await reach(o, f);
+  } catch (e) {
+    if (e instanceof OptinferError && e.code !== 'UNAVAILABLE')
+      throw new OptinferError(e.code, `${what}: ${e.message}`, e.details, { cause: e });
+    throw e;
+  }
+}
+
+/** `chain propose-authority <pubkey>`: names the next authority; the zero key withdraws a proposal. */
+export async function proposeAuthorityCommand(
+  o: AuthorityOptions & { newAuthority: string },
+): Promise<number> {
+  const next = pubkey('new authority', o.newAuthority);
+  const { c, signer } = await authorityOf(o, 'authority');
+  const res = await sendAs(o, 'propose_authority', () => c.proposeAuthority(signer, next));
+  const cancel = next.equals(PublicKey.default);
+  print(
+    o,
+    { authority: signer.publicKey.toBase58(), pendingAuthority: next.toBase58(), signature: res.signature },
+    [
+      cancel
+        ? `withdrew the pending authority proposal (tx ${res.signature})`
+        : `proposed ${next.toBase58()} as the next authority (tx ${res.signature})`,
+      ...(cancel
+        ? []
+        : [
+            `  ${signer.publicKey.toBase58()} stays the authority until that key runs \`optinfer chain accept-authority\``,
+          ]),
+    ],
+  );
+  return 0;
+}
+
+/** `chain accept-authority`: the proposed key takes over. */
+export async function acceptAuthorityCommand(o: AuthorityOptions): Promise<number> {
+  const { c, signer, config } = await authorityOf(o, 'pending');
+  const res = await sendAs(o, 'accept_authority', () => c.acceptAuthority(signer));
+  print(
+    o,
+    {
+      authority: signer.publicKey.toBase58(),
+      previousAuthority: config.authority.toBase58(),
+      signature: res.signature,
+    },
+    [
+      `${signer.publicKey.toBase58()} is now the program's authority (was ${config.authority.toBase58()}; tx ${res.signature})`,
+    ],
+  );
+  return 0;
+}
+
+/** `chain withdraw-treasury <lamports>`: pays vault lamports (above its rent) to the configured treasury. */
+export async function withdrawTreasuryCommand(o: AuthorityOptions & { lamports: bigint }): Promise<number> {
+  if (o.lamports <= 0n)
+    throw new OptinferError(
+      'INVALID_INPUT',
+      'withdraw-treasury: expected a positive number of lamports, got 0',
+    );
+  const { c, signer, config } = await authorityOf(o, 'authority');
+  const vault = c.pdas.vault();
+  const before = await reach(o, () => c.sender.getBalance(vault));
+  const res = await sendAs(o, 'withdraw_treasury', () => c.withdrawTreasury(signer, o.lamports)).catch(
+    (e: OptinferError) => {
+      if (e.code !== 'PROGRAM_VAULT_INSUFFICIENT') throw e;
+      throw new OptinferError(
+        e.code,
+        `withdraw-treasury: the vault ${vault.toBase58()} holds ${before} lamports and keeps its rent-exempt minimum; ` +
+          `${o.lamports} is more than it can pay`,
+        e.details,
+        { cause: e },
+      );
+    },
+  );
+  const after = await reach(o, () => c.sender.getBalance(vault));
+  print(
+    o,
+    {
+      amount: o.lamports,
+      treasury: config.treasury.toBase58(),
+      vault: vault.toBase58(),
+      vaultLamports: after,
+      signature: res.signature,
+    },
+    [
+      `paid ${o.lamports} lamports from the vault to the treasury ${config.treasury.toBase58()} (tx ${res.signature})`,
+      `  the vault ${vault.toBase58()} now holds ${after} lamports`,
+    ],
+  );
+  return 0;
+}
+
+/**
+ * `chain pause` / `chain unpause`: while paused nothing commits, opens, moves, resolves or finalizes, and the
+ * slots spent paused do not count against challenge windows, dispute clocks or unbonding delays.
+ */
+export async function setPausedCommand(o: AuthorityOptions & { paused: boolean }): Promise<number> {
+  const { c, signer, config } = await authorityOf(o, 'authority');
+  const was = config.paused !== 0;
+  const what = o.paused ? 'pause' : 'unpause';
+  const res =
+    was === o.paused ? null : await sendAs(o, what, () => c.updateConfig(signer, { paused: o.paused }));
+  const [cfg, slot] = await reach(o, () => Promise.all([c.config(), c.sender.getSlot()]));
+  print(
+    o,
+    {
+      paused: cfg.paused !== 0,
+      changed: res !== null,
+      pausedSlots: cfg.pausedSlots,
+      pauseStart: cfg.paused !== 0 ? cfg.pauseStart : null,
+      slot,
+      gameSlot: gameSlot(cfg, slot),
+      signature: res?.signature ?? null,
+    },
+    [
+      res === null
+        ? `the program is already ${o.paused ? 'paused' : 'running'}; nothing sent`
+        : `${o.paused ? 'paused' : 'unpaused'} the program (tx ${res.signature})`,
+      o.paused
+        ? `  paused since slot ${cfg.pauseStart}: windows, clocks and unbonding delays stand still until \`optinfer chain unpause\``
+        : `  running; ${cfg.pausedSlots} slots spent paused so far do not count against windows, clocks or unbonding delays`,
     ],
   );
   return 0;
