@@ -10,6 +10,7 @@ import { checkModel } from '../../state/shapes.ts';
 import { encodeStoredHeader } from '../../state/optable.ts';
 import { stepData } from '../../dispute/step-data.ts';
 import { DTYPE_CODES, type Tensor } from '../../state/tensor.ts';
+import { isOptinferError } from '../../state/errors.ts';
 import { modelShapes } from '../../settlement/testkit.ts';
 import {
   PARAMS,
@@ -300,41 +301,137 @@ test('sweep: the compiler marks demo-int8-mlp provable with the same shapes the 
   );
 });
 
+/**
+ * Plays the worst-case chunk of every layer of `m` to a resolved one-step with the challenger's
+ * default slicing (dispute/moves.ts plannedSlice: the registered plan's slice); asserts every slice
+ * and the proof buffer stay within the plan.
+ */
+async function sweep(name: string, m: ModelDef, honest: (m: ModelDef) => P.Tensor[] = run) {
+  const shapes = modelShapes(m);
+  const { provable, plans, refusals } = checkModel(m.layers, shapes);
+  assert.ok(provable, refusals.join('; '));
+  for (let at = 0; at < m.layers.length; at++) {
+    const plan = plans[at]!;
+    const out = shapes.layers[at];
+    const bytes = out.dims.reduce((a, b) => a * b, 1) * P.dtypeSize(out.dtype);
+    // Every full chunk costs the same in the model; the middle one straddles the most input chunks.
+    const chunk = Math.floor(Math.max(0, Math.ceil(bytes / P.CHUNK_BYTES) - 1) / 2);
+    const g = await startGame((mm) => cheatLayers(mm, at, chunk), honest, m);
+    await playToOneStep(g);
+    const d = await g.world.dispute(g.dispute);
+    assert.equal(d.disagree, at, `${name} layer ${at}`);
+    // No max_elements: submitOneStep slices as registration planned.
+    const { writes, steps } = await g.chal.submitOneStep(g.dispute, { openings: 'auto' });
+    const after = await g.world.dispute(g.dispute);
+    assert.equal(after.phase, PHASE.RESOLVED, `${name} layer ${at} resolved`);
+    assert.equal(after.winner, SIDE.CHALLENGER, `${name} layer ${at}: the honest challenger wins`);
+    assert.ok(
+      steps.length <= Math.ceil(plan.elements / plan.slice),
+      `${name} layer ${at}: ${steps.length} slices`,
+    );
+    const buf = await g.world.client.fetchProofBuffer(g.dispute, g.chal.key.publicKey);
+    for (const s of steps) {
+      assert.ok(
+        s.cu <= plan.fixedCu + plan.slice * plan.elementCu,
+        `${name} layer ${at}: slice ${s.cu} CU over the plan ${plan.fixedCu} + ${plan.slice} x ${plan.elementCu}`,
+      );
+    }
+    assert.ok(buf && buf.len <= plan.bytes, `${name} layer ${at}: ${buf?.len} > ${plan.bytes} bytes`);
+    console.log(
+      `${name} layer ${at} chunk ${chunk}: ${writes.length} writes, ${steps.length} slices of ${plan.slice}, ` +
+        `max ${Math.max(...steps.map((s) => s.cu))} CU (plan ${plan.fixedCu + plan.slice * plan.elementCu}), ` +
+        `buffer ${buf!.len} B (plan ${plan.bytes})`,
+    );
+    assert.equal(g.world.unaccountedLamports(), 0n);
+  }
+}
+
 for (const [name, m, honestOf] of FIXTURES) {
   test(`sweep: every layer of ${name} registers and its worst-case chunk's one-step completes within the plan`, async () => {
-    const shapes = modelShapes(m);
-    const { provable, plans, refusals } = checkModel(m.layers, shapes);
-    assert.ok(provable, refusals.join('; '));
-    const honest = honestOf ?? run;
-    for (let at = 0; at < m.layers.length; at++) {
-      const plan = plans[at]!;
-      const out = shapes.layers[at];
-      const bytes = out.dims.reduce((a, b) => a * b, 1) * P.dtypeSize(out.dtype);
-      // Every full chunk costs the same in the model; the middle one straddles the most input chunks.
-      const chunk = Math.floor(Math.max(0, Math.ceil(bytes / P.CHUNK_BYTES) - 1) / 2);
-      const g = await startGame((mm) => cheatLayers(mm, at, chunk), honest, m);
-      await playToOneStep(g);
-      const d = await g.world.dispute(g.dispute);
-      assert.equal(d.disagree, at, `${name} layer ${at}`);
-      const { writes, steps } = await g.chal.submitOneStep(g.dispute, {
-        openings: 'auto',
-        maxElements: plan.slice,
-        maxSlices: 256,
-      });
-      assert.equal((await g.world.dispute(g.dispute)).phase, PHASE.RESOLVED, `${name} layer ${at} resolved`);
-      const buf = await g.world.client.fetchProofBuffer(g.dispute, g.chal.key.publicKey);
-      for (const s of steps) {
-        assert.ok(
-          s.cu <= plan.fixedCu + plan.slice * plan.elementCu,
-          `${name} layer ${at}: slice ${s.cu} CU over the plan ${plan.fixedCu} + ${plan.slice} x ${plan.elementCu}`,
+    await sweep(name, m, honestOf);
+  });
+}
+
+// ---- the sweep over the real pretrained models the repo ships or depends on ----
+
+const REAL: [string, string][] = [
+  ['openWakeWord hello_deepa', '../../node_modules/openwakeword-js/models/hello_deepa.onnx'],
+  ['openWakeWord hello_deepa_old', '../../node_modules/openwakeword-js/models/hello_deepa_old.onnx'],
+  ['openWakeWord namaste_deepa', '../../node_modules/openwakeword-js/models/namaste_deepa.onnx'],
+  ['silero_vad', '../../test/fixtures/models/silero_vad.onnx'],
+  ['int8_mlp (fixture)', '../../test/fixtures/models/int8_mlp.onnx'],
+  ['float_cnn (fixture)', '../../test/fixtures/models/float_cnn.onnx'],
+  ['if_model (fixture)', '../../test/fixtures/models/if_model.onnx'],
+  ['demo-int8-mlp', '../../models/demo-int8-mlp.onnx'],
+];
+
+/** Deterministic inputs of the declared (static) shapes: small values, so float inputs stay finite. */
+function sampleInputs(model: Awaited<ReturnType<typeof loadModel>>, seed: number): Record<string, Tensor> {
+  const rnd = prng(seed);
+  const out: Record<string, Tensor> = {};
+  for (const i of model.inputs) {
+    const dims = i.dims as number[];
+    const t = make(
+      DTYPE_CODES[i.dtype!],
+      dims,
+      () => ((rnd() % 200) - 100) / (i.dtype === 'float32' ? 16 : 1),
+    );
+    out[i.name] = { dtype: i.dtype!, dims, data: new Uint8Array(t.bytes) };
+  }
+  return out;
+}
+
+for (const [name, rel] of REAL) {
+  test(`sweep (real model) ${name}: every layer's worst-case chunk completes within the plan, or the model is refused naming the layer and reason`, async () => {
+    const model = await loadModel(
+      new Uint8Array(readFileSync(fileURLToPath(new URL(rel, import.meta.url)))),
+      {
+        name,
+      },
+    );
+    try {
+      let c: Awaited<ReturnType<typeof compileForProgram>>;
+      try {
+        c = await compileForProgram(model);
+      } catch (e) {
+        // Not provable: an unsupported op, a branch, a symbolic dim. A clean refusal naming what, never a crash.
+        assert.ok(isOptinferError(e) && e.code === 'UNPROVABLE_MODEL', `${name}: ${String(e)}`);
+        assert.match(
+          e.message,
+          new RegExp(
+            `^model '${name.replace(/[()]/g, '\\$&')}': (layer \\d+ \\(|node '|input '|expected|the graph)`,
+          ),
         );
+        console.log(`REFUSED ${name}: ${e.message}`);
+        return;
       }
-      assert.ok(buf && buf.len <= plan.bytes, `${name} layer ${at}: ${buf?.len} > ${plan.bytes} bytes`);
-      console.log(
-        `${name} layer ${at} chunk ${chunk}: ${writes.length} writes, ${steps.length} slices of ${plan.slice}, ` +
-          `max ${Math.max(...steps.map((s) => s.cu))} CU (plan ${plan.fixedCu + plan.slice * plan.elementCu})`,
+      const inputs = sampleInputs(model, 11);
+      const sorted = Object.keys(inputs).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+      const def: ModelDef = {
+        inputs: sorted.map((k) => [k, toP(inputs[k])]),
+        weights: c.weights.map((w) => toP(w.tensor)),
+        layers: c.layers.map((l) => ({ op: l.op, refs: l.refs, attrs: Buffer.from(l.attrs) })),
+        outputName: c.outputName,
+      };
+      if (c.refusals.length > 0) {
+        // The program refuses the same model at registration, naming the first refused layer.
+        const reg = await register(def);
+        assert.equal(reg.error, 'UnprovableLayer');
+        const first = /^layer (\d+): (.*)$/.exec(c.refusals[0])!;
+        assert.match(reg.logs, new RegExp(`layer ${first[1]} op code \\d+ unprovable`));
+        console.log(`REFUSED ${name}: ${c.refusals.join('; ')}`);
+        return;
+      }
+      const honest = (await traceModel(model, inputs, { keepTensors: true })).tensors!.map(toP);
+      assert.deepEqual(
+        c.shapes.layers.map((h) => h.dims),
+        honest.map((t) => t.dims),
+        'registered shapes are the trace shapes',
       );
-      assert.equal(g.world.unaccountedLamports(), 0n);
+      await sweep(name, def, () => honest);
+      console.log(`PROVABLE ${name}: ${def.layers.length} layers swept`);
+    } finally {
+      await model.close();
     }
   });
 }
