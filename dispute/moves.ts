@@ -7,7 +7,8 @@ import { PHASE } from './phases.ts';
 import { SIDE, type DisputeAccount, type Side } from '../settlement/accounts.ts';
 import { bisectMid, type SettlementClient } from '../settlement/client.ts';
 import type { Bytes32 } from '../settlement/instructions.ts';
-import { OPS_PER_PAGE } from '../state/optable.ts';
+import { OPS_PER_PAGE, decodeOpEntry } from '../state/optable.ts';
+import { checkLayer } from '../state/shapes.ts';
 import type { SendResult } from '../settlement/sender.ts';
 import { neverMoveOutOfTurn, stepOnlyAtLeaf } from './rules.ts';
 import { elementwiseChunks, stepData, type ChunkPicker } from './step-data.ts';
@@ -132,9 +133,11 @@ export async function playMove(
 }
 
 /**
- * Fills `signer`'s proof buffer with the one-step data from its trace and submits the one-step
- * (in slices of `maxElements` output elements when given, until the dispute resolves). The buffer
- * stays open; close it with `client.closeProofBuffer` to get its rent back.
+ * Fills `signer`'s proof buffer with the one-step data from its trace and submits the one-step in
+ * slices of `maxElements` output elements until the dispute resolves. `maxElements` defaults to the
+ * slice registration planned for the layer (state/shapes.ts checkLayer on the model's registered
+ * shape record), so a big layer never runs one transaction out of compute; 0 computes the whole
+ * chunk at once. The buffer stays open; close it with `client.closeProofBuffer` to get its rent back.
  */
 export async function submitOneStep(
   client: SettlementClient,
@@ -159,11 +162,30 @@ export async function submitOneStep(
   const pick: ChunkPicker =
     o === 'auto' ? elementwiseChunks(d, entry, trace.layer(d.disagree)) : o === 'whole' ? () => undefined : o;
   const writes = await client.fillProofBuffer(signer, dispute, stepData(d, entry, trace, model, pick));
+  const { maxElements, slices } = await plannedSlice(client, d, entry, opts.maxElements);
   const steps: SendResult[] = [];
-  const maxSlices = opts.maxSlices ?? 64;
+  const maxSlices = opts.maxSlices ?? Math.max(64, slices);
   for (let i = 0; i < maxSlices; i++) {
-    steps.push(await client.oneStep(signer, dispute, { maxElements: opts.maxElements ?? 0 }));
+    steps.push(await client.oneStep(signer, dispute, { maxElements }));
     if (steps[steps.length - 1].events.some((e) => e.name === 'DisputeResolved')) break;
   }
   return { writes, steps };
+}
+
+/**
+ * The `max_elements` of each one_step slice: `given` when set, else the plan registration made for
+ * the disputed layer (0, the whole chunk, when the record is missing or the layer has no plan), and
+ * how many slices the chunk takes with it.
+ */
+export async function plannedSlice(
+  client: SettlementClient,
+  d: DisputeAccount,
+  entry: Uint8Array,
+  given?: number,
+): Promise<{ maxElements: number; slices: number }> {
+  const shapes = given === undefined ? await client.fetchModelShapes(d.modelId) : null;
+  const c = shapes && checkLayer(decodeOpEntry(entry), shapes, d.disagree);
+  const maxElements = given ?? (c && c.ok ? c.plan.slice : 0);
+  const elements = c && c.ok ? c.plan.elements : 256;
+  return { maxElements, slices: maxElements > 0 ? Math.ceil(elements / maxElements) + 1 : 1 };
 }

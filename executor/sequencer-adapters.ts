@@ -5,7 +5,8 @@ import { checkTensorSizes } from './onnx/size-estimate.ts';
 import { assertClosed } from './onnx/closed.ts';
 import { DEFAULT_SANDBOX_LIMITS } from './sandbox/pool.ts';
 import { compileForProgram } from './program-model.ts';
-import { encodeOpEntry } from '../state/optable.ts';
+import { encodeOpEntry, type TensorHeader } from '../state/optable.ts';
+import { DTYPE_CODES, dtypeFromCode } from '../state/tensor.ts';
 import type { ShapeRecord } from '../state/shapes.ts';
 import { validateInputs } from './validate.ts';
 import { OptinferError } from '../state/errors.ts';
@@ -16,6 +17,9 @@ import type { Hash32, ModelId } from '../state/types.ts';
 /** The sequencer's ModelInspector port: parses, loads and validates through the registry. */
 export class OrtInspector {
   /** `maxTensorBytes`: a model whose largest tensor is estimated above this is refused (the run memory limit). */
+  /** Per provable model, its graph inputs in name order with their registered headers. */
+  private readonly registered = new Map<ModelId, (readonly [string, TensorHeader])[]>();
+
   constructor(
     private readonly registry: ModelRegistry,
     private readonly maxTensorBytes = DEFAULT_SANDBOX_LIMITS.memoryBytes,
@@ -38,11 +42,20 @@ export class OrtInspector {
       dtype: v.dtype ?? v.typeText,
       dims: v.dims ?? [],
     });
-    // Provable only if the program would register it: every layer decidable within its limits.
+    // Provable only if the program would register it: every layer decidable within its limits. A
+    // model with a symbolic input dim is not (the op table and shape record are of one static shape).
     let refusals: string[] = [];
     if (m.provable) {
       refusals = await compileForProgram(m).then(
-        (c) => c.refusals,
+        (c) => {
+          if (c.refusals.length === 0) {
+            this.registered.set(
+              m.modelId,
+              c.inputNames.map((n, i) => [n, c.shapes.inputs[i]] as const),
+            );
+          }
+          return c.refusals;
+        },
         (e: unknown) => [e instanceof Error ? e.message : String(e)],
       );
     }
@@ -57,10 +70,37 @@ export class OrtInspector {
     };
   }
 
+  /**
+   * Against the declared signature, and for a provable model against its registered shape record
+   * too: one_step convicts an executor whose job input is off the registered shapes, so such a job
+   * must never be taken (INVALID_INPUT naming the input, its dims and the registered ones).
+   */
   validateInputs(model: ModelInfo, inputs: TensorMap): void {
     const m = this.registry.get(model.modelId);
     if (!m) throw new OptinferError('NOT_FOUND', `model ${model.modelId} is registered but not loaded`);
     validateInputs(m.inputs, inputs, `model '${m.name}'`);
+    if (!model.provable) return;
+    const registered = this.registered.get(model.modelId);
+    if (!registered) {
+      throw new OptinferError('INTERNAL', `provable model '${m.name}' has no registered shape record loaded`);
+    }
+    for (const [name, h] of registered) {
+      const t = inputs[name];
+      const dtype = t && DTYPE_CODES[t.dtype];
+      if (
+        !t ||
+        dtype !== h.dtype ||
+        t.dims.length !== h.dims.length ||
+        t.dims.some((d, i) => d !== h.dims[i])
+      ) {
+        throw new OptinferError(
+          'INVALID_INPUT',
+          `input '${name}': got ${t ? `${t.dtype} [${t.dims.join(',')}]` : 'nothing'}, expected the registered ` +
+            `shape ${dtypeFromCode(h.dtype) ?? h.dtype} [${h.dims.join(',')}] of provable model '${m.name}'`,
+          { input: name },
+        );
+      }
+    }
   }
 }
 

@@ -4,7 +4,7 @@ import { ComputeBudgetProgram, PublicKey, type Signer, type TransactionInstructi
 import { OptinferError } from '../state/errors.ts';
 import type { InclusionProof } from '../state/job.ts';
 import { OP_ENTRY_BYTES, OPS_PER_PAGE } from '../state/optable.ts';
-import { encodeShapeRecord, type ShapeRecord } from '../state/shapes.ts';
+import { decodeShapeRecord, encodeShapeRecord, type ShapeRecord } from '../state/shapes.ts';
 import {
   CHUNK_HEADER,
   PHASE,
@@ -67,6 +67,7 @@ export interface ModelRegistration {
 }
 
 /** ModelShapes account: `[disc 8][model 32][input_count u16][bump][sealed][len u32][bytes]`. */
+const SHAPES_INPUT_COUNT_OFFSET = 8 + 32;
 const SHAPES_LEN_OFFSET = 8 + 32 + 2 + 1 + 1;
 /** Shape-record bytes per write_model_shapes transaction. */
 export const SHAPES_WRITE_BYTES = 900;
@@ -184,6 +185,20 @@ export class SettlementClient {
   }
   fetchOpsPage(modelId: Bytes32, page: number): Promise<OpsPageAccount | null> {
     return this.read(this.pdas.ops(this.pdas.model(modelId), page), decodeOpsPage);
+  }
+  /**
+   * The model's registered shape record (its ModelShapes account), or null while the model, the
+   * account or its record is not complete: what one_step holds headers to and what plans a slice.
+   */
+  async fetchModelShapes(modelId: Bytes32): Promise<ShapeRecord | null> {
+    const model = await this.fetchModel(modelId);
+    const raw = model && (await this.sender.getAccountData(this.pdas.shapes(this.pdas.model(modelId))));
+    if (!model || !raw) return null;
+    const b = Buffer.from(raw);
+    const inputs = b.readUInt16LE(SHAPES_INPUT_COUNT_OFFSET);
+    const len = b.readUInt32LE(SHAPES_LEN_OFFSET);
+    const bytes = b.subarray(SHAPES_LEN_OFFSET + 4, SHAPES_LEN_OFFSET + 4 + len);
+    return decodeShapeRecord(bytes, inputs, model.weightCount, model.layerCount) ?? null;
   }
   /** The dispute at an address, or `challenger`'s game on job `jobIndex` of batch `batchIndex`. */
   fetchDispute(at: PublicKey | GameRef): Promise<DisputeAccount | null> {

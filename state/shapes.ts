@@ -2,6 +2,7 @@
 import {
   OP,
   REF_KIND,
+  decodeStoredHeader,
   encodeStoredHeader,
   refIndex,
   refKind,
@@ -62,6 +63,31 @@ export function encodeShapeRecord(r: ShapeRecord): Buffer {
 }
 export const shapeRecordBytes = (inputs: number, weights: number, layers: number) =>
   (inputs + layers) * STORED_HEADER_BYTES + weights * (STORED_HEADER_BYTES + 32);
+
+/** The inverse of encodeShapeRecord, given the counts the model account holds; undefined when `b` is not whole. */
+export function decodeShapeRecord(
+  b: Uint8Array,
+  inputs: number,
+  weights: number,
+  layers: number,
+): ShapeRecord | undefined {
+  if (b.length !== shapeRecordBytes(inputs, weights, layers)) return undefined;
+  let at = 0;
+  const header = () => {
+    const h = decodeStoredHeader(b.subarray(at, at + STORED_HEADER_BYTES));
+    at += STORED_HEADER_BYTES;
+    return { dtype: h.dtype, dims: h.dims };
+  };
+  const r: ShapeRecord = { inputs: [], weights: [], layers: [] };
+  for (let i = 0; i < inputs; i++) r.inputs.push(header());
+  for (let i = 0; i < weights; i++) {
+    const h = header();
+    r.weights.push({ header: h, chunkRoot: b.slice(at, at + 32) });
+    at += 32;
+  }
+  for (let i = 0; i < layers; i++) r.layers.push(header());
+  return r;
+}
 
 /** What the one-step of a layer's worst-case chunk needs (pure/shapes.rs StepPlan). */
 export interface StepPlan {

@@ -7,10 +7,26 @@ import { loadModel } from '../../executor/model.ts';
 import { compileForProgram } from '../../executor/program-model.ts';
 import { traceModel } from '../../executor/trace.ts';
 import { checkModel } from '../../state/shapes.ts';
+import { encodeStoredHeader } from '../../state/optable.ts';
+import { stepData } from '../../dispute/step-data.ts';
 import { DTYPE_CODES, type Tensor } from '../../state/tensor.ts';
+import { isOptinferError } from '../../state/errors.ts';
 import { modelShapes } from '../../settlement/testkit.ts';
-import { PHASE, World, cheatLayers, playToOneStep, startGame } from './lib/game.ts';
 import {
+  PARAMS,
+  PHASE,
+  Player,
+  SIDE,
+  World,
+  cheatLayers,
+  playToOneStep,
+  startGame,
+  type Game,
+} from './lib/game.ts';
+import type { ModelView, TraceView } from '../../dispute/views.ts';
+import {
+  OP,
+  REF,
   bigMatmulModel,
   chainModel,
   make,
@@ -81,6 +97,173 @@ test('a shape record that does not hash to the weight root is refused', async ()
   assert.equal(world.unaccountedLamports(), 0n);
 });
 
+// ---- opened operands off their registered shapes ----
+//
+// one_step convicts the executor when an opened operand's header is not the registered one. The
+// operands are bound before that check: an agreed layer by the prefix chain (the executor's own
+// trace, which the challenger agreed with up to there), a model input by the input digest the
+// executor signed, a weight by the weight root whose leaves are the registered weight records. So
+// an honest executor (a registered-shape input, a correct trace) can never be convicted by it: a
+// submitter that opens a weight or an agreed layer under another header fails the digest check
+// (InvalidProof) and the honest executor wins on time. The rule only bites an executor that signed
+// a job whose input is off the registered shapes, which the sequencer and the executor refuse.
+
+const STAKE_E = PARAMS.minExecutorBond;
+const STAKE_C = PARAMS.minChallengerBond;
+const bounty = (stake: bigint) => (stake * BigInt(PARAMS.bountyBps)) / 10000n;
+const E0 = 10_000_000_000n;
+const C0 = 5_000_000_000n;
+
+/** The same bytes under other dims: what a forger opens in place of a registered header. */
+function reshaped(h: Uint8Array, dims: number[]): Buffer {
+  const b = Buffer.alloc(2 + 8 * dims.length);
+  b[0] = h[0];
+  b[1] = dims.length;
+  dims.forEach((d, i) => b.writeBigUInt64LE(BigInt(d), 2 + 8 * i));
+  return b;
+}
+
+/** The challenger (a forger, or playing a wrong trace) fails its one-step; the executor wins on time. */
+async function executorWinsOnTime(g: Game) {
+  g.world.warp(PARAMS.clockSlots + 1n);
+  g.world.must(await g.world.claimTimeout(g.exec.key, g.dispute), 'claim_timeout');
+  const d = await g.world.dispute(g.dispute);
+  assert.equal(d.winner, SIDE.EXECUTOR, 'the honest executor wins');
+  assert.equal((await g.world.operatorOf(g.exec.key.publicKey)).bonded, E0 + bounty(STAKE_C));
+  assert.equal((await g.world.operatorOf(g.chal.key.publicKey)).bonded, C0 - STAKE_C);
+  assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
+}
+
+test('operand off its registered shape: a weight opened under another header is refused (InvalidProof), the honest executor wins', async () => {
+  // The executor is honest; the challenger holds a wrong layer 0 (MatMulInteger over weight 0).
+  const g = await startGame(run, (m) => cheatLayers(m, 0, 1));
+  await playToOneStep(g);
+  assert.equal((await g.world.dispute(g.dispute)).disagree, 0);
+  const honest = g.world.modelView();
+  const forged: ModelView = {
+    ...honest,
+    weight: (i) => {
+      const w = honest.weight(i);
+      return i === 0 ? { ...w, tensor: { ...w.tensor, header: reshaped(w.tensor.header, [16, 64]) } } : w;
+    },
+  };
+  const d = await g.world.dispute(g.dispute);
+  const page = await g.world.client.fetchOpsPage(d.modelId, 0);
+  await g.chal.fillBuffer(g.dispute, stepData(d, page!.entries[0], g.chal.view, forged));
+  const r = await g.chal.oneStep(g.dispute);
+  assert.equal(r.error, 'InvalidProof', 'the weight root binds the registered header');
+  await executorWinsOnTime(g);
+});
+
+test('operand off its registered shape: an agreed layer opened under another header is refused (InvalidProof), the honest executor wins', async () => {
+  // Disputed layer 1 (Add) reads agreed layer 0, int32 [8,32]; the forger opens it as [16,16].
+  const g = await startGame(run, (m) => cheatLayers(m, 1, 1));
+  await playToOneStep(g);
+  const d = await g.world.dispute(g.dispute);
+  assert.equal(d.disagree, 1);
+  const view = g.chal.view;
+  const forged: TraceView = Object.assign(
+    Object.create(Object.getPrototypeOf(view) as object) as TraceView,
+    view,
+    {
+      layer: (i: number) => {
+        const l = view.layer(i);
+        return i === 0 ? { ...l, header: reshaped(l.header, [16, 16]) } : l;
+      },
+      prefix: (i: number) => view.prefix(i),
+      digest: (i: number) => view.digest(i),
+    },
+  );
+  const page = await g.world.client.fetchOpsPage(d.modelId, 0);
+  await g.chal.fillBuffer(g.dispute, stepData(d, page!.entries[1], forged, g.world.modelView()));
+  const r = await g.chal.oneStep(g.dispute);
+  assert.equal(r.error, 'InvalidProof', 'the prefix chain binds the agreed header');
+  await executorWinsOnTime(g);
+});
+
+/** x int8 [1,16] registered; layer 0 Reshape to [4,4] (same registered output from any 16-element x), layer 1 Relu. */
+function reshapeModel(x: P.Tensor = make(P.DT.INT8, [1, 16], (i) => i - 8)): ModelDef {
+  const attrs = Buffer.alloc(14);
+  attrs[0] = 2;
+  attrs.writeUInt32LE(4, 1);
+  attrs.writeUInt32LE(4, 5);
+  return {
+    inputs: [['x', x]],
+    weights: [make(P.DT.INT8, [1], () => 0)],
+    layers: [
+      { op: OP.RESHAPE, refs: [REF.input(0)], attrs },
+      { op: OP.RELU, refs: [REF.layer(0)] },
+    ],
+    outputName: 'y',
+  };
+}
+
+test('operand off its registered shape: an executor that signed an input off the registered shape loses, though its layer header is the registered one', async () => {
+  const world = new World();
+  await world.init();
+  await world.registerModel(reshapeModel());
+  // The job's input is [2,8]: same element count, so Reshape still yields the registered [4,4].
+  const offShape = reshapeModel(make(P.DT.INT8, [2, 8], (i) => i - 8));
+  world.model = offShape;
+  const e = await world.operator(E0);
+  const c = await world.operator(C0);
+  // The executor computes correctly on the input it signed; the challenger steers to layer 0, the
+  // first layer that reads the off-shape input.
+  const exec = new Player(world, e, world.trace(run(offShape)));
+  const chal = new Player(world, c, world.trace(cheatLayers(offShape, 0, 0)));
+  assert.deepEqual(run(offShape)[0].dims, [4, 4]);
+  const batch = await world.commitBatch(0, e, world.outputDigest(exec.trace));
+  const { dispute, res } = await world.openDispute(c, batch, 1);
+  world.must(res, 'open_dispute');
+  const g = { world, exec, chal, dispute };
+  await playToOneStep(g);
+  const d = await world.dispute(dispute);
+  assert.equal(d.disagree, 0);
+  // The executor's revealed header is the registered [4,4]; only the opened input is off.
+  assert.deepEqual(d.header[0], encodeStoredHeader({ dtype: P.DT.INT8, dims: [4, 4] }));
+  await exec.submitOneStep(dispute);
+  const after = await world.dispute(dispute);
+  assert.equal(after.phase, PHASE.RESOLVED);
+  assert.equal(after.winner, SIDE.CHALLENGER, 'the executor signed an input the model does not take');
+  assert.equal((await world.operatorOf(e.publicKey)).bonded, E0 - STAKE_E);
+  assert.equal((await world.operatorOf(c.publicKey)).bonded, C0 + bounty(STAKE_E));
+  assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
+});
+
+// ---- the honest challenger's one-step on a big layer: max_elements defaults to the registered slice ----
+
+test('big layer: a one-step of the whole chunk runs out of compute; the default one-step (the registered slice) wins', async () => {
+  const m = bigMatmulModel(2048);
+  const g = await startGame((mm) => cheatLayers(mm, 0, 0), run, m);
+  await playToOneStep(g);
+  assert.equal((await g.world.dispute(g.dispute)).disagree, 0);
+  // Before: submitOneStep sent max_elements = 0, the whole 64-element chunk in one transaction.
+  await g.chal.fillBuffer(g.dispute);
+  const whole = await g.chal.oneStep(g.dispute, 0);
+  assert.ok(!whole.ok, 'the whole chunk does not fit one transaction');
+  assert.match(whole.logs.join('\n') + String(whole.error), /exceeded|ComputationalBudgetExceeded|compute/i);
+  // Now: no max_elements given, the challenger slices as registration planned.
+  const plan = checkModel(m.layers, modelShapes(m)).plans[0]!;
+  const { steps } = await g.chal.submitOneStep(g.dispute);
+  const d = await g.world.dispute(g.dispute);
+  assert.equal(d.phase, PHASE.RESOLVED);
+  assert.equal(d.winner, SIDE.CHALLENGER);
+  assert.equal(
+    steps.length,
+    Math.ceil(plan.elements / plan.slice),
+    `${plan.elements} elements in slices of ${plan.slice}`,
+  );
+  const limit = plan.fixedCu + plan.slice * plan.elementCu;
+  for (const s of steps) assert.ok(s.cu <= limit, `slice ${s.cu} CU over the plan ${limit}`);
+  console.log(
+    `bigMatmul(2048) layer 0: whole chunk refused (${whole.error}); ${steps.length} slices of ${plan.slice}: ` +
+      `${steps.map((s) => s.cu).join(', ')} CU (plan ${limit} per slice, budget 1,200,000)`,
+  );
+  assert.equal((await g.world.operatorOf(g.exec.key.publicKey)).bonded, E0 - STAKE_E);
+  assert.equal((await g.world.operatorOf(g.chal.key.publicKey)).bonded, C0 + bounty(STAKE_E));
+  assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
+});
+
 // ---- the sweep: the worst-case chunk of every layer of every fixture model, one-step to completion ----
 
 const DEMO = fileURLToPath(new URL('../../models/demo-int8-mlp.onnx', import.meta.url));
@@ -118,41 +301,137 @@ test('sweep: the compiler marks demo-int8-mlp provable with the same shapes the 
   );
 });
 
+/**
+ * Plays the worst-case chunk of every layer of `m` to a resolved one-step with the challenger's
+ * default slicing (dispute/moves.ts plannedSlice: the registered plan's slice); asserts every slice
+ * and the proof buffer stay within the plan.
+ */
+async function sweep(name: string, m: ModelDef, honest: (m: ModelDef) => P.Tensor[] = run) {
+  const shapes = modelShapes(m);
+  const { provable, plans, refusals } = checkModel(m.layers, shapes);
+  assert.ok(provable, refusals.join('; '));
+  for (let at = 0; at < m.layers.length; at++) {
+    const plan = plans[at]!;
+    const out = shapes.layers[at];
+    const bytes = out.dims.reduce((a, b) => a * b, 1) * P.dtypeSize(out.dtype);
+    // Every full chunk costs the same in the model; the middle one straddles the most input chunks.
+    const chunk = Math.floor(Math.max(0, Math.ceil(bytes / P.CHUNK_BYTES) - 1) / 2);
+    const g = await startGame((mm) => cheatLayers(mm, at, chunk), honest, m);
+    await playToOneStep(g);
+    const d = await g.world.dispute(g.dispute);
+    assert.equal(d.disagree, at, `${name} layer ${at}`);
+    // No max_elements: submitOneStep slices as registration planned.
+    const { writes, steps } = await g.chal.submitOneStep(g.dispute, { openings: 'auto' });
+    const after = await g.world.dispute(g.dispute);
+    assert.equal(after.phase, PHASE.RESOLVED, `${name} layer ${at} resolved`);
+    assert.equal(after.winner, SIDE.CHALLENGER, `${name} layer ${at}: the honest challenger wins`);
+    assert.ok(
+      steps.length <= Math.ceil(plan.elements / plan.slice),
+      `${name} layer ${at}: ${steps.length} slices`,
+    );
+    const buf = await g.world.client.fetchProofBuffer(g.dispute, g.chal.key.publicKey);
+    for (const s of steps) {
+      assert.ok(
+        s.cu <= plan.fixedCu + plan.slice * plan.elementCu,
+        `${name} layer ${at}: slice ${s.cu} CU over the plan ${plan.fixedCu} + ${plan.slice} x ${plan.elementCu}`,
+      );
+    }
+    assert.ok(buf && buf.len <= plan.bytes, `${name} layer ${at}: ${buf?.len} > ${plan.bytes} bytes`);
+    console.log(
+      `${name} layer ${at} chunk ${chunk}: ${writes.length} writes, ${steps.length} slices of ${plan.slice}, ` +
+        `max ${Math.max(...steps.map((s) => s.cu))} CU (plan ${plan.fixedCu + plan.slice * plan.elementCu}), ` +
+        `buffer ${buf!.len} B (plan ${plan.bytes})`,
+    );
+    assert.equal(g.world.unaccountedLamports(), 0n);
+  }
+}
+
 for (const [name, m, honestOf] of FIXTURES) {
   test(`sweep: every layer of ${name} registers and its worst-case chunk's one-step completes within the plan`, async () => {
-    const shapes = modelShapes(m);
-    const { provable, plans, refusals } = checkModel(m.layers, shapes);
-    assert.ok(provable, refusals.join('; '));
-    const honest = honestOf ?? run;
-    for (let at = 0; at < m.layers.length; at++) {
-      const plan = plans[at]!;
-      const out = shapes.layers[at];
-      const bytes = out.dims.reduce((a, b) => a * b, 1) * P.dtypeSize(out.dtype);
-      // Every full chunk costs the same in the model; the middle one straddles the most input chunks.
-      const chunk = Math.floor(Math.max(0, Math.ceil(bytes / P.CHUNK_BYTES) - 1) / 2);
-      const g = await startGame((mm) => cheatLayers(mm, at, chunk), honest, m);
-      await playToOneStep(g);
-      const d = await g.world.dispute(g.dispute);
-      assert.equal(d.disagree, at, `${name} layer ${at}`);
-      const { writes, steps } = await g.chal.submitOneStep(g.dispute, {
-        openings: 'auto',
-        maxElements: plan.slice,
-        maxSlices: 256,
-      });
-      assert.equal((await g.world.dispute(g.dispute)).phase, PHASE.RESOLVED, `${name} layer ${at} resolved`);
-      const buf = await g.world.client.fetchProofBuffer(g.dispute, g.chal.key.publicKey);
-      for (const s of steps) {
-        assert.ok(
-          s.cu <= plan.fixedCu + plan.slice * plan.elementCu,
-          `${name} layer ${at}: slice ${s.cu} CU over the plan ${plan.fixedCu} + ${plan.slice} x ${plan.elementCu}`,
+    await sweep(name, m, honestOf);
+  });
+}
+
+// ---- the sweep over the real pretrained models the repo ships or depends on ----
+
+const REAL: [string, string][] = [
+  ['openWakeWord hello_deepa', '../../node_modules/openwakeword-js/models/hello_deepa.onnx'],
+  ['openWakeWord hello_deepa_old', '../../node_modules/openwakeword-js/models/hello_deepa_old.onnx'],
+  ['openWakeWord namaste_deepa', '../../node_modules/openwakeword-js/models/namaste_deepa.onnx'],
+  ['silero_vad', '../../test/fixtures/models/silero_vad.onnx'],
+  ['int8_mlp (fixture)', '../../test/fixtures/models/int8_mlp.onnx'],
+  ['float_cnn (fixture)', '../../test/fixtures/models/float_cnn.onnx'],
+  ['if_model (fixture)', '../../test/fixtures/models/if_model.onnx'],
+  ['demo-int8-mlp', '../../models/demo-int8-mlp.onnx'],
+];
+
+/** Deterministic inputs of the declared (static) shapes: small values, so float inputs stay finite. */
+function sampleInputs(model: Awaited<ReturnType<typeof loadModel>>, seed: number): Record<string, Tensor> {
+  const rnd = prng(seed);
+  const out: Record<string, Tensor> = {};
+  for (const i of model.inputs) {
+    const dims = i.dims as number[];
+    const t = make(
+      DTYPE_CODES[i.dtype!],
+      dims,
+      () => ((rnd() % 200) - 100) / (i.dtype === 'float32' ? 16 : 1),
+    );
+    out[i.name] = { dtype: i.dtype!, dims, data: new Uint8Array(t.bytes) };
+  }
+  return out;
+}
+
+for (const [name, rel] of REAL) {
+  test(`sweep (real model) ${name}: every layer's worst-case chunk completes within the plan, or the model is refused naming the layer and reason`, async () => {
+    const model = await loadModel(
+      new Uint8Array(readFileSync(fileURLToPath(new URL(rel, import.meta.url)))),
+      {
+        name,
+      },
+    );
+    try {
+      let c: Awaited<ReturnType<typeof compileForProgram>>;
+      try {
+        c = await compileForProgram(model);
+      } catch (e) {
+        // Not provable: an unsupported op, a branch, a symbolic dim. A clean refusal naming what, never a crash.
+        assert.ok(isOptinferError(e) && e.code === 'UNPROVABLE_MODEL', `${name}: ${String(e)}`);
+        assert.match(
+          e.message,
+          new RegExp(
+            `^model '${name.replace(/[()]/g, '\\$&')}': (layer \\d+ \\(|node '|input '|expected|the graph)`,
+          ),
         );
+        console.log(`REFUSED ${name}: ${e.message}`);
+        return;
       }
-      assert.ok(buf && buf.len <= plan.bytes, `${name} layer ${at}: ${buf?.len} > ${plan.bytes} bytes`);
-      console.log(
-        `${name} layer ${at} chunk ${chunk}: ${writes.length} writes, ${steps.length} slices of ${plan.slice}, ` +
-          `max ${Math.max(...steps.map((s) => s.cu))} CU (plan ${plan.fixedCu + plan.slice * plan.elementCu})`,
+      const inputs = sampleInputs(model, 11);
+      const sorted = Object.keys(inputs).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+      const def: ModelDef = {
+        inputs: sorted.map((k) => [k, toP(inputs[k])]),
+        weights: c.weights.map((w) => toP(w.tensor)),
+        layers: c.layers.map((l) => ({ op: l.op, refs: l.refs, attrs: Buffer.from(l.attrs) })),
+        outputName: c.outputName,
+      };
+      if (c.refusals.length > 0) {
+        // The program refuses the same model at registration, naming the first refused layer.
+        const reg = await register(def);
+        assert.equal(reg.error, 'UnprovableLayer');
+        const first = /^layer (\d+): (.*)$/.exec(c.refusals[0])!;
+        assert.match(reg.logs, new RegExp(`layer ${first[1]} op code \\d+ unprovable`));
+        console.log(`REFUSED ${name}: ${c.refusals.join('; ')}`);
+        return;
+      }
+      const honest = (await traceModel(model, inputs, { keepTensors: true })).tensors!.map(toP);
+      assert.deepEqual(
+        c.shapes.layers.map((h) => h.dims),
+        honest.map((t) => t.dims),
+        'registered shapes are the trace shapes',
       );
-      assert.equal(g.world.unaccountedLamports(), 0n);
+      await sweep(name, def, () => honest);
+      console.log(`PROVABLE ${name}: ${def.layers.length} layers swept`);
+    } finally {
+      await model.close();
     }
   });
 }
