@@ -27,6 +27,7 @@ import { benchExecutor, type Row } from './executor.ts';
 import { clusterRows } from './cluster.ts';
 import { onchainRows, printOnchain } from './onchain.ts';
 import { ezklRows } from './ezkl.ts';
+import { benchVerify } from './verify.ts';
 
 const AUTOCANNON = fileURLToPath(new URL('../node_modules/autocannon/autocannon.js', import.meta.url));
 const rows: Row[] = [];
@@ -334,6 +335,10 @@ if (!only || only === 'sequencer' || only === 'durable') {
 if (!only || only === 'e2e') {
   say('end to end');
   await benchEndToEnd(2_000);
+}
+if (!only || only === 'verify') {
+  say('result signatures: Ed25519 verify per result');
+  rows.push(...benchVerify());
 }
 if (!only || only === 'executor') {
   say('executor: canonical profile and trace cost');
