@@ -16,13 +16,13 @@ import { asHash32 } from '../state/types.ts';
 import type { BatchCommittedMessage } from '../bus/messages.ts';
 import { compareOutputs } from './compare.ts';
 import { FindingLog, type Finding } from './findings.ts';
+import { DEFAULT_RETRY_MS, afterAttempt, pendingKey, type PendingFinding } from './pending.ts';
 import { HONEST_CHALLENGER, type ChallengerPolicy } from './policy.ts';
 import { locate } from './locate.ts';
 import { reexecute } from './reexecute.ts';
 import { pickSample } from './sample.ts';
 import type { JobSource } from './source.ts';
 import type { Keypair } from '@solana/web3.js';
-import type { InclusionProof } from '../state/job.ts';
 import type { TensorMap } from '../state/tensor-map.ts';
 import { tensorSetDigest } from '../state/tensor.ts';
 import { loadOrCreateKeypair, loadOrCreateSecret } from '../common/keys.ts';
@@ -48,6 +48,8 @@ export interface ChallengerConfig {
    * executor's, executor/sandbox/) unless false. A job that breaks a limit is skipped, not audited.
    */
   sandbox?: Partial<SandboxConfig> | false;
+  /** Milliseconds between attempts to open the disputes of pending findings (default DEFAULT_RETRY_MS). */
+  retryMs?: number;
 }
 
 export const DEFAULT_SAMPLE_RATE = 0.1;
@@ -73,6 +75,12 @@ export class Challenger {
   readonly findings: FindingLog;
   readonly stats: ChallengerStats = { batchesSeen: 0, audited: 0, mismatches: 0, skipped: 0 };
   private readonly audits: Table<AuditRecord>;
+  /** Findings whose dispute is not open yet (see pending.ts): retried every retryMs until opened or refused for good. */
+  private readonly pending: Table<PendingFinding>;
+  private retryTimer: NodeJS.Timeout | null = null;
+  /** The pass running or queued; a pass not yet started reads every finding pending when it starts. */
+  private pass: Promise<void> = Promise.resolve();
+  private passQueued: Promise<void> | null = null;
   private consumer: Consumer | null = null;
   private driver: DisputeDriver | null = null;
   /** The jobs this challenger disputes, by modelId:inputDigest:outputDigest, to rebuild its views. */
@@ -95,6 +103,7 @@ export class Challenger {
     private readonly ownsRunner: boolean,
   ) {
     this.audits = store.table('audits');
+    this.pending = store.table('pending');
     this.findings = new FindingLog(store, bus, config.id);
     this.keypair = loadOrCreateKeypair(
       config.keypairPath ?? join(config.dataDir, `challenger-${config.id}-keypair.json`),
@@ -148,6 +157,9 @@ export class Challenger {
         await c.bondUpTo(config.chain);
         c.driver = new DisputeDriver(config.chain.client, c.keypair, (d) => c.disputeViews(d), c.log);
         c.driver.start();
+        // Findings left pending by a previous run resume here, as do ones refused while the program was paused.
+        c.retryTimer = setInterval(() => void c.retryPending(), config.retryMs ?? DEFAULT_RETRY_MS);
+        await c.retryPending();
       }
       c.consumer = await messages.consume(
         opts.bus,
@@ -245,7 +257,12 @@ export class Challenger {
       location,
       foundAt: Date.now(),
     };
-    await this.findings.record(finding);
+    // Recorded with its pending entry in one write: a finding is never stored without its dispute to open.
+    const pending: PendingFinding = { finding, proof, attempts: 0 };
+    await this.findings.record(
+      finding,
+      this.config.chain ? [this.pending.put(pendingKey(finding), pending)] : [],
+    );
     this.log.warn(
       {
         jobId,
@@ -256,7 +273,14 @@ export class Challenger {
       'mismatch found',
     );
     for (const fn of this.listeners) fn(finding);
-    if (this.config.chain) await this.openDispute(this.config.chain, finding, proof, model, inputs);
+    if (this.config.chain) {
+      // Held for the driver, which plays from this challenger's own trace of the job.
+      this.disputed.set(`${finding.modelId}:${record.inputDigest}:${finding.claimedOutputDigest}`, {
+        model,
+        inputs,
+      });
+      await this.retryPending();
+    }
     return { outcome: 'mismatch' };
   }
 
@@ -276,18 +300,71 @@ export class Challenger {
     }
   }
 
-  /** Opens a dispute on chain, unless it cannot be won there (then says why and leaves the finding recorded). */
+  /**
+   * One pass over the pending findings: each opens its dispute, stays pending after a refusal for now or an error,
+   * or is dropped after a final refusal (pending.ts afterAttempt). Passes never overlap; a call while one runs
+   * queues one more, which sees every finding pending by then.
+   */
+  retryPending(): Promise<void> {
+    if (this.passQueued) return this.passQueued;
+    const next = this.pass
+      .then(async () => {
+        this.passQueued = null;
+        if (this.closed || !this.config.chain) return;
+        for (const [key, p] of await this.pending.entries()) {
+          if (this.closed) return;
+          await this.attempt(this.config.chain, key, p);
+        }
+      })
+      .catch((e: Error) => this.log.warn({ err: e.message }, 'pending findings pass failed; retrying'));
+    this.passQueued = next;
+    this.pass = next;
+    return next;
+  }
+
+  /** The findings whose dispute is not open yet. */
+  async pendingFindings(): Promise<PendingFinding[]> {
+    return (await this.pending.entries()).map(([, p]) => p);
+  }
+
+  private async attempt(
+    chain: { client: SettlementClient; bondLamports: bigint },
+    key: string,
+    p: PendingFinding,
+  ): Promise<void> {
+    const f = p.finding;
+    const outcome = await this.openDispute(chain, p).catch((e: Error) => e);
+    if (outcome === 'opened') {
+      await this.store.write([this.pending.del(key)]);
+      return;
+    }
+    const next = afterAttempt(outcome, Date.now() - f.foundAt);
+    if (!next.retry) {
+      this.log.warn({ jobId: f.jobId, batch: f.batchIndex, why: next.why }, 'not disputing on chain');
+      await this.store.write([this.pending.del(key)]);
+      return;
+    }
+    // Said once per distinct reason: a pause or an RPC outage would otherwise repeat it every pass.
+    if (next.why !== p.lastReason)
+      this.log.warn(
+        { jobId: f.jobId, batch: f.batchIndex, why: next.why },
+        'dispute not opened yet; the finding stays pending',
+      );
+    await this.store.write([this.pending.put(key, { ...p, attempts: p.attempts + 1, lastReason: next.why })]);
+  }
+
+  /**
+   * Opens the finding's dispute on chain if every opening rule allows it now; otherwise returns the refusal (final
+   * or for now). Throws on RPC or transaction errors. Reads the chain afresh each time, so an open that landed
+   * although its confirmation was lost comes back as this challenger's own game (notDisputedYet), never a second.
+   */
   private async openDispute(
     chain: { client: SettlementClient; bondLamports: bigint },
-    f: Finding,
-    proof: InclusionProof,
-    model: LoadedModel,
-    inputs: TensorMap,
-  ): Promise<void> {
-    const refuse = (v: rules.Refusal) =>
-      this.log.warn({ jobId: f.jobId, why: v.reason }, 'not disputing on chain');
+    p: PendingFinding,
+  ): Promise<'opened' | rules.Refusal> {
+    const { finding: f, proof } = p;
     const decidable = rules.refereeCanDecide(f);
-    if (!decidable.ok) return refuse(decidable);
+    if (!decidable.ok) return decidable;
     const { client } = chain;
     const [config, batch, onChainModel, slot] = await Promise.all([
       client.config(),
@@ -296,11 +373,11 @@ export class Challenger {
       client.sender.getSlot(),
     ]);
     const committed = rules.batchIsCommitted(batch, f);
-    if (!committed.ok) return refuse(committed);
+    if (!committed.ok) return committed;
     const open = rules.windowIsOpen(batch!, config, slot, f.batchIndex);
-    if (!open.ok) return refuse(open);
+    if (!open.ok) return open;
     const loaded = rules.modelIsLoaded(onChainModel, f.modelId);
-    if (!loaded.ok) return refuse(loaded);
+    if (!loaded.ok) return loaded;
     // Its own game only: games other challengers opened on the job (an accomplice's included) do not
     // stop this one; a job another game already proved wrong does.
     const [mine, job] = await Promise.all([
@@ -311,21 +388,22 @@ export class Challenger {
       }),
       client.fetchJob(BigInt(f.batchIndex), proof.index),
     ]);
-    // A dispute this challenger already opened is still played: the driver needs the job's views.
-    if (mine)
-      this.disputed.set(`${f.modelId}:${proofInput(proof)}:${f.claimedOutputDigest}`, { model, inputs });
+    // A dispute this challenger already opened is played by the driver (views from `disputed` or the finding).
     const fresh = rules.notDisputedYet(mine);
-    if (!fresh.ok) return refuse(fresh);
+    if (!fresh.ok) return fresh;
     const standing = rules.jobNotInvalidated(job);
-    if (!standing.ok) return refuse(standing);
+    if (!standing.ok) return standing;
     const notSelf = rules.neverCounterYourself(f.executor, this.keypair.publicKey);
-    if (!notSelf.ok) return refuse(notSelf);
+    if (!notSelf.ok) return notSelf;
     const staked = rules.stakeIsBonded(await client.fetchOperator(this.keypair.publicKey), config);
     if (!staked.ok) await client.bond(this.keypair, staked.short);
-    this.disputed.set(`${f.modelId}:${proofInput(proof)}:${f.claimedOutputDigest}`, { model, inputs });
     const { dispute } = await client.openDispute(this.keypair, proof);
-    this.log.warn({ jobId: f.jobId, dispute: dispute.toBase58() }, 'dispute opened');
+    this.log.warn(
+      { jobId: f.jobId, dispute: dispute.toBase58(), attempts: p.attempts + 1 },
+      'dispute opened',
+    );
     await this.driver?.tick();
+    return 'opened';
   }
 
   /**
@@ -382,14 +460,11 @@ export class Challenger {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.retryTimer) clearInterval(this.retryTimer);
     await this.consumer?.stop();
+    await this.pass;
     await this.driver?.stop();
     await this.store.close();
     if (this.ownsRunner) await this.runner.close();
   }
-}
-
-/** The input digest inside an inclusion proof's 168-byte record. */
-function proofInput(p: InclusionProof): string {
-  return decodeJobRecord(fromHex(p.record)).inputDigest;
 }

@@ -2,7 +2,7 @@
 import type { Bus } from '../bus/bus.ts';
 import * as messages from '../bus/messages.ts';
 import type { Finding } from '../bus/messages.ts';
-import type { Store, Table } from '../state/store.ts';
+import type { Store, Table, WriteOp } from '../state/store.ts';
 import type { JobId } from '../state/types.ts';
 
 export type { Finding } from '../bus/messages.ts';
@@ -17,8 +17,9 @@ export class FindingLog {
     this.table = store.table('findings');
   }
 
-  async record(f: Finding): Promise<void> {
-    await this.store.write([this.table.put(f.jobId, f)]);
+  /** Stores the finding (with `also`, in the same atomic write) and announces it. */
+  async record(f: Finding, also: WriteOp[] = []): Promise<void> {
+    await this.store.write([this.table.put(f.jobId, f), ...also]);
     await messages.send(
       this.bus,
       messages.FINDING,

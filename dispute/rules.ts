@@ -38,11 +38,20 @@ export interface Refusal {
   readonly rule: RuleName;
   /** Said to the operator as is, so it names the job's own batch, model or slot. */
   readonly reason: string;
+  /**
+   * The same open may be allowed later without this party doing anything (the pause ends, the model's op table
+   * finishes loading, the commit reaches this RPC node): a challenger keeps the finding and tries again.
+   */
+  readonly transient?: boolean;
 }
 export type Verdict = { readonly ok: true } | Refusal;
 
 const OK: Verdict = { ok: true };
 const refuse = (rule: RuleName, reason: string): Refusal => ({ ok: false, rule, reason });
+const refuseForNow = (rule: RuleName, reason: string): Refusal => ({
+  ...refuse(rule, reason),
+  transient: true,
+});
 
 // ---- opening a dispute ------------------------------------------------------------------------
 
@@ -58,15 +67,15 @@ export function batchIsCommitted(
   batch: BatchAccount | null,
   f: { batchIndex: number; batchRoot: string },
 ): Verdict {
-  if (!batch) return refuse('batchIsCommitted', `batch ${f.batchIndex} is not committed on chain`);
+  if (!batch) return refuseForNow('batchIsCommitted', `batch ${f.batchIndex} is not committed on chain`);
   if (Buffer.from(batch.root).toString('hex') !== f.batchRoot)
     return refuse('batchIsCommitted', 'the on-chain batch root differs');
   return OK;
 }
 
 /**
- * open_dispute fails while the program is paused, and once the batch is finalized or its challenge window
- * has passed in game time (real slot `slot` minus the slots spent paused).
+ * open_dispute fails while the program is paused (for now: the window stands still), and for good once the batch
+ * is finalized or its challenge window has passed in game time (real slot `slot` minus the slots spent paused).
  */
 export function windowIsOpen(
   batch: BatchAccount,
@@ -75,7 +84,7 @@ export function windowIsOpen(
   batchIndex: number,
 ): Verdict {
   if (config.paused !== 0 && batch.finalized === 0)
-    return refuse(
+    return refuseForNow(
       'windowIsOpen',
       `the program is paused: batch ${batchIndex} cannot be disputed until it resumes`,
     );
@@ -88,7 +97,7 @@ export function windowIsOpen(
 export function modelIsLoaded(model: ModelAccount | null, modelId: string): Verdict {
   return model && modelReady(model)
     ? OK
-    : refuse('modelIsLoaded', `model ${modelId} is not registered on chain`);
+    : refuseForNow('modelIsLoaded', `model ${modelId} is not registered on chain`);
 }
 
 /**

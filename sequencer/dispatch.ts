@@ -55,6 +55,11 @@ interface LiveExecutor {
   eligible: boolean;
   /** Why not, when not eligible. */
   why?: string;
+  /**
+   * It requested an unbond (a bond event or a bond read said so): no job goes to it, and its results still in flight
+   * are refused, since nothing bounds when their batch would commit against its withdrawal.
+   */
+  leaving: boolean;
   checkedAt: number;
   checking: boolean;
   /** A bond event arrived while a read was in flight: read again when it ends. */
@@ -133,6 +138,7 @@ export class Dispatcher {
       return watch.call(this.settlement, (id, unbonding) => {
         const e = this.executors.get(id);
         if (!e) return;
+        if (unbonding) e.leaving = true;
         if (unbonding && e.eligible) {
           e.eligible = false;
           e.why = 'it requested an unbond (read back from settlement shortly)';
@@ -250,6 +256,7 @@ export class Dispatcher {
         inflight,
         eligible: !check,
         why: check ? 'its bond has not been read yet' : undefined,
+        leaving: false,
         checkedAt: 0,
         checking: false,
         stale: false,
@@ -277,6 +284,8 @@ export class Dispatcher {
           if (ok) this.log.info({ executor: e.id, ...bondLog(bond) }, 'executor eligible for jobs');
           else this.log.warn({ executor: e.id, why, ...bondLog(bond) }, 'executor not eligible for jobs');
         }
+        // A read that raced an unbond event keeps the event's word until the read it triggers ends.
+        e.leaving = bond.unbonding > 0n || (e.stale && e.leaving);
         e.bond = bond;
         e.eligible = ok;
         e.why = why;
@@ -531,6 +540,14 @@ export class Dispatcher {
     this.release(id, m.executor);
     const j = await this.ledger.stateOf(id);
     if (!j || j.status !== 'executing') return;
+    // An executor leaving could withdraw before a dispute over this result opens if its batch committed late (the
+    // unbonding period covers the window only from the request): the job runs again on a bonded executor instead.
+    if (this.executors.get(m.executor)?.leaving) {
+      this.metrics.inc('results_refused_unbonding_total');
+      const why = `executor ${m.executor} requested an unbond: its result in flight is refused and the job runs elsewhere`;
+      await this.retry(j, m.executor, why, true);
+      return;
+    }
     if (m.error !== undefined || !m.outputs || !m.outputDigest) {
       await this.retry(j, m.executor, `executor ${m.executor} failed: ${m.error ?? 'no outputs'}`, true);
       return;
