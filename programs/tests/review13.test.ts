@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Keypair } from '@solana/web3.js';
-import { World, PARAMS, SIDE, attempt, cheatLayers } from './lib/game.ts';
-import { mlpModel } from './lib/model.ts';
+import { World, Player, PARAMS, SIDE, attempt, cheatLayers } from './lib/game.ts';
+import { mlpModel, run } from './lib/model.ts';
 import * as P from './lib/protocol.ts';
 
 const SOL = 1_000_000_000n;
@@ -22,6 +22,22 @@ async function cheatingExecutor(execBond: bigint, over: Partial<typeof PARAMS> =
 }
 
 const op = (world: World, k: Keypair) => world.operatorOf(k.publicKey);
+
+/** The least min_executor_bond initialize accepts at PARAMS.bountyBps (BountyBelowCosts below it), by bisection. */
+async function leastAcceptedStake(): Promise<bigint> {
+  let [lo, hi] = [1n, PARAMS.minExecutorBond];
+  while (lo < hi) {
+    const mid = (lo + hi) / 2n;
+    const w = new World();
+    const r = await attempt(w.client.initialize(w.authority, w.params({ minExecutorBond: mid })));
+    if (r.ok) hi = mid;
+    else {
+      assert.equal(r.error, 'BountyBelowCosts', `min_executor_bond ${mid}`);
+      lo = mid + 1n;
+    }
+  }
+  return lo;
+}
 
 test('stake escape: a cheating executor locks its own bond in challenger games so the honest dispute on its bad job stakes 0', async () => {
   // 6 SOL covers one job at the 5 SOL stake: the sequencer's exposure cap gives it exactly the one bad job.
@@ -104,8 +120,11 @@ test('unprofitable honesty: parameters under which a won dispute cannot repay th
     const w = new World();
     if ((await attempt(w.client.initialize(w.authority, w.params(over)))).ok) accepted.push(why);
   }
-  // The loss once, under the second configuration: the honest winner ends poorer.
-  const { world, batch } = await cheatingExecutor(1_000_000n, { minExecutorBond: 1_000_000n });
+  // (Corrected: the refused configuration cannot be played any more.) The least executor stake the
+  // bounds accept at this bounty, the winner's bounty just covering the Dispute and Job rent and the
+  // fee margin: the honest winner does not end poorer.
+  const least = await leastAcceptedStake();
+  const { world, batch } = await cheatingExecutor(least, { minExecutorBond: least });
   const honest = await world.operator(5n * SOL);
   const holding = () =>
     world.balance(honest.publicKey) + world.balance(world.client.pdas.operator(honest.publicKey));
@@ -122,4 +141,95 @@ test('unprofitable honesty: parameters under which a won dispute cannot repay th
     holding() + 20_000n >= before,
     `the honest winner ends ${before - holding()} lamports poorer (rent left behind ${rent})`,
   );
+});
+
+test('stake escape: a challenger stake the executor slash already took pays what is left, and counters and lamports stay consistent', async () => {
+  // The cheater bonds 6 SOL and parks 2 x 2 SOL as challenger on jobs an honest executor X defends.
+  const BOND_E = 6n * SOL;
+  const { world, e, batch } = await cheatingExecutor(BOND_E);
+  const m = world.model;
+  const x = await world.operator(10n * SOL);
+  const xPlayer = new Player(world, x, world.trace(run(m)));
+  const parked = [];
+  for (const index of [1, 2]) {
+    const b = await world.commitBatch(index, x, world.outputDigest(xPlayer.trace));
+    const { dispute, res } = await world.openDispute(e, b, 1);
+    world.must(res, `cheater challenges X's honest job in batch ${index}`);
+    parked.push(dispute);
+  }
+  // The honest dispute on the bad job still stakes a full executor stake (it ignores the 4 SOL
+  // the cheater staked as challenger), so the operator's locks exceed its bond.
+  const honest = await world.operator(5n * SOL);
+  const { dispute: game, res } = await world.openDispute(honest, batch, 1);
+  world.must(res, 'honest open_dispute');
+  const locked = await op(world, e);
+  assert.equal(locked.locked, PARAMS.minExecutorBond + 2n * PARAMS.minChallengerBond);
+  assert.equal(locked.challengerLocked, 2n * PARAMS.minChallengerBond);
+  // X defends both of its jobs; the cheater never moves; everyone claims on time.
+  for (const d of parked) world.must(await xPlayer.commitTrace(d), 'X commit_trace');
+  world.warp(PARAMS.clockSlots + 1n);
+  world.must(await world.claimTimeout(honest, game), 'honest claim_timeout (executor slash first)');
+  const vault = world.client.pdas.vault();
+  const v0 = world.balance(vault);
+  const x0 = (await op(world, x)).bonded;
+  for (const d of parked) world.must(await world.claimTimeout(x, d), 'X claim_timeout');
+  // 6 - 5 = 1 SOL was left: the first lost challenger stake pays it, the second pays nothing.
+  const paid = [
+    (await world.dispute(parked[0])).challengerStake,
+    (await world.dispute(parked[1])).challengerStake,
+  ];
+  assert.deepEqual(paid, [BOND_E - PARAMS.minExecutorBond, 0n], 'challenger stakes paid from what is left');
+  const after = await op(world, e);
+  assert.equal(after.bonded, 0n, 'the cheater lost its whole bond');
+  assert.equal(after.locked, 0n);
+  assert.equal(after.challengerLocked, 0n);
+  assert.equal(after.openDisputes, 0);
+  const opKey = world.client.pdas.operator(e.publicKey);
+  const opData = await world.sender.getAccountData(opKey);
+  assert.equal(
+    world.balance(opKey),
+    world.sender.svm.minimumBalanceForRentExemption(BigInt(opData!.length)),
+    'the operator account holds its rent and nothing else',
+  );
+  const b = bounty(BOND_E - PARAMS.minExecutorBond);
+  assert.equal((await op(world, x)).bonded, x0 + b, 'X gains the bounty of what was paid');
+  assert.equal(world.balance(vault), v0 + BOND_E - PARAMS.minExecutorBond - b, 'the rest to the vault');
+  assert.equal(
+    (await op(world, honest)).bonded,
+    5n * SOL + bounty(PARAMS.minExecutorBond),
+    'honest gains a full bounty',
+  );
+  assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
+});
+
+test('stake escape: raising min_executor_bond mid-window does not let one job stake the bond backing another', async () => {
+  // 10 SOL backs two jobs of 5 SOL in batch 0 (jobs 0 and 1 both claim outputs it cannot open).
+  const BOND_E = 2n * PARAMS.minExecutorBond;
+  const { world, e, batch } = await cheatingExecutor(BOND_E);
+  const raised = PARAMS.minExecutorBond + 3n * SOL;
+  world.must(
+    await attempt(world.client.updateConfig(world.authority, { params: { minExecutorBond: raised } })),
+    'update_config raises the minimum',
+  );
+  const h1 = await world.operator(5n * SOL);
+  const h2 = await world.operator(5n * SOL);
+  const g1 = await world.openDispute(h1, batch, 1);
+  world.must(g1.res, 'open_dispute on job 1');
+  const g0 = await world.openDispute(h2, batch, 0);
+  world.must(g0.res, 'open_dispute on job 0');
+  assert.equal((await world.batch(0)).executorStake, PARAMS.minExecutorBond, 'the batch keeps its stake');
+  assert.equal((await world.job(0, 1)).executorStake, PARAMS.minExecutorBond, 'job 1 stakes the batch stake');
+  assert.equal((await world.job(0, 0)).executorStake, PARAMS.minExecutorBond, 'job 0 is not shorted');
+  world.warp(PARAMS.clockSlots + 1n);
+  world.must(await world.claimTimeout(h1, g1.dispute), 'claim_timeout 1');
+  world.must(await world.claimTimeout(h2, g0.dispute), 'claim_timeout 0');
+  assert.equal((await op(world, e)).bonded, 0n, 'slashed a full stake per bad job');
+  for (const h of [h1, h2]) {
+    assert.equal(
+      (await op(world, h)).bonded,
+      5n * SOL + bounty(PARAMS.minExecutorBond),
+      'each honest challenger gains a full bounty',
+    );
+  }
+  assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
 });
