@@ -91,7 +91,9 @@ async function initEnv(e: Omit<Env, 'nextBatch' | 'models' | 'rentChecks'>, wind
     challengeWindow: window,
     clockSlots: 1_000_000n,
     // Small minimum bonds: the cheating executor loses a stake per dispute and keeps playing.
-    minExecutorBond: 10_000_000n,
+    // The least round figure the bounds accept: its bounty must repay a winning challenger's Dispute
+    // and Job rent plus FEE_MARGIN_LAMPORTS (BountyBelowCosts).
+    minExecutorBond: 50_000_000n,
     minChallengerBond: 10_000_000n,
     unbondingSlots: minUnbondingSlots(window, 1_000_000n),
     bountyBps: 5000,

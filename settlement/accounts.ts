@@ -27,6 +27,8 @@ export interface ConfigAccount {
   pausedSlots: bigint;
   /** Slot the current pause began (meaningful while paused). */
   pauseStart: bigint;
+  /** Latest end (game slot) of a committed batch's window: no unbond requested now is ready before it + UNBONDING_MARGIN_SLOTS. */
+  latestWindowEnd: bigint;
   bountyBps: number;
   paused: number;
   bump: number;
@@ -35,7 +37,10 @@ export interface OperatorAccount {
   owner: PublicKey;
   /** Bonded lamports (rent excluded), locked and unbonding parts included. */
   bonded: bigint;
+  /** Staked in open games, as executor and as challenger (the two together may exceed bonded). */
   locked: bigint;
+  /** Part of locked staked as challenger; the executor part (locked - challengerLocked) stays within bonded. */
+  challengerLocked: bigint;
   unbonding: bigint;
   unbondReadySlot: bigint;
   openDisputes: number;
@@ -69,6 +74,8 @@ export interface BatchAccount {
   commitSlot: bigint;
   /** The challenge window the batch was committed with. */
   challengeWindow: bigint;
+  /** min_executor_bond when the batch was committed: each disputed job's shared executor stake is topped up to it. */
+  executorStake: bigint;
   jobCount: number;
   openDisputes: number;
   invalidated: number;

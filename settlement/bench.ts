@@ -17,7 +17,8 @@ await client.initialize(authority, {
   treasury: Keypair.generate().publicKey,
   challengeWindow: 100n,
   clockSlots: 20n,
-  minExecutorBond: 1_000_000n,
+  // bountyBps of it must repay a Dispute and a Job account's rent plus FEE_MARGIN_LAMPORTS (BountyBelowCosts).
+  minExecutorBond: 50_000_000n,
   // At least a Dispute account's rent (the program refuses less).
   minChallengerBond: 10_000_000n,
   unbondingSlots: 100n + 2n * 20n + UNBONDING_MARGIN_SLOTS,

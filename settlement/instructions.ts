@@ -82,8 +82,9 @@ export type U64 = bigint | number;
 
 /**
  * Config parameters; the program refuses them out of bounds (state/config.rs): bonds > 0, the
- * challenger bond at least a Dispute account's rent, bountyBps <= MAX_BOUNTY_BPS, window and clock
- * > 0, unbondingSlots >= challengeWindow + 2 x clockSlots + UNBONDING_MARGIN_SLOTS.
+ * challenger bond at least a Dispute account's rent, bountyBps <= MAX_BOUNTY_BPS, bountyBps of
+ * minExecutorBond at least a Dispute and a Job account's rent + FEE_MARGIN_LAMPORTS, window and
+ * clock > 0, unbondingSlots >= challengeWindow + 2 x clockSlots + UNBONDING_MARGIN_SLOTS.
  */
 export interface ConfigParams {
   sequencer: PublicKey;
@@ -102,6 +103,11 @@ export interface ConfigParams {
 
 /** Highest bounty the program accepts (state/config.rs MAX_BOUNTY_BPS). */
 export const MAX_BOUNTY_BPS = 5000;
+/**
+ * Fees a winning challenger's bounty must repay on top of the Dispute and Job rent (state/config.rs
+ * FEE_MARGIN_LAMPORTS): the program refuses bountyBps of minExecutorBond below rent + this (BountyBelowCosts).
+ */
+export const FEE_MARGIN_LAMPORTS = 5_000_000n;
 /** Slots unbonding must exceed the window plus both clocks by (state/config.rs UNBONDING_MARGIN_SLOTS). */
 export const UNBONDING_MARGIN_SLOTS = 150n;
 /** The shortest unbonding delay the program accepts with this window and clock. */

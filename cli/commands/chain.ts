@@ -181,6 +181,7 @@ export async function bondStatusCommand(
     owner: owner.toBase58(),
     bonded: op.bonded,
     locked: op.locked,
+    challengerLocked: op.challengerLocked,
     unbonding: op.unbonding,
     unbondReadySlot: toRealSlot(config, op.unbondReadySlot),
     unbondReadyGameSlot: op.unbondReadySlot,
@@ -199,7 +200,7 @@ export async function bondStatusCommand(
         : `  as an executor: may hold ${jobsCovered} jobs not yet final (free bond / stake of ${stake} lamports)`;
   print(o, view, [
     `${view.owner}`,
-    `  bonded         ${op.bonded} lamports (free ${free}, locked in disputes ${op.locked})`,
+    `  bonded         ${op.bonded} lamports (free ${free}, locked in disputes ${op.locked}, of which as challenger ${op.challengerLocked})`,
     `  unbonding      ${op.unbonding}${op.unbonding > 0n ? ` (withdrawable from slot ${view.unbondReadySlot}${config.paused !== 0 ? ' at the earliest' : ''}; now ${slotLine(config, slot)})` : ''}`,
     `  open disputes  ${op.openDisputes}`,
     why,

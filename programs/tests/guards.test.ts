@@ -28,8 +28,9 @@ const pause = (world: World, paused: boolean) =>
   attempt(world.client.updateConfig(world.authority, { paused }));
 
 test('treasury starvation: a treasury holding 0 lamports cannot make the honest challenger lose', async () => {
-  // A stake whose treasury share (half of 0.001 SOL) is below the rent-exempt minimum.
-  const s = await cheated({ minExecutorBond: 1_000_000n }, 1_000_000n);
+  // A stake whose treasury share (half of 0.001 SOL) is below the rent-exempt minimum: the bounds
+  // refuse so small a min_executor_bond (BountyBelowCosts), but an executor bonded only 0.001 SOL stakes that.
+  const s = await cheated({}, 1_000_000n);
   const { dispute, res } = await s.world.openDispute(s.c, s.batch, 1);
   s.world.must(res, 'open_dispute');
   assert.equal(s.world.balance(s.world.treasury), 0n, 'the treasury address holds nothing');
@@ -158,7 +159,7 @@ test('retroactive bounty: lowering the bounty during a dispute does not cut the 
   const { dispute, res } = await s.world.openDispute(s.c, s.batch, 1);
   s.world.must(res, 'open_dispute');
   s.world.must(
-    await attempt(s.world.client.updateConfig(s.world.authority, { params: { bountyBps: 0 } })),
+    await attempt(s.world.client.updateConfig(s.world.authority, { params: { bountyBps: 100 } })),
     'update',
   );
   const c0 = await s.world.operatorOf(s.c.publicKey);

@@ -129,6 +129,8 @@ pub enum OptinferError {
     ShapesSealed,
     #[msg("A layer's one-step cannot be decided: see the log for the layer and the reason")]
     UnprovableLayer,
+    #[msg("bounty_bps of min_executor_bond must repay a winning challenger's Dispute and Job rent and fees")]
+    BountyBelowCosts,
 }
 
 impl From<ReadError> for OptinferError {

@@ -258,6 +258,13 @@ pub fn free_bond(op: &Operator) -> u64 {
         .saturating_sub(op.unbonding.get())
 }
 
+/// Part of `locked` staked on the operator's own jobs as executor. Never above `bonded`: open_dispute
+/// tops executor stakes up only to `bonded - executor_locked`, and a lost challenger stake is paid
+/// only from what lies above it (resolve), so every executor slash is paid in full.
+pub fn executor_locked(op: &Operator) -> u64 {
+    op.locked.get().saturating_sub(op.challenger_locked.get())
+}
+
 /// basis points of `amount` without u128 (which the upstream BPF backend miscompiles).
 pub fn bps_of(amount: u64, bps: u16) -> u64 {
     let b = bps as u64;
@@ -314,6 +321,23 @@ pub fn resolve(d: &mut Dispute, dispute_key: &Address, winner: u8, p: Parties) -
             .checked_sub(cs)
             .ok_or(OptinferError::Overflow)?,
     );
+    p.challenger_op.challenger_locked = PodU64::from(
+        p.challenger_op
+            .challenger_locked
+            .get()
+            .checked_sub(cs)
+            .ok_or(OptinferError::Overflow)?,
+    );
+    // A lost challenger stake is paid from the bond above the operator's executor stakes, which
+    // come first: when its own executor slashes already took those lamports, it pays what is left.
+    let cs = if winner == SIDE_EXECUTOR {
+        let op = &*p.challenger_op;
+        let paid = core::cmp::min(cs, op.bonded.get().saturating_sub(executor_locked(op)));
+        d.challenger_stake = PodU64::from(paid);
+        paid
+    } else {
+        cs
+    };
     p.executor_op.open_disputes = PodU32::from(p.executor_op.open_disputes.get().saturating_sub(1));
     p.challenger_op.open_disputes = PodU32::from(p.challenger_op.open_disputes.get().saturating_sub(1));
     p.batch.open_disputes = PodU32::from(p.batch.open_disputes.get().saturating_sub(1));

@@ -39,12 +39,18 @@ pub fn commit_batch(ctx: &mut Context<CommitBatch>, index: u64, root: [u8; 32], 
     }
     c.next_batch_index = (index + 1).into();
     let window = c.challenge_window;
+    let stake = c.min_executor_bond;
+    let end = slot.checked_add(window.get()).ok_or(OptinferError::Overflow)?;
+    if end > c.latest_window_end.get() {
+        c.latest_window_end = end.into();
+    }
     let b = &mut ctx.accounts.batch;
     b.root = root;
     b.index = index.into();
     b.job_count = job_count.into();
     b.commit_slot = slot.into();
     b.challenge_window = window;
+    b.executor_stake = stake;
     b.bump = ctx.bumps.batch;
     emit!(BatchCommitted {
         index,

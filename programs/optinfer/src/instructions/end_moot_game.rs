@@ -42,6 +42,12 @@ pub fn end_moot_game(ctx: &mut Context<EndMootGame>) -> Result<()> {
             .checked_sub(a.dispute.challenger_stake.get())
             .ok_or(OptinferError::Overflow)?,
     );
+    co.challenger_locked = PodU64::from(
+        co.challenger_locked
+            .get()
+            .checked_sub(a.dispute.challenger_stake.get())
+            .ok_or(OptinferError::Overflow)?,
+    );
     co.open_disputes = PodU32::from(co.open_disputes.get().saturating_sub(1));
     let eo = &mut a.executor_operator;
     eo.open_disputes = PodU32::from(eo.open_disputes.get().saturating_sub(1));

@@ -8,7 +8,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::DisputeOpened;
-use crate::game::{free_bond, running_slot, start};
+use crate::game::{executor_locked, free_bond, running_slot, start};
 use crate::pure::hash::{hashv, Hash32, TAG_LEAF};
 use crate::pure::{merkle, trace};
 use crate::state::*;
@@ -168,8 +168,10 @@ pub fn open_dispute(
         return Err(OptinferError::InsufficientBond.into());
     }
     co.locked = (co.locked.get() + c_stake).into();
+    co.challenger_locked = (co.challenger_locked.get() + c_stake).into();
     co.open_disputes = (co.open_disputes.get() + 1).into();
     let batch_key = *a.batch.address();
+    let stake_target = a.batch.executor_stake.get();
     let j = &mut a.job;
     if j.invalidated != 0 {
         return Err(OptinferError::JobInvalidated.into());
@@ -180,14 +182,16 @@ pub fn open_dispute(
         j.bump = ctx.bumps.job;
     }
     j.open_games = (j.open_games.get() + 1).into();
-    // One executor stake per job, shared by all its games: each open tops it up to the minimum
-    // bond from what is still unlocked (a bad job must stay disputable even if its executor is
-    // under-bonded, and a game opened while the bond was locked elsewhere does not fix it at 0).
+    // One executor stake per job, shared by all its games: each open tops it up to the batch's
+    // stake (min_executor_bond at its commit) from the bond not yet staked on its jobs (a bad
+    // job must stay disputable even if its executor is under-bonded, and a game opened while the
+    // bond was staked elsewhere does not fix it at 0).
     let eo = &mut a.executor_operator;
-    // Unbonding lamports stay slashable until withdrawn, so the executor's stake ignores them.
+    // The executor's stake ignores its unbonding lamports (slashable until withdrawn) and its own
+    // challenger stakes (executor slashes come first), so it cannot park its bond out of reach.
     let top_up = core::cmp::min(
-        eo.bonded.get().saturating_sub(eo.locked.get()),
-        cfg.min_executor_bond.get().saturating_sub(j.executor_stake.get()),
+        eo.bonded.get().saturating_sub(executor_locked(eo)),
+        stake_target.saturating_sub(j.executor_stake.get()),
     );
     eo.locked = (eo.locked.get() + top_up).into();
     eo.open_disputes = (eo.open_disputes.get() + 1).into();

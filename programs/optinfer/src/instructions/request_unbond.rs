@@ -1,10 +1,11 @@
-//! Starts the unbonding delay for part of the signer's unlocked bond.
+//! Starts the unbonding delay for part of the signer's unlocked bond: it ends no earlier than the
+//! delay from now, nor than the last committed batch's window (plus the margin) from closing.
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::UnbondRequested;
 use crate::game::{free_bond, game_now};
-use crate::state::{seeds, Config, Operator};
+use crate::state::{seeds, Config, Operator, UNBONDING_MARGIN_SLOTS};
 
 #[derive(Accounts)]
 pub struct RequestUnbond {
@@ -20,6 +21,15 @@ pub fn request_unbond(ctx: &mut Context<RequestUnbond>, amount: u64) -> Result<(
         return Err(OptinferError::ZeroAmount.into());
     }
     let delay = ctx.accounts.config.unbonding_slots.get();
+    // Every batch committed so far stays disputable until its own window closes, whatever the
+    // window and the delay are now: a shortened delay cannot outrun an older, longer window.
+    let window_end = ctx
+        .accounts
+        .config
+        .latest_window_end
+        .get()
+        .checked_add(UNBONDING_MARGIN_SLOTS)
+        .ok_or(OptinferError::Overflow)?;
     // Game time: a pause stops the delay as it stops the windows it must outlast.
     let now = game_now(&ctx.accounts.config)?;
     let op = &mut ctx.accounts.operator;
@@ -28,7 +38,7 @@ pub fn request_unbond(ctx: &mut Context<RequestUnbond>, amount: u64) -> Result<(
         return Err(OptinferError::InsufficientBond.into());
     }
     op.unbonding = (op.unbonding.get() + amount).into();
-    let ready_slot = now.checked_add(delay).ok_or(OptinferError::Overflow)?;
+    let ready_slot = core::cmp::max(now.checked_add(delay).ok_or(OptinferError::Overflow)?, window_end);
     op.unbond_ready_slot = ready_slot.into();
     emit!(UnbondRequested {
         owner: op.owner,

@@ -2,7 +2,8 @@
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
-use crate::state::Dispute;
+use crate::game::bps_of;
+use crate::state::{Dispute, Job};
 
 /// Highest bounty: the winner gets at most half the loser's stake, so a cheater that disputes its
 /// own bad job from a second key still loses at least half its stake to the vault.
@@ -12,6 +13,11 @@ pub const MAX_BOUNTY_BPS: u16 = 5_000;
 /// assigned just before an unbond request takes to land in a committed batch (the sequencer's
 /// batch interval and commit latency, about a minute at 400 ms per slot).
 pub const UNBONDING_MARGIN_SLOTS: u64 = 150;
+
+/// Transaction fees a challenger pays over one game, which the bounty must also repay: 1000
+/// signatures at the 5000-lamport base fee (open_dispute's two, the trace and bisection moves, and
+/// the ~580 proof-buffer writes of the largest one-step, MAX_STEP_BYTES, with room to spare).
+pub const FEE_MARGIN_LAMPORTS: u64 = 5_000_000;
 
 #[account]
 pub struct Config {
@@ -36,6 +42,10 @@ pub struct Config {
     pub paused_slots: PodU64,
     /// Slot the current pause began (meaningful while `paused`).
     pub pause_start: PodU64,
+    /// Latest end (game slot) of a committed batch's challenge window: commit_batch raises it, and
+    /// request_unbond keeps every withdrawal after it (so shortening the window and the unbonding
+    /// delay cannot free a bond before the batches committed under the old window close).
+    pub latest_window_end: PodU64,
     /// Share of the loser's stake paid to the winner, in basis points; the rest goes to the vault.
     pub bounty_bps: PodU16,
     pub paused: u8,
@@ -60,9 +70,23 @@ pub fn dispute_rent() -> Result<u64> {
     anchor_lang::cpi::rent_exempt_lamports(<Account<Dispute> as anchor_lang::Space>::INIT_SPACE)
 }
 
+/// Rent-exempt minimum of a Job account, which the job's first challenger pays at open.
+pub fn job_rent() -> Result<u64> {
+    anchor_lang::cpi::rent_exempt_lamports(<Account<Job> as anchor_lang::Space>::INIT_SPACE)
+}
+
+/// What a challenger that wins a full executor stake must get back as its bounty: the Dispute and
+/// Job accounts it paid for (kept as the verdict record, never closed) and its transaction fees.
+pub fn challenger_costs(dispute_rent: u64, job_rent: u64) -> u64 {
+    dispute_rent
+        .saturating_add(job_rent)
+        .saturating_add(FEE_MARGIN_LAMPORTS)
+}
+
 impl ConfigParams {
-    /// Refuses values the game cannot hold with, naming the bound broken.
-    pub fn check(&self, dispute_rent: u64) -> Result<()> {
+    /// Refuses values the game cannot hold with, naming the bound broken. `costs` is
+    /// challenger_costs: what an honest winner's bounty must repay.
+    pub fn check(&self, dispute_rent: u64, costs: u64) -> Result<()> {
         if self.min_executor_bond == 0 || self.min_challenger_bond == 0 {
             return Err(OptinferError::ZeroBond.into());
         }
@@ -75,6 +99,14 @@ impl ConfigParams {
         }
         if self.bounty_bps > MAX_BOUNTY_BPS {
             return Err(OptinferError::BountyTooHigh.into());
+        }
+        // Honesty must pay: a won dispute repays the challenger what it spent on it.
+        if bps_of(self.min_executor_bond, self.bounty_bps) < costs {
+            msg!(
+                "bounty_bps of min_executor_bond must be at least the Dispute and Job rent plus the fee margin, {}",
+                costs
+            );
+            return Err(OptinferError::BountyBelowCosts.into());
         }
         if self.challenge_window == 0 || self.clock_slots == 0 {
             return Err(OptinferError::ZeroDuration.into());
@@ -101,7 +133,8 @@ impl ConfigParams {
 impl Config {
     /// Sets the parameters initialize and update_config take, refusing values out of bounds.
     pub fn apply(&mut self, p: &ConfigParams) -> Result<()> {
-        p.check(dispute_rent()?)?;
+        let rent = dispute_rent()?;
+        p.check(rent, challenger_costs(rent, job_rent()?))?;
         self.sequencer = p.sequencer;
         self.treasury = p.treasury;
         self.challenge_window = p.challenge_window.into();

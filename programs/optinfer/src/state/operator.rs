@@ -6,8 +6,12 @@ pub struct Operator {
     pub owner: Address,
     /// Bonded lamports (excluding rent), including the locked and unbonding parts.
     pub bonded: PodU64,
-    /// Part of `bonded` staked in open disputes.
+    /// Part of `bonded` staked in open disputes, as executor and as challenger. The executor part
+    /// (`locked - challenger_locked`) never exceeds `bonded`; the two together may, since executor
+    /// stakes are taken ignoring the operator's own challenger stakes (game.rs `executor_locked`).
     pub locked: PodU64,
+    /// Part of `locked` staked as challenger in the operator's own open games.
+    pub challenger_locked: PodU64,
     /// Part of `bonded` requested for withdrawal.
     pub unbonding: PodU64,
     pub unbond_ready_slot: PodU64,

@@ -1,0 +1,235 @@
+// Review 13 attacks that still succeed against the program: each test asserts what SHOULD hold, so it fails today.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Keypair } from '@solana/web3.js';
+import { World, Player, PARAMS, SIDE, attempt, cheatLayers } from './lib/game.ts';
+import { mlpModel, run } from './lib/model.ts';
+import * as P from './lib/protocol.ts';
+
+const SOL = 1_000_000_000n;
+const bounty = (stake: bigint, bps = PARAMS.bountyBps) => (stake * BigInt(bps)) / 10_000n;
+
+/** A world with the mlp model registered; `e` (bonded `execBond`) claims a wrong output for job 1 of batch 0. */
+async function cheatingExecutor(execBond: bigint, over: Partial<typeof PARAMS> = {}) {
+  const m = mlpModel();
+  const world = new World();
+  await world.init(over);
+  await world.registerModel(m);
+  const e = await world.operator(execBond);
+  const bad = world.trace(cheatLayers(m, 3, 1));
+  const batch = await world.commitBatch(0, e, world.outputDigest(bad));
+  return { world, e, batch };
+}
+
+const op = (world: World, k: Keypair) => world.operatorOf(k.publicKey);
+
+/** The least min_executor_bond initialize accepts at PARAMS.bountyBps (BountyBelowCosts below it), by bisection. */
+async function leastAcceptedStake(): Promise<bigint> {
+  let [lo, hi] = [1n, PARAMS.minExecutorBond];
+  while (lo < hi) {
+    const mid = (lo + hi) / 2n;
+    const w = new World();
+    const r = await attempt(w.client.initialize(w.authority, w.params({ minExecutorBond: mid })));
+    if (r.ok) hi = mid;
+    else {
+      assert.equal(r.error, 'BountyBelowCosts', `min_executor_bond ${mid}`);
+      lo = mid + 1n;
+    }
+  }
+  return lo;
+}
+
+test('stake escape: a cheating executor locks its own bond in challenger games so the honest dispute on its bad job stakes 0', async () => {
+  // 6 SOL covers one job at the 5 SOL stake: the sequencer's exposure cap gives it exactly the one bad job.
+  const BOND_E = 6n * SOL;
+  const { world, e, batch } = await cheatingExecutor(BOND_E);
+  // Someone else's batch with three wrong jobs (its executor X never defends them): any job the
+  // cheater can win or see mooted as a challenger will do, so parking its bond there costs nothing.
+  const x = await world.operator(3n * PARAMS.minExecutorBond);
+  const other = await world.commitBatch(1, x, P.sha(Buffer.from('x claims')));
+  // Before anyone disputes its bad job, the cheater opens challenger games from its own operator
+  // account: 3 x 2 SOL locks its whole 6 SOL bond.
+  const parked = [];
+  for (const j of [0, 1, 2]) {
+    const { dispute, res } = await world.openDispute(e, other, j);
+    world.must(res, `cheater parks its bond on job ${j} of batch 1`);
+    parked.push(dispute);
+  }
+  // The honest challenger now disputes the bad job inside its window.
+  const honest = await world.operator(5n * SOL);
+  const { dispute: game, res } = await world.openDispute(honest, batch, 1);
+  world.must(res, 'honest open_dispute');
+  const stakeAtOpen = (await world.job(0, 1)).executorStake;
+  // The cheater never defends its bad job; X never defends its jobs: every game times out.
+  world.warp(PARAMS.clockSlots + 1n);
+  world.must(await world.claimTimeout(honest, game), 'honest claim_timeout');
+  for (const d of parked) world.must(await world.claimTimeout(e, d), 'cheater claim_timeout as challenger');
+  assert.equal((await world.dispute(game)).winner, SIDE.CHALLENGER, 'the bad job is invalidated');
+  world.warp(PARAMS.challengeWindow);
+  world.must(await world.finalize(honest, 0), 'finalize_batch 0');
+  assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
+
+  const cheater = await op(world, e);
+  const gained = 3n * bounty(PARAMS.minExecutorBond);
+  assert.equal(
+    cheater.bonded,
+    BOND_E + gained - PARAMS.minExecutorBond,
+    `the cheater must lose one full stake for its bad job (it lost ${BOND_E + gained - cheater.bonded} lamports)`,
+  );
+  assert.equal(stakeAtOpen, PARAMS.minExecutorBond, 'the honest game stakes a full executor stake');
+  assert.ok(
+    (await op(world, honest)).bonded > 5n * SOL,
+    'the honest challenger that proved the job wrong gains a bounty',
+  );
+});
+
+test('retroactive unbonding: after the authority shortens window and unbonding, a cheater withdraws before its old batch window closes', async () => {
+  const BOND_E = PARAMS.minExecutorBond;
+  const { world, e, batch } = await cheatingExecutor(BOND_E);
+  // A routine parameter change, within the bounds (270 >= 100 + 2 x 10 + 150); batch 0 keeps its 1000-slot window.
+  const short = { challengeWindow: 100n, clockSlots: 10n, unbondingSlots: 270n };
+  world.must(await attempt(world.client.updateConfig(world.authority, { params: short })), 'update_config');
+  world.must(await attempt(world.client.requestUnbond(e, BOND_E)), 'request_unbond');
+  world.warp(271);
+  const w = await attempt(world.client.withdraw(e));
+  // Batch 0's window (1000 game slots from its commit) is still open: the job can still be disputed.
+  const honest = await world.operator(5n * SOL);
+  const { dispute, res } = await world.openDispute(honest, batch, 1);
+  world.must(res, 'honest open_dispute inside the window');
+  world.warp(PARAMS.clockSlots + 1n);
+  world.must(await world.claimTimeout(honest, dispute), 'claim_timeout');
+  assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
+  assert.equal(w.ok, false, 'no withdrawal while a batch committed before the request is still disputable');
+  assert.equal(
+    (await world.dispute(dispute)).executorStake,
+    PARAMS.minExecutorBond,
+    'the cheater is slashed',
+  );
+  assert.ok((await op(world, honest)).bonded > 5n * SOL, 'the honest challenger gains a bounty');
+});
+
+test('unprofitable honesty: parameters under which a won dispute cannot repay the challenger the accounts it paid for are refused', async () => {
+  // The Dispute (~0.0082 SOL) and Job (~0.0013 SOL) rent is never returned to the winner (resolved
+  // games and jobs are not closed): only the bounty can repay it, and the bounds let it be 0 or dust.
+  const cases: [Partial<typeof PARAMS>, string][] = [
+    [{ bountyBps: 0 }, 'a zero bounty'],
+    [{ minExecutorBond: 1_000_000n }, 'a 0.001 SOL executor stake (bounty 0.0005 SOL)'],
+  ];
+  const accepted: string[] = [];
+  for (const [over, why] of cases) {
+    const w = new World();
+    if ((await attempt(w.client.initialize(w.authority, w.params(over)))).ok) accepted.push(why);
+  }
+  // (Corrected: the refused configuration cannot be played any more.) The least executor stake the
+  // bounds accept at this bounty, the winner's bounty just covering the Dispute and Job rent and the
+  // fee margin: the honest winner does not end poorer.
+  const least = await leastAcceptedStake();
+  const { world, batch } = await cheatingExecutor(least, { minExecutorBond: least });
+  const honest = await world.operator(5n * SOL);
+  const holding = () =>
+    world.balance(honest.publicKey) + world.balance(world.client.pdas.operator(honest.publicKey));
+  const before = holding();
+  const { dispute, res } = await world.openDispute(honest, batch, 1);
+  world.must(res, 'open_dispute');
+  world.warp(PARAMS.clockSlots + 1n);
+  world.must(await world.claimTimeout(honest, dispute), 'claim_timeout');
+  assert.equal((await world.dispute(dispute)).winner, SIDE.CHALLENGER);
+  const rent = world.balance(dispute) + world.balance(world.client.pdas.job(batch.address, 1));
+  assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
+  assert.deepEqual(accepted, [], 'configurations under which honest challenges lose money are refused');
+  assert.ok(
+    holding() + 20_000n >= before,
+    `the honest winner ends ${before - holding()} lamports poorer (rent left behind ${rent})`,
+  );
+});
+
+test('stake escape: a challenger stake the executor slash already took pays what is left, and counters and lamports stay consistent', async () => {
+  // The cheater bonds 6 SOL and parks 2 x 2 SOL as challenger on jobs an honest executor X defends.
+  const BOND_E = 6n * SOL;
+  const { world, e, batch } = await cheatingExecutor(BOND_E);
+  const m = world.model;
+  const x = await world.operator(10n * SOL);
+  const xPlayer = new Player(world, x, world.trace(run(m)));
+  const parked = [];
+  for (const index of [1, 2]) {
+    const b = await world.commitBatch(index, x, world.outputDigest(xPlayer.trace));
+    const { dispute, res } = await world.openDispute(e, b, 1);
+    world.must(res, `cheater challenges X's honest job in batch ${index}`);
+    parked.push(dispute);
+  }
+  // The honest dispute on the bad job still stakes a full executor stake (it ignores the 4 SOL
+  // the cheater staked as challenger), so the operator's locks exceed its bond.
+  const honest = await world.operator(5n * SOL);
+  const { dispute: game, res } = await world.openDispute(honest, batch, 1);
+  world.must(res, 'honest open_dispute');
+  const locked = await op(world, e);
+  assert.equal(locked.locked, PARAMS.minExecutorBond + 2n * PARAMS.minChallengerBond);
+  assert.equal(locked.challengerLocked, 2n * PARAMS.minChallengerBond);
+  // X defends both of its jobs; the cheater never moves; everyone claims on time.
+  for (const d of parked) world.must(await xPlayer.commitTrace(d), 'X commit_trace');
+  world.warp(PARAMS.clockSlots + 1n);
+  world.must(await world.claimTimeout(honest, game), 'honest claim_timeout (executor slash first)');
+  const vault = world.client.pdas.vault();
+  const v0 = world.balance(vault);
+  const x0 = (await op(world, x)).bonded;
+  for (const d of parked) world.must(await world.claimTimeout(x, d), 'X claim_timeout');
+  // 6 - 5 = 1 SOL was left: the first lost challenger stake pays it, the second pays nothing.
+  const paid = [
+    (await world.dispute(parked[0])).challengerStake,
+    (await world.dispute(parked[1])).challengerStake,
+  ];
+  assert.deepEqual(paid, [BOND_E - PARAMS.minExecutorBond, 0n], 'challenger stakes paid from what is left');
+  const after = await op(world, e);
+  assert.equal(after.bonded, 0n, 'the cheater lost its whole bond');
+  assert.equal(after.locked, 0n);
+  assert.equal(after.challengerLocked, 0n);
+  assert.equal(after.openDisputes, 0);
+  const opKey = world.client.pdas.operator(e.publicKey);
+  const opData = await world.sender.getAccountData(opKey);
+  assert.equal(
+    world.balance(opKey),
+    world.sender.svm.minimumBalanceForRentExemption(BigInt(opData!.length)),
+    'the operator account holds its rent and nothing else',
+  );
+  const b = bounty(BOND_E - PARAMS.minExecutorBond);
+  assert.equal((await op(world, x)).bonded, x0 + b, 'X gains the bounty of what was paid');
+  assert.equal(world.balance(vault), v0 + BOND_E - PARAMS.minExecutorBond - b, 'the rest to the vault');
+  assert.equal(
+    (await op(world, honest)).bonded,
+    5n * SOL + bounty(PARAMS.minExecutorBond),
+    'honest gains a full bounty',
+  );
+  assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
+});
+
+test('stake escape: raising min_executor_bond mid-window does not let one job stake the bond backing another', async () => {
+  // 10 SOL backs two jobs of 5 SOL in batch 0 (jobs 0 and 1 both claim outputs it cannot open).
+  const BOND_E = 2n * PARAMS.minExecutorBond;
+  const { world, e, batch } = await cheatingExecutor(BOND_E);
+  const raised = PARAMS.minExecutorBond + 3n * SOL;
+  world.must(
+    await attempt(world.client.updateConfig(world.authority, { params: { minExecutorBond: raised } })),
+    'update_config raises the minimum',
+  );
+  const h1 = await world.operator(5n * SOL);
+  const h2 = await world.operator(5n * SOL);
+  const g1 = await world.openDispute(h1, batch, 1);
+  world.must(g1.res, 'open_dispute on job 1');
+  const g0 = await world.openDispute(h2, batch, 0);
+  world.must(g0.res, 'open_dispute on job 0');
+  assert.equal((await world.batch(0)).executorStake, PARAMS.minExecutorBond, 'the batch keeps its stake');
+  assert.equal((await world.job(0, 1)).executorStake, PARAMS.minExecutorBond, 'job 1 stakes the batch stake');
+  assert.equal((await world.job(0, 0)).executorStake, PARAMS.minExecutorBond, 'job 0 is not shorted');
+  world.warp(PARAMS.clockSlots + 1n);
+  world.must(await world.claimTimeout(h1, g1.dispute), 'claim_timeout 1');
+  world.must(await world.claimTimeout(h2, g0.dispute), 'claim_timeout 0');
+  assert.equal((await op(world, e)).bonded, 0n, 'slashed a full stake per bad job');
+  for (const h of [h1, h2]) {
+    assert.equal(
+      (await op(world, h)).bonded,
+      5n * SOL + bounty(PARAMS.minExecutorBond),
+      'each honest challenger gains a full bounty',
+    );
+  }
+  assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
+});
