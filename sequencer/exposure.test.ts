@@ -8,10 +8,11 @@ import type { Bus, Consumer } from '../bus/bus.ts';
 import { createMemoryBus } from '../bus/memory.ts';
 import * as messages from '../bus/messages.ts';
 import { tensorSetDigest } from '../state/tensor.ts';
+import { fromWire } from '../state/tensor-map.ts';
 import type { ExecutorId, JobId, ModelId } from '../state/types.ts';
 import type { BatchHeader, ExecutorBond, Settlement } from './ports.ts';
 import { DEFAULT_SEQUENCER_CONFIG, Sequencer, type SequencerConfig } from './sequencer.ts';
-import { FakeInspector, executorId, int8, waitFor } from './testing.ts';
+import { FakeInspector, executorId, int8, signFor, waitFor } from './testing.ts';
 
 const A = executorId('A');
 const B = executorId('B');
@@ -67,7 +68,7 @@ class FakeChain implements Settlement {
   }
 }
 
-/** An executor that answers every job at once, heart-beating; it records the jobs it was given. */
+/** An executor that answers every job at once with a signed result, heart-beating; it records the jobs it was given. */
 async function executor(bus: Bus, id: ExecutorId, capacity = 8) {
   const got: JobId[] = [];
   const consumer: Consumer = await messages.consume(
@@ -83,6 +84,11 @@ async function executor(bus: Bus, id: ExecutorId, capacity = 8) {
         executor: id,
         outputs,
         outputDigest: tensorSetDigest(outputs),
+        signature: signFor(
+          id,
+          { ...m, inputDigest: tensorSetDigest(fromWire(m.inputs, 'inputs')) },
+          tensorSetDigest(outputs),
+        ),
       });
     },
   );

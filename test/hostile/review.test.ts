@@ -15,7 +15,7 @@ import { createMemoryBus } from '../../bus/memory.ts';
 import type { Bus } from '../../bus/bus.ts';
 import * as messages from '../../bus/messages.ts';
 import { tensorSetDigest } from '../../state/tensor.ts';
-import { fromStored } from '../../state/tensor-map.ts';
+import { fromStored, fromWire } from '../../state/tensor-map.ts';
 import type { ExecutedJob } from '../../sequencer/batcher.ts';
 import { Dispatcher } from '../../sequencer/dispatch.ts';
 import {
@@ -24,6 +24,7 @@ import {
   int8,
   recordingLogger,
   seedJob,
+  signFor,
   tempLedger,
   waitFor,
 } from '../../sequencer/testing.ts';
@@ -312,6 +313,11 @@ test('an assignment whose send fails after the job moved on (lapse, re-run) leav
       executor: B,
       outputs,
       outputDigest: tensorSetDigest(outputs),
+      signature: signFor(
+        B,
+        { ...m, inputDigest: tensorSetDigest(fromWire(m.inputs, 'inputs')) },
+        tensorSetDigest(outputs),
+      ),
     });
   });
   const ticker = setInterval(() => void d.expire(Date.now()), 10);
@@ -441,6 +447,11 @@ test('a failed send of an old attempt leaves a newer attempt on the same executo
       executor: A,
       outputs,
       outputDigest: tensorSetDigest(outputs),
+      signature: signFor(
+        A,
+        { ...m, inputDigest: tensorSetDigest(fromWire(m.inputs, 'inputs')) },
+        tensorSetDigest(outputs),
+      ),
     });
   });
   const ticker = setInterval(() => void d.expire(Date.now()), 10);

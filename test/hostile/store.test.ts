@@ -10,12 +10,13 @@ import * as messages from '../../bus/messages.ts';
 import { OptinferError } from '../../state/errors.ts';
 import { Store, seqKey } from '../../state/store.ts';
 import { tensorSetDigest } from '../../state/tensor.ts';
+import { fromWire } from '../../state/tensor-map.ts';
 import type { ExecutorId, Hash32 } from '../../state/types.ts';
 import { buildHttp } from '../../sequencer/http.ts';
 import { Ledger, type BatchState } from '../../sequencer/ledger.ts';
 import { LocalSettlement, type BatchHeader, type Settlement } from '../../sequencer/ports.ts';
 import { DEFAULT_SEQUENCER_CONFIG, Sequencer, type SequencerConfig } from '../../sequencer/sequencer.ts';
-import { FakeInspector, executorId, int8, waitFor } from '../../sequencer/testing.ts';
+import { FakeInspector, executorId, int8, signFor, waitFor } from '../../sequencer/testing.ts';
 
 const E = executorId('E');
 const JOBS = 96;
@@ -46,6 +47,7 @@ class RecordingChain implements Settlement {
   }
 }
 
+/** An executor that answers every job with its input, signed with its key as a real executor signs. */
 async function fakeExecutor(bus: Bus, id: ExecutorId): Promise<{ stop(): Promise<void> }> {
   const consumer = await messages.consume(bus, messages.ASSIGN, { of: id }, 'fake-exec', async (m) => {
     const outputs = { y: int8([m.inputs.x.data[0]]) };
@@ -54,6 +56,11 @@ async function fakeExecutor(bus: Bus, id: ExecutorId): Promise<{ stop(): Promise
       executor: id,
       outputs,
       outputDigest: tensorSetDigest(outputs),
+      signature: signFor(
+        id,
+        { ...m, inputDigest: tensorSetDigest(fromWire(m.inputs, 'inputs')) },
+        tensorSetDigest(outputs),
+      ),
     });
   });
   const beat = () => messages.publish(bus, messages.HEARTBEAT, id, { executorId: id, capacity: 8 });

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startNode, stopNode, waitFor } from '../helpers/node-process.ts';
 import { verifyInclusion, type InclusionProof } from '../../state/job.ts';
+import { MAX_BATCH_JOBS } from '../../settlement/instructions.ts';
 
 const JOBS = 300;
 
@@ -26,7 +27,9 @@ test(
     const dataDir = mkdtempSync(join(tmpdir(), 'optinfer-crash-'));
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    // Batches are held back (huge size, long age) so that every acknowledged job is still unbatched at the kill.
+    // Batches are held back (the largest size the CLI takes, far above JOBS, and a long age) so that every
+    // acknowledged job is still unbatched at the kill.
+    assert.ok(JOBS < MAX_BATCH_JOBS);
     const holdArgs = [
       'dev',
       '--port',
@@ -36,7 +39,7 @@ test(
       '--executors',
       '1',
       '--batch-max-jobs',
-      '100000',
+      String(MAX_BATCH_JOBS),
       '--batch-max-age-ms',
       '3600000',
       '--sample-rate',
