@@ -52,7 +52,7 @@ test(
           ),
         );
       const before = await ops();
-      const treasuryBefore = BigInt(await c.client.sender.getBalance(c.treasury));
+      const treasuryBefore = BigInt(await c.client.sender.getBalance(c.client.pdas.vault()));
       assert.equal(bonded(before.get(cheaterRole.name)!), CHEATER_BOND);
       const config = await c.client.config();
       assert.ok(
@@ -174,7 +174,7 @@ test(
         assert.ok(BigInt(a.at) >= cheater.readySlot!, 'withdrawn before the unbonding delay');
 
       // The books: the cheater lost a stake per lost game (plus whatever it withdrew of the rest), the challenger
-      // got the bounties, the treasury the remainder, and the honest executor's bond is intact.
+      // got the bounties, the treasury vault the remainder, and the honest executor's bond is intact.
       const after = await ops();
       const slashed = against.reduce((s, { dispute: d }) => s + d.executorStake, 0n);
       const bounties = against.reduce((s, { dispute: d }) => s + bpsOf(d.executorStake, BOUNTY_BPS), 0n);
@@ -189,8 +189,12 @@ test(
       const challenger = c.challengers[0];
       assert.equal(bonded(after.get(challenger.name)!) - bonded(before.get(challenger.name)!), bounties);
       assert.equal(after.get(challenger.name)!.locked, 0n);
-      const treasuryAfter = BigInt(await c.client.sender.getBalance(c.treasury));
-      assert.equal(treasuryAfter - treasuryBefore, slashed - bounties, 'treasury did not get the remainder');
+      const treasuryAfter = BigInt(await c.client.sender.getBalance(c.client.pdas.vault()));
+      assert.equal(
+        treasuryAfter - treasuryBefore,
+        slashed - bounties,
+        'the treasury vault did not get the remainder',
+      );
       const codes = new Map<string, number>();
       for (const a of cheater.attempts) codes.set(a.code ?? 'ok', (codes.get(a.code ?? 'ok') ?? 0) + 1);
       t.diagnostic(
