@@ -1,4 +1,5 @@
 //! Native run of the program's pure functions on state/vectors.json (the SBF VM runs the same file).
+use optinfer::instructions::open_dispute::signed_leaf;
 use optinfer::pure::{merkle, tensor, trace};
 use serde_json::Value;
 
@@ -111,11 +112,21 @@ fn batch_vectors() {
             .map(|r| hex(r.as_str().unwrap()))
             .collect();
         assert!(recs.iter().all(|r| r.len() == 168));
+        let sigs: Vec<Vec<u8>> = b["signatures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| hex(s.as_str().unwrap()))
+            .collect();
+        assert_eq!(sigs.len(), recs.len());
+        // The leaf commits to the executor's signature: H(0x00 || record || signature), as open_dispute hashes it.
+        let leaves: Vec<[u8; 32]> = recs
+            .iter()
+            .zip(&sigs)
+            .map(|(r, s)| signed_leaf(r.as_slice().try_into().unwrap(), s.as_slice().try_into().unwrap()))
+            .collect();
         let root = h32(b["root"].as_str().unwrap());
-        assert_eq!(
-            merkle::root_streaming(recs.len() as u64, |i| merkle::leaf_hash(&recs[i as usize])),
-            root
-        );
+        assert_eq!(merkle::root_streaming(recs.len() as u64, |i| leaves[i as usize]), root);
         for p in b["proofs"].as_array().unwrap() {
             let idx = p["index"].as_u64().unwrap();
             let sib: Vec<[u8; 32]> = p["siblings"]
@@ -126,7 +137,7 @@ fn batch_vectors() {
                 .collect();
             assert!(merkle::verify(
                 &root,
-                &merkle::leaf_hash(&recs[idx as usize]),
+                &leaves[idx as usize],
                 idx,
                 recs.len() as u64,
                 &sib
