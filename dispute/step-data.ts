@@ -2,8 +2,9 @@
 // openings): every input of the disputed layer's op, opened from one side's own trace and model.
 import { OptinferError } from '../state/errors.ts';
 import { u16, u32 } from '../state/le.ts';
-import { OP, REF_KIND, decodeOpEntry, decodeTensorHeader, refIndex, refKind } from '../state/optable.ts';
+import { REF_KIND, decodeOpEntry, decodeTensorHeader, refIndex, refKind } from '../state/optable.ts';
 import { chunkTree, chunks, dtypeFromCode, elementCount, elementSize, CHUNK_BYTES } from '../state/tensor.ts';
+import { ELEMENTWISE_OPS } from '../state/shapes.ts';
 import { CHUNK_HEADER, type DisputeAccount } from '../settlement/accounts.ts';
 import type { ModelView, OpenedTensor, TraceView } from './views.ts';
 
@@ -11,21 +12,6 @@ const whole = (t: OpenedTensor) => Buffer.concat([Buffer.from([0]), t.header, u3
 
 /** Chooses, per input position of the op, the only chunks to open (undefined: the whole tensor). */
 export type ChunkPicker = (input: number, t: OpenedTensor) => number[] | undefined;
-
-/** Ops whose output element i reads element i of every input of the output's element count. */
-const ELEMENTWISE_OPS = new Set<number>([
-  OP.Identity,
-  OP.Reshape,
-  OP.Flatten,
-  OP.Relu,
-  OP.Add,
-  OP.Sub,
-  OP.Mul,
-  OP.Clip,
-  OP.QuantizeLinear,
-  OP.DequantizeLinear,
-  OP.Cast,
-]);
 
 /** Bytes per element of a header's dtype code; undefined for a code no tensor carries. */
 const dtypeBytes = (code: number): number | undefined => {

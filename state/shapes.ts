@@ -104,7 +104,8 @@ export type LayerCheck = { ok: true; plan: StepPlan } | { ok: false; reason: str
 const numel = (h: TensorHeader) => h.dims.reduce((a, b) => a * b, 1);
 const sameHeader = (a: TensorHeader, b: TensorHeader) =>
   a.dtype === b.dtype && a.dims.length === b.dims.length && a.dims.every((d, i) => d === b.dims[i]);
-const ELEMENTWISE = new Set<number>([
+/** Ops whose output element i reads element i of every same-size input: the one-step opens those sparsely (dispute/step-data.ts). */
+export const ELEMENTWISE_OPS: ReadonlySet<number> = new Set<number>([
   OP.Identity,
   OP.Reshape,
   OP.Flatten,
@@ -252,7 +253,7 @@ export function checkLayer(
       p.heap += C.HEAP_WEIGHT;
     }
     const hdr = 2 + 8 * h.dims.length;
-    if (ELEMENTWISE.has(e.op) && numel(h) === total && len > CHUNK) {
+    if (ELEMENTWISE_OPS.has(e.op) && numel(h) === total && len > CHUNK) {
       const n = Math.min(Math.ceil((elements * isz) / CHUNK) + 1, chunks);
       const depth = depthFor(chunks);
       p.bytes += 1 + hdr + 32 + 2 + n * (4 + 1 + 32 * depth + CHUNK);
