@@ -74,6 +74,8 @@ async function openSequencer(o: {
   settlement?: Settlement;
   maxModelBytes?: number;
   maxTensorBytes?: number;
+  /** The program's dispute clock: a model whose games need longer is not provable (state/shapes.ts). */
+  clockSlots?: () => Promise<bigint>;
 }): Promise<{ sequencer: Sequencer; demoModel: ModelInfo }> {
   const sequencer = await Sequencer.start({
     config: {
@@ -86,7 +88,7 @@ async function openSequencer(o: {
       durable: o.durable,
     },
     bus: o.bus,
-    inspector: new OrtInspector(o.registry, o.maxTensorBytes),
+    inspector: new OrtInspector(o.registry, o.maxTensorBytes, o.clockSlots),
     settlement: o.settlement ?? new LocalSettlement(o.challengeWindowMs),
     logger: o.log.child({ role: 'sequencer' }),
     metrics: o.metrics,
@@ -143,6 +145,7 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
       log,
       metrics,
       settlement: chain?.settlement,
+      clockSlots: chain && (async () => (await chain.client.config()).clockSlots),
       maxModelBytes: o.maxModelBytes,
     });
     opened.push(sequencer);
@@ -379,7 +382,8 @@ export async function startSequencerRole(
 ): Promise<Running & { url: string; sequencer: Sequencer }> {
   const log = o.logger ?? createLogger('optinfer');
   const registry = new ModelRegistry();
-  const settlement = o.chain && (await sequencerSettlement(o.chain, registry, log)).settlement;
+  const onChain = o.chain && (await sequencerSettlement(o.chain, registry, log));
+  const settlement = onChain?.settlement;
   const bus = await connectBus(o.natsUrl, log, 'optinfer-sequencer');
   const metrics = new PromMetrics();
   const { sequencer } = await openSequencer({
@@ -395,6 +399,7 @@ export async function startSequencerRole(
     log,
     metrics,
     settlement,
+    clockSlots: onChain && (async () => (await onChain.client.config()).clockSlots),
     maxModelBytes: o.maxModelBytes,
   }).catch(async (e) => {
     await bus.close();

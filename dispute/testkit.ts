@@ -73,6 +73,7 @@ export function toyConfig(over: Partial<ConfigAccount> = {}): ConfigAccount {
     pausedSlots: 0n,
     pauseStart: 0n,
     latestWindowEnd: 0n,
+    clockFloor: 0n,
     bountyBps: 5000,
     paused: 0,
     bump: 255,

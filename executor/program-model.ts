@@ -55,11 +55,12 @@ function attr(n: NodeProto, name: string): AttributeProto | undefined {
 /**
  * Builds the op table from a canonical trace of the model on `sample` inputs (zeros of the declared shapes by
  * default): layer order and shapes are exactly the trace's. Every refusal names the layer and what the referee
- * cannot do.
+ * cannot do; with `clockSlots` (the program's dispute clock) that includes a game longer than the clock.
  */
 export async function compileForProgram(
   model: LoadedModel,
   sample?: Record<string, Tensor>,
+  o: { clockSlots?: bigint } = {},
 ): Promise<ProgramModel> {
   const graph = model.proto.graph;
   if (!graph) refuse(model, 'has no graph');
@@ -260,7 +261,7 @@ export async function compileForProgram(
     weights: weights.map((w) => ({ header: header(w.tensor), chunkRoot: chunkRoot(w.tensor.data) })),
     layers: trace.tensors!.map(header),
   };
-  const { refusals } = checkModel(layers, shapes);
+  const { refusals } = checkModel(layers, shapes, { clockSlots: o.clockSlots });
   return {
     layers,
     weights,

@@ -23,6 +23,8 @@ export class OrtInspector {
   constructor(
     private readonly registry: ModelRegistry,
     private readonly maxTensorBytes = DEFAULT_SANDBOX_LIMITS.memoryBytes,
+    /** The program's dispute clock, read at each upload: a model whose games need longer is not provable. */
+    private readonly clockSlots?: () => Promise<bigint>,
   ) {}
 
   /** An upload that is not a closed model (external data and the like, onnx/closed.ts) is INVALID_MODEL: a 400. */
@@ -46,7 +48,8 @@ export class OrtInspector {
     // model with a symbolic input dim is not (the op table and shape record are of one static shape).
     let refusals: string[] = [];
     if (m.provable) {
-      refusals = await compileForProgram(m).then(
+      const clockSlots = await this.clockSlots?.();
+      refusals = await compileForProgram(m, undefined, { clockSlots }).then(
         (c) => {
           if (c.refusals.length === 0) {
             this.registered.set(

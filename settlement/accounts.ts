@@ -29,6 +29,8 @@ export interface ConfigAccount {
   pauseStart: bigint;
   /** Latest end (game slot) of a committed batch's window: no unbond requested now is ready before it + UNBONDING_MARGIN_SLOTS. */
   latestWindowEnd: bigint;
+  /** Least clockSlots the games on registered models need (SLOTS_PER_TX per challenger transaction); update_config refuses less. */
+  clockFloor: bigint;
   bountyBps: number;
   paused: number;
   bump: number;

@@ -27,6 +27,9 @@ export const SHAPE_COST = {
   HEAP_PIECE: 24,
   HEAP_WEIGHT: 24 * 32 + 64,
   MAX_INPUT_NAME: 64,
+  PROOF_WRITE_BYTES: 900,
+  SLOTS_PER_TX: 4,
+  GAME_TXS: 4,
 } as const;
 
 const CHUNK = 256;
@@ -98,6 +101,8 @@ export interface StepPlan {
   /** Output elements per one_step slice: the `maxElements` to submit. */
   slice: number;
   heap: number;
+  /** The challenger's sequential transactions in a game ending in this one-step (pure/shapes.rs challenger_txs). */
+  txs: number;
 }
 export type LayerCheck = { ok: true; plan: StepPlan } | { ok: false; reason: string };
 
@@ -233,7 +238,7 @@ export function checkLayer(
   const osz = SIZE[out.dtype];
   const total = numel(out);
   const elements = Math.min(CHUNK / osz, total);
-  const p: StepPlan = { bytes: 0, fixedCu: C.CU_BASE, elementCu: 0, elements, slice: 0, heap: 0 };
+  const p: StepPlan = { bytes: 0, fixedCu: C.CU_BASE, elementCu: 0, elements, slice: 0, heap: 0, txs: 0 };
   e.refs.forEach((ref, i) => {
     const h = hs[i]!;
     const isz = SIZE[h.dtype];
@@ -271,19 +276,48 @@ export function checkLayer(
     return { ok: false, reason: 'one-step does not fit the compute limit even in one-element slices' };
   }
   p.slice = Math.max(1, Math.min(elements, Math.floor((C.CU_BUDGET - p.fixedCu) / p.elementCu)));
+  p.txs = challengerTxs(p, r.layers.length, chunkCount(total * osz));
   return { ok: true, plan: p };
 }
 
-/** Every layer's check; `refusals` names each layer the program would refuse, and why. */
+/** pure/shapes.rs challenger_txs: its moves, the proof buffer's creation and writes, and the slices. */
+export function challengerTxs(p: StepPlan, layers: number, chunks: number): number {
+  const C = SHAPE_COST;
+  const moves = C.GAME_TXS + depthFor(layers) + depthFor(chunks);
+  return moves + 1 + Math.ceil(p.bytes / C.PROOF_WRITE_BYTES) + Math.ceil(p.elements / Math.max(1, p.slice));
+}
+
+/** Clock slots a game ending in `p`'s one-step needs: what add_model_ops compares with clock_slots. */
+export const clockNeeded = (p: StepPlan): number => p.txs * SHAPE_COST.SLOTS_PER_TX;
+
+/**
+ * Every layer's check; `refusals` names each layer the program would refuse, and why. With
+ * `clockSlots` (the program's dispute clock) a layer whose game needs more is refused as
+ * add_model_ops refuses it; `clockFloor` is the least clock every accepted layer's game needs.
+ */
 export function checkModel(
   layers: readonly { op: number; refs: readonly number[]; attrs?: Uint8Array }[],
   r: ShapeRecord,
-): { provable: boolean; refusals: string[]; plans: (StepPlan | undefined)[] } {
+  o: { clockSlots?: bigint | number } = {},
+): { provable: boolean; refusals: string[]; plans: (StepPlan | undefined)[]; clockFloor: number } {
   const refusals: string[] = [];
+  let clockFloor = 0;
   const plans = layers.map((l, i) => {
     const c = checkLayer(l, r, i);
-    if (!c.ok) refusals.push(`layer ${i}: ${c.reason}`);
-    return c.ok ? c.plan : undefined;
+    if (!c.ok) {
+      refusals.push(`layer ${i}: ${c.reason}`);
+      return undefined;
+    }
+    const need = clockNeeded(c.plan);
+    if (o.clockSlots !== undefined && BigInt(need) > BigInt(o.clockSlots)) {
+      refusals.push(
+        `layer ${i}: one-step does not fit the dispute clock (${c.plan.txs} challenger transactions, ` +
+          `${need} slots at ${SHAPE_COST.SLOTS_PER_TX} each; the clock is ${o.clockSlots} slots)`,
+      );
+      return undefined;
+    }
+    clockFloor = Math.max(clockFloor, need);
+    return c.plan;
   });
-  return { provable: refusals.length === 0, refusals, plans };
+  return { provable: refusals.length === 0, refusals, plans, clockFloor };
 }

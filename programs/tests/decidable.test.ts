@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { loadModel } from '../../executor/model.ts';
 import { compileForProgram } from '../../executor/program-model.ts';
 import { traceModel } from '../../executor/trace.ts';
-import { checkModel } from '../../state/shapes.ts';
+import { SHAPE_COST, checkModel } from '../../state/shapes.ts';
+import { nextMove } from '../../dispute/moves.ts';
 import { encodeStoredHeader } from '../../state/optable.ts';
 import { stepData } from '../../dispute/step-data.ts';
 import { DTYPE_CODES, type Tensor } from '../../state/tensor.ts';
@@ -18,7 +19,9 @@ import {
   Player,
   SIDE,
   World,
+  attempt,
   cheatLayers,
+  clockFor,
   playToOneStep,
   startGame,
   type Game,
@@ -65,7 +68,7 @@ async function assertRefused(m: ModelDef, layer: number, reason: RegExp) {
   const model = await before.world.client.fetchModel(before.world.modelId);
   assert.equal(model?.opsLoaded, 0, 'no op page was added: no dispute can open on the model');
   // The TypeScript mirror refuses the same layer for the same reason, before any transaction.
-  const ts = checkModel(m.layers, modelShapes(m));
+  const ts = checkModel(m.layers, modelShapes(m), { clockSlots: PARAMS.clockSlots });
   assert.equal(ts.provable, false);
   assert.match(ts.refusals.join('\n'), new RegExp(`layer ${layer}: ${reason.source}`));
   assert.equal(before.world.unaccountedLamports(), 0n, 'lamports conserved');
@@ -85,6 +88,81 @@ test('oversized layer: MatMulInteger with 768 KiB of weights is refused at regis
 
 test('oversized layer: MatMulInteger with K = 7680 is refused at registration (compute limit)', async () => {
   await assertRefused(bigMatmulModel(7680), 0, /one-step does not fit the compute limit/);
+});
+
+// ---- the clock: a game the honest challenger cannot finish in time is unregistrable ----
+
+/** A one_step or proof-buffer write by `key` (the challenger) in `res`'s transaction. */
+const SLOTS_PER_TX = BigInt(SHAPE_COST.SLOTS_PER_TX);
+
+// Before: bigMatmul(2048) registered under the 100-slot clock, though the challenger's game on its
+// layer 0 is 150 buffer writes, 10 one-step slices and its moves, one after another: even at one
+// slot per transaction its clock ran out and the executor won on time whatever it had claimed.
+test('clock shorter than the game: a layer whose one-step needs more transactions than the dispute clock holds is refused at registration, naming the layer', async () => {
+  const m = bigMatmulModel(2048);
+  const plan = checkModel(m.layers, modelShapes(m)).plans[0]!;
+  assert.ok(
+    BigInt(plan.txs) > PARAMS.clockSlots,
+    `${plan.txs} transactions cannot land in ${PARAMS.clockSlots} slots`,
+  );
+  await assertRefused(m, 0, /one-step does not fit the dispute clock/);
+});
+
+test('slow honest challenger: at the registered clock floor it wins the worst-case game though each of its transactions takes SLOTS_PER_TX slots', async () => {
+  const m = bigMatmulModel(2048);
+  const { clockFloor, plans } = checkModel(m.layers, modelShapes(m));
+  assert.equal(BigInt(clockFloor), BigInt(plans[0]!.txs) * SLOTS_PER_TX);
+  const g = await startGame((mm) => cheatLayers(mm, 0, 0), run, m);
+  assert.equal(
+    (await g.world.client.config()).clockSlots,
+    BigInt(clockFloor),
+    'the game runs on the floor clock',
+  );
+  // Every challenger transaction lands SLOTS_PER_TX slots after the one before it; the executor answers at once.
+  let chalTxs = 0;
+  for (;;) {
+    const d = await g.world.dispute(g.dispute);
+    const next = nextMove(d);
+    if (next.kind === 'one_step' || next.kind === 'resolved') break;
+    if (next.side === SIDE.CHALLENGER) {
+      g.world.warp(SLOTS_PER_TX);
+      chalTxs++;
+    }
+    g.world.must(await (next.side === SIDE.EXECUTOR ? g.exec : g.chal).move(g.dispute, d), next.kind);
+  }
+  g.world.sender.onCommit = () => {
+    chalTxs++;
+    g.world.warp(SLOTS_PER_TX);
+  };
+  const { writes, steps } = await g.chal.submitOneStep(g.dispute);
+  g.world.sender.onCommit = null;
+  const d = await g.world.dispute(g.dispute);
+  assert.equal(d.phase, PHASE.RESOLVED);
+  assert.equal(d.winner, SIDE.CHALLENGER, 'the slow honest challenger still wins');
+  assert.ok(chalTxs <= plans[0]!.txs, `${chalTxs} challenger transactions, planned ${plans[0]!.txs}`);
+  console.log(
+    `bigMatmul(2048): ${chalTxs} challenger transactions (${writes.length} writes, ${steps.length} slices) ` +
+      `at ${SLOTS_PER_TX} slots each on a ${clockFloor}-slot clock; challenger clock left ${d.clock[SIDE.CHALLENGER]}`,
+  );
+  assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
+});
+
+test('shortening the clock under a registered model: update_config refuses a clock below Config.clock_floor', async () => {
+  const m = bigMatmulModel(2048);
+  const world = new World();
+  await world.init(clockFor(m));
+  await world.registerModel(m);
+  const floor = BigInt(checkModel(m.layers, modelShapes(m)).clockFloor);
+  const cfg = await world.client.config();
+  assert.equal(cfg.clockFloor, floor, 'registration raised the floor to what the model needs');
+  const r = await attempt(world.client.updateConfig(world.authority, { params: { clockSlots: floor - 1n } }));
+  assert.equal(r.error, 'ClockBelowRegisteredModels');
+  assert.equal((await world.client.config()).clockSlots, floor, 'the clock is unchanged');
+  world.must(
+    await attempt(world.client.updateConfig(world.authority, { params: { clockSlots: floor } })),
+    'update_config at the floor',
+  );
+  assert.equal(world.unaccountedLamports(), 0n);
 });
 
 test('a shape record that does not hash to the weight root is refused', async () => {
@@ -440,7 +518,7 @@ test('registration cost: transactions, compute units and the shape record rent o
   const rows: Record<string, unknown>[] = [];
   for (const [name, m] of [...FIXTURES, ['chain(512)', chainModel(512)] as const]) {
     const world = new World();
-    await world.init();
+    await world.init(clockFor(m));
     const from = world.txs.length;
     await world.registerModel(m);
     const txs = world.txs.slice(from);

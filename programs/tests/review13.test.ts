@@ -5,6 +5,7 @@ import type { Keypair } from '@solana/web3.js';
 import { World, Player, PARAMS, SIDE, attempt, cheatLayers } from './lib/game.ts';
 import { mlpModel, run } from './lib/model.ts';
 import * as P from './lib/protocol.ts';
+import { minUnbondingSlots } from '../../settlement/instructions.ts';
 
 const SOL = 1_000_000_000n;
 const bounty = (stake: bigint, bps = PARAMS.bountyBps) => (stake * BigInt(bps)) / 10_000n;
@@ -86,11 +87,14 @@ test('stake escape: a cheating executor locks its own bond in challenger games s
 test('retroactive unbonding: after the authority shortens window and unbonding, a cheater withdraws before its old batch window closes', async () => {
   const BOND_E = PARAMS.minExecutorBond;
   const { world, e, batch } = await cheatingExecutor(BOND_E);
-  // A routine parameter change, within the bounds (270 >= 100 + 2 x 10 + 150); batch 0 keeps its 1000-slot window.
-  const short = { challengeWindow: 100n, clockSlots: 10n, unbondingSlots: 270n };
+  // A routine parameter change, within the bounds (the clock at the registered model's floor, the
+  // least unbonding delay the rule allows); batch 0 keeps its 1000-slot window.
+  const clockSlots = (await world.client.config()).clockFloor;
+  const short = { challengeWindow: 100n, clockSlots, unbondingSlots: minUnbondingSlots(100n, clockSlots) };
+  assert.ok(short.unbondingSlots < PARAMS.challengeWindow, 'the new delay ends inside batch 0 window');
   world.must(await attempt(world.client.updateConfig(world.authority, { params: short })), 'update_config');
   world.must(await attempt(world.client.requestUnbond(e, BOND_E)), 'request_unbond');
-  world.warp(271);
+  world.warp(short.unbondingSlots + 1n);
   const w = await attempt(world.client.withdraw(e));
   // Batch 0's window (1000 game slots from its commit) is still open: the job can still be disputed.
   const honest = await world.operator(5n * SOL);

@@ -131,6 +131,8 @@ pub enum OptinferError {
     UnprovableLayer,
     #[msg("bounty_bps of min_executor_bond must repay a winning challenger's Dispute and Job rent and fees")]
     BountyBelowCosts,
+    #[msg("clock_slots is below what the games on registered models need (Config.clock_floor)")]
+    ClockBelowRegisteredModels,
 }
 
 impl From<ReadError> for OptinferError {

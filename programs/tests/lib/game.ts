@@ -11,7 +11,9 @@ import { SIDE, type DisputeAccount } from '../../../settlement/accounts.ts';
 import type { ProgramErrorDetails } from '../../../settlement/errors.ts';
 import type { OptinferEvent } from '../../../settlement/events.ts';
 import { LiteSvmSender, type SendOptions, type SendResult } from '../../../settlement/sender.ts';
-import { LocalWorld, PARAMS, traceView } from '../../../settlement/testkit.ts';
+import { LocalWorld, PARAMS, modelShapes, traceView } from '../../../settlement/testkit.ts';
+import { minUnbondingSlots } from '../../../settlement/instructions.ts';
+import { checkModel } from '../../../state/shapes.ts';
 import * as P from './protocol.ts';
 import { evalOp, mlpModel, run, type ModelDef } from './model.ts';
 import { PROFILE, Trace } from './trace.ts';
@@ -395,7 +397,7 @@ export async function startGame(
   m: ModelDef = mlpModel(),
 ): Promise<Game> {
   const world = new World();
-  await world.init();
+  await world.init(clockFor(m));
   await world.registerModel(m);
   const e = await world.operator(10_000_000_000n);
   const c = await world.operator(5_000_000_000n);
@@ -405,6 +407,16 @@ export async function startGame(
   const { dispute, res } = await world.openDispute(c, batch, 1);
   world.must(res, 'open_dispute');
   return { world, exec, chal, dispute, batch };
+}
+
+/**
+ * The test parameters' clock, or the longer one `m`'s games need (add_model_ops refuses a model
+ * whose games pass the clock), with the unbonding delay that clock requires.
+ */
+export function clockFor(m: ModelDef): Partial<typeof PARAMS> {
+  const floor = BigInt(checkModel(m.layers, modelShapes(m)).clockFloor);
+  if (floor <= PARAMS.clockSlots) return {};
+  return { clockSlots: floor, unbondingSlots: minUnbondingSlots(PARAMS.challengeWindow, floor) };
 }
 
 /** Each side makes the move nextMove names, one slot apart, until the one-step (or resolution); returns the moves. */

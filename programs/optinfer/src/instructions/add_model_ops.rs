@@ -1,5 +1,6 @@
 //! Authority-only: appends one page of op-table entries, refusing any layer whose one-step cannot be decided
-//! (an op it cannot recompute, operands off the registered shapes, or a worst-case chunk over the limits).
+//! (an op it cannot recompute, operands off the registered shapes, or a worst-case chunk over the limits
+//! or over the dispute clock), and raising Config.clock_floor to what the accepted layers' games need.
 // Anchor's derive binds #[instruction] arguments in generated code paths that do not all use them.
 #![allow(unused_variables)]
 use alloc::vec::Vec;
@@ -16,7 +17,7 @@ use crate::state::{seeds, shape_table, Config, Model, ModelShapesAccount, OpsPag
 pub struct AddModelOps {
     #[account(mut)]
     pub authority: Signer,
-    #[account(seeds = [seeds::CONFIG], bump = config.bump,
+    #[account(mut, seeds = [seeds::CONFIG], bump = config.bump,
         constraint = config.authority == *authority.address() @ OptinferError::NotAuthority)]
     pub config: Account<Config>,
     #[account(mut, seeds = [seeds::MODEL, model.model_id.as_ref()], bump = model.bump)]
@@ -80,9 +81,29 @@ pub fn add_model_ops(ctx: &mut Context<AddModelOps>, page: u16, entries: Vec<u8>
             .into());
         }
         let t = shape_table(&ctx.accounts.shapes, weights, layers);
-        if let Err(r) = shapes::check_layer(&entry, &t, layer) {
-            msg!("layer {} op code {} unprovable: {}", layer, raw[0], r.reason());
-            return Err(OptinferError::UnprovableLayer.into());
+        let clock = ctx.accounts.config.clock_slots.get();
+        let need = shapes::check_layer(&entry, &t, layer).and_then(|p| {
+            shapes::check_clock(&p, clock).inspect_err(|_| {
+                msg!(
+                    "layer {} needs {} challenger transactions, {} slots at {} each; the clock is {}",
+                    layer,
+                    p.txs,
+                    p.txs.saturating_mul(shapes::SLOTS_PER_TX),
+                    shapes::SLOTS_PER_TX,
+                    clock
+                )
+            })
+        });
+        match need {
+            Ok(slots) => {
+                if slots > ctx.accounts.config.clock_floor.get() {
+                    ctx.accounts.config.clock_floor = slots.into();
+                }
+            }
+            Err(r) => {
+                msg!("layer {} op code {} unprovable: {}", layer, raw[0], r.reason());
+                return Err(OptinferError::UnprovableLayer.into());
+            }
         }
         p.entries[i].copy_from_slice(raw);
     }

@@ -20,6 +20,14 @@ pub const CU_BUDGET: u64 = 1_200_000;
 pub const HEAP_BUDGET: u64 = 24 * 1024;
 /// Proof-data bytes one one-step may need: about 580 buffer-write transactions.
 pub const MAX_STEP_BYTES: u64 = 512 * 1024;
+/// Proof-data bytes one write_proof_buffer transaction carries (of the 1232 a transaction holds).
+pub const PROOF_WRITE_BYTES: u64 = 900;
+/// Slots one transaction of a side's sequence is given to land: each waits for the one before it
+/// (a buffer write appends after the previous one), about 1.6 s at 400 ms per slot.
+pub const SLOTS_PER_TX: u64 = 4;
+/// Challenger transactions of a game besides the bisection rounds and the one-step: its trace,
+/// its two layer reveals and a spare.
+pub const GAME_TXS: u64 = 4;
 /// Fixed cost of a one_step transaction: account loading, parsing, the move checks and resolution.
 pub const CU_BASE: u64 = 40_000;
 /// Per 256-byte chunk of a whole opening: its leaf hash and its share of the tree's node hashes.
@@ -78,6 +86,8 @@ pub enum Refusal {
     Compute,
     /// The openings allocate more than HEAP_BUDGET.
     Heap,
+    /// The challenger's transactions of the game, at SLOTS_PER_TX each, pass the dispute clock.
+    Clock,
 }
 
 impl Refusal {
@@ -90,6 +100,7 @@ impl Refusal {
             Refusal::Buffer => "one-step proof data passes the buffer limit",
             Refusal::Compute => "one-step does not fit the compute limit even in one-element slices",
             Refusal::Heap => "one-step openings pass the heap limit",
+            Refusal::Clock => "one-step does not fit the dispute clock",
         }
     }
 }
@@ -109,6 +120,10 @@ pub struct StepPlan {
     pub slice: u32,
     /// Heap bytes the openings allocate.
     pub heap: u64,
+    /// Transactions the challenger sends, one after another, in a game that ends in this chunk's
+    /// one-step: its moves, then the proof buffer's creation and writes, then every slice. They all
+    /// run on its clock, so the clock must give each SLOTS_PER_TX slots (check_clock).
+    pub txs: u64,
 }
 
 /// A model's shape record: `inputs` packed headers, `weights` (header, chunk root), `layers` headers.
@@ -223,7 +238,30 @@ pub fn check_layer(e: &OpEntry, t: &ShapeTable, layer: u32) -> Result<StepPlan, 
     if out != out_reg {
         return Err(Refusal::OutputShape);
     }
-    plan(e, &hs[..n], &out, t.inputs, layer)
+    let mut p = plan(e, &hs[..n], &out, t.inputs, layer)?;
+    let chunks = out.chunk_count().ok_or(Refusal::BadRecord)?;
+    p.txs = challenger_txs(&p, t.layers, chunks);
+    Ok(p)
+}
+
+/// The challenger's sequential transactions in a game on a layer of a `layers`-layer model whose
+/// output has `chunks` chunks: its moves (one per bisection round, GAME_TXS besides), the proof
+/// buffer's creation and its writes, and the one-step's slices.
+pub fn challenger_txs(p: &StepPlan, layers: u32, chunks: u64) -> u64 {
+    let moves = GAME_TXS + merkle::depth_for(layers as u64) as u64 + merkle::depth_for(chunks) as u64;
+    let writes = p.bytes.div_ceil(PROOF_WRITE_BYTES);
+    let slices = (p.elements as u64).div_ceil(core::cmp::max(1, p.slice) as u64);
+    moves + 1 + writes + slices
+}
+
+/// The clock slots a game ending in the planned one-step needs (SLOTS_PER_TX per transaction);
+/// Refusal::Clock when that passes `clock_slots`.
+pub fn check_clock(p: &StepPlan, clock_slots: u64) -> Result<u64, Refusal> {
+    let need = p.txs.saturating_mul(SLOTS_PER_TX);
+    if need > clock_slots {
+        return Err(Refusal::Clock);
+    }
+    Ok(need)
 }
 
 /// The cost of the one-step of the worst-case chunk of an op with operands `hs` and output `out`.
@@ -394,6 +432,10 @@ mod tests {
         };
         let p = check_layer(&mm(2), &t, 0).unwrap();
         assert!(p.slice >= 1 && p.slice < 64, "{p:?}");
+        // 128 KiB of weights: ~146 writes and ~10 slices, so a 100-slot clock cannot hold the game.
+        assert!(p.txs > 150 && p.txs < 180, "{p:?}");
+        assert_eq!(check_clock(&p, 100), Err(Refusal::Clock));
+        assert_eq!(check_clock(&p, p.txs * SLOTS_PER_TX), Ok(p.txs * SLOTS_PER_TX));
         let b = table(
             &[h(DT_INT8, &[1, 2048])],
             &[h(DT_INT8, &[2048, 64])],

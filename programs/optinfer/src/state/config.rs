@@ -46,6 +46,9 @@ pub struct Config {
     /// request_unbond keeps every withdrawal after it (so shortening the window and the unbonding
     /// delay cannot free a bond before the batches committed under the old window close).
     pub latest_window_end: PodU64,
+    /// Least `clock_slots` the games on every registered layer need (add_model_ops raises it to
+    /// each layer's shapes::check_clock); update_config refuses a clock below it.
+    pub clock_floor: PodU64,
     /// Share of the loser's stake paid to the winner, in basis points; the rest goes to the vault.
     pub bounty_bps: PodU16,
     pub paused: u8,
@@ -135,6 +138,15 @@ impl Config {
     pub fn apply(&mut self, p: &ConfigParams) -> Result<()> {
         let rent = dispute_rent()?;
         p.check(rent, challenger_costs(rent, job_rent()?))?;
+        // A clock shorter than a registered layer's game would make that layer's one-step one the
+        // honest challenger cannot finish in time.
+        if p.clock_slots < self.clock_floor.get() {
+            msg!(
+                "clock_slots must be at least {}, what the games on registered models need",
+                self.clock_floor.get()
+            );
+            return Err(OptinferError::ClockBelowRegisteredModels.into());
+        }
         self.sequencer = p.sequencer;
         self.treasury = p.treasury;
         self.challenge_window = p.challenge_window.into();
