@@ -131,6 +131,13 @@ for (const [what, bytes, reason, program] of [
     /layer 0: one-step does not fit the compute limit/,
     /layer 0 op code \d+ unprovable: one-step does not fit the compute limit/,
   ],
+  [
+    // 128 KiB of weights: ~150 buffer writes and 10 slices, 660 slots at 4 per transaction.
+    "a MatMulInteger with K = 2048 (its game passes the node's 150-slot dispute clock)",
+    () => matmul(2048, 64),
+    /layer 0: one-step does not fit the dispute clock \(\d+ challenger transactions, \d+ slots at 4 each; the clock is 150 slots\)/,
+    /layer 0 op code \d+ unprovable: one-step does not fit the dispute clock/,
+  ],
 ] as const) {
   test(`POST /v1/models: ${what} is provable: false with the refusal, as the program refuses it`, async () => {
     const b = bytes();
