@@ -2,6 +2,7 @@
 // honest executors, a challenger): end-to-end jobs/s and latency from POST to a batched receipt, and what the
 // challenger's re-execution costs next to the executors' at sampling rates 1%, 5% and 10% (CPU time of the
 // processes from /proc, measured over the same jobs).
+// Executors run with capacity 64, as in the in-process pipeline bench (bench/run.ts e2e), so the two compare.
 // Run: node --import tsx bench/cluster.ts   (BENCH_CLUSTER_JOBS=600 changes the job count)
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -24,10 +25,15 @@ export interface ClusterRow {
   challengerMsPerAudit: number;
   /** (challenger CPU - its idle CPU) / executors' CPU over the same jobs: what verification adds. */
   verificationOverhead: number;
-  /** Latency at a paced 50 jobs/s (well under capacity), POST to batched receipt. */
-  p50MsAt50PerSec: number;
-  p99MsAt50PerSec: number;
+  /** The paced rate: half of jobsPerSec (50% of saturation), in jobs/s. */
+  halfRate: number;
+  /** Latency paced at halfRate, POST to batched receipt. */
+  p50MsAtHalf: number;
+  p99MsAtHalf: number;
 }
+
+/** Jobs each executor runs at once: the in-process bench's figure, so the two pipelines differ only in transport. */
+export const BENCH_EXECUTOR_CAPACITY = 64;
 
 const TICKS = 100; // USER_HZ on Linux
 
@@ -99,72 +105,83 @@ export async function clusterRows(
 ): Promise<ClusterRow[]> {
   const jobs = o.jobs ?? Number(process.env.BENCH_CLUSTER_JOBS ?? 1000);
   const rows: ClusterRow[] = [];
-  for (const rate of o.rates ?? [0.01, 0.05, 0.1]) {
-    o.log?.(`cluster at sample rate ${rate}: starting`);
-    let auditedJobs = 0;
-    const c = await startCluster({
-      evil: [],
-      honest: 2,
-      challengers: 1,
-      sampleRate: rate,
-      // The sequencer keeps each executor's unfinalized jobs within its bond: bond for all of them.
-      executorBond: BigInt(jobs + 1000) * MIN_EXECUTOR_BOND,
-      batchMaxJobs: 64,
-      batchMaxAgeMs: 100,
-      logLevel: 'info',
-      onLog: (role, line) => {
-        if (role.startsWith('challenger') && line.includes('"batch sampled"')) {
-          const m = /"picked":(\d+)/.exec(line);
-          if (m) auditedJobs += Number(m[1]);
-        }
-      },
-    });
-    try {
-      // Warm-up: the first jobs load the model in every process.
-      await load(c, 50, 4, 1_000_000);
-      await new Promise((r) => setTimeout(r, 1500));
-      const chal = c.challengers[0];
-      const idle0 = cpuSeconds(chal);
-      const idleT0 = performance.now();
-      await new Promise((r) => setTimeout(r, 5000));
-      const idlePerSec = (cpuSeconds(chal) - idle0) / ((performance.now() - idleT0) / 1000);
-      auditedJobs = 0;
-      const cpu0 = new Map([...c.roles.values()].map((r) => [r.name, cpuSeconds(r)]));
-      const w0 = performance.now();
-      const { seconds, latencies } = await load(c, jobs, o.concurrency ?? 32, 0);
-      // Let the challenger finish auditing the last batches before reading CPU time.
-      await new Promise((r) => setTimeout(r, 3000));
-      const wall = (performance.now() - w0) / 1000;
-      const used = (r: Role) => cpuSeconds(r) - cpu0.get(r.name)!;
-      const executorCpuS = c.executors.reduce((s, r) => s + used(r), 0);
-      const challengerCpuS = used(chal);
-      const idle = idlePerSec * wall;
-      const verifying = Math.max(0, challengerCpuS - idle);
-      rows.push({
+  // The executor role reads its capacity from the environment its process inherits.
+  const savedCapacity = process.env.OPTINFER_CAPACITY;
+  process.env.OPTINFER_CAPACITY = String(BENCH_EXECUTOR_CAPACITY);
+  try {
+    for (const rate of o.rates ?? [0.01, 0.05, 0.1]) {
+      o.log?.(`cluster at sample rate ${rate}: starting`);
+      let auditedJobs = 0;
+      const c = await startCluster({
+        evil: [],
+        honest: 2,
+        challengers: 1,
         sampleRate: rate,
-        jobs,
-        jobsPerSec: Math.round(jobs / seconds),
-        p50Ms: Math.round(pct(latencies, 50)),
-        p99Ms: Math.round(pct(latencies, 99)),
-        executorCpuS: +executorCpuS.toFixed(2),
-        challengerCpuS: +challengerCpuS.toFixed(2),
-        challengerIdleCpuS: +idle.toFixed(2),
-        sequencerCpuS: +used(c.roles.get('sequencer')!).toFixed(2),
-        audited: auditedJobs,
-        executorMsPerJob: +((executorCpuS / jobs) * 1000).toFixed(2),
-        challengerMsPerAudit: auditedJobs ? +((verifying / auditedJobs) * 1000).toFixed(2) : 0,
-        verificationOverhead: +(verifying / executorCpuS).toFixed(3),
-        ...(await (async () => {
-          const paced = await load(c, 300, 8, 2_000_000, 50);
-          return {
-            p50MsAt50PerSec: Math.round(pct(paced.latencies, 50)),
-            p99MsAt50PerSec: Math.round(pct(paced.latencies, 99)),
-          };
-        })()),
+        // The sequencer keeps each executor's unfinalized jobs within its bond: bond for all of them.
+        executorBond: BigInt(jobs + 1000) * MIN_EXECUTOR_BOND,
+        batchMaxJobs: 64,
+        batchMaxAgeMs: 100,
+        logLevel: 'info',
+        onLog: (role, line) => {
+          if (role.startsWith('challenger') && line.includes('"batch sampled"')) {
+            const m = /"picked":(\d+)/.exec(line);
+            if (m) auditedJobs += Number(m[1]);
+          }
+        },
       });
-    } finally {
-      await c.stop();
+      try {
+        // Warm-up: the first jobs load the model in every process.
+        await load(c, 50, 4, 1_000_000);
+        await new Promise((r) => setTimeout(r, 1500));
+        const chal = c.challengers[0];
+        const idle0 = cpuSeconds(chal);
+        const idleT0 = performance.now();
+        await new Promise((r) => setTimeout(r, 5000));
+        const idlePerSec = (cpuSeconds(chal) - idle0) / ((performance.now() - idleT0) / 1000);
+        auditedJobs = 0;
+        const cpu0 = new Map([...c.roles.values()].map((r) => [r.name, cpuSeconds(r)]));
+        const w0 = performance.now();
+        const { seconds, latencies } = await load(c, jobs, o.concurrency ?? 32, 0);
+        // Let the challenger finish auditing the last batches before reading CPU time.
+        await new Promise((r) => setTimeout(r, 3000));
+        const wall = (performance.now() - w0) / 1000;
+        const used = (r: Role) => cpuSeconds(r) - cpu0.get(r.name)!;
+        const executorCpuS = c.executors.reduce((s, r) => s + used(r), 0);
+        const challengerCpuS = used(chal);
+        const idle = idlePerSec * wall;
+        const verifying = Math.max(0, challengerCpuS - idle);
+        rows.push({
+          sampleRate: rate,
+          jobs,
+          jobsPerSec: Math.round(jobs / seconds),
+          p50Ms: Math.round(pct(latencies, 50)),
+          p99Ms: Math.round(pct(latencies, 99)),
+          executorCpuS: +executorCpuS.toFixed(2),
+          challengerCpuS: +challengerCpuS.toFixed(2),
+          challengerIdleCpuS: +idle.toFixed(2),
+          sequencerCpuS: +used(c.roles.get('sequencer')!).toFixed(2),
+          audited: auditedJobs,
+          executorMsPerJob: +((executorCpuS / jobs) * 1000).toFixed(2),
+          challengerMsPerAudit: auditedJobs ? +((verifying / auditedJobs) * 1000).toFixed(2) : 0,
+          verificationOverhead: +(verifying / executorCpuS).toFixed(3),
+          ...(await (async () => {
+            // Open loop at half the saturated rate, for about 5 s (at least 200 jobs).
+            const halfRate = Math.max(1, Math.round(jobs / seconds / 2));
+            const paced = await load(c, Math.max(200, halfRate * 5), 32, 2_000_000, halfRate);
+            return {
+              halfRate,
+              p50MsAtHalf: Math.round(pct(paced.latencies, 50)),
+              p99MsAtHalf: Math.round(pct(paced.latencies, 99)),
+            };
+          })()),
+        });
+      } finally {
+        await c.stop();
+      }
     }
+  } finally {
+    if (savedCapacity === undefined) delete process.env.OPTINFER_CAPACITY;
+    else process.env.OPTINFER_CAPACITY = savedCapacity;
   }
   return rows;
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { BusError, type Bus, type BusErrorCode, type DurableContext, type StreamSpec } from './bus.ts';
+import { consumeBatches, sendItem, type ItemContext } from './batch.ts';
 
 export const TEST_STREAMS: readonly StreamSpec[] = [
   { name: 'TEST_WORK', subjects: ['t.work.>'], retention: 'workqueue' },
@@ -323,6 +324,99 @@ export function busConformance(label: string, factory: BusFactory, skip: string 
       await waitFor('two', () => got.length >= 2);
       await sleep(200);
       assert.deepEqual(got, [1, 2]);
+    });
+
+    it('batches: items sent in one tick travel as one durable message, and each reaches the handler once', async () => {
+      const bus = await make();
+      const u = uniq();
+      const sends: number[] = [];
+      const raw = await make();
+      // A plain consumer of the same kind of subject sees the batch messages themselves.
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) => sendItem(bus, `t.work.${u}.raw`, { i }, { msgId: `r${i}` })),
+      );
+      await raw.consume(
+        `t.work.${u}.raw`,
+        `raw${u}`,
+        (m: { items: unknown[] }) => void sends.push(m.items.length),
+      );
+      await waitFor('the batch message', () => sends.length >= 1);
+      await sleep(100);
+      assert.deepEqual(sends, [10], 'ten sends in one tick are one message');
+
+      const got: number[] = [];
+      await consumeBatches<{ i: number }>(bus, `t.work.${u}.b`, `b${u}`, (m) => void got.push(m.i), {
+        maxInFlight: 4,
+      });
+      await Promise.all(Array.from({ length: 25 }, (_, i) => sendItem(bus, `t.work.${u}.b`, { i })));
+      await waitFor('25 items', () => got.length >= 25);
+      await sleep(100);
+      assert.deepEqual(
+        [...got].sort((a, b) => a - b),
+        Array.from({ length: 25 }, (_, i) => i),
+      );
+    });
+
+    it('batches: a failing item alone is redelivered (its count grows) and the others are acked once', async () => {
+      const bus = await make();
+      const u = uniq();
+      const seen: [number, number, boolean][] = [];
+      const dead: unknown[] = [];
+      await consumeBatches<{ i: number }>(
+        bus,
+        `t.work.${u}`,
+        `d${u}`,
+        (m, ctx: ItemContext) => {
+          seen.push([m.i, ctx.deliveryCount, ctx.redelivered]);
+          if (m.i === 1 && ctx.deliveryCount < 3) throw new Error('transient');
+          if (m.i === 2) throw new Error('always');
+        },
+        { maxDeliver: 3, redeliveryDelayMs: 20, onDeadLetter: (m) => void dead.push(m) },
+      );
+      await Promise.all(
+        [0, 1, 2, 3].map((i) => sendItem(bus, `t.work.${u}`, { i }, { msgId: `${u}-${i}` })),
+      ).catch(() => undefined);
+      await waitFor('item 2 given up', () => dead.length === 1, 10_000);
+      await sleep(200);
+      const of = (i: number) => seen.filter(([j]) => j === i).map(([, n, r]) => [n, r]);
+      assert.deepEqual(of(0), [[1, false]]);
+      assert.deepEqual(of(3), [[1, false]]);
+      assert.deepEqual(of(1), [
+        [1, false],
+        [2, true],
+        [3, true],
+      ]);
+      assert.deepEqual(of(2), [
+        [1, false],
+        [2, true],
+        [3, true],
+      ]);
+      assert.deepEqual(dead, [{ i: 2 }]);
+    });
+
+    it('batches: a malformed batch or item is given up at once with a clear error, not redelivered', async () => {
+      const bus = await make();
+      const u = uniq();
+      const errors: string[] = [];
+      const got: unknown[] = [];
+      await consumeBatches<{ n: number }>(bus, `t.work.${u}`, `d${u}`, (m) => void got.push(m), {
+        onDeadLetter: (_m, _ctx, e) => void errors.push((e as Error).message),
+        decode: (w, what) => {
+          if (typeof (w as { n?: unknown }).n !== 'number')
+            throw new BusError('INVALID_MESSAGE', `${what}: n must be a number`);
+          return w as { n: number };
+        },
+      });
+      await bus.send(`t.work.${u}`, { items: [{ n: 1 }] }); // no ids
+      await bus.send(`t.work.${u}`, { items: [{ n: 'x' }, { n: 2 }], ids: [null, null] });
+      await waitFor('two errors and one item', () => errors.length === 2 && got.length === 1);
+      await sleep(200);
+      assert.match(
+        errors[0],
+        /^batch on t\.work\.\w+: ids must list one id \(or null\) per item \(1 items\)$/,
+      );
+      assert.match(errors[1], /^item 0 of the batch on t\.work\.\w+: n must be a number$/);
+      assert.deepEqual(got, [{ n: 2 }]);
     });
 
     it('close() rejects later calls with CLOSED', async () => {

@@ -1,6 +1,9 @@
 // The wire vocabulary: every message that crosses the bus, with its subject, payload type, delivery and readers.
+import { consumeBatches, sendItem } from './batch.ts';
+import { BusError } from './bus.ts';
 import type {
   Bus,
+  BusMessage,
   ConsumeOptions,
   Consumer,
   DurableHandler,
@@ -12,6 +15,7 @@ import type {
   SubscribeOptions,
 } from './bus.ts';
 import * as subjects from './subjects.ts';
+import { decodeTensors, encodeTensors } from './tensors.ts';
 import type { TensorMap } from '../state/tensor-map.ts';
 import type { ExecutorId, Hash32, JobId, ModelId } from '../state/types.ts';
 
@@ -144,6 +148,15 @@ export interface DurableKind<P extends object, To = void> extends Described {
   /** The subject a consumer of every party's messages reads (a wildcard, or the subject itself). */
   readonly all: string;
   readonly payload?: P;
+  /**
+   * Batched kinds (bus/batch.ts): payloads sent in the same tick to one subject share one durable message, and each
+   * is acked, deduplicated and redelivered on its own. `pack` gives a payload's wire form (tensors as one binary blob,
+   * bus/tensors.ts), `unpack` checks and reverses it.
+   */
+  readonly batch?: {
+    pack(p: P): BusMessage;
+    unpack(wire: unknown, what: string): P;
+  };
 }
 
 /** Fire-and-forget on core NATS: lost when nobody listens. */
@@ -164,12 +177,30 @@ export interface RequestKind<Req extends object, Res extends object, To = void> 
 
 const single = (s: string) => () => s;
 
+/** A wire item must be a plain object; `field`, when present, must hold the bytes of an encoded tensor map. */
+function unpackTensors<P>(wire: unknown, what: string, field: 'inputs' | 'outputs', required: boolean): P {
+  if (wire === null || typeof wire !== 'object' || Array.isArray(wire)) {
+    throw new BusError('INVALID_MESSAGE', `${what}: expected an object`);
+  }
+  const w = wire as Record<string, unknown>;
+  const blob = w[field];
+  if (blob === undefined && !required) return w as P;
+  if (!(blob instanceof Uint8Array)) {
+    throw new BusError('INVALID_MESSAGE', `${what}: ${field} must be an encoded tensor map (bytes)`);
+  }
+  return { ...w, [field]: decodeTensors(blob, `${what} ${field}`) } as P;
+}
+
 export const ASSIGN: DurableKind<AssignMessage, ExecutorId> = {
   delivery: 'durable',
   subject: (executor) => subjects.execAssign(executor),
   all: subjects.EXEC_ASSIGN_ALL,
   from: 'sequencer',
-  readers: 'the addressed executor (work queue: removed once it acks)',
+  readers: 'the addressed executor (work queue: removed once it acks every job in it)',
+  batch: {
+    pack: (m) => ({ ...m, inputs: encodeTensors(m.inputs, `job ${m.jobId} inputs`) }),
+    unpack: (w, what) => unpackTensors<AssignMessage>(w, what, 'inputs', true),
+  },
 };
 
 export const RESULT: DurableKind<ResultMessage, ExecutorId> = {
@@ -178,6 +209,13 @@ export const RESULT: DurableKind<ResultMessage, ExecutorId> = {
   all: subjects.RESULTS_ALL,
   from: 'executor',
   readers: "sequencer (work queue over every executor's subject)",
+  batch: {
+    pack: (m) =>
+      m.outputs === undefined
+        ? { ...m, outputs: undefined }
+        : { ...m, outputs: encodeTensors(m.outputs, `result ${m.jobId} outputs`) },
+    unpack: (w, what) => unpackTensors<ResultMessage>(w, what, 'outputs', false),
+  },
 };
 
 export const BATCH_COMMITTED: DurableKind<BatchCommittedMessage> = {
@@ -249,7 +287,7 @@ export const MESSAGE_KINDS = {
 
 // ---- Typed operations -----------------------------------------------------------------------------------
 
-/** Durable send of one message to `to`'s subject. */
+/** Durable send of one message to `to`'s subject (batched with others of the same tick for batched kinds). */
 export function send<P extends object, To>(
   bus: Bus,
   kind: DurableKind<P, To>,
@@ -257,7 +295,12 @@ export function send<P extends object, To>(
   msg: P,
   opts?: SendOptions,
 ): Promise<void> {
-  return bus.send(kind.subject(to), msg, opts);
+  if (!kind.batch) return bus.send(kind.subject(to), msg, opts);
+  try {
+    return sendItem(bus, kind.subject(to), kind.batch.pack(msg), opts);
+  } catch (e) {
+    return Promise.reject(e as Error);
+  }
 }
 
 /** Durable consumer of one party's subject (`{ of: id }`) or of every party's (`'all'`). */
@@ -269,7 +312,10 @@ export function consume<P extends object, To>(
   handler: DurableHandler<P>,
   opts?: ConsumeOptions,
 ): Promise<Consumer> {
-  return bus.consume<P>(scope === 'all' ? kind.all : kind.subject(scope.of), durableName, handler, opts);
+  const subject = scope === 'all' ? kind.all : kind.subject(scope.of);
+  if (kind.batch)
+    return consumeBatches<P>(bus, subject, durableName, handler, { ...opts, decode: kind.batch.unpack });
+  return bus.consume<P>(subject, durableName, handler, opts);
 }
 
 export function publish<P extends object, To>(bus: Bus, kind: NotifyKind<P, To>, to: To, msg: P): void {

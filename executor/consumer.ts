@@ -40,15 +40,19 @@ export class AssignmentConsumer {
     return signResult(r, this.secretKey).signature;
   }
 
-  /** Consumes this executor's assignments, `capacity` at a time. */
-  start(capacity: number): Promise<Consumer> {
+  /**
+   * Consumes this executor's assignments, `capacity` jobs at a time. They arrive in batches (one message per
+   * sequencer tick); each job is acked on its own once its result is stored on the bus, and a batch redelivered
+   * after a crash is answered from the result store for the jobs that had finished.
+   */
+  start(capacity: number, ackWaitMs = ASSIGN_ACK_WAIT_MS): Promise<Consumer> {
     return messages.consume(
       this.bus,
       messages.ASSIGN,
       { of: this.id },
       `executor-${this.id}`,
       (m) => this.onAssign(m),
-      { maxInFlight: capacity, ackWaitMs: ASSIGN_ACK_WAIT_MS },
+      { maxInFlight: capacity, ackWaitMs },
     );
   }
 
@@ -57,11 +61,16 @@ export class AssignmentConsumer {
     const done = await this.results.get(jobId);
     let result: ResultMessage;
     if (done) {
-      // A redelivered assignment after a crash: answer with what was already committed to.
+      // A redelivered assignment (its batch came back after a crash, or the job came back to this executor): answer
+      // with what was already committed to, without running it again when the answer was stored.
       const inputs = fromStored(done.inputs);
-      const model = await this.models(done.modelId);
-      const { outputs } = await this.runner.run(model, inputs);
-      const sent = await this.policy.answer({ jobId, model, inputs }, outputs, true);
+      let sent = done.outputs && fromStored(done.outputs);
+      if (!sent) {
+        const model = await this.models(done.modelId);
+        const { outputs } = await this.runner.run(model, inputs);
+        sent = await this.policy.answer({ jobId, model, inputs }, outputs, true);
+      }
+      this.metrics.inc('jobs_answered_from_store_total');
       const signature = this.sign(jobId, done.modelId, tensorSetDigest(inputs), done.outputDigest, raw.fee);
       result = { jobId, executor: this.id, outputs: sent, outputDigest: done.outputDigest, signature };
     } else {
@@ -75,7 +84,14 @@ export class AssignmentConsumer {
         const outputDigest = tensorSetDigest(sent);
         const inputDigest = tensorSetDigest(inputs);
         await this.results.put(
-          { jobId, modelId: model.modelId, inputs: toStored(inputs), outputDigest, at: Date.now() },
+          {
+            jobId,
+            modelId: model.modelId,
+            inputs: toStored(inputs),
+            outputDigest,
+            outputs: toStored(sent),
+            at: Date.now(),
+          },
           inputDigest,
         );
         const signature = this.sign(jobId, model.modelId, inputDigest, outputDigest, raw.fee);

@@ -9,6 +9,8 @@ export interface StoredResult {
   modelId: ModelId;
   inputs: StoredTensorMap;
   outputDigest: Hash32;
+  /** What was answered (after the policy), so a redelivered assignment is answered without running again. */
+  outputs?: StoredTensorMap;
   at: number;
 }
 
