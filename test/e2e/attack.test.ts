@@ -9,6 +9,7 @@ import { verifyInclusion } from '../../state/job.ts';
 import { waitFor } from '../helpers/node-process.ts';
 import {
   BOUNTY_BPS,
+  CHALLENGER_BOND,
   EXECUTOR_BOND,
   MIN_EXECUTOR_BOND,
   startCluster,
@@ -136,7 +137,9 @@ async function scenario(
       const expected =
         mine(won).reduce((s, { dispute: d }) => s + bpsOf(d.executorStake, BOUNTY_BPS), 0n) -
         mine(lost).reduce((s, { dispute: d }) => s + d.challengerStake, 0n);
-      const gain = bonded(after.get(r.name)!) - bonded(before.get(r.name)!);
+      // A held-back challenger had no account yet at the start: it bonded CHALLENGER_BOND on launch.
+      const start = opts.holdBack?.includes(r.name) ? CHALLENGER_BOND : bonded(before.get(r.name)!);
+      const gain = bonded(after.get(r.name)!) - start;
       assert.equal(gain, expected, `${r.name}: bond did not move by exactly its games' stakes`);
       if (!r.challengerCheat) assert.ok(gain >= 0n, `${r.name}: honest challenger lost bond`);
       assert.equal(after.get(r.name)!.locked, 0n);
@@ -200,7 +203,7 @@ test(
 );
 
 test(
-  "squatter: the cheating executor's accomplice opens a game on its wrong job and abandons it; the honest challenger still wins",
+  "squatter: the cheating executor's accomplice opens a game on its wrong job first and abandons it; the honest challenger, started only then, still wins",
   { timeout: 600_000 },
   async () => {
     await scenario(
@@ -208,23 +211,35 @@ test(
         evil: [{ mode: 'wrong-layer', layer: 2 }],
         challengers: 2,
         challengerCheats: ['squat', 'none'],
+        // The honest challenger starts only once the accomplice's game is open: it cannot open first.
+        holdBack: ['challenger-1'],
+        // 90 s of 100 ms slots: room to start the late challenger (onnxruntime, bond) inside the window.
+        windowSlots: 900,
         clockSlots: 200,
       },
       4,
       async (c) => {
         const squatter = c.challengers.find((r) => r.challengerCheat === 'squat')!;
         const honest = c.challengers.find((r) => !r.challengerCheat)!;
-        // Both play their own game on a wrong job: the squatter's does not shut the honest challenger out.
+        assert.equal(honest.name, 'challenger-1');
+        const by = (all: Awaited<ReturnType<typeof c.client.listDisputes>>, r: typeof squatter) =>
+          all.map((x) => x.dispute).filter((d) => d.challenger.equals(r.keypair.publicKey));
+        // Before the honest challenger runs, every open game is the accomplice's (against the old
+        // one-game-per-job program, that alone shut out every later challenger).
+        const first = await c.client.listDisputes();
+        assert.ok(by(first, squatter).length > 0, 'the accomplice opened first');
+        assert.equal(by(first, honest).length, 0);
+        await c.launch(honest.name);
+        // Its own game on a job the accomplice already holds: the squatter's does not shut it out.
         await waitFor(
-          'a game of the squatter and one of the honest challenger on the same job',
+          'a game of the honest challenger on a job the accomplice opened first',
           async () => {
-            const all = (await c.client.listDisputes()).map((x) => x.dispute);
-            const by = (r: typeof squatter) => all.filter((d) => d.challenger.equals(r.keypair.publicKey));
-            return by(squatter).some((s) =>
-              by(honest).some((h) => h.batch.equals(s.batch) && h.jobIndex === s.jobIndex),
+            const all = await c.client.listDisputes();
+            return by(all, squatter).some((s) =>
+              by(all, honest).some((h) => h.batch.equals(s.batch) && h.jobIndex === s.jobIndex),
             );
           },
-          120_000,
+          180_000,
           250,
         );
       },

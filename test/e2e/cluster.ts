@@ -29,6 +29,8 @@ export interface ClusterOptions {
   challengers?: number;
   /** `--cheat` of challenger i (adversary/challenger.ts); honest when not given. */
   challengerCheats?: ChallengerCheat[];
+  /** Challengers (by role name) not started with the others: Cluster.launch starts them. */
+  holdBack?: string[];
   slotMs?: number;
   windowSlots?: number;
   clockSlots?: number;
@@ -95,6 +97,8 @@ export interface Cluster {
   job(id: string): Promise<JobResult>;
   /** kill -9 a role, then start it again with the same arguments, data dir and key. */
   crash(name: string): Promise<void>;
+  /** Starts a held-back role (ClusterOptions.holdBack). */
+  launch(name: string): Promise<void>;
   stop(): Promise<void>;
   /** The stderr of every role, for a failure report. */
   logs(): string;
@@ -295,7 +299,11 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     await launch(roles.get('sequencer')!);
     say(`starting ${execSpecs.length} executors and ${chalKeys.length} challengers`);
     // Executors and challengers start side by side: each loads onnxruntime and bonds on chain.
-    await Promise.all([...roles.values()].filter((r) => r.kind !== 'sequencer').map(launch));
+    await Promise.all(
+      [...roles.values()]
+        .filter((r) => r.kind !== 'sequencer' && !(r.kind === 'challenger' && o.holdBack?.includes(r.name)))
+        .map(launch),
+    );
     await waitFor(
       'every executor joined the sequencer',
       async () =>
@@ -334,6 +342,12 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
         return { jobId, expected: tensorSetDigest(outputs) };
       },
       job,
+      async launch(name) {
+        const r = roles.get(name);
+        if (!r) throw new Error(`no role ${name}`);
+        if (r.proc) throw new Error(`${name} is already running`);
+        await launch(r);
+      },
       async crash(name) {
         const r = roles.get(name);
         if (!r?.proc) throw new Error(`no running role ${name}`);
