@@ -17,7 +17,7 @@ import { runModel } from '../../executor/run.ts';
 import { Store } from '../../state/store.ts';
 import { tensorSetDigest } from '../../state/tensor.ts';
 import { natsSkipReason, startNatsServer } from '../helpers/nats-server.ts';
-import { freePort, startNode, stopNode, waitFor, type NodeProcess } from '../helpers/node-process.ts';
+import { freePort, runCli, startNode, stopNode, waitFor, type NodeProcess } from '../helpers/node-process.ts';
 import { startNatsCluster, type NatsCluster } from './nats-cluster.ts';
 
 const skip = natsSkipReason();
@@ -85,6 +85,14 @@ test(
         connectNatsBus({ url: single.url, replicas: 6 }),
         /stream replicas: expected 1\.\.5, got 6/,
       );
+      // The same through a role's flag: it stops at start-up with that message, not later with lost work.
+      const dir = mkdtempSync(join(tmpdir(), 'optinfer-nats-replicas-'));
+      const r = await runCli(['executor', '--nats', single.url, '--nats-replicas', '3', '--data-dir', dir]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.out, /cannot keep 3 replicas .*lower --nats-replicas or add servers/);
+      const bad = await runCli(['executor', '--nats', single.url, '--nats-replicas', '9', '--data-dir', dir]);
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.out, /nats-replicas: expected 1\.\.5, got 9/);
     } finally {
       await single.dispose();
     }
@@ -209,9 +217,13 @@ test(
     };
     // A burst, then the kill at once: assignments and results are in the stream and in flight when its leader dies.
     await Promise.all(Array.from({ length: JOBS_BEFORE_KILL }, (_, i) => submit(i)));
+    const load = (await (await fetch(`${seqUrl}/healthz`)).json()) as Record<string, number>;
     const killedAt = Date.now();
     await victim.kill('SIGKILL');
-    mark(`SIGKILLed ${victim.name}, the leader of ${WORK_STREAM.name}, after ${expected.size} accepted jobs`);
+    mark(
+      `SIGKILLed ${victim.name}, the leader of ${WORK_STREAM.name}, after ${expected.size} accepted jobs ` +
+        `(queued ${load.queued}, assigned ${load.inflight}, executed and unbatched ${load.executed})`,
+    );
     // Watched alongside the rest of the load: when another server took the stream over.
     const failover = waitFor(
       `a new leader of ${WORK_STREAM.name}`,
@@ -302,11 +314,23 @@ test(
         assert.equal(r.outputDigest, digest, `job ${id}: every execution (${r.executor}) answered the same`);
       }
     }
-    const requeued = (sequencer.stderr().match(/job re-queued/g) ?? []).length;
-    const assignFailed = (sequencer.stderr().match(/assignment failed/g) ?? []).length;
+    const warnings = sequencer
+      .stderr()
+      .split('\n')
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l) as { msg?: string; why?: string; err?: string }];
+        } catch {
+          return [];
+        }
+      });
+    const requeued = warnings.filter((w) => w.msg === 'job re-queued');
+    const assignFailed = warnings.filter((w) => w.msg?.startsWith('assignment failed'));
+    const reasons = [...new Set(requeued.map((w) => (w.why ?? '').replace(/executor \S+/, 'executor X')))];
     t.diagnostic(
       `${expected.size} jobs, ${executions} executions (${executions - expected.size} repeated), ` +
-        `${requeued} re-queued, ${assignFailed} assignments failed and retried`,
+        `${requeued.length} re-queued (${reasons.join('; ') || 'none'}), ` +
+        `${assignFailed.length} assignments failed and retried`,
     );
     // Honest executors: the challenger re-ran its sample across the failover and found nothing.
     assert.deepEqual(findings, []);
