@@ -67,7 +67,15 @@ export interface NatsBusOptions extends BusOptions {
   storage?: 'file' | 'memory';
   pullExpiresMs?: number;
   sendTimeoutMs?: number;
+  /**
+   * Copies of each durable stream across a JetStream cluster (1..5; at most the cluster's size). Unset: new streams
+   * get 1 and existing ones are left as they are; set: existing streams are scaled to it.
+   */
+  replicas?: number;
 }
+
+/** JetStream keeps at most 5 copies of a stream. */
+export const MAX_STREAM_REPLICAS = 5;
 
 type Envelope = { ok: true; body: unknown } | { ok: false; error: { message: string } };
 
@@ -85,10 +93,15 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Connects, checks JetStream and creates the durable streams (idempotently). */
 export async function connectNatsBus(opts: NatsBusOptions = {}): Promise<Bus> {
   const url = opts.url ?? DEFAULT_NATS_URL;
+  const r = opts.replicas;
+  if (r !== undefined && (!Number.isInteger(r) || r < 1 || r > MAX_STREAM_REPLICAS)) {
+    throw new BusError('CONNECT', `stream replicas: expected 1..${MAX_STREAM_REPLICAS}, got ${r}`);
+  }
   let nc: NatsConnection;
   try {
     nc = await connect({
-      servers: url,
+      // A comma-separated list names several servers of one cluster: any of them gets the client in.
+      servers: url.split(',').map((u) => u.trim()),
       name: opts.name ?? 'optinfer',
       timeout: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       reconnectTimeWait: opts.reconnectWaitMs ?? DEFAULT_RECONNECT_WAIT_MS,
@@ -167,6 +180,7 @@ class NatsBus implements Bus {
         max_age: spec.maxAgeMs === undefined ? 0 : nanos(spec.maxAgeMs),
         max_msgs: spec.maxMsgs ?? -1,
         max_bytes: spec.maxBytes ?? -1,
+        num_replicas: this.opts.replicas ?? 1,
       };
       for (let attempt = 0; ; attempt++) {
         try {
@@ -177,8 +191,8 @@ class NatsBus implements Bus {
             }),
           );
           if (!info) {
-            await this.jsm.streams.add(config);
-            this.log('info', { stream: spec.name }, 'created stream');
+            await this.jsm.streams.add(config).catch((e: unknown) => this.replicaError(spec.name, e));
+            this.log('info', { stream: spec.name, replicas: config.num_replicas }, 'created stream');
           } else {
             if (info.config.retention !== config.retention) {
               throw new BusError(
@@ -188,10 +202,19 @@ class NatsBus implements Bus {
               );
             }
             const missing = spec.subjects.filter((s) => !info.config.subjects.includes(s));
-            if (missing.length > 0) {
-              await this.jsm.streams.update(spec.name, {
-                subjects: [...info.config.subjects, ...missing],
-              });
+            const rescale =
+              this.opts.replicas !== undefined && info.config.num_replicas !== this.opts.replicas;
+            if (missing.length > 0 || rescale) {
+              await this.jsm.streams
+                .update(spec.name, {
+                  subjects: [...info.config.subjects, ...missing],
+                  ...(rescale ? { num_replicas: this.opts.replicas } : {}),
+                })
+                .catch((e: unknown) => this.replicaError(spec.name, e));
+              if (rescale) {
+                const was = info.config.num_replicas;
+                this.log('info', { stream: spec.name, was, replicas: this.opts.replicas }, 'rescaled stream');
+              }
             }
           }
           break;
@@ -205,6 +228,22 @@ class NatsBus implements Bus {
         }
       }
     }
+  }
+
+  /** The server's refusal of a replica count says little; say what to change. Other errors pass through. */
+  private replicaError(stream: string, e: unknown): never {
+    const replicas = this.opts.replicas ?? 1;
+    const why = messageOf(e);
+    if (replicas > 1 && /replicas|insufficient resources|non-clustered|no suitable peers/i.test(why)) {
+      throw new BusError(
+        'CONNECT',
+        `stream ${stream}: cannot keep ${replicas} replicas on the NATS servers at ${this.url} (${why}); ` +
+          `replicas must be at most the number of JetStream servers in the cluster — lower --nats-replicas ` +
+          `or add servers`,
+        { cause: e },
+      );
+    }
+    throw e;
   }
 
   watchStatus(): void {

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_NATS_URL } from '../bus/nats.ts';
+import { DEFAULT_NATS_URL, MAX_STREAM_REPLICAS } from '../bus/nats.ts';
 import { DEFAULT_SAMPLE_RATE } from '../challenger/challenger.ts';
 import {
   CHALLENGER_CHEAT_MODES,
@@ -117,9 +117,16 @@ export const opt = {
   dataDir: (dflt: string) =>
     new Option('--data-dir <dir>', 'where LevelDB and keys live').env('OPTINFER_DATA_DIR').default(dflt),
   nats: () =>
-    new Option('--nats <url>', 'NATS server (nats-server -js)')
+    new Option('--nats <url>', 'NATS server (nats-server -js); several servers of a cluster: comma-separated')
       .env('OPTINFER_NATS_URL')
       .default(DEFAULT_NATS_URL),
+  natsReplicas: () =>
+    new Option(
+      '--nats-replicas <n>',
+      'copies of each durable stream on a JetStream cluster (at most its servers); new streams get 1 without it',
+    )
+      .env('OPTINFER_NATS_REPLICAS')
+      .argParser(int('nats-replicas', 1, MAX_STREAM_REPLICAS)),
   sequencer: () =>
     new Option('--sequencer <url>', 'sequencer HTTP API')
       .env('OPTINFER_SEQUENCER_URL')
@@ -297,6 +304,7 @@ export interface DevFlags extends ChainFlags, CheatFlags, ApiFlags, LimitFlags {
 export interface SequencerFlags extends ChainFlags, ApiFlags {
   memoryLimitMb?: number;
   nats: string;
+  natsReplicas?: number;
   port: number;
   host: string;
   dataDir: string;
@@ -310,6 +318,7 @@ export interface SequencerFlags extends ChainFlags, ApiFlags {
 }
 export interface ExecutorFlags extends ChainFlags, CheatFlags, LimitFlags {
   nats: string;
+  natsReplicas?: number;
   sequencer: string;
   dataDir: string;
   capacity: number;
@@ -317,6 +326,7 @@ export interface ExecutorFlags extends ChainFlags, CheatFlags, LimitFlags {
 }
 export interface ChallengerFlags extends ChainFlags, LimitFlags {
   nats: string;
+  natsReplicas?: number;
   sequencer: string;
   dataDir: string;
   id: string;
@@ -353,6 +363,8 @@ export interface ApiAccessConfig {
 
 export interface SequencerRoleConfig extends ApiAccessConfig {
   natsUrl: string;
+  /** Copies of each durable stream (--nats-replicas); unset: 1 for new streams, existing ones kept. */
+  natsReplicas?: number;
   port: number;
   host: string;
   dataDir: string;
@@ -395,6 +407,8 @@ export interface DevConfig extends ApiAccessConfig {
 
 export interface ExecutorRoleConfig {
   natsUrl: string;
+  /** Copies of each durable stream (--nats-replicas); unset: 1 for new streams, existing ones kept. */
+  natsReplicas?: number;
   sequencerUrl: string;
   dataDir: string;
   capacity: number;
@@ -408,6 +422,8 @@ export interface ExecutorRoleConfig {
 
 export interface ChallengerRoleConfig {
   natsUrl: string;
+  /** Copies of each durable stream (--nats-replicas); unset: 1 for new streams, existing ones kept. */
+  natsReplicas?: number;
   sequencerUrl: string;
   dataDir: string;
   id: string;
@@ -509,6 +525,7 @@ export function sequencerConfig(o: SequencerFlags, logger?: Logger): SequencerRo
       authorityKeypairPath: o.authorityKeypair && resolve(o.authorityKeypair),
     },
     natsUrl: o.nats,
+    natsReplicas: o.natsReplicas,
     port: o.port,
     host: o.host,
     dataDir: resolve(o.dataDir),
@@ -527,6 +544,7 @@ export function executorConfig(o: ExecutorFlags, logger?: Logger): ExecutorRoleC
   return {
     chain: roleChain(o, 'executor'),
     natsUrl: o.nats,
+    natsReplicas: o.natsReplicas,
     sequencerUrl: o.sequencer,
     dataDir: resolve(o.dataDir),
     capacity: o.capacity,
@@ -542,6 +560,7 @@ export function challengerConfig(o: ChallengerFlags, logger?: Logger): Challenge
     chain: roleChain(o, 'challenger'),
     cheat: o.cheat,
     natsUrl: o.nats,
+    natsReplicas: o.natsReplicas,
     sequencerUrl: o.sequencer,
     dataDir: resolve(o.dataDir),
     id: o.id,

@@ -146,6 +146,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('sequencer')
     .description('run the sequencer alone, over NATS')
     .addOption(opt.nats())
+    .addOption(opt.natsReplicas())
     .addOption(opt.port())
     .addOption(opt.host())
     .addOption(opt.dataDir(`${DEFAULT_DATA_DIR}/sequencer`))
@@ -177,6 +178,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('executor')
     .description('run one executor, over NATS')
     .addOption(opt.nats())
+    .addOption(opt.natsReplicas())
     .addOption(opt.sequencer())
     .addOption(opt.dataDir(`${DEFAULT_DATA_DIR}/executor`))
     .addOption(opt.capacity())
@@ -201,6 +203,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('challenger')
     .description('run one challenger, over NATS')
     .addOption(opt.nats())
+    .addOption(opt.natsReplicas())
     .addOption(opt.sequencer())
     .addOption(opt.dataDir(`${DEFAULT_DATA_DIR}/challenger`))
     .addOption(

@@ -373,8 +373,13 @@ async function startRpcDevChain(c: RoleChainConfig, registry: ModelRegistry, log
   return { client, fund, settlement, bondLamports: 0n, executorBondLamports: 0n, close: async () => {} };
 }
 
-export async function connectBus(natsUrl: string, log: Logger, name: string): Promise<Bus> {
-  return connectNatsBus({ url: natsUrl, name, logger: log.child({ part: 'bus' }) });
+export async function connectBus(
+  natsUrl: string,
+  log: Logger,
+  name: string,
+  replicas?: number,
+): Promise<Bus> {
+  return connectNatsBus({ url: natsUrl, name, replicas, logger: log.child({ part: 'bus' }) });
 }
 
 export async function startSequencerRole(
@@ -384,7 +389,7 @@ export async function startSequencerRole(
   const registry = new ModelRegistry();
   const onChain = o.chain && (await sequencerSettlement(o.chain, registry, log));
   const settlement = onChain?.settlement;
-  const bus = await connectBus(o.natsUrl, log, 'optinfer-sequencer');
+  const bus = await connectBus(o.natsUrl, log, 'optinfer-sequencer', o.natsReplicas);
   const metrics = new PromMetrics();
   const { sequencer } = await openSequencer({
     dataDir: o.dataDir,
@@ -427,7 +432,7 @@ export async function startExecutorRole(
     client: (await connectRole(o.chain)).client,
     bondLamports: o.chain.bondLamports ?? 0n,
   };
-  const bus = await connectBus(o.natsUrl, log, 'optinfer-executor');
+  const bus = await connectBus(o.natsUrl, log, 'optinfer-executor', o.natsReplicas);
   const registry = new ModelRegistry();
   const worker = await ExecutorWorker.start({
     config: {
@@ -465,7 +470,7 @@ export async function startChallengerRole(
     client: (await connectRole(o.chain)).client,
     bondLamports: o.chain.bondLamports ?? 0n,
   };
-  const bus = await connectBus(o.natsUrl, log, `optinfer-challenger-${o.id}`);
+  const bus = await connectBus(o.natsUrl, log, `optinfer-challenger-${o.id}`, o.natsReplicas);
   const registry = new ModelRegistry();
   const challenger = await Challenger.start({
     config: {
