@@ -84,6 +84,7 @@ export function toyConfig(over: Partial<ConfigAccount> = {}): ConfigAccount {
 export function toyBatch(over: Partial<BatchAccount> = {}): BatchAccount {
   return {
     root: label('batch'),
+    payer: Keypair.generate().publicKey,
     index: 0n,
     commitSlot: 1000n,
     challengeWindow: 100n,

@@ -131,6 +131,16 @@ pub enum OptinferError {
     UnprovableLayer,
     #[msg("bounty_bps of min_executor_bond must repay a winning challenger's Dispute and Job rent and fees")]
     BountyBelowCosts,
+    #[msg("The batch is not finalized")]
+    BatchNotFinalized,
+    #[msg("The batch's close grace (one more challenge window after its own) has not passed")]
+    CloseGraceNotOver,
+    #[msg("The dispute is not resolved")]
+    DisputeNotResolved,
+    #[msg("An invalidated job's account is its verdict record and is never closed")]
+    JobIsVerdict,
+    #[msg("The operator still has bonded, locked or unbonding lamports or an open game")]
+    OperatorNotEmpty,
 }
 
 impl From<ReadError> for OptinferError {

@@ -44,8 +44,10 @@ pub fn commit_batch(ctx: &mut Context<CommitBatch>, index: u64, root: [u8; 32], 
     if end > c.latest_window_end.get() {
         c.latest_window_end = end.into();
     }
+    let payer = *ctx.accounts.sequencer.address();
     let b = &mut ctx.accounts.batch;
     b.root = root;
+    b.payer = payer;
     b.index = index.into();
     b.job_count = job_count.into();
     b.commit_slot = slot.into();

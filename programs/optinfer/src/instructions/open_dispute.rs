@@ -178,6 +178,7 @@ pub fn open_dispute(
     }
     if j.bump == 0 {
         j.batch = batch_key;
+        j.payer = challenger;
         j.job_index = job_index.into();
         j.bump = ctx.bumps.job;
     }
