@@ -468,8 +468,21 @@ export class SettlementClient {
       [owner],
     );
   }
-  withdraw(owner: Signer) {
-    return this.send(['withdraw'], [this.ix.withdraw({ owner: owner.publicKey })], [owner]);
+  /**
+   * Withdraws the unbonded lamports. With `close`, a full withdrawal (everything bonded is unbonding, nothing
+   * locked, no open game) also closes the Operator account in the same transaction: its rent comes back too.
+   */
+  async withdraw(owner: Signer, opts: { close?: boolean } = {}) {
+    const ixs = [this.ix.withdraw({ owner: owner.publicKey })];
+    const names: InstructionName[] = ['withdraw'];
+    if (opts.close) {
+      const op = await this.fetchOperator(owner.publicKey);
+      if (op && op.unbonding === op.bonded && op.locked === 0n && op.openDisputes === 0) {
+        ixs.push(this.ix.closeOperator({ owner: owner.publicKey }));
+        names.push('close_operator');
+      }
+    }
+    return this.send(names, ixs, [owner]);
   }
 
   // ---- sequencer ------------------------------------------------------------------------------

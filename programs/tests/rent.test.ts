@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import type { Keypair } from '@solana/web3.js';
 import { PARAMS, SIDE, World, attempt, cheatLayers, startGame, type Game } from './lib/game.ts';
 import { mlpModel, run } from './lib/model.ts';
+import { reclaimBatches, reclaimGames } from '../../settlement/reclaim.ts';
 
 const FEE = 5000n;
 /** Game slots from commit until close_batch is accepted: the window, then one more (CLOSE_GRACE_WINDOWS). */
@@ -228,5 +229,45 @@ test('rent per job: a closed 64-job batch costs its sequencer only the three fee
   assert.equal(spent, 3n * FEE);
   t.diagnostic(`batch rent ${rent} lamports (${Number(rent) / 64} per job at 64 jobs, before closing)`);
   t.diagnostic(`with rent recovered: ${spent} lamports per batch, ${Number(spent) / 64} per job`);
+  assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
+});
+
+test('reclaim sweeps: the sequencer closes only its batches past their grace, the challenger only its own finished games and upheld jobs', async () => {
+  const g = await executorWins();
+  const { world } = g;
+  const seq = world.sequencer;
+  const stranger = world.fund();
+  // Nothing is closable before finalization, and nothing is a stranger's to sweep.
+  assert.deepEqual(await reclaimBatches(world.client, seq), []);
+  assert.deepEqual(await reclaimGames(world.client, g.chal.key), []);
+  await finalize(world);
+  assert.deepEqual(await reclaimBatches(world.client, seq), [], 'inside the grace');
+  assert.deepEqual(await reclaimGames(world.client, stranger), []);
+  const games = await reclaimGames(world.client, g.chal.key);
+  assert.deepEqual(games.map((c) => c.kind).sort(), ['dispute', 'job']);
+  world.warp(CLOSE_AFTER);
+  assert.deepEqual(await reclaimBatches(world.client, stranger), [], 'not the payer');
+  const before = world.balance(seq.publicKey);
+  const [batch] = await reclaimBatches(world.client, seq);
+  assert.equal(world.balance(seq.publicKey) - before, batch.lamports - FEE);
+  assert.deepEqual(await world.client.batchState(0), { state: 'closed', index: 0n });
+  assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
+});
+
+test('withdraw with close: a full withdrawal closes the Operator in the same transaction; a partial one keeps it', async () => {
+  const world = new World();
+  await world.init();
+  const [a, b] = [await world.operator(3_000_000_000n), await world.operator(3_000_000_000n)];
+  world.must(await attempt(world.client.requestUnbond(a, 3_000_000_000n)), 'request_unbond a');
+  world.must(await attempt(world.client.requestUnbond(b, 1_000_000_000n)), 'request_unbond b');
+  world.warp(PARAMS.unbondingSlots);
+  const opA = world.client.pdas.operator(a.publicKey);
+  const rent = world.balance(opA) - 3_000_000_000n;
+  const before = world.balance(a.publicKey);
+  world.must(await attempt(world.client.withdraw(a, { close: true })), 'withdraw a');
+  assert.equal(world.balance(a.publicKey) - before, 3_000_000_000n + rent - FEE);
+  assert.equal(await world.client.fetchOperator(a.publicKey), null);
+  world.must(await attempt(world.client.withdraw(b, { close: true })), 'withdraw b');
+  assert.equal((await world.operatorOf(b.publicKey)).bonded, 2_000_000_000n);
   assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
 });
