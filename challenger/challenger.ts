@@ -31,7 +31,10 @@ import { IN_PROCESS, SandboxPool, type ModelRunner, type SandboxConfig } from '.
 import { DisputeDriver } from '../dispute/driver.ts';
 import * as rules from '../dispute/rules.ts';
 import { modelViewOf, traceViewOf } from '../dispute/views.ts';
-import type { DisputeAccount, SettlementClient } from '../settlement/index.ts';
+import { reclaimGames, type DisputeAccount, type SettlementClient } from '../settlement/index.ts';
+
+/** Milliseconds between passes closing this challenger's finished games (a few getProgramAccounts reads each). */
+const RECLAIM_MS = 30_000;
 
 export interface ChallengerConfig {
   dataDir: string;
@@ -78,6 +81,8 @@ export class Challenger {
   /** Findings whose dispute is not open yet (see pending.ts): retried every retryMs until opened or refused for good. */
   private readonly pending: Table<PendingFinding>;
   private retryTimer: NodeJS.Timeout | null = null;
+  private reclaimTimer: NodeJS.Timeout | null = null;
+  private reclaiming: Promise<void> = Promise.resolve();
   /** The pass running or queued; a pass not yet started reads every finding pending when it starts. */
   private pass: Promise<void> = Promise.resolve();
   private passQueued: Promise<void> | null = null;
@@ -159,6 +164,7 @@ export class Challenger {
         c.driver.start();
         // Findings left pending by a previous run resume here, as do ones refused while the program was paused.
         c.retryTimer = setInterval(() => void c.retryPending(), config.retryMs ?? DEFAULT_RETRY_MS);
+        c.reclaimTimer = setInterval(() => void c.reclaimRent(), RECLAIM_MS);
         await c.retryPending();
       }
       c.consumer = await messages.consume(
@@ -322,6 +328,28 @@ export class Challenger {
     return next;
   }
 
+  /**
+   * Closes this challenger's resolved games and the upheld Job accounts it paid for once their batch is final
+   * (settlement/reclaim.ts): their rent comes back. Passes never overlap.
+   */
+  reclaimRent(): Promise<void> {
+    const chain = this.config.chain;
+    if (!chain || this.closed) return this.reclaiming;
+    this.reclaiming = this.reclaiming
+      .then(() => reclaimGames(chain.client, this.keypair))
+      .then((closed) => {
+        for (const c of closed) {
+          this.metrics.inc('rent_reclaimed_lamports_total', { kind: c.kind }, Number(c.lamports));
+          this.log.info(
+            { kind: c.kind, account: c.address.toBase58(), lamports: c.lamports.toString() },
+            'rent reclaimed',
+          );
+        }
+      })
+      .catch((e: Error) => this.log.warn({ err: e.message }, 'rent reclaim failed; retrying'));
+    return this.reclaiming;
+  }
+
   /** The findings whose dispute is not open yet. */
   async pendingFindings(): Promise<PendingFinding[]> {
     return (await this.pending.entries()).map(([, p]) => p);
@@ -372,7 +400,7 @@ export class Challenger {
       client.fetchModel(fromHex(f.modelId, 32)),
       client.sender.getSlot(),
     ]);
-    const committed = rules.batchIsCommitted(batch, f);
+    const committed = rules.batchIsCommitted(batch, f, config.nextBatchIndex);
     if (!committed.ok) return committed;
     const open = rules.windowIsOpen(batch!, config, slot, f.batchIndex);
     if (!open.ok) return open;
@@ -461,6 +489,8 @@ export class Challenger {
     if (this.closed) return;
     this.closed = true;
     if (this.retryTimer) clearInterval(this.retryTimer);
+    if (this.reclaimTimer) clearInterval(this.reclaimTimer);
+    await this.reclaiming;
     await this.consumer?.stop();
     await this.pass;
     await this.driver?.stop();

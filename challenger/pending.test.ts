@@ -20,6 +20,7 @@ import type { JobSource } from './source.ts';
 const ME = Keypair.generate().publicKey;
 const job = {
   batch: PublicKey.default,
+  payer: PublicKey.default,
   executorStake: 5n,
   jobIndex: 1,
   openGames: 0,

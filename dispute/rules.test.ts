@@ -68,7 +68,15 @@ rule('notDisputedYet', () => {
 });
 
 rule('jobNotInvalidated', () => {
-  const job = { batch: EXECUTOR, executorStake: 5n, jobIndex: 1, openGames: 1, invalidated: 0, bump: 255 };
+  const job = {
+    batch: EXECUTOR,
+    payer: CHALLENGER,
+    executorStake: 5n,
+    jobIndex: 1,
+    openGames: 1,
+    invalidated: 0,
+    bump: 255,
+  };
   allowed(rules.jobNotInvalidated(null));
   // Another challenger's open game does not stop this one.
   allowed(rules.jobNotInvalidated(job));

@@ -66,7 +66,11 @@ export function refereeCanDecide(f: { provable: boolean; modelId: string }): Ver
 export function batchIsCommitted(
   batch: BatchAccount | null,
   f: { batchIndex: number; batchRoot: string },
+  /** The Config's next_batch_index: an index below it with no account was finalized and closed (close_batch). */
+  nextBatchIndex?: bigint,
 ): Verdict {
+  if (!batch && nextBatchIndex !== undefined && BigInt(f.batchIndex) < nextBatchIndex)
+    return refuse('batchIsCommitted', `batch ${f.batchIndex} is finalized and its account closed`);
   if (!batch) return refuseForNow('batchIsCommitted', `batch ${f.batchIndex} is not committed on chain`);
   if (Buffer.from(batch.root).toString('hex') !== f.batchRoot)
     return refuse('batchIsCommitted', 'the on-chain batch root differs');

@@ -85,10 +85,12 @@ export function toyConfig(over: Partial<ConfigAccount> = {}): ConfigAccount {
 export function toyBatch(over: Partial<BatchAccount> = {}): BatchAccount {
   return {
     root: label('batch'),
+    payer: Keypair.generate().publicKey,
     index: 0n,
     commitSlot: 1000n,
     challengeWindow: 100n,
     executorStake: 5n,
+    bountyBps: 5000,
     jobCount: 4,
     openDisputes: 0,
     invalidated: 0,

@@ -5,6 +5,7 @@ import {
   DEFAULT_SLOT_MS,
   finalizable,
   freeBond,
+  reclaimBatches,
   type ConfigAccount,
   type SettlementClient,
 } from '../settlement/index.ts';
@@ -14,10 +15,13 @@ import type { BatchHeader, ExecutorBond, ProgramModelSource, Settlement } from '
 
 /** Config changes only by an authority's update_config; a short-lived copy spares an RPC call per batch. */
 const CONFIG_TTL_MS = 10_000;
+/** How often the sequencer looks for finalized batches past their grace to close (one getProgramAccounts read). */
+export const RECLAIM_POLL_MS = 30_000;
 
 export class ChainSettlement implements Settlement {
   readonly kind = 'solana';
   private configCache: { at: number; value: Promise<ConfigAccount> } | null = null;
+  private lastReclaim = 0;
 
   private config(): Promise<ConfigAccount> {
     if (!this.configCache || Date.now() - this.configCache.at > CONFIG_TTL_MS) {
@@ -59,15 +63,18 @@ export class ChainSettlement implements Settlement {
    */
   async commitBatch(b: BatchHeader): Promise<{ windowEndsAt: number }> {
     const root = fromHex(b.root, 32);
-    const existing = await this.client.fetchBatch(BigInt(b.index));
-    if (existing) {
+    const state = await this.client.batchState(BigInt(b.index));
+    // Closed: committed, finalized and past its grace (its root left with its account, nothing to compare); never
+    // committed again, the program refuses its index.
+    if (state.state === 'open') {
+      const existing = state.batch;
       if (!Buffer.from(existing.root).equals(Buffer.from(root))) {
         throw new OptinferError(
           'SETTLEMENT_CONFLICT',
           `batch ${b.index} is committed on chain with root ${toHex(existing.root)}, not ${b.root}`,
         );
       }
-    } else {
+    } else if (state.state === 'uncommitted') {
       await this.client.commitBatch(this.sequencer, { index: BigInt(b.index), root, jobCount: b.jobCount });
     }
     const config = await this.config();
@@ -78,8 +85,10 @@ export class ChainSettlement implements Settlement {
   async canFinalize(b: BatchHeader, windowEndsAt: number, now: number): Promise<boolean> {
     // The window is counted in slots; before its estimated end no read can say yes.
     if (now < windowEndsAt) return false;
-    const batch = await this.client.fetchBatch(BigInt(b.index));
-    if (!batch) return false;
+    const state = await this.client.batchState(BigInt(b.index));
+    // A closed batch was finalized (close_batch accepts nothing else).
+    if (state.state !== 'open') return state.state === 'closed';
+    const batch = state.batch;
     if (batch.finalized !== 0) return true;
     const [config, slot] = await Promise.all([this.config(), this.client.sender.getSlot()]);
     if (!finalizable(batch, config, slot)) return false;
@@ -129,13 +138,20 @@ export class ChainSettlement implements Settlement {
    * it as the job's verdict record), once however many challengers played games on the job.
    */
   async invalidatedJobs(b: BatchHeader): Promise<number[]> {
-    const batch = await this.client.fetchBatch(BigInt(b.index));
-    if (!batch || batch.invalidated === 0) return [];
-    const address = this.client.pdas.batch(BigInt(b.index));
-    // One getProgramAccounts call, not one read per job: batches hold up to 65,536 jobs.
-    return (await this.client.listJobs())
-      .filter(({ job: j }) => j.batch.equals(address) && j.invalidated !== 0)
-      .map(({ job: j }) => j.jobIndex)
-      .sort((x, y) => x - y);
+    const state = await this.client.batchState(BigInt(b.index));
+    if (state.state === 'uncommitted' || (state.state === 'open' && state.batch.invalidated === 0)) return [];
+    // Open with invalidations, or closed (the count left with the account; the Job accounts stay).
+    return this.client.invalidatedJobs(BigInt(b.index));
+  }
+
+  /**
+   * Closes this sequencer's finalized batches once their grace is over (close_batch), at most every
+   * RECLAIM_POLL_MS; the rent comes back to the sequencer. Returns the lamports recovered.
+   */
+  async reclaimRent(now: number): Promise<bigint> {
+    if (now - this.lastReclaim < RECLAIM_POLL_MS) return 0n;
+    this.lastReclaim = now;
+    const closed = await reclaimBatches(this.client, this.sequencer);
+    return closed.reduce((sum, c) => sum + c.lamports, 0n);
   }
 }

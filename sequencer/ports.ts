@@ -71,6 +71,11 @@ export interface Settlement {
    * request. Returns the unsubscribe function. Optional: without it only the periodic read sees changes.
    */
   watchBonds?(onChange: (executor: ExecutorId, unbonding: boolean) => void): () => Promise<void>;
+  /**
+   * Closes finalized batches past their grace and returns the rent recovered (on chain: close_batch, rent back to
+   * the sequencer that paid it); throttles itself. Optional: local settlement holds no rent.
+   */
+  reclaimRent?(now: number): Promise<bigint>;
   /** How many batches settlement holds (on chain: the Config's next batch index); read at start-up to cross-check. */
   batchCount?(): Promise<number>;
   /** The root and job count settlement holds for a batch, if any; read at start-up to cross-check. */

@@ -118,6 +118,17 @@ export class SettlementLoop {
       if (await this.settlement.canFinalize(header(current), current.windowEndsAt, now))
         await this.finalize(current);
     }
+    if (this.settlement.reclaimRent) {
+      try {
+        const lamports = await this.settlement.reclaimRent(now);
+        if (lamports > 0n) {
+          this.metrics.inc('rent_reclaimed_lamports_total', {}, Number(lamports));
+          this.log.info({ lamports: lamports.toString() }, 'batch rent reclaimed');
+        }
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message }, 'batch rent reclaim failed; will retry');
+      }
+    }
   }
 
   /** A job that lost a dispute goes back to the queue, never again to the executor that lied about it. */

@@ -71,6 +71,8 @@ export interface OpsPageAccount {
 }
 export interface BatchAccount {
   root: Buffer;
+  /** Who paid the account's rent at commit (the sequencer then); close_batch returns it there. */
+  payer: PublicKey;
   index: bigint;
   /** Game slot of the commit (paused slots excluded). */
   commitSlot: bigint;
@@ -78,6 +80,8 @@ export interface BatchAccount {
   challengeWindow: bigint;
   /** min_executor_bond when the batch was committed: each disputed job's shared executor stake is topped up to it. */
   executorStake: bigint;
+  /** bounty_bps when the batch was committed: what its games pay (checked with executorStake then). */
+  bountyBps: number;
   jobCount: number;
   openDisputes: number;
   invalidated: number;
@@ -87,6 +91,8 @@ export interface BatchAccount {
 /** One disputed job: its open games, the executor stake they share, and whether a game invalidated it. */
 export interface JobAccount {
   batch: PublicKey;
+  /** The challenger whose open_dispute created the account and paid its rent (close_job returns it). */
+  payer: PublicKey;
   executorStake: bigint;
   jobIndex: number;
   openGames: number;

@@ -117,6 +117,26 @@ export const finalizable = (b: BatchAccount, c: ConfigAccount, slot: bigint) =>
   b.finalized === 0 &&
   b.openDisputes === 0 &&
   gameSlot(c, slot) >= b.commitSlot + b.challengeWindow;
+/**
+ * First slot at which close_batch on finalized batch `b` succeeds: one more challenge window after its own
+ * (programs/optinfer/src/state/batch.rs CLOSE_GRACE_WINDOWS), in game time, plus the slots paused so far.
+ */
+export const CLOSE_GRACE_WINDOWS = 1n;
+export const closeSlot = (b: BatchAccount, c: ConfigAccount) =>
+  toRealSlot(c, b.commitSlot + b.challengeWindow * (1n + CLOSE_GRACE_WINDOWS));
+/** Whether close_batch on `b` succeeds at `slot`. */
+export const closable = (b: BatchAccount, c: ConfigAccount, slot: bigint) =>
+  b.finalized !== 0 && gameSlot(c, slot) >= b.commitSlot + b.challengeWindow * (1n + CLOSE_GRACE_WINDOWS);
+
+/**
+ * What the chain says of a batch index. Batches are committed at strictly increasing indices (Config's
+ * next_batch_index), so an index below it with no account was committed, finalized and closed: only
+ * close_batch removes a batch account, and only a finalized one. Its root is gone with the account; its
+ * invalidated jobs keep their Job accounts (close_job refuses them).
+ */
+export type BatchState =
+  { state: 'uncommitted' } | { state: 'open'; batch: BatchAccount } | { state: 'closed'; index: bigint };
+
 /** Bond not locked in disputes nor unbonding (game.rs free_bond): what a new challenge can stake. */
 export function freeBond(op: OperatorAccount): bigint {
   const a = op.bonded > op.locked ? op.bonded - op.locked : 0n;
@@ -172,6 +192,22 @@ export class SettlementClient {
   }
   fetchBatch(index: U64): Promise<BatchAccount | null> {
     return this.read(this.pdas.batch(index), decodeBatch);
+  }
+  /** Batch `index` as committed, open, or closed after finalization (BatchState). */
+  async batchState(index: U64): Promise<BatchState> {
+    const batch = await this.fetchBatch(index);
+    if (batch) return { state: 'open', batch };
+    const next = (await this.config()).nextBatchIndex;
+    return BigInt(index) < next ? { state: 'closed', index: BigInt(index) } : { state: 'uncommitted' };
+  }
+  /** Positions of batch `index`'s invalidated jobs, from their Job accounts (kept after the batch closes). */
+  async invalidatedJobs(index: U64): Promise<number[]> {
+    const address = this.pdas.batch(index);
+    // One getProgramAccounts call, not one read per job: batches hold thousands of jobs.
+    return (await this.listJobs())
+      .filter(({ job: j }) => j.batch.equals(address) && j.invalidated !== 0)
+      .map(({ job: j }) => j.jobIndex)
+      .sort((x, y) => x - y);
   }
   fetchOperator(owner: PublicKey): Promise<OperatorAccount | null> {
     return this.read(this.pdas.operator(owner), decodeOperator);
@@ -432,8 +468,21 @@ export class SettlementClient {
       [owner],
     );
   }
-  withdraw(owner: Signer) {
-    return this.send(['withdraw'], [this.ix.withdraw({ owner: owner.publicKey })], [owner]);
+  /**
+   * Withdraws the unbonded lamports. With `close`, a full withdrawal (everything bonded is unbonding, nothing
+   * locked, no open game) also closes the Operator account in the same transaction: its rent comes back too.
+   */
+  async withdraw(owner: Signer, opts: { close?: boolean } = {}) {
+    const ixs = [this.ix.withdraw({ owner: owner.publicKey })];
+    const names: InstructionName[] = ['withdraw'];
+    if (opts.close) {
+      const op = await this.fetchOperator(owner.publicKey);
+      if (op && op.unbonding === op.bonded && op.locked === 0n && op.openDisputes === 0) {
+        ixs.push(this.ix.closeOperator({ owner: owner.publicKey }));
+        names.push('close_operator');
+      }
+    }
+    return this.send(names, ixs, [owner]);
   }
 
   // ---- sequencer ------------------------------------------------------------------------------
@@ -454,6 +503,44 @@ export class SettlementClient {
       [payer],
       `finalize_batch ${index}`,
     );
+  }
+
+  /** Closes finalized batch `index` after its grace; the rent goes to the key that paid it at commit. */
+  async closeBatch(payer: Signer, index: U64) {
+    const b = await this.fetchBatch(index);
+    if (!b) throw new OptinferError('NOT_FOUND', `batch ${index}: no account (never committed, or closed)`);
+    return this.send(
+      ['close_batch'],
+      [this.ix.closeBatch({ index, payer: b.payer })],
+      [payer],
+      `close_batch ${index}`,
+    );
+  }
+
+  // ---- rent -----------------------------------------------------------------------------------
+
+  /** Closes a resolved game's Dispute account once its batch is final (anyone; the rent goes to its challenger). */
+  async closeDispute(payer: Signer, dispute: PublicKey) {
+    const d = await this.dispute(dispute);
+    return this.send(
+      ['close_dispute'],
+      [this.ix.closeDispute({ dispute, challenger: d.challenger, batch: d.batch })],
+      [payer],
+    );
+  }
+  /** Closes a job's account once its batch is final, unless a game invalidated it (anyone; rent to its payer). */
+  async closeJob(payer: Signer, batch: U64 | PublicKey, jobIndex: number) {
+    const j = await this.fetchJob(batch, jobIndex);
+    if (!j) throw new OptinferError('NOT_FOUND', `job ${jobIndex}: no account`);
+    return this.send(
+      ['close_job'],
+      [this.ix.closeJob({ batch: j.batch, jobIndex, payer: j.payer })],
+      [payer],
+    );
+  }
+  /** Closes `owner`'s Operator account after a full withdrawal; the rent goes back to `owner`. */
+  closeOperator(owner: Signer) {
+    return this.send(['close_operator'], [this.ix.closeOperator({ owner: owner.publicKey })], [owner]);
   }
 
   // ---- disputes -------------------------------------------------------------------------------

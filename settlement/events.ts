@@ -35,6 +35,16 @@ export interface EventData {
   DisputeResolved: { dispute: PublicKey; winner: number; bounty: bigint; toTreasury: bigint };
   Slashed: { operator: PublicKey; amount: bigint };
   JobInvalidated: { batchIndex: bigint; jobIndex: number };
+  BatchClosed: { index: bigint; payer: PublicKey; lamports: bigint; invalidated: number };
+  DisputeClosed: {
+    dispute: PublicKey;
+    challenger: PublicKey;
+    jobIndex: number;
+    winner: number;
+    lamports: bigint;
+  };
+  JobClosed: { batch: PublicKey; jobIndex: number; payer: PublicKey; lamports: bigint };
+  OperatorClosed: { owner: PublicKey; lamports: bigint };
 }
 export type EventName = keyof EventData;
 /** A decoded event: `name` discriminates `data`. */

@@ -17,3 +17,4 @@ export * from './errors.ts';
 export * from './sender.ts';
 export * from './client.ts';
 export * from './connect.ts';
+export * from './reclaim.ts';

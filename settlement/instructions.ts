@@ -33,7 +33,11 @@ export type InstructionName =
   | 'withdraw_treasury'
   | 'end_moot_game'
   | 'init_model_shapes'
-  | 'write_model_shapes';
+  | 'write_model_shapes'
+  | 'close_batch'
+  | 'close_dispute'
+  | 'close_job'
+  | 'close_operator';
 
 /** Most instruction data @coral-xyz/anchor's coder encodes (its scratch buffer). */
 export const MAX_INSTRUCTION_DATA = 1000;
@@ -486,6 +490,30 @@ export class InstructionBuilder {
     return this.ix('claim_timeout', {}, this.resolveAccounts(p));
   }
   /** Ends a game whose job another game invalidated: stakes unlocked, its rent back to its challenger. */
+  /** Closes finalized batch `index` after its grace: its rent goes back to `payer`, who paid it at commit. */
+  closeBatch(p: { index: U64; payer: PublicKey }) {
+    return this.ix(
+      'close_batch',
+      {},
+      { config: this.pdas.config(), batch: this.pdas.batch(p.index), payer: p.payer },
+    );
+  }
+  /** Closes a resolved game's Dispute account once its batch is final: its rent goes back to its challenger. */
+  closeDispute(p: { dispute: PublicKey; challenger: PublicKey; batch: PublicKey }) {
+    return this.ix('close_dispute', {}, { dispute: p.dispute, challenger: p.challenger, batch: p.batch });
+  }
+  /** Closes a job's account its games did not invalidate once its batch is final: rent back to `payer`. */
+  closeJob(p: { batch: PublicKey; jobIndex: number; payer: PublicKey }) {
+    return this.ix(
+      'close_job',
+      {},
+      { job: this.pdas.job(p.batch, p.jobIndex), payer: p.payer, batch: p.batch },
+    );
+  }
+  /** Closes `owner`'s emptied Operator account (nothing bonded, locked, unbonding, no open game). */
+  closeOperator(p: { owner: PublicKey }) {
+    return this.ix('close_operator', {}, { owner: p.owner, operator: this.pdas.operator(p.owner) });
+  }
   endMootGame(p: DisputeParties) {
     return this.ix(
       'end_moot_game',

@@ -105,6 +105,22 @@ export async function batchShowCommand(o: RpcOptions & { index: string }): Promi
   const [b, config, slot] = await reach(o, () =>
     Promise.all([c.fetchBatch(BigInt(o.index)), c.config(), c.sender.getSlot()]),
   );
+  if (!b && BigInt(o.index) < config.nextBatchIndex) {
+    // Committed (indices only grow), so closed by close_batch, which takes only finalized batches.
+    const invalidated = await reach(o, () => c.invalidatedJobs(BigInt(o.index)));
+    const view = {
+      index: BigInt(o.index),
+      finalized: true,
+      closed: true,
+      invalidatedJobs: invalidated.length,
+      invalidated,
+    };
+    print(o, view, [
+      `batch ${o.index}: finalized and closed (its account's rent went back to the sequencer; the root left with it)`,
+      `  invalidated     ${invalidated.length ? invalidated.join(', ') : 'none'}`,
+    ]);
+    return 0;
+  }
   if (!b)
     throw new OptinferError(
       'NOT_FOUND',
@@ -132,6 +148,7 @@ export async function batchShowCommand(o: RpcOptions & { index: string }): Promi
     openDisputes: b.openDisputes,
     invalidatedJobs: b.invalidated,
     finalized: b.finalized !== 0,
+    closed: false,
     slot,
     gameSlot: gameSlot(config, slot),
   };

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { PublicKey } from '@solana/web3.js';
 import path from 'node:path';
-import { World, Player, cheatLayers, playToOneStep, PHASE } from './lib/game.ts';
+import { World, Player, attempt, cheatLayers, playToOneStep, PARAMS, PHASE } from './lib/game.ts';
 import { bigMatmulModel, chainModel, mlpModel, run, wideModel, type ModelDef } from './lib/model.ts';
 import { Harness, PROGRAMS } from './lib/svm.ts';
 import { headerBytes, u32 } from './lib/protocol.ts';
@@ -135,6 +135,69 @@ console.table(rows);
     '\nGames per job (1024-job batch): each challenger its own game, the first win ends the others:',
   );
   console.table(gameRows);
+
+  // Rent recovery on the same world: the resolved game's Dispute once the batch is final, the batch after its grace.
+  const rentRows: Record<string, unknown>[] = [];
+  const closeRow = (what: string, t: { ok: boolean; cu: number; size: number }, lamports: bigint) => {
+    summarize([t]);
+    rentRows.push({ instruction: what, CU: t.cu, 'tx bytes': t.size, 'rent returned': lamports });
+  };
+  world.warp(PARAMS.challengeWindow);
+  world.must(await world.finalize(e, 0), 'finalize');
+  const won = games[0].dispute;
+  let rent = world.balance(won);
+  closeRow(
+    'close_dispute',
+    world.must(await attempt(world.client.closeDispute(e, won)), 'close_dispute'),
+    rent,
+  );
+  world.warp(PARAMS.challengeWindow);
+  rent = world.balance(b.address);
+  closeRow(
+    'close_batch (1024 jobs)',
+    world.must(await attempt(world.client.closeBatch(e, 0)), 'close_batch'),
+    rent,
+  );
+  const o = await world.operator(1_000_000_000n);
+  world.must(await attempt(world.client.requestUnbond(o, 1_000_000_000n)), 'request_unbond');
+  world.warp(PARAMS.unbondingSlots);
+  rent = world.balance(world.client.pdas.operator(o.publicKey)) - 1_000_000_000n;
+  closeRow(
+    'withdraw + close_operator (one tx)',
+    world.must(await attempt(world.client.withdraw(o, { close: true })), 'withdraw'),
+    rent,
+  );
+  console.log('\nRent recovery (anyone may send the first two; the rent goes to whoever paid it):');
+  console.table(rentRows);
+}
+
+// Lamports per job with the batch's rent recovered: commit, finalize and close, all paid by the sequencer.
+{
+  const perJob: Record<string, unknown>[] = [];
+  for (const jobs of [1, 64, 1024]) {
+    const world = new World();
+    await world.init();
+    await world.registerModel(chainModel(8));
+    const e = await world.operator(10_000_000_000n);
+    const seq = world.sequencer.publicKey;
+    const start = world.balance(seq);
+    const b = await world.commitBatch(0, e, Buffer.alloc(32, 1), jobs, 0);
+    const rent = world.balance(b.address);
+    world.warp(PARAMS.challengeWindow);
+    world.must(await world.finalize(world.sequencer, 0), 'finalize');
+    const open = start - world.balance(seq);
+    world.warp(PARAMS.challengeWindow);
+    world.must(await attempt(world.client.closeBatch(world.sequencer, 0)), 'close_batch');
+    const closed = start - world.balance(seq);
+    perJob.push({
+      'jobs per batch': jobs,
+      'batch rent': rent,
+      'lamports per job, kept open': (Number(open) / jobs).toFixed(1),
+      'lamports per job, closed': (Number(closed) / jobs).toFixed(1),
+    });
+  }
+  console.log('\nSequencer cost per job (commit + finalize, then + close_batch after the grace):');
+  console.table(perJob);
 }
 
 // A one-step too heavy for one transaction: MatMulInteger x[1,2048] x W[2048,64], sliced.

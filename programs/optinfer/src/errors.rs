@@ -133,6 +133,16 @@ pub enum OptinferError {
     BountyBelowCosts,
     #[msg("clock_slots is below what the games on registered models need (Config.clock_floor)")]
     ClockBelowRegisteredModels,
+    #[msg("The batch is not finalized")]
+    BatchNotFinalized,
+    #[msg("The batch's close grace (one more challenge window after its own) has not passed")]
+    CloseGraceNotOver,
+    #[msg("The dispute is not resolved")]
+    DisputeNotResolved,
+    #[msg("An invalidated job's account is its verdict record and is never closed")]
+    JobIsVerdict,
+    #[msg("The operator still has bonded, locked or unbonding lamports or an open game")]
+    OperatorNotEmpty,
 }
 
 impl From<ReadError> for OptinferError {

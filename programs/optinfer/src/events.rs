@@ -116,3 +116,30 @@ pub struct GameMooted {
     pub job_index: u32,
     pub challenger: Address,
 }
+#[event]
+pub struct BatchClosed {
+    pub index: u64,
+    pub payer: Address,
+    pub lamports: u64,
+    pub invalidated: u32,
+}
+#[event]
+pub struct DisputeClosed {
+    pub dispute: Address,
+    pub challenger: Address,
+    pub job_index: u32,
+    pub winner: u8,
+    pub lamports: u64,
+}
+#[event]
+pub struct JobClosed {
+    pub batch: Address,
+    pub job_index: u32,
+    pub payer: Address,
+    pub lamports: u64,
+}
+#[event]
+pub struct OperatorClosed {
+    pub owner: Address,
+    pub lamports: u64,
+}

@@ -188,6 +188,26 @@ pub mod optinfer {
     pub fn write_model_shapes(ctx: &mut Context<WriteModelShapes>, offset: u32, data: Vec<u8>) -> Result<()> {
         instructions::write_model_shapes::write_model_shapes(ctx, offset, data)
     }
+
+    #[discrim = 26]
+    pub fn close_batch(ctx: &mut Context<CloseBatch>) -> Result<()> {
+        instructions::close_batch::close_batch(ctx)
+    }
+
+    #[discrim = 27]
+    pub fn close_dispute(ctx: &mut Context<CloseDispute>) -> Result<()> {
+        instructions::close_dispute::close_dispute(ctx)
+    }
+
+    #[discrim = 28]
+    pub fn close_job(ctx: &mut Context<CloseJob>) -> Result<()> {
+        instructions::close_job::close_job(ctx)
+    }
+
+    #[discrim = 29]
+    pub fn close_operator(ctx: &mut Context<CloseOperator>) -> Result<()> {
+        instructions::close_operator::close_operator(ctx)
+    }
 }
 
 /// Aborts after Anchor's panic hook logged the location; the upstream BPF target has no unwinding.

@@ -44,13 +44,16 @@ pub fn commit_batch(ctx: &mut Context<CommitBatch>, index: u64, root: [u8; 32], 
     if end > c.latest_window_end.get() {
         c.latest_window_end = end.into();
     }
+    let payer = *ctx.accounts.sequencer.address();
     let b = &mut ctx.accounts.batch;
     b.root = root;
+    b.payer = payer;
     b.index = index.into();
     b.job_count = job_count.into();
     b.commit_slot = slot.into();
     b.challenge_window = window;
     b.executor_stake = stake;
+    b.bounty_bps = c.bounty_bps;
     b.bump = ctx.bumps.batch;
     emit!(BatchCommitted {
         index,

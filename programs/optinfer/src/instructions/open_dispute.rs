@@ -178,6 +178,7 @@ pub fn open_dispute(
     }
     if j.bump == 0 {
         j.batch = batch_key;
+        j.payer = challenger;
         j.job_index = job_index.into();
         j.bump = ctx.bumps.job;
     }
@@ -216,7 +217,9 @@ pub fn open_dispute(
     let clock = cfg.clock_slots.get();
     d.clock = [clock.into(), clock.into()];
     d.last_move_slot = now.into();
-    d.bounty_bps = cfg.bounty_bps;
+    // The batch's bounty, checked with its stake when it was committed (a later update_config
+    // could pair a lower bounty with this batch's older, smaller stake).
+    d.bounty_bps = a.batch.bounty_bps;
     d.job_index = job_index.into();
     d.layer_count = a.model.layer_count.get().into();
     start(d);

@@ -1,9 +1,16 @@
 //! A committed batch: Merkle root over its 168-byte job records.
 use anchor_lang::prelude::*;
 
+/// Grace before a finalized batch's account may close, in challenge windows of the batch: close_batch
+/// is refused until `commit_slot + (1 + CLOSE_GRACE_WINDOWS) x challenge_window` (game slots), so every
+/// reader has had one more whole window to see the finalized batch before its account goes.
+pub const CLOSE_GRACE_WINDOWS: u64 = 1;
+
 #[account]
 pub struct Batch {
     pub root: [u8; 32],
+    /// Who paid the account's rent at commit (the sequencer then); close_batch returns it there.
+    pub payer: Address,
     pub index: PodU64,
     /// Game slot (game::game_slot: paused slots excluded) of the commit.
     pub commit_slot: PodU64,
@@ -13,6 +20,10 @@ pub struct Batch {
     /// executor stake is topped up to (the stake the sequencer sized the executor's exposure with),
     /// so raising the minimum mid-window cannot let one job's stake eat the bond backing another's.
     pub executor_stake: PodU64,
+    /// The config's bounty_bps when the batch was committed, which its games pay: config validation
+    /// checked it against executor_stake, so lowering the bounty later cannot underpay this batch's
+    /// winners (bounty_bps of executor_stake repays a winning challenger's costs).
+    pub bounty_bps: PodU16,
     pub job_count: PodU32,
     /// Open games on this batch's jobs (several games may be open on one job).
     pub open_disputes: PodU32,
@@ -20,4 +31,20 @@ pub struct Batch {
     pub invalidated: PodU32,
     pub finalized: u8,
     pub bump: u8,
+}
+
+/// Refuses unless the batch at `view` is final: a loaded Batch with `finalized` set, or a batch account
+/// already closed. Callers pass the address a Job or Dispute account names, which only open_dispute
+/// writes, from a loaded Batch: that batch was committed, and a committed batch's address holds no
+/// program data again only once close_batch closed it, which only a finalized batch passes (and
+/// commit_batch's strictly increasing index never creates it again).
+pub fn require_final(view: &AccountView) -> Result<()> {
+    if !view.owned_by(&crate::ID) || view.is_data_empty() {
+        return Ok(());
+    }
+    let b = Account::<Batch>::load(*view)?;
+    if b.finalized == 0 {
+        return Err(crate::errors::OptinferError::BatchNotFinalized.into());
+    }
+    Ok(())
 }

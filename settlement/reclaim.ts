@@ -1,0 +1,62 @@
+// Rent recovery: closes the accounts a role paid for once the program lets them go (finalized batches after their grace, resolved games, upheld jobs).
+import type { PublicKey, Signer } from '@solana/web3.js';
+import { PHASE } from './accounts.ts';
+import { closable, type SettlementClient } from './client.ts';
+
+/** One account closed and the lamports it returned. */
+export interface Reclaimed {
+  kind: 'batch' | 'dispute' | 'job';
+  address: PublicKey;
+  lamports: bigint;
+}
+
+/**
+ * Closes every finalized batch whose rent `payer` paid once its grace is over (close_batch): the sequencer's
+ * reclaim. One getProgramAccounts read, then one transaction per batch closed.
+ */
+export async function reclaimBatches(client: SettlementClient, payer: Signer): Promise<Reclaimed[]> {
+  const [batches, config, slot] = await Promise.all([
+    client.listBatches(),
+    client.config(),
+    client.sender.getSlot(),
+  ]);
+  const out: Reclaimed[] = [];
+  for (const { address, batch } of batches) {
+    if (!batch.payer.equals(payer.publicKey) || !closable(batch, config, slot)) continue;
+    const lamports = await client.sender.getBalance(address);
+    await client.closeBatch(payer, batch.index);
+    out.push({ kind: 'batch', address, lamports });
+  }
+  return out;
+}
+
+/**
+ * Closes `challenger`'s resolved games and the upheld Job accounts it paid for, once their batch is final
+ * (finalized, or already closed): the challenger's reclaim. A job a game invalidated keeps its account (the verdict
+ * record); the program refuses to close it.
+ */
+export async function reclaimGames(client: SettlementClient, challenger: Signer): Promise<Reclaimed[]> {
+  const me = challenger.publicKey;
+  const [disputes, jobs, batches] = await Promise.all([
+    client.listDisputes({ party: me }),
+    client.listJobs(),
+    client.listBatches(),
+  ]);
+  const open = new Map(batches.map((b) => [b.address.toBase58(), b.batch.finalized !== 0]));
+  // A Job or Dispute names a batch that was committed; with no account left it was closed, which only a finalized one is.
+  const final = (batch: PublicKey) => open.get(batch.toBase58()) ?? true;
+  const out: Reclaimed[] = [];
+  for (const { address, dispute: d } of disputes) {
+    if (!d.challenger.equals(me) || d.phase !== PHASE.RESOLVED || !final(d.batch)) continue;
+    const lamports = await client.sender.getBalance(address);
+    await client.closeDispute(challenger, address);
+    out.push({ kind: 'dispute', address, lamports });
+  }
+  for (const { address, job: j } of jobs) {
+    if (!j.payer.equals(me) || j.invalidated !== 0 || j.openGames !== 0 || !final(j.batch)) continue;
+    const lamports = await client.sender.getBalance(address);
+    await client.closeJob(challenger, j.batch, j.jobIndex);
+    out.push({ kind: 'job', address, lamports });
+  }
+  return out;
+}
