@@ -57,6 +57,8 @@ export interface DevNode extends Running {
   challenger: Challenger;
   demoModel: ModelInfo;
   http: FastifyInstance;
+  /** The program the node settles on (in-process or a cluster's); absent on the local timer. */
+  chain?: SettlementClient;
 }
 
 /** The sequencer with the demo model registered: shared by the all-in-one node and the sequencer role. */
@@ -172,9 +174,13 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
       opened.push(w);
     }
     const challengerKey = join(o.dataDir, 'challenger', 'challenger-local-keypair.json');
+    // The node's own keys, named in the API's bond views.
+    const roles = new Map(executors.map((e) => [e.id as string, 'executor']));
     if (chain) {
       mkdirSync(join(o.dataDir, 'challenger'), { recursive: true });
-      await chain.fund(loadOrCreateKeypair(challengerKey).publicKey);
+      const key = loadOrCreateKeypair(challengerKey).publicKey;
+      await chain.fund(key);
+      roles.set(key.toBase58(), 'challenger');
     }
     const challenger = await Challenger.start({
       config: {
@@ -197,10 +203,11 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
       config: httpAccess(o),
       logger: log.child({ part: 'http' }),
       metrics,
+      chain: chain && { client: chain.client, roles: () => roles },
     });
     const url = await http.listen({ port: o.port, host: o.host });
     opened.push({ close: () => http.close() });
-    return { url, sequencer, executors, challenger, demoModel, http, close: closeAll };
+    return { url, sequencer, executors, challenger, demoModel, http, chain: chain?.client, close: closeAll };
   } catch (e) {
     await closeAll();
     throw e;
@@ -379,7 +386,8 @@ export async function startSequencerRole(
 ): Promise<Running & { url: string; sequencer: Sequencer }> {
   const log = o.logger ?? createLogger('optinfer');
   const registry = new ModelRegistry();
-  const settlement = o.chain && (await sequencerSettlement(o.chain, registry, log)).settlement;
+  const settled = o.chain && (await sequencerSettlement(o.chain, registry, log));
+  const settlement = settled?.settlement;
   const bus = await connectBus(o.natsUrl, log, 'optinfer-sequencer');
   const metrics = new PromMetrics();
   const { sequencer } = await openSequencer({
@@ -400,7 +408,17 @@ export async function startSequencerRole(
     await bus.close();
     throw e;
   });
-  const http = buildHttp({ sequencer, config: httpAccess(o), logger: log.child({ part: 'http' }), metrics });
+  const http = buildHttp({
+    sequencer,
+    config: httpAccess(o),
+    logger: log.child({ part: 'http' }),
+    metrics,
+    // The executors the sequencer has seen are the keys it can name; a challenger is its own process.
+    chain: settled && {
+      client: settled.client,
+      roles: () => new Map(sequencer.executors().map((e) => [e.executor as string, 'executor'])),
+    },
+  });
   const url = await http.listen({ port: o.port, host: o.host });
   return {
     url,

@@ -1,7 +1,7 @@
 // The client library against a real dev node on the program (LiteSVM): submit, status events, outputs, proofs checked here and on chain, typed errors.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,7 @@ import { OptinferError } from '../state/errors.ts';
 import { jobLeaf, verifyInclusion, decodeJobRecord as decodeRecordNode } from '../state/job.ts';
 import { MerkleTree } from '../state/merkle.ts';
 import { toHex } from '../state/hash.ts';
-import { freePort } from '../test/helpers/node-process.ts';
+import { freePort, runCli } from '../test/helpers/node-process.ts';
 import {
   OptinferApiError,
   OptinferClient,
@@ -190,4 +190,31 @@ test('typed errors carry the API code and status; an unreachable node is UNAVAIL
   assert.equal(unreachable.code, 'UNAVAILABLE');
   assert.equal(unreachable.status, undefined);
   assert.match(unreachable.message, new RegExp(`cannot reach the optinfer node at ${down}`));
+});
+
+test('optinfer submit --wait (built on the library) prints the finalized job with its proof verified on chain', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'optinfer-submit-'));
+  const input = join(dir, 'in.json');
+  writeFileSync(input, JSON.stringify({ inputs: x(42) }));
+  const r = await runCli([
+    'submit',
+    '--model',
+    node.demoModel.modelId,
+    '--input',
+    input,
+    '--url',
+    node.url,
+    '--wait',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const job = JSON.parse(r.stdout);
+  assert.equal(job.status, 'finalized');
+  assert.equal(job.proofVerified, true);
+  assert.equal(job.onChain.root, job.proof.batchRoot);
+  assert.equal(job.onChain.rootMatches, true);
+  assert.match(r.stderr, /job [0-9a-f]{64} accepted/);
+  assert.match(r.stderr, /batched \(batch \d+\)\n.*finalized/);
+  const refused = await runCli(['submit', '--model', 'ab'.repeat(32), '--input', input, '--url', node.url]);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /sequencer refused \(HTTP 404\): model a+b+.* is not registered/);
 });
