@@ -280,15 +280,37 @@ export function buildProgram(setExit: (code: number) => void): Command {
     );
 
   const rpc = opt.rpcWithDefault;
+  // The read-only commands read the node's API (the dev node by default); --rpc reads a cluster instead.
+  const nodeUrl = () =>
+    new Option('--url <url>', "an optinfer node's HTTP API (default: the dev node's)")
+      .env('OPTINFER_URL')
+      .default(DEFAULT_SEQUENCER_URL)
+      .argParser(url('url'));
+  const readRpc = () =>
+    new Option('--rpc <url>', "read the program on this cluster's JSON-RPC endpoint instead of a node")
+      .env('OPTINFER_RPC_URL')
+      .argParser(url('rpc'));
+  /** Where a read-only command reads; naming both a node and a cluster on the command line is refused. */
+  const source = (o: { url: string; rpc?: string }, cmd: Command) => {
+    if (o.rpc && cmd.getOptionValueSource('url') === 'cli' && cmd.getOptionValueSource('rpc') === 'cli')
+      throw new OptinferError('INVALID_INPUT', 'pass --url (a node) or --rpc (a cluster), not both');
+    // A --url on the command line wins over OPTINFER_RPC_URL from the environment.
+    const rpc =
+      cmd.getOptionValueSource('url') === 'cli' && cmd.getOptionValueSource('rpc') !== 'cli'
+        ? undefined
+        : o.rpc;
+    return { url: o.url, rpc };
+  };
 
   program
     .command('disputes')
     .description('list the disputes on the optinfer program, with their state and clocks')
-    .addOption(rpc())
+    .addOption(nodeUrl())
+    .addOption(readRpc())
     .option('--open', 'only disputes not yet resolved')
     .option('--json', 'print JSON')
-    .action(async (o) =>
-      setExit(await disputesCommand({ rpc: o.rpc, json: Boolean(o.json), open: Boolean(o.open) })),
+    .action(async (o, cmd: Command) =>
+      setExit(await disputesCommand({ ...source(o, cmd), json: Boolean(o.json), open: Boolean(o.open) })),
     );
 
   program
@@ -297,26 +319,35 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('show')
     .description('show one committed batch: root, jobs, window, disputes')
     .argument('<index>', 'batch index')
-    .addOption(rpc())
+    .addOption(nodeUrl())
+    .addOption(readRpc())
     .option('--json', 'print JSON')
-    .action(async (index, o) =>
-      setExit(await batchShowCommand({ rpc: o.rpc, json: Boolean(o.json), index })),
+    .action(async (index, o, cmd: Command) =>
+      setExit(await batchShowCommand({ ...source(o, cmd), json: Boolean(o.json), index })),
     );
 
   program
     .command('bond')
     .description('operator bonds on the optinfer program')
     .command('status')
-    .description("show an operator's bond: bonded, locked in disputes, unbonding")
-    .addOption(rpc())
+    .description(
+      "show an operator's bond: bonded, locked in disputes, unbonding; without --keypair or --owner, every bond",
+    )
+    .addOption(nodeUrl())
+    .addOption(readRpc())
     .addOption(
       new Option('--keypair <file>', 'Solana CLI keypair file of the operator').env('OPTINFER_KEYPAIR'),
     )
     .option('--owner <pubkey>', 'the operator public key (instead of --keypair)')
     .option('--json', 'print JSON')
-    .action(async (o) =>
+    .action(async (o, cmd: Command) =>
       setExit(
-        await bondStatusCommand({ rpc: o.rpc, json: Boolean(o.json), keypair: o.keypair, owner: o.owner }),
+        await bondStatusCommand({
+          ...source(o, cmd),
+          json: Boolean(o.json),
+          keypair: o.keypair,
+          owner: o.owner,
+        }),
       ),
     );
 

@@ -57,6 +57,8 @@ export interface DevNode extends Running {
   challenger: Challenger;
   demoModel: ModelInfo;
   http: FastifyInstance;
+  /** The program the node settles on (in-process or a cluster's); absent on the local timer. */
+  chain?: SettlementClient;
 }
 
 /** The sequencer with the demo model registered: shared by the all-in-one node and the sequencer role. */
@@ -175,9 +177,13 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
       opened.push(w);
     }
     const challengerKey = join(o.dataDir, 'challenger', 'challenger-local-keypair.json');
+    // The node's own keys, named in the API's bond views.
+    const roles = new Map(executors.map((e) => [e.id as string, 'executor']));
     if (chain) {
       mkdirSync(join(o.dataDir, 'challenger'), { recursive: true });
-      await chain.fund(loadOrCreateKeypair(challengerKey).publicKey);
+      const key = loadOrCreateKeypair(challengerKey).publicKey;
+      await chain.fund(key);
+      roles.set(key.toBase58(), 'challenger');
     }
     const challenger = await Challenger.start({
       config: {
@@ -200,10 +206,11 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
       config: httpAccess(o),
       logger: log.child({ part: 'http' }),
       metrics,
+      chain: chain && { client: chain.client, roles: () => roles },
     });
     const url = await http.listen({ port: o.port, host: o.host });
     opened.push({ close: () => http.close() });
-    return { url, sequencer, executors, challenger, demoModel, http, close: closeAll };
+    return { url, sequencer, executors, challenger, demoModel, http, chain: chain?.client, close: closeAll };
   } catch (e) {
     await closeAll();
     throw e;
@@ -387,8 +394,8 @@ export async function startSequencerRole(
 ): Promise<Running & { url: string; sequencer: Sequencer }> {
   const log = o.logger ?? createLogger('optinfer');
   const registry = new ModelRegistry();
-  const onChain = o.chain && (await sequencerSettlement(o.chain, registry, log));
-  const settlement = onChain?.settlement;
+  const settled = o.chain && (await sequencerSettlement(o.chain, registry, log));
+  const settlement = settled?.settlement;
   const bus = await connectBus(o.natsUrl, log, 'optinfer-sequencer', o.natsReplicas);
   const metrics = new PromMetrics();
   const { sequencer } = await openSequencer({
@@ -404,13 +411,23 @@ export async function startSequencerRole(
     log,
     metrics,
     settlement,
-    clockSlots: onChain && (async () => (await onChain.client.config()).clockSlots),
+    clockSlots: settled && (async () => (await settled.client.config()).clockSlots),
     maxModelBytes: o.maxModelBytes,
   }).catch(async (e) => {
     await bus.close();
     throw e;
   });
-  const http = buildHttp({ sequencer, config: httpAccess(o), logger: log.child({ part: 'http' }), metrics });
+  const http = buildHttp({
+    sequencer,
+    config: httpAccess(o),
+    logger: log.child({ part: 'http' }),
+    metrics,
+    // The executors the sequencer has seen are the keys it can name; a challenger is its own process.
+    chain: settled && {
+      client: settled.client,
+      roles: () => new Map(sequencer.executors().map((e) => [e.executor as string, 'executor'])),
+    },
+  });
   const url = await http.listen({ port: o.port, host: o.host });
   return {
     url,

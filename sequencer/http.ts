@@ -1,4 +1,4 @@
-// The sequencer's HTTP API (fastify): models, jobs with results and inclusion proofs, batches, health and metrics.
+// The sequencer's HTTP API (fastify): models, jobs with results and inclusion proofs, batches, the chain's views, health and metrics.
 import { createHash } from 'node:crypto';
 import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
@@ -16,8 +16,16 @@ import { decodeInputsJson, encodeTensorsJson } from '../state/tensor-json.ts';
 import { asBatchIndex, asJobId, asModelId } from '../state/types.ts';
 import type { Logger } from '../common/log.ts';
 import type { PromMetrics } from '../common/metrics.ts';
+import type { SettlementClient } from '../settlement/index.ts';
 import { ModelProtoScan } from './models.ts';
 import type { Sequencer } from './sequencer.ts';
+import { chainBatchView, disputesView, operatorStatusView, operatorsView, ownerKey } from './chain-views.ts';
+
+/** The chain the node settles on, for the read-only chain routes; `roles` names the node's own keys (executor, challenger). */
+export interface HttpChain {
+  client: SettlementClient;
+  roles?: () => ReadonlyMap<string, string>;
+}
 
 export interface HttpConfig {
   /** Largest job request body accepted (JSON with inline tensors). Model uploads are capped by the sequencer. */
@@ -203,6 +211,7 @@ export function buildHttp(opts: {
   config?: Partial<HttpConfig>;
   logger?: Logger;
   metrics?: PromMetrics;
+  chain?: HttpChain;
 }): FastifyInstance {
   return build(opts) as unknown as FastifyInstance;
 }
@@ -212,6 +221,7 @@ function build(opts: {
   config?: Partial<HttpConfig>;
   logger?: Logger;
   metrics?: PromMetrics;
+  chain?: HttpChain;
 }) {
   const cfg = { ...DEFAULT_HTTP_CONFIG, ...opts.config };
   const seq = opts.sequencer;
@@ -551,6 +561,51 @@ function build(opts: {
     const b = await seq.getBatch(index);
     if (!b) throw new OptinferError('NOT_FOUND', `batch ${index} does not exist yet`);
     return b;
+  });
+
+  // ---- The chain the node settles on, read-only: batches, disputes and bonds as the program holds them ----
+
+  const onChain = <T>(what: string, read: (c: SettlementClient) => Promise<T>): Promise<T> => {
+    if (!opts.chain) {
+      throw new OptinferError(
+        'NOT_FOUND',
+        `${what}: this node settles without a chain (local timer); start it with --chain litesvm or --rpc URL, or read a cluster with --rpc`,
+      );
+    }
+    const client = opts.chain.client;
+    return read(client).catch((e: unknown) => {
+      if (isOptinferError(e)) throw e;
+      throw new OptinferError(
+        'UNAVAILABLE',
+        `${what}: the node cannot read its chain: ${(e as Error).message}`,
+      );
+    });
+  };
+
+  app.get('/v1/chain/batches/:index', async (req) => {
+    const raw = (req.params as { index: string }).index;
+    if (!/^\d{1,20}$/.test(raw) || BigInt(raw) > U64_MAX)
+      throw new OptinferError(
+        'INVALID_BATCH_INDEX',
+        `batch index: expected a non-negative integer, got ${show(raw)}`,
+      );
+    return onChain(`batch ${raw}`, (c) => chainBatchView(c, BigInt(raw)));
+  });
+
+  app.get('/v1/disputes', async (req) => {
+    const open = (req.query as { open?: string }).open;
+    if (open !== undefined && open !== 'true' && open !== 'false')
+      throw new OptinferError('INVALID_INPUT', `open: expected true or false, got ${show(open)}`);
+    return onChain('disputes', (c) => disputesView(c, { open: open === 'true' }));
+  });
+
+  app.get('/v1/operators', async () => onChain('operators', (c) => operatorsView(c, opts.chain?.roles?.())));
+
+  app.get('/v1/operators/:owner', async (req) => {
+    const owner = ownerKey('operator', (req.params as { owner: string }).owner);
+    return onChain(`operator ${owner.toBase58()}`, (c) =>
+      operatorStatusView(c, owner, opts.chain?.roles?.()),
+    );
   });
 
   return app;

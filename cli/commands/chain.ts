@@ -1,21 +1,24 @@
-// Operator commands over JSON-RPC: `disputes`, `batch show N`, `bond status` (read-only views of the program), and the
-// `chain` commands of the program's authority (init, propose/accept authority, withdraw-treasury, pause/unpause).
+// Operator commands: `disputes`, `batch show N`, `bond status` (read-only views of the program, through a node's API or
+// a cluster's JSON-RPC), and the `chain` commands of the program's authority (init, propose/accept authority, withdraw-treasury, pause/unpause).
 import { PublicKey, type Keypair } from '@solana/web3.js';
 import {
-  PHASE,
-  SIDE,
   connectRpc,
-  freeBond,
   gameSlot,
   minUnbondingSlots,
-  timeoutSlot,
-  toRealSlot,
-  windowEndSlot,
   type ConfigAccount,
   type SettlementClient,
 } from '../../settlement/index.ts';
 import { OptinferError } from '../../state/errors.ts';
 import { loadKeypair } from '../../common/keys.ts';
+import { OptinferClient, isOptinferApiError } from '../../client/index.ts';
+import type { ChainClock, OperatorView } from '../../client/types.ts';
+import {
+  chainBatchView,
+  disputesView,
+  operatorStatusView,
+  operatorsView,
+  ownerKey,
+} from '../../sequencer/chain-views.ts';
 
 export interface RpcOptions {
   rpc: string;
@@ -23,17 +26,19 @@ export interface RpcOptions {
   json: boolean;
 }
 
-const PHASE_NAMES = Object.fromEntries(
-  Object.entries(PHASE).map(([k, v]) => [v, k.toLowerCase().replace('_', '-')]),
-);
-const side = (s: number) => (s === SIDE.EXECUTOR ? 'executor' : 'challenger');
+/** Where the read-only commands read: a cluster's JSON-RPC when `rpc` is set, else the node's API at `url`. */
+export interface ReadOptions {
+  rpc?: string;
+  url: string;
+  json: boolean;
+}
 
-function client(o: RpcOptions): SettlementClient {
+function client(o: { rpc: string; ws?: string }): SettlementClient {
   return connectRpc({ rpc: o.rpc, ws: o.ws }).client;
 }
 
-/** Reads that fail because the node is unreachable say so in one line. */
-async function reach<T>(o: RpcOptions, f: () => Promise<T>): Promise<T> {
+/** Reads that fail because the cluster is unreachable say so in one line. */
+async function reach<T>(o: { rpc: string }, f: () => Promise<T>): Promise<T> {
   try {
     return await f();
   } catch (e) {
@@ -45,14 +50,37 @@ async function reach<T>(o: RpcOptions, f: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The current slot, and the game slot windows and clocks count in when the program ever paused. */
-function slotLine(c: ConfigAccount, slot: bigint): string {
-  const g = gameSlot(c, slot);
-  if (c.paused !== 0) return `slot ${slot}, game slot ${g} (paused since slot ${c.pauseStart})`;
-  return g === slot ? `slot ${slot}` : `slot ${slot}, game slot ${g}`;
+/** One read, from the cluster (`--rpc`) or from the node; a node that cannot be reached is named, with what to do. */
+async function read<T>(
+  o: ReadOptions,
+  fromCluster: (c: SettlementClient) => Promise<T>,
+  fromNode: (api: OptinferClient) => Promise<T>,
+): Promise<T> {
+  if (o.rpc) {
+    const rpc = o.rpc;
+    return reach({ rpc }, () => fromCluster(client({ rpc })));
+  }
+  try {
+    return await fromNode(new OptinferClient({ url: o.url }));
+  } catch (e) {
+    if (isOptinferApiError(e, 'UNAVAILABLE') && e.status === undefined)
+      throw new OptinferError(
+        'UNAVAILABLE',
+        `${e.message}: start one with \`npx optinfer dev\`, or pass --url URL (or OPTINFER_URL) for another node, or --rpc URL to read a cluster`,
+        undefined,
+        { cause: e },
+      );
+    throw e;
+  }
 }
 
-function print(o: RpcOptions, value: unknown, lines: string[]): void {
+/** The current slot, and the game slot windows and clocks count in when the program ever paused. */
+function slotLine(v: ChainClock): string {
+  if (v.paused) return `slot ${v.slot}, game slot ${v.gameSlot} (paused since slot ${v.pauseStart})`;
+  return v.gameSlot === v.slot ? `slot ${v.slot}` : `slot ${v.slot}, game slot ${v.gameSlot}`;
+}
+
+function print(o: { json: boolean }, value: unknown, lines: string[]): void {
   process.stdout.write(
     o.json
       ? JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n'
@@ -60,168 +88,127 @@ function print(o: RpcOptions, value: unknown, lines: string[]): void {
   );
 }
 
-export async function disputesCommand(o: RpcOptions & { open: boolean }): Promise<number> {
-  const c = client(o);
-  const [list, config, slot] = await reach(o, () =>
-    Promise.all([c.listDisputes({ open: o.open }), c.config(), c.sender.getSlot()]),
+export async function disputesCommand(o: ReadOptions & { open: boolean }): Promise<number> {
+  const v = await read(
+    o,
+    (c) => disputesView(c, { open: o.open }),
+    (api) => api.disputes({ open: o.open }),
   );
-  // Clocks run in game time (slots spent paused left out); the timeout is shown as the real slot it comes at.
-  const paused = config.paused !== 0;
-  const rows = list.map(({ address, dispute: d }) => ({
-    address: address.toBase58(),
-    batch: d.batch.toBase58(),
-    job: d.jobIndex,
-    phase: PHASE_NAMES[d.phase],
-    turn: d.phase === PHASE.RESOLVED ? null : side(d.turn),
-    winner: d.phase === PHASE.RESOLVED ? side(d.winner) : null,
-    layer: d.phase >= PHASE.LAYER_REVEAL ? d.disagree : null,
-    clockSlots: { executor: d.clock[0], challenger: d.clock[1] },
-    timeoutAtSlot: d.phase === PHASE.RESOLVED ? null : toRealSlot(config, timeoutSlot(d)),
-    timeoutAtGameSlot: d.phase === PHASE.RESOLVED ? null : timeoutSlot(d),
-    executor: d.executor.toBase58(),
-    challenger: d.challenger.toBase58(),
-  }));
-  const lines = rows.length
+  const lines = v.disputes.length
     ? [
-        `${slotLine(config, slot)}; ${rows.length} dispute(s)`,
-        ...rows.map(
+        `${slotLine(v)}; ${v.disputes.length} dispute(s)`,
+        ...v.disputes.map(
           (r) =>
-            `${r.address}  job ${r.job}  ${r.phase}${r.turn ? `, ${r.turn} to move (times out at ${paused ? 'game ' : ''}slot ${paused ? r.timeoutAtGameSlot : r.timeoutAtSlot})` : ''}` +
-            `${r.winner ? `, won by the ${r.winner}` : ''}  clocks e=${r.clockSlots.executor} c=${r.clockSlots.challenger}`,
+            `${r.address}  batch ${r.batchIndex ?? '?'} job ${r.job}  ${r.phase}${r.turn ? `, ${r.turn} to move (times out at ${v.paused ? 'game ' : ''}slot ${v.paused ? r.timeoutAtGameSlot : r.timeoutAtSlot})` : ''}` +
+            `${r.winner ? `, won by the ${r.winner}` : ''}  clocks e=${r.clockSlots.executor} c=${r.clockSlots.challenger}` +
+            `  executor ${r.executor} challenger ${r.challenger}`,
         ),
       ]
-    : [`${slotLine(config, slot)}; no ${o.open ? 'open ' : ''}disputes`];
-  print(o, { slot, gameSlot: gameSlot(config, slot), paused, disputes: rows }, lines);
+    : [`${slotLine(v)}; no ${o.open ? 'open ' : ''}disputes`];
+  print(o, v, lines);
   return 0;
 }
 
-export async function batchShowCommand(o: RpcOptions & { index: string }): Promise<number> {
-  if (!/^\d+$/.test(o.index))
+export async function batchShowCommand(o: ReadOptions & { index: string }): Promise<number> {
+  if (!/^\d{1,20}$/.test(o.index) || BigInt(o.index) >= 1n << 64n)
     throw new OptinferError(
       'INVALID_INPUT',
       `batch index: expected a non-negative integer, got ${JSON.stringify(o.index)}`,
     );
-  const c = client(o);
-  const [b, config, slot] = await reach(o, () =>
-    Promise.all([c.fetchBatch(BigInt(o.index)), c.config(), c.sender.getSlot()]),
+  const b = await read(
+    o,
+    (c) =>
+      chainBatchView(c, BigInt(o.index)).catch((e: unknown) => {
+        if (!isNotFound(e)) throw e;
+        throw new OptinferError('NOT_FOUND', e.message.replace('on chain', 'on this cluster'));
+      }),
+    (api) => api.chainBatch(o.index),
   );
-  if (!b && BigInt(o.index) < config.nextBatchIndex) {
-    // Committed (indices only grow), so closed by close_batch, which takes only finalized batches.
-    const invalidated = await reach(o, () => c.invalidatedJobs(BigInt(o.index)));
-    const view = {
-      index: BigInt(o.index),
-      finalized: true,
-      closed: true,
-      invalidatedJobs: invalidated.length,
-      invalidated,
-    };
-    print(o, view, [
-      `batch ${o.index}: finalized and closed (its account's rent went back to the sequencer; the root left with it)`,
-      `  invalidated     ${invalidated.length ? invalidated.join(', ') : 'none'}`,
-    ]);
-    return 0;
-  }
-  if (!b)
-    throw new OptinferError(
-      'NOT_FOUND',
-      `batch ${o.index} is not committed on this cluster (next index ${config.nextBatchIndex})`,
-    );
-  const end = windowEndSlot(b, config);
-  const inWindow = gameSlot(config, slot) < b.commitSlot + b.challengeWindow;
-  const state = b.finalized
-    ? 'finalized'
-    : inWindow
-      ? config.paused !== 0
-        ? `inside its challenge window, which stands still while the program is paused (${b.commitSlot + b.challengeWindow - gameSlot(config, slot)} slots left)`
-        : `inside its challenge window (until slot ${end})`
-      : config.paused !== 0
-        ? 'window over, not finalized yet (nothing finalizes while the program is paused)'
-        : 'window over, not finalized yet';
-  const view = {
-    index: b.index,
-    root: b.root.toString('hex'),
-    jobCount: b.jobCount,
-    commitSlot: b.commitSlot,
-    windowEndSlot: end,
-    windowEndGameSlot: b.commitSlot + b.challengeWindow,
-    paused: config.paused !== 0,
-    openDisputes: b.openDisputes,
-    invalidatedJobs: b.invalidated,
-    finalized: b.finalized !== 0,
-    closed: false,
-    slot,
-    gameSlot: gameSlot(config, slot),
-  };
-  print(o, view, [
+  const left = BigInt(b.windowEndGameSlot) - BigInt(b.gameSlot);
+  const state = b.closed
+    ? "finalized and closed (its account's rent went back to the sequencer; the root left with it)"
+    : b.finalized
+      ? 'finalized'
+      : b.inWindow
+        ? b.paused
+          ? `inside its challenge window, which stands still while the program is paused (${left} slots left)`
+          : `inside its challenge window (until slot ${b.windowEndSlot})`
+        : b.paused
+          ? 'window over, not finalized yet (nothing finalizes while the program is paused)'
+          : 'window over, not finalized yet';
+  print(o, b, [
     `batch ${b.index}: ${state}`,
-    `  root            ${view.root}`,
-    `  jobs            ${b.jobCount} (${b.invalidated} invalidated)`,
-    `  committed at    game slot ${b.commitSlot}; ${slotLine(config, slot)}`,
+    `  root            ${b.root ?? 'not on chain any more'}`,
+    `  jobs            ${b.jobCount} (${b.invalidatedJobs} invalidated${b.invalidatedPositions.length ? `: position ${b.invalidatedPositions.join(', ')}` : ''})`,
+    `  committed at    game slot ${b.commitSlot}; ${slotLine(b)}`,
     `  open disputes   ${b.openDisputes}`,
   ]);
   return 0;
 }
 
+function isNotFound(e: unknown): e is OptinferError {
+  return e instanceof OptinferError && e.code === 'NOT_FOUND';
+}
+
+/** The lines of one bond. */
+function bondLines(v: OperatorView, clock: ChainClock): string[] {
+  if (!v.exists) return [`${v.owner}${v.role ? ` (${v.role})` : ''}: no bond`];
+  const why =
+    BigInt(v.unbonding) > 0n
+      ? '  as an executor: gets no new jobs while unbonding (the sequencer stops assigning at an unbond request)'
+      : v.jobsCovered === '0'
+        ? `  as an executor: gets no jobs (free bond below one stake of ${v.executorStake} lamports)`
+        : `  as an executor: may hold ${v.jobsCovered} jobs not yet final (free bond / stake of ${v.executorStake} lamports)`;
+  return [
+    `${v.owner}${v.role ? ` (${v.role})` : ''}`,
+    `  bonded         ${v.bonded} lamports (free ${v.free}, locked in disputes ${v.locked}, of which as challenger ${v.challengerLocked})`,
+    `  unbonding      ${v.unbonding}${BigInt(v.unbonding) > 0n ? ` (withdrawable from slot ${v.unbondReadySlot}${clock.paused ? ' at the earliest' : ''}; now ${slotLine(clock)})` : ''}`,
+    `  open disputes  ${v.openDisputes}`,
+    why,
+  ];
+}
+
+/**
+ * `bond status`: one operator's bond (--keypair or --owner), or without either every bond on the program, the
+ * node's own keys first and named (executor, challenger).
+ */
 export async function bondStatusCommand(
-  o: RpcOptions & { keypair?: string; owner?: string },
+  o: ReadOptions & { keypair?: string; owner?: string },
 ): Promise<number> {
-  let owner: PublicKey;
-  if (o.owner) {
-    try {
-      owner = new PublicKey(o.owner);
-    } catch {
-      throw new OptinferError(
-        'INVALID_INPUT',
-        `--owner: expected a base58 public key, got ${JSON.stringify(o.owner)}`,
-      );
-    }
-  } else if (o.keypair) {
-    owner = loadKeypair(o.keypair).publicKey;
-  } else {
-    throw new OptinferError('INVALID_INPUT', 'bond status: pass --keypair FILE or --owner PUBKEY');
-  }
-  const c = client(o);
-  const [op, config, slot] = await reach(o, () =>
-    Promise.all([c.fetchOperator(owner), c.config(), c.sender.getSlot()]),
-  );
-  if (!op) {
-    print(o, { owner: owner.toBase58(), bonded: 0n }, [
-      `${owner.toBase58()}: no bond (minimum for executors ${config.minExecutorBond} lamports)`,
-    ]);
+  let owner: PublicKey | undefined;
+  if (o.owner) owner = ownerKey('--owner', o.owner);
+  else if (o.keypair) owner = loadKeypair(o.keypair).publicKey;
+  if (owner) {
+    const key = owner;
+    const v = await read(
+      o,
+      (c) => operatorStatusView(c, key),
+      (api) => api.operator(key.toBase58()),
+    );
+    print(
+      o,
+      v,
+      v.exists
+        ? bondLines(v, v)
+        : [`${v.owner}: no bond (minimum for executors ${v.executorStake} lamports)`],
+    );
     return 0;
   }
-  const free = freeBond(op);
-  const stake = config.minExecutorBond;
-  // What the sequencer allows an executor: no job while unbonding, and at most this many jobs not yet final.
-  const jobsCovered = stake > 0n ? free / stake : 0n;
-  const view = {
-    owner: owner.toBase58(),
-    bonded: op.bonded,
-    locked: op.locked,
-    challengerLocked: op.challengerLocked,
-    unbonding: op.unbonding,
-    unbondReadySlot: toRealSlot(config, op.unbondReadySlot),
-    unbondReadyGameSlot: op.unbondReadySlot,
-    free,
-    openDisputes: op.openDisputes,
-    executorStake: stake,
-    jobsCovered,
-    slot,
-    gameSlot: gameSlot(config, slot),
-  };
-  const why =
-    op.unbonding > 0n
-      ? '  as an executor: gets no new jobs while unbonding (the sequencer stops assigning at an unbond request)'
-      : jobsCovered === 0n
-        ? `  as an executor: gets no jobs (free bond below one stake of ${stake} lamports)`
-        : `  as an executor: may hold ${jobsCovered} jobs not yet final (free bond / stake of ${stake} lamports)`;
-  print(o, view, [
-    `${view.owner}`,
-    `  bonded         ${op.bonded} lamports (free ${free}, locked in disputes ${op.locked}, of which as challenger ${op.challengerLocked})`,
-    `  unbonding      ${op.unbonding}${op.unbonding > 0n ? ` (withdrawable from slot ${view.unbondReadySlot}${config.paused !== 0 ? ' at the earliest' : ''}; now ${slotLine(config, slot)})` : ''}`,
-    `  open disputes  ${op.openDisputes}`,
-    why,
-  ]);
+  const all = await read(
+    o,
+    (c) => operatorsView(c),
+    (api) => api.operators(),
+  );
+  print(
+    o,
+    all,
+    all.operators.length
+      ? [
+          `${slotLine(all)}; ${all.operators.length} operator(s); minimum bonds executor ${all.minExecutorBond}, challenger ${all.minChallengerBond} lamports`,
+          ...all.operators.flatMap((v) => bondLines(v, all)),
+        ]
+      : [`${slotLine(all)}; no bonds on the program (minimum for executors ${all.minExecutorBond} lamports)`],
+  );
   return 0;
 }
 

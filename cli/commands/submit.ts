@@ -1,9 +1,9 @@
-// `optinfer submit`: register the model if given a file, submit a job, optionally wait for its final state.
+// `optinfer submit`: register the model if given a file, submit a job, optionally wait for its final state (through client/).
 import { existsSync, readFileSync } from 'node:fs';
-import { OptinferError, isOptinferErrorCode } from '../../state/errors.ts';
+import { OptinferError } from '../../state/errors.ts';
 import { parseInputsJson, encodeTensorsJson } from '../../state/tensor-json.ts';
 import { isHash32 } from '../../state/types.ts';
-import { verifyInclusion, type InclusionProof } from '../../state/job.ts';
+import { OptinferClient, isOptinferApiError, type JobView } from '../../client/index.ts';
 
 interface SubmitOptions {
   model: string;
@@ -16,34 +16,6 @@ interface SubmitOptions {
 }
 
 const POLL_MS = 250;
-const TERMINAL = new Set(['finalized', 'invalid', 'failed']);
-
-async function call(url: string, init?: RequestInit): Promise<{ status: number; body: unknown }> {
-  let res: Response;
-  try {
-    res = await fetch(url, init);
-  } catch {
-    throw new OptinferError(
-      'UNAVAILABLE',
-      `cannot reach the sequencer at ${new URL(url).origin} (is \`npx optinfer dev\` running? pass --url)`,
-    );
-  }
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // Non-JSON bodies are reported as text.
-  }
-  if (res.status >= 400) {
-    const err = (body as { error?: { code?: string; message?: string } })?.error;
-    throw new OptinferError(
-      isOptinferErrorCode(err?.code) ? err.code : 'REMOTE',
-      `sequencer refused (HTTP ${res.status}): ${err?.message ?? text}`,
-    );
-  }
-  return { status: res.status, body };
-}
 
 function readFile(path: string, what: string): Buffer {
   try {
@@ -53,23 +25,36 @@ function readFile(path: string, what: string): Buffer {
   }
 }
 
+/** The node's refusals keep their code; an unreachable node says what to do. */
+async function call<T>(url: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (!isOptinferApiError(e)) throw e;
+    if (e.status === undefined && e.code === 'UNAVAILABLE')
+      throw new OptinferError(
+        'UNAVAILABLE',
+        `cannot reach the sequencer at ${new URL(url).origin} (is \`npx optinfer dev\` running? pass --url)`,
+        undefined,
+        { cause: e },
+      );
+    throw new OptinferError(e.code, `sequencer refused (HTTP ${e.status}): ${e.message}`, e.details, {
+      cause: e,
+    });
+  }
+}
+
 export async function submitCommand(o: SubmitOptions): Promise<number> {
-  const auth: Record<string, string> = o.apiKey ? { authorization: `Bearer ${o.apiKey}` } : {};
+  const api = new OptinferClient({ url: o.url, apiKey: o.apiKey, pollMs: POLL_MS });
   const inputs = parseInputsJson(readFile(o.input, 'input file').toString('utf8'), `input file '${o.input}'`);
   let modelId: string;
   if (existsSync(o.model)) {
-    const name = encodeURIComponent(
-      o.model
-        .split('/')
-        .pop()!
-        .replace(/\.onnx$/i, ''),
-    );
-    const r = await call(`${o.url}/v1/models?name=${name}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/octet-stream', ...auth },
-      body: new Uint8Array(readFile(o.model, 'model file')),
-    });
-    modelId = (r.body as { modelId: string }).modelId;
+    const name = o.model
+      .split('/')
+      .pop()!
+      .replace(/\.onnx$/i, '');
+    const bytes = new Uint8Array(readFile(o.model, 'model file'));
+    modelId = (await call(o.url, () => api.uploadModel(bytes, name))).modelId;
   } else if (isHash32(o.model)) {
     modelId = o.model;
   } else {
@@ -78,39 +63,45 @@ export async function submitCommand(o: SubmitOptions): Promise<number> {
       `--model: expected an ONNX file or a 64-hex model id, got '${o.model}' (no such file)`,
     );
   }
-  const r = await call(`${o.url}/v1/jobs`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...auth },
-    body: JSON.stringify({ modelId, inputs: encodeTensorsJson(inputs) }),
-  });
-  const { jobId } = r.body as { jobId: string };
+  const { jobId } = await call(o.url, () => api.submit({ modelId, inputs: encodeTensorsJson(inputs) }));
   if (!o.wait) {
     process.stdout.write(JSON.stringify({ jobId, modelId }) + '\n');
     return 0;
   }
   process.stderr.write(`job ${jobId} accepted\n`);
-  const deadline = Date.now() + o.timeoutMs;
-  let last = '';
-  for (;;) {
-    const { body } = await call(`${o.url}/v1/jobs/${jobId}`);
-    const job = body as { status: string; proof?: InclusionProof; batch?: { index: number } };
-    if (job.status !== last) {
-      last = job.status;
-      process.stderr.write(
-        `  ${new Date().toISOString()}  ${job.status}${job.batch ? ` (batch ${job.batch.index})` : ''}\n`,
-      );
-    }
-    if (TERMINAL.has(job.status)) {
-      const proofOk = job.proof ? verifyInclusion(job.proof) : false;
-      process.stdout.write(JSON.stringify({ ...job, proofVerified: proofOk }, null, 2) + '\n');
-      return job.status === 'finalized' && proofOk ? 0 : 1;
-    }
-    if (Date.now() > deadline) {
-      process.stderr.write(
-        `optinfer: gave up waiting after ${o.timeoutMs} ms; job ${jobId} is ${job.status}\n`,
-      );
-      return 1;
-    }
-    await new Promise((r) => setTimeout(r, POLL_MS));
+  let job: JobView;
+  try {
+    job = await call(o.url, () =>
+      api.wait(jobId, {
+        timeoutMs: o.timeoutMs,
+        onEvent: (e) =>
+          process.stderr.write(
+            `  ${new Date(e.at).toISOString()}  ${e.status}${e.phase === 'invalidated' ? ` (batch ${e.batch!.index}: lost a dispute; runs again)` : e.job.batch ? ` (batch ${e.job.batch.index})` : ''}\n`,
+          ),
+      }),
+    );
+  } catch (e) {
+    if (!(e instanceof OptinferError) || e.code !== 'TIMEOUT') throw e;
+    const status = (e.details as { status?: string } | undefined)?.status ?? 'not final';
+    process.stderr.write(`optinfer: gave up waiting after ${o.timeoutMs} ms; job ${jobId} is ${status}\n`);
+    return 1;
   }
+  const v = job.proof ? await call(o.url, () => api.verify(job)) : undefined;
+  // The proof checked here; where the node settles on a chain, the chain must also hold its root.
+  const proofOk = v !== undefined && v.proofValid && v.rootOnChain !== false && v.invalidated !== true;
+  process.stdout.write(
+    JSON.stringify(
+      {
+        ...job,
+        proofVerified: proofOk,
+        ...(v?.chain && {
+          onChain: { root: v.chain.root, finalized: v.chain.finalized, rootMatches: v.rootOnChain },
+        }),
+        ...(v?.problem && { proofProblem: v.problem }),
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  return job.status === 'finalized' && proofOk ? 0 : 1;
 }

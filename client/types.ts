@@ -1,0 +1,150 @@
+// The node's HTTP API as JSON: jobs, inclusion proofs, and the chain views (batches, disputes, bonds) it serves.
+
+/** A job's status as the node reports it (docs/PROTOCOL.md "Statuses"). */
+export type JobStatus = 'queued' | 'executing' | 'executed' | 'batched' | 'finalized' | 'invalid' | 'failed';
+
+/** One tensor in JSON: numbers (or decimal strings for 64-bit values), or raw little-endian bytes in base64. */
+export interface TensorJson {
+  dtype: string;
+  dims: number[];
+  data: (number | string | boolean)[] | { base64: string };
+}
+
+/** An inclusion proof: the signed record at `index` of the batch with root `batchRoot`. */
+export interface InclusionProof {
+  batchIndex: number;
+  batchRoot: string;
+  jobCount: number;
+  index: number;
+  /** The 168-byte job record, hex. */
+  record: string;
+  /** The executor's Ed25519 signature over the record, hex; the leaf is H(0x00 || record || signature). */
+  signature: string;
+  siblings: string[];
+}
+
+/** The fields of a job record, decoded (`fee` in lamports as a decimal string). */
+export interface JobRecordFields {
+  jobId: string;
+  modelId: string;
+  inputDigest: string;
+  outputDigest: string;
+  executor: string;
+  fee: string;
+}
+
+/** GET /v1/jobs/:id */
+export interface JobView {
+  jobId: string;
+  status: JobStatus;
+  modelId: string;
+  inputDigest: string;
+  fee: string;
+  createdAt: number;
+  executor?: string;
+  outputDigest?: string;
+  outputs?: Record<string, TensorJson>;
+  batch?: { index: number; root: string };
+  proof?: InclusionProof;
+  error?: string;
+  /** For a queued job: why no executor takes it now. */
+  waiting?: string;
+}
+
+/** GET /v1/models and /v1/models/:id (the fields a client needs). */
+export interface ModelInfo {
+  modelId: string;
+  name: string;
+  inputs: { name: string; dtype: string; dims: (number | string)[] }[];
+  outputs: { name: string; dtype: string; dims: (number | string)[] }[];
+  provable?: boolean;
+  [more: string]: unknown;
+}
+
+/** The chain's clock when a view was read; slots are decimal strings (u64). */
+export interface ChainClock {
+  slot: string;
+  /** The slot windows and clocks count in: slots spent paused left out. */
+  gameSlot: string;
+  paused: boolean;
+  /** Slot the current pause began, while paused. */
+  pauseStart: string | null;
+}
+
+/** GET /v1/chain/batches/:index: a batch as the program holds it. */
+export interface ChainBatchView extends ChainClock {
+  index: string;
+  /** null once the batch's account is closed (close_batch, after finalization): the root left with it. */
+  root: string | null;
+  /** Finalized and its account closed: only its invalidations (Job accounts) remain on chain. */
+  closed: boolean;
+  jobCount: number;
+  /** Game slot of the commit. */
+  commitSlot: string;
+  windowEndSlot: string;
+  windowEndGameSlot: string;
+  /** Inside its challenge window now. */
+  inWindow: boolean;
+  openDisputes: number;
+  /** How many of its jobs lost a dispute. */
+  invalidatedJobs: number;
+  /** Their positions in the batch. */
+  invalidatedPositions: number[];
+  finalized: boolean;
+}
+
+/** One dispute game as the program holds it. */
+export interface DisputeView {
+  address: string;
+  /** The Batch account's address, and its index. */
+  batch: string;
+  batchIndex: string | null;
+  job: number;
+  phase: string;
+  turn: 'executor' | 'challenger' | null;
+  winner: 'executor' | 'challenger' | null;
+  /** The layer the two sides disagree on, once known. */
+  layer: number | null;
+  moves: number;
+  clockSlots: { executor: string; challenger: string };
+  timeoutAtSlot: string | null;
+  timeoutAtGameSlot: string | null;
+  executor: string;
+  challenger: string;
+}
+
+/** GET /v1/disputes */
+export interface DisputesView extends ChainClock {
+  disputes: DisputeView[];
+}
+
+/** An operator's bond (lamports as decimal strings). */
+export interface OperatorView {
+  owner: string;
+  /** False when the key never bonded (every amount is then 0). */
+  exists: boolean;
+  /** What the node knows this key as (its executors, its challenger), when it knows. */
+  role?: string;
+  bonded: string;
+  locked: string;
+  challengerLocked: string;
+  unbonding: string;
+  unbondReadySlot: string;
+  unbondReadyGameSlot: string;
+  free: string;
+  openDisputes: number;
+  /** One lost dispute's stake (the program's min_executor_bond). */
+  executorStake: string;
+  /** Jobs not yet final its free bond covers as an executor. */
+  jobsCovered: string;
+}
+
+/** GET /v1/operators/:owner */
+export interface OperatorStatusView extends ChainClock, OperatorView {}
+
+/** GET /v1/operators */
+export interface OperatorsView extends ChainClock {
+  minExecutorBond: string;
+  minChallengerBond: string;
+  operators: OperatorView[];
+}

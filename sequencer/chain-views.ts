@@ -1,0 +1,195 @@
+// Read-only views of the program's accounts (batches, disputes, bonds) as JSON: what the node's API serves and `--rpc` commands print.
+import { PublicKey } from '@solana/web3.js';
+import {
+  PHASE,
+  SIDE,
+  freeBond,
+  gameSlot,
+  timeoutSlot,
+  toRealSlot,
+  windowEndSlot,
+  type ConfigAccount,
+  type OperatorAccount,
+  type SettlementClient,
+} from '../settlement/index.ts';
+import { OptinferError } from '../state/errors.ts';
+import type {
+  ChainBatchView,
+  ChainClock,
+  DisputeView,
+  DisputesView,
+  OperatorStatusView,
+  OperatorView,
+  OperatorsView,
+} from '../client/types.ts';
+
+const PHASE_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(PHASE).map(([k, v]) => [v, k.toLowerCase().replace('_', '-')]),
+);
+const side = (s: number) => (s === SIDE.EXECUTOR ? 'executor' : 'challenger');
+
+async function clockOf(
+  c: SettlementClient,
+): Promise<{ config: ConfigAccount; slot: bigint; clock: ChainClock }> {
+  const [config, slot] = await Promise.all([c.config(), c.sender.getSlot()]);
+  const paused = config.paused !== 0;
+  return {
+    config,
+    slot,
+    clock: {
+      slot: slot.toString(),
+      gameSlot: gameSlot(config, slot).toString(),
+      paused,
+      pauseStart: paused ? config.pauseStart.toString() : null,
+    },
+  };
+}
+
+/** Every dispute game (or only the unresolved ones), by batch and job. */
+export async function disputesView(c: SettlementClient, o: { open?: boolean } = {}): Promise<DisputesView> {
+  const [{ config, clock }, list, batches] = await Promise.all([
+    clockOf(c),
+    c.listDisputes({ open: o.open }),
+    c.listBatches(),
+  ]);
+  const indexOf = new Map(batches.map((b) => [b.address.toBase58(), b.batch.index.toString()]));
+  const disputes: DisputeView[] = list.map(({ address, dispute: d }) => {
+    const resolved = d.phase === PHASE.RESOLVED;
+    return {
+      address: address.toBase58(),
+      batch: d.batch.toBase58(),
+      batchIndex: indexOf.get(d.batch.toBase58()) ?? null,
+      job: d.jobIndex,
+      phase: PHASE_NAMES[d.phase] ?? String(d.phase),
+      turn: resolved ? null : side(d.turn),
+      winner: resolved ? side(d.winner) : null,
+      layer: d.phase >= PHASE.LAYER_REVEAL ? d.disagree : null,
+      moves: d.moves,
+      clockSlots: { executor: d.clock[0].toString(), challenger: d.clock[1].toString() },
+      // Clocks run in game time; the timeout is also given as the real slot it comes at.
+      timeoutAtSlot: resolved ? null : toRealSlot(config, timeoutSlot(d)).toString(),
+      timeoutAtGameSlot: resolved ? null : timeoutSlot(d).toString(),
+      executor: d.executor.toBase58(),
+      challenger: d.challenger.toBase58(),
+    };
+  });
+  return { ...clock, disputes };
+}
+
+/** The batch at `index` as committed on chain; NOT_FOUND (naming the next index) when it is not. */
+export async function chainBatchView(c: SettlementClient, index: bigint): Promise<ChainBatchView> {
+  const [{ config, slot, clock }, b] = await Promise.all([clockOf(c), c.fetchBatch(index)]);
+  if (!b && index < config.nextBatchIndex) {
+    // Committed (indices only grow), so closed by close_batch, which takes only finalized batches.
+    const positions = (await c.invalidatedJobs(index)).sort((x, y) => x - y);
+    return {
+      ...clock,
+      index: index.toString(),
+      root: null,
+      closed: true,
+      jobCount: 0,
+      commitSlot: '0',
+      windowEndSlot: '0',
+      windowEndGameSlot: '0',
+      inWindow: false,
+      openDisputes: 0,
+      invalidatedJobs: positions.length,
+      invalidatedPositions: positions,
+      finalized: true,
+    };
+  }
+  if (!b)
+    throw new OptinferError(
+      'NOT_FOUND',
+      `batch ${index} is not committed on chain (next index ${config.nextBatchIndex})`,
+    );
+  let positions: number[] = [];
+  if (b.invalidated > 0) {
+    const address = c.pdas.batch(index);
+    positions = (await c.listJobs())
+      .filter(({ job: j }) => j.batch.equals(address) && j.invalidated !== 0)
+      .map(({ job: j }) => j.jobIndex)
+      .sort((x, y) => x - y);
+  }
+  return {
+    ...clock,
+    index: b.index.toString(),
+    root: b.root.toString('hex'),
+    closed: false,
+    jobCount: b.jobCount,
+    commitSlot: b.commitSlot.toString(),
+    windowEndSlot: windowEndSlot(b, config).toString(),
+    windowEndGameSlot: (b.commitSlot + b.challengeWindow).toString(),
+    inWindow: gameSlot(config, slot) < b.commitSlot + b.challengeWindow,
+    openDisputes: b.openDisputes,
+    invalidatedJobs: b.invalidated,
+    invalidatedPositions: positions,
+    finalized: b.finalized !== 0,
+  };
+}
+
+function operatorView(owner: PublicKey, op: OperatorAccount | null, config: ConfigAccount): OperatorView {
+  const stake = config.minExecutorBond;
+  const free = op ? freeBond(op) : 0n;
+  return {
+    owner: owner.toBase58(),
+    exists: op !== null,
+    bonded: (op?.bonded ?? 0n).toString(),
+    locked: (op?.locked ?? 0n).toString(),
+    challengerLocked: (op?.challengerLocked ?? 0n).toString(),
+    unbonding: (op?.unbonding ?? 0n).toString(),
+    unbondReadySlot: op ? toRealSlot(config, op.unbondReadySlot).toString() : '0',
+    unbondReadyGameSlot: (op?.unbondReadySlot ?? 0n).toString(),
+    free: free.toString(),
+    openDisputes: op?.openDisputes ?? 0,
+    executorStake: stake.toString(),
+    // What the sequencer allows an executor: at most this many jobs not yet final.
+    jobsCovered: (stake > 0n ? free / stake : 0n).toString(),
+  };
+}
+
+/** A base58 public key, or INVALID_INPUT naming what it got. */
+export function ownerKey(what: string, v: string): PublicKey {
+  try {
+    return new PublicKey(v);
+  } catch {
+    throw new OptinferError(
+      'INVALID_INPUT',
+      `${what}: expected a base58 public key, got ${JSON.stringify(v.slice(0, 60))}`,
+    );
+  }
+}
+
+/** One operator's bond (a key that never bonded is `exists: false`, every amount 0). */
+export async function operatorStatusView(
+  c: SettlementClient,
+  owner: PublicKey,
+  roles?: ReadonlyMap<string, string>,
+): Promise<OperatorStatusView> {
+  const [{ config, clock }, op] = await Promise.all([clockOf(c), c.fetchOperator(owner)]);
+  const v = operatorView(owner, op, config);
+  const role = roles?.get(v.owner);
+  return { ...clock, ...v, ...(role && { role }) };
+}
+
+/** Every bond on the program, with the role `roles` names for each known key; the named keys first, even unbonded. */
+export async function operatorsView(
+  c: SettlementClient,
+  roles: ReadonlyMap<string, string> = new Map(),
+): Promise<OperatorsView> {
+  const [{ config, clock }, list] = await Promise.all([clockOf(c), c.listOperators()]);
+  const byOwner = new Map(list.map(({ operator }) => [operator.owner.toBase58(), operator]));
+  const operators: OperatorView[] = [];
+  for (const [owner, role] of roles) {
+    operators.push({ ...operatorView(new PublicKey(owner), byOwner.get(owner) ?? null, config), role });
+    byOwner.delete(owner);
+  }
+  for (const [owner, op] of [...byOwner].sort(([a], [b]) => (a < b ? -1 : 1)))
+    operators.push(operatorView(new PublicKey(owner), op, config));
+  return {
+    ...clock,
+    minExecutorBond: config.minExecutorBond.toString(),
+    minChallengerBond: config.minChallengerBond.toString(),
+    operators,
+  };
+}
