@@ -237,3 +237,33 @@ test('stake escape: raising min_executor_bond mid-window does not let one job st
   }
   assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
 });
+
+// Review 13b. Before: update_config paired a 2 bps bounty with a 100 SOL stake (20M lamports, within
+// the bounds), and a game on a batch committed at a 5 SOL stake paid the new 2 bps of 5 SOL: 1M
+// lamports, less than the Dispute and Job rent the honest winner paid, which ended 7,951,640
+// lamports poorer. Now each batch keeps the bounty it was committed with, checked with its stake.
+test('retroactive bounty: a bounty lowered after a batch commits does not underpay a winner on that batch', async () => {
+  const m = mlpModel();
+  const w = new World();
+  await w.init();
+  await w.registerModel(m);
+  const bad = w.trace(cheatLayers(m, 3, 1));
+  const e = await w.operator(PARAMS.minExecutorBond);
+  const batch = await w.commitBatch(0, e, w.outputDigest(bad));
+  assert.equal((await w.client.fetchBatch(0n))!.bountyBps, PARAMS.bountyBps, 'the batch keeps its bounty');
+  const params = { minExecutorBond: 100n * SOL, bountyBps: 2 };
+  w.must(await attempt(w.client.updateConfig(w.authority, { params })), 'update_config');
+  const honest = await w.operator(5n * SOL);
+  const holding = () => w.balance(honest.publicKey) + w.balance(w.client.pdas.operator(honest.publicKey));
+  const before = holding();
+  const { dispute, res } = await w.openDispute(honest, batch, 1);
+  w.must(res, 'open_dispute');
+  w.warp(PARAMS.clockSlots + 1n);
+  w.must(await w.claimTimeout(honest, dispute), 'claim_timeout');
+  const d = await w.dispute(dispute);
+  assert.equal(d.winner, SIDE.CHALLENGER);
+  assert.equal(d.bountyBps, PARAMS.bountyBps, "the game pays the batch's bounty, not the lowered one");
+  assert.equal(d.executorStake, PARAMS.minExecutorBond, "the batch's stake");
+  assert.ok(holding() > before, `the honest winner ends ${before - holding()} lamports poorer`);
+  assert.equal(w.unaccountedLamports(), 0n, 'lamports conserved');
+});
