@@ -538,6 +538,19 @@ export class SettlementClient {
       [payer],
     );
   }
+  /**
+   * Pays a job's payer the Job rent refund the account holds: when another challenger's game
+   * invalidated the job, the resolution repaid the payer's Job rent there (anyone may send it).
+   */
+  async refundJobRent(sender: Signer, batch: U64 | PublicKey, jobIndex: number) {
+    const j = await this.fetchJob(batch, jobIndex);
+    if (!j) throw new OptinferError('NOT_FOUND', `job ${jobIndex}: no account`);
+    return this.send(
+      ['refund_job_rent'],
+      [this.ix.refundJobRent({ batch: j.batch, jobIndex, payer: j.payer })],
+      [sender],
+    );
+  }
   /** Closes `owner`'s Operator account after a full withdrawal; the rent goes back to `owner`. */
   closeOperator(owner: Signer) {
     return this.send(['close_operator'], [this.ix.closeOperator({ owner: owner.publicKey })], [owner]);

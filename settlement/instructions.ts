@@ -37,7 +37,8 @@ export type InstructionName =
   | 'close_batch'
   | 'close_dispute'
   | 'close_job'
-  | 'close_operator';
+  | 'close_operator'
+  | 'refund_job_rent';
 
 /** Most instruction data @coral-xyz/anchor's coder encodes (its scratch buffer). */
 export const MAX_INSTRUCTION_DATA = 1000;
@@ -509,6 +510,10 @@ export class InstructionBuilder {
       {},
       { job: this.pdas.job(p.batch, p.jobIndex), payer: p.payer, batch: p.batch },
     );
+  }
+  /** Pays an invalidated job's payer the rent refund its Job account holds (anyone may send it). */
+  refundJobRent(p: { batch: PublicKey; jobIndex: number; payer: PublicKey }) {
+    return this.ix('refund_job_rent', {}, { job: this.pdas.job(p.batch, p.jobIndex), payer: p.payer });
   }
   /** Closes `owner`'s emptied Operator account (nothing bonded, locked, unbonding, no open game). */
   closeOperator(p: { owner: PublicKey }) {

@@ -5,10 +5,13 @@ import { closable, type SettlementClient } from './client.ts';
 
 /** One account closed and the lamports it returned. */
 export interface Reclaimed {
-  kind: 'batch' | 'dispute' | 'job';
+  kind: 'batch' | 'dispute' | 'job' | 'job-refund';
   address: PublicKey;
   lamports: bigint;
 }
+
+/** The rent-exempt minimum of an account of `len` data bytes (the runtime's 3480 lamports per byte-year, 2 years, 128 bytes of overhead). */
+export const rentExempt = (len: number): bigint => BigInt(128 + len) * 6960n;
 
 /**
  * Closes every finalized batch whose rent `payer` paid once its grace is over (close_batch): the sequencer's
@@ -33,7 +36,7 @@ export async function reclaimBatches(client: SettlementClient, payer: Signer): P
 /**
  * Closes `challenger`'s resolved games and the upheld Job accounts it paid for, once their batch is final
  * (finalized, or already closed): the challenger's reclaim. A job a game invalidated keeps its account (the verdict
- * record); the program refuses to close it.
+ * record); when another challenger's game invalidated it, the Job rent refund it holds is paid out (refund_job_rent).
  */
 export async function reclaimGames(client: SettlementClient, challenger: Signer): Promise<Reclaimed[]> {
   const me = challenger.publicKey;
@@ -53,6 +56,16 @@ export async function reclaimGames(client: SettlementClient, challenger: Signer)
     out.push({ kind: 'dispute', address, lamports });
   }
   for (const { address, job: j } of jobs) {
+    // A job another challenger invalidated holds this payer's rent refund above its own rent.
+    if (j.payer.equals(me) && j.invalidated !== 0) {
+      const data = await client.sender.getAccountData(address);
+      const lamports = (await client.sender.getBalance(address)) - rentExempt(data?.length ?? 0);
+      if (lamports > 0n) {
+        await client.refundJobRent(challenger, j.batch, j.jobIndex);
+        out.push({ kind: 'job-refund', address, lamports });
+      }
+      continue;
+    }
     if (!j.payer.equals(me) || j.invalidated !== 0 || j.openGames !== 0 || !final(j.batch)) continue;
     const lamports = await client.sender.getBalance(address);
     await client.closeJob(challenger, j.batch, j.jobIndex);

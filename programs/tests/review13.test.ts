@@ -267,3 +267,54 @@ test('retroactive bounty: a bounty lowered after a batch commits does not underp
   assert.ok(holding() > before, `the honest winner ends ${before - holding()} lamports poorer`);
   assert.equal(w.unaccountedLamports(), 0n, 'lamports conserved');
 });
+
+// Review 13b. Before: the honest challenger opened first and paid the Job account; the cheater's
+// sybil opened right after, the cheater moved just in time in the honest game and never in the
+// sybil's, so the sybil's claim_timeout invalidated the job first. The honest game was moot and
+// end_moot_game returned only its Dispute rent: the honest challenger ended 1,319,560 lamports
+// poorer. Now the resolution repays the Job rent to its payer from the vault's share.
+test('laundering front-run: a sybil that invalidates the job first does not leave the honest challenger that paid the Job account poorer', async () => {
+  const m = mlpModel();
+  const w = new World();
+  await w.init();
+  await w.registerModel(m);
+  const bad = w.trace(cheatLayers(m, 3, 1));
+  const good = w.trace(run(m));
+  const e = await w.operator(PARAMS.minExecutorBond);
+  const batch = await w.commitBatch(0, e, w.outputDigest(bad));
+  const honest = await w.operator(5n * SOL);
+  const sybil = await w.operator(5n * SOL);
+  const holding = (k: Keypair) => w.balance(k.publicKey) + w.balance(w.client.pdas.operator(k.publicKey));
+  const before = holding(honest);
+  const vaultBefore = w.balance(w.client.pdas.vault());
+  const cheater = new Player(w, e, bad);
+  const h = new Player(w, honest, good);
+  const g = await w.openDispute(honest, batch, 1);
+  w.must(g.res, 'honest open_dispute');
+  const s = await w.openDispute(sybil, batch, 1);
+  w.must(s.res, 'sybil open_dispute');
+  w.warp(PARAMS.clockSlots - 2n);
+  w.must(await cheater.commitTrace(g.dispute), 'cheater commit_trace in the honest game, just in time');
+  w.must(await h.commitTrace(g.dispute), 'honest commit_trace');
+  w.warp(3n);
+  w.must(await w.claimTimeout(sybil, s.dispute), 'sybil claim_timeout');
+  assert.equal((await w.claimTimeout(honest, g.dispute)).ok, false, 'the honest game is moot');
+  w.must(await w.endMootGame(honest, g.dispute), 'end_moot_game');
+  const job = w.client.pdas.job(batch.address, 1);
+  const jobRent = w.balance(job) / 2n;
+  // Anyone may pay the refund out; it goes to the payer only, once.
+  w.must(await attempt(w.client.refundJobRent(sybil, batch.address, 1)), 'refund_job_rent');
+  const again = await attempt(w.client.refundJobRent(sybil, batch.address, 1));
+  assert.equal(again.error, 'NoRefund');
+  assert.equal(w.balance(job), jobRent, 'the verdict record keeps its own rent');
+  const cost = before - holding(honest);
+  // What remains is the transaction fees it paid (5,000 lamports a signature).
+  assert.ok(cost <= 50_000n, `the honest challenger ends ${cost} lamports poorer`);
+  const stake = PARAMS.minExecutorBond;
+  assert.equal(
+    w.balance(w.client.pdas.vault()) - vaultBefore,
+    stake - (stake * BigInt(PARAMS.bountyBps)) / 10_000n - jobRent,
+    "the refund came out of the vault's share",
+  );
+  assert.equal(w.unaccountedLamports(), 0n, 'lamports conserved');
+});

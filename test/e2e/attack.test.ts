@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import type { PublicKey } from '@solana/web3.js';
 import { PHASE, SIDE, type OperatorAccount } from '../../settlement/index.ts';
 import { verifyInclusion } from '../../state/job.ts';
+import { rentExempt } from '../../settlement/reclaim.ts';
 import { waitFor } from '../helpers/node-process.ts';
 import {
   BOUNTY_BPS,
@@ -144,9 +145,19 @@ async function scenario(
       if (!r.challengerCheat) assert.ok(gain >= 0n, `${r.name}: honest challenger lost bond`);
       assert.equal(after.get(r.name)!.locked, 0n);
     }
+    // A job invalidated by a challenger that did not pay its Job account repays that payer's Job
+    // rent from the vault's share (refund_job_rent pays it out of the Job account later).
+    let refunds = 0n;
+    for (const { dispute: d } of won) {
+      const j = await c.client.fetchJob(d.batch, d.jobIndex);
+      if (j && !j.payer.equals(d.challenger)) {
+        const data = await c.client.sender.getAccountData(c.client.pdas.job(d.batch, d.jobIndex));
+        refunds += rentExempt(data!.length);
+      }
+    }
     assert.equal(
       treasuryAfter - treasuryBefore,
-      slashedTotal - bounties,
+      slashedTotal - bounties - refunds,
       'the vault did not get the remainder',
     );
   } catch (e) {

@@ -143,6 +143,8 @@ pub enum OptinferError {
     JobIsVerdict,
     #[msg("The operator still has bonded, locked or unbonding lamports or an open game")]
     OperatorNotEmpty,
+    #[msg("The job holds no rent refund: it is not invalidated, or its payer won it or was already repaid")]
+    NoRefund,
 }
 
 impl From<ReadError> for OptinferError {

@@ -139,6 +139,13 @@ pub struct JobClosed {
     pub lamports: u64,
 }
 #[event]
+pub struct JobRentRefunded {
+    pub batch: Address,
+    pub job_index: u32,
+    pub payer: Address,
+    pub lamports: u64,
+}
+#[event]
 pub struct OperatorClosed {
     pub owner: Address,
     pub lamports: u64,

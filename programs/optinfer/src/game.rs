@@ -280,6 +280,9 @@ pub struct Parties<'a> {
     pub challenger_view: AccountView,
     /// The vault PDA: program-owned and rent-exempt, so any share it receives lands.
     pub vault_view: AccountView,
+    /// The Job account, which holds the refund of its rent for its payer when another challenger's
+    /// game invalidates the job (close_job pays it out).
+    pub job_view: AccountView,
 }
 
 /// Ends the game: unlocks the challenger's stake, and the job's executor stake when the executor
@@ -360,7 +363,16 @@ pub fn resolve(d: &mut Dispute, dispute_key: &Address, winner: u8, p: Parties) -
         )
     };
     let bounty = bps_of(stake, bounty_bps);
-    let rest = stake - bounty;
+    let mut rest = stake - bounty;
+    // When another challenger invalidates the job first (a cheater's sybil can time its game to),
+    // the challenger that paid the Job account, kept as the verdict record, is repaid its rent
+    // from the vault's share: it sits in the Job account above its rent until close_job.
+    if winner == SIDE_CHALLENGER && p.job.payer != d.challenger {
+        let refund = core::cmp::min(job_rent()?, rest);
+        rest -= refund;
+        let mut jv = p.job_view;
+        jv.set_lamports(jv.lamports().checked_add(refund).ok_or(OptinferError::Overflow)?);
+    }
     loser_op.bonded = PodU64::from(
         loser_op
             .bonded
@@ -429,11 +441,13 @@ pub fn finish(
     winner: u8,
 ) -> Result<()> {
     let key = *dispute.address();
+    let job_view = *job.account();
     let parties = Parties {
         job: &mut *job,
         executor_view: *executor_operator.account(),
         challenger_view: *challenger_operator.account(),
         vault_view: *vault.account(),
+        job_view,
         batch: &mut *batch,
         executor_op: &mut *executor_operator,
         challenger_op: &mut *challenger_operator,

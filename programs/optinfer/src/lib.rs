@@ -208,6 +208,11 @@ pub mod optinfer {
     pub fn close_operator(ctx: &mut Context<CloseOperator>) -> Result<()> {
         instructions::close_operator::close_operator(ctx)
     }
+
+    #[discrim = 30]
+    pub fn refund_job_rent(ctx: &mut Context<RefundJobRent>) -> Result<()> {
+        instructions::refund_job_rent::refund_job_rent(ctx)
+    }
 }
 
 /// Aborts after Anchor's panic hook logged the location; the upstream BPF target has no unwinding.

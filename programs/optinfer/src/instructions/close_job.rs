@@ -1,5 +1,6 @@
 //! Anyone: closes a Job account its games did not invalidate once its batch is final, its rent to the
-//! challenger that paid it; an invalidated job's account stays as its verdict record.
+//! challenger that paid it; an invalidated job's account stays as its verdict record (refund_job_rent
+//! pays its payer the rent refund it holds when another challenger invalidated the job).
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
