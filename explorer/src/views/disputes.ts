@@ -98,7 +98,7 @@ function clock(side: 'executor' | 'challenger', d: DisputeView, gameSlot: bigint
   return h(
     'div',
     { class: `clock ${running ? 'running' : ''}`, 'data-clock': side },
-    h('span', { class: 'label' }, side, running ? ' ⏱' : ''),
+    h('span', { class: 'label' }, side, running && h('span', { class: 'to-move' }, ' to move')),
     h('span', { class: 'track' }, h('span', { class: 'fill', style: `width:${Math.min(100, pct)}%` })),
     h('span', { class: 'muted' }, `${left} slots ≈ ${((Number(left) * SLOT_MS) / 1000).toFixed(0)}s`),
   );
@@ -151,6 +151,39 @@ function stepRow(s: NarrowingStep, i: number, d: DisputeView): HTMLElement {
   );
 }
 
+/** The executor's half of a round already on chain, the challenger's answer awaited: shown as a probe on the last row. */
+function halfMove(d: DisputeView, steps: NarrowingStep[]): HTMLElement | null {
+  const last = steps.at(-1);
+  if (d.turn !== 'challenger' || !last) return null;
+  let label: string;
+  let cells: HTMLElement[];
+  if (d.phase === 'layer-bisect' && last.kind === 'layers') {
+    const mid = last.lo + Math.floor((last.hi - last.lo) / 2);
+    label = `executor revealed layer ${mid}; the challenger answers`;
+    cells =
+      d.layerCount <= 64
+        ? Array.from({ length: d.layerCount }, (_, k) =>
+            h('span', {
+              class: k === mid ? 'cell probe' : k >= last.lo && k <= last.hi ? 'cell in' : 'cell',
+            }),
+          )
+        : [];
+  } else if (d.phase === 'layer-reveal') {
+    label = `executor opened layer ${d.disagree}; the challenger opens its own`;
+    cells = [];
+  } else if (d.phase === 'chunk-bisect' && last.kind === 'chunk') {
+    label = `executor revealed both children of chunk node ${last.index}; the challenger answers`;
+    cells = [];
+  } else return null;
+  return h(
+    'li',
+    { class: 'step pending', 'data-step': 'pending' },
+    h('span', { class: 'move muted' }, 'half-move'),
+    h('span', { class: 'track cells' }, cells),
+    h('span', { class: 'what' }, label),
+  );
+}
+
 function disputeCard(d: DisputeView, gameSlot: bigint, roles: Map<string, string>): HTMLElement {
   const resolved = d.phase === 'resolved';
   const steps = narrowing(d);
@@ -196,6 +229,7 @@ function disputeCard(d: DisputeView, gameSlot: bigint, roles: Map<string, string
           'ol',
           { class: 'narrowing', 'data-testid': 'narrowing' },
           steps.map((s, i) => stepRow(s, i, d)),
+          halfMove(d, steps),
         )
       : h('p', { class: 'muted' }, 'Waiting for both traces.'),
     outcome,
