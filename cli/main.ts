@@ -135,6 +135,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
           `  settlement   ${config.rpc ? `the optinfer program at ${config.rpc.rpc}` : config.chain === 'litesvm' ? `the optinfer program in an in-process Solana VM (LiteSVM), saved in ${resolve(config.dataDir, 'chain.json')}` : 'local timer (no chain); --chain litesvm settles on the program'}`,
           `  API          ${config.apiKeys?.length ? `${config.apiKeys.length} API key(s) for uploads and jobs${config.rateLimit ? `, ${config.rateLimit} requests/s each` : ''}` : `open, no API key (--api-key KEY to require one)${config.rateLimit ? `, ${config.rateLimit} requests/s per address` : ''}`}`,
           `  demo model   ${m.modelId} (${m.name}; input ${m.inputs.map((i) => `${i.name} ${i.dtype} [${i.dims.join(',')}]`).join(', ')})`,
+          `  explorer     ${node.url}/explorer`,
           `try:  curl ${node.url}/v1/models`,
           '',
         ].join('\n'),

@@ -111,6 +111,31 @@ export interface DisputeView {
   timeoutAtGameSlot: string | null;
   executor: string;
   challenger: string;
+  /** Layers in the disputed trace (0 until the traces are in). */
+  layerCount: number;
+  /** Layers 0..agreed-1 agreed, `disagree` disputed: null until both traces are in (the bisection's range). */
+  agreed: number | null;
+  disagree: number | null;
+  /** Both sides revealed layer `disagree` and their headers differ: the one-step decides on the header alone. */
+  headerMismatch: boolean;
+  /** Levels of the disputed layer's chunk tree, its current node's level and index: null until both revealed it. */
+  chunkDepth: number | null;
+  chunkLevel: number | null;
+  chunkIndex: number | null;
+  /** Output elements the one-step recomputation has done so far (it may take several transactions). */
+  stepDone: number;
+  /** Each side's clock budget when the game opened (the Config's clock_slots now), game slots. */
+  clockBudgetSlots: string;
+  /** Game slot of the last move. */
+  lastMoveGameSlot: string;
+  executorStake: string;
+  challengerStake: string;
+  /**
+   * For a resolved game: `one-step` when the narrowing had reached one chunk (or the header) so the program's
+   * recomputation decided, else `timeout` (a side ran out of clock first). Read from the final state: a timeout
+   * claimed at the one-step itself also reads as `one-step`.
+   */
+  decidedBy: 'one-step' | 'timeout' | null;
 }
 
 /** GET /v1/disputes */

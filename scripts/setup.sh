@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Installs everything optinfer needs on a fresh Debian machine (idempotent): nats-server, npm packages, the SBF toolchain.
+# Installs everything optinfer needs on a fresh Debian machine (idempotent): nats-server, chromium, npm packages, the SBF toolchain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then
-  echo "[setup] apt-get install nats-server"
+# Debian packages: nats-server (the bus), chromium (the explorer's browser suite, driven by playwright-core).
+APT=()
+if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then APT+=(nats-server); fi
+if [ ! -x /usr/bin/chromium ]; then APT+=(chromium); fi
+if [ ${#APT[@]} -gt 0 ]; then
+  echo "[setup] apt-get install ${APT[*]}"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nats-server
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${APT[@]}"
 else
-  echo "[setup] nats-server present"
+  echo "[setup] nats-server and chromium present"
 fi
 
 # `npm install`, not `npm ci`: the lockfile is committed and honoured, but npm ci refuses it because this

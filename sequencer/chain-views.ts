@@ -9,10 +9,14 @@ import {
   toRealSlot,
   windowEndSlot,
   type ConfigAccount,
+  type DisputeAccount,
   type OperatorAccount,
   type SettlementClient,
 } from '../settlement/index.ts';
 import { OptinferError } from '../state/errors.ts';
+import { treeDepth } from '../state/merkle.ts';
+import { decodeStoredHeader } from '../state/optable.ts';
+import { chunkCount, dtypeFromCode, elementCount, elementSize } from '../state/tensor.ts';
 import type {
   ChainBatchView,
   ChainClock,
@@ -45,6 +49,52 @@ async function clockOf(
   };
 }
 
+/** The chunk index the program stores when the two revealed headers differ (state/dispute.rs CHUNK_HEADER). */
+const CHUNK_HEADER = 0xffffffff;
+const isZero = (b: Buffer | undefined) => !b || b.every((x) => x === 0);
+
+/** Where the bisection stands, for the explorer's picture (client/bisection.ts replays the path from it). */
+function narrowingState(
+  d: DisputeAccount,
+): Pick<
+  DisputeView,
+  | 'layerCount'
+  | 'agreed'
+  | 'disagree'
+  | 'headerMismatch'
+  | 'chunkDepth'
+  | 'chunkLevel'
+  | 'chunkIndex'
+  | 'decidedBy'
+> {
+  // The challenger's trace (the second) sets the range; its chunk root, the chunk descent's start.
+  const traced = !isZero(d.traceRoot[1]);
+  const revealed = traced && !isZero(d.chunkRoot[1]);
+  const headerMismatch = revealed && d.chunkIndex === CHUNK_HEADER;
+  let chunkDepth: number | null = null;
+  if (revealed && !headerMismatch) {
+    try {
+      const h = decodeStoredHeader(d.header[0]);
+      const dtype = dtypeFromCode(h.dtype);
+      chunkDepth = dtype ? treeDepth(chunkCount(elementSize(dtype) * elementCount(h.dims))) : null;
+    } catch {
+      chunkDepth = null;
+    }
+  }
+  const resolved = d.phase === PHASE.RESOLVED;
+  const narrowed = revealed && (headerMismatch || d.chunkLevel === 0);
+  return {
+    layerCount: d.layerCount,
+    agreed: traced ? d.agreed : null,
+    disagree: traced ? d.disagree : null,
+    headerMismatch,
+    chunkDepth,
+    chunkLevel: chunkDepth === null ? null : d.chunkLevel,
+    chunkIndex: chunkDepth === null ? null : d.chunkIndex,
+    decidedBy: resolved ? (narrowed ? 'one-step' : 'timeout') : null,
+  };
+}
+
 /** Every dispute game (or only the unresolved ones), by batch and job. */
 export async function disputesView(c: SettlementClient, o: { open?: boolean } = {}): Promise<DisputesView> {
   const [{ config, clock }, list, batches] = await Promise.all([
@@ -71,6 +121,12 @@ export async function disputesView(c: SettlementClient, o: { open?: boolean } = 
       timeoutAtGameSlot: resolved ? null : timeoutSlot(d).toString(),
       executor: d.executor.toBase58(),
       challenger: d.challenger.toBase58(),
+      ...narrowingState(d),
+      stepDone: d.stepDone,
+      clockBudgetSlots: config.clockSlots.toString(),
+      lastMoveGameSlot: d.lastMoveSlot.toString(),
+      executorStake: d.executorStake.toString(),
+      challengerStake: d.challengerStake.toString(),
     };
   });
   return { ...clock, disputes };

@@ -1,5 +1,6 @@
-// The sequencer's HTTP API (fastify): models, jobs with results and inclusion proofs, batches, the chain's views, health and metrics.
+// The sequencer's HTTP API (fastify): models, jobs with results and inclusion proofs, batches, the chain's views, health, metrics and the explorer.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
@@ -497,6 +498,26 @@ function build(opts: {
     },
   );
 
+  // The explorer (explorer/dist, built by scripts/build-explorer.mjs and committed): its assets, and its page at
+  // every other address under /explorer, so /explorer/jobs/<id> is a link anyone can open.
+  const page = (file: string) => explorerFile(file) ?? explorerFile('index.html');
+  const sendExplorer = (reply: FastifyReply, name: string) => {
+    const f = page(name);
+    if (!f) {
+      return sendError(
+        reply,
+        'NOT_FOUND',
+        'the explorer is not built in this checkout (explorer/dist); run npm run build:explorer',
+      );
+    }
+    return reply.header('content-type', f.type).header('cache-control', 'no-cache').send(f.body);
+  };
+  app.get('/explorer', async (_req, reply) => sendExplorer(reply, 'index.html'));
+  app.get('/explorer/*', async (req, reply) => {
+    const rest = (req.params as { '*': string })['*'];
+    return sendExplorer(reply, EXPLORER_ASSETS.has(rest) ? rest : 'index.html');
+  });
+
   app.get('/v1/models', async () => seq.listModels());
 
   app.get('/v1/models/:id', async (req) => {
@@ -609,6 +630,31 @@ function build(opts: {
   });
 
   return app;
+}
+
+/** The files explorer/dist holds, by name, with their media types. */
+const EXPLORER_ASSETS = new Map([
+  ['index.html', 'text/html; charset=utf-8'],
+  ['explorer.js', 'text/javascript; charset=utf-8'],
+  ['explorer.css', 'text/css; charset=utf-8'],
+]);
+const EXPLORER_DIST = new URL('../explorer/dist/', import.meta.url);
+const explorerCache = new Map<string, { type: string; body: Buffer }>();
+
+/** One file of the built explorer (read once), or undefined when this checkout has no build. */
+function explorerFile(name: string): { type: string; body: Buffer } | undefined {
+  const type = EXPLORER_ASSETS.get(name);
+  if (!type) return undefined;
+  let f = explorerCache.get(name);
+  if (!f) {
+    try {
+      f = { type, body: readFileSync(new URL(name, EXPLORER_DIST)) };
+    } catch {
+      return undefined;
+    }
+    explorerCache.set(name, f);
+  }
+  return f;
 }
 
 /** Passes an upload through, refusing it (INVALID_MODEL) as soon as its bytes stop looking like an ONNX model. */
