@@ -238,18 +238,25 @@ test('stake escape: raising min_executor_bond mid-window does not let one job st
   assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
 });
 
-// Review 13b. Before: update_config paired a 2 bps bounty with a 100 SOL stake (20M lamports, within
-// the bounds), and a game on a batch committed at a 5 SOL stake paid the new 2 bps of 5 SOL: 1M
-// lamports, less than the Dispute and Job rent the honest winner paid, which ended 7,951,640
-// lamports poorer. Now each batch keeps the bounty it was committed with, checked with its stake.
-test('retroactive bounty: a bounty lowered after a batch commits does not underpay a winner on that batch', async () => {
+/** The mlp model registered, and batch 0 holding job 1's wrong result (layer 3) from an executor bonded one stake. */
+async function committedLie() {
   const m = mlpModel();
   const w = new World();
   await w.init();
   await w.registerModel(m);
   const bad = w.trace(cheatLayers(m, 3, 1));
+  const good = w.trace(run(m));
   const e = await w.operator(PARAMS.minExecutorBond);
   const batch = await w.commitBatch(0, e, w.outputDigest(bad));
+  return { w, e, bad, good, batch };
+}
+
+// Review 13b. Before: update_config paired a 2 bps bounty with a 100 SOL stake (20M lamports, within
+// the bounds), and a game on a batch committed at a 5 SOL stake paid the new 2 bps of 5 SOL: 1M
+// lamports, less than the Dispute and Job rent the honest winner paid, which ended 7,951,640
+// lamports poorer. Now each batch keeps the bounty it was committed with, checked with its stake.
+test('retroactive bounty: a bounty lowered after a batch commits does not underpay a winner on that batch', async () => {
+  const { w, batch } = await committedLie();
   assert.equal((await w.client.fetchBatch(0n))!.bountyBps, PARAMS.bountyBps, 'the batch keeps its bounty');
   const params = { minExecutorBond: 100n * SOL, bountyBps: 2 };
   w.must(await attempt(w.client.updateConfig(w.authority, { params })), 'update_config');
@@ -274,14 +281,7 @@ test('retroactive bounty: a bounty lowered after a batch commits does not underp
 // end_moot_game returned only its Dispute rent: the honest challenger ended 1,319,560 lamports
 // poorer. Now the resolution repays the Job rent to its payer from the vault's share.
 test('laundering front-run: a sybil that invalidates the job first does not leave the honest challenger that paid the Job account poorer', async () => {
-  const m = mlpModel();
-  const w = new World();
-  await w.init();
-  await w.registerModel(m);
-  const bad = w.trace(cheatLayers(m, 3, 1));
-  const good = w.trace(run(m));
-  const e = await w.operator(PARAMS.minExecutorBond);
-  const batch = await w.commitBatch(0, e, w.outputDigest(bad));
+  const { w, e, bad, good, batch } = await committedLie();
   const honest = await w.operator(5n * SOL);
   const sybil = await w.operator(5n * SOL);
   const holding = (k: Keypair) => w.balance(k.publicKey) + w.balance(w.client.pdas.operator(k.publicKey));
