@@ -12,12 +12,23 @@ import { Store } from '../../state/store.ts';
 import { verifyInclusion } from '../../state/job.ts';
 import { natsSkipReason } from '../helpers/nats-server.ts';
 import { stopNode, waitFor } from '../helpers/node-process.ts';
-import { EXECUTOR_BOND, MIN_EXECUTOR_BOND, startCluster, type Cluster, type JobResult } from './cluster.ts';
+import {
+  BOUNTY_BPS,
+  EXECUTOR_BOND,
+  MIN_EXECUTOR_BOND,
+  startCluster,
+  type Cluster,
+  type JobResult,
+} from './cluster.ts';
 
 /** Jobs accepted before the kill, then after it, paced so they land while the stream elects a new leader. */
 const JOBS_BEFORE_KILL = 4;
 const JOBS_AFTER_KILL = 4;
 const SUBMIT_GAP_MS = 500;
+
+/** The program's bounty split (game.rs bps_of), exact in integers. */
+const bpsOf = (amount: bigint, bps: number) =>
+  (amount / 10_000n) * BigInt(bps) + ((amount % 10_000n) * BigInt(bps)) / 10_000n;
 
 /** The stream's current leader (a server name), asked through any live server; undefined while it has none. */
 async function streamLeader(nc: NatsConnection, stream: string): Promise<string | undefined> {
@@ -111,9 +122,13 @@ test(
         assert.equal(j.outputDigest, submitted[i].expected, `job ${j.jobId}: wrong final output`);
         assert.ok(honestKeys.has(j.executor!), `job ${j.jobId}: finalized from the cheater`);
         assert.ok(j.proof && verifyInclusion(j.proof), `job ${j.jobId}: inclusion proof does not verify`);
-        const b = await c.client.fetchBatch(BigInt(j.batch!.index));
-        assert.ok(b && b.finalized !== 0, `batch ${j.batch!.index} is not finalized on chain`);
-        assert.equal(Buffer.from(b.root).toString('hex'), j.batch!.root);
+        // Finalized on chain; or already closed, which the program allows only to a finalized batch past its grace.
+        const b = await c.client.batchState(BigInt(j.batch!.index));
+        assert.notEqual(b.state, 'uncommitted', `batch ${j.batch!.index} is not on chain`);
+        if (b.state === 'open') {
+          assert.ok(b.batch.finalized !== 0, `batch ${j.batch!.index} is not finalized on chain`);
+          assert.equal(Buffer.from(b.batch.root).toString('hex'), j.batch!.root);
+        }
       }
 
       await waitFor(
@@ -122,32 +137,39 @@ test(
         120_000,
         250,
       );
+      // Resolved games may be closed already (their rent reclaimed), so the bonds say what moved; the games still on
+      // chain were all against the cheater and won by a challenger.
       const disputes = await c.client.listDisputes();
-      assert.ok(disputes.length > 0, 'the cheater was disputed');
       for (const { address, dispute: d } of disputes) {
         assert.ok(
           d.executor.equals(cheater.keypair.publicKey),
-          `dispute ${address.toBase58()} names the honest executor`,
+          `dispute ${address.toBase58()} names an honest executor`,
         );
         assert.equal(d.phase, PHASE.RESOLVED);
         assert.equal(d.winner, SIDE.CHALLENGER, `dispute ${address.toBase58()} won by the cheater`);
       }
-      const slashed = disputes.reduce((s, { dispute: d }) => s + d.executorStake, 0n);
+      const cheaterOp = await c.client.fetchOperator(cheater.keypair.publicKey);
+      const slashed = EXECUTOR_BOND - (cheaterOp?.bonded ?? 0n);
       assert.ok(slashed >= MIN_EXECUTOR_BOND, `the cheater was slashed only ${slashed} lamports`);
-      assert.equal(
-        await bondOf(cheater.name),
-        EXECUTOR_BOND - slashed,
-        'the cheater lost exactly its stakes',
-      );
+      assert.equal(slashed % MIN_EXECUTOR_BOND, 0n, `the cheater lost ${slashed} lamports, not whole stakes`);
+      assert.equal(cheaterOp?.locked, 0n, 'the cheater still has stake locked');
       for (const e of honest) {
         const op = await c.client.fetchOperator(e.keypair.publicKey);
         assert.equal(op?.bonded, EXECUTOR_BOND, `${e.name}: honest bond changed`);
         assert.equal(op?.locked, 0n);
       }
+      // Each of the cheater's lost stakes paid its bounty to the challenger that won the game; none lost bond.
+      let bounties = 0n;
       for (const r of c.challengers) {
         const gain = (await bondOf(r.name)) - challengerBefore.get(r.name)!;
         assert.ok(gain >= 0n, `${r.name}: honest challenger lost bond`);
+        bounties += gain;
       }
+      assert.equal(
+        bounties,
+        bpsOf(slashed, BOUNTY_BPS),
+        'the challengers were not paid the bounty on every stake',
+      );
 
       // No job answered two ways across the failover: every answer an honest executor kept is the true one, and
       // each job's answer is in the store of the executor it finalized from. Stopped first: a store has one opener.
@@ -184,7 +206,7 @@ test(
         .filter((l) => l.includes('"msg":"job re-queued"')).length;
       t.diagnostic(
         `${submitted.length} jobs, ${executions} honest executions, ${requeued} re-queued after a lost or timed-out ` +
-          `attempt, ${disputes.length} disputes, cheater slashed ${slashed} lamports`,
+          `attempt, ${disputes.length} games still on chain, cheater slashed ${slashed} lamports`,
       );
       mark('done');
     } catch (e) {
