@@ -10,6 +10,7 @@ import { Keypair } from '@solana/web3.js';
 import { createMemoryBus } from '../bus/memory.ts';
 import * as messages from '../bus/messages.ts';
 import { silentLogger } from '../common/log.ts';
+import { createProgress } from '../common/progress.ts';
 import { ModelRegistry } from '../executor/model.ts';
 import { runModel } from '../executor/run.ts';
 import { ExecutorWorker, DEFAULT_EXECUTOR_CONFIG } from '../executor/worker.ts';
@@ -33,7 +34,17 @@ const AUTOCANNON = fileURLToPath(new URL('../node_modules/autocannon/autocannon.
 const rows: Row[] = [];
 /** The in-process pipeline's jobs/s, measured by the e2e phase; the cluster phase compares against it. */
 let inProcessJobsPerSec: number | undefined;
-const say = (m: string) => process.stderr.write(`  … ${m}\n`);
+const only = process.argv[2];
+/** The run's phases, counted as they end: a bar on a terminal, lines otherwise; the figures go to stdout. */
+const phases = createProgress({ prefix: 'bench: ' }).start('phases', only ? 1 : 8);
+const say = (m: string) => phases.log(`… ${m}`);
+let current = '';
+/** Starts phase `name` (the one before it has ended). */
+function phase(name: string): void {
+  if (current) phases.tick(1, current);
+  current = name;
+  say(name);
+}
 
 function demoInput(i: number): Record<string, Tensor> {
   const data = new Uint8Array(16);
@@ -326,32 +337,33 @@ function print(): void {
   process.stdout.write('\n');
 }
 
-const only = process.argv[2];
-say('batch root');
-if (!only || only === 'merkle') benchBatchRoot();
+if (!only || only === 'merkle') {
+  phase('batch root');
+  benchBatchRoot();
+}
 if (!only || only === 'sequencer' || only === 'durable') {
-  say('sequencer throughput, then with --durable (fsync)');
+  phase('sequencer throughput, then with --durable (fsync)');
   const jobs = Number(process.env.BENCH_JOBS ?? 20_000);
   await benchSequencer(jobs, { durable: false, http: only !== 'durable' });
   await benchSequencer(jobs, { durable: true, http: false });
 }
 if (!only || only === 'e2e') {
-  say('end to end');
+  phase('end to end');
   await benchEndToEnd(2_000);
 }
 if (!only || only === 'verify') {
-  say('result signatures: Ed25519 verify per result');
+  phase('result signatures: Ed25519 verify per result');
   rows.push(...benchVerify());
 }
 if (!only || only === 'executor') {
-  say('executor: canonical profile and trace cost');
+  phase('executor: canonical profile and trace cost');
   rows.push(...(await benchExecutor()));
 }
 print();
 
 // Tables of their own, each measured in this same run.
 if (!only || only === 'cluster') {
-  say('the deployment as separate processes: e2e throughput, latency, verification cost by sampling rate');
+  phase('the deployment as separate processes: e2e throughput, latency, verification cost by sampling rate');
   // The ratio needs the in-process figure from this same run.
   if (inProcessJobsPerSec === undefined) {
     say('end to end in one process (for the cluster ratio)');
@@ -372,11 +384,11 @@ if (!only || only === 'cluster') {
   );
 }
 if (!only || only === 'onchain') {
-  say('on-chain cost per job and per dispute');
+  phase('on-chain cost per job and per dispute');
   printOnchain(await onchainRows({ log: say }));
 }
 if (!only || only === 'ezkl') {
-  say('EZKL: proving the same small models (several minutes)');
+  phase('EZKL: proving the same small models (several minutes)');
   const e = await ezklRows();
   if ('skipped' in e) process.stdout.write(`\nEZKL comparison skipped: ${e.skipped}\n`);
   else {
@@ -384,3 +396,5 @@ if (!only || only === 'ezkl') {
     console.table(e);
   }
 }
+if (current) phases.tick(1, current);
+phases.done();

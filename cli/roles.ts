@@ -21,6 +21,7 @@ import { createMemoryBus } from '../bus/memory.ts';
 import { connectNatsBus } from '../bus/nats.ts';
 import { loadKeypair, loadOrCreateKeypair } from '../common/keys.ts';
 import { createLogger, type Logger } from '../common/log.ts';
+import { createProgress, type Progress } from '../common/progress.ts';
 import { PromMetrics } from '../common/metrics.ts';
 import { ModelRegistry } from '../executor/model.ts';
 import { SandboxPool } from '../executor/sandbox/pool.ts';
@@ -295,12 +296,18 @@ async function startDevChain(o: DevConfig, registry: ModelRegistry, log: Logger)
     settlement: new ChainSettlement(client, sequencerKey, DEV_SLOT_MS, {
       authority,
       compile: programModelSource(registry),
+      progress: registrationProgress(log),
     }),
     close: async () => {
       stopClock();
       snapshot.save();
     },
   };
+}
+
+/** A model's registration on chain (many transactions for a large model): a bar on a terminal, else log lines. */
+function registrationProgress(log: Logger): Progress {
+  return createProgress({ write: (line) => log.info(line) });
 }
 
 /** Connects to the cluster and reads the program's Config, failing with what to do when it is not there. */
@@ -352,7 +359,7 @@ async function sequencerSettlement(c: RoleChainConfig, registry: ModelRegistry, 
       client,
       key,
       c.slotMs ?? DEFAULT_SLOT_MS,
-      authority && { authority, compile: programModelSource(registry) },
+      authority && { authority, compile: programModelSource(registry), progress: registrationProgress(log) },
     ),
   };
 }

@@ -2,6 +2,7 @@
 // along the taken branch, and the layers are digested in canonical topological order (PROTOCOL.md, Layer traces).
 import type ort from 'onnxruntime-node';
 import { silentLogger, type Logger } from '../common/log.ts';
+import { noProgress, type Progress } from '../common/progress.ts';
 import { OptinferError } from '../state/errors.ts';
 import type { ExecutionProfile } from '../state/profile.ts';
 import { tensorDigest, tensorSetDigest, type DType, type Tensor } from '../state/tensor.ts';
@@ -67,6 +68,8 @@ export interface TraceOptions {
   inputDigest?: Hash32;
   /** Where building a tracing variant is logged (debug); nothing by default. */
   log?: Logger;
+  /** Reports the steps of a long trace (the tracing run, the plain check, each layer digested); nothing by default. */
+  progress?: Progress;
 }
 
 interface FlatNode {
@@ -420,35 +423,52 @@ export async function traceModel(
   }
   validateInputs(model.inputs, inputs, `model '${model.name}'`);
   const inputDigest = opts.inputDigest ?? tensorSetDigest(inputs);
-  const { v, results } = await tracedRun(model, inputs, opts.log ?? silentLogger);
-
+  const progress = opts.progress ?? noProgress;
+  const checkPlain = opts.checkPlain ?? true;
+  // Building the tracing session and running it, and re-running the plain session: opaque steps of their own.
+  const steps = progress.start(`model '${model.name}': tracing run`, checkPlain ? 2 : 1);
   const outputs: Record<string, Tensor> = {};
-  for (const o of model.outputs)
-    outputs[o.name] = fromOrtValue(results[o.name], `model '${model.name}' output '${o.name}'`);
-  if (opts.checkPlain ?? true) {
-    const plain = await runSession(
-      model.session,
-      toFeeds(inputs),
-      model.outputs.map((o) => o.name),
-      `model '${model.name}'`,
-    );
-    for (const o of model.outputs) {
-      if (!sameTensor(plain[o.name], outputs[o.name])) {
-        throw new OptinferError(
-          'NONDETERMINISTIC',
-          `model '${model.name}': output '${o.name}' of the tracing run differs from the plain run; the trace would not describe the committed computation`,
-        );
+  let traced: Awaited<ReturnType<typeof tracedRun>>;
+  try {
+    traced = await tracedRun(model, inputs, opts.log ?? silentLogger);
+    steps.tick(1, `${traced.v.layers.length} layers`);
+    for (const o of model.outputs)
+      outputs[o.name] = fromOrtValue(traced.results[o.name], `model '${model.name}' output '${o.name}'`);
+    if (checkPlain) {
+      const plain = await runSession(
+        model.session,
+        toFeeds(inputs),
+        model.outputs.map((o) => o.name),
+        `model '${model.name}'`,
+      );
+      for (const o of model.outputs) {
+        if (!sameTensor(plain[o.name], outputs[o.name])) {
+          throw new OptinferError(
+            'NONDETERMINISTIC',
+            `model '${model.name}': output '${o.name}' of the tracing run differs from the plain run; the trace would not describe the committed computation`,
+          );
+        }
       }
+      steps.tick(1, 'same outputs as the plain run');
     }
+  } finally {
+    steps.done();
   }
+  const { v, results } = traced;
 
   const layers: TraceLayer[] = [];
   const tensors: Tensor[] = [];
-  v.layers.forEach((l, index) => {
-    const t = fromOrtValue(results[l.name], `model '${model.name}' layer ${index} ('${l.name}', ${l.op})`);
-    layers.push({ index, name: l.name, op: l.op, digest: tensorDigest(t), dtype: t.dtype, dims: t.dims });
-    if (opts.keepTensors) tensors.push(t);
-  });
+  const digesting = progress.start(`model '${model.name}': digesting layers`, v.layers.length);
+  try {
+    v.layers.forEach((l, index) => {
+      const t = fromOrtValue(results[l.name], `model '${model.name}' layer ${index} ('${l.name}', ${l.op})`);
+      layers.push({ index, name: l.name, op: l.op, digest: tensorDigest(t), dtype: t.dtype, dims: t.dims });
+      if (opts.keepTensors) tensors.push(t);
+      digesting.tick(1, l.op);
+    });
+  } finally {
+    digesting.done();
+  }
   const commitment = traceCommitment({
     modelId: model.modelId,
     inputDigest,

@@ -9,6 +9,7 @@ import {
   type ConfigAccount,
   type SettlementClient,
 } from '../settlement/index.ts';
+import type { Progress } from '../common/progress.ts';
 import { OptinferError } from '../state/errors.ts';
 import { fromHex, toHex } from '../state/hash.ts';
 import type { BatchHeader, ExecutorBond, ProgramModelSource, Settlement } from './ports.ts';
@@ -38,23 +39,30 @@ export class ChainSettlement implements Settlement {
     private readonly sequencer: Signer,
     /** Used only to tell people roughly when a window ends. */
     private readonly slotMs = DEFAULT_SLOT_MS,
-    /** With the Config authority and the node's models, provable models are registered on chain too. */
-    private readonly models?: { authority: Signer; compile: ProgramModelSource },
+    /**
+     * With the Config authority and the node's models, provable models are registered on chain too; `progress`
+     * hears of each of the registration's transactions.
+     */
+    private readonly models?: { authority: Signer; compile: ProgramModelSource; progress?: Progress },
   ) {}
 
   /** Registers a provable model's op table and weight root (resumable: pages already loaded are skipped). */
   async registerModel(modelId: ModelId): Promise<void> {
     if (!this.models) return;
     const spec = await this.models.compile(modelId);
-    await this.client.registerModel(this.models.authority, {
-      modelId: fromHex(modelId, 32),
-      profileHash: fromHex(spec.profileHash, 32),
-      weightRoot: fromHex(spec.weightRoot, 32),
-      weightCount: spec.weightCount,
-      opEntries: spec.opEntries,
-      outputName: spec.outputName,
-      shapes: spec.shapes,
-    });
+    await this.client.registerModel(
+      this.models.authority,
+      {
+        modelId: fromHex(modelId, 32),
+        profileHash: fromHex(spec.profileHash, 32),
+        weightRoot: fromHex(spec.weightRoot, 32),
+        weightCount: spec.weightCount,
+        opEntries: spec.opEntries,
+        outputName: spec.outputName,
+        shapes: spec.shapes,
+      },
+      { progress: this.models.progress },
+    );
   }
 
   /**

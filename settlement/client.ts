@@ -1,6 +1,7 @@
 // SettlementClient: what the sequencer, executors and challengers call on the program. Instructions come
 // from instructions.ts only, accounts are decoded by accounts.ts, transactions go through a Sender.
 import { ComputeBudgetProgram, PublicKey, type Signer, type TransactionInstruction } from '@solana/web3.js';
+import { noProgress, type Progress } from '../common/progress.ts';
 import { OptinferError } from '../state/errors.ts';
 import type { InclusionProof } from '../state/job.ts';
 import { OP_ENTRY_BYTES, OPS_PER_PAGE } from '../state/optable.ts';
@@ -377,9 +378,14 @@ export class SettlementClient {
 
   /**
    * Registers a model and loads its op table page by page. Resumable: a model already registered
-   * is not registered again, and pages already loaded are skipped. Returns the transactions sent.
+   * is not registered again, and pages already loaded are skipped. Returns the transactions sent;
+   * `opts.progress` counts them as they go (a large model takes one add_model_ops per 32 ops).
    */
-  async registerModel(authority: Signer, m: ModelRegistration): Promise<SendResult[]> {
+  async registerModel(
+    authority: Signer,
+    m: ModelRegistration,
+    opts: { progress?: Progress } = {},
+  ): Promise<SendResult[]> {
     for (const e of m.opEntries) {
       if (e.length !== OP_ENTRY_BYTES) {
         throw new OptinferError(
@@ -390,45 +396,74 @@ export class SettlementClient {
     }
     const out: SendResult[] = [];
     let model = await this.fetchModel(m.modelId);
-    if (!model) {
-      out.push(
-        await this.send(
-          ['register_model'],
-          [
-            this.ix.registerModel({
-              authority: authority.publicKey,
-              modelId: m.modelId,
-              profileHash: m.profileHash,
-              weightRoot: m.weightRoot,
-              weightCount: m.weightCount,
-              layerCount: m.opEntries.length,
-              outputName: m.outputName,
-            }),
-          ],
-          [authority],
-        ),
-      );
-      model = await this.fetchModel(m.modelId);
-    }
     const loaded = model?.opsLoaded ?? 0;
-    if (loaded === 0) out.push(...(await this.writeShapes(authority, m)));
-    // Each add_model_ops creates one page: pages 0..ceil(loaded / 32) - 1 exist.
-    for (let page = Math.ceil(loaded / OPS_PER_PAGE); page * OPS_PER_PAGE < m.opEntries.length; page++) {
-      const entries = Buffer.concat(m.opEntries.slice(page * OPS_PER_PAGE, (page + 1) * OPS_PER_PAGE));
-      out.push(
-        await this.send(
-          ['add_model_ops'],
-          [this.ix.addModelOps({ authority: authority.publicKey, modelId: m.modelId, page, entries })],
-          [authority],
-          `add_model_ops page ${page}`,
-        ),
-      );
+    // What is left to send, counted before the first transaction: a resumed registration counts only the rest.
+    const firstPage = Math.ceil(loaded / OPS_PER_PAGE);
+    const pages = Math.max(0, Math.ceil(m.opEntries.length / OPS_PER_PAGE) - firstPage);
+    const shapes = loaded === 0 ? await this.shapeWrites(m) : { init: false, offsets: [] };
+    const total = (model ? 0 : 1) + (shapes.init ? 1 : 0) + shapes.offsets.length + pages;
+    const task = (opts.progress ?? noProgress).start(
+      `registering model ${Buffer.from(m.modelId).toString('hex').slice(0, 12)}… on chain`,
+      total,
+    );
+    try {
+      if (!model) {
+        out.push(
+          await this.send(
+            ['register_model'],
+            [
+              this.ix.registerModel({
+                authority: authority.publicKey,
+                modelId: m.modelId,
+                profileHash: m.profileHash,
+                weightRoot: m.weightRoot,
+                weightCount: m.weightCount,
+                layerCount: m.opEntries.length,
+                outputName: m.outputName,
+              }),
+            ],
+            [authority],
+          ),
+        );
+        task.tick(1, 'register_model');
+        model = await this.fetchModel(m.modelId);
+      }
+      if (loaded === 0) out.push(...(await this.writeShapes(authority, m, (note) => task.tick(1, note))));
+      // Each add_model_ops creates one page: pages 0..ceil(loaded / 32) - 1 exist.
+      for (let page = firstPage; page * OPS_PER_PAGE < m.opEntries.length; page++) {
+        const entries = Buffer.concat(m.opEntries.slice(page * OPS_PER_PAGE, (page + 1) * OPS_PER_PAGE));
+        out.push(
+          await this.send(
+            ['add_model_ops'],
+            [this.ix.addModelOps({ authority: authority.publicKey, modelId: m.modelId, page, entries })],
+            [authority],
+            `add_model_ops page ${page}`,
+          ),
+        );
+        task.tick(1, `add_model_ops page ${page}`);
+      }
+    } finally {
+      task.done();
     }
     return out;
   }
 
-  /** Creates the model's shape record and writes what is not there yet. */
-  async writeShapes(authority: Signer, m: ModelRegistration): Promise<SendResult[]> {
+  /** The shape record's transactions still to send: init_model_shapes if missing, and the writes at these offsets. */
+  private async shapeWrites(m: ModelRegistration): Promise<{ init: boolean; offsets: number[] }> {
+    const raw = await this.sender.getAccountData(this.pdas.shapes(this.pdas.model(m.modelId)));
+    const have = raw ? Buffer.from(raw).readUInt32LE(SHAPES_LEN_OFFSET) : 0;
+    const offsets: number[] = [];
+    for (let off = have; off < encodeShapeRecord(m.shapes).length; off += SHAPES_WRITE_BYTES)
+      offsets.push(off);
+    return { init: !raw, offsets };
+  }
+
+  /** Creates the model's shape record and writes what is not there yet; `sent` hears of each transaction. */
+  async writeShapes(
+    authority: Signer,
+    m: ModelRegistration,
+    sent: (what: string) => void = () => {},
+  ): Promise<SendResult[]> {
     const out: SendResult[] = [];
     const shapes = this.pdas.shapes(this.pdas.model(m.modelId));
     let raw = await this.sender.getAccountData(shapes);
@@ -439,6 +474,7 @@ export class SettlementClient {
         inputCount: m.shapes.inputs.length,
       });
       out.push(await this.send(['init_model_shapes'], [ix], [authority]));
+      sent('init_model_shapes');
       raw = await this.sender.getAccountData(shapes);
     }
     const have = raw ? Buffer.from(raw).readUInt32LE(SHAPES_LEN_OFFSET) : 0;
@@ -452,6 +488,7 @@ export class SettlementClient {
         data,
       });
       out.push(await this.send(['write_model_shapes'], [ix], [authority], `write_model_shapes at ${off}`));
+      sent(`write_model_shapes at ${off}`);
     }
     return out;
   }

@@ -3,6 +3,7 @@ import { loadModelFile } from '../../executor/model.ts';
 import { releaseTraceCache, traceModel, type TraceResult } from '../../executor/trace.ts';
 import { printJson, readInputsFile, reportError, requireOption } from '../../executor/cli-support.ts';
 import { encodeTensorsJson } from '../../state/tensor-json.ts';
+import { createProgress } from '../../common/progress.ts';
 
 /** The JSON a trace prints; `verify --claim` accepts it back as a claim. */
 export function traceJson(modelName: string, t: TraceResult): Record<string, unknown> {
@@ -35,7 +36,9 @@ export async function traceCommand(opts: { model: string; input: string }): Prom
     const model = await loadModelFile(modelPath);
     try {
       const inputs = await readInputsFile(inputPath);
-      printJson(traceJson(model.name, await traceModel(model, inputs)));
+      // The JSON goes to stdout; how far the trace is goes to stderr (a bar on a terminal, else lines).
+      const progress = createProgress({ prefix: 'optinfer trace: ' });
+      printJson(traceJson(model.name, await traceModel(model, inputs, { progress })));
       return 0;
     } finally {
       await releaseTraceCache(model);

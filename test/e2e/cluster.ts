@@ -1,5 +1,5 @@
-// A whole optinfer deployment as separate processes: nats-server, the local Solana validator with the program,
-// one sequencer, honest and dishonest executors, challengers. Used by the e2e suite, the demo and the benchmark.
+// A whole optinfer deployment as separate processes: nats-server (or a 3-server JetStream cluster), the local Solana
+// validator with the program, one sequencer, honest and dishonest executors, challengers. Used by the e2e suite, the demo and the benchmark.
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { runModel } from '../../executor/run.ts';
 import { tensorSetDigest } from '../../state/tensor.ts';
 import type { InclusionProof } from '../../state/job.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
+import { startNatsCluster, type NatsCluster } from '../nats/nats-cluster.ts';
 import { freePort, startNode, stopNode, waitFor, type NodeProcess, runCli } from '../helpers/node-process.ts';
 
 export interface EvilSpec {
@@ -41,6 +42,11 @@ export interface ClusterOptions {
   batchMaxJobs?: number;
   batchMaxAgeMs?: number;
   sampleRate?: number;
+  /**
+   * Run the bus on a 3-server JetStream cluster (test/nats/nats-cluster.ts) instead of one nats-server: every role
+   * gets all three URLs and `--nats-replicas 3`, so each durable stream keeps a copy on every server.
+   */
+  natsCluster?: boolean;
   /** Log level of the role processes (their stderr is kept per process). */
   logLevel?: string;
   /** Called with each line a role writes to stderr. */
@@ -92,6 +98,8 @@ export interface Cluster {
   challengers: Role[];
   modelId: string;
   model: LoadedModel;
+  /** The 3-server NATS cluster the roles use (ClusterOptions.natsCluster), to kill a server; else undefined. */
+  natsCluster?: NatsCluster;
   /** Submits a job on the demo model; returns its id and the output digest an honest run gives. */
   submit(seed: number): Promise<{ jobId: string; expected: string }>;
   job(id: string): Promise<JobResult>;
@@ -135,6 +143,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   const chalKeys = Array.from({ length: o.challengers ?? 2 }, () => Keypair.generate());
   const sol = (n: number) => BigInt(n) * BigInt(LAMPORTS_PER_SOL);
   let nats: NatsServerHandle | undefined;
+  let natsCluster: NatsCluster | undefined;
   let chain: LocalChain | undefined;
   const roles = new Map<string, Role>();
   const stop = async () => {
@@ -143,6 +152,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     );
     await chain?.stop();
     await nats?.dispose();
+    await natsCluster?.dispose();
   };
   const say = o.progress ?? (() => {});
   try {
@@ -157,8 +167,18 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       }),
       slotTimeMs: slotMs,
     });
-    say(`validator up at ${chain.rpcUrl} in ${chain.startupMs} ms; starting nats-server`);
-    nats = await startNatsServer({ maxPayload: 8 * 1024 * 1024 });
+    let natsArgs: string[];
+    if (o.natsCluster) {
+      say(`validator up at ${chain.rpcUrl} in ${chain.startupMs} ms; starting a 3-server JetStream cluster`);
+      natsCluster = await startNatsCluster({ maxPayload: 8 * 1024 * 1024 });
+      const leader = await natsCluster.waitForMetaLeader();
+      say(`NATS cluster formed (meta leader ${leader})`);
+      natsArgs = ['--nats', natsCluster.urls, '--nats-replicas', String(natsCluster.servers.length)];
+    } else {
+      say(`validator up at ${chain.rpcUrl} in ${chain.startupMs} ms; starting nats-server`);
+      nats = await startNatsServer({ maxPayload: 8 * 1024 * 1024 });
+      natsArgs = ['--nats', nats.url];
+    }
     const rpc = chain.rpcUrl;
     say('optinfer chain init');
     const init = await runCli([
@@ -191,7 +211,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
 
     const port = await freePort();
     const seqUrl = `http://127.0.0.1:${port}`;
-    const common = ['--nats', nats.url];
+    const common = natsArgs;
     const add = (r: Omit<Role, 'restarts'>) => roles.set(r.name, { ...r, restarts: 0 });
     add({
       name: 'sequencer',
@@ -326,6 +346,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       challengers: [...roles.values()].filter((r) => r.kind === 'challenger'),
       modelId: model.modelId,
       model,
+      natsCluster,
       async submit(seed) {
         const inputs = demoInputs(seed);
         const res = await fetch(`${seqUrl}/v1/jobs`, {
