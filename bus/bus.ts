@@ -107,7 +107,12 @@ export interface StreamSpec {
 export type BusEvent =
   | { type: 'publish' | 'send' | 'request'; subject: string; bytes?: number }
   | { type: 'deliver' | 'ack'; subject: string; durable?: string }
-  | { type: 'redeliver' | 'dead-letter' | 'handler-error'; subject: string; durable?: string; error: unknown }
+  | {
+      type: 'redeliver' | 'dead-letter' | 'handler-error' | 'send-retry';
+      subject: string;
+      durable?: string;
+      error: unknown;
+    }
   | { type: 'disconnect' | 'reconnect' | 'error'; detail?: string };
 
 /** The subset of pino's logger the bus uses; pino loggers fit as they are. */

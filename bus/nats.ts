@@ -52,6 +52,11 @@ export const DEFAULT_RECONNECT_WAIT_MS = 500;
 export const DEFAULT_PULL_EXPIRES_MS = 5_000;
 /** How long send() waits for JetStream's acknowledgement that the message is stored. */
 export const DEFAULT_SEND_TIMEOUT_MS = 10_000;
+/**
+ * How long send() keeps retrying a stream that exists but answers 503 (no leader, as while a JetStream cluster
+ * elects one after a server died) or does not confirm in time. The message id makes retries idempotent.
+ */
+export const DEFAULT_SEND_RETRY_MS = 30_000;
 /** Room left in max_payload for the protocol line and headers (subject, Nats-Msg-Id). */
 const HEADER_ALLOWANCE_BYTES = 1_024;
 
@@ -67,6 +72,8 @@ export interface NatsBusOptions extends BusOptions {
   storage?: 'file' | 'memory';
   pullExpiresMs?: number;
   sendTimeoutMs?: number;
+  /** See DEFAULT_SEND_RETRY_MS; 0 fails at the first 503 or timeout. */
+  sendRetryMs?: number;
   /**
    * Copies of each durable stream across a JetStream cluster (1..5; at most the cluster's size). Unset: new streams
    * get 1 and existing ones are left as they are; set: existing streams are scaled to it.
@@ -412,25 +419,39 @@ class NatsBus implements Bus {
     checkSubject(subject, false);
     streamFor(this.streams, subject); // NOT_DURABLE before touching the network
     const data = this.encode(subject, msg);
-    try {
-      await this.connected();
-      await this.js.publish(subject, data, {
-        msgID: opts.msgId,
-        timeout: this.opts.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
-      });
-    } catch (e) {
-      const code = errCode(e);
-      if (code === '503') {
-        throw new BusError('NOT_DURABLE', `no JetStream stream on ${this.url} captures ${subject}`, {
-          cause: e,
+    const budget = this.opts.sendRetryMs ?? DEFAULT_SEND_RETRY_MS;
+    const started = Date.now();
+    for (let delay = 200; ; delay = Math.min(2 * delay, 2_000)) {
+      try {
+        await this.connected();
+        await this.js.publish(subject, data, {
+          msgID: opts.msgId,
+          timeout: this.opts.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
         });
+        break;
+      } catch (e) {
+        const code = errCode(e);
+        // The stream is configured (checked above): a 503 is a stream with no leader for now (a cluster electing
+        // one), a timeout an unconfirmed store; both pass, and a retry under the same message id is stored once.
+        if ((code === '503' || code === 'TIMEOUT') && Date.now() - started + delay <= budget) {
+          this.emit({ type: 'send-retry', subject, error: e });
+          this.log('warn', { subject, code, retryInMs: delay }, 'send not stored yet; retrying');
+          await sleep(delay);
+          this.open();
+          continue;
+        }
+        if (code === '503') {
+          throw new BusError('NOT_DURABLE', `no JetStream stream on ${this.url} captures ${subject}`, {
+            cause: e,
+          });
+        }
+        if (code === 'TIMEOUT') {
+          throw new BusError('TIMEOUT', `JetStream did not confirm storing the message on ${subject}`, {
+            cause: e,
+          });
+        }
+        throw new BusError('CLOSED', `send on ${subject} failed: ${messageOf(e)}`, { cause: e });
       }
-      if (code === 'TIMEOUT') {
-        throw new BusError('TIMEOUT', `JetStream did not confirm storing the message on ${subject}`, {
-          cause: e,
-        });
-      }
-      throw new BusError('CLOSED', `send on ${subject} failed: ${messageOf(e)}`, { cause: e });
     }
     this.emit({ type: 'send', subject, bytes: data.byteLength });
   }
