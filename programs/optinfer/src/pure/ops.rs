@@ -615,8 +615,8 @@ fn coords_of(h: &Header, mut o: u64) -> [u64; MAX_RANK] {
 /// The flat index of coordinates `c` in `h`.
 fn flat_of(h: &Header, c: &[u64; MAX_RANK]) -> u64 {
     let mut idx = 0u64;
-    for i in 0..h.rank as usize {
-        idx = idx * h.dims[i] as u64 + c[i];
+    for (d, x) in h.dims.iter().zip(c.iter()).take(h.rank as usize) {
+        idx = idx * *d as u64 + x;
     }
     idx
 }
