@@ -35,6 +35,15 @@ export const PROVABLE_OPS: ReadonlySet<string> = new Set([
   'Flatten',
   'Transpose',
   'Identity',
+  'Concat',
+  'Gather',
+  'Slice',
+  'Squeeze',
+  'Unsqueeze',
+  'Shape',
+  'Equal',
+  'Not',
+  'Where',
 ]);
 
 /** Ops that only shape the graph: Constant is covered by the model id, If is followed into its taken branch. */

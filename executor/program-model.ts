@@ -230,8 +230,82 @@ export async function compileForProgram(
         attrs[0] = DTYPE_CODES[l.dtype];
         return { name: l.name, onnxOp: 'Cast', op: OP.Cast, refs: [ref(input(0))], attrs };
       }
+      case 'Equal':
+      case 'Not':
+      case 'Where':
+        return {
+          name: l.name,
+          onnxOp: node.op_type,
+          op: OP[node.op_type],
+          refs: node.input.map((n) => ref(n)),
+          attrs,
+        };
+      case 'Concat': {
+        const a = attr(node, 'axis');
+        attrs[0] = axisIn(a ? int64ToNumber(a.i) : 0, l.dims.length);
+        return { name: l.name, onnxOp: 'Concat', op: OP.Concat, refs: node.input.map((n) => ref(n)), attrs };
+      }
+      case 'Gather': {
+        const a = attr(node, 'axis');
+        attrs[0] = axisIn(a ? int64ToNumber(a.i) : 0, dimsOf(input(0)).length);
+        return { name: l.name, onnxOp: 'Gather', op: OP.Gather, refs: [ref(input(0)), ref(input(1))], attrs };
+      }
+      case 'Squeeze':
+      case 'Unsqueeze': {
+        // Axes: an attribute before opset 13, a constant input from it on; Squeeze without axes drops every 1.
+        const a = attr(node, 'axes');
+        const given = input(1)
+          ? intsOf(constantOf(input(1), 'the axes input')!)
+          : a
+            ? a.ints.map((x) => int64ToNumber(x))
+            : undefined;
+        const rank = node.op_type === 'Squeeze' ? dimsOf(input(0)).length : l.dims.length;
+        const axes = given ?? dimsOf(input(0)).flatMap((d, k) => (d === 1 ? [k] : []));
+        attrs[0] = axes.reduce((m, x) => m | (1 << axisIn(x, rank)), 0);
+        return { name: l.name, onnxOp: node.op_type, op: OP[node.op_type], refs: [ref(input(0))], attrs };
+      }
+      case 'Slice': {
+        const rank = dimsOf(input(0)).length;
+        const starts = intsOf(constantOf(input(1), 'starts')!);
+        const ends = intsOf(constantOf(input(2), 'ends')!);
+        const axes = input(3) ? intsOf(constantOf(input(3), 'axes')!) : starts.map((_, k) => k);
+        const steps = input(4) ? intsOf(constantOf(input(4), 'steps')!) : starts.map(() => 1);
+        if (starts.length !== 1)
+          refuse(model, `${where}: the referee slices one axis per layer, got ${starts.length} axes`);
+        attrs[0] = axisIn(axes[0], rank);
+        // Past i32 the clamp to the axis gives the same slice (dims are below 2^31).
+        const i32 = (v: number) => Math.min(Math.max(v, -(2 ** 31)), 2 ** 31 - 1);
+        attrs.writeInt32LE(i32(starts[0]), 1);
+        attrs.writeInt32LE(i32(ends[0]), 5);
+        attrs.writeInt32LE(i32(steps[0]), 9);
+        if (steps[0] === 0) refuse(model, `${where}: a Slice step of 0`);
+        return { name: l.name, onnxOp: 'Slice', op: OP.Slice, refs: [ref(input(0))], attrs };
+      }
+      case 'Shape': {
+        const rank = dimsOf(input(0)).length;
+        const clampAxis = (v: number) => Math.min(Math.max(v < 0 ? v + rank : v, 0), rank);
+        const s = attr(node, 'start');
+        const e = attr(node, 'end');
+        attrs[0] = clampAxis(s ? int64ToNumber(s.i) : 0);
+        attrs[1] = Math.max(attrs[0], clampAxis(e ? int64ToNumber(e.i) : rank));
+        return { name: l.name, onnxOp: 'Shape', op: OP.Shape, refs: [ref(input(0))], attrs };
+      }
       default:
         refuse(model, `${where}: the referee cannot recompute ${node.op_type}`);
+    }
+
+    /** The dims of a layer, an input or a constant. */
+    function dimsOf(name: string): number[] {
+      const li = layerIndex.get(name);
+      const t = li !== undefined ? trace.tensors![li] : (inputs[name] ?? constants.get(name));
+      if (!t) refuse(model, `${where}: cannot tell the shape of '${name}'`);
+      return t.dims;
+    }
+    /** A negative ONNX axis counted from the end of a rank-`rank` tensor. */
+    function axisIn(axis: number, rank: number): number {
+      const a = axis < 0 ? axis + rank : axis;
+      if (a < 0 || a >= rank) refuse(model, `${where}: axis ${axis} is outside rank ${rank}`);
+      return a;
     }
 
     /** MatMulInteger with only b_zero_point: a zero a_zero_point of A's dtype fills the slot. */
@@ -274,6 +348,21 @@ export async function compileForProgram(
       return `${r} ('${layers[i]?.name}', ${layers[i]?.onnxOp})`;
     }),
   };
+}
+
+/** The values of an int64 or int32 constant (axes, starts, ends, steps). */
+function intsOf(t: Tensor): number[] {
+  const v = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  const n = t.dims.reduce((a, b) => a * b, 1);
+  if (t.dtype === 'int64') {
+    return Array.from({ length: n }, (_, i) => {
+      const x = v.getBigInt64(8 * i, true);
+      const lim = 2n ** 40n;
+      return Number(x > lim ? lim : x < -lim ? -lim : x);
+    });
+  }
+  if (t.dtype === 'int32') return Array.from({ length: n }, (_, i) => v.getInt32(4 * i, true));
+  throw new OptinferError('UNPROVABLE_MODEL', `expected an int64 or int32 constant, got ${t.dtype}`);
 }
 
 /** Clip before opset 11 carries its bounds as float attributes. */

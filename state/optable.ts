@@ -17,6 +17,15 @@ export const OP = {
   QuantizeLinear: 11,
   DequantizeLinear: 12,
   Cast: 13,
+  Concat: 14,
+  Gather: 15,
+  Slice: 16,
+  Squeeze: 17,
+  Unsqueeze: 18,
+  Shape: 19,
+  Equal: 20,
+  Not: 21,
+  Where: 22,
 } as const;
 export type OpName = keyof typeof OP;
 export type OpCode = (typeof OP)[OpName];

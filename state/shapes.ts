@@ -33,7 +33,8 @@ export const SHAPE_COST = {
 } as const;
 
 const CHUNK = 256;
-const DT = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6 } as const;
+const DT = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9 } as const;
+const MAX_RANK = 6;
 const SIZE: Record<number, number> = {
   1: 4,
   2: 1,
@@ -122,6 +123,11 @@ export const ELEMENTWISE_OPS: ReadonlySet<number> = new Set<number>([
   OP.QuantizeLinear,
   OP.DequantizeLinear,
   OP.Cast,
+  OP.Squeeze,
+  OP.Unsqueeze,
+  OP.Equal,
+  OP.Not,
+  OP.Where,
 ]);
 
 function broadcast(a: readonly number[], b: readonly number[]): number[] | undefined {
@@ -201,8 +207,97 @@ export function inferHeader(op: number, attrs: Uint8Array, hs: TensorHeader[]): 
       return [DT.FLOAT, DT.INT32, DT.INT8, DT.UINT8].includes(a.dtype as 1)
         ? { dtype: attr[0], dims: a.dims }
         : undefined;
+    case OP.Concat: {
+      const axis = attr[0];
+      if (axis >= a.dims.length) return undefined;
+      let total = 0;
+      for (const b of hs) {
+        if (b.dtype !== a.dtype || b.dims.length !== a.dims.length) return undefined;
+        if (b.dims.some((d, i) => i !== axis && d !== a.dims[i])) return undefined;
+        total += b.dims[axis];
+      }
+      return total > 0xffffffff
+        ? undefined
+        : { dtype: a.dtype, dims: a.dims.map((d, i) => (i === axis ? total : d)) };
+    }
+    case OP.Gather: {
+      const idx = hs[1];
+      const axis = attr[0];
+      if (axis >= a.dims.length || a.dims.length + idx.dims.length - 1 > MAX_RANK) return undefined;
+      if (idx.dtype !== DT.INT32 && idx.dtype !== DT.INT64) return undefined;
+      return { dtype: a.dtype, dims: [...a.dims.slice(0, axis), ...idx.dims, ...a.dims.slice(axis + 1)] };
+    }
+    case OP.Slice: {
+      const axis = attr[0];
+      if (axis >= a.dims.length) return undefined;
+      const { count } = sliceRange(attr, a.dims[axis]);
+      return { dtype: a.dtype, dims: a.dims.map((d, i) => (i === axis ? count : d)) };
+    }
+    case OP.Squeeze: {
+      const mask = attr[0];
+      if (mask >> a.dims.length !== 0) return undefined;
+      if (a.dims.some((d, i) => mask & (1 << i) && d !== 1)) return undefined;
+      return { dtype: a.dtype, dims: a.dims.filter((_, i) => !(mask & (1 << i))) };
+    }
+    case OP.Unsqueeze: {
+      const mask = attr[0];
+      const r = a.dims.length + popcount(mask);
+      if (r > MAX_RANK || mask >> r !== 0) return undefined;
+      let k = 0;
+      return {
+        dtype: a.dtype,
+        dims: Array.from({ length: r }, (_, i) => (mask & (1 << i) ? 1 : a.dims[k++])),
+      };
+    }
+    case OP.Shape:
+      return attr[0] <= attr[1] && attr[1] <= a.dims.length
+        ? { dtype: DT.INT64, dims: [attr[1] - attr[0]] }
+        : undefined;
+    case OP.Equal: {
+      const b = hs[1];
+      if (a.dtype !== b.dtype) return undefined;
+      if (![DT.FLOAT, DT.INT32, DT.INT64, DT.INT8, DT.UINT8, DT.BOOL].includes(a.dtype as 1))
+        return undefined;
+      const dims = broadcast(a.dims, b.dims);
+      return dims && { dtype: DT.BOOL, dims };
+    }
+    case OP.Not:
+      return a.dtype === DT.BOOL ? a : undefined;
+    case OP.Where: {
+      const [x, y] = [hs[1], hs[2]];
+      if (a.dtype !== DT.BOOL || x.dtype !== y.dtype) return undefined;
+      if (![DT.FLOAT, DT.INT32, DT.INT64, DT.UINT8, DT.BOOL].includes(x.dtype as 1)) return undefined;
+      const ax = broadcast(a.dims, x.dims);
+      const dims = ax && broadcast(ax, y.dims);
+      return dims && { dtype: x.dtype, dims };
+    }
   }
   return undefined;
+}
+
+const popcount = (m: number) => m.toString(2).replace(/0/g, '').length;
+
+/** pure/ops.rs slice_range: Slice along one axis of length `d` (attrs: axis, i32 start, end, step), ONNX clamping. */
+export function sliceRange(attrs: Uint8Array, d: number): { start: number; step: number; count: number } {
+  const b = Buffer.from(attrs);
+  let s = b.readInt32LE(1);
+  let t = b.readInt32LE(5);
+  const step = b.readInt32LE(9);
+  if (d === 0) return { start: 0, step, count: 0 };
+  if (s < 0) s += d;
+  if (t < 0) t += d;
+  const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
+  let count = 0;
+  if (step > 0) {
+    s = clamp(s, 0, d);
+    t = clamp(t, 0, d);
+    count = t > s ? Math.ceil((t - s) / step) : 0;
+  } else if (step < 0) {
+    s = clamp(s, 0, d - 1);
+    t = clamp(t, -1, d - 1);
+    count = s > t ? Math.ceil((s - t) / -step) : 0;
+  }
+  return { start: s, step, count };
 }
 
 const depthFor = (n: number) => (n <= 1 ? 0 : Math.ceil(Math.log2(n)));

@@ -34,6 +34,7 @@ import {
   chainModel,
   make,
   mlpModel,
+  movementModel,
   prng,
   run,
   wideModel,
@@ -369,6 +370,7 @@ const FIXTURES: [string, ModelDef, ((m: ModelDef) => P.Tensor[])?][] = [
   ['wide (16 KiB layers)', wideModel(), undefined],
   ['bigMatmul(2048)', bigMatmulModel(2048), undefined],
   ['demo-int8-mlp.onnx', demoDef, () => demoHonest],
+  ['data movement (Unsqueeze, Concat, Slice, Squeeze, Shape, Gather, Equal, Not, Where)', movementModel()],
 ];
 
 test('sweep: the compiler marks demo-int8-mlp provable with the same shapes the program checks', () => {

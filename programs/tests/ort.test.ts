@@ -15,13 +15,21 @@ import type { OpCase } from './lib/op-cases.ts';
 const load = (f: string) => JSON.parse(readFileSync(path.join(PROGRAMS, 'tests/fixtures', f), 'utf8'));
 // The project's edge-value cases and the ONNX conformance export: onnxruntime must agree with both.
 const cases = [...(load('op-cases.json') as OpCase[]), ...(load('onnx-node-cases.json').cases as OpCase[])];
-const DT_NAME: Record<number, DType> = { 1: 'float32', 2: 'uint8', 3: 'int8', 6: 'int32', 7: 'int64' };
+const DT_NAME: Record<number, DType> = {
+  1: 'float32',
+  2: 'uint8',
+  3: 'int8',
+  6: 'int32',
+  7: 'int64',
+  9: 'bool',
+};
 const TYPED: Record<number, new (b: ArrayBuffer) => ArrayBufferView> = {
   1: Float32Array,
   2: Uint8Array,
   3: Int8Array,
   6: Int32Array,
   7: BigInt64Array,
+  9: Uint8Array,
 };
 const tensor = (dtype: number, dims: number[], bytes: Buffer) => {
   const buf = new ArrayBuffer(bytes.length);
@@ -82,6 +90,34 @@ for (const c of cases) {
       nodeAttrs.axis = attrs[0];
     } else if (op === OP.TRANSPOSE) {
       nodeAttrs.perm = [...attrs.subarray(1, 1 + attrs[0])];
+    } else if (op === OP.CONCAT || op === OP.GATHER) {
+      nodeAttrs.axis = attrs[0];
+    } else if (op === OP.SHAPE) {
+      nodeAttrs.start = attrs[0];
+      nodeAttrs.end = attrs[1];
+    } else if (op === OP.SLICE || op === OP.SQUEEZE || op === OP.UNSQUEEZE) {
+      // Opset 17 takes these as int64 inputs; the entry holds them as attribute bytes.
+      const consts: [string, bigint[]][] =
+        op === OP.SLICE
+          ? [
+              ['starts', [BigInt(attrs.readInt32LE(1))]],
+              ['ends', [BigInt(attrs.readInt32LE(5))]],
+              ['axes', [BigInt(attrs[0])]],
+              ['steps', [BigInt(attrs.readInt32LE(9))]],
+            ]
+          : [
+              [
+                'axes',
+                Array.from({ length: 6 }, (_, i) => i)
+                  .filter((i) => (attrs[0] >> i) & 1)
+                  .map(BigInt),
+              ],
+            ];
+      for (const [name, v] of consts) {
+        feeds[name] = new ort.Tensor('int64', BigInt64Array.from(v), [v.length]);
+        decls.push({ name, dtype: 'int64', dims: [v.length] });
+        nodeInputs.push(name);
+      }
     }
     const bytes = buildModel({
       name: base,

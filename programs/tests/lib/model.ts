@@ -17,6 +17,15 @@ export const OP = {
   QUANTIZE_LINEAR: CODES.QuantizeLinear,
   DEQUANTIZE_LINEAR: CODES.DequantizeLinear,
   CAST: CODES.Cast,
+  CONCAT: CODES.Concat,
+  GATHER: CODES.Gather,
+  SLICE: CODES.Slice,
+  SQUEEZE: CODES.Squeeze,
+  UNSQUEEZE: CODES.Unsqueeze,
+  SHAPE: CODES.Shape,
+  EQUAL: CODES.Equal,
+  NOT: CODES.Not,
+  WHERE: CODES.Where,
 } as const;
 export const REF = {
   layer: (i: number) => opRef(REF_KIND.LAYER, i),
@@ -44,7 +53,10 @@ export function get(t: Tensor, i: number): number {
     case DT.INT8:
       return t.bytes.readInt8(i);
     case DT.UINT8:
+    case 9:
       return t.bytes.readUInt8(i);
+    case 7:
+      return Number(t.bytes.readBigInt64LE(8 * i));
   }
   throw new Error(`dtype ${t.dtype}`);
 }
@@ -56,6 +68,7 @@ export function make(dtype: number, dims: number[], f: (i: number) => number): T
     if (dtype === DT.FLOAT) bytes.writeFloatLE(v, 4 * i);
     else if (dtype === DT.INT32) bytes.writeInt32LE(v | 0, 4 * i);
     else if (dtype === DT.INT8) bytes.writeInt8((v << 24) >> 24, i);
+    else if (dtype === 7) bytes.writeBigInt64LE(BigInt(Math.trunc(v)), 8 * i);
     else bytes.writeUInt8(v & 0xff, i);
   }
   return { dtype, dims, bytes };
@@ -94,6 +107,22 @@ function rne(x: number): number {
   if (d > 0.5) return f + 1;
   return f % 2 === 0 ? f : f + 1;
 }
+
+/** Row-major strides of `dims`. */
+const stridesOf = (dims: number[]) => dims.map((_, i) => numel(dims.slice(i + 1)));
+/** A tensor whose element at coordinates c is `src(c)`'s element of `from` (a byte copy): the data-movement ops. */
+function moved(from: Tensor[], dims: number[], src: (c: number[]) => [number, number]): Tensor {
+  const es = dtypeSize(from[0].dtype);
+  const bytes = Buffer.alloc(numel(dims) * es);
+  const st = stridesOf(dims);
+  for (let o = 0; o < numel(dims); o++) {
+    const c = st.map((s, i) => Math.floor(o / s) % dims[i]);
+    const [k, at] = src(c);
+    from[k].bytes.copy(bytes, o * es, at * es, at * es + es);
+  }
+  return { dtype: from[0].dtype, dims, bytes };
+}
+const flatAt = (dims: number[], c: number[]) => c.reduce((acc, x, i) => acc * dims[i] + x, 0);
 
 /** Reference semantics of onnxruntime's CPU kernels for the supported op set. */
 export function evalOp(l: Layer, ins: Tensor[]): Tensor {
@@ -200,6 +229,104 @@ export function evalOp(l: Layer, ins: Tensor[]): Tensor {
         a.bytes.copy(bytes, o * es, idx * es, idx * es + es);
       }
       return { dtype: a.dtype, dims, bytes };
+    }
+    case OP.SQUEEZE:
+    case OP.UNSQUEEZE: {
+      const mask = l.attrs![0];
+      const bit = (i: number) => (mask >> i) & 1;
+      const dims =
+        l.op === OP.SQUEEZE
+          ? a.dims.filter((_, i) => !bit(i))
+          : (() => {
+              const out: number[] = [];
+              const rest = [...a.dims];
+              while (rest.length > 0 || bit(out.length)) out.push(bit(out.length) ? 1 : rest.shift()!);
+              return out;
+            })();
+      return { dtype: a.dtype, dims, bytes: a.bytes };
+    }
+    case OP.CONCAT: {
+      const axis = l.attrs![0];
+      const dims = a.dims.map((d, i) => (i === axis ? ins.reduce((s, t) => s + t.dims[axis], 0) : d));
+      return moved(ins, dims, (c) => {
+        let k = 0,
+          x = c[axis];
+        while (x >= ins[k].dims[axis]) x -= ins[k++].dims[axis];
+        return [
+          k,
+          flatAt(
+            ins[k].dims,
+            c.map((v, i) => (i === axis ? x : v)),
+          ),
+        ];
+      });
+    }
+    case OP.GATHER: {
+      const axis = l.attrs![0];
+      const idx = ins[1];
+      const r = idx.dims.length;
+      const dims = [...a.dims.slice(0, axis), ...idx.dims, ...a.dims.slice(axis + 1)];
+      return moved([a], dims, (c) => {
+        let j = get(idx, flatAt(idx.dims, c.slice(axis, axis + r)));
+        if (j < 0) j += a.dims[axis];
+        if (j < 0 || j >= a.dims[axis]) throw new Error('gather index out of range');
+        return [0, flatAt(a.dims, [...c.slice(0, axis), j, ...c.slice(axis + r)])];
+      });
+    }
+    case OP.SLICE: {
+      const axis = l.attrs![0];
+      // numpy-style: the indices start, start+step, ... strictly before end, after ONNX's clamping.
+      const d = a.dims[axis];
+      let s = l.attrs!.readInt32LE(1),
+        e = l.attrs!.readInt32LE(5);
+      const step = l.attrs!.readInt32LE(9);
+      if (s < 0) s += d;
+      if (e < 0) e += d;
+      const picks: number[] = [];
+      if (step > 0) for (let i = Math.max(s, 0); i < Math.min(e, d); i += step) picks.push(i);
+      // A negative step's start is clamped into the axis, [0, d - 1], as ONNX specifies.
+      else for (let i = Math.min(Math.max(s, 0), d - 1); i > Math.max(e, -1); i += step) picks.push(i);
+      const dims = a.dims.map((x, i) => (i === axis ? picks.length : x));
+      return moved([a], dims, (c) => [
+        0,
+        flatAt(
+          a.dims,
+          c.map((v, i) => (i === axis ? picks[v] : v)),
+        ),
+      ]);
+    }
+    case OP.SHAPE:
+      return make(7, [l.attrs![1] - l.attrs![0]], (i) => a.dims[l.attrs![0] + i]);
+    case OP.EQUAL: {
+      const b = ins[1];
+      const dims = broadcastDims(a.dims, b.dims);
+      return make(9, dims, (o) => {
+        const x = get(a, bIndex(dims, a.dims, o)),
+          y = get(b, bIndex(dims, b.dims, o));
+        if (a.dtype === 9) return Number(!!x === !!y);
+        if (a.dtype === DT.FLOAT) return Number(x === y);
+        // Integers compare as their bytes (int64 past 2^53 too).
+        const es = dtypeSize(a.dtype);
+        const [i, j] = [bIndex(dims, a.dims, o) * es, bIndex(dims, b.dims, o) * es];
+        return Number(a.bytes.subarray(i, i + es).equals(b.bytes.subarray(j, j + es)));
+      });
+    }
+    case OP.NOT:
+      return make(9, a.dims, (i) => (get(a, i) ? 0 : 1));
+    case OP.WHERE: {
+      const [x, y] = [ins[1], ins[2]];
+      const dims = broadcastDims(broadcastDims(a.dims, x.dims), y.dims);
+      const es = dtypeSize(x.dtype);
+      const bytes = Buffer.alloc(numel(dims) * es);
+      for (let o = 0; o < numel(dims); o++) {
+        const c = get(a, bIndex(dims, a.dims, o)) !== 0;
+        const [t, at] = c ? [x, bIndex(dims, x.dims, o)] : [y, bIndex(dims, y.dims, o)];
+        t.bytes.copy(bytes, o * es, at * es, at * es + es);
+        // onnxruntime merges the masked branches keeping x's pick unless it equals zero: x's -0 comes out +0.
+        if (c && x.dtype === DT.FLOAT && bytes.readUInt32LE(o * es) === 0x80000000)
+          bytes.writeUInt32LE(0, o * es);
+      }
+      return { dtype: x.dtype, dims, bytes };
     }
     case OP.FLATTEN: {
       const axis = l.attrs![0];
@@ -344,6 +471,52 @@ export function bigMatmulModel(k = 2048, seed = 5): ModelDef {
     layers: [
       { op: OP.MATMUL_INTEGER, refs: [REF.input(0), REF.weight(0)], attrs: mm },
       { op: OP.RELU, refs: [REF.layer(0)] },
+    ],
+    outputName: 'y',
+  };
+}
+
+/**
+ * The data-movement and comparison ops of issue 15 in the shapes Silero VAD's front end uses them:
+ * x float [1,512] padded by Concat to [1,1,704], sliced, squeezed; its Shape gathered and compared;
+ * a Gather along an axis, Equal with broadcasting, Not and Where.
+ */
+export function movementModel(seed = 15): ModelDef {
+  const r = prng(seed);
+  const x = make(DT.FLOAT, [1, 512], () => ((r() % 2001) - 1000) / 64);
+  const a = (...bytes: number[]) => {
+    const b = Buffer.alloc(14);
+    bytes.forEach((v, i) => (b[i] = v));
+    return b;
+  };
+  const slice = Buffer.alloc(14);
+  slice[0] = 2;
+  slice.writeInt32LE(3, 1);
+  slice.writeInt32LE(700, 5);
+  slice.writeInt32LE(2, 9);
+  return {
+    inputs: [['x', x]],
+    weights: [
+      make(DT.FLOAT, [1, 1, 96], (i) => (i % 7) - 3),
+      make(7, [], () => 2),
+      make(7, [], () => 704),
+      make(7, [300], (i) => ((i * 7) % 349) - 100),
+      make(DT.FLOAT, [1, 1], () => 0),
+      make(DT.FLOAT, [300], (i) => -i),
+    ],
+    layers: [
+      { op: OP.UNSQUEEZE, refs: [REF.input(0)], attrs: a(0b1) }, // 0: [1,1,512]
+      { op: OP.CONCAT, refs: [REF.weight(0), REF.layer(0), REF.weight(0)], attrs: a(2) }, // 1: [1,1,704]
+      { op: OP.SLICE, refs: [REF.layer(1)], attrs: slice }, // 2: [1,1,349]
+      { op: OP.SQUEEZE, refs: [REF.layer(2)], attrs: a(0b1) }, // 3: [1,349]
+      { op: OP.SHAPE, refs: [REF.layer(1)], attrs: a(0, 3) }, // 4: int64 [3]
+      { op: OP.GATHER, refs: [REF.layer(4), REF.weight(1)], attrs: a(0) }, // 5: int64 [] = 704
+      { op: OP.EQUAL, refs: [REF.layer(5), REF.weight(2)] }, // 6: bool []
+      { op: OP.NOT, refs: [REF.layer(6)] }, // 7: bool []
+      { op: OP.GATHER, refs: [REF.layer(3), REF.weight(3)], attrs: a(1) }, // 8: [1,300]
+      { op: OP.EQUAL, refs: [REF.layer(8), REF.weight(4)] }, // 9: bool [1,300]
+      { op: OP.WHERE, refs: [REF.layer(9), REF.layer(8), REF.weight(5)] }, // 10: [1,300]
+      { op: OP.WHERE, refs: [REF.layer(7), REF.layer(10), REF.layer(8)] }, // 11: [1,300]
     ],
     outputName: 'y',
   };

@@ -161,6 +161,98 @@ export function buildCases(): OpCase[] {
   add('transpose 2d int32', OP.TRANSPOSE, [i32([8, 12], r)], attrs(2, 1, 0));
   add('transpose 3d int8', OP.TRANSPOSE, [i8([3, 5, 7], r)], attrs(3, 2, 0, 1));
 
+  // Data movement and comparisons (issue 15).
+  const i64 = (dims: number[], f: (i: number) => number) => make(7, dims, f);
+  const bool = (dims: number[], r: () => number) => make(9, dims, () => r() & 1);
+  const sliceAttrs = (axis: number, start: number, end: number, step: number) => {
+    const b = Buffer.alloc(14);
+    b[0] = axis;
+    b.writeInt32LE(start, 1);
+    b.writeInt32LE(end, 5);
+    b.writeInt32LE(step, 9);
+    return b;
+  };
+  add(
+    'concat f32 axis 2',
+    OP.CONCAT,
+    [f32([1, 1, 3], r), f32([1, 1, 8], r, false), f32([1, 1, 3], r)],
+    attrs(2),
+  );
+  add(
+    'concat int64 axis 0',
+    OP.CONCAT,
+    [i64([1], () => 1), i64([1], () => -1), i64([1], () => 512)],
+    attrs(0),
+  );
+  add(
+    'concat int32 axis 1 four inputs',
+    OP.CONCAT,
+    [i32([4, 3], r), i32([4, 30], r), i32([4, 1], r), i32([4, 20], r)],
+    attrs(1),
+  );
+  add('concat int8 axis 1 [1,80,8]', OP.CONCAT, [i8([1, 40, 8], r), i8([1, 40, 8], r)], attrs(1));
+  add('gather f32 axis 0 scalar index', OP.GATHER, [f32([6, 5], r), i64([], () => -2)], attrs(0));
+  add(
+    'gather int64 axis 0 [1] index',
+    OP.GATHER,
+    [i64([4], (i) => [1, 3, 8, 704][i]), i64([1], () => 3)],
+    attrs(0),
+  );
+  add(
+    'gather int32 axis 1 int32 indices',
+    OP.GATHER,
+    [i32([3, 20, 2], r), make(DT.INT32, [2, 40], (i) => ((i * 7) % 40) - 20)],
+    attrs(1),
+  );
+  add('gather int8 axis 2 [3]', OP.GATHER, [i8([2, 3, 90], r), i64([3], (i) => [89, 0, -90][i])], attrs(2));
+  add('slice f32 axis 1 [0,25)', OP.SLICE, [f32([1, 50, 4], r)], sliceAttrs(1, 0, 25, 1));
+  add('slice f32 axis 2 negative start', OP.SLICE, [f32([1, 1, 8], r)], sliceAttrs(2, -4, 2147483647, 1));
+  add('slice int32 axis 0 step 3', OP.SLICE, [i32([40, 4], r)], sliceAttrs(0, 2, 38, 3));
+  add('slice int8 axis 1 negative step', OP.SLICE, [i8([3, 100], r)], sliceAttrs(1, -1, -2147483648, -2));
+  add('slice int32 axis 0 empty', OP.SLICE, [i32([8, 4], r)], sliceAttrs(0, 5, 2, 1));
+  add(
+    'slice int32 negative step, start before the axis',
+    OP.SLICE,
+    [i32([2, 3], r)],
+    sliceAttrs(1, -8, -9, -1),
+  );
+  add('slice f32 axis 1 clamped past the end', OP.SLICE, [f32([3, 10], r)], sliceAttrs(1, 7, 100, 2));
+  add('squeeze f32 [1,1,150] axis 0', OP.SQUEEZE, [f32([1, 1, 150], r)], attrs(0b1));
+  add('squeeze int64 [1] to scalar', OP.SQUEEZE, [i64([1], () => 16000)], attrs(0b1));
+  add('squeeze int8 axes 0,2', OP.SQUEEZE, [i8([1, 300, 1], r)], attrs(0b101));
+  add('unsqueeze f32 [1,1,150] axis 2', OP.UNSQUEEZE, [f32([1, 1, 150], r)], attrs(0b100));
+  add('unsqueeze int64 scalar axis 0', OP.UNSQUEEZE, [i64([], () => -7)], attrs(0b1));
+  add('unsqueeze int32 axes 0,3', OP.UNSQUEEZE, [i32([5, 20], r)], attrs(0b1001));
+  add('shape f32 rank 4', OP.SHAPE, [f32([1, 1, 1, 70], r)], attrs(0, 4));
+  add('shape int8 start 1 end 2', OP.SHAPE, [i8([3, 7, 2], r)], attrs(1, 2));
+  add('equal f32 edges', OP.EQUAL, [f32([24], r), f32([24], r)]);
+  add('equal f32 -0 vs 0 and NaN', OP.EQUAL, [
+    make(DT.FLOAT, [4], (i) => [0, NaN, 1, -0][i]),
+    make(DT.FLOAT, [4], (i) => [-0, NaN, 1, 0][i]),
+  ]);
+  add('equal int64 broadcast scalar', OP.EQUAL, [i64([90], (i) => i % 3), i64([], () => 1)]);
+  add('equal int64 past 2^53', OP.EQUAL, [
+    i64([2], () => 2 ** 60),
+    make(7, [2], (i) => (i ? 2 ** 60 : 2 ** 60 + 256)),
+  ]);
+  add('equal int32 broadcast [4,1]x[1,8]', OP.EQUAL, [
+    make(DT.INT32, [4, 1], (i) => i),
+    make(DT.INT32, [1, 8], (i) => i % 5),
+  ]);
+  add('equal int8', OP.EQUAL, [i8([300], () => r() % 3), i8([300], () => r() % 3)]);
+  add('equal bool', OP.EQUAL, [bool([64], r), bool([64], r)]);
+  add('not bool', OP.NOT, [bool([300], r)]);
+  add('where f32 broadcast', OP.WHERE, [bool([4, 1], r), f32([4, 6], r), f32([6], r, false)]);
+  add('where f32 edges in both branches', OP.WHERE, [bool([24], r), f32([24], r), f32([24], r)]);
+  add('where f32 -0 picked from x and from y', OP.WHERE, [
+    make(9, [4], (i) => [1, 0, 1, 0][i]),
+    make(DT.FLOAT, [4], (i) => [-0, -0, 1, NaN][i]),
+    make(DT.FLOAT, [4], (i) => [-0, -0, 2, 3][i]),
+  ]);
+  add('where int64 same shape', OP.WHERE, [bool([40], r), i64([40], (i) => i * 3), i64([40], (i) => -i)]);
+  add('where uint8 scalar cond', OP.WHERE, [make(9, [], () => 1), u8([300], r), u8([300], r)]);
+  add('equal uint8', OP.EQUAL, [u8([100], () => r() % 3), u8([100], () => r() % 3)]);
+
   const out: OpCase[] = [];
   for (const c of cases) {
     const res = evalOp(c.layer, c.ins);

@@ -20,11 +20,15 @@ from onnx.backend.test.case.node import collect_testcases
 
 warnings.filterwarnings("ignore")
 OUT = os.path.join(os.path.dirname(__file__), "..", "fixtures", "onnx-node-cases.json")
-DT = {np.dtype("float32"): 1, np.dtype("uint8"): 2, np.dtype("int8"): 3, np.dtype("int32"): 6}
+DT = {np.dtype("float32"): 1, np.dtype("uint8"): 2, np.dtype("int8"): 3, np.dtype("int32"): 6, np.dtype("int64"): 7,
+      np.dtype("bool"): 9}
 OPS = {"Identity": 1, "Reshape": 2, "Flatten": 3, "Transpose": 4, "Relu": 5, "Add": 6, "Sub": 7, "Mul": 8,
-       "MatMulInteger": 9, "Clip": 10, "QuantizeLinear": 11, "DequantizeLinear": 12, "Cast": 13}
+       "MatMulInteger": 9, "Clip": 10, "QuantizeLinear": 11, "DequantizeLinear": 12, "Cast": 13, "Concat": 14,
+       "Gather": 15, "Slice": 16, "Squeeze": 17, "Unsqueeze": 18, "Shape": 19, "Equal": 20, "Not": 21, "Where": 22}
 PREFIXES = ["test_relu", "test_add", "test_sub", "test_mul", "test_matmulinteger", "test_clip", "test_quantizelinear",
-            "test_dequantizelinear", "test_cast_", "test_reshape", "test_flatten", "test_transpose", "test_identity"]
+            "test_dequantizelinear", "test_cast_", "test_reshape", "test_flatten", "test_transpose", "test_identity",
+            "test_concat", "test_gather_", "test_slice", "test_squeeze", "test_unsqueeze", "test_shape", "test_equal",
+            "test_not", "test_where"]
 MAX_INPUT_BYTES = 700
 
 
@@ -95,6 +99,38 @@ def convert(tc, inputs, expected):
         ins = [inputs[0]]
     elif node.op_type == "MatMulInteger":
         a = bytes([DT[inputs[0].dtype], DT[inputs[1].dtype]])
+    elif node.op_type in ("Concat", "Gather"):
+        r = inputs[0].ndim
+        ax = attrs.get("axis", 0)
+        a = bytes([ax + r if ax < 0 else ax])
+        if node.op_type == "Concat" and len(ins) > 4:
+            return None, "more than 4 inputs"
+    elif node.op_type == "Slice":
+        r, d = inputs[0].ndim, inputs[0]
+        starts, ends = [int(x) for x in inputs[1]], [int(x) for x in inputs[2]]
+        axes = [int(x) for x in inputs[3]] if len(inputs) > 3 and inputs[3] is not None else list(range(len(starts)))
+        steps = [int(x) for x in inputs[4]] if len(inputs) > 4 and inputs[4] is not None else [1] * len(starts)
+        if len(starts) != 1:
+            return None, "multi-axis Slice (the referee slices one axis per layer)"
+        i32 = lambda v: max(-2**31, min(2**31 - 1, v))
+        ax = axes[0] + r if axes[0] < 0 else axes[0]
+        a = bytes([ax]) + struct.pack("<iii", i32(starts[0]), i32(ends[0]), i32(steps[0]))
+        ins = [inputs[0]]
+    elif node.op_type in ("Squeeze", "Unsqueeze"):
+        axes = attrs.get("axes")
+        if len(inputs) > 1 and inputs[1] is not None:
+            axes = [int(x) for x in inputs[1]]
+        r = inputs[0].ndim if node.op_type == "Squeeze" else expected.ndim
+        if axes is None:
+            axes = [i for i, d in enumerate(inputs[0].shape) if d == 1]
+        a = bytes([sum(1 << (x + r if x < 0 else x) for x in axes)])
+        ins = [inputs[0]]
+    elif node.op_type == "Shape":
+        r = inputs[0].ndim
+        norm = lambda v: max(0, min(r, v + r if v < 0 else v))
+        st = norm(attrs.get("start", 0))
+        en = max(st, norm(attrs.get("end", r)))
+        a = bytes([st, en])
     elif node.op_type in ("QuantizeLinear", "DequantizeLinear"):
         if any(v.size != 1 for v in ins[1:]):
             return None, "per-axis or blocked quantization"

@@ -3,7 +3,9 @@
 //! Semantics follow onnxruntime's CPU kernels: integer arithmetic wraps, float32 arithmetic is
 //! single IEEE-754 operations (soft-float on SBF, bit-exact), float->int conversions follow
 //! x86 cvttss2si (NaN and out-of-range give i32::MIN), rounding is half-to-even.
-use super::tensor::{dtype_size, Header, CHUNK_BYTES, DT_FLOAT, DT_INT32, DT_INT8, DT_UINT8, MAX_RANK};
+use super::tensor::{
+    dtype_size, Header, CHUNK_BYTES, DT_BOOL, DT_FLOAT, DT_INT32, DT_INT64, DT_INT8, DT_UINT8, MAX_RANK,
+};
 
 pub const OP_ENTRY_BYTES: usize = 24;
 pub const MAX_OP_INPUTS: usize = 4;
@@ -21,6 +23,16 @@ pub const OP_CLIP: u8 = 10;
 pub const OP_QUANTIZE_LINEAR: u8 = 11;
 pub const OP_DEQUANTIZE_LINEAR: u8 = 12;
 pub const OP_CAST: u8 = 13;
+// Data movement and comparisons (issue 15): exact by construction, byte copies and integer compares.
+pub const OP_CONCAT: u8 = 14;
+pub const OP_GATHER: u8 = 15;
+pub const OP_SLICE: u8 = 16;
+pub const OP_SQUEEZE: u8 = 17;
+pub const OP_UNSQUEEZE: u8 = 18;
+pub const OP_SHAPE: u8 = 19;
+pub const OP_EQUAL: u8 = 20;
+pub const OP_NOT: u8 = 21;
+pub const OP_WHERE: u8 = 22;
 
 pub const REF_LAYER: u16 = 0;
 pub const REF_INPUT: u16 = 1;
@@ -76,8 +88,11 @@ impl OpEntry {
     pub fn validate(&self, layer: u32) -> Result<(), OpError> {
         let (lo, hi) = match self.op {
             OP_IDENTITY | OP_RELU | OP_FLATTEN | OP_TRANSPOSE | OP_CAST | OP_CLIP => (1, 1),
+            OP_SLICE | OP_SQUEEZE | OP_UNSQUEEZE | OP_SHAPE | OP_NOT => (1, 1),
             OP_RESHAPE => (1, 2),
-            OP_ADD | OP_SUB | OP_MUL => (2, 2),
+            OP_ADD | OP_SUB | OP_MUL | OP_GATHER | OP_EQUAL => (2, 2),
+            OP_WHERE => (3, 3),
+            OP_CONCAT => (1, MAX_OP_INPUTS),
             OP_MATMUL_INTEGER => (2, 4),
             OP_QUANTIZE_LINEAR | OP_DEQUANTIZE_LINEAR => (2, 3),
             _ => return Err(OpError::Unsupported),
@@ -124,6 +139,12 @@ impl OpEntry {
                 }
                 Ok(())
             }
+            OP_CONCAT | OP_GATHER if self.attrs[0] as usize >= MAX_RANK => Err(OpError::BadEntry),
+            OP_SLICE if self.attrs[0] as usize >= MAX_RANK || bits_i32(&self.attrs[9..13]) == 0 => {
+                Err(OpError::BadEntry)
+            }
+            OP_SQUEEZE | OP_UNSQUEEZE if self.attrs[0] >> MAX_RANK != 0 => Err(OpError::BadEntry),
+            OP_SHAPE if self.attrs[0] > self.attrs[1] || self.attrs[1] as usize > MAX_RANK => Err(OpError::BadEntry),
             _ => Ok(()),
         }
     }
@@ -176,6 +197,12 @@ impl<'a> Operand<'a> {
 fn rd_i32(t: &Operand, i: usize) -> Result<i32, OpError> {
     let b = t.at(i, 4)?;
     Ok(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+fn rd_i64(t: &Operand, i: usize) -> Result<i64, OpError> {
+    let b = t.at(i, 8)?;
+    let mut w = [0u8; 8];
+    w.copy_from_slice(b);
+    Ok(i64::from_le_bytes(w))
 }
 fn rd_f32(t: &Operand, i: usize) -> Result<f32, OpError> {
     Ok(f32::from_bits(rd_i32(t, i)? as u32))
@@ -398,8 +425,200 @@ pub fn infer(e: &OpEntry, ins: &[Operand]) -> Result<Header, OpError> {
             h.dtype = e.attrs[0];
             Ok(h)
         }
+        OP_CONCAT..=OP_WHERE => infer_movement(e, ins),
         _ => Err(OpError::Unsupported),
     }
+}
+
+/// infer for the data-movement and comparison ops, out of line: inlined, the one-step's handler
+/// passes the SBF branch range.
+#[inline(never)]
+fn infer_movement(e: &OpEntry, ins: &[Operand]) -> Result<Header, OpError> {
+    let a = ins[0].header;
+    match e.op {
+        OP_CONCAT => {
+            let axis = e.attrs[0] as usize;
+            if axis >= a.rank as usize {
+                return Err(OpError::BadOperands);
+            }
+            let mut h = a;
+            let mut total = a.dims[axis] as u64;
+            for x in &ins[1..] {
+                let b = x.header;
+                if b.dtype != a.dtype || b.rank != a.rank {
+                    return Err(OpError::BadOperands);
+                }
+                for i in 0..a.rank as usize {
+                    if i != axis && b.dims[i] != a.dims[i] {
+                        return Err(OpError::BadOperands);
+                    }
+                }
+                total += b.dims[axis] as u64;
+            }
+            if total > u32::MAX as u64 {
+                return Err(OpError::BadOperands);
+            }
+            h.dims[axis] = total as u32;
+            Ok(h)
+        }
+        OP_GATHER => {
+            let idx = ins[1].header;
+            let axis = e.attrs[0] as usize;
+            let r = a.rank as usize + idx.rank as usize;
+            if axis >= a.rank as usize || r - 1 > MAX_RANK || !matches!(idx.dtype, DT_INT32 | DT_INT64) {
+                return Err(OpError::BadOperands);
+            }
+            let mut h = Header {
+                dtype: a.dtype,
+                rank: (r - 1) as u8,
+                dims: [0; MAX_RANK],
+            };
+            h.dims[..axis].copy_from_slice(&a.dims[..axis]);
+            h.dims[axis..axis + idx.rank as usize].copy_from_slice(idx.dims());
+            h.dims[axis + idx.rank as usize..r - 1].copy_from_slice(&a.dims[axis + 1..a.rank as usize]);
+            Ok(h)
+        }
+        OP_SLICE => {
+            let axis = e.attrs[0] as usize;
+            if axis >= a.rank as usize {
+                return Err(OpError::BadOperands);
+            }
+            let (_, _, count) = slice_range(e, a.dims[axis]);
+            let mut h = a;
+            h.dims[axis] = count;
+            Ok(h)
+        }
+        OP_SQUEEZE => {
+            let mask = e.attrs[0] as u32;
+            if mask >> a.rank != 0 {
+                return Err(OpError::BadOperands);
+            }
+            let mut h = a;
+            h.rank = 0;
+            h.dims = [0; MAX_RANK];
+            for i in 0..a.rank as usize {
+                if mask & (1 << i) == 0 {
+                    h.dims[h.rank as usize] = a.dims[i];
+                    h.rank += 1;
+                } else if a.dims[i] != 1 {
+                    return Err(OpError::BadOperands);
+                }
+            }
+            Ok(h)
+        }
+        OP_UNSQUEEZE => {
+            let mask = e.attrs[0] as u32;
+            let r = a.rank as usize + mask.count_ones() as usize;
+            if r > MAX_RANK || mask >> r != 0 {
+                return Err(OpError::BadOperands);
+            }
+            let mut h = a;
+            h.rank = r as u8;
+            let mut k = 0;
+            for i in 0..r {
+                if mask & (1 << i) != 0 {
+                    h.dims[i] = 1;
+                } else {
+                    h.dims[i] = a.dims[k];
+                    k += 1;
+                }
+            }
+            Ok(h)
+        }
+        OP_SHAPE => {
+            let (s, t) = (e.attrs[0], e.attrs[1]);
+            if s > t || t > a.rank {
+                return Err(OpError::BadOperands);
+            }
+            Ok(Header::new(DT_INT64, &[(t - s) as u32]).unwrap())
+        }
+        OP_EQUAL => {
+            let b = ins[1].header;
+            if a.dtype != b.dtype || !matches!(a.dtype, DT_FLOAT | DT_INT32 | DT_INT64 | DT_INT8 | DT_UINT8 | DT_BOOL) {
+                return Err(OpError::BadOperands);
+            }
+            let mut h = broadcast(&a, &b).ok_or(OpError::BadOperands)?;
+            h.dtype = DT_BOOL;
+            Ok(h)
+        }
+        OP_NOT => {
+            if a.dtype != DT_BOOL {
+                return Err(OpError::BadOperands);
+            }
+            Ok(a)
+        }
+        OP_WHERE => {
+            let (x, y) = (ins[1].header, ins[2].header);
+            // onnxruntime's Where has no int8 kernel: no honest trace holds one.
+            if a.dtype != DT_BOOL
+                || x.dtype != y.dtype
+                || !matches!(x.dtype, DT_FLOAT | DT_INT32 | DT_INT64 | DT_UINT8 | DT_BOOL)
+            {
+                return Err(OpError::BadOperands);
+            }
+            let mut h = broadcast(&broadcast(&a, &x).ok_or(OpError::BadOperands)?, &y).ok_or(OpError::BadOperands)?;
+            h.dtype = x.dtype;
+            Ok(h)
+        }
+        _ => Err(OpError::Unsupported),
+    }
+}
+
+/// Slice along one axis of length `d` (attrs: axis, i32 start, end, step), with ONNX's clamping:
+/// the first index, the step and the element count.
+fn slice_range(e: &OpEntry, d: u32) -> (i64, i64, u32) {
+    let d = d as i64;
+    let (mut s, mut t) = (bits_i32(&e.attrs[1..5]) as i64, bits_i32(&e.attrs[5..9]) as i64);
+    let step = bits_i32(&e.attrs[9..13]) as i64;
+    if s < 0 {
+        s += d;
+    }
+    if t < 0 {
+        t += d;
+    }
+    let count = if d == 0 {
+        0
+    } else if step > 0 {
+        s = s.clamp(0, d);
+        t = t.clamp(0, d);
+        // Unsigned division: the SBF backend has no signed one.
+        if t > s {
+            ((t - s) as u64).div_ceil(step as u64) as i64
+        } else {
+            0
+        }
+    } else if step < 0 {
+        s = s.clamp(0, d - 1);
+        t = t.clamp(-1, d - 1);
+        if s > t {
+            ((s - t) as u64).div_ceil((-step) as u64) as i64
+        } else {
+            0
+        }
+    } else {
+        0
+    };
+    (s, step, count as u32)
+}
+
+/// The coordinates of flat index `o` in `h`.
+fn coords_of(h: &Header, mut o: u64) -> [u64; MAX_RANK] {
+    let mut c = [0u64; MAX_RANK];
+    for i in (0..h.rank as usize).rev() {
+        let d = h.dims[i] as u64;
+        c[i] = o % d;
+        o /= d;
+    }
+    c
+}
+
+/// The flat index of coordinates `c` in `h`.
+fn flat_of(h: &Header, c: &[u64; MAX_RANK]) -> u64 {
+    let mut idx = 0u64;
+    for (d, x) in h.dims.iter().zip(c.iter()).take(h.rank as usize) {
+        idx = idx * *d as u64 + x;
+    }
+    idx
 }
 
 /// Element index of byte offset `s` for elements of `es` bytes.
@@ -425,7 +644,7 @@ fn clip_bounds_i32(e: &OpEntry, lo: i32, hi: i32) -> (i32, i32) {
 fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -> Result<(), OpError> {
     let a = &ins[0];
     match e.op {
-        OP_IDENTITY | OP_RESHAPE | OP_FLATTEN => {
+        OP_IDENTITY | OP_RESHAPE | OP_FLATTEN | OP_SQUEEZE | OP_UNSQUEEZE => {
             let es = dst.len();
             let s = o as usize * es;
             dst.copy_from_slice(a.at(idx_of(s, es), es)?);
@@ -603,6 +822,102 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
                 }
             }
         }
+        OP_CONCAT..=OP_WHERE => element_movement(&Movement { e, ins, out }, o, dst)?,
+        _ => return Err(OpError::Unsupported),
+    }
+    Ok(())
+}
+
+/// The op, operands and output header of element_movement, in one argument: SBF calls pass five registers.
+struct Movement<'x, 'a> {
+    e: &'x OpEntry,
+    ins: &'x [Operand<'a>],
+    out: &'x Header,
+}
+
+/// element for the data-movement and comparison ops, out of line (see infer_movement).
+#[inline(never)]
+fn element_movement(m: &Movement, o: u64, dst: &mut [u8]) -> Result<(), OpError> {
+    let (e, ins, out) = (m.e, m.ins, m.out);
+    let a = &ins[0];
+    match e.op {
+        OP_CONCAT => {
+            let axis = e.attrs[0] as usize;
+            let mut c = coords_of(out, o);
+            let mut k = 0;
+            while c[axis] >= ins[k].header.dims[axis] as u64 {
+                c[axis] -= ins[k].header.dims[axis] as u64;
+                k += 1;
+            }
+            let es = dst.len();
+            dst.copy_from_slice(ins[k].at(flat_of(&ins[k].header, &c) as usize, es)?);
+        }
+        OP_GATHER => {
+            let axis = e.attrs[0] as usize;
+            let ih = ins[1].header;
+            let inner: u64 = a.header.dims[axis + 1..a.header.rank as usize]
+                .iter()
+                .map(|&d| d as u64)
+                .product();
+            let n_idx = ih.numel();
+            let dim = a.header.dims[axis] as i64;
+            let (k, rest) = (o % inner, o / inner);
+            let (j, outer) = (rest % n_idx, rest / n_idx);
+            let mut ix = if ih.dtype == DT_INT64 {
+                rd_i64(&ins[1], j as usize)?
+            } else {
+                rd_i32(&ins[1], j as usize)? as i64
+            };
+            if ix < 0 {
+                ix += dim;
+            }
+            if ix < 0 || ix >= dim {
+                // onnxruntime refuses the run: no honest trace holds this layer.
+                return Err(OpError::BadOperands);
+            }
+            let src = (outer * dim as u64 + ix as u64) * inner + k;
+            let es = dst.len();
+            dst.copy_from_slice(a.at(src as usize, es)?);
+        }
+        OP_SLICE => {
+            let axis = e.attrs[0] as usize;
+            let (start, step, _) = slice_range(e, a.header.dims[axis]);
+            let mut c = coords_of(out, o);
+            c[axis] = (start + c[axis] as i64 * step) as u64;
+            let es = dst.len();
+            dst.copy_from_slice(a.at(flat_of(&a.header, &c) as usize, es)?);
+        }
+        OP_SHAPE => {
+            let d = a.header.dims[e.attrs[0] as usize + o as usize] as i64;
+            dst.copy_from_slice(&d.to_le_bytes());
+        }
+        OP_EQUAL => {
+            let b = &ins[1];
+            let es = dtype_size(a.header.dtype).ok_or(OpError::BadOperands)?;
+            let x = a.at(broadcast_index(out, &a.header, o), es)?;
+            let y = b.at(broadcast_index(out, &b.header, o), es)?;
+            let eq = if a.header.dtype == DT_FLOAT {
+                // IEEE equality: -0 == 0, NaN equals nothing.
+                f32::from_bits(bits_i32(x) as u32) == f32::from_bits(bits_i32(y) as u32)
+            } else if a.header.dtype == DT_BOOL {
+                (x[0] != 0) == (y[0] != 0)
+            } else {
+                x == y
+            };
+            dst[0] = eq as u8;
+        }
+        OP_NOT => dst[0] = (a.at(o as usize, 1)?[0] == 0) as u8,
+        OP_WHERE => {
+            let es = dst.len();
+            let c = a.at(broadcast_index(out, &a.header, o), 1)?[0] != 0;
+            let pick = if c { &ins[1] } else { &ins[2] };
+            dst.copy_from_slice(pick.at(broadcast_index(out, &pick.header, o), es)?);
+            // onnxruntime merges (c ? x : 0) and (c ? 0 : y), keeping the first unless it equals
+            // zero: a -0 picked from x comes out +0, one from y stays -0 (ort.test.ts, movement-onnx).
+            if c && out.dtype == DT_FLOAT && bits_i32(dst) as u32 == 0x8000_0000 {
+                dst.copy_from_slice(&[0; 4]);
+            }
+        }
         _ => return Err(OpError::Unsupported),
     }
     Ok(())
@@ -747,6 +1062,115 @@ mod tests {
                 .sum();
             assert_eq!(i32::from_le_bytes(out[4 * j..4 * j + 4].try_into().unwrap()), want);
         }
+    }
+
+    #[test]
+    fn slice_range_matches_enumeration() {
+        // Every (start, end, step) over a small axis against the numpy-style walk ONNX specifies.
+        for d in 0u32..6 {
+            for start in -8i32..9 {
+                for end in [-9, -8, -3, -1, 0, 1, 3, 5, 8, i32::MAX, i32::MIN] {
+                    for step in [-3i32, -2, -1, 1, 2, 3, i32::MAX, i32::MIN] {
+                        let mut a = [0u8; 14];
+                        a[1..5].copy_from_slice(&start.to_le_bytes());
+                        a[5..9].copy_from_slice(&end.to_le_bytes());
+                        a[9..13].copy_from_slice(&step.to_le_bytes());
+                        let e = entry(OP_SLICE, &[REF_INPUT << 14], &a);
+                        let (s0, st, n) = slice_range(&e, d);
+                        let di = d as i64;
+                        let (mut s, mut t) = (start as i64, end as i64);
+                        if s < 0 {
+                            s += di;
+                        }
+                        if t < 0 {
+                            t += di;
+                        }
+                        let mut want = std::vec::Vec::new();
+                        // ONNX clamps a negative step's start into the axis: [0, d - 1].
+                        let mut i = if step > 0 { s.max(0) } else { s.max(0).min(di - 1) };
+                        while (step > 0 && i < t.min(di)) || (step < 0 && i > t.max(-1)) {
+                            want.push(i);
+                            i += step as i64;
+                        }
+                        let got: std::vec::Vec<i64> = (0..n as i64).map(|k| s0 + k * st).collect();
+                        assert_eq!(got, want, "d {d} start {start} end {end} step {step}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn data_movement_refusals() {
+        let input = REF_INPUT << 14;
+        let h = |dt: u8, d: &[u32]| Header::new(dt, d).unwrap();
+        let infer1 = |op: u8, attrs: &[u8], hs: &[Header]| {
+            let ins: std::vec::Vec<Operand> = hs.iter().map(|x| Operand::sparse(*x, &[])).collect();
+            infer(&entry(op, &[input; 4][..hs.len()], attrs), &ins)
+        };
+        assert_eq!(
+            infer1(OP_SQUEEZE, &[0b10], &[h(DT_FLOAT, &[1, 3])]),
+            Err(OpError::BadOperands),
+            "squeezes a dim of 3"
+        );
+        assert_eq!(
+            infer1(OP_SQUEEZE, &[0b01], &[h(DT_FLOAT, &[1, 3])]).unwrap().dims(),
+            &[3]
+        );
+        assert_eq!(
+            infer1(OP_UNSQUEEZE, &[0b101], &[h(DT_INT64, &[7])]).unwrap().dims(),
+            &[1, 7, 1]
+        );
+        assert_eq!(
+            infer1(OP_UNSQUEEZE, &[0b1000], &[h(DT_INT64, &[7])]),
+            Err(OpError::BadOperands),
+            "axis 3 of a rank-2 output"
+        );
+        assert_eq!(
+            infer1(OP_CONCAT, &[1], &[h(DT_FLOAT, &[2, 3]), h(DT_FLOAT, &[3, 3])]),
+            Err(OpError::BadOperands),
+            "other dims differ"
+        );
+        assert_eq!(
+            infer1(OP_CONCAT, &[0], &[h(DT_FLOAT, &[2, 3]), h(DT_INT32, &[3, 3])]),
+            Err(OpError::BadOperands),
+            "dtypes differ"
+        );
+        assert_eq!(
+            infer1(OP_GATHER, &[0], &[h(DT_FLOAT, &[5]), h(DT_FLOAT, &[2])]),
+            Err(OpError::BadOperands),
+            "float indices"
+        );
+        assert_eq!(
+            infer1(OP_WHERE, &[], &[h(DT_BOOL, &[4]), h(DT_INT8, &[4]), h(DT_INT8, &[4])]),
+            Err(OpError::BadOperands),
+            "onnxruntime has no int8 Where"
+        );
+        assert_eq!(
+            infer1(OP_SHAPE, &[1, 3], &[h(DT_FLOAT, &[2, 2])]),
+            Err(OpError::BadOperands),
+            "end past the rank"
+        );
+        assert_eq!(
+            entry(OP_SLICE, &[input], &[0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]).validate(0),
+            Err(OpError::BadEntry),
+            "step 0"
+        );
+        assert_eq!(entry(OP_CONCAT, &[input; 4], &[0]).validate(0), Ok(()));
+        // An index out of range: onnxruntime refuses the run, the referee refuses the element.
+        let data = [1u8, 2, 3];
+        let idx = 3i64.to_le_bytes();
+        let ins = [
+            Operand::full(h(DT_UINT8, &[3]), &data),
+            Operand::full(h(DT_INT64, &[1]), &idx),
+        ];
+        let mut out = [0u8; CHUNK_BYTES];
+        let e = entry(OP_GATHER, &[input, input], &[0]);
+        assert_eq!(compute_chunk(&e, &ins, 0, &mut out).err(), Some(OpError::BadOperands));
+        let idx = (-3i64).to_le_bytes();
+        let ins = [ins[0], Operand::full(h(DT_INT64, &[1]), &idx)];
+        assert_eq!(compute_chunk(&e, &ins, 0, &mut out).unwrap().1, 1);
+        assert_eq!(out[0], 1);
     }
 
     #[test]

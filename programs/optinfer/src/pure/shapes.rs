@@ -66,6 +66,11 @@ pub fn elementwise(op: u8) -> bool {
             | ops::OP_QUANTIZE_LINEAR
             | ops::OP_DEQUANTIZE_LINEAR
             | ops::OP_CAST
+            | ops::OP_SQUEEZE
+            | ops::OP_UNSQUEEZE
+            | ops::OP_EQUAL
+            | ops::OP_NOT
+            | ops::OP_WHERE
     )
 }
 

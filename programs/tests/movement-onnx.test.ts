@@ -1,0 +1,159 @@
+// Issue 15's data-movement ops from an ONNX graph: the compiler maps each node, onnxruntime's trace equals the referee's semantics, and a cheat on any such layer loses.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadModel } from '../../executor/model.ts';
+import { traceModel } from '../../executor/trace.ts';
+import { compileForProgram } from '../../executor/program-model.ts';
+import { buildModel, node, tensorOf } from '../../executor/onnx/builder.ts';
+import { DTYPE_CODES, type Tensor } from '../../state/tensor.ts';
+import { PHASE, SIDE, cheatLayers, playToOneStep, startGame } from './lib/game.ts';
+import { prng, run, type ModelDef } from './lib/model.ts';
+import * as P from './lib/protocol.ts';
+
+/**
+ * Silero VAD's front end in miniature (opset 17, axes and slice bounds as constant inputs): x [1,512]
+ * unsqueezed and padded by Concat to [1,1,704], sliced with a step, squeezed; its Shape gathered and
+ * compared; a Gather along axis 1 with negative indices, Equal with broadcasting, Not and two Wheres.
+ */
+const bytes = buildModel({
+  name: 'movement',
+  opset: 17,
+  inputs: [{ name: 'x', dtype: 'float32', dims: [1, 512] }],
+  outputs: [{ name: 'y', dtype: 'float32', dims: [1, 300] }],
+  initializers: {
+    axes1: tensorOf('int64', [1], [1]),
+    axes0: tensorOf('int64', [1], [0]),
+    pad: tensorOf(
+      'float32',
+      [1, 1, 96],
+      Array.from({ length: 96 }, (_, i) => (i % 7) - 3),
+    ),
+    starts: tensorOf('int64', [1], [3]),
+    ends: tensorOf('int64', [1], [700]),
+    saxes: tensorOf('int64', [1], [-1]),
+    steps: tensorOf('int64', [1], [2]),
+    two: tensorOf('int64', [], [2]),
+    n704: tensorOf('int64', [], [704]),
+    gi: tensorOf(
+      'int64',
+      [300],
+      Array.from({ length: 300 }, (_, i) => ((i * 7) % 349) - 100),
+    ),
+    zero: tensorOf('float32', [1, 1], [0]),
+    negs: tensorOf(
+      'float32',
+      [300],
+      Array.from({ length: 300 }, (_, i) => -i),
+    ),
+  },
+  nodes: [
+    node('Unsqueeze', ['x', 'axes1'], ['u']),
+    node('Concat', ['pad', 'u', 'pad'], ['c'], { axis: -1 }),
+    node('Slice', ['c', 'starts', 'ends', 'saxes', 'steps'], ['s']),
+    node('Squeeze', ['s', 'axes0'], ['sq']),
+    node('Shape', ['c'], ['sh']),
+    node('Gather', ['sh', 'two'], ['g'], { axis: 0 }),
+    node('Equal', ['g', 'n704'], ['e']),
+    node('Not', ['e'], ['ne']),
+    node('Gather', ['sq', 'gi'], ['gx'], { axis: 1 }),
+    node('Equal', ['gx', 'zero'], ['ez']),
+    node('Where', ['ez', 'gx', 'negs'], ['w']),
+    node('Where', ['ne', 'w', 'gx'], ['y']),
+  ],
+});
+const model = await loadModel(bytes, { name: 'movement' });
+after(() => model.close());
+const compiled = await compileForProgram(model);
+
+const toP = (t: Tensor): P.Tensor => ({
+  dtype: DTYPE_CODES[t.dtype],
+  dims: t.dims,
+  bytes: Buffer.from(t.data),
+});
+
+/** Inputs with zeros (both signs) among small floats, so Equal and Where take both branches. */
+function inputX(seed: number): Tensor {
+  const r = prng(seed);
+  const f = new Float32Array(512).map(() => {
+    const k = r() % 6;
+    return k === 0 ? 0 : k === 1 ? -0 : ((r() % 2001) - 1000) / 64;
+  });
+  return { dtype: 'float32', dims: [1, 512], data: new Uint8Array(f.buffer) };
+}
+const def = (x: Tensor): ModelDef => ({
+  inputs: [['x', toP(x)]],
+  weights: compiled.weights.map((w) => toP(w.tensor)),
+  layers: compiled.layers.map((l) => ({ op: l.op, refs: l.refs, attrs: Buffer.from(l.attrs) })),
+  outputName: compiled.outputName,
+});
+const ortLayers = async (x: Tensor) =>
+  (await traceModel(model, { x }, { keepTensors: true })).tensors!.map(toP);
+
+test('the compiler maps every data-movement node to a referee op, and registration accepts every layer', () => {
+  assert.deepEqual(
+    compiled.layers.map((l) => l.onnxOp),
+    [
+      'Unsqueeze',
+      'Concat',
+      'Slice',
+      'Squeeze',
+      'Shape',
+      'Gather',
+      'Equal',
+      'Not',
+      'Gather',
+      'Equal',
+      'Where',
+      'Where',
+    ],
+  );
+  assert.deepEqual(compiled.refusals, []);
+});
+
+test("onnxruntime's canonical trace equals the referee semantics bit for bit, on 10 inputs", async () => {
+  for (let seed = 1; seed <= 10; seed++) {
+    const x = inputX(seed);
+    const trace = await ortLayers(x);
+    const ref = run(def(x));
+    assert.equal(trace.length, ref.length);
+    trace.forEach((t, i) => {
+      assert.equal(t.dtype, ref[i].dtype, `seed ${seed} layer ${i} dtype`);
+      assert.deepEqual(t.dims, ref[i].dims, `seed ${seed} layer ${i} dims`);
+      assert.ok(t.bytes.equals(ref[i].bytes), `seed ${seed} layer ${i} (${compiled.layers[i].onnxOp}) bytes`);
+    });
+  }
+});
+
+// Layers 1 (Concat, 11 chunks), 5 (Gather over the Shape) and 10 (Where): the middle of the model and its ends.
+for (const at of [1, 5, 10]) {
+  test(`an executor cheating at layer ${at} (${compiled.layers[at].onnxOp}) loses to a challenger holding onnxruntime's trace`, async () => {
+    const x = inputX(100 + at);
+    const honest = await ortLayers(x);
+    const g = await startGame(
+      (m) => cheatLayers(m, at, 0),
+      () => honest,
+      def(x),
+    );
+    await playToOneStep(g);
+    assert.equal((await g.world.dispute(g.dispute)).disagree, at);
+    await g.chal.submitOneStep(g.dispute);
+    const d = await g.world.dispute(g.dispute);
+    assert.equal(d.phase, PHASE.RESOLVED);
+    assert.equal(d.winner, SIDE.CHALLENGER, 'the honest challenger wins');
+    assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
+  });
+}
+
+test("an executor holding onnxruntime's trace beats a challenger lying at layer 8 (Gather)", async () => {
+  const x = inputX(208);
+  const honest = await ortLayers(x);
+  const g = await startGame(
+    () => honest,
+    (m) => cheatLayers(m, 8, 0),
+    def(x),
+  );
+  await playToOneStep(g);
+  await g.exec.submitOneStep(g.dispute);
+  assert.equal((await g.world.dispute(g.dispute)).winner, SIDE.EXECUTOR);
+  assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
+});
