@@ -24,11 +24,11 @@ const headerOf = (h: Uint8Array) => {
 };
 
 /**
- * Sparse openings where they are sound without knowing more of the op: for elementwise and
- * data-movement ops that keep element order (Identity, Reshape, Flatten, Relu, Add, Sub, Mul, Clip,
- * QuantizeLinear, DequantizeLinear, Cast), an input with as many elements as the output opens only
- * the chunks holding the disputed output chunk's elements; broadcast operands, Transpose and
- * MatMulInteger inputs, and header disputes open whole tensors.
+ * Sparse openings where they are sound without knowing more of the op: for the ops that keep element
+ * order (ELEMENTWISE_OPS in state/shapes.ts, which the registration cost model reads too), an input
+ * with as many elements as the output opens only the chunks holding the disputed output chunk's
+ * elements; broadcast operands, reordering ops (Concat, Gather, Slice, Shape), MatMulInteger inputs
+ * and header disputes open whole tensors.
  */
 export function elementwiseChunks(d: DisputeAccount, entry: Uint8Array, output: OpenedTensor): ChunkPicker {
   const { op } = decodeOpEntry(entry);
