@@ -21,9 +21,10 @@ async function commitRecords(
   executor: Keypair,
   modelId: Buffer,
   claimed: Buffer,
+  badJobs = [1],
 ): Promise<CommittedBatch> {
   const records = [0, 1, 2].map((j) => {
-    const bad = j === 1;
+    const bad = badJobs.includes(j);
     return P.jobRecord({
       jobId: P.sha(Buffer.from([6]), P.u64(index * 100 + j)),
       modelId: bad ? modelId : world.modelId,
@@ -33,7 +34,9 @@ async function commitRecords(
       fee: 1000n,
     });
   });
-  const signatures = records.map((r, j) => P.signRecord(r, (j === 1 ? executor : honest).secretKey));
+  const signatures = records.map((r, j) =>
+    P.signRecord(r, (badJobs.includes(j) ? executor : honest).secretKey),
+  );
   const levels = P.tree(records.map((r, j) => P.signedLeaf(r, signatures[j])));
   const res = world.must(
     await attempt(world.client.commitBatch(world.sequencer, { index, root: P.rootOf(levels), jobCount: 3 })),
@@ -161,6 +164,23 @@ test('unregistered model: a model whose op table is not fully loaded is a proven
   const b = await commitRecords(world, 0, honest, honest, world.modelId, P.sha(Buffer.from('anything')));
   assert.equal((await world.openDispute(challenger, b, 1)).res.error, 'ModelNotReady');
   await proveAndCheck(world, challenger, b, 'unregisteredModel');
+});
+
+test('closed sequencer bond: a sequencer slashed to zero closes its Operator account; its other faulty record is still invalidated', async () => {
+  const { world, honest, challenger, wrong } = await setup();
+  const fresh = world.fund(SOL);
+  // The sequencer's first commit bonds exactly one fault slash; both records of `fresh` are faults.
+  const b = await commitRecords(world, 0, honest, fresh, world.modelId, wrong, [1, 2]);
+  await proveAndCheck(world, challenger, b, 'unbondedExecutor');
+  assert.equal((await world.operatorOf(world.sequencer.publicKey)).bonded, 0n);
+  world.must(await attempt(world.client.closeOperator(world.sequencer)), 'close_operator');
+  // Nothing is left to slash, but the second wrong record cannot finalize as valid.
+  const r = world.must(await prove(world, challenger, b, 2, 'unbondedExecutor'), 'second fault proof');
+  const ev = r.events.find((e) => e.name === 'RecordFaultProven');
+  assert.equal(ev?.name === 'RecordFaultProven' ? ev.data.bounty : -1n, 0n, 'no bond left: no bounty');
+  assert.equal((await world.client.fetchJob(b.address, 2))?.invalidated, 1);
+  assert.equal((await world.batch(0)).invalidated, 2);
+  assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
 });
 
 test('record faults: refused outside the window, with a bad proof, while paused, and for an unknown record', async () => {

@@ -27,9 +27,11 @@ pub struct ProveRecordFault {
     pub config: Account<Config>,
     #[account(mut, seeds = [seeds::BATCH, &batch.index.get().to_le_bytes()], bump = batch.bump)]
     pub batch: Account<Batch>,
-    /// The Operator account of the sequencer that committed the batch (its rent payer).
-    #[account(mut, seeds = [seeds::OPERATOR, batch.payer.as_ref()], bump = sequencer_operator.bump)]
-    pub sequencer_operator: Account<Operator>,
+    /// The Operator address of the sequencer that committed the batch (its rent payer). It may hold no
+    /// account: a sequencer slashed to zero by an earlier fault can close it, and its other faulty
+    /// records must still be invalidated (with nothing left to slash).
+    #[account(mut, seeds = [seeds::OPERATOR, batch.payer.as_ref()], bump)]
+    pub sequencer_operator: UncheckedAccount,
     /// The record's executor's Operator address, which may hold no account.
     #[account(seeds = [seeds::OPERATOR, &record[128..160]], bump)]
     pub executor_operator: UncheckedAccount,
@@ -114,20 +116,27 @@ pub fn prove_record_fault(
     // One fault slash, the batch's snapshot of min_executor_bond, from the bond above the sequencer's
     // own executor stakes (which come first, as in resolve); its challenger stakes and unbonding
     // lamports are slashable.
-    let so = &mut a.sequencer_operator;
-    let slash = core::cmp::min(
-        a.batch.executor_stake.get(),
-        so.bonded.get().saturating_sub(executor_locked(so)),
-    );
-    so.bonded = (so.bonded.get() - slash).into();
-    let free = so.bonded.get().saturating_sub(so.locked.get());
-    if so.unbonding.get() > free {
-        so.unbonding = free.into();
-    }
-    let sequencer = so.owner;
+    let sequencer = a.batch.payer;
+    let mut sv = *a.sequencer_operator.account();
+    let slash = if exists(&sv) {
+        // SAFETY: no other live reference to this account's data: the Operator loads above
+        // (shows_fault) were dropped, and no other account of the instruction is an Operator we hold.
+        let mut so = unsafe { Account::<Operator>::load_mut(sv)? };
+        let slash = core::cmp::min(
+            a.batch.executor_stake.get(),
+            so.bonded.get().saturating_sub(executor_locked(&so)),
+        );
+        so.bonded = (so.bonded.get() - slash).into();
+        let free = so.bonded.get().saturating_sub(so.locked.get());
+        if so.unbonding.get() > free {
+            so.unbonding = free.into();
+        }
+        slash
+    } else {
+        0
+    };
     let bounty = bps_of(slash, a.batch.bounty_bps.get());
     let mut rest = slash - bounty;
-    let mut sv = *a.sequencer_operator.account();
     sv.set_lamports(sv.lamports().checked_sub(slash).ok_or(OptinferError::Overflow)?);
     let mut pv = *a.prover.account();
     pv.set_lamports(pv.lamports().checked_add(bounty).ok_or(OptinferError::Overflow)?);
