@@ -8,7 +8,7 @@ import { noopMetrics, type Metrics } from '../common/metrics.ts';
 import type { LoadedModel, ModelRegistry } from '../executor/model.ts';
 import { OptinferError } from '../state/errors.ts';
 import { fromHex, toHex } from '../state/hash.ts';
-import { decodeJobRecord, verifyInclusion } from '../state/job.ts';
+import { decodeJobRecord, verifyInclusion, type InclusionProof } from '../state/job.ts';
 import { Store, type Table } from '../state/store.ts';
 import { asSampleRate } from '../state/sample.ts';
 import type { Hash32, JobId, ModelId } from '../state/types.ts';
@@ -22,7 +22,7 @@ import { locate } from './locate.ts';
 import { reexecute } from './reexecute.ts';
 import { pickSample } from './sample.ts';
 import type { JobSource } from './source.ts';
-import type { Keypair } from '@solana/web3.js';
+import { PublicKey, type Keypair } from '@solana/web3.js';
 import type { TensorMap } from '../state/tensor-map.ts';
 import { tensorSetDigest } from '../state/tensor.ts';
 import { loadOrCreateKeypair, loadOrCreateSecret } from '../common/keys.ts';
@@ -32,6 +32,7 @@ import { DisputeDriver } from '../dispute/driver.ts';
 import * as rules from '../dispute/rules.ts';
 import { modelViewOf, traceViewOf } from '../dispute/views.ts';
 import { reclaimGames, type DisputeAccount, type SettlementClient } from '../settlement/index.ts';
+import type { RecordFault } from '../settlement/instructions.ts';
 
 /** Milliseconds between passes closing this challenger's finished games (a few getProgramAccounts reads each). */
 const RECLAIM_MS = 30_000;
@@ -57,7 +58,8 @@ export interface ChallengerConfig {
 
 export const DEFAULT_SAMPLE_RATE = 0.1;
 
-export type AuditOutcome = 'agree' | 'mismatch' | 'skipped';
+/** 'fault': the record cannot be disputed (unbonded executor, unregistered model) and its record fault was proven. */
+export type AuditOutcome = 'agree' | 'mismatch' | 'skipped' | 'fault';
 
 interface AuditRecord {
   jobId: JobId;
@@ -231,6 +233,22 @@ export class Challenger {
     }
     const record = decodeJobRecord(fromHex(proof.record));
     if (record.jobId !== jobId) return { outcome: 'skipped', reason: 'inclusion proof is for another job' };
+    // A record nobody can dispute is the sequencer's fault whatever its output: proven now, inside the window.
+    const chain = this.config.chain;
+    if (chain) {
+      const [executorOp, onChainModel] = await Promise.all([
+        chain.client.fetchOperator(new PublicKey(record.executor)),
+        chain.client.fetchModel(fromHex(record.modelId, 32)),
+      ]);
+      const fault = rules.recordFault(executorOp, onChainModel);
+      if (fault) {
+        const job = await chain.client.fetchJob(BigInt(batchIndex), proof.index);
+        if (!rules.jobNotInvalidated(job).ok)
+          return { outcome: 'skipped', reason: 'job already invalidated' };
+        await this.proveFault(chain.client, proof, fault, jobId);
+        return { outcome: 'fault' };
+      }
+    }
     const inputs = await this.source.inputs(jobId);
     if (!inputs) return { outcome: 'skipped', reason: 'inputs not served' };
     const model = await this.model(record.modelId);
@@ -404,6 +422,16 @@ export class Challenger {
     if (!committed.ok) return committed;
     const open = rules.windowIsOpen(batch!, config, slot, f.batchIndex);
     if (!open.ok) return open;
+    // A record nobody can dispute (unbonded executor, unregistered model) is the sequencer's fault: proven
+    // inside the window, it invalidates the job and pays this challenger the bounty from the sequencer's bond.
+    const fault = rules.recordFault(await client.fetchOperator(new PublicKey(f.executor)), onChainModel);
+    if (fault) {
+      const job = await client.fetchJob(BigInt(f.batchIndex), proof.index);
+      const standing = rules.jobNotInvalidated(job);
+      if (!standing.ok) return standing;
+      await this.proveFault(client, proof, fault, f.jobId);
+      return 'opened';
+    }
     const loaded = rules.modelIsLoaded(onChainModel, f.modelId);
     if (!loaded.ok) return loaded;
     // Its own game only: games other challengers opened on the job (an accomplice's included) do not
@@ -432,6 +460,34 @@ export class Challenger {
     );
     await this.driver?.tick();
     return 'opened';
+  }
+
+  /** Proves the record fault of the job at `proof` (prove_record_fault) and logs the bounty it paid. */
+  private async proveFault(
+    client: SettlementClient,
+    proof: InclusionProof,
+    fault: RecordFault,
+    jobId: JobId,
+  ) {
+    const r = await client.proveRecordFault(this.keypair, {
+      batchIndex: BigInt(proof.batchIndex),
+      jobIndex: proof.index,
+      kind: fault,
+      record: fromHex(proof.record),
+      signature: fromHex(proof.signature),
+      siblings: proof.siblings.map((s) => fromHex(s, 32)),
+    });
+    const ev = r.events.find((e) => e.name === 'RecordFaultProven');
+    this.metrics.inc('record_faults_proven_total');
+    this.log.warn(
+      {
+        jobId,
+        batch: proof.batchIndex,
+        fault,
+        bounty: ev?.name === 'RecordFaultProven' ? ev.data.bounty.toString() : undefined,
+      },
+      'record fault proven: job invalidated, sequencer slashed',
+    );
   }
 
   /**

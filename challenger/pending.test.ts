@@ -84,6 +84,9 @@ class ToyChain {
   opens = 0;
   /** The next open lands on chain but its confirmation is lost (the client throws). */
   loseConfirmation = false;
+  /** Keys with no Operator account (a record naming one is a record fault). */
+  unbonded = new Set<string>();
+  faults: { jobIndex: number; kind: string }[] = [];
 
   client(): SettlementClient {
     const c = {
@@ -93,7 +96,13 @@ class ToyChain {
       fetchModel: async () => toyModel(),
       fetchDispute: async () => this.mine,
       fetchJob: async () => ({ ...job, invalidated: this.invalidated }),
-      fetchOperator: async (owner: PublicKey) => toyOperator({ owner, bonded: 10n }),
+      fetchOperator: async (owner: PublicKey) =>
+        this.unbonded.has(owner.toBase58()) ? null : toyOperator({ owner, bonded: 10n }),
+      proveRecordFault: async (_: unknown, p: { jobIndex: number; kind: string }) => {
+        this.faults.push({ jobIndex: p.jobIndex, kind: p.kind });
+        this.invalidated = 1;
+        return { events: [{ name: 'RecordFaultProven', data: { bounty: 5n } }] };
+      },
       bond: async () => {},
       listDisputes: async () => [],
       openDispute: async () => {
@@ -219,5 +228,21 @@ test('paused audit: final refusals (job invalidated, window closed in game time)
     assert.equal(later.opens, 0);
   } finally {
     await d.close();
+  }
+});
+
+test("record fault: a finding on a record whose executor never bonded is proven the sequencer's fault once, no game opened", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'optinfer-pending-'));
+  const chain = new ToyChain();
+  const p = toyFinding('j4');
+  chain.unbonded.add(p.finding.executor);
+  const c = await startWith(dir, chain, [p]);
+  try {
+    await until(async () => (await c.pendingFindings()).length === 0, 'the fault proven');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(chain.faults, [{ jobIndex: 1, kind: 'unbondedExecutor' }]);
+    assert.equal(chain.opens, 0, 'no dispute opened on an undisputable record');
+  } finally {
+    await c.close();
   }
 });

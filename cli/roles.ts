@@ -280,6 +280,9 @@ async function startDevChain(o: DevConfig, registry: ModelRegistry, log: Logger)
       unbondingSlots: minUnbondingSlots(windowSlots, 150n),
       bountyBps: 5000,
     });
+    // commit_batch needs the sequencer's free bond to cover one record-fault slash (min_executor_bond);
+    // SettlementClient.commitBatch tops it up again after a slash.
+    await client.bond(sequencerKey, DEV_BOND);
   }
   sender.onCommit = () => snapshot.save();
   snapshot.save();

@@ -20,6 +20,7 @@ const COUNTERS: Record<string, string> = {
   batches_finalized_total: 'batches past their challenge window',
   audits_total: 'jobs re-executed by a challenger',
   findings_total: 'mismatches found by a challenger',
+  record_faults_proven_total: "committed records no one could dispute, proven the sequencer's fault",
 };
 const GAUGES: Record<string, string> = {
   jobs_pending: 'jobs waiting for an executor',

@@ -62,6 +62,15 @@ rule('modelIsLoaded', () => {
   allowed(rules.modelIsLoaded(toyModel(), 'ab'));
 });
 
+test("recordFault: an unbonded executor or an unregistered model is the sequencer's fault, proven instead of disputed", () => {
+  const bonded = toyOperator({ bonded: 5n });
+  assert.equal(rules.recordFault(null, toyModel()), 'unbondedExecutor');
+  assert.equal(rules.recordFault({ ...bonded, bonded: 0n }, toyModel()), 'unbondedExecutor');
+  assert.equal(rules.recordFault(bonded, null), 'unregisteredModel');
+  assert.equal(rules.recordFault(bonded, toyModel({ opsLoaded: 7 })), 'unregisteredModel');
+  assert.equal(rules.recordFault(bonded, toyModel()), null);
+});
+
 rule('notDisputedYet', () => {
   allowed(rules.notDisputedYet(null));
   refused(rules.notDisputedYet(toyDispute()), 'notDisputedYet', /this challenger already/);

@@ -13,6 +13,7 @@ import {
   type Side,
 } from '../settlement/accounts.ts';
 import { disputable, freeBond, gameSlot, timeoutSlot, toRealSlot } from '../settlement/client.ts';
+import type { RecordFault } from '../settlement/instructions.ts';
 
 /** Every rule, by name; a refusal names the rule that made it. */
 export const RULES = [
@@ -95,6 +96,20 @@ export function windowIsOpen(
   return disputable(batch, config, slot)
     ? OK
     : refuse('windowIsOpen', `batch ${batchIndex}'s challenge window has closed`);
+}
+
+/**
+ * A committed record whose executor has no bond (no Operator account, or nothing bonded) or whose model is not
+ * registered with every op page loaded cannot be disputed: the sequencer answers for it, and the challenger
+ * proves the record fault (prove_record_fault) instead of opening a game. Null when the record shows neither.
+ */
+export function recordFault(
+  executorOp: OperatorAccount | null,
+  model: ModelAccount | null,
+): RecordFault | null {
+  if (!executorOp || executorOp.bonded === 0n) return 'unbondedExecutor';
+  if (!model || !modelReady(model)) return 'unregisteredModel';
+  return null;
 }
 
 /** The one-step reads the model's op table from chain: it must be registered with every page loaded. */

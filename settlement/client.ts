@@ -37,6 +37,7 @@ import {
   type ConfigParams,
   type DisputeParties,
   type InstructionName,
+  type RecordFault,
   type U64,
 } from './instructions.ts';
 import type { Pdas } from './pdas.ts';
@@ -524,12 +525,59 @@ export class SettlementClient {
 
   // ---- sequencer ------------------------------------------------------------------------------
 
-  commitBatch(sequencer: Signer, b: { index: U64; root: Bytes32; jobCount: number }) {
+  /**
+   * What `sequencer` must bond before commit_batch accepts a batch: the program refuses a sequencer whose
+   * free bond is below one record-fault slash (min_executor_bond, prove_record_fault). 0 when it is enough.
+   */
+  async sequencerBondShortfall(sequencer: PublicKey): Promise<bigint> {
+    const [c, op] = await Promise.all([this.config(), this.fetchOperator(sequencer)]);
+    const free = op ? freeBond(op) : 0n;
+    return free < c.minExecutorBond ? c.minExecutorBond - free : 0n;
+  }
+  /**
+   * Commits batch `b`. A sequencer whose free bond is short of one record-fault slash is topped up to it
+   * in the same transaction (bond then commit_batch), unless `topUp` is false (then the program refuses
+   * the commit with SequencerUnbonded).
+   */
+  async commitBatch(
+    sequencer: Signer,
+    b: { index: U64; root: Bytes32; jobCount: number },
+    opts: { topUp?: boolean } = {},
+  ) {
+    const ixs: TransactionInstruction[] = [];
+    const names: InstructionName[] = [];
+    const short = opts.topUp === false ? 0n : await this.sequencerBondShortfall(sequencer.publicKey);
+    if (short > 0n) {
+      ixs.push(this.ix.bond({ owner: sequencer.publicKey, amount: short }));
+      names.push('bond');
+    }
+    ixs.push(this.ix.commitBatch({ sequencer: sequencer.publicKey, ...b }));
+    names.push('commit_batch');
+    return this.send(names, ixs, [sequencer], `commit_batch ${b.index}`);
+  }
+  /**
+   * Proves that job `jobIndex` of batch `batchIndex` shows record fault `kind`: the job is invalidated and
+   * the sequencer that committed the batch slashed one fault slash, bounty_bps of it to `prover`.
+   */
+  async proveRecordFault(
+    prover: Signer,
+    p: {
+      batchIndex: U64;
+      jobIndex: number;
+      kind: RecordFault;
+      record: Uint8Array;
+      signature: Uint8Array;
+      siblings: readonly Uint8Array[];
+    },
+  ) {
+    const b = await this.fetchBatch(p.batchIndex);
+    if (!b)
+      throw new OptinferError('NOT_FOUND', `batch ${p.batchIndex}: no account (never committed, or closed)`);
     return this.send(
-      ['commit_batch'],
-      [this.ix.commitBatch({ sequencer: sequencer.publicKey, ...b })],
-      [sequencer],
-      `commit_batch ${b.index}`,
+      ['prove_record_fault'],
+      [this.ix.proveRecordFault({ prover: prover.publicKey, sequencer: b.payer, ...p })],
+      [prover],
+      `prove_record_fault ${p.batchIndex}/${p.jobIndex}`,
     );
   }
   /** Anyone may finalize; `payer` pays the fee. */

@@ -221,7 +221,8 @@ test('listings and the event stream: disputes by party and state, batches, opera
     (await c.listBatches()).map((b) => b.batch.index),
     [0n],
   );
-  assert.equal((await c.listOperators()).length, 2);
+  // The executor, the challenger and the sequencer (bonded for record faults at its first commit).
+  assert.equal((await c.listOperators()).length, 3);
   await playMove(c, s.exec, s.dispute, traceView(s.execTrace));
   s.w.sender.warp(PARAMS.clockSlots + 1n);
   await c.claimTimeout(s.w.sequencer, s.dispute);

@@ -45,6 +45,15 @@ export interface EventData {
   };
   JobClosed: { batch: PublicKey; jobIndex: number; payer: PublicKey; lamports: bigint };
   OperatorClosed: { owner: PublicKey; lamports: bigint };
+  RecordFaultProven: {
+    batchIndex: bigint;
+    jobIndex: number;
+    kind: number;
+    prover: PublicKey;
+    sequencer: PublicKey;
+    bounty: bigint;
+    toTreasury: bigint;
+  };
 }
 export type EventName = keyof EventData;
 /** A decoded event: `name` discriminates `data`. */

@@ -38,7 +38,8 @@ export type InstructionName =
   | 'close_dispute'
   | 'close_job'
   | 'close_operator'
-  | 'refund_job_rent';
+  | 'refund_job_rent'
+  | 'prove_record_fault';
 
 /** Most instruction data @coral-xyz/anchor's coder encodes (its scratch buffer). */
 export const MAX_INSTRUCTION_DATA = 1000;
@@ -169,6 +170,14 @@ export function accountMetas(name: InstructionName, accounts: Record<string, Pub
     return { pubkey, isSigner: !!a.signer, isWritable: !!a.writable };
   });
 }
+
+/**
+ * Record faults prove_record_fault takes (programs/optinfer/src/instructions/prove_record_fault.rs): a
+ * committed record whose executor has no bond, or whose model is not registered, cannot be disputed,
+ * so the sequencer that committed it answers for it.
+ */
+export const RECORD_FAULT = { unbondedExecutor: 0, unregisteredModel: 1 } as const;
+export type RecordFault = keyof typeof RECORD_FAULT;
 
 /** Builds instructions for one program id (PDAs derived for it). */
 export class InstructionBuilder {
@@ -304,7 +313,55 @@ export class InstructionBuilder {
     return this.ix(
       'commit_batch',
       { index: bn(p.index), root: b32(p.root, 'batch root'), job_count: p.jobCount },
-      { sequencer: p.sequencer, config: this.pdas.config(), batch: this.pdas.batch(p.index) },
+      {
+        sequencer: p.sequencer,
+        config: this.pdas.config(),
+        batch: this.pdas.batch(p.index),
+        sequencer_operator: this.pdas.operator(p.sequencer),
+      },
+    );
+  }
+  /**
+   * Proves record fault `kind` (RECORD_FAULT) of job `jobIndex` of batch `batchIndex`, committed by
+   * `sequencer` (the batch's payer): the record, its signature and the Merkle siblings as open_dispute
+   * takes them. The job is invalidated and the sequencer slashed, a bounty to `prover`.
+   */
+  proveRecordFault(p: {
+    prover: PublicKey;
+    sequencer: PublicKey;
+    batchIndex: U64;
+    jobIndex: number;
+    kind: RecordFault;
+    record: Uint8Array;
+    signature: Uint8Array;
+    siblings: readonly Uint8Array[];
+  }) {
+    if (p.record.length !== RECORD_BYTES || p.signature.length !== SIGNATURE_BYTES) {
+      throw new OptinferError(
+        'INVALID_INPUT',
+        `record fault: expected a ${RECORD_BYTES}-byte record and a ${SIGNATURE_BYTES}-byte signature, got ${p.record.length} and ${p.signature.length}`,
+      );
+    }
+    const batch = this.pdas.batch(p.batchIndex);
+    return this.ix(
+      'prove_record_fault',
+      {
+        job_index: p.jobIndex,
+        kind: RECORD_FAULT[p.kind],
+        record: [...p.record],
+        signature: [...p.signature],
+        siblings: sibs(p.siblings),
+      },
+      {
+        prover: p.prover,
+        config: this.pdas.config(),
+        batch,
+        sequencer_operator: this.pdas.operator(p.sequencer),
+        executor_operator: this.pdas.operator(new PublicKey(p.record.subarray(128, 160))),
+        model: this.pdas.model(p.record.subarray(32, 64)),
+        job: this.pdas.job(batch, p.jobIndex),
+        vault: this.pdas.vault(),
+      },
     );
   }
   finalizeBatch(p: { index: U64 }) {

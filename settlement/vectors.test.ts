@@ -69,7 +69,7 @@ test('instruction discriminators equal #[discrim = N] in lib.rs; test-only ones 
   const all = [...lib.matchAll(/(#\[cfg\(feature = "(\w+)"\)\]\s*)?#\[discrim = (\d+)\]\s*pub fn (\w+)/g)];
   const deployed = Object.fromEntries(all.filter((m) => !m[2]).map((m) => [m[4], Number(m[3])]));
   assert.deepEqual(INSTRUCTION_DISCRIMINATORS, deployed);
-  assert.equal(Object.keys(deployed).length, 30);
+  assert.equal(Object.keys(deployed).length, 31);
   assert.deepEqual(
     all.filter((m) => m[2]).map((m) => [m[4], m[2], Number(m[3])]),
     [['check', 'check', 19]],
@@ -127,6 +127,7 @@ test('hand-encoded bytes: commit_batch and open_dispute', () => {
       [seq.toBase58(), true, true],
       [pdas.config().toBase58(), false, true],
       [pdas.batch(0x0102030405n).toBase58(), false, true],
+      [pdas.operator(seq).toBase58(), false, false],
       ['11111111111111111111111111111111', false, false],
     ],
   );
@@ -245,7 +246,13 @@ function handAccounts(
     case 'bond':
       return [w(signer, true), r(config), w(HARNESS_PDA.operator(signer)), sys];
     case 'commit_batch':
-      return [w(signer, true), w(config), w(HARNESS_PDA.batch(BigInt(a.index.toString()))), sys];
+      return [
+        w(signer, true),
+        w(config),
+        w(HARNESS_PDA.batch(BigInt(a.index.toString()))),
+        r(HARNESS_PDA.operator(signer)),
+        sys,
+      ];
     case 'finalize_batch':
       return [r(config), w(HARNESS_PDA.batch(BigInt(fetch('Batch', keys[1]).index.toString())))];
     case 'open_dispute': {

@@ -38,6 +38,14 @@ test('Program.methods builds instructions the program accepts, with PDAs resolve
   const r1 = h.send([init], [authority]);
   assert.ok(r1.ok, r1.raw);
 
+  // commit_batch needs the sequencer's free bond to cover one record-fault slash (min_executor_bond).
+  const bond = await program.methods
+    .bond(new BN(1_000_000_000))
+    .accounts({ owner: authority.publicKey })
+    .instruction();
+  const rb = h.send([bond], [authority]);
+  assert.ok(rb.ok, rb.raw);
+
   const commit = await program.methods
     .commitBatch(new BN(0), [...Buffer.alloc(32, 7)], 5)
     .accounts({ sequencer: authority.publicKey })

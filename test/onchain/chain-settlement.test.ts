@@ -90,7 +90,14 @@ test(
         assert.equal(toHex(onChain.root), j!.batch!.root);
         assert.equal(onChain.jobCount, j!.proof!.jobCount);
       }
-      assert.equal((await client.config()).nextBatchIndex, 2n);
+      // 5 jobs in batches of at most 3 (two batches, or more when jobs trickle in on a loaded machine), indexed 0..n-1.
+      const indices = [...new Set(jobs.map((j) => j!.batch!.index))].sort((a, b) => a - b);
+      assert.ok(indices.length >= 2, `batches ${indices.join(', ')}`);
+      assert.deepEqual(
+        indices,
+        indices.map((_, i) => i),
+      );
+      assert.equal((await client.config()).nextBatchIndex, BigInt(indices.length));
 
       // Inside the window nothing finalizes, however long the node waits.
       await new Promise((r) => setTimeout(r, 500));
@@ -101,8 +108,7 @@ test(
       await waitFor('all jobs finalized', async () =>
         (await Promise.all(ids.map((id) => seq.getJob(id)))).every((j) => j?.status === 'finalized'),
       );
-      assert.equal((await client.fetchBatch(0n))!.finalized, 1);
-      assert.equal((await client.fetchBatch(1n))!.finalized, 1);
+      for (const i of indices) assert.equal((await client.fetchBatch(BigInt(i)))!.finalized, 1, `batch ${i}`);
 
       // A re-commit after a crash is accepted for the same root and refused for another.
       await settlement.commitBatch({
@@ -115,7 +121,11 @@ test(
         /batch 0 is committed on chain with root/,
       );
       assert.deepEqual(
-        await settlement.invalidatedJobs({ index: 0 as never, root: jobs[0]!.batch!.root, jobCount: 3 }),
+        await settlement.invalidatedJobs({
+          index: 0 as never,
+          root: jobs[0]!.batch!.root,
+          jobCount: jobs[0]!.proof!.jobCount,
+        }),
         [],
       );
     } finally {

@@ -145,6 +145,12 @@ pub enum OptinferError {
     OperatorNotEmpty,
     #[msg("The job holds no rent refund: it is not invalidated, or its payer won it or was already repaid")]
     NoRefund,
+    #[msg("The sequencer's free bond is below one record-fault slash (min_executor_bond): bond first")]
+    SequencerUnbonded,
+    #[msg("Unknown record fault kind: 0 unbonded executor, 1 unregistered model")]
+    BadFaultKind,
+    #[msg("The record shows no such fault: its executor is bonded, or its model is fully registered")]
+    NoRecordFault,
 }
 
 impl From<ReadError> for OptinferError {

@@ -150,3 +150,14 @@ pub struct OperatorClosed {
     pub owner: Address,
     pub lamports: u64,
 }
+#[event]
+pub struct RecordFaultProven {
+    pub batch_index: u64,
+    pub job_index: u32,
+    /// 0: the executor has no bond; 1: the model is not registered (instructions/prove_record_fault.rs).
+    pub kind: u8,
+    pub prover: Address,
+    pub sequencer: Address,
+    pub bounty: u64,
+    pub to_treasury: u64,
+}

@@ -213,6 +213,18 @@ pub mod optinfer {
     pub fn refund_job_rent(ctx: &mut Context<RefundJobRent>) -> Result<()> {
         instructions::refund_job_rent::refund_job_rent(ctx)
     }
+
+    #[discrim = 31]
+    pub fn prove_record_fault(
+        ctx: &mut Context<ProveRecordFault>,
+        job_index: u32,
+        kind: u8,
+        record: [u8; 168],
+        signature: [u8; 64],
+        siblings: Vec<[u8; 32]>,
+    ) -> Result<()> {
+        instructions::prove_record_fault::prove_record_fault(ctx, job_index, kind, record, signature, siblings)
+    }
 }
 
 /// Aborts after Anchor's panic hook logged the location; the upstream BPF target has no unwinding.

@@ -1,12 +1,13 @@
-//! Sequencer-only: commits the next batch root with its job count, and the window it keeps.
+//! Sequencer-only: commits the next batch root with its job count, and the window it keeps; refused
+//! unless the sequencer's own bond covers one record-fault slash (prove_record_fault).
 // Anchor's derive binds #[instruction] arguments in generated code paths that do not all use them.
 #![allow(unused_variables)]
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::BatchCommitted;
-use crate::game::running_slot;
-use crate::state::{seeds, Batch, Config};
+use crate::game::{free_bond, running_slot};
+use crate::state::{seeds, Batch, Config, Operator};
 
 /// The most jobs a batch may hold: open_dispute on its deepest job (13 siblings, the record, the
 /// signature, the Job account and the Ed25519 instruction) still fits 1232 bytes (docs/PROGRAM.md "Transaction sizes").
@@ -22,6 +23,10 @@ pub struct CommitBatch {
     pub config: Account<Config>,
     #[account(init, payer = sequencer, seeds = [seeds::BATCH, &index.to_le_bytes()], bump)]
     pub batch: Account<Batch>,
+    /// The sequencer's Operator account (bond creates it): its free bond must cover the fault slash,
+    /// the config's min_executor_bond, which the batch snapshots as `executor_stake`.
+    #[account(seeds = [seeds::OPERATOR, sequencer.address().as_ref()], bump)]
+    pub sequencer_operator: UncheckedAccount,
     pub system_program: Program<System>,
 }
 
@@ -36,6 +41,22 @@ pub fn commit_batch(ctx: &mut Context<CommitBatch>, index: u64, root: [u8; 32], 
     }
     if job_count > MAX_BATCH_JOBS {
         return Err(OptinferError::BatchTooLarge.into());
+    }
+    // Every record of the batch is the sequencer's liability (prove_record_fault slashes it): no
+    // batch is committed with less than one fault slash free in its bond.
+    let view = ctx.accounts.sequencer_operator.account();
+    let free = if view.owned_by(&crate::ID) && !view.is_data_empty() {
+        free_bond(&*Account::<Operator>::load(*view)?)
+    } else {
+        0
+    };
+    if free < c.min_executor_bond.get() {
+        msg!(
+            "sequencer free bond {}, one fault slash (min_executor_bond) {}",
+            free,
+            c.min_executor_bond.get()
+        );
+        return Err(OptinferError::SequencerUnbonded.into());
     }
     c.next_batch_index = (index + 1).into();
     let window = c.challenge_window;

@@ -1,0 +1,172 @@
+//! Anyone, inside a batch's window: proves that a committed job record cannot be disputed because of
+//! the sequencer (its executor has no bond, or its model is not registered); the job is invalidated
+//! and the sequencer that committed the batch is slashed one fault slash, a bounty to the prover.
+// Anchor's derive binds #[instruction] arguments in generated code paths that do not all use them.
+#![allow(unused_variables)]
+use alloc::vec::Vec;
+use anchor_lang::prelude::*;
+
+use crate::errors::OptinferError;
+use crate::events::{JobInvalidated, RecordFaultProven, Slashed};
+use crate::game::{bps_of, executor_locked, running_slot};
+use crate::instructions::open_dispute::{signed_leaf, RECORD_BYTES, SIGNATURE_BYTES};
+use crate::pure::merkle;
+use crate::state::*;
+
+/// The record's executor has no Operator account, or one with nothing bonded.
+pub const FAULT_UNBONDED_EXECUTOR: u8 = 0;
+/// The record's model has no Model account, or its op table is not fully loaded.
+pub const FAULT_UNREGISTERED_MODEL: u8 = 1;
+
+#[derive(Accounts)]
+#[instruction(job_index: u32, kind: u8, record: [u8; 168])]
+pub struct ProveRecordFault {
+    #[account(mut)]
+    pub prover: Signer,
+    #[account(seeds = [seeds::CONFIG], bump = config.bump)]
+    pub config: Account<Config>,
+    #[account(mut, seeds = [seeds::BATCH, &batch.index.get().to_le_bytes()], bump = batch.bump)]
+    pub batch: Account<Batch>,
+    /// The Operator address of the sequencer that committed the batch (its rent payer). It may hold no
+    /// account: a sequencer slashed to zero by an earlier fault can close it, and its other faulty
+    /// records must still be invalidated (with nothing left to slash).
+    #[account(mut, seeds = [seeds::OPERATOR, batch.payer.as_ref()], bump)]
+    pub sequencer_operator: UncheckedAccount,
+    /// The record's executor's Operator address, which may hold no account.
+    #[account(seeds = [seeds::OPERATOR, &record[128..160]], bump)]
+    pub executor_operator: UncheckedAccount,
+    /// The record's model's Model address, which may hold no account.
+    #[account(seeds = [seeds::MODEL, &record[32..64]], bump)]
+    pub model: UncheckedAccount,
+    #[account(init_if_needed, payer = prover, seeds = [seeds::JOB, batch.address().as_ref(), &job_index.to_le_bytes()], bump)]
+    pub job: Account<Job>,
+    #[account(mut, seeds = [seeds::VAULT], bump = vault.bump)]
+    pub vault: Account<Vault>,
+    pub system_program: Program<System>,
+}
+
+/// Whether the program holds an account of its own at `view`.
+fn exists(view: &AccountView) -> bool {
+    view.owned_by(&crate::ID) && !view.is_data_empty()
+}
+
+/// Whether the record shows fault `kind`, judged on the accounts at its executor's and model's addresses.
+fn shows_fault(kind: u8, executor_operator: &AccountView, model: &AccountView) -> Result<bool> {
+    match kind {
+        FAULT_UNBONDED_EXECUTOR => {
+            Ok(!exists(executor_operator) || Account::<Operator>::load(*executor_operator)?.bonded.get() == 0)
+        }
+        FAULT_UNREGISTERED_MODEL => {
+            if !exists(model) {
+                return Ok(true);
+            }
+            let m = Account::<Model>::load(*model)?;
+            Ok(m.ops_loaded.get() < m.layer_count.get())
+        }
+        _ => Err(OptinferError::BadFaultKind.into()),
+    }
+}
+
+pub fn prove_record_fault(
+    ctx: &mut Context<ProveRecordFault>,
+    job_index: u32,
+    kind: u8,
+    record: [u8; RECORD_BYTES],
+    signature: [u8; SIGNATURE_BYTES],
+    siblings: Vec<[u8; 32]>,
+) -> Result<()> {
+    let a = &mut ctx.accounts;
+    let now = running_slot(&a.config)?;
+    let b = &a.batch;
+    if b.finalized != 0 {
+        return Err(OptinferError::AlreadyFinalized.into());
+    }
+    if now >= b.commit_slot.get().saturating_add(b.challenge_window.get()) {
+        return Err(OptinferError::WindowClosed.into());
+    }
+    if job_index >= b.job_count.get() {
+        return Err(OptinferError::JobIndexOutOfRange.into());
+    }
+    // The same leaf and proof open_dispute checks: the record is the one committed at job_index.
+    let leaf = signed_leaf(&record, &signature);
+    if !merkle::verify(&b.root, &leaf, job_index as u64, b.job_count.get() as u64, &siblings) {
+        return Err(OptinferError::InvalidProof.into());
+    }
+    if !shows_fault(kind, a.executor_operator.account(), a.model.account())? {
+        return Err(OptinferError::NoRecordFault.into());
+    }
+
+    let prover = *a.prover.address();
+    let batch_key = *a.batch.address();
+    let j = &mut a.job;
+    if j.invalidated != 0 {
+        return Err(OptinferError::JobInvalidated.into());
+    }
+    if j.bump == 0 {
+        j.batch = batch_key;
+        j.payer = prover;
+        j.job_index = job_index.into();
+        j.bump = ctx.bumps.job;
+    }
+    // Games on the job (only possible on a zero-bond executor's) are moot from here (end_moot_game);
+    // their executor stake is 0, since an executor stake never exceeds the executor's bond.
+    j.invalidated = 1;
+    let payer = j.payer;
+
+    // One fault slash, the batch's snapshot of min_executor_bond, from the bond above the sequencer's
+    // own executor stakes (which come first, as in resolve); its challenger stakes and unbonding
+    // lamports are slashable.
+    let sequencer = a.batch.payer;
+    let mut sv = *a.sequencer_operator.account();
+    let slash = if exists(&sv) {
+        // SAFETY: no other live reference to this account's data: the Operator loads above
+        // (shows_fault) were dropped, and no other account of the instruction is an Operator we hold.
+        let mut so = unsafe { Account::<Operator>::load_mut(sv)? };
+        let slash = core::cmp::min(
+            a.batch.executor_stake.get(),
+            so.bonded.get().saturating_sub(executor_locked(&so)),
+        );
+        so.bonded = (so.bonded.get() - slash).into();
+        let free = so.bonded.get().saturating_sub(so.locked.get());
+        if so.unbonding.get() > free {
+            so.unbonding = free.into();
+        }
+        slash
+    } else {
+        0
+    };
+    let bounty = bps_of(slash, a.batch.bounty_bps.get());
+    let mut rest = slash - bounty;
+    sv.set_lamports(sv.lamports().checked_sub(slash).ok_or(OptinferError::Overflow)?);
+    let mut pv = *a.prover.account();
+    pv.set_lamports(pv.lamports().checked_add(bounty).ok_or(OptinferError::Overflow)?);
+    // A Job account another challenger paid (its game on a zero-bond executor's job is now moot)
+    // holds its rent refund for refund_job_rent, from the vault's share, as resolve does.
+    if payer != prover {
+        let refund = core::cmp::min(job_rent()?, rest);
+        rest -= refund;
+        let mut jv = *a.job.account();
+        jv.set_lamports(jv.lamports().checked_add(refund).ok_or(OptinferError::Overflow)?);
+    }
+    let mut vv = *a.vault.account();
+    vv.set_lamports(vv.lamports().checked_add(rest).ok_or(OptinferError::Overflow)?);
+
+    let b = &mut a.batch;
+    b.invalidated = (b.invalidated.get() + 1).into();
+    let batch_index = b.index.get();
+    emit!(Slashed {
+        operator: sequencer,
+        amount: slash
+    });
+    emit!(JobInvalidated { batch_index, job_index });
+    emit!(RecordFaultProven {
+        batch_index,
+        job_index,
+        kind,
+        prover,
+        sequencer,
+        bounty,
+        to_treasury: rest
+    });
+    Ok(())
+}
