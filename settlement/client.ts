@@ -531,6 +531,8 @@ export class SettlementClient {
    */
   async sequencerBondShortfall(sequencer: PublicKey): Promise<bigint> {
     const [c, op] = await Promise.all([this.config(), this.fetchOperator(sequencer)]);
+    // Only the program's sequencer commits: any other signer is refused (NotSequencer), bond or not.
+    if (!c.sequencer.equals(sequencer)) return 0n;
     const free = op ? freeBond(op) : 0n;
     return free < c.minExecutorBond ? c.minExecutorBond - free : 0n;
   }

@@ -214,7 +214,8 @@ test('RpcSender: a failure that passes preflight (state changed in between) is m
       assert.equal(e.code, 'PROGRAM_BAD_BATCH_INDEX');
       const d = e.details as { logs: string[]; instruction: number; customCode: number };
       assert.equal(d.customCode, 6009);
-      assert.equal(d.instruction, 0);
+      // Instruction 0 tops the sequencer's bond up to one fault slash; commit_batch is instruction 1.
+      assert.equal(d.instruction, 1);
       assert.ok(d.logs.some((l) => l.includes('custom program error: 0x1779')));
       return true;
     },
@@ -310,7 +311,8 @@ test('subscribeEvents: events of successful transactions, in order; failed ones 
   await client.commitBatch(authority, { index: 1, root: Buffer.alloc(32, 1), jobCount: 3 });
   assert.deepEqual(
     got.map((g) => g.events.map((e) => e.name)),
-    [['ConfigUpdated'], ['BatchCommitted']],
+    // The first commit bonds the sequencer's one fault slash in the same transaction (commitBatch's top-up).
+    [['ConfigUpdated'], ['Bonded', 'BatchCommitted']],
   );
   assert.ok(got.every((g) => g.signature.length > 40 && g.slot >= 1));
 });
