@@ -339,6 +339,12 @@ test('web3.js and Anchor against the local chain: initialize, websocket confirma
     const expected = Array.from({ length: TRANSFERS }, (_, i) => 1_000_000 + i).reduce((a, b) => a + b, 0);
     assert.equal(await conn.getBalance(to), expected);
 
+    // The sequencer bonds one record-fault slash (min_executor_bond) before commit_batch accepts its batches.
+    await program.methods
+      .bond(new BN(1_000_000_000))
+      .accounts({ owner: authority.publicKey })
+      .rpc({ commitment: CONFIRMED });
+
     // Throughput, one program instruction: commit_batch must take consecutive indices, so these are
     // sent one after another (sendTransaction returns once the chain has processed it), then confirmed.
     const commits = await Promise.all(

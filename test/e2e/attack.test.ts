@@ -82,9 +82,10 @@ async function scenario(
         `job ${j.jobId} finalized from ${by?.name}, a cheating executor`,
       );
       assert.ok(j.proof && verifyInclusion(j.proof), `job ${j.jobId}: inclusion proof does not verify`);
-      const b = await c.client.fetchBatch(BigInt(j.batch!.index));
-      assert.ok(b && b.finalized !== 0, `batch ${j.batch!.index} is not finalized on chain`);
-      assert.equal(Buffer.from(b.root).toString('hex'), j.batch!.root);
+      assert.ok(
+        await c.batchFinal(j.batch!.index, j.batch!.root),
+        `batch ${j.batch!.index} is not finalized on chain with the node's root`,
+      );
     }
 
     // Let disputes still being played (a late second challenger, say) end before the books are checked.
@@ -94,7 +95,7 @@ async function scenario(
       120_000,
       250,
     );
-    const disputes = await c.client.listDisputes();
+    const disputes = await c.disputes();
     const after = await ops();
     const treasuryAfter = BigInt(await c.client.sender.getBalance(c.client.pdas.vault()));
 
@@ -149,6 +150,7 @@ async function scenario(
     // rent from the vault's share (refund_job_rent pays it out of the Job account later).
     let refunds = 0n;
     for (const { dispute: d } of won) {
+      // An invalidated job's account is never closed.
       const j = await c.client.fetchJob(d.batch, d.jobIndex);
       if (j && !j.payer.equals(d.challenger)) {
         const data = await c.client.sender.getAccountData(c.client.pdas.job(d.batch, d.jobIndex));

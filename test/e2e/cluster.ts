@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { Keypair, LAMPORTS_PER_SOL, PublicKey } from '@solana/web3.js';
 import { startLocalChain, type LocalChain } from '../../chain/local-chain.ts';
 import { saveKeypair } from '../../common/keys.ts';
-import { connectRpc, DEFAULT_SO_PATH, PROGRAM_ID, type SettlementClient } from '../../settlement/index.ts';
+import {
+  connectRpc,
+  DEFAULT_SO_PATH,
+  PROGRAM_ID,
+  type DisputeAccount,
+  type SettlementClient,
+} from '../../settlement/index.ts';
 import type { ChallengerCheat, CheatMode } from '../../adversary/index.ts';
 import { DEMO_MODEL_PATH } from '../../cli/roles.ts';
 import { loadModel, type LoadedModel } from '../../executor/model.ts';
@@ -107,6 +113,13 @@ export interface Cluster {
   crash(name: string): Promise<void>;
   /** Starts a held-back role (ClusterOptions.holdBack). */
   launch(name: string): Promise<void>;
+  /**
+   * Every dispute seen on chain since the start, each as last seen: challengers close their resolved games
+   * once the batch is final (rent recovery), so the chain alone forgets them. Reads the chain once more first.
+   */
+  disputes(): Promise<{ address: PublicKey; dispute: DisputeAccount }[]>;
+  /** Whether batch `index` is final on chain with root `root`: finalized, or closed (only a final batch can be; its root left with it). */
+  batchFinal(index: number | bigint, root?: string): Promise<boolean>;
   stop(): Promise<void>;
   /** The stderr of every role, for a failure report. */
   logs(): string;
@@ -335,6 +348,23 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     const model = await loadModel(new Uint8Array(readFileSync(DEMO_MODEL_PATH)));
     const { client } = connectRpc({ rpc, ws: chain.wsUrl });
     const job = async (id: string) => (await (await fetch(`${seqUrl}/v1/jobs/${id}`)).json()) as JobResult;
+    // Remember every dispute as last seen: a resolved game's account is closed once its batch is final.
+    const seen = new Map<string, { address: PublicKey; dispute: DisputeAccount }>();
+    const look = async () => {
+      for (const x of await client.listDisputes()) seen.set(x.address.toBase58(), x);
+    };
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        await look().catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+    const stopAll = stop;
+    const stopWatching = async () => {
+      watching = false;
+      await watcher;
+    };
     return {
       dir,
       seqUrl,
@@ -363,6 +393,16 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
         return { jobId, expected: tensorSetDigest(outputs) };
       },
       job,
+      async disputes() {
+        await look();
+        return [...seen.values()];
+      },
+      async batchFinal(index, root) {
+        const s = await client.batchState(index);
+        if (s.state === 'closed') return true;
+        if (s.state !== 'open' || s.batch.finalized === 0) return false;
+        return root === undefined || Buffer.from(s.batch.root).toString('hex') === root;
+      },
       async launch(name) {
         const r = roles.get(name);
         if (!r) throw new Error(`no role ${name}`);
@@ -377,7 +417,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
         await launch(r);
       },
       stop: async () => {
-        await stop();
+        await stopWatching();
+        await stopAll();
         await model.close();
       },
       logs: () =>

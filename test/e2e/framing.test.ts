@@ -113,16 +113,14 @@ test(
       for (const [i, j] of final.entries()) {
         assert.equal(j.outputDigest, submitted[i].expected, `job ${j.jobId}: wrong final output`);
         assert.equal(j.executor, victim.keypair.publicKey.toBase58());
-        const b = await c.client.fetchBatch(BigInt(j.batch!.index));
-        assert.ok(b && b.finalized !== 0, `batch ${j.batch!.index} is not finalized on chain`);
+        assert.ok(await c.batchFinal(j.batch!.index), `batch ${j.batch!.index} is not finalized on chain`);
       }
 
       // The framing batch outlives its window undisputed and finalizes: the record it holds cost its victim nothing.
       await waitFor(
         'the framing batch finalized',
         async () => {
-          const b = await c.client.fetchBatch(framed.batchIndex);
-          if (b?.finalized) return true;
+          if (await c.batchFinal(framed.batchIndex)) return true;
           await c.client.finalizeBatch(framer.accomplice, framed.batchIndex).catch(() => undefined);
           return false;
         },
@@ -132,7 +130,7 @@ test(
 
       // No game anywhere, no account of the framed job; every bond as it was; lamports of the victim's and the
       // accomplice's bonds and of the vault unchanged, one by one and in sum.
-      assert.deepEqual(await c.client.listDisputes(), [], 'a dispute was opened');
+      assert.deepEqual(await c.disputes(), [], 'a dispute was opened');
       assert.equal((await c.client.listJobs()).length, 0);
       const v = (await c.client.fetchOperator(victim.keypair.publicKey))!;
       assert.equal(v.bonded, EXECUTOR_BOND, "the victim's bond changed");

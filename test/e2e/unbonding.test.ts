@@ -125,12 +125,11 @@ test(
       for (const [i, j] of final.entries()) {
         assert.equal(j.outputDigest, [...first, ...second][i].expected, `job ${j.jobId}: wrong final output`);
         assert.equal(j.executor, honestId, `job ${j.jobId} finalized from the cheater`);
-        const b = await c.client.fetchBatch(BigInt(j.batch!.index));
-        assert.ok(b && b.finalized !== 0, `batch ${j.batch!.index} is not finalized on chain`);
+        assert.ok(await c.batchFinal(j.batch!.index), `batch ${j.batch!.index} is not finalized on chain`);
       }
 
       // Every dispute names the cheater, was won by the challenger, and took a full stake: unbonding let nothing escape.
-      const disputes = await c.client.listDisputes();
+      const disputes = await c.disputes();
       const against = disputes.filter(({ dispute: d }) => d.executor.equals(cheaterRole.keypair.publicKey));
       assert.ok(against.length > 0, 'the lie was never disputed');
       assert.equal(against.length, disputes.length, 'a dispute names the honest executor');
