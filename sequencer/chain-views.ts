@@ -236,7 +236,10 @@ export async function operatorsView(
   const [{ config, clock }, list] = await Promise.all([clockOf(c), c.listOperators()]);
   const byOwner = new Map(list.map(({ operator }) => [operator.owner.toBase58(), operator]));
   const operators: OperatorView[] = [];
-  for (const [owner, role] of roles) {
+  // The program's sequencer bonds too (one record-fault slash per commit): named whoever runs it.
+  const named = new Map(roles);
+  if (!named.has(config.sequencer.toBase58())) named.set(config.sequencer.toBase58(), 'sequencer');
+  for (const [owner, role] of named) {
     operators.push({ ...operatorView(new PublicKey(owner), byOwner.get(owner) ?? null, config), role });
     byOwner.delete(owner);
   }

@@ -154,11 +154,13 @@ function isNotFound(e: unknown): e is OptinferError {
 function bondLines(v: OperatorView, clock: ChainClock): string[] {
   if (!v.exists) return [`${v.owner}${v.role ? ` (${v.role})` : ''}: no bond`];
   const why =
-    BigInt(v.unbonding) > 0n
-      ? '  as an executor: gets no new jobs while unbonding (the sequencer stops assigning at an unbond request)'
-      : v.jobsCovered === '0'
-        ? `  as an executor: gets no jobs (free bond below one stake of ${v.executorStake} lamports)`
-        : `  as an executor: may hold ${v.jobsCovered} jobs not yet final (free bond / stake of ${v.executorStake} lamports)`;
+    v.role === 'sequencer'
+      ? `  as the sequencer: covers ${v.jobsCovered} record-fault slash(es) of ${v.executorStake} lamports (commit_batch needs one)`
+      : BigInt(v.unbonding) > 0n
+        ? '  as an executor: gets no new jobs while unbonding (the sequencer stops assigning at an unbond request)'
+        : v.jobsCovered === '0'
+          ? `  as an executor: gets no jobs (free bond below one stake of ${v.executorStake} lamports)`
+          : `  as an executor: may hold ${v.jobsCovered} jobs not yet final (free bond / stake of ${v.executorStake} lamports)`;
   return [
     `${v.owner}${v.role ? ` (${v.role})` : ''}`,
     `  bonded         ${v.bonded} lamports (free ${v.free}, locked in disputes ${v.locked}, of which as challenger ${v.challengerLocked})`,

@@ -134,7 +134,8 @@ test(
     assert.equal(s.code, 0, s.stderr);
     const bonds = JSON.parse(s.stdout);
     const roles = bonds.operators.map((o: { role?: string }) => o.role).filter(Boolean);
-    assert.deepEqual(roles, ['executor', 'executor', 'challenger']);
+    // The node's own keys first, then the program's sequencer, which bonds one record-fault slash.
+    assert.deepEqual(roles, ['executor', 'executor', 'challenger', 'sequencer']);
     for (const e of node.executors)
       assert.ok(
         bonds.operators.some((o: { owner: string }) => o.owner === e.id),
