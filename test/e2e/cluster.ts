@@ -9,6 +9,7 @@ import { saveKeypair } from '../../common/keys.ts';
 import {
   connectRpc,
   DEFAULT_SO_PATH,
+  PHASE,
   PROGRAM_ID,
   type DisputeAccount,
   type SettlementClient,
@@ -114,8 +115,9 @@ export interface Cluster {
   /** Starts a held-back role (ClusterOptions.holdBack). */
   launch(name: string): Promise<void>;
   /**
-   * Every dispute seen on chain since the start, each as last seen: challengers close their resolved games
-   * once the batch is final (rent recovery), so the chain alone forgets them. Reads the chain once more first.
+   * Every dispute on chain now, and every resolved one seen since the start as last seen: challengers close
+   * their resolved games once the batch is final (rent recovery), so the chain alone forgets them. Moot games
+   * (closed by end_moot_game before resolving) are left out, as the chain leaves them out.
    */
   disputes(): Promise<{ address: PublicKey; dispute: DisputeAccount }[]>;
   /** Whether batch `index` is final on chain with root `root`: finalized, or closed (only a final batch can be; its root left with it). */
@@ -394,8 +396,14 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       },
       job,
       async disputes() {
-        await look();
-        return [...seen.values()];
+        const now = await client.listDisputes();
+        for (const x of now) seen.set(x.address.toBase58(), x);
+        const live = new Set(now.map((x) => x.address.toBase58()));
+        // A game gone before it resolved was moot (end_moot_game closes it at once, nothing moved); one gone
+        // after was closed by its challenger once its batch was final, and is kept as last seen.
+        return [...seen.values()].filter(
+          (x) => live.has(x.address.toBase58()) || x.dispute.phase === PHASE.RESOLVED,
+        );
       },
       async batchFinal(index, root) {
         const s = await client.batchState(index);
