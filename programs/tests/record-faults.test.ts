@@ -230,5 +230,5 @@ test('sequencer bond: commit_batch is refused unless the sequencer bonds one fau
 
 // Open: a record whose executor signature does not verify cannot be proven a fault on chain. The Ed25519
 // program fails the whole transaction on a bad signature, so its failure cannot be introspected; checking
-// Ed25519 in the program (SHA-512, curve arithmetic) was not built. See docs/PROGRAM.md "Record faults".
-test.todo('unsigned record: a record whose executor signature does not verify is a proven fault');
+// Ed25519 in the program (SHA-512, curve arithmetic) was not built. See docs/PROGRAM.md "Record faults";
+// it is listed as open in docs/PROTOCOL.md's threat table, with no test until a rule exists to test.
