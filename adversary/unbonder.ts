@@ -1,6 +1,6 @@
 // The unbonding cheater's wallet: asks for its bond back right after its lie is committed, then tries to withdraw until told to stop.
 import type { Keypair } from '@solana/web3.js';
-import { freeBond, gameSlot, type SettlementClient } from '../settlement/index.ts';
+import { freeBond, gameSlot, unbondReadyAt, type SettlementClient } from '../settlement/index.ts';
 
 /** One withdraw attempt: the game slot it was tried at, and the program's refusal or the lamports paid out. */
 export interface WithdrawAttempt {
@@ -35,7 +35,11 @@ export class UnbondingCheater {
     const op = await this.client.fetchOperator(this.keypair.publicKey);
     const want = amount ?? (op ? freeBond(op) : 0n);
     await this.client.requestUnbond(this.keypair, want);
-    this.readySlot = (await this.client.fetchOperator(this.keypair.publicKey))!.unbondReadySlot;
+    const [config, after] = await Promise.all([
+      this.client.config(),
+      this.client.fetchOperator(this.keypair.publicKey),
+    ]);
+    this.readySlot = unbondReadyAt(config, after!);
     return want;
   }
 

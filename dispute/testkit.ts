@@ -74,6 +74,7 @@ export function toyConfig(over: Partial<ConfigAccount> = {}): ConfigAccount {
     pauseStart: 0n,
     latestWindowEnd: 0n,
     clockFloor: 0n,
+    withdrawFloor: 0n,
     bountyBps: 5000,
     paused: 0,
     bump: 255,

@@ -31,6 +31,8 @@ export interface ConfigAccount {
   latestWindowEnd: bigint;
   /** Least clockSlots the games on registered models need (SLOTS_PER_TX per challenger transaction); update_config refuses less. */
   clockFloor: bigint;
+  /** Game slot before which no withdrawal pays out: a window or clock raise holds pending unbonds until the raise + window + 2 clocks + margin. */
+  withdrawFloor: bigint;
   bountyBps: number;
   paused: number;
   bump: number;

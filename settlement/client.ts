@@ -139,6 +139,11 @@ export const closable = (b: BatchAccount, c: ConfigAccount, slot: bigint) =>
 export type BatchState =
   { state: 'uncommitted' } | { state: 'open'; batch: BatchAccount } | { state: 'closed'; index: bigint };
 
+/** Game slot from which withdraw pays `op`'s unbond: its own ready slot, or the hold a later window or clock raise set (Config.withdrawFloor). */
+export function unbondReadyAt(config: ConfigAccount, op: OperatorAccount): bigint {
+  return op.unbondReadySlot > config.withdrawFloor ? op.unbondReadySlot : config.withdrawFloor;
+}
+
 /** Bond not locked in disputes nor unbonding (game.rs free_bond): what a new challenge can stake. */
 export function freeBond(op: OperatorAccount): bigint {
   const a = op.bonded > op.locked ? op.bonded - op.locked : 0n;

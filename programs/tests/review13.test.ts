@@ -5,7 +5,8 @@ import type { Keypair } from '@solana/web3.js';
 import { World, Player, PARAMS, SIDE, attempt, cheatLayers } from './lib/game.ts';
 import { mlpModel, run } from './lib/model.ts';
 import * as P from './lib/protocol.ts';
-import { minUnbondingSlots } from '../../settlement/instructions.ts';
+import { minUnbondingSlots, type RecordFault } from '../../settlement/instructions.ts';
+import { gameSlot } from '../../settlement/client.ts';
 
 const SOL = 1_000_000_000n;
 const bounty = (stake: bigint, bps = PARAMS.bountyBps) => (stake * BigInt(bps)) / 10_000n;
@@ -317,4 +318,138 @@ test('laundering front-run: a sybil that invalidates the job first does not leav
     "the refund came out of the vault's share",
   );
   assert.equal(w.unaccountedLamports(), 0n, 'lamports conserved');
+});
+
+/** A record fault of `kind` proved by `prover` against job `job` of the committed batch `b`. */
+function proveFault(
+  world: World,
+  prover: Keypair,
+  b: Awaited<ReturnType<World['commitBatch']>>,
+  job: number,
+  kind: RecordFault,
+) {
+  return attempt(
+    world.client.proveRecordFault(prover, {
+      batchIndex: b.index,
+      jobIndex: job,
+      kind,
+      record: b.records[job],
+      signature: b.signatures[job],
+      siblings: P.proof(b.levels, job),
+    }),
+  );
+}
+
+/**
+ * An executor with one stake requests an unbond; the authority then raises the window (or the clock) by `raise`;
+ * the honest sequencer commits the executor's results (accepted before the request) `commitAfter` slots later,
+ * within its 2 x clock + margin slack. Returns the world, the executor and the batch.
+ */
+async function unbondThenRaise(raise: { challengeWindow?: bigint; clockSlots?: bigint }, commitAfter = 1n) {
+  const m = mlpModel();
+  const world = new World();
+  await world.init();
+  await world.registerModel(m);
+  const e = await world.operator(PARAMS.minExecutorBond);
+  world.must(await attempt(world.client.requestUnbond(e, PARAMS.minExecutorBond)), 'request_unbond');
+  const cur = await world.client.config();
+  const window = raise.challengeWindow ?? cur.challengeWindow;
+  const clock = raise.clockSlots ?? cur.clockSlots;
+  const params = {
+    challengeWindow: window,
+    clockSlots: clock,
+    unbondingSlots: minUnbondingSlots(window, clock),
+  };
+  world.must(await attempt(world.client.updateConfig(world.authority, { params })), 'update_config');
+  world.warp(commitAfter);
+  const b = await world.commitBatch(0, e, P.sha(Buffer.from('honest result')));
+  return { world, e, b };
+}
+
+const gameNow = async (world: World) => gameSlot(await world.client.config(), await world.sender.getSlot());
+
+test('window raise: an executor unbonding when the authority lengthens the window cannot withdraw before its committed records close, nor frame the honest sequencer', async () => {
+  const { world, e, b } = await unbondThenRaise({ challengeWindow: 5000n });
+  const sybil = world.fund(SOL);
+  const seqBefore = (await world.operatorOf(world.sequencer.publicKey)).bonded;
+  // The request's ready slot was fixed under the old delay, which ends inside batch 0's 5000-slot window.
+  world.warp(PARAMS.unbondingSlots + 1n);
+  const early = await attempt(world.client.withdraw(e));
+  // Its sybil tries to turn each of its honest records into a record fault against the sequencer.
+  const proofs = [];
+  for (const j of [0, 1, 2]) proofs.push(await proveFault(world, sybil, b, j, 'unbondedExecutor'));
+  assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
+  assert.equal(
+    early.error,
+    'UnbondingNotReady',
+    'no withdrawal while a batch holding its records is in its window',
+  );
+  assert.deepEqual(
+    proofs.map((p) => p.error),
+    ['NoRecordFault', 'NoRecordFault', 'NoRecordFault'],
+    'its records are no faults while it stays bonded',
+  );
+  assert.equal(
+    (await world.operatorOf(world.sequencer.publicKey)).bonded,
+    seqBefore,
+    'the honest sequencer keeps its bond',
+  );
+  // Batch 0 (committed one slot after the raise) closes before the hold ends.
+  const c = await world.client.config();
+  const batch = (await world.client.fetchBatch(b.index))!;
+  const end = batch.commitSlot + batch.challengeWindow;
+  assert.ok(end < c.withdrawFloor, `window end ${end} before the hold ${c.withdrawFloor}`);
+});
+
+test('window raise: the hold ends: the unbonding executor withdraws once the raise plus the new window, 2 clocks and the margin have passed', async () => {
+  const { world, e } = await unbondThenRaise({ challengeWindow: 5000n });
+  const c = await world.client.config();
+  // The raise was 1 slot (the commit's warp) before the game slot read here.
+  const raisedAt = (await gameNow(world)) - 1n;
+  assert.equal(
+    c.withdrawFloor,
+    raisedAt + 5000n + 2n * c.clockSlots + 150n,
+    'the hold is the raise plus the new span',
+  );
+  world.warp(c.withdrawFloor - (await gameNow(world)) - 1n);
+  assert.equal(
+    (await attempt(world.client.withdraw(e))).error,
+    'UnbondingNotReady',
+    'one slot before the hold',
+  );
+  world.warp(1n);
+  const before = world.balance(e.publicKey);
+  world.must(await attempt(world.client.withdraw(e)), 'withdraw at the hold');
+  assert.ok(world.balance(e.publicKey) > before, 'the bond is paid out');
+  assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
+});
+
+test('clock raise: an executor unbonding when the authority lengthens the clock cannot withdraw before its committed records close', async () => {
+  // A longer clock lengthens the sequencer's commit slack (2 x clock + margin) as a longer window does.
+  // The sequencer commits 2 x the new clock + 100 slots after the request: inside its new slack, outside the old.
+  const clock = PARAMS.clockSlots * 3n;
+  const { world, e, b } = await unbondThenRaise({ clockSlots: clock }, 2n * clock + 100n);
+  const batch = (await world.client.fetchBatch(b.index))!;
+  world.warp(PARAMS.unbondingSlots - 2n * clock - 100n + 1n); // one slot past the request's old ready slot
+  assert.ok(
+    (await gameNow(world)) < batch.commitSlot + batch.challengeWindow,
+    'the old delay has ended while the batch is still in its window',
+  );
+  assert.equal((await attempt(world.client.withdraw(e))).error, 'UnbondingNotReady');
+  assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
+});
+
+test('config change that shortens nothing: a bounty change does not hold pending withdrawals', async () => {
+  const world = new World();
+  await world.init();
+  const e = await world.operator(PARAMS.minExecutorBond);
+  world.must(await attempt(world.client.requestUnbond(e, PARAMS.minExecutorBond)), 'request_unbond');
+  const floor = (await world.client.config()).withdrawFloor;
+  world.must(
+    await attempt(world.client.updateConfig(world.authority, { params: { bountyBps: 4000 } })),
+    'update_config',
+  );
+  assert.equal((await world.client.config()).withdrawFloor, floor, 'no new hold');
+  world.warp(PARAMS.unbondingSlots + 1n);
+  world.must(await attempt(world.client.withdraw(e)), 'withdraw after the delay');
 });

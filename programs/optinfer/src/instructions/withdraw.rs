@@ -1,4 +1,5 @@
-//! Pays out the unbonding amount once the delay passed and no dispute involving the operator is open.
+//! Pays out the unbonding amount once the delay passed (and any hold a later window or clock raise
+//! set, Config.withdraw_floor) and no dispute involving the operator is open.
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
@@ -27,7 +28,10 @@ pub fn withdraw(ctx: &mut Context<Withdraw>) -> Result<()> {
     if amount == 0 {
         return Err(OptinferError::NothingUnbonding.into());
     }
-    if now < op.unbond_ready_slot.get() {
+    // A window or clock raised after the request holds it too (Config.withdraw_floor).
+    let ready = core::cmp::max(op.unbond_ready_slot.get(), ctx.accounts.config.withdraw_floor.get());
+    if now < ready {
+        msg!("unbond ready at game slot {}, now {}", ready, now);
         return Err(OptinferError::UnbondingNotReady.into());
     }
     op.unbonding = 0u64.into();

@@ -2,7 +2,7 @@
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
-use crate::game::bps_of;
+use crate::game::{bps_of, game_now};
 use crate::state::{Dispute, Job};
 
 /// Highest bounty: the winner gets at most half the loser's stake, so a cheater that disputes its
@@ -49,6 +49,11 @@ pub struct Config {
     /// Least `clock_slots` the games on every registered layer need (add_model_ops raises it to
     /// each layer's shapes::check_clock); update_config refuses a clock below it.
     pub clock_floor: PodU64,
+    /// Game slot before which no withdrawal pays out. update_config raises it when the window or
+    /// the clock grows, to the change plus the new window, 2 clocks and the margin: an unbond
+    /// requested earlier had its ready slot fixed under the shorter span, while records its
+    /// executor had before the request may still be committed under the longer one.
+    pub withdraw_floor: PodU64,
     /// Share of the loser's stake paid to the winner, in basis points; the rest goes to the vault.
     pub bounty_bps: PodU16,
     pub paused: u8,
@@ -114,26 +119,43 @@ impl ConfigParams {
         if self.challenge_window == 0 || self.clock_slots == 0 {
             return Err(OptinferError::ZeroDuration.into());
         }
-        let min_unbonding = self
-            .clock_slots
-            .checked_mul(2)
-            .and_then(|c| c.checked_add(self.challenge_window))
-            .and_then(|c| c.checked_add(UNBONDING_MARGIN_SLOTS));
-        match min_unbonding {
-            Some(min) if self.unbonding_slots >= min => Ok(()),
-            Some(min) => {
-                msg!(
-                    "unbonding_slots must be at least challenge_window + 2 x clock_slots + margin, {}",
-                    min
-                );
-                Err(OptinferError::UnbondingTooShort.into())
-            }
-            None => Err(OptinferError::Overflow.into()),
+        let min = unbond_span(self.challenge_window, self.clock_slots)?;
+        if self.unbonding_slots < min {
+            msg!(
+                "unbonding_slots must be at least challenge_window + 2 x clock_slots + margin, {}",
+                min
+            );
+            return Err(OptinferError::UnbondingTooShort.into());
         }
+        Ok(())
     }
 }
 
+/// Window plus 2 clocks plus the margin: how long after an unbond request the last batch that may
+/// hold its executor's records stays disputable, and so the least `unbonding_slots`.
+pub fn unbond_span(window: u64, clock: u64) -> Result<u64> {
+    clock
+        .checked_mul(2)
+        .and_then(|c| c.checked_add(window))
+        .and_then(|c| c.checked_add(UNBONDING_MARGIN_SLOTS))
+        .ok_or_else(|| OptinferError::Overflow.into())
+}
+
 impl Config {
+    /// When `p` lengthens that span, holds every withdrawal until the new span has run from now
+    /// (game time), so no pending unbond outruns a batch committed under the longer window.
+    fn hold_withdrawals(&mut self, p: &ConfigParams) -> Result<()> {
+        let old = unbond_span(self.challenge_window.get(), self.clock_slots.get())?;
+        let new = unbond_span(p.challenge_window, p.clock_slots)?;
+        if new > old {
+            let until = game_now(self)?.checked_add(new).ok_or(OptinferError::Overflow)?;
+            if until > self.withdraw_floor.get() {
+                self.withdraw_floor = until.into();
+            }
+        }
+        Ok(())
+    }
+
     /// Sets the parameters initialize and update_config take, refusing values out of bounds.
     pub fn apply(&mut self, p: &ConfigParams) -> Result<()> {
         let rent = dispute_rent()?;
@@ -148,6 +170,7 @@ impl Config {
             return Err(OptinferError::ClockBelowRegisteredModels.into());
         }
         self.sequencer = p.sequencer;
+        self.hold_withdrawals(p)?;
         self.treasury = p.treasury;
         self.challenge_window = p.challenge_window.into();
         self.clock_slots = p.clock_slots.into();
