@@ -42,6 +42,32 @@ pub fn signed_leaf(record: &[u8; RECORD_BYTES], signature: &[u8; SIGNATURE_BYTES
     hashv(&[&[TAG_LEAF], record, signature])
 }
 
+/// Checks that `record` with `signature` is the leaf committed at `job_index` of batch `b`, and that
+/// the batch is still open to disputes and faults at game slot `now` (not finalized, in its window).
+pub fn check_committed_record(
+    b: &Batch,
+    now: u64,
+    job_index: u32,
+    record: &[u8; RECORD_BYTES],
+    signature: &[u8; SIGNATURE_BYTES],
+    siblings: &[[u8; 32]],
+) -> Result<()> {
+    if b.finalized != 0 {
+        return Err(OptinferError::AlreadyFinalized.into());
+    }
+    if now >= b.commit_slot.get().saturating_add(b.challenge_window.get()) {
+        return Err(OptinferError::WindowClosed.into());
+    }
+    if job_index >= b.job_count.get() {
+        return Err(OptinferError::JobIndexOutOfRange.into());
+    }
+    let leaf = signed_leaf(record, signature);
+    if !merkle::verify(&b.root, &leaf, job_index as u64, b.job_count.get() as u64, siblings) {
+        return Err(OptinferError::InvalidProof.into());
+    }
+    Ok(())
+}
+
 /// Checks that the instruction right before this one is the Ed25519 program verifying exactly
 /// one signature, by the record's executor key, over this record's result digest. Every offset
 /// is pinned: the key and signature are read from this instruction's data (compared byte for
@@ -133,19 +159,7 @@ pub fn open_dispute(
     let cfg = &a.config;
     let now = running_slot(cfg)?;
     let b = &a.batch;
-    if b.finalized != 0 {
-        return Err(OptinferError::AlreadyFinalized.into());
-    }
-    if now >= b.commit_slot.get().saturating_add(b.challenge_window.get()) {
-        return Err(OptinferError::WindowClosed.into());
-    }
-    if job_index >= b.job_count.get() {
-        return Err(OptinferError::JobIndexOutOfRange.into());
-    }
-    let leaf = signed_leaf(&record, &signature);
-    if !merkle::verify(&b.root, &leaf, job_index as u64, b.job_count.get() as u64, &siblings) {
-        return Err(OptinferError::InvalidProof.into());
-    }
+    check_committed_record(b, now, job_index, &record, &signature, &siblings)?;
     // No record its executor did not sign can cost it anything.
     check_result_signature(&a.instructions_sysvar, &record, &signature)?;
     let mut model_id = [0u8; 32];

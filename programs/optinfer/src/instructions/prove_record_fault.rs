@@ -9,8 +9,7 @@ use anchor_lang::prelude::*;
 use crate::errors::OptinferError;
 use crate::events::{JobInvalidated, RecordFaultProven, Slashed};
 use crate::game::{bps_of, executor_locked, running_slot};
-use crate::instructions::open_dispute::{signed_leaf, RECORD_BYTES, SIGNATURE_BYTES};
-use crate::pure::merkle;
+use crate::instructions::open_dispute::{check_committed_record, RECORD_BYTES, SIGNATURE_BYTES};
 use crate::state::*;
 
 /// The record's executor has no Operator account, or one with nothing bonded.
@@ -78,20 +77,8 @@ pub fn prove_record_fault(
     let a = &mut ctx.accounts;
     let now = running_slot(&a.config)?;
     let b = &a.batch;
-    if b.finalized != 0 {
-        return Err(OptinferError::AlreadyFinalized.into());
-    }
-    if now >= b.commit_slot.get().saturating_add(b.challenge_window.get()) {
-        return Err(OptinferError::WindowClosed.into());
-    }
-    if job_index >= b.job_count.get() {
-        return Err(OptinferError::JobIndexOutOfRange.into());
-    }
-    // The same leaf and proof open_dispute checks: the record is the one committed at job_index.
-    let leaf = signed_leaf(&record, &signature);
-    if !merkle::verify(&b.root, &leaf, job_index as u64, b.job_count.get() as u64, &siblings) {
-        return Err(OptinferError::InvalidProof.into());
-    }
+    // The same checks open_dispute makes: the record is the one committed at job_index, in the window.
+    check_committed_record(b, now, job_index, &record, &signature, &siblings)?;
     if !shows_fault(kind, a.executor_operator.account(), a.model.account())? {
         return Err(OptinferError::NoRecordFault.into());
     }
