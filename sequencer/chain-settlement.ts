@@ -23,9 +23,16 @@ export class ChainSettlement implements Settlement {
   readonly kind = 'solana';
   private configCache: { at: number; value: Promise<ConfigAccount> } | null = null;
   private lastReclaim = 0;
+  /** How long a read of the Config is reused (0 reads it every time). */
+  configTtlMs = CONFIG_TTL_MS;
+  /**
+   * The stake each batch not yet final was committed with (Batch.executor_stake): a job there is slashed that much
+   * even after the authority lowers min_executor_bond, so the exposure cap counts the highest of them.
+   */
+  private readonly openStakes = new Map<number, bigint>();
 
   private config(): Promise<ConfigAccount> {
-    if (!this.configCache || Date.now() - this.configCache.at > CONFIG_TTL_MS) {
+    if (!this.configCache || Date.now() - this.configCache.at >= this.configTtlMs) {
       const value = this.client.config();
       value.catch(() => (this.configCache = null));
       this.configCache = { at: Date.now(), value };
@@ -82,8 +89,11 @@ export class ChainSettlement implements Settlement {
           `batch ${b.index} is committed on chain with root ${toHex(existing.root)}, not ${b.root}`,
         );
       }
+      this.openStakes.set(b.index, existing.executorStake);
     } else if (state.state === 'uncommitted') {
       await this.client.commitBatch(this.sequencer, { index: BigInt(b.index), root, jobCount: b.jobCount });
+      const committed = await this.client.fetchBatch(BigInt(b.index));
+      if (committed) this.openStakes.set(b.index, committed.executorStake);
     }
     const config = await this.config();
     return { windowEndsAt: Date.now() + Number(config.challengeWindow) * this.slotMs };
@@ -95,19 +105,28 @@ export class ChainSettlement implements Settlement {
     if (now < windowEndsAt) return false;
     const state = await this.client.batchState(BigInt(b.index));
     // A closed batch was finalized (close_batch accepts nothing else).
-    if (state.state !== 'open') return state.state === 'closed';
+    if (state.state !== 'open') {
+      this.openStakes.delete(b.index);
+      return state.state === 'closed';
+    }
     const batch = state.batch;
-    if (batch.finalized !== 0) return true;
+    this.openStakes.set(b.index, batch.executorStake);
+    if (batch.finalized !== 0) {
+      this.openStakes.delete(b.index);
+      return true;
+    }
     const [config, slot] = await Promise.all([this.config(), this.client.sender.getSlot()]);
     if (!finalizable(batch, config, slot)) return false;
     await this.client.finalizeBatch(this.sequencer, BigInt(b.index));
+    this.openStakes.delete(b.index);
     return true;
   }
 
   /**
-   * The executor's Operator account against the Config's min_executor_bond, the stake one lost dispute takes. The
-   * dispatcher keeps the executor's unfinalized jobs x that stake within its free bond, and gives an unbonding
-   * executor nothing new.
+   * The executor's Operator account against the stake one lost dispute takes: the Config's min_executor_bond, or the
+   * higher stake a batch not yet final was committed with (a lowered minimum does not lower those). The dispatcher
+   * keeps the executor's unfinalized jobs x that stake within its free bond, and gives an unbonding executor nothing
+   * new.
    */
   async executorBond(executor: ExecutorId): Promise<ExecutorBond> {
     const [config, op] = await Promise.all([
@@ -117,7 +136,7 @@ export class ChainSettlement implements Settlement {
     return {
       free: op ? freeBond(op) : 0n,
       unbonding: op ? op.unbonding : 0n,
-      stake: config.minExecutorBond,
+      stake: [...this.openStakes.values()].reduce((a, b) => (b > a ? b : a), config.minExecutorBond),
     };
   }
 

@@ -31,8 +31,12 @@ export interface ConfigAccount {
   latestWindowEnd: bigint;
   /** Least clockSlots the games on registered models need (SLOTS_PER_TX per challenger transaction); update_config refuses less. */
   clockFloor: bigint;
-  /** Game slot before which no withdrawal pays out: a window or clock raise holds pending unbonds until the raise + window + 2 clocks + margin. */
+  /** Game slot before which no withdrawal pays out: a batch committed soon after a window or clock raise holds pending unbonds until its window end + margin. */
   withdrawFloor: bigint;
+  /** Game slot of the last update_config that lengthened window + 2 x clock. */
+  spanRaisedAt: bigint;
+  /** Shortest unbond span in force before that run of raises. */
+  spanBeforeRaise: bigint;
   bountyBps: number;
   paused: number;
   bump: number;
@@ -47,6 +51,14 @@ export interface OperatorAccount {
   challengerLocked: bigint;
   unbonding: bigint;
   unbondReadySlot: bigint;
+  /** Lamports won as bounties in dispute games over the account's life. */
+  bountiesEarned: bigint;
+  /** Fees claimed for valid jobs over the account's life. */
+  feesEarned: bigint;
+  /** Lamports lost to slashes (lost games, record faults as sequencer) over the account's life. */
+  slashed: bigint;
+  /** Game slot at which bonded last fell to 0 (slash or withdrawal): a record committed before it is no kind-0 fault. */
+  emptiedSlot: bigint;
   openDisputes: number;
   bump: number;
 }

@@ -574,7 +574,11 @@ export class InstructionBuilder {
   }
   /** Closes `owner`'s emptied Operator account (nothing bonded, locked, unbonding, no open game). */
   closeOperator(p: { owner: PublicKey }) {
-    return this.ix('close_operator', {}, { owner: p.owner, operator: this.pdas.operator(p.owner) });
+    return this.ix(
+      'close_operator',
+      {},
+      { owner: p.owner, operator: this.pdas.operator(p.owner), config: this.pdas.config() },
+    );
   }
   endMootGame(p: DisputeParties) {
     return this.ix(

@@ -401,15 +401,14 @@ test('window raise: an executor unbonding when the authority lengthens the windo
   assert.ok(end < c.withdrawFloor, `window end ${end} before the hold ${c.withdrawFloor}`);
 });
 
-test('window raise: the hold ends: the unbonding executor withdraws once the raise plus the new window, 2 clocks and the margin have passed', async () => {
-  const { world, e } = await unbondThenRaise({ challengeWindow: 5000n });
+test('window raise: the hold ends: the unbonding executor withdraws once the batch committed under the longer window closes (plus the margin)', async () => {
+  const { world, e, b } = await unbondThenRaise({ challengeWindow: 5000n });
   const c = await world.client.config();
-  // The raise was 1 slot (the commit's warp) before the game slot read here.
-  const raisedAt = (await gameNow(world)) - 1n;
+  const batch = (await world.client.fetchBatch(b.index))!;
   assert.equal(
     c.withdrawFloor,
-    raisedAt + 5000n + 2n * c.clockSlots + 150n,
-    'the hold is the raise plus the new span',
+    batch.commitSlot + 5000n + 150n,
+    "the hold is the batch's window end plus the margin",
   );
   world.warp(c.withdrawFloor - (await gameNow(world)) - 1n);
   assert.equal(
@@ -422,6 +421,19 @@ test('window raise: the hold ends: the unbonding executor withdraws once the rai
   world.must(await attempt(world.client.withdraw(e)), 'withdraw at the hold');
   assert.ok(world.balance(e.publicKey) > before, 'the bond is paid out');
   assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
+});
+
+test('window raise, no batch under it: a raise long past (beyond its span) holds nothing at a later commit', async () => {
+  const world = new World();
+  await world.init();
+  await world.registerModel(mlpModel());
+  const e = await world.operator(PARAMS.minExecutorBond);
+  const params = { challengeWindow: 2000n, unbondingSlots: minUnbondingSlots(2000n, PARAMS.clockSlots) };
+  world.must(await attempt(world.client.updateConfig(world.authority, { params })), 'update_config');
+  // Every unbond requested from now on waits the longer delay; a commit long after the raise holds nothing.
+  world.warp(params.unbondingSlots + 1n);
+  await world.commitBatch(0, e, P.sha(Buffer.from('honest result')));
+  assert.equal((await world.client.config()).withdrawFloor, 0n, 'no hold');
 });
 
 test('clock raise: an executor unbonding when the authority lengthens the clock cannot withdraw before its committed records close', async () => {

@@ -14,6 +14,7 @@ import { DEMO_MODEL_PATH } from '../../cli/roles.ts';
 import { Sequencer, DEFAULT_SEQUENCER_CONFIG } from '../../sequencer/sequencer.ts';
 import { OrtInspector } from '../../executor/sequencer-adapters.ts';
 import { ChainSettlement } from '../../sequencer/chain-settlement.ts';
+import { capJobs } from '../../sequencer/dispatch.ts';
 import { verifyInclusion } from '../../state/job.ts';
 import { toHex } from '../../state/hash.ts';
 import type { JobId } from '../../state/types.ts';
@@ -110,11 +111,13 @@ test(
       );
       for (const i of indices) assert.equal((await client.fetchBatch(BigInt(i)))!.finalized, 1, `batch ${i}`);
 
-      // A re-commit after a crash is accepted for the same root and refused for another.
+      // A re-commit after a crash is accepted for the same root and refused for another (batch 0's job: the first
+      // job submitted may land in a later batch when the executor answers out of order).
+      const first = jobs.find((j) => j!.batch!.index === 0)!;
       await settlement.commitBatch({
         index: 0 as never,
-        root: jobs[0]!.batch!.root,
-        jobCount: jobs[0]!.proof!.jobCount,
+        root: first.batch!.root,
+        jobCount: first.proof!.jobCount,
       });
       await assert.rejects(
         settlement.commitBatch({ index: 0 as never, root: 'ab'.repeat(32) as never, jobCount: 1 }),
@@ -123,8 +126,8 @@ test(
       assert.deepEqual(
         await settlement.invalidatedJobs({
           index: 0 as never,
-          root: jobs[0]!.batch!.root,
-          jobCount: jobs[0]!.proof!.jobCount,
+          root: first.batch!.root,
+          jobCount: first.proof!.jobCount,
         }),
         [],
       );
@@ -136,3 +139,38 @@ test(
     }
   },
 );
+
+test('stake lowered: the exposure cap counts a batch not yet final at the stake it was committed with, after the authority lowers min_executor_bond', async () => {
+  const { client, sender } = connectLocal();
+  const authority = Keypair.generate();
+  const sequencerKey = Keypair.generate();
+  const executor = Keypair.generate();
+  for (const k of [authority, sequencerKey, executor]) sender.airdrop(k.publicKey, 20_000_000_000n);
+  const high = 2_000_000_000n;
+  await client.initialize(authority, {
+    sequencer: sequencerKey.publicKey,
+    treasury: Keypair.generate().publicKey,
+    challengeWindow: WINDOW_SLOTS,
+    clockSlots: 10n,
+    minExecutorBond: high,
+    minChallengerBond: 1_000_000_000n,
+    unbondingSlots: minUnbondingSlots(WINDOW_SLOTS, 10n),
+    bountyBps: 5000,
+  });
+  await client.bond(executor, 10_000_000_000n);
+  const settlement = new ChainSettlement(client, sequencerKey);
+  settlement.configTtlMs = 0; // read the lowered minimum at once
+  const header = { index: 0 as never, root: 'cd'.repeat(32) as never, jobCount: 1 };
+  const { windowEndsAt } = await settlement.commitBatch(header);
+  // The authority lowers the stake: new batches carry 1 SOL, batch 0 still slashes 2 SOL per job.
+  await client.updateConfig(authority, { params: { minExecutorBond: high / 2n } });
+  assert.equal((await client.config()).minExecutorBond, high / 2n);
+  const before = await settlement.executorBond(executor.publicKey.toBase58() as never);
+  assert.equal(before.stake, high, 'batch 0 is not final: its 2 SOL stake counts');
+  assert.equal(capJobs(before), 5, '10 SOL free covers five 2 SOL stakes, not ten 1 SOL ones');
+  // Once batch 0 is final, the lower stake applies.
+  sender.warp(WINDOW_SLOTS + 1n);
+  assert.equal(await settlement.canFinalize(header, windowEndsAt, windowEndsAt), true);
+  const after = await settlement.executorBond(executor.publicKey.toBase58() as never);
+  assert.equal(after.stake, high / 2n, 'no batch left at the old stake');
+});

@@ -151,6 +151,10 @@ pub enum OptinferError {
     BadFaultKind,
     #[msg("The record shows no such fault: its executor is bonded, or its model is fully registered")]
     NoRecordFault,
+    #[msg("challenge_window or clock_slots above 30 days (MAX_DURATION_SLOTS), or unbonding_slots above 3 of them plus the margin")]
+    DurationTooLong,
+    #[msg("A slash took this bond to 0 while records committed before it may still be disputed: the account stays until their windows close")]
+    OperatorRecentlySlashed,
 }
 
 impl From<ReadError> for OptinferError {

@@ -283,6 +283,22 @@ pub struct Parties<'a> {
     /// The Job account, which holds the refund of its rent for its payer when another challenger's
     /// game invalidates the job (close_job pays it out).
     pub job_view: AccountView,
+    /// Game slot of the resolution (Operator.emptied_slot).
+    pub now: u64,
+}
+
+/// Records that a slash took `op`'s bond to 0 at game slot `now` (prove_record_fault's kind 0 and
+/// close_operator read it).
+pub fn note_emptied(op: &mut Operator, now: u64) {
+    if op.bonded.get() == 0 {
+        op.emptied_slot = PodU64::from(now);
+    }
+}
+
+/// Lamports the vault holds above its rent-exempt minimum.
+fn vault_spare(v: &AccountView) -> Result<u64> {
+    Ok(v.lamports()
+        .saturating_sub(anchor_lang::cpi::rent_exempt_lamports(v.data_len())?))
 }
 
 /// Ends the game: unlocks the challenger's stake, and the job's executor stake when the executor
@@ -373,6 +389,21 @@ pub fn resolve(d: &mut Dispute, dispute_key: &Address, winner: u8, p: Parties) -
         let mut jv = p.job_view;
         jv.set_lamports(jv.lamports().checked_add(refund).ok_or(OptinferError::Overflow)?);
     }
+    // An honest winner is repaid its costs even when the loser's stake was short (a bond drained
+    // before the game opened): the Job rent it paid, kept as the verdict record, and the fee
+    // margin, from the vault's share of this stake first, then from the vault's spare lamports.
+    let mut top_up = 0;
+    if winner == SIDE_CHALLENGER {
+        let paid_rent = if p.job.payer == d.challenger { job_rent()? } else { 0 };
+        let short = paid_rent.saturating_add(FEE_MARGIN_LAMPORTS).saturating_sub(bounty);
+        let from_rest = core::cmp::min(short, rest);
+        rest -= from_rest;
+        let from_vault = core::cmp::min(short - from_rest, vault_spare(&p.vault_view)?);
+        let mut v = p.vault_view;
+        v.set_lamports(v.lamports() - from_vault);
+        top_up = from_rest + from_vault;
+    }
+    let won = bounty + top_up;
     loser_op.bonded = PodU64::from(
         loser_op
             .bonded
@@ -380,13 +411,10 @@ pub fn resolve(d: &mut Dispute, dispute_key: &Address, winner: u8, p: Parties) -
             .checked_sub(stake)
             .ok_or(OptinferError::Overflow)?,
     );
-    winner_op.bonded = PodU64::from(
-        winner_op
-            .bonded
-            .get()
-            .checked_add(bounty)
-            .ok_or(OptinferError::Overflow)?,
-    );
+    winner_op.bonded = PodU64::from(winner_op.bonded.get().checked_add(won).ok_or(OptinferError::Overflow)?);
+    winner_op.bounties_earned = PodU64::from(winner_op.bounties_earned.get().saturating_add(won));
+    loser_op.slashed = PodU64::from(loser_op.slashed.get().saturating_add(stake));
+    note_emptied(loser_op, p.now);
     // A slashed operator that was unbonding cannot withdraw more than it still has.
     let free = loser_op.bonded.get().saturating_sub(loser_op.locked.get());
     if loser_op.unbonding.get() > free {
@@ -399,12 +427,7 @@ pub fn resolve(d: &mut Dispute, dispute_key: &Address, winner: u8, p: Parties) -
             .checked_sub(stake)
             .ok_or(OptinferError::Overflow)?,
     );
-    winner_view.set_lamports(
-        winner_view
-            .lamports()
-            .checked_add(bounty)
-            .ok_or(OptinferError::Overflow)?,
-    );
+    winner_view.set_lamports(winner_view.lamports().checked_add(won).ok_or(OptinferError::Overflow)?);
     let mut v = p.vault_view;
     v.set_lamports(v.lamports().checked_add(rest).ok_or(OptinferError::Overflow)?);
 
@@ -424,7 +447,7 @@ pub fn resolve(d: &mut Dispute, dispute_key: &Address, winner: u8, p: Parties) -
     emit!(DisputeResolved {
         dispute: *dispute_key,
         winner,
-        bounty,
+        bounty: won,
         to_treasury: rest
     });
     Ok(())
@@ -439,6 +462,7 @@ pub fn finish(
     vault: &Account<Vault>,
     job: &mut Account<Job>,
     winner: u8,
+    now: u64,
 ) -> Result<()> {
     let key = *dispute.address();
     let job_view = *job.account();
@@ -451,6 +475,7 @@ pub fn finish(
         batch: &mut *batch,
         executor_op: &mut *executor_operator,
         challenger_op: &mut *challenger_operator,
+        now,
     };
     resolve(&mut *dispute, &key, winner, parties)
 }

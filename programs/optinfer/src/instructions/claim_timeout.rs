@@ -48,5 +48,6 @@ pub fn claim_timeout(ctx: &mut Context<ClaimTimeout>) -> Result<()> {
         &a.vault,
         &mut a.job,
         1 - side,
+        now,
     )
 }

@@ -4,6 +4,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::OperatorClosed;
+use crate::game::game_now;
 use crate::state::*;
 
 #[derive(Accounts)]
@@ -12,6 +13,8 @@ pub struct CloseOperator {
     pub owner: Signer,
     #[account(mut, close = owner, seeds = [seeds::OPERATOR, owner.address().as_ref()], bump = operator.bump)]
     pub operator: Account<Operator>,
+    #[account(seeds = [seeds::CONFIG], bump = config.bump)]
+    pub config: Account<Config>,
 }
 
 pub fn close_operator(ctx: &mut Context<CloseOperator>) -> Result<()> {
@@ -30,6 +33,31 @@ pub fn close_operator(ctx: &mut Context<CloseOperator>) -> Result<()> {
             op.open_disputes.get()
         );
         return Err(OptinferError::OperatorNotEmpty.into());
+    }
+    // A bond a slash emptied keeps its account while records committed before the slash may still be
+    // in a window: without the account they would read as records of a key that never bonded
+    // (kind-0 faults against the sequencer that committed them while it was bonded). Those windows
+    // end by the slash plus the longest window, or by the latest window end now.
+    let emptied = op.emptied_slot.get();
+    if emptied != 0 {
+        let now = game_now(&ctx.accounts.config)?;
+        let by_slash = emptied.saturating_add(MAX_DURATION_SLOTS + UNBONDING_MARGIN_SLOTS);
+        let by_windows = ctx
+            .accounts
+            .config
+            .latest_window_end
+            .get()
+            .saturating_add(UNBONDING_MARGIN_SLOTS);
+        let ready = core::cmp::min(by_slash, by_windows);
+        if now < ready {
+            msg!(
+                "slashed to 0 at game slot {}: closable from {}, now {}",
+                emptied,
+                ready,
+                now
+            );
+            return Err(OptinferError::OperatorRecentlySlashed.into());
+        }
     }
     emit!(OperatorClosed {
         owner: op.owner,

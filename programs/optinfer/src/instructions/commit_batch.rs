@@ -59,6 +59,8 @@ pub fn commit_batch(ctx: &mut Context<CommitBatch>, index: u64, root: [u8; 32], 
         return Err(OptinferError::SequencerUnbonded.into());
     }
     c.next_batch_index = (index + 1).into();
+    // After a raise of the window or clock, unbonds requested under the shorter span wait for this batch.
+    c.hold_withdrawals(slot)?;
     let window = c.challenge_window;
     let stake = c.min_executor_bond;
     let end = slot.checked_add(window.get()).ok_or(OptinferError::Overflow)?;

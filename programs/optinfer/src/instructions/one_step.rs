@@ -154,7 +154,7 @@ pub fn one_step(ctx: &mut Context<OneStep>, max_elements: u32) -> Result<()> {
     // layer (registration checked each op against them), and the executor signs only such inputs:
     // a header off the registered one is the executor's fault, decided without any recomputation.
     if d.header[0] != registered.pack() {
-        return resolve(a, layer, false);
+        return resolve(a, layer, false, now);
     }
     let buf = a.buffer.as_slice();
     let mut r = Reader::new(buf);
@@ -166,7 +166,7 @@ pub fn one_step(ctx: &mut Context<OneStep>, max_elements: u32) -> Result<()> {
     // weight (checked at registration): one off its registered shape convicts the executor.
     for (i, x) in ins.iter().enumerate() {
         if table.operand(&entry, i) != Some(x.header) {
-            return resolve(a, layer, false);
+            return resolve(a, layer, false, now);
         }
     }
 
@@ -204,10 +204,10 @@ pub fn one_step(ctx: &mut Context<OneStep>, max_elements: u32) -> Result<()> {
         };
         h.pack() == exec_header && d.node[0] == expected_leaf
     };
-    resolve(a, layer, executor_correct)
+    resolve(a, layer, executor_correct, now)
 }
 
-fn resolve(a: &mut OneStep, layer: u32, executor_correct: bool) -> Result<()> {
+fn resolve(a: &mut OneStep, layer: u32, executor_correct: bool, now: u64) -> Result<()> {
     let key = *a.dispute.address();
     emit!(OneStepExecuted {
         dispute: key,
@@ -227,5 +227,6 @@ fn resolve(a: &mut OneStep, layer: u32, executor_correct: bool) -> Result<()> {
         } else {
             SIDE_CHALLENGER
         },
+        now,
     )
 }

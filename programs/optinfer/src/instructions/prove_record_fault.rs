@@ -8,7 +8,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::{JobInvalidated, RecordFaultProven, Slashed};
-use crate::game::{bps_of, executor_locked, running_slot};
+use crate::game::{bps_of, executor_locked, note_emptied, running_slot};
 use crate::instructions::open_dispute::{check_committed_record, RECORD_BYTES, SIGNATURE_BYTES};
 use crate::state::*;
 
@@ -50,10 +50,16 @@ fn exists(view: &AccountView) -> bool {
 }
 
 /// Whether the record shows fault `kind`, judged on the accounts at its executor's and model's addresses.
-fn shows_fault(kind: u8, executor_operator: &AccountView, model: &AccountView) -> Result<bool> {
+fn shows_fault(kind: u8, commit_slot: u64, executor_operator: &AccountView, model: &AccountView) -> Result<bool> {
     match kind {
+        // Unbonded when committed: no Operator, or one whose bond was already empty at the commit
+        // (a bond emptied later, by slashes the executor courted, is not the sequencer's doing).
         FAULT_UNBONDED_EXECUTOR => {
-            Ok(!exists(executor_operator) || Account::<Operator>::load(*executor_operator)?.bonded.get() == 0)
+            if !exists(executor_operator) {
+                return Ok(true);
+            }
+            let op = Account::<Operator>::load(*executor_operator)?;
+            Ok(op.bonded.get() == 0 && op.emptied_slot.get() <= commit_slot)
         }
         FAULT_UNREGISTERED_MODEL => {
             if !exists(model) {
@@ -79,7 +85,12 @@ pub fn prove_record_fault(
     let b = &a.batch;
     // The same checks open_dispute makes: the record is the one committed at job_index, in the window.
     check_committed_record(b, now, job_index, &record, &signature, &siblings)?;
-    if !shows_fault(kind, a.executor_operator.account(), a.model.account())? {
+    if !shows_fault(
+        kind,
+        b.commit_slot.get(),
+        a.executor_operator.account(),
+        a.model.account(),
+    )? {
         return Err(OptinferError::NoRecordFault.into());
     }
 
@@ -114,6 +125,8 @@ pub fn prove_record_fault(
             so.bonded.get().saturating_sub(executor_locked(&so)),
         );
         so.bonded = (so.bonded.get() - slash).into();
+        so.slashed = so.slashed.get().saturating_add(slash).into();
+        note_emptied(&mut so, now);
         let free = so.bonded.get().saturating_sub(so.locked.get());
         if so.unbonding.get() > free {
             so.unbonding = free.into();

@@ -14,6 +14,11 @@ pub const MAX_BOUNTY_BPS: u16 = 5_000;
 /// batch interval and commit latency, about a minute at 400 ms per slot).
 pub const UNBONDING_MARGIN_SLOTS: u64 = 150;
 
+/// Longest challenge window or dispute clock: 30 days at 400 ms per slot.
+pub const MAX_DURATION_SLOTS: u64 = 6_480_000;
+/// Longest unbonding delay: the longest window plus 2 of the longest clocks, plus the margin.
+pub const MAX_UNBONDING_SLOTS: u64 = 3 * MAX_DURATION_SLOTS + UNBONDING_MARGIN_SLOTS;
+
 /// Transaction fees a challenger pays over one game, which the bounty must also repay: 1000
 /// signatures at the 5000-lamport base fee (open_dispute's two, the trace and bisection moves, and
 /// the ~580 proof-buffer writes of the largest one-step, MAX_STEP_BYTES, with room to spare).
@@ -49,11 +54,16 @@ pub struct Config {
     /// Least `clock_slots` the games on every registered layer need (add_model_ops raises it to
     /// each layer's shapes::check_clock); update_config refuses a clock below it.
     pub clock_floor: PodU64,
-    /// Game slot before which no withdrawal pays out. update_config raises it when the window or
-    /// the clock grows, to the change plus the new window, 2 clocks and the margin: an unbond
-    /// requested earlier had its ready slot fixed under the shorter span, while records its
-    /// executor had before the request may still be committed under the longer one.
+    /// Game slot before which no withdrawal pays out. A batch committed soon after a raise of the
+    /// window or the clock (within the longer span of the raise) raises it to the batch's window end
+    /// plus the margin: an unbond requested before the raise had its ready slot fixed under the
+    /// shorter span, while records its executor had before the request may land in that batch.
     pub withdraw_floor: PodU64,
+    /// Game slot of the last update_config that lengthened `challenge_window + 2 x clock_slots`.
+    pub span_raised_at: PodU64,
+    /// The shortest unbond span (unbond_span) in force in the run of raises ending at
+    /// `span_raised_at`: what an unbond requested just before them may have been given.
+    pub span_before_raise: PodU64,
     /// Share of the loser's stake paid to the winner, in basis points; the rest goes to the vault.
     pub bounty_bps: PodU16,
     pub paused: u8,
@@ -119,6 +129,18 @@ impl ConfigParams {
         if self.challenge_window == 0 || self.clock_slots == 0 {
             return Err(OptinferError::ZeroDuration.into());
         }
+        // A mistyped window or clock (extra zeros) would hold every batch and bond for years.
+        if self.challenge_window > MAX_DURATION_SLOTS
+            || self.clock_slots > MAX_DURATION_SLOTS
+            || self.unbonding_slots > MAX_UNBONDING_SLOTS
+        {
+            msg!(
+                "challenge_window and clock_slots must be at most {} slots (30 days), unbonding_slots at most {}",
+                MAX_DURATION_SLOTS,
+                MAX_UNBONDING_SLOTS
+            );
+            return Err(OptinferError::DurationTooLong.into());
+        }
         let min = unbond_span(self.challenge_window, self.clock_slots)?;
         if self.unbonding_slots < min {
             msg!(
@@ -142,13 +164,46 @@ pub fn unbond_span(window: u64, clock: u64) -> Result<u64> {
 }
 
 impl Config {
-    /// When `p` lengthens that span, holds every withdrawal until the new span has run from now
-    /// (game time), so no pending unbond outruns a batch committed under the longer window.
-    fn hold_withdrawals(&mut self, p: &ConfigParams) -> Result<()> {
+    /// When `p` lengthens the unbond span, notes when and from what, for commit_batch's hold
+    /// (hold_withdrawals). A change that is reverted before any batch commits holds nothing.
+    fn note_span_raise(&mut self, p: &ConfigParams) -> Result<()> {
+        if self.challenge_window.get() == 0 {
+            return Ok(()); // initialize: no unbond can be pending yet
+        }
         let old = unbond_span(self.challenge_window.get(), self.clock_slots.get())?;
         let new = unbond_span(p.challenge_window, p.clock_slots)?;
         if new > old {
-            let until = game_now(self)?.checked_add(new).ok_or(OptinferError::Overflow)?;
+            let now = game_now(self)?;
+            // Raises close together form one run: the shortest span before any of them counts.
+            let run = self.span_raised_at.get() != 0
+                && now
+                    <= self
+                        .span_raised_at
+                        .get()
+                        .saturating_add(self.span_before_raise.get().max(new));
+            let before = if run {
+                old.min(self.span_before_raise.get())
+            } else {
+                old
+            };
+            self.span_before_raise = before.into();
+            self.span_raised_at = now.into();
+        }
+        Ok(())
+    }
+
+    /// commit_batch at game slot `now`: when the span in force is longer than the one before a
+    /// recent raise, an unbond requested before the raise may hold records in this batch, so no
+    /// withdrawal pays out before the batch's window closes (plus the margin).
+    pub fn hold_withdrawals(&mut self, now: u64) -> Result<()> {
+        let span = unbond_span(self.challenge_window.get(), self.clock_slots.get())?;
+        let raised = self.span_raised_at.get();
+        let recent = raised != 0 && now <= raised.saturating_add(span.max(self.span_before_raise.get()));
+        if recent && span > self.span_before_raise.get() {
+            let until = now
+                .checked_add(self.challenge_window.get())
+                .and_then(|e| e.checked_add(UNBONDING_MARGIN_SLOTS))
+                .ok_or(OptinferError::Overflow)?;
             if until > self.withdraw_floor.get() {
                 self.withdraw_floor = until.into();
             }
@@ -170,7 +225,7 @@ impl Config {
             return Err(OptinferError::ClockBelowRegisteredModels.into());
         }
         self.sequencer = p.sequencer;
-        self.hold_withdrawals(p)?;
+        self.note_span_raise(p)?;
         self.treasury = p.treasury;
         self.challenge_window = p.challenge_window.into();
         self.clock_slots = p.clock_slots.into();

@@ -15,6 +15,16 @@ pub struct Operator {
     /// Part of `bonded` requested for withdrawal.
     pub unbonding: PodU64,
     pub unbond_ready_slot: PodU64,
+    /// Lamports won as bounties in dispute games over the account's life (its earnings as a winner).
+    pub bounties_earned: PodU64,
+    /// Fees claimed for valid jobs over the account's life (its earnings as an executor).
+    pub fees_earned: PodU64,
+    /// Lamports lost to slashes over the account's life: stakes of lost games and record faults.
+    pub slashed: PodU64,
+    /// Game slot at which a slash last took `bonded` to 0. A record committed before it was bonded
+    /// then, so its executor's empty bond is no fault of the sequencer's. (A withdrawal to 0 needs
+    /// no mark: it pays only after every window holding the operator's records closed.)
+    pub emptied_slot: PodU64,
     pub open_disputes: PodU32,
     pub bump: u8,
 }
