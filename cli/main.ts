@@ -39,6 +39,7 @@ import {
   acceptAuthorityCommand,
   batchShowCommand,
   bondStatusCommand,
+  earningsCommand,
   chainInitCommand,
   disputesCommand,
   proposeAuthorityCommand,
@@ -344,6 +345,29 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (o, cmd: Command) =>
       setExit(
         await bondStatusCommand({
+          ...source(o, cmd),
+          json: Boolean(o.json),
+          keypair: o.keypair,
+          owner: o.owner,
+        }),
+      ),
+    );
+
+  program
+    .command('earnings')
+    .description(
+      'what an operator has earned (bounties, fees) and lost (slashes) on the program, and has at stake; without --keypair or --owner, every operator',
+    )
+    .addOption(nodeUrl())
+    .addOption(readRpc())
+    .addOption(
+      new Option('--keypair <file>', 'Solana CLI keypair file of the operator').env('OPTINFER_KEYPAIR'),
+    )
+    .option('--owner <pubkey>', 'the operator public key (instead of --keypair)')
+    .option('--json', 'print JSON')
+    .action(async (o, cmd: Command) =>
+      setExit(
+        await earningsCommand({
           ...source(o, cmd),
           json: Boolean(o.json),
           keypair: o.keypair,

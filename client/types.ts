@@ -162,6 +162,20 @@ export interface OperatorView {
   executorStake: string;
   /** Jobs not yet final its free bond covers as an executor. */
   jobsCovered: string;
+  /** Lifetime earnings and losses the program counts on the Operator account (lamports). */
+  earnings: EarningsView;
+}
+
+/** What an operator has earned and lost on chain over its account's life, in lamports. */
+export interface EarningsView {
+  /** Bounties won in dispute games (as challenger or as executor). */
+  bounties: string;
+  /** Fees claimed for valid jobs. */
+  fees: string;
+  /** Stakes lost in games and slashes for record faults. */
+  slashed: string;
+  /** bounties + fees - slashed (may be negative). */
+  net: string;
 }
 
 /** GET /v1/operators/:owner */

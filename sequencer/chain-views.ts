@@ -23,6 +23,7 @@ import type {
   ChainClock,
   DisputeView,
   DisputesView,
+  EarningsView,
   OperatorStatusView,
   OperatorView,
   OperatorsView,
@@ -185,6 +186,16 @@ export async function chainBatchView(c: SettlementClient, index: bigint): Promis
   };
 }
 
+function earningsView(op: OperatorAccount | null): EarningsView {
+  const [bounties, fees, slashed] = [op?.bountiesEarned ?? 0n, op?.feesEarned ?? 0n, op?.slashed ?? 0n];
+  return {
+    bounties: bounties.toString(),
+    fees: fees.toString(),
+    slashed: slashed.toString(),
+    net: (bounties + fees - slashed).toString(),
+  };
+}
+
 function operatorView(owner: PublicKey, op: OperatorAccount | null, config: ConfigAccount): OperatorView {
   const stake = config.minExecutorBond;
   const free = op ? freeBond(op) : 0n;
@@ -202,6 +213,7 @@ function operatorView(owner: PublicKey, op: OperatorAccount | null, config: Conf
     executorStake: stake.toString(),
     // What the sequencer allows an executor: at most this many jobs not yet final.
     jobsCovered: (stake > 0n ? free / stake : 0n).toString(),
+    earnings: earningsView(op),
   };
 }
 

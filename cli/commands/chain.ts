@@ -166,8 +166,62 @@ function bondLines(v: OperatorView, clock: ChainClock): string[] {
     `  bonded         ${v.bonded} lamports (free ${v.free}, locked in disputes ${v.locked}, of which as challenger ${v.challengerLocked})`,
     `  unbonding      ${v.unbonding}${BigInt(v.unbonding) > 0n ? ` (withdrawable from slot ${v.unbondReadySlot}${clock.paused ? ' at the earliest' : ''}; now ${slotLine(clock)})` : ''}`,
     `  open disputes  ${v.openDisputes}`,
+    `  earnings       ${earningsLine(v)}`,
     why,
   ];
+}
+
+/** Lifetime earnings counted on the Operator account: bounties, fees, slashes and the net. */
+function earningsLine(v: OperatorView): string {
+  const e = v.earnings;
+  return `net ${e.net} lamports: bounties ${e.bounties} + fees ${e.fees} - slashed ${e.slashed}`;
+}
+
+/** The lines `earnings` prints for one operator. */
+function earningsLines(v: OperatorView): string[] {
+  const name = `${v.owner}${v.role ? ` (${v.role})` : ''}`;
+  if (!v.exists) return [`${name}: no Operator account (nothing earned or at stake)`];
+  return [
+    name,
+    `  earned    ${BigInt(v.earnings.bounties) + BigInt(v.earnings.fees)} lamports (bounties ${v.earnings.bounties}, fees ${v.earnings.fees})`,
+    `  lost      ${v.earnings.slashed} lamports slashed`,
+    `  net       ${v.earnings.net} lamports`,
+    `  at stake  ${v.locked} lamports locked in ${v.openDisputes} open dispute(s); ${v.free} free, ${v.unbonding} unbonding`,
+  ];
+}
+
+/**
+ * `earnings`: what an operator (--keypair or --owner; without either, every operator) has earned and lost on the
+ * program over its account's life, and what it has at stake now. Transaction fees and rent it paid are not counted
+ * on chain, so they are not in it.
+ */
+export async function earningsCommand(
+  o: ReadOptions & { keypair?: string; owner?: string },
+): Promise<number> {
+  let owner: PublicKey | undefined;
+  if (o.owner) owner = ownerKey('--owner', o.owner);
+  else if (o.keypair) owner = loadKeypair(o.keypair).publicKey;
+  if (owner) {
+    const key = owner;
+    const v = await read(
+      o,
+      (c) => operatorStatusView(c, key),
+      (api) => api.operator(key.toBase58()),
+    );
+    print(o, v.earnings, earningsLines(v));
+    return 0;
+  }
+  const all = await read(
+    o,
+    (c) => operatorsView(c),
+    (api) => api.operators(),
+  );
+  print(
+    o,
+    all.operators.map((v) => ({ owner: v.owner, role: v.role, ...v.earnings, locked: v.locked })),
+    all.operators.length ? all.operators.flatMap(earningsLines) : ['no operators on the program'],
+  );
+  return 0;
 }
 
 /**

@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { PublicKey } from '@solana/web3.js';
 import { startDev, type DevNode } from '../../cli/roles.ts';
 import { silentLogger } from '../../common/log.ts';
 import { OptinferClient } from '../../client/index.ts';
@@ -228,6 +229,33 @@ test(
         if (invalidated(text)) break;
       }
       assert.ok(invalidated(text), text);
+
+      // The operators page shows the convicted executor's slash and the challenger's bounty, as the program counts them.
+      await page.goto(`${node.url}/explorer/operators`);
+      const cheater = page.locator(`[data-owner="${node.executors[0].id}"] [data-slashed]`);
+      await cheater.waitFor();
+      // The page refreshes every 2 s and the cheater's other games may still resolve: wait until it shows what the chain says.
+      let shown = '';
+      let onChain = 0n;
+      for (
+        const until = Date.now() + 20_000;
+        Date.now() < until;
+        await new Promise((r) => setTimeout(r, 250))
+      ) {
+        onChain = (await node.chain!.fetchOperator(new PublicKey(node.executors[0].id)))!.slashed;
+        shown = (await cheater.getAttribute('data-slashed')) ?? '';
+        if (shown === onChain.toString()) break;
+      }
+      assert.ok(onChain > 0n, 'the program counted the slash');
+      assert.equal(shown, onChain.toString(), 'the page shows the slash the program counted');
+      const challenger = (await new OptinferClient({ url: node.url }).operators()).operators.find(
+        (o) => o.role === 'challenger',
+      )!;
+      const won = await page
+        .locator(`[data-owner="${challenger.owner}"] [data-earned]`)
+        .getAttribute('data-earned');
+      assert.ok(BigInt(won!) > 0n, `the challenger's bounties: ${won}`);
+      await fitsTheScreen(page, 'the operators with earnings');
       assert.deepEqual(errors, []);
       await page.close();
     } finally {

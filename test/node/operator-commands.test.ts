@@ -150,6 +150,45 @@ test(
     const one = await cli(['bond', 'status', '--owner', cheater, '--url', node.url]);
     assert.equal(one.code, 0, one.stderr);
     assert.match(one.stdout, new RegExp(`^${cheater} \\(executor\\)\\n  bonded +\\d+ lamports`));
+
+    // `earnings`: once the cheater's first game resolves, its slash and the challenger's bounty, as the program counts them.
+    const slashed = await waitFor(
+      "a resolved game's slash",
+      async () => {
+        const op = await node.chain!.fetchOperator(new PublicKey(cheater));
+        return op!.slashed > 0n && op!.slashed;
+      },
+      120_000,
+      500,
+    );
+    const e = await cli(['earnings', '--owner', cheater, '--json'], { OPTINFER_URL: node.url });
+    assert.equal(e.code, 0, e.stderr);
+    const mine = JSON.parse(e.stdout);
+    assert.ok(BigInt(mine.slashed) >= slashed, `${mine.slashed} >= ${slashed}`);
+    assert.equal(BigInt(mine.net), BigInt(mine.bounties) + BigInt(mine.fees) - BigInt(mine.slashed));
+    assert.ok(BigInt(mine.net) < 0n, 'a convicted cheater is down');
+    const everyone = await cli(['earnings', '--json', '--url', node.url]);
+    assert.equal(everyone.code, 0, everyone.stderr);
+    const rows = JSON.parse(everyone.stdout) as { owner: string; bounties: string; slashed: string }[];
+    const config = await node.chain!.config();
+    for (const r of rows) {
+      const op = await node.chain!.fetchOperator(new PublicKey(r.owner));
+      if (!op) continue;
+      // Each game the challenger won paid it the batch's bounty share of one lost stake.
+      if (r.owner === challenger) {
+        const stakes = op.bountiesEarned / ((config.minExecutorBond * BigInt(config.bountyBps)) / 10_000n);
+        assert.ok(stakes >= 1n, `the challenger won at least one bounty: ${r.bounties}`);
+      }
+      assert.ok(BigInt(r.bounties) <= op.bountiesEarned && BigInt(r.slashed) <= op.slashed, r.owner);
+    }
+    const text = await cli(['earnings', '--owner', challenger, '--url', node.url]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(
+      text.stdout,
+      new RegExp(
+        `^${challenger} \\(challenger\\)\\n  earned +[1-9]\\d* lamports \\(bounties [1-9]\\d*, fees 0\\)`,
+      ),
+    );
   },
 );
 

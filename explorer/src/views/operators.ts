@@ -1,4 +1,5 @@
-// Operators, live: each bond on the program with its locked stake, unbonding part, open disputes and the jobs it covers.
+// Operators, live: each bond on the program with its locked stake, unbonding part, open disputes, the jobs it covers
+// and its lifetime earnings (bounties, fees) and slashes as the program counts them.
 import type { OperatorView } from '../../../client/index.ts';
 import { errorLine, fill, h, short, sol } from '../dom.ts';
 import type { ViewContext } from '../main.ts';
@@ -31,6 +32,11 @@ export function operatorsView(ctx: ViewContext): void {
   });
 }
 
+/** Lamports that may be negative (a net after slashes), in SOL. */
+function signedSol(lamports: string): string {
+  return lamports.startsWith('-') ? `−${sol(lamports.slice(1))}` : sol(lamports);
+}
+
 function card(o: OperatorView): HTMLElement {
   const row = (k: string, v: string | HTMLElement) => [h('dt', {}, k), h('dd', {}, v)];
   return h(
@@ -56,6 +62,10 @@ function card(o: OperatorView): HTMLElement {
       ),
       row('open disputes', String(o.openDisputes)),
       row('jobs covered', o.jobsCovered),
+      row('bounties won', h('span', { 'data-earned': o.earnings.bounties }, sol(o.earnings.bounties))),
+      row('fees earned', sol(o.earnings.fees)),
+      row('slashed', h('span', { 'data-slashed': o.earnings.slashed }, sol(o.earnings.slashed))),
+      row('net', signedSol(o.earnings.net)),
     ),
   );
 }
