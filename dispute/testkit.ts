@@ -53,6 +53,7 @@ export function toyDispute(over: Partial<DisputeAccount> = {}): DisputeAccount {
     phase: PHASE.EXEC_TRACE,
     turn: SIDE.EXECUTOR,
     winner: SIDE.EXECUTOR,
+    byTimeout: 0,
     bump: 255,
     ...over,
   };
@@ -131,6 +132,7 @@ export function toyOperator(over: Partial<OperatorAccount> = {}): OperatorAccoun
     feesEarned: 0n,
     slashed: 0n,
     emptiedSlot: 0n,
+    vaultCredit: 0n,
     openDisputes: 0,
     bump: 255,
     ...over,

@@ -56,7 +56,7 @@ const CHUNK_HEADER = 0xffffffff;
 const isZero = (b: Buffer | undefined) => !b || b.every((x) => x === 0);
 
 /** Where the bisection stands, for the explorer's picture (client/bisection.ts replays the path from it). */
-function narrowingState(
+export function narrowingState(
   d: DisputeAccount,
 ): Pick<
   DisputeView,
@@ -93,7 +93,8 @@ function narrowingState(
     chunkDepth,
     chunkLevel: chunkDepth === null ? null : d.chunkLevel,
     chunkIndex: chunkDepth === null ? null : d.chunkIndex,
-    decidedBy: resolved ? (narrowed ? 'one-step' : 'timeout') : null,
+    // A timeout claimed at the one-step (the side to prove it never did) is a timeout, not the one-step.
+    decidedBy: resolved ? (d.byTimeout === 0 && narrowed ? 'one-step' : 'timeout') : null,
   };
 }
 

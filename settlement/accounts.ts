@@ -59,6 +59,8 @@ export interface OperatorAccount {
   slashed: bigint;
   /** Game slot at which bonded last fell to 0 (slash or withdrawal): a record committed before it is no kind-0 fault. */
   emptiedSlot: bigint;
+  /** The vault's share of its lost stakes not yet spent topping up winners against its short stakes. */
+  vaultCredit: bigint;
   openDisputes: number;
   bump: number;
 }
@@ -157,6 +159,8 @@ export interface DisputeAccount {
   turn: Side;
   /** Meaningful once phase is RESOLVED. */
   winner: Side;
+  /** Once RESOLVED: 1 when a claimed timeout decided it, 0 when the one-step did. */
+  byTimeout: number;
   bump: number;
 }
 /** A layer header as the Dispute account stores it (26 bytes: dtype, rank, 6 x u32 dims). */

@@ -44,6 +44,7 @@ test('treasury starvation: a treasury holding 0 lamports cannot make the honest 
   const d = await s.world.dispute(dispute);
   assert.equal(d.phase, PHASE.RESOLVED);
   assert.equal(d.winner, SIDE.CHALLENGER);
+  assert.equal(d.byTimeout, 0, 'the one-step decided it');
   // The stake (0.001 SOL) is below the winner's costs (Job rent + fee margin): its bounty is topped up with the
   // vault's share, so the whole stake goes to the winner and the vault (with no spare lamports) pays nothing more.
   assert.equal(
@@ -62,6 +63,7 @@ test('treasury vault: only the authority withdraws, and only lamports above the 
   s.world.must(res, 'open_dispute');
   s.world.warp(PARAMS.clockSlots + 1n);
   s.world.must(await s.world.claimTimeout(s.c, dispute), 'claim_timeout');
+  assert.equal((await s.world.dispute(dispute)).byTimeout, 1, 'a claimed timeout decided it');
   const share = PARAMS.minExecutorBond - (PARAMS.minExecutorBond * BigInt(PARAMS.bountyBps)) / 10_000n;
   const vault = s.world.client.pdas.vault();
   const v0 = s.world.balance(vault);

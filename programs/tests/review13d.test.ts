@@ -274,7 +274,8 @@ test('slashed before commit: a record committed after its executor was slashed t
   world.must(g.res, 'honest open_dispute');
   world.warp(PARAMS.clockSlots + 1n);
   world.must(await world.claimTimeout(h, g.dispute), 'claim_timeout');
-  world.warp(1n);
+  // The honest sequencer is given the margin (150 slots) to see the slash; past it the record is its fault.
+  world.warp(150n);
   const b1 = await world.commitBatch(1, e, P.sha(Buffer.from('after the slash')));
   const seqBefore = (await world.operatorOf(world.sequencer.publicKey)).bonded;
   world.must(await proveUnbonded(world, h, b1, 0), 'kind-0 fault on a record committed after the bond hit 0');

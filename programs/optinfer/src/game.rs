@@ -391,18 +391,25 @@ pub fn resolve(d: &mut Dispute, dispute_key: &Address, winner: u8, p: Parties) -
     }
     // An honest winner is repaid its costs even when the loser's stake was short (a bond drained
     // before the game opened): the Job rent it paid, kept as the verdict record, and the fee
-    // margin, from the vault's share of this stake first, then from the vault's spare lamports.
+    // margin, from the vault's share of this stake first, then from the vault's spare lamports up
+    // to the loser's vault credit.
     let mut top_up = 0;
     if winner == SIDE_CHALLENGER {
         let paid_rent = if p.job.payer == d.challenger { job_rent()? } else { 0 };
         let short = paid_rent.saturating_add(FEE_MARGIN_LAMPORTS).saturating_sub(bounty);
         let from_rest = core::cmp::min(short, rest);
         rest -= from_rest;
-        let from_vault = core::cmp::min(short - from_rest, vault_spare(&p.vault_view)?);
+        // Only what this loser's earlier losses put in the vault: a stake bonded short from the
+        // start (a colluding sequencer's dust executor) draws nothing from it.
+        let from_vault = (short - from_rest)
+            .min(loser_op.vault_credit.get())
+            .min(vault_spare(&p.vault_view)?);
+        loser_op.vault_credit = PodU64::from(loser_op.vault_credit.get() - from_vault);
         let mut v = p.vault_view;
         v.set_lamports(v.lamports() - from_vault);
         top_up = from_rest + from_vault;
     }
+    loser_op.vault_credit = PodU64::from(loser_op.vault_credit.get().saturating_add(rest));
     let won = bounty + top_up;
     loser_op.bonded = PodU64::from(
         loser_op

@@ -40,6 +40,7 @@ pub fn claim_timeout(ctx: &mut Context<ClaimTimeout>) -> Result<()> {
     }
     let key = *d.address();
     emit!(TimeoutClaimed { dispute: key, side });
+    a.dispute.by_timeout = 1;
     finish(
         &mut a.dispute,
         &mut a.batch,

@@ -52,14 +52,16 @@ fn exists(view: &AccountView) -> bool {
 /// Whether the record shows fault `kind`, judged on the accounts at its executor's and model's addresses.
 fn shows_fault(kind: u8, commit_slot: u64, executor_operator: &AccountView, model: &AccountView) -> Result<bool> {
     match kind {
-        // Unbonded when committed: no Operator, or one whose bond was already empty at the commit
-        // (a bond emptied later, by slashes the executor courted, is not the sequencer's doing).
+        // Unbonded when committed: no Operator, or one whose bond a slash had emptied at least the
+        // margin before the commit (a bond emptied later, or just before, by slashes the executor
+        // courted, is not the sequencer's doing; games can still open on its records).
         FAULT_UNBONDED_EXECUTOR => {
             if !exists(executor_operator) {
                 return Ok(true);
             }
             let op = Account::<Operator>::load(*executor_operator)?;
-            Ok(op.bonded.get() == 0 && op.emptied_slot.get() <= commit_slot)
+            // The honest sequencer is given the margin to see a slash (as it is to see an unbond).
+            Ok(op.bonded.get() == 0 && op.emptied_slot.get().saturating_add(UNBONDING_MARGIN_SLOTS) <= commit_slot)
         }
         FAULT_UNREGISTERED_MODEL => {
             if !exists(model) {

@@ -54,6 +54,8 @@ pub struct Dispute {
     pub turn: u8,
     /// Set once resolved: SIDE_EXECUTOR or SIDE_CHALLENGER.
     pub winner: u8,
+    /// Set once resolved: 1 when a claimed timeout decided it, 0 when the one-step did.
+    pub by_timeout: u8,
     pub bump: u8,
 }
 
