@@ -96,6 +96,10 @@ export interface BatchAccount {
   executorStake: bigint;
   /** bounty_bps when the batch was committed: what its games pay (checked with executorStake then). */
   bountyBps: number;
+  /** Lamports the sequencer escrowed at commit for the batch's record fees (claim_fees pays from them). */
+  feeTotal: bigint;
+  /** Record fees claimed so far: the escrow holds feeTotal - min(feesClaimed, feeTotal). */
+  feesClaimed: bigint;
   jobCount: number;
   openDisputes: number;
   invalidated: number;
