@@ -106,6 +106,14 @@ export interface BatchAccount {
   finalized: number;
   bump: number;
 }
+/** Where a Batch account's claim bitmap starts (state/batch.rs CLAIM_BITS_OFFSET): after its discriminator and fields. */
+export const BATCH_CLAIM_BITS_OFFSET = 136;
+/** Whether claim_fees paid job `job`'s fee, from the Batch account's data (bit job % 8 of bitmap byte job / 8). */
+export function feeClaimed(batchData: Uint8Array, job: number): boolean {
+  const byte = batchData[BATCH_CLAIM_BITS_OFFSET + (job >> 3)];
+  if (byte === undefined) throw new OptinferError('INVALID_ACCOUNT', `Batch: no claim bit for job ${job}`);
+  return (byte & (1 << (job & 7))) !== 0;
+}
 /** One disputed job: its open games, the executor stake they share, and whether a game invalidated it. */
 export interface JobAccount {
   batch: PublicKey;

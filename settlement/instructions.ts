@@ -56,6 +56,25 @@ export const OPEN_DISPUTE_SIGNATURE_OFFSET = 1 + 4 + RECORD_BYTES;
 export const MAX_BATCH_JOBS = 1 << 13;
 /** Most bytes one write_proof_buffer instruction carries so its transaction stays under 1232 bytes. */
 export const PROOF_WRITE_BYTES = 900;
+/**
+ * Most jobs of a `jobCount`-job batch one claim_fees transaction carries (one signer, 1232 bytes, and the
+ * coder's MAX_INSTRUCTION_DATA): each claim is its job index, record, signature and Merkle siblings, plus its
+ * Job address when the batch has invalidated jobs (`withJobs`). 2 at 64 jobs, 1 from 1024 (fees.test.ts).
+ */
+export function claimsPerTransaction(jobCount: number, withJobs: boolean): number {
+  let depth = 0;
+  while (1 << depth < jobCount) depth++;
+  const claim = 4 + RECORD_BYTES + SIGNATURE_BYTES + 4 + 32 * depth;
+  // signature, header, 6 account keys (5 accounts and the program), blockhash, one instruction's fixed bytes.
+  const fixed = 1 + 64 + 3 + 1 + 6 * 32 + 32 + 1 + 1 + 1 + 5 + 2 + 1 + 4;
+  let k = 0;
+  while (
+    fixed + (k + 1) * (claim + (withJobs ? 33 : 0)) <= 1232 &&
+    5 + (k + 1) * claim <= MAX_INSTRUCTION_DATA
+  )
+    k++;
+  return k;
+}
 /** Capacity of a new proof buffer and the most one write may grow it by (state/proof_buffer.rs). */
 export const PROOF_INIT_CAPACITY = 9216;
 export const PROOF_MAX_GROWTH = 10240;

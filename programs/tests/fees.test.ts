@@ -5,7 +5,12 @@ import { Keypair, Transaction, type PublicKey } from '@solana/web3.js';
 import { World, PARAMS, attempt, type CommittedBatch, type TxResult } from './lib/game.ts';
 import { mlpModel } from './lib/model.ts';
 import * as P from './lib/protocol.ts';
-import type { FeeClaim } from '../../settlement/instructions.ts';
+import { pino } from 'pino';
+import { claimsPerTransaction, type FeeClaim } from '../../settlement/instructions.ts';
+import { feeClaimed } from '../../settlement/accounts.ts';
+import { FeeClaimer } from '../../executor/fees.ts';
+import type { InclusionProof } from '../../state/job.ts';
+import type { JobId } from '../../state/types.ts';
 
 const SOL = 1_000_000_000n;
 const FEE = 1000n;
@@ -330,6 +335,11 @@ test('claims per transaction: how many jobs one claim_fees fits in 1232 bytes, b
         fit = k;
       }
       rows.push({ jobs, 'Job accounts passed': withJobs ? 'yes' : 'no', 'claims per tx': fit });
+      assert.equal(
+        claimsPerTransaction(jobs, withJobs),
+        fit,
+        `client's claimsPerTransaction(${jobs}, ${withJobs})`,
+      );
     }
     if (jobs === 64) {
       // Figures for one full transaction on a 64-job batch.
@@ -349,4 +359,75 @@ test('claims per transaction: how many jobs one claim_fees fits in 1232 bytes, b
     rows.every((r) => Number(r['claims per tx']) >= 1),
     'every batch size fits one claim',
   );
+});
+
+test("auto-claim: the executor role claims its finalized jobs, skips claimed, invalidated and others' jobs, and logs what it earns", async () => {
+  const { world, e } = await setup();
+  const ghost = world.fund();
+  const prover = await world.operator(5n * SOL);
+  const b = await commitRecords(world, 0, [e, e, ghost, e, e]);
+  // Job 2 names an unbonded key: proven a record fault, so invalidated.
+  world.must(
+    await attempt(
+      world.client.proveRecordFault(prover, {
+        batchIndex: 0,
+        jobIndex: 2,
+        kind: 'unbondedExecutor',
+        record: b.records[2],
+        signature: b.signatures[2],
+        siblings: P.proof(b.levels, 2),
+      }),
+    ),
+    'prove_record_fault',
+  );
+  const ids = b.records.map((_, j) => `job-${j}` as JobId);
+  const proofs = new Map<JobId, InclusionProof>(
+    ids.map((id, j) => [
+      id,
+      {
+        batchIndex: 0 as never,
+        batchRoot: P.rootOf(b.levels).toString('hex') as never,
+        jobCount: b.records.length,
+        index: j,
+        record: b.records[j].toString('hex'),
+        signature: b.signatures[j].toString('hex'),
+        siblings: P.proof(b.levels, j).map((x) => x.toString('hex') as never),
+      },
+    ]),
+  );
+  const logs: { msg: string; lamports?: string }[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+  const claimer = new FeeClaimer({
+    client: world.client,
+    keypair: e,
+    jobIds: async () => ids,
+    proofs: async (id) => proofs.get(id),
+    log,
+  });
+  assert.equal(await claimer.pass(), 0n, 'nothing to claim before finalization');
+  await finalize(world, 0);
+  world.must(await claim(world, e, b, [0]), 'job 0 claimed by hand first');
+  const before = world.balance(e.publicKey);
+  const txs = world.txs.length;
+  assert.equal(await claimer.pass(), 3n * FEE, 'jobs 1, 3 and 4');
+  const sent = world.txs.length - txs;
+  assert.equal(sent, Math.ceil(3 / claimsPerTransaction(5, true)), 'claims batched per transaction');
+  assert.equal(world.balance(e.publicKey) - before, 3n * FEE - 5000n * BigInt(sent));
+  const data = world.sender.accountData(b.address)!;
+  assert.deepEqual(
+    [0, 1, 2, 3, 4].map((j) => feeClaimed(data, j)),
+    [true, true, false, true, true],
+    'claim bitmap as the client reads it',
+  );
+  const claimedLogs = logs.filter((l) => l.msg === 'fees claimed');
+  assert.equal(
+    claimedLogs.reduce((s, l) => s + BigInt(l.lamports ?? 0), 0n),
+    3n * FEE,
+    'every payment logged',
+  );
+  assert.equal(await claimer.pass(), 0n, 'a second pass claims nothing');
+  assert.equal(world.txs.length - txs, sent, 'and sends nothing');
+  assert.equal(claimer.earned, 3n * FEE);
+  assert.equal((await world.operatorOf(e.publicKey)).feesEarned, 4n * FEE);
+  assert.equal(world.unaccountedLamports(), 0n);
 });
