@@ -38,6 +38,7 @@ import {
 } from './config.ts';
 import { Challenger } from '../challenger/challenger.ts';
 import { HttpSource, SequencerSource } from '../challenger/source.ts';
+import type { JobId } from '../state/types.ts';
 import { Sequencer, DEFAULT_SEQUENCER_CONFIG } from '../sequencer/sequencer.ts';
 import { buildHttp, type HttpConfig } from '../sequencer/http.ts';
 import { OrtInspector, programModelSource } from '../executor/sequencer-adapters.ts';
@@ -165,7 +166,12 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
           ...DEFAULT_EXECUTOR_CONFIG,
           dataDir,
           keypairPath,
-          chain: chain && { client: chain.client, bondLamports: chain.executorBondLamports },
+          chain: chain && {
+            client: chain.client,
+            bondLamports: chain.executorBondLamports,
+            // Fee claims read the jobs' inclusion proofs from the sequencer in this process.
+            proofs: (id) => new SequencerSource(sequencer).proof(id),
+          },
         },
         bus,
         registry,
@@ -455,9 +461,12 @@ export async function startExecutorRole(
   o: ExecutorRoleConfig,
 ): Promise<Running & { worker: ExecutorWorker }> {
   const log = o.logger ?? createLogger('optinfer');
+  const sequencerUrl = o.sequencerUrl;
   const chain = o.chain && {
     client: (await connectRole(o.chain)).client,
     bondLamports: o.chain.bondLamports ?? 0n,
+    // Fee claims read the jobs' inclusion proofs from the sequencer's HTTP API.
+    proofs: sequencerUrl ? (id: JobId) => new HttpSource(sequencerUrl).proof(id) : undefined,
   };
   const bus = await connectBus(o.natsUrl, log, 'optinfer-executor', o.natsReplicas);
   const registry = new ModelRegistry();

@@ -21,6 +21,7 @@ const COUNTERS: Record<string, string> = {
   audits_total: 'jobs re-executed by a challenger',
   findings_total: 'mismatches found by a challenger',
   record_faults_proven_total: "committed records no one could dispute, proven the sequencer's fault",
+  fees_claimed_lamports_total: 'record fees an executor claimed from finalized batches (claim_fees)',
 };
 const GAUGES: Record<string, string> = {
   jobs_pending: 'jobs waiting for an executor',

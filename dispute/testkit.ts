@@ -95,6 +95,8 @@ export function toyBatch(over: Partial<BatchAccount> = {}): BatchAccount {
     challengeWindow: 100n,
     executorStake: 5n,
     bountyBps: 5000,
+    feeTotal: 4000n,
+    feesClaimed: 0n,
     jobCount: 4,
     openDisputes: 0,
     invalidated: 0,

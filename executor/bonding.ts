@@ -3,10 +3,17 @@ import type { Keypair } from '@solana/web3.js';
 import { DisputeDriver, type ViewsOf } from '../dispute/driver.ts';
 import type { Logger } from '../common/log.ts';
 import type { SettlementClient } from '../settlement/index.ts';
+import type { InclusionProof } from '../state/job.ts';
+import type { JobId } from '../state/types.ts';
 
 export interface ChainJoin {
   client: SettlementClient;
   bondLamports: bigint;
+  /**
+   * Where the executor reads its jobs' inclusion proofs (the sequencer's, in process or over HTTP) to claim their
+   * fees once their batch is finalized (executor/fees.ts); without it, fees are not claimed automatically.
+   */
+  proofs?: (jobId: JobId) => Promise<InclusionProof | undefined>;
 }
 
 /** Deposits what brings the bond up to max(bondLamports, the program's minimum executor bond); returns it. */

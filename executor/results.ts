@@ -57,6 +57,11 @@ export class ResultStore {
     ]);
   }
 
+  /** Ids of every job this executor answered (the fee claimer's work list). */
+  async jobIds(): Promise<JobId[]> {
+    return (await this.results.entries()).map(([k]) => k as JobId);
+  }
+
   /** The stored result a dispute is about, by the digests it names. */
   async byDigests(d: JobDigests): Promise<StoredResult | undefined> {
     const jobId = await this.byDigest.get(digestKey(d));

@@ -12,6 +12,7 @@ import { silentLogger, type Logger } from '../common/log.ts';
 import { noopMetrics, type Metrics } from '../common/metrics.ts';
 import type { ExecutorId, ModelId } from '../state/types.ts';
 import { joinChain, type ChainJoin } from './bonding.ts';
+import { FEE_CLAIM_MS, FeeClaimer } from './fees.ts';
 import { AssignmentConsumer } from './consumer.ts';
 import type { LoadedModel, ModelRegistry } from './model.ts';
 import { modelSource, type ModelSource } from './model-source.ts';
@@ -50,6 +51,9 @@ export class ExecutorWorker {
   private driver: DisputeDriver | null = null;
   private readonly subs: (Subscription | Consumer)[] = [];
   private heartbeat: NodeJS.Timeout | null = null;
+  /** Claims this executor's fees from finalized batches (when the chain config gives it proofs). */
+  readonly fees: FeeClaimer | null = null;
+  private feeTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
   private constructor(
@@ -68,6 +72,17 @@ export class ExecutorWorker {
     this.id = keypair.publicKey.toBase58() as ExecutorId;
     this.models = modelSource({ registry, bus, sequencerUrl: config.sequencerUrl });
     this.traces = new TraceServer(results, this.models, policy, log, runner);
+    const chain = config.chain;
+    if (chain?.proofs) {
+      this.fees = new FeeClaimer({
+        client: chain.client,
+        keypair,
+        jobIds: () => results.jobIds(),
+        proofs: chain.proofs,
+        log: log.child({ part: 'fees' }),
+        metrics,
+      });
+    }
   }
 
   /**
@@ -146,6 +161,14 @@ export class ExecutorWorker {
     }
     this.beat();
     this.heartbeat = setInterval(() => this.beat(), this.config.heartbeatMs);
+    if (this.fees) {
+      const fees = this.fees;
+      this.feeTimer = setInterval(
+        () =>
+          void fees.pass().catch((e: Error) => this.log.warn({ err: e.message }, 'fee claim pass failed')),
+        FEE_CLAIM_MS,
+      );
+    }
   }
 
   private beat(): void {
@@ -175,6 +198,8 @@ export class ExecutorWorker {
     if (this.closed) return;
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.feeTimer) clearInterval(this.feeTimer);
+    await this.fees?.pass().catch(() => 0n);
     await this.driver?.stop();
     for (const s of this.subs) {
       if ('stop' in s) await s.stop();

@@ -74,6 +74,7 @@ export class Batcher {
         index,
         root: batch.root,
         jobCount: records.length,
+        feeTotal: records.reduce((s, r) => s + r.fee, 0n).toString(),
         jobIds: take.map((t) => t.jobId),
         createdAt: Date.now(),
         windowEndsAt: 0,

@@ -91,7 +91,13 @@ export class ChainSettlement implements Settlement {
       }
       this.openStakes.set(b.index, existing.executorStake);
     } else if (state.state === 'uncommitted') {
-      await this.client.commitBatch(this.sequencer, { index: BigInt(b.index), root, jobCount: b.jobCount });
+      // The batch's record fees go into its escrow: executors claim them once it is final (claim_fees).
+      await this.client.commitBatch(this.sequencer, {
+        index: BigInt(b.index),
+        root,
+        jobCount: b.jobCount,
+        feeTotal: b.feeTotal ?? 0n,
+      });
       const committed = await this.client.fetchBatch(BigInt(b.index));
       if (committed) this.openStakes.set(b.index, committed.executorStake);
     }

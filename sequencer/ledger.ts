@@ -48,6 +48,8 @@ export interface BatchState {
   index: number;
   root: Hash32;
   jobCount: number;
+  /** Sum of the records' fees (decimal lamports): what the sequencer escrows at commit (absent: batches cut before fees were escrowed, 0). */
+  feeTotal?: string;
   jobIds: JobId[];
   createdAt: number;
   windowEndsAt: number;
@@ -115,5 +117,7 @@ export function toRecord(j: JobState): JobRecord {
 }
 
 export function header(b: BatchState): BatchHeader {
-  return { index: b.index as BatchIndex, root: b.root, jobCount: b.jobCount };
+  const h: BatchHeader = { index: b.index as BatchIndex, root: b.root, jobCount: b.jobCount };
+  if (b.feeTotal !== undefined) h.feeTotal = BigInt(b.feeTotal);
+  return h;
 }

@@ -42,6 +42,8 @@ export interface BatchHeader {
   index: BatchIndex;
   root: Hash32;
   jobCount: number;
+  /** Sum of the batch's record fees, escrowed on chain at commit for its executors' claims (claim_fees). */
+  feeTotal?: bigint;
 }
 
 /**

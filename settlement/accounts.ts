@@ -98,11 +98,23 @@ export interface BatchAccount {
   executorStake: bigint;
   /** bounty_bps when the batch was committed: what its games pay (checked with executorStake then). */
   bountyBps: number;
+  /** Lamports the sequencer escrowed at commit for the batch's record fees (claim_fees pays from them). */
+  feeTotal: bigint;
+  /** Record fees claimed so far: the escrow holds feeTotal - min(feesClaimed, feeTotal). */
+  feesClaimed: bigint;
   jobCount: number;
   openDisputes: number;
   invalidated: number;
   finalized: number;
   bump: number;
+}
+/** Where a Batch account's claim bitmap starts (state/batch.rs CLAIM_BITS_OFFSET): after its discriminator and fields. */
+export const BATCH_CLAIM_BITS_OFFSET = 136;
+/** Whether claim_fees paid job `job`'s fee, from the Batch account's data (bit job % 8 of bitmap byte job / 8). */
+export function feeClaimed(batchData: Uint8Array, job: number): boolean {
+  const byte = batchData[BATCH_CLAIM_BITS_OFFSET + (job >> 3)];
+  if (byte === undefined) throw new OptinferError('INVALID_ACCOUNT', `Batch: no claim bit for job ${job}`);
+  return (byte & (1 << (job & 7))) !== 0;
 }
 /** One disputed job: its open games, the executor stake they share, and whether a game invalidated it. */
 export interface JobAccount {

@@ -37,6 +37,7 @@ import {
   type ConfigParams,
   type DisputeParties,
   type InstructionName,
+  type FeeClaim,
   type RecordFault,
   type U64,
 } from './instructions.ts';
@@ -548,7 +549,7 @@ export class SettlementClient {
    */
   async commitBatch(
     sequencer: Signer,
-    b: { index: U64; root: Bytes32; jobCount: number },
+    b: { index: U64; root: Bytes32; jobCount: number; feeTotal?: U64 },
     opts: { topUp?: boolean } = {},
   ) {
     const ixs: TransactionInstruction[] = [];
@@ -585,6 +586,29 @@ export class SettlementClient {
       [this.ix.proveRecordFault({ prover: prover.publicKey, sequencer: b.payer, ...p })],
       [prover],
       `prove_record_fault ${p.batchIndex}/${p.jobIndex}`,
+    );
+  }
+  /**
+   * Claims the fees of `claims`, jobs of finalized batch `batchIndex` whose records name `executor`, in
+   * one transaction (see claimsPerTransaction for how many fit). Refused once the batch is closed.
+   */
+  async claimFees(executor: Signer, batchIndex: U64, claims: readonly FeeClaim[]) {
+    const b = await this.fetchBatch(batchIndex);
+    if (!b)
+      throw new OptinferError('NOT_FOUND', `batch ${batchIndex}: no account (never committed, or closed)`);
+    return this.send(
+      ['claim_fees'],
+      [
+        this.ix.claimFees({
+          executor: executor.publicKey,
+          sequencer: b.payer,
+          batchIndex,
+          claims,
+          withJobs: b.invalidated > 0,
+        }),
+      ],
+      [executor],
+      `claim_fees ${batchIndex} (${claims.length} jobs)`,
     );
   }
   /** Anyone may finalize; `payer` pays the fee. */

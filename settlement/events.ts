@@ -11,7 +11,7 @@ export interface EventData {
   Bonded: { owner: PublicKey; amount: bigint; bonded: bigint };
   UnbondRequested: { owner: PublicKey; amount: bigint; readySlot: bigint };
   Withdrawn: { owner: PublicKey; amount: bigint };
-  BatchCommitted: { index: bigint; root: Buffer; jobCount: number; slot: bigint };
+  BatchCommitted: { index: bigint; root: Buffer; jobCount: number; slot: bigint; feeTotal: bigint };
   BatchFinalized: { index: bigint; invalidated: number };
   DisputeOpened: {
     dispute: PublicKey;
@@ -54,6 +54,8 @@ export interface EventData {
     bounty: bigint;
     toTreasury: bigint;
   };
+  /** claim_fees: `amount` paid to `executor` for `jobs` jobs, `fromBond` of it from the sequencer's bond. */
+  FeesClaimed: { batchIndex: bigint; executor: PublicKey; jobs: number; amount: bigint; fromBond: bigint };
 }
 export type EventName = keyof EventData;
 /** A decoded event: `name` discriminates `data`. */

@@ -39,7 +39,8 @@ export type InstructionName =
   | 'close_job'
   | 'close_operator'
   | 'refund_job_rent'
-  | 'prove_record_fault';
+  | 'prove_record_fault'
+  | 'claim_fees';
 
 /** Most instruction data @coral-xyz/anchor's coder encodes (its scratch buffer). */
 export const MAX_INSTRUCTION_DATA = 1000;
@@ -55,6 +56,25 @@ export const OPEN_DISPUTE_SIGNATURE_OFFSET = 1 + 4 + RECORD_BYTES;
 export const MAX_BATCH_JOBS = 1 << 13;
 /** Most bytes one write_proof_buffer instruction carries so its transaction stays under 1232 bytes. */
 export const PROOF_WRITE_BYTES = 900;
+/**
+ * Most jobs of a `jobCount`-job batch one claim_fees transaction carries (one signer, 1232 bytes, and the
+ * coder's MAX_INSTRUCTION_DATA): each claim is its job index, record, signature and Merkle siblings, plus its
+ * Job address when the batch has invalidated jobs (`withJobs`). 2 at 64 jobs, 1 from 1024 (fees.test.ts).
+ */
+export function claimsPerTransaction(jobCount: number, withJobs: boolean): number {
+  let depth = 0;
+  while (1 << depth < jobCount) depth++;
+  const claim = 4 + RECORD_BYTES + SIGNATURE_BYTES + 4 + 32 * depth;
+  // signature, header, 6 account keys (5 accounts and the program), blockhash, one instruction's fixed bytes.
+  const fixed = 1 + 64 + 3 + 1 + 6 * 32 + 32 + 1 + 1 + 1 + 5 + 2 + 1 + 4;
+  let k = 0;
+  while (
+    fixed + (k + 1) * (claim + (withJobs ? 33 : 0)) <= 1232 &&
+    5 + (k + 1) * claim <= MAX_INSTRUCTION_DATA
+  )
+    k++;
+  return k;
+}
 /** Capacity of a new proof buffer and the most one write may grow it by (state/proof_buffer.rs). */
 export const PROOF_INIT_CAPACITY = 9216;
 export const PROOF_MAX_GROWTH = 10240;
@@ -309,10 +329,16 @@ export class InstructionBuilder {
       { owner: p.owner, config: this.pdas.config(), operator: this.pdas.operator(p.owner) },
     );
   }
-  commitBatch(p: { sequencer: PublicKey; index: U64; root: Bytes32; jobCount: number }) {
+  /** `feeTotal` (default 0): lamports escrowed for the batch's record fees, the sum of its records' fees. */
+  commitBatch(p: { sequencer: PublicKey; index: U64; root: Bytes32; jobCount: number; feeTotal?: U64 }) {
     return this.ix(
       'commit_batch',
-      { index: bn(p.index), root: b32(p.root, 'batch root'), job_count: p.jobCount },
+      {
+        index: bn(p.index),
+        root: b32(p.root, 'batch root'),
+        job_count: p.jobCount,
+        fee_total: bn(p.feeTotal ?? 0n),
+      },
       {
         sequencer: p.sequencer,
         config: this.pdas.config(),
@@ -362,6 +388,56 @@ export class InstructionBuilder {
         job: this.pdas.job(batch, p.jobIndex),
         vault: this.pdas.vault(),
       },
+    );
+  }
+  /**
+   * Claims the fees of `claims` (jobs of finalized batch `batchIndex` whose records name `executor`),
+   * paid to `executor`. `sequencer` is the batch's payer (its bond pays what the escrow lacks). When the
+   * batch has invalidated jobs (`withJobs`), each claimed job's Job address rides along as a remaining
+   * account, in claim order, so the program can refuse an invalidated one.
+   */
+  claimFees(p: {
+    executor: PublicKey;
+    sequencer: PublicKey;
+    batchIndex: U64;
+    claims: readonly FeeClaim[];
+    withJobs: boolean;
+  }) {
+    if (p.claims.length === 0) throw new OptinferError('INVALID_INPUT', 'claim_fees: no claims');
+    for (const c of p.claims) {
+      if (c.record.length !== RECORD_BYTES || c.signature.length !== SIGNATURE_BYTES) {
+        throw new OptinferError(
+          'INVALID_INPUT',
+          `claim_fees job ${c.jobIndex}: expected a ${RECORD_BYTES}-byte record and a ${SIGNATURE_BYTES}-byte signature, got ${c.record.length} and ${c.signature.length}`,
+        );
+      }
+    }
+    const batch = this.pdas.batch(p.batchIndex);
+    const remaining: AccountMeta[] = p.withJobs
+      ? p.claims.map((c) => ({
+          pubkey: this.pdas.job(batch, c.jobIndex),
+          isSigner: false,
+          isWritable: false,
+        }))
+      : [];
+    return this.ix(
+      'claim_fees',
+      {
+        claims: p.claims.map((c) => ({
+          job_index: c.jobIndex,
+          record: [...c.record],
+          signature: [...c.signature],
+          siblings: sibs(c.siblings),
+        })),
+      },
+      {
+        executor: p.executor,
+        config: this.pdas.config(),
+        batch,
+        executor_operator: this.pdas.operator(p.executor),
+        sequencer_operator: this.pdas.operator(p.sequencer),
+      },
+      remaining,
     );
   }
   finalizeBatch(p: { index: U64 }) {
@@ -602,6 +678,14 @@ export interface OpenDisputeParams {
   jobIndex: number;
   record: Uint8Array;
   /** The executor's Ed25519 signature over the record's result digest (state/job.ts signResult). */
+  signature: Uint8Array;
+  siblings: readonly Uint8Array[];
+}
+
+/** One job whose fee claim_fees pays: its committed record, the executor's signature and the Merkle siblings. */
+export interface FeeClaim {
+  jobIndex: number;
+  record: Uint8Array;
   signature: Uint8Array;
   siblings: readonly Uint8Array[];
 }

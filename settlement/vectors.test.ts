@@ -23,7 +23,7 @@ import { cheatLayers, playToOneStep, startGame } from '../programs/tests/lib/gam
 import { run } from '../programs/tests/lib/model.ts';
 import { IDL, INSTRUCTION_DISCRIMINATORS, PROGRAM_ID } from './idl.ts';
 import { SEEDS, pdas } from './pdas.ts';
-import { InstructionBuilder } from './instructions.ts';
+import { InstructionBuilder, MAX_BATCH_JOBS } from './instructions.ts';
 import { accountKind, PROOF_BUFFER_DATA_OFFSET } from './accounts.ts';
 import { LiteSvmSender } from './sender.ts';
 import { upperSnake, programErrorCode } from './errors.ts';
@@ -69,7 +69,7 @@ test('instruction discriminators equal #[discrim = N] in lib.rs; test-only ones 
   const all = [...lib.matchAll(/(#\[cfg\(feature = "(\w+)"\)\]\s*)?#\[discrim = (\d+)\]\s*pub fn (\w+)/g)];
   const deployed = Object.fromEntries(all.filter((m) => !m[2]).map((m) => [m[4], Number(m[3])]));
   assert.deepEqual(INSTRUCTION_DISCRIMINATORS, deployed);
-  assert.equal(Object.keys(deployed).length, 31);
+  assert.equal(Object.keys(deployed).length, 32);
   assert.deepEqual(
     all.filter((m) => m[2]).map((m) => [m[4], m[2], Number(m[3])]),
     [['check', 'check', 19]],
@@ -119,8 +119,17 @@ test('hand-encoded bytes: commit_batch and open_dispute', () => {
   const b = new InstructionBuilder();
   const seq = Keypair.generate().publicKey;
   const root = Buffer.alloc(32, 0x11);
-  const ix = b.commitBatch({ sequencer: seq, index: 0x0102030405n, root, jobCount: 0x0a0b });
-  assert.equal(ix.data.toString('hex'), '07' + '0504030201000000' + root.toString('hex') + '0b0a0000');
+  const ix = b.commitBatch({
+    sequencer: seq,
+    index: 0x0102030405n,
+    root,
+    jobCount: 0x0a0b,
+    feeTotal: 0x0c0dn,
+  });
+  assert.equal(
+    ix.data.toString('hex'),
+    '07' + '0504030201000000' + root.toString('hex') + '0b0a0000' + '0d0c000000000000',
+  );
   assert.deepEqual(
     ix.keys.map((k) => [k.pubkey.toBase58(), k.isSigner, k.isWritable]),
     [
@@ -157,6 +166,51 @@ test('hand-encoded bytes: commit_batch and open_dispute', () => {
   assert.ok(od.keys[4].pubkey.equals(pdas.operator(new PublicKey(record.subarray(128, 160)))));
 });
 
+test('hand-encoded bytes: claim_fees, its claims and the Job addresses that follow them', () => {
+  const b = new InstructionBuilder();
+  const exec = Keypair.generate().publicKey;
+  const seq = Keypair.generate().publicKey;
+  const record = Buffer.alloc(168, 3);
+  const signature = Buffer.alloc(64, 4);
+  const sib = [Buffer.alloc(32, 1)];
+  const claims = [
+    { jobIndex: 5, record, signature, siblings: sib },
+    { jobIndex: 6, record, signature, siblings: [] },
+  ];
+  const ix = b.claimFees({ executor: exec, sequencer: seq, batchIndex: 2, claims, withJobs: true });
+  assert.equal(
+    ix.data.toString('hex'),
+    '20' +
+      '02000000' +
+      '05000000' +
+      record.toString('hex') +
+      signature.toString('hex') +
+      '01000000' +
+      sib[0].toString('hex') +
+      '06000000' +
+      record.toString('hex') +
+      signature.toString('hex') +
+      '00000000',
+  );
+  const batch = HARNESS_PDA.batch(2);
+  assert.deepEqual(
+    ix.keys.map((k) => [k.pubkey.toBase58(), k.isSigner, k.isWritable]),
+    [
+      [exec.toBase58(), true, true],
+      [pdas.config().toBase58(), false, false],
+      [batch.toBase58(), false, true],
+      [pdas.operator(exec).toBase58(), false, true],
+      [pdas.operator(seq).toBase58(), false, true],
+      [HARNESS_PDA.job(batch, 5).toBase58(), false, false],
+      [HARNESS_PDA.job(batch, 6).toBase58(), false, false],
+    ],
+  );
+  assert.equal(
+    b.claimFees({ executor: exec, sequencer: seq, batchIndex: 2, claims, withJobs: false }).keys.length,
+    5,
+  );
+});
+
 test("anchor's Program.methods (camelCase IDL, PDAs resolved from seeds) builds the same instructions", async () => {
   const k = Keypair.generate();
   const program = new anchor.Program(
@@ -178,7 +232,7 @@ test("anchor's Program.methods (camelCase IDL, PDAs resolved from seeds) builds 
   same(
     b.commitBatch({ sequencer: k.publicKey, index: 3, root: Buffer.alloc(32, 9), jobCount: 2 }),
     await program.methods
-      .commitBatch(new BN(3), [...Buffer.alloc(32, 9)], 2)
+      .commitBatch(new BN(3), [...Buffer.alloc(32, 9)], 2, new BN(0))
       .accounts({ sequencer: k.publicKey })
       .instruction(),
   );
@@ -255,6 +309,23 @@ function handAccounts(
       ];
     case 'finalize_batch':
       return [r(config), w(HARNESS_PDA.batch(BigInt(fetch('Batch', keys[1]).index.toString())))];
+    case 'claim_fees': {
+      const b = fetch('Batch', keys[2]);
+      const batch = HARNESS_PDA.batch(BigInt(b.index.toString()));
+      // With invalidated jobs in the batch, each claimed job's Job address follows, in claim order.
+      const jobs =
+        b.invalidated > 0
+          ? (a.claims as { job_index: number }[]).map((c) => r(HARNESS_PDA.job(batch, c.job_index)))
+          : [];
+      return [
+        w(signer, true),
+        r(config),
+        w(batch),
+        w(HARNESS_PDA.operator(signer)),
+        w(HARNESS_PDA.operator(b.payer)),
+        ...jobs,
+      ];
+    }
     case 'open_dispute': {
       const record = Buffer.from(a.record);
       const batch = HARNESS_PDA.batch(BigInt(fetch('Batch', keys[2]).index.toString()));
@@ -375,6 +446,12 @@ test('every instruction SettlementClient sends in a whole dispute has the hand-w
       return NaN;
     };
     for (const [kind, size] of sizes) {
+      // A batch: its fields, then a claim bitmap of one bit per job (state/batch.rs batch_space).
+      if (kind === 'Batch') {
+        const extra = size - 8 - structFields(kind).reduce((s, f) => s + width(f.type), 0);
+        assert.ok(extra >= 1 && extra <= MAX_BATCH_JOBS / 8, `Batch size: ${extra} bitmap bytes`);
+        continue;
+      }
       // Slabs: a fixed header, a u32 length, then bytes the account grows to hold.
       if (kind === 'ProofBuffer' || kind === 'ModelShapes') {
         assert.ok(size >= 8 + structFields(kind).reduce((s, f) => s + width(f.type), 0) + 4, `${kind} size`);

@@ -47,7 +47,7 @@ test('Program.methods builds instructions the program accepts, with PDAs resolve
   assert.ok(rb.ok, rb.raw);
 
   const commit = await program.methods
-    .commitBatch(new BN(0), [...Buffer.alloc(32, 7)], 5)
+    .commitBatch(new BN(0), [...Buffer.alloc(32, 7)], 5, new BN(0))
     .accounts({ sequencer: authority.publicKey })
     .instruction();
   assert.ok(commit.keys[2].pubkey.equals(PDA.batch(0)), 'batch PDA from the index argument');
@@ -69,12 +69,12 @@ test('Program.methods builds instructions the program accepts, with PDAs resolve
   // Skipping an index fails with the IDL's error name; a batch account not at the PDA of the index
   // argument is refused by the seeds check.
   const skip = await program.methods
-    .commitBatch(new BN(2), [...Buffer.alloc(32)], 1)
+    .commitBatch(new BN(2), [...Buffer.alloc(32)], 1, new BN(0))
     .accounts({ sequencer: authority.publicKey })
     .instruction();
   assert.equal(h.send([skip], [authority]).error, 'BadBatchIndex');
   const wrongPda = await program.methods
-    .commitBatch(new BN(1), [...Buffer.alloc(32)], 1)
+    .commitBatch(new BN(1), [...Buffer.alloc(32)], 1, new BN(0))
     .accounts({ sequencer: authority.publicKey, batch: PDA.batch(5) })
     .instruction();
   const r3 = h.send([wrongPda], [authority]);

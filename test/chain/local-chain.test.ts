@@ -350,7 +350,7 @@ test('web3.js and Anchor against the local chain: initialize, websocket confirma
     const commits = await Promise.all(
       Array.from({ length: INSTRUCTIONS }, async (_, i) => {
         const ix = await program.methods
-          .commitBatch(new BN(i), [...Buffer.alloc(32, i % 256)], 4)
+          .commitBatch(new BN(i), [...Buffer.alloc(32, i % 256)], 4, new BN(0))
           .accounts({ sequencer: authority.publicKey })
           .instruction();
         const t = new Transaction({ feePayer: authority.publicKey, recentBlockhash: blockhash }).add(ix);

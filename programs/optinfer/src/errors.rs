@@ -155,6 +155,16 @@ pub enum OptinferError {
     DurationTooLong,
     #[msg("A slash took this bond to 0 while records committed before it may still be disputed: the account stays until their windows close")]
     OperatorRecentlySlashed,
+    #[msg("claim_fees needs at least one claim")]
+    NoClaims,
+    #[msg(
+        "The batch has invalidated jobs: pass each claimed job's Job address, in claim order, as remaining accounts"
+    )]
+    ClaimJobAccounts,
+    #[msg("The record names another executor: only the record's executor claims its fee")]
+    NotRecordExecutor,
+    #[msg("This job's fee was already claimed")]
+    FeeAlreadyClaimed,
 }
 
 impl From<ReadError> for OptinferError {

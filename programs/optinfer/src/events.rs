@@ -50,6 +50,8 @@ pub struct BatchCommitted {
     pub root: [u8; 32],
     pub job_count: u32,
     pub slot: u64,
+    /// Lamports escrowed for the batch's record fees.
+    pub fee_total: u64,
 }
 #[event]
 pub struct BatchFinalized {
@@ -160,4 +162,15 @@ pub struct RecordFaultProven {
     pub sequencer: Address,
     pub bounty: u64,
     pub to_treasury: u64,
+}
+#[event]
+pub struct FeesClaimed {
+    pub batch_index: u64,
+    pub executor: Address,
+    /// Jobs paid by this claim.
+    pub jobs: u32,
+    /// Their record fees, all paid to the executor.
+    pub amount: u64,
+    /// Part of `amount` taken from the sequencer's bond because the escrow was short of the records' fees.
+    pub from_bond: u64,
 }

@@ -75,8 +75,14 @@ pub mod optinfer {
     }
 
     #[discrim = 7]
-    pub fn commit_batch(ctx: &mut Context<CommitBatch>, index: u64, root: [u8; 32], job_count: u32) -> Result<()> {
-        instructions::commit_batch::commit_batch(ctx, index, root, job_count)
+    pub fn commit_batch(
+        ctx: &mut Context<CommitBatch>,
+        index: u64,
+        root: [u8; 32],
+        job_count: u32,
+        fee_total: u64,
+    ) -> Result<()> {
+        instructions::commit_batch::commit_batch(ctx, index, root, job_count, fee_total)
     }
 
     #[discrim = 8]
@@ -224,6 +230,11 @@ pub mod optinfer {
         siblings: Vec<[u8; 32]>,
     ) -> Result<()> {
         instructions::prove_record_fault::prove_record_fault(ctx, job_index, kind, record, signature, siblings)
+    }
+
+    #[discrim = 32]
+    pub fn claim_fees(ctx: &mut Context<ClaimFees>, claims: Vec<FeeClaim>) -> Result<()> {
+        instructions::claim_fees::claim_fees(ctx, claims)
     }
 }
 

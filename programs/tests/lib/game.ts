@@ -149,7 +149,8 @@ export class World extends LocalWorld {
 
   /**
    * Commits batch `index` of `jobs` jobs on this world's model, each signed by `executor`; job `job`
-   * claims `claimed`. `sign` replaces the executor's signature (a framing sequencer's forgery).
+   * claims `claimed`. `sign` replaces the executor's signature (a framing sequencer's forgery). Every
+   * record's fee is 1000 lamports; the sequencer escrows `feeTotal`, by default their sum.
    */
   async commitBatch(
     index: number,
@@ -158,6 +159,7 @@ export class World extends LocalWorld {
     jobs = 3,
     job = 1,
     sign: (record: Buffer) => Buffer = (r) => P.signRecord(r, executor.secretKey),
+    feeTotal: bigint = 1000n * BigInt(jobs),
   ): Promise<CommittedBatch> {
     const records: Buffer[] = [];
     for (let j = 0; j < jobs; j++) {
@@ -176,7 +178,7 @@ export class World extends LocalWorld {
     const levels = P.tree(records.map((r, j) => P.signedLeaf(r, signatures[j])));
     const res = this.must(
       await attempt(
-        this.client.commitBatch(this.sequencer, { index, root: P.rootOf(levels), jobCount: jobs }),
+        this.client.commitBatch(this.sequencer, { index, root: P.rootOf(levels), jobCount: jobs, feeTotal }),
       ),
       'commit_batch',
     );

@@ -1,5 +1,7 @@
 //! Anyone: closes a finalized batch's account once its grace has passed (state/batch.rs
-//! CLOSE_GRACE_WINDOWS), its rent to whoever paid it at commit; invalidated jobs keep their Job account.
+//! CLOSE_GRACE_WINDOWS), its rent and what is left of its fee escrow (fees of invalidated or unclaimed
+//! jobs) to whoever paid them at commit; invalidated jobs keep their Job account. Executors must claim
+//! their fees (claim_fees) before then: a closed batch pays nothing.
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;

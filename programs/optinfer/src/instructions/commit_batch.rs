@@ -1,27 +1,29 @@
-//! Sequencer-only: commits the next batch root with its job count, and the window it keeps; refused
-//! unless the sequencer's own bond covers one record-fault slash (prove_record_fault).
+//! Sequencer-only: commits the next batch root with its job count, and the window it keeps, escrowing
+//! its records' fees (`fee_total`) in the batch account for claim_fees; refused unless the sequencer's
+//! own bond covers one record-fault slash (prove_record_fault).
 // Anchor's derive binds #[instruction] arguments in generated code paths that do not all use them.
 #![allow(unused_variables)]
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::BatchCommitted;
-use crate::game::{free_bond, running_slot};
-use crate::state::{seeds, Batch, Config, Operator};
+use crate::game::{free_bond, running_slot, transfer_in};
+use crate::state::{batch_space, seeds, Batch, Config, Operator};
 
 /// The most jobs a batch may hold: open_dispute on its deepest job (13 siblings, the record, the
 /// signature, the Job account and the Ed25519 instruction) still fits 1232 bytes (docs/PROGRAM.md "Transaction sizes").
 pub const MAX_BATCH_JOBS: u32 = 1 << 13;
 
 #[derive(Accounts)]
-#[instruction(index: u64)]
+#[instruction(index: u64, root: [u8; 32], job_count: u32)]
 pub struct CommitBatch {
     #[account(mut)]
     pub sequencer: Signer,
     #[account(mut, seeds = [seeds::CONFIG], bump = config.bump,
         constraint = config.sequencer == *sequencer.address() @ OptinferError::NotSequencer)]
     pub config: Account<Config>,
-    #[account(init, payer = sequencer, seeds = [seeds::BATCH, &index.to_le_bytes()], bump)]
+    /// Sized for its claim bitmap (state/batch.rs batch_space); holds the fee escrow on top of its rent.
+    #[account(init, payer = sequencer, space = batch_space(job_count), seeds = [seeds::BATCH, &index.to_le_bytes()], bump)]
     pub batch: Account<Batch>,
     /// The sequencer's Operator account (bond creates it): its free bond must cover the fault slash,
     /// the config's min_executor_bond, which the batch snapshots as `executor_stake`.
@@ -30,7 +32,15 @@ pub struct CommitBatch {
     pub system_program: Program<System>,
 }
 
-pub fn commit_batch(ctx: &mut Context<CommitBatch>, index: u64, root: [u8; 32], job_count: u32) -> Result<()> {
+/// `fee_total`: the sum of the batch's record fees, moved from the sequencer into the batch account. An
+/// escrow short of the records' fees is no gain to the sequencer: claim_fees pays the rest from its bond.
+pub fn commit_batch(
+    ctx: &mut Context<CommitBatch>,
+    index: u64,
+    root: [u8; 32],
+    job_count: u32,
+    fee_total: u64,
+) -> Result<()> {
     let slot = running_slot(&ctx.accounts.config)?;
     let c = &mut ctx.accounts.config;
     if index != c.next_batch_index.get() {
@@ -77,12 +87,21 @@ pub fn commit_batch(ctx: &mut Context<CommitBatch>, index: u64, root: [u8; 32], 
     b.challenge_window = window;
     b.executor_stake = stake;
     b.bounty_bps = c.bounty_bps;
+    b.fee_total = fee_total.into();
     b.bump = ctx.bumps.batch;
+    if fee_total > 0 {
+        transfer_in(
+            ctx.accounts.sequencer.account(),
+            ctx.accounts.batch.account(),
+            fee_total,
+        )?;
+    }
     emit!(BatchCommitted {
         index,
         root,
         job_count,
-        slot
+        slot,
+        fee_total
     });
     Ok(())
 }

@@ -24,6 +24,12 @@ pub struct Batch {
     /// checked it against executor_stake, so lowering the bounty later cannot underpay this batch's
     /// winners (bounty_bps of executor_stake repays a winning challenger's costs).
     pub bounty_bps: PodU16,
+    /// Lamports the sequencer escrowed at commit for its records' fees, held in this account on top of
+    /// its rent; claim_fees pays executors from it, close_batch returns what is left to `payer`.
+    pub fee_total: PodU64,
+    /// Record fees claimed so far (claim_fees pays them from the escrow, then from the sequencer's bond
+    /// once the escrow is spent): the escrow still holds `fee_total - min(fees_claimed, fee_total)`.
+    pub fees_claimed: PodU64,
     pub job_count: PodU32,
     /// Open games on this batch's jobs (several games may be open on one job).
     pub open_disputes: PodU32,
@@ -32,6 +38,15 @@ pub struct Batch {
     pub finalized: u8,
     pub bump: u8,
 }
+
+/// Bytes of a Batch account for `job_count` jobs: the discriminator, the fields, then the claim bitmap
+/// (bit `j % 8` of byte `j / 8` set once job `j`'s fee is claimed; claim_fees).
+pub fn batch_space(job_count: u32) -> usize {
+    CLAIM_BITS_OFFSET + (job_count as usize).div_ceil(8)
+}
+
+/// Where the claim bitmap starts in a Batch account's data.
+pub const CLAIM_BITS_OFFSET: usize = 8 + core::mem::size_of::<Batch>();
 
 /// Refuses unless the batch at `view` is final: a loaded Batch with `finalized` set, or a batch account
 /// already closed. Callers pass the address a Job or Dispute account names, which only open_dispute
