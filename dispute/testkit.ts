@@ -134,7 +134,6 @@ export function toyOperator(over: Partial<OperatorAccount> = {}): OperatorAccoun
     feesEarned: 0n,
     slashed: 0n,
     emptiedSlot: 0n,
-    vaultCredit: 0n,
     openDisputes: 0,
     bump: 255,
     ...over,

@@ -59,8 +59,6 @@ export interface OperatorAccount {
   slashed: bigint;
   /** Game slot at which bonded last fell to 0 (slash or withdrawal): a record committed before it is no kind-0 fault. */
   emptiedSlot: bigint;
-  /** The vault's share of its lost stakes not yet spent topping up winners against its short stakes. */
-  vaultCredit: bigint;
   openDisputes: number;
   bump: number;
 }

@@ -295,12 +295,6 @@ pub fn note_emptied(op: &mut Operator, now: u64) {
     }
 }
 
-/// Lamports the vault holds above its rent-exempt minimum.
-fn vault_spare(v: &AccountView) -> Result<u64> {
-    Ok(v.lamports()
-        .saturating_sub(anchor_lang::cpi::rent_exempt_lamports(v.data_len())?))
-}
-
 /// Ends the game: unlocks the challenger's stake, and the job's executor stake when the executor
 /// lost or this was the job's last open game; moves the loser's stake to the winner (bounty share)
 /// and the vault (the rest), and invalidates the job when the executor lost. Refused once another
@@ -389,27 +383,19 @@ pub fn resolve(d: &mut Dispute, dispute_key: &Address, winner: u8, p: Parties) -
         let mut jv = p.job_view;
         jv.set_lamports(jv.lamports().checked_add(refund).ok_or(OptinferError::Overflow)?);
     }
-    // An honest winner is repaid its costs even when the loser's stake was short (a bond drained
-    // before the game opened): the Job rent it paid, kept as the verdict record, and the fee
-    // margin, from the vault's share of this stake first, then from the vault's spare lamports up
-    // to the loser's vault credit.
+    // A winning challenger is repaid its costs (the Job rent it paid, kept as the verdict record,
+    // and the fee margin) before the vault takes a share, when the stake was too short for the
+    // bounty alone (a bond drained before the game opened).
     let mut top_up = 0;
     if winner == SIDE_CHALLENGER {
         let paid_rent = if p.job.payer == d.challenger { job_rent()? } else { 0 };
         let short = paid_rent.saturating_add(FEE_MARGIN_LAMPORTS).saturating_sub(bounty);
-        let from_rest = core::cmp::min(short, rest);
-        rest -= from_rest;
-        // Only what this loser's earlier losses put in the vault: a stake bonded short from the
-        // start (a colluding sequencer's dust executor) draws nothing from it.
-        let from_vault = (short - from_rest)
-            .min(loser_op.vault_credit.get())
-            .min(vault_spare(&p.vault_view)?);
-        loser_op.vault_credit = PodU64::from(loser_op.vault_credit.get() - from_vault);
-        let mut v = p.vault_view;
-        v.set_lamports(v.lamports() - from_vault);
-        top_up = from_rest + from_vault;
+        // Never from the vault itself: on chain a sybil winner cannot be told from an honest one,
+        // and any draw would hand a cheater's coalition back the half of its losses the vault
+        // keeps (the burn that deters laundering and draining).
+        top_up = core::cmp::min(short, rest);
+        rest -= top_up;
     }
-    loser_op.vault_credit = PodU64::from(loser_op.vault_credit.get().saturating_add(rest));
     let won = bounty + top_up;
     loser_op.bonded = PodU64::from(
         loser_op

@@ -25,10 +25,6 @@ pub struct Operator {
     /// then, so its executor's empty bond is no fault of the sequencer's. (A withdrawal to 0 needs
     /// no mark: it pays only after every window holding the operator's records closed.)
     pub emptied_slot: PodU64,
-    /// The vault's share of this operator's lost stakes not yet spent topping up the winners of its
-    /// later games (resolve): a bond drained into the vault pays the honest challenger of the lie it
-    /// then stakes short, and nothing else can draw on the vault.
-    pub vault_credit: PodU64,
     pub open_disputes: PodU32,
     pub bump: u8,
 }
