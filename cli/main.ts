@@ -328,53 +328,37 @@ export function buildProgram(setExit: (code: number) => void): Command {
       setExit(await batchShowCommand({ ...source(o, cmd), json: Boolean(o.json), index })),
     );
 
-  program
-    .command('bond')
-    .description('operator bonds on the optinfer program')
-    .command('status')
-    .description(
-      "show an operator's bond: bonded, locked in disputes, unbonding; without --keypair or --owner, every bond",
-    )
-    .addOption(nodeUrl())
-    .addOption(readRpc())
-    .addOption(
-      new Option('--keypair <file>', 'Solana CLI keypair file of the operator').env('OPTINFER_KEYPAIR'),
-    )
-    .option('--owner <pubkey>', 'the operator public key (instead of --keypair)')
-    .option('--json', 'print JSON')
-    .action(async (o, cmd: Command) =>
-      setExit(
-        await bondStatusCommand({
-          ...source(o, cmd),
-          json: Boolean(o.json),
-          keypair: o.keypair,
-          owner: o.owner,
-        }),
+  /** `bond status` and `earnings`: one operator (--keypair or --owner) or all, from the node or a cluster. */
+  const operatorCommand = (cmd: Command, run: typeof bondStatusCommand) =>
+    cmd
+      .addOption(nodeUrl())
+      .addOption(readRpc())
+      .addOption(
+        new Option('--keypair <file>', 'Solana CLI keypair file of the operator').env('OPTINFER_KEYPAIR'),
+      )
+      .option('--owner <pubkey>', 'the operator public key (instead of --keypair)')
+      .option('--json', 'print JSON')
+      .action(async (o, c: Command) =>
+        setExit(await run({ ...source(o, c), json: Boolean(o.json), keypair: o.keypair, owner: o.owner })),
+      );
+  operatorCommand(
+    program
+      .command('bond')
+      .description('operator bonds on the optinfer program')
+      .command('status')
+      .description(
+        "show an operator's bond: bonded, locked in disputes, unbonding; without --keypair or --owner, every bond",
       ),
-    );
-
-  program
-    .command('earnings')
-    .description(
-      'what an operator has earned (bounties, fees) and lost (slashes) on the program, and has at stake; without --keypair or --owner, every operator',
-    )
-    .addOption(nodeUrl())
-    .addOption(readRpc())
-    .addOption(
-      new Option('--keypair <file>', 'Solana CLI keypair file of the operator').env('OPTINFER_KEYPAIR'),
-    )
-    .option('--owner <pubkey>', 'the operator public key (instead of --keypair)')
-    .option('--json', 'print JSON')
-    .action(async (o, cmd: Command) =>
-      setExit(
-        await earningsCommand({
-          ...source(o, cmd),
-          json: Boolean(o.json),
-          keypair: o.keypair,
-          owner: o.owner,
-        }),
+    bondStatusCommand,
+  );
+  operatorCommand(
+    program
+      .command('earnings')
+      .description(
+        'what an operator has earned (bounties, fees) and lost (slashes) on the program, and has at stake; without --keypair or --owner, every operator',
       ),
-    );
+    earningsCommand,
+  );
 
   const chain = program
     .command('chain')

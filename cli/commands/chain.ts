@@ -11,7 +11,7 @@ import {
 import { OptinferError } from '../../state/errors.ts';
 import { loadKeypair } from '../../common/keys.ts';
 import { OptinferClient, isOptinferApiError } from '../../client/index.ts';
-import type { ChainClock, OperatorView } from '../../client/types.ts';
+import type { ChainClock, OperatorStatusView, OperatorView, OperatorsView } from '../../client/types.ts';
 import {
   chainBatchView,
   disputesView,
@@ -198,30 +198,44 @@ function earningsLines(v: OperatorView): string[] {
 export async function earningsCommand(
   o: ReadOptions & { keypair?: string; owner?: string },
 ): Promise<number> {
-  let owner: PublicKey | undefined;
-  if (o.owner) owner = ownerKey('--owner', o.owner);
-  else if (o.keypair) owner = loadKeypair(o.keypair).publicKey;
-  if (owner) {
-    const key = owner;
-    const v = await read(
-      o,
-      (c) => operatorStatusView(c, key),
-      (api) => api.operator(key.toBase58()),
-    );
-    print(o, v.earnings, earningsLines(v));
+  const r = await readOperators(o);
+  if (r.one) {
+    print(o, r.one.earnings, earningsLines(r.one));
     return 0;
   }
-  const all = await read(
-    o,
-    (c) => operatorsView(c),
-    (api) => api.operators(),
-  );
+  const all = r.all;
   print(
     o,
     all.operators.map((v) => ({ owner: v.owner, role: v.role, ...v.earnings, locked: v.locked })),
     all.operators.length ? all.operators.flatMap(earningsLines) : ['no operators on the program'],
   );
   return 0;
+}
+
+/** One operator's view (--owner or --keypair given) or every operator's, through the node or the cluster. */
+async function readOperators(
+  o: ReadOptions & { keypair?: string; owner?: string },
+): Promise<{ one: OperatorStatusView; all?: undefined } | { one?: undefined; all: OperatorsView }> {
+  let owner: PublicKey | undefined;
+  if (o.owner) owner = ownerKey('--owner', o.owner);
+  else if (o.keypair) owner = loadKeypair(o.keypair).publicKey;
+  if (owner) {
+    const key = owner;
+    return {
+      one: await read(
+        o,
+        (c) => operatorStatusView(c, key),
+        (api) => api.operator(key.toBase58()),
+      ),
+    };
+  }
+  return {
+    all: await read(
+      o,
+      (c) => operatorsView(c),
+      (api) => api.operators(),
+    ),
+  };
 }
 
 /**
@@ -231,16 +245,9 @@ export async function earningsCommand(
 export async function bondStatusCommand(
   o: ReadOptions & { keypair?: string; owner?: string },
 ): Promise<number> {
-  let owner: PublicKey | undefined;
-  if (o.owner) owner = ownerKey('--owner', o.owner);
-  else if (o.keypair) owner = loadKeypair(o.keypair).publicKey;
-  if (owner) {
-    const key = owner;
-    const v = await read(
-      o,
-      (c) => operatorStatusView(c, key),
-      (api) => api.operator(key.toBase58()),
-    );
+  const r = await readOperators(o);
+  if (r.one) {
+    const v = r.one;
     print(
       o,
       v,
@@ -250,11 +257,7 @@ export async function bondStatusCommand(
     );
     return 0;
   }
-  const all = await read(
-    o,
-    (c) => operatorsView(c),
-    (api) => api.operators(),
-  );
+  const all = r.all;
   print(
     o,
     all,

@@ -155,19 +155,7 @@ test('invalidated job: its fee is refused to its executor and goes back to the s
   const ghost = world.fund();
   const prover = await world.operator(5n * SOL);
   const b = await commitRecords(world, 0, [e, ghost, e]);
-  world.must(
-    await attempt(
-      world.client.proveRecordFault(prover, {
-        batchIndex: 0,
-        jobIndex: 1,
-        kind: 'unbondedExecutor',
-        record: b.records[1],
-        signature: b.signatures[1],
-        siblings: P.proof(b.levels, 1),
-      }),
-    ),
-    'prove_record_fault',
-  );
+  world.must(await world.proveFault(prover, b, 1), 'prove_record_fault');
   await finalize(world, 0);
   assert.equal((await claim(world, ghost, b, [1])).error, 'JobInvalidated');
   // Leaving the Job account out (or naming another job's) does not get around it.
@@ -246,6 +234,8 @@ test('early claim: claim_fees before finalization is refused, in the window and 
 test("short escrow: a sequencer escrowing less than its records' fees pays the rest from its bond", async () => {
   const { world, e } = await setup();
   const b = await commitRecords(world, 0, [e, e, e], { fees: [FEE, 5n * FEE, FEE], feeTotal: FEE });
+  // Above the one fault slash the bond must keep (commit_batch's top-up bonds exactly that).
+  world.must(await world.bond(world.sequencer, 1_000_000n), 'the sequencer bonds above one fault slash');
   const seqOpBefore = await world.operatorOf(world.sequencer.publicKey);
   const seqOpLamports = world.balance(world.client.pdas.operator(world.sequencer.publicKey));
   await finalize(world, 0);
@@ -264,6 +254,34 @@ test("short escrow: a sequencer escrowing less than its records' fees pays the r
   );
   assert.equal((await world.operatorOf(e.publicKey)).feesEarned, 7n * FEE);
   assert.equal(world.balance(b.address), BATCH3_RENT, 'escrow spent');
+  assert.equal(world.unaccountedLamports(), 0n);
+});
+
+test('short escrow, reserve: a claim never takes the one fault slash the sequencer bond must keep', async () => {
+  const { world, e } = await setup();
+  // The sequencer escrows nothing and bonds exactly one fault slash (the commit helper's top-up).
+  const b = await commitRecords(world, 0, [e, e, e], { fees: [FEE, FEE, FEE], feeTotal: 0n });
+  const seqBefore = await world.operatorOf(world.sequencer.publicKey);
+  assert.equal(seqBefore.bonded - seqBefore.locked - seqBefore.unbonding, PARAMS.minExecutorBond);
+  await finalize(world, 0);
+  const before = world.balance(e.publicKey);
+  const r = world.must(await claim(world, e, b, [0]), 'claim job 0');
+  const ev = r.events.find((x) => x.name === 'FeesClaimed');
+  assert.equal(
+    (ev?.data as { fromBond?: bigint } | undefined)?.fromBond,
+    0n,
+    'nothing from the reserved slash',
+  );
+  assert.equal(
+    gained(world, e.publicKey, before),
+    0n,
+    'the fee is unpaid (logged), not taken from the reserve',
+  );
+  assert.equal(
+    (await world.operatorOf(world.sequencer.publicKey)).bonded,
+    seqBefore.bonded,
+    'the slash stays bonded',
+  );
   assert.equal(world.unaccountedLamports(), 0n);
 });
 
@@ -367,19 +385,7 @@ test("auto-claim: the executor role claims its finalized jobs, skips claimed, in
   const prover = await world.operator(5n * SOL);
   const b = await commitRecords(world, 0, [e, e, ghost, e, e]);
   // Job 2 names an unbonded key: proven a record fault, so invalidated.
-  world.must(
-    await attempt(
-      world.client.proveRecordFault(prover, {
-        batchIndex: 0,
-        jobIndex: 2,
-        kind: 'unbondedExecutor',
-        record: b.records[2],
-        signature: b.signatures[2],
-        siblings: P.proof(b.levels, 2),
-      }),
-    ),
-    'prove_record_fault',
-  );
+  world.must(await world.proveFault(prover, b, 2), 'prove_record_fault');
   const ids = b.records.map((_, j) => `job-${j}` as JobId);
   const proofs = new Map<JobId, InclusionProof>(
     ids.map((id, j) => [

@@ -52,16 +52,7 @@ function prove(
   job: number,
   kind: RecordFault,
 ): Promise<TxResult> {
-  return attempt(
-    world.client.proveRecordFault(prover, {
-      batchIndex: b.index,
-      jobIndex: job,
-      kind,
-      record: b.records[job],
-      signature: b.signatures[job],
-      siblings: P.proof(b.levels, job),
-    }),
-  );
+  return world.proveFault(prover, b, job, kind);
 }
 
 /** A world with the mlp model registered, an honest bonded executor, and a funded challenger with a bond. */

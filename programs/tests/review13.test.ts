@@ -328,16 +328,7 @@ function proveFault(
   job: number,
   kind: RecordFault,
 ) {
-  return attempt(
-    world.client.proveRecordFault(prover, {
-      batchIndex: b.index,
-      jobIndex: job,
-      kind,
-      record: b.records[job],
-      signature: b.signatures[job],
-      siblings: P.proof(b.levels, job),
-    }),
-  );
+  return world.proveFault(prover, b, job, kind);
 }
 
 /**

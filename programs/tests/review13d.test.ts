@@ -184,16 +184,7 @@ test('stake lowered: after the authority lowers min_executor_bond, an executor a
   const proofs = [];
   for (let j = 0; j < cap - 2; j++)
     proofs.push(
-      await attempt(
-        world.client.proveRecordFault(sybil, {
-          batchIndex: b1.index,
-          jobIndex: j,
-          kind: 'unbondedExecutor',
-          record: b1.records[j],
-          signature: b1.signatures[j],
-          siblings: P.proof(b1.levels, j),
-        }),
-      ),
+      await world.proveFault(sybil, b1, j),
     );
   const seqLoss = seqBefore - (await world.operatorOf(world.sequencer.publicKey)).bonded;
   const sybilGain = world.balance(sybil.publicKey) - sybilBefore;
@@ -212,16 +203,7 @@ const proveUnbonded = (
   b: Awaited<ReturnType<World['commitBatch']>>,
   j: number,
 ) =>
-  attempt(
-    world.client.proveRecordFault(prover, {
-      batchIndex: b.index,
-      jobIndex: j,
-      kind: 'unbondedExecutor',
-      record: b.records[j],
-      signature: b.signatures[j],
-      siblings: P.proof(b.levels, j),
-    }),
-  );
+  world.proveFault(prover, b, j);
 
 // An executor with one stake has a lie (job 1) and two honest records in batch 0. Its lie is disputed and
 // lost: the slash takes its bond to 0. It then closes its emptied Operator account, so its honest records

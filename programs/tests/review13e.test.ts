@@ -116,16 +116,7 @@ test('same-slot empty: a slash landing in the commit slot cannot turn an executo
   const op = await world.operatorOf(e.publicKey);
   const b = await world.batch(3);
   assert.equal(op.bonded, 0n, 'E emptied');
-  const fault = await attempt(
-    world.client.proveRecordFault(z, {
-      batchIndex: 3,
-      jobIndex: 1,
-      kind: 'unbondedExecutor',
-      record: lie.records[1],
-      signature: lie.signatures[1],
-      siblings: P.proof(lie.levels, 1),
-    }),
-  );
+  const fault = await world.proveFault(z, lie, 1);
   // Its bond, not the batch rent and commit fee it pays either way (close_batch returns the rent).
   const seqLoss = seqBefore - (await world.operatorOf(world.sequencer.publicKey)).bonded;
   assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');

@@ -10,6 +10,7 @@ import type { TraceView } from '../../../dispute/views.ts';
 import { SIDE, type DisputeAccount } from '../../../settlement/accounts.ts';
 import type { ProgramErrorDetails } from '../../../settlement/errors.ts';
 import type { OptinferEvent } from '../../../settlement/events.ts';
+import type { RecordFault } from '../../../settlement/instructions.ts';
 import { LiteSvmSender, type SendOptions, type SendResult } from '../../../settlement/sender.ts';
 import { LocalWorld, PARAMS, modelShapes, traceView } from '../../../settlement/testkit.ts';
 import { minUnbondingSlots } from '../../../settlement/instructions.ts';
@@ -152,6 +153,20 @@ export class World extends LocalWorld {
    * claims `claimed`. `sign` replaces the executor's signature (a framing sequencer's forgery). Every
    * record's fee is 1000 lamports; the sequencer escrows `feeTotal`, by default their sum.
    */
+  /** prove_record_fault of `kind` by `prover` on job `job` of the committed batch `b` (its record, signature and proof). */
+  proveFault(prover: Keypair, b: CommittedBatch, job: number, kind: RecordFault = 'unbondedExecutor'): Promise<TxResult> {
+    return attempt(
+      this.client.proveRecordFault(prover, {
+        batchIndex: b.index,
+        jobIndex: job,
+        kind,
+        record: b.records[job],
+        signature: b.signatures[job],
+        siblings: P.proof(b.levels, job),
+      }),
+    );
+  }
+
   async commitBatch(
     index: number,
     executor: Keypair,

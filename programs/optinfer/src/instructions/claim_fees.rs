@@ -6,7 +6,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::FeesClaimed;
-use crate::game::{executor_locked, game_now, note_emptied};
+use crate::game::free_bond;
 use crate::instructions::open_dispute::{signed_leaf, RECORD_BYTES, SIGNATURE_BYTES};
 use crate::pure::merkle;
 use crate::state::*;
@@ -68,7 +68,6 @@ pub fn claim_fees(ctx: &mut Context<ClaimFees>, claims: Vec<FeeClaim>) -> Result
     } else {
         None
     };
-    let now = game_now(&ctx.accounts.config)?;
     let a = &mut ctx.accounts;
     let executor = *a.executor.address();
     let b = &a.batch;
@@ -120,8 +119,8 @@ pub fn claim_fees(ctx: &mut Context<ClaimFees>, claims: Vec<FeeClaim>) -> Result
         amount = amount.checked_add(fee).ok_or(OptinferError::Overflow)?;
     }
 
-    // The escrow pays first; past it, the sequencer's bond (as a record-fault slash takes it: above its
-    // own executor stakes, which come first), since it committed records whose fees it did not escrow.
+    // The escrow pays first; past it, the sequencer's free bond above one fault slash, since it
+    // committed records whose fees it did not escrow.
     let b = &mut a.batch;
     let escrow_left = b.fee_total.get().saturating_sub(b.fees_claimed.get());
     let from_escrow = core::cmp::min(amount, escrow_left);
@@ -140,14 +139,13 @@ pub fn claim_fees(ctx: &mut Context<ClaimFees>, claims: Vec<FeeClaim>) -> Result
         // SAFETY: the only other Operator of the instruction (executor_operator) is another address
         // (sequencer != executor) and is not loaded yet.
         let mut so = unsafe { Account::<Operator>::load_mut(sv)? };
-        from_bond = core::cmp::min(shortfall, so.bonded.get().saturating_sub(executor_locked(&so)));
+        // Only the free bond above one fault slash: a claim (perhaps its own sybil's, in the very
+        // transaction that commits a faulty batch) must not empty the bond that answers for the
+        // records of its open batches, nor its stakes locked in games, nor its unbonding part.
+        let reserve = a.config.min_executor_bond.get();
+        from_bond = core::cmp::min(shortfall, free_bond(&so).saturating_sub(reserve));
         so.bonded = (so.bonded.get() - from_bond).into();
         so.slashed = so.slashed.get().saturating_add(from_bond).into();
-        note_emptied(&mut so, now);
-        let free = so.bonded.get().saturating_sub(so.locked.get());
-        if so.unbonding.get() > free {
-            so.unbonding = free.into();
-        }
     }
     if from_bond < shortfall {
         msg!(
