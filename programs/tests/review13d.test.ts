@@ -182,10 +182,7 @@ test('stake lowered: after the authority lowers min_executor_bond, an executor a
   const sybilBefore = world.balance(sybil.publicKey);
   const seqBefore = (await world.operatorOf(world.sequencer.publicKey)).bonded;
   const proofs = [];
-  for (let j = 0; j < cap - 2; j++)
-    proofs.push(
-      await world.proveFault(sybil, b1, j),
-    );
+  for (let j = 0; j < cap - 2; j++) proofs.push(await world.proveFault(sybil, b1, j));
   const seqLoss = seqBefore - (await world.operatorOf(world.sequencer.publicKey)).bonded;
   const sybilGain = world.balance(sybil.publicKey) - sybilBefore;
   assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
@@ -202,8 +199,7 @@ const proveUnbonded = (
   prover: Keypair,
   b: Awaited<ReturnType<World['commitBatch']>>,
   j: number,
-) =>
-  world.proveFault(prover, b, j);
+) => world.proveFault(prover, b, j);
 
 // An executor with one stake has a lie (job 1) and two honest records in batch 0. Its lie is disputed and
 // lost: the slash takes its bond to 0. It then closes its emptied Operator account, so its honest records

@@ -154,7 +154,12 @@ export class World extends LocalWorld {
    * record's fee is 1000 lamports; the sequencer escrows `feeTotal`, by default their sum.
    */
   /** prove_record_fault of `kind` by `prover` on job `job` of the committed batch `b` (its record, signature and proof). */
-  proveFault(prover: Keypair, b: CommittedBatch, job: number, kind: RecordFault = 'unbondedExecutor'): Promise<TxResult> {
+  proveFault(
+    prover: Keypair,
+    b: CommittedBatch,
+    job: number,
+    kind: RecordFault = 'unbondedExecutor',
+  ): Promise<TxResult> {
     return attempt(
       this.client.proveRecordFault(prover, {
         batchIndex: b.index,
