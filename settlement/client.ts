@@ -38,7 +38,7 @@ import {
   type DisputeParties,
   type InstructionName,
   type FeeClaim,
-  type RecordFault,
+  type RecordFaultProof,
   type U64,
 } from './instructions.ts';
 import type { Pdas } from './pdas.ts';
@@ -567,17 +567,7 @@ export class SettlementClient {
    * Proves that job `jobIndex` of batch `batchIndex` shows record fault `kind`: the job is invalidated and
    * the sequencer that committed the batch slashed one fault slash, bounty_bps of it to `prover`.
    */
-  async proveRecordFault(
-    prover: Signer,
-    p: {
-      batchIndex: U64;
-      jobIndex: number;
-      kind: RecordFault;
-      record: Uint8Array;
-      signature: Uint8Array;
-      siblings: readonly Uint8Array[];
-    },
-  ) {
+  async proveRecordFault(prover: Signer, p: RecordFaultProof) {
     const b = await this.fetchBatch(p.batchIndex);
     if (!b)
       throw new OptinferError('NOT_FOUND', `batch ${p.batchIndex}: no account (never committed, or closed)`);

@@ -198,6 +198,15 @@ export function accountMetas(name: InstructionName, accounts: Record<string, Pub
  */
 export const RECORD_FAULT = { unbondedExecutor: 0, unregisteredModel: 1 } as const;
 export type RecordFault = keyof typeof RECORD_FAULT;
+/** A committed record proved faulty: where it is in its batch, what fault, and what opens the root. */
+export interface RecordFaultProof {
+  batchIndex: U64;
+  jobIndex: number;
+  kind: RecordFault;
+  record: Uint8Array;
+  signature: Uint8Array;
+  siblings: readonly Uint8Array[];
+}
 
 /** Builds instructions for one program id (PDAs derived for it). */
 export class InstructionBuilder {
@@ -352,16 +361,7 @@ export class InstructionBuilder {
    * `sequencer` (the batch's payer): the record, its signature and the Merkle siblings as open_dispute
    * takes them. The job is invalidated and the sequencer slashed, a bounty to `prover`.
    */
-  proveRecordFault(p: {
-    prover: PublicKey;
-    sequencer: PublicKey;
-    batchIndex: U64;
-    jobIndex: number;
-    kind: RecordFault;
-    record: Uint8Array;
-    signature: Uint8Array;
-    siblings: readonly Uint8Array[];
-  }) {
+  proveRecordFault(p: RecordFaultProof & { prover: PublicKey; sequencer: PublicKey }) {
     if (p.record.length !== RECORD_BYTES || p.signature.length !== SIGNATURE_BYTES) {
       throw new OptinferError(
         'INVALID_INPUT',

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Keypair } from '@solana/web3.js';
-import { World, Player, PARAMS, SIDE, attempt, cheatLayers } from './lib/game.ts';
+import { World, PARAMS, SIDE, attempt, cheatLayers, loseChallengerGames } from './lib/game.ts';
 import { mlpModel, run } from './lib/model.ts';
 import * as P from './lib/protocol.ts';
 import { minUnbondingSlots } from '../../settlement/instructions.ts';
@@ -96,16 +96,7 @@ test('dust drain: a cheater that loses its bond to its own sybil as challenger b
   for (const i of [0, 1, 2]) xb.push(await world.commitBatch(i, x, world.outputDigest(honestTrace), 1, 0));
   // The cheater, holding its signed lie, challenges X's results and abandons each game.
   const eBefore = holding(world, e) + holding(world, x);
-  const drain = [];
-  for (const b of xb) {
-    const g = await world.openDispute(e, b, 0);
-    world.must(g.res, `cheater opens a game on X's batch ${b.index}`);
-    drain.push(g.dispute);
-  }
-  const xp = new Player(world, x, honestTrace);
-  for (const d of drain) world.must(await xp.commitTrace(d), 'X commit_trace');
-  world.warp(PARAMS.clockSlots + 1n);
-  for (const d of drain) world.must(await world.claimTimeout(x, d), 'X claim_timeout');
+  await loseChallengerGames(world, e, x, xb, honestTrace);
   assert.equal((await world.operatorOf(e.publicKey)).bonded, 1n, 'the cheater keeps 1 lamport');
   // Now its lie is batched, and the honest challenger disputes it at once.
   const bad = world.trace(cheatLayers(m, 3, 1));

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Keypair } from '@solana/web3.js';
-import { World, Player, PARAMS, SIDE, attempt, cheatLayers } from './lib/game.ts';
+import { World, PARAMS, SIDE, attempt, cheatLayers, loseChallengerGames } from './lib/game.ts';
 import { mlpModel, run } from './lib/model.ts';
 import * as P from './lib/protocol.ts';
 
@@ -92,16 +92,7 @@ test('treasury sweep: a sweep of the vault does not change what the honest chall
   const honestTrace = world.trace(run(m));
   const xb = [];
   for (const i of [0, 1, 2]) xb.push(await world.commitBatch(i, x, world.outputDigest(honestTrace), 1, 0));
-  const drain = [];
-  for (const b of xb) {
-    const g = await world.openDispute(e, b, 0);
-    world.must(g.res, `cheater opens a game on X's batch ${b.index}`);
-    drain.push(g.dispute);
-  }
-  const xp = new Player(world, x, honestTrace);
-  for (const d of drain) world.must(await xp.commitTrace(d), 'X commit_trace');
-  world.warp(PARAMS.clockSlots + 1n);
-  for (const d of drain) world.must(await world.claimTimeout(x, d), 'X claim_timeout');
+  await loseChallengerGames(world, e, x, xb, honestTrace);
   const lie = await world.commitBatch(3, e, world.outputDigest(world.trace(cheatLayers(m, 3, 1))), 3, 1);
   const h = await world.operator(5n * SOL);
   const hBefore = holding(world, h);

@@ -34,38 +34,37 @@ function batchOf(world: World, index: number, jobs: [Keypair, Buffer, bigint][])
   return { b, root: P.rootOf(levels) };
 }
 
-test('sequencer bond drain: in the transaction that commits a faulty batch, the sequencer pays its whole bond to its sybil through claim_fees on an older batch it never escrowed, so the fault slashes nothing and the honest prover pays for the proof', async () => {
-  const m = mlpModel();
-  const world = new World();
-  await world.init();
-  await world.registerModel(m);
-  // The sequencer's sybil executor, bonded (so its own record is no kind-0 fault) with a little.
-  const sybil = await world.operator(SOL / 100n);
-  const prover = await world.operator(5n * SOL);
-  const seq = world.sequencer;
-
-  // Batch 0: one record signed by the sybil, its fee the whole sequencer bond, nothing escrowed.
+/**
+ * Batch 0: one record signed by `sybil` whose fee is a whole stake, committed with nothing escrowed (this
+ * bonds the sequencer one fault slash), then finalized undisputed.
+ */
+async function unescrowedFeeBatch(world: World, sybil: Keypair) {
   const b0 = batchOf(world, 0, [[sybil, P.sha(Buffer.from('any output')), PARAMS.minExecutorBond]]);
   world.must(
-    await attempt(world.client.commitBatch(seq, { index: 0, root: b0.root, jobCount: 1, feeTotal: 0n })),
+    await attempt(
+      world.client.commitBatch(world.sequencer, { index: 0, root: b0.root, jobCount: 1, feeTotal: 0n }),
+    ),
     'commit_batch 0 (bonds the sequencer one fault slash)',
   );
-  assert.equal((await world.operatorOf(seq.publicKey)).bonded, PARAMS.minExecutorBond);
   world.warp(PARAMS.challengeWindow);
   world.must(await world.finalize(world.fund(), 0), 'finalize_batch 0');
+  return b0;
+}
 
-  // Batch 1: a wrong result signed by a key that never bonded (a kind-0 fault: undisputable).
-  const fresh = world.fund(SOL);
-  const wrong = world.outputDigest(world.trace(cheatLayers(m, 3, 1)));
-  const b1 = batchOf(world, 1, [[fresh, wrong, 1000n]]);
-  // One transaction: commit_batch sees the bond cover one fault slash, then claim_fees pays it all out.
+/** One transaction: commit_batch of `b1` (its bond check passes), then `sybil` claims batch 0's unescrowed fee. */
+async function commitWhileSybilClaims(
+  world: World,
+  sybil: Keypair,
+  b0: ReturnType<typeof batchOf>,
+  b1: ReturnType<typeof batchOf>,
+) {
+  const seq = world.sequencer;
   const claim = {
     jobIndex: 0,
     record: b0.b.records[0],
     signature: b0.b.signatures[0],
     siblings: P.proof(b0.b.levels, 0),
   };
-  const sybilBefore = world.balance(sybil.publicKey);
   world.must(
     await world.sendRaw(
       [
@@ -88,6 +87,28 @@ test('sequencer bond drain: in the transaction that commits a faulty batch, the 
     ),
     'commit_batch 1 + claim_fees 0 in one transaction',
   );
+}
+
+test('sequencer bond drain: in the transaction that commits a faulty batch, the sequencer pays its whole bond to its sybil through claim_fees on an older batch it never escrowed, so the fault slashes nothing and the honest prover pays for the proof', async () => {
+  const m = mlpModel();
+  const world = new World();
+  await world.init();
+  await world.registerModel(m);
+  // The sequencer's sybil executor, bonded (so its own record is no kind-0 fault) with a little.
+  const sybil = await world.operator(SOL / 100n);
+  const prover = await world.operator(5n * SOL);
+  const seq = world.sequencer;
+
+  const b0 = await unescrowedFeeBatch(world, sybil);
+  assert.equal((await world.operatorOf(seq.publicKey)).bonded, PARAMS.minExecutorBond);
+
+  // Batch 1: a wrong result signed by a key that never bonded (a kind-0 fault: undisputable).
+  const fresh = world.fund(SOL);
+  const wrong = world.outputDigest(world.trace(cheatLayers(m, 3, 1)));
+  const b1 = batchOf(world, 1, [[fresh, wrong, 1000n]]);
+  // One transaction: commit_batch sees the bond cover one fault slash, then claim_fees pays it all out.
+  const sybilBefore = world.balance(sybil.publicKey);
+  await commitWhileSybilClaims(world, sybil, b0, b1);
   const drained = world.balance(sybil.publicKey) - sybilBefore;
   const seqOp = await world.operatorOf(seq.publicKey);
   console.log(
@@ -134,45 +155,11 @@ test("sequencer stake escape: the sequencer signs a lie as executor, and in the 
   const sybil = await world.operator(SOL / 100n);
   const challenger = await world.operator(5n * SOL);
   const seq = world.sequencer;
-  const b0 = batchOf(world, 0, [[sybil, P.sha(Buffer.from('any output')), PARAMS.minExecutorBond]]);
-  world.must(
-    await attempt(world.client.commitBatch(seq, { index: 0, root: b0.root, jobCount: 1, feeTotal: 0n })),
-    'commit_batch 0',
-  );
-  world.warp(PARAMS.challengeWindow);
-  world.must(await world.finalize(world.fund(), 0), 'finalize_batch 0');
+  const b0 = await unescrowedFeeBatch(world, sybil);
   // Batch 1: the sequencer's own lie, signed with its own key as executor.
   const wrong = world.outputDigest(world.trace(cheatLayers(m, 3, 1)));
   const b1 = batchOf(world, 1, [[seq, wrong, 1000n]]);
-  world.must(
-    await world.sendRaw(
-      [
-        world.client.ix.commitBatch({
-          sequencer: seq.publicKey,
-          index: 1,
-          root: b1.root,
-          jobCount: 1,
-          feeTotal: 1000n,
-        }),
-        world.client.ix.claimFees({
-          executor: sybil.publicKey,
-          sequencer: seq.publicKey,
-          batchIndex: 0,
-          claims: [
-            {
-              jobIndex: 0,
-              record: b0.b.records[0],
-              signature: b0.b.signatures[0],
-              siblings: P.proof(b0.b.levels, 0),
-            },
-          ],
-          withJobs: false,
-        }),
-      ],
-      [seq, sybil],
-    ),
-    'commit_batch 1 + claim_fees 0',
-  );
+  await commitWhileSybilClaims(world, sybil, b0, b1);
   // The honest challenger disputes at once and wins on time (the cheater abandons).
   // Its wallet and its bond (the bounty lands in its Operator account).
   const holds = () =>

@@ -454,3 +454,26 @@ export async function playToOneStep(g: Omit<Game, 'batch'>): Promise<TxResult[]>
     if (moves.length >= 200) throw new Error('game does not terminate');
   }
 }
+
+/**
+ * `loser` opens a challenger game on job 0 of each of `winner`'s honest `batches` and abandons it: `winner`
+ * commits its (honest) trace and claims each timeout, taking `loser`'s challenger stakes (a bond drain).
+ */
+export async function loseChallengerGames(
+  world: World,
+  loser: Keypair,
+  winner: Keypair,
+  batches: CommittedBatch[],
+  honestTrace: Trace,
+): Promise<void> {
+  const games = [];
+  for (const b of batches) {
+    const g = await world.openDispute(loser, b, 0);
+    world.must(g.res, `open_dispute on batch ${b.index}`);
+    games.push(g.dispute);
+  }
+  const wp = new Player(world, winner, honestTrace);
+  for (const d of games) world.must(await wp.commitTrace(d), 'commit_trace');
+  world.warp(PARAMS.clockSlots + 1n);
+  for (const d of games) world.must(await world.claimTimeout(winner, d), 'claim_timeout');
+}
