@@ -14,6 +14,7 @@ export const Tag = {
   JOB_ID: 0x06,
   PROFILE: 0x07,
   SAMPLE: 0x08,
+  FEE_NODE: 0x09,
 } as const;
 
 export const ZERO32 = new Uint8Array(32);
