@@ -8,6 +8,7 @@ import {
   encodeJobRecord,
   resultDigestOf,
   signResult,
+  siblingFeesOf,
   type InclusionProof,
   type JobRecord,
 } from '../state/job.ts';
@@ -107,6 +108,7 @@ export class FramingSequencer {
       index,
       root: fromHex(batch.root, 32),
       jobCount: jobs,
+      feeTotal: batch.feeSum,
     });
     return { batchIndex: index, position, proof: batch.proof(position), record: records[position] };
   }
@@ -120,6 +122,7 @@ export class FramingSequencer {
       record: fromHex(f.proof.record),
       signature: fromHex(f.proof.signature),
       siblings: f.proof.siblings.map((s) => fromHex(s, 32)),
+      siblingFees: siblingFeesOf(f.proof),
     };
     const open = this.client.ix.openDispute(args);
     await this.attempt('forged', () => this.client.openDispute(this.accomplice, f.proof));

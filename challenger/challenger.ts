@@ -8,7 +8,7 @@ import { noopMetrics, type Metrics } from '../common/metrics.ts';
 import type { LoadedModel, ModelRegistry } from '../executor/model.ts';
 import { OptinferError } from '../state/errors.ts';
 import { fromHex, toHex } from '../state/hash.ts';
-import { decodeJobRecord, verifyInclusion, type InclusionProof } from '../state/job.ts';
+import { decodeJobRecord, siblingFeesOf, verifyInclusion, type InclusionProof } from '../state/job.ts';
 import { Store, type Table } from '../state/store.ts';
 import { asSampleRate } from '../state/sample.ts';
 import type { Hash32, JobId, ModelId } from '../state/types.ts';
@@ -236,11 +236,13 @@ export class Challenger {
     // A record nobody can dispute is the sequencer's fault whatever its output: proven now, inside the window.
     const chain = this.config.chain;
     if (chain) {
-      const [executorOp, onChainModel] = await Promise.all([
+      const [executorOp, onChainModel, batch] = await Promise.all([
         chain.client.fetchOperator(new PublicKey(record.executor)),
         chain.client.fetchModel(fromHex(record.modelId, 32)),
+        chain.client.fetchBatch(BigInt(batchIndex)),
       ]);
-      const fault = rules.recordFault(executorOp, onChainModel);
+      const fault =
+        rules.escrowFault(BigInt(proof.feeSum), batch) ?? rules.recordFault(executorOp, onChainModel);
       if (fault) {
         const job = await chain.client.fetchJob(BigInt(batchIndex), proof.index);
         if (!rules.jobNotInvalidated(job).ok)
@@ -476,6 +478,7 @@ export class Challenger {
       record: fromHex(proof.record),
       signature: fromHex(proof.signature),
       siblings: proof.siblings.map((s) => fromHex(s, 32)),
+      siblingFees: siblingFeesOf(proof),
     });
     const ev = r.events.find((e) => e.name === 'RecordFaultProven');
     this.metrics.inc('record_faults_proven_total');

@@ -147,6 +147,8 @@ function toyFinding(jobId: string): PendingFinding {
     record: '00',
     signature: '00',
     siblings: [],
+    siblingFees: [],
+    feeSum: '0',
   };
   return { finding, proof, attempts: 0 };
 }

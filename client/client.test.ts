@@ -9,7 +9,7 @@ import { startDev, type DevNode } from '../cli/roles.ts';
 import { silentLogger } from '../common/log.ts';
 import { OptinferError } from '../state/errors.ts';
 import { jobLeaf, verifyInclusion, decodeJobRecord as decodeRecordNode } from '../state/job.ts';
-import { MerkleTree } from '../state/merkle.ts';
+import { FeeTree } from '../state/fee-tree.ts';
 import { toHex } from '../state/hash.ts';
 import { freePort, runCli } from '../test/helpers/node-process.ts';
 import {
@@ -58,9 +58,16 @@ test('the library core imports no node: module (it runs in browsers)', () => {
   }
 });
 
-test('hashing matches the sequencer: leaves H(0x00 || record || signature) and the padded tree', () => {
-  const leaves = Array.from({ length: 5 }, (_, i) => new Uint8Array(32).fill(i + 1));
-  assert.equal(toHex(merkleRoot(leaves)), toHex(MerkleTree.fromLeafHashes(leaves).root));
+test('hashing matches the sequencer: leaves H(0x00 || record || signature) and the padded batch tree with its fee sums', () => {
+  const leaves = Array.from({ length: 5 }, (_, i) => ({
+    hash: new Uint8Array(32).fill(i + 1),
+    fee: BigInt(i * 1000),
+  }));
+  const ours = merkleRoot(leaves);
+  const tree = FeeTree.fromLeaves(leaves);
+  assert.equal(toHex(ours.hash), toHex(tree.root));
+  assert.equal(ours.fee, tree.feeSum);
+  assert.equal(ours.fee, 10_000n);
 });
 
 test('submit, follow the job through its phases to finalized, fetch outputs, verify its proof here and on chain', async () => {
@@ -130,12 +137,17 @@ test('a tampered proof is rejected: by the library, by the sequencer code, and b
     ['the batch root', { ...p, batchRoot: flip(p.batchRoot, 0) }],
     ['the index', { ...p, index: p.index ^ 1 }],
     ['the job count', { ...p, jobCount: p.jobCount * 2 + 1 }],
+    ['the fee sum', { ...p, feeSum: (BigInt(p.feeSum) + 1n).toString() }],
     ...(p.siblings.length
       ? [
           ['a sibling', { ...p, siblings: [flip(p.siblings[0], 10), ...p.siblings.slice(1)] }] as [
             string,
             InclusionProof,
           ],
+          [
+            "a sibling's fee sum",
+            { ...p, siblingFees: [(BigInt(p.siblingFees[0]) + 1n).toString(), ...p.siblingFees.slice(1)] },
+          ] as [string, InclusionProof],
         ]
       : []),
   ];

@@ -3,9 +3,13 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import type { InclusionProof, JobRecordFields } from './types.ts';
 
-/** Domain tags of the two Merkle hashes: a leaf is H(0x00 || data), an inner node H(0x01 || left || right). */
+/**
+ * Domain tags: a leaf is H(0x00 || data); a batch tree node H(0x09 || left || left fees || right || right
+ * fees), each side's hash with the sum of the record fees under it (u64 little-endian).
+ */
 const TAG_LEAF = 0x00;
-const TAG_NODE = 0x01;
+const TAG_FEE_NODE = 0x09;
+const U64_MAX = 2n ** 64n - 1n;
 export const JOB_RECORD_BYTES = 168;
 export const SIGNATURE_BYTES = 64;
 const ZERO32 = new Uint8Array(32);
@@ -34,9 +38,23 @@ export function jobLeafHash(record: Uint8Array, signature: Uint8Array): Uint8Arr
   return tagged(TAG_LEAF, record, signature);
 }
 
-/** H(0x01 || left || right). */
-export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  return tagged(TAG_NODE, left, right);
+function le64(v: bigint): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, v, true);
+  return b;
+}
+
+/** A batch tree node: its hash and the sum of the record fees under it. */
+export interface BatchNode {
+  hash: Uint8Array;
+  fee: bigint;
+}
+
+/** The parent of two batch tree nodes; RangeError when their fees sum past u64. */
+export function nodeHash(left: BatchNode, right: BatchNode): BatchNode {
+  const fee = left.fee + right.fee;
+  if (fee > U64_MAX) throw new RangeError('batch tree: fees sum past 2^64 - 1');
+  return { hash: tagged(TAG_FEE_NODE, left.hash, le64(left.fee), right.hash, le64(right.fee)), fee };
 }
 
 /** Levels above the leaf row for n leaves: ceil(log2(n)), 0 for one leaf. */
@@ -46,17 +64,24 @@ export function treeDepth(n: number): number {
   return d;
 }
 
-/** The root over leaf hashes, padded with 32 zero bytes to a power of two (for tests and small batches). */
-export function merkleRoot(leaves: Uint8Array[]): Uint8Array {
+/** The batch tree's root over its leaves, padded with (zero hash, 0) to a power of two (for tests and small batches). */
+export function merkleRoot(leaves: BatchNode[]): BatchNode {
   if (leaves.length === 0) throw new RangeError('merkleRoot: expected at least one leaf');
   let row = leaves.slice();
-  while (row.length < 2 ** treeDepth(leaves.length)) row.push(ZERO32);
+  while (row.length < 2 ** treeDepth(leaves.length)) row.push({ hash: ZERO32, fee: 0n });
   while (row.length > 1) {
-    const next: Uint8Array[] = [];
+    const next: BatchNode[] = [];
     for (let i = 0; i < row.length; i += 2) next.push(nodeHash(row[i], row[i + 1]));
     row = next;
   }
   return row[0];
+}
+
+/** A decimal u64 of lamports, or null. */
+function lamportsOf(v: unknown): bigint | null {
+  if (typeof v !== 'string' || !/^(0|[1-9][0-9]{0,19})$/.test(v)) return null;
+  const n = BigInt(v);
+  return n <= U64_MAX ? n : null;
 }
 
 /** Why a proof does not hold, or null when it does: its leaf, walked up its siblings, gives its batch root. */
@@ -75,18 +100,28 @@ export function inclusionProofError(p: InclusionProof): string | null {
   const depth = treeDepth(p.jobCount);
   if (!Array.isArray(p.siblings) || p.siblings.length !== depth)
     return `siblings: expected ${depth} for ${p.jobCount} jobs, got ${Array.isArray(p.siblings) ? p.siblings.length : 'none'}`;
-  let acc = jobLeafHash(record, signature);
+  if (!Array.isArray(p.siblingFees) || p.siblingFees.length !== depth)
+    return `siblingFees: expected ${depth} for ${p.jobCount} jobs, got ${Array.isArray(p.siblingFees) ? p.siblingFees.length : 'none'}`;
+  const feeSum = lamportsOf(p.feeSum);
+  if (feeSum === null) return 'feeSum: expected decimal lamports below 2^64';
+  let acc: BatchNode = {
+    hash: jobLeafHash(record, signature),
+    fee: new DataView(record.buffer, record.byteOffset + 160, 8).getBigUint64(0, true),
+  };
   let i = p.index;
   for (const [k, s] of p.siblings.entries()) {
-    const sib = hexOf(s, 32);
-    if (!sib) return `siblings[${k}]: expected 32 bytes of hex`;
-    acc = i & 1 ? nodeHash(sib, acc) : nodeHash(acc, sib);
+    const hash = hexOf(s, 32);
+    if (!hash) return `siblings[${k}]: expected 32 bytes of hex`;
+    const fee = lamportsOf(p.siblingFees[k]);
+    if (fee === null) return `siblingFees[${k}]: expected decimal lamports below 2^64`;
+    if (acc.fee + fee > U64_MAX) return `siblingFees[${k}]: the fees sum past 2^64 - 1`;
+    acc = i & 1 ? nodeHash({ hash, fee }, acc) : nodeHash(acc, { hash, fee });
     i >>= 1;
   }
-  const got = bytesToHex(acc);
-  return got === p.batchRoot.toLowerCase()
-    ? null
-    : `the proof leads to root ${got}, not the batch root ${p.batchRoot}`;
+  const got = bytesToHex(acc.hash);
+  if (got !== p.batchRoot.toLowerCase())
+    return `the proof leads to root ${got}, not the batch root ${p.batchRoot}`;
+  return acc.fee === feeSum ? null : `the proof's fees sum to ${acc.fee}, not its feeSum ${p.feeSum}`;
 }
 
 /** Whether the proof's record (with its signature) is at `index` of the batch with root `batchRoot`. */

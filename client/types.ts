@@ -20,7 +20,12 @@ export interface InclusionProof {
   record: string;
   /** The executor's Ed25519 signature over the record, hex; the leaf is H(0x00 || record || signature). */
   signature: string;
+  /** Batch tree siblings, leaf row upwards, hex. */
   siblings: string[];
+  /** The sum of the record fees under each sibling, decimal lamports. */
+  siblingFees: string[];
+  /** The batch's fee sum (what the sequencer must escrow on chain), decimal lamports. */
+  feeSum: string;
 }
 
 /** The fields of a job record, decoded (`fee` in lamports as a decimal string). */

@@ -103,6 +103,14 @@ export function windowIsOpen(
  * registered with every op page loaded cannot be disputed: the sequencer answers for it, and the challenger
  * proves the record fault (prove_record_fault) instead of opening a game. Null when the record shows neither.
  */
+/**
+ * A batch whose tree sums its records' fees past the escrow the sequencer put in (`feeTotal`) pays none of
+ * its executors (claim_fees refuses, EscrowShort): a record fault of every job in it.
+ */
+export function escrowFault(feeSum: bigint, batch: BatchAccount | null): RecordFault | null {
+  return batch && feeSum > batch.feeTotal ? 'shortEscrow' : null;
+}
+
 export function recordFault(
   executorOp: OperatorAccount | null,
   model: ModelAccount | null,

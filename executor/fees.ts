@@ -6,7 +6,7 @@ import { feeClaimed } from '../settlement/accounts.ts';
 import type { SettlementClient } from '../settlement/client.ts';
 import { claimsPerTransaction, type FeeClaim } from '../settlement/instructions.ts';
 import { fromHex } from '../state/hash.ts';
-import { decodeJobRecord, type InclusionProof } from '../state/job.ts';
+import { decodeJobRecord, siblingFeesOf, verifyInclusion, type InclusionProof } from '../state/job.ts';
 import type { JobId } from '../state/types.ts';
 
 /** How often the executor looks for finalized batches holding its unclaimed fees. */
@@ -74,8 +74,23 @@ export class FeeClaimer {
       }
       if (state.state !== 'open' || state.batch.finalized === 0) continue;
       const b = state.batch;
-      if (jobs.some((j) => Buffer.from(fromHex(j.proof.batchRoot)).compare(b.root) !== 0)) {
-        log.warn({ batch: index }, 'sequencer proofs are not for the committed root; fees not claimed');
+      if (
+        jobs.some(
+          (j) => Buffer.from(fromHex(j.proof.batchRoot)).compare(b.root) !== 0 || !verifyInclusion(j.proof),
+        )
+      ) {
+        log.warn({ batch: index }, 'sequencer proofs do not open the committed root; fees not claimed');
+        continue;
+      }
+      // The program pays no executor of a batch whose tree's fee sum passes its escrow (EscrowShort): a
+      // record fault the challengers prove inside the window.
+      const feeSum = BigInt(jobs[0].proof.feeSum);
+      if (feeSum > b.feeTotal) {
+        log.warn(
+          { batch: index, feeSum: feeSum.toString(), escrow: b.feeTotal.toString() },
+          'fees lost: the sequencer escrowed less than its batch tree sums to',
+        );
+        for (const j of jobs) this.done.add(j.id);
         continue;
       }
       const data = await client.sender.getAccountData(client.pdas.batch(index));
@@ -93,6 +108,7 @@ export class FeeClaimer {
           record: fromHex(p.record),
           signature: fromHex(p.signature),
           siblings: p.siblings.map((s) => fromHex(s, 32)),
+          siblingFees: siblingFeesOf(p),
         }));
         try {
           const r = await client.claimFees(keypair, index, claims);
@@ -107,7 +123,6 @@ export class FeeClaimer {
               batch: index,
               jobs: chunk.length,
               lamports: paid.toString(),
-              fromSequencerBond: ev?.name === 'FeesClaimed' ? ev.data.fromBond.toString() : '0',
               earned: this.earned.toString(),
             },
             'fees claimed',

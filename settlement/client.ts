@@ -3,7 +3,7 @@
 import { ComputeBudgetProgram, PublicKey, type Signer, type TransactionInstruction } from '@solana/web3.js';
 import { noProgress, type Progress } from '../common/progress.ts';
 import { OptinferError } from '../state/errors.ts';
-import type { InclusionProof } from '../state/job.ts';
+import { siblingFeesOf, type InclusionProof } from '../state/job.ts';
 import { OP_ENTRY_BYTES, OPS_PER_PAGE } from '../state/optable.ts';
 import { decodeShapeRecord, encodeShapeRecord, type ShapeRecord } from '../state/shapes.ts';
 import {
@@ -591,7 +591,6 @@ export class SettlementClient {
       [
         this.ix.claimFees({
           executor: executor.publicKey,
-          sequencer: b.payer,
           batchIndex,
           claims,
           withJobs: b.invalidated > 0,
@@ -678,6 +677,7 @@ export class SettlementClient {
           record: Uint8Array;
           signature: Uint8Array;
           siblings: readonly Uint8Array[];
+          siblingFees: readonly bigint[];
         },
   ): Promise<{ dispute: PublicKey; result: SendResult }> {
     const q =
@@ -688,6 +688,7 @@ export class SettlementClient {
             record: Buffer.from(p.record, 'hex'),
             signature: Buffer.from((p as InclusionProof).signature ?? '', 'hex'),
             siblings: (p as InclusionProof).siblings.map((s) => Buffer.from(s, 'hex')),
+            siblingFees: siblingFeesOf(p as InclusionProof),
           }
         : (p as {
             batchIndex: U64;
@@ -695,6 +696,7 @@ export class SettlementClient {
             record: Uint8Array;
             signature: Uint8Array;
             siblings: Uint8Array[];
+            siblingFees: bigint[];
           });
     // The Ed25519 check goes right before open_dispute, after any compute-budget instructions.
     const pre = this.preInstructions(['open_dispute']);

@@ -54,8 +54,8 @@ export interface EventData {
     bounty: bigint;
     toTreasury: bigint;
   };
-  /** claim_fees: `amount` paid to `executor` for `jobs` jobs, `fromBond` of it from the sequencer's bond. */
-  FeesClaimed: { batchIndex: bigint; executor: PublicKey; jobs: number; amount: bigint; fromBond: bigint };
+  /** claim_fees: `amount` paid to `executor` from the batch's escrow for `jobs` jobs. */
+  FeesClaimed: { batchIndex: bigint; executor: PublicKey; jobs: number; amount: bigint };
 }
 export type EventName = keyof EventData;
 /** A decoded event: `name` discriminates `data`. */

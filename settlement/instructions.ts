@@ -53,20 +53,20 @@ export const ED25519_PROGRAM_ID = new PublicKey('Ed25519SigVerify111111111111111
 export const OPEN_DISPUTE_PUBKEY_OFFSET = 1 + 4 + 128;
 export const OPEN_DISPUTE_SIGNATURE_OFFSET = 1 + 4 + RECORD_BYTES;
 /** The most jobs commit_batch accepts (programs/optinfer/src/instructions/commit_batch.rs MAX_BATCH_JOBS). */
-export const MAX_BATCH_JOBS = 1 << 13;
+export const MAX_BATCH_JOBS = 1 << 10;
 /** Most bytes one write_proof_buffer instruction carries so its transaction stays under 1232 bytes. */
 export const PROOF_WRITE_BYTES = 900;
 /**
  * Most jobs of a `jobCount`-job batch one claim_fees transaction carries (one signer, 1232 bytes, and the
- * coder's MAX_INSTRUCTION_DATA): each claim is its job index, record, signature and Merkle siblings, plus its
- * Job address when the batch has invalidated jobs (`withJobs`). 2 at 64 jobs, 1 from 1024 (fees.test.ts).
+ * coder's MAX_INSTRUCTION_DATA): each claim is its job index, record, signature and batch tree siblings
+ * (40 bytes each), plus its Job address when the batch has invalidated jobs (`withJobs`) (fees.test.ts).
  */
 export function claimsPerTransaction(jobCount: number, withJobs: boolean): number {
   let depth = 0;
   while (1 << depth < jobCount) depth++;
-  const claim = 4 + RECORD_BYTES + SIGNATURE_BYTES + 4 + 32 * depth;
-  // signature, header, 6 account keys (5 accounts and the program), blockhash, one instruction's fixed bytes.
-  const fixed = 1 + 64 + 3 + 1 + 6 * 32 + 32 + 1 + 1 + 1 + 5 + 2 + 1 + 4;
+  const claim = 4 + RECORD_BYTES + SIGNATURE_BYTES + 4 + 40 * depth;
+  // signature, header, 4 account keys (3 accounts and the program), blockhash, one instruction's fixed bytes.
+  const fixed = 1 + 64 + 3 + 1 + 4 * 32 + 32 + 1 + 1 + 1 + 3 + 2 + 1 + 4;
   let k = 0;
   while (
     fixed + (k + 1) * (claim + (withJobs ? 33 : 0)) <= 1232 &&
@@ -147,6 +147,16 @@ function b32(v: Uint8Array, what: string): number[] {
   return [...v];
 }
 const sibs = (s: readonly Uint8Array[]) => s.map((x, i) => b32(x, `sibling ${i}`));
+/** Batch tree siblings (state/fee-tree.ts): each sibling's hash with the fee sum under it. */
+const batchSibs = (s: readonly Uint8Array[], fees: readonly bigint[]) => {
+  if (fees.length !== s.length) {
+    throw new OptinferError(
+      'INVALID_INPUT',
+      `batch tree proof: expected one fee sum per sibling (${s.length}), got ${fees.length}`,
+    );
+  }
+  return s.map((x, i) => ({ hash: b32(x, `sibling ${i}`), fees: bn(fees[i]) }));
+};
 const configParams = (p: ConfigParams) => ({
   sequencer: p.sequencer,
   treasury: p.treasury,
@@ -194,9 +204,10 @@ export function accountMetas(name: InstructionName, accounts: Record<string, Pub
 /**
  * Record faults prove_record_fault takes (programs/optinfer/src/instructions/prove_record_fault.rs): a
  * committed record whose executor has no bond, or whose model is not registered, cannot be disputed,
- * so the sequencer that committed it answers for it.
+ * and a batch whose escrow is short of its tree's fee sum pays none of its executors, so the sequencer
+ * that committed it answers for it.
  */
-export const RECORD_FAULT = { unbondedExecutor: 0, unregisteredModel: 1 } as const;
+export const RECORD_FAULT = { unbondedExecutor: 0, unregisteredModel: 1, shortEscrow: 2 } as const;
 export type RecordFault = keyof typeof RECORD_FAULT;
 /** A committed record proved faulty: where it is in its batch, what fault, and what opens the root. */
 export interface RecordFaultProof {
@@ -206,6 +217,8 @@ export interface RecordFaultProof {
   record: Uint8Array;
   signature: Uint8Array;
   siblings: readonly Uint8Array[];
+  /** The fee sum under each sibling (state/fee-tree.ts FeeProof.siblingFees). */
+  siblingFees: readonly bigint[];
 }
 
 /** Builds instructions for one program id (PDAs derived for it). */
@@ -358,7 +371,7 @@ export class InstructionBuilder {
   }
   /**
    * Proves record fault `kind` (RECORD_FAULT) of job `jobIndex` of batch `batchIndex`, committed by
-   * `sequencer` (the batch's payer): the record, its signature and the Merkle siblings as open_dispute
+   * `sequencer` (the batch's payer): the record, its signature and the batch tree siblings as open_dispute
    * takes them. The job is invalidated and the sequencer slashed, a bounty to `prover`.
    */
   proveRecordFault(p: RecordFaultProof & { prover: PublicKey; sequencer: PublicKey }) {
@@ -376,7 +389,7 @@ export class InstructionBuilder {
         kind: RECORD_FAULT[p.kind],
         record: [...p.record],
         signature: [...p.signature],
-        siblings: sibs(p.siblings),
+        siblings: batchSibs(p.siblings, p.siblingFees),
       },
       {
         prover: p.prover,
@@ -392,17 +405,10 @@ export class InstructionBuilder {
   }
   /**
    * Claims the fees of `claims` (jobs of finalized batch `batchIndex` whose records name `executor`),
-   * paid to `executor`. `sequencer` is the batch's payer (its bond pays what the escrow lacks). When the
-   * batch has invalidated jobs (`withJobs`), each claimed job's Job address rides along as a remaining
+   * paid to `executor` from the batch's escrow. When the batch has invalidated jobs (`withJobs`), each claimed job's Job address rides along as a remaining
    * account, in claim order, so the program can refuse an invalidated one.
    */
-  claimFees(p: {
-    executor: PublicKey;
-    sequencer: PublicKey;
-    batchIndex: U64;
-    claims: readonly FeeClaim[];
-    withJobs: boolean;
-  }) {
+  claimFees(p: { executor: PublicKey; batchIndex: U64; claims: readonly FeeClaim[]; withJobs: boolean }) {
     if (p.claims.length === 0) throw new OptinferError('INVALID_INPUT', 'claim_fees: no claims');
     for (const c of p.claims) {
       if (c.record.length !== RECORD_BYTES || c.signature.length !== SIGNATURE_BYTES) {
@@ -427,15 +433,13 @@ export class InstructionBuilder {
           job_index: c.jobIndex,
           record: [...c.record],
           signature: [...c.signature],
-          siblings: sibs(c.siblings),
+          siblings: batchSibs(c.siblings, c.siblingFees),
         })),
       },
       {
         executor: p.executor,
-        config: this.pdas.config(),
         batch,
         executor_operator: this.pdas.operator(p.executor),
-        sequencer_operator: this.pdas.operator(p.sequencer),
       },
       remaining,
     );
@@ -445,7 +449,7 @@ export class InstructionBuilder {
   }
   /**
    * Opens a dispute on job `jobIndex` of batch `batchIndex`: the 168-byte record, the executor's
-   * signature over it and the Merkle siblings (leaf row upwards). The model and the executor are
+   * signature over it and the batch tree siblings (leaf row upwards, each with its fee sum). The model and the executor are
    * read from the record. The program requires `resultSignatureCheck` right before it in the
    * transaction: send both with `openDisputeIxs`.
    */
@@ -470,7 +474,7 @@ export class InstructionBuilder {
         job_index: p.jobIndex,
         record: [...p.record],
         signature: [...p.signature],
-        siblings: sibs(p.siblings),
+        siblings: batchSibs(p.siblings, p.siblingFees),
       },
       {
         challenger: p.challenger,
@@ -679,15 +683,18 @@ export interface OpenDisputeParams {
   record: Uint8Array;
   /** The executor's Ed25519 signature over the record's result digest (state/job.ts signResult). */
   signature: Uint8Array;
+  /** Batch tree siblings (state/fee-tree.ts), leaf row upwards, and the fee sum under each. */
   siblings: readonly Uint8Array[];
+  siblingFees: readonly bigint[];
 }
 
-/** One job whose fee claim_fees pays: its committed record, the executor's signature and the Merkle siblings. */
+/** One job whose fee claim_fees pays: its committed record, the executor's signature and the batch tree siblings. */
 export interface FeeClaim {
   jobIndex: number;
   record: Uint8Array;
   signature: Uint8Array;
   siblings: readonly Uint8Array[];
+  siblingFees: readonly bigint[];
 }
 
 /** What resolving a dispute needs besides the dispute itself (from the Dispute account). */

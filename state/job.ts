@@ -5,7 +5,8 @@ import { PublicKey } from '@solana/web3.js';
 import sodium from 'sodium-native';
 import { Tag, fromHex, hashHex, taggedHash, toHex } from './hash.ts';
 import { u64 } from './le.ts';
-import { MerkleTree, leafHash, rootFromProof, type MerkleProof } from './merkle.ts';
+import { FeeTree, feeRootFromProof, MAX_FEE_SUM } from './fee-tree.ts';
+import { leafHash } from './merkle.ts';
 import type { BatchIndex, ExecutorId, Hash32, JobId, ModelId } from './types.ts';
 import { OptinferError } from './errors.ts';
 
@@ -185,24 +186,51 @@ export interface InclusionProof {
   record: string;
   /** The executor's signature over the record (hex); the leaf is H(0x00 || record || signature). */
   signature: string;
+  /** Batch tree siblings (state/fee-tree.ts), leaf row upwards. */
   siblings: Hash32[];
+  /** The fee sum under each sibling, decimal lamports. */
+  siblingFees: string[];
+  /** The batch tree's fee sum (what the sequencer escrowed), decimal lamports. */
+  feeSum: string;
+}
+
+/** The proof's sibling fee sums as u64 lamports; an INVALID_PROOF error naming the bad one. */
+export function siblingFeesOf(p: Pick<InclusionProof, 'siblingFees'>): bigint[] {
+  if (!Array.isArray(p.siblingFees))
+    throw new OptinferError(
+      'INVALID_PROOF',
+      'inclusion proof: expected siblingFees, an array of decimal lamports',
+    );
+  return p.siblingFees.map((f, i) => {
+    if (typeof f !== 'string' || !/^(0|[1-9][0-9]{0,19})$/.test(f) || BigInt(f) > MAX_FEE_SUM)
+      throw new OptinferError(
+        'INVALID_PROOF',
+        `inclusion proof siblingFees[${i}]: expected decimal lamports below 2^64, got ${JSON.stringify(f)}`,
+      );
+    return BigInt(f);
+  });
 }
 
 export class Batch {
   readonly index: BatchIndex;
   readonly records: JobRecord[];
-  readonly tree: MerkleTree;
+  readonly tree: FeeTree;
 
   constructor(index: BatchIndex, records: JobRecord[]) {
     if (records.length === 0)
       throw new OptinferError('INVALID_INPUT', 'batch: expected at least one job, got none');
     this.index = index;
     this.records = records;
-    this.tree = MerkleTree.fromLeafHashes(records.map(jobLeaf));
+    this.tree = FeeTree.fromLeaves(records.map((r) => ({ hash: jobLeaf(r), fee: r.fee })));
   }
 
   get root(): Hash32 {
     return hashHex(this.tree.root);
+  }
+
+  /** The sum of the records' fees: what commit_batch escrows (`fee_total`). */
+  get feeSum(): bigint {
+    return this.tree.feeSum;
   }
 
   proof(position: number): InclusionProof {
@@ -215,19 +243,35 @@ export class Batch {
       record: toHex(encodeJobRecord(this.records[position])),
       signature: this.records[position].signature,
       siblings: p.siblings.map((s) => hashHex(s)),
+      siblingFees: p.siblingFees.map((f) => f.toString()),
+      feeSum: this.tree.feeSum.toString(),
     };
   }
 }
 
 export function batchRoot(records: JobRecord[]): Hash32 {
-  return hashHex(MerkleTree.fromLeafHashes(records.map(jobLeaf)).root);
+  return new Batch(0 as BatchIndex, records).root;
 }
 
-/** Checks an inclusion proof from the API: the record is at `index` of the batch with that root. */
+/**
+ * Checks an inclusion proof from the API: the record is at `index` of the batch with that root, and the
+ * tree's fee sum is the proof's `feeSum`.
+ */
 export function verifyInclusion(p: InclusionProof): boolean {
-  const proof: MerkleProof = { index: p.index, siblings: p.siblings.map((s) => fromHex(s, 32)) };
   if (typeof p.signature !== 'string' || !/^[0-9a-f]{128}$/.test(p.signature)) return false;
-  const body = Buffer.concat([fromHex(p.record, JOB_RECORD_BYTES), Buffer.from(p.signature, 'hex')]);
-  const r = rootFromProof(leafHash(body), proof, p.jobCount);
-  return r !== null && toHex(r) === p.batchRoot;
+  let fees: bigint[];
+  try {
+    fees = siblingFeesOf(p);
+  } catch {
+    return false;
+  }
+  const record = fromHex(p.record, JOB_RECORD_BYTES);
+  const body = Buffer.concat([record, Buffer.from(p.signature, 'hex')]);
+  const fee = Buffer.from(record).readBigUInt64LE(160);
+  const r = feeRootFromProof(
+    { hash: leafHash(body), fee },
+    { index: p.index, siblings: p.siblings.map((s) => fromHex(s, 32)), siblingFees: fees },
+    p.jobCount,
+  );
+  return r !== null && toHex(r.root) === p.batchRoot && r.feeSum.toString() === p.feeSum;
 }

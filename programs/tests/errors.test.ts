@@ -76,11 +76,16 @@ test('forged proofs are rejected', async () => {
 test('opening a dispute with a forged job proof fails with InvalidProof, a replayed open fails', async () => {
   const { world, m, e, c } = await disputable();
   const b = await world.commitBatch(0, e, world.outputDigest(world.trace(run(m))));
-  const sib = P.proof(b.levels, 1).map((s) => Buffer.from(s));
-  sib[0][3] ^= 1;
+  const sib = P.batchProof(b.levels, 1);
+  sib.siblings = sib.siblings.map((s) => Buffer.from(s));
+  sib.siblings[0][3] ^= 1;
   assert.equal((await world.openDispute(c, b, 1, sib)).res.error, 'InvalidProof');
+  // A sibling's fee sum other than the committed one does not open the root either.
+  const fees = P.batchProof(b.levels, 1);
+  fees.siblingFees[0] += 1n;
+  assert.equal((await world.openDispute(c, b, 1, fees)).res.error, 'InvalidProof');
   assert.equal(
-    (await world.openDispute(c, b, 7, P.proof(b.levels, 1), b.records[1], b.signatures[1])).res.error,
+    (await world.openDispute(c, b, 7, P.batchProof(b.levels, 1), b.records[1], b.signatures[1])).res.error,
     'JobIndexOutOfRange',
   );
   // Self-challenge: the executor's and challenger's operator accounts coincide, which Anchor

@@ -45,13 +45,13 @@ async function commitRecords(
     }),
   );
   const signatures = records.map((r, j) => P.signRecord(r, executors[j].secretKey));
-  const levels = P.tree(records.map((r, j) => P.signedLeaf(r, signatures[j])));
+  const levels = P.recordTree(records, signatures);
   const feeTotal = opts.feeTotal ?? fees.reduce((s, f) => s + f, 0n);
   const res = world.must(
     await attempt(
       world.client.commitBatch(world.sequencer, {
         index,
-        root: P.rootOf(levels),
+        root: P.batchRoot(levels),
         jobCount: records.length,
         feeTotal,
       }),
@@ -67,7 +67,7 @@ const claimsOf = (b: CommittedBatch, jobs: number[]): FeeClaim[] =>
     jobIndex: j,
     record: b.records[j],
     signature: b.signatures[j],
-    siblings: P.proof(b.levels, j),
+    ...P.batchProof(b.levels, j),
   }));
 
 const claim = (world: World, by: Keypair, b: CommittedBatch, jobs: number[]): Promise<TxResult> =>
@@ -161,7 +161,6 @@ test('invalidated job: its fee is refused to its executor and goes back to the s
   // Leaving the Job account out (or naming another job's) does not get around it.
   const bare = world.client.ix.claimFees({
     executor: ghost.publicKey,
-    sequencer: world.sequencer.publicKey,
     batchIndex: 0,
     claims: claimsOf(b, [1]),
     withJobs: false,
@@ -169,7 +168,6 @@ test('invalidated job: its fee is refused to its executor and goes back to the s
   assert.equal((await world.sendRaw([bare], [ghost])).error, 'ClaimJobAccounts');
   const wrong = world.client.ix.claimFees({
     executor: ghost.publicKey,
-    sequencer: world.sequencer.publicKey,
     batchIndex: 0,
     claims: claimsOf(b, [1]),
     withJobs: true,
@@ -201,14 +199,14 @@ test("claim theft: a key that is not the record's executor is refused, with the 
   thief.publicKey.toBuffer().copy(forged, 128);
   const res = await attempt(
     world.client.claimFees(thief, 0, [
-      { jobIndex: 0, record: forged, signature: b.signatures[0], siblings: P.proof(b.levels, 0) },
+      { jobIndex: 0, record: forged, signature: b.signatures[0], ...P.batchProof(b.levels, 0) },
     ]),
   );
   assert.equal(res.error, 'InvalidProof');
   // Another job's proof for this index does not open it either.
   const swapped = await attempt(
     world.client.claimFees(e, 0, [
-      { jobIndex: 2, record: b.records[0], signature: b.signatures[0], siblings: P.proof(b.levels, 0) },
+      { jobIndex: 2, record: b.records[0], signature: b.signatures[0], ...P.batchProof(b.levels, 0) },
     ]),
   );
   assert.equal(swapped.error, 'InvalidProof');
@@ -231,57 +229,53 @@ test('early claim: claim_fees before finalization is refused, in the window and 
   assert.equal(world.unaccountedLamports(), 0n);
 });
 
-test("short escrow: a sequencer escrowing less than its records' fees pays the rest from its bond", async () => {
+test('short escrow: a batch tree summing past the escrow pays no executor (EscrowShort, nothing marked claimed); proven inside the window, the job is invalidated and the sequencer slashed, a bounty to the prover', async () => {
   const { world, e } = await setup();
+  const prover = await world.operator(SOL);
   const b = await commitRecords(world, 0, [e, e, e], { fees: [FEE, 5n * FEE, FEE], feeTotal: FEE });
-  // Above the one fault slash the bond must keep (commit_batch's top-up bonds exactly that).
-  world.must(await world.bond(world.sequencer, 1_000_000n), 'the sequencer bonds above one fault slash');
-  const seqOpBefore = await world.operatorOf(world.sequencer.publicKey);
-  const seqOpLamports = world.balance(world.client.pdas.operator(world.sequencer.publicKey));
+  const seqBefore = await world.operatorOf(world.sequencer.publicKey);
+  const proverBefore = world.balance(prover.publicKey);
+  const r = world.must(
+    await world.proveFault(prover, b, 1, 'shortEscrow'),
+    'prove_record_fault (short escrow)',
+  );
+  const ev = r.events.find((x) => x.name === 'RecordFaultProven')?.data as { bounty?: bigint } | undefined;
+  const jobRent = world.balance(world.client.pdas.job(b.address, 1));
+  assert.equal((await world.client.fetchJob(b.address, 1))?.invalidated, 1, 'the job is invalidated');
+  const seq = await world.operatorOf(world.sequencer.publicKey);
+  assert.equal(seq.bonded, seqBefore.bonded - PARAMS.minExecutorBond, 'one fault slash');
+  assert.ok((ev?.bounty ?? 0n) > 5n * FEE, 'the bounty is more than the fees the batch left unpaid');
+  assert.equal(
+    world.balance(prover.publicKey) - proverBefore,
+    ev!.bounty! - jobRent - 5000n,
+    'the prover is paid it',
+  );
+  // Another job of the batch, proven the same way, is invalidated too.
+  world.must(await world.proveFault(prover, b, 0, 'shortEscrow'), 'prove_record_fault on job 0');
+
   await finalize(world, 0);
   const before = world.balance(e.publicKey);
-  const r = world.must(await claim(world, e, b, [0, 1]), 'claim jobs 0 and 1');
-  assert.equal(gained(world, e.publicKey, before), 6n * FEE, 'executor paid in full');
-  const ev = r.events.find((x) => x.name === 'FeesClaimed');
-  assert.equal((ev?.data as { fromBond?: bigint } | undefined)?.fromBond, 5n * FEE);
-  world.must(await claim(world, e, b, [2]), 'claim job 2 (the escrow is spent: all from the bond)');
-  const seqOp = await world.operatorOf(world.sequencer.publicKey);
-  assert.equal(seqOp.bonded, seqOpBefore.bonded - 6n * FEE, 'the shortfall came out of the bond');
-  assert.equal(seqOp.slashed, seqOpBefore.slashed + 6n * FEE);
-  assert.equal(
-    world.balance(world.client.pdas.operator(world.sequencer.publicKey)),
-    seqOpLamports - 6n * FEE,
-  );
-  assert.equal((await world.operatorOf(e.publicKey)).feesEarned, 7n * FEE);
-  assert.equal(world.balance(b.address), BATCH3_RENT, 'escrow spent');
+  const refused = await claim(world, e, b, [2]);
+  assert.equal(refused.error, 'EscrowShort', 'no claim on a short batch');
+  assert.equal(world.balance(e.publicKey), before - 5000n, 'nothing paid but the transaction fee');
+  assert.equal(feeClaimed((await world.sender.getAccountData(b.address))!, 2), false, 'the bit stays unset');
+  assert.equal(world.balance(b.address), BATCH3_RENT + FEE, 'the escrow is whole');
   assert.equal(world.unaccountedLamports(), 0n);
 });
 
-test('short escrow, reserve: a claim never takes the one fault slash the sequencer bond must keep', async () => {
+test("short escrow, none: a batch escrowing its tree's whole fee sum is no fault (NoRecordFault), and one escrowing more pays every claim", async () => {
   const { world, e } = await setup();
-  // The sequencer escrows nothing and bonds exactly one fault slash (the commit helper's top-up).
-  const b = await commitRecords(world, 0, [e, e, e], { fees: [FEE, FEE, FEE], feeTotal: 0n });
-  const seqBefore = await world.operatorOf(world.sequencer.publicKey);
-  assert.equal(seqBefore.bonded - seqBefore.locked - seqBefore.unbonding, PARAMS.minExecutorBond);
-  await finalize(world, 0);
+  const prover = await world.operator(SOL);
+  const b = await commitRecords(world, 0, [e, e, e]);
+  assert.equal((await world.proveFault(prover, b, 0, 'shortEscrow')).error, 'NoRecordFault');
+  const over = await commitRecords(world, 1, [e, e, e], { feeTotal: 4n * FEE });
+  assert.equal((await world.proveFault(prover, over, 0, 'shortEscrow')).error, 'NoRecordFault');
+  await finalize(world, 1);
   const before = world.balance(e.publicKey);
-  const r = world.must(await claim(world, e, b, [0]), 'claim job 0');
-  const ev = r.events.find((x) => x.name === 'FeesClaimed');
-  assert.equal(
-    (ev?.data as { fromBond?: bigint } | undefined)?.fromBond,
-    0n,
-    'nothing from the reserved slash',
-  );
-  assert.equal(
-    gained(world, e.publicKey, before),
-    0n,
-    'the fee is unpaid (logged), not taken from the reserve',
-  );
-  assert.equal(
-    (await world.operatorOf(world.sequencer.publicKey)).bonded,
-    seqBefore.bonded,
-    'the slash stays bonded',
-  );
+  world.must(await claim(world, e, over, [0, 1]), 'claim jobs 0 and 1');
+  world.must(await claim(world, e, over, [2]), 'claim job 2');
+  assert.equal(world.balance(e.publicKey) - before + 10000n, 3n * FEE, 'paid in full');
+  assert.equal(world.balance(over.address), BATCH3_RENT + FEE, 'the extra escrow waits for close_batch');
   assert.equal(world.unaccountedLamports(), 0n);
 });
 
@@ -301,7 +295,6 @@ test('late claim: after close_batch the batch pays nothing (executors claim with
   );
   const ix = world.client.ix.claimFees({
     executor: e.publicKey,
-    sequencer: world.sequencer.publicKey,
     batchIndex: 0,
     claims: claimsOf(b, [1]),
     withJobs: false,
@@ -327,7 +320,7 @@ test('claims per transaction: how many jobs one claim_fees fits in 1232 bytes, b
   const { world, e } = await setup();
   const rows: Record<string, string | number>[] = [];
   let index = 0;
-  for (const jobs of [8, 64, 1024, 8192]) {
+  for (const jobs of [8, 64, 512, 1024]) {
     const b = await commitRecords(
       world,
       index,
@@ -340,7 +333,6 @@ test('claims per transaction: how many jobs one claim_fees fits in 1232 bytes, b
         try {
           const ix = world.client.ix.claimFees({
             executor: e.publicKey,
-            sequencer: world.sequencer.publicKey,
             batchIndex: index,
             claims: claimsOf(b, [...Array(k).keys()]),
             withJobs,
@@ -392,12 +384,14 @@ test("auto-claim: the executor role claims its finalized jobs, skips claimed, in
       id,
       {
         batchIndex: 0 as never,
-        batchRoot: P.rootOf(b.levels).toString('hex') as never,
+        batchRoot: P.batchRoot(b.levels).toString('hex') as never,
         jobCount: b.records.length,
         index: j,
         record: b.records[j].toString('hex'),
         signature: b.signatures[j].toString('hex'),
-        siblings: P.proof(b.levels, j).map((x) => x.toString('hex') as never),
+        siblings: P.batchProof(b.levels, j).siblings.map((x) => x.toString('hex') as never),
+        siblingFees: P.batchProof(b.levels, j).siblingFees.map(String),
+        feeSum: P.batchFees(b.levels).toString(),
       },
     ]),
   );

@@ -59,7 +59,7 @@ const openArgs = (s: Scene, b: CommittedBatch, job = 1) => ({
   jobIndex: job,
   record: b.records[job],
   signature: b.signatures[job],
-  siblings: P.proof(b.levels, job),
+  ...P.batchProof(b.levels, job),
 });
 const openIx = (s: Scene, b: CommittedBatch) => s.world.client.ix.openDispute(openArgs(s, b));
 
@@ -161,20 +161,27 @@ test('open_dispute on the last job of the deepest batch (MAX_BATCH_JOBS) fits 12
     fee: 1000n,
   });
   const signature = P.signRecord(record, s.victim.secretKey);
-  const leaves = Array.from({ length: n }, (_, i) => P.sha(Buffer.from(`leaf ${i}`)));
-  leaves[n - 1] = P.signedLeaf(record, signature);
-  const levels = P.tree(leaves);
+  const leaves = Array.from({ length: n }, (_, i) => ({ hash: P.sha(Buffer.from(`leaf ${i}`)), fee: 1000n }));
+  leaves[n - 1] = { hash: P.signedLeaf(record, signature), fee: 1000n };
+  const levels = P.batchTree(leaves);
   const { client, sequencer } = s.world;
   const big = await attempt(
-    client.commitBatch(sequencer, { index: 0, root: P.rootOf(levels), jobCount: n + 1 }),
+    client.commitBatch(sequencer, { index: 0, root: P.batchRoot(levels), jobCount: n + 1 }),
   );
   assert.equal(big.error, 'BatchTooLarge');
   s.world.must(
-    await attempt(client.commitBatch(sequencer, { index: 0, root: P.rootOf(levels), jobCount: n })),
+    await attempt(
+      client.commitBatch(sequencer, {
+        index: 0,
+        root: P.batchRoot(levels),
+        jobCount: n,
+        feeTotal: P.batchFees(levels),
+      }),
+    ),
     'commit_batch',
   );
-  const siblings = P.proof(levels, n - 1);
-  assert.equal(siblings.length, Math.log2(n));
+  const proof = P.batchProof(levels, n - 1);
+  assert.equal(proof.siblings.length, Math.log2(n));
   const res = await s.world.sendRaw(
     client.ix.openDisputeIxs({
       challenger: s.accomplice.publicKey,
@@ -182,7 +189,7 @@ test('open_dispute on the last job of the deepest batch (MAX_BATCH_JOBS) fits 12
       jobIndex: n - 1,
       record,
       signature,
-      siblings,
+      ...proof,
     }),
     [s.accomplice],
   );

@@ -37,9 +37,16 @@ async function commitRecords(
   const signatures = records.map((r, j) =>
     P.signRecord(r, (badJobs.includes(j) ? executor : honest).secretKey),
   );
-  const levels = P.tree(records.map((r, j) => P.signedLeaf(r, signatures[j])));
+  const levels = P.recordTree(records, signatures);
   const res = world.must(
-    await attempt(world.client.commitBatch(world.sequencer, { index, root: P.rootOf(levels), jobCount: 3 })),
+    await attempt(
+      world.client.commitBatch(world.sequencer, {
+        index,
+        root: P.batchRoot(levels),
+        jobCount: 3,
+        feeTotal: P.batchFees(levels),
+      }),
+    ),
     'commit_batch',
   );
   return { index, address: world.client.pdas.batch(index), records, signatures, levels, res };

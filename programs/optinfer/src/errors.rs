@@ -165,6 +165,10 @@ pub enum OptinferError {
     NotRecordExecutor,
     #[msg("This job's fee was already claimed")]
     FeeAlreadyClaimed,
+    #[msg(
+        "The batch tree's fees sum past the batch's escrow (fee_total): the sequencer under-escrowed, which prove_record_fault (kind 2) proves"
+    )]
+    EscrowShort,
 }
 
 impl From<ReadError> for OptinferError {

@@ -169,8 +169,6 @@ pub struct FeesClaimed {
     pub executor: Address,
     /// Jobs paid by this claim.
     pub jobs: u32,
-    /// Their record fees, all paid to the executor.
+    /// Their record fees, all paid to the executor from the batch's escrow.
     pub amount: u64,
-    /// Part of `amount` taken from the sequencer's bond because the escrow was short of the records' fees.
-    pub from_bond: u64,
 }

@@ -15,7 +15,7 @@ pub mod pure;
 pub mod state;
 
 use instructions::*;
-use state::ConfigParams;
+use state::{BatchSibling, ConfigParams};
 
 declare_id!("GjvfTiKdZ3ok4BNNrBKst25dVdfmXaEarnwtbpMqsEEk");
 
@@ -96,7 +96,7 @@ pub mod optinfer {
         job_index: u32,
         record: [u8; 168],
         signature: [u8; 64],
-        siblings: Vec<[u8; 32]>,
+        siblings: Vec<BatchSibling>,
     ) -> Result<()> {
         instructions::open_dispute::open_dispute(ctx, job_index, record, signature, siblings)
     }
@@ -227,7 +227,7 @@ pub mod optinfer {
         kind: u8,
         record: [u8; 168],
         signature: [u8; 64],
-        siblings: Vec<[u8; 32]>,
+        siblings: Vec<BatchSibling>,
     ) -> Result<()> {
         instructions::prove_record_fault::prove_record_fault(ctx, job_index, kind, record, signature, siblings)
     }

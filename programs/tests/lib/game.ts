@@ -74,14 +74,14 @@ class RecordingSender extends LiteSvmSender {
   }
 }
 
-/** A committed batch: its index and address, its job records and their Merkle levels. */
+/** A committed batch: its index and address, its job records and their batch tree levels. */
 export interface CommittedBatch {
   index: number;
   address: PublicKey;
   records: Buffer[];
   /** Each record's signature (the executor's unless the batch was committed with a forger). */
   signatures: Buffer[];
-  levels: Buffer[][];
+  levels: P.BatchNode[][];
   res: TxResult;
 }
 
@@ -167,7 +167,7 @@ export class World extends LocalWorld {
         kind,
         record: b.records[job],
         signature: b.signatures[job],
-        siblings: P.proof(b.levels, job),
+        ...P.batchProof(b.levels, job),
       }),
     );
   }
@@ -195,10 +195,15 @@ export class World extends LocalWorld {
       );
     }
     const signatures = records.map(sign);
-    const levels = P.tree(records.map((r, j) => P.signedLeaf(r, signatures[j])));
+    const levels = P.recordTree(records, signatures);
     const res = this.must(
       await attempt(
-        this.client.commitBatch(this.sequencer, { index, root: P.rootOf(levels), jobCount: jobs, feeTotal }),
+        this.client.commitBatch(this.sequencer, {
+          index,
+          root: P.batchRoot(levels),
+          jobCount: jobs,
+          feeTotal,
+        }),
       ),
       'commit_batch',
     );
@@ -210,13 +215,13 @@ export class World extends LocalWorld {
     challenger: Keypair,
     b: CommittedBatch,
     job: number,
-    siblings: Buffer[] = P.proof(b.levels, job),
+    proof: { siblings: Buffer[]; siblingFees: bigint[] } = P.batchProof(b.levels, job),
     record: Buffer = b.records[job],
     signature: Buffer = b.signatures[job],
   ): Promise<{ dispute: PublicKey; res: TxResult }> {
     const res = await attempt(
       this.client
-        .openDispute(challenger, { batchIndex: b.index, jobIndex: job, record, signature, siblings })
+        .openDispute(challenger, { batchIndex: b.index, jobIndex: job, record, signature, ...proof })
         .then((o) => o.result),
     );
     return { dispute: this.client.pdas.dispute(b.address, job, challenger.publicKey), res };

@@ -40,6 +40,58 @@ export function proof(levels: Buffer[][], index: number): Buffer[] {
   return sib;
 }
 
+/** A batch tree node (PROTOCOL.md "Batch tree"): its hash and the sum of its leaves' record fees. */
+export interface BatchNode {
+  hash: Buffer;
+  fee: bigint;
+}
+const le64 = (v: bigint) => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(v);
+  return b;
+};
+/** H(0x09 || left || left fees || right || right fees). */
+export const feeNodeHash = (l: BatchNode, r: BatchNode) =>
+  sha(Buffer.from([9]), l.hash, le64(l.fee), r.hash, le64(r.fee));
+/** Levels of the padded batch tree over (signed leaf, record fee); padding is (ZERO, 0). */
+export function batchTree(leaves: BatchNode[]): BatchNode[][] {
+  const row = leaves.slice();
+  const p = 2 ** depth(leaves.length);
+  while (row.length < p) row.push({ hash: ZERO, fee: 0n });
+  const levels = [row];
+  let cur = row;
+  while (cur.length > 1) {
+    const next: BatchNode[] = [];
+    for (let i = 0; i < cur.length; i += 2)
+      next.push({ hash: feeNodeHash(cur[i], cur[i + 1]), fee: cur[i].fee + cur[i + 1].fee });
+    levels.push(next);
+    cur = next;
+  }
+  return levels;
+}
+export const batchRoot = (levels: BatchNode[][]) => levels[levels.length - 1][0].hash;
+/** The batch tree's fee sum: what an honest sequencer escrows. */
+export const batchFees = (levels: BatchNode[][]) => levels[levels.length - 1][0].fee;
+/** The siblings of leaf `index` and the fee sum under each, leaf row upwards. */
+export function batchProof(
+  levels: BatchNode[][],
+  index: number,
+): { siblings: Buffer[]; siblingFees: bigint[] } {
+  const siblings: Buffer[] = [];
+  const siblingFees: bigint[] = [];
+  for (let k = 0; k < levels.length - 1; k++) {
+    const s = levels[k][(index >> k) ^ 1];
+    siblings.push(s.hash);
+    siblingFees.push(s.fee);
+  }
+  return { siblings, siblingFees };
+}
+/** The record's fee (bytes 160..168, u64 LE). */
+export const recordFee = (record: Buffer) => record.readBigUInt64LE(160);
+/** The batch tree of signed records. */
+export const recordTree = (records: Buffer[], signatures: Buffer[]) =>
+  batchTree(records.map((r, j) => ({ hash: signedLeaf(r, signatures[j]), fee: recordFee(r) })));
+
 export const DT = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6 } as const;
 export const dtypeSize = (dt: number) => ({ 1: 4, 2: 1, 3: 1, 6: 4, 7: 8, 9: 1 })[dt] as number;
 

@@ -1,24 +1,22 @@
 //! Executor: after its batch is finalized (and before close_batch), claims the fees of its valid jobs,
-//! each proven by its record, signature and Merkle siblings; paid from the batch's escrow, and from the
-//! sequencer's bond once the escrow is short of what the signed records say.
+//! each proven by its record, signature and batch tree siblings; paid from the batch's escrow, which
+//! covers every claim because the opening shows the tree's fee sum is at most the escrow.
 use alloc::vec::Vec;
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::FeesClaimed;
-use crate::game::free_bond;
-use crate::instructions::open_dispute::{signed_leaf, RECORD_BYTES, SIGNATURE_BYTES};
-use crate::pure::merkle;
+use crate::instructions::open_dispute::{record_fee, signed_leaf, RECORD_BYTES, SIGNATURE_BYTES};
 use crate::state::*;
 
 /// One job whose fee is claimed: the record committed at `job_index`, its executor's signature and the
-/// Merkle siblings of their leaf (as open_dispute takes them).
+/// batch tree siblings of their leaf (as open_dispute takes them).
 #[derive(Clone, AnchorSerialize, AnchorDeserialize, IdlType)]
 pub struct FeeClaim {
     pub job_index: u32,
     pub record: [u8; RECORD_BYTES],
     pub signature: [u8; SIGNATURE_BYTES],
-    pub siblings: Vec<[u8; 32]>,
+    pub siblings: Vec<BatchSibling>,
 }
 
 /// When the batch holds invalidated jobs (`Batch.invalidated > 0`), the remaining accounts are each
@@ -30,19 +28,12 @@ pub struct ClaimFees {
     /// The records' executor: it signs and is paid.
     #[account(mut)]
     pub executor: Signer,
-    #[account(seeds = [seeds::CONFIG], bump = config.bump)]
-    pub config: Account<Config>,
     #[account(mut, seeds = [seeds::BATCH, &batch.index.get().to_le_bytes()], bump = batch.bump)]
     pub batch: Account<Batch>,
     /// The executor's Operator address: its `fees_earned` counts the claim. It may hold no account
     /// (an executor that withdrew and closed it is still paid).
     #[account(mut, seeds = [seeds::OPERATOR, executor.address().as_ref()], bump)]
     pub executor_operator: UncheckedAccount,
-    /// The Operator address of the sequencer that committed the batch (its payer): pays what the escrow
-    /// lacks from its bond. The same address as executor_operator when the sequencer claims its own
-    /// records (then nothing is taken from the bond: its shortfall is its own money).
-    #[account(mut, unsafe(dup), seeds = [seeds::OPERATOR, batch.payer.as_ref()], bump)]
-    pub sequencer_operator: UncheckedAccount,
 }
 
 /// Whether the program holds an account of its own at `view`.
@@ -75,7 +66,7 @@ pub fn claim_fees(ctx: &mut Context<ClaimFees>, claims: Vec<FeeClaim>) -> Result
         return Err(OptinferError::BatchNotFinalized.into());
     }
     let batch_key = *b.address();
-    let (root, count) = (b.root, b.job_count.get());
+    let (root, count, fee_total) = (b.root, b.job_count.get(), b.fee_total.get());
     let mut bv = *b.account();
     // SAFETY: the bitmap lies past the Batch fields (CLAIM_BITS_OFFSET), which no reference here aliases.
     let data = unsafe { bv.borrow_unchecked_mut() };
@@ -94,9 +85,16 @@ pub fn claim_fees(ctx: &mut Context<ClaimFees>, claims: Vec<FeeClaim>) -> Result
             return Err(OptinferError::NotRecordExecutor.into());
         }
         let leaf = signed_leaf(&c.record, &c.signature);
-        if !merkle::verify(&root, &leaf, j as u64, count as u64, &c.siblings) {
+        let fee = record_fee(&c.record);
+        let Some(sum) = open_batch_tree(&root, &leaf, fee, j as u64, count as u64, &c.siblings) else {
             msg!("job {}: record, signature or siblings do not open the batch root", j);
             return Err(OptinferError::InvalidProof.into());
+        };
+        // The fees of distinct leaves add up to at most the tree's sum: with the sum within the escrow,
+        // every executor of the batch is paid in full whatever the order of claims.
+        if sum > fee_total {
+            msg!("the batch tree's fees sum to {}, the escrow holds {}", sum, fee_total);
+            return Err(OptinferError::EscrowShort.into());
         }
         let (byte, bit) = ((j / 8) as usize, 1u8 << (j % 8));
         if bits[byte] & bit != 0 {
@@ -115,64 +113,36 @@ pub fn claim_fees(ctx: &mut Context<ClaimFees>, claims: Vec<FeeClaim>) -> Result
                 return Err(OptinferError::JobInvalidated.into());
             }
         }
-        let fee = u64::from_le_bytes(c.record[160..168].try_into().unwrap());
         amount = amount.checked_add(fee).ok_or(OptinferError::Overflow)?;
     }
 
-    // The escrow pays first; past it, the sequencer's free bond above one fault slash, since it
-    // committed records whose fees it did not escrow.
     let b = &mut a.batch;
-    let escrow_left = b.fee_total.get().saturating_sub(b.fees_claimed.get());
-    let from_escrow = core::cmp::min(amount, escrow_left);
-    let shortfall = amount - from_escrow;
-    b.fees_claimed = b
+    let claimed = b
         .fees_claimed
         .get()
         .checked_add(amount)
-        .ok_or(OptinferError::Overflow)?
-        .into();
+        .ok_or(OptinferError::Overflow)?;
+    if claimed > fee_total {
+        // Unreachable while the fee sum bounds the claims; kept so no claim ever reaches the rent.
+        return Err(OptinferError::EscrowShort.into());
+    }
+    b.fees_claimed = claimed.into();
     let batch_index = b.index.get();
-    let sequencer = b.payer;
-    let mut from_bond = 0u64;
-    let mut sv = *a.sequencer_operator.account();
-    if shortfall > 0 && sequencer != executor && exists(&sv) {
-        // SAFETY: the only other Operator of the instruction (executor_operator) is another address
-        // (sequencer != executor) and is not loaded yet.
-        let mut so = unsafe { Account::<Operator>::load_mut(sv)? };
-        // Only the free bond above one fault slash: a claim (perhaps its own sybil's, in the very
-        // transaction that commits a faulty batch) must not empty the bond that answers for the
-        // records of its open batches, nor its stakes locked in games, nor its unbonding part.
-        let reserve = a.config.min_executor_bond.get();
-        from_bond = core::cmp::min(shortfall, free_bond(&so).saturating_sub(reserve));
-        so.bonded = (so.bonded.get() - from_bond).into();
-        so.slashed = so.slashed.get().saturating_add(from_bond).into();
-    }
-    if from_bond < shortfall {
-        msg!(
-            "escrow short by {}, the sequencer's bond paid {}: {} unpaid",
-            shortfall,
-            from_bond,
-            shortfall - from_bond
-        );
-    }
-    let paid = from_escrow + from_bond;
     let mut bv = *a.batch.account();
-    bv.set_lamports(bv.lamports().checked_sub(from_escrow).ok_or(OptinferError::Overflow)?);
-    sv.set_lamports(sv.lamports().checked_sub(from_bond).ok_or(OptinferError::Overflow)?);
+    bv.set_lamports(bv.lamports().checked_sub(amount).ok_or(OptinferError::Overflow)?);
     let mut ev = *a.executor.account();
-    ev.set_lamports(ev.lamports().checked_add(paid).ok_or(OptinferError::Overflow)?);
+    ev.set_lamports(ev.lamports().checked_add(amount).ok_or(OptinferError::Overflow)?);
     let eo = *a.executor_operator.account();
     if exists(&eo) {
-        // SAFETY: the sequencer's Operator load above was dropped.
+        // SAFETY: the only Operator account of the instruction, loaded once.
         let mut op = unsafe { Account::<Operator>::load_mut(eo)? };
-        op.fees_earned = op.fees_earned.get().saturating_add(paid).into();
+        op.fees_earned = op.fees_earned.get().saturating_add(amount).into();
     }
     emit!(FeesClaimed {
         batch_index,
         executor,
         jobs: claims.len() as u32,
-        amount: paid,
-        from_bond
+        amount
     });
     Ok(())
 }

@@ -10,9 +10,10 @@ use crate::events::BatchCommitted;
 use crate::game::{free_bond, running_slot, transfer_in};
 use crate::state::{batch_space, seeds, Batch, Config, Operator};
 
-/// The most jobs a batch may hold: open_dispute on its deepest job (13 siblings, the record, the
-/// signature, the Job account and the Ed25519 instruction) still fits 1232 bytes (docs/PROGRAM.md "Transaction sizes").
-pub const MAX_BATCH_JOBS: u32 = 1 << 13;
+/// The most jobs a batch may hold: open_dispute on its deepest job (10 batch tree siblings of 40 bytes,
+/// the record, the signature, the Job account and the Ed25519 instruction) still fits 1232 bytes
+/// (docs/PROGRAM.md "Transaction sizes").
+pub const MAX_BATCH_JOBS: u32 = 1 << 10;
 
 #[derive(Accounts)]
 #[instruction(index: u64, root: [u8; 32], job_count: u32)]
@@ -32,8 +33,9 @@ pub struct CommitBatch {
     pub system_program: Program<System>,
 }
 
-/// `fee_total`: the sum of the batch's record fees, moved from the sequencer into the batch account. An
-/// escrow short of the records' fees is no gain to the sequencer: claim_fees pays the rest from its bond.
+/// `fee_total`: the sum of the batch's record fees (the batch tree's fee sum), moved from the sequencer
+/// into the batch account. An escrow short of the tree's sum pays no executor of the batch (claim_fees
+/// refuses, EscrowShort) and is a record fault (prove_record_fault kind 2) that slashes the sequencer.
 pub fn commit_batch(
     ctx: &mut Context<CommitBatch>,
     index: u64,

@@ -10,7 +10,7 @@ use crate::errors::OptinferError;
 use crate::events::DisputeOpened;
 use crate::game::{executor_locked, free_bond, running_slot, start};
 use crate::pure::hash::{hashv, Hash32, TAG_LEAF};
-use crate::pure::{merkle, trace};
+use crate::pure::trace;
 use crate::state::*;
 
 pub const RECORD_BYTES: usize = 168;
@@ -44,14 +44,15 @@ pub fn signed_leaf(record: &[u8; RECORD_BYTES], signature: &[u8; SIGNATURE_BYTES
 
 /// Checks that `record` with `signature` is the leaf committed at `job_index` of batch `b`, and that
 /// the batch is still open to disputes and faults at game slot `now` (not finalized, in its window).
+/// Returns the batch tree's fee sum the opening shows.
 pub fn check_committed_record(
     b: &Batch,
     now: u64,
     job_index: u32,
     record: &[u8; RECORD_BYTES],
     signature: &[u8; SIGNATURE_BYTES],
-    siblings: &[[u8; 32]],
-) -> Result<()> {
+    siblings: &[BatchSibling],
+) -> Result<u64> {
     if b.finalized != 0 {
         return Err(OptinferError::AlreadyFinalized.into());
     }
@@ -62,10 +63,22 @@ pub fn check_committed_record(
         return Err(OptinferError::JobIndexOutOfRange.into());
     }
     let leaf = signed_leaf(record, signature);
-    if !merkle::verify(&b.root, &leaf, job_index as u64, b.job_count.get() as u64, siblings) {
-        return Err(OptinferError::InvalidProof.into());
-    }
-    Ok(())
+    open_batch_tree(
+        &b.root,
+        &leaf,
+        record_fee(record),
+        job_index as u64,
+        b.job_count.get() as u64,
+        siblings,
+    )
+    .ok_or_else(|| OptinferError::InvalidProof.into())
+}
+
+/// The record's fee in lamports (bytes 160..168, u64 LE).
+pub fn record_fee(record: &[u8; RECORD_BYTES]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&record[160..168]);
+    u64::from_le_bytes(b)
 }
 
 /// Checks that the instruction right before this one is the Ed25519 program verifying exactly
@@ -153,7 +166,7 @@ pub fn open_dispute(
     job_index: u32,
     record: [u8; RECORD_BYTES],
     signature: [u8; SIGNATURE_BYTES],
-    siblings: Vec<[u8; 32]>,
+    siblings: Vec<BatchSibling>,
 ) -> Result<()> {
     let a = &mut ctx.accounts;
     let cfg = &a.config;

@@ -1,6 +1,7 @@
-//! Anyone, inside a batch's window: proves that a committed job record cannot be disputed because of
-//! the sequencer (its executor has no bond, or its model is not registered); the job is invalidated
-//! and the sequencer that committed the batch is slashed one fault slash, a bounty to the prover.
+//! Anyone, inside a batch's window: proves that a committed job record cannot be disputed or paid
+//! because of the sequencer (its executor has no bond, its model is not registered, or the batch's fee
+//! escrow is short of its records' fees); the job is invalidated and the sequencer that committed the
+//! batch is slashed one fault slash, a bounty to the prover.
 // Anchor's derive binds #[instruction] arguments in generated code paths that do not all use them.
 #![allow(unused_variables)]
 use alloc::vec::Vec;
@@ -16,6 +17,9 @@ use crate::state::*;
 pub const FAULT_UNBONDED_EXECUTOR: u8 = 0;
 /// The record's model has no Model account, or its op table is not fully loaded.
 pub const FAULT_UNREGISTERED_MODEL: u8 = 1;
+/// The batch tree's fee sum, as the record's opening shows it, is more than the batch's escrow
+/// (`fee_total`): claim_fees pays none of the batch's executors (EscrowShort).
+pub const FAULT_SHORT_ESCROW: u8 = 2;
 
 #[derive(Accounts)]
 #[instruction(job_index: u32, kind: u8, record: [u8; 168])]
@@ -80,19 +84,24 @@ pub fn prove_record_fault(
     kind: u8,
     record: [u8; RECORD_BYTES],
     signature: [u8; SIGNATURE_BYTES],
-    siblings: Vec<[u8; 32]>,
+    siblings: Vec<BatchSibling>,
 ) -> Result<()> {
     let a = &mut ctx.accounts;
     let now = running_slot(&a.config)?;
     let b = &a.batch;
     // The same checks open_dispute makes: the record is the one committed at job_index, in the window.
-    check_committed_record(b, now, job_index, &record, &signature, &siblings)?;
-    if !shows_fault(
-        kind,
-        b.commit_slot.get(),
-        a.executor_operator.account(),
-        a.model.account(),
-    )? {
+    let fee_sum = check_committed_record(b, now, job_index, &record, &signature, &siblings)?;
+    let fault = if kind == FAULT_SHORT_ESCROW {
+        fee_sum > b.fee_total.get()
+    } else {
+        shows_fault(
+            kind,
+            b.commit_slot.get(),
+            a.executor_operator.account(),
+            a.model.account(),
+        )?
+    };
+    if !fault {
         return Err(OptinferError::NoRecordFault.into());
     }
 

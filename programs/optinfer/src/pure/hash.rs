@@ -8,6 +8,8 @@ pub const TAG_TENSOR: u8 = 0x02;
 pub const TAG_TRACE_SEED: u8 = 0x03;
 pub const TAG_TRACE_STEP: u8 = 0x04;
 pub const TAG_TENSOR_SET: u8 = 0x05;
+/// Batch tree nodes (merkle::fee_node_hash); 0x06..0x08 are off-chain tags (job id, profile, sample).
+pub const TAG_FEE_NODE: u8 = 0x09;
 
 /// Hashes the concatenation of `parts` without copying them into one buffer, so the syscall
 /// path costs one call whatever the number of parts.

@@ -1,5 +1,32 @@
-//! A committed batch: Merkle root over its 168-byte job records.
+//! A committed batch: the root of its batch tree (a Merkle sum tree over its signed 168-byte job records).
 use anchor_lang::prelude::*;
+
+/// One sibling of a batch tree opening (docs/PROTOCOL.md "Batch tree"): the sibling node's hash and the
+/// sum of the record fees under it.
+#[derive(Clone, Copy, AnchorSerialize, AnchorDeserialize, IdlType)]
+pub struct BatchSibling {
+    pub hash: [u8; 32],
+    pub fees: u64,
+}
+
+/// Opens the batch tree rooted at `root` over `count` leaves at `index` with `leaf` and its record's
+/// `fee`: the tree's fee sum, or None when the opening fails.
+pub fn open_batch_tree(
+    root: &[u8; 32],
+    leaf: &[u8; 32],
+    fee: u64,
+    index: u64,
+    count: u64,
+    siblings: &[BatchSibling],
+) -> Option<u64> {
+    let (r, sum) =
+        crate::pure::merkle::fee_root_from_proof(leaf, fee, index, count, siblings.iter().map(|s| (&s.hash, s.fees)))?;
+    if &r == root {
+        Some(sum)
+    } else {
+        None
+    }
+}
 
 /// Grace before a finalized batch's account may close, in challenge windows of the batch: close_batch
 /// is refused until `commit_slot + (1 + CLOSE_GRACE_WINDOWS) x challenge_window` (game slots), so every
@@ -27,8 +54,8 @@ pub struct Batch {
     /// Lamports the sequencer escrowed at commit for its records' fees, held in this account on top of
     /// its rent; claim_fees pays executors from it, close_batch returns what is left to `payer`.
     pub fee_total: PodU64,
-    /// Record fees claimed so far (claim_fees pays them from the escrow, then from the sequencer's bond
-    /// once the escrow is spent): the escrow still holds `fee_total - min(fees_claimed, fee_total)`.
+    /// Record fees claimed so far: the escrow still holds `fee_total - fees_claimed`. claim_fees pays only
+    /// while the batch tree's fee sum is at most `fee_total`, so this never passes it.
     pub fees_claimed: PodU64,
     pub job_count: PodU32,
     /// Open games on this batch's jobs (several games may be open on one job).
