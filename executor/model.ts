@@ -44,6 +44,8 @@ export const PROVABLE_OPS: ReadonlySet<string> = new Set([
   'Equal',
   'Not',
   'Where',
+  'ConstantOfShape',
+  'Pad',
 ]);
 
 /** Ops that only shape the graph: Constant is covered by the model id, If is followed into its taken branch. */

@@ -12,7 +12,14 @@ import {
   type OpEntry,
 } from '../state/optable.ts';
 import { DTYPE_CODES, chunkRoot, tensorDigest, type DType, type Tensor } from '../state/tensor.ts';
-import { checkModel, type ShapeRecord } from '../state/shapes.ts';
+import {
+  PAD_MODE,
+  checkModel,
+  encodePadAttrs,
+  encodeSliceAttrs,
+  sliceRange,
+  type ShapeRecord,
+} from '../state/shapes.ts';
 import type { Hash32 } from '../state/types.ts';
 import type { LoadedModel } from './model.ts';
 import { tensorFromProto } from './onnx/graph.ts';
@@ -265,21 +272,126 @@ export async function compileForProgram(
         return { name: l.name, onnxOp: node.op_type, op: OP[node.op_type], refs: [ref(input(0))], attrs };
       }
       case 'Slice': {
-        const rank = dimsOf(input(0)).length;
-        const starts = intsOf(constantOf(input(1), 'starts')!);
-        const ends = intsOf(constantOf(input(2), 'ends')!);
-        const axes = input(3) ? intsOf(constantOf(input(3), 'axes')!) : starts.map((_, k) => k);
-        const steps = input(4) ? intsOf(constantOf(input(4), 'steps')!) : starts.map(() => 1);
-        if (starts.length !== 1)
-          refuse(model, `${where}: the referee slices one axis per layer, got ${starts.length} axes`);
-        attrs[0] = axisIn(axes[0], rank);
-        // Past i32 the clamp to the axis gives the same slice (dims are below 2^31).
-        const i32 = (v: number) => Math.min(Math.max(v, -(2 ** 31)), 2 ** 31 - 1);
-        attrs.writeInt32LE(i32(starts[0]), 1);
-        attrs.writeInt32LE(i32(ends[0]), 5);
-        attrs.writeInt32LE(i32(steps[0]), 9);
-        if (steps[0] === 0) refuse(model, `${where}: a Slice step of 0`);
+        const inDims = dimsOf(input(0));
+        const rank = inDims.length;
+        // Opset 1-9 carries starts, ends and axes as attributes (no steps); later ones as constant inputs.
+        const listed = (name: string, k: number, what: string): number[] | undefined => {
+          const a = attr(node, name);
+          if (a) return a.ints.map((x) => int64ToNumber(x));
+          return input(k) ? intsOf(constantOf(input(k), what)!) : undefined;
+        };
+        const starts = listed('starts', 1, 'starts')!;
+        const ends = listed('ends', 2, 'ends')!;
+        const axes = (listed('axes', 3, 'axes') ?? starts.map((_, k) => k)).map((x) => axisIn(x, rank));
+        const steps = (attr(node, 'starts') ? undefined : listed('steps', 4, 'steps')) ?? starts.map(() => 1);
+        if (!starts || !ends || starts.length !== ends.length || axes.length !== starts.length)
+          refuse(model, `${where}: Slice's starts, ends and axes differ in length`);
+        if (new Set(axes).size !== axes.length) refuse(model, `${where}: a Slice axis repeats`);
+        if (steps.some((x) => x === 0)) refuse(model, `${where}: a Slice step of 0`);
+        // Axes the slice keeps whole and in order are no slicing at all.
+        const cut = axes
+          .map((axis, k) => ({ axis, start: starts[k], end: ends[k], step: steps[k] }))
+          .filter((x) => {
+            const d = inDims[x.axis];
+            const r = sliceRange(d, x.start, x.end, x.step);
+            return !(r.count === d && (r.start === 0 || d === 0) && (r.step === 1 || d <= 1));
+          });
+        if (cut.length === 0) cut.push({ axis: 0, start: 0, end: 2 ** 31 - 1, step: 1 });
+        if (cut.length > 2)
+          refuse(model, `${where}: Slice cuts ${cut.length} axes; the referee slices at most 2 per layer`);
+        if (cut.length === 1) {
+          // Past i32 the clamp to the axis gives the same slice (dims are below 2^31).
+          const i32 = (v: number) => Math.min(Math.max(v, -(2 ** 31)), 2 ** 31 - 1);
+          const [x] = cut;
+          attrs.set(encodeSliceAttrs([{ ...x, start: i32(x.start), end: i32(x.end), step: i32(x.step) }]));
+        } else {
+          // i16 bounds: clamped to [-d - 1, d] and the step to d, ONNX's clamping gives the same slice.
+          const c16 = cut.map((x) => {
+            const d = inDims[x.axis];
+            if (d > 32766)
+              refuse(
+                model,
+                `${where}: a two-axis Slice needs axes below 32767 long, axis ${x.axis} has ${d}`,
+              );
+            const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
+            const m = Math.max(d, 1);
+            return {
+              axis: x.axis,
+              start: clamp(x.start, -d, d),
+              end: clamp(x.end, -d - 1, d),
+              step: clamp(x.step, -m, m),
+            };
+          });
+          attrs.set(encodeSliceAttrs(c16));
+        }
         return { name: l.name, onnxOp: 'Slice', op: OP.Slice, refs: [ref(input(0))], attrs };
+      }
+      case 'ConstantOfShape': {
+        // The value attribute: one element of the output dtype, float 0 when absent.
+        const v = attr(node, 'value');
+        const t = v?.t ? tensorFromProto(v.t, `${where}: value`) : undefined;
+        const dtype = t?.dtype ?? 'float32';
+        if (!['float32', 'int32', 'int64', 'int8', 'uint8', 'bool'].includes(dtype))
+          refuse(
+            model,
+            `${where}: ConstantOfShape of ${dtype} (the referee fills float32, int32, int64, int8, uint8, bool)`,
+          );
+        attrs[0] = DTYPE_CODES[dtype];
+        if (t) attrs.set(t.data.subarray(0, { float32: 4, int32: 4, int64: 8 }[dtype as string] ?? 1), 1);
+        return {
+          name: l.name,
+          onnxOp: 'ConstantOfShape',
+          op: OP.ConstantOfShape,
+          refs: [ref(input(0))],
+          attrs,
+        };
+      }
+      case 'Pad': {
+        const inDims = dimsOf(input(0));
+        const rank = inDims.length;
+        const m = attr(node, 'mode');
+        const mode = m?.s ? Buffer.from(m.s).toString('utf8') : 'constant';
+        const code = PAD_MODE[mode as keyof typeof PAD_MODE];
+        if (code === undefined)
+          refuse(model, `${where}: Pad mode '${mode}' (the referee pads constant, reflect and edge)`);
+        // Opset 2-10: pads and value are attributes; from 11 constant inputs, from 18 with optional axes.
+        const pa = attr(node, 'pads');
+        const pads = pa
+          ? pa.ints.map((x) => int64ToNumber(x))
+          : intsOf(constantOf(input(1), 'the pads input')!);
+        const axes = input(3)
+          ? intsOf(constantOf(input(3), 'the axes input')!).map((x) => axisIn(x, rank))
+          : inDims.map((_, k) => k);
+        if (pads.length !== 2 * axes.length)
+          refuse(model, `${where}: Pad has ${pads.length} pads for ${axes.length} axes`);
+        const cut = axes
+          .map((axis, k) => ({ axis, begin: pads[k], end: pads[axes.length + k] }))
+          .filter((x) => x.begin !== 0 || x.end !== 0);
+        if (cut.length > 2)
+          refuse(model, `${where}: Pad pads ${cut.length} axes; the referee pads at most 2 per layer`);
+        if (cut.some((x) => Math.abs(x.begin) > 32767 || Math.abs(x.end) > 32767))
+          refuse(model, `${where}: a Pad of more than 32767 elements`);
+        if (code !== PAD_MODE.constant && cut.some((x) => x.begin < 0 || x.end < 0))
+          refuse(model, `${where}: Pad mode ${mode} with a negative pad (onnxruntime crops first; refused)`);
+        let bits = 0;
+        const cv = input(2) ? constantOf(input(2), 'the constant_value input') : undefined;
+        if (code === PAD_MODE.constant && cv && cv.data.byteLength > 0) {
+          const dv = new DataView(cv.data.buffer, cv.data.byteOffset, cv.data.byteLength);
+          if (cv.dtype === 'float32') bits = dv.getInt32(0, true);
+          else if (cv.dtype === 'int32') bits = dv.getInt32(0, true);
+          else if (cv.dtype === 'int8') bits = dv.getInt8(0);
+          else if (cv.dtype === 'uint8' || cv.dtype === 'bool') bits = dv.getUint8(0);
+          else if (cv.dtype === 'int64') {
+            const x = dv.getBigInt64(0, true);
+            if (x < -(2n ** 31n) || x >= 2n ** 31n) refuse(model, `${where}: an int64 Pad constant past i32`);
+            bits = Number(x);
+          } else refuse(model, `${where}: a Pad constant of ${cv.dtype}`);
+        } else if (code === PAD_MODE.constant && !cv) {
+          const va = attr(node, 'value');
+          if (va?.f) bits = Buffer.from(new Float32Array([va.f]).buffer).readInt32LE(0);
+        }
+        attrs.set(encodePadAttrs(code, bits, cut));
+        return { name: l.name, onnxOp: 'Pad', op: OP.Pad, refs: [ref(input(0))], attrs };
       }
       case 'Shape': {
         const rank = dimsOf(input(0)).length;

@@ -26,6 +26,8 @@ export const OP = {
   Equal: 20,
   Not: 21,
   Where: 22,
+  ConstantOfShape: 23,
+  Pad: 24,
 } as const;
 export type OpName = keyof typeof OP;
 export type OpCode = (typeof OP)[OpName];

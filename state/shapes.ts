@@ -228,10 +228,30 @@ export function inferHeader(op: number, attrs: Uint8Array, hs: TensorHeader[]): 
       return { dtype: a.dtype, dims: [...a.dims.slice(0, axis), ...idx.dims, ...a.dims.slice(axis + 1)] };
     }
     case OP.Slice: {
-      const axis = attr[0];
-      if (axis >= a.dims.length) return undefined;
-      const { count } = sliceRange(attr, a.dims[axis]);
-      return { dtype: a.dtype, dims: a.dims.map((d, i) => (i === axis ? count : d)) };
+      const axes = sliceAxes(attr);
+      if (!axes || axes.some((x) => x.axis >= a.dims.length)) return undefined;
+      const dims = [...a.dims];
+      for (const x of axes) dims[x.axis] = sliceRange(dims[x.axis], x.start, x.end, x.step).count;
+      return { dtype: a.dtype, dims };
+    }
+    case OP.ConstantOfShape:
+      // Its dims are the operand's values: checkLayer takes the registered ones.
+      return undefined;
+    case OP.Pad: {
+      const axes = padAxes(attr);
+      if (!axes || ![DT.FLOAT, DT.INT32, DT.INT64, DT.INT8, DT.UINT8, DT.BOOL].includes(a.dtype as 1))
+        return undefined;
+      const dims = [...a.dims];
+      for (const { axis, begin, end } of axes) {
+        if (axis >= a.dims.length) return undefined;
+        const d = a.dims[axis];
+        const m = d + begin + end;
+        if (attr[0] === PAD_MODE.reflect && (begin >= d || end >= d)) return undefined;
+        if (attr[0] === PAD_MODE.edge && d === 0 && m > 0) return undefined;
+        if (m < 0 || m > 0xffffffff) return undefined;
+        dims[axis] = m;
+      }
+      return { dtype: a.dtype, dims };
     }
     case OP.Squeeze: {
       const mask = attr[0];
@@ -277,12 +297,96 @@ export function inferHeader(op: number, attrs: Uint8Array, hs: TensorHeader[]): 
 
 const popcount = (m: number) => m.toString(2).replace(/0/g, '').length;
 
-/** pure/ops.rs slice_range: Slice along one axis of length `d` (attrs: axis, i32 start, end, step), ONNX clamping. */
-export function sliceRange(attrs: Uint8Array, d: number): { start: number; step: number; count: number } {
+/** pure/ops.rs SLICE_AXES: attrs[0] below 6 is one axis (i32 start, end, step); 0x40 | mask is one or two axes (i16 each). */
+export const SLICE_AXES = 0x40;
+/** pure/ops.rs PAD_*: Pad's modes (attrs[0]). */
+export const PAD_MODE = { constant: 0, reflect: 1, edge: 2 } as const;
+
+export interface SliceAxis {
+  axis: number;
+  start: number;
+  end: number;
+  step: number;
+}
+
+/** pure/ops.rs slice_axes: the sliced axes of a Slice entry's attrs, undefined when malformed. */
+export function sliceAxes(attrs: Uint8Array): SliceAxis[] | undefined {
   const b = Buffer.from(attrs);
-  let s = b.readInt32LE(1);
-  let t = b.readInt32LE(5);
-  const step = b.readInt32LE(9);
+  if (b[0] < MAX_RANK)
+    return [{ axis: b[0], start: b.readInt32LE(1), end: b.readInt32LE(5), step: b.readInt32LE(9) }];
+  const mask = b[0] ^ SLICE_AXES;
+  if (mask >> MAX_RANK !== 0 || popcount(mask) < 1 || popcount(mask) > 2) return undefined;
+  const out: SliceAxis[] = [];
+  for (let axis = 0; axis < MAX_RANK; axis++) {
+    if (!(mask & (1 << axis))) continue;
+    const at = 1 + 6 * out.length;
+    out.push({ axis, start: b.readInt16LE(at), end: b.readInt16LE(at + 2), step: b.readInt16LE(at + 4) });
+  }
+  return out;
+}
+
+/** Encodes Slice attrs: one axis in the wide form, two (or one with i16 bounds) in the SLICE_AXES form. */
+export function encodeSliceAttrs(axes: SliceAxis[], wide = axes.length === 1): Buffer {
+  const b = Buffer.alloc(14);
+  if (wide) {
+    const [x] = axes;
+    b[0] = x.axis;
+    b.writeInt32LE(x.start, 1);
+    b.writeInt32LE(x.end, 5);
+    b.writeInt32LE(x.step, 9);
+    return b;
+  }
+  const sorted = [...axes].sort((p, q) => p.axis - q.axis);
+  b[0] = SLICE_AXES | sorted.reduce((m, x) => m | (1 << x.axis), 0);
+  sorted.forEach((x, k) => {
+    b.writeInt16LE(x.start, 1 + 6 * k);
+    b.writeInt16LE(x.end, 3 + 6 * k);
+    b.writeInt16LE(x.step, 5 + 6 * k);
+  });
+  return b;
+}
+
+export interface PadAxis {
+  axis: number;
+  begin: number;
+  end: number;
+}
+
+/** pure/ops.rs pad_axes: the padded axes of a Pad entry's attrs, undefined when malformed. */
+export function padAxes(attrs: Uint8Array): PadAxis[] | undefined {
+  const b = Buffer.from(attrs);
+  if (b[0] > PAD_MODE.edge) return undefined;
+  const out: PadAxis[] = [];
+  for (const [k, axis] of [b[5] & 0xf, b[5] >> 4].entries()) {
+    if (axis === 0xf) continue;
+    if (axis >= MAX_RANK || (out.length === 1 && axis <= out[0].axis) || (k === 1 && out.length === 0))
+      return undefined;
+    out.push({ axis, begin: b.readInt16LE(6 + 4 * k), end: b.readInt16LE(8 + 4 * k) });
+  }
+  return out;
+}
+
+/** Encodes Pad attrs: mode, the constant's i32 bits, up to two padded axes with i16 pads. */
+export function encodePadAttrs(mode: number, valueBits: number, axes: PadAxis[]): Buffer {
+  const b = Buffer.alloc(14);
+  b[0] = mode;
+  b.writeInt32LE(valueBits | 0, 1);
+  const sorted = [...axes].sort((p, q) => p.axis - q.axis);
+  b[5] = (sorted[0]?.axis ?? 0xf) | ((sorted[1]?.axis ?? 0xf) << 4);
+  sorted.forEach((x, k) => {
+    b.writeInt16LE(x.begin, 6 + 4 * k);
+    b.writeInt16LE(x.end, 8 + 4 * k);
+  });
+  return b;
+}
+
+/** pure/ops.rs slice_range: Slice of an axis of length `d`, with ONNX's clamping. */
+export function sliceRange(
+  d: number,
+  s: number,
+  t: number,
+  step: number,
+): { start: number; step: number; count: number } {
   if (d === 0) return { start: 0, step, count: 0 };
   if (s < 0) s += d;
   if (t < 0) t += d;
@@ -327,7 +431,16 @@ export function checkLayer(
   if (zps.some((h) => numel(h!) !== 1)) {
     return { ok: false, reason: 'zero point is not per-tensor (per-row/column zero points are refused)' };
   }
-  const inferred = inferHeader(e.op, e.attrs ?? new Uint8Array(14), hs as TensorHeader[]);
+  const attrs = e.attrs ?? new Uint8Array(14);
+  // ConstantOfShape's dims are data: the registered ones, if its shape operand has their rank (pure/shapes.rs).
+  const inferred =
+    e.op === OP.ConstantOfShape
+      ? hs[0]!.dtype === DT.INT64 && hs[0]!.dims.length === 1 && hs[0]!.dims[0] === out.dims.length
+        ? out.dtype === attrs[0]
+          ? out
+          : undefined
+        : undefined
+      : inferHeader(e.op, attrs, hs as TensorHeader[]);
   if (!inferred) return { ok: false, reason: 'op cannot take its registered operand shapes' };
   if (!sameHeader(inferred, out)) return { ok: false, reason: 'output differs from the registered shape' };
   const osz = SIZE[out.dtype];

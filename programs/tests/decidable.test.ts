@@ -35,6 +35,7 @@ import {
   make,
   mlpModel,
   movementModel,
+  movementModel2,
   prng,
   run,
   wideModel,
@@ -371,6 +372,7 @@ const FIXTURES: [string, ModelDef, ((m: ModelDef) => P.Tensor[])?][] = [
   ['bigMatmul(2048)', bigMatmulModel(2048), undefined],
   ['demo-int8-mlp.onnx', demoDef, () => demoHonest],
   ['data movement (Unsqueeze, Concat, Slice, Squeeze, Shape, Gather, Equal, Not, Where)', movementModel()],
+  ['data movement 2 (Pad reflect/constant/edge, two-axis Slice, ConstantOfShape)', movementModel2()],
 ];
 
 test('sweep: the compiler marks demo-int8-mlp provable with the same shapes the program checks', () => {

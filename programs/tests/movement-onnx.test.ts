@@ -157,3 +157,162 @@ test("an executor holding onnxruntime's trace beats a challenger lying at layer 
   assert.equal((await g.world.dispute(g.dispute)).winner, SIDE.EXECUTOR);
   assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
 });
+
+/**
+ * The second round's ops from an ONNX graph (opset 18, Pad's axes input): x [1,512] reflect-padded by
+ * 64 each side as Silero VAD's STFT does, padded again by a constant on two axes with a crop, sliced on
+ * two axes with negative starts, ends and steps, edge-padded; ConstantOfShape over the result's Shape
+ * added to it, scaled by a weight.
+ */
+const bytes2 = buildModel({
+  name: 'movement2',
+  opset: 18,
+  inputs: [{ name: 'x', dtype: 'float32', dims: [1, 512] }],
+  outputs: [{ name: 'y', dtype: 'float32', dims: [3, 202] }],
+  initializers: {
+    rpads: tensorOf('int64', [2], [64, 64]),
+    raxes: tensorOf('int64', [1], [-1]),
+    cpads: tensorOf('int64', [4], [1, 0, 1, -3]),
+    cv: tensorOf('float32', [], [-0.5]),
+    starts: tensorOf('int64', [2], [-1, 600]),
+    ends: tensorOf('int64', [2], [-10, 2]),
+    saxes: tensorOf('int64', [2], [0, 1]),
+    steps: tensorOf('int64', [2], [-1, -3]),
+    epads: tensorOf('int64', [4], [0, 0, 0, 2]),
+    half: tensorOf('float32', [1], [0.5]),
+  },
+  nodes: [
+    node('Pad', ['x', 'rpads', '', 'raxes'], ['p1'], { mode: 'reflect' }),
+    node('Pad', ['p1', 'cpads', 'cv'], ['p2']),
+    node('Slice', ['p2', 'starts', 'ends', 'saxes', 'steps'], ['s']),
+    node('Pad', ['s', 'epads'], ['e'], { mode: 'edge' }),
+    node('Shape', ['e'], ['sh']),
+    node('ConstantOfShape', ['sh'], ['c'], { value: tensorOf('float32', [1], [0.25]) }),
+    node('Add', ['e', 'c'], ['a']),
+    node('Mul', ['a', 'half'], ['y']),
+  ],
+});
+const model2 = await loadModel(bytes2, { name: 'movement2' });
+after(() => model2.close());
+const compiled2 = await compileForProgram(model2);
+const def2 = (x: Tensor): ModelDef => ({
+  inputs: [['x', toP(x)]],
+  weights: compiled2.weights.map((w) => toP(w.tensor)),
+  layers: compiled2.layers.map((l) => ({ op: l.op, refs: l.refs, attrs: Buffer.from(l.attrs) })),
+  outputName: compiled2.outputName,
+});
+const ortLayers2 = async (x: Tensor) =>
+  (await traceModel(model2, { x }, { keepTensors: true })).tensors!.map(toP);
+
+test('ConstantOfShape, Pad (reflect, constant with a crop, edge) and a two-axis Slice compile, and registration accepts every layer', () => {
+  assert.deepEqual(
+    compiled2.layers.map((l) => l.onnxOp),
+    ['Pad', 'Pad', 'Slice', 'Pad', 'Shape', 'ConstantOfShape', 'Add', 'Mul'],
+  );
+  assert.deepEqual(compiled2.refusals, []);
+});
+
+test("onnxruntime's trace of the second graph equals the referee semantics bit for bit, on 5 inputs", async () => {
+  for (let seed = 1; seed <= 5; seed++) {
+    const x = inputX(seed);
+    const trace = await ortLayers2(x);
+    const ref = run(def2(x));
+    assert.equal(trace.length, ref.length);
+    trace.forEach((t, i) => {
+      assert.equal(t.dtype, ref[i].dtype, `seed ${seed} layer ${i} dtype`);
+      assert.deepEqual(t.dims, ref[i].dims, `seed ${seed} layer ${i} dims`);
+      assert.ok(
+        t.bytes.equals(ref[i].bytes),
+        `seed ${seed} layer ${i} (${compiled2.layers[i].onnxOp}) bytes`,
+      );
+    });
+  }
+});
+
+// Layers 1 (Pad, constant with a crop), 2 (two-axis Slice) and 5 (ConstantOfShape).
+for (const at of [1, 2, 5]) {
+  test(`an executor cheating at layer ${at} (${compiled2.layers[at].onnxOp}) of the second graph loses to a challenger holding onnxruntime's trace`, async () => {
+    const x = inputX(300 + at);
+    const honest = await ortLayers2(x);
+    const g = await startGame(
+      (m) => cheatLayers(m, at, 0),
+      () => honest,
+      def2(x),
+    );
+    await playToOneStep(g);
+    assert.equal((await g.world.dispute(g.dispute)).disagree, at);
+    await g.chal.submitOneStep(g.dispute);
+    const d = await g.world.dispute(g.dispute);
+    assert.equal(d.phase, PHASE.RESOLVED);
+    assert.equal(d.winner, SIDE.CHALLENGER, 'the honest challenger wins');
+    assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
+  });
+}
+
+test("an executor holding onnxruntime's trace beats a challenger lying at layer 0 (Pad reflect)", async () => {
+  const x = inputX(400);
+  const honest = await ortLayers2(x);
+  const g = await startGame(
+    () => honest,
+    (m) => cheatLayers(m, 0, 0),
+    def2(x),
+  );
+  await playToOneStep(g);
+  await g.exec.submitOneStep(g.dispute);
+  assert.equal((await g.world.dispute(g.dispute)).winner, SIDE.EXECUTOR);
+  assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
+});
+
+test('the compiler refuses, naming the op and why: a three-axis Slice, a Pad on three axes, wrap mode, reflect with a crop, ConstantOfShape of float64', async () => {
+  const cases: [string, ReturnType<typeof node>, Record<string, Tensor>, RegExp][] = [
+    [
+      'slice3',
+      node('Slice', ['x3', 'st', 'en'], ['y']),
+      { st: tensorOf('int64', [3], [1, 1, 1]), en: tensorOf('int64', [3], [2, 3, 4]) },
+      /Slice cuts 3 axes; the referee slices at most 2 per layer/,
+    ],
+    [
+      'pad3',
+      node('Pad', ['x3', 'pp'], ['y']),
+      { pp: tensorOf('int64', [6], [1, 1, 1, 0, 0, 0]) },
+      /Pad pads 3 axes; the referee pads at most 2 per layer/,
+    ],
+    [
+      'wrap',
+      node('Pad', ['x3', 'pp'], ['y'], { mode: 'wrap' }),
+      { pp: tensorOf('int64', [6], [0, 0, 1, 0, 0, 1]) },
+      /Pad mode 'wrap'/,
+    ],
+    [
+      'reflectcrop',
+      node('Pad', ['x3', 'pp'], ['y'], { mode: 'reflect' }),
+      { pp: tensorOf('int64', [6], [0, 0, 1, 0, 0, -1]) },
+      /Pad mode reflect with a negative pad/,
+    ],
+    [
+      'cos64',
+      node('ConstantOfShape', ['sh'], ['y'], { value: tensorOf('float64', [1], [1]) }),
+      { sh: tensorOf('int64', [1], [4]) },
+      /ConstantOfShape of float64/,
+    ],
+  ];
+  for (const [name, n, initializers, want] of cases) {
+    const m = await loadModel(
+      buildModel({
+        name,
+        opset: 18,
+        inputs: [{ name: 'x3', dtype: 'float32', dims: [2, 3, 4] }],
+        outputs: [{ name: 'y', dtype: name === 'cos64' ? 'float64' : 'float32', dims: [] }],
+        initializers,
+        nodes: [n],
+      }),
+      { name },
+    );
+    await assert.rejects(
+      compileForProgram(m),
+      (e: Error) => want.test(e.message) && /layer 0/.test(e.message),
+      name,
+    );
+    await m.close();
+  }
+});

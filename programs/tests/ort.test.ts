@@ -8,6 +8,7 @@ import ort from 'onnxruntime-node';
 import { buildModel, node, type AttrValue } from '../../executor/onnx/builder.ts';
 import { decodeOpEntry, decodeStoredHeader, opName } from '../../state/optable.ts';
 import type { DType } from '../../state/tensor.ts';
+import { PAD_MODE, padAxes, sliceAxes } from '../../state/shapes.ts';
 import { PROGRAMS } from './lib/svm.ts';
 import { OP } from './lib/model.ts';
 import type { OpCase } from './lib/op-cases.ts';
@@ -99,12 +100,15 @@ for (const c of cases) {
       // Opset 17 takes these as int64 inputs; the entry holds them as attribute bytes.
       const consts: [string, bigint[]][] =
         op === OP.SLICE
-          ? [
-              ['starts', [BigInt(attrs.readInt32LE(1))]],
-              ['ends', [BigInt(attrs.readInt32LE(5))]],
-              ['axes', [BigInt(attrs[0])]],
-              ['steps', [BigInt(attrs.readInt32LE(9))]],
-            ]
+          ? (() => {
+              const ax = sliceAxes(attrs)!;
+              return [
+                ['starts', ax.map((x) => BigInt(x.start))],
+                ['ends', ax.map((x) => BigInt(x.end))],
+                ['axes', ax.map((x) => BigInt(x.axis))],
+                ['steps', ax.map((x) => BigInt(x.step))],
+              ] as [string, bigint[]][];
+            })()
           : [
               [
                 'axes',
@@ -117,6 +121,33 @@ for (const c of cases) {
         feeds[name] = new ort.Tensor('int64', BigInt64Array.from(v), [v.length]);
         decls.push({ name, dtype: 'int64', dims: [v.length] });
         nodeInputs.push(name);
+      }
+    } else if (op === OP.CONSTANT_OF_SHAPE) {
+      const es = { 1: 4, 2: 1, 3: 1, 6: 4, 7: 8, 9: 1 }[attrs[0]]!;
+      nodeAttrs.value = {
+        dtype: DT_NAME[attrs[0]],
+        dims: [1],
+        data: new Uint8Array(attrs.subarray(1, 1 + es)),
+      };
+    } else if (op === OP.PAD) {
+      // Opset 17: pads [begins..., ends...] and the constant as inputs, the mode as a string attribute.
+      const r = a0.dims.length;
+      const pads = new BigInt64Array(2 * r);
+      for (const x of padAxes(attrs)!) {
+        pads[x.axis] = BigInt(x.begin);
+        pads[r + x.axis] = BigInt(x.end);
+      }
+      feeds.pads = new ort.Tensor('int64', pads, [2 * r]);
+      decls.push({ name: 'pads', dtype: 'int64', dims: [2 * r] });
+      nodeInputs.push('pads');
+      nodeAttrs.mode = ['constant', 'reflect', 'edge'][attrs[0]];
+      if (attrs[0] === PAD_MODE.constant) {
+        const v = Buffer.alloc(8);
+        v.writeBigInt64LE(BigInt(attrs.readInt32LE(1)));
+        const es = { 1: 4, 2: 1, 3: 1, 6: 4, 7: 8, 9: 1 }[a0.dtype]!;
+        feeds.cv = tensor(a0.dtype, [], v.subarray(0, es));
+        decls.push({ name: 'cv', dtype: DT_NAME[a0.dtype], dims: [] });
+        nodeInputs.push('cv');
       }
     }
     const bytes = buildModel({

@@ -16,7 +16,7 @@ import { LocalWorld, PARAMS, modelShapes, traceView } from '../../../settlement/
 import { minUnbondingSlots } from '../../../settlement/instructions.ts';
 import { checkModel } from '../../../state/shapes.ts';
 import * as P from './protocol.ts';
-import { evalOp, mlpModel, run, type ModelDef } from './model.ts';
+import { OP, evalOp, mlpModel, run, type ModelDef } from './model.ts';
 import { PROFILE, Trace } from './trace.ts';
 
 export { PARAMS, PHASE, PROFILE, SIDE, Trace };
@@ -394,9 +394,16 @@ export function cheatLayers(m: ModelDef, at: number, chunk: number): P.Tensor[] 
   return out;
 }
 function evalOpSafe(l: Parameters<typeof evalOp>[0], ins: P.Tensor[], fallback: P.Tensor): P.Tensor {
-  const t = evalOp(l, ins);
-  // If the corruption vanished (e.g. Relu of a negative), flip a byte so the output still differs.
-  if (t.bytes.equals(fallback.bytes)) {
+  let t: P.Tensor;
+  try {
+    t = evalOp(l, ins);
+  } catch {
+    // Dims from its own bad Shape past any size (ConstantOfShape): it keeps the registered shape.
+    t = fallback;
+  }
+  // If the corruption vanished (e.g. Relu of a negative), flip a byte so the output still differs;
+  // not a Shape's, whose values are the registered dims later layers (ConstantOfShape) are sized by.
+  if (t.bytes.equals(fallback.bytes) && l.op !== OP.SHAPE) {
     const b = Buffer.from(t.bytes);
     b[b.length - 1] ^= 1;
     return { ...t, bytes: b };

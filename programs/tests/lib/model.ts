@@ -1,5 +1,6 @@
 // Test models over state/optable.ts and a JS reference of every one-step op, independent of the Rust code.
 import { OP as CODES, REF_KIND, encodeOpEntry, opRef, refIndex, refKind } from '../../../state/optable.ts';
+import { PAD_MODE, encodePadAttrs, encodeSliceAttrs, padAxes, sliceAxes } from '../../../state/shapes.ts';
 import { DT, dtypeSize, type Tensor } from './protocol.ts';
 
 /** The node's op codes (state/optable.ts) under the Rust constants' names. */
@@ -26,6 +27,8 @@ export const OP = {
   EQUAL: CODES.Equal,
   NOT: CODES.Not,
   WHERE: CODES.Where,
+  CONSTANT_OF_SHAPE: CODES.ConstantOfShape,
+  PAD: CODES.Pad,
 } as const;
 export const REF = {
   layer: (i: number) => opRef(REF_KIND.LAYER, i),
@@ -274,26 +277,63 @@ export function evalOp(l: Layer, ins: Tensor[]): Tensor {
       });
     }
     case OP.SLICE: {
-      const axis = l.attrs![0];
-      // numpy-style: the indices start, start+step, ... strictly before end, after ONNX's clamping.
-      const d = a.dims[axis];
-      let s = l.attrs!.readInt32LE(1),
-        e = l.attrs!.readInt32LE(5);
-      const step = l.attrs!.readInt32LE(9);
-      if (s < 0) s += d;
-      if (e < 0) e += d;
-      const picks: number[] = [];
-      if (step > 0) for (let i = Math.max(s, 0); i < Math.min(e, d); i += step) picks.push(i);
-      // A negative step's start is clamped into the axis, [0, d - 1], as ONNX specifies.
-      else for (let i = Math.min(Math.max(s, 0), d - 1); i > Math.max(e, -1); i += step) picks.push(i);
-      const dims = a.dims.map((x, i) => (i === axis ? picks.length : x));
+      // numpy-style per sliced axis: the indices start, start+step, ... strictly before end, after ONNX's clamping.
+      const picks: (number[] | undefined)[] = a.dims.map(() => undefined);
+      for (const { axis, start, end, step } of sliceAxes(l.attrs!)!) {
+        const d = a.dims[axis];
+        let [s, e] = [start, end];
+        if (s < 0) s += d;
+        if (e < 0) e += d;
+        const p: number[] = [];
+        if (step > 0) for (let i = Math.max(s, 0); i < Math.min(e, d); i += step) p.push(i);
+        // A negative step's start is clamped into the axis, [0, d - 1], as ONNX specifies.
+        else for (let i = Math.min(Math.max(s, 0), d - 1); i > Math.max(e, -1); i += step) p.push(i);
+        picks[axis] = p;
+      }
+      const dims = a.dims.map((x, i) => picks[i]?.length ?? x);
       return moved([a], dims, (c) => [
         0,
         flatAt(
           a.dims,
-          c.map((v, i) => (i === axis ? picks[v] : v)),
+          c.map((v, i) => picks[i]?.[v] ?? v),
         ),
       ]);
+    }
+    case OP.CONSTANT_OF_SHAPE: {
+      const dims = Array.from({ length: a.dims[0] ?? 0 }, (_, i) => Number(a.bytes.readBigInt64LE(8 * i)));
+      const es = dtypeSize(l.attrs![0]);
+      if (dims.some((d) => d < 0) || numel(dims) * es > 2 ** 26)
+        throw new Error(`ConstantOfShape of dims ${dims}`);
+      const bytes = Buffer.alloc(numel(dims) * es);
+      for (let o = 0; o < numel(dims); o++) l.attrs!.copy(bytes, o * es, 1, 1 + es);
+      return { dtype: l.attrs![0], dims, bytes };
+    }
+    case OP.PAD: {
+      const mode = l.attrs![0];
+      const pads = a.dims.map(() => ({ begin: 0, end: 0 }));
+      for (const { axis, begin, end } of padAxes(l.attrs!)!) pads[axis] = { begin, end };
+      const dims = a.dims.map((d, i) => d + pads[i].begin + pads[i].end);
+      const es = dtypeSize(a.dtype);
+      const value = Buffer.alloc(8);
+      value.writeBigInt64LE(BigInt(l.attrs!.readInt32LE(1)));
+      const bytes = Buffer.alloc(numel(dims) * es);
+      const st = stridesOf(dims);
+      for (let o = 0; o < numel(dims); o++) {
+        let inside = true;
+        const c = st.map((s, i) => {
+          const d = a.dims[i];
+          let x = (Math.floor(o / s) % dims[i]) - pads[i].begin;
+          if (x >= 0 && x < d) return x;
+          if (mode === 0) inside = false;
+          // reflect mirrors about the edge element (numpy 'reflect'), edge repeats it.
+          else if (mode === 1) x = x < 0 ? -x : 2 * (d - 1) - x;
+          else x = Math.min(Math.max(x, 0), d - 1);
+          return x;
+        });
+        if (inside) a.bytes.copy(bytes, o * es, flatAt(a.dims, c) * es, flatAt(a.dims, c) * es + es);
+        else value.copy(bytes, o * es, 0, es);
+      }
+      return { dtype: a.dtype, dims, bytes };
     }
     case OP.SHAPE:
       return make(7, [l.attrs![1] - l.attrs![0]], (i) => a.dims[l.attrs![0] + i]);
@@ -517,6 +557,58 @@ export function movementModel(seed = 15): ModelDef {
       { op: OP.EQUAL, refs: [REF.layer(8), REF.weight(4)] }, // 9: bool [1,300]
       { op: OP.WHERE, refs: [REF.layer(9), REF.layer(8), REF.weight(5)] }, // 10: [1,300]
       { op: OP.WHERE, refs: [REF.layer(7), REF.layer(10), REF.layer(8)] }, // 11: [1,300]
+    ],
+    outputName: 'y',
+  };
+}
+
+/**
+ * The second round's ops (issue 15) as movement-onnx.test.ts's second graph compiles them: x float
+ * [1,512] reflect-padded by 64 each side, constant-padded on two axes with a crop, sliced on two axes
+ * with negative steps, edge-padded, and ConstantOfShape over its Shape added to it, scaled by a weight.
+ */
+export function movementModel2(seed = 16): ModelDef {
+  const r = prng(seed);
+  const x = make(DT.FLOAT, [1, 512], () => ((r() % 2001) - 1000) / 64);
+  const cos = Buffer.alloc(14);
+  cos[0] = DT.FLOAT;
+  cos.writeFloatLE(0.25, 1);
+  const shape = Buffer.alloc(14);
+  shape[1] = 2;
+  return {
+    inputs: [['x', x]],
+    weights: [make(DT.FLOAT, [1], () => 0.5)],
+    layers: [
+      {
+        op: OP.PAD,
+        refs: [REF.input(0)],
+        attrs: encodePadAttrs(PAD_MODE.reflect, 0, [{ axis: 1, begin: 64, end: 64 }]),
+      }, // 0: [1,640]
+      {
+        op: OP.PAD,
+        refs: [REF.layer(0)],
+        attrs: encodePadAttrs(PAD_MODE.constant, 0xbf000000, [
+          { axis: 0, begin: 1, end: 1 },
+          { axis: 1, begin: 0, end: -3 },
+        ]),
+      }, // 1: [3,637]
+      {
+        op: OP.SLICE,
+        refs: [REF.layer(1)],
+        attrs: encodeSliceAttrs([
+          { axis: 0, start: -1, end: -4, step: -1 },
+          { axis: 1, start: 600, end: 2, step: -3 },
+        ]),
+      }, // 2: [3,200]
+      {
+        op: OP.PAD,
+        refs: [REF.layer(2)],
+        attrs: encodePadAttrs(PAD_MODE.edge, 0, [{ axis: 1, begin: 0, end: 2 }]),
+      }, // 3: [3,202]
+      { op: OP.SHAPE, refs: [REF.layer(3)], attrs: shape }, // 4: int64 [2]
+      { op: OP.CONSTANT_OF_SHAPE, refs: [REF.layer(4)], attrs: cos }, // 5: [3,202]
+      { op: OP.ADD, refs: [REF.layer(3), REF.layer(5)] }, // 6
+      { op: OP.MUL, refs: [REF.layer(6), REF.weight(0)] }, // 7
     ],
     outputName: 'y',
   };

@@ -1,6 +1,7 @@
 // The op differential cases: inputs for every one-step op, with edge values, and the JS reference result.
 import { encodeStoredHeader } from '../../../state/optable.ts';
 import { DT, type Tensor } from './protocol.ts';
+import { PAD_MODE, encodePadAttrs, encodeSliceAttrs } from '../../../state/shapes.ts';
 import { OP, REF, encodeEntry, evalOp, make, prng, type Layer } from './model.ts';
 
 export interface OpCase {
@@ -252,6 +253,141 @@ export function buildCases(): OpCase[] {
   add('where int64 same shape', OP.WHERE, [bool([40], r), i64([40], (i) => i * 3), i64([40], (i) => -i)]);
   add('where uint8 scalar cond', OP.WHERE, [make(9, [], () => 1), u8([300], r), u8([300], r)]);
   add('equal uint8', OP.EQUAL, [u8([100], () => r() % 3), u8([100], () => r() % 3)]);
+
+  // ConstantOfShape, Pad and two-axis Slice (issue 15, second round).
+  const sl = (...a: [number, number, number, number][]) =>
+    encodeSliceAttrs(a.map(([axis, start, end, step]) => ({ axis, start, end, step })));
+  const sl16 = (...a: [number, number, number, number][]) =>
+    encodeSliceAttrs(
+      a.map(([axis, start, end, step]) => ({ axis, start, end, step })),
+      false,
+    );
+  add(
+    'slice f32 two axes [1:, ::-2]',
+    OP.SLICE,
+    [f32([6, 10], r)],
+    sl([0, 1, 32767, 1], [1, -1, -32767, -2]),
+  );
+  add(
+    'slice int8 two axes, negative starts and ends',
+    OP.SLICE,
+    [i8([4, 9, 20], r)],
+    sl([1, -7, -1, 3], [2, -2, -20, -4]),
+  );
+  add('slice int32 one axis in the i16 form', OP.SLICE, [i32([3, 40], r)], sl16([1, 38, 1, -5]));
+  add(
+    'slice int64 axes 0,2 steps 2',
+    OP.SLICE,
+    [i64([5, 2, 9], (i) => i * 1000003 - 7)],
+    sl([0, 0, 5, 2], [2, 8, 0, -2]),
+  );
+  add('slice uint8 two axes, one empty', OP.SLICE, [u8([4, 30], r)], sl([0, 3, 1, 1], [1, 0, 30, 1]));
+  add(
+    'slice f32 two axes clamped past both ends',
+    OP.SLICE,
+    [f32([3, 1, 25], r)],
+    sl([0, -5, 5, 1], [2, 30, -30, -7]),
+  );
+  const cos = (dtype: number, value: Buffer) => {
+    const b = Buffer.alloc(14);
+    b[0] = dtype;
+    value.copy(b, 1);
+    return b;
+  };
+  const f32Bits = (v: number) => {
+    const b = Buffer.alloc(4);
+    b.writeFloatLE(v);
+    return b;
+  };
+  const i64Bytes = (v: bigint) => {
+    const b = Buffer.alloc(8);
+    b.writeBigInt64LE(v);
+    return b;
+  };
+  add(
+    'constantofshape f32 0 [2,3,5]',
+    OP.CONSTANT_OF_SHAPE,
+    [i64([3], (i) => [2, 3, 5][i])],
+    cos(DT.FLOAT, f32Bits(0)),
+  );
+  add(
+    'constantofshape f32 -0.5 [1,100]',
+    OP.CONSTANT_OF_SHAPE,
+    [i64([2], (i) => [1, 100][i])],
+    cos(DT.FLOAT, f32Bits(-0.5)),
+  );
+  add('constantofshape f32 NaN [7]', OP.CONSTANT_OF_SHAPE, [i64([1], () => 7)], cos(DT.FLOAT, f32Bits(NaN)));
+  add(
+    'constantofshape int64 past 2^32 [4,5]',
+    OP.CONSTANT_OF_SHAPE,
+    [i64([2], (i) => [4, 5][i])],
+    cos(7, i64Bytes(-(2n ** 40n) - 3n)),
+  );
+  add(
+    'constantofshape int32 [3,0]',
+    OP.CONSTANT_OF_SHAPE,
+    [i64([2], (i) => [3, 0][i])],
+    cos(DT.INT32, i64Bytes(-7n)),
+  );
+  add(
+    'constantofshape int8 scalar',
+    OP.CONSTANT_OF_SHAPE,
+    [i64([0], () => 0)],
+    cos(DT.INT8, Buffer.from([0x85])),
+  );
+  add(
+    'constantofshape uint8 [300]',
+    OP.CONSTANT_OF_SHAPE,
+    [i64([1], () => 300)],
+    cos(DT.UINT8, Buffer.from([200])),
+  );
+  add('constantofshape bool [2,2,2]', OP.CONSTANT_OF_SHAPE, [i64([3], () => 2)], cos(9, Buffer.from([1])));
+  const pad = (mode: number, valueBits: number, ...a: [number, number, number][]) =>
+    encodePadAttrs(
+      mode,
+      valueBits,
+      a.map(([axis, begin, end]) => ({ axis, begin, end })),
+    );
+  const M = PAD_MODE;
+  add('pad f32 constant 0 axis 2 (1,2)', OP.PAD, [f32([2, 3, 8], r)], pad(M.constant, 0, [2, 1, 2]));
+  add(
+    'pad f32 constant -0 axes 0,1',
+    OP.PAD,
+    [f32([3, 4], r)],
+    pad(M.constant, 0x80000000, [0, 2, 1], [1, 0, 3]),
+  );
+  add('pad f32 constant NaN with a crop', OP.PAD, [f32([4, 6], r)], pad(M.constant, 0x7fc00000, [1, -2, 3]));
+  add(
+    'pad int8 constant 5 crop both ends',
+    OP.PAD,
+    [i8([5, 20], r)],
+    pad(M.constant, 5, [0, -1, -2], [1, 3, -4]),
+  );
+  add(
+    'pad int64 constant -1 axis 0',
+    OP.PAD,
+    [i64([3, 4], (i) => 2 ** 40 + i)],
+    pad(M.constant, -1, [0, 1, 1]),
+  );
+  add(
+    'pad uint8 constant 255 [1,1,150] axis 2',
+    OP.PAD,
+    [u8([1, 1, 150], r)],
+    pad(M.constant, 255, [2, 64, 32]),
+  );
+  add('pad bool constant true', OP.PAD, [bool([3, 5], r)], pad(M.constant, 1, [1, 2, 0]));
+  add('pad int32 constant to an empty axis', OP.PAD, [i32([3, 0], r)], pad(M.constant, 9, [1, 2, 1]));
+  add('pad f32 reflect axis 1 (3,3) [2,8]', OP.PAD, [f32([2, 8], r)], pad(M.reflect, 0, [1, 3, 3]));
+  add(
+    'pad f32 reflect axes 1,2 (1,2),(2,1)',
+    OP.PAD,
+    [f32([2, 3, 4], r)],
+    pad(M.reflect, 0, [1, 1, 2], [2, 2, 1]),
+  );
+  add('pad int8 reflect [1,1,200] (64,64)', OP.PAD, [i8([1, 1, 200], r)], pad(M.reflect, 0, [2, 64, 64]));
+  add('pad int32 edge axes 0,1', OP.PAD, [i32([2, 5], r)], pad(M.edge, 0, [0, 2, 1], [1, 0, 4]));
+  add('pad uint8 edge axis 1 (10,0)', OP.PAD, [u8([3, 50], r)], pad(M.edge, 0, [1, 10, 0]));
+  add('pad int64 edge scalar axis', OP.PAD, [i64([1], () => -5)], pad(M.edge, 0, [0, 3, 2]));
 
   const out: OpCase[] = [];
   for (const c of cases) {

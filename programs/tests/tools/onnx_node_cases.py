@@ -24,11 +24,13 @@ DT = {np.dtype("float32"): 1, np.dtype("uint8"): 2, np.dtype("int8"): 3, np.dtyp
       np.dtype("bool"): 9}
 OPS = {"Identity": 1, "Reshape": 2, "Flatten": 3, "Transpose": 4, "Relu": 5, "Add": 6, "Sub": 7, "Mul": 8,
        "MatMulInteger": 9, "Clip": 10, "QuantizeLinear": 11, "DequantizeLinear": 12, "Cast": 13, "Concat": 14,
-       "Gather": 15, "Slice": 16, "Squeeze": 17, "Unsqueeze": 18, "Shape": 19, "Equal": 20, "Not": 21, "Where": 22}
+       "Gather": 15, "Slice": 16, "Squeeze": 17, "Unsqueeze": 18, "Shape": 19, "Equal": 20, "Not": 21, "Where": 22,
+       "ConstantOfShape": 23, "Pad": 24}
 PREFIXES = ["test_relu", "test_add", "test_sub", "test_mul", "test_matmulinteger", "test_clip", "test_quantizelinear",
             "test_dequantizelinear", "test_cast_", "test_reshape", "test_flatten", "test_transpose", "test_identity",
             "test_concat", "test_gather_", "test_slice", "test_squeeze", "test_unsqueeze", "test_shape", "test_equal",
-            "test_not", "test_where"]
+            "test_not", "test_where", "test_constantofshape", "test_constant_pad", "test_reflect_pad", "test_edge_pad",
+            "test_wrap_pad"]
 MAX_INPUT_BYTES = 700
 
 
@@ -106,15 +108,56 @@ def convert(tc, inputs, expected):
         if node.op_type == "Concat" and len(ins) > 4:
             return None, "more than 4 inputs"
     elif node.op_type == "Slice":
-        r, d = inputs[0].ndim, inputs[0]
+        r, d = inputs[0].ndim, inputs[0].shape
         starts, ends = [int(x) for x in inputs[1]], [int(x) for x in inputs[2]]
         axes = [int(x) for x in inputs[3]] if len(inputs) > 3 and inputs[3] is not None else list(range(len(starts)))
         steps = [int(x) for x in inputs[4]] if len(inputs) > 4 and inputs[4] is not None else [1] * len(starts)
-        if len(starts) != 1:
-            return None, "multi-axis Slice (the referee slices one axis per layer)"
-        i32 = lambda v: max(-2**31, min(2**31 - 1, v))
-        ax = axes[0] + r if axes[0] < 0 else axes[0]
-        a = bytes([ax]) + struct.pack("<iii", i32(starts[0]), i32(ends[0]), i32(steps[0]))
+        axes = [x + r if x < 0 else x for x in axes]
+        # Axes kept whole and in order are dropped, as executor/program-model.ts does.
+        cut = [(ax, s, e, st) for ax, s, e, st in zip(axes, starts, ends, steps)
+               if list(range(d[ax])[slice(s, e, st)]) != list(range(d[ax]))]
+        cut = sorted(cut) or [(0, 0, 2**31 - 1, 1)]
+        if len(cut) > 2:
+            return None, "Slice on more than 2 axes (the referee slices at most 2 per layer)"
+        if len(cut) == 1:
+            i32 = lambda v: max(-2**31, min(2**31 - 1, v))
+            ax, s0, e0, st0 = cut[0]
+            a = bytes([ax]) + struct.pack("<iii", i32(s0), i32(e0), i32(st0))
+        else:
+            if any(d[ax] > 32766 for ax, *_ in cut):
+                return None, "two-axis Slice of an axis over 32766"
+            a = bytes([0x40 | sum(1 << ax for ax, *_ in cut)])
+            for ax, s0, e0, st0 in cut:
+                n, m = d[ax], max(d[ax], 1)
+                a += struct.pack("<hhh", max(-n, min(n, s0)), max(-n - 1, min(n, e0)), max(-m, min(m, st0)))
+        ins = [inputs[0]]
+    elif node.op_type == "ConstantOfShape":
+        v = attrs.get("value")
+        arr = onnx.numpy_helper.to_array(v) if v is not None else np.zeros(1, np.float32)
+        if arr.dtype not in DT:
+            return None, f"ConstantOfShape of {arr.dtype}"
+        a = bytes([DT[arr.dtype]]) + arr.reshape(-1)[:1].tobytes()
+        ins = [inputs[0]]
+    elif node.op_type == "Pad":
+        mode = attrs.get("mode", b"constant")
+        mode = mode.decode() if isinstance(mode, bytes) else mode
+        if mode not in ("constant", "reflect", "edge"):
+            return None, f"Pad mode {mode}"
+        r = inputs[0].ndim
+        pads = [int(x) for x in (attrs["pads"] if "pads" in attrs else inputs[1])]
+        axes = [int(x) for x in inputs[3]] if len(inputs) > 3 and inputs[3] is not None else list(range(r))
+        axes = [x + r if x < 0 else x for x in axes]
+        cut = sorted((ax, pads[k], pads[len(axes) + k]) for k, ax in enumerate(axes) if pads[k] or pads[len(axes) + k])
+        if len(cut) > 2:
+            return None, "Pad on more than 2 axes"
+        cv = inputs[2] if len(inputs) > 2 and inputs[2] is not None and inputs[2].size else None
+        bits = 0
+        if mode == "constant" and cv is not None:
+            bits = struct.unpack("<i", np.asarray(cv).reshape(-1)[:1].astype(inputs[0].dtype).tobytes()[:4].ljust(4, b"\0"))[0]
+        nib = [ax for ax, *_ in cut] + [15] * (2 - len(cut))
+        a = bytes([["constant", "reflect", "edge"].index(mode)]) + struct.pack("<i", bits) + bytes([nib[0] | (nib[1] << 4)])
+        for ax, b0, e0 in cut:
+            a += struct.pack("<hh", b0, e0)
         ins = [inputs[0]]
     elif node.op_type in ("Squeeze", "Unsqueeze"):
         axes = attrs.get("axes")

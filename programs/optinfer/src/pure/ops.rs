@@ -33,6 +33,19 @@ pub const OP_SHAPE: u8 = 19;
 pub const OP_EQUAL: u8 = 20;
 pub const OP_NOT: u8 = 21;
 pub const OP_WHERE: u8 = 22;
+pub const OP_CONSTANT_OF_SHAPE: u8 = 23;
+pub const OP_PAD: u8 = 24;
+
+/// Slice's attrs: attrs[0] below MAX_RANK is one axis with i32 start, end, step at 1, 5 and 9;
+/// SLICE_AXES | mask slices the mask's axes (one or two, in increasing order), each with i16
+/// start, end, step (at 1 and at 7). The compiler clamps bounds to [-d - 1, d] first, which ONNX's
+/// clamping makes the same slice.
+pub const SLICE_AXES: u8 = 0x40;
+/// Pad's modes (attrs[0]); attrs[1..5] the constant as i32 bits (sign-extended for int64), attrs[5]
+/// the padded axes as two nibbles (low first, 0xF none), then i16 begin and end pads of each.
+pub const PAD_CONSTANT: u8 = 0;
+pub const PAD_REFLECT: u8 = 1;
+pub const PAD_EDGE: u8 = 2;
 
 pub const REF_LAYER: u16 = 0;
 pub const REF_INPUT: u16 = 1;
@@ -89,6 +102,7 @@ impl OpEntry {
         let (lo, hi) = match self.op {
             OP_IDENTITY | OP_RELU | OP_FLATTEN | OP_TRANSPOSE | OP_CAST | OP_CLIP => (1, 1),
             OP_SLICE | OP_SQUEEZE | OP_UNSQUEEZE | OP_SHAPE | OP_NOT => (1, 1),
+            OP_CONSTANT_OF_SHAPE | OP_PAD => (1, 1),
             OP_RESHAPE => (1, 2),
             OP_ADD | OP_SUB | OP_MUL | OP_GATHER | OP_EQUAL => (2, 2),
             OP_WHERE => (3, 3),
@@ -140,9 +154,25 @@ impl OpEntry {
                 Ok(())
             }
             OP_CONCAT | OP_GATHER if self.attrs[0] as usize >= MAX_RANK => Err(OpError::BadEntry),
-            OP_SLICE if self.attrs[0] as usize >= MAX_RANK || bits_i32(&self.attrs[9..13]) == 0 => {
+            OP_SLICE => match slice_axes(self) {
+                Some((ax, n)) if ax[..n].iter().all(|x| x.3 != 0) => Ok(()),
+                _ => Err(OpError::BadEntry),
+            },
+            OP_CONSTANT_OF_SHAPE
+                if !matches!(
+                    self.attrs[0],
+                    DT_FLOAT | DT_INT32 | DT_INT64 | DT_INT8 | DT_UINT8 | DT_BOOL
+                ) =>
+            {
                 Err(OpError::BadEntry)
             }
+            OP_PAD => match pad_axes(self) {
+                // Reflect and edge with a negative pad crop first in onnxruntime: not modelled, refused.
+                Some((ax, n)) if self.attrs[0] == PAD_CONSTANT || ax[..n].iter().all(|x| x.1 >= 0 && x.2 >= 0) => {
+                    Ok(())
+                }
+                _ => Err(OpError::BadEntry),
+            },
             OP_SQUEEZE | OP_UNSQUEEZE if self.attrs[0] >> MAX_RANK != 0 => Err(OpError::BadEntry),
             OP_SHAPE if self.attrs[0] > self.attrs[1] || self.attrs[1] as usize > MAX_RANK => Err(OpError::BadEntry),
             _ => Ok(()),
@@ -425,7 +455,7 @@ pub fn infer(e: &OpEntry, ins: &[Operand]) -> Result<Header, OpError> {
             h.dtype = e.attrs[0];
             Ok(h)
         }
-        OP_CONCAT..=OP_WHERE => infer_movement(e, ins),
+        OP_CONCAT..=OP_PAD => infer_movement(e, ins),
         _ => Err(OpError::Unsupported),
     }
 }
@@ -479,13 +509,57 @@ fn infer_movement(e: &OpEntry, ins: &[Operand]) -> Result<Header, OpError> {
             Ok(h)
         }
         OP_SLICE => {
-            let axis = e.attrs[0] as usize;
-            if axis >= a.rank as usize {
+            let (ax, n) = slice_axes(e).ok_or(OpError::BadEntry)?;
+            let mut h = a;
+            for &(axis, s, t, step) in &ax[..n] {
+                if axis >= a.rank as usize {
+                    return Err(OpError::BadOperands);
+                }
+                h.dims[axis] = slice_range(a.dims[axis], s, t, step).2;
+            }
+            Ok(h)
+        }
+        OP_CONSTANT_OF_SHAPE => {
+            // The output's dims are the shape operand's values (registration: shapes::check_layer).
+            if a.dtype != DT_INT64 || a.rank != 1 || a.dims[0] as usize > MAX_RANK {
                 return Err(OpError::BadOperands);
             }
-            let (_, _, count) = slice_range(e, a.dims[axis]);
+            let mut dims = [0u32; MAX_RANK];
+            for (i, d) in dims.iter_mut().enumerate().take(a.dims[0] as usize) {
+                let v = rd_i64(&ins[0], i)?;
+                if !(0..=u32::MAX as i64).contains(&v) {
+                    return Err(OpError::BadOperands);
+                }
+                *d = v as u32;
+            }
+            let h = Header::new(e.attrs[0], &dims[..a.dims[0] as usize]).ok_or(OpError::BadOperands)?;
+            h.byte_len().ok_or(OpError::BadOperands)?;
+            Ok(h)
+        }
+        OP_PAD => {
+            let (ax, n) = pad_axes(e).ok_or(OpError::BadEntry)?;
+            if !matches!(a.dtype, DT_FLOAT | DT_INT32 | DT_INT64 | DT_INT8 | DT_UINT8 | DT_BOOL) {
+                return Err(OpError::BadOperands);
+            }
             let mut h = a;
-            h.dims[axis] = count;
+            for &(axis, pb, pe) in &ax[..n] {
+                if axis >= a.rank as usize {
+                    return Err(OpError::BadOperands);
+                }
+                let d = a.dims[axis] as i64;
+                let m = d + pb + pe;
+                // onnxruntime refuses reflect pads reaching past the axis, and edge pads of an empty one.
+                let bad = match e.attrs[0] {
+                    PAD_REFLECT => pb >= d || pe >= d,
+                    PAD_EDGE => d == 0 && m > 0,
+                    _ => false,
+                };
+                if bad || !(0..=u32::MAX as i64).contains(&m) {
+                    return Err(OpError::BadOperands);
+                }
+                h.dims[axis] = m as u32;
+            }
+            h.byte_len().ok_or(OpError::BadOperands)?;
             Ok(h)
         }
         OP_SQUEEZE => {
@@ -564,12 +638,63 @@ fn infer_movement(e: &OpEntry, ins: &[Operand]) -> Result<Header, OpError> {
     }
 }
 
-/// Slice along one axis of length `d` (attrs: axis, i32 start, end, step), with ONNX's clamping:
+/// One sliced axis: (axis, start, end, step) as registered.
+type SliceAxis = (usize, i64, i64, i64);
+/// One padded axis: (axis, begin pad, end pad).
+type PadAxis = (usize, i64, i64);
+
+/// The sliced axes of a Slice entry (see SLICE_AXES) as (axis, start, end, step), and how many.
+fn slice_axes(e: &OpEntry) -> Option<([SliceAxis; 2], usize)> {
+    let mut ax = [(0usize, 0i64, 0i64, 0i64); 2];
+    let f = e.attrs[0];
+    if (f as usize) < MAX_RANK {
+        let w = |k: usize| bits_i32(&e.attrs[k..k + 4]) as i64;
+        ax[0] = (f as usize, w(1), w(5), w(9));
+        return Some((ax, 1));
+    }
+    let mask = f ^ SLICE_AXES;
+    if mask >> MAX_RANK != 0 || !(1..=2).contains(&mask.count_ones()) {
+        return None;
+    }
+    let h = |k: usize| i16::from_le_bytes([e.attrs[k], e.attrs[k + 1]]) as i64;
+    let mut n = 0;
+    for axis in 0..MAX_RANK {
+        if mask & (1 << axis) != 0 {
+            let at = 1 + 6 * n;
+            ax[n] = (axis, h(at), h(at + 2), h(at + 4));
+            n += 1;
+        }
+    }
+    Some((ax, n))
+}
+
+/// The padded axes of a Pad entry (see PAD_CONSTANT) as (axis, begin, end), and how many.
+fn pad_axes(e: &OpEntry) -> Option<([PadAxis; 2], usize)> {
+    let mut ax = [(0usize, 0i64, 0i64); 2];
+    if e.attrs[0] > PAD_EDGE {
+        return None;
+    }
+    let h = |k: usize| i16::from_le_bytes([e.attrs[k], e.attrs[k + 1]]) as i64;
+    let (lo, hi) = ((e.attrs[5] & 0xf) as usize, (e.attrs[5] >> 4) as usize);
+    let mut n = 0;
+    for (k, axis) in [lo, hi].into_iter().enumerate() {
+        if axis == 0xf {
+            continue;
+        }
+        // Two distinct axes in increasing order, the first before the second.
+        if axis >= MAX_RANK || (n == 1 && axis <= ax[0].0) || (k == 1 && n == 0) {
+            return None;
+        }
+        ax[n] = (axis, h(6 + 4 * k), h(8 + 4 * k));
+        n += 1;
+    }
+    Some((ax, n))
+}
+
+/// Slice of an axis of length `d` from start `s` to end `t` by `step`, with ONNX's clamping:
 /// the first index, the step and the element count.
-fn slice_range(e: &OpEntry, d: u32) -> (i64, i64, u32) {
+fn slice_range(d: u32, mut s: i64, mut t: i64, step: i64) -> (i64, i64, u32) {
     let d = d as i64;
-    let (mut s, mut t) = (bits_i32(&e.attrs[1..5]) as i64, bits_i32(&e.attrs[5..9]) as i64);
-    let step = bits_i32(&e.attrs[9..13]) as i64;
     if s < 0 {
         s += d;
     }
@@ -822,7 +947,7 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
                 }
             }
         }
-        OP_CONCAT..=OP_WHERE => element_movement(&Movement { e, ins, out }, o, dst)?,
+        OP_CONCAT..=OP_PAD => element_movement(&Movement { e, ins, out }, o, dst)?,
         _ => return Err(OpError::Unsupported),
     }
     Ok(())
@@ -880,11 +1005,40 @@ fn element_movement(m: &Movement, o: u64, dst: &mut [u8]) -> Result<(), OpError>
             dst.copy_from_slice(a.at(src as usize, es)?);
         }
         OP_SLICE => {
-            let axis = e.attrs[0] as usize;
-            let (start, step, _) = slice_range(e, a.header.dims[axis]);
+            let (ax, n) = slice_axes(e).ok_or(OpError::BadEntry)?;
             let mut c = coords_of(out, o);
-            c[axis] = (start + c[axis] as i64 * step) as u64;
+            for &(axis, s, t, step) in &ax[..n] {
+                let (start, step, _) = slice_range(a.header.dims[axis], s, t, step);
+                c[axis] = (start + c[axis] as i64 * step) as u64;
+            }
             let es = dst.len();
+            dst.copy_from_slice(a.at(flat_of(&a.header, &c) as usize, es)?);
+        }
+        OP_CONSTANT_OF_SHAPE => {
+            let es = dst.len();
+            dst.copy_from_slice(&e.attrs[1..1 + es]);
+        }
+        OP_PAD => {
+            let (ax, n) = pad_axes(e).ok_or(OpError::BadEntry)?;
+            let mut c = coords_of(out, o);
+            let es = dst.len();
+            for &(axis, pb, _) in &ax[..n] {
+                let d = a.header.dims[axis] as i64;
+                let x = c[axis] as i64 - pb;
+                let x = match e.attrs[0] {
+                    _ if (0..d).contains(&x) => x,
+                    PAD_REFLECT if x < 0 => -x,
+                    PAD_REFLECT => 2 * (d - 1) - x,
+                    PAD_EDGE => x.clamp(0, d - 1),
+                    _ => {
+                        // The constant, its low bytes (an int64 one sign-extended from i32).
+                        let v = bits_i32(&e.attrs[1..5]) as i64;
+                        dst.copy_from_slice(&v.to_le_bytes()[..es]);
+                        return Ok(());
+                    }
+                };
+                c[axis] = x as u64;
+            }
             dst.copy_from_slice(a.at(flat_of(&a.header, &c) as usize, es)?);
         }
         OP_SHAPE => {
@@ -1071,12 +1225,7 @@ mod tests {
             for start in -8i32..9 {
                 for end in [-9, -8, -3, -1, 0, 1, 3, 5, 8, i32::MAX, i32::MIN] {
                     for step in [-3i32, -2, -1, 1, 2, 3, i32::MAX, i32::MIN] {
-                        let mut a = [0u8; 14];
-                        a[1..5].copy_from_slice(&start.to_le_bytes());
-                        a[5..9].copy_from_slice(&end.to_le_bytes());
-                        a[9..13].copy_from_slice(&step.to_le_bytes());
-                        let e = entry(OP_SLICE, &[REF_INPUT << 14], &a);
-                        let (s0, st, n) = slice_range(&e, d);
+                        let (s0, st, n) = slice_range(d, start as i64, end as i64, step as i64);
                         let di = d as i64;
                         let (mut s, mut t) = (start as i64, end as i64);
                         if s < 0 {
@@ -1098,6 +1247,100 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn slice_two_axes_pad_and_constant_of_shape() {
+        let h = |dt: u8, d: &[u32]| Header::new(dt, d).unwrap();
+        let input = REF_INPUT << 14;
+        // x[1:, ::-2] of a [3, 5] int8: rows 1..2, columns 4, 2, 0.
+        let mut a = [0u8; 14];
+        a[0] = SLICE_AXES | 0b11;
+        for (k, v) in [1i16, 3, 1, -1, -6, -2].iter().enumerate() {
+            a[1 + 2 * k..3 + 2 * k].copy_from_slice(&v.to_le_bytes());
+        }
+        let e = entry(OP_SLICE, &[input], &a);
+        assert_eq!(e.validate(0), Ok(()));
+        let data: std::vec::Vec<u8> = (0..15).collect();
+        let ins = [Operand::full(h(DT_INT8, &[3, 5]), &data)];
+        let mut out = [0u8; CHUNK_BYTES];
+        let (hd, len) = compute_chunk(&e, &ins, 0, &mut out).unwrap();
+        assert_eq!(hd.dims(), &[2, 3]);
+        assert_eq!(&out[..len], &[9, 7, 5, 14, 12, 10]);
+        a[0] = SLICE_AXES | 0b111;
+        assert_eq!(
+            entry(OP_SLICE, &[input], &a).validate(0),
+            Err(OpError::BadEntry),
+            "three axes"
+        );
+        // Pad [2, 3] int8: axis 1 reflect by (2, 1), axis 0 by (1, 0).
+        let mut p = [0u8; 14];
+        p[0] = PAD_REFLECT;
+        p[5] = 0x10;
+        for (k, v) in [1i16, 0, 2, 1].iter().enumerate() {
+            p[6 + 2 * k..8 + 2 * k].copy_from_slice(&v.to_le_bytes());
+        }
+        let e = entry(OP_PAD, &[input], &p);
+        assert_eq!(e.validate(0), Ok(()));
+        let data = [1u8, 2, 3, 4, 5, 6];
+        let ins = [Operand::full(h(DT_INT8, &[2, 3]), &data)];
+        let (hd, len) = compute_chunk(&e, &ins, 0, &mut out).unwrap();
+        assert_eq!(hd.dims(), &[3, 6]);
+        assert_eq!(&out[..len], &[6, 5, 4, 5, 6, 5, 3, 2, 1, 2, 3, 2, 6, 5, 4, 5, 6, 5]);
+        p[0] = PAD_EDGE;
+        let (_, len) = compute_chunk(&entry(OP_PAD, &[input], &p), &ins, 0, &mut out).unwrap();
+        assert_eq!(&out[..len], &[1, 1, 1, 2, 3, 3, 1, 1, 1, 2, 3, 3, 4, 4, 4, 5, 6, 6]);
+        // Constant 7 with a crop: axis 1 by (-1, 2).
+        let mut p = [0u8; 14];
+        p[1] = 7;
+        p[5] = 0xf1;
+        p[6..8].copy_from_slice(&(-1i16).to_le_bytes());
+        p[8..10].copy_from_slice(&2i16.to_le_bytes());
+        let (_, len) = compute_chunk(&entry(OP_PAD, &[input], &p), &ins, 0, &mut out).unwrap();
+        assert_eq!(&out[..len], &[2, 3, 7, 7, 5, 6, 7, 7]);
+        p[0] = PAD_REFLECT;
+        assert_eq!(
+            entry(OP_PAD, &[input], &p).validate(0),
+            Err(OpError::BadEntry),
+            "reflect crop"
+        );
+        p[0] = PAD_CONSTANT;
+        p[5] = 0x1f;
+        assert_eq!(
+            entry(OP_PAD, &[input], &p).validate(0),
+            Err(OpError::BadEntry),
+            "axis after none"
+        );
+        let mut p = [0u8; 14];
+        p[0] = PAD_REFLECT;
+        p[5] = 0xf1;
+        p[6..8].copy_from_slice(&3i16.to_le_bytes());
+        assert_eq!(
+            compute_chunk(&entry(OP_PAD, &[input], &p), &ins, 0, &mut out).err(),
+            Some(OpError::BadOperands),
+            "reflect pad of 3 on an axis of 3"
+        );
+        // ConstantOfShape int64 -2 of shape [2, 3]; a negative dim is refused.
+        let mut c = [0u8; 14];
+        c[0] = DT_INT64;
+        c[1..9].copy_from_slice(&(-2i64).to_le_bytes());
+        let e = entry(OP_CONSTANT_OF_SHAPE, &[input], &c);
+        assert_eq!(e.validate(0), Ok(()));
+        let shape: std::vec::Vec<u8> = [2i64, 3].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let ins = [Operand::full(h(DT_INT64, &[2]), &shape)];
+        let (hd, len) = compute_chunk(&e, &ins, 0, &mut out).unwrap();
+        assert_eq!(hd.dims(), &[2, 3]);
+        assert_eq!(len, 48);
+        assert!(out[..48].chunks(8).all(|w| w == (-2i64).to_le_bytes()));
+        let shape: std::vec::Vec<u8> = [2i64, -3].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let ins = [Operand::full(h(DT_INT64, &[2]), &shape)];
+        assert_eq!(compute_chunk(&e, &ins, 0, &mut out).err(), Some(OpError::BadOperands));
+        c[0] = 11;
+        assert_eq!(
+            entry(OP_CONSTANT_OF_SHAPE, &[input], &c).validate(0),
+            Err(OpError::BadEntry),
+            "double"
+        );
     }
 
     #[test]

@@ -239,7 +239,18 @@ pub fn check_layer(e: &OpEntry, t: &ShapeTable, layer: u32) -> Result<StepPlan, 
     for (slot, h) in ins.iter_mut().zip(hs.iter()).take(n) {
         *slot = Operand::sparse(*h, &[]);
     }
-    let out = ops::infer(e, &ins[..n]).map_err(Refusal::Operands)?;
+    let out = if e.op == ops::OP_CONSTANT_OF_SHAPE {
+        // Its dims are data, not known here: the registered ones, if the shape operand holds as
+        // many values as their rank (the one-step reads the values and convicts any other claim).
+        let s = hs[0];
+        let fits = s.dtype == tensor::DT_INT64 && s.rank == 1 && s.dims[0] == out_reg.rank as u32;
+        if !fits || out_reg.dtype != e.attrs[0] {
+            return Err(Refusal::Operands(OpError::BadOperands));
+        }
+        out_reg
+    } else {
+        ops::infer(e, &ins[..n]).map_err(Refusal::Operands)?
+    };
     if out != out_reg {
         return Err(Refusal::OutputShape);
     }
@@ -392,6 +403,48 @@ mod tests {
         let p = check_layer(&mm(2), &t, 0).unwrap();
         assert_eq!(p.elements, 64);
         assert!(p.slice == 64, "{p:?}");
+    }
+
+    #[test]
+    fn constant_of_shape_takes_the_registered_dims_of_its_shape_operand_rank() {
+        use crate::pure::ops::{OP_CONSTANT_OF_SHAPE, REF_LAYER};
+        use crate::pure::tensor::{DT_FLOAT, DT_INT64};
+        let e = |dt: u8| {
+            let mut attrs = [0u8; 14];
+            attrs[0] = dt;
+            OpEntry {
+                op: OP_CONSTANT_OF_SHAPE,
+                n_inputs: 1,
+                refs: [REF_LAYER << 14, 0, 0, 0],
+                attrs,
+            }
+        };
+        let t = |shape: Header, out: Header| table(&[h(DT_FLOAT, &[4])], &[], &[shape, out]);
+        let at = |b: &[u8]| {
+            check_layer(
+                &e(DT_FLOAT),
+                &ShapeTable {
+                    bytes: b,
+                    inputs: 1,
+                    weights: 0,
+                    layers: 2,
+                },
+                1,
+            )
+        };
+        assert!(at(&t(h(DT_INT64, &[2]), h(DT_FLOAT, &[3, 5]))).is_ok());
+        let refused = Err(Refusal::Operands(OpError::BadOperands));
+        assert_eq!(
+            at(&t(h(DT_INT64, &[3]), h(DT_FLOAT, &[3, 5]))),
+            refused,
+            "rank 2 from 3 values"
+        );
+        assert_eq!(at(&t(h(DT_INT32, &[2]), h(DT_FLOAT, &[3, 5]))), refused, "int32 shape");
+        assert_eq!(
+            at(&t(h(DT_INT64, &[2]), h(DT_INT32, &[3, 5]))),
+            refused,
+            "dtype off the value's"
+        );
     }
 
     #[test]
