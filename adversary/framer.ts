@@ -8,7 +8,7 @@ import {
   encodeJobRecord,
   resultDigestOf,
   signResult,
-  siblingFeesOf,
+  openingOf,
   type InclusionProof,
   type JobRecord,
 } from '../state/job.ts';
@@ -115,15 +115,7 @@ export class FramingSequencer {
 
   /** The accomplice tries each way of opening a dispute on the framed record; every outcome is recorded. */
   async dispute(f: Framed): Promise<FramingAttempt[]> {
-    const args = {
-      challenger: this.accomplice.publicKey,
-      batchIndex: f.batchIndex,
-      jobIndex: f.position,
-      record: fromHex(f.proof.record),
-      signature: fromHex(f.proof.signature),
-      siblings: f.proof.siblings.map((s) => fromHex(s, 32)),
-      siblingFees: siblingFeesOf(f.proof),
-    };
+    const args = { challenger: this.accomplice.publicKey, ...openingOf(f.proof) };
     const open = this.client.ix.openDispute(args);
     await this.attempt('forged', () => this.client.openDispute(this.accomplice, f.proof));
     await this.attempt('no-check', () =>

@@ -8,7 +8,7 @@ import { noopMetrics, type Metrics } from '../common/metrics.ts';
 import type { LoadedModel, ModelRegistry } from '../executor/model.ts';
 import { OptinferError } from '../state/errors.ts';
 import { fromHex, toHex } from '../state/hash.ts';
-import { decodeJobRecord, siblingFeesOf, verifyInclusion, type InclusionProof } from '../state/job.ts';
+import { decodeJobRecord, openingOf, verifyInclusion, type InclusionProof } from '../state/job.ts';
 import { Store, type Table } from '../state/store.ts';
 import { asSampleRate } from '../state/sample.ts';
 import type { Hash32, JobId, ModelId } from '../state/types.ts';
@@ -241,8 +241,9 @@ export class Challenger {
         chain.client.fetchModel(fromHex(record.modelId, 32)),
         chain.client.fetchBatch(BigInt(batchIndex)),
       ]);
-      const fault =
-        rules.escrowFault(BigInt(proof.feeSum), batch) ?? rules.recordFault(executorOp, onChainModel);
+      if (rules.escrowShortUnproven(BigInt(proof.feeSum), batch))
+        await this.proveShortEscrow(chain.client, proof);
+      const fault = rules.recordFault(executorOp, onChainModel);
       if (fault) {
         const job = await chain.client.fetchJob(BigInt(batchIndex), proof.index);
         if (!rules.jobNotInvalidated(job).ok)
@@ -471,15 +472,7 @@ export class Challenger {
     fault: RecordFault,
     jobId: JobId,
   ) {
-    const r = await client.proveRecordFault(this.keypair, {
-      batchIndex: BigInt(proof.batchIndex),
-      jobIndex: proof.index,
-      kind: fault,
-      record: fromHex(proof.record),
-      signature: fromHex(proof.signature),
-      siblings: proof.siblings.map((s) => fromHex(s, 32)),
-      siblingFees: siblingFeesOf(proof),
-    });
+    const r = await client.proveRecordFault(this.keypair, { ...openingOf(proof), kind: fault });
     const ev = r.events.find((e) => e.name === 'RecordFaultProven');
     this.metrics.inc('record_faults_proven_total');
     this.log.warn(
@@ -491,6 +484,29 @@ export class Challenger {
       },
       'record fault proven: job invalidated, sequencer slashed',
     );
+  }
+
+  /**
+   * Proves that the batch of `proof` escrowed less than its tree's fee sum (its executors go unpaid): the
+   * sequencer is slashed once per batch. The job itself stands and is audited as usual.
+   */
+  private async proveShortEscrow(client: SettlementClient, proof: InclusionProof) {
+    try {
+      const r = await client.proveShortEscrow(this.keypair, openingOf(proof));
+      const ev = r.events.find((e) => e.name === 'EscrowShortProven');
+      this.metrics.inc('record_faults_proven_total');
+      this.log.warn(
+        {
+          batch: proof.batchIndex,
+          feeSum: proof.feeSum,
+          bounty: ev?.name === 'EscrowShortProven' ? ev.data.bounty.toString() : undefined,
+        },
+        'short escrow proven: sequencer slashed',
+      );
+    } catch (e) {
+      // Another prover may have been first (EscrowShortProven): the audit goes on either way.
+      this.log.info({ batch: proof.batchIndex, err: (e as Error).message }, 'short escrow not proven');
+    }
   }
 
   /**

@@ -50,11 +50,13 @@ export interface BatchNode {
   fee: bigint;
 }
 
-/** The parent of two batch tree nodes; RangeError when their fees sum past u64. */
+/** The parent of two batch tree nodes; its fee sum saturates at 2^64 - 1, as the program's does. */
 export function nodeHash(left: BatchNode, right: BatchNode): BatchNode {
   const fee = left.fee + right.fee;
-  if (fee > U64_MAX) throw new RangeError('batch tree: fees sum past 2^64 - 1');
-  return { hash: tagged(TAG_FEE_NODE, left.hash, le64(left.fee), right.hash, le64(right.fee)), fee };
+  return {
+    hash: tagged(TAG_FEE_NODE, left.hash, le64(left.fee), right.hash, le64(right.fee)),
+    fee: fee > U64_MAX ? U64_MAX : fee,
+  };
 }
 
 /** Levels above the leaf row for n leaves: ceil(log2(n)), 0 for one leaf. */
@@ -114,7 +116,6 @@ export function inclusionProofError(p: InclusionProof): string | null {
     if (!hash) return `siblings[${k}]: expected 32 bytes of hex`;
     const fee = lamportsOf(p.siblingFees[k]);
     if (fee === null) return `siblingFees[${k}]: expected decimal lamports below 2^64`;
-    if (acc.fee + fee > U64_MAX) return `siblingFees[${k}]: the fees sum past 2^64 - 1`;
     acc = i & 1 ? nodeHash({ hash, fee }, acc) : nodeHash(acc, { hash, fee });
     i >>= 1;
   }

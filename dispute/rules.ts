@@ -104,11 +104,12 @@ export function windowIsOpen(
  * proves the record fault (prove_record_fault) instead of opening a game. Null when the record shows neither.
  */
 /**
- * A batch whose tree sums its records' fees past the escrow the sequencer put in (`feeTotal`) pays none of
- * its executors (claim_fees refuses, EscrowShort): a record fault of every job in it.
+ * Whether a batch's tree sums its records' fees past the escrow the sequencer put in (`feeTotal`), so it
+ * pays none of its executors (claim_fees refuses, EscrowShort), and no one has proven it yet
+ * (prove_short_escrow slashes the sequencer once per batch).
  */
-export function escrowFault(feeSum: bigint, batch: BatchAccount | null): RecordFault | null {
-  return batch && feeSum > batch.feeTotal ? 'shortEscrow' : null;
+export function escrowShortUnproven(feeSum: bigint, batch: BatchAccount | null): boolean {
+  return !!batch && batch.escrowShort === 0 && feeSum > batch.feeTotal;
 }
 
 export function recordFault(

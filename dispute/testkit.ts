@@ -97,11 +97,13 @@ export function toyBatch(over: Partial<BatchAccount> = {}): BatchAccount {
     bountyBps: 5000,
     feeTotal: 4000n,
     feesClaimed: 0n,
+    finalizedSlot: 0n,
     jobCount: 4,
     openDisputes: 0,
     invalidated: 0,
     finalized: 0,
     bump: 255,
+    escrowShort: 0,
     ...over,
   };
 }

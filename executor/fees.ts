@@ -6,7 +6,7 @@ import { feeClaimed } from '../settlement/accounts.ts';
 import type { SettlementClient } from '../settlement/client.ts';
 import { claimsPerTransaction, type FeeClaim } from '../settlement/instructions.ts';
 import { fromHex } from '../state/hash.ts';
-import { decodeJobRecord, siblingFeesOf, verifyInclusion, type InclusionProof } from '../state/job.ts';
+import { decodeJobRecord, openingOf, verifyInclusion, type InclusionProof } from '../state/job.ts';
 import type { JobId } from '../state/types.ts';
 
 /** How often the executor looks for finalized batches holding its unclaimed fees. */
@@ -82,12 +82,30 @@ export class FeeClaimer {
         log.warn({ batch: index }, 'sequencer proofs do not open the committed root; fees not claimed');
         continue;
       }
-      // The program pays no executor of a batch whose tree's fee sum passes its escrow (EscrowShort): a
-      // record fault the challengers prove inside the window.
+      // The program pays no executor of a batch whose tree's fee sum passes its escrow (EscrowShort). This
+      // executor proves it (prove_short_escrow, until close_batch) unless someone did: the sequencer is
+      // slashed once per batch, the bounty to the prover.
       const feeSum = BigInt(jobs[0].proof.feeSum);
       if (feeSum > b.feeTotal) {
+        let bounty = 0n;
+        if (b.escrowShort === 0) {
+          try {
+            const r = await client.proveShortEscrow(keypair, openingOf(jobs[0].proof));
+            const ev = r.events.find((e) => e.name === 'EscrowShortProven');
+            bounty = ev?.name === 'EscrowShortProven' ? ev.data.bounty : 0n;
+          } catch (e) {
+            log.warn({ batch: index, err: (e as Error).message }, 'short escrow not proven; retrying');
+            continue;
+          }
+        }
         log.warn(
-          { batch: index, feeSum: feeSum.toString(), escrow: b.feeTotal.toString() },
+          {
+            batch: index,
+            feeSum: feeSum.toString(),
+            escrow: b.feeTotal.toString(),
+            lamports: jobs.reduce((s, j) => s + decodeJobRecord(fromHex(j.proof.record)).fee, 0n).toString(),
+            bounty: bounty.toString(),
+          },
           'fees lost: the sequencer escrowed less than its batch tree sums to',
         );
         for (const j of jobs) this.done.add(j.id);
@@ -103,13 +121,7 @@ export class FeeClaimer {
       const per = claimsPerTransaction(b.jobCount, b.invalidated > 0);
       for (let i = 0; i < todo.length; i += per) {
         const chunk = todo.slice(i, i + per);
-        const claims: FeeClaim[] = chunk.map(({ proof: p }) => ({
-          jobIndex: p.index,
-          record: fromHex(p.record),
-          signature: fromHex(p.signature),
-          siblings: p.siblings.map((s) => fromHex(s, 32)),
-          siblingFees: siblingFeesOf(p),
-        }));
+        const claims: FeeClaim[] = chunk.map(({ proof: p }) => openingOf(p));
         try {
           const r = await client.claimFees(keypair, index, claims);
           const ev = r.events.find((e) => e.name === 'FeesClaimed');

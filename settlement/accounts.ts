@@ -98,16 +98,20 @@ export interface BatchAccount {
   bountyBps: number;
   /** Lamports the sequencer escrowed at commit for the batch's record fees (claim_fees pays from them). */
   feeTotal: bigint;
-  /** Record fees claimed so far: the escrow holds feeTotal - min(feesClaimed, feeTotal). */
+  /** Record fees claimed so far: the escrow holds feeTotal - feesClaimed. */
   feesClaimed: bigint;
+  /** Game slot of finalize_batch (0 before): close_batch's grace counts from it. */
+  finalizedSlot: bigint;
   jobCount: number;
   openDisputes: number;
   invalidated: number;
   finalized: number;
   bump: number;
+  /** 1 once prove_short_escrow proved the batch tree's fee sum above feeTotal (the sequencer slashed once). */
+  escrowShort: number;
 }
 /** Where a Batch account's claim bitmap starts (state/batch.rs CLAIM_BITS_OFFSET): after its discriminator and fields. */
-export const BATCH_CLAIM_BITS_OFFSET = 136;
+export const BATCH_CLAIM_BITS_OFFSET = 145;
 /** Whether claim_fees paid job `job`'s fee, from the Batch account's data (bit job % 8 of bitmap byte job / 8). */
 export function feeClaimed(batchData: Uint8Array, job: number): boolean {
   const byte = batchData[BATCH_CLAIM_BITS_OFFSET + (job >> 3)];

@@ -3,7 +3,7 @@
 import { ComputeBudgetProgram, PublicKey, type Signer, type TransactionInstruction } from '@solana/web3.js';
 import { noProgress, type Progress } from '../common/progress.ts';
 import { OptinferError } from '../state/errors.ts';
-import { siblingFeesOf, type InclusionProof } from '../state/job.ts';
+import { openingOf, type InclusionProof } from '../state/job.ts';
 import { OP_ENTRY_BYTES, OPS_PER_PAGE } from '../state/optable.ts';
 import { decodeShapeRecord, encodeShapeRecord, type ShapeRecord } from '../state/shapes.ts';
 import {
@@ -122,14 +122,20 @@ export const finalizable = (b: BatchAccount, c: ConfigAccount, slot: bigint) =>
   gameSlot(c, slot) >= b.commitSlot + b.challengeWindow;
 /**
  * First slot at which close_batch on finalized batch `b` succeeds: one more challenge window after its own
- * (programs/optinfer/src/state/batch.rs CLOSE_GRACE_WINDOWS), in game time, plus the slots paused so far.
+ * window or after its finalization, whichever is later (programs/optinfer/src/state/batch.rs
+ * CLOSE_GRACE_WINDOWS), in game time, plus the slots paused so far.
  */
 export const CLOSE_GRACE_WINDOWS = 1n;
-export const closeSlot = (b: BatchAccount, c: ConfigAccount) =>
-  toRealSlot(c, b.commitSlot + b.challengeWindow * (1n + CLOSE_GRACE_WINDOWS));
+const closeGameSlot = (b: BatchAccount) => {
+  const windowEnd = b.commitSlot + b.challengeWindow;
+  return (
+    (windowEnd > b.finalizedSlot ? windowEnd : b.finalizedSlot) + b.challengeWindow * CLOSE_GRACE_WINDOWS
+  );
+};
+export const closeSlot = (b: BatchAccount, c: ConfigAccount) => toRealSlot(c, closeGameSlot(b));
 /** Whether close_batch on `b` succeeds at `slot`. */
 export const closable = (b: BatchAccount, c: ConfigAccount, slot: bigint) =>
-  b.finalized !== 0 && gameSlot(c, slot) >= b.commitSlot + b.challengeWindow * (1n + CLOSE_GRACE_WINDOWS);
+  b.finalized !== 0 && gameSlot(c, slot) >= closeGameSlot(b);
 
 /**
  * What the chain says of a batch index. Batches are committed at strictly increasing indices (Config's
@@ -579,6 +585,21 @@ export class SettlementClient {
     );
   }
   /**
+   * Proves, from job `jobIndex`'s opening, that batch `batchIndex`'s tree sums its fees above its escrow:
+   * the sequencer is slashed once per batch, bounty_bps of it to `prover`. Valid until close_batch.
+   */
+  async proveShortEscrow(prover: Signer, p: Omit<RecordFaultProof, 'kind'>) {
+    const b = await this.fetchBatch(p.batchIndex);
+    if (!b)
+      throw new OptinferError('NOT_FOUND', `batch ${p.batchIndex}: no account (never committed, or closed)`);
+    return this.send(
+      ['prove_short_escrow'],
+      [this.ix.proveShortEscrow({ prover: prover.publicKey, sequencer: b.payer, ...p })],
+      [prover],
+      `prove_short_escrow ${p.batchIndex}/${p.jobIndex}`,
+    );
+  }
+  /**
    * Claims the fees of `claims`, jobs of finalized batch `batchIndex` whose records name `executor`, in
    * one transaction (see claimsPerTransaction for how many fit). Refused once the batch is closed.
    */
@@ -682,14 +703,7 @@ export class SettlementClient {
   ): Promise<{ dispute: PublicKey; result: SendResult }> {
     const q =
       'record' in p && typeof p.record === 'string'
-        ? {
-            batchIndex: (p as InclusionProof).batchIndex,
-            jobIndex: (p as InclusionProof).index,
-            record: Buffer.from(p.record, 'hex'),
-            signature: Buffer.from((p as InclusionProof).signature ?? '', 'hex'),
-            siblings: (p as InclusionProof).siblings.map((s) => Buffer.from(s, 'hex')),
-            siblingFees: siblingFeesOf(p as InclusionProof),
-          }
+        ? openingOf(p as InclusionProof)
         : (p as {
             batchIndex: U64;
             jobIndex: number;

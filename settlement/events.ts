@@ -54,6 +54,16 @@ export interface EventData {
     bounty: bigint;
     toTreasury: bigint;
   };
+  /** prove_short_escrow: batch `batchIndex`'s tree sums its fees to `feeSum`, above its escrow `feeTotal`. */
+  EscrowShortProven: {
+    batchIndex: bigint;
+    feeSum: bigint;
+    feeTotal: bigint;
+    prover: PublicKey;
+    sequencer: PublicKey;
+    bounty: bigint;
+    toTreasury: bigint;
+  };
   /** claim_fees: `amount` paid to `executor` from the batch's escrow for `jobs` jobs. */
   FeesClaimed: { batchIndex: bigint; executor: PublicKey; jobs: number; amount: bigint };
 }

@@ -40,7 +40,8 @@ export type InstructionName =
   | 'close_operator'
   | 'refund_job_rent'
   | 'prove_record_fault'
-  | 'claim_fees';
+  | 'claim_fees'
+  | 'prove_short_escrow';
 
 /** Most instruction data @coral-xyz/anchor's coder encodes (its scratch buffer). */
 export const MAX_INSTRUCTION_DATA = 1000;
@@ -204,10 +205,9 @@ export function accountMetas(name: InstructionName, accounts: Record<string, Pub
 /**
  * Record faults prove_record_fault takes (programs/optinfer/src/instructions/prove_record_fault.rs): a
  * committed record whose executor has no bond, or whose model is not registered, cannot be disputed,
- * and a batch whose escrow is short of its tree's fee sum pays none of its executors, so the sequencer
- * that committed it answers for it.
+ * so the sequencer that committed it answers for it.
  */
-export const RECORD_FAULT = { unbondedExecutor: 0, unregisteredModel: 1, shortEscrow: 2 } as const;
+export const RECORD_FAULT = { unbondedExecutor: 0, unregisteredModel: 1 } as const;
 export type RecordFault = keyof typeof RECORD_FAULT;
 /** A committed record proved faulty: where it is in its batch, what fault, and what opens the root. */
 export interface RecordFaultProof {
@@ -399,6 +399,35 @@ export class InstructionBuilder {
         executor_operator: this.pdas.operator(new PublicKey(p.record.subarray(128, 160))),
         model: this.pdas.model(p.record.subarray(32, 64)),
         job: this.pdas.job(batch, p.jobIndex),
+        vault: this.pdas.vault(),
+      },
+    );
+  }
+  /**
+   * Proves that batch `batchIndex`'s tree sums its fees above its escrow, from any one of its records
+   * (`p` as prove_record_fault takes it, without a kind): the sequencer (the batch's payer) is slashed
+   * once per batch, a bounty to `prover`. Valid until close_batch.
+   */
+  proveShortEscrow(p: Omit<RecordFaultProof, 'kind'> & { prover: PublicKey; sequencer: PublicKey }) {
+    if (p.record.length !== RECORD_BYTES || p.signature.length !== SIGNATURE_BYTES) {
+      throw new OptinferError(
+        'INVALID_INPUT',
+        `short escrow: expected a ${RECORD_BYTES}-byte record and a ${SIGNATURE_BYTES}-byte signature, got ${p.record.length} and ${p.signature.length}`,
+      );
+    }
+    return this.ix(
+      'prove_short_escrow',
+      {
+        job_index: p.jobIndex,
+        record: [...p.record],
+        signature: [...p.signature],
+        siblings: batchSibs(p.siblings, p.siblingFees),
+      },
+      {
+        prover: p.prover,
+        config: this.pdas.config(),
+        batch: this.pdas.batch(p.batchIndex),
+        sequencer_operator: this.pdas.operator(p.sequencer),
         vault: this.pdas.vault(),
       },
     );

@@ -70,7 +70,7 @@ test('instruction discriminators equal #[discrim = N] in lib.rs; test-only ones 
   const all = [...lib.matchAll(/(#\[cfg\(feature = "(\w+)"\)\]\s*)?#\[discrim = (\d+)\]\s*pub fn (\w+)/g)];
   const deployed = Object.fromEntries(all.filter((m) => !m[2]).map((m) => [m[4], Number(m[3])]));
   assert.deepEqual(INSTRUCTION_DISCRIMINATORS, deployed);
-  assert.equal(Object.keys(deployed).length, 32);
+  assert.equal(Object.keys(deployed).length, 33);
   assert.deepEqual(
     all.filter((m) => m[2]).map((m) => [m[4], m[2], Number(m[3])]),
     [['check', 'check', 19]],
@@ -230,6 +230,44 @@ test('hand-encoded bytes: claim_fees, its claims and the Job addresses that foll
     ],
   );
   assert.equal(b.claimFees({ executor: exec, batchIndex: 2, claims, withJobs: false }).keys.length, 3);
+});
+
+test('hand-encoded bytes: prove_short_escrow, its opening and its accounts', () => {
+  const b = new InstructionBuilder();
+  const prover = Keypair.generate().publicKey;
+  const seq = Keypair.generate().publicKey;
+  const record = Buffer.alloc(168, 3);
+  const signature = Buffer.alloc(64, 4);
+  const ix = b.proveShortEscrow({
+    prover,
+    sequencer: seq,
+    batchIndex: 2,
+    jobIndex: 1,
+    record,
+    signature,
+    siblings: [Buffer.alloc(32, 1)],
+    siblingFees: [2n],
+  });
+  assert.equal(
+    ix.data.toString('hex'),
+    '21' +
+      '01000000' +
+      record.toString('hex') +
+      signature.toString('hex') +
+      '01000000' +
+      Buffer.alloc(32, 1).toString('hex') +
+      '0200000000000000',
+  );
+  assert.deepEqual(
+    ix.keys.map((k) => [k.pubkey.toBase58(), k.isSigner, k.isWritable]),
+    [
+      [prover.toBase58(), true, true],
+      [pdas.config().toBase58(), false, false],
+      [HARNESS_PDA.batch(2).toBase58(), false, true],
+      [pdas.operator(seq).toBase58(), false, true],
+      [pdas.vault().toBase58(), false, true],
+    ],
+  );
 });
 
 test("anchor's Program.methods (camelCase IDL, PDAs resolved from seeds) builds the same instructions", async () => {

@@ -34,10 +34,10 @@ export function feeNodeHash(left: FeeNode, right: FeeNode): Uint8Array {
   return oneShot('sha256', buf, 'buffer');
 }
 
-function parent(left: FeeNode, right: FeeNode): FeeNode | null {
+/** The parent node; its fee sum saturates at 2^64 - 1 as the program's does (pure/merkle.rs). */
+function parent(left: FeeNode, right: FeeNode): FeeNode {
   const fee = left.fee + right.fee;
-  if (fee > MAX_FEE_SUM) return null;
-  return { hash: feeNodeHash(left, right), fee };
+  return { hash: feeNodeHash(left, right), fee: fee > MAX_FEE_SUM ? MAX_FEE_SUM : fee };
 }
 
 function checkFee(fee: bigint, what: string): void {
@@ -70,9 +70,9 @@ export class FeeTree {
     while (cur.length > 1) {
       const next: FeeNode[] = new Array(cur.length / 2);
       for (let i = 0; i < next.length; i++) {
-        const p = parent(cur[2 * i], cur[2 * i + 1]);
-        if (!p) throw new OptinferError('INVALID_INPUT', 'batch: the fees sum past 2^64 - 1 lamports');
-        next[i] = p;
+        if (cur[2 * i].fee + cur[2 * i + 1].fee > MAX_FEE_SUM)
+          throw new OptinferError('INVALID_INPUT', 'batch: the fees sum past 2^64 - 1 lamports');
+        next[i] = parent(cur[2 * i], cur[2 * i + 1]);
       }
       levels.push(next);
       cur = next;
@@ -112,7 +112,8 @@ export class FeeTree {
 
 /**
  * Recomputes the root and the fee sum from a leaf and its proof, as the program does; null if the proof
- * is malformed for leafCount (wrong length, index on padding, a sum past u64).
+ * is malformed for leafCount (wrong length, index on padding, a fee past u64). Sums saturate at 2^64 - 1:
+ * a tree whose fees overflow still opens, with a fee sum no escrow reaches.
  */
 export function feeRootFromProof(
   leaf: FeeNode,
@@ -129,14 +130,13 @@ export function feeRootFromProof(
   )
     return null;
   if (leaf.fee < 0n || leaf.fee > MAX_FEE_SUM) return null;
-  let acc: FeeNode | null = leaf;
+  let acc: FeeNode = leaf;
   let i = proof.index;
   for (let k = 0; k < depth; k++) {
     const fee = proof.siblingFees[k];
     if (typeof fee !== 'bigint' || fee < 0n || fee > MAX_FEE_SUM) return null;
     const s: FeeNode = { hash: proof.siblings[k], fee };
     acc = i & 1 ? parent(s, acc) : parent(acc, s);
-    if (!acc) return null;
     i >>= 1;
   }
   return { root: acc.hash, feeSum: acc.fee };

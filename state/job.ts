@@ -194,6 +194,18 @@ export interface InclusionProof {
   feeSum: string;
 }
 
+/** What an instruction opening the batch tree takes (open_dispute, prove_record_fault, claim_fees), from an API proof. */
+export function openingOf(p: InclusionProof) {
+  return {
+    batchIndex: BigInt(p.batchIndex),
+    jobIndex: p.index,
+    record: fromHex(p.record, JOB_RECORD_BYTES),
+    signature: fromHex(p.signature, SIGNATURE_BYTES),
+    siblings: p.siblings.map((s) => fromHex(s, 32)),
+    siblingFees: siblingFeesOf(p),
+  };
+}
+
 /** The proof's sibling fee sums as u64 lamports; an INVALID_PROOF error naming the bad one. */
 export function siblingFeesOf(p: Pick<InclusionProof, 'siblingFees'>): bigint[] {
   if (!Array.isArray(p.siblingFees))

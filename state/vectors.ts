@@ -87,7 +87,11 @@ export function buildVectors(): unknown {
       records: records.map((r) => toHex(encodeJobRecord(r))),
       signatures: records.map((r) => r.signature),
       root: batch.root,
-      proofs: records.map((_, i) => ({ index: i, siblings: batch.proof(i).siblings })),
+      feeSum: batch.feeSum.toString(),
+      proofs: records.map((_, i) => {
+        const p = batch.proof(i);
+        return { index: i, siblings: p.siblings, siblingFees: p.siblingFees };
+      }),
     };
   });
 

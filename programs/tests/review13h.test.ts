@@ -84,7 +84,7 @@ test("sybil front-run: the sequencer's sybil record with an inflated fee claims 
   assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
 });
 
-test("sybil front-run, short escrow: escrowing only the honest executor's fee, the sybil's claim takes nothing and no bond; the honest executor proves the fault in the window and gains more than its fee", async () => {
+test("sybil front-run, short escrow: escrowing only the honest executor's fee, the sybil's claim takes nothing and no bond; the honest executor proves the short escrow and gains more than its fee", async () => {
   const { world, honest, sybil } = await setup();
   const b = await commit(
     world,
@@ -96,13 +96,12 @@ test("sybil front-run, short escrow: escrowing only the honest executor's fee, t
     FEE,
   );
   const seqBefore = await world.operatorOf(world.sequencer.publicKey);
-  // The honest executor's node sees its batch's fee sum pass the escrow and proves it at once.
+  // The honest executor sees its batch's fee sum pass the escrow and proves it.
   const before = world.balance(honest.publicKey);
-  const r = world.must(await world.proveFault(honest, b, 1, 'shortEscrow'), 'prove_record_fault');
-  const jobRent = world.balance(world.client.pdas.job(b.address, 1));
-  const ev = r.events.find((x) => x.name === 'RecordFaultProven')?.data as { bounty?: bigint } | undefined;
-  assert.ok(gained(world, honest.publicKey, before) + jobRent > FEE, 'the bounty covers more than its fee');
-  assert.equal(gained(world, honest.publicKey, before), ev!.bounty! - jobRent);
+  const r = world.must(await world.proveShortEscrow(honest, b, 1), 'prove_short_escrow');
+  const ev = r.events.find((x) => x.name === 'EscrowShortProven')?.data as { bounty?: bigint } | undefined;
+  assert.ok(gained(world, honest.publicKey, before) > FEE, 'the bounty covers more than its fee');
+  assert.equal(gained(world, honest.publicKey, before), ev!.bounty);
   world.warp(PARAMS.challengeWindow);
   world.must(await world.finalize(world.fund(), 0), 'finalize_batch');
   const sybilBefore = world.balance(sybil.publicKey);

@@ -99,26 +99,31 @@ test('trace prefix chains and roots match in the VM', () => {
   }
 });
 
-test('batch roots and job-record proofs match in the VM', () => {
+test('batch tree roots, fee sums and job-record openings match in the VM', () => {
   for (const b of V.batches) {
-    // A leaf is H(0x00 || record || executor signature): the VM hashes the 232 bytes whole.
-    const recs: Buffer[] = b.records.map((r: string, i: number) =>
-      Buffer.concat([hex(r), hex(b.signatures[i])]),
-    );
+    // A leaf is (H(0x00 || record || executor signature), the record's fee); siblings carry their fee sums.
     for (const p of b.proofs) {
-      const sib: Buffer[] = p.siblings.map(hex);
-      const data = Buffer.concat([
-        hex(b.root),
-        u32(168 + 64),
-        recs[p.index],
-        u32(p.index),
-        u32(recs.length),
-        Buffer.from([sib.length]),
-        ...sib,
-      ]);
-      assert.deepEqual([...check(3, data)], [1]);
+      const opening = (fee0: bigint) => {
+        const sib = p.siblings.map((s: string, k: number) => {
+          const f = Buffer.alloc(8);
+          f.writeBigUInt64LE(BigInt(p.siblingFees[k]) + (k === 0 ? fee0 : 0n));
+          return Buffer.concat([hex(s), f]);
+        });
+        return Buffer.concat([
+          hex(b.root),
+          hex(b.records[p.index]),
+          hex(b.signatures[p.index]),
+          u32(p.index),
+          u32(b.records.length),
+          Buffer.from([sib.length]),
+          ...sib,
+        ]);
+      };
+      const out = check(5, opening(0n));
+      assert.equal(out[0], 1, `batch of ${b.records.length}, job ${p.index}: opens the root`);
+      assert.equal(out.readBigUInt64LE(1).toString(), b.feeSum, 'and shows the fee sum');
+      if (p.siblings.length > 0)
+        assert.equal(check(5, opening(1n))[0], 0, 'a changed sibling fee sum does not');
     }
-    const data = Buffer.concat([u32(recs.length), ...recs.map((r) => Buffer.concat([u32(r.length), r]))]);
-    assert.equal(check(0, data).toString('hex'), b.root);
   }
 });

@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PublicKey } from '@solana/web3.js';
 import { PHASE, SIDE, type OperatorAccount } from '../../settlement/index.ts';
-import { verifyInclusion } from '../../state/job.ts';
+import { decodeJobRecord, verifyInclusion } from '../../state/job.ts';
+import { fromHex } from '../../state/hash.ts';
 import { rentExempt } from '../../settlement/reclaim.ts';
 import { waitFor } from '../helpers/node-process.ts';
 import {
@@ -161,6 +162,46 @@ async function scenario(
       treasuryAfter - treasuryBefore,
       slashedTotal - bounties - refunds,
       'the vault did not get the remainder',
+    );
+
+    // Executor pay to the lamport: each executor's role claims, from each batch's escrow, exactly the fees
+    // of the final jobs it ran (an invalidated job's fee reaches the executor of its re-run instead).
+    const owed = new Map<string, bigint>();
+    for (const j of final) {
+      const fee = decodeJobRecord(fromHex(j.proof!.record)).fee;
+      owed.set(j.executor!, (owed.get(j.executor!) ?? 0n) + fee);
+    }
+    const feesOf = async () =>
+      new Map(
+        await Promise.all(
+          c.executors.map(
+            async (e) =>
+              [
+                e.keypair.publicKey.toBase58(),
+                (await c.client.fetchOperator(e.keypair.publicKey))?.feesEarned ?? 0n,
+              ] as const,
+          ),
+        ),
+      );
+    const paid = await waitFor(
+      'every executor paid the fees of its final jobs',
+      async () => {
+        const now = await feesOf();
+        return [...now].every(([k, v]) => v === (owed.get(k) ?? 0n)) && now;
+      },
+      120_000,
+      500,
+    ).catch(async (e) => {
+      process.stderr.write(
+        `fees owed ${JSON.stringify([...owed].map(([k, v]) => [k, String(v)]))}, paid ${JSON.stringify([...(await feesOf())].map(([k, v]) => [k, String(v)]))}\n`,
+      );
+      throw e;
+    });
+    const total = final.reduce((s, j) => s + decodeJobRecord(fromHex(j.proof!.record)).fee, 0n);
+    assert.equal(
+      [...paid.values()].reduce((s, v) => s + v, 0n),
+      total,
+      "the fees paid are the final jobs' fees",
     );
   } catch (e) {
     process.stderr.write(`cluster logs (${c.dir}):\n${c.logs()}\n`);

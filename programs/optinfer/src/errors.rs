@@ -166,9 +166,11 @@ pub enum OptinferError {
     #[msg("This job's fee was already claimed")]
     FeeAlreadyClaimed,
     #[msg(
-        "The batch tree's fees sum past the batch's escrow (fee_total): the sequencer under-escrowed, which prove_record_fault (kind 2) proves"
+        "The batch tree's fees sum past the batch's escrow (fee_total): the sequencer under-escrowed, which prove_short_escrow proves"
     )]
     EscrowShort,
+    #[msg("This batch's short escrow was already proven: the sequencer is slashed once per batch for it")]
+    EscrowShortProven,
 }
 
 impl From<ReadError> for OptinferError {

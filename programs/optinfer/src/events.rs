@@ -163,6 +163,18 @@ pub struct RecordFaultProven {
     pub bounty: u64,
     pub to_treasury: u64,
 }
+/// prove_short_escrow: batch `batch_index`'s tree sums its fees to `fee_sum`, more than its escrow
+/// `fee_total`; the sequencer was slashed `bounty + to_treasury`.
+#[event]
+pub struct EscrowShortProven {
+    pub batch_index: u64,
+    pub fee_sum: u64,
+    pub fee_total: u64,
+    pub prover: Address,
+    pub sequencer: Address,
+    pub bounty: u64,
+    pub to_treasury: u64,
+}
 #[event]
 pub struct FeesClaimed {
     pub batch_index: u64,

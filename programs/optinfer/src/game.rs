@@ -295,6 +295,21 @@ pub fn note_emptied(op: &mut Operator, now: u64) {
     }
 }
 
+/// A sequencer's fault slash (prove_record_fault, prove_short_escrow): `stake` (the batch's snapshot
+/// of min_executor_bond), from the bond above the sequencer's own executor stakes (which come first, as
+/// in resolve); its challenger stakes and unbonding lamports are slashable. Returns what was taken.
+pub fn fault_slash(so: &mut Operator, stake: u64, now: u64) -> u64 {
+    let slash = core::cmp::min(stake, so.bonded.get().saturating_sub(executor_locked(so)));
+    so.bonded = (so.bonded.get() - slash).into();
+    so.slashed = so.slashed.get().saturating_add(slash).into();
+    note_emptied(so, now);
+    let free = so.bonded.get().saturating_sub(so.locked.get());
+    if so.unbonding.get() > free {
+        so.unbonding = free.into();
+    }
+    slash
+}
+
 /// Ends the game: unlocks the challenger's stake, and the job's executor stake when the executor
 /// lost or this was the job's last open game; moves the loser's stake to the winner (bounty share)
 /// and the vault (the rest), and invalidates the job when the executor lost. Refused once another

@@ -236,6 +236,17 @@ pub mod optinfer {
     pub fn claim_fees(ctx: &mut Context<ClaimFees>, claims: Vec<FeeClaim>) -> Result<()> {
         instructions::claim_fees::claim_fees(ctx, claims)
     }
+
+    #[discrim = 33]
+    pub fn prove_short_escrow(
+        ctx: &mut Context<ProveShortEscrow>,
+        job_index: u32,
+        record: [u8; 168],
+        signature: [u8; 64],
+        siblings: Vec<BatchSibling>,
+    ) -> Result<()> {
+        instructions::prove_short_escrow::prove_short_escrow(ctx, job_index, record, signature, siblings)
+    }
 }
 
 /// Aborts after Anchor's panic hook logged the location; the upstream BPF target has no unwinding.

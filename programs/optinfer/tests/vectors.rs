@@ -1,6 +1,7 @@
 //! Native run of the program's pure functions on state/vectors.json (the SBF VM runs the same file).
-use optinfer::instructions::open_dispute::signed_leaf;
+use optinfer::instructions::open_dispute::{record_fee, signed_leaf};
 use optinfer::pure::{merkle, tensor, trace};
+use optinfer::state::{open_batch_tree, BatchSibling};
 use serde_json::Value;
 
 fn hex(s: &str) -> Vec<u8> {
@@ -126,22 +127,46 @@ fn batch_vectors() {
             .map(|(r, s)| signed_leaf(r.as_slice().try_into().unwrap(), s.as_slice().try_into().unwrap()))
             .collect();
         let root = h32(b["root"].as_str().unwrap());
-        assert_eq!(merkle::root_streaming(recs.len() as u64, |i| leaves[i as usize]), root);
+        let fee_sum: u64 = b["feeSum"].as_str().unwrap().parse().unwrap();
+        // The batch tree is a sum tree: every opening shows the same root and the batch's fee sum.
         for p in b["proofs"].as_array().unwrap() {
             let idx = p["index"].as_u64().unwrap();
-            let sib: Vec<[u8; 32]> = p["siblings"]
+            let fees = p["siblingFees"].as_array().unwrap();
+            let sib: Vec<BatchSibling> = p["siblings"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|s| h32(s.as_str().unwrap()))
+                .zip(fees)
+                .map(|(s, f)| BatchSibling {
+                    hash: h32(s.as_str().unwrap()),
+                    fees: f.as_str().unwrap().parse().unwrap(),
+                })
                 .collect();
-            assert!(merkle::verify(
+            let rec: &[u8; 168] = recs[idx as usize].as_slice().try_into().unwrap();
+            let sum = open_batch_tree(
                 &root,
                 &leaves[idx as usize],
+                record_fee(rec),
                 idx,
                 recs.len() as u64,
-                &sib
-            ));
+                &sib,
+            );
+            assert_eq!(sum, Some(fee_sum));
+            // Past the leaf row, any other fee for the leaf opens no root (a 1-job tree is its leaf, whose
+            // hash holds the record and so its fee; the program always reads the fee from the record).
+            if recs.len() > 1 {
+                assert_eq!(
+                    open_batch_tree(
+                        &root,
+                        &leaves[idx as usize],
+                        record_fee(rec) + 1,
+                        idx,
+                        recs.len() as u64,
+                        &sib
+                    ),
+                    None
+                );
+            }
         }
     }
 }

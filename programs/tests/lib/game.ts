@@ -210,6 +210,19 @@ export class World extends LocalWorld {
     return { index, address: this.client.pdas.batch(index), records, signatures, levels, res };
   }
 
+  /** prove_short_escrow by `prover` from job `job`'s opening of the committed batch `b`. */
+  proveShortEscrow(prover: Keypair, b: CommittedBatch, job: number): Promise<TxResult> {
+    return attempt(
+      this.client.proveShortEscrow(prover, {
+        batchIndex: b.index,
+        jobIndex: job,
+        record: b.records[job],
+        signature: b.signatures[job],
+        ...P.batchProof(b.levels, job),
+      }),
+    );
+  }
+
   /** Opens a dispute on job `job` of `b`, with its own record, signature and proof unless forged ones are given. */
   async openDispute(
     challenger: Keypair,

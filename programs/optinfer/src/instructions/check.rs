@@ -20,17 +20,19 @@ mod run {
     use super::Check;
 
     use crate::errors::OptinferError;
+    use crate::instructions::open_dispute::{record_fee, signed_leaf};
     use crate::pure::ops::{self, OpEntry, Operand, MAX_OP_INPUTS, OP_ENTRY_BYTES};
     use crate::pure::reader::Reader;
     use crate::pure::tensor::{self, Header, CHUNK_BYTES};
     use crate::pure::{merkle, trace};
-    use crate::state::ProofBufferAccount;
+    use crate::state::{open_batch_tree, BatchSibling, ProofBufferAccount};
 
     pub const CHECK_MERKLE_ROOT: u8 = 0;
     pub const CHECK_TENSOR_DIGEST: u8 = 1;
     pub const CHECK_TRACE: u8 = 2;
     pub const CHECK_VERIFY_PROOF: u8 = 3;
     pub const CHECK_OP_CHUNK: u8 = 4;
+    pub const CHECK_BATCH_OPEN: u8 = 5;
 
     /// Result bytes of one check; at most 1024 (the return-data limit).
     pub fn run_check(kind: u8, data: &[u8], out: &mut [u8]) -> Result<usize> {
@@ -117,6 +119,31 @@ mod run {
                 out[..26].copy_from_slice(&h.pack());
                 out[26..26 + len].copy_from_slice(&buf[..len]);
                 Ok(26 + len)
+            }
+            CHECK_BATCH_OPEN => {
+                // root, record (168), signature (64), u32 index, u32 count, u8 n, n x (hash, u64 fees)
+                // -> u8 opened || u64 fee sum
+                let root = *r.h32()?;
+                let record: &[u8; 168] = r.take(168)?.try_into().map_err(|_| OptinferError::BadStepData)?;
+                let signature: &[u8; 64] = r.take(64)?.try_into().map_err(|_| OptinferError::BadStepData)?;
+                let index = r.u32()? as u64;
+                let count = r.u32()? as u64;
+                let n = r.u8()? as usize;
+                let mut sib = alloc::vec![BatchSibling { hash: [0u8; 32], fees: 0 }; 32];
+                if n > sib.len() {
+                    return Err(OptinferError::BadStepData.into());
+                }
+                for s in sib.iter_mut().take(n) {
+                    s.hash = *r.h32()?;
+                    let mut f = [0u8; 8];
+                    f.copy_from_slice(r.take(8)?);
+                    s.fees = u64::from_le_bytes(f);
+                }
+                let leaf = signed_leaf(record, signature);
+                let sum = open_batch_tree(&root, &leaf, record_fee(record), index, count, &sib[..n]);
+                out[0] = sum.is_some() as u8;
+                out[1..9].copy_from_slice(&sum.unwrap_or(0).to_le_bytes());
+                Ok(9)
             }
             _ => Err(OptinferError::BadCheck.into()),
         }

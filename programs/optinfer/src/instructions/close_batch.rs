@@ -29,7 +29,10 @@ pub fn close_batch(ctx: &mut Context<CloseBatch>) -> Result<()> {
     }
     let window = b.challenge_window.get();
     let grace = window.saturating_mul(CLOSE_GRACE_WINDOWS);
-    let closes_at = b.commit_slot.get().saturating_add(window).saturating_add(grace);
+    // The grace runs from finalization: a batch finalized late (a game held to the end of its clock)
+    // still leaves its executors a whole window to claim.
+    let closes_at =
+        core::cmp::max(b.commit_slot.get().saturating_add(window), b.finalized_slot.get()).saturating_add(grace);
     if now < closes_at {
         msg!("batch {} closes at game slot {}, now {}", b.index.get(), closes_at, now);
         return Err(OptinferError::CloseGraceNotOver.into());

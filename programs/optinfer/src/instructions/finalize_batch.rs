@@ -30,6 +30,7 @@ pub fn finalize_batch(ctx: &mut Context<FinalizeBatch>) -> Result<()> {
         return Err(OptinferError::WindowOpen.into());
     }
     b.finalized = 1;
+    b.finalized_slot = now.into();
     emit!(BatchFinalized {
         index: b.index.get(),
         invalidated: b.invalidated.get()

@@ -1,7 +1,6 @@
-//! Anyone, inside a batch's window: proves that a committed job record cannot be disputed or paid
-//! because of the sequencer (its executor has no bond, its model is not registered, or the batch's fee
-//! escrow is short of its records' fees); the job is invalidated and the sequencer that committed the
-//! batch is slashed one fault slash, a bounty to the prover.
+//! Anyone, inside a batch's window: proves that a committed job record cannot be disputed because of
+//! the sequencer (its executor has no bond, or its model is not registered); the job is invalidated
+//! and the sequencer that committed the batch is slashed one fault slash, a bounty to the prover.
 // Anchor's derive binds #[instruction] arguments in generated code paths that do not all use them.
 #![allow(unused_variables)]
 use alloc::vec::Vec;
@@ -9,7 +8,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::{JobInvalidated, RecordFaultProven, Slashed};
-use crate::game::{bps_of, executor_locked, note_emptied, running_slot};
+use crate::game::{bps_of, fault_slash, running_slot};
 use crate::instructions::open_dispute::{check_committed_record, RECORD_BYTES, SIGNATURE_BYTES};
 use crate::state::*;
 
@@ -17,9 +16,6 @@ use crate::state::*;
 pub const FAULT_UNBONDED_EXECUTOR: u8 = 0;
 /// The record's model has no Model account, or its op table is not fully loaded.
 pub const FAULT_UNREGISTERED_MODEL: u8 = 1;
-/// The batch tree's fee sum, as the record's opening shows it, is more than the batch's escrow
-/// (`fee_total`): claim_fees pays none of the batch's executors (EscrowShort).
-pub const FAULT_SHORT_ESCROW: u8 = 2;
 
 #[derive(Accounts)]
 #[instruction(job_index: u32, kind: u8, record: [u8; 168])]
@@ -90,18 +86,13 @@ pub fn prove_record_fault(
     let now = running_slot(&a.config)?;
     let b = &a.batch;
     // The same checks open_dispute makes: the record is the one committed at job_index, in the window.
-    let fee_sum = check_committed_record(b, now, job_index, &record, &signature, &siblings)?;
-    let fault = if kind == FAULT_SHORT_ESCROW {
-        fee_sum > b.fee_total.get()
-    } else {
-        shows_fault(
-            kind,
-            b.commit_slot.get(),
-            a.executor_operator.account(),
-            a.model.account(),
-        )?
-    };
-    if !fault {
+    check_committed_record(b, now, job_index, &record, &signature, &siblings)?;
+    if !shows_fault(
+        kind,
+        b.commit_slot.get(),
+        a.executor_operator.account(),
+        a.model.account(),
+    )? {
         return Err(OptinferError::NoRecordFault.into());
     }
 
@@ -122,27 +113,14 @@ pub fn prove_record_fault(
     j.invalidated = 1;
     let payer = j.payer;
 
-    // One fault slash, the batch's snapshot of min_executor_bond, from the bond above the sequencer's
-    // own executor stakes (which come first, as in resolve); its challenger stakes and unbonding
-    // lamports are slashable.
+    // One fault slash (game::fault_slash).
     let sequencer = a.batch.payer;
     let mut sv = *a.sequencer_operator.account();
     let slash = if exists(&sv) {
         // SAFETY: no other live reference to this account's data: the Operator loads above
         // (shows_fault) were dropped, and no other account of the instruction is an Operator we hold.
         let mut so = unsafe { Account::<Operator>::load_mut(sv)? };
-        let slash = core::cmp::min(
-            a.batch.executor_stake.get(),
-            so.bonded.get().saturating_sub(executor_locked(&so)),
-        );
-        so.bonded = (so.bonded.get() - slash).into();
-        so.slashed = so.slashed.get().saturating_add(slash).into();
-        note_emptied(&mut so, now);
-        let free = so.bonded.get().saturating_sub(so.locked.get());
-        if so.unbonding.get() > free {
-            so.unbonding = free.into();
-        }
-        slash
+        fault_slash(&mut so, a.batch.executor_stake.get(), now)
     } else {
         0
     };

@@ -57,9 +57,11 @@ pub fn fee_node_hash(left: &Hash32, left_fees: u64, right: &Hash32, right_fees: 
 }
 
 /// Recomputes a batch tree's root and fee sum from a leaf (its hash and its record's fee) and its
-/// siblings `(hash, fee sum)`, leaf row upwards. None for an index on padding, a proof of the wrong
-/// length, or sums past u64: with sums checked, the fees of any set of distinct leaves that open one
-/// root add up to at most the root's sum.
+/// siblings `(hash, fee sum)`, leaf row upwards. None for an index on padding or a proof of the wrong
+/// length. Sums saturate at u64::MAX rather than fail: a tree whose sums pass u64 still opens (so its
+/// records stay disputable), with a fee sum no escrow reaches (claims refused, the short escrow
+/// provable). With sums non-negative and saturating, the fees of any set of distinct leaves that open
+/// one root add up to at most the root's sum whenever that sum is below u64::MAX.
 pub fn fee_root_from_proof<'a>(
     leaf: &Hash32,
     fee: u64,
@@ -77,7 +79,7 @@ pub fn fee_root_from_proof<'a>(
         } else {
             fee_node_hash(&acc, sum, s, s_fees)
         };
-        sum = sum.checked_add(s_fees)?;
+        sum = sum.saturating_add(s_fees);
     }
     Some((acc, sum))
 }
@@ -134,10 +136,11 @@ mod tests {
         };
         assert_eq!(open(&b, 7, 1, 3, &[(a, 5), (cz, 9)]), Some((root, 21)));
         assert_eq!(open(&c, 9, 2, 3, &[(ZERO, 0), (ab, 12)]), Some((root, 21)));
-        // Padding cannot be opened, a short proof is refused, and a sum past u64 is no proof.
+        // Padding cannot be opened and a short proof is refused; a sum past u64 saturates.
         assert_eq!(open(&ZERO, 0, 3, 3, &[(c, 9), (ab, 12)]), None);
         assert_eq!(open(&b, 7, 1, 3, &[(a, 5)]), None);
-        assert_eq!(open(&b, u64::MAX, 1, 2, &[(a, 1)]), None);
+        let top = fee_node_hash(&a, 1, &b, u64::MAX);
+        assert_eq!(open(&b, u64::MAX, 1, 2, &[(a, 1)]), Some((top, u64::MAX)));
         // A fee other than the committed one opens another root.
         assert_ne!(open(&b, 8, 1, 3, &[(a, 5), (cz, 9)]).unwrap().0, root);
     }

@@ -29,8 +29,9 @@ pub fn open_batch_tree(
 }
 
 /// Grace before a finalized batch's account may close, in challenge windows of the batch: close_batch
-/// is refused until `commit_slot + (1 + CLOSE_GRACE_WINDOWS) x challenge_window` (game slots), so every
-/// reader has had one more whole window to see the finalized batch before its account goes.
+/// is refused until `CLOSE_GRACE_WINDOWS x challenge_window` game slots after finalization (and never
+/// before `commit_slot + (1 + CLOSE_GRACE_WINDOWS) x challenge_window`), so every executor and reader
+/// has a whole window from finalization to claim and to see the finalized batch before its account goes.
 pub const CLOSE_GRACE_WINDOWS: u64 = 1;
 
 #[account]
@@ -57,6 +58,8 @@ pub struct Batch {
     /// Record fees claimed so far: the escrow still holds `fee_total - fees_claimed`. claim_fees pays only
     /// while the batch tree's fee sum is at most `fee_total`, so this never passes it.
     pub fees_claimed: PodU64,
+    /// Game slot at which finalize_batch ran (0 before): close_batch's grace counts from it.
+    pub finalized_slot: PodU64,
     pub job_count: PodU32,
     /// Open games on this batch's jobs (several games may be open on one job).
     pub open_disputes: PodU32,
@@ -64,6 +67,9 @@ pub struct Batch {
     pub invalidated: PodU32,
     pub finalized: u8,
     pub bump: u8,
+    /// Set by prove_short_escrow: the batch tree's fee sum is more than `fee_total`; the sequencer was
+    /// slashed for it once. Claims on the batch are refused (EscrowShort) either way.
+    pub escrow_short: u8,
 }
 
 /// Bytes of a Batch account for `job_count` jobs: the discriminator, the fields, then the claim bitmap

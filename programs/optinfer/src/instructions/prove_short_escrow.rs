@@ -1,0 +1,97 @@
+//! Anyone, while the batch's account exists (before close_batch; in or after its window): proves with one
+//! batch tree opening that the batch's fee sum is more than the escrow its sequencer put in
+//! (`fee_total`), so claim_fees pays none of its executors. The sequencer is slashed one fault slash,
+//! once per batch, a bounty to the prover; no job is invalidated (the results stand, and games on them
+//! play on). An executor refused with EscrowShort at claim time proves it then.
+// Anchor's derive binds #[instruction] arguments in generated code paths that do not all use them.
+#![allow(unused_variables)]
+use alloc::vec::Vec;
+use anchor_lang::prelude::*;
+
+use crate::errors::OptinferError;
+use crate::events::{EscrowShortProven, Slashed};
+use crate::game::{bps_of, fault_slash, running_slot};
+use crate::instructions::open_dispute::{record_fee, signed_leaf, RECORD_BYTES, SIGNATURE_BYTES};
+use crate::state::*;
+
+#[derive(Accounts)]
+pub struct ProveShortEscrow {
+    #[account(mut)]
+    pub prover: Signer,
+    #[account(seeds = [seeds::CONFIG], bump = config.bump)]
+    pub config: Account<Config>,
+    #[account(mut, seeds = [seeds::BATCH, &batch.index.get().to_le_bytes()], bump = batch.bump)]
+    pub batch: Account<Batch>,
+    /// The Operator address of the sequencer that committed the batch (its rent payer); it may hold no
+    /// account (then nothing is slashed, and the batch is still marked).
+    #[account(mut, seeds = [seeds::OPERATOR, batch.payer.as_ref()], bump)]
+    pub sequencer_operator: UncheckedAccount,
+    #[account(mut, seeds = [seeds::VAULT], bump = vault.bump)]
+    pub vault: Account<Vault>,
+}
+
+pub fn prove_short_escrow(
+    ctx: &mut Context<ProveShortEscrow>,
+    job_index: u32,
+    record: [u8; RECORD_BYTES],
+    signature: [u8; SIGNATURE_BYTES],
+    siblings: Vec<BatchSibling>,
+) -> Result<()> {
+    let a = &mut ctx.accounts;
+    let now = running_slot(&a.config)?;
+    let b = &a.batch;
+    if job_index >= b.job_count.get() {
+        return Err(OptinferError::JobIndexOutOfRange.into());
+    }
+    // Any record of the batch shows the tree's fee sum (the same for every opening of the root). The
+    // root and the escrow never change, so the fault stays provable after the window.
+    let leaf = signed_leaf(&record, &signature);
+    let fee_sum = open_batch_tree(
+        &b.root,
+        &leaf,
+        record_fee(&record),
+        job_index as u64,
+        b.job_count.get() as u64,
+        &siblings,
+    )
+    .ok_or(OptinferError::InvalidProof)?;
+    if fee_sum <= b.fee_total.get() {
+        return Err(OptinferError::NoRecordFault.into());
+    }
+    if b.escrow_short != 0 {
+        return Err(OptinferError::EscrowShortProven.into());
+    }
+    let sequencer = b.payer;
+    let mut sv = *a.sequencer_operator.account();
+    let slash = if sv.owned_by(&crate::ID) && !sv.is_data_empty() {
+        // SAFETY: the only Operator account of the instruction, loaded once.
+        let mut so = unsafe { Account::<Operator>::load_mut(sv)? };
+        fault_slash(&mut so, a.batch.executor_stake.get(), now)
+    } else {
+        0
+    };
+    let bounty = bps_of(slash, a.batch.bounty_bps.get());
+    let rest = slash - bounty;
+    sv.set_lamports(sv.lamports().checked_sub(slash).ok_or(OptinferError::Overflow)?);
+    let mut pv = *a.prover.account();
+    pv.set_lamports(pv.lamports().checked_add(bounty).ok_or(OptinferError::Overflow)?);
+    let mut vv = *a.vault.account();
+    vv.set_lamports(vv.lamports().checked_add(rest).ok_or(OptinferError::Overflow)?);
+    let b = &mut a.batch;
+    b.escrow_short = 1;
+    let (batch_index, fee_total) = (b.index.get(), b.fee_total.get());
+    emit!(Slashed {
+        operator: sequencer,
+        amount: slash
+    });
+    emit!(EscrowShortProven {
+        batch_index,
+        fee_sum,
+        fee_total,
+        prover: *a.prover.address(),
+        sequencer,
+        bounty,
+        to_treasury: rest
+    });
+    Ok(())
+}
