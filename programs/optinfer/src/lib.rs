@@ -236,6 +236,26 @@ pub mod optinfer {
     pub fn claim_fees(ctx: &mut Context<ClaimFees>, claims: Vec<FeeClaim>) -> Result<()> {
         instructions::claim_fees::claim_fees(ctx, claims)
     }
+
+    #[discrim = 33]
+    pub fn deposit(ctx: &mut Context<MakeDeposit>, amount: u64) -> Result<()> {
+        instructions::deposit::deposit(ctx, amount)
+    }
+
+    #[discrim = 34]
+    pub fn draw_deposit(ctx: &mut Context<DrawDeposit>, cumulative: u64, signature: [u8; 64]) -> Result<()> {
+        instructions::draw_deposit::draw_deposit(ctx, cumulative, signature)
+    }
+
+    #[discrim = 35]
+    pub fn request_withdraw_deposit(ctx: &mut Context<RequestWithdrawDeposit>) -> Result<()> {
+        instructions::request_withdraw_deposit::request_withdraw_deposit(ctx)
+    }
+
+    #[discrim = 36]
+    pub fn withdraw_deposit(ctx: &mut Context<WithdrawDeposit>) -> Result<()> {
+        instructions::withdraw_deposit::withdraw_deposit(ctx)
+    }
 }
 
 /// Aborts after Anchor's panic hook logged the location; the upstream BPF target has no unwinding.
