@@ -1,7 +1,11 @@
 // The payment gate and HTTP 402: a job is taken only with a voucher raising the user's running total by its fee, within its deposit.
 import { test } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { Keypair, PublicKey } from '@solana/web3.js';
+import { submitCommand } from '../cli/commands/submit.ts';
 import { isOptinferError } from '../state/errors.ts';
 import { signVoucher } from '../state/voucher.ts';
 import { buildHttp } from './http.ts';
@@ -83,6 +87,8 @@ test('payment gate: each job raises the running total by its fee; a replayed, lo
   );
   assert.deepEqual(await w.gate.standing(w.user.publicKey), {
     user: w.user.publicKey.toBase58(),
+    programId: programId.toBase58(),
+    sequencer: seqKey.toBase58(),
     balance: '2000',
     drawn: '0',
     owed: '1400',
@@ -180,4 +186,46 @@ test('HTTP: POST /v1/jobs without enough deposit is a 402 naming the balance and
     404,
   );
   await plain.close();
+});
+
+test('optinfer submit --keypair: shows the balance, signs the voucher for the running total plus the fee; a short deposit is a 402', async () => {
+  const w = world();
+  w.fund(5000n);
+  const seq = {
+    config: { maxModelBytes: 1 << 20, defaultFeeLamports: 1000n },
+    submit: async () => ({ jobId: 'cd'.repeat(32) }),
+  } as unknown as Sequencer;
+  const app = buildHttp({ sequencer: seq, payments: w.gate });
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const dir = mkdtempSync(join(tmpdir(), 'optinfer-pay-'));
+  const keypair = join(dir, 'user.json');
+  writeFileSync(keypair, JSON.stringify([...w.user.secretKey]));
+  const input = join(dir, 'in.json');
+  writeFileSync(input, JSON.stringify({ inputs: { x: { dtype: 'int8', dims: [1, 2], data: [1, 2] } } }));
+  const err: string[] = [];
+  const out: string[] = [];
+  const [e0, o0] = [process.stderr.write, process.stdout.write];
+  process.stderr.write = ((s: string) => err.push(s) > 0) as typeof process.stderr.write;
+  process.stdout.write = ((s: string) => out.push(s) > 0) as typeof process.stdout.write;
+  const submit = (fee?: bigint) =>
+    submitCommand({ model: MODEL_ID, input, url, wait: false, timeoutMs: 1000, keypair, fee });
+  try {
+    assert.equal(await submit(), 0);
+    assert.equal(await submit(3000n), 0);
+    await assert.rejects(
+      submit(2000n),
+      (e: unknown) =>
+        isOptinferError(e, 'PAYMENT_REQUIRED') &&
+        /HTTP 402.*balance 1000 lamports available, job fee 2000 lamports/.test(e.message),
+    );
+  } finally {
+    process.stderr.write = e0;
+    process.stdout.write = o0;
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.match(err[0], /balance 5000 lamports, 5000 available; this job's fee 1000/);
+  assert.match(err[1], /balance 5000 lamports, 4000 available; this job's fee 3000/);
+  assert.equal(out.length, 2);
+  assert.equal(w.gate.vouchers()[0].cumulative, 4000n);
 });

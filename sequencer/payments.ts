@@ -21,6 +21,9 @@ export interface DepositView {
 /** A user's standing with this sequencer, as GET /v1/deposits/:user shows it (decimal lamport strings). */
 export interface DepositStanding {
   user: string;
+  /** The program and the sequencer key a voucher must name (state/voucher.ts). */
+  programId: string;
+  sequencer: string;
   /** Lamports the deposit holds (drawn or not yet drawn by vouchers this node took). */
   balance: string;
   /** Lamports the sequencer drew over the deposit's life. */
@@ -66,6 +69,8 @@ export class PaymentGate {
     const owed = spent - drawn;
     return {
       user: user.toBase58(),
+      programId: this.programId.toBase58(),
+      sequencer: this.sequencer.toBase58(),
       balance: balance.toString(),
       drawn: drawn.toString(),
       owed: owed.toString(),
