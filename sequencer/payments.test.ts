@@ -9,7 +9,8 @@ import { submitCommand } from '../cli/commands/submit.ts';
 import { isOptinferError } from '../state/errors.ts';
 import { signVoucher } from '../state/voucher.ts';
 import { buildHttp } from './http.ts';
-import { PaymentGate, parsePayment, type DepositView, type Payment } from './payments.ts';
+import { PaymentGate, drawVouchers, parsePayment, type DepositView, type Payment } from './payments.ts';
+import { World, attempt } from '../programs/tests/lib/game.ts';
 import type { Sequencer } from './sequencer.ts';
 import { MODEL_ID } from './testing.ts';
 
@@ -228,4 +229,44 @@ test('optinfer submit --keypair: shows the balance, signs the voucher for the ru
   assert.match(err[1], /balance 5000 lamports, 4000 available; this job's fee 3000/);
   assert.equal(out.length, 2);
   assert.equal(w.gate.vouchers()[0].cumulative, 4000n);
+});
+
+test('drawVouchers: the sequencer draws up to the cap it may charge, then the rest, each lamport once (LiteSVM)', async () => {
+  const chain = new World();
+  await chain.init();
+  const user = chain.fund();
+  chain.must(await attempt(chain.client.deposit(user, 10_000n)), 'deposit');
+  const gate = new PaymentGate(chain.sender.programId, chain.sequencer.publicKey, (u) =>
+    chain.client.fetchDeposit(u),
+  );
+  const pay = (cumulative: bigint): Payment => ({
+    user: user.publicKey,
+    cumulative,
+    signature: signVoucher(
+      {
+        programId: chain.sender.programId,
+        user: user.publicKey,
+        sequencer: chain.sequencer.publicKey,
+        cumulative,
+      },
+      user.secretKey,
+    ),
+  });
+  for (const c of [1000n, 2000n, 3000n]) await gate.reserve(pay(c), 1000n);
+  // Only the first two jobs finalized: the sequencer charges 2000.
+  assert.deepEqual(
+    (await drawVouchers(gate, chain.client, chain.sequencer, () => 2000n)).map((p) => p.amount),
+    [2000n],
+  );
+  assert.equal((await chain.client.fetchDeposit(user.publicKey))!.drawn, 2000n);
+  assert.deepEqual(
+    (await drawVouchers(gate, chain.client, chain.sequencer)).map((p) => p.amount),
+    [1000n],
+  );
+  assert.deepEqual(await drawVouchers(gate, chain.client, chain.sequencer), []);
+  const d = (await chain.client.fetchDeposit(user.publicKey))!;
+  assert.equal(d.balance, 7000n);
+  assert.equal(d.drawn, 3000n);
+  assert.equal((await gate.standing(user.publicKey)).available, '7000');
+  assert.equal(chain.unaccountedLamports(), 0n, 'lamports conserved');
 });

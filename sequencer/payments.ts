@@ -1,5 +1,6 @@
 // The payment gate: a job is taken only with the user's voucher raising its running total by the fee, within its on-chain deposit.
-import { PublicKey } from '@solana/web3.js';
+import { PublicKey, type Signer } from '@solana/web3.js';
+import type { SettlementClient } from '../settlement/client.ts';
 import { OptinferError } from '../state/errors.ts';
 import { MAX_VOUCHER, VOUCHER_SIGNATURE_BYTES, verifyVoucher } from '../state/voucher.ts';
 
@@ -45,7 +46,8 @@ export interface DepositStanding {
  * vouchers it took and never drew (its own loss, never the user's).
  */
 export class PaymentGate {
-  private readonly latest = new Map<string, { cumulative: bigint; signature: Buffer }>();
+  /** Each user's vouchers taken and not yet drawn past, ascending: the sequencer may draw up to any of them. */
+  private readonly held = new Map<string, Voucher[]>();
 
   constructor(
     readonly programId: PublicKey,
@@ -56,7 +58,7 @@ export class PaymentGate {
 
   /** The running total already owed by `user`: the best voucher taken, or what was drawn. */
   private spent(user: PublicKey, d: DepositView | null): bigint {
-    const v = this.latest.get(user.toBase58())?.cumulative ?? 0n;
+    const v = this.held.get(user.toBase58())?.at(-1)?.cumulative ?? 0n;
     const drawn = d?.drawn ?? 0n;
     return v > drawn ? v : drawn;
   }
@@ -133,21 +135,69 @@ export class PaymentGate {
         `payment: the signature is not ${key}'s voucher for ${p.cumulative} lamports to sequencer ${this.sequencer.toBase58()}`,
       );
     }
-    const before = this.latest.get(key);
-    const mine = { cumulative: p.cumulative, signature: Buffer.from(p.signature) };
-    this.latest.set(key, mine);
+    const mine: Voucher = { cumulative: p.cumulative, signature: Buffer.from(p.signature) };
+    const list = this.held.get(key) ?? [];
+    list.push(mine);
+    this.held.set(key, list);
     return () => {
-      if (this.latest.get(key) === mine) {
-        if (before) this.latest.set(key, before);
-        else this.latest.delete(key);
-      }
+      const l = this.held.get(key);
+      const at = l?.indexOf(mine) ?? -1;
+      if (l && at >= 0) l.splice(at, 1);
+      if (l?.length === 0) this.held.delete(key);
     };
   }
 
-  /** The best voucher of every user that raises its running total above `drawn`: what draw_deposit redeems. */
-  vouchers(): { user: PublicKey; cumulative: bigint; signature: Buffer }[] {
-    return [...this.latest].map(([user, v]) => ({ user: new PublicKey(user), ...v }));
+  /** The latest voucher of every user (the highest running total): what draw_deposit redeems in full. */
+  vouchers(): ({ user: PublicKey } & Voucher)[] {
+    return [...this.held].map(([user, l]) => ({ user: new PublicKey(user), ...l.at(-1)! }));
   }
+
+  /** `user`'s highest voucher whose total is at most `cap` (all when no cap), or undefined. */
+  voucherUpTo(user: PublicKey, cap?: bigint): Voucher | undefined {
+    const l = this.held.get(user.toBase58()) ?? [];
+    for (let i = l.length - 1; i >= 0; i--) if (cap === undefined || l[i].cumulative <= cap) return l[i];
+    return undefined;
+  }
+
+  /** Forgets `user`'s vouchers at or below `drawn`: the chain paid them. */
+  prune(user: PublicKey, drawn: bigint): void {
+    const key = user.toBase58();
+    const l = (this.held.get(key) ?? []).filter((v) => v.cumulative > drawn);
+    if (l.length) this.held.set(key, l);
+    else this.held.delete(key);
+  }
+}
+
+/**
+ * The sequencer redeems its vouchers: for each user, the highest voucher at most `cap(user)` (the
+ * running total of the user's jobs it may charge, e.g. those finalized; no cap: all it took) and above
+ * the chain's `drawn`, one draw_deposit each. Returns what each draw paid, as the program's events say.
+ */
+export async function drawVouchers(
+  gate: PaymentGate,
+  client: SettlementClient,
+  sequencer: Signer,
+  cap?: (user: PublicKey) => bigint | undefined,
+): Promise<{ user: PublicKey; amount: bigint }[]> {
+  const paid: { user: PublicKey; amount: bigint }[] = [];
+  for (const { user } of gate.vouchers()) {
+    const d = await client.fetchDeposit(user);
+    if (!d) continue;
+    gate.prune(user, d.drawn);
+    const v = gate.voucherUpTo(user, cap?.(user));
+    if (!v || v.cumulative <= d.drawn || d.balance === 0n) continue;
+    const r = await client.drawDeposit(sequencer, { user, cumulative: v.cumulative, signature: v.signature });
+    for (const e of r.events) if (e.name === 'DepositDrawn') paid.push({ user, amount: e.data.amount });
+    const after = await client.fetchDeposit(user);
+    if (after) gate.prune(user, after.drawn);
+  }
+  return paid;
+}
+
+/** A voucher the node holds: its running total and the user's signature. */
+interface Voucher {
+  cumulative: bigint;
+  signature: Buffer;
 }
 
 /** Parses the JSON `payment` of a job: {"user": base58, "cumulative": decimal string or digits, "signature": 128 hex}. */
