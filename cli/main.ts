@@ -263,6 +263,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
       new Option('--api-key <key>', "the sequencer's API key, when it requires one").env('OPTINFER_API_KEY'),
     )
     .option('--wait', 'wait until the job is finalized (or failed) and print the final job')
+    .option(
+      '--keypair <file>',
+      "the paying user's keypair: signs a voucher on its deposit for the job's fee and shows the balance",
+    )
+    .addOption(
+      new Option('--fee <lamports>', "the job's fee (default: the node's, 1000)").argParser(
+        u64('fee', 'lamports'),
+      ),
+    )
     .addOption(
       new Option('--timeout-ms <ms>', 'give up waiting after this long')
         .default(300_000)
@@ -277,6 +286,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
           apiKey: o.apiKey,
           wait: Boolean(o.wait),
           timeoutMs: o.timeoutMs,
+          keypair: o.keypair,
+          fee: o.fee,
         }),
       ),
     );

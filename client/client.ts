@@ -3,7 +3,9 @@ import { OptinferApiError, apiErrorOf } from './errors.ts';
 import { decodeJobRecord, inclusionProofError } from './proof.ts';
 import type {
   ChainBatchView,
+  DepositView,
   DisputesView,
+  JobPayment,
   JobRecordFields,
   JobStatus,
   JobView,
@@ -176,10 +178,18 @@ export class OptinferClient {
     modelId: string;
     inputs: Record<string, TensorJson>;
     fee?: string | number | bigint;
+    /** On a node that takes payments: the user's voucher (a 402 PAYMENT_REQUIRED without one). */
+    payment?: JobPayment;
   }): Promise<{ jobId: string }> {
     const body: Record<string, unknown> = { modelId: job.modelId, inputs: job.inputs };
     if (job.fee !== undefined) body.fee = typeof job.fee === 'bigint' ? job.fee.toString() : job.fee;
+    if (job.payment) body.payment = job.payment;
     return this.request('POST', '/v1/jobs', { json: body });
+  }
+
+  /** `user`'s deposit as the node sees it (a node taking payments; NOT_FOUND otherwise). */
+  deposit(user: string): Promise<DepositView> {
+    return this.request('GET', `/v1/deposits/${encodeURIComponent(user)}`);
   }
 
   /** The job now; with its outputs and inclusion proof unless asked not to. */

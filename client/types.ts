@@ -192,3 +192,31 @@ export interface OperatorsView extends ChainClock {
   minChallengerBond: string;
   operators: OperatorView[];
 }
+
+/** A user's deposit as a node taking payments sees it (GET /v1/deposits/:user); amounts in decimal lamports. */
+export interface DepositView {
+  user: string;
+  /** The program id and the sequencer key the user's vouchers must name. */
+  programId: string;
+  sequencer: string;
+  /** Lamports the deposit holds on chain. */
+  balance: string;
+  /** Lamports the sequencer drew over the deposit's life. */
+  drawn: string;
+  /** Vouchers the node took and has not drawn yet. */
+  owed: string;
+  /** What the next jobs' fees can use: balance - owed. */
+  available: string;
+  /** The running total the next voucher raises by the job's fee. */
+  cumulative: string;
+  /** A withdrawal is pending: the node takes no job. */
+  withdrawing: boolean;
+}
+
+/** A job's payment: the user's voucher for its running total including this job's fee. */
+export interface JobPayment {
+  user: string;
+  cumulative: string;
+  /** 128 hex digits: the user's Ed25519 signature over the voucher digest. */
+  signature: string;
+}

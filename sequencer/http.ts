@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
+import { PublicKey } from '@solana/web3.js';
 import {
   OptinferError,
   errorKind,
@@ -20,6 +21,7 @@ import type { PromMetrics } from '../common/metrics.ts';
 import type { SettlementClient } from '../settlement/index.ts';
 import { ModelProtoScan } from './models.ts';
 import type { Sequencer } from './sequencer.ts';
+import { parsePayment, type PaymentGate } from './payments.ts';
 import { chainBatchView, disputesView, operatorStatusView, operatorsView, ownerKey } from './chain-views.ts';
 
 /** The chain the node settles on, for the read-only chain routes; `roles` names the node's own keys (executor, challenger). */
@@ -213,6 +215,8 @@ export function buildHttp(opts: {
   logger?: Logger;
   metrics?: PromMetrics;
   chain?: HttpChain;
+  /** When set, a job with a fee must carry the user's voucher, and its deposit must cover the fee (HTTP 402). */
+  payments?: PaymentGate;
 }): FastifyInstance {
   return build(opts) as unknown as FastifyInstance;
 }
@@ -223,6 +227,8 @@ function build(opts: {
   logger?: Logger;
   metrics?: PromMetrics;
   chain?: HttpChain;
+  /** When set, a job with a fee must carry the user's voucher, and its deposit must cover the fee (HTTP 402). */
+  payments?: PaymentGate;
 }) {
   const cfg = { ...DEFAULT_HTTP_CONFIG, ...opts.config };
   const seq = opts.sequencer;
@@ -547,8 +553,29 @@ function build(opts: {
       throw new OptinferError('INVALID_INPUT', 'inputs: missing, expected {"NAME": {dtype, dims, data}}');
     const inputs = decodeInputsJson({ inputs: body.inputs });
     const fee = parseFee(body.fee, rawFees.get(body));
-    const { jobId } = await seq.submit({ modelId, inputs, fee });
-    return reply.code(202).send({ jobId });
+    const payment = parsePayment((body as { payment?: unknown }).payment);
+    const charged = fee ?? seq.config.defaultFeeLamports;
+    const undo = opts.payments && charged > 0n ? await opts.payments.reserve(payment, charged) : undefined;
+    try {
+      const { jobId } = await seq.submit({ modelId, inputs, fee });
+      return reply.code(202).send({ jobId });
+    } catch (e) {
+      undo?.();
+      throw e;
+    }
+  });
+
+  app.get('/v1/deposits/:user', async (req) => {
+    if (!opts.payments)
+      throw new OptinferError('NOT_FOUND', 'this node takes no payments (no deposits to show)');
+    const raw = (req.params as { user: string }).user;
+    let user: PublicKey;
+    try {
+      user = new PublicKey(raw);
+    } catch {
+      throw new OptinferError('INVALID_EXECUTOR_ID', `user: ${JSON.stringify(raw)} is not a base58 key`);
+    }
+    return opts.payments.standing(user);
   });
 
   app.get('/v1/jobs/:id', async (req) => {

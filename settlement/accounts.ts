@@ -62,6 +62,17 @@ export interface OperatorAccount {
   openDisputes: number;
   bump: number;
 }
+/** A user's prepaid job balance (state/deposit.rs), drawn by the sequencer with the user's vouchers. */
+export interface DepositAccount {
+  user: PublicKey;
+  /** Lamports held for the sequencer to draw (rent excluded). */
+  balance: bigint;
+  /** Lamports the sequencer drew over the account's life: a voucher pays only what it adds to this. */
+  drawn: bigint;
+  /** Game slot from which withdraw_deposit pays the balance back; 0 when no withdrawal is pending. */
+  withdrawReadySlot: bigint;
+  bump: number;
+}
 export interface ModelAccount {
   modelId: Buffer;
   profileHash: Buffer;
@@ -195,7 +206,16 @@ export interface ProofBufferAccount {
 }
 
 export type AccountName =
-  'Config' | 'Operator' | 'Model' | 'OpsPage' | 'Batch' | 'Job' | 'Dispute' | 'ProofBuffer' | 'Vault';
+  | 'Config'
+  | 'Operator'
+  | 'Model'
+  | 'OpsPage'
+  | 'Batch'
+  | 'Job'
+  | 'Dispute'
+  | 'ProofBuffer'
+  | 'Vault'
+  | 'Deposit';
 
 /** ProofBuffer is a Slab: [disc 8][dispute 32][owner 32][bump 1][len u32][bytes...]. */
 export const PROOF_BUFFER_LEN_OFFSET = 8 + 32 + 32 + 1;
@@ -236,6 +256,7 @@ export const decodeOperator = (d: Uint8Array) => decodeRaw('Operator', d) as unk
 export const decodeBatch = (d: Uint8Array) => decodeRaw('Batch', d) as unknown as BatchAccount;
 export const decodeDispute = (d: Uint8Array) => decodeRaw('Dispute', d) as unknown as DisputeAccount;
 export const decodeJob = (d: Uint8Array) => decodeRaw('Job', d) as unknown as JobAccount;
+export const decodeDeposit = (d: Uint8Array) => decodeRaw('Deposit', d) as unknown as DepositAccount;
 
 export function decodeModel(d: Uint8Array): ModelAccount {
   const m = decodeRaw('Model', d) as unknown as ModelAccount;

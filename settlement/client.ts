@@ -11,6 +11,7 @@ import {
   PHASE,
   decodeBatch,
   decodeConfig,
+  decodeDeposit,
   decodeDispute,
   decodeJob,
   decodeModel,
@@ -20,6 +21,7 @@ import {
   discriminatorOf,
   type BatchAccount,
   type ConfigAccount,
+  type DepositAccount,
   type DisputeAccount,
   type JobAccount,
   type ModelAccount,
@@ -225,6 +227,10 @@ export class SettlementClient {
   }
   fetchOperator(owner: PublicKey): Promise<OperatorAccount | null> {
     return this.read(this.pdas.operator(owner), decodeOperator);
+  }
+  /** `user`'s job deposit (balance, drawn, pending withdrawal), or null before its first deposit. */
+  fetchDeposit(user: PublicKey): Promise<DepositAccount | null> {
+    return this.read(this.pdas.deposit(user), decodeDeposit);
   }
   /** The bond of `owner` (its Operator account). */
   fetchBond(owner: PublicKey): Promise<OperatorAccount | null> {
@@ -533,6 +539,37 @@ export class SettlementClient {
       }
     }
     return this.send(names, ixs, [owner]);
+  }
+
+  // ---- user deposits --------------------------------------------------------------------------
+
+  /** Adds `amount` lamports to `user`'s job deposit (created on first use; a top-up cancels a pending withdrawal). */
+  deposit(user: Signer, amount: U64) {
+    return this.send(['deposit'], [this.ix.deposit({ user: user.publicKey, amount })], [user]);
+  }
+  /**
+   * The sequencer redeems a user's voucher (state/voucher.ts signVoucher) for `cumulative` lamports:
+   * it is paid what the voucher adds to the deposit's `drawn`, at most the balance.
+   */
+  drawDeposit(sequencer: Signer, v: { user: PublicKey; cumulative: U64; signature: Uint8Array }) {
+    // The Ed25519 check goes right before draw_deposit, after any compute-budget instructions.
+    const pre = this.preInstructions(['draw_deposit']);
+    const ixs = this.ix.drawDepositIxs({ sequencer: sequencer.publicKey, ...v }, pre.length);
+    return this.sender.send([...pre, ...ixs], [sequencer], {
+      label: `draw_deposit ${v.user.toBase58()} ${v.cumulative}`,
+    });
+  }
+  /** Starts the deposit withdrawal delay: one dispute clock, during which the sequencer can still draw. */
+  requestWithdrawDeposit(user: Signer) {
+    return this.send(
+      ['request_withdraw_deposit'],
+      [this.ix.requestWithdrawDeposit({ user: user.publicKey })],
+      [user],
+    );
+  }
+  /** After the delay, pays `user` what the sequencer did not draw; the account stays (it records `drawn`). */
+  withdrawDeposit(user: Signer) {
+    return this.send(['withdraw_deposit'], [this.ix.withdrawDeposit({ user: user.publicKey })], [user]);
   }
 
   // ---- sequencer ------------------------------------------------------------------------------

@@ -66,6 +66,14 @@ export interface EventData {
   };
   /** claim_fees: `amount` paid to `executor` from the batch's escrow for `jobs` jobs. */
   FeesClaimed: { batchIndex: bigint; executor: PublicKey; jobs: number; amount: bigint };
+  /** deposit: `amount` added to `user`'s deposit, now holding `balance`. */
+  Deposited: { user: PublicKey; amount: bigint; balance: bigint };
+  /** draw_deposit: `amount` paid to `sequencer` by a voucher; `drawn` and `balance` after it. */
+  DepositDrawn: { user: PublicKey; sequencer: PublicKey; amount: bigint; drawn: bigint; balance: bigint };
+  /** request_withdraw_deposit: `balance` withdrawable from game slot `readySlot`. */
+  DepositWithdrawRequested: { user: PublicKey; balance: bigint; readySlot: bigint };
+  /** withdraw_deposit: `amount` paid back to `user`. */
+  DepositWithdrawn: { user: PublicKey; amount: bigint };
 }
 export type EventName = keyof EventData;
 /** A decoded event: `name` discriminates `data`. */

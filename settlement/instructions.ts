@@ -4,6 +4,7 @@ import BN from 'bn.js';
 import { ComputeBudgetProgram, PublicKey, TransactionInstruction, type AccountMeta } from '@solana/web3.js';
 import { OptinferError } from '../state/errors.ts';
 import { resultDigestOf } from '../state/job.ts';
+import { VOUCHER_SIGNATURE_BYTES, voucherDigest } from '../state/voucher.ts';
 import { CODER, IDL, PROGRAM_ID, type IdlAccountMeta } from './idl.ts';
 import { Pdas, pdas as defaultPdas } from './pdas.ts';
 import { camel } from './codec.ts';
@@ -41,7 +42,11 @@ export type InstructionName =
   | 'refund_job_rent'
   | 'prove_record_fault'
   | 'claim_fees'
-  | 'prove_short_escrow';
+  | 'prove_short_escrow'
+  | 'deposit'
+  | 'draw_deposit'
+  | 'request_withdraw_deposit'
+  | 'withdraw_deposit';
 
 /** Most instruction data @coral-xyz/anchor's coder encodes (its scratch buffer). */
 export const MAX_INSTRUCTION_DATA = 1000;
@@ -53,6 +58,8 @@ export const ED25519_PROGRAM_ID = new PublicKey('Ed25519SigVerify111111111111111
 /** Where open_dispute's data holds the executor key and the signature (1-byte discriminator, u32 job index, record, signature). */
 export const OPEN_DISPUTE_PUBKEY_OFFSET = 1 + 4 + 128;
 export const OPEN_DISPUTE_SIGNATURE_OFFSET = 1 + 4 + RECORD_BYTES;
+/** Where draw_deposit's data holds the voucher signature (1-byte discriminator, u64 cumulative). */
+export const DRAW_DEPOSIT_SIGNATURE_OFFSET = 1 + 8;
 /** The most jobs commit_batch accepts (programs/optinfer/src/instructions/commit_batch.rs MAX_BATCH_JOBS). */
 export const MAX_BATCH_JOBS = 1 << 10;
 /** Most bytes one write_proof_buffer instruction carries so its transaction stays under 1232 bytes. */
@@ -538,6 +545,70 @@ export class InstructionBuilder {
     data.set(resultDigestOf(p.record), 16);
     return new TransactionInstruction({ programId: ED25519_PROGRAM_ID, keys: [], data });
   }
+  /** Adds `amount` lamports to `user`'s deposit, creating it on first use; a top-up cancels a pending withdrawal. */
+  deposit(p: { user: PublicKey; amount: U64 }) {
+    return this.ix(
+      'deposit',
+      { amount: bn(p.amount) },
+      { user: p.user, config: this.pdas.config(), deposit: this.pdas.deposit(p.user) },
+    );
+  }
+  /**
+   * The sequencer redeems `user`'s voucher for `cumulative` lamports (state/voucher.ts). The program
+   * requires `voucherSignatureCheck` right before it in the transaction: send both with `drawDepositIxs`.
+   */
+  drawDeposit(p: DrawDepositParams) {
+    if (p.signature.length !== VOUCHER_SIGNATURE_BYTES) {
+      throw new OptinferError(
+        'INVALID_INPUT',
+        `voucher signature: expected ${VOUCHER_SIGNATURE_BYTES} bytes, got ${p.signature.length}`,
+      );
+    }
+    return this.ix(
+      'draw_deposit',
+      { cumulative: bn(p.cumulative), signature: [...p.signature] },
+      { sequencer: p.sequencer, config: this.pdas.config(), deposit: this.pdas.deposit(p.user) },
+    );
+  }
+  /**
+   * The Ed25519 instruction draw_deposit checks: one signature, read from the draw_deposit instruction
+   * at `drawIndex` of the transaction; the user's key and the voucher digest are in this instruction's
+   * own data.
+   */
+  voucherSignatureCheck(p: { user: PublicKey; sequencer: PublicKey; cumulative: U64; drawIndex: number }) {
+    const data = Buffer.alloc(16 + 32 + 32);
+    data[0] = 1; // one signature; data[1] is padding
+    const offsets = [DRAW_DEPOSIT_SIGNATURE_OFFSET, p.drawIndex, 16, 0xffff, 48, 32, 0xffff];
+    offsets.forEach((v, k) => data.writeUInt16LE(v, 2 + 2 * k));
+    p.user.toBuffer().copy(data, 16);
+    voucherDigest({
+      programId: this.programId,
+      user: p.user,
+      sequencer: p.sequencer,
+      cumulative: BigInt(p.cumulative),
+    }).copy(data, 48);
+    return new TransactionInstruction({ programId: ED25519_PROGRAM_ID, keys: [], data });
+  }
+  /** The Ed25519 check then draw_deposit, for a transaction where they land at `at` and `at + 1`. */
+  drawDepositIxs(p: DrawDepositParams, at = 0): TransactionInstruction[] {
+    return [this.voucherSignatureCheck({ ...p, drawIndex: at + 1 }), this.drawDeposit(p)];
+  }
+  /** Starts `user`'s deposit withdrawal delay (one dispute clock, Config.clockSlots). */
+  requestWithdrawDeposit(p: { user: PublicKey }) {
+    return this.ix(
+      'request_withdraw_deposit',
+      {},
+      { user: p.user, config: this.pdas.config(), deposit: this.pdas.deposit(p.user) },
+    );
+  }
+  /** After the delay: pays `user` its undrawn balance (the account and its rent stay). */
+  withdrawDeposit(p: { user: PublicKey }) {
+    return this.ix(
+      'withdraw_deposit',
+      {},
+      { user: p.user, config: this.pdas.config(), deposit: this.pdas.deposit(p.user) },
+    );
+  }
   /** The Ed25519 check then open_dispute, for a transaction where they land at `at` and `at + 1`. */
   openDisputeIxs(p: OpenDisputeParams, at = 0): TransactionInstruction[] {
     return [this.resultSignatureCheck({ record: p.record, openDisputeIndex: at + 1 }), this.openDispute(p)];
@@ -703,6 +774,16 @@ export class InstructionBuilder {
       },
     );
   }
+}
+
+export interface DrawDepositParams {
+  sequencer: PublicKey;
+  /** The user whose deposit pays (and whose key signed the voucher). */
+  user: PublicKey;
+  /** The voucher's cumulative lamports. */
+  cumulative: U64;
+  /** The user's 64-byte Ed25519 signature over the voucher digest (state/voucher.ts). */
+  signature: Uint8Array;
 }
 
 export interface OpenDisputeParams {

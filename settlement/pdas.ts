@@ -17,6 +17,7 @@ export const SEEDS = {
   PROOF: 'proof',
   VAULT: 'vault',
   SHAPES: 'shapes',
+  DEPOSIT: 'deposit',
 } as const;
 
 const bytes32 = (v: Uint8Array, what: string) => {
@@ -114,6 +115,13 @@ export class Pdas {
   }
   proof(dispute: PublicKey, owner: PublicKey): PublicKey {
     return this.proofWithBump(dispute, owner)[0];
+  }
+  /** ["deposit", user]: the user's prepaid balance the sequencer draws with its vouchers. */
+  depositWithBump(user: PublicKey) {
+    return this.find([Buffer.from(SEEDS.DEPOSIT), user.toBuffer()]);
+  }
+  deposit(user: PublicKey): PublicKey {
+    return this.depositWithBump(user)[0];
   }
 }
 

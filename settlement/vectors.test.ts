@@ -20,7 +20,8 @@ import {
 } from '@solana/web3.js';
 import * as P from '../programs/tests/lib/protocol.ts';
 import { Harness, PDA as HARNESS_PDA, coder as harnessCoder } from '../programs/tests/lib/svm.ts';
-import { cheatLayers, playToOneStep, startGame } from '../programs/tests/lib/game.ts';
+import { attempt, cheatLayers, playToOneStep, startGame } from '../programs/tests/lib/game.ts';
+import { signVoucher } from '../state/voucher.ts';
 import { run } from '../programs/tests/lib/model.ts';
 import { IDL, INSTRUCTION_DISCRIMINATORS, PROGRAM_ID } from './idl.ts';
 import { SEEDS, pdas } from './pdas.ts';
@@ -63,6 +64,7 @@ test('seed prefixes equal state/seeds.rs and the IDL; PDAs equal the harness and
   assert.ok(dispute.equals(HARNESS_PDA.dispute(batch, 70000, owner)));
   assert.ok(pdas.job(batch, 70000).equals(HARNESS_PDA.job(batch, 70000)));
   assert.ok(pdas.proof(dispute, owner).equals(HARNESS_PDA.proof(dispute, owner)));
+  assert.ok(pdas.deposit(owner).equals(HARNESS_PDA.deposit(owner)));
 });
 
 test('instruction discriminators equal #[discrim = N] in lib.rs; test-only ones are not in the IDL', () => {
@@ -70,7 +72,7 @@ test('instruction discriminators equal #[discrim = N] in lib.rs; test-only ones 
   const all = [...lib.matchAll(/(#\[cfg\(feature = "(\w+)"\)\]\s*)?#\[discrim = (\d+)\]\s*pub fn (\w+)/g)];
   const deployed = Object.fromEntries(all.filter((m) => !m[2]).map((m) => [m[4], Number(m[3])]));
   assert.deepEqual(INSTRUCTION_DISCRIMINATORS, deployed);
-  assert.equal(Object.keys(deployed).length, 33);
+  assert.equal(Object.keys(deployed).length, 37);
   assert.deepEqual(
     all.filter((m) => m[2]).map((m) => [m[4], m[2], Number(m[3])]),
     [['check', 'check', 19]],
@@ -190,6 +192,46 @@ test('hand-encoded bytes: commit_batch and open_dispute', () => {
   assert.equal(od.data.subarray(0x85, 0x85 + 32).toString('hex'), record.subarray(128, 160).toString('hex'));
   assert.ok(od.keys[3].pubkey.equals(pdas.model(record.subarray(32, 64))));
   assert.ok(od.keys[4].pubkey.equals(pdas.operator(new PublicKey(record.subarray(128, 160)))));
+});
+
+test('hand-encoded bytes: draw_deposit and the Ed25519 voucher check before it', () => {
+  const b = new InstructionBuilder();
+  const seq = Keypair.generate().publicKey;
+  const user = Keypair.generate().publicKey;
+  const signature = Buffer.alloc(64, 9);
+  const ix = b.drawDeposit({ sequencer: seq, user, cumulative: 0x0102030405n, signature });
+  assert.equal(ix.data.toString('hex'), '23' + '0504030201000000' + signature.toString('hex'));
+  assert.deepEqual(
+    ix.keys.map((k) => [k.pubkey.toBase58(), k.isSigner, k.isWritable]),
+    [
+      [seq.toBase58(), true, true],
+      [HARNESS_PDA.config().toBase58(), false, false],
+      [HARNESS_PDA.deposit(user).toBase58(), false, true],
+      [SYSVAR_INSTRUCTIONS_PUBKEY.toBase58(), false, false],
+    ],
+  );
+  // The signature is read from draw_deposit's data (at instruction 1, byte 9), key and digest from its own.
+  const ed = b.voucherSignatureCheck({ user, sequencer: seq, cumulative: 0x0102030405n, drawIndex: 1 });
+  assert.equal(
+    ed.data.subarray(0, 16).toString('hex'),
+    '0100' + '0900' + '0100' + '1000' + 'ffff' + '3000' + '2000' + 'ffff',
+  );
+  assert.equal(ed.data.length, 80);
+  assert.equal(ed.data.subarray(16, 48).toString('hex'), user.toBuffer().toString('hex'));
+  const le = Buffer.alloc(8);
+  le.writeBigUInt64LE(0x0102030405n);
+  const digest = P.sha(
+    Buffer.from('\xffoptinfer voucher', 'latin1'),
+    PROGRAM_ID.toBuffer(),
+    user.toBuffer(),
+    seq.toBuffer(),
+    le,
+  );
+  assert.equal(ed.data.subarray(48, 80).toString('hex'), digest.toString('hex'));
+  assert.equal(
+    b.drawDepositIxs({ sequencer: seq, user, cumulative: 1n, signature }, 2)[0].data.readUInt16LE(4),
+    3,
+  );
 });
 
 test('hand-encoded bytes: claim_fees, its claims and the Job addresses that follow them', () => {
@@ -358,6 +400,17 @@ function handAccounts(
     }
     case 'bond':
       return [w(signer, true), r(config), w(HARNESS_PDA.operator(signer)), sys];
+    case 'deposit':
+      return [w(signer, true), r(config), w(HARNESS_PDA.deposit(signer)), sys];
+    case 'draw_deposit': {
+      // The deposit of the user it names, read back from the account the instruction passes.
+      const user = new PublicKey(fetch('Deposit', keys[2]).user);
+      return [w(signer, true), r(config), w(HARNESS_PDA.deposit(user)), r(SYSVAR_INSTRUCTIONS_PUBKEY)];
+    }
+    case 'request_withdraw_deposit':
+      return [r(signer, true), r(config), w(HARNESS_PDA.deposit(signer))];
+    case 'withdraw_deposit':
+      return [w(signer, true), r(config), w(HARNESS_PDA.deposit(signer))];
     case 'commit_batch':
       return [
         w(signer, true),
@@ -484,6 +537,23 @@ test('every instruction SettlementClient sends in a whole dispute has the hand-w
     t.world.warp(1000);
     t.world.must(await t.world.claimTimeout(t.world.authority, t.dispute), 'claim_timeout');
     t.world.must(await t.world.finalize(t.world.authority, t.batch.index), 'finalize');
+    // A user's deposit: the sequencer draws a voucher, the user withdraws the rest.
+    const user = t.world.fund();
+    t.world.must(await attempt(t.world.client.deposit(user, 1_000_000n)), 'deposit');
+    const v = {
+      programId: PROGRAM_ID,
+      user: user.publicKey,
+      sequencer: t.world.sequencer.publicKey,
+      cumulative: 7n,
+    };
+    const signature = signVoucher(v, user.secretKey);
+    t.world.must(
+      await attempt(t.world.client.drawDeposit(t.world.sequencer, { ...v, signature })),
+      'draw_deposit',
+    );
+    t.world.must(await attempt(t.world.client.requestWithdrawDeposit(user)), 'request_withdraw_deposit');
+    t.world.warp(1000);
+    t.world.must(await attempt(t.world.client.withdrawDeposit(user)), 'withdraw_deposit');
 
     // Account sizes: what the program created equals the IDL layout the client decodes.
     const sizes = new Map<string, number>();
@@ -543,6 +613,10 @@ test('every instruction SettlementClient sends in a whole dispute has the hand-w
     'claim_timeout',
     'end_moot_game',
     'finalize_batch',
+    'deposit',
+    'draw_deposit',
+    'request_withdraw_deposit',
+    'withdraw_deposit',
   ]) {
     assert.ok(seen.get(n), `${n} compared`);
   }

@@ -56,7 +56,7 @@ test('isOptinferErrorCode accepts the table and the families, nothing else', () 
   }
 });
 
-test('HTTP status by kind: 400, 404, 409, 503, 500; only the size, media-type, key and rate codes refine theirs', () => {
+test('HTTP status by kind: 400, 404, 409, 503, 500; only the size, media-type, key, payment and rate codes refine theirs', () => {
   const byKind: Record<ErrorKind, number> = {
     'bad-input': 400,
     'not-found': 404,
@@ -68,6 +68,7 @@ test('HTTP status by kind: 400, 404, 409, 503, 500; only the size, media-type, k
     PAYLOAD_TOO_LARGE: 413,
     UNSUPPORTED_MEDIA_TYPE: 415,
     UNAUTHORIZED: 401,
+    PAYMENT_REQUIRED: 402,
     RATE_LIMITED: 429,
   };
   for (const c of FIXED) assert.equal(httpStatus(c), refined[c] ?? byKind[errorKind(c)], c);

@@ -57,6 +57,11 @@ export const CODES = {
     status: 401,
     means: 'an API key is required and was missing or unknown',
   },
+  PAYMENT_REQUIRED: {
+    kind: 'bad-input',
+    status: 402,
+    means: "a job's fee is not covered: no voucher, or the user's deposit is short of it",
+  },
   TRANSACTION_TOO_LARGE: { kind: 'bad-input', means: 'instruction data or a transaction over Solana limits' },
   NOT_FOUND: { kind: 'not-found', means: 'an unknown model, job, batch, file or route' },
   SETTLEMENT_CONFLICT: { kind: 'conflict', means: 'the chain holds a different batch root at that index' },
@@ -127,7 +132,7 @@ const STATUS_OF_KIND: Record<ErrorKind, number> = {
   internal: 500,
 };
 
-/** The HTTP status of an error with this code: the kind's, or the code's finer one (401, 413, 415, 429). */
+/** The HTTP status of an error with this code: the kind's, or the code's finer one (401, 402, 413, 415, 429). */
 export function httpStatus(code: OptinferErrorCode): number {
   const info = infoOf(code);
   return info.status ?? STATUS_OF_KIND[info.kind];

@@ -1,5 +1,8 @@
 // `optinfer submit`: register the model if given a file, submit a job, optionally wait for its final state (through client/).
 import { existsSync, readFileSync } from 'node:fs';
+import { PublicKey } from '@solana/web3.js';
+import { loadKeypair } from '../../common/keys.ts';
+import { signVoucher } from '../../state/voucher.ts';
 import { OptinferError } from '../../state/errors.ts';
 import { parseInputsJson, encodeTensorsJson } from '../../state/tensor-json.ts';
 import { isHash32 } from '../../state/types.ts';
@@ -13,9 +16,15 @@ interface SubmitOptions {
   apiKey?: string;
   wait: boolean;
   timeoutMs: number;
+  /** The paying user's keypair file: signs the voucher for this job's fee on a node taking payments. */
+  keypair?: string;
+  /** The job's fee in lamports (the node's default when not given). */
+  fee?: bigint;
 }
 
 const POLL_MS = 250;
+/** The sequencer's default job fee (sequencer.ts DEFAULT_SEQUENCER_CONFIG), what a job without --fee pays. */
+const DEFAULT_FEE_LAMPORTS = 1_000n;
 
 function readFile(path: string, what: string): Buffer {
   try {
@@ -63,7 +72,30 @@ export async function submitCommand(o: SubmitOptions): Promise<number> {
       `--model: expected an ONNX file or a 64-hex model id, got '${o.model}' (no such file)`,
     );
   }
-  const { jobId } = await call(o.url, () => api.submit({ modelId, inputs: encodeTensorsJson(inputs) }));
+  let payment: { user: string; cumulative: string; signature: string } | undefined;
+  if (o.keypair) {
+    // The voucher raises the running total the node holds by this job's fee (docs/PROGRAM.md "User deposits").
+    const user = loadKeypair(o.keypair);
+    const d = await call(o.url, () => api.deposit(user.publicKey.toBase58()));
+    const fee = o.fee ?? DEFAULT_FEE_LAMPORTS;
+    const cumulative = BigInt(d.cumulative) + fee;
+    process.stderr.write(
+      `deposit of ${d.user}: balance ${d.balance} lamports, ${d.available} available; this job's fee ${fee}\n`,
+    );
+    const signature = signVoucher(
+      {
+        programId: new PublicKey(d.programId),
+        user: user.publicKey,
+        sequencer: new PublicKey(d.sequencer),
+        cumulative,
+      },
+      user.secretKey,
+    );
+    payment = { user: d.user, cumulative: cumulative.toString(), signature: signature.toString('hex') };
+  }
+  const { jobId } = await call(o.url, () =>
+    api.submit({ modelId, inputs: encodeTensorsJson(inputs), fee: o.fee, payment }),
+  );
   if (!o.wait) {
     process.stdout.write(JSON.stringify({ jobId, modelId }) + '\n');
     return 0;

@@ -171,6 +171,18 @@ pub enum OptinferError {
     EscrowShort,
     #[msg("This batch's short escrow was already proven: the sequencer is slashed once per batch for it")]
     EscrowShortProven,
+    #[msg("draw_deposit must come right after an Ed25519 instruction checking the user's voucher signature")]
+    MissingVoucherSignature,
+    #[msg("The Ed25519 instruction does not check the user's signature over this voucher (user, sequencer, program, cumulative) with the pinned offsets")]
+    BadVoucherSignature,
+    #[msg("The voucher's cumulative amount is not above what was already drawn: it pays nothing")]
+    VoucherAlreadyDrawn,
+    #[msg("The deposit holds no lamports")]
+    DepositEmpty,
+    #[msg("No deposit withdrawal was requested: request_withdraw_deposit first")]
+    DepositWithdrawNotRequested,
+    #[msg("The deposit withdrawal delay (one dispute clock) has not passed")]
+    DepositWithdrawNotReady,
 }
 
 impl From<ReadError> for OptinferError {

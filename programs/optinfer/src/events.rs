@@ -184,3 +184,29 @@ pub struct FeesClaimed {
     /// Their record fees, all paid to the executor from the batch's escrow.
     pub amount: u64,
 }
+#[event]
+pub struct Deposited {
+    pub user: Address,
+    pub amount: u64,
+    pub balance: u64,
+}
+#[event]
+pub struct DepositDrawn {
+    pub user: Address,
+    pub sequencer: Address,
+    pub amount: u64,
+    /// The deposit's `drawn` after this draw.
+    pub drawn: u64,
+    pub balance: u64,
+}
+#[event]
+pub struct DepositWithdrawRequested {
+    pub user: Address,
+    pub balance: u64,
+    pub ready_slot: u64,
+}
+#[event]
+pub struct DepositWithdrawn {
+    pub user: Address,
+    pub amount: u64,
+}

@@ -247,6 +247,26 @@ pub mod optinfer {
     ) -> Result<()> {
         instructions::prove_short_escrow::prove_short_escrow(ctx, job_index, record, signature, siblings)
     }
+
+    #[discrim = 34]
+    pub fn deposit(ctx: &mut Context<MakeDeposit>, amount: u64) -> Result<()> {
+        instructions::deposit::deposit(ctx, amount)
+    }
+
+    #[discrim = 35]
+    pub fn draw_deposit(ctx: &mut Context<DrawDeposit>, cumulative: u64, signature: [u8; 64]) -> Result<()> {
+        instructions::draw_deposit::draw_deposit(ctx, cumulative, signature)
+    }
+
+    #[discrim = 36]
+    pub fn request_withdraw_deposit(ctx: &mut Context<RequestWithdrawDeposit>) -> Result<()> {
+        instructions::request_withdraw_deposit::request_withdraw_deposit(ctx)
+    }
+
+    #[discrim = 37]
+    pub fn withdraw_deposit(ctx: &mut Context<WithdrawDeposit>) -> Result<()> {
+        instructions::withdraw_deposit::withdraw_deposit(ctx)
+    }
 }
 
 /// Aborts after Anchor's panic hook logged the location; the upstream BPF target has no unwinding.

@@ -216,4 +216,5 @@ export const PDA = {
     pda('dispute', batch.toBuffer(), u32(job), challenger.toBuffer()),
   job: (batch: PublicKey, job: number) => pda('job', batch.toBuffer(), u32(job)),
   proof: (dispute: PublicKey, owner: PublicKey) => pda('proof', dispute.toBuffer(), owner.toBuffer()),
+  deposit: (user: PublicKey) => pda('deposit', user.toBuffer()),
 };

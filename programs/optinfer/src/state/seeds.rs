@@ -18,3 +18,5 @@ pub const JOB: &[u8] = b"job";
 pub const PROOF: &[u8] = b"proof";
 /// ["shapes", model pda]
 pub const SHAPES: &[u8] = b"shapes";
+/// ["deposit", user pubkey]: the user's prepaid balance the sequencer draws with its vouchers
+pub const DEPOSIT: &[u8] = b"deposit";
