@@ -102,6 +102,7 @@ export function toyBatch(over: Partial<BatchAccount> = {}): BatchAccount {
     invalidated: 0,
     finalized: 0,
     bump: 255,
+    openRequests: 0,
     ...over,
   };
 }

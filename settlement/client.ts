@@ -10,6 +10,7 @@ import {
   CHUNK_HEADER,
   PHASE,
   decodeBatch,
+  decodeDataRequest,
   decodeConfig,
   decodeDispute,
   decodeJob,
@@ -26,6 +27,7 @@ import {
   type OperatorAccount,
   type OpsPageAccount,
   type ProofBufferAccount,
+  type DataRequestAccount,
 } from './accounts.ts';
 import {
   InstructionBuilder,
@@ -39,6 +41,7 @@ import {
   type InstructionName,
   type FeeClaim,
   type RecordFaultProof,
+  type DataAnswer,
   type U64,
 } from './instructions.ts';
 import type { Pdas } from './pdas.ts';
@@ -264,6 +267,26 @@ export class SettlementClient {
   }
   fetchProofBuffer(dispute: PublicKey, owner: PublicKey): Promise<ProofBufferAccount | null> {
     return this.read(this.pdas.proof(dispute, owner), decodeProofBuffer);
+  }
+  /** The data request on job `jobIndex` of batch `batch` (an index or the batch address): null when none is open or answered. */
+  fetchDataRequest(batch: U64 | PublicKey, jobIndex: number): Promise<DataRequestAccount | null> {
+    const b = batch instanceof PublicKey ? batch : this.pdas.batch(batch);
+    return this.read(this.pdas.dataRequest(b, jobIndex), decodeDataRequest);
+  }
+  /**
+   * An answered request's posted data: the record and signature, and the input set (state/input-set.ts
+   * encoding) from the answerer's frozen buffer; null while unanswered.
+   */
+  async fetchDataAnswer(
+    batch: U64 | PublicKey,
+    jobIndex: number,
+  ): Promise<{ record: Buffer; signature: Buffer; inputs: Buffer } | null> {
+    const b = batch instanceof PublicKey ? batch : this.pdas.batch(batch);
+    const r = await this.fetchDataRequest(b, jobIndex);
+    if (!r || r.answered === 0) return null;
+    const buf = await this.fetchProofBuffer(this.pdas.dataRequest(b, jobIndex), r.answerer);
+    if (!buf) return null;
+    return { record: r.record, signature: r.signature, inputs: buf.data };
   }
   /**
    * Every dispute of the program (one getProgramAccounts call), optionally only those where
@@ -576,6 +599,93 @@ export class SettlementClient {
       [this.ix.proveRecordFault({ prover: prover.publicKey, sequencer: b.payer, ...p })],
       [prover],
       `prove_record_fault ${p.batchIndex}/${p.jobIndex}`,
+    );
+  }
+  /**
+   * Demands job `jobIndex` of batch `batchIndex`'s record and inputs on chain (data availability): the
+   * requester pays the request's rent and DATA_REQUEST_DEPOSIT; the batch cannot finalize until it is
+   * answered or its timeout claimed.
+   */
+  requestData(requester: Signer, batchIndex: U64, jobIndex: number) {
+    return this.send(
+      ['request_data'],
+      [this.ix.requestData({ requester: requester.publicKey, batchIndex, jobIndex })],
+      [requester],
+      `request_data ${batchIndex}/${jobIndex}`,
+    );
+  }
+  /**
+   * Answers the data request on job `jobIndex` of batch `batchIndex`: puts `inputs` (the posted input
+   * set, state/input-set.ts) into `answerer`'s buffer for the request (created, grown and written in
+   * pieces as fillProofBuffer does), then answer_data with the record opening. Returns every
+   * transaction sent, the answer last.
+   */
+  async answerData(
+    answerer: Signer,
+    batchIndex: U64,
+    jobIndex: number,
+    answer: DataAnswer & { inputs: Uint8Array },
+  ): Promise<SendResult[]> {
+    const batch = this.pdas.batch(batchIndex);
+    const request = this.pdas.dataRequest(batch, jobIndex);
+    const out: SendResult[] = [];
+    const buf = await this.fetchProofBuffer(request, answerer.publicKey);
+    if (buf && buf.len > answer.inputs.length) {
+      out.push(await this.closeProofBuffer(answerer, request));
+    }
+    if (!buf || buf.len > answer.inputs.length) {
+      out.push(
+        await this.send(
+          ['init_data_buffer'],
+          [this.ix.initDataBuffer({ owner: answerer.publicKey, request })],
+          [answerer],
+          `init_data_buffer ${batchIndex}/${jobIndex}`,
+        ),
+      );
+    }
+    out.push(...(await this.fillProofBuffer(answerer, request, answer.inputs)));
+    out.push(
+      await this.send(
+        ['answer_data'],
+        [this.ix.answerData({ answerer: answerer.publicKey, batch, jobIndex, ...answer })],
+        [answerer],
+        `answer_data ${batchIndex}/${jobIndex}`,
+      ),
+    );
+    return out;
+  }
+  /** Claims the timeout of the unanswered data request on job `jobIndex` of batch `batchIndex`. */
+  async claimDataTimeout(claimer: Signer, batchIndex: U64, jobIndex: number) {
+    const b = await this.fetchBatch(batchIndex);
+    if (!b)
+      throw new OptinferError('NOT_FOUND', `batch ${batchIndex}: no account (never committed, or closed)`);
+    const batch = this.pdas.batch(batchIndex);
+    const r = await this.fetchDataRequest(batch, jobIndex);
+    if (!r) throw new OptinferError('NOT_FOUND', `data request ${batchIndex}/${jobIndex}: no account`);
+    return this.send(
+      ['claim_data_timeout'],
+      [
+        this.ix.claimDataTimeout({
+          batch,
+          jobIndex,
+          requester: r.requester,
+          sequencer: b.payer,
+        }),
+      ],
+      [claimer],
+      `claim_data_timeout ${batchIndex}/${jobIndex}`,
+    );
+  }
+  /** Closes the answered data request on job `jobIndex` of batch `batchIndex` once the batch is final. */
+  async closeDataRequest(signer: Signer, batchIndex: U64, jobIndex: number) {
+    const batch = this.pdas.batch(batchIndex);
+    const r = await this.fetchDataRequest(batch, jobIndex);
+    if (!r) throw new OptinferError('NOT_FOUND', `data request ${batchIndex}/${jobIndex}: no account`);
+    return this.send(
+      ['close_data_request'],
+      [this.ix.closeDataRequest({ batch, jobIndex, requester: r.requester, answerer: r.answerer })],
+      [signer],
+      `close_data_request ${batchIndex}/${jobIndex}`,
     );
   }
   /**

@@ -17,6 +17,7 @@ export const SEEDS = {
   PROOF: 'proof',
   VAULT: 'vault',
   SHAPES: 'shapes',
+  DATA: 'data',
 } as const;
 
 const bytes32 = (v: Uint8Array, what: string) => {
@@ -114,6 +115,13 @@ export class Pdas {
   }
   proof(dispute: PublicKey, owner: PublicKey): PublicKey {
     return this.proofWithBump(dispute, owner)[0];
+  }
+  /** ["data", batch pda, u32 job index LE]: a data request on one job (its answer's buffer is proof(request, answerer)). */
+  dataRequestWithBump(batch: PublicKey, jobIndex: number) {
+    return this.find([Buffer.from(SEEDS.DATA), batch.toBuffer(), u32(jobIndex)]);
+  }
+  dataRequest(batch: PublicKey, jobIndex: number): PublicKey {
+    return this.dataRequestWithBump(batch, jobIndex)[0];
   }
 }
 

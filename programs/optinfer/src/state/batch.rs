@@ -64,6 +64,8 @@ pub struct Batch {
     pub invalidated: PodU32,
     pub finalized: u8,
     pub bump: u8,
+    /// Open data requests on this batch's jobs (request_data); finalize_batch waits for them as for games.
+    pub open_requests: PodU32,
 }
 
 /// Bytes of a Batch account for `job_count` jobs: the discriminator, the fields, then the claim bitmap

@@ -18,3 +18,5 @@ pub const JOB: &[u8] = b"job";
 pub const PROOF: &[u8] = b"proof";
 /// ["shapes", model pda]
 pub const SHAPES: &[u8] = b"shapes";
+/// ["data", batch pda, u32 job index LE]: a data request on one job
+pub const DATA: &[u8] = b"data";
