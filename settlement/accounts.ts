@@ -199,6 +199,9 @@ export interface DataRequestAccount {
   /** The committed record and its executor signature, once answered (zeros before). */
   record: Buffer;
   signature: Buffer;
+  /** The batch tree opening answer_data checked: `depth` siblings of 40 bytes (hash, u64 LE fee sum). */
+  depth: number;
+  siblings: Buffer;
 }
 
 export interface ProofBufferAccount {

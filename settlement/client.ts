@@ -274,19 +274,32 @@ export class SettlementClient {
     return this.read(this.pdas.dataRequest(b, jobIndex), decodeDataRequest);
   }
   /**
-   * An answered request's posted data: the record and signature, and the input set (state/input-set.ts
-   * encoding) from the answerer's frozen buffer; null while unanswered.
+   * An answered request's posted data: the record and signature, the batch tree opening the program
+   * checked, and the input set (state/input-set.ts encoding) from the answerer's frozen buffer; null
+   * while unanswered (or once closed).
    */
   async fetchDataAnswer(
-    batch: U64 | PublicKey,
+    batchIndex: U64,
     jobIndex: number,
-  ): Promise<{ record: Buffer; signature: Buffer; inputs: Buffer } | null> {
-    const b = batch instanceof PublicKey ? batch : this.pdas.batch(batch);
+  ): Promise<{
+    record: Buffer;
+    signature: Buffer;
+    siblings: Buffer[];
+    siblingFees: bigint[];
+    inputs: Buffer;
+  } | null> {
+    const b = this.pdas.batch(batchIndex);
     const r = await this.fetchDataRequest(b, jobIndex);
     if (!r || r.answered === 0) return null;
     const buf = await this.fetchProofBuffer(this.pdas.dataRequest(b, jobIndex), r.answerer);
     if (!buf) return null;
-    return { record: r.record, signature: r.signature, inputs: buf.data };
+    const siblings: Buffer[] = [];
+    const siblingFees: bigint[] = [];
+    for (let k = 0; k < r.depth; k++) {
+      siblings.push(Buffer.from(r.siblings.subarray(40 * k, 40 * k + 32)));
+      siblingFees.push(r.siblings.readBigUInt64LE(40 * k + 32));
+    }
+    return { record: r.record, signature: r.signature, siblings, siblingFees, inputs: buf.data };
   }
   /**
    * Every dispute of the program (one getProgramAccounts call), optionally only those where

@@ -157,10 +157,15 @@ test('honest answer: the sequencer posts the record and inputs within the clock;
   );
   assert.ok(DATA_REQUEST_DEPOSIT > fees, 'the deposit covers the answer fees');
   // Anyone reads the answer.
-  const posted = await world.client.fetchDataAnswer(b.address, 1);
+  const posted = await world.client.fetchDataAnswer(0, 1);
   assert.ok(posted);
   assert.deepEqual(posted.record, b.records[1]);
   assert.deepEqual(posted.signature, b.signatures[1]);
+  assert.deepEqual(
+    { siblings: posted.siblings, siblingFees: posted.siblingFees },
+    P.batchProof(b.levels, 1),
+    'the opening is kept: a challenger can open a dispute from it',
+  );
   assert.deepEqual(posted.inputs, postInputs(m.inputs));
   const ev = res.events.find((e) => e.name === 'DataAnswered');
   assert.ok(ev, 'DataAnswered');

@@ -1,5 +1,6 @@
 //! Anyone (the sequencer first of all), before a data request's deadline: posts the job's committed record
-//! and executor signature with its batch tree opening, checked against the batch root, and its inputs
+//! and executor signature with its batch tree opening, checked against the batch root (all three kept
+//! in the request), and its inputs
 //! from the signer's proof buffer, checked against the record's input digest. The buffer is then frozen
 //! (readable by anyone until close_data_request), the batch's open request released, and the deposit
 //! paid to the signer.
@@ -87,6 +88,12 @@ pub fn answer_data(
     r.answerer = answerer;
     r.record = record;
     r.signature = signature;
+    // The opening succeeded, so it has log2(P) <= 10 siblings (MAX_BATCH_JOBS).
+    r.depth = siblings.len() as u8;
+    for (k, s) in siblings.iter().enumerate() {
+        r.siblings[40 * k..40 * k + 32].copy_from_slice(&s.hash);
+        r.siblings[40 * k + 32..40 * k + 40].copy_from_slice(&s.fees.to_le_bytes());
+    }
     let mut rv = *a.request.account();
     rv.set_lamports(
         rv.lamports()

@@ -38,4 +38,11 @@ pub struct DataRequest {
     /// The committed record and its executor signature, once answered.
     pub record: [u8; 168],
     pub signature: [u8; 64],
+    /// The batch tree opening answer_data checked: `depth` siblings, each its hash then its fee sum (u64
+    /// LE), 40 bytes, leaf row upwards, so a challenger can open a dispute on the record.
+    pub depth: u8,
+    pub siblings: [u8; ANSWER_SIBLING_BYTES],
 }
+
+/// Room for the deepest opening: MAX_BATCH_JOBS = 2^10 jobs, 10 siblings of 40 bytes.
+pub const ANSWER_SIBLING_BYTES: usize = 10 * 40;
