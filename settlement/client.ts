@@ -326,6 +326,38 @@ export class SettlementClient {
     );
     return out.map(({ address, dispute }) => ({ address, dispute }));
   }
+  /**
+   * Every data request of the program (one getProgramAccounts call) with its batch's index and payer (the
+   * sequencer that answers for it; null once the batch account is closed), optionally only unanswered ones.
+   */
+  async listDataRequests(filter: { open?: boolean } = {}): Promise<
+    {
+      address: PublicKey;
+      request: DataRequestAccount;
+      batchIndex: bigint | null;
+      sequencer: PublicKey | null;
+      batchFinal: boolean;
+    }[]
+  > {
+    const all = await this.sender.getProgramAccounts(discriminatorOf('DataRequest'));
+    if (all.length === 0) return [];
+    const batches = new Map((await this.listBatches()).map((b) => [b.address.toBase58(), b.batch]));
+    const out = [];
+    for (const a of all) {
+      const request = decodeDataRequest(a.data);
+      if (filter.open && request.answered !== 0) continue;
+      const b = batches.get(request.batch.toBase58());
+      out.push({
+        address: a.address,
+        request,
+        batchIndex: b ? b.index : null,
+        sequencer: b ? b.payer : null,
+        // A batch address without an account was closed, which only a finalized batch is.
+        batchFinal: b ? b.finalized !== 0 : true,
+      });
+    }
+    return out;
+  }
   /** Every committed batch, by index. */
   async listBatches(): Promise<{ address: PublicKey; batch: BatchAccount }[]> {
     const all = await this.sender.getProgramAccounts(discriminatorOf('Batch'));
@@ -689,10 +721,11 @@ export class SettlementClient {
       `claim_data_timeout ${batchIndex}/${jobIndex}`,
     );
   }
-  /** Closes the answered data request on job `jobIndex` of batch `batchIndex` once the batch is final. */
-  async closeDataRequest(signer: Signer, batchIndex: U64, jobIndex: number) {
-    const batch = this.pdas.batch(batchIndex);
+  /** Closes the answered data request on job `jobIndex` of batch `batch` (index or address) once the batch is final. */
+  async closeDataRequest(signer: Signer, batchRef: U64 | PublicKey, jobIndex: number) {
+    const batch = batchRef instanceof PublicKey ? batchRef : this.pdas.batch(batchRef);
     const r = await this.fetchDataRequest(batch, jobIndex);
+    const batchIndex = batchRef instanceof PublicKey ? batchRef.toBase58() : batchRef;
     if (!r) throw new OptinferError('NOT_FOUND', `data request ${batchIndex}/${jobIndex}: no account`);
     return this.send(
       ['close_data_request'],
