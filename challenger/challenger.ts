@@ -32,7 +32,9 @@ import { DisputeDriver } from '../dispute/driver.ts';
 import * as rules from '../dispute/rules.ts';
 import { modelViewOf, traceViewOf } from '../dispute/views.ts';
 import { reclaimGames, type DisputeAccount, type SettlementClient } from '../settlement/index.ts';
-import type { RecordFault } from '../settlement/instructions.ts';
+import { DATA_REQUEST_DEPOSIT, type RecordFault } from '../settlement/instructions.ts';
+import { gameSlot } from '../settlement/client.ts';
+import { decodeInputSet } from '../state/input-set.ts';
 
 /** Milliseconds between passes closing this challenger's finished games (a few getProgramAccounts reads each). */
 const RECLAIM_MS = 30_000;
@@ -61,6 +63,16 @@ export const DEFAULT_SAMPLE_RATE = 0.1;
 /** 'fault': the record cannot be disputed (unbonded executor, unregistered model) and its record fault was proven. */
 export type AuditOutcome = 'agree' | 'mismatch' | 'skipped' | 'fault';
 
+/** A job whose inputs were requested on chain, as stored (key `batchIndex:jobId`). */
+interface DataWait {
+  jobId: JobId;
+  batchIndex: number;
+  batchRoot: Hash32;
+  /** The inclusion proof the sequencer served under the committed root (it gives the job's index). */
+  proof: InclusionProof;
+  requestedAt: number;
+}
+
 interface AuditRecord {
   jobId: JobId;
   batchIndex: number;
@@ -82,6 +94,8 @@ export class Challenger {
   private readonly audits: Table<AuditRecord>;
   /** Findings whose dispute is not open yet (see pending.ts): retried every retryMs until opened or refused for good. */
   private readonly pending: Table<PendingFinding>;
+  /** Jobs whose inputs the sequencer withheld, requested on chain (request_data): polled each retry pass. */
+  private readonly dataWaits: Table<DataWait>;
   private retryTimer: NodeJS.Timeout | null = null;
   private reclaimTimer: NodeJS.Timeout | null = null;
   private reclaiming: Promise<void> = Promise.resolve();
@@ -111,6 +125,7 @@ export class Challenger {
   ) {
     this.audits = store.table('audits');
     this.pending = store.table('pending');
+    this.dataWaits = store.table('data-waits');
     this.findings = new FindingLog(store, bus, config.id);
     this.keypair = loadOrCreateKeypair(
       config.keypairPath ?? join(config.dataDir, `challenger-${config.id}-keypair.json`),
@@ -253,7 +268,23 @@ export class Challenger {
       }
     }
     const inputs = await this.source.inputs(jobId);
-    if (!inputs) return { outcome: 'skipped', reason: 'inputs not served' };
+    if (!inputs) {
+      // Withheld inputs: demanded on chain; the answer is audited, or the timeout claimed (pollDataWaits).
+      if (chain) return this.requestInputs(chain.client, { jobId, batchIndex, batchRoot, proof });
+      return { outcome: 'skipped', reason: 'inputs not served' };
+    }
+    return this.auditInputs(jobId, batchIndex, batchRoot, proof, inputs);
+  }
+
+  /** Re-executes the job on `inputs` (checked against the record's digest), compares and, on a mismatch, locates and records. */
+  private async auditInputs(
+    jobId: JobId,
+    batchIndex: number,
+    batchRoot: Hash32,
+    proof: InclusionProof,
+    inputs: TensorMap,
+  ): Promise<{ outcome: AuditOutcome; reason?: string }> {
+    const record = decodeJobRecord(fromHex(proof.record));
     const model = await this.model(record.modelId);
     const ours = await reexecute(model, inputs, record.inputDigest, this.runner);
     this.stats.audited++;
@@ -311,6 +342,78 @@ export class Challenger {
     return { outcome: 'mismatch' };
   }
 
+  /**
+   * The sequencer did not serve the job's inputs: demands them on chain (request_data, unless a request on the
+   * job is already there) and keeps the job in `dataWaits` until the answer is audited or the timeout claimed.
+   */
+  private async requestInputs(
+    client: SettlementClient,
+    w: Omit<DataWait, 'requestedAt'>,
+  ): Promise<{ outcome: AuditOutcome; reason: string }> {
+    const existing = await client.fetchDataRequest(BigInt(w.batchIndex), w.proof.index);
+    if (!existing) {
+      await client.requestData(this.keypair, BigInt(w.batchIndex), w.proof.index);
+      this.metrics.inc('data_requests_total');
+    }
+    await this.store.write([this.dataWaits.put(pendingKey(w), { ...w, requestedAt: Date.now() })]);
+    this.log.warn(
+      { jobId: w.jobId, batch: w.batchIndex, job: w.proof.index, deposit: DATA_REQUEST_DEPOSIT.toString() },
+      'inputs not served: requested on chain',
+    );
+    return { outcome: 'skipped', reason: 'inputs not served: requested on chain' };
+  }
+
+  /**
+   * One pass over the jobs whose data was requested on chain: an answered request is audited from the posted
+   * inputs; an unanswered one past its deadline (game time) has its timeout claimed (the job is invalidated and
+   * the sequencer slashed, the bounty to the requester); a closed one (someone claimed it) is dropped.
+   */
+  private async pollDataWaits(client: SettlementClient): Promise<void> {
+    for (const [key, w] of await this.dataWaits.entries()) {
+      if (this.closed) return;
+      const r = await client.fetchDataRequest(BigInt(w.batchIndex), w.proof.index);
+      if (!r) {
+        await this.store.write([this.dataWaits.del(key)]);
+        continue;
+      }
+      if (r.answered !== 0) {
+        const a = await client.fetchDataAnswer(BigInt(w.batchIndex), w.proof.index);
+        if (!a) continue;
+        const outcome = await this.auditInputs(
+          w.jobId,
+          w.batchIndex,
+          w.batchRoot,
+          w.proof,
+          decodeInputSet(a.inputs),
+        ).catch((e: Error) => ({ outcome: 'skipped' as const, reason: e.message }));
+        this.log.info(
+          { jobId: w.jobId, batch: w.batchIndex, ...outcome },
+          'audited from inputs posted on chain',
+        );
+        await this.store.write([
+          this.audits.put(key, { jobId: w.jobId, batchIndex: w.batchIndex, ...outcome, at: Date.now() }),
+          this.dataWaits.del(key),
+        ]);
+        continue;
+      }
+      const [config, slot] = await Promise.all([client.config(), client.sender.getSlot()]);
+      if (config.paused !== 0 || gameSlot(config, slot) < r.deadline) continue;
+      const res = await client.claimDataTimeout(this.keypair, BigInt(w.batchIndex), w.proof.index);
+      const ev = res.events.find((e) => e.name === 'DataTimedOut');
+      this.metrics.inc('data_timeouts_claimed_total');
+      this.log.warn(
+        {
+          jobId: w.jobId,
+          batch: w.batchIndex,
+          requester: r.requester.toBase58(),
+          bounty: ev?.name === 'DataTimedOut' ? ev.data.bounty.toString() : undefined,
+        },
+        'data withheld: timeout claimed, job invalidated, sequencer slashed',
+      );
+      await this.store.write([this.dataWaits.del(key)]);
+    }
+  }
+
   /** Keeps the configured bond (at least the program's minimum stake) so disputes open without a deposit first. */
   private async bondUpTo(chain: { client: SettlementClient; bondLamports: bigint }): Promise<void> {
     const [config, op] = await Promise.all([
@@ -342,6 +445,7 @@ export class Challenger {
           if (this.closed) return;
           await this.attempt(this.config.chain, key, p);
         }
+        await this.pollDataWaits(this.config.chain.client);
       })
       .catch((e: Error) => this.log.warn({ err: e.message }, 'pending findings pass failed; retrying'));
     this.passQueued = next;

@@ -104,6 +104,7 @@ export function toyBatch(over: Partial<BatchAccount> = {}): BatchAccount {
     finalized: 0,
     bump: 255,
     escrowShort: 0,
+    openRequests: 0,
     ...over,
   };
 }

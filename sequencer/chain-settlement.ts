@@ -12,17 +12,25 @@ import {
 import type { Progress } from '../common/progress.ts';
 import { OptinferError } from '../state/errors.ts';
 import { fromHex, toHex } from '../state/hash.ts';
-import type { BatchHeader, ExecutorBond, ProgramModelSource, Settlement } from './ports.ts';
+import { encodeInputSet } from '../state/input-set.ts';
+import { siblingFeesOf } from '../state/job.ts';
+import type { BatchHeader, DataServer, ExecutorBond, ProgramModelSource, Settlement } from './ports.ts';
 
 /** Config changes only by an authority's update_config; a short-lived copy spares an RPC call per batch. */
 const CONFIG_TTL_MS = 10_000;
 /** How often the sequencer looks for finalized batches past their grace to close (one getProgramAccounts read). */
 export const RECLAIM_POLL_MS = 30_000;
+/**
+ * How often the sequencer looks for data requests on its batches (one getProgramAccounts read): a small part of the
+ * answer time (at least DATA_ANSWER_SLOTS = 156 slots, about a minute), which posting the largest inputs needs most of.
+ */
+export const DATA_POLL_MS = 3_000;
 
 export class ChainSettlement implements Settlement {
   readonly kind = 'solana';
   private configCache: { at: number; value: Promise<ConfigAccount> } | null = null;
   private lastReclaim = 0;
+  private lastDataPoll = 0;
   /** How long a read of the Config is reused (0 reads it every time). */
   configTtlMs = CONFIG_TTL_MS;
   /**
@@ -186,5 +194,38 @@ export class ChainSettlement implements Settlement {
     this.lastReclaim = now;
     const closed = await reclaimBatches(this.client, this.sequencer);
     return closed.reduce((sum, c) => sum + c.lamports, 0n);
+  }
+
+  /**
+   * Answers every unanswered data request on a batch this sequencer committed, from its own records and inputs
+   * (`serve`), and closes answered ones of its own whose batch is final (their rents back to the requester and to
+   * this sequencer); at most every DATA_POLL_MS. A request it cannot serve is logged by the caller's count staying
+   * short; the timeout would slash this sequencer. Returns the requests answered.
+   */
+  async answerDataRequests(now: number, serve: DataServer): Promise<number> {
+    if (now - this.lastDataPoll < DATA_POLL_MS) return 0;
+    this.lastDataPoll = now;
+    const me = this.sequencer.publicKey;
+    let answered = 0;
+    for (const r of await this.client.listDataRequests()) {
+      const { request } = r;
+      if (request.answered !== 0) {
+        if (r.batchFinal && request.answerer.equals(me))
+          await this.client.closeDataRequest(this.sequencer, request.batch, request.jobIndex);
+        continue;
+      }
+      if (r.batchIndex === null || !r.sequencer?.equals(me)) continue;
+      const data = await serve(Number(r.batchIndex), request.jobIndex);
+      if (!data) continue;
+      await this.client.answerData(this.sequencer, r.batchIndex, request.jobIndex, {
+        record: fromHex(data.proof.record),
+        signature: fromHex(data.proof.signature),
+        siblings: data.proof.siblings.map((s) => fromHex(s, 32)),
+        siblingFees: siblingFeesOf(data.proof),
+        inputs: encodeInputSet(data.inputs),
+      });
+      answered++;
+    }
+    return answered;
   }
 }

@@ -86,6 +86,24 @@ test('a valid job is persisted in jobs, inputs and open, then queued; ids follow
   }
 });
 
+test('oversized inputs: a job whose inputs could not be posted on chain within a data request is refused, naming the bound', async () => {
+  const t = await tempLedger();
+  try {
+    const s = setup(t.ledger);
+    // 32 KiB posted at most: u32 count, u16 nameLen, 'x', dtype, rank 2, two u64 dims, then the bytes.
+    const fits = 32 * 1024 - (4 + 2 + 1 + 2 + 16);
+    await s.intake.submit({ modelId: MODEL_ID, inputs: { x: int8(new Array<number>(fits).fill(1)) } });
+    await assert.rejects(
+      s.intake.submit({ modelId: MODEL_ID, inputs: { x: int8(new Array<number>(fits + 1).fill(1)) } }),
+      /32769 bytes posted, at most 32768/,
+    );
+    assert.equal(s.metrics.count('jobs_rejected_total'), 1);
+    assert.equal(s.enqueued.length, 1);
+  } finally {
+    await t.close();
+  }
+});
+
 test('a job is acknowledged only once its write is done', async () => {
   const t = await tempLedger();
   try {

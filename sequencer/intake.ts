@@ -1,6 +1,7 @@
 // Intake: a job is validated against its model and on disk before it is acknowledged; after a crash, open jobs resume.
 import type { Metrics } from '../common/metrics.ts';
 import { OptinferError } from '../state/errors.ts';
+import { checkInputSetSize } from '../state/input-set.ts';
 import { jobId as makeJobId } from '../state/job.ts';
 import { seqKey } from '../state/store.ts';
 import { tensorSetDigest } from '../state/tensor.ts';
@@ -48,6 +49,8 @@ export class Intake {
     }
     try {
       this.models.validateInputs(model, req.inputs);
+      // Inputs too large to post on chain within a data request's answer time are refused (data availability).
+      checkInputSetSize(req.inputs);
     } catch (e) {
       this.metrics.inc('jobs_rejected_total');
       throw e;

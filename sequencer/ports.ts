@@ -1,4 +1,5 @@
 // What the sequencer needs from model handling and settlement, as interfaces: the seams for executor/ and Solana.
+import type { InclusionProof } from '../state/job.ts';
 import type { BatchIndex, ExecutorId, Hash32, ModelId } from '../state/types.ts';
 import type { ModelInfo } from '../state/model-info.ts';
 import type { TensorMap } from '../state/tensor-map.ts';
@@ -37,6 +38,12 @@ export interface ExecutorBond {
   /** What one lost dispute takes from it (the program's min_executor_bond): one unfinalized job's exposure. */
   stake: bigint;
 }
+
+/** A committed job's inclusion proof and inputs, by batch index and position (what a data request demands). */
+export type DataServer = (
+  batchIndex: number,
+  position: number,
+) => Promise<{ proof: InclusionProof; inputs: TensorMap } | undefined>;
 
 export interface BatchHeader {
   index: BatchIndex;
@@ -78,6 +85,12 @@ export interface Settlement {
    * the sequencer that paid it); throttles itself. Optional: local settlement holds no rent.
    */
   reclaimRent?(now: number): Promise<bigint>;
+  /**
+   * Answers the data requests open on this sequencer's batches (on chain: the job's record, signature and batch tree
+   * opening, and its inputs posted through a proof buffer: answer_data), and closes answered ones whose batch is
+   * final (close_data_request); throttles itself. Returns the requests answered. Optional: local settlement has none.
+   */
+  answerDataRequests?(now: number, serve: DataServer): Promise<number>;
   /** How many batches settlement holds (on chain: the Config's next batch index); read at start-up to cross-check. */
   batchCount?(): Promise<number>;
   /** The root and job count settlement holds for a batch, if any; read at start-up to cross-check. */

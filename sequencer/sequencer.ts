@@ -86,6 +86,7 @@ export class Sequencer {
       metrics,
       (why) => this.damaged(why),
     );
+    this.settlementLoop.serveData = (index, position) => this.views.dataAt(index, position);
     this.batcher = new Batcher(config, ledger, this.settlementLoop, this.views, metrics);
     this.dispatcher = new Dispatcher(config, ledger, bus, settlement, this.batcher, log, metrics);
     this.intake = new Intake(config, ledger, this.models, this.dispatcher, this.batcher, metrics);

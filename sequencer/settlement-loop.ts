@@ -9,7 +9,7 @@ import { fromStored } from '../state/tensor-map.ts';
 import type { ExecutorId, JobId } from '../state/types.ts';
 import type { QueuedJob } from './dispatch.ts';
 import { header, type BatchState, type JobState, type Ledger } from './ledger.ts';
-import type { Settlement } from './ports.ts';
+import type { DataServer, Settlement } from './ports.ts';
 
 /** How often open batches are checked against settlement (invalidations, finality). */
 export const SETTLEMENT_POLL_MS = 1_000;
@@ -20,6 +20,8 @@ export class SettlementLoop {
   /** Batches persisted but not yet committed to settlement (after a crash between the two). */
   private readonly toCommit: BatchState[] = [];
   private lastPoll = 0;
+  /** Serves a committed job's proof and inputs for data requests on chain (the sequencer's views). */
+  serveData?: DataServer;
 
   constructor(
     private readonly ledger: Ledger,
@@ -117,6 +119,18 @@ export class SettlementLoop {
       const current = this.openBatches.get(b.index)!;
       if (await this.settlement.canFinalize(header(current), current.windowEndsAt, now))
         await this.finalize(current);
+    }
+    if (this.settlement.answerDataRequests && this.serveData) {
+      // A request left unanswered past its deadline slashes this sequencer: answered as soon as seen.
+      try {
+        const n = await this.settlement.answerDataRequests(now, this.serveData);
+        if (n > 0) {
+          this.metrics.inc('data_requests_answered_total', {}, n);
+          this.log.info({ answered: n }, 'data requests answered on chain');
+        }
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message }, 'answering data requests failed; will retry');
+      }
     }
     if (this.settlement.reclaimRent) {
       try {

@@ -97,6 +97,21 @@ export class Views {
     });
   }
 
+  /**
+   * What a data request on the job at `position` of batch `index` demands: its inclusion proof under the committed
+   * root and its inputs (the job may have been re-queued into a later batch since; the record here is this batch's).
+   */
+  async dataAt(
+    index: number,
+    position: number,
+  ): Promise<{ proof: InclusionProof; inputs: TensorMap } | undefined> {
+    const b = await this.ledger.batches.get(seqKey(index));
+    const id = b?.jobIds[position];
+    if (!b || !id) return undefined;
+    const inputs = await this.getInputs(id);
+    return inputs && { proof: (await this.batchTree(b)).proof(position), inputs };
+  }
+
   private async batchTree(b: BatchState): Promise<Batch> {
     let t = this.batchTrees.get(b.index);
     if (!t) {

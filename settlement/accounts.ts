@@ -120,9 +120,11 @@ export interface BatchAccount {
   bump: number;
   /** 1 once prove_short_escrow proved the batch tree's fee sum above feeTotal (the sequencer slashed once). */
   escrowShort: number;
+  /** Open data requests on the batch's jobs (request_data): finalize_batch waits for them. */
+  openRequests: number;
 }
 /** Where a Batch account's claim bitmap starts (state/batch.rs CLAIM_BITS_OFFSET): after its discriminator and fields. */
-export const BATCH_CLAIM_BITS_OFFSET = 145;
+export const BATCH_CLAIM_BITS_OFFSET = 149;
 /** Whether claim_fees paid job `job`'s fee, from the Batch account's data (bit job % 8 of bitmap byte job / 8). */
 export function feeClaimed(batchData: Uint8Array, job: number): boolean {
   const byte = batchData[BATCH_CLAIM_BITS_OFFSET + (job >> 3)];
@@ -194,6 +196,29 @@ export { decodeStoredHeader as unpackHeader } from '../state/optable.ts';
 /** Whether a model's whole op table is loaded (disputes on it refuse otherwise: ModelNotReady). */
 export const modelReady = (m: ModelAccount) => m.opsLoaded === m.layerCount;
 
+/**
+ * A data request on one job (["data", batch, job index], state/data_request.rs): open until answered
+ * (the record and signature here, the inputs in the answerer's frozen proof buffer) or timed out.
+ */
+export interface DataRequestAccount {
+  batch: PublicKey;
+  /** Paid the rent and the deposit: the rent back at close, the deposit and bounty on timeout. */
+  requester: PublicKey;
+  /** Owner of the proof buffer ["proof", request, answerer] holding the posted inputs (zeros until answered). */
+  answerer: PublicKey;
+  /** Game slot from which the request is unanswerable and claim_data_timeout pays. */
+  deadline: bigint;
+  jobIndex: number;
+  answered: number;
+  bump: number;
+  /** The committed record and its executor signature, once answered (zeros before). */
+  record: Buffer;
+  signature: Buffer;
+  /** The batch tree opening answer_data checked: `depth` siblings of 40 bytes (hash, u64 LE fee sum). */
+  depth: number;
+  siblings: Buffer;
+}
+
 export interface ProofBufferAccount {
   dispute: PublicKey;
   owner: PublicKey;
@@ -215,7 +240,8 @@ export type AccountName =
   | 'Dispute'
   | 'ProofBuffer'
   | 'Vault'
-  | 'Deposit';
+  | 'Deposit'
+  | 'DataRequest';
 
 /** ProofBuffer is a Slab: [disc 8][dispute 32][owner 32][bump 1][len u32][bytes...]. */
 export const PROOF_BUFFER_LEN_OFFSET = 8 + 32 + 32 + 1;
@@ -257,6 +283,8 @@ export const decodeBatch = (d: Uint8Array) => decodeRaw('Batch', d) as unknown a
 export const decodeDispute = (d: Uint8Array) => decodeRaw('Dispute', d) as unknown as DisputeAccount;
 export const decodeJob = (d: Uint8Array) => decodeRaw('Job', d) as unknown as JobAccount;
 export const decodeDeposit = (d: Uint8Array) => decodeRaw('Deposit', d) as unknown as DepositAccount;
+export const decodeDataRequest = (d: Uint8Array) =>
+  decodeRaw('DataRequest', d) as unknown as DataRequestAccount;
 
 export function decodeModel(d: Uint8Array): ModelAccount {
   const m = decodeRaw('Model', d) as unknown as ModelAccount;

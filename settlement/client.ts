@@ -10,6 +10,7 @@ import {
   CHUNK_HEADER,
   PHASE,
   decodeBatch,
+  decodeDataRequest,
   decodeConfig,
   decodeDeposit,
   decodeDispute,
@@ -28,6 +29,7 @@ import {
   type OperatorAccount,
   type OpsPageAccount,
   type ProofBufferAccount,
+  type DataRequestAccount,
 } from './accounts.ts';
 import {
   InstructionBuilder,
@@ -41,6 +43,7 @@ import {
   type InstructionName,
   type FeeClaim,
   type RecordFaultProof,
+  type DataAnswer,
   type U64,
 } from './instructions.ts';
 import type { Pdas } from './pdas.ts';
@@ -277,6 +280,39 @@ export class SettlementClient {
   fetchProofBuffer(dispute: PublicKey, owner: PublicKey): Promise<ProofBufferAccount | null> {
     return this.read(this.pdas.proof(dispute, owner), decodeProofBuffer);
   }
+  /** The data request on job `jobIndex` of batch `batch` (an index or the batch address): null when none is open or answered. */
+  fetchDataRequest(batch: U64 | PublicKey, jobIndex: number): Promise<DataRequestAccount | null> {
+    const b = batch instanceof PublicKey ? batch : this.pdas.batch(batch);
+    return this.read(this.pdas.dataRequest(b, jobIndex), decodeDataRequest);
+  }
+  /**
+   * An answered request's posted data: the record and signature, the batch tree opening the program
+   * checked, and the input set (state/input-set.ts encoding) from the answerer's frozen buffer; null
+   * while unanswered (or once closed).
+   */
+  async fetchDataAnswer(
+    batchIndex: U64,
+    jobIndex: number,
+  ): Promise<{
+    record: Buffer;
+    signature: Buffer;
+    siblings: Buffer[];
+    siblingFees: bigint[];
+    inputs: Buffer;
+  } | null> {
+    const b = this.pdas.batch(batchIndex);
+    const r = await this.fetchDataRequest(b, jobIndex);
+    if (!r || r.answered === 0) return null;
+    const buf = await this.fetchProofBuffer(this.pdas.dataRequest(b, jobIndex), r.answerer);
+    if (!buf) return null;
+    const siblings: Buffer[] = [];
+    const siblingFees: bigint[] = [];
+    for (let k = 0; k < r.depth; k++) {
+      siblings.push(Buffer.from(r.siblings.subarray(40 * k, 40 * k + 32)));
+      siblingFees.push(r.siblings.readBigUInt64LE(40 * k + 32));
+    }
+    return { record: r.record, signature: r.signature, siblings, siblingFees, inputs: buf.data };
+  }
   /**
    * Every dispute of the program (one getProgramAccounts call), optionally only those where
    * `party` is the executor or the challenger, or only unresolved ones; by batch and job.
@@ -301,6 +337,38 @@ export class SettlementClient {
           : 1,
     );
     return out.map(({ address, dispute }) => ({ address, dispute }));
+  }
+  /**
+   * Every data request of the program (one getProgramAccounts call) with its batch's index and payer (the
+   * sequencer that answers for it; null once the batch account is closed), optionally only unanswered ones.
+   */
+  async listDataRequests(filter: { open?: boolean } = {}): Promise<
+    {
+      address: PublicKey;
+      request: DataRequestAccount;
+      batchIndex: bigint | null;
+      sequencer: PublicKey | null;
+      batchFinal: boolean;
+    }[]
+  > {
+    const all = await this.sender.getProgramAccounts(discriminatorOf('DataRequest'));
+    if (all.length === 0) return [];
+    const batches = new Map((await this.listBatches()).map((b) => [b.address.toBase58(), b.batch]));
+    const out = [];
+    for (const a of all) {
+      const request = decodeDataRequest(a.data);
+      if (filter.open && request.answered !== 0) continue;
+      const b = batches.get(request.batch.toBase58());
+      out.push({
+        address: a.address,
+        request,
+        batchIndex: b ? b.index : null,
+        sequencer: b ? b.payer : null,
+        // A batch address without an account was closed, which only a finalized batch is.
+        batchFinal: b ? b.finalized !== 0 : true,
+      });
+    }
+    return out;
   }
   /** Every committed batch, by index. */
   async listBatches(): Promise<{ address: PublicKey; batch: BatchAccount }[]> {
@@ -634,6 +702,94 @@ export class SettlementClient {
       [this.ix.proveShortEscrow({ prover: prover.publicKey, sequencer: b.payer, ...p })],
       [prover],
       `prove_short_escrow ${p.batchIndex}/${p.jobIndex}`,
+    );
+  }
+  /**
+   * Demands job `jobIndex` of batch `batchIndex`'s record and inputs on chain (data availability): the
+   * requester pays the request's rent and DATA_REQUEST_DEPOSIT; the batch cannot finalize until it is
+   * answered or its timeout claimed.
+   */
+  requestData(requester: Signer, batchIndex: U64, jobIndex: number) {
+    return this.send(
+      ['request_data'],
+      [this.ix.requestData({ requester: requester.publicKey, batchIndex, jobIndex })],
+      [requester],
+      `request_data ${batchIndex}/${jobIndex}`,
+    );
+  }
+  /**
+   * Answers the data request on job `jobIndex` of batch `batchIndex`: puts `inputs` (the posted input
+   * set, state/input-set.ts) into `answerer`'s buffer for the request (created, grown and written in
+   * pieces as fillProofBuffer does), then answer_data with the record opening. Returns every
+   * transaction sent, the answer last.
+   */
+  async answerData(
+    answerer: Signer,
+    batchIndex: U64,
+    jobIndex: number,
+    answer: DataAnswer & { inputs: Uint8Array },
+  ): Promise<SendResult[]> {
+    const batch = this.pdas.batch(batchIndex);
+    const request = this.pdas.dataRequest(batch, jobIndex);
+    const out: SendResult[] = [];
+    const buf = await this.fetchProofBuffer(request, answerer.publicKey);
+    if (buf && buf.len > answer.inputs.length) {
+      out.push(await this.closeProofBuffer(answerer, request));
+    }
+    if (!buf || buf.len > answer.inputs.length) {
+      out.push(
+        await this.send(
+          ['init_data_buffer'],
+          [this.ix.initDataBuffer({ owner: answerer.publicKey, request })],
+          [answerer],
+          `init_data_buffer ${batchIndex}/${jobIndex}`,
+        ),
+      );
+    }
+    out.push(...(await this.fillProofBuffer(answerer, request, answer.inputs)));
+    out.push(
+      await this.send(
+        ['answer_data'],
+        [this.ix.answerData({ answerer: answerer.publicKey, batch, jobIndex, ...answer })],
+        [answerer],
+        `answer_data ${batchIndex}/${jobIndex}`,
+      ),
+    );
+    return out;
+  }
+  /** Claims the timeout of the unanswered data request on job `jobIndex` of batch `batchIndex`. */
+  async claimDataTimeout(claimer: Signer, batchIndex: U64, jobIndex: number) {
+    const b = await this.fetchBatch(batchIndex);
+    if (!b)
+      throw new OptinferError('NOT_FOUND', `batch ${batchIndex}: no account (never committed, or closed)`);
+    const batch = this.pdas.batch(batchIndex);
+    const r = await this.fetchDataRequest(batch, jobIndex);
+    if (!r) throw new OptinferError('NOT_FOUND', `data request ${batchIndex}/${jobIndex}: no account`);
+    return this.send(
+      ['claim_data_timeout'],
+      [
+        this.ix.claimDataTimeout({
+          batch,
+          jobIndex,
+          requester: r.requester,
+          sequencer: b.payer,
+        }),
+      ],
+      [claimer],
+      `claim_data_timeout ${batchIndex}/${jobIndex}`,
+    );
+  }
+  /** Closes the answered data request on job `jobIndex` of batch `batch` (index or address) once the batch is final. */
+  async closeDataRequest(signer: Signer, batchRef: U64 | PublicKey, jobIndex: number) {
+    const batch = batchRef instanceof PublicKey ? batchRef : this.pdas.batch(batchRef);
+    const r = await this.fetchDataRequest(batch, jobIndex);
+    const batchIndex = batchRef instanceof PublicKey ? batchRef.toBase58() : batchRef;
+    if (!r) throw new OptinferError('NOT_FOUND', `data request ${batchIndex}/${jobIndex}: no account`);
+    return this.send(
+      ['close_data_request'],
+      [this.ix.closeDataRequest({ batch, jobIndex, requester: r.requester, answerer: r.answerer })],
+      [signer],
+      `close_data_request ${batchIndex}/${jobIndex}`,
     );
   }
   /**

@@ -74,6 +74,27 @@ export interface EventData {
   DepositWithdrawRequested: { user: PublicKey; balance: bigint; readySlot: bigint };
   /** withdraw_deposit: `amount` paid back to `user`. */
   DepositWithdrawn: { user: PublicKey; amount: bigint };
+  /** request_data: the record and inputs of the job are due before game slot `deadline`. */
+  DataRequested: { batchIndex: bigint; jobIndex: number; requester: PublicKey; deadline: bigint };
+  /** answer_data: the record and signature, the inputs (`inputBytes`) in `answerer`'s frozen buffer. */
+  DataAnswered: {
+    batchIndex: bigint;
+    jobIndex: number;
+    answerer: PublicKey;
+    inputBytes: number;
+    record: Buffer;
+    signature: Buffer;
+  };
+  /** claim_data_timeout: the job invalidated, the sequencer slashed; bounty to the requester. */
+  DataTimedOut: {
+    batchIndex: bigint;
+    jobIndex: number;
+    requester: PublicKey;
+    sequencer: PublicKey;
+    bounty: bigint;
+    toTreasury: bigint;
+  };
+  DataRequestClosed: { batch: PublicKey; jobIndex: number; requester: PublicKey; answerer: PublicKey };
 }
 export type EventName = keyof EventData;
 /** A decoded event: `name` discriminates `data`. */

@@ -46,7 +46,12 @@ export type InstructionName =
   | 'deposit'
   | 'draw_deposit'
   | 'request_withdraw_deposit'
-  | 'withdraw_deposit';
+  | 'withdraw_deposit'
+  | 'request_data'
+  | 'init_data_buffer'
+  | 'answer_data'
+  | 'claim_data_timeout'
+  | 'close_data_request';
 
 /** Most instruction data @coral-xyz/anchor's coder encodes (its scratch buffer). */
 export const MAX_INSTRUCTION_DATA = 1000;
@@ -221,6 +226,24 @@ export interface RecordFaultProof {
   batchIndex: U64;
   jobIndex: number;
   kind: RecordFault;
+  record: Uint8Array;
+  signature: Uint8Array;
+  siblings: readonly Uint8Array[];
+  /** The fee sum under each sibling (state/fee-tree.ts FeeProof.siblingFees). */
+  siblingFees: readonly bigint[];
+}
+
+/**
+ * Data availability (programs/optinfer/src/state/data_request.rs): lamports request_data takes on top of
+ * the request account's rent, paid to whoever answers; the largest posted input set the sequencer
+ * accepts (state/input-set.ts); the least answer time a request gets, in game slots.
+ */
+export const DATA_REQUEST_DEPOSIT = 500_000n;
+export const MAX_DATA_BYTES = 32 * 1024;
+export const DATA_ANSWER_SLOTS = (2 + Math.ceil(MAX_DATA_BYTES / PROOF_WRITE_BYTES)) * 4;
+
+/** A data request's answer: the committed record at the request's job, its signature and the batch tree opening. */
+export interface DataAnswer {
   record: Uint8Array;
   signature: Uint8Array;
   siblings: readonly Uint8Array[];
@@ -478,6 +501,85 @@ export class InstructionBuilder {
         executor_operator: this.pdas.operator(p.executor),
       },
       remaining,
+    );
+  }
+  /** Demands job `jobIndex` of batch `batchIndex`'s record and inputs on chain, `requester` paying rent and DATA_REQUEST_DEPOSIT. */
+  requestData(p: { requester: PublicKey; batchIndex: U64; jobIndex: number }) {
+    const batch = this.pdas.batch(p.batchIndex);
+    return this.ix(
+      'request_data',
+      { job_index: p.jobIndex },
+      {
+        requester: p.requester,
+        config: this.pdas.config(),
+        batch,
+        job: this.pdas.job(batch, p.jobIndex),
+        request: this.pdas.dataRequest(batch, p.jobIndex),
+      },
+    );
+  }
+  /** Creates `owner`'s proof buffer for answering `request`; write_proof_buffer fills it (dispute = request). */
+  initDataBuffer(p: { owner: PublicKey; request: PublicKey }) {
+    return this.ix(
+      'init_data_buffer',
+      {},
+      { owner: p.owner, request: p.request, buffer: this.pdas.proof(p.request, p.owner) },
+    );
+  }
+  /** Answers the request on job `jobIndex` of `batch` with the record opening and the inputs in `answerer`'s buffer. */
+  answerData(p: DataAnswer & { answerer: PublicKey; batch: PublicKey; jobIndex: number }) {
+    if (p.record.length !== RECORD_BYTES || p.signature.length !== SIGNATURE_BYTES) {
+      throw new OptinferError(
+        'INVALID_INPUT',
+        `answer_data: expected a ${RECORD_BYTES}-byte record and a ${SIGNATURE_BYTES}-byte signature, got ${p.record.length} and ${p.signature.length}`,
+      );
+    }
+    const request = this.pdas.dataRequest(p.batch, p.jobIndex);
+    return this.ix(
+      'answer_data',
+      {
+        record: [...p.record],
+        signature: [...p.signature],
+        siblings: batchSibs(p.siblings, p.siblingFees),
+      },
+      {
+        answerer: p.answerer,
+        config: this.pdas.config(),
+        batch: p.batch,
+        request,
+        buffer: this.pdas.proof(request, p.answerer),
+      },
+    );
+  }
+  /** Claims an unanswered request's timeout (any fee payer): `sequencer` is the batch's payer, `requester` the request's. */
+  claimDataTimeout(p: { batch: PublicKey; jobIndex: number; requester: PublicKey; sequencer: PublicKey }) {
+    return this.ix(
+      'claim_data_timeout',
+      {},
+      {
+        config: this.pdas.config(),
+        batch: p.batch,
+        request: this.pdas.dataRequest(p.batch, p.jobIndex),
+        requester: p.requester,
+        sequencer_operator: this.pdas.operator(p.sequencer),
+        job: this.pdas.job(p.batch, p.jobIndex),
+        vault: this.pdas.vault(),
+      },
+    );
+  }
+  /** Closes an answered request once its batch is final: rent to `requester`, the buffer's to `answerer`. */
+  closeDataRequest(p: { batch: PublicKey; jobIndex: number; requester: PublicKey; answerer: PublicKey }) {
+    const request = this.pdas.dataRequest(p.batch, p.jobIndex);
+    return this.ix(
+      'close_data_request',
+      {},
+      {
+        request,
+        batch: p.batch,
+        requester: p.requester,
+        buffer: this.pdas.proof(request, p.answerer),
+        answerer: p.answerer,
+      },
     );
   }
   finalizeBatch(p: { index: U64 }) {

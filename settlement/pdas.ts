@@ -18,6 +18,7 @@ export const SEEDS = {
   VAULT: 'vault',
   SHAPES: 'shapes',
   DEPOSIT: 'deposit',
+  DATA: 'data',
 } as const;
 
 const bytes32 = (v: Uint8Array, what: string) => {
@@ -122,6 +123,13 @@ export class Pdas {
   }
   deposit(user: PublicKey): PublicKey {
     return this.depositWithBump(user)[0];
+  }
+  /** ["data", batch pda, u32 job index LE]: a data request on one job (its answer's buffer is proof(request, answerer)). */
+  dataRequestWithBump(batch: PublicKey, jobIndex: number) {
+    return this.find([Buffer.from(SEEDS.DATA), batch.toBuffer(), u32(jobIndex)]);
+  }
+  dataRequest(batch: PublicKey, jobIndex: number): PublicKey {
+    return this.dataRequestWithBump(batch, jobIndex)[0];
   }
 }
 

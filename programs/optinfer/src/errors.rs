@@ -183,6 +183,26 @@ pub enum OptinferError {
     DepositWithdrawNotRequested,
     #[msg("The deposit withdrawal delay (one dispute clock) has not passed")]
     DepositWithdrawNotReady,
+    #[msg("A data request on this batch is open: it must be answered (answer_data) or its timeout claimed (claim_data_timeout) first")]
+    DataRequestOpen,
+    #[msg("This data request was already answered")]
+    DataRequestAnswered,
+    #[msg("The data request's deadline has passed: the answer comes too late, claim_data_timeout pays")]
+    DataRequestExpired,
+    #[msg("The data request's deadline has not passed yet")]
+    DataRequestNotExpired,
+    #[msg("The proof buffer belongs to an answered data request: it is frozen until close_data_request")]
+    BufferFrozen,
+    #[msg("The posted input set does not parse: u32 count, then per tensor u16 nameLen, name, u8 dtype, u8 rank, u64 dims, canonical bytes, ending at the buffer's end")]
+    BadInputSet,
+    #[msg("The posted input set has more than 16 tensors or a name longer than 64 bytes")]
+    InputSetTooLarge,
+    #[msg("The posted input set's names are not in strictly increasing byte order")]
+    InputSetUnsorted,
+    #[msg("The posted inputs' tensor-set digest is not the record's input digest")]
+    InputDigestMismatch,
+    #[msg("The requester cannot answer its own data request")]
+    SelfAnswer,
 }
 
 impl From<ReadError> for OptinferError {

@@ -210,3 +210,37 @@ pub struct DepositWithdrawn {
     pub user: Address,
     pub amount: u64,
 }
+#[event]
+pub struct DataRequested {
+    pub batch_index: u64,
+    pub job_index: u32,
+    pub requester: Address,
+    /// Game slot from which the request is unanswerable (claim_data_timeout).
+    pub deadline: u64,
+}
+#[event]
+pub struct DataAnswered {
+    pub batch_index: u64,
+    pub job_index: u32,
+    /// Owner of the frozen proof buffer ["proof", request, answerer] that holds the posted inputs.
+    pub answerer: Address,
+    pub input_bytes: u32,
+    pub record: [u8; 168],
+    pub signature: [u8; 64],
+}
+#[event]
+pub struct DataTimedOut {
+    pub batch_index: u64,
+    pub job_index: u32,
+    pub requester: Address,
+    pub sequencer: Address,
+    pub bounty: u64,
+    pub to_treasury: u64,
+}
+#[event]
+pub struct DataRequestClosed {
+    pub batch: Address,
+    pub job_index: u32,
+    pub requester: Address,
+    pub answerer: Address,
+}

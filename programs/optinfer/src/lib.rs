@@ -267,6 +267,36 @@ pub mod optinfer {
     pub fn withdraw_deposit(ctx: &mut Context<WithdrawDeposit>) -> Result<()> {
         instructions::withdraw_deposit::withdraw_deposit(ctx)
     }
+
+    #[discrim = 38]
+    pub fn request_data(ctx: &mut Context<RequestData>, job_index: u32) -> Result<()> {
+        instructions::request_data::request_data(ctx, job_index)
+    }
+
+    #[discrim = 39]
+    pub fn init_data_buffer(ctx: &mut Context<InitDataBuffer>) -> Result<()> {
+        instructions::init_data_buffer::init_data_buffer(ctx)
+    }
+
+    #[discrim = 40]
+    pub fn answer_data(
+        ctx: &mut Context<AnswerData>,
+        record: [u8; 168],
+        signature: [u8; 64],
+        siblings: Vec<BatchSibling>,
+    ) -> Result<()> {
+        instructions::answer_data::answer_data(ctx, record, signature, siblings)
+    }
+
+    #[discrim = 41]
+    pub fn claim_data_timeout(ctx: &mut Context<ClaimDataTimeout>) -> Result<()> {
+        instructions::claim_data_timeout::claim_data_timeout(ctx)
+    }
+
+    #[discrim = 42]
+    pub fn close_data_request(ctx: &mut Context<CloseDataRequest>) -> Result<()> {
+        instructions::close_data_request::close_data_request(ctx)
+    }
 }
 
 /// Aborts after Anchor's panic hook logged the location; the upstream BPF target has no unwinding.

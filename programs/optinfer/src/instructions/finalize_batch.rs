@@ -1,5 +1,5 @@
 //! Anyone: finalizes a batch after its window (the one it was committed with, in game slots) when no
-//! dispute on it is open and the program is not paused.
+//! dispute or data request on it is open and the program is not paused.
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
@@ -25,6 +25,9 @@ pub fn finalize_batch(ctx: &mut Context<FinalizeBatch>) -> Result<()> {
     }
     if b.open_disputes.get() > 0 {
         return Err(OptinferError::FinalizeDuringDispute.into());
+    }
+    if b.open_requests.get() > 0 {
+        return Err(OptinferError::DataRequestOpen.into());
     }
     if now < b.commit_slot.get().saturating_add(window) {
         return Err(OptinferError::WindowOpen.into());

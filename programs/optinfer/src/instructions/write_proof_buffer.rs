@@ -18,6 +18,10 @@ pub struct WriteProofBuffer {
 /// `grow` extra bytes of capacity (at most 10 KiB) are added before writing.
 pub fn write_proof_buffer(ctx: &mut Context<WriteProofBuffer>, offset: u32, grow: u32, data: Vec<u8>) -> Result<()> {
     let b = &mut ctx.accounts.buffer;
+    // An answered data request's buffer (answer_data) belongs to the request from then on.
+    if b.owner != *ctx.accounts.owner.address() {
+        return Err(OptinferError::BufferFrozen.into());
+    }
     if grow > 0 {
         if grow > PROOF_MAX_GROWTH {
             return Err(OptinferError::BufferOverflow.into());

@@ -70,6 +70,8 @@ pub struct Batch {
     /// Set by prove_short_escrow: the batch tree's fee sum is more than `fee_total`; the sequencer was
     /// slashed for it once. Claims on the batch are refused (EscrowShort) either way.
     pub escrow_short: u8,
+    /// Open data requests on this batch's jobs (request_data); finalize_batch waits for them as for games.
+    pub open_requests: PodU32,
 }
 
 /// Bytes of a Batch account for `job_count` jobs: the discriminator, the fields, then the claim bitmap

@@ -1,6 +1,7 @@
 //! Account layouts (one file per account) and the PDA seeds, which live only in seeds.rs.
 pub mod batch;
 pub mod config;
+pub mod data_request;
 pub mod deposit;
 pub mod dispute;
 pub mod job;
@@ -13,6 +14,7 @@ pub mod vault;
 
 pub use batch::*;
 pub use config::*;
+pub use data_request::*;
 pub use deposit::*;
 pub use dispute::*;
 pub use job::*;

@@ -20,3 +20,5 @@ pub const PROOF: &[u8] = b"proof";
 pub const SHAPES: &[u8] = b"shapes";
 /// ["deposit", user pubkey]: the user's prepaid balance the sequencer draws with its vouchers
 pub const DEPOSIT: &[u8] = b"deposit";
+/// ["data", batch pda, u32 job index LE]: a data request on one job
+pub const DATA: &[u8] = b"data";

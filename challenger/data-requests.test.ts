@@ -1,0 +1,130 @@
+// The challenger's use of data availability: inputs the sequencer withholds are requested on chain, and a request left unanswered has its timeout claimed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Keypair, type PublicKey } from '@solana/web3.js';
+import { createMemoryBus } from '../bus/memory.ts';
+import { ModelRegistry } from '../executor/model.ts';
+import { Batch, signResult, jobId as makeJobId } from '../state/job.ts';
+import type { BatchIndex, ExecutorId, Hash32, ModelId } from '../state/types.ts';
+import type { DataRequestAccount, SettlementClient } from '../settlement/index.ts';
+import { label, toyBatch, toyConfig, toyModel, toyOperator } from '../dispute/testkit.ts';
+import { Challenger } from './challenger.ts';
+import type { JobSource } from './source.ts';
+
+const hex = (s: string) => label(s).toString('hex') as Hash32;
+
+/** Batch 0 of two signed records; the sequencer serves their proofs but no inputs. */
+function batch() {
+  const exec = Keypair.generate();
+  const records = [0, 1].map((i) =>
+    signResult(
+      {
+        jobId: makeJobId(i, hex('model') as ModelId, hex(`in ${i}`)),
+        modelId: hex('model') as ModelId,
+        inputDigest: hex(`in ${i}`),
+        outputDigest: hex(`out ${i}`),
+        executor: exec.publicKey.toBase58() as ExecutorId,
+        fee: 1000n,
+      },
+      exec.secretKey,
+    ),
+  );
+  return new Batch(0 as BatchIndex, records);
+}
+
+/** The chain as the challenger reads it: batch 0 open, one data request per job once made. */
+class ToyChain {
+  slot = 1050n;
+  requests = new Map<number, DataRequestAccount>();
+  requested: number[] = [];
+  claimed: number[] = [];
+
+  client(): SettlementClient {
+    const c = {
+      sender: { getSlot: async () => this.slot },
+      config: async () => toyConfig(),
+      fetchBatch: async () => toyBatch(),
+      fetchModel: async () => toyModel(),
+      fetchJob: async () => null,
+      fetchOperator: async (owner: PublicKey) => toyOperator({ owner, bonded: 10n }),
+      bond: async () => {},
+      listDisputes: async () => [],
+      fetchDataRequest: async (_: unknown, j: number) => this.requests.get(j) ?? null,
+      requestData: async (by: Keypair, _: bigint, j: number) => {
+        this.requested.push(j);
+        this.requests.set(j, {
+          batch: Keypair.generate().publicKey,
+          requester: by.publicKey,
+          answerer: Keypair.generate().publicKey,
+          deadline: 1206n,
+          jobIndex: j,
+          answered: 0,
+          bump: 255,
+          record: Buffer.alloc(168),
+          signature: Buffer.alloc(64),
+          depth: 0,
+          siblings: Buffer.alloc(400),
+        });
+        return { events: [] };
+      },
+      claimDataTimeout: async (_: unknown, __: bigint, j: number) => {
+        this.claimed.push(j);
+        this.requests.delete(j);
+        return { events: [{ name: 'DataTimedOut', data: { bounty: 2_500_000_000n } }] };
+      },
+    };
+    return c as unknown as SettlementClient;
+  }
+}
+
+async function until(cond: () => boolean, what: string, ms = 3_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test('withheld inputs: the challenger requests them on chain once, and claims the timeout when the deadline passes unanswered', async () => {
+  const b = batch();
+  const chain = new ToyChain();
+  const source: JobSource = {
+    batch: async () => ({ index: 0, root: b.root, jobCount: 2, jobIds: b.records.map((r) => r.jobId) }),
+    proof: async (id) => b.proof(b.records.findIndex((r) => r.jobId === id)),
+    inputs: async () => undefined,
+    modelBytes: async () => new Uint8Array(),
+  };
+  const c = await Challenger.start({
+    config: {
+      dataDir: mkdtempSync(join(tmpdir(), 'optinfer-da-')),
+      id: 'c1',
+      sampleRate: 1,
+      sandbox: false,
+      retryMs: 20,
+      chain: { client: chain.client(), bondLamports: 10n },
+    },
+    bus: createMemoryBus(),
+    source,
+    registry: new ModelRegistry(),
+  });
+  try {
+    const r = await c.audit(b.records[1].jobId, 0, b.root);
+    assert.deepEqual(r, { outcome: 'skipped', reason: 'inputs not served: requested on chain' });
+    assert.deepEqual(chain.requested, [1]);
+    // Audited again (a redelivered batch): the open request is not sent twice.
+    await c.audit(b.records[1].jobId, 0, b.root);
+    assert.deepEqual(chain.requested, [1]);
+    // Before the deadline nothing is claimed; from it (game time) the timeout is claimed once.
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(chain.claimed, []);
+    chain.slot = 1206n;
+    await until(() => chain.claimed.length > 0, 'the timeout claimed');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(chain.claimed, [1]);
+  } finally {
+    await c.close();
+  }
+});

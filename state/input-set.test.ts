@@ -1,0 +1,44 @@
+// The posted input set: round trip, size equal to what the program parses, and the submission bound.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  MAX_INPUT_SET_BYTES,
+  checkInputSetSize,
+  decodeInputSet,
+  encodeInputSet,
+  inputSetBytes,
+} from './input-set.ts';
+import { tensorSetDigest, type Tensor } from './tensor.ts';
+
+const t = (dtype: Tensor['dtype'], dims: number[], data: number[]): Tensor => ({
+  dtype,
+  dims,
+  data: Buffer.from(data),
+});
+
+test('posted input set: names in byte order, round trip, byte count', () => {
+  const named = { b: t('int8', [2], [1, 2]), a: t('uint8', [1, 1], [7]) };
+  const buf = encodeInputSet(named);
+  assert.equal(buf.length, inputSetBytes(named));
+  // a first: u32 count, u16 1, 'a'.
+  assert.deepEqual([...buf.subarray(0, 7)], [2, 0, 0, 0, 1, 0, 0x61]);
+  const back = decodeInputSet(buf);
+  assert.deepEqual(Object.keys(back).sort(), ['a', 'b']);
+  assert.equal(tensorSetDigest(back), tensorSetDigest(named));
+  assert.throws(() => decodeInputSet(Buffer.concat([buf, Buffer.from([0])])), /past the last tensor/);
+  assert.throws(() => decodeInputSet(buf.subarray(0, buf.length - 1)), /truncated/);
+});
+
+test('input size bound: inputs that could not be posted within a data request are refused, naming the bound', () => {
+  const fits = { x: t('uint8', [MAX_INPUT_SET_BYTES - 17], []) };
+  fits.x.data = Buffer.alloc(MAX_INPUT_SET_BYTES - 17);
+  assert.equal(inputSetBytes(fits), MAX_INPUT_SET_BYTES);
+  checkInputSetSize(fits);
+  const over = {
+    x: { ...fits.x, dims: [MAX_INPUT_SET_BYTES - 16], data: Buffer.alloc(MAX_INPUT_SET_BYTES - 16) },
+  };
+  assert.throws(() => checkInputSetSize(over), /32769 bytes posted, at most 32768/);
+  const many = Object.fromEntries([...Array(17).keys()].map((i) => [`i${i}`, t('uint8', [1], [0])]));
+  assert.throws(() => checkInputSetSize(many), /17 tensors, at most 16/);
+  assert.throws(() => checkInputSetSize({ ['n'.repeat(65)]: t('uint8', [1], [0]) }), /longer than 64 bytes/);
+});
