@@ -273,6 +273,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
       ),
     )
     .addOption(
+      new Option(
+        '--voucher-total <lamports>',
+        'the running total your vouchers on this deposit have reached, when this machine has no record of it (KEYPAIR.vouchers.json)',
+      ).argParser(u64('voucher-total', 'lamports')),
+    )
+    .addOption(
       new Option('--timeout-ms <ms>', 'give up waiting after this long')
         .default(300_000)
         .argParser(ms('timeout-ms', 1, 86_400_000)),
@@ -288,6 +294,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
           timeoutMs: o.timeoutMs,
           keypair: o.keypair,
           fee: o.fee,
+          voucherTotal: o.voucherTotal,
         }),
       ),
     );

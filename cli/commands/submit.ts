@@ -1,5 +1,5 @@
 // `optinfer submit`: register the model if given a file, submit a job, optionally wait for its final state (through client/).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { PublicKey } from '@solana/web3.js';
 import { loadKeypair } from '../../common/keys.ts';
 import { signVoucher } from '../../state/voucher.ts';
@@ -20,6 +20,42 @@ interface SubmitOptions {
   keypair?: string;
   /** The job's fee in lamports (the node's default when not given). */
   fee?: bigint;
+  /** The running total the user's vouchers reached, when this machine keeps no record of it. */
+  voucherTotal?: bigint;
+}
+
+/**
+ * The running total of the vouchers this user signed, per (program, sequencer), kept next to its keypair
+ * (KEYPAIR.vouchers.json). The total is the user's own record: a node's figure is never signed on trust,
+ * or a hostile node could have one job's voucher cover the whole deposit.
+ */
+function voucherLedger(keypair: string) {
+  const path = `${keypair}.vouchers.json`;
+  let totals: Record<string, string> = {};
+  if (existsSync(path)) {
+    try {
+      totals = JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>;
+    } catch {
+      throw new OptinferError('INVALID_INPUT', `voucher record '${path}': not JSON; fix or remove it`);
+    }
+  }
+  return {
+    path,
+    get(key: string): bigint | undefined {
+      const v = totals[key];
+      if (v === undefined) return undefined;
+      if (!/^[0-9]{1,20}$/.test(v))
+        throw new OptinferError('INVALID_INPUT', `voucher record '${path}': ${key} is not a lamport total`);
+      return BigInt(v);
+    },
+    set(key: string, total: bigint) {
+      totals[key] = total.toString();
+      // Written before the voucher leaves: a total is never signed twice at a lower figure.
+      const tmp = `${path}.tmp`;
+      writeFileSync(tmp, JSON.stringify(totals, null, 2) + '\n', { mode: 0o600 });
+      renameSync(tmp, path);
+    },
+  };
 }
 
 const POLL_MS = 250;
@@ -78,7 +114,24 @@ export async function submitCommand(o: SubmitOptions): Promise<number> {
     const user = loadKeypair(o.keypair);
     const d = await call(o.url, () => api.deposit(user.publicKey.toBase58()));
     const fee = o.fee ?? DEFAULT_FEE_LAMPORTS;
-    const cumulative = BigInt(d.cumulative) + fee;
+    const ledger = voucherLedger(o.keypair);
+    const key = `${d.programId}/${d.sequencer}`;
+    const nodeTotal = BigInt(d.cumulative);
+    let base = o.voucherTotal ?? ledger.get(key);
+    if (base === undefined) {
+      if (nodeTotal !== 0n)
+        throw new OptinferError(
+          'INVALID_INPUT',
+          `the node says this user's vouchers reach ${nodeTotal} lamports, and ${ledger.path} has no record of them: check what you signed, then pass --voucher-total`,
+        );
+      base = 0n;
+    }
+    if (nodeTotal > base)
+      process.stderr.write(
+        `warning: the node says your vouchers reach ${nodeTotal} lamports, your record ${base}: signing from your record\n`,
+      );
+    const cumulative = base + fee;
+    ledger.set(key, cumulative);
     process.stderr.write(
       `deposit of ${d.user}: balance ${d.balance} lamports, ${d.available} available; this job's fee ${fee}\n`,
     );

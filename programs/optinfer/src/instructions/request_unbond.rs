@@ -5,7 +5,7 @@ use anchor_lang::prelude::*;
 use crate::errors::OptinferError;
 use crate::events::UnbondRequested;
 use crate::game::{free_bond, game_now};
-use crate::state::{seeds, Config, Operator, UNBONDING_MARGIN_SLOTS};
+use crate::state::{seeds, Config, Operator, DATA_ANSWER_SLOTS, UNBONDING_MARGIN_SLOTS};
 
 #[derive(Accounts)]
 pub struct RequestUnbond {
@@ -22,13 +22,17 @@ pub fn request_unbond(ctx: &mut Context<RequestUnbond>, amount: u64) -> Result<(
     }
     let delay = ctx.accounts.config.unbonding_slots.get();
     // Every batch committed so far stays disputable until its own window closes, whatever the
-    // window and the delay are now: a shortened delay cannot outrun an older, longer window.
-    let window_end = ctx
-        .accounts
-        .config
+    // window and the delay are now: a shortened delay cannot outrun an older, longer window. A data
+    // request made at the window's last slot must be answered within max(clock, DATA_ANSWER_SLOTS)
+    // more: the bond that answers for a withheld answer stays until that deadline, plus the margin
+    // for the timeout to land.
+    let c = &ctx.accounts.config;
+    let answer_time = core::cmp::max(c.clock_slots.get(), DATA_ANSWER_SLOTS);
+    let window_end = c
         .latest_window_end
         .get()
-        .checked_add(UNBONDING_MARGIN_SLOTS)
+        .checked_add(answer_time)
+        .and_then(|e| e.checked_add(UNBONDING_MARGIN_SLOTS))
         .ok_or(OptinferError::Overflow)?;
     // Game time: a pause stops the delay as it stops the windows it must outlast.
     let now = game_now(&ctx.accounts.config)?;
