@@ -1,6 +1,7 @@
 // Starts the roles: all in one process on the in-process bus (dev), or one role per process over NATS.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { SystemProgram, type PublicKey } from '@solana/web3.js';
+import { SystemProgram, type Keypair, type PublicKey } from '@solana/web3.js';
+import { drawVouchers, PaymentGate } from '../sequencer/payments.ts';
 import { LiteSvmSnapshot } from '../settlement/snapshot.ts';
 import {
   connectLocal,
@@ -208,12 +209,18 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
       metrics,
     });
     opened.push(challenger);
+    // On the in-process chain every user has a funded default: jobs without a voucher are paid from its deposit.
+    const pay =
+      chain && 'sequencerKey' in chain
+        ? await startDevPayments(o, chain.client, chain.sequencerKey as Keypair, chain.fund, sequencer, log)
+        : undefined;
     const http = buildHttp({
       sequencer,
       config: httpAccess(o),
       logger: log.child({ part: 'http' }),
       metrics,
       chain: chain && { client: chain.client, roles: () => roles },
+      ...pay,
     });
     const url = await http.listen({ port: o.port, host: o.host });
     opened.push({ close: () => http.close() });
@@ -299,6 +306,7 @@ async function startDevChain(o: DevConfig, registry: ModelRegistry, log: Logger)
   );
   return {
     client,
+    sequencerKey,
     fund: async (k: PublicKey) => fund(k),
     bondLamports: DEV_BOND,
     executorBondLamports: DEV_EXECUTOR_BOND,
@@ -312,6 +320,46 @@ async function startDevChain(o: DevConfig, registry: ModelRegistry, log: Logger)
       snapshot.save();
     },
   };
+}
+
+/** What the dev node's default payer keeps deposited: topped up to this at each start. */
+export const DEV_PAYER_DEPOSIT = 10_000_000_000n;
+
+/**
+ * The dev node's payments: the payment gate over the users' deposits, its vouchers in the sequencer's LevelDB, and
+ * a default payer (<data dir>/payer-keypair.json) funded and deposited in the in-process chain, who pays every job
+ * sent without a `payment`. The settlement loop draws each user's finalized fees.
+ */
+async function startDevPayments(
+  o: DevConfig,
+  client: SettlementClient,
+  sequencerKey: Keypair,
+  fund: (k: PublicKey) => Promise<void>,
+  sequencer: Sequencer,
+  log: Logger,
+): Promise<{ payments: PaymentGate; defaultPayer: Keypair }> {
+  const payer = loadOrCreateKeypair(join(o.dataDir, 'payer-keypair.json'));
+  await fund(payer.publicKey);
+  const d = await client.fetchDeposit(payer.publicKey);
+  const unspent = d ? d.balance : 0n;
+  if (unspent < DEV_PAYER_DEPOSIT) await client.deposit(payer, DEV_PAYER_DEPOSIT - unspent);
+  const payments = new PaymentGate(
+    client.sender.programId,
+    sequencerKey.publicKey,
+    (u) => client.fetchDeposit(u),
+    sequencer.voucherStore(),
+  );
+  await payments.load();
+  sequencer.drawDeposits = async (cap) =>
+    (await drawVouchers(payments, client, sequencerKey, (u) => cap(u.toBase58()))).map((p) => ({
+      user: p.user.toBase58(),
+      amount: p.amount,
+    }));
+  log.info(
+    { payer: payer.publicKey.toBase58(), deposit: DEV_PAYER_DEPOSIT.toString() },
+    'default payer funded: jobs without a payment are paid from its deposit',
+  );
+  return { payments, defaultPayer: payer };
 }
 
 /** A model's registration on chain (many transactions for a large model): a bar on a terminal, else log lines. */

@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
-import { PublicKey } from '@solana/web3.js';
+import { PublicKey, type Keypair } from '@solana/web3.js';
 import {
   OptinferError,
   errorKind,
@@ -217,6 +217,8 @@ export function buildHttp(opts: {
   chain?: HttpChain;
   /** When set, a job with a fee must carry the user's voucher, and its deposit must cover the fee (HTTP 402). */
   payments?: PaymentGate;
+  /** With payments: who pays a job that carries no `payment` (the dev node's funded default; the node signs its voucher). */
+  defaultPayer?: Keypair;
 }): FastifyInstance {
   return build(opts) as unknown as FastifyInstance;
 }
@@ -229,6 +231,8 @@ function build(opts: {
   chain?: HttpChain;
   /** When set, a job with a fee must carry the user's voucher, and its deposit must cover the fee (HTTP 402). */
   payments?: PaymentGate;
+  /** With payments: who pays a job that carries no `payment` (the dev node's funded default; the node signs its voucher). */
+  defaultPayer?: Keypair;
 }) {
   const cfg = { ...DEFAULT_HTTP_CONFIG, ...opts.config };
   const seq = opts.sequencer;
@@ -555,9 +559,15 @@ function build(opts: {
     const fee = parseFee(body.fee, rawFees.get(body));
     const payment = parsePayment((body as { payment?: unknown }).payment);
     const charged = fee ?? seq.config.defaultFeeLamports;
-    const undo = opts.payments && charged > 0n ? await opts.payments.reserve(payment, charged) : undefined;
+    const gate = charged > 0n ? opts.payments : undefined;
+    const undo = !gate
+      ? undefined
+      : !payment && opts.defaultPayer
+        ? await gate.reservePaidBy(opts.defaultPayer, charged)
+        : await gate.reserve(payment, charged);
+    const payer = gate && (payment?.user ?? opts.defaultPayer?.publicKey)?.toBase58();
     try {
-      const { jobId } = await seq.submit({ modelId, inputs, fee });
+      const { jobId } = await seq.submit({ modelId, inputs, fee, payer });
       return reply.code(202).send({ jobId });
     } catch (e) {
       undo?.();

@@ -40,7 +40,12 @@ export class Intake {
   ) {}
 
   /** Validates and persists a job; resolves with its id once it can no longer be lost. */
-  async submit(req: { modelId: ModelId; inputs: TensorMap; fee?: bigint }): Promise<{ jobId: JobId }> {
+  async submit(req: {
+    modelId: ModelId;
+    inputs: TensorMap;
+    fee?: bigint;
+    payer?: string;
+  }): Promise<{ jobId: JobId }> {
     if (this.closed) throw new OptinferError('UNAVAILABLE', 'sequencer is shutting down');
     const model = this.models.get(req.modelId);
     if (!model) {
@@ -68,6 +73,7 @@ export class Intake {
       modelId: req.modelId,
       inputDigest,
       fee: fee.toString(),
+      ...(req.payer ? { payer: req.payer } : {}),
       status: 'queued',
       createdAt: now,
       updatedAt: now,

@@ -15,6 +15,8 @@ export interface JobState {
   modelId: ModelId;
   inputDigest: Hash32;
   fee: string;
+  /** The user whose deposit pays the fee (base58), when the node took a voucher for it (sequencer/payments.ts). */
+  payer?: string;
   status: Exclude<JobStatus, 'finalized'>;
   createdAt: number;
   updatedAt: number;
@@ -72,6 +74,10 @@ export class Ledger {
   readonly batches: Table<BatchState>;
   readonly models: Table<ModelInfo>;
   readonly meta: Table<number>;
+  /** Per paying user (base58): the fees of its finalized jobs (decimal lamports), what the node may draw from its deposit. */
+  readonly charges: Table<string>;
+  /** Per paying user (base58): the vouchers the node took and has not drawn past (sequencer/payments.ts). */
+  readonly vouchers: Table<{ cumulative: string; signature: string }[]>;
   /** States of jobs not yet batched (queued, executing, executed): the hot path never reads them back from disk. */
   readonly active = new Map<JobId, JobState>();
   /** The next job's sequence number; persisted with each batch and each failed job (see Batcher.cut). */
@@ -87,6 +93,8 @@ export class Ledger {
     this.batches = store.table('batches');
     this.models = store.table('models');
     this.meta = store.table('meta');
+    this.charges = store.table('charges');
+    this.vouchers = store.table('vouchers');
   }
 
   async loadCounters(): Promise<void> {

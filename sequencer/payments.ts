@@ -1,8 +1,8 @@
 // The payment gate: a job is taken only with the user's voucher raising its running total by the fee, within its on-chain deposit.
-import { PublicKey, type Signer } from '@solana/web3.js';
+import { PublicKey, type Keypair, type Signer } from '@solana/web3.js';
 import type { SettlementClient } from '../settlement/client.ts';
 import { OptinferError } from '../state/errors.ts';
-import { MAX_VOUCHER, VOUCHER_SIGNATURE_BYTES, verifyVoucher } from '../state/voucher.ts';
+import { MAX_VOUCHER, VOUCHER_SIGNATURE_BYTES, signVoucher, verifyVoucher } from '../state/voucher.ts';
 
 /** What a job carries to pay: the user's voucher for its new running total (state/voucher.ts). */
 export interface Payment {
@@ -17,6 +17,18 @@ export interface DepositView {
   balance: bigint;
   drawn: bigint;
   withdrawReadySlot: bigint;
+}
+
+/** Where the gate keeps the vouchers it took (the sequencer's LevelDB, Sequencer.voucherStore): per user, ascending. */
+export interface VoucherStore {
+  load(): Promise<[string, StoredVoucher[]][]>;
+  save(user: string, list: StoredVoucher[]): Promise<void>;
+}
+
+/** A voucher as stored: decimal lamports and 128 hex digits. */
+export interface StoredVoucher {
+  cumulative: string;
+  signature: string;
 }
 
 /** A user's standing with this sequencer, as GET /v1/deposits/:user shows it (decimal lamport strings). */
@@ -41,7 +53,8 @@ export interface DepositStanding {
 
 /**
  * Holds the best voucher of each user and refuses a job the user's deposit cannot pay, with
- * PAYMENT_REQUIRED (HTTP 402) naming the balance and the fee. Vouchers are kept in memory: after a
+ * PAYMENT_REQUIRED (HTTP 402) naming the balance and the fee. With a VoucherStore the vouchers taken are
+ * on disk before the job is: a restart draws them still. Without one they are kept in memory: after a
  * restart the node takes the chain's `drawn` as the running total, so what it lost is the fees of the
  * vouchers it took and never drew (its own loss, never the user's).
  */
@@ -54,7 +67,28 @@ export class PaymentGate {
     readonly sequencer: PublicKey,
     /** The user's Deposit account, or null before its first deposit. */
     private readonly readDeposit: (user: PublicKey) => Promise<DepositView | null>,
+    private readonly store?: VoucherStore,
   ) {}
+
+  /** Reloads the vouchers a previous run took (from the store). */
+  async load(): Promise<void> {
+    if (!this.store) return;
+    for (const [user, list] of await this.store.load()) {
+      this.held.set(
+        user,
+        list.map((v) => ({ cumulative: BigInt(v.cumulative), signature: Buffer.from(v.signature, 'hex') })),
+      );
+    }
+  }
+
+  /** Writes `user`'s vouchers to the store (no store: nothing). */
+  private async save(key: string): Promise<void> {
+    const list = (this.held.get(key) ?? []).map((v) => ({
+      cumulative: v.cumulative.toString(),
+      signature: v.signature.toString('hex'),
+    }));
+    await this.store?.save(key, list);
+  }
 
   /** The running total already owed by `user`: the best voucher taken, or what was drawn. */
   private spent(user: PublicKey, d: DepositView | null): bigint {
@@ -98,8 +132,27 @@ export class PaymentGate {
     if (p.signature.length !== VOUCHER_SIGNATURE_BYTES || p.cumulative < 0n || p.cumulative > MAX_VOUCHER) {
       throw new OptinferError('INVALID_INPUT', 'payment: expected a u64 cumulative and a 64-byte signature');
     }
-    const d = await this.readDeposit(p.user);
-    // From here on synchronous: concurrent jobs of one user see each other's vouchers.
+    return this.take(p, fee, await this.readDeposit(p.user));
+  }
+
+  /**
+   * Pays a job of `fee` lamports from `payer`'s deposit, the node signing the voucher for it (the dev node's
+   * default payer): its running total raised by the fee, through the same checks as a user's voucher.
+   */
+  async reservePaidBy(payer: Keypair, fee: bigint): Promise<() => void> {
+    const d = await this.readDeposit(payer.publicKey);
+    // Synchronous from the read to the take: concurrent jobs each raise the total by their own fee.
+    const cumulative = this.spent(payer.publicKey, d) + fee;
+    const terms = { programId: this.programId, user: payer.publicKey, sequencer: this.sequencer, cumulative };
+    return this.take(
+      { user: payer.publicKey, cumulative, signature: signVoucher(terms, payer.secretKey) },
+      fee,
+      d,
+    );
+  }
+
+  /** Checks `p` against the deposit `d` just read and holds it; synchronous up to the store's write. */
+  private async take(p: Payment, fee: bigint, d: DepositView | null): Promise<() => void> {
     const key = p.user.toBase58();
     const balance = d?.balance ?? 0n;
     const drawn = d?.drawn ?? 0n;
@@ -139,12 +192,20 @@ export class PaymentGate {
     const list = this.held.get(key) ?? [];
     list.push(mine);
     this.held.set(key, list);
-    return () => {
+    const undo = () => {
       const l = this.held.get(key);
       const at = l?.indexOf(mine) ?? -1;
       if (l && at >= 0) l.splice(at, 1);
       if (l?.length === 0) this.held.delete(key);
+      void this.save(key).catch(() => {});
     };
+    try {
+      await this.save(key);
+    } catch (e) {
+      undo();
+      throw e;
+    }
+    return undo;
   }
 
   /** The latest voucher of every user (the highest running total): what draw_deposit redeems in full. */
@@ -162,9 +223,12 @@ export class PaymentGate {
   /** Forgets `user`'s vouchers at or below `drawn`: the chain paid them. */
   prune(user: PublicKey, drawn: bigint): void {
     const key = user.toBase58();
-    const l = (this.held.get(key) ?? []).filter((v) => v.cumulative > drawn);
+    const before = this.held.get(key) ?? [];
+    const l = before.filter((v) => v.cumulative > drawn);
+    if (l.length === before.length) return;
     if (l.length) this.held.set(key, l);
     else this.held.delete(key);
+    void this.save(key).catch(() => {});
   }
 }
 

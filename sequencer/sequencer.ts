@@ -14,6 +14,7 @@ import { Dispatcher, HEARTBEAT_LAPSE_MS, type DispatchConfig, type ExecutorView 
 import { checkIntegrity } from './integrity.ts';
 import { Intake, type IntakeConfig } from './intake.ts';
 import { Ledger, type BatchState } from './ledger.ts';
+import type { VoucherStore } from './payments.ts';
 import { ModelCatalog, type ModelSource, type ModelsConfig } from './models.ts';
 import type { ModelInfo, ModelInspector, Settlement } from './ports.ts';
 import { SettlementLoop } from './settlement-loop.ts';
@@ -174,13 +175,36 @@ export class Sequencer {
   }
 
   /** Validates and persists a job; resolves with its id once it can no longer be lost. */
-  submit(req: { modelId: ModelId; inputs: TensorMap; fee?: bigint }): Promise<{ jobId: JobId }> {
+  submit(req: {
+    modelId: ModelId;
+    inputs: TensorMap;
+    fee?: bigint;
+    /** The user whose deposit pays the fee (base58): its finalized fees are what the node may draw. */
+    payer?: string;
+  }): Promise<{ jobId: JobId }> {
     if (this.damage) {
       return Promise.reject(
         new OptinferError('UNAVAILABLE', `the node stopped taking jobs: ${this.damage} (see /healthz)`),
       );
     }
     return this.intake.submit(req);
+  }
+
+  /**
+   * Turns on deposit draws: the settlement loop calls `fn` after batches finalize, with each user's cap (the fees
+   * of its finalized jobs), and logs each draw (sequencer/payments.ts drawVouchers).
+   */
+  set drawDeposits(fn: SettlementLoop['drawDeposits']) {
+    this.settlementLoop.drawDeposits = fn;
+  }
+
+  /** Where a PaymentGate keeps the vouchers it took, so a restart can still draw them (sequencer/payments.ts). */
+  voucherStore(): VoucherStore {
+    const t = this.ledger.vouchers;
+    return {
+      load: () => t.entries(),
+      save: (user, list) => this.ledger.write([list.length ? t.put(user, list) : t.del(user)]),
+    };
   }
 
   /** Whether the node may serve: not ok once it found its state damaged or contradicting settlement. */

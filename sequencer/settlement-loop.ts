@@ -22,6 +22,13 @@ export class SettlementLoop {
   private lastPoll = 0;
   /** Serves a committed job's proof and inputs for data requests on chain (the sequencer's views). */
   serveData?: DataServer;
+  /**
+   * Redeems the users' vouchers, each capped by `cap(user)` (the fees of that user's finalized jobs), and says
+   * what each draw paid (sequencer/payments.ts drawVouchers). Unset: the node takes no payments.
+   */
+  drawDeposits?: (cap: (user: string) => bigint | undefined) => Promise<{ user: string; amount: bigint }[]>;
+  /** Set when a batch finalized (or at start) and the deposits may owe more: the next poll draws. */
+  private drawDue = true;
 
   constructor(
     private readonly ledger: Ledger,
@@ -120,6 +127,7 @@ export class SettlementLoop {
       if (await this.settlement.canFinalize(header(current), current.windowEndsAt, now))
         await this.finalize(current);
     }
+    if (this.drawDeposits && this.drawDue) await this.draw();
     if (this.settlement.answerDataRequests && this.serveData) {
       // A request left unanswered past its deadline slashes this sequencer: answered as soon as seen.
       try {
@@ -142,6 +150,21 @@ export class SettlementLoop {
       } catch (e) {
         this.log.warn({ err: (e as Error).message }, 'batch rent reclaim failed; will retry');
       }
+    }
+  }
+
+  /** Draws what the users' finalized jobs owe from their deposits; a failure is retried at the next poll. */
+  private async draw(): Promise<void> {
+    try {
+      const caps = new Map((await this.ledger.charges.entries()).map(([u, v]) => [u, BigInt(v)]));
+      this.drawDue = false;
+      for (const { user, amount } of await this.drawDeposits!((u) => caps.get(u) ?? 0n)) {
+        this.metrics.inc('deposit_drawn_lamports_total', {}, Number(amount));
+        this.log.info({ user, lamports: amount.toString() }, 'deposit drawn');
+      }
+    } catch (e) {
+      this.drawDue = true;
+      this.log.warn({ err: (e as Error).message }, 'drawing deposits failed; will retry');
     }
   }
 
@@ -198,10 +221,23 @@ export class SettlementLoop {
 
   private async finalize(b: BatchState): Promise<void> {
     const done: BatchState = { ...b, status: 'finalized', finalizedAt: Date.now() };
-    await this.ledger.write([this.ledger.batches.put(seqKey(b.index), done)]);
-    this.openBatches.delete(b.index);
     // Not the positions that lost a dispute: those jobs were re-queued, and their re-run is charged elsewhere.
     const lost = new Set(b.invalidated ?? []);
+    // Each paying user's finalized fees grow by its jobs in this batch, in the same write as the batch's finality.
+    const owed = new Map<string, bigint>();
+    for (let i = 0; i < b.jobIds.length; i++) {
+      if (lost.has(i)) continue;
+      const j = await this.ledger.stateOf(b.jobIds[i]);
+      if (j?.payer && j.batchIndex === b.index) owed.set(j.payer, (owed.get(j.payer) ?? 0n) + BigInt(j.fee));
+    }
+    const ops: WriteOp[] = [this.ledger.batches.put(seqKey(b.index), done)];
+    for (const [user, fees] of owed) {
+      const before = BigInt((await this.ledger.charges.get(user)) ?? '0');
+      ops.push(this.ledger.charges.put(user, (before + fees).toString()));
+    }
+    await this.ledger.write(ops);
+    if (owed.size > 0) this.drawDue = true;
+    this.openBatches.delete(b.index);
     this.rerun.settled?.(b.jobIds.filter((_, i) => !lost.has(i)));
     this.metrics.inc('batches_finalized_total');
     this.log.info({ index: b.index, root: b.root }, 'batch finalized');
