@@ -105,6 +105,7 @@ export function toyBatch(over: Partial<BatchAccount> = {}): BatchAccount {
     bump: 255,
     escrowShort: 0,
     openRequests: 0,
+    faultReserve: 0n,
     ...over,
   };
 }

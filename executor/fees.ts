@@ -86,18 +86,28 @@ export class FeeClaimer {
       // executor proves it (prove_short_escrow, until close_batch) unless someone did: the sequencer is
       // slashed once per batch, the bounty to the prover.
       const feeSum = BigInt(jobs[0].proof.feeSum);
+      let toppedUp = 0n;
+      let bounty = 0n;
       if (feeSum > b.feeTotal) {
-        let bounty = 0n;
         if (b.escrowShort === 0) {
           try {
             const r = await client.proveShortEscrow(keypair, openingOf(jobs[0].proof));
             const ev = r.events.find((e) => e.name === 'EscrowShortProven');
             bounty = ev?.name === 'EscrowShortProven' ? ev.data.bounty : 0n;
+            toppedUp = ev?.name === 'EscrowShortProven' ? ev.data.toppedUp : 0n;
           } catch (e) {
             log.warn({ batch: index, err: (e as Error).message }, 'short escrow not proven; retrying');
             continue;
           }
         }
+      }
+      if (toppedUp > 0n) {
+        // The batch's fault reserve covered the shortfall: the escrow now reaches the tree's sum.
+        log.warn(
+          { batch: index, feeSum: feeSum.toString(), toppedUp: toppedUp.toString() },
+          'short escrow proven and topped up from the batch fault reserve; claiming',
+        );
+      } else if (feeSum > b.feeTotal) {
         log.warn(
           {
             batch: index,

@@ -122,9 +122,14 @@ export interface BatchAccount {
   escrowShort: number;
   /** Open data requests on the batch's jobs (request_data): finalize_batch waits for them. */
   openRequests: number;
+  /**
+   * Lamports left of the batch's fault reserve (one fault slash the sequencer moved in at commit): faults on
+   * the batch are slashed from it first, a short escrow it covers is topped up from it, close_batch returns the rest.
+   */
+  faultReserve: bigint;
 }
 /** Where a Batch account's claim bitmap starts (state/batch.rs CLAIM_BITS_OFFSET): after its discriminator and fields. */
-export const BATCH_CLAIM_BITS_OFFSET = 149;
+export const BATCH_CLAIM_BITS_OFFSET = 157;
 /** Whether claim_fees paid job `job`'s fee, from the Batch account's data (bit job % 8 of bitmap byte job / 8). */
 export function feeClaimed(batchData: Uint8Array, job: number): boolean {
   const byte = batchData[BATCH_CLAIM_BITS_OFFSET + (job >> 3)];

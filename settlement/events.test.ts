@@ -16,7 +16,7 @@ function encodeEvent(name: string, fields: Buffer[]): string {
 
 test('parseEvents: only data lines written while the program itself is innermost', () => {
   const root = Buffer.alloc(32, 7);
-  const committed = encodeEvent('BatchCommitted', [u64(5n), root, u32(9), u64(77n), u64(3000n)]);
+  const committed = encodeEvent('BatchCommitted', [u64(5n), root, u32(9), u64(77n), u64(3000n), u64(50n)]);
   const finalized = encodeEvent('BatchFinalized', [u64(4n), u32(1)]);
   const other = Keypair.generate().publicKey.toBase58();
   const logs = [
@@ -36,7 +36,7 @@ test('parseEvents: only data lines written while the program itself is innermost
   assert.equal(evs.length, 1);
   assert.deepEqual(evs[0], {
     name: 'BatchCommitted',
-    data: { index: 5n, root, jobCount: 9, slot: 77n, feeTotal: 3000n },
+    data: { index: 5n, root, jobCount: 9, slot: 77n, feeTotal: 3000n, faultReserve: 50n },
   });
   assert.equal(decodeEventData('not base64 of an event'), null);
   assert.equal(decodeEventData(Buffer.alloc(12).toString('base64')), null);

@@ -11,7 +11,15 @@ export interface EventData {
   Bonded: { owner: PublicKey; amount: bigint; bonded: bigint };
   UnbondRequested: { owner: PublicKey; amount: bigint; readySlot: bigint };
   Withdrawn: { owner: PublicKey; amount: bigint };
-  BatchCommitted: { index: bigint; root: Buffer; jobCount: number; slot: bigint; feeTotal: bigint };
+  BatchCommitted: {
+    index: bigint;
+    root: Buffer;
+    jobCount: number;
+    slot: bigint;
+    feeTotal: bigint;
+    /** The batch's fault reserve moved in from the sequencer's wallet. */
+    faultReserve: bigint;
+  };
   BatchFinalized: { index: bigint; invalidated: number };
   DisputeOpened: {
     dispute: PublicKey;
@@ -59,6 +67,8 @@ export interface EventData {
     batchIndex: bigint;
     feeSum: bigint;
     feeTotal: bigint;
+    /** Moved from the batch's fault reserve into the escrow: feeSum - feeTotal when it covered that, else 0. */
+    toppedUp: bigint;
     prover: PublicKey;
     sequencer: PublicKey;
     bounty: bigint;

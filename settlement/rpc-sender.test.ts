@@ -153,7 +153,8 @@ function world() {
   const sender = new RpcSender(conn as unknown as Connection, { retryDelayMs: 1 });
   const client = new SettlementClient(sender);
   const authority = Keypair.generate();
-  local.airdrop(authority.publicKey, 10_000_000_000n);
+  // The authority is the sequencer too: its bond and each batch's fault reserve (one slash) come from here.
+  local.airdrop(authority.publicKey, 40_000_000_000n);
   const params = {
     sequencer: authority.publicKey,
     treasury: Keypair.generate().publicKey,

@@ -15,11 +15,13 @@ import type { JobId } from '../../state/types.ts';
 const SOL = 1_000_000_000n;
 const FEE = 1000n;
 /** Bytes of a Batch account before its claim bitmap: discriminator and fields (state/batch.rs CLAIM_BITS_OFFSET). */
-const BATCH_HEADER_BYTES = 149;
+const BATCH_HEADER_BYTES = 157;
 /** Rent-exempt minimum of an account of `bytes` data bytes (the runtime's default rent). */
 const rentFor = (bytes: number) => BigInt(128 + bytes) * 6960n;
 /** Rent of a 3-job batch: its header and a one-byte claim bitmap. */
 const BATCH3_RENT = rentFor(BATCH_HEADER_BYTES + 1);
+/** The batch's fault reserve: one fault slash the sequencer moves in at commit, back at close_batch. */
+const RESERVE = PARAMS.minExecutorBond;
 /** Game slots from commit until close_batch is accepted: the window, then one more (CLOSE_GRACE_WINDOWS). */
 const CLOSE_AFTER = 2n * PARAMS.challengeWindow;
 
@@ -101,14 +103,18 @@ test('honest pay: the executor claims its three jobs in one transaction; escrow,
     BATCH_HEADER_BYTES + 1,
     'batch sized for 3 claim bits',
   );
-  assert.equal(world.balance(b.address), rent + 3n * FEE, 'batch holds its rent and the escrow');
+  assert.equal(
+    world.balance(b.address),
+    rent + 3n * FEE + RESERVE,
+    'batch holds its rent, the escrow and the reserve',
+  );
   assert.equal((await world.batch(0)).feeTotal, 3n * FEE);
   await finalize(world, 0);
   const before = world.balance(e.publicKey);
   const r = world.must(await claim(world, e, b, [0, 1, 2]), 'claim_fees');
   console.log(`claim_fees, 3 jobs of a 3-job batch: ${r.cu} CU, ${r.size} bytes`);
   assert.equal(gained(world, e.publicKey, before), 3n * FEE, 'executor paid every fee');
-  assert.equal(world.balance(b.address), rent, 'escrow spent, rent left');
+  assert.equal(world.balance(b.address), rent + RESERVE, 'escrow spent, rent and reserve left');
   const op = await world.operatorOf(e.publicKey);
   assert.equal(op.feesEarned, 3n * FEE);
   assert.equal(op.bonded, 10n * SOL, 'bond untouched');
@@ -116,7 +122,7 @@ test('honest pay: the executor claims its three jobs in one transaction; escrow,
   const ev = r.events.find((x) => x.name === 'FeesClaimed');
   assert.ok(ev, 'FeesClaimed event');
   assert.equal(world.unaccountedLamports(), 0n);
-  // close_batch after the grace returns the rent: the sequencer spent exactly the fees (and tx fees).
+  // close_batch after the grace returns the rent and the reserve: the sequencer spent exactly the fees (and tx fees).
   world.warp(CLOSE_AFTER);
   world.must(await attempt(world.client.closeBatch(world.fund(), 0)), 'close_batch');
   const seqSpent = seqBefore - world.balance(world.sequencer.publicKey);
@@ -145,7 +151,7 @@ test('double claim: a job whose fee was paid is refused, in a later transaction 
   assert.equal((await world.batch(0)).feesClaimed, FEE);
   assert.equal((await world.operatorOf(e.publicKey)).feesEarned, FEE);
   world.must(await claim(world, e, b, [1, 2]), 'the other jobs still pay');
-  assert.equal(world.balance(b.address), BATCH3_RENT);
+  assert.equal(world.balance(b.address), BATCH3_RENT + RESERVE);
   assert.equal(world.unaccountedLamports(), 0n);
 });
 
@@ -229,7 +235,7 @@ test('early claim: claim_fees before finalization is refused, in the window and 
   assert.equal(world.unaccountedLamports(), 0n);
 });
 
-test('short escrow: a batch tree summing past the escrow pays no executor (EscrowShort, nothing marked claimed); proven once, after finalization too, the sequencer is slashed one fault slash, a bounty to the prover, and no job is invalidated', async () => {
+test("short escrow: a batch tree summing past the escrow pays no executor (EscrowShort, nothing marked claimed); proven once, after finalization too, the shortfall is topped up from the batch's fault reserve (every claim then pays), the sequencer is slashed one fault slash, a bounty to the prover, and no job is invalidated", async () => {
   const { world, e } = await setup();
   const b = await commitRecords(world, 0, [e, e, e], { fees: [FEE, 5n * FEE, FEE], feeTotal: FEE });
   const seqBefore = await world.operatorOf(world.sequencer.publicKey);
@@ -242,17 +248,27 @@ test('short escrow: a batch tree summing past the escrow pays no executor (Escro
   // The executor proves it after finalization, from any job's opening.
   const r = world.must(await world.proveShortEscrow(e, b, 2), 'prove_short_escrow');
   const ev = r.events.find((x) => x.name === 'EscrowShortProven')?.data as
-    { bounty: bigint; feeSum: bigint; feeTotal: bigint } | undefined;
+    { bounty: bigint; feeSum: bigint; feeTotal: bigint; toppedUp: bigint } | undefined;
   assert.equal(ev?.feeSum, 7n * FEE);
   assert.equal(ev?.feeTotal, FEE);
+  assert.equal(ev?.toppedUp, 6n * FEE, 'the shortfall, from the reserve');
+  const slashed = r.events.find((x) => x.name === 'Slashed')?.data as { amount: bigint };
+  assert.equal(slashed.amount, PARAMS.minExecutorBond, 'one fault slash');
   const seq = await world.operatorOf(world.sequencer.publicKey);
-  assert.equal(seq.bonded, seqBefore.bonded - PARAMS.minExecutorBond, 'one fault slash');
+  // The reserve covered the shortfall and most of the slash; the bond gave what it no longer held.
+  assert.equal(seq.bonded, seqBefore.bonded - 6n * FEE, 'the rest of the slash from the bond');
+  assert.equal((await world.batch(0)).faultReserve, 0n);
+  assert.equal((await world.batch(0)).feeTotal, 7n * FEE, 'the escrow reaches the sum');
   assert.ok(ev!.bounty > 7n * FEE, 'the bounty is more than the fees the batch left unpaid');
   assert.equal(world.balance(e.publicKey) - before + 10_000n, ev!.bounty, 'the prover is paid it');
   assert.equal((await world.batch(0)).escrowShort, 1);
   assert.equal((await world.batch(0)).invalidated, 0, 'no job is invalidated: the results stand');
-  assert.equal((await world.proveShortEscrow(e, b, 0)).error, 'EscrowShortProven', 'once per batch');
-  assert.equal(world.balance(b.address), BATCH3_RENT + FEE, 'the escrow is whole');
+  assert.equal((await world.proveShortEscrow(e, b, 0)).error, 'NoRecordFault', 'topped up: no longer short');
+  assert.equal(world.balance(b.address), BATCH3_RENT + 7n * FEE, 'the escrow is whole');
+  const paid = world.balance(e.publicKey);
+  world.must(await claim(world, e, b, [0, 1]), 'claims pay once topped up');
+  world.must(await claim(world, e, b, [2]), 'claim job 2');
+  assert.equal(world.balance(e.publicKey) - paid + 10_000n, 7n * FEE, 'every fee paid');
   assert.equal(world.unaccountedLamports(), 0n);
 });
 
@@ -268,7 +284,11 @@ test("short escrow, none: a batch escrowing its tree's whole fee sum is no fault
   world.must(await claim(world, e, over, [0, 1]), 'claim jobs 0 and 1');
   world.must(await claim(world, e, over, [2]), 'claim job 2');
   assert.equal(world.balance(e.publicKey) - before + 10000n, 3n * FEE, 'paid in full');
-  assert.equal(world.balance(over.address), BATCH3_RENT + FEE, 'the extra escrow waits for close_batch');
+  assert.equal(
+    world.balance(over.address),
+    BATCH3_RENT + FEE + RESERVE,
+    'the extra escrow waits for close_batch',
+  );
   assert.equal(world.unaccountedLamports(), 0n);
 });
 
@@ -283,8 +303,8 @@ test('late claim: after close_batch the batch pays nothing (executors claim with
   const rent = BATCH3_RENT;
   assert.equal(
     world.balance(world.sequencer.publicKey) - seq,
-    rent + 2n * FEE,
-    'unclaimed fees back to the sequencer',
+    rent + 2n * FEE + RESERVE,
+    'unclaimed fees and the reserve back to the sequencer',
   );
   const ix = world.client.ix.claimFees({
     executor: e.publicKey,

@@ -74,23 +74,24 @@ async function setup() {
   return { m, world, honest, challenger, wrong };
 }
 
-/** Proves the fault and checks the money: sequencer slashed one stake, prover paid the bounty, vault the rest. */
-async function proveAndCheck(world: World, prover: Keypair, b: CommittedBatch, kind: RecordFault) {
-  const seqBefore = (await world.operatorOf(world.sequencer.publicKey)).bonded;
+/**
+ * Proves the fault on job `job` and checks the money: the sequencer slashed one stake (the batch's fault reserve
+ * first, then its bond), prover paid the bounty, vault the rest.
+ */
+async function proveAndCheck(world: World, prover: Keypair, b: CommittedBatch, kind: RecordFault, job = 1) {
+  const liable = async () =>
+    (await world.operatorOf(world.sequencer.publicKey)).bonded + (await world.batch(b.index)).faultReserve;
+  const seqBefore = await liable();
   const proverBefore = world.balance(prover.publicKey);
   const vaultBefore = world.balance(world.client.pdas.vault());
   const feesBefore = world.sender.feesBurned;
-  const r = world.must(await prove(world, prover, b, 1, kind), `prove_record_fault ${kind}`);
+  const r = world.must(await prove(world, prover, b, job, kind), `prove_record_fault ${kind}`);
   console.log(`prove_record_fault (${kind}): ${r.cu} CU, ${r.size} bytes`);
-  const jobAddr: PublicKey = world.client.pdas.job(b.address, 1);
+  const jobAddr: PublicKey = world.client.pdas.job(b.address, job);
   const jobRent = world.balance(jobAddr);
   const fees = world.sender.feesBurned - feesBefore;
   const slash = PARAMS.minExecutorBond;
-  assert.equal(
-    (await world.operatorOf(world.sequencer.publicKey)).bonded,
-    seqBefore - slash,
-    'sequencer slashed one stake',
-  );
+  assert.equal(await liable(), seqBefore - slash, 'sequencer slashed one stake (reserve, then bond)');
   assert.equal(
     world.balance(prover.publicKey) - proverBefore,
     bounty(slash) - jobRent - fees,
@@ -102,14 +103,13 @@ async function proveAndCheck(world: World, prover: Keypair, b: CommittedBatch, k
     slash - bounty(slash),
     'the rest to the vault',
   );
-  const job = await world.client.fetchJob(b.address, 1);
-  assert.equal(job?.invalidated, 1, 'job invalidated');
-  assert.equal((await world.batch(b.index)).invalidated, 1);
+  const j = await world.client.fetchJob(b.address, job);
+  assert.equal(j?.invalidated, 1, 'job invalidated');
   const names = r.events.map((e) => e.name);
   for (const n of ['Slashed', 'JobInvalidated', 'RecordFaultProven'])
     assert.ok(names.includes(n as never), n);
   // A second proof on the same job is refused.
-  assert.equal((await prove(world, prover, b, 1, kind)).error, 'JobInvalidated');
+  assert.equal((await prove(world, prover, b, job, kind)).error, 'JobInvalidated');
   assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
   return r;
 }
@@ -167,10 +167,13 @@ test('unregistered model: a model whose op table is not fully loaded is a proven
 test('closed sequencer bond: a sequencer slashed to zero cannot close its Operator account while its batch is open; its other faulty record is still invalidated', async () => {
   const { world, honest, challenger, wrong } = await setup();
   const fresh = world.fund(SOL);
-  // The sequencer's first commit bonds exactly one fault slash; both records of `fresh` are faults.
-  const b = await commitRecords(world, 0, honest, fresh, world.modelId, wrong, [1, 2]);
-  await proveAndCheck(world, challenger, b, 'unbondedExecutor');
-  assert.equal((await world.operatorOf(world.sequencer.publicKey)).bonded, 0n);
+  // The sequencer's first commit bonds exactly one fault slash and moves one into the batch's reserve; all
+  // three records of `fresh` are faults: the first is slashed from the reserve, the second from the bond.
+  const b = await commitRecords(world, 0, honest, fresh, world.modelId, wrong, [0, 1, 2]);
+  await proveAndCheck(world, challenger, b, 'unbondedExecutor', 0);
+  assert.equal((await world.batch(0)).faultReserve, 0n, 'the first from the reserve');
+  await proveAndCheck(world, challenger, b, 'unbondedExecutor', 1);
+  assert.equal((await world.operatorOf(world.sequencer.publicKey)).bonded, 0n, 'the second from the bond');
   assert.equal(
     (await attempt(world.client.closeOperator(world.sequencer))).error,
     'OperatorRecentlySlashed',
@@ -181,7 +184,7 @@ test('closed sequencer bond: a sequencer slashed to zero cannot close its Operat
   const ev = r.events.find((e) => e.name === 'RecordFaultProven');
   assert.equal(ev?.name === 'RecordFaultProven' ? ev.data.bounty : -1n, 0n, 'no bond left: no bounty');
   assert.equal((await world.client.fetchJob(b.address, 2))?.invalidated, 1);
-  assert.equal((await world.batch(0)).invalidated, 2);
+  assert.equal((await world.batch(0)).invalidated, 3);
   assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
 });
 

@@ -174,11 +174,14 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     say('starting the local Solana validator with the optinfer program');
     chain = await startLocalChain({
       programs: [{ programId: PROGRAM_ID, soPath: DEFAULT_SO_PATH }],
-      // 100 SOL each, and an executor's bond on top (a benchmark bonds for every job it keeps unfinalized).
+      // 100 SOL each, and an executor's bond on top (a benchmark bonds for every job it keeps unfinalized);
+      // the sequencer's batch fault reserves on top of its own.
       airdrops: [authority, sequencer, ...execKeys, ...chalKeys].map((k, i) => {
         const spec = i >= 2 && i < 2 + execSpecs.length ? execSpecs[i - 2] : undefined;
         const bond = spec ? (spec.cheat?.bond ?? o.executorBond ?? EXECUTOR_BOND) : 0n;
-        return { pubkey: k.publicKey, lamports: sol(100) + bond };
+        // The sequencer moves one fault slash into each batch it commits, back at close_batch.
+        const reserves = i === 1 ? sol(400) : 0n;
+        return { pubkey: k.publicKey, lamports: sol(100) + bond + reserves };
       }),
       slotTimeMs: slotMs,
     });

@@ -52,6 +52,8 @@ pub struct BatchCommitted {
     pub slot: u64,
     /// Lamports escrowed for the batch's record fees.
     pub fee_total: u64,
+    /// Lamports of the batch's fault reserve, moved in from the sequencer's wallet with the escrow.
+    pub fault_reserve: u64,
 }
 #[event]
 pub struct BatchFinalized {
@@ -169,7 +171,11 @@ pub struct RecordFaultProven {
 pub struct EscrowShortProven {
     pub batch_index: u64,
     pub fee_sum: u64,
+    /// The escrow before the proof.
     pub fee_total: u64,
+    /// Lamports moved from the batch's fault reserve into the escrow (`fee_sum - fee_total` when the
+    /// reserve covered the whole shortfall, so every claim now pays; otherwise 0).
+    pub topped_up: u64,
     pub prover: Address,
     pub sequencer: Address,
     pub bounty: u64,

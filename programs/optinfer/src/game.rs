@@ -295,19 +295,51 @@ pub fn note_emptied(op: &mut Operator, now: u64) {
     }
 }
 
-/// A sequencer's fault slash (prove_record_fault, prove_short_escrow): `stake` (the batch's snapshot
-/// of min_executor_bond), from the bond above the sequencer's own executor stakes (which come first, as
-/// in resolve); its challenger stakes and unbonding lamports are slashable. Returns what was taken.
-pub fn fault_slash(so: &mut Operator, stake: u64, now: u64) -> u64 {
-    let slash = core::cmp::min(stake, so.bonded.get().saturating_sub(executor_locked(so)));
-    so.bonded = (so.bonded.get() - slash).into();
-    so.slashed = so.slashed.get().saturating_add(slash).into();
+/// Takes up to `amount` from the bond of a sequencer's Operator `so`, above its own executor stakes
+/// (which come first, as in resolve); its challenger stakes and unbonding lamports are takeable.
+/// Returns what was taken (the caller moves the lamports).
+pub fn take_bond(so: &mut Operator, amount: u64, now: u64) -> u64 {
+    let taken = core::cmp::min(amount, so.bonded.get().saturating_sub(executor_locked(so)));
+    so.bonded = (so.bonded.get() - taken).into();
     note_emptied(so, now);
     let free = so.bonded.get().saturating_sub(so.locked.get());
     if so.unbonding.get() > free {
         so.unbonding = free.into();
     }
+    taken
+}
+
+/// The bond part of a sequencer's fault slash (batch_fault_slash): `stake` (what the batch's fault
+/// reserve did not cover), from the bond as take_bond does, counted in `slashed`.
+pub fn fault_slash(so: &mut Operator, stake: u64, now: u64) -> u64 {
+    let slash = take_bond(so, stake, now);
+    so.slashed = so.slashed.get().saturating_add(slash).into();
     slash
+}
+
+/// A sequencer fault proven on batch `b` (its account at `bv`): one fault slash (`b.executor_stake`, the
+/// batch's snapshot of min_executor_bond), first from the batch's fault reserve (lamports held in the
+/// batch account since commit_batch), then what the reserve no longer holds from the bond of the
+/// sequencer's Operator account at `sv`, when one exists (fault_slash). The Operator's `slashed` counts
+/// both parts. Debits both accounts and returns the lamports taken, which the caller pays out.
+pub fn batch_fault_slash(b: &mut Batch, bv: &AccountView, sv: &AccountView, now: u64) -> Result<u64> {
+    let stake = b.executor_stake.get();
+    let from_reserve = core::cmp::min(stake, b.fault_reserve.get());
+    b.fault_reserve = (b.fault_reserve.get() - from_reserve).into();
+    let mut bv = *bv;
+    bv.set_lamports(bv.lamports().checked_sub(from_reserve).ok_or(OptinferError::Overflow)?);
+    let mut sv = *sv;
+    let from_bond = if sv.owned_by(&crate::ID) && !sv.is_data_empty() {
+        // SAFETY: the caller holds no other reference to this Operator account's data.
+        let mut so = unsafe { Account::<Operator>::load_mut(sv)? };
+        let taken = fault_slash(&mut so, stake - from_reserve, now);
+        so.slashed = so.slashed.get().saturating_add(from_reserve).into();
+        taken
+    } else {
+        0
+    };
+    sv.set_lamports(sv.lamports().checked_sub(from_bond).ok_or(OptinferError::Overflow)?);
+    Ok(from_reserve + from_bond)
 }
 
 /// Ends the game: unlocks the challenger's stake, and the job's executor stake when the executor

@@ -502,3 +502,52 @@ export async function loseChallengerGames(
   world.warp(PARAMS.clockSlots + 1n);
   for (const d of games) world.must(await world.claimTimeout(winner, d), 'claim_timeout');
 }
+
+/**
+ * Batch `index`: record j signed by jobs[j][0] with fee jobs[j][1], then `padding` leaves (hash, fee) the
+ * sequencer chose in place of (ZERO, 0); the tree is built as given (no overflow check), committed with
+ * `jobCount` = jobs.length and `feeTotal` escrowed.
+ */
+export async function commitTree(
+  world: World,
+  index: number,
+  jobs: [Keypair, bigint, Buffer?][],
+  feeTotal: bigint,
+  padding: P.BatchNode[] = [],
+): Promise<{ b: CommittedBatch; res: TxResult }> {
+  const records = jobs.map(([k, fee], j) =>
+    P.jobRecord({
+      jobId: P.sha(Buffer.from([14]), P.u64(index * 100 + j)),
+      modelId: world.modelId,
+      inputDigest: world.inputDigest(),
+      outputDigest: jobs[j][2] ?? P.sha(Buffer.from(`out ${index} ${j}`)),
+      executor: k.publicKey.toBytes(),
+      fee,
+    }),
+  );
+  const signatures = records.map((r, j) => P.signRecord(r, jobs[j][0].secretKey));
+  const leaves = records.map((r, j) => ({ hash: P.signedLeaf(r, signatures[j]), fee: jobs[j][1] }));
+  const levels = P.batchTree([...leaves, ...padding]);
+  const res = await attempt(
+    world.client.commitBatch(world.sequencer, {
+      index,
+      root: P.batchRoot(levels),
+      jobCount: records.length,
+      feeTotal,
+    }),
+  );
+  const b = { index, address: world.client.pdas.batch(index), records, signatures, levels, res };
+  return { b, res };
+}
+
+/** claim_fees of job `j` of `b` by `by`; a closed batch (the client finds no account) is a refusal too. */
+export const claimOne = (world: World, by: Keypair, b: CommittedBatch, j: number): Promise<TxResult> =>
+  attempt(
+    world.client.claimFees(by, b.index, [
+      { jobIndex: j, record: b.records[j], signature: b.signatures[j], ...P.batchProof(b.levels, j) },
+    ]),
+  ).catch((e: Error) => ({ ok: false, cu: 0, size: 0, logs: [], events: [], error: e.message }));
+
+/** Lamports `k` holds in its wallet and its Operator account. */
+export const holds = (world: World, k: PublicKey) =>
+  world.balance(k) + world.balance(world.client.pdas.operator(k));

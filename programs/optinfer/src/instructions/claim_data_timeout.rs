@@ -5,7 +5,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::{DataTimedOut, JobInvalidated, Slashed};
-use crate::game::{bps_of, fault_slash, running_slot};
+use crate::game::{batch_fault_slash, bps_of, running_slot};
 use crate::state::*;
 
 #[derive(Accounts)]
@@ -28,19 +28,6 @@ pub struct ClaimDataTimeout {
     pub job: Account<Job>,
     #[account(mut, seeds = [seeds::VAULT], bump = vault.bump)]
     pub vault: Account<Vault>,
-}
-
-/// Takes one fault slash (`stake`, the batch's executor_stake snapshot) from the sequencer's Operator
-/// account at `sv`, as prove_record_fault does: from the bond above its own executor stakes, its
-/// challenger stakes and unbonding lamports slashable. Returns the lamports taken out of the account.
-pub fn slash_sequencer(sv: &mut AccountView, stake: u64, now: u64) -> Result<u64> {
-    if !sv.owned_by(&crate::ID) || sv.is_data_empty() {
-        return Ok(0);
-    }
-    // SAFETY: no other live reference to this account's data: the instruction loads no other Operator.
-    let slash = fault_slash(&mut *unsafe { Account::<Operator>::load_mut(*sv)? }, stake, now);
-    sv.set_lamports(sv.lamports().checked_sub(slash).ok_or(OptinferError::Overflow)?);
-    Ok(slash)
 }
 
 fn add_lamports(v: &AccountView, amount: u64) -> Result<()> {
@@ -88,8 +75,8 @@ pub fn claim_data_timeout(ctx: &mut Context<ClaimDataTimeout>) -> Result<()> {
     j.invalidated = 1;
     let payer = j.payer;
 
-    let mut sv = *a.sequencer_operator.account();
-    let slash = slash_sequencer(&mut sv, a.batch.executor_stake.get(), now)?;
+    let (bv, sv) = (*a.batch.account(), *a.sequencer_operator.account());
+    let slash = batch_fault_slash(&mut a.batch, &bv, &sv, now)?;
     let bounty = bps_of(slash, a.batch.bounty_bps.get());
     let mut rest = slash - bounty;
     add_lamports(a.requester.account(), bounty)?;

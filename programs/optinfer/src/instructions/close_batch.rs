@@ -1,6 +1,6 @@
 //! Anyone: closes a finalized batch's account once its grace has passed (state/batch.rs
-//! CLOSE_GRACE_WINDOWS), its rent and what is left of its fee escrow (fees of invalidated or unclaimed
-//! jobs) to whoever paid them at commit; invalidated jobs keep their Job account. Executors must claim
+//! CLOSE_GRACE_WINDOWS), its rent, what is left of its fee escrow (fees of invalidated or unclaimed
+//! jobs) and of its fault reserve to whoever paid them at commit; invalidated jobs keep their Job account. Executors must claim
 //! their fees (claim_fees) before then: a closed batch pays nothing.
 use anchor_lang::prelude::*;
 

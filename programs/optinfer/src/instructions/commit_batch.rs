@@ -1,6 +1,7 @@
 //! Sequencer-only: commits the next batch root with its job count, and the window it keeps, escrowing
-//! its records' fees (`fee_total`) in the batch account for claim_fees; refused unless the sequencer's
-//! own bond covers one record-fault slash (prove_record_fault).
+//! its records' fees (`fee_total`) in the batch account for claim_fees and moving in the batch's fault
+//! reserve (one fault slash, `min_executor_bond`) from its wallet; refused unless the sequencer's own
+//! free bond also covers one fault slash (for faults past the reserve).
 // Anchor's derive binds #[instruction] arguments in generated code paths that do not all use them.
 #![allow(unused_variables)]
 use anchor_lang::prelude::*;
@@ -35,7 +36,8 @@ pub struct CommitBatch {
 
 /// `fee_total`: the sum of the batch's record fees (the batch tree's fee sum), moved from the sequencer
 /// into the batch account. An escrow short of the tree's sum pays no executor of the batch (claim_fees
-/// refuses, EscrowShort) and is a record fault (prove_record_fault kind 2) that slashes the sequencer.
+/// refuses, EscrowShort) until prove_short_escrow tops it up from the fault reserve (when that covers
+/// it) and slashes the sequencer.
 pub fn commit_batch(
     ctx: &mut Context<CommitBatch>,
     index: u64,
@@ -90,20 +92,21 @@ pub fn commit_batch(
     b.executor_stake = stake;
     b.bounty_bps = c.bounty_bps;
     b.fee_total = fee_total.into();
+    b.fault_reserve = stake;
     b.bump = ctx.bumps.batch;
-    if fee_total > 0 {
-        transfer_in(
-            ctx.accounts.sequencer.account(),
-            ctx.accounts.batch.account(),
-            fee_total,
-        )?;
+    // The fee escrow and the batch's fault reserve, both from the sequencer's wallet: the reserve is
+    // this batch's alone, so no other batch's faults, no executor stake and no unbond can reach it.
+    let moved = fee_total.checked_add(stake.get()).ok_or(OptinferError::Overflow)?;
+    if moved > 0 {
+        transfer_in(ctx.accounts.sequencer.account(), ctx.accounts.batch.account(), moved)?;
     }
     emit!(BatchCommitted {
         index,
         root,
         job_count,
         slot,
-        fee_total
+        fee_total,
+        fault_reserve: stake.get()
     });
     Ok(())
 }

@@ -8,7 +8,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::{JobInvalidated, RecordFaultProven, Slashed};
-use crate::game::{bps_of, fault_slash, running_slot};
+use crate::game::{batch_fault_slash, bps_of, running_slot};
 use crate::instructions::open_dispute::{check_committed_record, RECORD_BYTES, SIGNATURE_BYTES};
 use crate::state::*;
 
@@ -113,20 +113,13 @@ pub fn prove_record_fault(
     j.invalidated = 1;
     let payer = j.payer;
 
-    // One fault slash (game::fault_slash).
+    // One fault slash (game::batch_fault_slash): the batch's reserve first, then the bond.
     let sequencer = a.batch.payer;
-    let mut sv = *a.sequencer_operator.account();
-    let slash = if exists(&sv) {
-        // SAFETY: no other live reference to this account's data: the Operator loads above
-        // (shows_fault) were dropped, and no other account of the instruction is an Operator we hold.
-        let mut so = unsafe { Account::<Operator>::load_mut(sv)? };
-        fault_slash(&mut so, a.batch.executor_stake.get(), now)
-    } else {
-        0
-    };
+    // The Operator loads above (shows_fault) were dropped.
+    let (bv, sv) = (*a.batch.account(), *a.sequencer_operator.account());
+    let slash = batch_fault_slash(&mut a.batch, &bv, &sv, now)?;
     let bounty = bps_of(slash, a.batch.bounty_bps.get());
     let mut rest = slash - bounty;
-    sv.set_lamports(sv.lamports().checked_sub(slash).ok_or(OptinferError::Overflow)?);
     let mut pv = *a.prover.account();
     pv.set_lamports(pv.lamports().checked_add(bounty).ok_or(OptinferError::Overflow)?);
     // A Job account another challenger paid (its game on a zero-bond executor's job is now moot)

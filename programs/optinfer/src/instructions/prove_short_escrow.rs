@@ -1,8 +1,10 @@
 //! Anyone, while the batch's account exists (before close_batch; in or after its window): proves with one
 //! batch tree opening that the batch's fee sum is more than the escrow its sequencer put in
-//! (`fee_total`), so claim_fees pays none of its executors. The sequencer is slashed one fault slash,
-//! once per batch, a bounty to the prover; no job is invalidated (the results stand, and games on them
-//! play on). An executor refused with EscrowShort at claim time proves it then.
+//! (`fee_total`), so claim_fees pays none of its executors. The sequencer is slashed one fault slash
+//! (the batch's fault reserve, then its bond), once per batch, a bounty to the prover; then, when its
+//! bond (above its own executor stakes) covers the whole shortfall, that moves into the escrow (every
+//! claim then pays). No job is invalidated (the results stand, and games on them play on). An executor refused with
+//! EscrowShort at claim time proves it then.
 // Anchor's derive binds #[instruction] arguments in generated code paths that do not all use them.
 #![allow(unused_variables)]
 use alloc::vec::Vec;
@@ -10,7 +12,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::{EscrowShortProven, Slashed};
-use crate::game::{bps_of, fault_slash, running_slot};
+use crate::game::{batch_fault_slash, bps_of, executor_locked, running_slot, take_bond};
 use crate::instructions::open_dispute::{record_fee, signed_leaf, RECORD_BYTES, SIGNATURE_BYTES};
 use crate::state::*;
 
@@ -62,24 +64,40 @@ pub fn prove_short_escrow(
         return Err(OptinferError::EscrowShortProven.into());
     }
     let sequencer = b.payer;
-    let mut sv = *a.sequencer_operator.account();
-    let slash = if sv.owned_by(&crate::ID) && !sv.is_data_empty() {
-        // SAFETY: the only Operator account of the instruction, loaded once.
+    let fee_total = b.fee_total.get();
+    // One fault slash first: the batch's fault reserve, then the bond. The reserve backs slashes only, so
+    // no top-up (which a sybil's inflated record would claim) can empty it before a fault it backs.
+    let (bv, sv) = (*a.batch.account(), *a.sequencer_operator.account());
+    let slash = batch_fault_slash(&mut a.batch, &bv, &sv, now)?;
+    // Then the shortfall moves into the escrow from the sequencer's bond above its own executor stakes,
+    // so every claim pays. All or nothing: a partial top-up would pay no one.
+    let shortfall = fee_sum - fee_total;
+    let topped_up = if sv.owned_by(&crate::ID) && !sv.is_data_empty() {
+        // SAFETY: no other reference to the sequencer's Operator data is live (batch_fault_slash's was dropped).
         let mut so = unsafe { Account::<Operator>::load_mut(sv)? };
-        fault_slash(&mut so, a.batch.executor_stake.get(), now)
+        if shortfall <= so.bonded.get().saturating_sub(executor_locked(&so)) {
+            take_bond(&mut so, shortfall, now)
+        } else {
+            0
+        }
     } else {
         0
     };
+    if topped_up > 0 {
+        let (mut sv, mut bv) = (sv, bv);
+        sv.set_lamports(sv.lamports().checked_sub(topped_up).ok_or(OptinferError::Overflow)?);
+        bv.set_lamports(bv.lamports().checked_add(topped_up).ok_or(OptinferError::Overflow)?);
+        a.batch.fee_total = (fee_total + topped_up).into();
+    }
     let bounty = bps_of(slash, a.batch.bounty_bps.get());
     let rest = slash - bounty;
-    sv.set_lamports(sv.lamports().checked_sub(slash).ok_or(OptinferError::Overflow)?);
     let mut pv = *a.prover.account();
     pv.set_lamports(pv.lamports().checked_add(bounty).ok_or(OptinferError::Overflow)?);
     let mut vv = *a.vault.account();
     vv.set_lamports(vv.lamports().checked_add(rest).ok_or(OptinferError::Overflow)?);
     let b = &mut a.batch;
     b.escrow_short = 1;
-    let (batch_index, fee_total) = (b.index.get(), b.fee_total.get());
+    let batch_index = b.index.get();
     emit!(Slashed {
         operator: sequencer,
         amount: slash
@@ -88,6 +106,7 @@ pub fn prove_short_escrow(
         batch_index,
         fee_sum,
         fee_total,
+        topped_up,
         prover: *a.prover.address(),
         sequencer,
         bounty,

@@ -72,6 +72,12 @@ pub struct Batch {
     pub escrow_short: u8,
     /// Open data requests on this batch's jobs (request_data); finalize_batch waits for them as for games.
     pub open_requests: PodU32,
+    /// Lamports of the batch's fault reserve still held in this account: one fault slash
+    /// (`executor_stake`) the sequencer moved in from its wallet at commit. A fault proven on this batch
+    /// (record fault, short escrow, data timeout) takes its slash from here first and then from the
+    /// sequencer's bond (game::batch_fault_slash); a short escrow it covers is topped up from here
+    /// (prove_short_escrow). What is left goes back to `payer` at close_batch, with the rent.
+    pub fault_reserve: PodU64,
 }
 
 /// Bytes of a Batch account for `job_count` jobs: the discriminator, the fields, then the claim bitmap
