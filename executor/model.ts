@@ -46,6 +46,14 @@ export const PROVABLE_OPS: ReadonlySet<string> = new Set([
   'Where',
   'ConstantOfShape',
   'Pad',
+  'Neg',
+  'Abs',
+  'Less',
+  'Greater',
+  'LessOrEqual',
+  'GreaterOrEqual',
+  'Div',
+  'Sqrt',
 ]);
 
 /** Ops that only shape the graph: Constant is covered by the model id, If is followed into its taken branch. */

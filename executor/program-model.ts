@@ -237,6 +237,33 @@ export async function compileForProgram(
         attrs[0] = DTYPE_CODES[l.dtype];
         return { name: l.name, onnxOp: 'Cast', op: OP.Cast, refs: [ref(input(0))], attrs };
       }
+      case 'Neg':
+      case 'Abs':
+      case 'Sqrt':
+      case 'Less':
+      case 'Greater':
+      case 'LessOrEqual':
+      case 'GreaterOrEqual':
+      case 'Div': {
+        // The dtypes pure/ops.rs infer_arith takes; the others onnxruntime has are named here.
+        const takes: Record<string, readonly DType[]> = {
+          Neg: ['float32', 'int32'],
+          Abs: ['float32', 'int32'],
+          Sqrt: ['float32'],
+          Div: ['float32', 'int32'],
+        };
+        const ok = takes[node.op_type] ?? ['float32', 'int32', 'int64', 'int8', 'uint8'];
+        if (!inputDtype) refuse(model, `${where}: cannot tell the input dtype`);
+        if (!ok.includes(inputDtype))
+          refuse(model, `${where}: ${node.op_type} of ${inputDtype} (the referee takes ${ok.join(', ')})`);
+        return {
+          name: l.name,
+          onnxOp: node.op_type,
+          op: OP[node.op_type],
+          refs: node.input.map((n) => ref(n)),
+          attrs,
+        };
+      }
       case 'Equal':
       case 'Not':
       case 'Where':

@@ -28,6 +28,14 @@ export const OP = {
   Where: 22,
   ConstantOfShape: 23,
   Pad: 24,
+  Neg: 25,
+  Abs: 26,
+  Less: 27,
+  Greater: 28,
+  LessOrEqual: 29,
+  GreaterOrEqual: 30,
+  Div: 31,
+  Sqrt: 32,
 } as const;
 export type OpName = keyof typeof OP;
 export type OpCode = (typeof OP)[OpName];

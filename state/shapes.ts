@@ -128,6 +128,14 @@ export const ELEMENTWISE_OPS: ReadonlySet<number> = new Set<number>([
   OP.Equal,
   OP.Not,
   OP.Where,
+  OP.Neg,
+  OP.Abs,
+  OP.Less,
+  OP.Greater,
+  OP.LessOrEqual,
+  OP.GreaterOrEqual,
+  OP.Div,
+  OP.Sqrt,
 ]);
 
 function broadcast(a: readonly number[], b: readonly number[]): number[] | undefined {
@@ -283,6 +291,24 @@ export function inferHeader(op: number, attrs: Uint8Array, hs: TensorHeader[]): 
     }
     case OP.Not:
       return a.dtype === DT.BOOL ? a : undefined;
+    // Issue 15's elementwise arithmetic (pure/ops.rs infer_arith): int32 is Add's integer dtype.
+    case OP.Neg:
+    case OP.Abs:
+      return a.dtype === DT.FLOAT || a.dtype === DT.INT32 ? a : undefined;
+    case OP.Sqrt:
+      return a.dtype === DT.FLOAT ? a : undefined;
+    case OP.Less:
+    case OP.Greater:
+    case OP.LessOrEqual:
+    case OP.GreaterOrEqual:
+    case OP.Div: {
+      const b = hs[1];
+      const dtypes: number[] =
+        op === OP.Div ? [DT.FLOAT, DT.INT32] : [DT.FLOAT, DT.INT32, DT.INT64, DT.INT8, DT.UINT8];
+      if (a.dtype !== b.dtype || !dtypes.includes(a.dtype)) return undefined;
+      const dims = broadcast(a.dims, b.dims);
+      return dims && { dtype: op === OP.Div ? a.dtype : DT.BOOL, dims };
+    }
     case OP.Where: {
       const [x, y] = [hs[1], hs[2]];
       if (a.dtype !== DT.BOOL || x.dtype !== y.dtype) return undefined;

@@ -75,7 +75,7 @@ function constantNode(out: string, attr: Obj) {
   return rawNode({ op_type: 'Constant', name: `leak_${out}`, output: [out], attribute: [attr] });
 }
 
-/** y = Abs(w): one unprovable op, as in the report, so the model is accepted as an unprovable model. */
+/** y = Abs(w): one op after the leak, so the model loads and runs (whether Abs is provable is beside the point). */
 function leakGraph(name: string, extra: Obj = {}, nodes: unknown[] = []) {
   const g = graph({
     name,

@@ -29,6 +29,14 @@ export const OP = {
   WHERE: CODES.Where,
   CONSTANT_OF_SHAPE: CODES.ConstantOfShape,
   PAD: CODES.Pad,
+  NEG: CODES.Neg,
+  ABS: CODES.Abs,
+  LESS: CODES.Less,
+  GREATER: CODES.Greater,
+  LESS_OR_EQUAL: CODES.LessOrEqual,
+  GREATER_OR_EQUAL: CODES.GreaterOrEqual,
+  DIV: CODES.Div,
+  SQRT: CODES.Sqrt,
 } as const;
 export const REF = {
   layer: (i: number) => opRef(REF_KIND.LAYER, i),
@@ -127,6 +135,45 @@ function moved(from: Tensor[], dims: number[], src: (c: number[]) => [number, nu
 }
 const flatAt = (dims: number[], c: number[]) => c.reduce((acc, x, i) => acc * dims[i] + x, 0);
 
+/** A float32 tensor from the raw bits of each element (NaN payloads kept, unlike writeFloatLE). */
+function bitsOp(dims: number[], f: (i: number) => number): Tensor {
+  const bytes = Buffer.alloc(numel(dims) * 4);
+  for (let i = 0; i < numel(dims); i++) bytes.writeUInt32LE(f(i), 4 * i);
+  return { dtype: DT.FLOAT, dims, bytes };
+}
+const asF32 = (bits: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(bits);
+  return b.readFloatLE(0);
+};
+const f32Bits = (v: number) => {
+  const b = Buffer.alloc(4);
+  b.writeFloatLE(v);
+  return b.readUInt32LE(0);
+};
+const isNanBits = (x: number) => (x & 0x7fffffff) >>> 0 > 0x7f800000;
+/** x86's default NaN, what divss/sqrtss give for an invalid operation. */
+const DEFAULT_NAN = 0xffc00000;
+/**
+ * divss on float32 bits: the first NaN operand quieted, 0/0 and inf/inf the default NaN, otherwise
+ * the double quotient rounded once to float32 (53 >= 2 x 24 + 2 bits: correctly rounded).
+ */
+function f32Div(a: number, b: number): number {
+  if (isNanBits(a)) return (a | 0x400000) >>> 0;
+  if (isNanBits(b)) return (b | 0x400000) >>> 0;
+  const [x, y] = [asF32(a), asF32(b)];
+  if ((x === 0 && y === 0) || (!Number.isFinite(x) && !Number.isFinite(y))) return DEFAULT_NAN;
+  return f32Bits(Math.fround(x / y));
+}
+/** sqrtss on float32 bits: NaN quieted, -0 kept, a negative number the default NaN. */
+function f32Sqrt(a: number): number {
+  if (isNanBits(a)) return (a | 0x400000) >>> 0;
+  const x = asF32(a);
+  if (x === 0) return a;
+  if (x < 0) return DEFAULT_NAN;
+  return f32Bits(Math.fround(Math.sqrt(x)));
+}
+
 /** Reference semantics of onnxruntime's CPU kernels for the supported op set. */
 export function evalOp(l: Layer, ins: Tensor[]): Tensor {
   const a = ins[0];
@@ -147,11 +194,22 @@ export function evalOp(l: Layer, ins: Tensor[]): Tensor {
     case OP.MUL: {
       const b = ins[1];
       const dims = broadcastDims(a.dims, b.dims);
+      if (a.dtype === DT.FLOAT)
+        // x86 NaN rules on the bits: a NaN operand quieted (two: Sub a's, Add and Mul b's, as
+        // onnxruntime's vectorized body gives), inf - inf and 0 x inf the default NaN.
+        return bitsOp(dims, (o) => {
+          const [i, j] = [bIndex(dims, a.dims, o), bIndex(dims, b.dims, o)];
+          const [u, w] = [a.bytes.readUInt32LE(4 * i), b.bytes.readUInt32LE(4 * j)];
+          const [p, q] = l.op === OP.SUB ? [u, w] : [w, u];
+          if (isNanBits(p)) return (p | 0x400000) >>> 0;
+          if (isNanBits(q)) return (q | 0x400000) >>> 0;
+          const [x, y] = [asF32(u), asF32(w)];
+          const v = l.op === OP.ADD ? fr(x + y) : l.op === OP.SUB ? fr(x - y) : fr(x * y);
+          return Number.isNaN(v) ? DEFAULT_NAN : f32Bits(v);
+        });
       return make(a.dtype, dims, (o) => {
         const x = get(a, bIndex(dims, a.dims, o)),
           y = get(b, bIndex(dims, b.dims, o));
-        if (a.dtype === DT.FLOAT)
-          return l.op === OP.ADD ? fr(x + y) : l.op === OP.SUB ? fr(x - y) : fr(x * y);
         return l.op === OP.ADD ? (x + y) | 0 : l.op === OP.SUB ? (x - y) | 0 : Math.imul(x, y);
       });
     }
@@ -367,6 +425,56 @@ export function evalOp(l: Layer, ins: Tensor[]): Tensor {
           bytes.writeUInt32LE(0, o * es);
       }
       return { dtype: x.dtype, dims, bytes };
+    }
+    case OP.NEG:
+    case OP.ABS:
+    case OP.SQRT:
+      if (a.dtype !== DT.FLOAT)
+        return make(a.dtype, a.dims, (i) => (l.op === OP.NEG ? -get(a, i) : Math.abs(get(a, i))) | 0);
+      return bitsOp(a.dims, (i) => {
+        const x = a.bytes.readUInt32LE(4 * i);
+        if (l.op === OP.NEG) return (x ^ 0x80000000) >>> 0;
+        if (l.op === OP.ABS) return (x & 0x7fffffff) >>> 0;
+        return f32Sqrt(x);
+      });
+    case OP.DIV: {
+      const b = ins[1];
+      const dims = broadcastDims(a.dims, b.dims);
+      const ix = (o: number) => [bIndex(dims, a.dims, o), bIndex(dims, b.dims, o)];
+      if (a.dtype === DT.FLOAT)
+        return bitsOp(dims, (o) => {
+          const [i, j] = ix(o);
+          return f32Div(a.bytes.readUInt32LE(4 * i), b.bytes.readUInt32LE(4 * j));
+        });
+      return make(a.dtype, dims, (o) => {
+        const [x, y] = ix(o).map((k, n) => get(n ? b : a, k));
+        // onnxruntime fails the run on a zero divisor and dies (SIGFPE) on INT_MIN / -1.
+        if (y === 0 || (x === -(2 ** 31) && y === -1)) throw new Error('integer division refused');
+        return Math.trunc(x / y);
+      });
+    }
+    case OP.LESS:
+    case OP.GREATER:
+    case OP.LESS_OR_EQUAL:
+    case OP.GREATER_OR_EQUAL: {
+      const b = ins[1];
+      const dims = broadcastDims(a.dims, b.dims);
+      // int64 as BigInt: exact past 2^53. A float NaN compares false, as in IEEE.
+      const val = (t: Tensor, k: number): number | bigint =>
+        t.dtype === 7 ? t.bytes.readBigInt64LE(8 * k) : get(t, k);
+      return make(9, dims, (o) => {
+        const x = val(a, bIndex(dims, a.dims, o)),
+          y = val(b, bIndex(dims, b.dims, o));
+        const r =
+          l.op === OP.LESS
+            ? x < y
+            : l.op === OP.GREATER
+              ? x > y
+              : l.op === OP.LESS_OR_EQUAL
+                ? x <= y
+                : x >= y;
+        return Number(r);
+      });
     }
     case OP.FLATTEN: {
       const axis = l.attrs![0];

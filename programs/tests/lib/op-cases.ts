@@ -389,6 +389,87 @@ export function buildCases(): OpCase[] {
   add('pad uint8 edge axis 1 (10,0)', OP.PAD, [u8([3, 50], r)], pad(M.edge, 0, [1, 10, 0]));
   add('pad int64 edge scalar axis', OP.PAD, [i64([1], () => -5)], pad(M.edge, 0, [0, 3, 2]));
 
+  // Elementwise arithmetic and comparisons (issue 15, third round). Float inputs by their bits:
+  // NaN payloads, signalling NaNs, subnormals, the normal boundary, infinities, both zeros.
+  const bits = (xs: number[]) => {
+    const bytes = Buffer.alloc(4 * xs.length);
+    xs.forEach((x, i) => bytes.writeUInt32LE(x >>> 0, 4 * i));
+    return { dtype: DT.FLOAT, dims: [xs.length], bytes };
+  };
+  const SPECIAL = [
+    0x7fc00000, 0x7fc01234, 0xffc00001, 0x7f800001, 0xff812345, 0x80000000, 0, 0x3f800000, 0xbf800000,
+    0x7f800000, 0xff800000, 1, 0x80000001, 0x007fffff, 0x00800000, 0x7f7fffff, 0xff7fffff, 0x40000000,
+    0x3eaaaaab, 0x00400000, 0x80800000, 0x7fbfffff, 0x4b000001, 0x34000000,
+  ];
+  const rotated = SPECIAL.map((_, i) => SPECIAL[(i * 7 + 3) % SPECIAL.length]);
+  const positives = (n: number) => bits(Array.from({ length: n }, () => r() & 0x7fffffff));
+  // Add, Sub and Mul on the same specials: NaN payloads (Sub keeps a NaN subtrahend's sign) and
+  // the invalid inf - inf, 0 x inf, which x86 answers with the default NaN 0xFFC00000.
+  for (const [nm, op] of [
+    ['add', OP.ADD],
+    ['sub', OP.SUB],
+    ['mul', OP.MUL],
+  ] as const) {
+    add(`${nm} f32 NaN payloads and invalid operations`, op, [
+      bits([...SPECIAL, 0x7f800000, 0xff800000, 0x7f800000, 0, 0x80000000, 0xff800000]),
+      bits([...rotated, 0xff800000, 0xff800000, 0x7f800000, 0x7f800000, 0xff800000, 0]),
+    ]);
+  }
+  for (const [nm, op] of [
+    ['neg', OP.NEG],
+    ['abs', OP.ABS],
+  ] as const) {
+    add(`${nm} f32 edges`, op, [f32([24], r)]);
+    add(`${nm} f32 NaN payloads and subnormals`, op, [bits(SPECIAL)]);
+    add(`${nm} int32 with INT_MIN`, op, [i32([64], r)]);
+  }
+  add('sqrt f32 edges', OP.SQRT, [f32([24], r)]);
+  add('sqrt f32 NaN payloads, subnormals, negatives', OP.SQRT, [bits(SPECIAL)]);
+  add('sqrt f32 random positive bit patterns', OP.SQRT, [positives(128)]);
+  add('div f32 edges', OP.DIV, [f32([24], r), f32([24], r, false)]);
+  add('div f32 edges swapped', OP.DIV, [f32([24], r, false), f32([24], r)]);
+  add('div f32 specials by specials', OP.DIV, [bits(SPECIAL), bits(rotated)]);
+  add('div f32 specials broadcast [24,1]x[1,24]', OP.DIV, [
+    { ...bits(SPECIAL), dims: [24, 1] },
+    { ...bits(rotated), dims: [1, 24] },
+  ]);
+  add('div f32 random bit patterns', OP.DIV, [
+    bits(Array.from({ length: 64 }, () => r())),
+    bits(Array.from({ length: 64 }, () => r())),
+  ]);
+  add('div f32 broadcast scalar divisor', OP.DIV, [f32([6, 8], r), make(DT.FLOAT, [1], () => 3)]);
+  add('div int32 signs, truncation', OP.DIV, [
+    make(DT.INT32, [8], (i) => [7, -7, 7, -7, -2147483648, -2147483648, 0, 2147483647][i]),
+    make(DT.INT32, [8], (i) => [2, 2, -2, -2, 7, 1, -3, -1][i]),
+  ]);
+  add('div int32 broadcast [4,1]x[1,8]', OP.DIV, [
+    i32([4, 1], r),
+    make(DT.INT32, [1, 8], (i) => [3, -3, 1000, -77777, 1, 2, 65536, -2][i]),
+  ]);
+  for (const [nm, op] of [
+    ['less', OP.LESS],
+    ['greater', OP.GREATER],
+    ['lessorequal', OP.LESS_OR_EQUAL],
+    ['greaterorequal', OP.GREATER_OR_EQUAL],
+  ] as const) {
+    add(`${nm} f32 specials`, op, [bits(SPECIAL), bits(rotated)]);
+    add(`${nm} f32 -0 vs 0, NaN, equal`, op, [
+      make(DT.FLOAT, [4], (i) => [0, NaN, 1, -0][i]),
+      make(DT.FLOAT, [4], (i) => [-0, 1, 1, 0][i]),
+    ]);
+    add(`${nm} f32 broadcast scalar`, op, [f32([40], r), make(DT.FLOAT, [], () => 0.5)]);
+    add(`${nm} int32 broadcast [4,1]x[1,8]`, op, [
+      make(DT.INT32, [4, 1], (i) => [-2147483648, -1, 3, 2147483647][i]),
+      make(DT.INT32, [1, 8], (i) => [-2147483648, -2, -1, 0, 2, 3, 4, 2147483647][i]),
+    ]);
+    add(`${nm} int64 past 2^53`, op, [
+      make(7, [3], () => 2 ** 60),
+      make(7, [3], (i) => [2 ** 60 + 256, 2 ** 60, 2 ** 60 - 256][i]),
+    ]);
+    add(`${nm} int8`, op, [i8([100], r), i8([100], r)]);
+    add(`${nm} uint8`, op, [u8([100], r), u8([100], () => 128)]);
+  }
+
   const out: OpCase[] = [];
   for (const c of cases) {
     const res = evalOp(c.layer, c.ins);

@@ -1,5 +1,6 @@
 //! Pure functions (no accounts, no Anchor) shared by the instructions and by the native and in-VM tests.
 pub mod hash;
+pub mod ieee;
 pub mod input_set;
 pub mod merkle;
 pub mod ops;

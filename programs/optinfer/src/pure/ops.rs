@@ -35,6 +35,16 @@ pub const OP_NOT: u8 = 21;
 pub const OP_WHERE: u8 = 22;
 pub const OP_CONSTANT_OF_SHAPE: u8 = 23;
 pub const OP_PAD: u8 = 24;
+// Elementwise arithmetic and comparisons exact by construction (issue 15, third round): sign-bit
+// ops, IEEE compares, correctly rounded division and square root (pure/ieee.rs).
+pub const OP_NEG: u8 = 25;
+pub const OP_ABS: u8 = 26;
+pub const OP_LESS: u8 = 27;
+pub const OP_GREATER: u8 = 28;
+pub const OP_LESS_OR_EQUAL: u8 = 29;
+pub const OP_GREATER_OR_EQUAL: u8 = 30;
+pub const OP_DIV: u8 = 31;
+pub const OP_SQRT: u8 = 32;
 
 /// Slice's attrs: attrs[0] below MAX_RANK is one axis with i32 start, end, step at 1, 5 and 9;
 /// SLICE_AXES | mask slices the mask's axes (one or two, in increasing order), each with i16
@@ -102,7 +112,8 @@ impl OpEntry {
         let (lo, hi) = match self.op {
             OP_IDENTITY | OP_RELU | OP_FLATTEN | OP_TRANSPOSE | OP_CAST | OP_CLIP => (1, 1),
             OP_SLICE | OP_SQUEEZE | OP_UNSQUEEZE | OP_SHAPE | OP_NOT => (1, 1),
-            OP_CONSTANT_OF_SHAPE | OP_PAD => (1, 1),
+            OP_CONSTANT_OF_SHAPE | OP_PAD | OP_NEG | OP_ABS | OP_SQRT => (1, 1),
+            OP_LESS..=OP_DIV => (2, 2),
             OP_RESHAPE => (1, 2),
             OP_ADD | OP_SUB | OP_MUL | OP_GATHER | OP_EQUAL => (2, 2),
             OP_WHERE => (3, 3),
@@ -456,7 +467,36 @@ pub fn infer(e: &OpEntry, ins: &[Operand]) -> Result<Header, OpError> {
             Ok(h)
         }
         OP_CONCAT..=OP_PAD => infer_movement(e, ins),
+        OP_NEG..=OP_SQRT => infer_arith(e, ins),
         _ => Err(OpError::Unsupported),
+    }
+}
+
+/// infer for issue 15's elementwise arithmetic and comparisons, out of line (see infer_movement).
+#[inline(never)]
+fn infer_arith(e: &OpEntry, ins: &[Operand]) -> Result<Header, OpError> {
+    let a = ins[0].header;
+    match e.op {
+        // The integer dtypes are Add's: onnxruntime has more, the referee takes int32.
+        OP_NEG | OP_ABS if matches!(a.dtype, DT_FLOAT | DT_INT32) => Ok(a),
+        OP_SQRT if a.dtype == DT_FLOAT => Ok(a),
+        OP_LESS..=OP_DIV => {
+            let b = ins[1].header;
+            let ok = if e.op == OP_DIV {
+                matches!(a.dtype, DT_FLOAT | DT_INT32)
+            } else {
+                matches!(a.dtype, DT_FLOAT | DT_INT32 | DT_INT64 | DT_INT8 | DT_UINT8)
+            };
+            if a.dtype != b.dtype || !ok {
+                return Err(OpError::BadOperands);
+            }
+            let mut h = broadcast(&a, &b).ok_or(OpError::BadOperands)?;
+            if e.op != OP_DIV {
+                h.dtype = DT_BOOL;
+            }
+            Ok(h)
+        }
+        _ => Err(OpError::BadOperands),
     }
 }
 
@@ -851,7 +891,8 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
                     OP_SUB => x - y,
                     _ => x * y,
                 };
-                dst.copy_from_slice(&r.to_bits().to_le_bytes());
+                let r = super::ieee::x86_nan(e.op != OP_SUB, x.to_bits(), y.to_bits(), r.to_bits());
+                dst.copy_from_slice(&r.to_le_bytes());
             } else {
                 let (x, y) = (rd_i32(a, ia)?, rd_i32(b, ib)?);
                 let r = match e.op {
@@ -948,7 +989,80 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
             }
         }
         OP_CONCAT..=OP_PAD => element_movement(&Movement { e, ins, out }, o, dst)?,
+        OP_NEG..=OP_SQRT => element_arith(&Movement { e, ins, out }, o, dst)?,
         _ => return Err(OpError::Unsupported),
+    }
+    Ok(())
+}
+
+/// Reads element `i` of an int32, int64, int8 or uint8 tensor widened to i64 (comparisons).
+fn rd_wide(t: &Operand, i: usize) -> Result<i64, OpError> {
+    match t.header.dtype {
+        DT_INT64 => rd_i64(t, i),
+        _ => Ok(rd_int(t, i)? as i64),
+    }
+}
+
+/// element for issue 15's elementwise arithmetic and comparisons, out of line (see infer_movement).
+#[inline(never)]
+fn element_arith(m: &Movement, o: u64, dst: &mut [u8]) -> Result<(), OpError> {
+    let (e, ins, out) = (m.e, m.ins, m.out);
+    let a = &ins[0];
+    let float = a.header.dtype == DT_FLOAT;
+    match e.op {
+        OP_NEG | OP_ABS | OP_SQRT => {
+            let x = rd_i32(a, o as usize)?;
+            let y = match e.op {
+                // onnxruntime flips or clears the sign bit: NaN payloads kept, signalling ones too.
+                OP_NEG if float => x ^ i32::MIN,
+                OP_ABS if float => x & i32::MAX,
+                // Two's complement wraps: -INT_MIN and |INT_MIN| are INT_MIN, as onnxruntime gives.
+                OP_NEG => x.wrapping_neg(),
+                OP_ABS => x.wrapping_abs(),
+                _ => super::ieee::sqrt(x as u32) as i32,
+            };
+            dst.copy_from_slice(&y.to_le_bytes());
+        }
+        OP_DIV => {
+            let b = &ins[1];
+            let x = rd_i32(a, broadcast_index(out, &a.header, o))?;
+            let y = rd_i32(b, broadcast_index(out, &b.header, o))?;
+            let q = if float {
+                super::ieee::div(x as u32, y as u32) as i32
+            } else {
+                // onnxruntime refuses a run dividing by zero, and INT_MIN / -1 kills the process
+                // (SIGFPE): no honest trace holds either.
+                if y == 0 || (x == i32::MIN && y == -1) {
+                    return Err(OpError::BadOperands);
+                }
+                // Truncation, on magnitudes: the SBF backend has no signed division.
+                let q = x.unsigned_abs() / y.unsigned_abs();
+                if (x < 0) != (y < 0) {
+                    (q as i32).wrapping_neg()
+                } else {
+                    q as i32
+                }
+            };
+            dst.copy_from_slice(&q.to_le_bytes());
+        }
+        _ => {
+            let b = &ins[1];
+            let (ia, ib) = (broadcast_index(out, &a.header, o), broadcast_index(out, &b.header, o));
+            // IEEE compares for float: a NaN makes each of them false.
+            let (lt, eq, gt) = if float {
+                let (x, y) = (rd_f32(a, ia)?, rd_f32(b, ib)?);
+                (x < y, x == y, x > y)
+            } else {
+                let (x, y) = (rd_wide(a, ia)?, rd_wide(b, ib)?);
+                (x < y, x == y, x > y)
+            };
+            dst[0] = match e.op {
+                OP_LESS => lt,
+                OP_GREATER => gt,
+                OP_LESS_OR_EQUAL => lt || eq,
+                _ => gt || eq,
+            } as u8;
+        }
     }
     Ok(())
 }
@@ -1414,6 +1528,84 @@ mod tests {
         let ins = [ins[0], Operand::full(h(DT_INT64, &[1]), &idx)];
         assert_eq!(compute_chunk(&e, &ins, 0, &mut out).unwrap().1, 1);
         assert_eq!(out[0], 1);
+    }
+
+    #[test]
+    fn arithmetic_and_comparison_refusals_and_edges() {
+        let input = REF_INPUT << 14;
+        let h = |dt: u8, d: &[u32]| Header::new(dt, d).unwrap();
+        let infer1 = |op: u8, hs: &[Header]| {
+            let ins: std::vec::Vec<Operand> = hs.iter().map(|x| Operand::sparse(*x, &[])).collect();
+            infer(&entry(op, &[input; 4][..hs.len()], &[]), &ins)
+        };
+        let f = h(DT_FLOAT, &[4]);
+        assert_eq!(
+            infer1(OP_SQRT, &[h(DT_INT32, &[4])]),
+            Err(OpError::BadOperands),
+            "int Sqrt"
+        );
+        assert_eq!(
+            infer1(OP_NEG, &[h(DT_UINT8, &[4])]),
+            Err(OpError::BadOperands),
+            "uint8 Neg"
+        );
+        assert_eq!(
+            infer1(OP_DIV, &[h(DT_INT64, &[4]); 2]),
+            Err(OpError::BadOperands),
+            "int64 Div"
+        );
+        assert_eq!(
+            infer1(OP_LESS, &[f, h(DT_INT32, &[4])]),
+            Err(OpError::BadOperands),
+            "dtypes differ"
+        );
+        assert_eq!(
+            infer1(OP_LESS, &[h(DT_BOOL, &[4]); 2]),
+            Err(OpError::BadOperands),
+            "bool Less"
+        );
+        let g = infer1(OP_GREATER_OR_EQUAL, &[h(DT_INT8, &[4, 1]), h(DT_INT8, &[3])]).unwrap();
+        assert_eq!((g.dtype, g.dims()), (DT_BOOL, &[4, 3][..]));
+        assert_eq!(
+            entry(OP_DIV, &[input], &[]).validate(0),
+            Err(OpError::BadEntry),
+            "one input"
+        );
+        assert_eq!(
+            entry(OP_SQRT, &[input; 2], &[]).validate(0),
+            Err(OpError::BadEntry),
+            "two inputs"
+        );
+        // Integer Div: truncation; a zero divisor and INT_MIN / -1 are refused (onnxruntime fails the run).
+        let run = |op: u8, xs: &[i32], ys: &[i32]| {
+            let (bx, by): (std::vec::Vec<u8>, std::vec::Vec<u8>) = (
+                xs.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                ys.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            );
+            let hx = h(DT_INT32, &[xs.len() as u32]);
+            let hy = h(DT_INT32, &[ys.len() as u32]);
+            let ins = [Operand::full(hx, &bx), Operand::full(hy, &by)];
+            let refs = [input; 2];
+            let e = entry(op, &refs[..if ys.is_empty() { 1 } else { 2 }], &[]);
+            let mut out = [0u8; CHUNK_BYTES];
+            compute_chunk(&e, &ins[..e.n_inputs as usize], 0, &mut out).map(|(_, n)| {
+                (0..n / 4)
+                    .map(|i| bits_i32(&out[4 * i..]))
+                    .collect::<std::vec::Vec<i32>>()
+            })
+        };
+        assert_eq!(
+            run(
+                OP_DIV,
+                &[7, -7, 7, -7, i32::MIN, i32::MIN, 0],
+                &[2, 2, -2, -2, 7, 1, -3]
+            ),
+            Ok(vec![3, -3, -3, 3, -306783378, i32::MIN, 0])
+        );
+        assert_eq!(run(OP_DIV, &[1, 2], &[1, 0]), Err(OpError::BadOperands));
+        assert_eq!(run(OP_DIV, &[i32::MIN], &[-1]), Err(OpError::BadOperands));
+        assert_eq!(run(OP_NEG, &[i32::MIN, 5, 0], &[]), Ok(vec![i32::MIN, -5, 0]));
+        assert_eq!(run(OP_ABS, &[i32::MIN, -5, 0], &[]), Ok(vec![i32::MIN, 5, 0]));
     }
 
     #[test]

@@ -71,6 +71,14 @@ pub fn elementwise(op: u8) -> bool {
             | ops::OP_EQUAL
             | ops::OP_NOT
             | ops::OP_WHERE
+            | ops::OP_NEG
+            | ops::OP_ABS
+            | ops::OP_LESS
+            | ops::OP_GREATER
+            | ops::OP_LESS_OR_EQUAL
+            | ops::OP_GREATER_OR_EQUAL
+            | ops::OP_DIV
+            | ops::OP_SQRT
     )
 }
 

@@ -1,0 +1,183 @@
+// Issue 15's elementwise arithmetic from an ONNX graph (Neg, Abs, Sqrt, Div, Less, Greater, LessOrEqual, GreaterOrEqual): compiled, bit-equal to onnxruntime, and a cheat on such a layer loses.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadModel } from '../../executor/model.ts';
+import { traceModel } from '../../executor/trace.ts';
+import { compileForProgram } from '../../executor/program-model.ts';
+import { buildModel, node, tensorOf } from '../../executor/onnx/builder.ts';
+import { DTYPE_CODES, type Tensor } from '../../state/tensor.ts';
+import { PHASE, SIDE, cheatLayers, playToOneStep, startGame } from './lib/game.ts';
+import { prng, run, type ModelDef } from './lib/model.ts';
+import * as P from './lib/protocol.ts';
+
+/**
+ * A normalization front end in miniature: x [1,512] with zeros of both signs, |x|, its square root,
+ * x / sqrt|x| (0/0 gives the x86 default NaN, carried through Where), sign tests selecting among
+ * them; and an int32 branch: x scaled and cast, divided by -7 with truncation, negated, its Abs.
+ */
+const bytes = buildModel({
+  name: 'arith',
+  opset: 17,
+  inputs: [{ name: 'x', dtype: 'float32', dims: [1, 512] }],
+  outputs: [{ name: 'y', dtype: 'float32', dims: [1, 512] }],
+  initializers: {
+    zero: tensorOf('float32', [], [0]),
+    half: tensorOf('float32', [1], [0.5]),
+    k: tensorOf('float32', [], [1000]),
+    m7: tensorOf('int32', [], [-7]),
+    lim: tensorOf('int32', [1, 1], [700]),
+  },
+  nodes: [
+    node('Abs', ['x'], ['a']),
+    node('Sqrt', ['a'], ['s']),
+    node('Neg', ['x'], ['n']),
+    node('Div', ['x', 's'], ['d']),
+    node('Less', ['x', 'zero'], ['lt']),
+    node('LessOrEqual', ['d', 'half'], ['le']),
+    node('Greater', ['n', 'half'], ['gt']),
+    node('Where', ['lt', 'n', 's'], ['w1']),
+    node('Where', ['le', 'w1', 'd'], ['w2']),
+    node('Mul', ['x', 'k'], ['xk']),
+    node('Cast', ['xk'], ['ci'], { to: 6 }),
+    node('Div', ['ci', 'm7'], ['q']),
+    node('Neg', ['q'], ['nq']),
+    node('Abs', ['nq'], ['aq']),
+    node('GreaterOrEqual', ['aq', 'lim'], ['big']),
+    node('Cast', ['nq'], ['fq'], { to: 1 }),
+    node('Where', ['gt', 'w2', 'fq'], ['w3']),
+    node('Where', ['big', 'fq', 'w3'], ['y']),
+  ],
+});
+const model = await loadModel(bytes, { name: 'arith' });
+after(() => model.close());
+const compiled = await compileForProgram(model);
+
+const toP = (t: Tensor): P.Tensor => ({
+  dtype: DTYPE_CODES[t.dtype],
+  dims: t.dims,
+  bytes: Buffer.from(t.data),
+});
+
+/** Small floats with zeros of both signs: every comparison and Where takes both sides, 0/0 occurs. */
+function inputX(seed: number): Tensor {
+  const r = prng(seed);
+  const f = new Float32Array(512).map(() => {
+    const k = r() % 6;
+    return k === 0 ? 0 : k === 1 ? -0 : ((r() % 2001) - 1000) / 64;
+  });
+  return { dtype: 'float32', dims: [1, 512], data: new Uint8Array(f.buffer) };
+}
+const def = (x: Tensor): ModelDef => ({
+  inputs: [['x', toP(x)]],
+  weights: compiled.weights.map((w) => toP(w.tensor)),
+  layers: compiled.layers.map((l) => ({ op: l.op, refs: l.refs, attrs: Buffer.from(l.attrs) })),
+  outputName: compiled.outputName,
+});
+const ortLayers = async (x: Tensor) =>
+  (await traceModel(model, { x }, { keepTensors: true })).tensors!.map(toP);
+
+test('the compiler maps every arithmetic and comparison node to a referee op, and registration accepts every layer', () => {
+  assert.deepEqual(
+    compiled.layers.map((l) => l.onnxOp),
+    [
+      'Abs',
+      'Sqrt',
+      'Neg',
+      'Div',
+      'Less',
+      'LessOrEqual',
+      'Greater',
+      'Where',
+      'Where',
+      'Mul',
+      'Cast',
+      'Div',
+      'Neg',
+      'Abs',
+      'GreaterOrEqual',
+      'Cast',
+      'Where',
+      'Where',
+    ],
+  );
+  assert.deepEqual(compiled.refusals, []);
+});
+
+test("onnxruntime's canonical trace equals the referee semantics bit for bit, on 10 inputs (0/0 NaNs included)", async () => {
+  let nans = 0;
+  for (let seed = 1; seed <= 10; seed++) {
+    const x = inputX(seed);
+    const trace = await ortLayers(x);
+    const ref = run(def(x));
+    assert.equal(trace.length, ref.length);
+    trace.forEach((t, i) => {
+      assert.equal(t.dtype, ref[i].dtype, `seed ${seed} layer ${i} dtype`);
+      assert.deepEqual(t.dims, ref[i].dims, `seed ${seed} layer ${i} dims`);
+      assert.ok(t.bytes.equals(ref[i].bytes), `seed ${seed} layer ${i} (${compiled.layers[i].onnxOp}) bytes`);
+    });
+    for (let j = 0; j < 512; j++) if (trace[3].bytes.readUInt32LE(4 * j) === 0xffc00000) nans++;
+  }
+  assert.ok(nans > 100, `0/0 gives the default NaN (${nans} of them)`);
+});
+
+// Layers 1 (Sqrt), 3 (float Div), 5 (LessOrEqual) and 11 (int32 Div): where the IEEE and the integer rules bite.
+for (const at of [1, 3, 5, 11]) {
+  test(`an executor cheating at layer ${at} (${compiled.layers[at].onnxOp}) loses to a challenger holding onnxruntime's trace`, async () => {
+    const x = inputX(100 + at);
+    const honest = await ortLayers(x);
+    const g = await startGame(
+      (m) => cheatLayers(m, at, 0),
+      () => honest,
+      def(x),
+    );
+    await playToOneStep(g);
+    assert.equal((await g.world.dispute(g.dispute)).disagree, at);
+    await g.chal.submitOneStep(g.dispute);
+    const d = await g.world.dispute(g.dispute);
+    assert.equal(d.phase, PHASE.RESOLVED);
+    assert.equal(d.winner, SIDE.CHALLENGER, 'the honest challenger wins');
+    assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
+  });
+}
+
+test("an executor holding onnxruntime's trace beats a challenger lying at layer 3 (Div, 0/0 NaNs in it)", async () => {
+  const x = inputX(203);
+  const honest = await ortLayers(x);
+  const g = await startGame(
+    () => honest,
+    (m) => cheatLayers(m, 3, 0),
+    def(x),
+  );
+  await playToOneStep(g);
+  await g.exec.submitOneStep(g.dispute);
+  assert.equal((await g.world.dispute(g.dispute)).winner, SIDE.EXECUTOR);
+  assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
+});
+
+test('the compiler refuses, naming the op and the dtype: Div of int64, Neg of int8, Abs of int64', async () => {
+  const cases: [string, 'int64' | 'int8', ReturnType<typeof node>, RegExp][] = [
+    // A constant divisor: the compiler traces on zero inputs, and onnxruntime refuses a zero one.
+    ['div64', 'int64', node('Div', ['v', 'one'], ['y']), /Div of int64 \(the referee takes float32, int32\)/],
+    ['neg8', 'int8', node('Neg', ['v'], ['y']), /Neg of int8 \(the referee takes float32, int32\)/],
+    ['abs64', 'int64', node('Abs', ['v'], ['y']), /Abs of int64 \(the referee takes float32, int32\)/],
+  ];
+  for (const [name, dtype, n, want] of cases) {
+    const m = await loadModel(
+      buildModel({
+        name,
+        opset: 17,
+        inputs: [{ name: 'v', dtype, dims: [4] }],
+        outputs: [{ name: 'y', dtype, dims: [4] }],
+        initializers: { one: tensorOf('int64', [4], [1, 1, 1, 1]) },
+        nodes: [n],
+      }),
+      { name },
+    );
+    await assert.rejects(
+      compileForProgram(m),
+      (e: Error) => want.test(e.message) && /layer 0/.test(e.message),
+      name,
+    );
+    await m.close();
+  }
+});
