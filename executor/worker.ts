@@ -79,6 +79,7 @@ export class ExecutorWorker {
         keypair,
         jobIds: () => results.jobIds(),
         proofs: chain.proofs,
+        store: results.claimStore(),
         log: log.child({ part: 'fees' }),
         metrics,
       });
