@@ -211,6 +211,8 @@ export interface DepositView {
   cumulative: string;
   /** A withdrawal is pending: the node takes no job. */
   withdrawing: boolean;
+  /** The fee this node charges a job sent without one (decimal lamports); absent from older nodes. */
+  defaultFee?: string;
 }
 
 /** A job's payment: the user's voucher for its running total including this job's fee. */

@@ -12,7 +12,7 @@ import { claimsPerTransaction } from '../settlement/instructions.ts';
 import { fromHex } from '../state/hash.ts';
 import { Batch, jobId, signResult, type InclusionProof } from '../state/job.ts';
 import type { BatchIndex, ExecutorId, Hash32, JobId, ModelId } from '../state/types.ts';
-import { FeeClaimer, type ClaimStore, type FeeClaimerDeps } from './fees.ts';
+import { claimTxCost, FeeClaimer, type ClaimStore, type FeeClaimerDeps } from './fees.ts';
 import { ResultStore } from './results.ts';
 
 const SOL = 1_000_000_000n;
@@ -178,6 +178,81 @@ test('restart: a claim confirmed on chain whose write was lost is recorded claim
   const data = (await w.sender.getAccountData(w.client.pdas.batch(0)))!;
   assert.deepEqual([feeClaimed(data, 0), feeClaimed(data, 1)], [true, true]);
   assert.deepEqual((await b.c.summary()).claimed, { jobs: 2, lamports: 40_000n });
+  await results.close();
+  assert.equal(w.unaccountedLamports(), 0n);
+});
+
+test('uneconomic claim: jobs whose fees would not pay the claim transaction are skipped, logged with the figures, and stay skipped after a restart', async () => {
+  const { w, executor } = await chain();
+  const cost = claimTxCost(w.client);
+  assert.equal(cost, 5000n, 'one signature, no priority fee');
+  // Batch 0 at the old default fee: two 1,000-lamport jobs would cost 5,000 to claim.
+  const p0 = await commit(w, 0, [executor, executor], [1_000n, 1_000n]);
+  // Batch 1: the largest fees go first; the claims that pay are sent, the job left over alone is not.
+  const fees1 = [1_000n, 9_000n, 1_000n, 1_000n];
+  const p1 = await commit(w, 1, [executor, executor, executor, executor], fees1);
+  const per = claimsPerTransaction(4, false);
+  const proofs = new Map([...p0, ...p1]);
+  const ids = [...proofs.keys()];
+  const dir = mkdtempSync(join(tmpdir(), 'optinfer-fees-'));
+  let results = await ResultStore.open(dir);
+  const a = claimer(w, executor, ids, async (id) => proofs.get(id), results.claimStore(), {
+    txCost: () => cost,
+  });
+  w.sender.warp(PARAMS.challengeWindow);
+  await w.client.finalizeBatch(w.sequencer, 0);
+  await w.client.finalizeBatch(w.sequencer, 1);
+  const before = await w.sender.getBalance(executor.publicKey);
+  const sorted = [...fees1].sort((x, y) => Number(y - x));
+  const claimed = sorted.slice(0, per).reduce((s, f) => s + f, 0n);
+  const skipped = sorted.slice(per).reduce((s, f) => s + f, 0n);
+  assert.ok(claimed >= cost && skipped < cost, 'the fixture: one claim pays, the rest does not');
+  assert.equal(await a.c.pass(), claimed);
+  assert.equal(a.sent.txs, 1, 'only the claim that pays for itself is sent');
+  assert.equal(await w.sender.getBalance(executor.publicKey), before + claimed - cost, 'the executor gained');
+  const skips = (a.logs as Record<string, unknown>[])
+    .filter((l) => l.msg === 'fees not claimed: a claim transaction would cost more than the fees it carries')
+    .map(({ batch, jobs, lamports, claimFees, txCost, claimsPerTx }) => ({
+      batch,
+      jobs,
+      lamports,
+      claimFees,
+      txCost,
+      claimsPerTx,
+    }));
+  assert.deepEqual(
+    skips,
+    [
+      {
+        batch: 0,
+        jobs: 2,
+        lamports: '2000',
+        claimFees: '2000',
+        txCost: '5000',
+        claimsPerTx: claimsPerTransaction(2, false),
+      },
+      {
+        batch: 1,
+        jobs: 4 - per,
+        lamports: skipped.toString(),
+        claimFees: skipped.toString(),
+        txCost: '5000',
+        claimsPerTx: per,
+      },
+    ],
+    'each skip logged once, with the fees and the cost',
+  );
+  assert.deepEqual((await a.c.summary()).skipped, { jobs: 2 + 4 - per, lamports: 2000n + skipped });
+  await results.close();
+
+  results = await ResultStore.open(dir);
+  const b = claimer(w, executor, ids, async (id) => proofs.get(id), results.claimStore(), {
+    txCost: () => cost,
+  });
+  assert.equal(await b.c.pass(), 0n);
+  assert.equal(b.sent.txs, 0);
+  assert.deepEqual(b.logs, [], 'a skip is decided once, not logged again at every pass');
+  assert.deepEqual((await b.c.summary()).claimed, { jobs: per, lamports: claimed });
   await results.close();
   assert.equal(w.unaccountedLamports(), 0n);
 });

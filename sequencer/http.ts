@@ -585,7 +585,8 @@ function build(opts: {
     } catch {
       throw new OptinferError('INVALID_EXECUTOR_ID', `user: ${JSON.stringify(raw)} is not a base58 key`);
     }
-    return opts.payments.standing(user);
+    // The node's default fee too: what a job sent without one is charged, so a client signs its voucher for that.
+    return { ...(await opts.payments.standing(user)), defaultFee: seq.config.defaultFeeLamports.toString() };
   });
 
   app.get('/v1/jobs/:id', async (req) => {
