@@ -13,6 +13,7 @@ import { LAMPORTS_PER_SIGNATURE } from '../settlement/sender.ts';
 import { fromHex } from '../state/hash.ts';
 import { decodeJobRecord, openingOf, verifyInclusion, type InclusionProof } from '../state/job.ts';
 import type { JobId } from '../state/types.ts';
+import type { ClaimsView } from '../client/types.ts';
 
 /** How often the executor looks for finalized batches holding its unclaimed fees. */
 export const FEE_CLAIM_MS = 15_000;
@@ -368,6 +369,20 @@ export class FeeClaimer {
     }
     return total;
   }
+}
+
+/** A summary as the HTTP API and `optinfer earnings` show it (client/types.ts ClaimsView). */
+export function claimsView(s: FeeSummary): ClaimsView {
+  return {
+    feesClaimed: s.claimed.lamports.toString(),
+    jobsClaimed: s.claimed.jobs,
+    feesDue: s.due.lamports.toString(),
+    jobsDue: s.due.jobs,
+    feesSkipped: s.skipped.lamports.toString(),
+    jobsSkipped: s.skipped.jobs,
+    feesLost: s.lost.lamports.toString(),
+    jobsLost: s.lost.jobs,
+  };
 }
 
 /** Sums entries by kind (FeeSummary). */
