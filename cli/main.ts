@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { DEFAULT_SO_PATH } from '../settlement/index.ts';
 import { createLogger } from '../common/log.ts';
 import { OptinferError, exitCode, isOptinferError } from '../state/errors.ts';
+import { DEFAULT_JOB_FEE_LAMPORTS } from '../state/job.ts';
 import {
   DEFAULT_DATA_DIR,
   DEFAULT_DEV_SAMPLE_RATE,
@@ -268,9 +269,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
       "the paying user's keypair: signs a voucher on its deposit for the job's fee and shows the balance",
     )
     .addOption(
-      new Option('--fee <lamports>', "the job's fee (default: the node's, 1000)").argParser(
-        u64('fee', 'lamports'),
-      ),
+      new Option(
+        '--fee <lamports>',
+        `the job's fee (default: the node's, ${DEFAULT_JOB_FEE_LAMPORTS})`,
+      ).argParser(u64('fee', 'lamports')),
     )
     .addOption(
       new Option(

@@ -27,6 +27,7 @@ import { PromMetrics } from '../common/metrics.ts';
 import { ModelRegistry } from '../executor/model.ts';
 import { SandboxPool } from '../executor/sandbox/pool.ts';
 import { ExecutorWorker, DEFAULT_EXECUTOR_CONFIG } from '../executor/worker.ts';
+import { claimsView } from '../executor/fees.ts';
 import { challengerPolicy, executorPolicy } from '../adversary/index.ts';
 import {
   DEFAULT_CLUSTER_SLOT_MS,
@@ -219,7 +220,15 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
       config: httpAccess(o),
       logger: log.child({ part: 'http' }),
       metrics,
-      chain: chain && { client: chain.client, roles: () => roles },
+      chain: chain && {
+        client: chain.client,
+        roles: () => roles,
+        // The fees each of the node's executors has claimed, has due, skipped or lost (its claimer's table).
+        claims: async (owner: string) => {
+          const s = await executors.find((e) => e.id === owner)?.fees?.summary();
+          return s && claimsView(s);
+        },
+      },
       ...pay,
     });
     const url = await http.listen({ port: o.port, host: o.host });

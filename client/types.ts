@@ -169,6 +169,24 @@ export interface OperatorView {
   jobsCovered: string;
   /** Lifetime earnings and losses the program counts on the Operator account (lamports). */
   earnings: EarningsView;
+  /** For an executor of the node answering: its fee claimer's table (executor/fees.ts), off chain. */
+  claims?: ClaimsView;
+}
+
+/** An executor's fees as its claimer's table holds them: lamports (decimal) and jobs of each kind. */
+export interface ClaimsView {
+  /** Claimed by this executor (also counted on chain in `earnings.fees`). */
+  feesClaimed: string;
+  jobsClaimed: number;
+  /** Batched and not yet claimed: waiting for finalization, or a claim being retried. */
+  feesDue: string;
+  jobsDue: number;
+  /** Not claimed because the claim transaction would have cost more than the fees. */
+  feesSkipped: string;
+  jobsSkipped: number;
+  /** Lost: the batch closed before the claim, or the sequencer's escrow was short. */
+  feesLost: string;
+  jobsLost: number;
 }
 
 /** What an operator has earned and lost on chain over its account's life, in lamports. */
@@ -211,6 +229,8 @@ export interface DepositView {
   cumulative: string;
   /** A withdrawal is pending: the node takes no job. */
   withdrawing: boolean;
+  /** The fee this node charges a job sent without one (decimal lamports); absent from older nodes. */
+  defaultFee?: string;
 }
 
 /** A job's payment: the user's voucher for its running total including this job's fee. */

@@ -1,5 +1,6 @@
 // The executor's result store (LevelDB): what it answered for each job, and how a dispute finds that job again.
 import { toHex } from '../state/hash.ts';
+import type { ClaimEntry, ClaimStore } from './fees.ts';
 import { Store, type Table } from '../state/store.ts';
 import type { StoredTensorMap } from '../state/tensor-map.ts';
 import type { Hash32, JobId, ModelId } from '../state/types.ts';
@@ -32,10 +33,13 @@ export class ResultStore {
   private readonly results: Table<StoredResult>;
   /** modelId:inputDigest:outputDigest → jobId: how a dispute (which names digests, not ids) finds its job. */
   private readonly byDigest: Table<JobId>;
+  /** jobId → the fee claimer's entry for it (executor/fees.ts): due, claimed, or unclaimable and why. */
+  private readonly claims: Table<ClaimEntry>;
 
   private constructor(private readonly store: Store) {
     this.results = store.table('results');
     this.byDigest = store.table('byDigest');
+    this.claims = store.table('claims');
   }
 
   static async open(path: string): Promise<ResultStore> {
@@ -66,6 +70,14 @@ export class ResultStore {
   async byDigests(d: JobDigests): Promise<StoredResult | undefined> {
     const jobId = await this.byDigest.get(digestKey(d));
     return jobId && this.results.get(jobId);
+  }
+
+  /** Where the fee claimer keeps its entries, so a restart neither claims twice nor forgets what is due. */
+  claimStore(): ClaimStore {
+    return {
+      load: () => this.claims.entries(),
+      save: (list) => this.store.write(list.map(([id, e]) => this.claims.put(id, e))),
+    };
   }
 
   close(): Promise<void> {

@@ -12,7 +12,7 @@ import { silentLogger, type Logger } from '../common/log.ts';
 import { noopMetrics, type Metrics } from '../common/metrics.ts';
 import type { ExecutorId, ModelId } from '../state/types.ts';
 import { joinChain, type ChainJoin } from './bonding.ts';
-import { FEE_CLAIM_MS, FeeClaimer } from './fees.ts';
+import { claimTxCost, FEE_CLAIM_MS, FeeClaimer } from './fees.ts';
 import { AssignmentConsumer } from './consumer.ts';
 import type { LoadedModel, ModelRegistry } from './model.ts';
 import { modelSource, type ModelSource } from './model-source.ts';
@@ -79,6 +79,9 @@ export class ExecutorWorker {
         keypair,
         jobIds: () => results.jobIds(),
         proofs: chain.proofs,
+        store: results.claimStore(),
+        // A claim that would cost more than its fees pay is skipped, and logged with the figures.
+        txCost: () => claimTxCost(chain.client),
         log: log.child({ part: 'fees' }),
         metrics,
       });

@@ -21,6 +21,7 @@ import type { PromMetrics } from '../common/metrics.ts';
 import type { SettlementClient } from '../settlement/index.ts';
 import { ModelProtoScan } from './models.ts';
 import type { Sequencer } from './sequencer.ts';
+import type { ClaimsView, OperatorView } from '../client/types.ts';
 import { parsePayment, type PaymentGate } from './payments.ts';
 import { chainBatchView, disputesView, operatorStatusView, operatorsView, ownerKey } from './chain-views.ts';
 
@@ -28,6 +29,8 @@ import { chainBatchView, disputesView, operatorStatusView, operatorsView, ownerK
 export interface HttpChain {
   client: SettlementClient;
   roles?: () => ReadonlyMap<string, string>;
+  /** The fee claimer's table of one of the node's executors (executor/fees.ts), undefined for any other key. */
+  claims?: (owner: string) => Promise<ClaimsView | undefined>;
 }
 
 export interface HttpConfig {
@@ -585,7 +588,8 @@ function build(opts: {
     } catch {
       throw new OptinferError('INVALID_EXECUTOR_ID', `user: ${JSON.stringify(raw)} is not a base58 key`);
     }
-    return opts.payments.standing(user);
+    // The node's default fee too: what a job sent without one is charged, so a client signs its voucher for that.
+    return { ...(await opts.payments.standing(user)), defaultFee: seq.config.defaultFeeLamports.toString() };
   });
 
   app.get('/v1/jobs/:id', async (req) => {
@@ -657,12 +661,23 @@ function build(opts: {
     return onChain('disputes', (c) => disputesView(c, { open: open === 'true' }));
   });
 
-  app.get('/v1/operators', async () => onChain('operators', (c) => operatorsView(c, opts.chain?.roles?.())));
+  /** `v` with its claims when it is one of the node's executors. */
+  const withClaims = async <V extends OperatorView>(v: V): Promise<V> => {
+    const claims = await opts.chain?.claims?.(v.owner).catch(() => undefined);
+    return claims ? { ...v, claims } : v;
+  };
+
+  app.get('/v1/operators', async () => {
+    const all = await onChain('operators', (c) => operatorsView(c, opts.chain?.roles?.()));
+    return { ...all, operators: await Promise.all(all.operators.map(withClaims)) };
+  });
 
   app.get('/v1/operators/:owner', async (req) => {
     const owner = ownerKey('operator', (req.params as { owner: string }).owner);
-    return onChain(`operator ${owner.toBase58()}`, (c) =>
-      operatorStatusView(c, owner, opts.chain?.roles?.()),
+    return withClaims(
+      await onChain(`operator ${owner.toBase58()}`, (c) =>
+        operatorStatusView(c, owner, opts.chain?.roles?.()),
+      ),
     );
   });
 

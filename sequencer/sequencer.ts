@@ -5,7 +5,7 @@ import type { Bus, Consumer, Subscription } from '../bus/bus.ts';
 import { silentLogger, type Logger } from '../common/log.ts';
 import { noopMetrics, type Metrics } from '../common/metrics.ts';
 import { OptinferError } from '../state/errors.ts';
-import type { JobRecord } from '../state/job.ts';
+import { DEFAULT_JOB_FEE_LAMPORTS, type JobRecord } from '../state/job.ts';
 import { Store } from '../state/store.ts';
 import type { TensorMap } from '../state/tensor-map.ts';
 import type { JobId, ModelId } from '../state/types.ts';
@@ -37,7 +37,7 @@ export const DEFAULT_SEQUENCER_CONFIG: Omit<SequencerConfig, 'dataDir'> = {
   assignTimeoutMs: 60_000,
   executorTimeoutMs: HEARTBEAT_LAPSE_MS,
   maxAttempts: 3,
-  defaultFeeLamports: 1_000n,
+  defaultFeeLamports: DEFAULT_JOB_FEE_LAMPORTS,
   maxModelBytes: 256 * 1024 * 1024,
 };
 

@@ -11,6 +11,12 @@ import type { BatchIndex, ExecutorId, Hash32, JobId, ModelId } from './types.ts'
 import { OptinferError } from './errors.ts';
 
 export const JOB_RECORD_BYTES = 168;
+/**
+ * A job's fee when its submitter names none (the sequencer's default, `optinfer submit`'s). It pays the executor's
+ * claim with a margin: a claim_fees transaction costs 5,000 lamports and carries 1 or 2 jobs (2,500 to 5,000
+ * lamports per job; docs/BENCHMARKS.md "Money flows"), and an executor skips a claim that costs more than it pays.
+ */
+export const DEFAULT_JOB_FEE_LAMPORTS = 10_000n;
 export const SIGNATURE_BYTES = 64;
 /**
  * Domain of the executor's result signature: 0xff then ASCII "optinfer result". The signed message is

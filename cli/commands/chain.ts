@@ -11,7 +11,13 @@ import {
 import { OptinferError } from '../../state/errors.ts';
 import { loadKeypair } from '../../common/keys.ts';
 import { OptinferClient, isOptinferApiError } from '../../client/index.ts';
-import type { ChainClock, OperatorStatusView, OperatorView, OperatorsView } from '../../client/types.ts';
+import type {
+  ChainClock,
+  ClaimsView,
+  OperatorStatusView,
+  OperatorView,
+  OperatorsView,
+} from '../../client/types.ts';
 import {
   chainBatchView,
   disputesView,
@@ -187,6 +193,16 @@ function earningsLines(v: OperatorView): string[] {
     `  lost      ${v.earnings.slashed} lamports slashed`,
     `  net       ${v.earnings.net} lamports`,
     `  at stake  ${v.locked} lamports locked in ${v.openDisputes} open dispute(s); ${v.free} free, ${v.unbonding} unbonding`,
+    ...(v.claims ? claimsLines(v.claims) : []),
+  ];
+}
+
+/** An executor's fees off chain, from its claimer's table (the node's own executors). */
+function claimsLines(c: ClaimsView): string[] {
+  return [
+    `  fees due  ${c.feesDue} lamports on ${c.jobsDue} job(s) not yet claimed (batch not final, or a claim retried)`,
+    `  skipped   ${c.feesSkipped} lamports on ${c.jobsSkipped} job(s): a claim would cost more than it pays`,
+    `  unpaid    ${c.feesLost} lamports on ${c.jobsLost} job(s): batch closed before the claim, or escrow short`,
   ];
 }
 
@@ -200,13 +216,19 @@ export async function earningsCommand(
 ): Promise<number> {
   const r = await readOperators(o);
   if (r.one) {
-    print(o, r.one.earnings, earningsLines(r.one));
+    print(o, { ...r.one.earnings, ...r.one.claims }, earningsLines(r.one));
     return 0;
   }
   const all = r.all;
   print(
     o,
-    all.operators.map((v) => ({ owner: v.owner, role: v.role, ...v.earnings, locked: v.locked })),
+    all.operators.map((v) => ({
+      owner: v.owner,
+      role: v.role,
+      ...v.earnings,
+      locked: v.locked,
+      ...v.claims,
+    })),
     all.operators.length ? all.operators.flatMap(earningsLines) : ['no operators on the program'],
   );
   return 0;

@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { PublicKey } from '@solana/web3.js';
 import { loadKeypair } from '../../common/keys.ts';
+import { DEFAULT_JOB_FEE_LAMPORTS } from '../../state/job.ts';
 import { signVoucher } from '../../state/voucher.ts';
 import { OptinferError } from '../../state/errors.ts';
 import { parseInputsJson, encodeTensorsJson } from '../../state/tensor-json.ts';
@@ -59,8 +60,6 @@ function voucherLedger(keypair: string) {
 }
 
 const POLL_MS = 250;
-/** The sequencer's default job fee (sequencer.ts DEFAULT_SEQUENCER_CONFIG), what a job without --fee pays. */
-const DEFAULT_FEE_LAMPORTS = 1_000n;
 
 function readFile(path: string, what: string): Buffer {
   try {
@@ -109,11 +108,13 @@ export async function submitCommand(o: SubmitOptions): Promise<number> {
     );
   }
   let payment: { user: string; cumulative: string; signature: string } | undefined;
+  // The fee the voucher pays, sent with the job so that the node charges that and not a default of its own.
+  let fee = o.fee;
   if (o.keypair) {
     // The voucher raises the running total the node holds by this job's fee (docs/PROGRAM.md "User deposits").
     const user = loadKeypair(o.keypair);
     const d = await call(o.url, () => api.deposit(user.publicKey.toBase58()));
-    const fee = o.fee ?? DEFAULT_FEE_LAMPORTS;
+    fee ??= d.defaultFee && /^\d{1,20}$/.test(d.defaultFee) ? BigInt(d.defaultFee) : DEFAULT_JOB_FEE_LAMPORTS;
     const ledger = voucherLedger(o.keypair);
     const key = `${d.programId}/${d.sequencer}`;
     const nodeTotal = BigInt(d.cumulative);
@@ -147,7 +148,7 @@ export async function submitCommand(o: SubmitOptions): Promise<number> {
     payment = { user: d.user, cumulative: cumulative.toString(), signature: signature.toString('hex') };
   }
   const { jobId } = await call(o.url, () =>
-    api.submit({ modelId, inputs: encodeTensorsJson(inputs), fee: o.fee, payment }),
+    api.submit({ modelId, inputs: encodeTensorsJson(inputs), fee, payment }),
   );
   if (!o.wait) {
     process.stdout.write(JSON.stringify({ jobId, modelId }) + '\n');

@@ -388,7 +388,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           // A fee of its own per job, so the fees each executor is paid name exactly its jobs.
-          body: JSON.stringify({ modelId: model.modelId, inputs, fee: String(1000 + 7 * seed) }),
+          body: JSON.stringify({ modelId: model.modelId, inputs, fee: String(10_000 + 7 * seed) }),
         });
         if (res.status !== 202) throw new Error(`submit: HTTP ${res.status} ${await res.text()}`);
         const { jobId } = (await res.json()) as { jobId: string };

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Keypair, PublicKey } from '@solana/web3.js';
 import { startDev, DEV_PAYER_DEPOSIT, type DevNode } from '../../cli/roles.ts';
+import { earningsCommand } from '../../cli/commands/chain.ts';
 import { loadKeypair } from '../../common/keys.ts';
 import { silentLogger } from '../../common/log.ts';
 import type { LiteSvmSender } from '../../settlement/index.ts';
@@ -163,5 +164,52 @@ test(
       return d && d.drawn === 10_000n && d;
     });
     assert.equal(dep!.balance, 50_000n - 10_000n);
+  },
+);
+
+test(
+  "optinfer earnings for the node's executor: fees claimed, due, skipped and lost from its claimer's table (kept across the restart), adding up to its jobs' fees",
+  { timeout: 120_000 },
+  async () => {
+    const executor = node.executors[0].id;
+    // Every job of this file ran on the node's one executor: 1,500 + 2,500 + 7,000 before the restart, 3,000 after.
+    const fees = 14_000n;
+    const view = await waitFor(
+      'every fee claimed, skipped or lost',
+      async () => {
+        const v = (await (await fetch(`${node.url}/v1/operators/${executor}`)).json()) as any;
+        const c = v.claims;
+        const total = c && [c.feesClaimed, c.feesSkipped, c.feesLost].reduce((s, f) => s + BigInt(f), 0n);
+        return total === fees && c.jobsDue === 0 && v;
+      },
+      60_000,
+      500,
+    );
+    assert.equal(view.role, 'executor');
+    assert.equal(view.claims.jobsClaimed + view.claims.jobsSkipped + view.claims.jobsLost, 4);
+    assert.equal(
+      view.claims.feesClaimed,
+      view.earnings.fees,
+      'what the table says claimed, the program paid',
+    );
+    const out: string[] = [];
+    const write = process.stdout.write;
+    process.stdout.write = ((s: string) => out.push(s) > 0) as typeof process.stdout.write;
+    try {
+      assert.equal(await earningsCommand({ url: node.url, json: true, owner: executor }), 0);
+      assert.equal(await earningsCommand({ url: node.url, json: false, owner: executor }), 0);
+    } finally {
+      process.stdout.write = write;
+    }
+    const json = JSON.parse(out[0]);
+    assert.deepEqual(
+      [json.fees, json.feesClaimed, json.feesDue, json.feesSkipped, json.feesLost],
+      [view.earnings.fees, view.claims.feesClaimed, '0', view.claims.feesSkipped, view.claims.feesLost],
+    );
+    assert.match(out[1], /fees due {2}0 lamports on 0 job\(s\)/);
+    assert.match(
+      out[1],
+      new RegExp(`skipped {3}${view.claims.feesSkipped} lamports on ${view.claims.jobsSkipped} job`),
+    );
   },
 );
