@@ -253,7 +253,7 @@ export class FeeClaimer {
       }
       // The program pays no executor of a batch whose tree's fee sum passes its escrow (EscrowShort). This
       // executor proves it (prove_short_escrow, until close_batch) unless someone did: the sequencer is
-      // slashed once per batch, the bounty to the prover.
+      // slashed once per batch, the bounty to the prover, and its bond tops the escrow up when it covers the shortfall.
       const feeSum = BigInt(jobs[0].proof.feeSum);
       let toppedUp = 0n;
       let bounty = 0n;
@@ -271,10 +271,10 @@ export class FeeClaimer {
         }
       }
       if (toppedUp > 0n) {
-        // The batch's fault reserve covered the shortfall: the escrow now reaches the tree's sum.
+        // The sequencer's bond covered the shortfall: the escrow now reaches the tree's sum.
         log.warn(
           { batch: index, feeSum: feeSum.toString(), toppedUp: toppedUp.toString() },
-          'short escrow proven and topped up from the batch fault reserve; claiming',
+          'short escrow proven and topped up from the sequencer bond; claiming',
         );
       } else if (feeSum > b.feeTotal) {
         log.warn(
