@@ -8,7 +8,13 @@ import { noopMetrics, type Metrics } from '../common/metrics.ts';
 import type { LoadedModel, ModelRegistry } from '../executor/model.ts';
 import { OptinferError } from '../state/errors.ts';
 import { fromHex, toHex } from '../state/hash.ts';
-import { decodeJobRecord, openingOf, verifyInclusion, type InclusionProof } from '../state/job.ts';
+import {
+  decodeJobRecord,
+  openingOf,
+  verifyInclusion,
+  verifyResult,
+  type InclusionProof,
+} from '../state/job.ts';
 import { Store, type Table } from '../state/store.ts';
 import { asSampleRate } from '../state/sample.ts';
 import type { Hash32, JobId, ModelId } from '../state/types.ts';
@@ -265,6 +271,20 @@ export class Challenger {
           return { outcome: 'skipped', reason: 'job already invalidated' };
         await this.proveFault(chain.client, proof, fault, jobId);
         return { outcome: 'fault' };
+      }
+      // A record its executor never signed cannot be disputed, and the sequencer cannot answer a data
+      // request on it (answer_data checks the signature): requesting it ends in the timeout, which
+      // invalidates the job and slashes the sequencer.
+      if (!verifyResult(record, proof.signature)) {
+        const job = await chain.client.fetchJob(BigInt(batchIndex), proof.index);
+        if (!rules.jobNotInvalidated(job).ok)
+          return { outcome: 'skipped', reason: 'job already invalidated' };
+        this.log.warn(
+          { jobId, batch: batchIndex, job: proof.index },
+          'record signature does not verify: requesting its data',
+        );
+        await this.requestInputs(chain.client, { jobId, batchIndex, batchRoot, proof });
+        return { outcome: 'skipped', reason: 'record signature does not verify: data requested on chain' };
       }
     }
     const inputs = await this.source.inputs(jobId);

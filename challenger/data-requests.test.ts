@@ -16,8 +16,8 @@ import type { JobSource } from './source.ts';
 
 const hex = (s: string) => label(s).toString('hex') as Hash32;
 
-/** Batch 0 of two signed records; the sequencer serves their proofs but no inputs. */
-function batch() {
+/** Batch 0 of two signed records (signed by `signer`, the executor by default); the sequencer serves their proofs but no inputs. */
+function batch(signer?: Keypair) {
   const exec = Keypair.generate();
   const records = [0, 1].map((i) =>
     signResult(
@@ -29,7 +29,7 @@ function batch() {
         executor: exec.publicKey.toBase58() as ExecutorId,
         fee: 1000n,
       },
-      exec.secretKey,
+      (signer ?? exec).secretKey,
     ),
   );
   return new Batch(0 as BatchIndex, records);
@@ -124,6 +124,45 @@ test('withheld inputs: the challenger requests them on chain once, and claims th
     await until(() => chain.claimed.length > 0, 'the timeout claimed');
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(chain.claimed, [1]);
+  } finally {
+    await c.close();
+  }
+});
+
+test('unsigned record: a record its executor never signed is requested on chain even with its inputs served (the sequencer cannot answer for it), and the timeout is claimed', async () => {
+  const b = batch(Keypair.generate());
+  const chain = new ToyChain();
+  const source: JobSource = {
+    batch: async () => ({ index: 0, root: b.root, jobCount: 2, jobIds: b.records.map((r) => r.jobId) }),
+    proof: async (id) => b.proof(b.records.findIndex((r) => r.jobId === id)),
+    inputs: async () => {
+      throw new Error('an unsigned record is not re-executed');
+    },
+    modelBytes: async () => new Uint8Array(),
+  };
+  const c = await Challenger.start({
+    config: {
+      dataDir: mkdtempSync(join(tmpdir(), 'optinfer-da-')),
+      id: 'c1',
+      sampleRate: 1,
+      sandbox: false,
+      retryMs: 20,
+      chain: { client: chain.client(), bondLamports: 10n },
+    },
+    bus: createMemoryBus(),
+    source,
+    registry: new ModelRegistry(),
+  });
+  try {
+    const r = await c.audit(b.records[0].jobId, 0, b.root);
+    assert.deepEqual(r, {
+      outcome: 'skipped',
+      reason: 'record signature does not verify: data requested on chain',
+    });
+    assert.deepEqual(chain.requested, [0]);
+    chain.slot = 1206n;
+    await until(() => chain.claimed.length > 0, 'the timeout claimed');
+    assert.deepEqual(chain.claimed, [0]);
   } finally {
     await c.close();
   }

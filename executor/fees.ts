@@ -139,6 +139,8 @@ interface Due {
  */
 export class FeeClaimer {
   private book: Map<string, ClaimEntry> | null = null;
+  /** Short batches already logged (the top-up is retried every pass, logged once). */
+  private readonly shortWarned = new Set<number>();
   /** Lamports claimed since start. */
   earned = 0n;
   private running: Promise<bigint> = Promise.resolve(0n);
@@ -252,43 +254,49 @@ export class FeeClaimer {
         continue;
       }
       // The program pays no executor of a batch whose tree's fee sum passes its escrow (EscrowShort). This
-      // executor proves it (prove_short_escrow, until close_batch) unless someone did: the sequencer is
-      // slashed once per batch, the bounty to the prover, and its bond tops the escrow up when it covers the shortfall.
+      // executor proves it (prove_short_escrow, until close_batch): the sequencer is slashed once per batch,
+      // the bounty to the prover, and its bond tops the escrow up when it covers the shortfall. A later
+      // proof retries the top-up alone (the bond may have been locked in games and be free again), so a
+      // short batch stays due until it pays or closes.
       const feeSum = BigInt(jobs[0].proof.feeSum);
-      let toppedUp = 0n;
-      let bounty = 0n;
       if (feeSum > b.feeTotal) {
-        if (b.escrowShort === 0) {
-          try {
-            const r = await client.proveShortEscrow(keypair, openingOf(jobs[0].proof));
-            const ev = r.events.find((e) => e.name === 'EscrowShortProven');
-            bounty = ev?.name === 'EscrowShortProven' ? ev.data.bounty : 0n;
-            toppedUp = ev?.name === 'EscrowShortProven' ? ev.data.toppedUp : 0n;
-          } catch (e) {
-            log.warn({ batch: index, err: (e as Error).message }, 'short escrow not proven; retrying');
-            continue;
-          }
+        let toppedUp = 0n;
+        let bounty = 0n;
+        let err = '';
+        try {
+          const r = await client.proveShortEscrow(keypair, openingOf(jobs[0].proof));
+          const ev = r.events.find((e) => e.name === 'EscrowShortProven');
+          bounty = ev?.name === 'EscrowShortProven' ? ev.data.bounty : 0n;
+          toppedUp = ev?.name === 'EscrowShortProven' ? ev.data.toppedUp : 0n;
+        } catch (e) {
+          err = (e as Error).message;
         }
-      }
-      if (toppedUp > 0n) {
-        // The sequencer's bond covered the shortfall: the escrow now reaches the tree's sum.
-        log.warn(
-          { batch: index, feeSum: feeSum.toString(), toppedUp: toppedUp.toString() },
-          'short escrow proven and topped up from the sequencer bond; claiming',
-        );
-      } else if (feeSum > b.feeTotal) {
+        if (toppedUp === 0n) {
+          if (!this.shortWarned.has(index)) {
+            this.shortWarned.add(index);
+            log.warn(
+              {
+                batch: index,
+                feeSum: feeSum.toString(),
+                escrow: b.feeTotal.toString(),
+                lamports: sum(jobs).toString(),
+                bounty: bounty.toString(),
+                ...(err ? { err } : {}),
+              },
+              'short escrow: the sequencer escrowed less than its batch tree sums to and its bond cannot top it up now; retrying until close_batch',
+            );
+          }
+          continue;
+        }
         log.warn(
           {
             batch: index,
             feeSum: feeSum.toString(),
-            escrow: b.feeTotal.toString(),
-            lamports: sum(jobs).toString(),
+            toppedUp: toppedUp.toString(),
             bounty: bounty.toString(),
           },
-          'fees lost: the sequencer escrowed less than its batch tree sums to',
+          'short escrow proven and topped up from the sequencer bond; claiming',
         );
-        await settle(jobs, 'escrow-short');
-        continue;
       }
       const data = await client.sender.getAccountData(client.pdas.batch(index));
       const invalid = new Set(b.invalidated > 0 ? await client.invalidatedJobs(index) : []);

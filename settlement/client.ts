@@ -747,13 +747,17 @@ export class SettlementClient {
       );
     }
     out.push(...(await this.fillProofBuffer(answerer, request, answer.inputs)));
+    // The Ed25519 check of the record's signature goes right before answer_data, after any compute-budget
+    // instructions: an unsigned record cannot be answered.
+    const pre = this.preInstructions(['answer_data']);
+    const ixs = this.ix.answerDataIxs(
+      { answerer: answerer.publicKey, batch, jobIndex, ...answer },
+      pre.length,
+    );
     out.push(
-      await this.send(
-        ['answer_data'],
-        [this.ix.answerData({ answerer: answerer.publicKey, batch, jobIndex, ...answer })],
-        [answerer],
-        `answer_data ${batchIndex}/${jobIndex}`,
-      ),
+      await this.sender.send([...pre, ...ixs], [answerer], {
+        label: `answer_data ${batchIndex}/${jobIndex}`,
+      }),
     );
     return out;
   }

@@ -63,6 +63,9 @@ export const ED25519_PROGRAM_ID = new PublicKey('Ed25519SigVerify111111111111111
 /** Where open_dispute's data holds the executor key and the signature (1-byte discriminator, u32 job index, record, signature). */
 export const OPEN_DISPUTE_PUBKEY_OFFSET = 1 + 4 + 128;
 export const OPEN_DISPUTE_SIGNATURE_OFFSET = 1 + 4 + RECORD_BYTES;
+/** Where answer_data's data holds the executor key and the signature (answer_data.rs ANSWER_RECORD_OFFSET = 1). */
+export const ANSWER_DATA_PUBKEY_OFFSET = 1 + 128;
+export const ANSWER_DATA_SIGNATURE_OFFSET = 1 + RECORD_BYTES;
 /** Where draw_deposit's data holds the voucher signature (1-byte discriminator, u64 cumulative). */
 export const DRAW_DEPOSIT_SIGNATURE_OFFSET = 1 + 8;
 /** The most jobs commit_batch accepts (programs/optinfer/src/instructions/commit_batch.rs MAX_BATCH_JOBS). */
@@ -627,17 +630,17 @@ export class InstructionBuilder {
     );
   }
   /**
-   * The Ed25519 instruction open_dispute checks: one signature, whose key and signature bytes are
-   * read from the open_dispute instruction at `openDisputeIndex` of the transaction (no copy) and
-   * whose message is the record's 32-byte result digest, carried in this instruction's own data.
+   * The Ed25519 instruction open_dispute (or answer_data, with `answer`) checks: one signature, whose key
+   * and signature bytes are read from that instruction at `openDisputeIndex` of the transaction (no copy)
+   * and whose message is the record's 32-byte result digest, carried in this instruction's own data.
    */
-  resultSignatureCheck(p: { record: Uint8Array; openDisputeIndex: number }) {
+  resultSignatureCheck(p: { record: Uint8Array; openDisputeIndex: number; answer?: boolean }) {
     const data = Buffer.alloc(16 + 32);
     data[0] = 1; // one signature; data[1] is padding
     const offsets = [
-      OPEN_DISPUTE_SIGNATURE_OFFSET,
+      p.answer ? ANSWER_DATA_SIGNATURE_OFFSET : OPEN_DISPUTE_SIGNATURE_OFFSET,
       p.openDisputeIndex,
-      OPEN_DISPUTE_PUBKEY_OFFSET,
+      p.answer ? ANSWER_DATA_PUBKEY_OFFSET : OPEN_DISPUTE_PUBKEY_OFFSET,
       p.openDisputeIndex,
       16,
       32,
@@ -710,6 +713,16 @@ export class InstructionBuilder {
       {},
       { user: p.user, config: this.pdas.config(), deposit: this.pdas.deposit(p.user) },
     );
+  }
+  /** The Ed25519 check then answer_data, for a transaction where they land at `at` and `at + 1`. */
+  answerDataIxs(
+    p: DataAnswer & { answerer: PublicKey; batch: PublicKey; jobIndex: number },
+    at = 0,
+  ): TransactionInstruction[] {
+    return [
+      this.resultSignatureCheck({ record: p.record, openDisputeIndex: at + 1, answer: true }),
+      this.answerData(p),
+    ];
   }
   /** The Ed25519 check then open_dispute, for a transaction where they land at `at` and `at + 1`. */
   openDisputeIxs(p: OpenDisputeParams, at = 0): TransactionInstruction[] {

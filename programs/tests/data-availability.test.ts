@@ -228,10 +228,10 @@ test('forged answer: another job record, a tampered opening, inputs off the dige
     'InvalidProof',
     'wrong opening',
   );
-  // A forged signature changes the leaf: no opening.
+  // A forged signature: the Ed25519 program refuses it before answer_data runs (InvalidSignature, custom 2).
   assert.equal(
     (await answer(world, seq, b, 1, inputs, { signature: Buffer.alloc(64, 7) })).res.error,
-    'InvalidProof',
+    'Custom2',
   );
   // Inputs that are not the record's: one byte off.
   const wrong = Buffer.from(inputs);
@@ -265,6 +265,40 @@ test('forged answer: another job record, a tampered opening, inputs off the dige
     await attempt(world.client.closeProofBuffer(requester, world.client.pdas.dataRequest(b.address, 1))),
     'close the refused buffer',
   );
+  assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
+});
+
+test('unsigned record: the sequencer commits a result its bonded executor never signed; open_dispute is refused, the sequencer cannot answer a data request on it (answer_data checks the signature), and the timeout invalidates the job and slashes the sequencer, the bounty to the requester', async () => {
+  const m = mlpModel();
+  const world = new World();
+  await world.init();
+  await world.registerModel(m);
+  const executor = await world.operator(10n * SOL);
+  const requester = world.fund(5n * SOL);
+  const challenger = await world.operator(5n * SOL);
+  // Every record of the batch carries a signature by another key: none verifies for its executor.
+  const forger = world.fund(SOL);
+  const b = await world.commitBatch(0, executor, P.sha(Buffer.from('a result nobody computed')), 3, 1, (r) =>
+    P.signRecord(r, forger.secretKey),
+  );
+  const { res: opened } = await world.openDispute(challenger, b, 1);
+  assert.equal(opened.ok, false, 'open_dispute refuses a record whose signature does not verify');
+  world.must(await request(world, requester, b, 1), 'request_data');
+  const refused = await answer(world, world.sequencer, b, 1, postInputs(m.inputs));
+  assert.equal(refused.res.ok, false, 'the committed record cannot be answered');
+  console.log(`unsigned record: answer_data refused with ${refused.res.error}`);
+  world.warp(ANSWER_SLOTS);
+  const t = world.must(await timeout(world, requester, b, 1), 'claim_data_timeout');
+  const slashed = t.events.find((e) => e.name === 'Slashed')?.data as { amount: bigint } | undefined;
+  assert.equal(slashed?.amount, PARAMS.minExecutorBond, 'the sequencer is slashed one fault slash');
+  const timedOut = t.events.find((e) => e.name === 'DataTimedOut')?.data as { bounty: bigint } | undefined;
+  assert.equal(timedOut?.bounty, bounty(PARAMS.minExecutorBond), 'the bounty to the requester');
+  assert.equal(
+    (await world.job(0, 1)).invalidated,
+    1,
+    'job invalidated: the unsigned result never finalizes',
+  );
+  assert.equal((await world.operatorOf(executor.publicKey)).slashed, 0n, 'the named executor loses nothing');
   assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
 });
 

@@ -235,7 +235,7 @@ test('early claim: claim_fees before finalization is refused, in the window and 
   assert.equal(world.unaccountedLamports(), 0n);
 });
 
-test("short escrow: a batch tree summing past the escrow pays no executor (EscrowShort, nothing marked claimed); proven once, after finalization too, the shortfall is topped up from the batch's fault reserve (every claim then pays), the sequencer is slashed one fault slash, a bounty to the prover, and no job is invalidated", async () => {
+test("short escrow: a batch tree summing past the escrow pays no executor (EscrowShort, nothing marked claimed); proven once, after finalization too, the sequencer is slashed one fault slash (the batch's reserve), the shortfall is topped up from its bond (every claim then pays), a bounty to the prover, and no job is invalidated", async () => {
   const { world, e } = await setup();
   const b = await commitRecords(world, 0, [e, e, e], { fees: [FEE, 5n * FEE, FEE], feeTotal: FEE });
   const seqBefore = await world.operatorOf(world.sequencer.publicKey);

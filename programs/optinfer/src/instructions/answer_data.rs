@@ -1,5 +1,5 @@
 //! Anyone (the sequencer first of all), before a data request's deadline: posts the job's committed record
-//! and executor signature with its batch tree opening, checked against the batch root (all three kept
+//! and executor signature (verified by the Ed25519 instruction right before) with its batch tree opening, checked against the batch root (all three kept
 //! in the request), and its inputs
 //! from the signer's proof buffer, checked against the record's input digest. The buffer is then frozen
 //! (readable by anyone until close_data_request), the batch's open request released, and the deposit
@@ -10,7 +10,9 @@ use anchor_lang::prelude::*;
 use crate::errors::OptinferError;
 use crate::events::DataAnswered;
 use crate::game::running_slot;
-use crate::instructions::open_dispute::{record_fee, signed_leaf, RECORD_BYTES, SIGNATURE_BYTES};
+use crate::instructions::open_dispute::{
+    check_result_signature, record_fee, signed_leaf, RECORD_BYTES, SIGNATURE_BYTES,
+};
 use crate::pure::input_set::{input_set_digest, InputSetError};
 use crate::state::*;
 
@@ -27,7 +29,13 @@ pub struct AnswerData {
     /// The signer's buffer holding the posted input set (init_data_buffer, write_proof_buffer).
     #[account(mut, seeds = [seeds::PROOF, request.address().as_ref(), answerer.address().as_ref()], bump = buffer.bump)]
     pub buffer: ProofBufferAccount,
+    /// For the executor's signature over the record, verified by the Ed25519 instruction right before.
+    pub instructions_sysvar: Sysvar<SysvarInstructions>,
 }
+
+/// Where answer_data's instruction data holds the record: right after the one-byte discriminator (the
+/// signature follows it), for the Ed25519 instruction's pinned offsets.
+pub const ANSWER_RECORD_OFFSET: usize = 1;
 
 pub fn answer_data(
     ctx: &mut Context<AnswerData>,
@@ -49,8 +57,9 @@ pub fn answer_data(
     let job_index = r.job_index.get();
     let requester = r.requester;
     let b = &a.batch;
-    // The record is the one committed at job_index (its signature is part of the leaf; whether it
-    // verifies is prove_record_fault's business, not availability's).
+    // The record is the one committed at job_index, and its executor signed it: an unsigned record can
+    // never be answered, so requesting its data ends in claim_data_timeout (the job invalidated and the
+    // sequencer slashed), the proof of that record fault.
     open_batch_tree(
         &b.root,
         &signed_leaf(&record, &signature),
@@ -60,6 +69,7 @@ pub fn answer_data(
         &siblings,
     )
     .ok_or(OptinferError::InvalidProof)?;
+    check_result_signature(&a.instructions_sysvar, &record, &signature, ANSWER_RECORD_OFFSET)?;
     let answerer = *a.answerer.address();
     // The requester paid the deposit to have the data posted, not to get it back: close_data_request
     // also pays requester and answerer separately.

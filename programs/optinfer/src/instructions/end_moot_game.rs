@@ -1,5 +1,6 @@
-//! Anyone: ends a game whose job another game already invalidated. Nobody is slashed: both stakes
-//! are unlocked, the counters drop, and the Dispute account closes with its rent to its challenger.
+//! Anyone: ends a game whose job another game, a record fault or a data timeout already invalidated.
+//! Nobody is slashed: both stakes are unlocked (the job's executor stake by its last game, unless a won
+//! game took it), the counters drop, and the Dispute account closes with its rent to its challenger.
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
@@ -53,6 +54,13 @@ pub fn end_moot_game(ctx: &mut Context<EndMootGame>) -> Result<()> {
     eo.open_disputes = PodU32::from(eo.open_disputes.get().saturating_sub(1));
     let j = &mut a.job;
     j.open_games = PodU32::from(j.open_games.get().saturating_sub(1));
+    // A job invalidated by no won game (a data timeout, a record fault) still holds its executor stake:
+    // the last moot game on it releases it, since no verdict against the executor took it.
+    if j.open_games.get() == 0 && j.executor_stake.get() > 0 {
+        let es = j.executor_stake.get();
+        j.executor_stake = PodU64::from(0);
+        eo.locked = PodU64::from(eo.locked.get().checked_sub(es).ok_or(OptinferError::Overflow)?);
+    }
     let b = &mut a.batch;
     b.open_disputes = PodU32::from(b.open_disputes.get().saturating_sub(1));
     emit!(GameMooted {

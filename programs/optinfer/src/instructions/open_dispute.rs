@@ -83,13 +83,17 @@ pub fn record_fee(record: &[u8; RECORD_BYTES]) -> u64 {
 
 /// Checks that the instruction right before this one is the Ed25519 program verifying exactly
 /// one signature, by the record's executor key, over this record's result digest. Every offset
-/// is pinned: the key and signature are read from this instruction's data (compared byte for
-/// byte with `record` and `signature`), the digest from the Ed25519 instruction's own data.
-fn check_result_signature(
+/// is pinned: the key and signature are read from this instruction's data, where the record starts at
+/// `record_offset` and the signature follows it (compared byte for byte with `record` and
+/// `signature`), the digest from the Ed25519 instruction's own data. open_dispute and answer_data.
+pub fn check_result_signature(
     ixs: &SysvarInstructions,
     record: &[u8; RECORD_BYTES],
     signature: &[u8; SIGNATURE_BYTES],
+    record_offset: usize,
 ) -> Result<()> {
+    let pubkey_offset = record_offset + 128;
+    let signature_offset = record_offset + RECORD_BYTES;
     let current = ixs.load_current_index();
     if current == 0 {
         return Err(OptinferError::MissingResultSignature.into());
@@ -107,9 +111,9 @@ fn check_result_signature(
     // signature (offset, ix), public key (offset, ix), message (offset, size, ix): u16::MAX is
     // the Ed25519 instruction itself.
     let want: [u16; 7] = [
-        DATA_SIGNATURE_OFFSET as u16,
+        signature_offset as u16,
         current,
-        DATA_PUBKEY_OFFSET as u16,
+        pubkey_offset as u16,
         current,
         ED25519_DIGEST_OFFSET as u16,
         32,
@@ -129,9 +133,9 @@ fn check_result_signature(
         .load_instruction_at(current as usize)
         .map_err(|_| OptinferError::BadResultSignature)?;
     let md = me.get_instruction_data();
-    if md.len() < DATA_SIGNATURE_OFFSET + SIGNATURE_BYTES
-        || md[DATA_PUBKEY_OFFSET..DATA_PUBKEY_OFFSET + 32] != record[128..160]
-        || md[DATA_SIGNATURE_OFFSET..DATA_SIGNATURE_OFFSET + SIGNATURE_BYTES] != signature[..]
+    if md.len() < signature_offset + SIGNATURE_BYTES
+        || md[pubkey_offset..pubkey_offset + 32] != record[128..160]
+        || md[signature_offset..signature_offset + SIGNATURE_BYTES] != signature[..]
     {
         return Err(OptinferError::BadResultSignature.into());
     }
@@ -174,7 +178,7 @@ pub fn open_dispute(
     let b = &a.batch;
     check_committed_record(b, now, job_index, &record, &signature, &siblings)?;
     // No record its executor did not sign can cost it anything.
-    check_result_signature(&a.instructions_sysvar, &record, &signature)?;
+    check_result_signature(&a.instructions_sysvar, &record, &signature, DATA_RECORD_OFFSET)?;
     let mut model_id = [0u8; 32];
     model_id.copy_from_slice(&record[32..64]);
     let executor = Address::new_from_array(record[128..160].try_into().unwrap());

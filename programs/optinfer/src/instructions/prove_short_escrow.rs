@@ -3,7 +3,8 @@
 //! (`fee_total`), so claim_fees pays none of its executors. The sequencer is slashed one fault slash
 //! (the batch's fault reserve, then its bond), once per batch, a bounty to the prover; then, when its
 //! bond (above its own executor stakes) covers the whole shortfall, that moves into the escrow (every
-//! claim then pays). No job is invalidated (the results stand, and games on them play on). An executor refused with
+//! claim then pays). While the batch stays short, a later proof retries the top-up alone (the bond may
+//! be free again), and fails with EscrowShortProven when it still cannot pay. No job is invalidated (the results stand, and games on them play on). An executor refused with
 //! EscrowShort at claim time proves it then.
 // Anchor's derive binds #[instruction] arguments in generated code paths that do not all use them.
 #![allow(unused_variables)]
@@ -60,15 +61,18 @@ pub fn prove_short_escrow(
     if fee_sum <= b.fee_total.get() {
         return Err(OptinferError::NoRecordFault.into());
     }
-    if b.escrow_short != 0 {
-        return Err(OptinferError::EscrowShortProven.into());
-    }
+    let first = b.escrow_short == 0;
     let sequencer = b.payer;
     let fee_total = b.fee_total.get();
-    // One fault slash first: the batch's fault reserve, then the bond. The reserve backs slashes only, so
-    // no top-up (which a sybil's inflated record would claim) can empty it before a fault it backs.
+    // One fault slash first, once per batch: the batch's fault reserve, then the bond. The reserve backs
+    // slashes only, so no top-up (which a sybil's inflated record would claim) can empty it before a
+    // fault it backs.
     let (bv, sv) = (*a.batch.account(), *a.sequencer_operator.account());
-    let slash = batch_fault_slash(&mut a.batch, &bv, &sv, now)?;
+    let slash = if first {
+        batch_fault_slash(&mut a.batch, &bv, &sv, now)?
+    } else {
+        0
+    };
     // Then the shortfall moves into the escrow from the sequencer's bond above its own executor stakes,
     // so every claim pays. All or nothing: a partial top-up would pay no one.
     let shortfall = fee_sum - fee_total;
@@ -83,6 +87,11 @@ pub fn prove_short_escrow(
     } else {
         0
     };
+    // A later proof only retries the top-up: the bond may have been locked as the sequencer's own
+    // executor stakes (a sybil's games on its records) and be free again. Nothing to do is an error.
+    if !first && topped_up == 0 {
+        return Err(OptinferError::EscrowShortProven.into());
+    }
     if topped_up > 0 {
         let (mut sv, mut bv) = (sv, bv);
         sv.set_lamports(sv.lamports().checked_sub(topped_up).ok_or(OptinferError::Overflow)?);
@@ -98,10 +107,12 @@ pub fn prove_short_escrow(
     let b = &mut a.batch;
     b.escrow_short = 1;
     let batch_index = b.index.get();
-    emit!(Slashed {
-        operator: sequencer,
-        amount: slash
-    });
+    if first {
+        emit!(Slashed {
+            operator: sequencer,
+            amount: slash
+        });
+    }
     emit!(EscrowShortProven {
         batch_index,
         fee_sum,
