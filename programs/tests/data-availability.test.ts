@@ -5,7 +5,12 @@ import type { Keypair } from '@solana/web3.js';
 import { World, PARAMS, attempt, type CommittedBatch, type TxResult } from './lib/game.ts';
 import { mlpModel } from './lib/model.ts';
 import * as P from './lib/protocol.ts';
-import { DATA_ANSWER_SLOTS, DATA_REQUEST_DEPOSIT, PROOF_WRITE_BYTES } from '../../settlement/instructions.ts';
+import {
+  MAX_BATCH_JOBS,
+  DATA_ANSWER_SLOTS,
+  DATA_REQUEST_DEPOSIT,
+  PROOF_WRITE_BYTES,
+} from '../../settlement/instructions.ts';
 
 const SOL = 1_000_000_000n;
 const bounty = (stake: bigint) => (stake * BigInt(PARAMS.bountyBps)) / 10_000n;
@@ -300,6 +305,22 @@ test('unsigned record: the sequencer commits a result its bonded executor never 
   );
   assert.equal((await world.operatorOf(executor.publicKey)).slashed, 0n, 'the named executor loses nothing');
   assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
+});
+
+test('deepest answer: answer_data with its Ed25519 signature check, on the last job of a batch at the 2^10 cap (ten 40-byte siblings), fits one transaction', async () => {
+  const m = mlpModel();
+  const world = new World();
+  await world.init();
+  await world.registerModel(m);
+  const executor = await world.operator(10n * SOL);
+  const requester = world.fund(5n * SOL);
+  const b = await world.commitBatch(0, executor, P.sha(Buffer.from('honest output')), MAX_BATCH_JOBS, 1);
+  const last = MAX_BATCH_JOBS - 1;
+  world.must(await request(world, requester, b, last), 'request_data');
+  const { res } = await answer(world, world.sequencer, b, last, postInputs(m.inputs));
+  world.must(res, 'answer_data on the deepest job');
+  console.log(`deepest answer_data: ${res.size} bytes (limit 1232), ${res.cu} CU`);
+  assert.ok(res.size <= 1232);
 });
 
 test('request spam on an honest sequencer: every request costs the requester its deposit, which pays the answer; one request per job', async () => {
