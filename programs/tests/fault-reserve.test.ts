@@ -50,7 +50,7 @@ test("fault reserve: commit_batch moves one fault slash from the sequencer's wal
   assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
 });
 
-test('short escrow, one bond for many batches: a sequencer bonded one fault slash commits three batches escrowing nothing for an honest executor’s 2 SOL fees; every proof slashes one whole fault slash from its own batch’s reserve, the bond tops the fees up while it lasts, and the executor ends up by more than its fees', async () => {
+test('short escrow, one bond for many batches: a sequencer bonded one fault slash commits three batches escrowing nothing for an honest executor’s 2 SOL fees; every proof slashes one whole fault slash from its own batch’s reserve, the bond (one slash, kept for later faults) tops nothing up, and the executor, as prover, ends up by more than its fees', async () => {
   const { world, honest } = await setup();
   const seq = world.sequencer.publicKey;
   const FEE = 2n * SOL;
@@ -88,16 +88,16 @@ test('short escrow, one bond for many batches: a sequencer bonded one fault slas
   assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
   // Each batch's own reserve backs its fault: the bond (one slash) no longer has to cover three.
   assert.deepEqual(slashes, [S, S, S], 'each fault slashes one whole fault slash');
-  // The bond (5 SOL) tops up the first two batches' 2 SOL; the third's shortfall passes what is left.
-  assert.deepEqual(topUps, [FEE, FEE, 0n]);
+  // The bond is one fault slash, which a top-up never takes (bond escape): nothing to top up from.
+  assert.deepEqual(topUps, [0n, 0n, 0n]);
   assert.ok(executorNet >= 3n * FEE, 'the honest executor ends up by more than its fees (fees and bounties)');
   assert.ok(-seqNet > 3n * FEE, 'shorting cost the sequencer more than the fees it withheld');
 });
 
-test('short escrow, fees past the bounty: a sequencer bonded 10 SOL commits eight honest 1 SOL jobs escrowing nothing; its sybil proves the fault first to take the bounty back, yet the bond tops up all eight fees, and the sequencer loses more than it withheld', async () => {
+test('short escrow, fees past the bounty: a sequencer bonded 15 SOL commits eight honest 1 SOL jobs escrowing nothing; its sybil proves the fault first to take the bounty back, yet the bond tops up all eight fees, and the sequencer loses more than it withheld', async () => {
   const { world, honest } = await setup();
   const seq = world.sequencer.publicKey;
-  world.must(await attempt(world.client.bond(world.sequencer, 10n * SOL)), 'sequencer bond');
+  world.must(await attempt(world.client.bond(world.sequencer, 15n * SOL)), 'sequencer bond');
   const sybil = world.fund(SOL);
   const FEE = SOL;
   const N = 8;
@@ -234,6 +234,8 @@ test("reserve escape: the sequencer's sybil record carries an inflated fee of on
   const { world, honest } = await setup();
   const seq = world.sequencer.publicKey;
   const sybil = await world.operator(SOL);
+  // Bonded two fault slashes: a top-up leaves one bonded.
+  world.must(await attempt(world.client.bond(world.sequencer, 2n * S)), 'sequencer bond');
   const side = () => holds(world, seq) + holds(world, sybil.publicKey);
   const before = side();
   const { b, res } = await commitTree(
@@ -265,5 +267,37 @@ test("reserve escape: the sequencer's sybil record carries an inflated fee of on
   const net = side() - before;
   console.log(`reserve escape: the sequencer with its sybil net ${net}`);
   assert.ok(net <= -S / 2n, `the maneuver costs the sequencer's side at least half a slash (${net})`);
+  assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
+});
+
+test("bond escape: a sequencer with faulty records in one batch commits a second whose only record is its sybil's, with a fee of all its bond but one fault slash, escrowing nothing, and has the sybil prove the short escrow; the top-up leaves that slash bonded, so the first batch's second fault is still slashed in full", async () => {
+  const { world } = await setup();
+  const seq = world.sequencer.publicKey;
+  world.must(await attempt(world.client.bond(world.sequencer, 10n * S)), 'sequencer bond');
+  const ghosts = [Keypair.generate(), Keypair.generate()];
+  const { b: b0, res: r0 } = await commitTree(
+    world,
+    0,
+    ghosts.map((g) => [g, 1000n] as [Keypair, bigint]),
+    2000n,
+  );
+  world.must(r0, 'commit_batch 0 (two records of keys that never bonded)');
+  const sybil = await world.operator(SOL);
+  const bond = (await world.operatorOf(seq)).bonded;
+  const { b: b1, res: r1 } = await commitTree(world, 1, [[sybil, bond - S]], 0n);
+  world.must(r1, 'commit_batch 1 (the sybil record claims the bond above one slash)');
+  const r = world.must(await world.proveShortEscrow(sybil, b1, 0), 'prove_short_escrow by the sybil');
+  assert.equal(eventOf<{ toppedUp: bigint }>(r, 'EscrowShortProven').toppedUp, bond - S);
+  assert.equal((await world.operatorOf(seq)).bonded, S, 'one fault slash stays bonded');
+  const prover = world.fund(SOL);
+  const slashes: bigint[] = [];
+  for (const j of [0, 1]) {
+    const f = world.must(
+      await world.proveFault(prover, b0, j, 'unbondedExecutor'),
+      `prove_record_fault ${j}`,
+    );
+    slashes.push(eventOf<{ amount: bigint }>(f, 'Slashed').amount);
+  }
+  assert.deepEqual(slashes, [S, S], "batch 0's reserve, then the bond");
   assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
 });

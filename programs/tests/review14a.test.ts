@@ -69,8 +69,8 @@ test("stake freeze: the sequencer's sybil disputes an honest executor's two jobs
   world.must(await world.proveShortEscrow(sybil, b, 0), 'prove_short_escrow');
   assert.equal(
     (await world.proveShortEscrow(sybil, b, 1)).error,
-    'NoRecordFault',
-    'once per batch: the bond topped the escrow up',
+    'EscrowShortProven',
+    'once per batch (the bond, one fault slash, tops nothing up)',
   );
   assert.equal((await world.endMootGame(sybil, disputes[0])).ok, false, 'the games are not moot');
   const wp = new Player(world, honest, world.trace(run(m)));

@@ -14,7 +14,7 @@ const eventOf = <T>(r: TxResult, name: string): T => {
   return ev.data as T;
 };
 
-test("top-up lock: a sequencer bonded 10 SOL (enough to top up the 8 SOL it withholds) has its sybil dispute its own two records in the commit's slot, so its whole bond is executor stake, then prove the short escrow itself; the top-up finds nothing takeable then, but the honest executor's later proof retries it once the games end, and is paid", async () => {
+test("top-up lock: a sequencer bonded 15 SOL (enough to top up the 8 SOL it withholds above one fault slash) has its sybil dispute its own two records in the commit's slot, so its whole bond is executor stake, then prove the short escrow itself; the top-up finds nothing takeable then, but the honest executor's later proof retries it once the games end, and is paid", async () => {
   const world = new World();
   await world.init();
   const m = mlpModel();
@@ -22,7 +22,7 @@ test("top-up lock: a sequencer bonded 10 SOL (enough to top up the 8 SOL it with
   const honest = await world.operator(10n * SOL);
   const seqKey = world.sequencer;
   const seq = seqKey.publicKey;
-  world.must(await attempt(world.client.bond(seqKey, 10n * SOL)), 'sequencer bond');
+  world.must(await attempt(world.client.bond(seqKey, 15n * SOL)), 'sequencer bond');
   // The sybil: a challenger bonded for two games (min_challenger_bond each).
   const sybil = await world.operator(2n * PARAMS.minChallengerBond);
   const side = () => holds(world, seq) + holds(world, sybil.publicKey);

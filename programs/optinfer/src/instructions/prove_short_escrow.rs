@@ -2,7 +2,7 @@
 //! batch tree opening that the batch's fee sum is more than the escrow its sequencer put in
 //! (`fee_total`), so claim_fees pays none of its executors. The sequencer is slashed one fault slash
 //! (the batch's fault reserve, then its bond), once per batch, a bounty to the prover; then, when its
-//! bond (above its own executor stakes) covers the whole shortfall, that moves into the escrow (every
+//! bond (above its own executor stakes and one fault slash, which stays) covers the whole shortfall, that moves into the escrow (every
 //! claim then pays). While the batch stays short, a later proof retries the top-up alone (the bond may
 //! be free again), and fails with EscrowShortProven when it still cannot pay. No job is invalidated (the results stand, and games on them play on). An executor refused with
 //! EscrowShort at claim time proves it then.
@@ -73,13 +73,17 @@ pub fn prove_short_escrow(
     } else {
         0
     };
-    // Then the shortfall moves into the escrow from the sequencer's bond above its own executor stakes,
-    // so every claim pays. All or nothing: a partial top-up would pay no one.
+    // Then the shortfall moves into the escrow from the sequencer's bond above its own executor stakes and
+    // one fault slash, so every claim pays. All or nothing: a partial top-up would pay no one.
     let shortfall = fee_sum - fee_total;
     let topped_up = if sv.owned_by(&crate::ID) && !sv.is_data_empty() {
         // SAFETY: no other reference to the sequencer's Operator data is live (batch_fault_slash's was dropped).
         let mut so = unsafe { Account::<Operator>::load_mut(sv)? };
-        if shortfall <= so.bonded.get().saturating_sub(executor_locked(&so)) {
+        // One fault slash stays bonded: the top-up pays out at claim time, so without this floor a sybil's
+        // inflated record would carry the whole bond out of reach of the faults of the sequencer's other
+        // batches still in their windows (bond escape), as no unbond could.
+        let floor = executor_locked(&so).saturating_add(a.config.min_executor_bond.get());
+        if shortfall <= so.bonded.get().saturating_sub(floor) {
             take_bond(&mut so, shortfall, now)
         } else {
             0
