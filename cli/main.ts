@@ -307,7 +307,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .command('deposit')
     .description(
-      "add lamports to your job deposit on the program: a sequencer taking payments draws it by the vouchers `submit --keypair` signs",
+      'add lamports to your job deposit on the program: a sequencer taking payments draws it by the vouchers `submit --keypair` signs',
     )
     .argument('<lamports>', 'how much to add', u64('lamports', 'lamports'))
     .addOption(rpc())
