@@ -262,7 +262,7 @@ export const opt = {
   payments: () =>
     new Option(
       '--payments <mode>',
-      "with --rpc: on (the default) takes a job only with its user's voucher on an on-chain deposit (HTTP 402 naming the balance and the fee without one) and draws each user's finalized fees from its deposit; off takes every job unpaid, the sequencer's wallet escrowing the executors' fees",
+      "with --rpc: on (the default) takes a job only with its user's voucher on an on-chain deposit (else HTTP 402, naming the fee and, when the deposit is short, the balance available) and draws each user's finalized fees from its deposit; off takes every job unpaid, the sequencer's wallet escrowing the executors' fees",
     )
       .env('OPTINFER_PAYMENTS')
       .argParser(oneOf('payments', ['on', 'off'] as const)),
