@@ -117,6 +117,8 @@ export async function clusterRows(
         honest: 2,
         challengers: 1,
         sampleRate: rate,
+        // Jobs sent concurrently and unpaid: the sequencer's wallet escrows their fees.
+        payments: false,
         // The sequencer keeps each executor's unfinalized jobs within its bond: bond for all of them.
         executorBond: BigInt(jobs + 1000) * MIN_EXECUTOR_BOND,
         batchMaxJobs: 64,

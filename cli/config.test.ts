@@ -17,9 +17,11 @@ import {
   opt,
   rate,
   roleChain,
+  sequencerConfig,
   u64,
   url,
   type DevFlags,
+  type SequencerFlags,
 } from './config.ts';
 import { runCli } from '../test/helpers/node-process.ts';
 
@@ -219,4 +221,29 @@ test('the command line: a short --api-key is refused with exit 2 before the node
   assert.equal(r.code, 2);
   assert.match(r.stderr, /api-key: expected 16 to 256 visible ASCII characters/);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+test('the sequencer takes payments by default on a cluster, never without one; --payments on without --rpc is refused', () => {
+  const flags: SequencerFlags = {
+    nats: 'nats://n',
+    port: 1,
+    host: 'h',
+    dataDir: 's',
+    batchMaxJobs: 4,
+    batchMaxAgeMs: 100,
+    maxAttempts: 3,
+    challengeWindowMs: 1000,
+    slotMs: 400,
+    apiKey: [],
+  };
+  const onCluster = { ...flags, rpc: 'http://h:1', keypair: 'k.json' };
+  assert.equal(sequencerConfig(onCluster).payments, true);
+  assert.equal(sequencerConfig({ ...onCluster, payments: 'on' }).payments, true);
+  assert.equal(sequencerConfig({ ...onCluster, payments: 'off' }).payments, false);
+  assert.equal(sequencerConfig(flags).payments, false, 'no deposits on the local timer');
+  assert.throws(
+    () => sequencerConfig({ ...flags, payments: 'on' }),
+    (e: unknown) => isOptinferError(e, 'INVALID_CONFIG') && /--payments on: expected --rpc/.test(`${e}`),
+  );
+  refused(() => opt.payments().parseArg!('maybe', undefined), /payments: expected one of on, off/);
 });

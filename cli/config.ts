@@ -259,6 +259,13 @@ export const opt = {
     )
       .env('OPTINFER_RATE_LIMIT')
       .argParser(int('rate-limit', 0, 1_000_000)),
+  payments: () =>
+    new Option(
+      '--payments <mode>',
+      "with --rpc: on (the default) takes a job only with its user's voucher on an on-chain deposit (else HTTP 402, naming the fee and, when the deposit is short, the balance available) and draws each user's finalized fees from its deposit; off takes every job unpaid, the sequencer's wallet escrowing the executors' fees",
+    )
+      .env('OPTINFER_PAYMENTS')
+      .argParser(oneOf('payments', ['on', 'off'] as const)),
   bond: () =>
     new Option('--bond-lamports <n>', "lamports to keep bonded with --rpc (default: the program's minimum)")
       .env('OPTINFER_BOND_LAMPORTS')
@@ -315,6 +322,8 @@ export interface SequencerFlags extends ChainFlags, ApiFlags {
   challengeWindowMs: number;
   authorityKeypair?: string;
   slotMs: number;
+  /** Unset: on with --rpc, off without. */
+  payments?: 'on' | 'off';
 }
 export interface ExecutorFlags extends ChainFlags, CheatFlags, LimitFlags {
   nats: string;
@@ -376,6 +385,11 @@ export interface SequencerRoleConfig extends ApiAccessConfig {
   durable?: boolean;
   challengeWindowMs: number;
   chain?: RoleChainConfig;
+  /**
+   * With `chain`: jobs must be paid by the user's voucher on its deposit, and finalized fees are drawn (the default);
+   * false takes jobs unpaid. Without `chain` there are no deposits and no payments.
+   */
+  payments?: boolean;
   /** Uploads whose estimated largest tensor is over this many bytes are refused (the executors' memory limit). */
   maxTensorBytes?: number;
   logger?: Logger;
@@ -518,7 +532,13 @@ export function devConfig(o: DevFlags, logger?: Logger): DevConfig {
 
 export function sequencerConfig(o: SequencerFlags, logger?: Logger): SequencerRoleConfig {
   const chain = roleChain(o, 'sequencer');
+  if (!chain && o.payments === 'on')
+    throw new OptinferError(
+      'INVALID_CONFIG',
+      '--payments on: expected --rpc URL --keypair FILE with it (deposits live on the optinfer program)',
+    );
   return {
+    payments: chain ? o.payments !== 'off' : false,
     chain: chain && {
       ...chain,
       slotMs: o.slotMs,

@@ -48,6 +48,7 @@ import {
   withdrawTreasuryCommand,
 } from './commands/chain.ts';
 import { keygenCommand } from './commands/keygen.ts';
+import { depositCommand } from './commands/deposit.ts';
 
 /** Keeps a role running until SIGINT/SIGTERM, then closes it cleanly. */
 function untilSignal(r: Running, log: ReturnType<typeof createLogger>): Promise<number> {
@@ -167,12 +168,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(opt.keypair("the program's sequencer key"))
     .addOption(opt.authorityKeypair())
     .addOption(opt.slotMs())
+    .addOption(opt.payments())
     .action(async (o: SequencerFlags) => {
       const log = createLogger('optinfer');
       const config = sequencerConfig(o, log);
       const r = await startSequencerRole(config);
       process.stdout.write(
-        `optinfer sequencer listening on ${r.url} (bus ${config.natsUrl}; settlement ${config.chain?.rpc ?? 'local timer'})\n`,
+        `optinfer sequencer listening on ${r.url} (bus ${config.natsUrl}; settlement ${config.chain?.rpc ?? 'local timer'}; payments ${config.payments ? "on: jobs need the user's voucher on its deposit" : 'off'})\n`,
       );
       setExit(await untilSignal(r, log));
     });
@@ -302,6 +304,25 @@ export function buildProgram(setExit: (code: number) => void): Command {
     );
 
   const rpc = opt.rpcWithDefault;
+  program
+    .command('deposit')
+    .description(
+      'add lamports to your job deposit on the program: a sequencer taking payments draws it by the vouchers `submit --keypair` signs',
+    )
+    .argument('<lamports>', 'how much to add', u64('lamports', 'lamports'))
+    .addOption(rpc())
+    .addOption(opt.ws())
+    .addOption(
+      new Option('--keypair <file>', 'the paying user (Solana CLI keypair file)')
+        .env('OPTINFER_KEYPAIR')
+        .makeOptionMandatory(),
+    )
+    .option('--json', 'print JSON')
+    .action(async (lamports: bigint, o) =>
+      setExit(
+        await depositCommand({ rpc: o.rpc, ws: o.ws, keypair: o.keypair, lamports, json: Boolean(o.json) }),
+      ),
+    );
   // The read-only commands read the node's API (the dev node by default); --rpc reads a cluster instead.
   const nodeUrl = () =>
     new Option('--url <url>', "an optinfer node's HTTP API (default: the dev node's)")

@@ -352,6 +352,25 @@ async function startDevPayments(
   const d = await client.fetchDeposit(payer.publicKey);
   const unspent = d ? d.balance : 0n;
   if (unspent < DEV_PAYER_DEPOSIT) await client.deposit(payer, DEV_PAYER_DEPOSIT - unspent);
+  const payments = await openPayments(client, sequencerKey, sequencer);
+  log.info(
+    { payer: payer.publicKey.toBase58(), deposit: DEV_PAYER_DEPOSIT.toString() },
+    'default payer funded: jobs without a payment are paid from its deposit',
+  );
+  return { payments, defaultPayer: payer };
+}
+
+/**
+ * A sequencer's payments on the program, the same on the dev node and the sequencer role: the payment gate over
+ * the users' deposits (a job needs its user's voucher, else HTTP 402 naming the balance and the fee), the vouchers
+ * it takes kept in the sequencer's LevelDB, and the settlement loop drawing each user's deposit up to the fees of
+ * its finalized jobs (sequencer/payments.ts drawVouchers).
+ */
+export async function openPayments(
+  client: SettlementClient,
+  sequencerKey: Keypair,
+  sequencer: Sequencer,
+): Promise<PaymentGate> {
   const payments = new PaymentGate(
     client.sender.programId,
     sequencerKey.publicKey,
@@ -364,11 +383,7 @@ async function startDevPayments(
       user: p.user.toBase58(),
       amount: p.amount,
     }));
-  log.info(
-    { payer: payer.publicKey.toBase58(), deposit: DEV_PAYER_DEPOSIT.toString() },
-    'default payer funded: jobs without a payment are paid from its deposit',
-  );
-  return { payments, defaultPayer: payer };
+  return payments;
 }
 
 /** A model's registration on chain (many transactions for a large model): a bar on a terminal, else log lines. */
@@ -490,11 +505,28 @@ export async function startSequencerRole(
     await bus.close();
     throw e;
   });
+  // On a cluster the sequencer escrows each batch's fees from its own wallet: by default it takes only paid jobs.
+  const payments =
+    settled && o.payments !== false
+      ? await openPayments(settled.client, settled.key, sequencer).catch(async (e) => {
+          await sequencer.close();
+          await bus.close();
+          throw e;
+        })
+      : undefined;
+  if (payments)
+    log.info(
+      { programId: payments.programId.toBase58(), sequencer: payments.sequencer.toBase58() },
+      "payments on: each job needs its user's voucher on a deposit (HTTP 402 without); finalized fees are drawn",
+    );
+  else if (settled)
+    log.warn('payments off (--payments off): jobs are taken unpaid, their fees escrowed from this wallet');
   const http = buildHttp({
     sequencer,
     config: httpAccess(o),
     logger: log.child({ part: 'http' }),
     metrics,
+    payments,
     // The executors the sequencer has seen are the keys it can name; a challenger is its own process.
     chain: settled && {
       client: settled.client,

@@ -3,18 +3,31 @@
 // challengers; every role killed with SIGKILL once mid-dispute in the first scenario.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { PublicKey } from '@solana/web3.js';
-import { PHASE, SIDE, type OperatorAccount } from '../../settlement/index.ts';
+import { join } from 'node:path';
+import { Keypair, type PublicKey } from '@solana/web3.js';
+import {
+  BATCH_CLAIM_BITS_OFFSET,
+  eventsNamed,
+  fetchEventsSince,
+  PHASE,
+  PROGRAM_ID,
+  SIDE,
+  type OperatorAccount,
+  type OptinferEvent,
+  type RpcSender,
+} from '../../settlement/index.ts';
+import { signVoucher } from '../../state/voucher.ts';
 import { decodeJobRecord, verifyInclusion } from '../../state/job.ts';
 import { fromHex } from '../../state/hash.ts';
 import { rentExempt } from '../../settlement/reclaim.ts';
-import { waitFor } from '../helpers/node-process.ts';
+import { runCli, waitFor } from '../helpers/node-process.ts';
 import {
   BOUNTY_BPS,
   CHALLENGER_BOND,
   EXECUTOR_BOND,
   MIN_EXECUTOR_BOND,
   startCluster,
+  USER_DEPOSIT,
   type Cluster,
   type ClusterOptions,
   type JobResult,
@@ -25,6 +38,53 @@ const bpsOf = (amount: bigint, bps: number) =>
   (amount / 10_000n) * BigInt(bps) + ((amount % 10_000n) * BigInt(bps)) / 10_000n;
 
 const bonded = (op: OperatorAccount | null) => (op ? op.bonded : 0n);
+
+/** Every event the program logged on the cluster so far, oldest first (its transactions' logs, read back over RPC). */
+async function programEvents(c: Cluster): Promise<OptinferEvent[]> {
+  const conn = (c.client.sender as RpcSender).connection;
+  return (await fetchEventsSince(conn, { limit: 100_000 })).flatMap((t) => t.events);
+}
+
+/** POST /v1/jobs with `body`: the status and the error message, if any. */
+async function post(c: Cluster, body: unknown): Promise<{ status: number; message: string }> {
+  const res = await fetch(`${c.seqUrl}/v1/jobs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const j = (await res.json()) as { error?: { message?: string } };
+  return { status: res.status, message: j.error?.message ?? '' };
+}
+
+/**
+ * The sequencer takes payments on a cluster by default: a job without a voucher is a 402 naming its fee, a voucher of
+ * a user with no deposit a 402 naming the balance available (0) and the fee.
+ */
+async function assertUnpaidRefused(c: Cluster): Promise<void> {
+  const inputs = { x: { dtype: 'int8', dims: [1, 16], data: Array.from({ length: 16 }, () => 1) } };
+  const none = await post(c, { modelId: c.modelId, inputs, fee: '12345' });
+  assert.equal(none.status, 402, `a job without a voucher: ${none.status} ${none.message}`);
+  assert.match(none.message, /job fee 12345 lamports: payment required/);
+  const stranger = Keypair.generate();
+  const terms = {
+    programId: PROGRAM_ID,
+    user: stranger.publicKey,
+    sequencer: c.sequencer,
+    cumulative: 12_345n,
+  };
+  const broke = await post(c, {
+    modelId: c.modelId,
+    inputs,
+    fee: '12345',
+    payment: {
+      user: stranger.publicKey.toBase58(),
+      cumulative: '12345',
+      signature: signVoucher(terms, stranger.secretKey).toString('hex'),
+    },
+  });
+  assert.equal(broke.status, 402, `a voucher with no deposit: ${broke.status} ${broke.message}`);
+  assert.match(broke.message, /balance 0 lamports available, job fee 12345 lamports/);
+}
 
 async function scenario(
   opts: ClusterOptions,
@@ -45,7 +105,8 @@ async function scenario(
     const treasuryBefore = BigInt(await c.client.sender.getBalance(c.client.pdas.vault()));
     for (const e of c.executors) assert.equal(bonded(before.get(e.name)!), EXECUTOR_BOND, e.name);
 
-    const submitted: { jobId: string; expected: string }[] = [];
+    await assertUnpaidRefused(c);
+    const submitted: { jobId: string; expected: string; fee: bigint }[] = [];
     for (let i = 0; i < jobs; i++) submitted.push(await c.submit(i));
 
     if (duringDisputes) {
@@ -202,6 +263,107 @@ async function scenario(
       [...paid.values()].reduce((s, v) => s + v, 0n),
       total,
       "the fees paid are the final jobs' fees",
+    );
+
+    // The user's deposit drops by exactly the fees of its finalized jobs: the sequencer draws its vouchers once
+    // their jobs are final (every job here is; an invalidated run's fee is charged once, at its re-run's batch).
+    const charged = submitted.reduce((s, j) => s + j.fee, 0n);
+    assert.equal(charged, total, "the fees the user signed for are the final jobs' fees");
+    const dep = await waitFor(
+      "the user's deposit drawn by its finalized fees",
+      async () => {
+        const d = await c.client.fetchDeposit(c.user.publicKey);
+        return d && d.drawn >= charged && d;
+      },
+      120_000,
+      500,
+    );
+    assert.equal(dep!.drawn, charged, "drawn is exactly the fees of the user's finalized jobs");
+    assert.equal(dep!.balance, USER_DEPOSIT - charged, 'the deposit dropped by exactly those fees');
+
+    // Every challenger's `optinfer earnings` bounties are the bounties the program's events paid it: its won games
+    // (DisputeResolved names the dispute, DisputeOpened its challenger) and any fault it proved.
+    const events = await programEvents(c);
+    const openedBy = new Map(
+      eventsNamed(events, 'DisputeOpened').map((e) => [e.dispute.toBase58(), e.challenger.toBase58()]),
+    );
+    const bountyOf = new Map<string, bigint>();
+    for (const r of c.challengers) {
+      const me = r.keypair.publicKey.toBase58();
+      const fromEvents =
+        eventsNamed(events, 'DisputeResolved')
+          .filter((e) => e.winner === SIDE.CHALLENGER && openedBy.get(e.dispute.toBase58()) === me)
+          .reduce((s, e) => s + e.bounty, 0n) +
+        eventsNamed(events, 'RecordFaultProven')
+          .filter((e) => e.prover.toBase58() === me)
+          .reduce((s, e) => s + e.bounty, 0n) +
+        eventsNamed(events, 'EscrowShortProven')
+          .filter((e) => e.prover.toBase58() === me)
+          .reduce((s, e) => s + e.bounty, 0n) +
+        eventsNamed(events, 'DataTimedOut')
+          .filter((e) => e.requester.toBase58() === me)
+          .reduce((s, e) => s + e.bounty, 0n);
+      const cli = await runCli([
+        'earnings',
+        '--json',
+        '--rpc',
+        c.rpcUrl,
+        '--keypair',
+        join(c.dir, 'keys', `${r.name}.json`),
+      ]);
+      assert.equal(cli.code, 0, `optinfer earnings for ${r.name}: ${cli.out}`);
+      const e = JSON.parse(cli.stdout) as { bounties: string };
+      assert.equal(BigInt(e.bounties), fromEvents, `${r.name}: earnings bounties vs the program's events`);
+      bountyOf.set(r.name, fromEvents);
+      if (!r.challengerCheat && won.some(({ dispute: d }) => d.challenger.equals(r.keypair.publicKey)))
+        assert.ok(fromEvents > 0n, `${r.name} won games and earned no bounty`);
+    }
+
+    // Every batch is finalized, then closed by the sequencer once its grace is over (its settlement loop's
+    // reclaim): the rent each close returns is what its commit paid, and the rest is the unclaimed escrow and
+    // the untouched fault reserve, both back to the sequencer too.
+    const { nextBatchIndex } = await c.client.config();
+    await waitFor(
+      `all ${nextBatchIndex} batches closed`,
+      async () => {
+        for (let i = 0n; i < nextBatchIndex; i++)
+          if ((await c.client.batchState(i)).state !== 'closed') return false;
+        return true;
+      },
+      300_000,
+      1_000,
+    );
+    const closedEvents = await programEvents(c);
+    const committed = eventsNamed(closedEvents, 'BatchCommitted');
+    const closed = new Map(eventsNamed(closedEvents, 'BatchClosed').map((e) => [e.index, e]));
+    const claimed = new Map<bigint, bigint>();
+    for (const f of eventsNamed(closedEvents, 'FeesClaimed'))
+      claimed.set(f.batchIndex, (claimed.get(f.batchIndex) ?? 0n) + f.amount);
+    const faulted = new Set([
+      ...eventsNamed(closedEvents, 'RecordFaultProven').map((e) => e.batchIndex),
+      ...eventsNamed(closedEvents, 'EscrowShortProven').map((e) => e.batchIndex),
+      ...eventsNamed(closedEvents, 'DataTimedOut').map((e) => e.batchIndex),
+    ]);
+    assert.equal(BigInt(committed.length), nextBatchIndex, 'a BatchCommitted event per batch');
+    let rentPaid = 0n;
+    let rentBack = 0n;
+    for (const b of committed) {
+      const x = closed.get(b.index);
+      assert.ok(x, `batch ${b.index}: no BatchClosed event`);
+      assert.ok(x.payer.equals(c.sequencer), `batch ${b.index}: rent back to ${x.payer.toBase58()}`);
+      assert.ok(!faulted.has(b.index), `batch ${b.index}: a sequencer fault was proven on it`);
+      const paid = rentExempt(BATCH_CLAIM_BITS_OFFSET + Math.ceil(b.jobCount / 8));
+      const escrowLeft = b.feeTotal - (claimed.get(b.index) ?? 0n);
+      const back = x.lamports - escrowLeft - b.faultReserve;
+      assert.equal(back, paid, `batch ${b.index}: rent recovered vs rent paid`);
+      rentPaid += paid;
+      rentBack += back;
+    }
+    assert.equal(rentBack, rentPaid);
+    process.stderr.write(
+      `books: ${final.length} jobs, fees ${total} lamports drawn from the user and paid to executors; ` +
+        `${committed.length} batches, rent ${rentPaid} paid and ${rentBack} recovered; bounties ` +
+        `${[...bountyOf].map(([n, b]) => `${n} ${b}`).join(', ')} as the events say\n`,
     );
   } catch (e) {
     process.stderr.write(`cluster logs (${c.dir}):\n${c.logs()}\n`);

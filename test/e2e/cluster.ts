@@ -19,6 +19,7 @@ import { DEMO_MODEL_PATH } from '../../cli/roles.ts';
 import { loadModel, type LoadedModel } from '../../executor/model.ts';
 import { runModel } from '../../executor/run.ts';
 import { tensorSetDigest } from '../../state/tensor.ts';
+import { signVoucher } from '../../state/voucher.ts';
 import type { InclusionProof } from '../../state/job.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
 import { startNatsCluster, type NatsCluster } from '../nats/nats-cluster.ts';
@@ -54,6 +55,11 @@ export interface ClusterOptions {
    * gets all three URLs and `--nats-replicas 3`, so each durable stream keeps a copy on every server.
    */
   natsCluster?: boolean;
+  /**
+   * The sequencer takes payments (its default on a cluster): `submit` pays each job with the user's voucher on the
+   * deposit it made at start (USER_DEPOSIT). false: `--payments off`, jobs are taken unpaid (the benchmark).
+   */
+  payments?: boolean;
   /** Log level of the role processes (their stderr is kept per process). */
   logLevel?: string;
   /** Called with each line a role writes to stderr. */
@@ -71,6 +77,8 @@ export const EXECUTOR_BOND = 16n * MIN_EXECUTOR_BOND;
 export const MIN_CHALLENGER_BOND = BigInt(LAMPORTS_PER_SOL);
 export const CHALLENGER_BOND = 20n * BigInt(LAMPORTS_PER_SOL);
 export const BOUNTY_BPS = 5000;
+/** What the cluster's user deposits at start (`optinfer deposit`) to pay its jobs. */
+export const USER_DEPOSIT = BigInt(LAMPORTS_PER_SOL);
 
 export interface Role {
   name: string;
@@ -107,8 +115,15 @@ export interface Cluster {
   model: LoadedModel;
   /** The 3-server NATS cluster the roles use (ClusterOptions.natsCluster), to kill a server; else undefined. */
   natsCluster?: NatsCluster;
-  /** Submits a job on the demo model; returns its id and the output digest an honest run gives. */
-  submit(seed: number): Promise<{ jobId: string; expected: string }>;
+  /** The user who deposited USER_DEPOSIT at start and pays every job `submit` sends (with payments on). */
+  user: Keypair;
+  /** The sequencer's key (the key a voucher names). */
+  sequencer: PublicKey;
+  /**
+   * Submits a job on the demo model, paid by the user's voucher raising its running total by the job's fee (with
+   * payments on); returns its id, its fee and the output digest an honest run gives.
+   */
+  submit(seed: number): Promise<{ jobId: string; expected: string; fee: bigint }>;
   job(id: string): Promise<JobResult>;
   /** kill -9 a role, then start it again with the same arguments, data dir and key. */
   crash(name: string): Promise<void>;
@@ -156,6 +171,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   ];
   const execKeys = execSpecs.map(() => Keypair.generate());
   const chalKeys = Array.from({ length: o.challengers ?? 2 }, () => Keypair.generate());
+  const user = Keypair.generate();
+  const payments = o.payments ?? true;
   const sol = (n: number) => BigInt(n) * BigInt(LAMPORTS_PER_SOL);
   let nats: NatsServerHandle | undefined;
   let natsCluster: NatsCluster | undefined;
@@ -176,7 +193,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       programs: [{ programId: PROGRAM_ID, soPath: DEFAULT_SO_PATH }],
       // 100 SOL each, and an executor's bond on top (a benchmark bonds for every job it keeps unfinalized);
       // the sequencer's batch fault reserves on top of its own.
-      airdrops: [authority, sequencer, ...execKeys, ...chalKeys].map((k, i) => {
+      airdrops: [authority, sequencer, ...execKeys, ...chalKeys, user].map((k, i) => {
         const spec = i >= 2 && i < 2 + execSpecs.length ? execSpecs[i - 2] : undefined;
         const bond = spec ? (spec.cheat?.bond ?? o.executorBond ?? EXECUTOR_BOND) : 0n;
         // The sequencer moves one fault slash into each batch it commits, back at close_batch.
@@ -226,6 +243,21 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       String(BOUNTY_BPS),
     ]);
     if (init.code !== 0) throw new Error(`optinfer chain init failed (${init.code}):\n${init.out}`);
+    if (payments) {
+      say('optinfer deposit: the user pays its jobs from a deposit on chain');
+      const dep = await runCli([
+        'deposit',
+        USER_DEPOSIT.toString(),
+        '--rpc',
+        rpc,
+        '--ws',
+        chain.wsUrl,
+        '--keypair',
+        keyFile('user', user),
+        '--json',
+      ]);
+      if (dep.code !== 0) throw new Error(`optinfer deposit failed (${dep.code}):\n${dep.out}`);
+    }
 
     const port = await freePort();
     const seqUrl = `http://127.0.0.1:${port}`;
@@ -257,6 +289,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
         keyFile('authority', authority),
         '--slot-ms',
         String(slotMs),
+        ...(payments ? [] : ['--payments', 'off']),
       ],
     });
     execSpecs.forEach((e, i) =>
@@ -358,6 +391,17 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     const look = async () => {
       for (const x of await client.listDisputes()) seen.set(x.address.toBase58(), x);
     };
+    // The user's running total of vouchers to this sequencer: each job's voucher raises it by the job's fee.
+    let vouched = 0n;
+    const voucher = (fee: bigint) => {
+      vouched += fee;
+      const terms = { programId: PROGRAM_ID, user: user.publicKey, sequencer: sequencer.publicKey };
+      return {
+        user: user.publicKey.toBase58(),
+        cumulative: vouched.toString(),
+        signature: signVoucher({ ...terms, cumulative: vouched }, user.secretKey).toString('hex'),
+      };
+    };
     let watching = true;
     const watcher = (async () => {
       while (watching) {
@@ -382,21 +426,29 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       modelId: model.modelId,
       model,
       natsCluster,
+      user,
+      sequencer: sequencer.publicKey,
       async submit(seed) {
         const inputs = demoInputs(seed);
+        // A fee of its own per job, so the fees each executor is paid name exactly its jobs.
+        const fee = BigInt(10_000 + 7 * seed);
+        const payment = payments ? voucher(fee) : undefined;
         const res = await fetch(`${seqUrl}/v1/jobs`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          // A fee of its own per job, so the fees each executor is paid name exactly its jobs.
-          body: JSON.stringify({ modelId: model.modelId, inputs, fee: String(10_000 + 7 * seed) }),
+          body: JSON.stringify({ modelId: model.modelId, inputs, fee: fee.toString(), payment }),
         });
-        if (res.status !== 202) throw new Error(`submit: HTTP ${res.status} ${await res.text()}`);
+        if (res.status !== 202) {
+          // Not taken: the sequencer holds no voucher of it, so the running total goes back.
+          if (payment) vouched -= fee;
+          throw new Error(`submit: HTTP ${res.status} ${await res.text()}`);
+        }
         const { jobId } = (await res.json()) as { jobId: string };
         const x = inputs.x;
         const { outputs } = await runModel(model, {
           x: { dtype: 'int8', dims: x.dims, data: new Uint8Array(Int8Array.from(x.data).buffer) },
         });
-        return { jobId, expected: tensorSetDigest(outputs) };
+        return { jobId, expected: tensorSetDigest(outputs), fee };
       },
       job,
       async disputes() {
