@@ -45,6 +45,13 @@ pub const OP_LESS_OR_EQUAL: u8 = 29;
 pub const OP_GREATER_OR_EQUAL: u8 = 30;
 pub const OP_DIV: u8 = 31;
 pub const OP_SQRT: u8 = 32;
+/// Pow with a constant exponent of 2 or 3 (attrs[0]): onnxruntime squares or cubes in single
+/// multiplications when the exponent is one element (measured bit-identical; other exponents call
+/// powf and are not exact here).
+pub const OP_POW: u8 = 33;
+/// DynamicQuantizeLinear, one layer per output (attrs[0]: 0 y, 1 scale, 2 zero point), each
+/// recomputed from the whole of x as onnxruntime's GetQuantizationParameter and QuantizeLinear do.
+pub const OP_DYNAMIC_QUANTIZE_LINEAR: u8 = 34;
 
 /// Slice's attrs: attrs[0] below MAX_RANK is one axis with i32 start, end, step at 1, 5 and 9;
 /// SLICE_AXES | mask slices the mask's axes (one or two, in increasing order), each with i16
@@ -112,7 +119,8 @@ impl OpEntry {
         let (lo, hi) = match self.op {
             OP_IDENTITY | OP_RELU | OP_FLATTEN | OP_TRANSPOSE | OP_CAST | OP_CLIP => (1, 1),
             OP_SLICE | OP_SQUEEZE | OP_UNSQUEEZE | OP_SHAPE | OP_NOT => (1, 1),
-            OP_CONSTANT_OF_SHAPE | OP_PAD | OP_NEG | OP_ABS | OP_SQRT => (1, 1),
+            OP_CONSTANT_OF_SHAPE | OP_PAD | OP_NEG | OP_ABS | OP_SQRT | OP_POW => (1, 1),
+            OP_DYNAMIC_QUANTIZE_LINEAR => (1, 1),
             OP_LESS..=OP_DIV => (2, 2),
             OP_RESHAPE => (1, 2),
             OP_ADD | OP_SUB | OP_MUL | OP_GATHER | OP_EQUAL => (2, 2),
@@ -186,6 +194,8 @@ impl OpEntry {
             },
             OP_SQUEEZE | OP_UNSQUEEZE if self.attrs[0] >> MAX_RANK != 0 => Err(OpError::BadEntry),
             OP_SHAPE if self.attrs[0] > self.attrs[1] || self.attrs[1] as usize > MAX_RANK => Err(OpError::BadEntry),
+            OP_POW if !matches!(self.attrs[0], 2 | 3) => Err(OpError::BadEntry),
+            OP_DYNAMIC_QUANTIZE_LINEAR if self.attrs[0] > 2 => Err(OpError::BadEntry),
             _ => Ok(()),
         }
     }
@@ -467,7 +477,13 @@ pub fn infer(e: &OpEntry, ins: &[Operand]) -> Result<Header, OpError> {
             Ok(h)
         }
         OP_CONCAT..=OP_PAD => infer_movement(e, ins),
-        OP_NEG..=OP_SQRT => infer_arith(e, ins),
+        OP_NEG..=OP_POW => infer_arith(e, ins),
+        OP_DYNAMIC_QUANTIZE_LINEAR if a.dtype == DT_FLOAT => match e.attrs[0] {
+            0 => Ok(Header::new(DT_UINT8, a.dims()).unwrap()),
+            1 => Ok(Header::new(DT_FLOAT, &[]).unwrap()),
+            _ => Ok(Header::new(DT_UINT8, &[]).unwrap()),
+        },
+        OP_DYNAMIC_QUANTIZE_LINEAR => Err(OpError::BadOperands),
         _ => Err(OpError::Unsupported),
     }
 }
@@ -478,7 +494,7 @@ fn infer_arith(e: &OpEntry, ins: &[Operand]) -> Result<Header, OpError> {
     let a = ins[0].header;
     match e.op {
         // The integer dtypes are Add's: onnxruntime has more, the referee takes int32.
-        OP_NEG | OP_ABS if matches!(a.dtype, DT_FLOAT | DT_INT32) => Ok(a),
+        OP_NEG | OP_ABS | OP_POW if matches!(a.dtype, DT_FLOAT | DT_INT32) => Ok(a),
         OP_SQRT if a.dtype == DT_FLOAT => Ok(a),
         OP_LESS..=OP_DIV => {
             let b = ins[1].header;
@@ -989,7 +1005,7 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
             }
         }
         OP_CONCAT..=OP_PAD => element_movement(&Movement { e, ins, out }, o, dst)?,
-        OP_NEG..=OP_SQRT => element_arith(&Movement { e, ins, out }, o, dst)?,
+        OP_NEG..=OP_POW => element_arith(&Movement { e, ins, out }, o, dst)?,
         _ => return Err(OpError::Unsupported),
     }
     Ok(())
@@ -1020,6 +1036,26 @@ fn element_arith(m: &Movement, o: u64, dst: &mut [u8]) -> Result<(), OpError> {
                 OP_NEG => x.wrapping_neg(),
                 OP_ABS => x.wrapping_abs(),
                 _ => super::ieee::sqrt(x as u32) as i32,
+            };
+            dst.copy_from_slice(&y.to_le_bytes());
+        }
+        OP_POW => {
+            let x = rd_i32(a, o as usize)?;
+            let y = if float {
+                // Eigen's square and cube: (x * x) * x, each product with x86's NaN rules.
+                let mul = |p: u32, q: u32| {
+                    let r = (f32::from_bits(p) * f32::from_bits(q)).to_bits();
+                    super::ieee::x86_nan(true, p, q, r)
+                };
+                let s = mul(x as u32, x as u32);
+                (if e.attrs[0] == 3 { mul(s, x as u32) } else { s }) as i32
+            } else {
+                let s = x.wrapping_mul(x);
+                if e.attrs[0] == 3 {
+                    s.wrapping_mul(x)
+                } else {
+                    s
+                }
             };
             dst.copy_from_slice(&y.to_le_bytes());
         }
@@ -1222,11 +1258,85 @@ pub fn compute_range(
     let len = core::cmp::min(CHUNK_BYTES as u64, total - start) as usize;
     let n = (len / es) as u32;
     let first = start / es as u64;
+    if e.op == OP_DYNAMIC_QUANTIZE_LINEAR {
+        let span = (first, from.min(n), to.min(n));
+        dql_range(e, &ins[0], &span, out_buf)?;
+        return Ok((out, len, n));
+    }
     for j in from.min(n)..to.min(n) {
         let j = j as usize;
         element(e, ins, &out, first + j as u64, &mut out_buf[j * es..(j + 1) * es])?;
     }
     Ok((out, len, n))
+}
+
+/// onnxruntime's GetQuantizationParameter for uint8: the range of x widened to take 0, the scale
+/// (max - min) / 255 (1 for an all-zero x), the zero point round(clamp(0 - min / scale, 0, 255)),
+/// clamped as std::max(0, std::min(255, v)) so a NaN (x holding -inf, scale inf) gives 255.
+/// A NaN in x is refused: onnxruntime's vectorized min/max keeps or drops it by its lane.
+#[inline(never)]
+pub fn dql_params(x: &Operand) -> Result<(u32, i32), OpError> {
+    // Integer keys in float order (-0 taken as +0, so the float comparisons' answer): no soft-float.
+    let key = |b: u32| if b & 0x8000_0000 != 0 { !b } else { b | 0x8000_0000 };
+    let (mut mn, mut mx) = (0u32, 0u32);
+    for i in 0..x.header.numel() as usize {
+        let b = rd_i32(x, i)? as u32;
+        if b & 0x7fff_ffff > 0x7f80_0000 {
+            return Err(OpError::BadOperands);
+        }
+        let b = if b == 0x8000_0000 { 0 } else { b };
+        if key(b) < key(mn) {
+            mn = b;
+        }
+        if key(b) > key(mx) {
+            mx = b;
+        }
+    }
+    use super::ieee::div;
+    let scale = if mx == mn {
+        1.0f32.to_bits()
+    } else {
+        // max - min: never NaN (max >= 0 >= min), correctly rounded by soft-float.
+        div((f32::from_bits(mx) - f32::from_bits(mn)).to_bits(), 255.0f32.to_bits())
+    };
+    let izp = 0.0f32 - f32::from_bits(div(mn, scale));
+    let c = if izp < 255.0 { izp } else { 255.0 };
+    let c = if 0.0 < c { c } else { 0.0 };
+    Ok((scale, f32_to_i32_x86(round_half_even(c))))
+}
+
+/// Elements `js` of a DynamicQuantizeLinear output chunk starting at flat element `first`: the
+/// parameters once per slice, then y as QuantizeLinear(x, scale, zero point) or the parameter.
+#[inline(never)]
+fn dql_range(e: &OpEntry, x: &Operand, span: &(u64, u32, u32), out_buf: &mut [u8; CHUNK_BYTES]) -> Result<(), OpError> {
+    // (first, from, to) in one argument: SBF calls pass five registers.
+    let &(first, from, to) = span;
+    let (scale, zp) = dql_params(x)?;
+    for j in from..to {
+        match e.attrs[0] {
+            0 => {
+                let q = f32::from_bits(super::ieee::div(rd_i32(x, (first + j as u64) as usize)? as u32, scale));
+                // divps then clamp to [-zp, 255 - zp] (maxps/minps give the bound for NaN), round, + zp.
+                let v = if q.is_nan() {
+                    0
+                } else {
+                    let (lo, hi) = (-zp as f32, (255 - zp) as f32);
+                    let c = if q < lo {
+                        lo
+                    } else if q > hi {
+                        hi
+                    } else {
+                        q
+                    };
+                    f32_to_i32_x86(round_half_even(c)) + zp
+                };
+                out_buf[j as usize] = v as u8;
+            }
+            1 => out_buf[..4].copy_from_slice(&scale.to_le_bytes()),
+            _ => out_buf[0] = zp as u8,
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1606,6 +1716,55 @@ mod tests {
         assert_eq!(run(OP_DIV, &[i32::MIN], &[-1]), Err(OpError::BadOperands));
         assert_eq!(run(OP_NEG, &[i32::MIN, 5, 0], &[]), Ok(vec![i32::MIN, -5, 0]));
         assert_eq!(run(OP_ABS, &[i32::MIN, -5, 0], &[]), Ok(vec![i32::MIN, 5, 0]));
+    }
+
+    #[test]
+    fn pow_and_dynamic_quantize_linear_refusals() {
+        let input = REF_INPUT << 14;
+        let h = |dt: u8, d: &[u32]| Header::new(dt, d).unwrap();
+        let with = |op: u8, a0: u8| {
+            let mut e = entry(op, &[input], &[]);
+            e.attrs[0] = a0;
+            e
+        };
+        for n in [0u8, 1, 4, 255] {
+            assert_eq!(with(OP_POW, n).validate(0), Err(OpError::BadEntry), "Pow by {n}");
+        }
+        assert_eq!(with(OP_POW, 3).validate(0), Ok(()));
+        assert_eq!(with(OP_DYNAMIC_QUANTIZE_LINEAR, 3).validate(0), Err(OpError::BadEntry));
+        let sparse = |dt: u8| [Operand::sparse(h(dt, &[4]), &[])];
+        assert_eq!(infer(&with(OP_POW, 2), &sparse(DT_INT8)), Err(OpError::BadOperands));
+        assert_eq!(
+            infer(&with(OP_DYNAMIC_QUANTIZE_LINEAR, 0), &sparse(DT_INT32)),
+            Err(OpError::BadOperands)
+        );
+        let s = infer(&with(OP_DYNAMIC_QUANTIZE_LINEAR, 1), &sparse(DT_FLOAT)).unwrap();
+        assert_eq!((s.dtype, s.rank), (DT_FLOAT, 0));
+        // A NaN anywhere in x is refused (onnxruntime's min/max keeps or drops it by lane).
+        let x: std::vec::Vec<u8> = [1.0f32, f32::NAN, -2.0, 0.5]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let ins = [Operand::full(h(DT_FLOAT, &[4]), &x)];
+        let mut out = [0u8; CHUNK_BYTES];
+        for k in 0..3 {
+            let e = with(OP_DYNAMIC_QUANTIZE_LINEAR, k);
+            assert_eq!(
+                compute_chunk(&e, &ins, 0, &mut out),
+                Err(OpError::BadOperands),
+                "output {k}"
+            );
+        }
+        // -inf: scale inf, 0 - (-inf / inf) is NaN, std::max(0, std::min(255, NaN)) = 255.
+        let x: std::vec::Vec<u8> = [f32::NEG_INFINITY, 1.0, 2.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let ins = [Operand::full(h(DT_FLOAT, &[3]), &x)];
+        assert_eq!(dql_params(&ins[0]), Ok((f32::INFINITY.to_bits(), 255)));
+        let e = with(OP_DYNAMIC_QUANTIZE_LINEAR, 0);
+        compute_chunk(&e, &ins, 0, &mut out).unwrap();
+        assert_eq!(&out[..3], &[0, 255, 255]);
     }
 
     #[test]

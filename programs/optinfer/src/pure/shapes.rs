@@ -42,6 +42,8 @@ pub const CU_INPUT_ENTRY: u64 = 300;
 /// Per output element of any op (reads, arithmetic, the store), and per multiply-add of MatMulInteger.
 pub const CU_ELEMENT: u64 = 1_500;
 pub const CU_MAC: u64 = 60;
+/// Per input element DynamicQuantizeLinear scans for its range, once per slice.
+pub const CU_SCAN: u64 = 120;
 /// Heap per sparse opening (its sibling scratch and Vec) and per chunk it holds; per weight proof.
 pub const HEAP_SPARSE: u64 = 40 * 32 + 64;
 pub const HEAP_PIECE: u64 = 24;
@@ -79,6 +81,7 @@ pub fn elementwise(op: u8) -> bool {
             | ops::OP_GREATER_OR_EQUAL
             | ops::OP_DIV
             | ops::OP_SQRT
+            | ops::OP_POW
     )
 }
 
@@ -330,6 +333,9 @@ pub fn plan(e: &OpEntry, hs: &[Header], out: &Header, inputs: u32, layer: u32) -
             p.bytes += 1 + serialized_header(h) + 4 + len;
             p.fixed_cu += CU_WHOLE_CHUNK * chunks;
         }
+    }
+    if e.op == ops::OP_DYNAMIC_QUANTIZE_LINEAR {
+        p.fixed_cu += CU_SCAN * hs[0].numel();
     }
     p.element_cu = CU_ELEMENT
         + if e.op == ops::OP_MATMUL_INTEGER {
