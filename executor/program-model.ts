@@ -264,6 +264,48 @@ export async function compileForProgram(
           attrs,
         };
       }
+      case 'Pow': {
+        // onnxruntime squares or cubes (x * x, then * x) when the exponent is one element equal to 2
+        // or 3, bit-identical on every configuration measured; any other exponent calls powf.
+        if (inputDtype !== 'float32' && inputDtype !== 'int32')
+          refuse(
+            model,
+            `${where}: Pow of ${inputDtype ?? 'an unknown dtype'} (the referee takes float32, int32)`,
+          );
+        const e = constantOf(input(1), 'the exponent');
+        if (!e) refuse(model, `${where}: Pow has no exponent`);
+        const values = numbersOf(e);
+        if (values.length !== 1)
+          refuse(
+            model,
+            `${where}: Pow by ${values.length} exponents (the referee takes one constant 2 or 3)`,
+          );
+        if (values[0] !== 2 && values[0] !== 3)
+          refuse(
+            model,
+            `${where}: Pow by ${values[0]} (only 2 and 3 are exact: onnxruntime computes other exponents with powf)`,
+          );
+        if (e.dims.length > dimsOf(input(0)).length)
+          refuse(model, `${where}: Pow's exponent has a higher rank than its base`);
+        attrs[0] = values[0];
+        return { name: l.name, onnxOp: 'Pow', op: OP.Pow, refs: [ref(input(0))], attrs };
+      }
+      case 'DynamicQuantizeLinear': {
+        // Three layers, one per output (y, y_scale, y_zero_point), each recomputed from x alone.
+        if (inputDtype !== 'float32')
+          refuse(
+            model,
+            `${where}: DynamicQuantizeLinear of ${inputDtype ?? 'an unknown dtype'} (float32 only)`,
+          );
+        attrs[0] = node.output.indexOf(l.name);
+        return {
+          name: l.name,
+          onnxOp: 'DynamicQuantizeLinear',
+          op: OP.DynamicQuantizeLinear,
+          refs: [ref(input(0))],
+          attrs,
+        };
+      }
       case 'Equal':
       case 'Not':
       case 'Where':
@@ -439,6 +481,22 @@ export async function compileForProgram(
       const t = li !== undefined ? trace.tensors![li] : (inputs[name] ?? constants.get(name));
       if (!t) refuse(model, `${where}: cannot tell the shape of '${name}'`);
       return t.dims;
+    }
+    /** The values of a numeric constant (float32, float64, int8/16/32/64, uint8) as numbers. */
+    function numbersOf(t: Tensor): number[] {
+      const dv = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+      const read: Partial<Record<DType, [number, (k: number) => number]>> = {
+        float32: [4, (k) => dv.getFloat32(k, true)],
+        float64: [8, (k) => dv.getFloat64(k, true)],
+        int32: [4, (k) => dv.getInt32(k, true)],
+        int64: [8, (k) => Number(dv.getBigInt64(k, true))],
+        int16: [2, (k) => dv.getInt16(k, true)],
+        int8: [1, (k) => dv.getInt8(k)],
+        uint8: [1, (k) => dv.getUint8(k)],
+      };
+      const r = read[t.dtype];
+      if (!r) refuse(model, `${where}: a constant of ${t.dtype}`);
+      return Array.from({ length: t.data.byteLength / r[0] }, (_, k) => r[1](k * r[0]));
     }
     /** A negative ONNX axis counted from the end of a rank-`rank` tensor. */
     function axisIn(axis: number, rank: number): number {

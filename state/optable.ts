@@ -36,6 +36,8 @@ export const OP = {
   GreaterOrEqual: 30,
   Div: 31,
   Sqrt: 32,
+  Pow: 33,
+  DynamicQuantizeLinear: 34,
 } as const;
 export type OpName = keyof typeof OP;
 export type OpCode = (typeof OP)[OpName];

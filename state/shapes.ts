@@ -23,6 +23,7 @@ export const SHAPE_COST = {
   CU_INPUT_ENTRY: 300,
   CU_ELEMENT: 1_500,
   CU_MAC: 60,
+  CU_SCAN: 120,
   HEAP_SPARSE: 40 * 32 + 64,
   HEAP_PIECE: 24,
   HEAP_WEIGHT: 24 * 32 + 64,
@@ -136,6 +137,7 @@ export const ELEMENTWISE_OPS: ReadonlySet<number> = new Set<number>([
   OP.GreaterOrEqual,
   OP.Div,
   OP.Sqrt,
+  OP.Pow,
 ]);
 
 function broadcast(a: readonly number[], b: readonly number[]): number[] | undefined {
@@ -297,6 +299,17 @@ export function inferHeader(op: number, attrs: Uint8Array, hs: TensorHeader[]): 
       return a.dtype === DT.FLOAT || a.dtype === DT.INT32 ? a : undefined;
     case OP.Sqrt:
       return a.dtype === DT.FLOAT ? a : undefined;
+    // DynamicQuantizeLinear's output attrs[0]: 0 y (uint8, x's dims), 1 the scale (float []), 2 the zero point (uint8 []).
+    case OP.DynamicQuantizeLinear:
+      if (a.dtype !== DT.FLOAT || attrs[0] > 2) return undefined;
+      return attrs[0] === 0
+        ? { dtype: DT.UINT8, dims: a.dims }
+        : { dtype: attrs[0] === 1 ? DT.FLOAT : DT.UINT8, dims: [] };
+    // Pow by a constant 2 or 3 (attrs[0]): onnxruntime's square and cube, float or int32.
+    case OP.Pow:
+      return (attrs[0] === 2 || attrs[0] === 3) && (a.dtype === DT.FLOAT || a.dtype === DT.INT32)
+        ? a
+        : undefined;
     case OP.Less:
     case OP.Greater:
     case OP.LessOrEqual:
@@ -503,6 +516,8 @@ export function checkLayer(
       p.fixedCu += C.CU_WHOLE_CHUNK * chunks;
     }
   });
+  // DynamicQuantizeLinear scans its whole input for the range once per slice.
+  if (e.op === OP.DynamicQuantizeLinear) p.fixedCu += C.CU_SCAN * numel(hs[0]!);
   p.elementCu = C.CU_ELEMENT + (e.op === OP.MatMulInteger ? C.CU_MAC * hs[0]!.dims[1] : 0);
   if (p.bytes > C.MAX_STEP_BYTES) return { ok: false, reason: 'one-step proof data passes the buffer limit' };
   if (p.heap > C.HEAP_BUDGET) return { ok: false, reason: 'one-step openings pass the heap limit' };

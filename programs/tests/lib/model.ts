@@ -37,6 +37,8 @@ export const OP = {
   GREATER_OR_EQUAL: CODES.GreaterOrEqual,
   DIV: CODES.Div,
   SQRT: CODES.Sqrt,
+  POW: CODES.Pow,
+  DYNAMIC_QUANTIZE_LINEAR: CODES.DynamicQuantizeLinear,
 } as const;
 export const REF = {
   layer: (i: number) => opRef(REF_KIND.LAYER, i),
@@ -264,6 +266,30 @@ export function evalOp(l: Layer, ins: Tensor[]): Tensor {
         return rne(c) + zp;
       });
     }
+    case OP.DYNAMIC_QUANTIZE_LINEAR: {
+      // onnxruntime's GetQuantizationParameter, then QuantizeLinear with the scale and zero point.
+      let [mn, mx] = [0, 0];
+      for (let i = 0; i < numel(a.dims); i++) {
+        const v = get(a, i);
+        // Its min/max scan drops or keeps a NaN by its vector lane: refused.
+        if (Number.isNaN(v)) throw new Error('DynamicQuantizeLinear of a NaN refused');
+        if (v < mn) mn = v;
+        if (v > mx) mx = v;
+      }
+      const scale = mx === mn ? 1 : fr(fr(mx - mn) / 255);
+      // std::max(0, std::min(255, izp)): a NaN (-inf / inf) comes out 255.
+      const izp = fr(0 - fr(mn / scale));
+      const c = izp < 255 ? izp : 255;
+      const zp = rne(0 < c ? c : 0);
+      const which = l.attrs![0];
+      if (which === 1) return make(DT.FLOAT, [], () => scale);
+      if (which === 2) return make(DT.UINT8, [], () => zp);
+      return make(DT.UINT8, a.dims, (i) => {
+        const v = fr(get(a, i) / scale);
+        if (Number.isNaN(v)) return 0;
+        return rne(Math.min(Math.max(v, -zp), 255 - zp)) + zp;
+      });
+    }
     case OP.DEQUANTIZE_LINEAR: {
       const scale = get(ins[1], 0);
       const zp = ins[2] ? get(ins[2], 0) : 0;
@@ -437,6 +463,27 @@ export function evalOp(l: Layer, ins: Tensor[]): Tensor {
         if (l.op === OP.ABS) return (x & 0x7fffffff) >>> 0;
         return f32Sqrt(x);
       });
+    case OP.POW: {
+      // Eigen's square and cube as onnxruntime runs them: (x * x) * x, int32 wrapping.
+      const n = l.attrs![0];
+      if (a.dtype !== DT.FLOAT)
+        return make(a.dtype, a.dims, (i) => {
+          const x = get(a, i);
+          const s = Math.imul(x, x);
+          return n === 3 ? Math.imul(s, x) : s;
+        });
+      const mul = (p: number, q: number) => {
+        if (isNanBits(p)) return (p | 0x400000) >>> 0;
+        if (isNanBits(q)) return (q | 0x400000) >>> 0;
+        const v = fr(asF32(p) * asF32(q));
+        return Number.isNaN(v) ? DEFAULT_NAN : f32Bits(v);
+      };
+      return bitsOp(a.dims, (i) => {
+        const x = a.bytes.readUInt32LE(4 * i);
+        const s = mul(x, x);
+        return n === 3 ? mul(s, x) : s;
+      });
+    }
     case OP.DIV: {
       const b = ins[1];
       const dims = broadcastDims(a.dims, b.dims);

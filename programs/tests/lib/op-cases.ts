@@ -470,6 +470,79 @@ export function buildCases(): OpCase[] {
     add(`${nm} uint8`, op, [u8([100], r), u8([100], () => 128)]);
   }
 
+  // Pow by a constant 2 or 3 (issue 15, fourth round): onnxruntime's square and cube.
+  for (const n of [2, 3]) {
+    add(`pow ${n} f32 edges`, OP.POW, [f32([24], r)], attrs(n));
+    add(`pow ${n} f32 NaN payloads, subnormals, overflow`, OP.POW, [bits(SPECIAL)], attrs(n));
+    add(`pow ${n} f32 random bit patterns`, OP.POW, [bits(Array.from({ length: 128 }, () => r()))], attrs(n));
+    add(
+      `pow ${n} f32 near 1 and the subnormal edge`,
+      OP.POW,
+      [
+        bits(
+          Array.from({ length: 96 }, (_, i) =>
+            i < 48 ? 0x3f800000 + (r() % 4096) - 2048 : 0x1f000000 + (r() % 0x2000000),
+          ),
+        ),
+      ],
+      attrs(n),
+    );
+    add(`pow ${n} int32 wrapping`, OP.POW, [i32([64], r)], attrs(n));
+    add(`pow ${n} int32 small`, OP.POW, [make(DT.INT32, [40], (i) => i - 20)], attrs(n));
+  }
+
+  // DynamicQuantizeLinear (issue 15, fourth round): each output from x alone; ranges of one sign,
+  // both signs, all zeros, infinities (scale inf, zero point 255 from -inf / inf), subnormals
+  // (scale 0), ties of x / scale.
+  const dql = (nm: string, x: Tensor) => {
+    for (const k of [0, 1, 2])
+      add(
+        `dynamicquantizelinear ${nm} ${['y', 'scale', 'zero point'][k]}`,
+        OP.DYNAMIC_QUANTIZE_LINEAR,
+        [x],
+        attrs(k),
+      );
+  };
+  dql('f32 mixed signs', f32([24], r, false));
+  dql(
+    'f32 positive',
+    make(DT.FLOAT, [3, 10], (i) => (i * 7) % 23),
+  );
+  dql(
+    'f32 negative',
+    make(DT.FLOAT, [17], (i) => -((i * 5) % 13) / 3),
+  );
+  dql(
+    'f32 all zeros',
+    make(DT.FLOAT, [2, 3], (i) => (i % 2 ? -0 : 0)),
+  );
+  dql(
+    'f32 ties',
+    make(DT.FLOAT, [12], (i) => [-1, 0, 254, 0.5, 1.5, 2.5, -0.5, 100.5, 3, 4, 5, 6][i]),
+  );
+  dql(
+    'f32 +inf',
+    make(DT.FLOAT, [5], (i) => [Infinity, 1, -1, 0, 3][i]),
+  );
+  dql(
+    'f32 -inf',
+    make(DT.FLOAT, [5], (i) => [-Infinity, 1, 2, 0, -3][i]),
+  );
+  dql(
+    'f32 both infinities',
+    make(DT.FLOAT, [4], (i) => [Infinity, -Infinity, 1, -1][i]),
+  );
+  dql(
+    'f32 subnormal range',
+    make(DT.FLOAT, [3], (i) => [1e-45, -1e-45, 0][i]),
+  );
+  dql(
+    'f32 huge range',
+    make(DT.FLOAT, [3], (i) => [3.4028235e38, -3.4028235e38, 1e38][i]),
+  );
+  dql('f32 random bit patterns', bits(Array.from({ length: 64 }, () => r() & 0xbfffffff)));
+  dql('f32 [2,100]', f32([2, 100], r, false));
+
   const out: OpCase[] = [];
   for (const c of cases) {
     const res = evalOp(c.layer, c.ins);
