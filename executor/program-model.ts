@@ -290,6 +290,55 @@ export async function compileForProgram(
         attrs[0] = values[0];
         return { name: l.name, onnxOp: 'Pow', op: OP.Pow, refs: [ref(input(0))], attrs };
       }
+      case 'ConvInteger': {
+        // 1-D or 2-D, explicit pads (auto_pad NOTSET or VALID), strides, dilations and pads below 256.
+        const w = dimsOf(input(1));
+        const rank = dimsOf(input(0)).length;
+        if (rank !== 3 && rank !== 4)
+          refuse(model, `${where}: ConvInteger of rank ${rank} (the referee takes 1-D and 2-D)`);
+        const wd = dtypeOfValue(input(1)) ?? trace.tensors![layerIndex.get(input(1)) ?? -1]?.dtype;
+        if (inputDtype !== 'uint8' || (wd !== 'uint8' && wd !== 'int8'))
+          refuse(
+            model,
+            `${where}: ConvInteger of ${inputDtype} x ${wd} (the referee takes uint8 x uint8 or int8)`,
+          );
+        const ap = attr(node, 'auto_pad');
+        const autoPad = ap?.s ? Buffer.from(ap.s).toString('utf8') : 'NOTSET';
+        if (autoPad !== 'NOTSET' && autoPad !== 'VALID')
+          refuse(model, `${where}: ConvInteger auto_pad ${autoPad} (give explicit pads)`);
+        const k = rank - 2;
+        const ints = (name: string, dflt: number[]) => {
+          const a = attr(node, name);
+          return a && a.ints.length > 0 ? a.ints.map((x) => int64ToNumber(x)) : dflt;
+        };
+        const strides = ints('strides', Array(k).fill(1));
+        const dil = ints('dilations', Array(k).fill(1));
+        const pads = autoPad === 'VALID' ? Array(2 * k).fill(0) : ints('pads', Array(2 * k).fill(0));
+        const ks = ints('kernel_shape', w.slice(2));
+        if (ks.some((v, j) => v !== w[2 + j]))
+          refuse(model, `${where}: kernel_shape [${ks.join(',')}] differs from the weight's`);
+        const ga = attr(node, 'group');
+        const group = ga ? int64ToNumber(ga.i) : 1;
+        if (
+          [...strides, ...dil, ...pads].some((v) => v < 0 || v > 255) ||
+          strides.includes(0) ||
+          dil.includes(0)
+        )
+          refuse(
+            model,
+            `${where}: ConvInteger strides, dilations and pads must be 0..255 (strides, dilations >= 1)`,
+          );
+        if (group < 1 || group > 65535) refuse(model, `${where}: ConvInteger group ${group}`);
+        // h first for 2-D; a 1-D conv takes h = 1 (stride 1, dilation 1, no pads).
+        const [sh, sw] = k === 2 ? strides : [1, strides[0]];
+        const [dh, dw] = k === 2 ? dil : [1, dil[0]];
+        const [pt, pl, pb, pr] = k === 2 ? pads : [0, pads[0], 0, pads[1]];
+        attrs.set([DTYPE_CODES[wd], sh, sw, dh, dw, pt, pl, pb, pr, group & 255, group >> 8]);
+        const refs = [ref(input(0)), ref(input(1))];
+        if (input(2) || input(3)) refs.push(input(2) ? ref(input(2)) : zeroPointWeight('uint8'));
+        if (input(3)) refs.push(ref(input(3)));
+        return { name: l.name, onnxOp: 'ConvInteger', op: OP.ConvInteger, refs, attrs };
+      }
       case 'DynamicQuantizeLinear': {
         // Three layers, one per output (y, y_scale, y_zero_point), each recomputed from x alone.
         if (inputDtype !== 'float32')

@@ -38,6 +38,7 @@ export const OP = {
   Sqrt: 32,
   Pow: 33,
   DynamicQuantizeLinear: 34,
+  ConvInteger: 35,
 } as const;
 export type OpName = keyof typeof OP;
 export type OpCode = (typeof OP)[OpName];

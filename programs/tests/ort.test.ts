@@ -122,6 +122,13 @@ for (const c of cases) {
         decls.push({ name, dtype: 'int64', dims: [v.length] });
         nodeInputs.push(name);
       }
+    } else if (op === OP.CONV_INTEGER) {
+      const two = a0.dims.length === 4;
+      const [sh, sw, dh, dw, pt, pl, pb, pr] = [...attrs.subarray(1, 9)];
+      nodeAttrs.strides = two ? [sh, sw] : [sw];
+      nodeAttrs.dilations = two ? [dh, dw] : [dw];
+      nodeAttrs.pads = two ? [pt, pl, pb, pr] : [pl, pr];
+      nodeAttrs.group = attrs.readUInt16LE(9);
     } else if (op === OP.POW) {
       // The exponent as a one-element input, float32 as most exporters write it.
       feeds.e = tensor(1, [], scalarBytes(1, attrs[0]));

@@ -39,6 +39,7 @@ export const OP = {
   SQRT: CODES.Sqrt,
   POW: CODES.Pow,
   DYNAMIC_QUANTIZE_LINEAR: CODES.DynamicQuantizeLinear,
+  CONV_INTEGER: CODES.ConvInteger,
 } as const;
 export const REF = {
   layer: (i: number) => opRef(REF_KIND.LAYER, i),
@@ -219,11 +220,13 @@ export function evalOp(l: Layer, ins: Tensor[]): Tensor {
       const b = ins[1];
       const [m, k] = a.dims,
         n = b.dims[1];
-      const za = ins[2] ? get(ins[2], 0) : 0,
-        zb = ins[3] ? get(ins[3], 0) : 0;
+      const za = ins[2] ? get(ins[2], 0) : 0;
+      // b's zero point: one, or one per column.
+      const zbOf = (c: number) => (ins[3] ? get(ins[3], ins[3].dims.length === 1 ? c : 0) : 0);
       return make(DT.INT32, [m, n], (o) => {
         const r = Math.floor(o / n),
           c = o % n;
+        const zb = zbOf(c);
         let acc = 0;
         for (let kk = 0; kk < k; kk++)
           acc = (acc + Math.imul(get(a, r * k + kk) - za, get(b, kk * n + c) - zb)) | 0;
@@ -264,6 +267,43 @@ export function evalOp(l: Layer, ins: Tensor[]): Tensor {
         if (Number.isNaN(v)) return qmin;
         const c = Math.min(Math.max(v, qmin - zp), qmax - zp);
         return rne(c) + zp;
+      });
+    }
+    case OP.CONV_INTEGER: {
+      // Direct convolution; a padded x reads as x's zero point, so it adds nothing.
+      const w = ins[1];
+      const at = l.attrs!;
+      const [sh, sw, dh, dw, pt, pl, pb, pr] = [...at.subarray(1, 9)];
+      const group = at.readUInt16LE(9);
+      const two = a.dims.length === 4;
+      const [N, C] = a.dims;
+      const H = two ? a.dims[2] : 1;
+      const W = a.dims[a.dims.length - 1];
+      const [M, CG] = w.dims;
+      const KH = two ? w.dims[2] : 1;
+      const KW = w.dims[w.dims.length - 1];
+      const xzp = ins[2] ? get(ins[2], 0) : 0;
+      const wzp = ins[3] ? get(ins[3], 0) : 0;
+      const OH = Math.floor((H + pt + pb - (dh * (KH - 1) + 1)) / sh) + 1;
+      const OW = Math.floor((W + pl + pr - (dw * (KW - 1) + 1)) / sw) + 1;
+      const dims = two ? [N, M, OH, OW] : [N, M, OW];
+      return make(DT.INT32, dims, (o) => {
+        const ow = o % OW,
+          oh = Math.floor(o / OW) % OH,
+          m = Math.floor(o / (OW * OH)) % M,
+          n = Math.floor(o / (OW * OH * M));
+        const c0 = Math.floor(m / (M / group)) * CG;
+        let s = 0;
+        for (let c = 0; c < CG; c++)
+          for (let kh = 0; kh < KH; kh++)
+            for (let kw = 0; kw < KW; kw++) {
+              const ih = oh * sh - pt + kh * dh,
+                iw = ow * sw - pl + kw * dw;
+              const xv =
+                ih < 0 || ih >= H || iw < 0 || iw >= W ? xzp : get(a, ((n * C + c0 + c) * H + ih) * W + iw);
+              s = (s + Math.imul(xv - xzp, get(w, ((m * CG + c) * KH + kh) * KW + kw) - wzp)) | 0;
+            }
+        return s;
       });
     }
     case OP.DYNAMIC_QUANTIZE_LINEAR: {

@@ -543,6 +543,96 @@ export function buildCases(): OpCase[] {
   dql('f32 random bit patterns', bits(Array.from({ length: 64 }, () => r() & 0xbfffffff)));
   dql('f32 [2,100]', f32([2, 100], r, false));
 
+  // MatMulInteger with a per-column b zero point (quantize_dynamic per_channel), at the extremes too.
+  add(
+    'matmulinteger uint8 per-column b zero point',
+    OP.MATMUL_INTEGER,
+    [u8([4, 24], r), u8([24, 16], r), scalar(DT.UINT8, 77), u8([16], r)],
+    attrs(DT.UINT8, DT.UINT8),
+  );
+  add(
+    'matmulinteger int8 per-column b zero point',
+    OP.MATMUL_INTEGER,
+    [i8([3, 24], r), i8([24, 20], r), scalar(DT.INT8, -9), i8([20], r)],
+    attrs(DT.INT8, DT.INT8),
+  );
+  add(
+    'matmulinteger int8 per-column extremes',
+    OP.MATMUL_INTEGER,
+    [
+      make(DT.INT8, [2, 64], (i) => (i % 3 ? 127 : -128)),
+      make(DT.INT8, [64, 8], (i) => (i % 5 ? -128 : 127)),
+      scalar(DT.INT8, -128),
+      make(DT.INT8, [8], (i) => [127, -128, 0, 1, -1, 64, -64, 5][i]),
+    ],
+    attrs(DT.INT8, DT.INT8),
+  );
+
+  // ConvInteger (issue 15, fourth round): 2-D and 1-D, pads, strides, dilations, groups
+  // (depthwise too), uint8 and int8 weights with zero points at the extremes.
+  const conv = (wdt: number, s: number[], d: number[], p: number[], group: number) =>
+    attrs(wdt, s[0], s[1], d[0], d[1], p[0], p[1], p[2], p[3], group & 255, group >> 8);
+  const w8 = (dt: number, dims: number[]) => (dt === DT.INT8 ? i8(dims, r) : u8(dims, r));
+  for (const wdt of [DT.UINT8, DT.INT8]) {
+    const nm = wdt === DT.INT8 ? 'int8' : 'uint8';
+    add(
+      `convinteger ${nm} 3x3 pad 1`,
+      OP.CONV_INTEGER,
+      [
+        u8([1, 3, 6, 7], r),
+        w8(wdt, [4, 3, 3, 3]),
+        scalar(DT.UINT8, 129),
+        scalar(wdt, wdt === DT.INT8 ? -3 : 200),
+      ],
+      conv(wdt, [1, 1], [1, 1], [1, 1, 1, 1], 1),
+    );
+    add(
+      `convinteger ${nm} strides, dilations, uneven pads, 2 groups`,
+      OP.CONV_INTEGER,
+      [
+        u8([2, 4, 7, 6], r),
+        w8(wdt, [6, 2, 3, 2]),
+        scalar(DT.UINT8, 0),
+        scalar(wdt, wdt === DT.INT8 ? -128 : 255),
+      ],
+      conv(wdt, [2, 1], [1, 2], [0, 1, 2, 0], 2),
+    );
+    add(
+      `convinteger ${nm} no zero points`,
+      OP.CONV_INTEGER,
+      [u8([1, 2, 5, 5], r), w8(wdt, [3, 2, 2, 2])],
+      conv(wdt, [1, 1], [1, 1], [0, 0, 0, 0], 1),
+    );
+    add(
+      `convinteger ${nm} 1-D depthwise`,
+      OP.CONV_INTEGER,
+      [u8([1, 4, 40], r), w8(wdt, [4, 1, 5]), scalar(DT.UINT8, 7), scalar(wdt, 1)],
+      conv(wdt, [1, 2], [1, 1], [0, 2, 0, 2], 4),
+    );
+  }
+  add(
+    'convinteger uint8 extremes 255 x 0 zero points',
+    OP.CONV_INTEGER,
+    [
+      make(DT.UINT8, [1, 8, 4, 4], () => 255),
+      make(DT.UINT8, [2, 8, 3, 3], () => 0),
+      scalar(DT.UINT8, 0),
+      scalar(DT.UINT8, 255),
+    ],
+    conv(DT.UINT8, [1, 1], [1, 1], [1, 1, 1, 1], 1),
+  );
+  add(
+    'convinteger int8 extremes 255 x 127 pairs',
+    OP.CONV_INTEGER,
+    [
+      make(DT.UINT8, [1, 8, 4, 4], () => 255),
+      make(DT.INT8, [2, 8, 3, 3], () => 127),
+      scalar(DT.UINT8, 0),
+      scalar(DT.INT8, -128),
+    ],
+    conv(DT.INT8, [1, 1], [1, 1], [0, 0, 0, 0], 1),
+  );
+
   const out: OpCase[] = [];
   for (const c of cases) {
     const res = evalOp(c.layer, c.ins);
