@@ -54,6 +54,9 @@ export const PROVABLE_OPS: ReadonlySet<string> = new Set([
   'GreaterOrEqual',
   'Div',
   'Sqrt',
+  'Pow',
+  'DynamicQuantizeLinear',
+  'ConvInteger',
 ]);
 
 /** Ops that only shape the graph: Constant is covered by the model id, If is followed into its taken branch. */

@@ -264,6 +264,97 @@ export async function compileForProgram(
           attrs,
         };
       }
+      case 'Pow': {
+        // onnxruntime squares or cubes (x * x, then * x) when the exponent is one element equal to 2
+        // or 3, bit-identical on every configuration measured; any other exponent calls powf.
+        if (inputDtype !== 'float32' && inputDtype !== 'int32')
+          refuse(
+            model,
+            `${where}: Pow of ${inputDtype ?? 'an unknown dtype'} (the referee takes float32, int32)`,
+          );
+        const e = constantOf(input(1), 'the exponent');
+        if (!e) refuse(model, `${where}: Pow has no exponent`);
+        const values = numbersOf(e);
+        if (values.length !== 1)
+          refuse(
+            model,
+            `${where}: Pow by ${values.length} exponents (the referee takes one constant 2 or 3)`,
+          );
+        if (values[0] !== 2 && values[0] !== 3)
+          refuse(
+            model,
+            `${where}: Pow by ${values[0]} (only 2 and 3 are exact: onnxruntime computes other exponents with powf)`,
+          );
+        if (e.dims.length > dimsOf(input(0)).length)
+          refuse(model, `${where}: Pow's exponent has a higher rank than its base`);
+        attrs[0] = values[0];
+        return { name: l.name, onnxOp: 'Pow', op: OP.Pow, refs: [ref(input(0))], attrs };
+      }
+      case 'ConvInteger': {
+        // 1-D or 2-D, explicit pads (auto_pad NOTSET or VALID), strides, dilations and pads below 256.
+        const w = dimsOf(input(1));
+        const rank = dimsOf(input(0)).length;
+        if (rank !== 3 && rank !== 4)
+          refuse(model, `${where}: ConvInteger of rank ${rank} (the referee takes 1-D and 2-D)`);
+        const wd = dtypeOfValue(input(1)) ?? trace.tensors![layerIndex.get(input(1)) ?? -1]?.dtype;
+        if (inputDtype !== 'uint8' || (wd !== 'uint8' && wd !== 'int8'))
+          refuse(
+            model,
+            `${where}: ConvInteger of ${inputDtype} x ${wd} (the referee takes uint8 x uint8 or int8)`,
+          );
+        const ap = attr(node, 'auto_pad');
+        const autoPad = ap?.s ? Buffer.from(ap.s).toString('utf8') : 'NOTSET';
+        if (autoPad !== 'NOTSET' && autoPad !== 'VALID')
+          refuse(model, `${where}: ConvInteger auto_pad ${autoPad} (give explicit pads)`);
+        const k = rank - 2;
+        const ints = (name: string, dflt: number[]) => {
+          const a = attr(node, name);
+          return a && a.ints.length > 0 ? a.ints.map((x) => int64ToNumber(x)) : dflt;
+        };
+        const strides = ints('strides', Array(k).fill(1));
+        const dil = ints('dilations', Array(k).fill(1));
+        const pads = autoPad === 'VALID' ? Array(2 * k).fill(0) : ints('pads', Array(2 * k).fill(0));
+        const ks = ints('kernel_shape', w.slice(2));
+        if (ks.some((v, j) => v !== w[2 + j]))
+          refuse(model, `${where}: kernel_shape [${ks.join(',')}] differs from the weight's`);
+        const ga = attr(node, 'group');
+        const group = ga ? int64ToNumber(ga.i) : 1;
+        if (
+          [...strides, ...dil, ...pads].some((v) => v < 0 || v > 255) ||
+          strides.includes(0) ||
+          dil.includes(0)
+        )
+          refuse(
+            model,
+            `${where}: ConvInteger strides, dilations and pads must be 0..255 (strides, dilations >= 1)`,
+          );
+        if (group < 1 || group > 65535) refuse(model, `${where}: ConvInteger group ${group}`);
+        // h first for 2-D; a 1-D conv takes h = 1 (stride 1, dilation 1, no pads).
+        const [sh, sw] = k === 2 ? strides : [1, strides[0]];
+        const [dh, dw] = k === 2 ? dil : [1, dil[0]];
+        const [pt, pl, pb, pr] = k === 2 ? pads : [0, pads[0], 0, pads[1]];
+        attrs.set([DTYPE_CODES[wd], sh, sw, dh, dw, pt, pl, pb, pr, group & 255, group >> 8]);
+        const refs = [ref(input(0)), ref(input(1))];
+        if (input(2) || input(3)) refs.push(input(2) ? ref(input(2)) : zeroPointWeight('uint8'));
+        if (input(3)) refs.push(ref(input(3)));
+        return { name: l.name, onnxOp: 'ConvInteger', op: OP.ConvInteger, refs, attrs };
+      }
+      case 'DynamicQuantizeLinear': {
+        // Three layers, one per output (y, y_scale, y_zero_point), each recomputed from x alone.
+        if (inputDtype !== 'float32')
+          refuse(
+            model,
+            `${where}: DynamicQuantizeLinear of ${inputDtype ?? 'an unknown dtype'} (float32 only)`,
+          );
+        attrs[0] = node.output.indexOf(l.name);
+        return {
+          name: l.name,
+          onnxOp: 'DynamicQuantizeLinear',
+          op: OP.DynamicQuantizeLinear,
+          refs: [ref(input(0))],
+          attrs,
+        };
+      }
       case 'Equal':
       case 'Not':
       case 'Where':
@@ -439,6 +530,22 @@ export async function compileForProgram(
       const t = li !== undefined ? trace.tensors![li] : (inputs[name] ?? constants.get(name));
       if (!t) refuse(model, `${where}: cannot tell the shape of '${name}'`);
       return t.dims;
+    }
+    /** The values of a numeric constant (float32, float64, int8/16/32/64, uint8) as numbers. */
+    function numbersOf(t: Tensor): number[] {
+      const dv = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+      const read: Partial<Record<DType, [number, (k: number) => number]>> = {
+        float32: [4, (k) => dv.getFloat32(k, true)],
+        float64: [8, (k) => dv.getFloat64(k, true)],
+        int32: [4, (k) => dv.getInt32(k, true)],
+        int64: [8, (k) => Number(dv.getBigInt64(k, true))],
+        int16: [2, (k) => dv.getInt16(k, true)],
+        int8: [1, (k) => dv.getInt8(k)],
+        uint8: [1, (k) => dv.getUint8(k)],
+      };
+      const r = read[t.dtype];
+      if (!r) refuse(model, `${where}: a constant of ${t.dtype}`);
+      return Array.from({ length: t.data.byteLength / r[0] }, (_, k) => r[1](k * r[0]));
     }
     /** A negative ONNX axis counted from the end of a rank-`rank` tensor. */
     function axisIn(axis: number, rank: number): number {

@@ -64,7 +64,7 @@ test('op codes, entry layout and page size equal pure/ops.rs, pure/tensor.rs and
   );
   const ours = Object.fromEntries(Object.entries(OP).map(([k, v]) => [k.toUpperCase(), v]));
   assert.deepEqual(ours, fromRust);
-  assert.equal(Object.keys(ours).length, 32);
+  assert.equal(Object.keys(ours).length, 35);
   assert.equal(OP_ENTRY_BYTES, ops.OP_ENTRY_BYTES);
   assert.equal(MAX_OP_INPUTS, ops.MAX_OP_INPUTS);
   assert.deepEqual({ LAYER: ops.REF_LAYER, INPUT: ops.REF_INPUT, WEIGHT: ops.REF_WEIGHT }, { ...REF_KIND });

@@ -36,6 +36,9 @@ export const OP = {
   GreaterOrEqual: 30,
   Div: 31,
   Sqrt: 32,
+  Pow: 33,
+  DynamicQuantizeLinear: 34,
+  ConvInteger: 35,
 } as const;
 export type OpName = keyof typeof OP;
 export type OpCode = (typeof OP)[OpName];

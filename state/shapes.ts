@@ -23,6 +23,8 @@ export const SHAPE_COST = {
   CU_INPUT_ENTRY: 300,
   CU_ELEMENT: 1_500,
   CU_MAC: 60,
+  CU_SCAN: 120,
+  CU_CONV_MAC: 80,
   HEAP_SPARSE: 40 * 32 + 64,
   HEAP_PIECE: 24,
   HEAP_WEIGHT: 24 * 32 + 64,
@@ -136,6 +138,7 @@ export const ELEMENTWISE_OPS: ReadonlySet<number> = new Set<number>([
   OP.GreaterOrEqual,
   OP.Div,
   OP.Sqrt,
+  OP.Pow,
 ]);
 
 function broadcast(a: readonly number[], b: readonly number[]): number[] | undefined {
@@ -195,7 +198,11 @@ export function inferHeader(op: number, attrs: Uint8Array, hs: TensorHeader[]): 
       if (a.dtype !== attr[0] || b.dtype !== attr[1] || a.dims.length !== 2 || b.dims.length !== 2)
         return undefined;
       if (a.dims[1] !== b.dims[0]) return undefined;
-      if (hs.slice(2).some((z, i) => !scalar(z) || z.dtype !== hs[i].dtype)) return undefined;
+      // A per-tensor zero point, or for b one per column ([N]); onnxruntime refuses per-row ones for a.
+      const perColumn = (z: TensorHeader, i: number) =>
+        i === 1 && z.dims.length === 1 && z.dims[0] === b.dims[1];
+      if (hs.slice(2).some((z, i) => !(scalar(z) || perColumn(z, i)) || z.dtype !== hs[i].dtype))
+        return undefined;
       return { dtype: DT.INT32, dims: [a.dims[0], b.dims[1]] };
     }
     case OP.QuantizeLinear: {
@@ -297,6 +304,38 @@ export function inferHeader(op: number, attrs: Uint8Array, hs: TensorHeader[]): 
       return a.dtype === DT.FLOAT || a.dtype === DT.INT32 ? a : undefined;
     case OP.Sqrt:
       return a.dtype === DT.FLOAT ? a : undefined;
+    // pure/ops.rs conv_geometry: 1-D (rank 3) or 2-D (rank 4), x uint8, w attrs[0], scalar zero points.
+    case OP.ConvInteger: {
+      const w = hs[1];
+      const r = a.dims.length;
+      if (a.dtype !== DT.UINT8 || w.dtype !== attrs[0] || w.dims.length !== r || (r !== 3 && r !== 4))
+        return undefined;
+      if (hs.slice(2).some((z, i) => !scalar(z) || z.dtype !== hs[i].dtype)) return undefined;
+      const two = r === 4;
+      if (!two && (attrs[1] !== 1 || attrs[3] !== 1 || attrs[5] !== 0 || attrs[7] !== 0)) return undefined;
+      const group = attrs[9] | (attrs[10] << 8);
+      const [c, m, cg] = [a.dims[1], w.dims[0], w.dims[1]];
+      if (!group || c % group !== 0 || m % group !== 0 || c / group !== cg) return undefined;
+      const len = (n: number, p0: number, p1: number, k: number, d: number, s: number) => {
+        const span = d * (k - 1) + 1;
+        return k < 1 || n + p0 + p1 < span ? undefined : Math.floor((n + p0 + p1 - span) / s) + 1;
+      };
+      const oh = two ? len(a.dims[2], attrs[5], attrs[7], w.dims[2], attrs[3], attrs[1]) : 1;
+      const ow = len(a.dims[r - 1], attrs[6], attrs[8], w.dims[r - 1], attrs[4], attrs[2]);
+      if (oh === undefined || ow === undefined) return undefined;
+      return { dtype: DT.INT32, dims: two ? [a.dims[0], m, oh, ow] : [a.dims[0], m, ow] };
+    }
+    // DynamicQuantizeLinear's output attrs[0]: 0 y (uint8, x's dims), 1 the scale (float []), 2 the zero point (uint8 []).
+    case OP.DynamicQuantizeLinear:
+      if (a.dtype !== DT.FLOAT || attrs[0] > 2) return undefined;
+      return attrs[0] === 0
+        ? { dtype: DT.UINT8, dims: a.dims }
+        : { dtype: attrs[0] === 1 ? DT.FLOAT : DT.UINT8, dims: [] };
+    // Pow by a constant 2 or 3 (attrs[0]): onnxruntime's square and cube, float or int32.
+    case OP.Pow:
+      return (attrs[0] === 2 || attrs[0] === 3) && (a.dtype === DT.FLOAT || a.dtype === DT.INT32)
+        ? a
+        : undefined;
     case OP.Less:
     case OP.Greater:
     case OP.LessOrEqual:
@@ -450,10 +489,12 @@ export function checkLayer(
     return { ok: false, reason: 'shape record does not parse' };
   const zps =
     e.op === OP.MatMulInteger
-      ? hs.slice(2)
-      : e.op === OP.QuantizeLinear || e.op === OP.DequantizeLinear
+      ? hs.slice(2, 3) // b's may be per column: inferHeader checks it is [N]
+      : e.op === OP.ConvInteger
         ? hs.slice(2)
-        : [];
+        : e.op === OP.QuantizeLinear || e.op === OP.DequantizeLinear
+          ? hs.slice(2)
+          : [];
   if (zps.some((h) => numel(h!) !== 1)) {
     return { ok: false, reason: 'zero point is not per-tensor (per-row/column zero points are refused)' };
   }
@@ -503,7 +544,15 @@ export function checkLayer(
       p.fixedCu += C.CU_WHOLE_CHUNK * chunks;
     }
   });
-  p.elementCu = C.CU_ELEMENT + (e.op === OP.MatMulInteger ? C.CU_MAC * hs[0]!.dims[1] : 0);
+  // DynamicQuantizeLinear scans its whole input for the range once per slice.
+  if (e.op === OP.DynamicQuantizeLinear) p.fixedCu += C.CU_SCAN * numel(hs[0]!);
+  p.elementCu =
+    C.CU_ELEMENT +
+    (e.op === OP.MatMulInteger
+      ? C.CU_MAC * hs[0]!.dims[1]
+      : e.op === OP.ConvInteger
+        ? C.CU_CONV_MAC * (numel(hs[1]!) / Math.max(1, hs[1]!.dims[0]))
+        : 0);
   if (p.bytes > C.MAX_STEP_BYTES) return { ok: false, reason: 'one-step proof data passes the buffer limit' };
   if (p.heap > C.HEAP_BUDGET) return { ok: false, reason: 'one-step openings pass the heap limit' };
   if (p.fixedCu + p.elementCu > C.CU_BUDGET) {

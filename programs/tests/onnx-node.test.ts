@@ -20,7 +20,7 @@ test('the export covers every op of the one-step set', () => {
   // transaction's input bytes or slices 3 axes (op-cases.json covers both); the others must all be present.
   for (const op of [
     1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 15, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
-    32,
+    32, 33, 34, 35,
   ])
     assert.ok(ops.has(op), `op ${op} missing`);
 });

@@ -122,6 +122,18 @@ for (const c of cases) {
         decls.push({ name, dtype: 'int64', dims: [v.length] });
         nodeInputs.push(name);
       }
+    } else if (op === OP.CONV_INTEGER) {
+      const two = a0.dims.length === 4;
+      const [sh, sw, dh, dw, pt, pl, pb, pr] = [...attrs.subarray(1, 9)];
+      nodeAttrs.strides = two ? [sh, sw] : [sw];
+      nodeAttrs.dilations = two ? [dh, dw] : [dw];
+      nodeAttrs.pads = two ? [pt, pl, pb, pr] : [pl, pr];
+      nodeAttrs.group = attrs.readUInt16LE(9);
+    } else if (op === OP.POW) {
+      // The exponent as a one-element input, float32 as most exporters write it.
+      feeds.e = tensor(1, [], scalarBytes(1, attrs[0]));
+      decls.push({ name: 'e', dtype: 'float32', dims: [] });
+      nodeInputs.push('e');
     } else if (op === OP.CONSTANT_OF_SHAPE) {
       const es = { 1: 4, 2: 1, 3: 1, 6: 4, 7: 8, 9: 1 }[attrs[0]]!;
       nodeAttrs.value = {
@@ -150,12 +162,22 @@ for (const c of cases) {
         nodeInputs.push('cv');
       }
     }
+    // DynamicQuantizeLinear has three outputs (y, scale, zero point); the entry checks attrs[0]'s.
+    const dql = op === OP.DYNAMIC_QUANTIZE_LINEAR;
+    const others = dql
+      ? [
+          { name: 'y', dtype: 'uint8' as DType, dims: a0.dims },
+          { name: 'scale', dtype: 'float32' as DType, dims: [] },
+          { name: 'zp', dtype: 'uint8' as DType, dims: [] },
+        ]
+      : [];
+    const want = dql ? others[attrs[0]].name : 'y';
     const bytes = buildModel({
       name: base,
       opset: 17,
       inputs: decls,
-      outputs: [{ name: 'y', dtype: DT_NAME[outDtype], dims: outDims }],
-      nodes: [node(onnxOp, nodeInputs, ['y'], nodeAttrs)],
+      outputs: dql ? others : [{ name: 'y', dtype: DT_NAME[outDtype], dims: outDims }],
+      nodes: [node(onnxOp, nodeInputs, dql ? others.map((x) => x.name) : ['y'], nodeAttrs)],
     });
     const session = await ort.InferenceSession.create(bytes, {
       graphOptimizationLevel: 'disabled',
@@ -163,7 +185,7 @@ for (const c of cases) {
       interOpNumThreads: 1,
       executionMode: 'sequential',
     });
-    const y = (await session.run(feeds)).y as ort.Tensor;
+    const y = (await session.run(feeds))[want] as ort.Tensor;
     const data = y.data as ArrayBufferView;
     const got = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     assert.deepEqual(y.dims.map(Number), outDims, 'dims');

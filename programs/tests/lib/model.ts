@@ -37,6 +37,9 @@ export const OP = {
   GREATER_OR_EQUAL: CODES.GreaterOrEqual,
   DIV: CODES.Div,
   SQRT: CODES.Sqrt,
+  POW: CODES.Pow,
+  DYNAMIC_QUANTIZE_LINEAR: CODES.DynamicQuantizeLinear,
+  CONV_INTEGER: CODES.ConvInteger,
 } as const;
 export const REF = {
   layer: (i: number) => opRef(REF_KIND.LAYER, i),
@@ -217,11 +220,13 @@ export function evalOp(l: Layer, ins: Tensor[]): Tensor {
       const b = ins[1];
       const [m, k] = a.dims,
         n = b.dims[1];
-      const za = ins[2] ? get(ins[2], 0) : 0,
-        zb = ins[3] ? get(ins[3], 0) : 0;
+      const za = ins[2] ? get(ins[2], 0) : 0;
+      // b's zero point: one, or one per column.
+      const zbOf = (c: number) => (ins[3] ? get(ins[3], ins[3].dims.length === 1 ? c : 0) : 0);
       return make(DT.INT32, [m, n], (o) => {
         const r = Math.floor(o / n),
           c = o % n;
+        const zb = zbOf(c);
         let acc = 0;
         for (let kk = 0; kk < k; kk++)
           acc = (acc + Math.imul(get(a, r * k + kk) - za, get(b, kk * n + c) - zb)) | 0;
@@ -262,6 +267,67 @@ export function evalOp(l: Layer, ins: Tensor[]): Tensor {
         if (Number.isNaN(v)) return qmin;
         const c = Math.min(Math.max(v, qmin - zp), qmax - zp);
         return rne(c) + zp;
+      });
+    }
+    case OP.CONV_INTEGER: {
+      // Direct convolution; a padded x reads as x's zero point, so it adds nothing.
+      const w = ins[1];
+      const at = l.attrs!;
+      const [sh, sw, dh, dw, pt, pl, pb, pr] = [...at.subarray(1, 9)];
+      const group = at.readUInt16LE(9);
+      const two = a.dims.length === 4;
+      const [N, C] = a.dims;
+      const H = two ? a.dims[2] : 1;
+      const W = a.dims[a.dims.length - 1];
+      const [M, CG] = w.dims;
+      const KH = two ? w.dims[2] : 1;
+      const KW = w.dims[w.dims.length - 1];
+      const xzp = ins[2] ? get(ins[2], 0) : 0;
+      const wzp = ins[3] ? get(ins[3], 0) : 0;
+      const OH = Math.floor((H + pt + pb - (dh * (KH - 1) + 1)) / sh) + 1;
+      const OW = Math.floor((W + pl + pr - (dw * (KW - 1) + 1)) / sw) + 1;
+      const dims = two ? [N, M, OH, OW] : [N, M, OW];
+      return make(DT.INT32, dims, (o) => {
+        const ow = o % OW,
+          oh = Math.floor(o / OW) % OH,
+          m = Math.floor(o / (OW * OH)) % M,
+          n = Math.floor(o / (OW * OH * M));
+        const c0 = Math.floor(m / (M / group)) * CG;
+        let s = 0;
+        for (let c = 0; c < CG; c++)
+          for (let kh = 0; kh < KH; kh++)
+            for (let kw = 0; kw < KW; kw++) {
+              const ih = oh * sh - pt + kh * dh,
+                iw = ow * sw - pl + kw * dw;
+              const xv =
+                ih < 0 || ih >= H || iw < 0 || iw >= W ? xzp : get(a, ((n * C + c0 + c) * H + ih) * W + iw);
+              s = (s + Math.imul(xv - xzp, get(w, ((m * CG + c) * KH + kh) * KW + kw) - wzp)) | 0;
+            }
+        return s;
+      });
+    }
+    case OP.DYNAMIC_QUANTIZE_LINEAR: {
+      // onnxruntime's GetQuantizationParameter, then QuantizeLinear with the scale and zero point.
+      let [mn, mx] = [0, 0];
+      for (let i = 0; i < numel(a.dims); i++) {
+        const v = get(a, i);
+        // Its min/max scan drops or keeps a NaN by its vector lane: refused.
+        if (Number.isNaN(v)) throw new Error('DynamicQuantizeLinear of a NaN refused');
+        if (v < mn) mn = v;
+        if (v > mx) mx = v;
+      }
+      const scale = mx === mn ? 1 : fr(fr(mx - mn) / 255);
+      // std::max(0, std::min(255, izp)): a NaN (-inf / inf) comes out 255.
+      const izp = fr(0 - fr(mn / scale));
+      const c = izp < 255 ? izp : 255;
+      const zp = rne(0 < c ? c : 0);
+      const which = l.attrs![0];
+      if (which === 1) return make(DT.FLOAT, [], () => scale);
+      if (which === 2) return make(DT.UINT8, [], () => zp);
+      return make(DT.UINT8, a.dims, (i) => {
+        const v = fr(get(a, i) / scale);
+        if (Number.isNaN(v)) return 0;
+        return rne(Math.min(Math.max(v, -zp), 255 - zp)) + zp;
       });
     }
     case OP.DEQUANTIZE_LINEAR: {
@@ -437,6 +503,27 @@ export function evalOp(l: Layer, ins: Tensor[]): Tensor {
         if (l.op === OP.ABS) return (x & 0x7fffffff) >>> 0;
         return f32Sqrt(x);
       });
+    case OP.POW: {
+      // Eigen's square and cube as onnxruntime runs them: (x * x) * x, int32 wrapping.
+      const n = l.attrs![0];
+      if (a.dtype !== DT.FLOAT)
+        return make(a.dtype, a.dims, (i) => {
+          const x = get(a, i);
+          const s = Math.imul(x, x);
+          return n === 3 ? Math.imul(s, x) : s;
+        });
+      const mul = (p: number, q: number) => {
+        if (isNanBits(p)) return (p | 0x400000) >>> 0;
+        if (isNanBits(q)) return (q | 0x400000) >>> 0;
+        const v = fr(asF32(p) * asF32(q));
+        return Number.isNaN(v) ? DEFAULT_NAN : f32Bits(v);
+      };
+      return bitsOp(a.dims, (i) => {
+        const x = a.bytes.readUInt32LE(4 * i);
+        const s = mul(x, x);
+        return n === 3 ? mul(s, x) : s;
+      });
+    }
     case OP.DIV: {
       const b = ins[1];
       const dims = broadcastDims(a.dims, b.dims);

@@ -470,6 +470,169 @@ export function buildCases(): OpCase[] {
     add(`${nm} uint8`, op, [u8([100], r), u8([100], () => 128)]);
   }
 
+  // Pow by a constant 2 or 3 (issue 15, fourth round): onnxruntime's square and cube.
+  for (const n of [2, 3]) {
+    add(`pow ${n} f32 edges`, OP.POW, [f32([24], r)], attrs(n));
+    add(`pow ${n} f32 NaN payloads, subnormals, overflow`, OP.POW, [bits(SPECIAL)], attrs(n));
+    add(`pow ${n} f32 random bit patterns`, OP.POW, [bits(Array.from({ length: 128 }, () => r()))], attrs(n));
+    add(
+      `pow ${n} f32 near 1 and the subnormal edge`,
+      OP.POW,
+      [
+        bits(
+          Array.from({ length: 96 }, (_, i) =>
+            i < 48 ? 0x3f800000 + (r() % 4096) - 2048 : 0x1f000000 + (r() % 0x2000000),
+          ),
+        ),
+      ],
+      attrs(n),
+    );
+    add(`pow ${n} int32 wrapping`, OP.POW, [i32([64], r)], attrs(n));
+    add(`pow ${n} int32 small`, OP.POW, [make(DT.INT32, [40], (i) => i - 20)], attrs(n));
+  }
+
+  // DynamicQuantizeLinear (issue 15, fourth round): each output from x alone; ranges of one sign,
+  // both signs, all zeros, infinities (scale inf, zero point 255 from -inf / inf), subnormals
+  // (scale 0), ties of x / scale.
+  const dql = (nm: string, x: Tensor) => {
+    for (const k of [0, 1, 2])
+      add(
+        `dynamicquantizelinear ${nm} ${['y', 'scale', 'zero point'][k]}`,
+        OP.DYNAMIC_QUANTIZE_LINEAR,
+        [x],
+        attrs(k),
+      );
+  };
+  dql('f32 mixed signs', f32([24], r, false));
+  dql(
+    'f32 positive',
+    make(DT.FLOAT, [3, 10], (i) => (i * 7) % 23),
+  );
+  dql(
+    'f32 negative',
+    make(DT.FLOAT, [17], (i) => -((i * 5) % 13) / 3),
+  );
+  dql(
+    'f32 all zeros',
+    make(DT.FLOAT, [2, 3], (i) => (i % 2 ? -0 : 0)),
+  );
+  dql(
+    'f32 ties',
+    make(DT.FLOAT, [12], (i) => [-1, 0, 254, 0.5, 1.5, 2.5, -0.5, 100.5, 3, 4, 5, 6][i]),
+  );
+  dql(
+    'f32 +inf',
+    make(DT.FLOAT, [5], (i) => [Infinity, 1, -1, 0, 3][i]),
+  );
+  dql(
+    'f32 -inf',
+    make(DT.FLOAT, [5], (i) => [-Infinity, 1, 2, 0, -3][i]),
+  );
+  dql(
+    'f32 both infinities',
+    make(DT.FLOAT, [4], (i) => [Infinity, -Infinity, 1, -1][i]),
+  );
+  dql(
+    'f32 subnormal range',
+    make(DT.FLOAT, [3], (i) => [1e-45, -1e-45, 0][i]),
+  );
+  dql(
+    'f32 huge range',
+    make(DT.FLOAT, [3], (i) => [3.4028235e38, -3.4028235e38, 1e38][i]),
+  );
+  dql('f32 random bit patterns', bits(Array.from({ length: 64 }, () => r() & 0xbfffffff)));
+  dql('f32 [2,100]', f32([2, 100], r, false));
+
+  // MatMulInteger with a per-column b zero point (quantize_dynamic per_channel), at the extremes too.
+  add(
+    'matmulinteger uint8 per-column b zero point',
+    OP.MATMUL_INTEGER,
+    [u8([4, 24], r), u8([24, 16], r), scalar(DT.UINT8, 77), u8([16], r)],
+    attrs(DT.UINT8, DT.UINT8),
+  );
+  add(
+    'matmulinteger int8 per-column b zero point',
+    OP.MATMUL_INTEGER,
+    [i8([3, 24], r), i8([24, 20], r), scalar(DT.INT8, -9), i8([20], r)],
+    attrs(DT.INT8, DT.INT8),
+  );
+  add(
+    'matmulinteger int8 per-column extremes',
+    OP.MATMUL_INTEGER,
+    [
+      make(DT.INT8, [2, 64], (i) => (i % 3 ? 127 : -128)),
+      make(DT.INT8, [64, 8], (i) => (i % 5 ? -128 : 127)),
+      scalar(DT.INT8, -128),
+      make(DT.INT8, [8], (i) => [127, -128, 0, 1, -1, 64, -64, 5][i]),
+    ],
+    attrs(DT.INT8, DT.INT8),
+  );
+
+  // ConvInteger (issue 15, fourth round): 2-D and 1-D, pads, strides, dilations, groups
+  // (depthwise too), uint8 and int8 weights with zero points at the extremes.
+  const conv = (wdt: number, s: number[], d: number[], p: number[], group: number) =>
+    attrs(wdt, s[0], s[1], d[0], d[1], p[0], p[1], p[2], p[3], group & 255, group >> 8);
+  const w8 = (dt: number, dims: number[]) => (dt === DT.INT8 ? i8(dims, r) : u8(dims, r));
+  for (const wdt of [DT.UINT8, DT.INT8]) {
+    const nm = wdt === DT.INT8 ? 'int8' : 'uint8';
+    add(
+      `convinteger ${nm} 3x3 pad 1`,
+      OP.CONV_INTEGER,
+      [
+        u8([1, 3, 6, 7], r),
+        w8(wdt, [4, 3, 3, 3]),
+        scalar(DT.UINT8, 129),
+        scalar(wdt, wdt === DT.INT8 ? -3 : 200),
+      ],
+      conv(wdt, [1, 1], [1, 1], [1, 1, 1, 1], 1),
+    );
+    add(
+      `convinteger ${nm} strides, dilations, uneven pads, 2 groups`,
+      OP.CONV_INTEGER,
+      [
+        u8([2, 4, 7, 6], r),
+        w8(wdt, [6, 2, 3, 2]),
+        scalar(DT.UINT8, 0),
+        scalar(wdt, wdt === DT.INT8 ? -128 : 255),
+      ],
+      conv(wdt, [2, 1], [1, 2], [0, 1, 2, 0], 2),
+    );
+    add(
+      `convinteger ${nm} no zero points`,
+      OP.CONV_INTEGER,
+      [u8([1, 2, 5, 5], r), w8(wdt, [3, 2, 2, 2])],
+      conv(wdt, [1, 1], [1, 1], [0, 0, 0, 0], 1),
+    );
+    add(
+      `convinteger ${nm} 1-D depthwise`,
+      OP.CONV_INTEGER,
+      [u8([1, 4, 40], r), w8(wdt, [4, 1, 5]), scalar(DT.UINT8, 7), scalar(wdt, 1)],
+      conv(wdt, [1, 2], [1, 1], [0, 2, 0, 2], 4),
+    );
+  }
+  add(
+    'convinteger uint8 extremes 255 x 0 zero points',
+    OP.CONV_INTEGER,
+    [
+      make(DT.UINT8, [1, 8, 4, 4], () => 255),
+      make(DT.UINT8, [2, 8, 3, 3], () => 0),
+      scalar(DT.UINT8, 0),
+      scalar(DT.UINT8, 255),
+    ],
+    conv(DT.UINT8, [1, 1], [1, 1], [1, 1, 1, 1], 1),
+  );
+  add(
+    'convinteger int8 extremes 255 x 127 pairs',
+    OP.CONV_INTEGER,
+    [
+      make(DT.UINT8, [1, 8, 4, 4], () => 255),
+      make(DT.INT8, [2, 8, 3, 3], () => 127),
+      scalar(DT.UINT8, 0),
+      scalar(DT.INT8, -128),
+    ],
+    conv(DT.INT8, [1, 1], [1, 1], [0, 0, 0, 0], 1),
+  );
+
   const out: OpCase[] = [];
   for (const c of cases) {
     const res = evalOp(c.layer, c.ins);

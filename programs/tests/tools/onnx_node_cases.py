@@ -26,12 +26,14 @@ OPS = {"Identity": 1, "Reshape": 2, "Flatten": 3, "Transpose": 4, "Relu": 5, "Ad
        "MatMulInteger": 9, "Clip": 10, "QuantizeLinear": 11, "DequantizeLinear": 12, "Cast": 13, "Concat": 14,
        "Gather": 15, "Slice": 16, "Squeeze": 17, "Unsqueeze": 18, "Shape": 19, "Equal": 20, "Not": 21, "Where": 22,
        "ConstantOfShape": 23, "Pad": 24, "Neg": 25, "Abs": 26, "Less": 27, "Greater": 28, "LessOrEqual": 29,
-       "GreaterOrEqual": 30, "Div": 31, "Sqrt": 32}
+       "GreaterOrEqual": 30, "Div": 31, "Sqrt": 32, "Pow": 33,
+       "DynamicQuantizeLinear": 34, "ConvInteger": 35}
 PREFIXES = ["test_relu", "test_add", "test_sub", "test_mul", "test_matmulinteger", "test_clip", "test_quantizelinear",
             "test_dequantizelinear", "test_cast_", "test_reshape", "test_flatten", "test_transpose", "test_identity",
             "test_concat", "test_gather_", "test_slice", "test_squeeze", "test_unsqueeze", "test_shape", "test_equal",
             "test_not", "test_where", "test_constantofshape", "test_constant_pad", "test_reflect_pad", "test_edge_pad",
-            "test_wrap_pad", "test_neg", "test_abs", "test_less", "test_greater", "test_div", "test_sqrt"]
+            "test_wrap_pad", "test_neg", "test_abs", "test_less", "test_greater", "test_div", "test_sqrt",
+            "test_pow", "test_dynamicquantizelinear", "test_convinteger"]
 MAX_INPUT_BYTES = 700
 
 
@@ -45,7 +47,7 @@ def entry(op, n_inputs, attrs=b""):
     return bytes([op, n_inputs]) + refs + attrs + b"\0" * (14 - len(attrs))
 
 
-def convert(tc, inputs, expected):
+def convert(tc, inputs, expected, out_index=0):
     node = tc.model.graph.node[0]
     if node.op_type not in OPS or len(tc.model.graph.node) != 1:
         return None, "not a single supported node"
@@ -182,6 +184,34 @@ def convert(tc, inputs, expected):
         st = norm(attrs.get("start", 0))
         en = max(st, norm(attrs.get("end", r)))
         a = bytes([st, en])
+    elif node.op_type == "ConvInteger":
+        # pure/ops.rs OP_CONV_INTEGER: 1-D or 2-D, explicit pads, h values 1, 1, 0, 0 for 1-D.
+        r = inputs[0].ndim
+        if r not in (3, 4) or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID"):
+            return None, "ConvInteger rank or auto_pad"
+        k = r - 2
+        st, dl = list(attrs.get("strides", [1] * k)), list(attrs.get("dilations", [1] * k))
+        pd = list(attrs.get("pads", [0] * (2 * k)))
+        if k == 1:
+            st, dl, pd = [1] + st, [1] + dl, [0, pd[0], 0, pd[1]]
+        g = attrs.get("group", 1)
+        a = bytes([DT[inputs[1].dtype]] + st + dl + pd) + struct.pack("<H", g)
+        if len(names) > 3 and not names[2]:
+            return None, "a w zero point without an x zero point"
+        if any(v.size != 1 for v in ins[2:]):
+            return None, "per-channel w zero point (onnxruntime's ConvInteger: 'Non per-tensor quantization is not supported')"
+    elif node.op_type == "DynamicQuantizeLinear":
+        # One entry per output (attrs[0]: 0 y, 1 scale, 2 zero point), each from x alone.
+        a = bytes([out_index])
+    elif node.op_type == "Pow":
+        # pure/ops.rs OP_POW: a float32 or int32 base, one constant exponent equal to 2 or 3.
+        e = inputs[1]
+        if inputs[0].dtype not in (np.float32, np.int32):
+            return None, f"Pow on {inputs[0].dtype} is not in the one-step op set"
+        if e.size != 1 or float(e.reshape(-1)[0]) not in (2.0, 3.0) or e.ndim > inputs[0].ndim:
+            return None, "Pow exponent is not one value of 2 or 3 (onnxruntime uses powf otherwise)"
+        a = bytes([int(e.reshape(-1)[0])])
+        ins = [inputs[0]]
     elif node.op_type in ("QuantizeLinear", "DequantizeLinear"):
         if any(v.size != 1 for v in ins[1:]):
             return None, "per-axis or blocked quantization"
@@ -204,11 +234,16 @@ def main():
         if not any(tc.name.startswith(p) for p in PREFIXES) or tc.name.endswith("_expanded") or "_expanded_" in tc.name:
             continue
         for k, (inputs, outputs) in enumerate(tc.data_sets or []):
-            res, why = convert(tc, inputs, outputs[0])
-            if res is None:
-                skipped.append({"name": tc.name, "reason": why})
-            else:
-                cases.extend(res)
+            dql = tc.model.graph.node[0].op_type == "DynamicQuantizeLinear"
+            for k in range(len(outputs) if dql else 1):
+                res, why = convert(tc, inputs, outputs[k], k)
+                if res is None:
+                    skipped.append({"name": tc.name, "reason": why})
+                else:
+                    if dql:
+                        for c in res:
+                            c["name"] = c["name"].replace(" chunk", f" {['y', 'scale', 'zero point'][k]} chunk")
+                    cases.extend(res)
     json.dump({"onnx": onnx.__version__, "cases": cases, "skipped": skipped}, open(OUT, "w"), indent=1)
     print(f"wrote {OUT}: {len(cases)} cases, {len(skipped)} skipped", file=sys.stderr)
 

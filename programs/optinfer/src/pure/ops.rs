@@ -45,6 +45,17 @@ pub const OP_LESS_OR_EQUAL: u8 = 29;
 pub const OP_GREATER_OR_EQUAL: u8 = 30;
 pub const OP_DIV: u8 = 31;
 pub const OP_SQRT: u8 = 32;
+/// Pow with a constant exponent of 2 or 3 (attrs[0]): onnxruntime squares or cubes in single
+/// multiplications when the exponent is one element (measured bit-identical; other exponents call
+/// powf and are not exact here).
+pub const OP_POW: u8 = 33;
+/// DynamicQuantizeLinear, one layer per output (attrs[0]: 0 y, 1 scale, 2 zero point), each
+/// recomputed from the whole of x as onnxruntime's GetQuantizationParameter and QuantizeLinear do.
+pub const OP_DYNAMIC_QUANTIZE_LINEAR: u8 = 34;
+/// ConvInteger, 1-D (rank 3) or 2-D (rank 4): x uint8, w uint8 or int8, per-tensor zero points,
+/// int32 out. attrs: w dtype, stride h, stride w, dilation h, dilation w, pads top, left, bottom,
+/// right (u8 each; the h ones 1, 1, 0, 0 for 1-D), group u16. Padding reads as x's zero point.
+pub const OP_CONV_INTEGER: u8 = 35;
 
 /// Slice's attrs: attrs[0] below MAX_RANK is one axis with i32 start, end, step at 1, 5 and 9;
 /// SLICE_AXES | mask slices the mask's axes (one or two, in increasing order), each with i16
@@ -112,13 +123,14 @@ impl OpEntry {
         let (lo, hi) = match self.op {
             OP_IDENTITY | OP_RELU | OP_FLATTEN | OP_TRANSPOSE | OP_CAST | OP_CLIP => (1, 1),
             OP_SLICE | OP_SQUEEZE | OP_UNSQUEEZE | OP_SHAPE | OP_NOT => (1, 1),
-            OP_CONSTANT_OF_SHAPE | OP_PAD | OP_NEG | OP_ABS | OP_SQRT => (1, 1),
+            OP_CONSTANT_OF_SHAPE | OP_PAD | OP_NEG | OP_ABS | OP_SQRT | OP_POW => (1, 1),
+            OP_DYNAMIC_QUANTIZE_LINEAR => (1, 1),
             OP_LESS..=OP_DIV => (2, 2),
             OP_RESHAPE => (1, 2),
             OP_ADD | OP_SUB | OP_MUL | OP_GATHER | OP_EQUAL => (2, 2),
             OP_WHERE => (3, 3),
             OP_CONCAT => (1, MAX_OP_INPUTS),
-            OP_MATMUL_INTEGER => (2, 4),
+            OP_MATMUL_INTEGER | OP_CONV_INTEGER => (2, 4),
             OP_QUANTIZE_LINEAR | OP_DEQUANTIZE_LINEAR => (2, 3),
             _ => return Err(OpError::Unsupported),
         };
@@ -186,6 +198,17 @@ impl OpEntry {
             },
             OP_SQUEEZE | OP_UNSQUEEZE if self.attrs[0] >> MAX_RANK != 0 => Err(OpError::BadEntry),
             OP_SHAPE if self.attrs[0] > self.attrs[1] || self.attrs[1] as usize > MAX_RANK => Err(OpError::BadEntry),
+            OP_POW if !matches!(self.attrs[0], 2 | 3) => Err(OpError::BadEntry),
+            OP_DYNAMIC_QUANTIZE_LINEAR if self.attrs[0] > 2 => Err(OpError::BadEntry),
+            // onnxruntime's ConvInteger: uint8 x uint8 and uint8 x int8 (measured exact, unlike MatMulInteger's).
+            OP_CONV_INTEGER => {
+                let a = &self.attrs;
+                let group = u16::from_le_bytes([a[9], a[10]]);
+                if !matches!(a[0], DT_UINT8 | DT_INT8) || a[1..5].contains(&0) || group == 0 {
+                    return Err(OpError::BadEntry);
+                }
+                Ok(())
+            }
             _ => Ok(()),
         }
     }
@@ -418,8 +441,10 @@ pub fn infer(e: &OpEntry, ins: &[Operand]) -> Result<Header, OpError> {
                 return Err(OpError::BadOperands);
             }
             for (i, x) in ins.iter().enumerate().skip(2) {
-                // Per-tensor zero points only: per-row/column ones are not opened here.
-                if !is_scalar(&x.header) || x.header.dtype != ins[i - 2].header.dtype {
+                // A per-tensor zero point, or for b one per column ([N]) as onnxruntime takes;
+                // onnxruntime refuses a per-row a zero point.
+                let per_column = i == 3 && x.header.rank == 1 && x.header.dims[0] == b.dims[1];
+                if !(is_scalar(&x.header) || per_column) || x.header.dtype != ins[i - 2].header.dtype {
                     return Err(OpError::BadOperands);
                 }
             }
@@ -467,7 +492,14 @@ pub fn infer(e: &OpEntry, ins: &[Operand]) -> Result<Header, OpError> {
             Ok(h)
         }
         OP_CONCAT..=OP_PAD => infer_movement(e, ins),
-        OP_NEG..=OP_SQRT => infer_arith(e, ins),
+        OP_NEG..=OP_POW => infer_arith(e, ins),
+        OP_DYNAMIC_QUANTIZE_LINEAR if a.dtype == DT_FLOAT => match e.attrs[0] {
+            0 => Ok(Header::new(DT_UINT8, a.dims()).unwrap()),
+            1 => Ok(Header::new(DT_FLOAT, &[]).unwrap()),
+            _ => Ok(Header::new(DT_UINT8, &[]).unwrap()),
+        },
+        OP_DYNAMIC_QUANTIZE_LINEAR => Err(OpError::BadOperands),
+        OP_CONV_INTEGER => conv_geometry(e, ins).map(|g| g.out),
         _ => Err(OpError::Unsupported),
     }
 }
@@ -478,7 +510,7 @@ fn infer_arith(e: &OpEntry, ins: &[Operand]) -> Result<Header, OpError> {
     let a = ins[0].header;
     match e.op {
         // The integer dtypes are Add's: onnxruntime has more, the referee takes int32.
-        OP_NEG | OP_ABS if matches!(a.dtype, DT_FLOAT | DT_INT32) => Ok(a),
+        OP_NEG | OP_ABS | OP_POW if matches!(a.dtype, DT_FLOAT | DT_INT32) => Ok(a),
         OP_SQRT if a.dtype == DT_FLOAT => Ok(a),
         OP_LESS..=OP_DIV => {
             let b = ins[1].header;
@@ -909,7 +941,12 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
             let n = b.header.dims[1] as usize;
             let (m_i, n_i) = ((o / n as u64) as usize, (o % n as u64) as usize);
             let za = if ins.len() > 2 { rd_int(&ins[2], 0)? } else { 0 };
-            let zb = if ins.len() > 3 { rd_int(&ins[3], 0)? } else { 0 };
+            let zb = if ins.len() > 3 {
+                let per_column = !is_scalar(&ins[3].header);
+                rd_int(&ins[3], if per_column { n_i } else { 0 })?
+            } else {
+                0
+            };
             let mut acc = 0i32;
             if !a.sparse && !b.sparse {
                 // Whole operands: plain strided slice reads; this loop is most of a large
@@ -989,7 +1026,8 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
             }
         }
         OP_CONCAT..=OP_PAD => element_movement(&Movement { e, ins, out }, o, dst)?,
-        OP_NEG..=OP_SQRT => element_arith(&Movement { e, ins, out }, o, dst)?,
+        OP_NEG..=OP_POW => element_arith(&Movement { e, ins, out }, o, dst)?,
+        OP_CONV_INTEGER => dst.copy_from_slice(&conv_element(e, ins, o)?.to_le_bytes()),
         _ => return Err(OpError::Unsupported),
     }
     Ok(())
@@ -1020,6 +1058,26 @@ fn element_arith(m: &Movement, o: u64, dst: &mut [u8]) -> Result<(), OpError> {
                 OP_NEG => x.wrapping_neg(),
                 OP_ABS => x.wrapping_abs(),
                 _ => super::ieee::sqrt(x as u32) as i32,
+            };
+            dst.copy_from_slice(&y.to_le_bytes());
+        }
+        OP_POW => {
+            let x = rd_i32(a, o as usize)?;
+            let y = if float {
+                // Eigen's square and cube: (x * x) * x, each product with x86's NaN rules.
+                let mul = |p: u32, q: u32| {
+                    let r = (f32::from_bits(p) * f32::from_bits(q)).to_bits();
+                    super::ieee::x86_nan(true, p, q, r)
+                };
+                let s = mul(x as u32, x as u32);
+                (if e.attrs[0] == 3 { mul(s, x as u32) } else { s }) as i32
+            } else {
+                let s = x.wrapping_mul(x);
+                if e.attrs[0] == 3 {
+                    s.wrapping_mul(x)
+                } else {
+                    s
+                }
             };
             dst.copy_from_slice(&y.to_le_bytes());
         }
@@ -1222,11 +1280,188 @@ pub fn compute_range(
     let len = core::cmp::min(CHUNK_BYTES as u64, total - start) as usize;
     let n = (len / es) as u32;
     let first = start / es as u64;
+    if e.op == OP_DYNAMIC_QUANTIZE_LINEAR {
+        let span = (first, from.min(n), to.min(n));
+        dql_range(e, &ins[0], &span, out_buf)?;
+        return Ok((out, len, n));
+    }
     for j in from.min(n)..to.min(n) {
         let j = j as usize;
         element(e, ins, &out, first + j as u64, &mut out_buf[j * es..(j + 1) * es])?;
     }
     Ok((out, len, n))
+}
+
+/// A ConvInteger's shapes, each as 2-D (a 1-D conv has h = 1): x [n, c, h, w], w [m, c / group,
+/// kh, kw], output [n, m, oh, ow] (rank of x).
+struct ConvGeometry {
+    out: Header,
+    c: u32,
+    h: u32,
+    w: u32,
+    m: u32,
+    cg: u32,
+    kh: u32,
+    kw: u32,
+    oh: u32,
+    ow: u32,
+}
+
+#[inline(never)]
+fn conv_geometry(e: &OpEntry, ins: &[Operand]) -> Result<ConvGeometry, OpError> {
+    let (x, k) = (ins[0].header, ins[1].header);
+    let a = &e.attrs;
+    let bad = Err(OpError::BadOperands);
+    if x.dtype != DT_UINT8 || k.dtype != a[0] || x.rank != k.rank || !(3..=4).contains(&x.rank) {
+        return bad;
+    }
+    for (i, z) in ins.iter().enumerate().skip(2) {
+        if !is_scalar(&z.header) || z.header.dtype != ins[i - 2].header.dtype {
+            return bad;
+        }
+    }
+    let two = x.rank == 4;
+    if !two && (a[1] != 1 || a[3] != 1 || a[5] != 0 || a[7] != 0) {
+        return Err(OpError::BadEntry);
+    }
+    let d = |t: &Header, i: usize| t.dims[i];
+    let (h, kh) = if two { (d(&x, 2), d(&k, 2)) } else { (1, 1) };
+    let (w, kw) = (d(&x, x.rank as usize - 1), d(&k, k.rank as usize - 1));
+    let group = u16::from_le_bytes([a[9], a[10]]) as u32;
+    let (c, m, cg) = (d(&x, 1), d(&k, 0), d(&k, 1));
+    if c % group != 0 || m % group != 0 || c / group != cg {
+        return bad;
+    }
+    // Output length (len + pads - span) / stride + 1, span = dilation * (kernel - 1) + 1.
+    // (length, pad before, pad after, kernel, dilation, stride) in one tuple: SBF calls pass five registers.
+    let outlen = |q: &(u32, u8, u8, u32, u8, u8)| -> Option<u32> {
+        let span = (q.4 as u64) * (q.3 as u64).checked_sub(1)? + 1;
+        let full = q.0 as u64 + q.1 as u64 + q.2 as u64;
+        Some(((full.checked_sub(span)?) / q.5 as u64 + 1) as u32)
+    };
+    let oh = outlen(&(h, a[5], a[7], kh, a[3], a[1])).ok_or(OpError::BadOperands)?;
+    let ow = outlen(&(w, a[6], a[8], kw, a[4], a[2])).ok_or(OpError::BadOperands)?;
+    let out = if two {
+        Header::new(DT_INT32, &[d(&x, 0), m, oh, ow])
+    } else {
+        Header::new(DT_INT32, &[d(&x, 0), m, ow])
+    };
+    Ok(ConvGeometry {
+        out: out.ok_or(OpError::BadOperands)?,
+        c,
+        h,
+        w,
+        m,
+        cg,
+        kh,
+        kw,
+        oh,
+        ow,
+    })
+}
+
+/// Output element `o` of a ConvInteger: the sum over its window of (x - x_zp) (w - w_zp), a padded
+/// x reading as x_zp (onnxruntime pads with the zero point), in wrapping int32.
+#[inline(never)]
+fn conv_element(e: &OpEntry, ins: &[Operand], o: u64) -> Result<i32, OpError> {
+    let g = conv_geometry(e, ins)?;
+    let a = &e.attrs;
+    let xzp = if ins.len() > 2 { rd_int(&ins[2], 0)? } else { 0 };
+    let wzp = if ins.len() > 3 { rd_int(&ins[3], 0)? } else { 0 };
+    let ow = (o % g.ow as u64) as i64;
+    let oh = (o / g.ow as u64 % g.oh as u64) as i64;
+    let m = (o / (g.ow as u64 * g.oh as u64) % g.m as u64) as u32;
+    let n = o / (g.ow as u64 * g.oh as u64 * g.m as u64);
+    let group = u16::from_le_bytes([a[9], a[10]]) as u32;
+    let c0 = m / (g.m / group) * g.cg;
+    let mut s = 0i32;
+    for c in 0..g.cg {
+        for kh in 0..g.kh {
+            let ih = oh * a[1] as i64 - a[5] as i64 + kh as i64 * a[3] as i64;
+            for kw in 0..g.kw {
+                let iw = ow * a[2] as i64 + kw as i64 * a[4] as i64 - a[6] as i64;
+                let xv = if ih < 0 || ih >= g.h as i64 || iw < 0 || iw >= g.w as i64 {
+                    xzp
+                } else {
+                    let row = (n * g.c as u64 + (c0 + c) as u64) * g.h as u64 + ih as u64;
+                    rd_int(&ins[0], (row * g.w as u64 + iw as u64) as usize)?
+                };
+                let wi = ((m as u64 * g.cg as u64 + c as u64) * g.kh as u64 + kh as u64) * g.kw as u64 + kw as u64;
+                let wv = rd_int(&ins[1], wi as usize)?;
+                s = s.wrapping_add((xv - xzp).wrapping_mul(wv - wzp));
+            }
+        }
+    }
+    Ok(s)
+}
+
+/// onnxruntime's GetQuantizationParameter for uint8: the range of x widened to take 0, the scale
+/// (max - min) / 255 (1 for an all-zero x), the zero point round(clamp(0 - min / scale, 0, 255)),
+/// clamped as std::max(0, std::min(255, v)) so a NaN (x holding -inf, scale inf) gives 255.
+/// A NaN in x is refused: onnxruntime's vectorized min/max keeps or drops it by its lane.
+#[inline(never)]
+pub fn dql_params(x: &Operand) -> Result<(u32, i32), OpError> {
+    // Integer keys in float order (-0 taken as +0, so the float comparisons' answer): no soft-float.
+    let key = |b: u32| if b & 0x8000_0000 != 0 { !b } else { b | 0x8000_0000 };
+    let (mut mn, mut mx) = (0u32, 0u32);
+    for i in 0..x.header.numel() as usize {
+        let b = rd_i32(x, i)? as u32;
+        if b & 0x7fff_ffff > 0x7f80_0000 {
+            return Err(OpError::BadOperands);
+        }
+        let b = if b == 0x8000_0000 { 0 } else { b };
+        if key(b) < key(mn) {
+            mn = b;
+        }
+        if key(b) > key(mx) {
+            mx = b;
+        }
+    }
+    use super::ieee::div;
+    let scale = if mx == mn {
+        1.0f32.to_bits()
+    } else {
+        // max - min: never NaN (max >= 0 >= min), correctly rounded by soft-float.
+        div((f32::from_bits(mx) - f32::from_bits(mn)).to_bits(), 255.0f32.to_bits())
+    };
+    let izp = 0.0f32 - f32::from_bits(div(mn, scale));
+    let c = if izp < 255.0 { izp } else { 255.0 };
+    let c = if 0.0 < c { c } else { 0.0 };
+    Ok((scale, f32_to_i32_x86(round_half_even(c))))
+}
+
+/// Elements `js` of a DynamicQuantizeLinear output chunk starting at flat element `first`: the
+/// parameters once per slice, then y as QuantizeLinear(x, scale, zero point) or the parameter.
+#[inline(never)]
+fn dql_range(e: &OpEntry, x: &Operand, span: &(u64, u32, u32), out_buf: &mut [u8; CHUNK_BYTES]) -> Result<(), OpError> {
+    // (first, from, to) in one argument: SBF calls pass five registers.
+    let &(first, from, to) = span;
+    let (scale, zp) = dql_params(x)?;
+    for j in from..to {
+        match e.attrs[0] {
+            0 => {
+                let q = f32::from_bits(super::ieee::div(rd_i32(x, (first + j as u64) as usize)? as u32, scale));
+                // divps then clamp to [-zp, 255 - zp] (maxps/minps give the bound for NaN), round, + zp.
+                let v = if q.is_nan() {
+                    0
+                } else {
+                    let (lo, hi) = (-zp as f32, (255 - zp) as f32);
+                    let c = if q < lo {
+                        lo
+                    } else if q > hi {
+                        hi
+                    } else {
+                        q
+                    };
+                    f32_to_i32_x86(round_half_even(c)) + zp
+                };
+                out_buf[j as usize] = v as u8;
+            }
+            1 => out_buf[..4].copy_from_slice(&scale.to_le_bytes()),
+            _ => out_buf[0] = zp as u8,
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1606,6 +1841,118 @@ mod tests {
         assert_eq!(run(OP_DIV, &[i32::MIN], &[-1]), Err(OpError::BadOperands));
         assert_eq!(run(OP_NEG, &[i32::MIN, 5, 0], &[]), Ok(vec![i32::MIN, -5, 0]));
         assert_eq!(run(OP_ABS, &[i32::MIN, -5, 0], &[]), Ok(vec![i32::MIN, 5, 0]));
+    }
+
+    #[test]
+    fn pow_and_dynamic_quantize_linear_refusals() {
+        let input = REF_INPUT << 14;
+        let h = |dt: u8, d: &[u32]| Header::new(dt, d).unwrap();
+        let with = |op: u8, a0: u8| {
+            let mut e = entry(op, &[input], &[]);
+            e.attrs[0] = a0;
+            e
+        };
+        for n in [0u8, 1, 4, 255] {
+            assert_eq!(with(OP_POW, n).validate(0), Err(OpError::BadEntry), "Pow by {n}");
+        }
+        assert_eq!(with(OP_POW, 3).validate(0), Ok(()));
+        assert_eq!(with(OP_DYNAMIC_QUANTIZE_LINEAR, 3).validate(0), Err(OpError::BadEntry));
+        let sparse = |dt: u8| [Operand::sparse(h(dt, &[4]), &[])];
+        assert_eq!(infer(&with(OP_POW, 2), &sparse(DT_INT8)), Err(OpError::BadOperands));
+        assert_eq!(
+            infer(&with(OP_DYNAMIC_QUANTIZE_LINEAR, 0), &sparse(DT_INT32)),
+            Err(OpError::BadOperands)
+        );
+        let s = infer(&with(OP_DYNAMIC_QUANTIZE_LINEAR, 1), &sparse(DT_FLOAT)).unwrap();
+        assert_eq!((s.dtype, s.rank), (DT_FLOAT, 0));
+        // A NaN anywhere in x is refused (onnxruntime's min/max keeps or drops it by lane).
+        let x: std::vec::Vec<u8> = [1.0f32, f32::NAN, -2.0, 0.5]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let ins = [Operand::full(h(DT_FLOAT, &[4]), &x)];
+        let mut out = [0u8; CHUNK_BYTES];
+        for k in 0..3 {
+            let e = with(OP_DYNAMIC_QUANTIZE_LINEAR, k);
+            assert_eq!(
+                compute_chunk(&e, &ins, 0, &mut out),
+                Err(OpError::BadOperands),
+                "output {k}"
+            );
+        }
+        // -inf: scale inf, 0 - (-inf / inf) is NaN, std::max(0, std::min(255, NaN)) = 255.
+        let x: std::vec::Vec<u8> = [f32::NEG_INFINITY, 1.0, 2.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let ins = [Operand::full(h(DT_FLOAT, &[3]), &x)];
+        assert_eq!(dql_params(&ins[0]), Ok((f32::INFINITY.to_bits(), 255)));
+        let e = with(OP_DYNAMIC_QUANTIZE_LINEAR, 0);
+        compute_chunk(&e, &ins, 0, &mut out).unwrap();
+        assert_eq!(&out[..3], &[0, 255, 255]);
+    }
+
+    #[test]
+    fn conv_integer_refusals() {
+        let r = |k: u16, i: u16| (k << 14) | i;
+        let h = |dt: u8, d: &[u32]| Header::new(dt, d).unwrap();
+        let conv = |a: [u8; 11], n: usize| {
+            let mut e = entry(
+                OP_CONV_INTEGER,
+                &[r(REF_INPUT, 0), r(REF_WEIGHT, 0), r(REF_WEIGHT, 1), r(REF_WEIGHT, 2)][..n],
+                &[],
+            );
+            e.attrs[..11].copy_from_slice(&a);
+            e
+        };
+        let ok = [DT_UINT8, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0];
+        assert_eq!(conv(ok, 2).validate(0), Ok(()));
+        let mut zero_stride = ok;
+        zero_stride[2] = 0;
+        assert_eq!(conv(zero_stride, 2).validate(0), Err(OpError::BadEntry));
+        let mut no_group = ok;
+        no_group[9] = 0;
+        assert_eq!(conv(no_group, 2).validate(0), Err(OpError::BadEntry));
+        let mut float_w = ok;
+        float_w[0] = DT_FLOAT;
+        assert_eq!(conv(float_w, 2).validate(0), Err(OpError::BadEntry));
+        let run = |e: &OpEntry, hs: &[Header]| {
+            let ins: std::vec::Vec<Operand> = hs.iter().map(|x| Operand::sparse(*x, &[])).collect();
+            infer(e, &ins)
+        };
+        let (x, w) = (h(DT_UINT8, &[1, 4, 5, 5]), h(DT_UINT8, &[2, 4, 3, 3]));
+        assert_eq!(
+            run(&conv(ok, 2), &[x, w]).map(|o| o.dims().to_vec()),
+            Ok(vec![1, 2, 3, 3])
+        );
+        // int8 x: onnxruntime's ConvInteger takes uint8 x only.
+        assert_eq!(
+            run(&conv(ok, 2), &[h(DT_INT8, &[1, 4, 5, 5]), w]),
+            Err(OpError::BadOperands)
+        );
+        // A per-channel w zero point: onnxruntime refuses ("Non per-tensor quantization").
+        let zx = h(DT_UINT8, &[]);
+        assert_eq!(
+            run(&conv(ok, 4), &[x, w, zx, h(DT_UINT8, &[2])]),
+            Err(OpError::BadOperands)
+        );
+        // Channels not matching the group, a kernel longer than the padded input.
+        let mut g2 = ok;
+        g2[9] = 2;
+        assert_eq!(run(&conv(g2, 2), &[x, w]), Err(OpError::BadOperands));
+        assert_eq!(
+            run(&conv(ok, 2), &[h(DT_UINT8, &[1, 4, 2, 2]), w]),
+            Err(OpError::BadOperands)
+        );
+        // 1-D with an h stride, dilation or pad: malformed.
+        let mut one_d = ok;
+        one_d[5] = 1;
+        let (x1, w1) = (h(DT_UINT8, &[1, 4, 9]), h(DT_UINT8, &[2, 4, 3]));
+        assert_eq!(
+            run(&conv(ok, 2), &[x1, w1]).map(|o| o.dims().to_vec()),
+            Ok(vec![1, 2, 7])
+        );
+        assert_eq!(run(&conv(one_d, 2), &[x1, w1]), Err(OpError::BadEntry));
     }
 
     #[test]

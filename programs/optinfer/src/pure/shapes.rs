@@ -42,6 +42,10 @@ pub const CU_INPUT_ENTRY: u64 = 300;
 /// Per output element of any op (reads, arithmetic, the store), and per multiply-add of MatMulInteger.
 pub const CU_ELEMENT: u64 = 1_500;
 pub const CU_MAC: u64 = 60;
+/// Per input element DynamicQuantizeLinear scans for its range, once per slice.
+pub const CU_SCAN: u64 = 120;
+/// Per multiply-add of ConvInteger (its window index arithmetic on top of a MAC): measured 50-60 in the VM.
+pub const CU_CONV_MAC: u64 = 80;
 /// Heap per sparse opening (its sibling scratch and Vec) and per chunk it holds; per weight proof.
 pub const HEAP_SPARSE: u64 = 40 * 32 + 64;
 pub const HEAP_PIECE: u64 = 24;
@@ -79,6 +83,7 @@ pub fn elementwise(op: u8) -> bool {
             | ops::OP_GREATER_OR_EQUAL
             | ops::OP_DIV
             | ops::OP_SQRT
+            | ops::OP_POW
     )
 }
 
@@ -233,7 +238,9 @@ pub fn check_layer(e: &OpEntry, t: &ShapeTable, layer: u32) -> Result<StepPlan, 
     }
     let out_reg = t.layer(layer).ok_or(Refusal::BadRecord)?;
     let zero_points = match e.op {
-        ops::OP_MATMUL_INTEGER => 2..n,
+        // MatMulInteger's b zero point may be per column: infer checks it is [N].
+        ops::OP_MATMUL_INTEGER => 2..n.min(3),
+        ops::OP_CONV_INTEGER => 2..n,
         ops::OP_QUANTIZE_LINEAR | ops::OP_DEQUANTIZE_LINEAR => 2.min(n)..n,
         _ => 0..0,
     };
@@ -331,11 +338,15 @@ pub fn plan(e: &OpEntry, hs: &[Header], out: &Header, inputs: u32, layer: u32) -
             p.fixed_cu += CU_WHOLE_CHUNK * chunks;
         }
     }
+    if e.op == ops::OP_DYNAMIC_QUANTIZE_LINEAR {
+        p.fixed_cu += CU_SCAN * hs[0].numel();
+    }
     p.element_cu = CU_ELEMENT
-        + if e.op == ops::OP_MATMUL_INTEGER {
-            CU_MAC * hs[0].dims[1] as u64
-        } else {
-            0
+        + match e.op {
+            ops::OP_MATMUL_INTEGER => CU_MAC * hs[0].dims[1] as u64,
+            // One multiply-add per window element: c / group x kh x kw (w's dims past the first).
+            ops::OP_CONV_INTEGER => CU_CONV_MAC * (hs[1].numel() / core::cmp::max(1, hs[1].dims[0] as u64)),
+            _ => 0,
         };
     if p.bytes > MAX_STEP_BYTES {
         return Err(Refusal::Buffer);
@@ -394,20 +405,40 @@ mod tests {
     }
 
     #[test]
-    fn per_column_zero_point_is_refused() {
+    fn per_row_zero_point_is_refused_per_column_taken() {
+        // Weights: b, a per-row a zero point [8], a per-column b zero point [32], a scalar one.
         let b = table(
             &[h(DT_INT8, &[8, 32])],
-            &[h(DT_INT8, &[32, 32]), h(DT_INT8, &[]), h(DT_INT8, &[32])],
+            &[
+                h(DT_INT8, &[32, 32]),
+                h(DT_INT8, &[8]),
+                h(DT_INT8, &[32]),
+                h(DT_INT8, &[]),
+            ],
             &[h(DT_INT32, &[8, 32])],
         );
         let t = ShapeTable {
             bytes: &b,
             inputs: 1,
-            weights: 3,
+            weights: 4,
             layers: 1,
         };
         assert!(t.complete());
-        assert_eq!(check_layer(&mm(4), &t, 0), Err(Refusal::ZeroPoint));
+        assert_eq!(
+            check_layer(&mm(4), &t, 0),
+            Err(Refusal::ZeroPoint),
+            "per-row a zero point"
+        );
+        let mut per_column = mm(4);
+        per_column.refs[2] = (REF_WEIGHT << 14) | 3;
+        assert!(check_layer(&per_column, &t, 0).is_ok(), "per-column b zero point");
+        let mut wrong_len = per_column;
+        wrong_len.refs[3] = (REF_WEIGHT << 14) | 1;
+        assert_eq!(
+            check_layer(&wrong_len, &t, 0),
+            Err(Refusal::Operands(OpError::BadOperands)),
+            "b zero point of 8 for 32 columns"
+        );
         let p = check_layer(&mm(2), &t, 0).unwrap();
         assert_eq!(p.elements, 64);
         assert!(p.slice == 64, "{p:?}");

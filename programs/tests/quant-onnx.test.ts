@@ -1,0 +1,302 @@
+// Pow by 2 and 3, DynamicQuantizeLinear and ConvInteger from ONNX graphs in quantize_dynamic's patterns: compiled, bit-equal to onnxruntime, and a cheat on such a layer loses.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadModel } from '../../executor/model.ts';
+import { traceModel } from '../../executor/trace.ts';
+import { compileForProgram } from '../../executor/program-model.ts';
+import { buildModel, node, tensorOf } from '../../executor/onnx/builder.ts';
+import { DTYPE_CODES, type Tensor } from '../../state/tensor.ts';
+import { PHASE, SIDE, cheatLayers, playToOneStep, startGame } from './lib/game.ts';
+import { prng, run, type ModelDef } from './lib/model.ts';
+import * as P from './lib/protocol.ts';
+
+/**
+ * x [1,64]: x^2 + x^3 (the exponent 3 an int64 constant, as exporters write it), dynamically
+ * quantized to uint8, then onnxruntime quantize_dynamic's MatMulInteger with the computed zero
+ * point, cast and rescaled by the computed scale times the weight scale.
+ */
+const r0 = prng(77);
+const bytes = buildModel({
+  name: 'quant',
+  opset: 17,
+  inputs: [{ name: 'x', dtype: 'float32', dims: [1, 64] }],
+  outputs: [{ name: 'y', dtype: 'float32', dims: [1, 16] }],
+  initializers: {
+    two: tensorOf('float32', [], [2]),
+    three: tensorOf('int64', [1], [3]),
+    w: tensorOf(
+      'uint8',
+      [64, 16],
+      Array.from({ length: 1024 }, () => r0() % 256),
+    ),
+    wzp: tensorOf('uint8', [], [131]),
+    wscale: tensorOf('float32', [], [0.0123]),
+  },
+  nodes: [
+    node('Pow', ['x', 'two'], ['p2']),
+    node('Pow', ['x', 'three'], ['p3']),
+    node('Add', ['p2', 'p3'], ['s']),
+    node('DynamicQuantizeLinear', ['s'], ['q', 'qs', 'qz']),
+    node('MatMulInteger', ['q', 'w', 'qz', 'wzp'], ['mm']),
+    node('Cast', ['mm'], ['mf'], { to: 1 }),
+    node('Mul', ['qs', 'wscale'], ['sc']),
+    node('Mul', ['mf', 'sc'], ['y']),
+  ],
+});
+const model = await loadModel(bytes, { name: 'quant' });
+after(() => model.close());
+const compiled = await compileForProgram(model);
+
+const toP = (t: Tensor): P.Tensor => ({
+  dtype: DTYPE_CODES[t.dtype],
+  dims: t.dims,
+  bytes: Buffer.from(t.data),
+});
+/** Floats of both signs around 1 (x^3 turns the range), a few exact zeros. */
+function inputX(seed: number): Tensor {
+  const r = prng(seed);
+  const f = new Float32Array(64).map(() => (r() % 9 === 0 ? 0 : ((r() % 4001) - 2000) / 997));
+  return { dtype: 'float32', dims: [1, 64], data: new Uint8Array(f.buffer) };
+}
+const def = (x: Tensor): ModelDef => ({
+  inputs: [['x', toP(x)]],
+  weights: compiled.weights.map((w) => toP(w.tensor)),
+  layers: compiled.layers.map((l) => ({ op: l.op, refs: l.refs, attrs: Buffer.from(l.attrs) })),
+  outputName: compiled.outputName,
+});
+const ortLayers = async (x: Tensor) =>
+  (await traceModel(model, { x }, { keepTensors: true })).tensors!.map(toP);
+
+test('the compiler maps Pow and the three DynamicQuantizeLinear outputs to referee ops, and registration accepts every layer', () => {
+  assert.deepEqual(
+    compiled.layers.map((l) => [l.onnxOp, l.attrs[0]]),
+    [
+      ['Pow', 2],
+      ['Pow', 3],
+      ['Add', 0],
+      ['DynamicQuantizeLinear', 0],
+      ['DynamicQuantizeLinear', 1],
+      ['DynamicQuantizeLinear', 2],
+      ['MatMulInteger', DTYPE_CODES.uint8],
+      ['Cast', DTYPE_CODES.float32],
+      ['Mul', 0],
+      ['Mul', 0],
+    ],
+  );
+  assert.deepEqual(compiled.refusals, []);
+});
+
+test("onnxruntime's canonical trace equals the referee semantics bit for bit, on 10 inputs", async () => {
+  const zps = new Set<number>();
+  for (let seed = 1; seed <= 10; seed++) {
+    const x = inputX(seed);
+    const trace = await ortLayers(x);
+    const ref = run(def(x));
+    assert.equal(trace.length, ref.length);
+    trace.forEach((t, i) => {
+      assert.equal(t.dtype, ref[i].dtype, `seed ${seed} layer ${i} dtype`);
+      assert.deepEqual(t.dims, ref[i].dims, `seed ${seed} layer ${i} dims`);
+      assert.ok(t.bytes.equals(ref[i].bytes), `seed ${seed} layer ${i} (${compiled.layers[i].onnxOp}) bytes`);
+    });
+    zps.add(trace[5].bytes[0]);
+  }
+  assert.ok(zps.size > 3, `the computed zero point varies (${[...zps].join(', ')})`);
+});
+
+// Layer 1 (Pow 3), 3 (DQL y), 4 (its scale) and 5 (its zero point).
+for (const at of [1, 3, 4, 5]) {
+  test(`an executor cheating at layer ${at} (${compiled.layers[at].onnxOp}) loses to a challenger holding onnxruntime's trace`, async () => {
+    const x = inputX(100 + at);
+    const honest = await ortLayers(x);
+    const g = await startGame(
+      (m) => cheatLayers(m, at, 0),
+      () => honest,
+      def(x),
+    );
+    await playToOneStep(g);
+    assert.equal((await g.world.dispute(g.dispute)).disagree, at);
+    await g.chal.submitOneStep(g.dispute);
+    const d = await g.world.dispute(g.dispute);
+    assert.equal(d.phase, PHASE.RESOLVED);
+    assert.equal(d.winner, SIDE.CHALLENGER, 'the honest challenger wins');
+    assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
+  });
+}
+
+test("an executor holding onnxruntime's trace beats a challenger lying at layer 4 (the scale)", async () => {
+  const x = inputX(204);
+  const honest = await ortLayers(x);
+  const g = await startGame(
+    () => honest,
+    (m) => cheatLayers(m, 4, 0),
+    def(x),
+  );
+  await playToOneStep(g);
+  await g.exec.submitOneStep(g.dispute);
+  assert.equal((await g.world.dispute(g.dispute)).winner, SIDE.EXECUTOR);
+  assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
+});
+
+test('the compiler refuses Pow it cannot make exact, naming the layer and why', async () => {
+  const cases: [string, 'float32' | 'int64', Tensor, RegExp][] = [
+    ['half', 'float32', tensorOf('float32', [], [0.5]), /Pow by 0.5 \(only 2 and 3 are exact/],
+    ['four', 'float32', tensorOf('float32', [1], [4]), /Pow by 4 \(only 2 and 3 are exact/],
+    ['array', 'float32', tensorOf('float32', [4], [2, 2, 2, 2]), /Pow by 4 exponents/],
+    ['int64', 'int64', tensorOf('int64', [], [2]), /Pow of int64 \(the referee takes float32, int32\)/],
+  ];
+  for (const [name, dtype, e, want] of cases) {
+    const m = await loadModel(
+      buildModel({
+        name,
+        opset: 17,
+        inputs: [{ name: 'v', dtype, dims: [4] }],
+        outputs: [{ name: 'y', dtype, dims: [4] }],
+        initializers: { e },
+        nodes: [node('Pow', ['v', 'e'], ['y'])],
+      }),
+      { name },
+    );
+    await assert.rejects(
+      compileForProgram(m),
+      (err: Error) => want.test(err.message) && /layer 0/.test(err.message),
+      name,
+    );
+    await m.close();
+  }
+});
+
+/**
+ * quantize_dynamic's Conv pattern: x [1,4,10,10] dynamically quantized, ConvInteger with an int8
+ * 3x3 weight (pads 1, stride 2), then a 1-D depthwise ConvInteger on a reshaped copy; each cast
+ * and rescaled by the computed scale.
+ */
+const r1 = prng(78);
+const convBytes = buildModel({
+  name: 'qconv',
+  opset: 17,
+  inputs: [{ name: 'x', dtype: 'float32', dims: [1, 4, 10, 10] }],
+  outputs: [{ name: 'y', dtype: 'float32', dims: [1, 4, 48] }],
+  initializers: {
+    w: tensorOf(
+      'int8',
+      [6, 4, 3, 3],
+      Array.from({ length: 216 }, () => (r1() % 256) - 128),
+    ),
+    wzp: tensorOf('int8', [], [0]),
+    dw: tensorOf(
+      'uint8',
+      [4, 1, 5],
+      Array.from({ length: 20 }, () => r1() % 256),
+    ),
+    dwzp: tensorOf('uint8', [], [128]),
+    shape: tensorOf('int64', [3], [1, 4, 100]),
+  },
+  nodes: [
+    node('DynamicQuantizeLinear', ['x'], ['q', 'qs', 'qz']),
+    node('ConvInteger', ['q', 'w', 'qz', 'wzp'], ['c'], {
+      pads: [1, 1, 1, 1],
+      strides: [2, 2],
+      kernel_shape: [3, 3],
+    }),
+    node('Cast', ['c'], ['cf'], { to: 1 }),
+    node('Reshape', ['q', 'shape'], ['q1']),
+    node('ConvInteger', ['q1', 'dw', 'qz', 'dwzp'], ['d'], {
+      group: 4,
+      strides: [2],
+      pads: [0, 0],
+      dilations: [1],
+    }),
+    node('Cast', ['d'], ['df'], { to: 1 }),
+    node('Mul', ['df', 'qs'], ['y']),
+  ],
+});
+const convModel = await loadModel(convBytes, { name: 'qconv' });
+after(() => convModel.close());
+const convCompiled = await compileForProgram(convModel);
+const convX = (seed: number): Tensor => {
+  const r = prng(seed);
+  const f = new Float32Array(400).map(() => ((r() % 4001) - 1500) / 311);
+  return { dtype: 'float32', dims: [1, 4, 10, 10], data: new Uint8Array(f.buffer) };
+};
+const convDef = (x: Tensor): ModelDef => ({
+  inputs: [['x', toP(x)]],
+  weights: convCompiled.weights.map((w) => toP(w.tensor)),
+  layers: convCompiled.layers.map((l) => ({ op: l.op, refs: l.refs, attrs: Buffer.from(l.attrs) })),
+  outputName: convCompiled.outputName,
+});
+
+test('ConvInteger (2-D int8, 1-D depthwise uint8) compiles, registers and equals onnxruntime bit for bit on 5 inputs', async () => {
+  assert.deepEqual(
+    convCompiled.layers.map((l) => l.onnxOp),
+    [
+      'DynamicQuantizeLinear',
+      'DynamicQuantizeLinear',
+      'DynamicQuantizeLinear',
+      'ConvInteger',
+      'Cast',
+      'Reshape',
+      'ConvInteger',
+      'Cast',
+      'Mul',
+    ],
+  );
+  assert.deepEqual(convCompiled.refusals, []);
+  for (let seed = 1; seed <= 5; seed++) {
+    const x = convX(seed);
+    const trace = (await traceModel(convModel, { x }, { keepTensors: true })).tensors!.map(toP);
+    const ref = run(convDef(x));
+    trace.forEach((t, i) => {
+      assert.deepEqual([t.dtype, t.dims], [ref[i].dtype, ref[i].dims], `seed ${seed} layer ${i} header`);
+      assert.ok(
+        t.bytes.equals(ref[i].bytes),
+        `seed ${seed} layer ${i} (${convCompiled.layers[i].onnxOp}) bytes`,
+      );
+    });
+  }
+});
+
+for (const at of [3, 6]) {
+  test(`an executor cheating at ConvInteger layer ${at} loses to a challenger holding onnxruntime's trace`, async () => {
+    const x = convX(300 + at);
+    const honest = (await traceModel(convModel, { x }, { keepTensors: true })).tensors!.map(toP);
+    const g = await startGame(
+      (m) => cheatLayers(m, at, 0),
+      () => honest,
+      convDef(x),
+    );
+    await playToOneStep(g);
+    assert.equal((await g.world.dispute(g.dispute)).disagree, at);
+    await g.chal.submitOneStep(g.dispute);
+    const d = await g.world.dispute(g.dispute);
+    assert.equal(d.winner, SIDE.CHALLENGER, 'the honest challenger wins');
+    assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
+  });
+}
+
+test('the compiler refuses ConvInteger it cannot take, naming the layer and why', async () => {
+  const cases: [string, number[], Record<string, number[] | string>, RegExp][] = [
+    ['same', [2, 3, 3, 3], { auto_pad: 'SAME_UPPER' }, /auto_pad SAME_UPPER/],
+    ['3d', [2, 3, 1, 1, 1], {}, /ConvInteger of rank 5/],
+    ['pad', [2, 3, 3, 3], { pads: [300, 0, 0, 0] }, /pads must be 0..255/],
+  ];
+  for (const [name, wd, at, want] of cases) {
+    const xd = wd.length === 5 ? [1, 3, 4, 4, 4] : [1, 3, 8, 8];
+    const m = await loadModel(
+      buildModel({
+        name,
+        opset: 17,
+        inputs: [{ name: 'v', dtype: 'uint8', dims: xd }],
+        outputs: [{ name: 'y', dtype: 'int32', dims: [1, 2, 1, 1] }],
+        initializers: { w: tensorOf('uint8', wd, new Array(wd.reduce((p, q) => p * q)).fill(1)) },
+        nodes: [node('ConvInteger', ['v', 'w'], ['y'], at)],
+      }),
+      { name },
+    );
+    await assert.rejects(
+      compileForProgram(m),
+      (err: Error) => want.test(err.message) && /layer 0/.test(err.message),
+      name,
+    );
+    await m.close();
+  }
+});
