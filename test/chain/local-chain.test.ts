@@ -222,7 +222,10 @@ test('web3.js and Anchor against the local chain: initialize, websocket confirma
     // Airdrop over RPC, confirmed through the websocket signature subscription.
     // The authority is the sequencer too: each of the INSTRUCTIONS commits moves one fault slash (1 SOL) into
     // its batch's fault reserve.
-    const airdropSig = await conn.requestAirdrop(authority.publicKey, (100 + INSTRUCTIONS) * LAMPORTS_PER_SOL);
+    const airdropSig = await conn.requestAirdrop(
+      authority.publicKey,
+      (100 + INSTRUCTIONS) * LAMPORTS_PER_SOL,
+    );
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no websocket confirmation of the airdrop')), 20_000);
       conn.onSignature(
