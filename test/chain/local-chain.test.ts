@@ -238,7 +238,7 @@ test('web3.js and Anchor against the local chain: initialize, websocket confirma
         CONFIRMED,
       );
     });
-    assert.equal(await conn.getBalance(authority.publicKey), 100 * LAMPORTS_PER_SOL);
+    assert.equal(await conn.getBalance(authority.publicKey), (100 + INSTRUCTIONS) * LAMPORTS_PER_SOL);
 
     const provider = new anchor.AnchorProvider(conn, new anchor.Wallet(authority), {
       commitment: CONFIRMED,
