@@ -1,14 +1,16 @@
 // Issue 15's elementwise arithmetic from an ONNX graph (Neg, Abs, Sqrt, Div, Less, Greater, LessOrEqual, GreaterOrEqual): compiled, bit-equal to onnxruntime, and a cheat on such a layer loses.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadModel } from '../../executor/model.ts';
-import { traceModel } from '../../executor/trace.ts';
-import { compileForProgram } from '../../executor/program-model.ts';
 import { buildModel, node, tensorOf } from '../../executor/onnx/builder.ts';
-import { DTYPE_CODES, type Tensor } from '../../state/tensor.ts';
-import { PHASE, SIDE, cheatLayers, playToOneStep, startGame } from './lib/game.ts';
-import { prng, run, type ModelDef } from './lib/model.ts';
-import * as P from './lib/protocol.ts';
+import type { Tensor } from '../../state/tensor.ts';
+import { prng } from './lib/model.ts';
+import {
+  assertCompileRefusals,
+  assertTraceIsReferee,
+  cheatingExecutorLoses,
+  lyingChallengerLoses,
+  onnxSubject,
+} from './lib/onnx-game.ts';
 
 /**
  * A normalization front end in miniature: x [1,512] with zeros of both signs, |x|, its square root,
@@ -48,15 +50,9 @@ const bytes = buildModel({
     node('Where', ['big', 'fq', 'w3'], ['y']),
   ],
 });
-const model = await loadModel(bytes, { name: 'arith' });
-after(() => model.close());
-const compiled = await compileForProgram(model);
-
-const toP = (t: Tensor): P.Tensor => ({
-  dtype: DTYPE_CODES[t.dtype],
-  dims: t.dims,
-  bytes: Buffer.from(t.data),
-});
+const subject = await onnxSubject(bytes, 'arith');
+after(() => subject.model.close());
+const { compiled } = subject;
 
 /** Small floats with zeros of both signs: every comparison and Where takes both sides, 0/0 occurs. */
 function inputX(seed: number): Tensor {
@@ -67,14 +63,6 @@ function inputX(seed: number): Tensor {
   });
   return { dtype: 'float32', dims: [1, 512], data: new Uint8Array(f.buffer) };
 }
-const def = (x: Tensor): ModelDef => ({
-  inputs: [['x', toP(x)]],
-  weights: compiled.weights.map((w) => toP(w.tensor)),
-  layers: compiled.layers.map((l) => ({ op: l.op, refs: l.refs, attrs: Buffer.from(l.attrs) })),
-  outputName: compiled.outputName,
-});
-const ortLayers = async (x: Tensor) =>
-  (await traceModel(model, { x }, { keepTensors: true })).tensors!.map(toP);
 
 test('the compiler maps every arithmetic and comparison node to a referee op, and registration accepts every layer', () => {
   assert.deepEqual(
@@ -106,15 +94,7 @@ test('the compiler maps every arithmetic and comparison node to a referee op, an
 test("onnxruntime's canonical trace equals the referee semantics bit for bit, on 10 inputs (0/0 NaNs included)", async () => {
   let nans = 0;
   for (let seed = 1; seed <= 10; seed++) {
-    const x = inputX(seed);
-    const trace = await ortLayers(x);
-    const ref = run(def(x));
-    assert.equal(trace.length, ref.length);
-    trace.forEach((t, i) => {
-      assert.equal(t.dtype, ref[i].dtype, `seed ${seed} layer ${i} dtype`);
-      assert.deepEqual(t.dims, ref[i].dims, `seed ${seed} layer ${i} dims`);
-      assert.ok(t.bytes.equals(ref[i].bytes), `seed ${seed} layer ${i} (${compiled.layers[i].onnxOp}) bytes`);
-    });
+    const trace = await assertTraceIsReferee(subject, inputX(seed), `seed ${seed}`);
     for (let j = 0; j < 512; j++) if (trace[3].bytes.readUInt32LE(4 * j) === 0xffc00000) nans++;
   }
   assert.ok(nans > 100, `0/0 gives the default NaN (${nans} of them)`);
@@ -123,61 +103,38 @@ test("onnxruntime's canonical trace equals the referee semantics bit for bit, on
 // Layers 1 (Sqrt), 3 (float Div), 5 (LessOrEqual) and 11 (int32 Div): where the IEEE and the integer rules bite.
 for (const at of [1, 3, 5, 11]) {
   test(`an executor cheating at layer ${at} (${compiled.layers[at].onnxOp}) loses to a challenger holding onnxruntime's trace`, async () => {
-    const x = inputX(100 + at);
-    const honest = await ortLayers(x);
-    const g = await startGame(
-      (m) => cheatLayers(m, at, 0),
-      () => honest,
-      def(x),
-    );
-    await playToOneStep(g);
-    assert.equal((await g.world.dispute(g.dispute)).disagree, at);
-    await g.chal.submitOneStep(g.dispute);
-    const d = await g.world.dispute(g.dispute);
-    assert.equal(d.phase, PHASE.RESOLVED);
-    assert.equal(d.winner, SIDE.CHALLENGER, 'the honest challenger wins');
-    assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
+    await cheatingExecutorLoses(subject, inputX(100 + at), at);
   });
 }
 
 test("an executor holding onnxruntime's trace beats a challenger lying at layer 3 (Div, 0/0 NaNs in it)", async () => {
-  const x = inputX(203);
-  const honest = await ortLayers(x);
-  const g = await startGame(
-    () => honest,
-    (m) => cheatLayers(m, 3, 0),
-    def(x),
-  );
-  await playToOneStep(g);
-  await g.exec.submitOneStep(g.dispute);
-  assert.equal((await g.world.dispute(g.dispute)).winner, SIDE.EXECUTOR);
-  assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
+  await lyingChallengerLoses(subject, inputX(203), 3);
 });
 
 test('the compiler refuses, naming the op and the dtype: Div of int64, Neg of int8, Abs of int64', async () => {
-  const cases: [string, 'int64' | 'int8', ReturnType<typeof node>, RegExp][] = [
-    // A constant divisor: the compiler traces on zero inputs, and onnxruntime refuses a zero one.
-    ['div64', 'int64', node('Div', ['v', 'one'], ['y']), /Div of int64 \(the referee takes float32, int32\)/],
-    ['neg8', 'int8', node('Neg', ['v'], ['y']), /Neg of int8 \(the referee takes float32, int32\)/],
-    ['abs64', 'int64', node('Abs', ['v'], ['y']), /Abs of int64 \(the referee takes float32, int32\)/],
-  ];
-  for (const [name, dtype, n, want] of cases) {
-    const m = await loadModel(
-      buildModel({
+  await assertCompileRefusals(
+    (
+      [
+        // A constant divisor: the compiler traces on zero inputs, and onnxruntime refuses a zero one.
+        [
+          'div64',
+          'int64',
+          node('Div', ['v', 'one'], ['y']),
+          /Div of int64 \(the referee takes float32, int32\)/,
+        ],
+        ['neg8', 'int8', node('Neg', ['v'], ['y']), /Neg of int8 \(the referee takes float32, int32\)/],
+        ['abs64', 'int64', node('Abs', ['v'], ['y']), /Abs of int64 \(the referee takes float32, int32\)/],
+      ] as const
+    ).map(([name, dtype, n, want]) => ({
+      spec: {
         name,
         opset: 17,
         inputs: [{ name: 'v', dtype, dims: [4] }],
         outputs: [{ name: 'y', dtype, dims: [4] }],
         initializers: { one: tensorOf('int64', [4], [1, 1, 1, 1]) },
         nodes: [n],
-      }),
-      { name },
-    );
-    await assert.rejects(
-      compileForProgram(m),
-      (e: Error) => want.test(e.message) && /layer 0/.test(e.message),
-      name,
-    );
-    await m.close();
-  }
+      },
+      want,
+    })),
+  );
 });

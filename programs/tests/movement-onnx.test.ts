@@ -1,14 +1,16 @@
 // Issue 15's data-movement ops from an ONNX graph: the compiler maps each node, onnxruntime's trace equals the referee's semantics, and a cheat on any such layer loses.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadModel } from '../../executor/model.ts';
-import { traceModel } from '../../executor/trace.ts';
-import { compileForProgram } from '../../executor/program-model.ts';
 import { buildModel, node, tensorOf } from '../../executor/onnx/builder.ts';
-import { DTYPE_CODES, type Tensor } from '../../state/tensor.ts';
-import { PHASE, SIDE, cheatLayers, playToOneStep, startGame } from './lib/game.ts';
-import { prng, run, type ModelDef } from './lib/model.ts';
-import * as P from './lib/protocol.ts';
+import type { Tensor } from '../../state/tensor.ts';
+import { prng } from './lib/model.ts';
+import {
+  assertCompileRefusals,
+  assertTraceIsReferee,
+  cheatingExecutorLoses,
+  lyingChallengerLoses,
+  onnxSubject,
+} from './lib/onnx-game.ts';
 
 /**
  * Silero VAD's front end in miniature (opset 17, axes and slice bounds as constant inputs): x [1,512]
@@ -61,15 +63,9 @@ const bytes = buildModel({
     node('Where', ['ne', 'w', 'gx'], ['y']),
   ],
 });
-const model = await loadModel(bytes, { name: 'movement' });
-after(() => model.close());
-const compiled = await compileForProgram(model);
-
-const toP = (t: Tensor): P.Tensor => ({
-  dtype: DTYPE_CODES[t.dtype],
-  dims: t.dims,
-  bytes: Buffer.from(t.data),
-});
+const subject = await onnxSubject(bytes, 'movement');
+after(() => subject.model.close());
+const { compiled } = subject;
 
 /** Inputs with zeros (both signs) among small floats, so Equal and Where take both branches. */
 function inputX(seed: number): Tensor {
@@ -80,14 +76,6 @@ function inputX(seed: number): Tensor {
   });
   return { dtype: 'float32', dims: [1, 512], data: new Uint8Array(f.buffer) };
 }
-const def = (x: Tensor): ModelDef => ({
-  inputs: [['x', toP(x)]],
-  weights: compiled.weights.map((w) => toP(w.tensor)),
-  layers: compiled.layers.map((l) => ({ op: l.op, refs: l.refs, attrs: Buffer.from(l.attrs) })),
-  outputName: compiled.outputName,
-});
-const ortLayers = async (x: Tensor) =>
-  (await traceModel(model, { x }, { keepTensors: true })).tensors!.map(toP);
 
 test('the compiler maps every data-movement node to a referee op, and registration accepts every layer', () => {
   assert.deepEqual(
@@ -111,51 +99,18 @@ test('the compiler maps every data-movement node to a referee op, and registrati
 });
 
 test("onnxruntime's canonical trace equals the referee semantics bit for bit, on 10 inputs", async () => {
-  for (let seed = 1; seed <= 10; seed++) {
-    const x = inputX(seed);
-    const trace = await ortLayers(x);
-    const ref = run(def(x));
-    assert.equal(trace.length, ref.length);
-    trace.forEach((t, i) => {
-      assert.equal(t.dtype, ref[i].dtype, `seed ${seed} layer ${i} dtype`);
-      assert.deepEqual(t.dims, ref[i].dims, `seed ${seed} layer ${i} dims`);
-      assert.ok(t.bytes.equals(ref[i].bytes), `seed ${seed} layer ${i} (${compiled.layers[i].onnxOp}) bytes`);
-    });
-  }
+  for (let seed = 1; seed <= 10; seed++) await assertTraceIsReferee(subject, inputX(seed), `seed ${seed}`);
 });
 
 // Layers 1 (Concat, 11 chunks), 5 (Gather over the Shape) and 10 (Where): the middle of the model and its ends.
 for (const at of [1, 5, 10]) {
   test(`an executor cheating at layer ${at} (${compiled.layers[at].onnxOp}) loses to a challenger holding onnxruntime's trace`, async () => {
-    const x = inputX(100 + at);
-    const honest = await ortLayers(x);
-    const g = await startGame(
-      (m) => cheatLayers(m, at, 0),
-      () => honest,
-      def(x),
-    );
-    await playToOneStep(g);
-    assert.equal((await g.world.dispute(g.dispute)).disagree, at);
-    await g.chal.submitOneStep(g.dispute);
-    const d = await g.world.dispute(g.dispute);
-    assert.equal(d.phase, PHASE.RESOLVED);
-    assert.equal(d.winner, SIDE.CHALLENGER, 'the honest challenger wins');
-    assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
+    await cheatingExecutorLoses(subject, inputX(100 + at), at);
   });
 }
 
 test("an executor holding onnxruntime's trace beats a challenger lying at layer 8 (Gather)", async () => {
-  const x = inputX(208);
-  const honest = await ortLayers(x);
-  const g = await startGame(
-    () => honest,
-    (m) => cheatLayers(m, 8, 0),
-    def(x),
-  );
-  await playToOneStep(g);
-  await g.exec.submitOneStep(g.dispute);
-  assert.equal((await g.world.dispute(g.dispute)).winner, SIDE.EXECUTOR);
-  assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
+  await lyingChallengerLoses(subject, inputX(208), 8);
 });
 
 /**
@@ -192,17 +147,9 @@ const bytes2 = buildModel({
     node('Mul', ['a', 'half'], ['y']),
   ],
 });
-const model2 = await loadModel(bytes2, { name: 'movement2' });
-after(() => model2.close());
-const compiled2 = await compileForProgram(model2);
-const def2 = (x: Tensor): ModelDef => ({
-  inputs: [['x', toP(x)]],
-  weights: compiled2.weights.map((w) => toP(w.tensor)),
-  layers: compiled2.layers.map((l) => ({ op: l.op, refs: l.refs, attrs: Buffer.from(l.attrs) })),
-  outputName: compiled2.outputName,
-});
-const ortLayers2 = async (x: Tensor) =>
-  (await traceModel(model2, { x }, { keepTensors: true })).tensors!.map(toP);
+const subject2 = await onnxSubject(bytes2, 'movement2');
+after(() => subject2.model.close());
+const compiled2 = subject2.compiled;
 
 test('ConstantOfShape, Pad (reflect, constant with a crop, edge) and a two-axis Slice compile, and registration accepts every layer', () => {
   assert.deepEqual(
@@ -213,54 +160,18 @@ test('ConstantOfShape, Pad (reflect, constant with a crop, edge) and a two-axis 
 });
 
 test("onnxruntime's trace of the second graph equals the referee semantics bit for bit, on 5 inputs", async () => {
-  for (let seed = 1; seed <= 5; seed++) {
-    const x = inputX(seed);
-    const trace = await ortLayers2(x);
-    const ref = run(def2(x));
-    assert.equal(trace.length, ref.length);
-    trace.forEach((t, i) => {
-      assert.equal(t.dtype, ref[i].dtype, `seed ${seed} layer ${i} dtype`);
-      assert.deepEqual(t.dims, ref[i].dims, `seed ${seed} layer ${i} dims`);
-      assert.ok(
-        t.bytes.equals(ref[i].bytes),
-        `seed ${seed} layer ${i} (${compiled2.layers[i].onnxOp}) bytes`,
-      );
-    });
-  }
+  for (let seed = 1; seed <= 5; seed++) await assertTraceIsReferee(subject2, inputX(seed), `seed ${seed}`);
 });
 
 // Layers 1 (Pad, constant with a crop), 2 (two-axis Slice) and 5 (ConstantOfShape).
 for (const at of [1, 2, 5]) {
   test(`an executor cheating at layer ${at} (${compiled2.layers[at].onnxOp}) of the second graph loses to a challenger holding onnxruntime's trace`, async () => {
-    const x = inputX(300 + at);
-    const honest = await ortLayers2(x);
-    const g = await startGame(
-      (m) => cheatLayers(m, at, 0),
-      () => honest,
-      def2(x),
-    );
-    await playToOneStep(g);
-    assert.equal((await g.world.dispute(g.dispute)).disagree, at);
-    await g.chal.submitOneStep(g.dispute);
-    const d = await g.world.dispute(g.dispute);
-    assert.equal(d.phase, PHASE.RESOLVED);
-    assert.equal(d.winner, SIDE.CHALLENGER, 'the honest challenger wins');
-    assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
+    await cheatingExecutorLoses(subject2, inputX(300 + at), at);
   });
 }
 
 test("an executor holding onnxruntime's trace beats a challenger lying at layer 0 (Pad reflect)", async () => {
-  const x = inputX(400);
-  const honest = await ortLayers2(x);
-  const g = await startGame(
-    () => honest,
-    (m) => cheatLayers(m, 0, 0),
-    def2(x),
-  );
-  await playToOneStep(g);
-  await g.exec.submitOneStep(g.dispute);
-  assert.equal((await g.world.dispute(g.dispute)).winner, SIDE.EXECUTOR);
-  assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
+  await lyingChallengerLoses(subject2, inputX(400), 0);
 });
 
 test('the compiler refuses, naming the op and why: a three-axis Slice, a Pad on three axes, wrap mode, reflect with a crop, ConstantOfShape of float64', async () => {
@@ -296,23 +207,17 @@ test('the compiler refuses, naming the op and why: a three-axis Slice, a Pad on 
       /ConstantOfShape of float64/,
     ],
   ];
-  for (const [name, n, initializers, want] of cases) {
-    const m = await loadModel(
-      buildModel({
+  await assertCompileRefusals(
+    cases.map(([name, n, initializers, want]) => ({
+      spec: {
         name,
         opset: 18,
         inputs: [{ name: 'x3', dtype: 'float32', dims: [2, 3, 4] }],
         outputs: [{ name: 'y', dtype: name === 'cos64' ? 'float64' : 'float32', dims: [] }],
         initializers,
         nodes: [n],
-      }),
-      { name },
-    );
-    await assert.rejects(
-      compileForProgram(m),
-      (e: Error) => want.test(e.message) && /layer 0/.test(e.message),
-      name,
-    );
-    await m.close();
-  }
+      },
+      want,
+    })),
+  );
 });

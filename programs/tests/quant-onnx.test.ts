@@ -1,14 +1,16 @@
 // Pow by 2 and 3, DynamicQuantizeLinear and ConvInteger from ONNX graphs in quantize_dynamic's patterns: compiled, bit-equal to onnxruntime, and a cheat on such a layer loses.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadModel } from '../../executor/model.ts';
-import { traceModel } from '../../executor/trace.ts';
-import { compileForProgram } from '../../executor/program-model.ts';
 import { buildModel, node, tensorOf } from '../../executor/onnx/builder.ts';
 import { DTYPE_CODES, type Tensor } from '../../state/tensor.ts';
-import { PHASE, SIDE, cheatLayers, playToOneStep, startGame } from './lib/game.ts';
-import { prng, run, type ModelDef } from './lib/model.ts';
-import * as P from './lib/protocol.ts';
+import { prng } from './lib/model.ts';
+import {
+  assertCompileRefusals,
+  assertTraceIsReferee,
+  cheatingExecutorLoses,
+  lyingChallengerLoses,
+  onnxSubject,
+} from './lib/onnx-game.ts';
 
 /**
  * x [1,64]: x^2 + x^3 (the exponent 3 an int64 constant, as exporters write it), dynamically
@@ -43,29 +45,16 @@ const bytes = buildModel({
     node('Mul', ['mf', 'sc'], ['y']),
   ],
 });
-const model = await loadModel(bytes, { name: 'quant' });
-after(() => model.close());
-const compiled = await compileForProgram(model);
+const subject = await onnxSubject(bytes, 'quant');
+after(() => subject.model.close());
+const { compiled } = subject;
 
-const toP = (t: Tensor): P.Tensor => ({
-  dtype: DTYPE_CODES[t.dtype],
-  dims: t.dims,
-  bytes: Buffer.from(t.data),
-});
 /** Floats of both signs around 1 (x^3 turns the range), a few exact zeros. */
 function inputX(seed: number): Tensor {
   const r = prng(seed);
   const f = new Float32Array(64).map(() => (r() % 9 === 0 ? 0 : ((r() % 4001) - 2000) / 997));
   return { dtype: 'float32', dims: [1, 64], data: new Uint8Array(f.buffer) };
 }
-const def = (x: Tensor): ModelDef => ({
-  inputs: [['x', toP(x)]],
-  weights: compiled.weights.map((w) => toP(w.tensor)),
-  layers: compiled.layers.map((l) => ({ op: l.op, refs: l.refs, attrs: Buffer.from(l.attrs) })),
-  outputName: compiled.outputName,
-});
-const ortLayers = async (x: Tensor) =>
-  (await traceModel(model, { x }, { keepTensors: true })).tensors!.map(toP);
 
 test('the compiler maps Pow and the three DynamicQuantizeLinear outputs to referee ops, and registration accepts every layer', () => {
   assert.deepEqual(
@@ -89,15 +78,7 @@ test('the compiler maps Pow and the three DynamicQuantizeLinear outputs to refer
 test("onnxruntime's canonical trace equals the referee semantics bit for bit, on 10 inputs", async () => {
   const zps = new Set<number>();
   for (let seed = 1; seed <= 10; seed++) {
-    const x = inputX(seed);
-    const trace = await ortLayers(x);
-    const ref = run(def(x));
-    assert.equal(trace.length, ref.length);
-    trace.forEach((t, i) => {
-      assert.equal(t.dtype, ref[i].dtype, `seed ${seed} layer ${i} dtype`);
-      assert.deepEqual(t.dims, ref[i].dims, `seed ${seed} layer ${i} dims`);
-      assert.ok(t.bytes.equals(ref[i].bytes), `seed ${seed} layer ${i} (${compiled.layers[i].onnxOp}) bytes`);
-    });
+    const trace = await assertTraceIsReferee(subject, inputX(seed), `seed ${seed}`);
     zps.add(trace[5].bytes[0]);
   }
   assert.ok(zps.size > 3, `the computed zero point varies (${[...zps].join(', ')})`);
@@ -106,35 +87,12 @@ test("onnxruntime's canonical trace equals the referee semantics bit for bit, on
 // Layer 1 (Pow 3), 3 (DQL y), 4 (its scale) and 5 (its zero point).
 for (const at of [1, 3, 4, 5]) {
   test(`an executor cheating at layer ${at} (${compiled.layers[at].onnxOp}) loses to a challenger holding onnxruntime's trace`, async () => {
-    const x = inputX(100 + at);
-    const honest = await ortLayers(x);
-    const g = await startGame(
-      (m) => cheatLayers(m, at, 0),
-      () => honest,
-      def(x),
-    );
-    await playToOneStep(g);
-    assert.equal((await g.world.dispute(g.dispute)).disagree, at);
-    await g.chal.submitOneStep(g.dispute);
-    const d = await g.world.dispute(g.dispute);
-    assert.equal(d.phase, PHASE.RESOLVED);
-    assert.equal(d.winner, SIDE.CHALLENGER, 'the honest challenger wins');
-    assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
+    await cheatingExecutorLoses(subject, inputX(100 + at), at);
   });
 }
 
 test("an executor holding onnxruntime's trace beats a challenger lying at layer 4 (the scale)", async () => {
-  const x = inputX(204);
-  const honest = await ortLayers(x);
-  const g = await startGame(
-    () => honest,
-    (m) => cheatLayers(m, 4, 0),
-    def(x),
-  );
-  await playToOneStep(g);
-  await g.exec.submitOneStep(g.dispute);
-  assert.equal((await g.world.dispute(g.dispute)).winner, SIDE.EXECUTOR);
-  assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
+  await lyingChallengerLoses(subject, inputX(204), 4);
 });
 
 test('the compiler refuses Pow it cannot make exact, naming the layer and why', async () => {
@@ -144,25 +102,19 @@ test('the compiler refuses Pow it cannot make exact, naming the layer and why', 
     ['array', 'float32', tensorOf('float32', [4], [2, 2, 2, 2]), /Pow by 4 exponents/],
     ['int64', 'int64', tensorOf('int64', [], [2]), /Pow of int64 \(the referee takes float32, int32\)/],
   ];
-  for (const [name, dtype, e, want] of cases) {
-    const m = await loadModel(
-      buildModel({
+  await assertCompileRefusals(
+    cases.map(([name, dtype, e, want]) => ({
+      spec: {
         name,
         opset: 17,
         inputs: [{ name: 'v', dtype, dims: [4] }],
         outputs: [{ name: 'y', dtype, dims: [4] }],
         initializers: { e },
         nodes: [node('Pow', ['v', 'e'], ['y'])],
-      }),
-      { name },
-    );
-    await assert.rejects(
-      compileForProgram(m),
-      (err: Error) => want.test(err.message) && /layer 0/.test(err.message),
-      name,
-    );
-    await m.close();
-  }
+      },
+      want,
+    })),
+  );
 });
 
 /**
@@ -210,20 +162,14 @@ const convBytes = buildModel({
     node('Mul', ['df', 'qs'], ['y']),
   ],
 });
-const convModel = await loadModel(convBytes, { name: 'qconv' });
-after(() => convModel.close());
-const convCompiled = await compileForProgram(convModel);
+const conv = await onnxSubject(convBytes, 'qconv');
+after(() => conv.model.close());
+const convCompiled = conv.compiled;
 const convX = (seed: number): Tensor => {
   const r = prng(seed);
   const f = new Float32Array(400).map(() => ((r() % 4001) - 1500) / 311);
   return { dtype: 'float32', dims: [1, 4, 10, 10], data: new Uint8Array(f.buffer) };
 };
-const convDef = (x: Tensor): ModelDef => ({
-  inputs: [['x', toP(x)]],
-  weights: convCompiled.weights.map((w) => toP(w.tensor)),
-  layers: convCompiled.layers.map((l) => ({ op: l.op, refs: l.refs, attrs: Buffer.from(l.attrs) })),
-  outputName: convCompiled.outputName,
-});
 
 test('ConvInteger (2-D int8, 1-D depthwise uint8) compiles, registers and equals onnxruntime bit for bit on 5 inputs', async () => {
   assert.deepEqual(
@@ -241,35 +187,12 @@ test('ConvInteger (2-D int8, 1-D depthwise uint8) compiles, registers and equals
     ],
   );
   assert.deepEqual(convCompiled.refusals, []);
-  for (let seed = 1; seed <= 5; seed++) {
-    const x = convX(seed);
-    const trace = (await traceModel(convModel, { x }, { keepTensors: true })).tensors!.map(toP);
-    const ref = run(convDef(x));
-    trace.forEach((t, i) => {
-      assert.deepEqual([t.dtype, t.dims], [ref[i].dtype, ref[i].dims], `seed ${seed} layer ${i} header`);
-      assert.ok(
-        t.bytes.equals(ref[i].bytes),
-        `seed ${seed} layer ${i} (${convCompiled.layers[i].onnxOp}) bytes`,
-      );
-    });
-  }
+  for (let seed = 1; seed <= 5; seed++) await assertTraceIsReferee(conv, convX(seed), `seed ${seed}`);
 });
 
 for (const at of [3, 6]) {
   test(`an executor cheating at ConvInteger layer ${at} loses to a challenger holding onnxruntime's trace`, async () => {
-    const x = convX(300 + at);
-    const honest = (await traceModel(convModel, { x }, { keepTensors: true })).tensors!.map(toP);
-    const g = await startGame(
-      (m) => cheatLayers(m, at, 0),
-      () => honest,
-      convDef(x),
-    );
-    await playToOneStep(g);
-    assert.equal((await g.world.dispute(g.dispute)).disagree, at);
-    await g.chal.submitOneStep(g.dispute);
-    const d = await g.world.dispute(g.dispute);
-    assert.equal(d.winner, SIDE.CHALLENGER, 'the honest challenger wins');
-    assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
+    await cheatingExecutorLoses(conv, convX(300 + at), at);
   });
 }
 
@@ -279,24 +202,17 @@ test('the compiler refuses ConvInteger it cannot take, naming the layer and why'
     ['3d', [2, 3, 1, 1, 1], {}, /ConvInteger of rank 5/],
     ['pad', [2, 3, 3, 3], { pads: [300, 0, 0, 0] }, /pads must be 0..255/],
   ];
-  for (const [name, wd, at, want] of cases) {
-    const xd = wd.length === 5 ? [1, 3, 4, 4, 4] : [1, 3, 8, 8];
-    const m = await loadModel(
-      buildModel({
+  await assertCompileRefusals(
+    cases.map(([name, wd, at, want]) => ({
+      spec: {
         name,
         opset: 17,
-        inputs: [{ name: 'v', dtype: 'uint8', dims: xd }],
+        inputs: [{ name: 'v', dtype: 'uint8', dims: wd.length === 5 ? [1, 3, 4, 4, 4] : [1, 3, 8, 8] }],
         outputs: [{ name: 'y', dtype: 'int32', dims: [1, 2, 1, 1] }],
         initializers: { w: tensorOf('uint8', wd, new Array(wd.reduce((p, q) => p * q)).fill(1)) },
         nodes: [node('ConvInteger', ['v', 'w'], ['y'], at)],
-      }),
-      { name },
-    );
-    await assert.rejects(
-      compileForProgram(m),
-      (err: Error) => want.test(err.message) && /layer 0/.test(err.message),
-      name,
-    );
-    await m.close();
-  }
+      },
+      want,
+    })),
+  );
 });
