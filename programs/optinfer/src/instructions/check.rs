@@ -24,6 +24,7 @@ mod run {
     use crate::pure::ops::{self, OpEntry, Operand, MAX_OP_INPUTS, OP_ENTRY_BYTES};
     use crate::pure::reader::Reader;
     use crate::pure::tensor::{self, Header, CHUNK_BYTES};
+    use crate::pure::transcend::{check_unary, Unary};
     use crate::pure::{merkle, trace};
     use crate::state::{open_batch_tree, BatchSibling, ProofBufferAccount};
 
@@ -33,6 +34,7 @@ mod run {
     pub const CHECK_VERIFY_PROOF: u8 = 3;
     pub const CHECK_OP_CHUNK: u8 = 4;
     pub const CHECK_BATCH_OPEN: u8 = 5;
+    pub const CHECK_UNARY: u8 = 7;
 
     /// Result bytes of one check; at most 1024 (the return-data limit).
     pub fn run_check(kind: u8, data: &[u8], out: &mut [u8]) -> Result<usize> {
@@ -144,6 +146,25 @@ mod run {
                 out[0] = sum.is_some() as u8;
                 out[1..9].copy_from_slice(&sum.unwrap_or(0).to_le_bytes());
                 Ok(9)
+            }
+            CHECK_UNARY => {
+                // u8 op (pure/transcend.rs Unary), u8 n <= 128, n x (u32 x, u32 claimed), float32 bits
+                // -> u8 failures || 16-byte bitmap of the claims that pass
+                let op = Unary::from_code(r.u8()?).ok_or(OptinferError::BadStepData)?;
+                let n = r.u8()? as usize;
+                if n > 128 {
+                    return Err(OptinferError::BadStepData.into());
+                }
+                out[..17].fill(0);
+                for i in 0..n {
+                    let (x, claimed) = (r.u32()?, r.u32()?);
+                    if check_unary(op, x, claimed) {
+                        out[1 + i / 8] |= 1 << (i % 8);
+                    } else {
+                        out[0] += 1;
+                    }
+                }
+                Ok(17)
             }
             _ => Err(OptinferError::BadCheck.into()),
         }

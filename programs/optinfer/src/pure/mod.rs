@@ -8,3 +8,4 @@ pub mod reader;
 pub mod shapes;
 pub mod tensor;
 pub mod trace;
+pub mod transcend;
