@@ -7,4 +7,5 @@ pub mod ops;
 pub mod reader;
 pub mod shapes;
 pub mod tensor;
+pub mod tolerant;
 pub mod trace;
