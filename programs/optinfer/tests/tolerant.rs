@@ -204,7 +204,7 @@ fn bound_f64(a: &[f32], b: &[f32], bias: Option<f32>, arith: Arith) -> (Vec<f64>
             (1.0 + 2f64.powi(-(m as i32))).powi(2) * (1.0 + g) - 1.0
         }
     };
-    (e, c * s + 4.0 * t + terms.len() as f64 * 2f64.powi(-124))
+    (e, c * s + 4.0 * t + terms.len() as f64 * 2f64.powi(-123))
 }
 
 fn dist(e: &[f64], c: f32) -> f64 {
@@ -299,14 +299,14 @@ fn a_claim_exactly_at_the_bound_passes() {
     let a0 = [0x3f7f_ffffu32, 0, 0, 0];
     let b0 = [1f32.to_bits(), 0x4000_0000, 0x4000_0000, 0x4000_0000];
     assert_eq!(check_dot(&a0, &b0, None, above, Arith::Fp32), Ok(Verdict::Outside));
-    // An exact sum of zero: only +-0 and values within A = K' * 2^-124 pass.
+    // An exact sum of zero: only +-0 and values within A = K' * 2^-123 pass.
     assert_eq!(
         check_dot(&[0], &[0], None, 0x8000_0000, Arith::Fp32),
         Ok(Verdict::Within)
     );
     assert_eq!(check_dot(&[0], &[0], None, 1, Arith::Fp32), Ok(Verdict::Within));
     assert_eq!(
-        check_dot(&[0], &[0], None, (2f32.powi(-120)).to_bits(), Arith::Fp32),
+        check_dot(&[0], &[0], None, (2f32.powi(-122)).to_bits(), Arith::Fp32),
         Ok(Verdict::Outside)
     );
 }

@@ -24,9 +24,10 @@
 //! - T = sum of |a_i*b_i| over terms with a subnormal input (and a subnormal bias): DAZ, or rounding
 //!   a subnormal to m bits, moves such an input by up to its own size (relative error 1, not u), so
 //!   the term's factor is at most (1+1)(1+1)(1+gamma) - 1 <= c + 4 (gamma <= 1/7 for n <= 2^20).
-//! - A = K' * 2^-124, K' = K (+1 with a bias): at most 2K' operations, each with an absolute error
-//!   below 2^-126 (a flushed-to-zero result; 2^-150 with gradual underflow), each carried through
-//!   at most K' later roundings, (1+u)^K' <= 2.
+//! - A = K' * 2^-123, K' = K (+1 with a bias): at most 2K' computed values (products and sums), each
+//!   moved at most twice by less than 2^-126 (flushed to zero as a result, FTZ, or as an operand,
+//!   DAZ; 2^-150 with gradual underflow), each carried through at most K' later roundings,
+//!   (1+u)^K' <= 2: 4K' * 2^-126 * 2.
 //!
 //! Decided exactly: |claimed - exact| * den <= num * S + (4T + A) * den, with c = num/den:
 //! Fp32: num = n, den = 2^24 - n; InputPrecision: den = 2^2m * (2^23 - n),
@@ -325,10 +326,10 @@ impl DotAcc {
         let p = Big::from_acc(&self.pos);
         let q = Big::from_acc(&self.neg);
         let s = p.add(&q);
-        // 4T + A, A = K' * 2^-124 = K' * 2^176 in units of 2^-300.
+        // 4T + A, A = K' * 2^-123 = K' * 2^177 in units of 2^-300.
         let extra = Big::from_acc(&self.sub)
             .mul(4)
-            .add(&Big::shifted(self.terms as u64, 176));
+            .add(&Big::shifted(self.terms as u64, 177));
         let r = s.mul(num).add(&extra.mul(den));
         // Some order can overflow when c*S + S + 4T + A >= 2^128 - 2^103 = (2^25 - 1) * 2^403 units.
         let ovf = Big::shifted((1 << 25) - 1, 403).mul(den);
