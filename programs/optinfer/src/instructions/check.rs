@@ -156,11 +156,10 @@ mod run {
                 let (bias, claimed, k) = (r.u32()?, r.u32()?, r.u32()? as usize);
                 let a = r.take(4 * k)?;
                 let b = r.take(4 * k)?;
-                let word =
-                    |s: &[u8], i: usize| u32::from_le_bytes([s[4 * i], s[4 * i + 1], s[4 * i + 2], s[4 * i + 3]]);
+                let word = |c: &[u8]| u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
                 let mut acc = DotAcc::new();
-                for i in 0..k {
-                    acc.add(word(a, i), word(b, i));
+                for (x, y) in a.chunks_exact(4).zip(b.chunks_exact(4)) {
+                    acc.add(word(x), word(y));
                 }
                 if has_bias {
                     acc.add_bias(bias);
