@@ -24,6 +24,7 @@ mod run {
     use crate::pure::ops::{self, OpEntry, Operand, MAX_OP_INPUTS, OP_ENTRY_BYTES};
     use crate::pure::reader::Reader;
     use crate::pure::tensor::{self, Header, CHUNK_BYTES};
+    use crate::pure::tolerant::{Arith, DotAcc, Verdict};
     use crate::pure::transcend::{check_unary, Unary};
     use crate::pure::{merkle, trace};
     use crate::state::{open_batch_tree, BatchSibling, ProofBufferAccount};
@@ -34,6 +35,7 @@ mod run {
     pub const CHECK_VERIFY_PROOF: u8 = 3;
     pub const CHECK_OP_CHUNK: u8 = 4;
     pub const CHECK_BATCH_OPEN: u8 = 5;
+    pub const CHECK_DOT: u8 = 6;
     pub const CHECK_UNARY: u8 = 7;
 
     /// Result bytes of one check; at most 1024 (the return-data limit).
@@ -146,6 +148,39 @@ mod run {
                 out[0] = sum.is_some() as u8;
                 out[1..9].copy_from_slice(&sum.unwrap_or(0).to_le_bytes());
                 Ok(9)
+            }
+            CHECK_DOT => {
+                // u8 mantissa bits (0 = Fp32), u8 has bias, u32 bias, u32 claimed, u32 K, K x a, K x b
+                // (f32 LE) -> u8 verdict (0 Within, 1 NonFinite, 2 Outside, 3 MustBeNonFinite,
+                // 4 NotNonFinite) || u8 honest
+                let m = r.u8()?;
+                let has_bias = r.u8()? != 0;
+                let (bias, claimed, k) = (r.u32()?, r.u32()?, r.u32()? as usize);
+                let a = r.take(4 * k)?;
+                let b = r.take(4 * k)?;
+                let word = |c: &[u8]| u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                let mut acc = DotAcc::new();
+                for (x, y) in a.chunks_exact(4).zip(b.chunks_exact(4)) {
+                    acc.add(word(x), word(y));
+                }
+                if has_bias {
+                    acc.add_bias(bias);
+                }
+                let arith = if m == 0 {
+                    Arith::Fp32
+                } else {
+                    Arith::InputPrecision { mantissa_bits: m }
+                };
+                let v = acc.verdict(claimed, arith).map_err(|_| OptinferError::BadStepData)?;
+                out[0] = match v {
+                    Verdict::Within => 0,
+                    Verdict::NonFinite => 1,
+                    Verdict::Outside => 2,
+                    Verdict::MustBeNonFinite => 3,
+                    Verdict::NotNonFinite => 4,
+                };
+                out[1] = v.honest() as u8;
+                Ok(2)
             }
             CHECK_UNARY => {
                 // u8 op (pure/transcend.rs Unary), u8 n <= 128, n x (u32 x, u32 claimed), float32 bits

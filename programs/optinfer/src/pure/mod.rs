@@ -7,5 +7,6 @@ pub mod ops;
 pub mod reader;
 pub mod shapes;
 pub mod tensor;
+pub mod tolerant;
 pub mod trace;
 pub mod transcend;
