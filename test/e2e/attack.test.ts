@@ -286,10 +286,17 @@ async function scenario(
       c.challengers.some((r) => r.challengerCheat && r.keypair.publicKey.equals(k));
     // Every dispute was opened by a challenger against a dishonest executor, and an honest challenger won it
     // (an accomplice's abandoned game is lost on time, or ended as moot and closed once the job fell).
+    // A false-alarm challenger contests honest jobs too, and loses those games.
+    const falseAlarm = (k: PublicKey) =>
+      c.challengers.some((r) => r.challengerCheat === 'false-alarm' && r.keypair.publicKey.equals(k));
     for (const { address, dispute: d } of disputes) {
       const against = c.executors.find((e) => e.keypair.publicKey.equals(d.executor));
-      assert.ok(against?.cheat, `dispute ${address.toBase58()} names an honest executor`);
       assert.equal(d.phase, PHASE.RESOLVED);
+      if (falseAlarm(d.challenger) && !against?.cheat) {
+        assert.equal(d.winner, SIDE.EXECUTOR, `dispute ${address.toBase58()}: a false alarm won`);
+        continue;
+      }
+      assert.ok(against?.cheat, `dispute ${address.toBase58()} names an honest executor`);
       if (accomplice(d.challenger)) continue;
       assert.equal(d.winner, SIDE.CHALLENGER, `dispute ${address.toBase58()} won by the ${against.name}`);
     }
@@ -299,7 +306,11 @@ async function scenario(
     for (const e of c.executors) {
       const op = after.get(e.name)!;
       if (!e.cheat) {
-        assert.equal(op.bonded, EXECUTOR_BOND, `${e.name}: honest bond changed`);
+        // An honest executor's bond only grows: by the bounties of the false alarms it won.
+        const defended = lost
+          .filter(({ dispute: d }) => d.executor.equals(e.keypair.publicKey))
+          .reduce((s, { dispute: d }) => s + bpsOf(d.challengerStake, BOUNTY_BPS), 0n);
+        assert.equal(op.bonded, EXECUTOR_BOND + defended, `${e.name}: honest bond changed`);
         assert.equal(op.locked, 0n);
         continue;
       }
@@ -607,6 +618,22 @@ test(
         clockSlots: 200,
       },
       12,
+    );
+  },
+);
+
+test(
+  'false alarm: a challenger contests honest jobs and loses each game; the upheld Job accounts it paid for come back to it',
+  { timeout: 600_000 },
+  async () => {
+    await scenario(
+      {
+        evil: [{ mode: 'wrong-layer', layer: 2 }],
+        challengers: 2,
+        challengerCheats: ['false-alarm', 'none'],
+        clockSlots: 200,
+      },
+      4,
     );
   },
 );
