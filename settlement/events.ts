@@ -43,6 +43,8 @@ export interface EventData {
   DisputeResolved: { dispute: PublicKey; winner: number; bounty: bigint; toTreasury: bigint };
   Slashed: { operator: PublicKey; amount: bigint };
   JobInvalidated: { batchIndex: bigint; jobIndex: number };
+  /** end_moot_game: the Dispute closed, its rent to `challenger`. */
+  GameMooted: { dispute: PublicKey; batchIndex: bigint; jobIndex: number; challenger: PublicKey };
   BatchClosed: { index: bigint; payer: PublicKey; lamports: bigint; invalidated: number };
   DisputeClosed: {
     dispute: PublicKey;
@@ -52,6 +54,8 @@ export interface EventData {
     lamports: bigint;
   };
   JobClosed: { batch: PublicKey; jobIndex: number; payer: PublicKey; lamports: bigint };
+  /** refund_job_rent: the Job rent refund an invalidated Job account held above its rent, paid to `payer`. */
+  JobRentRefunded: { batch: PublicKey; jobIndex: number; payer: PublicKey; lamports: bigint };
   OperatorClosed: { owner: PublicKey; lamports: bigint };
   RecordFaultProven: {
     batchIndex: bigint;

@@ -149,8 +149,9 @@ export function signResult(r: UnsignedJobRecord, secretKey: Uint8Array): JobReco
 
 /**
  * Whether `signature` is r.executor's Ed25519 signature over resultDigest(r); a malformed one is simply false.
- * libsodium's check is strict (canonical S, no small-order key), so nothing it accepts is refused by the
- * Ed25519 program on chain: a result the sequencer takes can always be disputed.
+ * libsodium's check is strict (canonical S, no small-order key or R, canonical key), so nothing it accepts is
+ * refused by the Ed25519 program on chain: a result the sequencer takes can always be disputed and answered
+ * (programs/tests/signature-strictness.test.ts checks the edge cases against the precompile).
  */
 export function verifyResult(r: UnsignedJobRecord, signature: string): boolean {
   if (!/^[0-9a-f]{128}$/.test(signature)) return false;

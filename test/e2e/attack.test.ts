@@ -4,9 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { Keypair, type PublicKey } from '@solana/web3.js';
+import { Keypair, PublicKey } from '@solana/web3.js';
 import {
   BATCH_CLAIM_BITS_OFFSET,
+  decodeJob,
   eventsNamed,
   fetchEventsSince,
   PHASE,
@@ -14,6 +15,7 @@ import {
   SIDE,
   type OperatorAccount,
   type OptinferEvent,
+  parseEvents,
   type RpcSender,
 } from '../../settlement/index.ts';
 import { signVoucher } from '../../state/voucher.ts';
@@ -43,6 +45,125 @@ const bonded = (op: OperatorAccount | null) => (op ? op.bonded : 0n);
 async function programEvents(c: Cluster): Promise<OptinferEvent[]> {
   const conn = (c.client.sender as RpcSender).connection;
   return (await fetchEventsSince(conn, { limit: 100_000 })).flatMap((t) => t.events);
+}
+
+/** One successful transaction of the program: its events, and every account's lamports before and after it. */
+interface ProgramTx {
+  signature: string;
+  events: OptinferEvent[];
+  keys: string[];
+  pre: bigint[];
+  post: bigint[];
+  /** The fee its first key (the fee payer) paid. */
+  fee: bigint;
+}
+
+/** Every successful transaction of the program on the cluster so far, oldest first, with its balances. */
+async function programTxs(c: Cluster): Promise<ProgramTx[]> {
+  const conn = (c.client.sender as RpcSender).connection;
+  const sigs: string[] = [];
+  let before: string | undefined;
+  for (;;) {
+    const page = await conn.getSignaturesForAddress(PROGRAM_ID, { before, limit: 1000 }, 'confirmed');
+    sigs.push(...page.filter((s) => !s.err).map((s) => s.signature));
+    if (page.length < 1000) break;
+    before = page[page.length - 1].signature;
+  }
+  const out: ProgramTx[] = [];
+  for (const signature of sigs.reverse()) {
+    const tx = await conn.getTransaction(signature, {
+      commitment: 'confirmed',
+      maxSupportedTransactionVersion: 0,
+    });
+    if (!tx?.meta || tx.meta.err) continue;
+    const keys = tx.transaction.message
+      .getAccountKeys({ accountKeysFromLookups: tx.meta.loadedAddresses })
+      .keySegments()
+      .flat()
+      .map((k) => k.toBase58());
+    out.push({
+      signature,
+      events: parseEvents(tx.meta.logMessages ?? []),
+      keys,
+      pre: tx.meta.preBalances.map(BigInt),
+      post: tx.meta.postBalances.map(BigInt),
+      fee: BigInt(tx.meta.fee),
+    });
+  }
+  return out;
+}
+
+/** A Dispute, Job or DataRequest account the program created on the cluster, and who paid its rent. */
+interface Rented {
+  kind: 'dispute' | 'job' | 'data request';
+  address: string;
+  payer: string;
+}
+
+/** The Dispute, Job and DataRequest accounts the program's events show created (games opened, data requested). */
+function rentedAccounts(c: Cluster, txs: ProgramTx[]): Map<string, Rented> {
+  const out = new Map<string, Rented>();
+  const add = (kind: Rented['kind'], address: PublicKey, payer: PublicKey) => {
+    const a = address.toBase58();
+    // A job's account is paid by whoever made it first (its first game, or a data request).
+    if (!out.has(a)) out.set(a, { kind, address: a, payer: payer.toBase58() });
+  };
+  const { pdas } = c.client;
+  for (const e of txs.flatMap((t) => t.events)) {
+    if (e.name === 'DisputeOpened') {
+      add('job', pdas.job(pdas.batch(e.data.batchIndex), e.data.jobIndex), e.data.challenger);
+      add('dispute', e.data.dispute, e.data.challenger);
+    } else if (e.name === 'DataRequested') {
+      const batch = pdas.batch(e.data.batchIndex);
+      add('job', pdas.job(batch, e.data.jobIndex), e.data.requester);
+      add('data request', pdas.dataRequest(batch, e.data.jobIndex), e.data.requester);
+    }
+  }
+  return out;
+}
+
+/** The books of one rented account: lamports in at creation and back at close, and to whom. */
+interface RentBooks {
+  paid: bigint;
+  /** Null while the account stands (an invalidated job's verdict record). */
+  back: bigint | null;
+  to: string | null;
+}
+
+/**
+ * The rent an account took at creation (the transaction that brought it from 0 lamports) and gave back at its close
+ * (the one that took it to 0), with the key the close's event names as paid; and the lamports each close transaction
+ * moved into that key's wallet (net of the fee when it sent the transaction, and of a data timeout's bounty).
+ */
+function rentBooks(r: Rented, txs: ProgramTx[]): RentBooks & { received: bigint | null; closeSig?: string } {
+  let paid: bigint | null = null;
+  for (const t of txs) {
+    const i = t.keys.indexOf(r.address);
+    if (i < 0) continue;
+    if (paid === null) {
+      if (t.pre[i] === 0n && t.post[i] > 0n) paid = t.post[i];
+      continue;
+    }
+    if (t.post[i] !== 0n) continue;
+    const back = t.pre[i];
+    let to: string | null = null;
+    let bounty = 0n;
+    for (const e of t.events) {
+      if ((e.name === 'DisputeClosed' || e.name === 'GameMooted') && e.data.dispute.toBase58() === r.address)
+        to = e.data.challenger.toBase58();
+      else if (e.name === 'JobClosed' && r.kind === 'job') to = e.data.payer.toBase58();
+      else if (e.name === 'DataRequestClosed' && r.kind === 'data request') to = e.data.requester.toBase58();
+      else if (e.name === 'DataTimedOut' && r.kind === 'data request') {
+        to = e.data.requester.toBase58();
+        bounty = e.data.bounty;
+      }
+    }
+    // Every account this transaction closed to the same key counts in what that key received.
+    const j = to === null ? -1 : t.keys.indexOf(to);
+    const received = j < 0 ? null : t.post[j] - t.pre[j] + (j === 0 ? t.fee : 0n) - bounty;
+    return { paid: paid ?? 0n, back, to, received, closeSig: t.signature };
+  }
+  return { paid: paid ?? 0n, back: null, to: null, received: null };
 }
 
 /** POST /v1/jobs with `body`: the status and the error message, if any. */
@@ -165,10 +286,17 @@ async function scenario(
       c.challengers.some((r) => r.challengerCheat && r.keypair.publicKey.equals(k));
     // Every dispute was opened by a challenger against a dishonest executor, and an honest challenger won it
     // (an accomplice's abandoned game is lost on time, or ended as moot and closed once the job fell).
+    // A false-alarm challenger contests honest jobs too, and loses those games.
+    const falseAlarm = (k: PublicKey) =>
+      c.challengers.some((r) => r.challengerCheat === 'false-alarm' && r.keypair.publicKey.equals(k));
     for (const { address, dispute: d } of disputes) {
       const against = c.executors.find((e) => e.keypair.publicKey.equals(d.executor));
-      assert.ok(against?.cheat, `dispute ${address.toBase58()} names an honest executor`);
       assert.equal(d.phase, PHASE.RESOLVED);
+      if (falseAlarm(d.challenger) && !against?.cheat) {
+        assert.equal(d.winner, SIDE.EXECUTOR, `dispute ${address.toBase58()}: a false alarm won`);
+        continue;
+      }
+      assert.ok(against?.cheat, `dispute ${address.toBase58()} names an honest executor`);
       if (accomplice(d.challenger)) continue;
       assert.equal(d.winner, SIDE.CHALLENGER, `dispute ${address.toBase58()} won by the ${against.name}`);
     }
@@ -178,7 +306,11 @@ async function scenario(
     for (const e of c.executors) {
       const op = after.get(e.name)!;
       if (!e.cheat) {
-        assert.equal(op.bonded, EXECUTOR_BOND, `${e.name}: honest bond changed`);
+        // An honest executor's bond only grows: by the bounties of the false alarms it won.
+        const defended = lost
+          .filter(({ dispute: d }) => d.executor.equals(e.keypair.publicKey))
+          .reduce((s, { dispute: d }) => s + bpsOf(d.challengerStake, BOUNTY_BPS), 0n);
+        assert.equal(op.bonded, EXECUTOR_BOND + defended, `${e.name}: honest bond changed`);
         assert.equal(op.locked, 0n);
         continue;
       }
@@ -333,7 +465,34 @@ async function scenario(
       300_000,
       1_000,
     );
-    const closedEvents = await programEvents(c);
+    // Every Dispute, Job and DataRequest account is closed by the roles too (challengers close their resolved games
+    // and the upheld jobs they paid for, the sequencer the answered data requests, a timeout claim an unanswered one),
+    // its rent back to whoever paid it; an invalidated job's account stays as its verdict record, holding exactly its
+    // rent (a Job rent refund put in it for another challenger is paid out by refund_job_rent).
+    const rented = rentedAccounts(c, await programTxs(c));
+    const standing = async () => {
+      const left: string[] = [];
+      for (const r of rented.values()) {
+        const data = await c.client.sender.getAccountData(new PublicKey(r.address));
+        if (!data) continue;
+        const lamports = BigInt(await c.client.sender.getBalance(new PublicKey(r.address)));
+        if (r.kind === 'job' && lamports === rentExempt(data.length) && decodeJob(data).invalidated !== 0)
+          continue;
+        left.push(`${r.kind} ${r.address} (${lamports} lamports, paid by ${r.payer})`);
+      }
+      return left;
+    };
+    await waitFor(
+      'every game, upheld job and data request closed',
+      async () => (await standing()).length === 0,
+      180_000,
+      2_000,
+    ).catch(async (e) => {
+      process.stderr.write(`never closed: ${(await standing()).join('; ')}\n`);
+      throw e;
+    });
+    const txs = await programTxs(c);
+    const closedEvents = txs.flatMap((t) => t.events);
     const committed = eventsNamed(closedEvents, 'BatchCommitted');
     const closed = new Map(eventsNamed(closedEvents, 'BatchClosed').map((e) => [e.index, e]));
     const claimed = new Map<bigint, bigint>();
@@ -360,9 +519,54 @@ async function scenario(
       rentBack += back;
     }
     assert.equal(rentBack, rentPaid);
+    // Each Dispute, Job and DataRequest: what its close returned is what its creation took, to the key that paid it.
+    const acct = new Map<
+      Rented['kind'],
+      { n: number; paid: bigint; back: bigint; kept: number; keptRent: bigint }
+    >();
+    for (const r of rentedAccounts(c, txs).values()) {
+      const b = rentBooks(r, txs);
+      const row = acct.get(r.kind) ?? { n: 0, paid: 0n, back: 0n, kept: 0, keptRent: 0n };
+      acct.set(r.kind, row);
+      row.n++;
+      row.paid += b.paid;
+      assert.ok(b.paid > 0n, `${r.kind} ${r.address}: no creation seen`);
+      if (b.back === null) {
+        // Only an invalidated job stands: it keeps its rent as the verdict record (the winner's bounty repays it).
+        const data = await c.client.sender.getAccountData(new PublicKey(r.address));
+        const j = data && r.kind === 'job' ? decodeJob(data) : null;
+        assert.ok(j && j.invalidated !== 0, `${r.kind} ${r.address} never closed`);
+        assert.equal(j.payer.toBase58(), r.payer, `job ${r.address}: payer`);
+        assert.equal(
+          BigInt(await c.client.sender.getBalance(new PublicKey(r.address))),
+          b.paid,
+          `job ${r.address}: the verdict record holds more or less than its rent`,
+        );
+        row.kept++;
+        row.keptRent += b.paid;
+        continue;
+      }
+      assert.equal(b.to, r.payer, `${r.kind} ${r.address}: rent back to ${b.to}, paid by ${r.payer}`);
+      assert.equal(b.back, b.paid, `${r.kind} ${r.address}: rent recovered vs rent paid`);
+      assert.equal(
+        b.received,
+        b.back,
+        `${r.kind} ${r.address}: ${r.payer} did not receive it (${b.closeSig})`,
+      );
+      row.back += b.back;
+    }
+    const acctLine = (['dispute', 'job', 'data request'] as const)
+      .map((k) => {
+        const x = acct.get(k) ?? { n: 0, paid: 0n, back: 0n, kept: 0, keptRent: 0n };
+        return (
+          `${x.n} ${k}s rent ${x.paid} paid and ${x.back} recovered` +
+          (x.kept > 0 ? ` (${x.kept} invalidated kept as verdicts, ${x.keptRent} rent)` : '')
+        );
+      })
+      .join(', ');
     process.stderr.write(
       `books: ${final.length} jobs, fees ${total} lamports drawn from the user and paid to executors; ` +
-        `${committed.length} batches, rent ${rentPaid} paid and ${rentBack} recovered; bounties ` +
+        `${committed.length} batches, rent ${rentPaid} paid and ${rentBack} recovered; ${acctLine}; bounties ` +
         `${[...bountyOf].map(([n, b]) => `${n} ${b}`).join(', ')} as the events say\n`,
     );
   } catch (e) {
@@ -414,6 +618,22 @@ test(
         clockSlots: 200,
       },
       12,
+    );
+  },
+);
+
+test(
+  'false alarm: a challenger contests honest jobs and loses each game; the upheld Job accounts it paid for come back to it',
+  { timeout: 600_000 },
+  async () => {
+    await scenario(
+      {
+        evil: [{ mode: 'wrong-layer', layer: 2 }],
+        challengers: 2,
+        challengerCheats: ['false-alarm', 'none'],
+        clockSlots: 200,
+      },
+      4,
     );
   },
 );
