@@ -17,6 +17,7 @@ import type {
   OperatorStatusView,
   OperatorView,
   OperatorsView,
+  OutstandingView,
 } from '../../client/types.ts';
 import {
   chainBatchView,
@@ -194,6 +195,27 @@ function earningsLines(v: OperatorView): string[] {
     `  net       ${v.earnings.net} lamports`,
     `  at stake  ${v.locked} lamports locked in ${v.openDisputes} open dispute(s); ${v.free} free, ${v.unbonding} unbonding`,
     ...(v.claims ? claimsLines(v.claims) : []),
+    ...(v.outstanding ? outstandingLines(v.outstanding) : []),
+  ];
+}
+
+/** What the key gets back when the program's accounts it paid for close. */
+function outstandingLines(o: OutstandingView): string[] {
+  const accounts = [
+    [o.openBatches, 'open batch(es)'],
+    [o.jobAccounts, 'Job'],
+    [o.disputeAccounts, 'Dispute'],
+    [o.dataRequests, 'DataRequest'],
+    [o.proofBuffers, 'proof buffer(s)'],
+  ]
+    .filter(([n]) => n !== 0)
+    .map(([n, what]) => `${n} ${what}`);
+  if (accounts.length === 0)
+    return ['  to come back  0 lamports (no open account of its own on the program)'];
+  return [
+    `  to come back  ${o.outstanding} lamports when its accounts close (${accounts.join(', ')})`,
+    `    rent ${o.rentOutstanding}; fee escrow not claimed ${o.escrowOutstanding} (executors may still claim it); ` +
+      `fault reserves ${o.faultReservesOutstanding}; data request deposits ${o.dataRequestDepositsOutstanding}`,
   ];
 }
 
@@ -216,7 +238,11 @@ export async function earningsCommand(
 ): Promise<number> {
   const r = await readOperators(o);
   if (r.one) {
-    print(o, { ...r.one.earnings, ...r.one.claims }, earningsLines(r.one));
+    print(
+      o,
+      { owner: r.one.owner, role: r.one.role, ...r.one.earnings, ...r.one.claims, ...r.one.outstanding },
+      earningsLines(r.one),
+    );
     return 0;
   }
   const all = r.all;
@@ -228,6 +254,7 @@ export async function earningsCommand(
       ...v.earnings,
       locked: v.locked,
       ...v.claims,
+      ...v.outstanding,
     })),
     all.operators.length ? all.operators.flatMap(earningsLines) : ['no operators on the program'],
   );
