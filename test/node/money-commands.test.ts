@@ -18,6 +18,7 @@ import { depositCommand, withdrawDepositCommand } from '../../cli/commands/depos
 import { saveKeypair } from '../../common/keys.ts';
 import { exitCode, isOptinferError } from '../../state/errors.ts';
 import { operatorStatusView, operatorsView } from '../../sequencer/chain-views.ts';
+import { runCli } from '../helpers/node-process.ts';
 
 /** What `f` writes to stdout, and its exit code. */
 async function capture(f: () => Promise<number>): Promise<{ code: number; out: string }> {
@@ -230,3 +231,22 @@ test(
     assert.equal(after.outstanding!.openBatches, N - 1);
   },
 );
+
+test('withdraw-deposit on the command line: help names both runs; no --keypair, or no cluster, is one line and a non-zero exit', async () => {
+  const help = await runCli(['withdraw-deposit', '--help']);
+  assert.equal(help.code, 0, help.out);
+  assert.match(help.stdout.replace(/\s+/g, ' '), /in two runs one dispute clock apart/);
+  assert.match(help.stdout, /--keypair <file>/);
+  const noKey = await runCli(['withdraw-deposit', '--rpc', 'http://127.0.0.1:1']);
+  assert.equal(noKey.code, 2, noKey.out);
+  assert.match(noKey.stderr, /--keypair <file>' not specified/);
+  const file = join(mkdtempSync(join(tmpdir(), 'optinfer-money-')), 'user.json');
+  saveKeypair(file, Keypair.generate());
+  const down = await runCli(['withdraw-deposit', '--rpc', 'http://127.0.0.1:1', '--keypair', file]);
+  assert.equal(down.code, 1, down.out);
+  assert.match(
+    down.stderr,
+    /^optinfer: withdraw-deposit: cannot reach the cluster at http:\/\/127\.0\.0\.1:1/,
+  );
+  assert.doesNotMatch(down.stderr, /\n\s+at /);
+});
