@@ -418,7 +418,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     program
       .command('earnings')
       .description(
-        'what an operator has earned (bounties, fees) and lost (slashes) on the program, and has at stake; without --keypair or --owner, every operator',
+        'what an operator has earned (bounties, fees) and lost (slashes) on the program, has at stake, and gets back when its accounts close (rent, batch escrow and fault reserves); without --keypair or --owner, every operator',
       ),
     earningsCommand,
   );

@@ -356,31 +356,39 @@ export function ownerKey(what: string, v: string): PublicKey {
   }
 }
 
-/** One operator's bond (a key that never bonded is `exists: false`, every amount 0). */
+/**
+ * One operator's bond (a key that never bonded is `exists: false`, every amount 0); with `outstanding`, also what
+ * comes back to it when its accounts close (five more reads).
+ */
 export async function operatorStatusView(
   c: SettlementClient,
   owner: PublicKey,
   roles?: ReadonlyMap<string, string>,
+  o: { outstanding?: boolean } = {},
 ): Promise<OperatorStatusView> {
   const [{ config, clock }, op, out] = await Promise.all([
     clockOf(c),
     c.fetchOperator(owner),
-    outstandingViews(c, owner),
+    o.outstanding ? outstandingViews(c, owner) : undefined,
   ]);
   const v = operatorView(owner, op, config);
   const role = roles?.get(v.owner) ?? (config.sequencer.equals(owner) ? 'sequencer' : undefined);
-  return { ...clock, ...v, ...(role && { role }), outstanding: outstandingFor(out, v.owner) };
+  return { ...clock, ...v, ...(role && { role }), ...(out && { outstanding: outstandingFor(out, v.owner) }) };
 }
 
-/** Every bond on the program, with the role `roles` names for each known key; the named keys first, even unbonded. */
+/**
+ * Every bond on the program, with the role `roles` names for each known key; the named keys first, even unbonded.
+ * With `outstanding`, also what comes back to each when its accounts close (five more reads).
+ */
 export async function operatorsView(
   c: SettlementClient,
   roles: ReadonlyMap<string, string> = new Map(),
+  o: { outstanding?: boolean } = {},
 ): Promise<OperatorsView> {
   const [{ config, clock }, list, out] = await Promise.all([
     clockOf(c),
     c.listOperators(),
-    outstandingViews(c),
+    o.outstanding ? outstandingViews(c) : undefined,
   ]);
   const byOwner = new Map(list.map(({ operator }) => [operator.owner.toBase58(), operator]));
   const operators: OperatorView[] = [];
@@ -391,14 +399,14 @@ export async function operatorsView(
     operators.push({
       ...operatorView(new PublicKey(owner), byOwner.get(owner) ?? null, config),
       role,
-      outstanding: outstandingFor(out, owner),
+      ...(out && { outstanding: outstandingFor(out, owner) }),
     });
     byOwner.delete(owner);
   }
   for (const [owner, op] of [...byOwner].sort(([a], [b]) => (a < b ? -1 : 1)))
     operators.push({
       ...operatorView(new PublicKey(owner), op, config),
-      outstanding: outstandingFor(out, owner),
+      ...(out && { outstanding: outstandingFor(out, owner) }),
     });
   return {
     ...clock,

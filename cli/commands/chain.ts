@@ -230,13 +230,14 @@ function claimsLines(c: ClaimsView): string[] {
 
 /**
  * `earnings`: what an operator (--keypair or --owner; without either, every operator) has earned and lost on the
- * program over its account's life, and what it has at stake now. Transaction fees and rent it paid are not counted
- * on chain, so they are not in it.
+ * program over its account's life, what it has at stake now, and what comes back to it when the accounts it paid
+ * for close (rent, its batches' unclaimed escrow and fault reserves, data request deposits). Transaction fees are
+ * not counted on chain, so they are not in it.
  */
 export async function earningsCommand(
   o: ReadOptions & { keypair?: string; owner?: string },
 ): Promise<number> {
-  const r = await readOperators(o);
+  const r = await readOperators(o, { outstanding: true });
   if (r.one) {
     print(
       o,
@@ -264,6 +265,7 @@ export async function earningsCommand(
 /** One operator's view (--owner or --keypair given) or every operator's, through the node or the cluster. */
 async function readOperators(
   o: ReadOptions & { keypair?: string; owner?: string },
+  want: { outstanding?: boolean } = {},
 ): Promise<{ one: OperatorStatusView; all?: undefined } | { one?: undefined; all: OperatorsView }> {
   let owner: PublicKey | undefined;
   if (o.owner) owner = ownerKey('--owner', o.owner);
@@ -273,16 +275,16 @@ async function readOperators(
     return {
       one: await read(
         o,
-        (c) => operatorStatusView(c, key),
-        (api) => api.operator(key.toBase58()),
+        (c) => operatorStatusView(c, key, undefined, want),
+        (api) => api.operator(key.toBase58(), want),
       ),
     };
   }
   return {
     all: await read(
       o,
-      (c) => operatorsView(c),
-      (api) => api.operators(),
+      (c) => operatorsView(c, undefined, want),
+      (api) => api.operators(want),
     ),
   };
 }

@@ -175,6 +175,15 @@ test(
         ),
       );
       assert.match(text, new RegExp(`fault reserves ${json.faultReservesOutstanding}`));
+      // The API adds it only when asked: the bond views and the explorer do not pay the five listings.
+      const plain = (await (await fetch(`${node.url}/v1/operators/${seq}`)).json()) as any;
+      assert.equal(plain.outstanding, undefined);
+      const bad = await fetch(`${node.url}/v1/operators?outstanding=maybe`);
+      assert.equal(bad.status, 400);
+      assert.match(
+        ((await bad.json()) as any).error.message,
+        /outstanding: expected true or false, got "maybe"/,
+      );
     } finally {
       await node?.close();
       stop();

@@ -169,10 +169,10 @@ test(
 
     const { sender, calls } = counting(w.sender);
     const c = new SettlementClient(sender);
-    const seq = await operatorStatusView(c, w.sequencer.publicKey);
+    const seq = await operatorStatusView(c, w.sequencer.publicKey, undefined, { outstanding: true });
     const one = new Map(calls);
     calls.clear();
-    const all = await operatorsView(c);
+    const all = await operatorsView(c, undefined, { outstanding: true });
     const every = new Map(calls);
 
     const batches = await w.client.listBatches();
@@ -193,7 +193,7 @@ test(
       proofBuffers: 0,
     });
     // The requester is no operator: asked for by key it shows what request_data took from it, to the lamport.
-    const req = await operatorStatusView(w.client, requester.publicKey);
+    const req = await operatorStatusView(w.client, requester.publicKey, undefined, { outstanding: true });
     assert.equal(req.exists, false);
     assert.equal(req.outstanding!.outstanding, spent.toString());
     assert.equal(req.outstanding!.dataRequests, 1);
@@ -226,7 +226,7 @@ test(
     const wallet = w.sender.balance(w.sequencer.publicKey);
     await w.client.closeBatch(w.authority, 0n);
     assert.equal(w.sender.balance(w.sequencer.publicKey) - wallet, share);
-    const after = await operatorStatusView(w.client, w.sequencer.publicKey);
+    const after = await operatorStatusView(w.client, w.sequencer.publicKey, undefined, { outstanding: true });
     assert.equal(BigInt(after.outstanding!.outstanding), batchLamports - share);
     assert.equal(after.outstanding!.openBatches, N - 1);
   },

@@ -91,7 +91,7 @@ test(
     );
     const challenger = (await api.operators()).operators.find((o) => o.role === 'challenger')!.owner;
     // Its open games hold Dispute rent it paid (and gets back at close_dispute): `earnings` counts it.
-    const out = (await api.operator(challenger)).outstanding!;
+    const out = (await api.operator(challenger, { outstanding: true })).outstanding!;
     const first = (await node.chain!.listDisputes())[0].address;
     const disputeRent = rentExempt((await node.chain!.sender.getAccountData(first))!.length);
     assert.ok(out.disputeAccounts >= 1, JSON.stringify(out));
