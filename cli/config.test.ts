@@ -247,3 +247,43 @@ test('the sequencer takes payments by default on a cluster, never without one; -
   );
   refused(() => opt.payments().parseArg!('maybe', undefined), /payments: expected one of on, off/);
 });
+
+test('dev takes payments like the sequencer with --rpc (on by default, --payments off opts out); the embedded chain keeps its default payer', () => {
+  const flags: DevFlags = {
+    port: 1,
+    host: 'h',
+    dataDir: 'd',
+    executors: 1,
+    sampleRate: 0,
+    batchMaxJobs: 4,
+    batchMaxAgeMs: 100,
+    maxAttempts: 3,
+    timeLimitMs: 3_000,
+    memoryLimitMb: 1024,
+    challengeWindowMs: 1000,
+    chain: 'litesvm',
+    slotMs: 400,
+    cheat: 'none',
+    cheatRate: 0,
+    cheatLayer: 0,
+    apiKey: [],
+  };
+  const onCluster = { ...flags, rpc: 'http://h:1', keypair: 'k.json' };
+  assert.equal(devConfig(onCluster).payments, true);
+  assert.equal(devConfig({ ...onCluster, payments: 'on' }).payments, true);
+  assert.equal(devConfig({ ...onCluster, payments: 'off' }).payments, false);
+  assert.equal(
+    devConfig(flags).payments,
+    true,
+    'the in-process chain: jobs without a voucher go to the default payer',
+  );
+  assert.equal(devConfig({ ...flags, chain: 'none' }).payments, false, 'no deposits on the local timer');
+  assert.throws(
+    () => devConfig({ ...flags, payments: 'off' }),
+    (e: unknown) => isOptinferError(e, 'INVALID_CONFIG') && /--payments off: applies with --rpc/.test(`${e}`),
+  );
+  assert.throws(
+    () => devConfig({ ...flags, chain: 'none', payments: 'on' }),
+    (e: unknown) => isOptinferError(e, 'INVALID_CONFIG') && /--payments on: expected --rpc/.test(`${e}`),
+  );
+});

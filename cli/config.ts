@@ -15,6 +15,7 @@ import { MAX_BATCH_JOBS } from '../settlement/instructions.ts';
 import { OptinferError } from '../state/errors.ts';
 import { asSampleRate } from '../state/sample.ts';
 import type { Logger } from '../common/log.ts';
+import type { SettlementClient } from '../settlement/client.ts';
 import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from '../executor/sandbox/pool.ts';
 
 const MiB = 1024 * 1024;
@@ -307,6 +308,8 @@ export interface DevFlags extends ChainFlags, CheatFlags, ApiFlags, LimitFlags {
   chain: 'none' | 'litesvm';
   authorityKeypair?: string;
   slotMs: number;
+  /** Unset: on with --rpc; the embedded chain always takes payments (a funded default payer pays unpaid jobs). */
+  payments?: 'on' | 'off';
 }
 export interface SequencerFlags extends ChainFlags, ApiFlags {
   memoryLimitMb?: number;
@@ -358,6 +361,8 @@ export interface RoleChainConfig {
   authorityKeypairPath?: string;
   /** Sequencer only: the cluster's slot time, to estimate when a challenge window ends. */
   slotMs?: number;
+  /** An already connected client for the program instead of one for `rpc` (tests: the program in LiteSVM). */
+  client?: SettlementClient;
 }
 
 /** Who may call the API's write routes, and how often (sequencer/http.ts). */
@@ -414,6 +419,12 @@ export interface DevConfig extends ApiAccessConfig {
   chain?: 'none' | 'litesvm';
   /** Settle on the program on a cluster instead; the keypair is the program's sequencer and funds the node. */
   rpc?: RoleChainConfig;
+  /**
+   * With `rpc`: jobs must be paid by the user's voucher on its deposit, and finalized fees are drawn (the default);
+   * false takes jobs unpaid. The embedded chain (`chain: 'litesvm'`) always takes payments, a funded default payer
+   * paying the jobs sent without one; without a chain there are no payments.
+   */
+  payments?: boolean;
   /** Time and memory limits of each model run (the sandbox's); default DEFAULT_SANDBOX_LIMITS. */
   limits?: SandboxLimits;
   logger?: Logger;
@@ -506,7 +517,18 @@ const limitsOf = (o: LimitFlags): SandboxLimits => ({
 
 export function devConfig(o: DevFlags, logger?: Logger): DevConfig {
   const rpc = roleChain(o, 'dev');
+  if (!rpc && o.payments === 'off' && o.chain === 'litesvm')
+    throw new OptinferError(
+      'INVALID_CONFIG',
+      '--payments off: applies with --rpc URL --keypair FILE; the embedded chain pays the jobs sent without a voucher from its funded default payer',
+    );
+  if (!rpc && o.payments === 'on' && o.chain === 'none')
+    throw new OptinferError(
+      'INVALID_CONFIG',
+      '--payments on: expected --rpc URL --keypair FILE or --chain litesvm with it (deposits live on the optinfer program)',
+    );
   return {
+    payments: rpc ? o.payments !== 'off' : o.chain === 'litesvm',
     chain: o.chain,
     rpc: rpc && {
       ...rpc,

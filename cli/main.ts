@@ -48,7 +48,7 @@ import {
   withdrawTreasuryCommand,
 } from './commands/chain.ts';
 import { keygenCommand } from './commands/keygen.ts';
-import { depositCommand } from './commands/deposit.ts';
+import { depositCommand, withdrawDepositCommand } from './commands/deposit.ts';
 
 /** Keeps a role running until SIGINT/SIGTERM, then closes it cleanly. */
 function untilSignal(r: Running, log: ReturnType<typeof createLogger>): Promise<number> {
@@ -113,6 +113,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(opt.keypair("with --rpc: the program's sequencer key, which also funds the node's other keys"))
     .addOption(opt.authorityKeypair())
     .addOption(opt.slotMs())
+    .addOption(opt.payments())
     .action(async (o: DevFlags, cmd: Command) => {
       const log = createLogger('optinfer');
       const config = devConfig(o, log);
@@ -136,6 +137,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
           `  executors    ${node.executors.map((e) => e.id).join(', ')}`,
           `  challenger   sample rate ${config.sampleRate}, challenge window ${config.challengeWindowMs} ms`,
           `  settlement   ${config.rpc ? `the optinfer program at ${config.rpc.rpc}` : config.chain === 'litesvm' ? `the optinfer program in an in-process Solana VM (LiteSVM), saved in ${resolve(config.dataDir, 'chain.json')}` : 'local timer (no chain); --chain litesvm settles on the program'}`,
+          `  payments     ${config.rpc ? (config.payments ? "on: jobs need the user's voucher on its deposit (HTTP 402 without); finalized fees are drawn" : 'off (--payments off): jobs are taken unpaid, their fees escrowed from --keypair') : config.chain === 'litesvm' ? `on: jobs without a voucher are paid by the default payer (${resolve(config.dataDir, 'payer-keypair.json')})` : 'none (no chain)'}`,
           `  API          ${config.apiKeys?.length ? `${config.apiKeys.length} API key(s) for uploads and jobs${config.rateLimit ? `, ${config.rateLimit} requests/s each` : ''}` : `open, no API key (--api-key KEY to require one)${config.rateLimit ? `, ${config.rateLimit} requests/s per address` : ''}`}`,
           `  demo model   ${m.modelId} (${m.name}; input ${m.inputs.map((i) => `${i.name} ${i.dtype} [${i.dims.join(',')}]`).join(', ')})`,
           `  explorer     ${node.url}/explorer`,
@@ -323,6 +325,26 @@ export function buildProgram(setExit: (code: number) => void): Command {
         await depositCommand({ rpc: o.rpc, ws: o.ws, keypair: o.keypair, lamports, json: Boolean(o.json) }),
       ),
     );
+  program
+    .command('withdraw-deposit')
+    .description(
+      'take back what is unspent of your job deposit, in two runs one dispute clock apart: the first requests it and ' +
+        'prints the slot from which it is ready (meanwhile a sequencer taking payments refuses your jobs, and ' +
+        '`deposit` cancels the request); the second, from that slot, pays the balance back to your wallet',
+    )
+    .addOption(rpc())
+    .addOption(opt.ws())
+    .addOption(
+      new Option('--keypair <file>', 'the user who deposited (Solana CLI keypair file)')
+        .env('OPTINFER_KEYPAIR')
+        .makeOptionMandatory(),
+    )
+    .option('--json', 'print JSON (lamports as decimal strings)')
+    .action(async (o) =>
+      setExit(
+        await withdrawDepositCommand({ rpc: o.rpc, ws: o.ws, keypair: o.keypair, json: Boolean(o.json) }),
+      ),
+    );
   // The read-only commands read the node's API (the dev node by default); --rpc reads a cluster instead.
   const nodeUrl = () =>
     new Option('--url <url>', "an optinfer node's HTTP API (default: the dev node's)")
@@ -396,7 +418,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     program
       .command('earnings')
       .description(
-        'what an operator has earned (bounties, fees) and lost (slashes) on the program, and has at stake; without --keypair or --owner, every operator',
+        'what an operator has earned (bounties, fees) and lost (slashes) on the program, has at stake, and gets back when its accounts close (rent, batch escrow and fault reserves); without --keypair or --owner, every operator',
       ),
     earningsCommand,
   );

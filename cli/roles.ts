@@ -211,10 +211,21 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
     });
     opened.push(challenger);
     // On the in-process chain every user has a funded default: jobs without a voucher are paid from its deposit.
-    const pay =
-      chain && 'sequencerKey' in chain
+    // On a cluster (--rpc) payments are the sequencer role's: each job needs its user's voucher, unless --payments off.
+    const pay = !chain
+      ? undefined
+      : 'sequencerKey' in chain
         ? await startDevPayments(o, chain.client, chain.sequencerKey as Keypair, chain.fund, sequencer, log)
-        : undefined;
+        : o.payments !== false
+          ? { payments: await openPayments(chain.client, chain.key, sequencer) }
+          : undefined;
+    if (o.rpc && pay)
+      log.info(
+        { programId: pay.payments.programId.toBase58(), sequencer: pay.payments.sequencer.toBase58() },
+        "payments on: each job needs its user's voucher on a deposit (HTTP 402 without); finalized fees are drawn",
+      );
+    else if (o.rpc)
+      log.warn('payments off (--payments off): jobs are taken unpaid, their fees escrowed from this wallet');
     const http = buildHttp({
       sequencer,
       config: httpAccess(o),
@@ -399,7 +410,7 @@ async function connectRole(o: RoleChainConfig): Promise<{ client: SettlementClie
       `--keypair ${o.keypairPath}: no such file; expected a funded Solana CLI keypair (solana-keygen new -o FILE)`,
     );
   }
-  const { client } = connectRpc({ rpc: o.rpc, ws: o.ws });
+  const client = o.client ?? connectRpc({ rpc: o.rpc, ws: o.ws }).client;
   try {
     return { client, config: await client.config() };
   } catch (e) {
@@ -465,7 +476,7 @@ async function startRpcDevChain(c: RoleChainConfig, registry: ModelRegistry, log
     );
     log.info({ to: k.toBase58(), lamports: (want - have).toString() }, 'funded a node key from --keypair');
   };
-  return { client, fund, settlement, bondLamports: 0n, executorBondLamports: 0n, close: async () => {} };
+  return { client, key, fund, settlement, bondLamports: 0n, executorBondLamports: 0n, close: async () => {} };
 }
 
 export async function connectBus(

@@ -265,13 +265,19 @@ export class OptinferClient {
     return this.request('GET', `/v1/disputes${o.open ? '?open=true' : ''}`);
   }
 
-  /** Every bond on the program, each with the role the node knows it by. */
-  operators(): Promise<OperatorsView> {
-    return this.request('GET', '/v1/operators');
+  /**
+   * Every bond on the program, each with the role the node knows it by; with `outstanding`, also what comes back to
+   * each when its accounts close (a few more chain reads, so not by default).
+   */
+  operators(o: { outstanding?: boolean } = {}): Promise<OperatorsView> {
+    return this.request('GET', `/v1/operators${o.outstanding ? '?outstanding=true' : ''}`);
   }
 
-  operator(owner: string): Promise<OperatorStatusView> {
-    return this.request('GET', `/v1/operators/${encodeURIComponent(owner)}`);
+  operator(owner: string, o: { outstanding?: boolean } = {}): Promise<OperatorStatusView> {
+    return this.request(
+      'GET',
+      `/v1/operators/${encodeURIComponent(owner)}${o.outstanding ? '?outstanding=true' : ''}`,
+    );
   }
 
   /**

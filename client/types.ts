@@ -171,6 +171,32 @@ export interface OperatorView {
   earnings: EarningsView;
   /** For an executor of the node answering: its fee claimer's table (executor/fees.ts), off chain. */
   claims?: ClaimsView;
+  /** What the key has sitting in the program's accounts that comes back to it when they close. */
+  outstanding?: OutstandingView;
+}
+
+/**
+ * Lamports a key has in program accounts that it gets back when they close (decimal strings), and the accounts:
+ * its open batches (the sequencer: rent, unclaimed fee escrow and fault reserve back at close_batch), Job, Dispute
+ * and DataRequest accounts it paid, and its proof buffers. The rent of a Job a game invalidated stays for good (the
+ * verdict record) and is not counted; a rent refund it holds for its payer is.
+ */
+export interface OutstandingView {
+  /** All of the below: what closing every account counted returns to the key. */
+  outstanding: string;
+  /** The accounts' rent (a Job's rent refund included). */
+  rentOutstanding: string;
+  /** Fee escrow of its open batches not claimed yet: executors may still claim it until close_batch, which returns the rest. */
+  escrowOutstanding: string;
+  /** What is left of its open batches' fault reserves (one fault slash each; faults on the batch take from it first). */
+  faultReservesOutstanding: string;
+  /** Deposits of its unanswered data requests (back at close or timeout, with a bounty on timeout). */
+  dataRequestDepositsOutstanding: string;
+  openBatches: number;
+  jobAccounts: number;
+  disputeAccounts: number;
+  dataRequests: number;
+  proofBuffers: number;
 }
 
 /** An executor's fees as its claimer's table holds them: lamports (decimal) and jobs of each kind. */

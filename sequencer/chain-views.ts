@@ -13,6 +13,10 @@ import {
   type DisputeAccount,
   type OperatorAccount,
   type SettlementClient,
+  decodeBatch,
+  decodeDataRequest,
+  decodeJob,
+  rentExempt,
 } from '../settlement/index.ts';
 import { OptinferError } from '../state/errors.ts';
 import { treeDepth } from '../state/merkle.ts';
@@ -27,6 +31,7 @@ import type {
   OperatorStatusView,
   OperatorView,
   OperatorsView,
+  OutstandingView,
 } from '../client/types.ts';
 
 const PHASE_NAMES: Record<number, string> = Object.fromEntries(
@@ -218,6 +223,127 @@ function operatorView(owner: PublicKey, op: OperatorAccount | null, config: Conf
   };
 }
 
+/** One key's outstanding lamports as they are summed. */
+interface Outstanding {
+  rent: bigint;
+  escrow: bigint;
+  reserves: bigint;
+  deposits: bigint;
+  openBatches: number;
+  jobAccounts: number;
+  disputeAccounts: number;
+  dataRequests: number;
+  proofBuffers: number;
+}
+
+function outstandingView(o: Outstanding | undefined): OutstandingView {
+  const v = o ?? {
+    rent: 0n,
+    escrow: 0n,
+    reserves: 0n,
+    deposits: 0n,
+    openBatches: 0,
+    jobAccounts: 0,
+    disputeAccounts: 0,
+    dataRequests: 0,
+    proofBuffers: 0,
+  };
+  return {
+    outstanding: (v.rent + v.escrow + v.reserves + v.deposits).toString(),
+    rentOutstanding: v.rent.toString(),
+    escrowOutstanding: v.escrow.toString(),
+    faultReservesOutstanding: v.reserves.toString(),
+    dataRequestDepositsOutstanding: v.deposits.toString(),
+    openBatches: v.openBatches,
+    jobAccounts: v.jobAccounts,
+    disputeAccounts: v.disputeAccounts,
+    dataRequests: v.dataRequests,
+    proofBuffers: v.proofBuffers,
+  };
+}
+
+/**
+ * What each key (only `owner` when given) has in the program's accounts that comes back to it at close, by the key
+ * each account records as its payer (settlement/accounts.ts RENT_PAYER_FIELD). Five getProgramAccounts reads
+ * whatever the number of accounts: narrowed to `owner` by memcmp when given; disputes and proof buffers (kilobytes
+ * each) read only their payer field.
+ */
+export async function outstandingViews(
+  c: SettlementClient,
+  owner?: PublicKey,
+): Promise<Map<string, OutstandingView>> {
+  const [batches, jobs, disputes, requests, buffers] = await Promise.all([
+    c.listPaidBy('Batch', owner),
+    c.listPaidBy('Job', owner),
+    c.listPaidBy('Dispute', owner, { whole: false }),
+    c.listPaidBy('DataRequest', owner),
+    c.listPaidBy('ProofBuffer', owner, { whole: false }),
+  ]);
+  const by = new Map<string, Outstanding>();
+  const of = (k: PublicKey) => {
+    const key = k.toBase58();
+    let o = by.get(key);
+    if (!o) {
+      o = {
+        rent: 0n,
+        escrow: 0n,
+        reserves: 0n,
+        deposits: 0n,
+        openBatches: 0,
+        jobAccounts: 0,
+        disputeAccounts: 0,
+        dataRequests: 0,
+        proofBuffers: 0,
+      };
+      by.set(key, o);
+    }
+    return o;
+  };
+  for (const a of batches) {
+    // close_batch pays the payer every lamport: rent, the escrow executors have not claimed, the reserve left.
+    const b = decodeBatch(a.data);
+    const o = of(b.payer);
+    const escrow = b.feeTotal - b.feesClaimed;
+    o.escrow += escrow;
+    o.reserves += b.faultReserve;
+    o.rent += a.lamports - escrow - b.faultReserve;
+    o.openBatches++;
+  }
+  for (const a of jobs) {
+    const j = decodeJob(a.data);
+    // An invalidated job's account stays for good (the verdict record): only a rent refund it holds comes back.
+    const back = j.invalidated !== 0 ? a.lamports - rentExempt(a.data.length) : a.lamports;
+    if (j.invalidated !== 0 && back <= 0n) continue;
+    const o = of(j.payer);
+    o.rent += back;
+    o.jobAccounts++;
+  }
+  for (const a of disputes) {
+    const o = of(new PublicKey(a.data));
+    o.rent += a.lamports;
+    o.disputeAccounts++;
+  }
+  for (const a of requests) {
+    const r = decodeDataRequest(a.data);
+    const o = of(r.requester);
+    const rent = rentExempt(a.data.length);
+    o.rent += rent;
+    // Unanswered: the request deposit is in the account too (answer_data pays it to the answerer).
+    o.deposits += a.lamports - rent;
+    o.dataRequests++;
+  }
+  for (const a of buffers) {
+    const o = of(new PublicKey(a.data));
+    o.rent += a.lamports;
+    o.proofBuffers++;
+  }
+  return new Map([...by].map(([k, v]) => [k, outstandingView(v)]));
+}
+
+/** `owner`'s entry of outstandingViews, zeros when it has none. */
+const outstandingFor = (m: Map<string, OutstandingView>, owner: string) =>
+  m.get(owner) ?? outstandingView(undefined);
+
 /** A base58 public key, or INVALID_INPUT naming what it got. */
 export function ownerKey(what: string, v: string): PublicKey {
   try {
@@ -230,35 +356,58 @@ export function ownerKey(what: string, v: string): PublicKey {
   }
 }
 
-/** One operator's bond (a key that never bonded is `exists: false`, every amount 0). */
+/**
+ * One operator's bond (a key that never bonded is `exists: false`, every amount 0); with `outstanding`, also what
+ * comes back to it when its accounts close (five more reads).
+ */
 export async function operatorStatusView(
   c: SettlementClient,
   owner: PublicKey,
   roles?: ReadonlyMap<string, string>,
+  o: { outstanding?: boolean } = {},
 ): Promise<OperatorStatusView> {
-  const [{ config, clock }, op] = await Promise.all([clockOf(c), c.fetchOperator(owner)]);
+  const [{ config, clock }, op, out] = await Promise.all([
+    clockOf(c),
+    c.fetchOperator(owner),
+    o.outstanding ? outstandingViews(c, owner) : undefined,
+  ]);
   const v = operatorView(owner, op, config);
-  const role = roles?.get(v.owner);
-  return { ...clock, ...v, ...(role && { role }) };
+  const role = roles?.get(v.owner) ?? (config.sequencer.equals(owner) ? 'sequencer' : undefined);
+  return { ...clock, ...v, ...(role && { role }), ...(out && { outstanding: outstandingFor(out, v.owner) }) };
 }
 
-/** Every bond on the program, with the role `roles` names for each known key; the named keys first, even unbonded. */
+/**
+ * Every bond on the program, with the role `roles` names for each known key; the named keys first, even unbonded.
+ * With `outstanding`, also what comes back to each when its accounts close (five more reads).
+ */
 export async function operatorsView(
   c: SettlementClient,
   roles: ReadonlyMap<string, string> = new Map(),
+  o: { outstanding?: boolean } = {},
 ): Promise<OperatorsView> {
-  const [{ config, clock }, list] = await Promise.all([clockOf(c), c.listOperators()]);
+  const [{ config, clock }, list, out] = await Promise.all([
+    clockOf(c),
+    c.listOperators(),
+    o.outstanding ? outstandingViews(c) : undefined,
+  ]);
   const byOwner = new Map(list.map(({ operator }) => [operator.owner.toBase58(), operator]));
   const operators: OperatorView[] = [];
   // The program's sequencer bonds too (one record-fault slash per commit): named whoever runs it.
   const named = new Map(roles);
   if (!named.has(config.sequencer.toBase58())) named.set(config.sequencer.toBase58(), 'sequencer');
   for (const [owner, role] of named) {
-    operators.push({ ...operatorView(new PublicKey(owner), byOwner.get(owner) ?? null, config), role });
+    operators.push({
+      ...operatorView(new PublicKey(owner), byOwner.get(owner) ?? null, config),
+      role,
+      ...(out && { outstanding: outstandingFor(out, owner) }),
+    });
     byOwner.delete(owner);
   }
   for (const [owner, op] of [...byOwner].sort(([a], [b]) => (a < b ? -1 : 1)))
-    operators.push(operatorView(new PublicKey(owner), op, config));
+    operators.push({
+      ...operatorView(new PublicKey(owner), op, config),
+      ...(out && { outstanding: outstandingFor(out, owner) }),
+    });
   return {
     ...clock,
     minExecutorBond: config.minExecutorBond.toString(),

@@ -667,16 +667,26 @@ function build(opts: {
     return claims ? { ...v, claims } : v;
   };
 
-  app.get('/v1/operators', async () => {
-    const all = await onChain('operators', (c) => operatorsView(c, opts.chain?.roles?.()));
+  /** `?outstanding=true`: also what comes back to each key when its accounts close (more chain reads). */
+  const outstandingQuery = (q: unknown) => {
+    const v = (q as { outstanding?: string }).outstanding;
+    if (v !== undefined && v !== 'true' && v !== 'false')
+      throw new OptinferError('INVALID_INPUT', `outstanding: expected true or false, got ${show(v)}`);
+    return { outstanding: v === 'true' };
+  };
+
+  app.get('/v1/operators', async (req) => {
+    const o = outstandingQuery(req.query);
+    const all = await onChain('operators', (c) => operatorsView(c, opts.chain?.roles?.(), o));
     return { ...all, operators: await Promise.all(all.operators.map(withClaims)) };
   });
 
   app.get('/v1/operators/:owner', async (req) => {
     const owner = ownerKey('operator', (req.params as { owner: string }).owner);
+    const o = outstandingQuery(req.query);
     return withClaims(
       await onChain(`operator ${owner.toBase58()}`, (c) =>
-        operatorStatusView(c, owner, opts.chain?.roles?.()),
+        operatorStatusView(c, owner, opts.chain?.roles?.(), o),
       ),
     );
   });

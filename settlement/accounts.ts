@@ -248,6 +248,38 @@ export type AccountName =
   | 'Deposit'
   | 'DataRequest';
 
+/**
+ * Byte offset of `field` in the account `name` (discriminator included), read from the IDL: the fields before it
+ * must be public keys or byte arrays (fixed size, align 1). For memcmp filters and data slices.
+ */
+export function fieldOffset(name: AccountName, field: string): number {
+  const t = (IDL.types ?? []).find((x) => x.name === name)?.type as
+    { kind: string; fields?: { name: string; type: unknown }[] } | undefined;
+  let at = 8;
+  for (const f of t?.fields ?? []) {
+    if (f.name === field) return at;
+    const ty = f.type as string | { array?: [unknown, number] };
+    if (ty === 'pubkey') at += 32;
+    else if (typeof ty === 'object' && ty.array?.[0] === 'u8') at += ty.array[1];
+    else break;
+  }
+  throw new OptinferError('INTERNAL', `IDL: no fixed offset for ${name}.${field}`);
+}
+
+/**
+ * The accounts whose rent (and whatever else they hold) goes back at close to a key they record, and the field
+ * naming it: a Batch to its payer (the sequencer: rent, the unclaimed fee escrow and the fault reserve), a Job to
+ * its payer, a Dispute to its challenger, a DataRequest to its requester (rent and deposit), a ProofBuffer to its owner.
+ */
+export const RENT_PAYER_FIELD = {
+  Batch: 'payer',
+  Job: 'payer',
+  Dispute: 'challenger',
+  DataRequest: 'requester',
+  ProofBuffer: 'owner',
+} as const satisfies Partial<Record<AccountName, string>>;
+export type RentAccountName = keyof typeof RENT_PAYER_FIELD;
+
 /** ProofBuffer is a Slab: [disc 8][dispute 32][owner 32][bump 1][len u32][bytes...]. */
 export const PROOF_BUFFER_LEN_OFFSET = 8 + 32 + 32 + 1;
 export const PROOF_BUFFER_DATA_OFFSET = PROOF_BUFFER_LEN_OFFSET + 4;

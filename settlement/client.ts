@@ -20,6 +20,9 @@ import {
   decodeOpsPage,
   decodeProofBuffer,
   discriminatorOf,
+  fieldOffset,
+  RENT_PAYER_FIELD,
+  type RentAccountName,
   type BatchAccount,
   type ConfigAccount,
   type DepositAccount,
@@ -381,6 +384,18 @@ export class SettlementClient {
   async listJobs(): Promise<{ address: PublicKey; job: JobAccount }[]> {
     const all = await this.sender.getProgramAccounts(discriminatorOf('Job'));
     return all.map((a) => ({ address: a.address, job: decodeJob(a.data) }));
+  }
+  /**
+   * The accounts of `kind` whose rent goes back at close to `payer` (RENT_PAYER_FIELD; every one of them without
+   * `payer`): one getProgramAccounts read, narrowed to `payer` by memcmp. `whole: false` reads only the 32-byte
+   * payer field of each (for large accounts whose lamports are all that is needed).
+   */
+  async listPaidBy(kind: RentAccountName, payer?: PublicKey, o: { whole?: boolean } = {}) {
+    const offset = fieldOffset(kind, RENT_PAYER_FIELD[kind]);
+    return this.sender.getProgramAccounts(discriminatorOf(kind), {
+      memcmp: payer ? [{ offset, bytes: payer.toBytes() }] : [],
+      ...(o.whole === false && { dataSlice: { offset, length: 32 } }),
+    });
   }
   /** Every operator bond. */
   async listOperators(): Promise<{ address: PublicKey; operator: OperatorAccount }[]> {

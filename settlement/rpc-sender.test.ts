@@ -19,6 +19,7 @@ import { LiteSvmSender, RpcSender, liteSvmErrorJson } from './sender.ts';
 import { SettlementClient } from './client.ts';
 import { subscribeEvents, eventsNamed, fetchEventsSince, type LogEvents } from './events.ts';
 import { PARAMS } from './testkit.ts';
+import { RENT_PAYER_FIELD, fieldOffset } from './accounts.ts';
 
 type Fault = 'network' | 'expire' | 'late' | 'laggy' | 'throttle' | 'nopreflight';
 
@@ -131,10 +132,24 @@ class SvmConnection {
     }
     return out;
   }
-  async getProgramAccounts(_: PublicKey, o: { filters: { memcmp: { offset: number; bytes: string } }[] }) {
-    const disc = o.filters[0] ? utils.bytes.bs58.decode(o.filters[0].memcmp.bytes) : undefined;
+  /** The options of each getProgramAccounts call, as RpcSender sent them. */
+  listings: { filters: { memcmp: { offset: number; bytes: string } }[]; dataSlice?: unknown }[] = [];
+  async getProgramAccounts(
+    _: PublicKey,
+    o: {
+      filters: { memcmp: { offset: number; bytes: string } }[];
+      dataSlice?: { offset: number; length: number };
+    },
+  ) {
+    this.listings.push(o);
+    // The cluster applies every memcmp filter (base58 bytes at an offset) and the slice.
+    const [disc, ...rest] = o.filters.map((f) => ({
+      offset: f.memcmp.offset,
+      bytes: utils.bytes.bs58.decode(f.memcmp.bytes),
+    }));
+    assert.ok(!disc || disc.offset === 0, 'the discriminator filter comes first');
     return this.local
-      .programAccounts(disc)
+      .programAccounts(disc?.bytes, { memcmp: rest, dataSlice: o.dataSlice })
       .map((a) => ({ pubkey: a.address, account: { lamports: Number(a.lamports), data: a.data } }));
   }
   onLogs(_: PublicKey, cb: (l: Logs, ctx: { slot: number }) => void) {
@@ -276,6 +291,37 @@ test('fetchEventsSince: the events a follower missed, oldest first, failed trans
   assert.deepEqual(
     (await client.listBatches()).map((b) => b.batch.index),
     [0n, 1n, 2n],
+  );
+});
+
+test('RpcSender: listings narrowed by memcmp on the payer field and sliced to it (earnings: rent outstanding)', async () => {
+  const { local, conn, client, authority, params } = world();
+  await client.initialize(authority, params);
+  await client.commitBatch(authority, { index: 0, root: Buffer.alloc(32, 1), jobCount: 2 });
+  await client.commitBatch(authority, { index: 1, root: Buffer.alloc(32, 2), jobCount: 2 });
+  conn.listings = [];
+  const mine = await client.listPaidBy('Batch', authority.publicKey);
+  assert.deepEqual(
+    mine.map((a) => a.lamports),
+    [0, 1].map((i) => local.balance(client.pdas.batch(i))),
+  );
+  const offset = fieldOffset('Batch', 'payer');
+  assert.equal(offset, 8 + 32, 'after the discriminator and the root');
+  assert.deepEqual(conn.listings[0].filters[1], {
+    memcmp: { offset, bytes: authority.publicKey.toBase58() },
+  });
+  assert.equal(conn.listings[0].dataSlice, undefined);
+  assert.deepEqual(await client.listPaidBy('Batch', Keypair.generate().publicKey), []);
+  const sliced = await client.listPaidBy('Batch', undefined, { whole: false });
+  assert.deepEqual(conn.listings[2].dataSlice, { offset, length: 32 });
+  assert.equal(sliced.length, 2);
+  for (const a of sliced) assert.ok(a.data.equals(authority.publicKey.toBuffer()));
+  // Every payer field the views read sits at a fixed offset the IDL gives.
+  assert.deepEqual(
+    (['Batch', 'Job', 'Dispute', 'DataRequest', 'ProofBuffer'] as const).map((k) =>
+      fieldOffset(k, RENT_PAYER_FIELD[k]),
+    ),
+    [40, 40, 104, 40, 40],
   );
 });
 

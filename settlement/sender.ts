@@ -64,7 +64,25 @@ export interface SendResult {
 export interface ProgramAccount {
   address: PublicKey;
   lamports: bigint;
+  /** The account's data, or only the `dataSlice` asked for. */
   data: Buffer;
+}
+
+/** What getProgramAccounts narrows a listing to beyond the discriminator (the RPC filters and slice). */
+export interface AccountFilter {
+  /** Only accounts whose data holds `bytes` at `offset` (RPC memcmp; at most 4 filters in all). */
+  memcmp?: { offset: number; bytes: Uint8Array }[];
+  /** Only these bytes of each account's data (RPC dataSlice): a listing that needs one field reads 32 bytes, not kilobytes. */
+  dataSlice?: { offset: number; length: number };
+}
+
+/** Whether `data` passes `f`'s memcmp filters. */
+function matches(data: Buffer, f: AccountFilter | undefined): boolean {
+  return (f?.memcmp ?? []).every(
+    (m) =>
+      data.length >= m.offset + m.bytes.length &&
+      data.subarray(m.offset, m.offset + m.bytes.length).equals(Buffer.from(m.bytes)),
+  );
 }
 
 export interface Sender {
@@ -75,8 +93,8 @@ export interface Sender {
   getAccountData(address: PublicKey): Promise<Buffer | null>;
   getBalance(address: PublicKey): Promise<bigint>;
   getSlot(): Promise<bigint>;
-  /** The program's accounts whose data starts with `discriminator` (all of them when not given). */
-  getProgramAccounts(discriminator?: Uint8Array): Promise<ProgramAccount[]>;
+  /** The program's accounts whose data starts with `discriminator` (all of them when not given), narrowed by `filter`. */
+  getProgramAccounts(discriminator?: Uint8Array, filter?: AccountFilter): Promise<ProgramAccount[]>;
   /**
    * Calls `onEvents` with the events of every successful transaction of the program from now on
    * (RPC: logsSubscribe; LiteSVM: the transactions sent through this sender). Returns unsubscribe.
@@ -343,13 +361,15 @@ export class RpcSender implements Sender {
   async getSlot(): Promise<bigint> {
     return BigInt(await this.connection.getSlot(this.opts.commitment));
   }
-  async getProgramAccounts(discriminator?: Uint8Array): Promise<ProgramAccount[]> {
-    const filters = discriminator
-      ? [{ memcmp: { offset: 0, bytes: bs58.encode(Buffer.from(discriminator)) } }]
-      : [];
+  async getProgramAccounts(discriminator?: Uint8Array, filter?: AccountFilter): Promise<ProgramAccount[]> {
+    const filters = [
+      ...(discriminator ? [{ offset: 0, bytes: discriminator }] : []),
+      ...(filter?.memcmp ?? []),
+    ].map((m) => ({ memcmp: { offset: m.offset, bytes: bs58.encode(Buffer.from(m.bytes)) } }));
     const list = await this.connection.getProgramAccounts(this.programId, {
       commitment: this.opts.commitment,
       filters,
+      ...(filter?.dataSlice && { dataSlice: filter.dataSlice }),
     });
     return list.map((a) => ({
       address: a.pubkey,
@@ -531,18 +551,21 @@ export class LiteSvmSender implements Sender {
     this.airdropped += lamports;
     this.onCommit?.();
   }
-  async getProgramAccounts(discriminator?: Uint8Array): Promise<ProgramAccount[]> {
-    return this.programAccounts(discriminator);
+  async getProgramAccounts(discriminator?: Uint8Array, filter?: AccountFilter): Promise<ProgramAccount[]> {
+    return this.programAccounts(discriminator, filter);
   }
-  programAccounts(discriminator?: Uint8Array): ProgramAccount[] {
+  programAccounts(discriminator?: Uint8Array, filter?: AccountFilter): ProgramAccount[] {
     const d = discriminator ? Buffer.from(discriminator) : null;
+    const slice = filter?.dataSlice;
     return this.svm
       .getProgramAccounts(kitAddress(this.programId.toBase58()))
-      .filter((a) => !d || Buffer.from(a.data.subarray(0, d.length)).equals(d))
-      .map((a) => ({
+      .map((a) => ({ a, view: Buffer.from(a.data.buffer, a.data.byteOffset, a.data.length) }))
+      .filter(({ view }) => (!d || view.subarray(0, d.length).equals(d)) && matches(view, filter))
+      .map(({ a, view }) => ({
         address: new PublicKey(a.address),
         lamports: BigInt(a.lamports),
-        data: Buffer.from(a.data),
+        // A copy: the listing outlives the VM's next transaction.
+        data: Buffer.from(slice ? view.subarray(slice.offset, slice.offset + slice.length) : view),
       }));
   }
 }

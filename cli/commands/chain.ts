@@ -17,6 +17,7 @@ import type {
   OperatorStatusView,
   OperatorView,
   OperatorsView,
+  OutstandingView,
 } from '../../client/types.ts';
 import {
   chainBatchView,
@@ -194,6 +195,27 @@ function earningsLines(v: OperatorView): string[] {
     `  net       ${v.earnings.net} lamports`,
     `  at stake  ${v.locked} lamports locked in ${v.openDisputes} open dispute(s); ${v.free} free, ${v.unbonding} unbonding`,
     ...(v.claims ? claimsLines(v.claims) : []),
+    ...(v.outstanding ? outstandingLines(v.outstanding) : []),
+  ];
+}
+
+/** What the key gets back when the program's accounts it paid for close. */
+function outstandingLines(o: OutstandingView): string[] {
+  const accounts = [
+    [o.openBatches, 'open batch(es)'],
+    [o.jobAccounts, 'Job'],
+    [o.disputeAccounts, 'Dispute'],
+    [o.dataRequests, 'DataRequest'],
+    [o.proofBuffers, 'proof buffer(s)'],
+  ]
+    .filter(([n]) => n !== 0)
+    .map(([n, what]) => `${n} ${what}`);
+  if (accounts.length === 0)
+    return ['  to come back  0 lamports (no open account of its own on the program)'];
+  return [
+    `  to come back  ${o.outstanding} lamports when its accounts close (${accounts.join(', ')})`,
+    `    rent ${o.rentOutstanding}; fee escrow not claimed ${o.escrowOutstanding} (executors may still claim it); ` +
+      `fault reserves ${o.faultReservesOutstanding}; data request deposits ${o.dataRequestDepositsOutstanding}`,
   ];
 }
 
@@ -208,15 +230,20 @@ function claimsLines(c: ClaimsView): string[] {
 
 /**
  * `earnings`: what an operator (--keypair or --owner; without either, every operator) has earned and lost on the
- * program over its account's life, and what it has at stake now. Transaction fees and rent it paid are not counted
- * on chain, so they are not in it.
+ * program over its account's life, what it has at stake now, and what comes back to it when the accounts it paid
+ * for close (rent, its batches' unclaimed escrow and fault reserves, data request deposits). Transaction fees are
+ * not counted on chain, so they are not in it.
  */
 export async function earningsCommand(
   o: ReadOptions & { keypair?: string; owner?: string },
 ): Promise<number> {
-  const r = await readOperators(o);
+  const r = await readOperators(o, { outstanding: true });
   if (r.one) {
-    print(o, { ...r.one.earnings, ...r.one.claims }, earningsLines(r.one));
+    print(
+      o,
+      { owner: r.one.owner, role: r.one.role, ...r.one.earnings, ...r.one.claims, ...r.one.outstanding },
+      earningsLines(r.one),
+    );
     return 0;
   }
   const all = r.all;
@@ -228,6 +255,7 @@ export async function earningsCommand(
       ...v.earnings,
       locked: v.locked,
       ...v.claims,
+      ...v.outstanding,
     })),
     all.operators.length ? all.operators.flatMap(earningsLines) : ['no operators on the program'],
   );
@@ -237,6 +265,7 @@ export async function earningsCommand(
 /** One operator's view (--owner or --keypair given) or every operator's, through the node or the cluster. */
 async function readOperators(
   o: ReadOptions & { keypair?: string; owner?: string },
+  want: { outstanding?: boolean } = {},
 ): Promise<{ one: OperatorStatusView; all?: undefined } | { one?: undefined; all: OperatorsView }> {
   let owner: PublicKey | undefined;
   if (o.owner) owner = ownerKey('--owner', o.owner);
@@ -246,16 +275,16 @@ async function readOperators(
     return {
       one: await read(
         o,
-        (c) => operatorStatusView(c, key),
-        (api) => api.operator(key.toBase58()),
+        (c) => operatorStatusView(c, key, undefined, want),
+        (api) => api.operator(key.toBase58(), want),
       ),
     };
   }
   return {
     all: await read(
       o,
-      (c) => operatorsView(c),
-      (api) => api.operators(),
+      (c) => operatorsView(c, undefined, want),
+      (api) => api.operators(want),
     ),
   };
 }

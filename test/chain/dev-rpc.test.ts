@@ -84,11 +84,16 @@ test(
           '1',
           '--batch-max-age-ms',
           '200',
+          // Unpaid jobs, the sequencer's wallet escrowing their fees (dev --rpc takes payments by default;
+          // test/node/dev-rpc-payments.test.ts covers them).
+          '--payments',
+          'off',
         ],
         /listening on/,
         120_000,
       );
       assert.match(node.stdout(), new RegExp(`settlement +the optinfer program at ${chain.rpcUrl}`));
+      assert.match(node.stdout(), /payments +off \(--payments off\)/);
       const model = await loadModel(new Uint8Array(readFileSync(DEMO_MODEL_PATH)));
       const submitted: { id: string; expected: string }[] = [];
       for (let i = 0; i < 4; i++) {

@@ -9,6 +9,7 @@ import { PublicKey } from '@solana/web3.js';
 import { startDev, type DevNode } from '../../cli/roles.ts';
 import { silentLogger } from '../../common/log.ts';
 import { OptinferClient } from '../../client/index.ts';
+import { rentExempt } from '../../settlement/index.ts';
 import { BIN, freePort, waitFor } from '../helpers/node-process.ts';
 
 let node: DevNode;
@@ -89,6 +90,19 @@ test(
       500,
     );
     const challenger = (await api.operators()).operators.find((o) => o.role === 'challenger')!.owner;
+    // Its open games hold Dispute rent it paid (and gets back at close_dispute): `earnings` counts it.
+    const out = (await api.operator(challenger, { outstanding: true })).outstanding!;
+    const first = (await node.chain!.listDisputes())[0].address;
+    const disputeRent = rentExempt((await node.chain!.sender.getAccountData(first))!.length);
+    assert.ok(out.disputeAccounts >= 1, JSON.stringify(out));
+    assert.ok(BigInt(out.rentOutstanding) >= BigInt(out.disputeAccounts) * disputeRent, JSON.stringify(out));
+    assert.equal(
+      BigInt(out.outstanding),
+      BigInt(out.rentOutstanding) +
+        BigInt(out.escrowOutstanding) +
+        BigInt(out.faultReservesOutstanding) +
+        BigInt(out.dataRequestDepositsOutstanding),
+    );
 
     // `disputes` with no flag but OPTINFER_URL (the default URL is the dev node's; the test's port is its own).
     const d = await cli(['disputes', '--json'], { OPTINFER_URL: node.url });
