@@ -24,7 +24,8 @@ import { loadKeypair, loadOrCreateKeypair } from '../common/keys.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { createProgress, type Progress } from '../common/progress.ts';
 import { PromMetrics } from '../common/metrics.ts';
-import { ModelRegistry } from '../executor/model.ts';
+import { assertRunnable, ModelRegistry } from '../executor/model.ts';
+import { isCanonicalRun } from '../executor/run-config.ts';
 import { SandboxPool } from '../executor/sandbox/pool.ts';
 import { ExecutorWorker, DEFAULT_EXECUTOR_CONFIG } from '../executor/worker.ts';
 import { claimsView } from '../executor/fees.ts';
@@ -123,10 +124,17 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
   const bus = createMemoryBus({ logger: log.child({ part: 'bus' }) });
   const registry = new ModelRegistry();
   // One pool of model-running child processes, sized to the cores, for every executor and the challenger.
+  // With --executor-profile the executors get their own pool under that configuration; the challenger stays canonical.
+  const run = o.executorRun && !isCanonicalRun(o.executorRun) ? o.executorRun : undefined;
+  if (run) await assertRunnable(run, 'dev --executor-profile');
   const sandbox = new SandboxPool(o.limits ?? {}, log.child({ part: 'sandbox' }));
+  const execSandbox = run
+    ? new SandboxPool({ ...o.limits, run }, log.child({ part: 'executor-sandbox' }))
+    : sandbox;
   const opened: Running[] = [];
   const closeAll = async () => {
     for (const r of opened.reverse()) await r.close().catch(() => {});
+    if (execSandbox !== sandbox) await execSandbox.close();
     await sandbox.close();
     await bus.close();
     await registry.close();
@@ -177,7 +185,7 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
         },
         bus,
         registry,
-        runner: sandbox,
+        runner: execSandbox,
         policy: i === 0 ? executorPolicy(o.cheat) : undefined,
         logger: log.child({ role: 'executor' }),
         metrics,
@@ -568,6 +576,7 @@ export async function startExecutorRole(
       sequencerUrl: o.sequencerUrl,
       chain,
       sandbox: o.limits,
+      run: o.run,
     },
     bus,
     registry,
