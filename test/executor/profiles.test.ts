@@ -128,3 +128,21 @@ test('wasm refusal is INVALID_CONFIG with the ops in its details', async () => {
       JSON.stringify(e.details) === JSON.stringify({ ops: ['QuantizeLinear'] }),
   );
 });
+
+test('inProcessRunner (an executor without a sandbox) runs and traces under its configuration, committing to the same root', async () => {
+  const { inProcessRunner } = await import('../../executor/sandbox/pool.ts');
+  const m = await loadModel(byLabel('movement').bytes(), { name: 'movement' });
+  const runner = inProcessRunner(parseRunConfig('backend=wasm'));
+  try {
+    const inputs = byLabel('movement').inputs();
+    const theirs = await runner.trace(m, inputs);
+    const ours = await traceModel(m, inputs);
+    assert.deepEqual(theirs.run, { backend: 'wasm', threads: 1, opt: 'disabled' });
+    assert.equal(theirs.traceRoot, ours.traceRoot);
+    assert.equal((await runner.run(m, inputs)).outputDigest, ours.outputDigest);
+  } finally {
+    await runner.close();
+    await releaseTraceCache(m);
+    await m.close();
+  }
+});
