@@ -24,6 +24,7 @@ import {
   type SequencerFlags,
 } from './config.ts';
 import { runCli } from '../test/helpers/node-process.ts';
+import { cudaProviderPath } from '../executor/model.ts';
 
 const refused = (f: () => unknown, message: RegExp) =>
   assert.throws(f, (e: unknown) => e instanceof InvalidArgumentError && message.test((e as Error).message));
@@ -301,6 +302,15 @@ test('the command line: a bad --profile is refused with exit 2 naming the key, b
   assert.equal(r.code, 2);
   assert.match(r.stderr, /profile: unknown key 'turbo': expected one of backend, threads, opt, device/);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
+  // Parsed, but without a CUDA provider (none here): refused at start, before the bus is dialled.
+  if (!cudaProviderPath()) {
+    const cuda = await runCli(['executor', '--profile', 'backend=cuda']);
+    assert.equal(cuda.code, 2);
+    assert.match(
+      cuda.stderr,
+      /executor --profile: backend=cuda needs onnxruntime-node's CUDA execution provider/,
+    );
+  }
   const d = await runCli(['dev', '--chain', 'none', '--executor-profile', 'backend=tpu']);
   assert.equal(d.code, 2);
   assert.match(d.stderr, /executor-profile: backend=tpu: expected one of cpu, wasm, cuda/);

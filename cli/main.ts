@@ -202,7 +202,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(opt.cheatLayer())
     .addOption(opt.timeLimit())
     .addOption(opt.memoryLimit())
-    .addOption(opt.profile('--profile', ''))
+    .addOption(opt.profile('--profile', 'how this executor runs models: '))
     .action(async (o: ExecutorFlags) => {
       const log = createLogger('optinfer');
       const config = executorConfig(o, log);

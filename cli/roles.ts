@@ -123,10 +123,10 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
   const metrics = new PromMetrics();
   const bus = createMemoryBus({ logger: log.child({ part: 'bus' }) });
   const registry = new ModelRegistry();
-  // One pool of model-running child processes, sized to the cores, for every executor and the challenger.
   // With --executor-profile the executors get their own pool under that configuration; the challenger stays canonical.
   const run = o.executorRun && !isCanonicalRun(o.executorRun) ? o.executorRun : undefined;
   if (run) await assertRunnable(run, 'dev --executor-profile');
+  // One pool of model-running child processes, sized to the cores, for every executor and the challenger.
   const sandbox = new SandboxPool(o.limits ?? {}, log.child({ part: 'sandbox' }));
   const execSandbox = run
     ? new SandboxPool({ ...o.limits, run }, log.child({ part: 'executor-sandbox' }))
@@ -558,6 +558,8 @@ export async function startExecutorRole(
   o: ExecutorRoleConfig,
 ): Promise<Running & { worker: ExecutorWorker }> {
   const log = o.logger ?? createLogger('optinfer');
+  // A configuration this machine cannot run (cuda without its provider) is refused before anything connects.
+  if (o.run) await assertRunnable(o.run, 'executor --profile');
   const sequencerUrl = o.sequencerUrl;
   const chain = o.chain && {
     client: (await connectRole(o.chain)).client,

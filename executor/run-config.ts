@@ -117,7 +117,9 @@ export function runOfProfile(p: Readonly<ExecutionProfile>): RunConfig {
 
 /** Help text for `--profile`, shared by `optinfer executor` and `optinfer dev`. */
 export const RUN_CONFIG_HELP =
-  'how this executor runs models: comma-separated key=value among ' +
+  'comma-separated key=value among ' +
   `backend (${BACKENDS.join('|')}; wasm is onnxruntime-web in Node), threads (1-${MAX_THREADS}), ` +
   `opt (${OPT_LEVELS.join('|')}); e.g. threads=4,opt=all or backend=wasm. ` +
-  'Keys left out are canonical (backend=cpu,threads=1,opt=disabled). Logged and reported, not hashed into records';
+  'Keys left out are canonical (backend=cpu,threads=1,opt=disabled). Logged and reported, not hashed into records; ' +
+  'wasm refuses models with float-to-integer Cast or (Dynamic)QuantizeLinear, and opt falls back to disabled for a ' +
+  'graph onnxruntime would rewrite';
