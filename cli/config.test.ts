@@ -24,6 +24,7 @@ import {
   type SequencerFlags,
 } from './config.ts';
 import { runCli } from '../test/helpers/node-process.ts';
+import { cudaProviderPath } from '../executor/model.ts';
 
 const refused = (f: () => unknown, message: RegExp) =>
   assert.throws(f, (e: unknown) => e instanceof InvalidArgumentError && message.test((e as Error).message));
@@ -286,4 +287,69 @@ test('dev takes payments like the sequencer with --rpc (on by default, --payment
     () => devConfig({ ...flags, chain: 'none', payments: 'on' }),
     (e: unknown) => isOptinferError(e, 'INVALID_CONFIG') && /--payments on: expected --rpc/.test(`${e}`),
   );
+test('--profile and --executor-profile: parsed into the role configs, canonical when unset, OPTINFER_PROFILE read', () => {
+  const parse = (
+    flag: '--profile' | '--executor-profile',
+    argv: string[],
+    env: Record<string, string> = {},
+  ) => {
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    try {
+      const c = new Command().exitOverride().configureOutput({ writeErr: () => {} });
+      c.addOption(opt.profile(flag, ''));
+      c.parse(argv, { from: 'user' });
+      return c.opts();
+    } finally {
+      process.env = saved;
+    }
+  };
+  assert.deepEqual(parse('--profile', ['--profile', 'threads=4,opt=all']).profile, {
+    backend: 'cpu',
+    threads: 4,
+    opt: 'all',
+  });
+  assert.equal(parse('--profile', []).profile, undefined);
+  assert.equal(parse('--profile', [], { OPTINFER_PROFILE: 'backend=wasm' }).profile.backend, 'wasm');
+  assert.equal(parse('--executor-profile', ['--executor-profile', 'threads=2']).executorProfile.threads, 2);
+  assert.throws(
+    () => parse('--profile', ['--profile', 'opt=fast']),
+    /profile: opt=fast: expected one of disabled, basic, extended, all/,
+  );
+  const base = {
+    nats: 'nats://x',
+    sequencer: 'http://s',
+    dataDir: 'd',
+    capacity: 1,
+    cheat: 'none',
+    cheatRate: 1,
+    cheatLayer: 0,
+    timeLimitMs: 1000,
+    memoryLimitMb: 512,
+  } as const;
+  assert.equal(executorConfig({ ...base }).run, undefined);
+  assert.deepEqual(executorConfig({ ...base, profile: { backend: 'wasm', threads: 1, opt: 'all' } }).run, {
+    backend: 'wasm',
+    threads: 1,
+    opt: 'all',
+  });
+});
+
+test('the command line: a bad --profile is refused with exit 2 naming the key, before the executor starts', async () => {
+  const r = await runCli(['executor', '--profile', 'threads=2,turbo=1']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /profile: unknown key 'turbo': expected one of backend, threads, opt, device/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+  // Parsed, but without a CUDA provider (none here): refused at start, before the bus is dialled.
+  if (!cudaProviderPath()) {
+    const cuda = await runCli(['executor', '--profile', 'backend=cuda']);
+    assert.equal(cuda.code, 2);
+    assert.match(
+      cuda.stderr,
+      /executor --profile: backend=cuda needs onnxruntime-node's CUDA execution provider/,
+    );
+  }
+  const d = await runCli(['dev', '--chain', 'none', '--executor-profile', 'backend=tpu']);
+  assert.equal(d.code, 2);
+  assert.match(d.stderr, /executor-profile: backend=tpu: expected one of cpu, wasm, cuda/);
 });

@@ -17,6 +17,7 @@ import { asSampleRate } from '../state/sample.ts';
 import type { Logger } from '../common/log.ts';
 import type { SettlementClient } from '../settlement/client.ts';
 import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from '../executor/sandbox/pool.ts';
+import { parseRunConfig, RUN_CONFIG_HELP, type RunConfig } from '../executor/run-config.ts';
 
 const MiB = 1024 * 1024;
 
@@ -199,6 +200,16 @@ export const opt = {
       .env('OPTINFER_CHEAT_RATE')
       .default(1)
       .argParser(rate('cheat-rate')),
+  profile: (flag: '--profile' | '--executor-profile', what: string) =>
+    new Option(`${flag} <spec>`, `${what}${RUN_CONFIG_HELP}`)
+      .env(flag === '--profile' ? 'OPTINFER_PROFILE' : 'OPTINFER_EXECUTOR_PROFILE')
+      .argParser((v: string): RunConfig => {
+        try {
+          return parseRunConfig(v, flag.slice(2));
+        } catch (e) {
+          throw new InvalidArgumentError((e as Error).message);
+        }
+      }),
   cheatLayer: () =>
     new Option('--cheat-layer <k>', 'first wrong layer for --cheat wrong-layer and equivocate')
       .env('OPTINFER_CHEAT_LAYER')
@@ -310,6 +321,8 @@ export interface DevFlags extends ChainFlags, CheatFlags, ApiFlags, LimitFlags {
   slotMs: number;
   /** Unset: on with --rpc; the embedded chain always takes payments (a funded default payer pays unpaid jobs). */
   payments?: 'on' | 'off';
+  /** The executors' run configuration (`--executor-profile`); canonical when unset. */
+  executorProfile?: RunConfig;
 }
 export interface SequencerFlags extends ChainFlags, ApiFlags {
   memoryLimitMb?: number;
@@ -335,6 +348,7 @@ export interface ExecutorFlags extends ChainFlags, CheatFlags, LimitFlags {
   dataDir: string;
   capacity: number;
   bondLamports?: bigint;
+  profile?: RunConfig;
 }
 export interface ChallengerFlags extends ChainFlags, LimitFlags {
   nats: string;
@@ -427,6 +441,8 @@ export interface DevConfig extends ApiAccessConfig {
   payments?: boolean;
   /** Time and memory limits of each model run (the sandbox's); default DEFAULT_SANDBOX_LIMITS. */
   limits?: SandboxLimits;
+  /** How the executors run models (`--executor-profile`); the challenger stays canonical. Unset: canonical. */
+  executorRun?: RunConfig;
   logger?: Logger;
 }
 
@@ -442,6 +458,8 @@ export interface ExecutorRoleConfig {
   chain?: RoleChainConfig;
   /** Time and memory limits of each model run (the sandbox's); default DEFAULT_SANDBOX_LIMITS. */
   limits?: SandboxLimits;
+  /** How this executor runs models (`--profile`); unset: canonical. */
+  run?: RunConfig;
   logger?: Logger;
 }
 
@@ -547,6 +565,7 @@ export function devConfig(o: DevFlags, logger?: Logger): DevConfig {
     challengeWindowMs: o.challengeWindowMs,
     cheat: cheatOf(o),
     limits: limitsOf(o),
+    ...(o.executorProfile ? { executorRun: o.executorProfile } : {}),
     ...apiAccess(o),
     logger,
   };
@@ -593,6 +612,7 @@ export function executorConfig(o: ExecutorFlags, logger?: Logger): ExecutorRoleC
     keypairPath: o.keypair && resolve(o.keypair),
     cheat: cheatOf(o),
     limits: limitsOf(o),
+    ...(o.profile ? { run: o.profile } : {}),
     logger,
   };
 }

@@ -100,6 +100,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(opt.timeLimit())
     .addOption(opt.memoryLimit())
     .addOption(
+      opt.profile(
+        '--executor-profile',
+        "the executors' run configuration (the challenger stays canonical): ",
+      ),
+    )
+    .addOption(
       new Option(
         '--chain <kind>',
         'settlement: none (local timer) or litesvm (the real program in an in-process Solana VM)',
@@ -198,6 +204,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(opt.cheatLayer())
     .addOption(opt.timeLimit())
     .addOption(opt.memoryLimit())
+    .addOption(opt.profile('--profile', 'how this executor runs models: '))
     .action(async (o: ExecutorFlags) => {
       const log = createLogger('optinfer');
       const config = executorConfig(o, log);

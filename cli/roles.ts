@@ -24,7 +24,8 @@ import { loadKeypair, loadOrCreateKeypair } from '../common/keys.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { createProgress, type Progress } from '../common/progress.ts';
 import { PromMetrics } from '../common/metrics.ts';
-import { ModelRegistry } from '../executor/model.ts';
+import { assertRunnable, ModelRegistry } from '../executor/model.ts';
+import { isCanonicalRun } from '../executor/run-config.ts';
 import { SandboxPool } from '../executor/sandbox/pool.ts';
 import { ExecutorWorker, DEFAULT_EXECUTOR_CONFIG } from '../executor/worker.ts';
 import { claimsView } from '../executor/fees.ts';
@@ -122,11 +123,18 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
   const metrics = new PromMetrics();
   const bus = createMemoryBus({ logger: log.child({ part: 'bus' }) });
   const registry = new ModelRegistry();
+  // With --executor-profile the executors get their own pool under that configuration; the challenger stays canonical.
+  const run = o.executorRun && !isCanonicalRun(o.executorRun) ? o.executorRun : undefined;
+  if (run) await assertRunnable(run, 'dev --executor-profile');
   // One pool of model-running child processes, sized to the cores, for every executor and the challenger.
   const sandbox = new SandboxPool(o.limits ?? {}, log.child({ part: 'sandbox' }));
+  const execSandbox = run
+    ? new SandboxPool({ ...o.limits, run }, log.child({ part: 'executor-sandbox' }))
+    : sandbox;
   const opened: Running[] = [];
   const closeAll = async () => {
     for (const r of opened.reverse()) await r.close().catch(() => {});
+    if (execSandbox !== sandbox) await execSandbox.close();
     await sandbox.close();
     await bus.close();
     await registry.close();
@@ -177,7 +185,7 @@ export async function startDev(o: DevConfig): Promise<DevNode> {
         },
         bus,
         registry,
-        runner: sandbox,
+        runner: execSandbox,
         policy: i === 0 ? executorPolicy(o.cheat) : undefined,
         logger: log.child({ role: 'executor' }),
         metrics,
@@ -561,6 +569,8 @@ export async function startExecutorRole(
   o: ExecutorRoleConfig,
 ): Promise<Running & { worker: ExecutorWorker }> {
   const log = o.logger ?? createLogger('optinfer');
+  // A configuration this machine cannot run (cuda without its provider) is refused before anything connects.
+  if (o.run) await assertRunnable(o.run, 'executor --profile');
   const sequencerUrl = o.sequencerUrl;
   const chain = o.chain && {
     client: (await connectRole(o.chain)).client,
@@ -579,6 +589,7 @@ export async function startExecutorRole(
       sequencerUrl: o.sequencerUrl,
       chain,
       sandbox: o.limits,
+      run: o.run,
     },
     bus,
     registry,

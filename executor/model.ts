@@ -2,7 +2,9 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { OptinferError } from '../state/errors.ts';
@@ -19,6 +21,9 @@ import {
   type ModelInfo,
   type ValueSpec,
 } from './onnx/graph.ts';
+import { formatRunConfig, isCanonicalRun, runOfProfile, type RunConfig } from './run-config.ts';
+import { createWasmSession, loadWasmBackend, type ModelSession } from './wasm-session.ts';
+import { ortGraph, rewrittenNodes, wasmDivergentOps, wasmRefusal } from './run-guard.ts';
 
 /** Ops the one-step referee recomputes exactly (integer arithmetic or pure data movement). */
 export const PROVABLE_OPS: ReadonlySet<string> = new Set([
@@ -104,10 +109,20 @@ export interface LoadedModel {
   readonly unprovableOps: string[];
   /** Ops that prevent a layer trace; non-empty means traceModel refuses the model. */
   readonly untraceableOps: string[];
+  /** The registered profile: the model's commitment, hashed into traces. */
   readonly profile: Readonly<ExecutionProfile>;
   readonly profileHash: Hash32;
-  /** The one canonical-profile session for this model (hot path). */
-  readonly session: ort.InferenceSession;
+  /**
+   * How this copy's plain session runs (the executor's choice, run-config.ts, after openSession's guards); the
+   * profile's own by default.
+   */
+  readonly run: Readonly<RunConfig>;
+  /** The configuration asked for (tracing variants are guarded on their own graph, from this). */
+  readonly runAsked: Readonly<RunConfig>;
+  /** Why `run` differs from runAsked (graph optimization turned off), or null. */
+  readonly runAdjusted: string | null;
+  /** The one plain session for this model (hot path). */
+  readonly session: ModelSession;
   summary(): ModelSummary;
   close(): Promise<void>;
 }
@@ -115,6 +130,8 @@ export interface LoadedModel {
 export interface LoadOptions {
   name?: string;
   profile?: Readonly<ExecutionProfile>;
+  /** Run the sessions under this configuration instead of the profile's (the commitment is unchanged). */
+  run?: Readonly<RunConfig>;
 }
 
 const ORT_VERSION: string = (
@@ -129,12 +146,20 @@ const ORT_VERSION: string = (
  */
 export const NO_EXTERNAL_DATA_DIR = join(fileURLToPath(import.meta.url), 'no-external-data');
 
-/** onnxruntime session options that realise a profile; anything not named here is onnxruntime's default. */
-export function sessionOptions(p: Readonly<ExecutionProfile>): ort.InferenceSession.SessionOptions {
+/**
+ * onnxruntime-node session options that realise a profile, or a run configuration on the CPU or CUDA provider;
+ * anything not named here is onnxruntime's default.
+ */
+export function sessionOptions(
+  p: Readonly<ExecutionProfile>,
+  run: Readonly<RunConfig> = runOfProfile(p),
+): ort.InferenceSession.SessionOptions {
   return {
-    executionProviders: [p.executionProvider],
-    graphOptimizationLevel: p.graphOptimizationLevel,
-    intraOpNumThreads: p.intraOpNumThreads,
+    executionProviders: [
+      run.backend === 'cuda' ? { name: 'cuda', deviceId: run.device ?? 0 } : p.executionProvider,
+    ],
+    graphOptimizationLevel: run.opt,
+    intraOpNumThreads: run.threads,
     interOpNumThreads: p.interOpNumThreads,
     executionMode: p.executionMode,
     // Warnings about unused initializers and the like go to stderr otherwise and would pollute CLI output.
@@ -144,27 +169,109 @@ export function sessionOptions(p: Readonly<ExecutionProfile>): ort.InferenceSess
   };
 }
 
+const ORT_BIN = dirname(createRequire(import.meta.url).resolve('onnxruntime-node'));
+
+/** The CUDA provider library onnxruntime-node would load, or null when it is not installed. */
+export function cudaProviderPath(): string | null {
+  const dir = join(ORT_BIN, '..', 'bin', 'napi-v6', process.platform, process.arch);
+  const f = join(dir, 'libonnxruntime_providers_cuda.so');
+  return existsSync(f) ? f : null;
+}
+
 /**
- * Creates a session under a profile, refusing to run when the installed runtime is not the profiled one.
- * Always from bytes in memory: onnxruntime is never given a path a model could point elsewhere from.
+ * Refuses backend=cuda where onnxruntime-node has no CUDA provider. Where it has one, TF32 is turned off the
+ * only way onnxruntime-node 1.30 allows (its binding passes deviceId alone, not use_tf32): NVIDIA's
+ * NVIDIA_TF32_OVERRIDE=0, read by cuBLAS and cuDNN when they load. Untested here: no GPU on these machines.
+ */
+function assertCuda(what: string): void {
+  if (!cudaProviderPath()) {
+    throw new OptinferError(
+      'INVALID_CONFIG',
+      `${what}: backend=cuda needs onnxruntime-node's CUDA execution provider (libonnxruntime_providers_cuda.so), which is not installed here; choose backend=cpu or backend=wasm`,
+    );
+  }
+  process.env.NVIDIA_TF32_OVERRIDE = '0';
+}
+
+/**
+ * Refuses, at start-up, a run configuration this machine cannot realise: backend=cuda without its provider,
+ * backend=wasm without onnxruntime-web. `what` names the option in the error.
+ */
+export async function assertRunnable(run: Readonly<RunConfig>, what: string): Promise<void> {
+  if (run.backend === 'cuda') assertCuda(what);
+  if (run.backend === 'wasm') await loadWasmBackend();
+}
+
+/** A session and the configuration it really runs under, with why that differs from the one asked for. */
+export interface OpenedSession {
+  session: ModelSession;
+  run: Readonly<RunConfig>;
+  /** Set when graph optimization was turned off for this model: the rewritten ops, named. */
+  adjusted: string | null;
+}
+
+/**
+ * Creates a session under a profile, refusing to run when the installed runtime is not the profiled one. `run`
+ * picks the backend, threads and optimization level (the profile's own by default); it never changes what the
+ * profile commits to. Always from bytes in memory: onnxruntime is never given a path a model could point elsewhere from.
  */
 export async function createSession(
   bytes: Uint8Array,
   profile: Readonly<ExecutionProfile>,
   what: string,
-): Promise<ort.InferenceSession> {
+  run: Readonly<RunConfig> = runOfProfile(profile),
+): Promise<ModelSession> {
+  return (await openSession(bytes, profile, what, run)).session;
+}
+
+/**
+ * createSession, with the guards that keep a non-canonical configuration on canonical bits (run-guard.ts): on
+ * wasm, a model with an op wasm computes differently is refused (INVALID_CONFIG naming the ops); with graph
+ * optimization on, a model whose graph the optimizer rewrites (fusions, not mere constant folding) runs with
+ * optimization off instead, and `adjusted` says so.
+ */
+export async function openSession(
+  bytes: Uint8Array,
+  profile: Readonly<ExecutionProfile>,
+  what: string,
+  run: Readonly<RunConfig> = runOfProfile(profile),
+): Promise<OpenedSession> {
   if (profile.runtime !== 'onnxruntime-node' || profile.runtimeVersion !== ORT_VERSION) {
     throw new OptinferError(
       'INVALID_CONFIG',
       `${what}: the execution profile requires ${profile.runtime} ${profile.runtimeVersion}, but onnxruntime-node ${ORT_VERSION} is installed; results would not be bit-identical`,
     );
   }
+  if (run.backend === 'cuda') assertCuda(what);
   try {
-    return await ort.InferenceSession.create(bytes, sessionOptions(profile));
+    let effective = run;
+    let adjusted: string | null = null;
+    if (run.backend === 'wasm' || run.opt !== 'disabled') {
+      const original = decodeModel(bytes, what).graph!;
+      const base = sessionOptions(profile, run);
+      if (run.backend === 'wasm') {
+        const { types } = await ortGraph(bytes, 'disabled', base);
+        const ops = wasmDivergentOps(original, types);
+        if (ops.length > 0) throw wasmRefusal(what, ops);
+      }
+      if (run.opt !== 'disabled') {
+        const rewritten = rewrittenNodes(original, (await ortGraph(bytes, run.opt, base)).graph);
+        if (rewritten.length > 0) {
+          effective = { ...run, opt: 'disabled' };
+          adjusted = `opt=${run.opt} rewrites ${rewritten.join(', ')} of this graph; run with opt=disabled`;
+        }
+      }
+    }
+    const session =
+      effective.backend === 'wasm'
+        ? await createWasmSession(bytes, effective)
+        : await ort.InferenceSession.create(bytes, sessionOptions(profile, effective));
+    return { session, run: Object.freeze({ ...effective }), adjusted };
   } catch (e) {
+    if (e instanceof OptinferError) throw e;
     throw new OptinferError(
       'INVALID_MODEL',
-      `${what}: onnxruntime cannot load the model (${userFacingOrtMessage(e)})`,
+      `${what}: onnxruntime${isCanonicalRun(run) ? '' : ` (${formatRunConfig(run)})`} cannot load the model (${userFacingOrtMessage(e)})`,
       undefined,
       { cause: e },
     );
@@ -215,7 +322,8 @@ export async function loadModel(bytes: Uint8Array, opts: LoadOptions = {}): Prom
   const info = modelInfo(proto);
   const profile = Object.freeze({ ...(opts.profile ?? CANONICAL_PROFILE) });
   const { unprovable, untraceable } = classifyOps(proto);
-  const session = await createSession(bytes, profile, `model '${name}'`);
+  const runAsked = Object.freeze({ ...(opts.run ?? runOfProfile(profile)) });
+  const { session, run, adjusted } = await openSession(bytes, profile, `model '${name}'`, runAsked);
   const modelId = modelIdOf(bytes);
   const pHash = profileHash(profile);
   const specs = (vs: ValueSpec[]) => vs.map((v) => ({ name: v.name, dtype: v.dtype, dims: v.dims }));
@@ -232,6 +340,9 @@ export async function loadModel(bytes: Uint8Array, opts: LoadOptions = {}): Prom
     untraceableOps: untraceable,
     profile,
     profileHash: pHash,
+    run,
+    runAsked,
+    runAdjusted: adjusted,
     session,
     summary: () => ({
       modelId,
@@ -261,6 +372,7 @@ export async function loadModelFile(path: string, opts: LoadOptions = {}): Promi
   return loadModel(bytes, {
     name: opts.name ?? basename(path).replace(/\.onnx$/i, ''),
     profile: opts.profile,
+    run: opts.run,
   });
 }
 

@@ -6,6 +6,7 @@ import type { Hash32 } from '../state/types.ts';
 import type { LoadedModel } from './model.ts';
 import { fromOrtValue, toOrtTensor } from './ort-tensor.ts';
 import { validateInputs } from './validate.ts';
+import type { ModelSession } from './wasm-session.ts';
 import { userFacingOrtMessage } from './onnx/ort-message.ts';
 
 export interface RunResult {
@@ -19,7 +20,7 @@ export function toFeeds(inputs: Record<string, Tensor>): Record<string, ort.Tens
 
 /** Runs a session and returns the named outputs in canonical form, in the model's declared output order. */
 export async function runSession(
-  session: ort.InferenceSession,
+  session: ModelSession,
   feeds: Record<string, ort.Tensor>,
   outputNames: readonly string[],
   what: string,

@@ -8,7 +8,9 @@ import type { ExecutionProfile } from '../state/profile.ts';
 import { tensorDigest, tensorSetDigest, type DType, type Tensor } from '../state/tensor.ts';
 import { traceCommitment } from '../state/trace.ts';
 import type { Hash32, ModelId } from '../state/types.ts';
-import { createSession, type LoadedModel } from './model.ts';
+import { openSession, type LoadedModel } from './model.ts';
+import type { RunConfig } from './run-config.ts';
+import type { ModelSession } from './wasm-session.ts';
 import { opLabel, outerReferences, subgraphsOf, tensorFromProto } from './onnx/graph.ts';
 import {
   cloneModel,
@@ -37,8 +39,11 @@ export interface TraceLayer {
 
 export interface TraceResult {
   modelId: ModelId;
+  /** The registered profile: the commitment, hashed into the trace root. */
   profile: Readonly<ExecutionProfile>;
   profileHash: Hash32;
+  /** How this run was executed (the executor's configuration): reported, not hashed. */
+  run: Readonly<RunConfig>;
   inputDigest: Hash32;
   outputDigest: Hash32;
   traceRoot: Hash32;
@@ -79,7 +84,9 @@ interface FlatNode {
 
 interface Variant {
   key: string;
-  session: ort.InferenceSession;
+  session: ModelSession;
+  /** The configuration the tracing session runs under. */
+  run: Readonly<RunConfig>;
   flat: FlatNode[];
   /** If nodes still in the graph because their condition was not known when the variant was built. */
   pending: { path: string; cond: string }[];
@@ -281,10 +288,12 @@ async function buildVariant(
     }
   }
   const key = decisionKey(decisions);
-  const session = await createSession(
+  // The configuration asked for: the tracing graph gets its own guards (its fusions differ from the plain graph's).
+  const { session, run } = await openSession(
     encodeModel(proto),
     model.profile,
     `model '${model.name}' (tracing variant)`,
+    model.runAsked,
   );
   const layers: Variant['layers'] = [];
   for (const i of canonicalOrder(partial.flat)) {
@@ -296,7 +305,7 @@ async function buildVariant(
     { modelId: model.modelId, key, layers: layers.length, pending: partial.pending.length },
     'tracing variant',
   );
-  return { key, session, ...partial, layers };
+  return { key, session, run, ...partial, layers };
 }
 
 function cacheFor(model: LoadedModel): ModelTraceCache {
@@ -479,6 +488,7 @@ export async function traceModel(
     modelId: model.modelId,
     profile: model.profile,
     profileHash: model.profileHash,
+    run: v.run,
     inputDigest,
     outputDigest: tensorSetDigest(outputs),
     traceRoot: commitment.root,
@@ -501,6 +511,6 @@ export async function releaseTraceCache(model: LoadedModel): Promise<void> {
 }
 
 /** The cached tracing session for the branch choices of the last trace (for benchmarks and diagnostics). */
-export async function tracingSessionOf(model: LoadedModel): Promise<ort.InferenceSession> {
+export async function tracingSessionOf(model: LoadedModel): Promise<ModelSession> {
   return (await variantFor(model, cacheFor(model).last)).session;
 }

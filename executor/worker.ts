@@ -18,7 +18,15 @@ import type { LoadedModel, ModelRegistry } from './model.ts';
 import { modelSource, type ModelSource } from './model-source.ts';
 import { HONEST_EXECUTOR, type ExecutorPolicy } from './policy.ts';
 import { ResultStore } from './results.ts';
-import { IN_PROCESS, SandboxPool, type ModelRunner, type SandboxConfig } from './sandbox/pool.ts';
+import {
+  IN_PROCESS,
+  inProcessRunner,
+  SandboxPool,
+  type ModelRunner,
+  type SandboxConfig,
+} from './sandbox/pool.ts';
+import { assertRunnable } from './model.ts';
+import { CANONICAL_RUN, formatRunConfig, isCanonicalRun, type RunConfig } from './run-config.ts';
 import { TraceServer } from './trace-server.ts';
 
 export interface ExecutorConfig {
@@ -37,6 +45,11 @@ export interface ExecutorConfig {
    * (the default; fields left out take the pool's defaults), or false to run in this process without limits.
    */
   sandbox?: Partial<SandboxConfig> | false;
+  /**
+   * How this executor runs models (`--profile`): backend, threads, optimization level. Its own choice: traces
+   * still commit to each model's registered profile. Canonical when unset. Ignored when a runner is given.
+   */
+  run?: Readonly<RunConfig>;
 }
 
 export const DEFAULT_EXECUTOR_CONFIG: Omit<ExecutorConfig, 'dataDir'> = {
@@ -108,11 +121,20 @@ export class ExecutorWorker {
     const results = await ResultStore.open(join(config.dataDir, `executor-${id}.db`));
     const log = (opts.logger ?? silentLogger).child({ executor: id });
     const policy = opts.policy ?? HONEST_EXECUTOR;
+    const run = config.run && !isCanonicalRun(config.run) ? config.run : undefined;
+    if (run && !opts.runner) await assertRunnable(run, 'executor --profile');
     const runner =
       opts.runner ??
       (config.sandbox === false
-        ? IN_PROCESS
-        : new SandboxPool(config.sandbox, log.child({ part: 'sandbox' })));
+        ? run
+          ? inProcessRunner(run)
+          : IN_PROCESS
+        : new SandboxPool({ ...config.sandbox, ...(run ? { run } : {}) }, log.child({ part: 'sandbox' })));
+    const used = runner.config?.run ?? CANONICAL_RUN;
+    log.info(
+      { profile: formatRunConfig(used), canonical: isCanonicalRun(used) },
+      'executor run configuration (reported, not hashed into records)',
+    );
     const w = new ExecutorWorker(
       config,
       keypair,

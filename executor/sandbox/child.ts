@@ -26,11 +26,11 @@ async function modelFor(job: JobToChild): Promise<LoadedModel> {
   if (p) {
     models.delete(key);
   } else {
-    const { bytes, profile } = await new Promise<Extract<ToChild, { kind: 'model' }>>((resolve) => {
+    const { bytes, profile, run } = await new Promise<Extract<ToChild, { kind: 'model' }>>((resolve) => {
       awaitingBytes.set(key, resolve);
       send({ kind: 'need-model', id: job.id });
     });
-    p = loadModel(bytes, { name: ref.name, profile });
+    p = loadModel(bytes, { name: ref.name, profile, run });
     p.catch(() => models.delete(key));
     if (models.size >= MAX_MODELS) {
       const [oldKey, old] = models.entries().next().value!;

@@ -6,9 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { silentLogger, type Logger } from '../../common/log.ts';
 import { isOptinferErrorCode, OptinferError, type OptinferErrorCode } from '../../state/errors.ts';
 import type { TensorMap } from '../../state/tensor-map.ts';
-import type { LoadedModel } from '../model.ts';
+import { loadModel, type LoadedModel } from '../model.ts';
+import type { RunConfig } from '../run-config.ts';
 import { runModel, type RunResult } from '../run.ts';
-import { traceModel, type TraceOptions, type TraceResult } from '../trace.ts';
+import { releaseTraceCache, traceModel, type TraceOptions, type TraceResult } from '../trace.ts';
 import type {
   Answer,
   ChildTraceOptions,
@@ -23,6 +24,8 @@ const MiB = 1024 * 1024;
 
 /** Where a model runs: the executor's consumer and trace server only see this. */
 export interface ModelRunner {
+  /** The configuration models run under here (`--profile`); absent means each model's registered profile. */
+  readonly config?: { readonly run?: Readonly<RunConfig> };
   run(model: LoadedModel, inputs: TensorMap): Promise<RunResult>;
   trace(model: LoadedModel, inputs: TensorMap, opts?: TraceOptions): Promise<TraceResult>;
   close(): Promise<void>;
@@ -35,6 +38,38 @@ export const IN_PROCESS: ModelRunner = {
   close: () => Promise.resolve(),
 };
 
+/**
+ * Runs in the calling process under a run configuration (`--profile` without a sandbox): each model is loaded
+ * once more under it, its registered profile unchanged, so the trace commits to what it would commit to anyway.
+ */
+export function inProcessRunner(run: Readonly<RunConfig>): ModelRunner {
+  const copies = new Map<string, Promise<LoadedModel>>();
+  const copy = (m: LoadedModel): Promise<LoadedModel> => {
+    const key = `${m.modelId}/${m.profileHash}`;
+    let p = copies.get(key);
+    if (!p) {
+      p = loadModel(m.bytes, { name: m.name, profile: m.profile, run });
+      p.catch(() => copies.delete(key));
+      copies.set(key, p);
+    }
+    return p;
+  };
+  return {
+    config: { run },
+    run: async (m, inputs) => runModel(await copy(m), inputs),
+    trace: async (m, inputs, opts) => traceModel(await copy(m), inputs, opts),
+    close: async () => {
+      const all = await Promise.allSettled(copies.values());
+      copies.clear();
+      for (const r of all)
+        if (r.status === 'fulfilled') {
+          await releaseTraceCache(r.value);
+          await r.value.close();
+        }
+    },
+  };
+}
+
 export interface SandboxLimits {
   /** Wall time one run or trace may take, loading the model into the child included. */
   timeMs: number;
@@ -46,6 +81,8 @@ export interface SandboxLimits {
 }
 
 export interface SandboxConfig extends SandboxLimits {
+  /** How the children run models (`--profile`); each model's registered profile when absent. */
+  run?: Readonly<RunConfig>;
   /** Child processes, so runs at once; more jobs wait in the pool's queue. */
   size: number;
   /** A child whose RSS is above this after a job is replaced by a fresh one, so memory goes back. */
@@ -370,7 +407,14 @@ export class SandboxPool implements ModelRunner {
       const t = s.sent.find((x) => x.id === m.id);
       if (t) {
         const { profile, bytes } = t.model;
-        s.proc.send({ kind: 'model', model: t.msg.model, profile, bytes } satisfies ToChild);
+        const run = this.config.run;
+        s.proc.send({
+          kind: 'model',
+          model: t.msg.model,
+          profile,
+          ...(run ? { run } : {}),
+          bytes,
+        } satisfies ToChild);
       }
       return;
     }

@@ -1,5 +1,6 @@
 // The messages between the sandbox pool and its child processes (node IPC, V8 serialization: tensors travel as bytes).
 import type { ExecutionProfile } from '../../state/profile.ts';
+import type { RunConfig } from '../run-config.ts';
 import type { TensorMap } from '../../state/tensor-map.ts';
 import type { Hash32, ModelId } from '../../state/types.ts';
 import type { RunResult } from '../run.ts';
@@ -27,7 +28,14 @@ export type JobToChild =
 export type ToChild =
   | { kind: 'jobs'; jobs: JobToChild[] }
   /** The bytes of a model the child asked for with `need-model`. */
-  | { kind: 'model'; model: ModelRef; profile: Readonly<ExecutionProfile>; bytes: Uint8Array };
+  | {
+      kind: 'model';
+      model: ModelRef;
+      profile: Readonly<ExecutionProfile>;
+      /** The pool's run configuration (`--profile`); the profile's own when absent. */
+      run?: Readonly<RunConfig>;
+      bytes: Uint8Array;
+    };
 
 export interface WireError {
   code: string;
