@@ -287,6 +287,8 @@ test('dev takes payments like the sequencer with --rpc (on by default, --payment
     () => devConfig({ ...flags, chain: 'none', payments: 'on' }),
     (e: unknown) => isOptinferError(e, 'INVALID_CONFIG') && /--payments on: expected --rpc/.test(`${e}`),
   );
+});
+
 test('--profile and --executor-profile: parsed into the role configs, canonical when unset, OPTINFER_PROFILE read', () => {
   const parse = (
     flag: '--profile' | '--executor-profile',
