@@ -1,4 +1,4 @@
-// Honest onnxruntime MatMul/Gemm/Conv results from every executor configuration pass the tolerant dot-product check (pure/tolerant.rs) in the SBF VM; claims past the bound fail; CU per term.
+// Honest onnxruntime MatMul/Gemm/Conv/ReduceSum/ReduceMean results from every executor configuration pass the tolerant dot-product check (pure/tolerant.rs) in the SBF VM; claims past the bound fail; CU per term.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -12,6 +12,9 @@ import { Harness, PROGRAMS } from './lib/svm.ts';
 const h = new Harness('test');
 const payer = h.fund();
 const CHECK_DOT = 6;
+const CHECK_REDUCE = 8;
+/** Roundings a mean's scaling may add (pure/tolerant.rs MEAN_ROUNDINGS). */
+const MEAN_ROUNDINGS = 3;
 const VERDICT = ['Within', 'NonFinite', 'Outside', 'MustBeNonFinite', 'NotNonFinite'];
 
 const bitsOf = (x: number) => new Uint32Array(new Float32Array([x]).buffer)[0];
@@ -22,6 +25,8 @@ interface Terms {
   a: number[];
   b: number[];
   bias?: number;
+  /** A reduction over a: b is all 1 (sum) or fl(1/n) (mean, with MEAN_ROUNDINGS more roundings). */
+  reduce?: 'sum' | 'mean';
 }
 
 interface DotCase {
@@ -60,8 +65,10 @@ function bound(t: Terms) {
     if (((x >>> 23) & 0xff) === 0 || ((y >>> 23) & 0xff) === 0) sub += abs(p);
     n++;
   }
+  const extra = t.reduce === 'mean' ? MEAN_ROUNDINGS : 0;
+  n += extra;
   const den = BigInt(2 ** 24 - n);
-  const r = BigInt(n) * s + (4n * sub + (BigInt(pairs.length) << 177n)) * den;
+  const r = BigInt(n) * s + (4n * sub + (BigInt(pairs.length + extra) << 177n)) * den;
   return { exact, r, den };
 }
 
@@ -76,6 +83,7 @@ function margin(t: Terms, claimed: number): number {
 // ---- The program's check in the SBF VM ----
 
 function vmCheck(t: Terms, claimedBits: number, mantissaBits = 0): { verdict: string; cu: number } {
+  if (t.reduce) return vmReduce(t, claimedBits, mantissaBits);
   const k = t.a.length;
   const head = Buffer.alloc(14);
   head[0] = mantissaBits;
@@ -94,6 +102,32 @@ function vmCheck(t: Terms, claimedBits: number, mantissaBits = 0): { verdict: st
   assert.ok(r.ok, `check failed: ${r.error ?? r.raw}\n${r.logs.slice(-5).join('\n')}`);
   assert.equal(r.returnData[1], r.returnData[0] <= 1 ? 1 : 0);
   return { verdict: VERDICT[r.returnData[0]], cu: r.cu };
+}
+
+/** check kind 8: u8 mantissa bits, u8 mean, u32 claimed, u32 n, n x f32. */
+function vmReduce(t: Terms, claimedBits: number, mantissaBits: number): { verdict: string; cu: number } {
+  const head = Buffer.alloc(10);
+  head[0] = mantissaBits;
+  head[1] = t.reduce === 'mean' ? 1 : 0;
+  head.writeUInt32LE(claimedBits >>> 0, 2);
+  head.writeUInt32LE(t.a.length, 6);
+  const data = Buffer.concat([head, Buffer.from(new Float32Array(t.a).buffer)]);
+  const big = data.length > 900;
+  const keys = big ? [{ pubkey: h.putBuffer(data), isSigner: false, isWritable: false }] : [];
+  const r = h.send(
+    [h.ix('check', { kind: CHECK_REDUCE, data: big ? Buffer.alloc(0) : data }, keys)],
+    [payer],
+  );
+  assert.ok(r.ok, `check failed: ${r.error ?? r.raw}\n${r.logs.slice(-5).join('\n')}`);
+  return { verdict: VERDICT[r.returnData[0]], cu: r.cu };
+}
+
+/** fl(1/n), checked to be the correctly rounded float32 (the program computes it with pure/ieee.rs div). */
+function reciprocal(n: number): number {
+  const r = Math.fround(1 / n);
+  const err = (u: number) => abs(fixed(u, 150) * BigInt(n) - (1n << 300n));
+  for (const d of [-1, 1]) assert.ok(err(bitsOf(r)) <= err(bitsOf(r) + d), `fl(1/${n}) is not ${r}`);
+  return r;
 }
 
 // ---- Cases: random and real weights ----
@@ -190,6 +224,43 @@ function convCase(name: string, c: number, hw: number, f: number, seed: number):
   };
 }
 
+/** ReduceSum or ReduceMean of x [m, k] over axis 1 (opset 17: ReduceSum's axes an input, ReduceMean's an attribute). */
+function reduceCase(kind: 'sum' | 'mean', m: number, k: number, x: Float32Array): DotCase {
+  const name = `${kind === 'sum' ? 'ReduceSum' : 'ReduceMean'} n=${k}`;
+  const model = buildModel({
+    name,
+    opset: 17,
+    inputs: [{ name: 'x', dtype: 'float32', dims: [m, k] }],
+    outputs: [{ name: 'y', dtype: 'float32', dims: [m] }],
+    nodes: [
+      kind === 'sum'
+        ? node('ReduceSum', ['x', 'axes'], ['y'], { keepdims: 0 })
+        : node('ReduceMean', ['x'], ['y'], { axes: [1], keepdims: 0 }),
+    ],
+    initializers: kind === 'sum' ? { axes: tensorOf('int64', [1], [1]) } : {},
+  });
+  const b = kind === 'sum' ? 1 : reciprocal(k);
+  return {
+    name,
+    model,
+    x: { dims: [m, k], data: x },
+    outputs: m,
+    terms: (o) => ({ a: [...x.subarray(o * k, (o + 1) * k)], b: new Array<number>(k).fill(b), reduce: kind }),
+  };
+}
+
+/** Squares of a layer's values around a mean (LayerNorm's variance input), and values of both signs. */
+function reduceCases(): DotCase[] {
+  const out: DotCase[] = [];
+  let seed = 21;
+  for (const k of [7, 96, 400, 2400]) {
+    const sq = randn(prng(seed++), 4 * k, 1).map((v) => v * v);
+    const mixed = randn(prng(seed++), 4 * k, 3).map((v) => v + 0.5);
+    out.push(reduceCase('mean', 4, k, sq), reduceCase('sum', 4, k, mixed));
+  }
+  return out;
+}
+
 /** openWakeWord's hello_deepa classifier: its first Gemm (32 x 2400 weights and bias). */
 function wakeWordCase(): DotCase {
   const file = path.join(PROGRAMS, '../node_modules/openwakeword-js/models/hello_deepa.onnx');
@@ -221,6 +292,7 @@ const cases: DotCase[] = [
   wakeWordCase(),
   convCase('Conv 3x3 C=4 8x8 F=8 with bias', 4, 8, 8, 9),
   convCase('Conv 3x3 C=16 6x6 F=4 with bias', 16, 6, 4, 10),
+  ...reduceCases(),
 ];
 
 // ---- Executor configurations ----

@@ -1,5 +1,5 @@
 //! The tolerant dot-product check (pure/tolerant.rs) against honest f32 results of many summation orders, and at its bound.
-use optinfer::pure::tolerant::{check_dot, Arith, DotAcc, Verdict};
+use optinfer::pure::tolerant::{check_dot, check_reduce, reciprocal, Arith, DotAcc, Verdict};
 
 fn xorshift(s: &mut u64) -> u64 {
     *s ^= *s << 13;
@@ -453,4 +453,82 @@ fn bad_arguments_are_refused() {
     acc.add(3f32.to_bits(), 2f32.to_bits());
     acc.add_bias(1f32.to_bits());
     assert_eq!(acc.verdict(7f32.to_bits(), Arith::Fp32), Ok(Verdict::Within));
+}
+
+#[test]
+fn the_reciprocal_is_correctly_rounded() {
+    for n in 1..=70_000u32 {
+        let r = f32::from_bits(reciprocal(n));
+        // r * n is exact in f64 (24 + 17 bits): no neighbour of r is nearer 1/n.
+        let err = |x: f32| (x as f64 * n as f64 - 1.0).abs();
+        let (lo, hi) = (f32::from_bits(r.to_bits() - 1), f32::from_bits(r.to_bits() + 1));
+        assert!(err(r) <= err(lo) && err(r) <= err(hi), "fl(1/{n}) = {r}");
+    }
+}
+
+/// ReduceSum and ReduceMean computed the ways kernels do: every one passes; a claim outside fails.
+#[test]
+fn every_honest_reduction_passes_and_past_the_bound_fails() {
+    let mut s = 99u64;
+    let (mut checked, mut outside) = (0, 0);
+    for k in [1usize, 2, 7, 96, 400, 2400, 8192] {
+        for kind in 0..6 {
+            let (x, _, _) = gen_case(&mut s, k, kind);
+            let ones = vec![1f32; k];
+            let n = k as f32;
+            let r = f32::from_bits(reciprocal(k as u32));
+            let scaled: Vec<f32> = x.iter().map(|v| v / n).collect();
+            let by_r: Vec<f32> = x.iter().map(|v| v * r).collect();
+            let mut sums = vec![];
+            for lanes in [1, 4, 8, 16] {
+                for rev in [false, true] {
+                    sums.push(sum_lanes(&x, &ones, None, lanes, false, rev, false));
+                }
+            }
+            sums.push(pairwise(&x));
+            for &sum in &sums {
+                checked += 2;
+                assert!(
+                    check_reduce(&bits(&x), false, sum.to_bits(), Arith::Fp32)
+                        .unwrap()
+                        .honest(),
+                    "sum k={k}"
+                );
+                for mean in [sum / n, sum * r] {
+                    assert!(
+                        check_reduce(&bits(&x), true, mean.to_bits(), Arith::Fp32)
+                            .unwrap()
+                            .honest(),
+                        "mean k={k}"
+                    );
+                }
+            }
+            for m in [
+                pairwise(&scaled),
+                pairwise(&by_r),
+                sum_lanes(&scaled, &ones, None, 8, false, false, false),
+            ] {
+                assert!(
+                    check_reduce(&bits(&x), true, m.to_bits(), Arith::Fp32)
+                        .unwrap()
+                        .honest(),
+                    "mean of x/n k={k}"
+                );
+            }
+            // The exact mean moved by 2 x its bound (computed in f64 from the exact sum and S) fails.
+            let exact: f64 = x.iter().map(|&v| v as f64).sum::<f64>() / k as f64;
+            let sabs: f64 = x.iter().map(|&v| (v as f64).abs()).sum::<f64>() / k as f64;
+            let g = (k as f64 + 3.0) * 2f64.powi(-24);
+            let far = (exact + 2.0 * g * sabs + 2f64.powi(-100)) as f32;
+            if far.is_finite() && (far as f64 - exact).abs() > 1.5 * g * sabs + k as f64 * 2f64.powi(-120) {
+                assert_eq!(
+                    check_reduce(&bits(&x), true, far.to_bits(), Arith::Fp32).unwrap(),
+                    Verdict::Outside,
+                    "k={k}"
+                );
+                outside += 1;
+            }
+        }
+    }
+    assert!(checked > 500 && outside > 20, "{checked} honest, {outside} outside");
 }

@@ -24,7 +24,7 @@ mod run {
     use crate::pure::ops::{self, OpEntry, Operand, MAX_OP_INPUTS, OP_ENTRY_BYTES};
     use crate::pure::reader::Reader;
     use crate::pure::tensor::{self, Header, CHUNK_BYTES};
-    use crate::pure::tolerant::{Arith, DotAcc, Verdict};
+    use crate::pure::tolerant::{check_reduce, Arith, DotAcc};
     use crate::pure::transcend::{check_unary, Unary};
     use crate::pure::{merkle, trace};
     use crate::state::{open_batch_tree, BatchSibling, ProofBufferAccount};
@@ -37,6 +37,7 @@ mod run {
     pub const CHECK_BATCH_OPEN: u8 = 5;
     pub const CHECK_DOT: u8 = 6;
     pub const CHECK_UNARY: u8 = 7;
+    pub const CHECK_REDUCE: u8 = 8;
 
     /// Result bytes of one check; at most 1024 (the return-data limit).
     pub fn run_check(kind: u8, data: &[u8], out: &mut [u8]) -> Result<usize> {
@@ -172,13 +173,7 @@ mod run {
                     Arith::InputPrecision { mantissa_bits: m }
                 };
                 let v = acc.verdict(claimed, arith).map_err(|_| OptinferError::BadStepData)?;
-                out[0] = match v {
-                    Verdict::Within => 0,
-                    Verdict::NonFinite => 1,
-                    Verdict::Outside => 2,
-                    Verdict::MustBeNonFinite => 3,
-                    Verdict::NotNonFinite => 4,
-                };
+                out[0] = v.code();
                 out[1] = v.honest() as u8;
                 Ok(2)
             }
@@ -200,6 +195,26 @@ mod run {
                     }
                 }
                 Ok(17)
+            }
+            CHECK_REDUCE => {
+                // u8 mantissa bits (0 = Fp32), u8 mean, u32 claimed, u32 n, n x f32 LE -> as CHECK_DOT
+                let m = r.u8()?;
+                let mean = r.u8()? != 0;
+                let (claimed, n) = (r.u32()?, r.u32()? as usize);
+                let bytes = r.take(4 * n)?;
+                let mut x = alloc::vec![0u32; n];
+                for (v, c) in x.iter_mut().zip(bytes.chunks_exact(4)) {
+                    *v = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                }
+                let arith = if m == 0 {
+                    Arith::Fp32
+                } else {
+                    Arith::InputPrecision { mantissa_bits: m }
+                };
+                let v = check_reduce(&x, mean, claimed, arith).map_err(|_| OptinferError::BadStepData)?;
+                out[0] = v.code();
+                out[1] = v.honest() as u8;
+                Ok(2)
             }
             _ => Err(OptinferError::BadCheck.into()),
         }

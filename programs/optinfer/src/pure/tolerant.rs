@@ -91,6 +91,11 @@ impl Verdict {
     pub fn honest(self) -> bool {
         matches!(self, Verdict::Within | Verdict::NonFinite)
     }
+
+    /// The verdict as one byte, in declaration order (the test build's return data).
+    pub fn code(self) -> u8 {
+        self as u8
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -284,6 +289,12 @@ impl DotAcc {
         }
     }
 
+    /// Counts `k` more roundings in the bound (and k more terms in A): a reduction's final scaling.
+    pub fn add_roundings(&mut self, k: u32) {
+        self.nonzero += k;
+        self.terms += k;
+    }
+
     /// Adds the bias (one more term, bias * 1).
     pub fn add_bias(&mut self, bias: u32) {
         self.add(bias, 0x3f80_0000);
@@ -306,7 +317,9 @@ impl DotAcc {
         }
     }
 
-    /// Judges `claimed` (f32 bits) as the sum of the terms added.
+    /// Judges `claimed` (f32 bits) as the sum of the terms added. Never inlined: the program inlines
+    /// aggressively, and two copies in one handler pushed its branches past SBF's jump range.
+    #[inline(never)]
     pub fn verdict(&self, claimed: u32, arith: Arith) -> Result<Verdict, DotError> {
         if self.terms > MAX_TERMS {
             return Err(DotError::TooManyTerms);
@@ -404,6 +417,36 @@ pub fn check_dot(a: &[u32], b: &[u32], bias: Option<u32>, claimed: u32, arith: A
     }
     if let Some(c) = bias {
         acc.add_bias(c);
+    }
+    acc.verdict(claimed, arith)
+}
+
+/// Roundings a mean's scaling may add on top of the sum's: the reciprocal's own rounding (the exact value
+/// here is sum_i x_i * fl(1/n)), and the scaling (sum / n, sum * fl(1/n), or each x_i / n before the sum).
+pub const MEAN_ROUNDINGS: u32 = 3;
+
+/// fl(1/n) as float32 bits, correctly rounded, for 1 <= n <= MAX_TERMS.
+pub fn reciprocal(n: u32) -> u32 {
+    // n < 2^24 is exact as a float: exponent floor(log2 n), the rest its fraction.
+    let e = 31 - n.leading_zeros();
+    let bits = ((e + 127) << 23) | ((n << (23 - e)) & FRAC);
+    crate::pure::ieee::div(0x3f80_0000, bits)
+}
+
+/// ReduceSum (`mean` false) or ReduceMean (`mean` true) of the values `x`: is `claimed` an honest result?
+/// The sum is the dot product with b = 1; the mean's exact value is sum_i x_i * fl(1/n), with
+/// MEAN_ROUNDINGS more roundings in the bound (|fl(1/n) - 1/n| <= u/n is one of them).
+pub fn check_reduce(x: &[u32], mean: bool, claimed: u32, arith: Arith) -> Result<Verdict, DotError> {
+    if x.is_empty() || x.len() > MAX_TERMS as usize {
+        return Err(DotError::TooManyTerms);
+    }
+    let mut acc = DotAcc::new();
+    let b = if mean { reciprocal(x.len() as u32) } else { 0x3f80_0000 };
+    for &v in x {
+        acc.add(v, b);
+    }
+    if mean {
+        acc.add_roundings(MEAN_ROUNDINGS);
     }
     acc.verdict(claimed, arith)
 }
