@@ -145,7 +145,7 @@ fn sigmoid_is_checked_to_an_absolute_two_to_the_minus_21() {
         let inside = cr(v + d * tol * 0.9);
         let outside = cr(v + d * tol * 1.1);
         // The claims' own rounding moves them: assert on their actual distance.
-        if (f(inside) as f64 - v).abs() < tol * 0.999 {
+        if (f(inside) as f64 - v).abs() < tol * 0.999 && f(inside) >= 0.0 {
             assert!(check_unary(Unary::Sigmoid, x, inside), "sigmoid({}) inside", f(x));
         }
         if (f(outside) as f64 - v).abs() > tol * 1.001 {
@@ -196,4 +196,28 @@ fn special_values_follow_ieee() {
     assert!(check_unary(Unary::Tanh, 1, 1), "tanh of the smallest subnormal");
     assert!(check_unary(Unary::Sigmoid, SIGN | INF, 0) && check_unary(Unary::Sigmoid, INF, ONE));
     assert!(check_unary(Unary::Sigmoid, 0, 0x3f00_0000), "sigmoid(0) = 0.5");
+}
+
+/// Review 17: the absolute floor accepted exp(-100) = -2^-126, a negative exp a following Log turns into NaN.
+#[test]
+fn a_claim_of_the_wrong_sign_fails_even_within_the_floor() {
+    let tiny_neg = SIGN | (1 << 23); // -2^-126
+    assert!(
+        check_unary(Unary::Exp, (-100.0f32).to_bits(), 0),
+        "+0 is an honest exp(-100)"
+    );
+    assert!(check_unary(Unary::Exp, (-100.0f32).to_bits(), SIGN), "-0 too");
+    assert!(!check_unary(Unary::Exp, (-100.0f32).to_bits(), tiny_neg));
+    assert!(
+        !check_unary(Unary::Sigmoid, (-30.0f32).to_bits(), SIGN | 0x3400_0000),
+        "sigmoid is never negative"
+    );
+    assert!(check_unary(Unary::Sigmoid, (-30.0f32).to_bits(), 0));
+    assert!(!check_unary(
+        Unary::Tanh,
+        (1e-30f32).to_bits(),
+        SIGN | (1e-30f32).to_bits()
+    ));
+    assert!(check_unary(Unary::Tanh, (1e-30f32).to_bits(), (1e-30f32).to_bits()));
+    assert!(check_unary(Unary::Tanh, 1, 0), "a flushed tanh of a subnormal");
 }

@@ -328,12 +328,22 @@ fn check_sigmoid(x: u32, claimed: u32) -> bool {
 }
 
 /// Could an honest executor have returned `claimed` for `op(x)`? Both are float32 bit patterns.
+/// Never inlined, to keep the handlers that call it within SBF's jump range.
+#[inline(never)]
 pub fn check_unary(op: Unary, x: u32, claimed: u32) -> bool {
     if is_nan(x) {
         return is_nan(claimed);
     }
     let neg = x & SIGN != 0;
     let mag = x & !SIGN;
+    // Exp and Sigmoid are never negative, tanh has x's sign: the absolute floor must not let a claim of
+    // the other sign through (a following Log would turn it into a NaN). Zeros of either sign pass.
+    let claimed_neg = claimed & SIGN != 0 && claimed & !SIGN != 0 && !is_nan(claimed);
+    match op {
+        Unary::Exp | Unary::Sigmoid if claimed_neg => return false,
+        Unary::Tanh if claimed_neg != neg && claimed & !SIGN != 0 && !is_nan(claimed) => return false,
+        _ => {}
+    }
     match op {
         Unary::Exp => {
             if mag == INF {
