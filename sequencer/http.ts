@@ -14,6 +14,7 @@ import {
   isOptinferError,
   type OptinferErrorCode,
 } from '../state/errors.ts';
+import { MIN_JOB_FEE_LAMPORTS } from '../state/job.ts';
 import { decodeInputsJson, encodeTensorsJson } from '../state/tensor-json.ts';
 import { asBatchIndex, asJobId, asModelId } from '../state/types.ts';
 import type { Logger } from '../common/log.ts';
@@ -562,7 +563,18 @@ function build(opts: {
     const fee = parseFee(body.fee, rawFees.get(body));
     const payment = parsePayment((body as { payment?: unknown }).payment);
     const charged = fee ?? seq.config.defaultFeeLamports;
-    const gate = charged > 0n ? opts.payments : undefined;
+    const gate = opts.payments;
+    // Free ride (review 17): "fee": 0 (or 1) would skip the gate. The least fee is MIN_JOB_FEE_LAMPORTS, or the
+    // node's own default when that is lower.
+    const least =
+      seq.config.defaultFeeLamports < MIN_JOB_FEE_LAMPORTS
+        ? seq.config.defaultFeeLamports
+        : MIN_JOB_FEE_LAMPORTS;
+    if (gate && (charged < least || charged === 0n))
+      throw new OptinferError(
+        'PAYMENT_REQUIRED',
+        `job fee ${charged} lamports is below this node's minimum of ${least > 0n ? least : 1n} lamports (it takes payments: name a fee of at least that, or none for its default of ${seq.config.defaultFeeLamports})`,
+      );
     const undo = !gate
       ? undefined
       : !payment && opts.defaultPayer

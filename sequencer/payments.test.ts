@@ -172,8 +172,11 @@ test('HTTP: POST /v1/jobs without enough deposit is a 402 naming the balance and
   r = await post(job(w.pay(800n), 400));
   assert.equal(r.statusCode, 202, r.body);
   assert.deepEqual(submitted, [400n, 400n]);
-  // A free job needs no voucher.
-  assert.equal((await post(job(undefined, 0))).statusCode, 202);
+  // Free ride (review 17): a job naming a fee below the node's minimum is refused, voucher or not.
+  r = await post(job(undefined, 0));
+  assert.equal(r.statusCode, 402);
+  assert.match(r.json().error.message, /job fee 0 lamports is below this node's minimum of 400 lamports/);
+  assert.equal((await post(job(w.pay(1200n), 399))).statusCode, 402);
   r = await app.inject({ method: 'GET', url: `/v1/deposits/${w.user.publicKey.toBase58()}` });
   assert.equal(r.statusCode, 200);
   assert.equal(r.json().available, '200');

@@ -235,7 +235,8 @@ export class PaymentGate {
 /**
  * The sequencer redeems its vouchers: for each user, the highest voucher at most `cap(user)` (the
  * running total of the user's jobs it may charge, e.g. those finalized; no cap: all it took) and above
- * the chain's `drawn`, one draw_deposit each. Returns what each draw paid, as the program's events say.
+ * the chain's `drawn`, one draw_deposit each; a user with a withdrawal pending is drawn uncapped. Returns
+ * what each draw paid, as the program's events say.
  */
 export async function drawVouchers(
   gate: PaymentGate,
@@ -248,7 +249,10 @@ export async function drawVouchers(
     const d = await client.fetchDeposit(user);
     if (!d) continue;
     gate.prune(user, d.drawn);
-    const v = gate.voucherUpTo(user, cap?.(user));
+    // A pending withdrawal pays the balance out one clock after the request, possibly before the user's served
+    // jobs are final (review 17, withdraw before finality): every voucher held is drawn then, uncapped. The jobs
+    // it pays for were accepted and are served (an invalidated one is re-run).
+    const v = gate.voucherUpTo(user, d.withdrawReadySlot !== 0n ? undefined : cap?.(user));
     if (!v || v.cumulative <= d.drawn || d.balance === 0n) continue;
     const r = await client.drawDeposit(sequencer, { user, cumulative: v.cumulative, signature: v.signature });
     for (const e of r.events) if (e.name === 'DepositDrawn') paid.push({ user, amount: e.data.amount });

@@ -13,6 +13,11 @@ import type { DataServer, Settlement } from './ports.ts';
 
 /** How often open batches are checked against settlement (invalidations, finality). */
 export const SETTLEMENT_POLL_MS = 1_000;
+/**
+ * How often the loop looks for deposits with a withdrawal pending even when no batch finalized: well inside the
+ * withdrawal delay (one dispute clock, 150 slots or about 60 s by default), so held vouchers are drawn first.
+ */
+export const WITHDRAWAL_WATCH_MS = 5_000;
 
 export class SettlementLoop {
   /** Batches committed and inside their window, by index. */
@@ -29,6 +34,8 @@ export class SettlementLoop {
   drawDeposits?: (cap: (user: string) => bigint | undefined) => Promise<{ user: string; amount: bigint }[]>;
   /** Set when a batch finalized (or at start) and the deposits may owe more: the next poll draws. */
   private drawDue = true;
+  /** When the last draw ran: a draw also runs every WITHDRAWAL_WATCH_MS, for withdrawals pending. */
+  private lastDraw = 0;
 
   constructor(
     private readonly ledger: Ledger,
@@ -127,7 +134,8 @@ export class SettlementLoop {
       if (await this.settlement.canFinalize(header(current), current.windowEndsAt, now))
         await this.finalize(current);
     }
-    if (this.drawDeposits && this.drawDue) await this.draw();
+    if (this.drawDeposits && (this.drawDue || Date.now() - this.lastDraw >= WITHDRAWAL_WATCH_MS))
+      await this.draw();
     if (this.settlement.answerDataRequests && this.serveData) {
       // A request left unanswered past its deadline slashes this sequencer: answered as soon as seen.
       try {
@@ -158,6 +166,7 @@ export class SettlementLoop {
     try {
       const caps = new Map((await this.ledger.charges.entries()).map(([u, v]) => [u, BigInt(v)]));
       this.drawDue = false;
+      this.lastDraw = Date.now();
       for (const { user, amount } of await this.drawDeposits!((u) => caps.get(u) ?? 0n)) {
         this.metrics.inc('deposit_drawn_lamports_total', {}, Number(amount));
         this.log.info({ user, lamports: amount.toString() }, 'deposit drawn');

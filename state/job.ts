@@ -17,6 +17,11 @@ export const JOB_RECORD_BYTES = 168;
  * lamports per job; docs/BENCHMARKS.md "Money flows"), and an executor skips a claim that costs more than it pays.
  */
 export const DEFAULT_JOB_FEE_LAMPORTS = 10_000n;
+/**
+ * The least fee a node taking payments accepts (review 17, free ride): below it a job is refused with HTTP 402, so
+ * "fee": 0 cannot skip the payment gate. Fees between it and an executor's claim cost are the executor's call to run.
+ */
+export const MIN_JOB_FEE_LAMPORTS = 1_000n;
 export const SIGNATURE_BYTES = 64;
 /**
  * Domain of the executor's result signature: 0xff then ASCII "optinfer result". The signed message is
