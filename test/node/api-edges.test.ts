@@ -202,10 +202,10 @@ test('a fee beyond 2^53 is kept exact, as JSON digits or a decimal string; one t
     ['9007199254740993', '9007199254740993'],
     ['"18446744073709551615"', '18446744073709551615'],
     ['18446744073709551615', '18446744073709551615'],
-    ['0', '0'],
+    ['"1234"', '1234'],
   ]) {
     const r = await postJson('/v1/jobs', `{"modelId":"${modelId}","inputs":${inputs},"fee":${feeJson}}`);
-    if (want !== '0') {
+    if (want !== '1234') {
       // The dev node's default payer holds 10 SOL: the 402 names the fee, exact.
       assertShape(r, 402, 'PAYMENT_REQUIRED', new RegExp(`job fee ${want} lamports`));
       continue;
@@ -214,6 +214,14 @@ test('a fee beyond 2^53 is kept exact, as JSON digits or a decimal string; one t
     const job = await call(open.url, `/v1/jobs/${r.json.jobId}?outputs=false&proof=false`);
     assert.equal(job.json.fee, want, `fee ${feeJson}`);
   }
+  // A fee below the node's minimum is refused (review 17, free ride), naming it.
+  const free = await postJson('/v1/jobs', `{"modelId":"${modelId}","inputs":${inputs},"fee":0}`);
+  assertShape(
+    free,
+    402,
+    'PAYMENT_REQUIRED',
+    /job fee 0 lamports is below this node's minimum of 1000 lamports/,
+  );
   for (const feeJson of [
     '1.5',
     '-1',
