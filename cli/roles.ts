@@ -398,7 +398,7 @@ export async function openPayments(
   );
   await payments.load();
   sequencer.drawDeposits = async (cap) =>
-    (await drawVouchers(payments, client, sequencerKey, (u) => cap(u.toBase58()))).map((p) => ({
+    (await drawVouchers(payments, client, sequencerKey, (u, w) => cap(u.toBase58(), w))).map((p) => ({
       user: p.user.toBase58(),
       amount: p.amount,
     }));

@@ -233,27 +233,46 @@ export class PaymentGate {
 }
 
 /**
- * The sequencer redeems its vouchers: for each user, the highest voucher at most `cap(user)` (the
- * running total of the user's jobs it may charge, e.g. those finalized; no cap: all it took) and above
- * the chain's `drawn`, one draw_deposit each; a user with a withdrawal pending is drawn uncapped. Returns
- * what each draw paid, as the program's events say.
+ * The sequencer redeems its vouchers: for each user, the highest voucher at most `cap(user, withdrawing)` (the
+ * running total of the user's jobs it may charge; no cap: all it took) and above the chain's `drawn`, one
+ * draw_deposit each. The settlement loop caps at the user's finalized fees, and, once the user asks for a
+ * withdrawal, at the fees of its jobs committed with results (served, final or not: review 17, withdraw before
+ * finality), never at jobs that failed or were refused (review 18). Deposits are read together, then users with
+ * a withdrawal pending are drawn first, the largest amount first, so a pass slowed by many other users cannot let
+ * a withdrawal land before its draw (review 18, withdrawal outruns the draw pass). Returns what each draw paid, as
+ * the program's events say.
  */
 export async function drawVouchers(
   gate: PaymentGate,
   client: SettlementClient,
   sequencer: Signer,
-  cap?: (user: PublicKey) => bigint | undefined,
+  cap?: (user: PublicKey, withdrawing: boolean) => bigint | undefined,
 ): Promise<{ user: PublicKey; amount: bigint }[]> {
-  const paid: { user: PublicKey; amount: bigint }[] = [];
-  for (const { user } of gate.vouchers()) {
-    const d = await client.fetchDeposit(user);
-    if (!d) continue;
+  const users = gate.vouchers().map((v) => v.user);
+  const deposits = await Promise.all(users.map((u) => client.fetchDeposit(u)));
+  const due: { user: PublicKey; withdrawing: boolean; amount: bigint; v: Voucher }[] = [];
+  users.forEach((user, i) => {
+    const d = deposits[i];
+    if (!d) return;
     gate.prune(user, d.drawn);
-    // A pending withdrawal pays the balance out one clock after the request, possibly before the user's served
-    // jobs are final (review 17, withdraw before finality): every voucher held is drawn then, uncapped. The jobs
-    // it pays for were accepted and are served (an invalidated one is re-run).
-    const v = gate.voucherUpTo(user, d.withdrawReadySlot !== 0n ? undefined : cap?.(user));
-    if (!v || v.cumulative <= d.drawn || d.balance === 0n) continue;
+    const withdrawing = d.withdrawReadySlot !== 0n;
+    const v = gate.voucherUpTo(user, cap?.(user, withdrawing));
+    if (!v || v.cumulative <= d.drawn || d.balance === 0n) return;
+    due.push({ user, withdrawing, amount: v.cumulative - d.drawn, v });
+  });
+  due.sort((a, b) =>
+    a.withdrawing !== b.withdrawing
+      ? a.withdrawing
+        ? -1
+        : 1
+      : a.amount > b.amount
+        ? -1
+        : a.amount < b.amount
+          ? 1
+          : 0,
+  );
+  const paid: { user: PublicKey; amount: bigint }[] = [];
+  for (const { user, v } of due) {
     const r = await client.drawDeposit(sequencer, { user, cumulative: v.cumulative, signature: v.signature });
     for (const e of r.events) if (e.name === 'DepositDrawn') paid.push({ user, amount: e.data.amount });
     const after = await client.fetchDeposit(user);

@@ -31,7 +31,9 @@ export class SettlementLoop {
    * Redeems the users' vouchers, each capped by `cap(user)` (the fees of that user's finalized jobs), and says
    * what each draw paid (sequencer/payments.ts drawVouchers). Unset: the node takes no payments.
    */
-  drawDeposits?: (cap: (user: string) => bigint | undefined) => Promise<{ user: string; amount: bigint }[]>;
+  drawDeposits?: (
+    cap: (user: string, withdrawing: boolean) => bigint | undefined,
+  ) => Promise<{ user: string; amount: bigint }[]>;
   /** Set when a batch finalized (or at start) and the deposits may owe more: the next poll draws. */
   private drawDue = true;
   /** When the last draw ran: a draw also runs every WITHDRAWAL_WATCH_MS, for withdrawals pending. */
@@ -167,7 +169,21 @@ export class SettlementLoop {
       const caps = new Map((await this.ledger.charges.entries()).map(([u, v]) => [u, BigInt(v)]));
       this.drawDue = false;
       this.lastDraw = Date.now();
-      for (const { user, amount } of await this.drawDeposits!((u) => caps.get(u) ?? 0n)) {
+      // A user asking for its deposit back is charged, before the delay ends, for its jobs committed with results
+      // too (served, not yet final: those in open batches, less the positions a game invalidated, which are re-run).
+      const served = new Map<string, bigint>();
+      for (const b of this.openBatches.values()) {
+        const lost = new Set(b.invalidated ?? []);
+        for (let i = 0; i < b.jobIds.length; i++) {
+          if (lost.has(i)) continue;
+          const j = await this.ledger.stateOf(b.jobIds[i]);
+          if (j?.payer && j.batchIndex === b.index)
+            served.set(j.payer, (served.get(j.payer) ?? 0n) + BigInt(j.fee));
+        }
+      }
+      const cap = (u: string, withdrawing: boolean) =>
+        (caps.get(u) ?? 0n) + (withdrawing ? (served.get(u) ?? 0n) : 0n);
+      for (const { user, amount } of await this.drawDeposits!(cap)) {
         this.metrics.inc('deposit_drawn_lamports_total', {}, Number(amount));
         this.log.info({ user, lamports: amount.toString() }, 'deposit drawn');
       }

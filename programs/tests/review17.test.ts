@@ -43,11 +43,12 @@ test("withdraw before finality: a user asks for its deposit back right after thr
   // Still slot t: the user asks for its deposit back; the gate takes no more jobs.
   chain.must(await attempt(chain.client.requestWithdrawDeposit(user)), 'request_withdraw_deposit');
   // The batch commits one slot later at the earliest and finalizes `window` slots after that. Until then the
-  // node's settlement loop draws with cap = the user's finalized fees (settlement-loop.ts draw): 0; but the
-  // pending withdrawal lifts the cap, so its first pass draws every voucher it holds.
+  // node's settlement loop draws with cap = the user's finalized fees (settlement-loop.ts draw): 0; but with a
+  // withdrawal pending the cap adds the user's committed (served) jobs, 3000, so its first pass draws them.
   let early = 0n;
   for (let s = 0n; s < clock; s += 10n) {
-    for (const d of await drawVouchers(gate, chain.client, chain.sequencer, () => 0n)) early += d.amount;
+    for (const d of await drawVouchers(gate, chain.client, chain.sequencer, (_, w) => (w ? 3000n : 0n)))
+      early += d.amount;
     chain.warp(10);
   }
   assert.equal(early, 3000n, 'drawn while the withdrawal was pending');
