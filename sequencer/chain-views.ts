@@ -236,18 +236,21 @@ interface Outstanding {
   proofBuffers: number;
 }
 
+/** Nothing outstanding. */
+const noOutstanding = (): Outstanding => ({
+  rent: 0n,
+  escrow: 0n,
+  reserves: 0n,
+  deposits: 0n,
+  openBatches: 0,
+  jobAccounts: 0,
+  disputeAccounts: 0,
+  dataRequests: 0,
+  proofBuffers: 0,
+});
+
 function outstandingView(o: Outstanding | undefined): OutstandingView {
-  const v = o ?? {
-    rent: 0n,
-    escrow: 0n,
-    reserves: 0n,
-    deposits: 0n,
-    openBatches: 0,
-    jobAccounts: 0,
-    disputeAccounts: 0,
-    dataRequests: 0,
-    proofBuffers: 0,
-  };
+  const v = o ?? noOutstanding();
   return {
     outstanding: (v.rent + v.escrow + v.reserves + v.deposits).toString(),
     rentOutstanding: v.rent.toString(),
@@ -284,17 +287,7 @@ export async function outstandingViews(
     const key = k.toBase58();
     let o = by.get(key);
     if (!o) {
-      o = {
-        rent: 0n,
-        escrow: 0n,
-        reserves: 0n,
-        deposits: 0n,
-        openBatches: 0,
-        jobAccounts: 0,
-        disputeAccounts: 0,
-        dataRequests: 0,
-        proofBuffers: 0,
-      };
+      o = noOutstanding();
       by.set(key, o);
     }
     return o;
