@@ -346,33 +346,15 @@ pub fn check_unary(op: Unary, x: u32, claimed: u32) -> bool {
     }
     match op {
         Unary::Exp => {
-            if mag == INF {
-                return if neg {
-                    within_ulps(
-                        claimed,
-                        Ext {
-                            neg: false,
-                            sig: 0,
-                            exp: 0,
-                        },
-                        ULPS,
-                    )
-                } else {
-                    claimed == INF
+            if mag == INF || mag > 0x42dc_0000 {
+                // +-inf, or |x| > 110: exp is 0 (within the floor) or above 2^158 (overflow).
+                let zero = Ext {
+                    neg: false,
+                    sig: 0,
+                    exp: 0,
                 };
-            }
-            if mag > 0x42dc_0000 {
-                // |x| > 110: exp is above 2^158 or below 2^-158.
                 return if neg {
-                    within_ulps(
-                        claimed,
-                        Ext {
-                            neg: false,
-                            sig: 0,
-                            exp: 0,
-                        },
-                        ULPS,
-                    )
+                    within_ulps(claimed, zero, ULPS)
                 } else {
                     claimed == INF
                 };
