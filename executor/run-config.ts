@@ -12,7 +12,9 @@ export type OptLevel = ExecutionProfile['graphOptimizationLevel'];
 /**
  * How an executor runs models. The model's registered profile (state/profile.ts) stays the commitment; this is
  * logged and reported with traces, and is sound in exact mode only because every op exact mode accepts gives the
- * same bits under each configuration (measured: docs/BENCHMARKS.md, "Executor configurations").
+ * same bits under each configuration (measured: docs/BENCHMARKS.md, "Executor configurations"; run-guard.ts
+ * refuses or de-optimizes where not). Open exception: Add/Mul of two NaNs with different payloads (PROTOCOL.md,
+ * "NaN payloads"), which depends on vector lanes, backend and thread blocks, even on the canonical profile.
  */
 export interface RunConfig {
   backend: Backend;
