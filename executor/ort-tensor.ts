@@ -1,7 +1,7 @@
-// Conversion between canonical tensors (little-endian bytes) and onnxruntime tensors, without changing a bit.
+// Conversion between canonical tensors (little-endian bytes) and onnxruntime tensors: no bit changes but NaN payloads.
 import ort from 'onnxruntime-node';
 import { OptinferError } from '../state/errors.ts';
-import { isDType, type DType, type Tensor } from '../state/tensor.ts';
+import { canonicalizeNaNs, isDType, type DType, type Tensor } from '../state/tensor.ts';
 
 type Ctor = { new (buf: ArrayBuffer, offset: number, length: number): ArrayBufferView & { length: number } };
 
@@ -35,7 +35,10 @@ export function toOrtTensor(t: Tensor): ort.Tensor {
   return new ort.Tensor(t.dtype, arr as never, t.dims);
 }
 
-/** Copies an onnxruntime output into canonical form; `what` names it in errors. */
+/**
+ * Copies an onnxruntime output into canonical form, every float NaN the canonical one (the only change to a
+ * bit: PROTOCOL.md "Canonical NaNs"); `what` names it in errors.
+ */
 export function fromOrtValue(v: unknown, what: string): Tensor {
   if (!(v instanceof ort.Tensor)) {
     throw new OptinferError(
@@ -53,5 +56,5 @@ export function fromOrtValue(v: unknown, what: string): Tensor {
   const data = v.data as ArrayBufferView;
   const bytes = new Uint8Array(data.byteLength);
   bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  return { dtype: type, dims: v.dims.map(Number), data: bytes };
+  return { dtype: type, dims: v.dims.map(Number), data: canonicalizeNaNs(type, bytes) };
 }

@@ -2,7 +2,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sha256 as nobleSha } from '@noble/hashes/sha2.js';
-import { CHUNK_BYTES, chunks, tensorDigest, tensorSetDigest, checkTensor, type Tensor } from './tensor.ts';
+import {
+  CHUNK_BYTES,
+  canonicalizeNaNs,
+  chunks,
+  tensorDigest,
+  tensorSetDigest,
+  checkTensor,
+  type Tensor,
+} from './tensor.ts';
 import { toHex } from './hash.ts';
 
 function int32Tensor(values: number[], dims: number[]): Tensor {
@@ -55,4 +63,24 @@ test('tensor set digest is independent of key insertion order and binds names', 
   const b = int32Tensor([2], [1]);
   assert.equal(tensorSetDigest({ a, b }), tensorSetDigest({ b, a }));
   assert.notEqual(tensorSetDigest({ a, b }), tensorSetDigest({ a: b, b: a }));
+});
+
+test('canonical NaNs: every float32, float16 and float64 NaN becomes its one pattern; numbers, infinities and other dtypes keep their bits', () => {
+  const f32 = new Uint32Array([
+    0x7fc00001, 0xffc00000, 0x7f800001, 0xffbfffff, 0x7f800000, 0xff800000, 0x80000000, 1, 0x3f800000,
+  ]);
+  const out32 = new Uint32Array(canonicalizeNaNs('float32', new Uint8Array(f32.buffer.slice(0))).buffer);
+  assert.deepEqual(
+    [...out32],
+    [0x7fc00000, 0x7fc00000, 0x7fc00000, 0x7fc00000, 0x7f800000, 0xff800000, 0x80000000, 1, 0x3f800000],
+  );
+  const f16 = new Uint16Array([0x7e01, 0xfc01, 0x7c00, 0xfc00, 0x8000, 0x3c00]);
+  const out16 = new Uint16Array(canonicalizeNaNs('float16', new Uint8Array(f16.buffer.slice(0))).buffer);
+  assert.deepEqual([...out16], [0x7e00, 0x7e00, 0x7c00, 0xfc00, 0x8000, 0x3c00]);
+  const f64 = new BigUint64Array([0xfff8000000000001n, 0x7ff0000000000001n, 0x7ff0000000000000n, 1n]);
+  const out64 = new BigUint64Array(canonicalizeNaNs('float64', new Uint8Array(f64.buffer.slice(0))).buffer);
+  assert.deepEqual([...out64], [0x7ff8000000000000n, 0x7ff8000000000000n, 0x7ff0000000000000n, 1n]);
+  // An int32 whose bits read as a NaN is a number: untouched.
+  const i32 = new Uint8Array(new Uint32Array([0x7fc00001]).buffer);
+  assert.deepEqual([...canonicalizeNaNs('int32', i32.slice())], [...i32]);
 });

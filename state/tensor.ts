@@ -102,6 +102,30 @@ export function checkTensor(t: Tensor, what = 'tensor'): void {
   }
 }
 
+/** The one NaN per float dtype that traces commit (PROTOCOL.md, "Canonical NaNs"): quiet, sign and payload clear. */
+export const CANONICAL_NAN = { float32: 0x7fc00000, float16: 0x7e00, float64: 0x7ff8000000000000n } as const;
+
+/**
+ * Rewrites, in place, every NaN among little-endian float elements as its dtype's canonical NaN (other dtypes
+ * untouched) and returns `data`. Which NaN a kernel returns depends on its vector lane, scalar tail, thread block
+ * and backend, never whether it returns one: traces and the referee carry only the canonical pattern.
+ */
+export function canonicalizeNaNs(dtype: DType, data: Uint8Array): Uint8Array {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  if (dtype === 'float32') {
+    for (let o = 0; o + 4 <= data.length; o += 4)
+      if ((view.getUint32(o, true) & 0x7fffffff) > 0x7f800000) view.setUint32(o, CANONICAL_NAN.float32, true);
+  } else if (dtype === 'float16') {
+    for (let o = 0; o + 2 <= data.length; o += 2)
+      if ((view.getUint16(o, true) & 0x7fff) > 0x7c00) view.setUint16(o, CANONICAL_NAN.float16, true);
+  } else if (dtype === 'float64') {
+    for (let o = 0; o + 8 <= data.length; o += 8)
+      if ((view.getBigUint64(o, true) & 0x7fffffffffffffffn) > 0x7ff0000000000000n)
+        view.setBigUint64(o, CANONICAL_NAN.float64, true);
+  }
+  return data;
+}
+
 /** Splits canonical bytes into CHUNK_BYTES pieces; an empty tensor has one empty chunk. */
 export function chunks(data: Uint8Array): Uint8Array[] {
   if (data.length === 0) return [new Uint8Array(0)];

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { buildModel, node, type AttrValue } from '../../executor/onnx/builder.ts';
+import { fromOrtValue } from '../../executor/ort-tensor.ts';
 import { decodeOpEntry, decodeStoredHeader, opName } from '../../state/optable.ts';
 import type { DType } from '../../state/tensor.ts';
 import { PAD_MODE, padAxes, sliceAxes } from '../../state/shapes.ts';
@@ -186,8 +187,8 @@ for (const c of cases) {
       executionMode: 'sequential',
     });
     const y = (await session.run(feeds))[want] as ort.Tensor;
-    const data = y.data as ArrayBufferView;
-    const got = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    // Through the executor's own conversion: its one change to a bit is the canonical NaN.
+    const got = Buffer.from(fromOrtValue(y, base).data);
     assert.deepEqual(y.dims.map(Number), outDims, 'dims');
     for (const m of mine) {
       assert.equal(

@@ -177,8 +177,23 @@ function f32Sqrt(a: number): number {
   return f32Bits(Math.fround(Math.sqrt(x)));
 }
 
-/** Reference semantics of onnxruntime's CPU kernels for the supported op set. */
+const NAN_F32 = 0x7fc00000;
+/** Every float32 NaN written as the canonical one (the referee's and every trace's rule); other dtypes as they are. */
+export function canonicalNaNs(t: Tensor): Tensor {
+  if (t.dtype !== DT.FLOAT) return t;
+  const bytes = Buffer.from(t.bytes);
+  for (let o = 0; o + 4 <= bytes.length; o += 4)
+    if (isNanBits(bytes.readUInt32LE(o))) bytes.writeUInt32LE(NAN_F32, o);
+  return { ...t, bytes };
+}
+
+/** Reference semantics of the referee: onnxruntime's CPU kernels for the supported op set, NaNs canonical. */
 export function evalOp(l: Layer, ins: Tensor[]): Tensor {
+  return canonicalNaNs(evalOpBits(l, ins));
+}
+
+/** onnxruntime's CPU kernels on x86, NaN payloads included (the referee then makes every NaN canonical). */
+function evalOpBits(l: Layer, ins: Tensor[]): Tensor {
   const a = ins[0];
   const fr = Math.fround;
   switch (l.op) {

@@ -403,8 +403,8 @@ export function buildCases(): OpCase[] {
   ];
   const rotated = SPECIAL.map((_, i) => SPECIAL[(i * 7 + 3) % SPECIAL.length]);
   const positives = (n: number) => bits(Array.from({ length: n }, () => r() & 0x7fffffff));
-  // Add, Sub and Mul on the same specials: NaN payloads (Sub keeps a NaN subtrahend's sign) and
-  // the invalid inf - inf, 0 x inf, which x86 answers with the default NaN 0xFFC00000.
+  // Add, Sub and Mul on the same specials: NaN operands of every payload and the invalid inf - inf,
+  // 0 x inf; each NaN result is the canonical 0x7FC00000 whatever x86 or a kernel's lane gives.
   for (const [nm, op] of [
     ['add', OP.ADD],
     ['sub', OP.SUB],

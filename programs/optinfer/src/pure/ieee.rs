@@ -5,7 +5,9 @@
 //! invalid operation (0/0, inf/inf, sqrt of a negative) gives the x86 default NaN 0xFFC00000. The
 //! soft-float builtins of the SBF build return 0x7FC00000 there instead, so the referee computes
 //! both here from the bits. Checked against the host's `/` and `sqrt` over tens of millions of bit
-//! patterns (tests below) and against onnxruntime-node (programs/tests/ort.test.ts).
+//! patterns (tests below) and against onnxruntime-node (programs/tests/ort.test.ts). The referee
+//! then writes every NaN it computes as the canonical NaN (`canonicalize_nans`): games are decided
+//! on whether a result is NaN, never on its payload.
 
 const SIGN: u32 = 0x8000_0000;
 const EXP: u32 = 0x7f80_0000;
@@ -18,22 +20,43 @@ fn is_nan(x: u32) -> bool {
     x & !SIGN > EXP
 }
 
-/// The NaN x86 gives for `a op b` where the soft-float builtins gave `r`: the SBF builtins return
-/// 0x7FC00000 for inf - inf and 0 x inf (x86: 0xFFC00000), and subtract by adding -b, flipping a
-/// NaN subtrahend's sign (x86 keeps it). With one NaN operand x86 returns it quieted. With two,
-/// onnxruntime's Sub returns a's; its Add and Mul return b's in the vectorized body of same-shape
-/// and a-scalar runs but a's in a scalar tail or with b a scalar (ort.test.ts): no element-wise
-/// rule exists there, the referee takes b's (`swap`), the common case.
-pub fn x86_nan(swap: bool, a: u32, b: u32, r: u32) -> u32 {
-    let (p, q) = if swap { (b, a) } else { (a, b) };
-    if is_nan(p) {
-        p | QUIET
-    } else if is_nan(q) {
-        q | QUIET
-    } else if is_nan(r) {
-        DEFAULT_NAN
-    } else {
-        r
+/// The one NaN pattern per float dtype that traces commit and the referee computes (PROTOCOL.md,
+/// "Canonical NaNs"): the quiet NaN with sign and payload clear, WebAssembly's canonical NaN.
+pub const CANONICAL_NAN_F32: u32 = 0x7fc0_0000;
+pub const CANONICAL_NAN_F16: u16 = 0x7e00;
+pub const CANONICAL_NAN_F64: u64 = 0x7ff8_0000_0000_0000;
+
+/// Rewrites every NaN among the little-endian elements in `bytes` (a whole number of elements of
+/// `dtype`) as its dtype's canonical NaN; other dtypes and other values are left alone. Which NaN
+/// onnxruntime returns depends on the kernel's vector lane, scalar tail, thread block and backend,
+/// never whether it returns one, so a game decided on NaN payloads would be decided by hardware.
+pub fn canonicalize_nans(dtype: u8, bytes: &mut [u8]) {
+    use super::tensor::{DT_DOUBLE, DT_FLOAT, DT_FLOAT16};
+    match dtype {
+        DT_FLOAT => {
+            for e in bytes.chunks_exact_mut(4) {
+                let x = u32::from_le_bytes([e[0], e[1], e[2], e[3]]);
+                if is_nan(x) {
+                    e.copy_from_slice(&CANONICAL_NAN_F32.to_le_bytes());
+                }
+            }
+        }
+        DT_FLOAT16 => {
+            for e in bytes.chunks_exact_mut(2) {
+                if u16::from_le_bytes([e[0], e[1]]) & 0x7fff > 0x7c00 {
+                    e.copy_from_slice(&CANONICAL_NAN_F16.to_le_bytes());
+                }
+            }
+        }
+        DT_DOUBLE => {
+            for e in bytes.chunks_exact_mut(8) {
+                let x = u64::from_le_bytes([e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]]);
+                if x & !(1 << 63) > 0x7ff0_0000_0000_0000 {
+                    e.copy_from_slice(&CANONICAL_NAN_F64.to_le_bytes());
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -162,6 +185,55 @@ fn isqrt(mut n: u64) -> (u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_nans_only_rewrite_nans() {
+        use crate::pure::tensor::{DT_DOUBLE, DT_FLOAT, DT_FLOAT16, DT_INT32};
+        let f32s: [u32; 7] = [
+            0x7fc0_0001,
+            0xffc0_0000,
+            0x7f80_0001,
+            0x7f80_0000,
+            0xff80_0000,
+            0x8000_0000,
+            1,
+        ];
+        let mut b: Vec<u8> = f32s.iter().flat_map(|x| x.to_le_bytes()).collect();
+        canonicalize_nans(DT_FLOAT, &mut b);
+        let got: Vec<u32> = b
+            .chunks(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                CANONICAL_NAN_F32,
+                CANONICAL_NAN_F32,
+                CANONICAL_NAN_F32,
+                0x7f80_0000,
+                0xff80_0000,
+                0x8000_0000,
+                1
+            ]
+        );
+        let mut h: Vec<u8> = [0xfe01u16, 0x7c01, 0x7c00]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        canonicalize_nans(DT_FLOAT16, &mut h);
+        assert_eq!(h, [0x00, 0x7e, 0x00, 0x7e, 0x00, 0x7c]);
+        let mut d: Vec<u8> = [0xfff8_0000_0000_0001u64, 0x7ff0_0000_0000_0000]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        canonicalize_nans(DT_DOUBLE, &mut d);
+        assert_eq!(&d[..8], &CANONICAL_NAN_F64.to_le_bytes());
+        assert_eq!(&d[8..], &0x7ff0_0000_0000_0000u64.to_le_bytes());
+        // An int32 whose bits read as a NaN is a number.
+        let mut i = 0x7fc0_0001u32.to_le_bytes().to_vec();
+        canonicalize_nans(DT_INT32, &mut i);
+        assert_eq!(i, 0x7fc0_0001u32.to_le_bytes());
+    }
 
     /// The host's divss/sqrtss (x86-64: Rust's f32 `/` and `sqrt` compile to them).
     fn host_div(a: u32, b: u32) -> u32 {

@@ -2,7 +2,9 @@
 //!
 //! Semantics follow onnxruntime's CPU kernels: integer arithmetic wraps, float32 arithmetic is
 //! single IEEE-754 operations (soft-float on SBF, bit-exact), float->int conversions follow
-//! x86 cvttss2si (NaN and out-of-range give i32::MIN), rounding is half-to-even.
+//! x86 cvttss2si (NaN and out-of-range give i32::MIN), rounding is half-to-even. Every float NaN
+//! computed is the canonical one (`ieee::canonicalize_nans`): which NaN onnxruntime returns depends
+//! on the kernel's lane, tail, thread block and backend, and no game turns on it.
 use super::tensor::{
     dtype_size, Header, CHUNK_BYTES, DT_BOOL, DT_FLOAT, DT_INT32, DT_INT64, DT_INT8, DT_UINT8, MAX_RANK,
 };
@@ -923,8 +925,8 @@ fn element(e: &OpEntry, ins: &[Operand], out: &Header, o: u64, dst: &mut [u8]) -
                     OP_SUB => x - y,
                     _ => x * y,
                 };
-                let r = super::ieee::x86_nan(e.op != OP_SUB, x.to_bits(), y.to_bits(), r.to_bits());
-                dst.copy_from_slice(&r.to_le_bytes());
+                // Any NaN here is made canonical in compute_range: its payload is not decided.
+                dst.copy_from_slice(&r.to_bits().to_le_bytes());
             } else {
                 let (x, y) = (rd_i32(a, ia)?, rd_i32(b, ib)?);
                 let r = match e.op {
@@ -1051,7 +1053,7 @@ fn element_arith(m: &Movement, o: u64, dst: &mut [u8]) -> Result<(), OpError> {
         OP_NEG | OP_ABS | OP_SQRT => {
             let x = rd_i32(a, o as usize)?;
             let y = match e.op {
-                // onnxruntime flips or clears the sign bit: NaN payloads kept, signalling ones too.
+                // onnxruntime flips or clears the sign bit (a NaN is then made canonical in compute_range).
                 OP_NEG if float => x ^ i32::MIN,
                 OP_ABS if float => x & i32::MAX,
                 // Two's complement wraps: -INT_MIN and |INT_MIN| are INT_MIN, as onnxruntime gives.
@@ -1064,13 +1066,10 @@ fn element_arith(m: &Movement, o: u64, dst: &mut [u8]) -> Result<(), OpError> {
         OP_POW => {
             let x = rd_i32(a, o as usize)?;
             let y = if float {
-                // Eigen's square and cube: (x * x) * x, each product with x86's NaN rules.
-                let mul = |p: u32, q: u32| {
-                    let r = (f32::from_bits(p) * f32::from_bits(q)).to_bits();
-                    super::ieee::x86_nan(true, p, q, r)
-                };
-                let s = mul(x as u32, x as u32);
-                (if e.attrs[0] == 3 { mul(s, x as u32) } else { s }) as i32
+                // Eigen's square and cube: (x * x) * x (a NaN is made canonical in compute_range).
+                let v = f32::from_bits(x as u32);
+                let s = v * v;
+                (if e.attrs[0] == 3 { s * v } else { s }).to_bits() as i32
             } else {
                 let s = x.wrapping_mul(x);
                 if e.attrs[0] == 3 {
@@ -1280,15 +1279,17 @@ pub fn compute_range(
     let len = core::cmp::min(CHUNK_BYTES as u64, total - start) as usize;
     let n = (len / es) as u32;
     let first = start / es as u64;
+    let (lo, hi) = (from.min(n) as usize, to.min(n) as usize);
     if e.op == OP_DYNAMIC_QUANTIZE_LINEAR {
-        let span = (first, from.min(n), to.min(n));
+        let span = (first, lo as u32, hi as u32);
         dql_range(e, &ins[0], &span, out_buf)?;
-        return Ok((out, len, n));
+    } else {
+        for j in lo..hi {
+            element(e, ins, &out, first + j as u64, &mut out_buf[j * es..(j + 1) * es])?;
+        }
     }
-    for j in from.min(n)..to.min(n) {
-        let j = j as usize;
-        element(e, ins, &out, first + j as u64, &mut out_buf[j * es..(j + 1) * es])?;
-    }
+    // Every NaN the referee computes is the canonical one, as every committed trace's (PROTOCOL.md).
+    super::ieee::canonicalize_nans(out.dtype, &mut out_buf[lo * es..hi * es]);
     Ok((out, len, n))
 }
 
