@@ -291,7 +291,8 @@ export async function compileForProgram(
         return { name: l.name, onnxOp: 'Pow', op: OP.Pow, refs: [ref(input(0))], attrs };
       }
       case 'ConvInteger': {
-        // 1-D or 2-D, explicit pads (auto_pad NOTSET or VALID), strides, dilations and pads below 256.
+        // 1-D or 2-D; pads explicit (NOTSET), none (VALID) or SAME_UPPER/SAME_LOWER resolved here from the
+        // static input size as onnxruntime does; strides, dilations and pads below 256.
         const w = dimsOf(input(1));
         const rank = dimsOf(input(0)).length;
         if (rank !== 3 && rank !== 4)
@@ -304,8 +305,11 @@ export async function compileForProgram(
           );
         const ap = attr(node, 'auto_pad');
         const autoPad = ap?.s ? Buffer.from(ap.s).toString('utf8') : 'NOTSET';
-        if (autoPad !== 'NOTSET' && autoPad !== 'VALID')
-          refuse(model, `${where}: ConvInteger auto_pad ${autoPad} (give explicit pads)`);
+        if (!['NOTSET', 'VALID', 'SAME_UPPER', 'SAME_LOWER'].includes(autoPad))
+          refuse(
+            model,
+            `${where}: ConvInteger auto_pad ${autoPad} (expected NOTSET, VALID, SAME_UPPER or SAME_LOWER)`,
+          );
         const k = rank - 2;
         const ints = (name: string, dflt: number[]) => {
           const a = attr(node, name);
@@ -313,8 +317,15 @@ export async function compileForProgram(
         };
         const strides = ints('strides', Array(k).fill(1));
         const dil = ints('dilations', Array(k).fill(1));
-        const pads = autoPad === 'VALID' ? Array(2 * k).fill(0) : ints('pads', Array(2 * k).fill(0));
         const ks = ints('kernel_shape', w.slice(2));
+        const pads =
+          autoPad === 'VALID'
+            ? Array(2 * k).fill(0)
+            : autoPad === 'NOTSET'
+              ? ints('pads', Array(2 * k).fill(0))
+              : samePads(dimsOf(input(0)).slice(2), ks, strides, dil, autoPad === 'SAME_LOWER', (why) =>
+                  refuse(model, `${where}: ConvInteger auto_pad ${autoPad} ${why}`),
+                );
         if (ks.some((v, j) => v !== w[2 + j]))
           refuse(model, `${where}: kernel_shape [${ks.join(',')}] differs from the weight's`);
         const ga = attr(node, 'group');
@@ -597,6 +608,26 @@ export async function compileForProgram(
 }
 
 /** The values of an int64 or int32 constant (axes, starts, ends, steps). */
+/**
+ * Pads [begins..., ends...] of auto_pad SAME_UPPER (extra pad at the end) or SAME_LOWER (at the start), as
+ * onnxruntime's ComputePadAndOutputShape: output ceil(in / stride), total pad (out - 1) * stride + kernel - in.
+ * It takes no dilation there, and a negative total would crop: both refused through `no`.
+ */
+function samePads(
+  spatial: number[],
+  kernel: number[],
+  strides: number[],
+  dilations: number[],
+  lower: boolean,
+  no: (why: string) => never,
+): number[] {
+  if (dilations.some((d) => d !== 1)) no('with dilations (onnxruntime takes dilation 1 only)');
+  const need = spatial.map((n, j) => (Math.ceil(n / strides[j]) - 1) * strides[j] + kernel[j] - n);
+  if (need.some((p) => p < 0)) no(`would crop the input (stride past the kernel: pad ${need.join(', ')})`);
+  const head = need.map((p) => (lower ? Math.ceil(p / 2) : Math.floor(p / 2)));
+  return [...head, ...need.map((p, j) => p - head[j])];
+}
+
 function intsOf(t: Tensor): number[] {
   const v = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   const n = t.dims.reduce((a, b) => a * b, 1);

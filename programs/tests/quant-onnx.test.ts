@@ -196,9 +196,75 @@ for (const at of [3, 6]) {
   });
 }
 
+/**
+ * auto_pad SAME_UPPER and SAME_LOWER on a 9x9 input with a 4x4 kernel and stride 2: 3 rows and columns of pad,
+ * 1 before and 2 after (UPPER) or 2 before and 1 after (LOWER); and a 1-D SAME_LOWER.
+ */
+const r2 = prng(79);
+const sameBytes = buildModel({
+  name: 'qsame',
+  opset: 17,
+  inputs: [{ name: 'x', dtype: 'uint8', dims: [1, 2, 9, 9] }],
+  outputs: [{ name: 'y', dtype: 'int32', dims: [1, 204] }],
+  initializers: {
+    w: tensorOf(
+      'int8',
+      [3, 2, 4, 4],
+      Array.from({ length: 96 }, () => (r2() % 256) - 128),
+    ),
+    w1: tensorOf(
+      'uint8',
+      [2, 2, 4],
+      Array.from({ length: 16 }, () => r2() % 256),
+    ),
+    xz: tensorOf('uint8', [], [7]),
+    shape: tensorOf('int64', [3], [1, 2, 81]),
+    flat: tensorOf('int64', [2], [1, -1]),
+  },
+  nodes: [
+    node('ConvInteger', ['x', 'w', 'xz'], ['up'], { auto_pad: 'SAME_UPPER', strides: [2, 2] }),
+    node('ConvInteger', ['x', 'w', 'xz'], ['low'], { auto_pad: 'SAME_LOWER', strides: [2, 2] }),
+    node('Reshape', ['x', 'shape'], ['x1']),
+    node('ConvInteger', ['x1', 'w1', 'xz'], ['one'], { auto_pad: 'SAME_LOWER', strides: [3] }),
+    node('Concat', ['up', 'low'], ['ul'], { axis: 1 }),
+    node('Reshape', ['ul', 'flat'], ['ulf']),
+    node('Reshape', ['one', 'flat'], ['onef']),
+    node('Concat', ['ulf', 'onef'], ['y'], { axis: 1 }),
+  ],
+});
+const same = await onnxSubject(sameBytes, 'qsame');
+after(() => same.model.close());
+const sameX = (seed: number): Tensor => {
+  const r = prng(seed);
+  return { dtype: 'uint8', dims: [1, 2, 9, 9], data: new Uint8Array(162).map(() => r() % 256) };
+};
+
+const sameConv = (name: string) => same.compiled.layers.findIndex((l) => l.name === name);
+
+test('ConvInteger auto_pad SAME_UPPER and SAME_LOWER (2-D and 1-D) resolve to the pads onnxruntime takes: equal bit for bit on 5 inputs', async () => {
+  assert.deepEqual(same.compiled.refusals, []);
+  // attrs: w dtype, stride h, stride w, dilation h, dilation w, pads top, left, bottom, right.
+  const padsOf = (name: string) => [...same.compiled.layers[sameConv(name)].attrs.subarray(5, 9)];
+  assert.deepEqual(padsOf('up'), [1, 1, 2, 2], 'SAME_UPPER: 1 before, 2 after');
+  assert.deepEqual(padsOf('low'), [2, 2, 1, 1], 'SAME_LOWER: 2 before, 1 after');
+  assert.deepEqual(padsOf('one'), [0, 1, 0, 0], '1-D SAME_LOWER: 1 before');
+  for (let seed = 1; seed <= 5; seed++) await assertTraceIsReferee(same, sameX(seed), `seed ${seed}`);
+});
+
+for (const at of ['up', 'low', 'one'].map(sameConv)) {
+  test(`an executor cheating at auto_pad SAME ConvInteger layer ${at} loses to a challenger holding onnxruntime's trace`, async () => {
+    await cheatingExecutorLoses(same, sameX(400 + at), at);
+  });
+}
+
 test('the compiler refuses ConvInteger it cannot take, naming the layer and why', async () => {
   const cases: [string, number[], Record<string, number[] | string>, RegExp][] = [
-    ['same', [2, 3, 3, 3], { auto_pad: 'SAME_UPPER' }, /auto_pad SAME_UPPER/],
+    [
+      'same-crop',
+      [2, 3, 1, 1],
+      { auto_pad: 'SAME_LOWER', strides: [3, 3] },
+      /auto_pad SAME_LOWER would crop/,
+    ],
     ['3d', [2, 3, 1, 1, 1], {}, /ConvInteger of rank 5/],
     ['pad', [2, 3, 3, 3], { pads: [300, 0, 0, 0] }, /pads must be 0..255/],
   ];
