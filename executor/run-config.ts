@@ -13,8 +13,8 @@ export type OptLevel = ExecutionProfile['graphOptimizationLevel'];
  * How an executor runs models. The model's registered profile (state/profile.ts) stays the commitment; this is
  * logged and reported with traces, and is sound in exact mode only because every op exact mode accepts gives the
  * same bits under each configuration (measured: docs/BENCHMARKS.md, "Executor configurations"; run-guard.ts
- * refuses or de-optimizes where not). Open exception: Add/Mul of two NaNs with different payloads (PROTOCOL.md,
- * "NaN payloads"), which depends on vector lanes, backend and thread blocks, even on the canonical profile.
+ * refuses or de-optimizes where not). NaN payloads, which do depend on vector lanes, backend and thread blocks
+ * (Add/Mul of two NaNs), are never committed: traces carry canonical NaNs (PROTOCOL.md, "Tensors").
  */
 export interface RunConfig {
   backend: Backend;
