@@ -287,13 +287,33 @@ export class Challenger {
         return { outcome: 'skipped', reason: 'record signature does not verify: data requested on chain' };
       }
     }
-    const inputs = await this.source.inputs(jobId);
+    const inputs = await this.servedInputs(jobId, record.inputDigest);
     if (!inputs) {
       // Withheld inputs: demanded on chain; the answer is audited, or the timeout claimed (pollDataWaits).
       if (chain) return this.requestInputs(chain.client, { jobId, batchIndex, batchRoot, proof });
       return { outcome: 'skipped', reason: 'inputs not served' };
     }
     return this.auditInputs(jobId, batchIndex, batchRoot, proof, inputs);
+  }
+
+  /**
+   * The job's inputs as the sequencer serves them, or undefined when it does not: not at all, unreadable, or not
+   * the inputs the record commits to (served wrong is withheld: the on-chain request gets the committed bytes).
+   */
+  private async servedInputs(jobId: JobId, inputDigest: Hash32): Promise<TensorMap | undefined> {
+    let inputs: TensorMap | undefined;
+    try {
+      inputs = await this.source.inputs(jobId);
+    } catch (e) {
+      if (!(e instanceof OptinferError) || e.kind !== 'bad-input') throw e;
+      this.log.warn({ jobId, err: e.message }, 'served inputs unreadable: treated as withheld');
+      return undefined;
+    }
+    if (inputs && tensorSetDigest(inputs) !== inputDigest) {
+      this.log.warn({ jobId }, "served inputs do not match the record's input digest: treated as withheld");
+      return undefined;
+    }
+    return inputs;
   }
 
   /** Re-executes the job on `inputs` (checked against the record's digest), compares and, on a mismatch, locates and records. */

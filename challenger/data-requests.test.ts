@@ -8,6 +8,8 @@ import { Keypair, type PublicKey } from '@solana/web3.js';
 import { createMemoryBus } from '../bus/memory.ts';
 import { ModelRegistry } from '../executor/model.ts';
 import { Batch, signResult, jobId as makeJobId } from '../state/job.ts';
+import { OptinferError } from '../state/errors.ts';
+import type { Tensor } from '../state/tensor.ts';
 import type { BatchIndex, ExecutorId, Hash32, ModelId } from '../state/types.ts';
 import type { DataRequestAccount, SettlementClient } from '../settlement/index.ts';
 import { label, toyBatch, toyConfig, toyModel, toyOperator } from '../dispute/testkit.ts';
@@ -163,6 +165,54 @@ test('unsigned record: a record its executor never signed is requested on chain 
     chain.slot = 1206n;
     await until(() => chain.claimed.length > 0, 'the timeout claimed');
     assert.deepEqual(chain.claimed, [0]);
+  } finally {
+    await c.close();
+  }
+});
+
+test('inputs served wrong: inputs that do not hash to the record, or that do not parse, are withheld ones: requested on chain', async () => {
+  const b = batch();
+  const chain = new ToyChain();
+  const served = new Map<string, () => Promise<undefined | Record<string, Tensor>>>([
+    // Another tensor than the record's inputDigest names (a sequencer shielding a sybil executor's job).
+    [b.records[0].jobId, async () => ({ x: { dtype: 'float32', dims: [1], data: new Uint8Array(4) } })],
+    // A body the challenger cannot decode.
+    [
+      b.records[1].jobId,
+      async () => {
+        throw new OptinferError('INVALID_INPUT', "input 'x': expected data.base64 to be valid base64");
+      },
+    ],
+  ]);
+  const source: JobSource = {
+    batch: async () => ({ index: 0, root: b.root, jobCount: 2, jobIds: b.records.map((r) => r.jobId) }),
+    proof: async (id) => b.proof(b.records.findIndex((r) => r.jobId === id)),
+    inputs: async (id) => served.get(id)!(),
+    modelBytes: async () => new Uint8Array(),
+  };
+  const c = await Challenger.start({
+    config: {
+      dataDir: mkdtempSync(join(tmpdir(), 'optinfer-da-')),
+      id: 'c1',
+      sampleRate: 1,
+      sandbox: false,
+      retryMs: 20,
+      chain: { client: chain.client(), bondLamports: 10n },
+    },
+    bus: createMemoryBus(),
+    source,
+    registry: new ModelRegistry(),
+  });
+  try {
+    for (const i of [0, 1]) {
+      const r = await c.audit(b.records[i].jobId, 0, b.root);
+      assert.deepEqual(
+        r,
+        { outcome: 'skipped', reason: 'inputs not served: requested on chain' },
+        `job ${i}`,
+      );
+    }
+    assert.deepEqual(chain.requested, [0, 1]);
   } finally {
     await c.close();
   }

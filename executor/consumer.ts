@@ -14,6 +14,7 @@ import type { ModelSource } from './model-source.ts';
 import type { ExecutorPolicy } from './policy.ts';
 import type { ResultStore } from './results.ts';
 import { IN_PROCESS, type ModelRunner } from './sandbox/pool.ts';
+import { runDecidable } from './decidable.ts';
 
 /** A big model may take long: the ack wait bounds how long a crashed executor holds a job. */
 const ASSIGN_ACK_WAIT_MS = 120_000;
@@ -67,7 +68,7 @@ export class AssignmentConsumer {
       let sent = done.outputs && fromStored(done.outputs);
       if (!sent) {
         const model = await this.models(done.modelId);
-        const { outputs } = await this.runner.run(model, inputs);
+        const { outputs } = await runDecidable(this.runner, model, inputs);
         sent = await this.policy.answer({ jobId, model, inputs }, outputs, true);
       }
       this.metrics.inc('jobs_answered_from_store_total');
@@ -78,7 +79,7 @@ export class AssignmentConsumer {
         const inputs = fromWire(raw.inputs, `job ${jobId} inputs`);
         const model = await this.models(asModelId(raw.modelId, 'modelId'));
         const t0 = performance.now();
-        const { outputs } = await this.runner.run(model, inputs);
+        const { outputs } = await runDecidable(this.runner, model, inputs);
         this.metrics.observe('job_execution_seconds', (performance.now() - t0) / 1000);
         const sent = await this.policy.answer({ jobId, model, inputs }, outputs, false);
         const outputDigest = tensorSetDigest(sent);

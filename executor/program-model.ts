@@ -210,13 +210,19 @@ export async function compileForProgram(
         if (!inputDtype) refuse(model, `${where}: cannot tell the input dtype`);
         const lo = constantOf(input(1), 'min') ?? legacyBound(node, 'min', inputDtype);
         const hi = constantOf(input(2), 'max') ?? legacyBound(node, 'max', inputDtype);
+        // Each bound as 4 bytes: float32 bits, or the integer value as an i32 (an int8 -5 is 0xFFFFFFFB, not 0xFB).
+        const bound = (t: Tensor, at: number) => {
+          if (t.dtype === 'int8') attrs.writeInt32LE((t.data[0] << 24) >> 24, at);
+          else if (t.dtype === 'uint8') attrs.writeInt32LE(t.data[0], at);
+          else attrs.set(t.data.subarray(0, 4), at);
+        };
         if (lo) {
           attrs[0] |= 1;
-          attrs.set(lo.data.subarray(0, 4), 1);
+          bound(lo, 1);
         }
         if (hi) {
           attrs[0] |= 2;
-          attrs.set(hi.data.subarray(0, 4), 5);
+          bound(hi, 5);
         }
         return { name: l.name, onnxOp: 'Clip', op: OP.Clip, refs: [ref(input(0))], attrs };
       }

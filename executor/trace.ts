@@ -11,7 +11,7 @@ import type { Hash32, ModelId } from '../state/types.ts';
 import { openSession, type LoadedModel } from './model.ts';
 import type { RunConfig } from './run-config.ts';
 import type { ModelSession } from './wasm-session.ts';
-import { opLabel, outerReferences, subgraphsOf, tensorFromProto } from './onnx/graph.ts';
+import { forEachNodeDeep, opLabel, outerReferences, subgraphsOf, tensorFromProto } from './onnx/graph.ts';
 import {
   cloneModel,
   encodeModel,
@@ -56,6 +56,12 @@ export interface TraceResult {
   branches: { path: string; taken: 'then' | 'else' }[];
   /** The layer tensors themselves, aligned with layers, when keepTensors was asked. */
   tensors?: Tensor[];
+  /**
+   * Layers whose result on these inputs depends on the hardware, so no one-step decides them: each
+   * DynamicQuantizeLinear whose input holds a NaN (its range scan keeps or drops the NaN by vector lane). An
+   * executor must not commit such a job (`runDecidable`, executor/decidable.ts); a challenger may still trace it.
+   */
+  undecidable: string[];
 }
 
 export interface TraceOptions {
@@ -464,6 +470,17 @@ export async function traceModel(
     steps.done();
   }
   const { v, results } = traced;
+  const undecidable: string[] = [];
+  for (const f of v.flat) {
+    if (f.op !== 'DynamicQuantizeLinear') continue;
+    const x = f.node.input[0];
+    const t =
+      results[x] !== undefined
+        ? fromOrtValue(results[x], `model '${model.name}' tensor '${x}'`)
+        : (inputs[x] ?? (v.initializers.has(x) ? tensorFromProto(v.initializers.get(x)!) : undefined));
+    if (t && hasNaN(t))
+      undecidable.push(`DynamicQuantizeLinear '${f.node.name || f.node.output[0]}' reads a NaN in '${x}'`);
+  }
 
   const layers: TraceLayer[] = [];
   const tensors: Tensor[] = [];
@@ -498,7 +515,28 @@ export async function traceModel(
     outputs,
     branches: v.inlined.map((x) => ({ path: x.path, taken: x.taken ? 'then' : 'else' })),
     ...(opts.keepTensors ? { tensors } : {}),
+    undecidable,
   };
+}
+
+function hasNaN(t: Tensor): boolean {
+  if (t.dtype !== 'float32') return false;
+  const view = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  for (let o = 0; o + 4 <= t.data.length; o += 4)
+    if ((view.getUint32(o, true) & 0x7fffffff) > 0x7f800000) return true;
+  return false;
+}
+
+const withDql = new WeakMap<LoadedModel, boolean>();
+/** Whether the model (If branches included) holds a DynamicQuantizeLinear. */
+export function hasDql(model: LoadedModel): boolean {
+  let has = withDql.get(model);
+  if (has === undefined) {
+    has = false;
+    forEachNodeDeep(model.proto.graph!, (n) => (has ||= n.op_type === 'DynamicQuantizeLinear'));
+    withDql.set(model, has);
+  }
+  return has;
 }
 
 /** Releases the cached tracing sessions of a model (call before dropping a model). */

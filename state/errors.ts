@@ -50,6 +50,11 @@ export const CODES = {
   INVALID_CONFIG: { kind: 'bad-input', means: 'an option or OPTINFER_* variable is wrong' },
   INVALID_ACCOUNT: { kind: 'bad-input', means: 'account data on chain is not the account expected' },
   EXECUTION_FAILED: { kind: 'bad-input', means: 'onnxruntime failed to run the model on these inputs' },
+  UNDECIDABLE_INPUT: {
+    kind: 'bad-input',
+    means:
+      "inputs on which an exact-mode layer's result depends on the hardware (a NaN into DynamicQuantizeLinear)",
+  },
   PAYLOAD_TOO_LARGE: { kind: 'bad-input', status: 413, means: 'a body or bus message over its size limit' },
   UNSUPPORTED_MEDIA_TYPE: { kind: 'bad-input', status: 415, means: 'an HTTP body of the wrong Content-Type' },
   UNAUTHORIZED: {

@@ -1,6 +1,14 @@
 // The JSON form of named tensors (job inputs and outputs) and its strict decoding into canonical tensors.
 import { OptinferError } from './errors.ts';
-import { DTYPES, elementCount, elementSize, isDType, type DType, type Tensor } from './tensor.ts';
+import {
+  DTYPES,
+  canonicalizeNaNs,
+  elementCount,
+  elementSize,
+  isDType,
+  type DType,
+  type Tensor,
+} from './tensor.ts';
 
 /** One tensor as it travels in JSON; data is an array of numbers (or decimal strings) or raw base64 bytes. */
 export interface TensorJson {
@@ -219,8 +227,14 @@ function fromHalf(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
-/** Encodes one canonical tensor as JSON: numbers, with 64-bit integers beyond 2^53 as decimal strings. */
+/**
+ * Encodes one canonical tensor as JSON: numbers, with 64-bit integers beyond 2^53 as decimal strings. A float tensor
+ * holding a NaN other than its dtype's canonical one (a user's input may) travels as {"base64": ...}: numbers would
+ * turn every NaN canonical and change the tensor's digest.
+ */
 export function encodeTensorJson(t: Tensor): TensorJson {
+  if (hasOtherNaN(t))
+    return { dtype: t.dtype, dims: [...t.dims], data: { base64: Buffer.from(t.data).toString('base64') } };
   const n = elementCount(t.dims);
   const view = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   const data: (number | string | boolean)[] = new Array(n);
@@ -270,6 +284,14 @@ export function encodeTensorJson(t: Tensor): TensorJson {
     }
   }
   return { dtype: t.dtype, dims: [...t.dims], data };
+}
+
+/** True when a float element is a NaN whose bits differ from its dtype's canonical NaN. */
+function hasOtherNaN(t: Tensor): boolean {
+  const bytes = t.data;
+  if (t.dtype !== 'float32' && t.dtype !== 'float16' && t.dtype !== 'float64') return false;
+  const copy = canonicalizeNaNs(t.dtype, Uint8Array.from(bytes));
+  return Buffer.compare(copy, bytes) !== 0;
 }
 
 function jsonFloat(f: number): number | string {

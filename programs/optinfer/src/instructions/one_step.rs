@@ -183,7 +183,12 @@ pub fn one_step(ctx: &mut Context<OneStep>, max_elements: u32) -> Result<()> {
         } else {
             from.saturating_add(max_elements)
         };
-        let (h, len, n) = ops::compute_range(&entry, ins, chunk as u64, from, to, &mut out).map_err(op_error)?;
+        // Operand values no honest run agrees on (OpError::Undecidable) are the executor's own (its
+        // trace, or the job input it signed): they convict it rather than stall the step.
+        let (h, len, n) = match ops::compute_range(&entry, ins, chunk as u64, from, to, &mut out) {
+            Err(ops::OpError::Undecidable) => return resolve(a, layer, false, now),
+            r => r.map_err(op_error)?,
+        };
         let done = to.min(n);
         if done < n {
             let key = *d.address();

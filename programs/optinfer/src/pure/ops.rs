@@ -86,6 +86,11 @@ pub enum OpError {
     BadEntry,
     /// A sparse opening lacks a chunk the recomputation reads.
     MissingChunk,
+    /// The operands' values have no result every honest run agrees on: onnxruntime refuses the run
+    /// (int32 division by zero, a Gather index out of range), dies (INT_MIN / -1), or answers by its
+    /// vector lanes (DynamicQuantizeLinear of a NaN, which honest executors refuse to commit). No
+    /// honest trace holds such a layer: a one-step that meets one convicts the executor.
+    Undecidable,
 }
 
 /// One row of a model's op table, as registered on chain.
@@ -1090,7 +1095,7 @@ fn element_arith(m: &Movement, o: u64, dst: &mut [u8]) -> Result<(), OpError> {
                 // onnxruntime refuses a run dividing by zero, and INT_MIN / -1 kills the process
                 // (SIGFPE): no honest trace holds either.
                 if y == 0 || (x == i32::MIN && y == -1) {
-                    return Err(OpError::BadOperands);
+                    return Err(OpError::Undecidable);
                 }
                 // Truncation, on magnitudes: the SBF backend has no signed division.
                 let q = x.unsigned_abs() / y.unsigned_abs();
@@ -1169,7 +1174,7 @@ fn element_movement(m: &Movement, o: u64, dst: &mut [u8]) -> Result<(), OpError>
             }
             if ix < 0 || ix >= dim {
                 // onnxruntime refuses the run: no honest trace holds this layer.
-                return Err(OpError::BadOperands);
+                return Err(OpError::Undecidable);
             }
             let src = (outer * dim as u64 + ix as u64) * inner + k;
             let es = dst.len();
@@ -1408,7 +1413,7 @@ pub fn dql_params(x: &Operand) -> Result<(u32, i32), OpError> {
     for i in 0..x.header.numel() as usize {
         let b = rd_i32(x, i)? as u32;
         if b & 0x7fff_ffff > 0x7f80_0000 {
-            return Err(OpError::BadOperands);
+            return Err(OpError::Undecidable);
         }
         let b = if b == 0x8000_0000 { 0 } else { b };
         if key(b) < key(mn) {
@@ -1759,7 +1764,7 @@ mod tests {
         ];
         let mut out = [0u8; CHUNK_BYTES];
         let e = entry(OP_GATHER, &[input, input], &[0]);
-        assert_eq!(compute_chunk(&e, &ins, 0, &mut out).err(), Some(OpError::BadOperands));
+        assert_eq!(compute_chunk(&e, &ins, 0, &mut out).err(), Some(OpError::Undecidable));
         let idx = (-3i64).to_le_bytes();
         let ins = [ins[0], Operand::full(h(DT_INT64, &[1]), &idx)];
         assert_eq!(compute_chunk(&e, &ins, 0, &mut out).unwrap().1, 1);
@@ -1838,8 +1843,8 @@ mod tests {
             ),
             Ok(vec![3, -3, -3, 3, -306783378, i32::MIN, 0])
         );
-        assert_eq!(run(OP_DIV, &[1, 2], &[1, 0]), Err(OpError::BadOperands));
-        assert_eq!(run(OP_DIV, &[i32::MIN], &[-1]), Err(OpError::BadOperands));
+        assert_eq!(run(OP_DIV, &[1, 2], &[1, 0]), Err(OpError::Undecidable));
+        assert_eq!(run(OP_DIV, &[i32::MIN], &[-1]), Err(OpError::Undecidable));
         assert_eq!(run(OP_NEG, &[i32::MIN, 5, 0], &[]), Ok(vec![i32::MIN, -5, 0]));
         assert_eq!(run(OP_ABS, &[i32::MIN, -5, 0], &[]), Ok(vec![i32::MIN, 5, 0]));
     }
@@ -1866,7 +1871,7 @@ mod tests {
         );
         let s = infer(&with(OP_DYNAMIC_QUANTIZE_LINEAR, 1), &sparse(DT_FLOAT)).unwrap();
         assert_eq!((s.dtype, s.rank), (DT_FLOAT, 0));
-        // A NaN anywhere in x is refused (onnxruntime's min/max keeps or drops it by lane).
+        // A NaN anywhere in x is undecidable (onnxruntime's min/max keeps or drops it by lane).
         let x: std::vec::Vec<u8> = [1.0f32, f32::NAN, -2.0, 0.5]
             .iter()
             .flat_map(|v| v.to_le_bytes())
@@ -1877,7 +1882,7 @@ mod tests {
             let e = with(OP_DYNAMIC_QUANTIZE_LINEAR, k);
             assert_eq!(
                 compute_chunk(&e, &ins, 0, &mut out),
-                Err(OpError::BadOperands),
+                Err(OpError::Undecidable),
                 "output {k}"
             );
         }
