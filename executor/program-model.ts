@@ -101,6 +101,20 @@ export async function compileForProgram(
       );
     constants.set(n.output[0], tensorFromProto(t, `Constant '${n.output[0]}'`));
   }
+  // Values no job input reaches: constants, and what Shape (static in a provable model) and ops on such values
+  // compute. A layer sized by another value would take its size from the registration sample, not the job.
+  const inputFree = new Map<string, boolean>();
+  const isInputFree = (name: string): boolean => {
+    if (constants.has(name)) return true;
+    let free = inputFree.get(name);
+    if (free === undefined) {
+      const n = producer.get(name);
+      inputFree.set(name, false);
+      free = !!n && (n.op_type === 'Shape' || n.input.every((x) => !x || isInputFree(x)));
+      inputFree.set(name, free);
+    }
+    return free;
+  };
   const inputNames = model.inputs
     .map((i) => i.name)
     .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
@@ -462,6 +476,11 @@ export async function compileForProgram(
         return { name: l.name, onnxOp: 'Slice', op: OP.Slice, refs: [ref(input(0))], attrs };
       }
       case 'ConstantOfShape': {
+        if (!isInputFree(input(0)))
+          refuse(
+            model,
+            `${where}: ConstantOfShape's shape '${input(0)}' depends on a job input (expected a constant, or one computed from shapes and constants only)`,
+          );
         // The value attribute: one element of the output dtype, float 0 when absent.
         const v = attr(node, 'value');
         const t = v?.t ? tensorFromProto(v.t, `${where}: value`) : undefined;
