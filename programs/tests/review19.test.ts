@@ -12,9 +12,9 @@ import { IN_PROCESS } from '../../executor/sandbox/pool.ts';
 import { runDecidable } from '../../executor/decidable.ts';
 import { isOptinferError } from '../../state/errors.ts';
 import { reexecute } from '../../challenger/reexecute.ts';
-import { PARAMS, PHASE, SIDE, playToOneStep, startGame } from './lib/game.ts';
+import { SIDE } from './lib/game.ts';
 import { evalOp, prng, run } from './lib/model.ts';
-import { onnxSubject, type OnnxSubject } from './lib/onnx-game.ts';
+import { onnxSubject, playOut as playOutOn, type OnnxSubject } from './lib/onnx-game.ts';
 import type * as P from './lib/protocol.ts';
 
 const subjects: OnnxSubject[] = [];
@@ -22,44 +22,9 @@ after(async () => {
   for (const s of subjects) await s.model.close();
 });
 
-/**
- * Plays a game where the executor holds `exec` and the challenger `chal` to the one-step; the challenger submits it
- * (if the program refuses, its clock runs out and the executor claims the timeout). Returns the winner.
- */
-async function playOut(s: OnnxSubject, x: Tensor, exec: P.Tensor[], chal: P.Tensor[]) {
-  // Registration derives shapes from a JS run of the referee, which refuses some special inputs: it sees a benign
-  // sample of the same shape, and the game then runs on the job input x (shapes do not depend on values).
-  const def = s.def(x);
-  const sample = s.def({ ...x, data: new Uint8Array(x.data.length) });
-  let registered = false;
-  const m = {
-    ...def,
-    get inputs() {
-      return registered ? def.inputs : sample.inputs;
-    },
-  };
-  const g = await startGame(
-    () => ((registered = true), exec),
-    () => chal,
-    m,
-  );
-  await playToOneStep(g);
-  const disagree = (await g.world.dispute(g.dispute)).disagree;
-  let stepError: string | null = null;
-  try {
-    await g.chal.submitOneStep(g.dispute);
-  } catch (e) {
-    stepError = (e as Error).message.slice(0, 200);
-  }
-  let d = await g.world.dispute(g.dispute);
-  if (d.phase !== PHASE.RESOLVED) {
-    g.world.warp(PARAMS.clockSlots + 1n);
-    g.world.must(await g.world.claimTimeout(g.exec.key, g.dispute), 'claim_timeout');
-    d = await g.world.dispute(g.dispute);
-  }
-  assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
-  return { disagree, winner: d.winner, stepError, byTimeout: d.byTimeout };
-}
+/** review20's playOut, registered on x's zero sample (the JS referee refuses some special inputs). */
+const playOut = (s: OnnxSubject, x: Tensor, exec: P.Tensor[], chal: P.Tensor[]) =>
+  playOutOn(s, x, { ...x, data: new Uint8Array(x.data.length) }, exec, chal);
 
 // ---- Attack 1: DynamicQuantizeLinear of an x holding a NaN is undecidable, so any lie there wins ----
 

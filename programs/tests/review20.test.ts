@@ -3,11 +3,10 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildModel, node, tensorOf } from '../../executor/onnx/builder.ts';
-import type { Tensor } from '../../state/tensor.ts';
 import { ModelRegistry } from '../../executor/model.ts';
 import { OrtInspector } from '../../executor/sequencer-adapters.ts';
-import { PARAMS, PHASE, SIDE, playToOneStep, startGame } from './lib/game.ts';
-import { onnxSubject, type OnnxSubject } from './lib/onnx-game.ts';
+import { SIDE } from './lib/game.ts';
+import { onnxSubject, playOut, type OnnxSubject } from './lib/onnx-game.ts';
 import { evalOp } from './lib/model.ts';
 import type * as P from './lib/protocol.ts';
 
@@ -17,44 +16,6 @@ after(async () => {
   for (const s of subjects) await s.model.close();
   for (const c of closers) await c();
 });
-
-/**
- * Plays a game where the executor holds `exec` and the challenger `chal` to the one-step, registered on `sample`
- * (what the node registers: a zero input) and played on the job input x. The challenger submits the one-step; if
- * the program refuses it, its clock runs out and the executor claims the timeout. Returns the winner.
- */
-async function playOut(s: OnnxSubject, x: Tensor, sample: Tensor, exec: P.Tensor[], chal: P.Tensor[]) {
-  const def = s.def(x);
-  const reg = s.def(sample);
-  let registered = false;
-  const m = {
-    ...def,
-    get inputs() {
-      return registered ? def.inputs : reg.inputs;
-    },
-  };
-  const g = await startGame(
-    () => ((registered = true), exec),
-    () => chal,
-    m,
-  );
-  await playToOneStep(g);
-  const disagree = (await g.world.dispute(g.dispute)).disagree;
-  let stepError: string | null = null;
-  try {
-    await g.chal.submitOneStep(g.dispute);
-  } catch (e) {
-    stepError = (e as Error).message.slice(0, 200);
-  }
-  let d = await g.world.dispute(g.dispute);
-  if (d.phase !== PHASE.RESOLVED) {
-    g.world.warp(PARAMS.clockSlots + 1n);
-    g.world.must(await g.world.claimTimeout(g.exec.key, g.dispute), 'claim_timeout');
-    d = await g.world.dispute(g.dispute);
-  }
-  assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
-  return { disagree, winner: d.winner, stepError, byTimeout: d.byTimeout };
-}
 
 // ---- Attack 1: ConstantOfShape sized by a job input ----
 

@@ -5,7 +5,7 @@ import { traceModel } from '../../../executor/trace.ts';
 import { compileForProgram, type ProgramModel } from '../../../executor/program-model.ts';
 import { buildModel } from '../../../executor/onnx/builder.ts';
 import { DTYPE_CODES, type Tensor } from '../../../state/tensor.ts';
-import { PHASE, SIDE, cheatLayers, playToOneStep, startGame } from './game.ts';
+import { PARAMS, PHASE, SIDE, cheatLayers, playToOneStep, startGame } from './game.ts';
 import { run, type ModelDef } from './model.ts';
 import type * as P from './protocol.ts';
 
@@ -103,4 +103,42 @@ export async function assertCompileRefusals(cases: { spec: ModelSpec; want: RegE
       await m.close();
     }
   }
+}
+
+/**
+ * Plays a game where the executor holds `exec` and the challenger `chal` to the one-step, registered on `sample`
+ * (what the node registers: a zero input) and played on the job input x. The challenger submits the one-step; if
+ * the program refuses it, its clock runs out and the executor claims the timeout. Returns the winner.
+ */
+export async function playOut(s: OnnxSubject, x: Tensor, sample: Tensor, exec: P.Tensor[], chal: P.Tensor[]) {
+  const def = s.def(x);
+  const reg = s.def(sample);
+  let registered = false;
+  const m = {
+    ...def,
+    get inputs() {
+      return registered ? def.inputs : reg.inputs;
+    },
+  };
+  const g = await startGame(
+    () => ((registered = true), exec),
+    () => chal,
+    m,
+  );
+  await playToOneStep(g);
+  const disagree = (await g.world.dispute(g.dispute)).disagree;
+  let stepError: string | null = null;
+  try {
+    await g.chal.submitOneStep(g.dispute);
+  } catch (e) {
+    stepError = (e as Error).message.slice(0, 200);
+  }
+  let d = await g.world.dispute(g.dispute);
+  if (d.phase !== PHASE.RESOLVED) {
+    g.world.warp(PARAMS.clockSlots + 1n);
+    g.world.must(await g.world.claimTimeout(g.exec.key, g.dispute), 'claim_timeout');
+    d = await g.world.dispute(g.dispute);
+  }
+  assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
+  return { disagree, winner: d.winner, stepError, byTimeout: d.byTimeout };
 }
