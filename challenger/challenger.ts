@@ -15,9 +15,9 @@ import {
   verifyResult,
   type InclusionProof,
 } from '../state/job.ts';
-import { Store, type Table } from '../state/store.ts';
-import { asSampleRate } from '../state/sample.ts';
-import type { Hash32, JobId, ModelId } from '../state/types.ts';
+import { Store, seqKey, type Table } from '../state/store.ts';
+import { asSampleRate, isSampled, isSampledPosition } from '../state/sample.ts';
+import type { BatchIndex, Hash32, JobId, ModelId } from '../state/types.ts';
 import { asHash32 } from '../state/types.ts';
 import type { BatchCommittedMessage } from '../bus/messages.ts';
 import { compareOutputs } from './compare.ts';
@@ -26,8 +26,7 @@ import { DEFAULT_RETRY_MS, afterAttempt, pendingKey, type PendingFinding } from 
 import { HONEST_CHALLENGER, type ChallengerPolicy } from './policy.ts';
 import { locate } from './locate.ts';
 import { reexecute } from './reexecute.ts';
-import { pickSample } from './sample.ts';
-import type { JobSource } from './source.ts';
+import type { BatchListing, JobSource } from './source.ts';
 import { PublicKey, type Keypair } from '@solana/web3.js';
 import type { TensorMap } from '../state/tensor-map.ts';
 import { tensorSetDigest } from '../state/tensor.ts';
@@ -40,7 +39,7 @@ import { modelViewOf, traceViewOf } from '../dispute/views.ts';
 import { reclaimGames, type DisputeAccount, type SettlementClient } from '../settlement/index.ts';
 import { DATA_REQUEST_DEPOSIT, type RecordFault } from '../settlement/instructions.ts';
 import { gameSlot } from '../settlement/client.ts';
-import { decodeInputSet } from '../state/input-set.ts';
+import { decodeInputSet, encodeInputSet } from '../state/input-set.ts';
 
 /** Milliseconds between passes closing this challenger's finished games (a few getProgramAccounts reads each). */
 const RECLAIM_MS = 30_000;
@@ -69,18 +68,78 @@ export const DEFAULT_SAMPLE_RATE = 0.1;
 /** 'fault': the record cannot be disputed (unbonded executor, unregistered model) and its record fault was proven. */
 export type AuditOutcome = 'agree' | 'mismatch' | 'skipped' | 'fault';
 
-/** A job whose inputs were requested on chain, as stored (key `batchIndex:jobId`). */
+/**
+ * A job whose data was requested on chain, as stored: key `batchIndex:jobId` when the sequencer served its
+ * inclusion proof, `batchIndex#jobIndex` when it did not (the answer then brings the record and its opening).
+ */
 interface DataWait {
-  jobId: JobId;
+  jobId?: JobId;
   batchIndex: number;
   batchRoot: Hash32;
-  /** The inclusion proof the sequencer served under the committed root (it gives the job's index). */
-  proof: InclusionProof;
+  /** The job's position in the batch tree. */
+  jobIndex: number;
+  /** The inclusion proof the sequencer served under the committed root, when it served one. */
+  proof?: InclusionProof;
   requestedAt: number;
 }
 
+/** A committed batch whose sampled jobs are not all audited yet (key: the batch index), retried every pass. */
+interface BatchWork {
+  index: number;
+  root: Hash32;
+  /** The window's end as announced (wall clock, ms): without a chain, when an unserved sample is given up. */
+  windowEndsAt: number;
+  firstSeenAt: number;
+  /** The last reason a sampled job could not be audited, said once per distinct reason. */
+  lastReason?: string;
+}
+
+/** A sampled job of a batch: its position in the batch tree, and its id when the sequencer's listing gave it. */
+interface Pick {
+  position: number;
+  jobId?: JobId;
+}
+
+/**
+ * The fraction of a batch's challenge window a challenger waits for the sequencer to serve a sampled job's
+ * listing, proof or inputs before demanding its data on chain (request_data; the answer leaves half the window).
+ */
+export const DEMAND_AFTER_WINDOW_FRACTION = 0.5;
+
+/**
+ * Errors an audit retries rather than records: the sequencer, the cluster or a download did not answer (or
+ * answered 'not found' for what the committed batch holds). Bad inputs, conflicts and limits are final.
+ */
+/** A data wait's key: by job id when the sequencer served its proof, by position when it did not. */
+const dataWaitKey = (w: {
+  batchIndex: number;
+  jobId?: JobId;
+  jobIndex: number;
+  proof?: InclusionProof;
+}): string =>
+  w.proof && w.jobId
+    ? pendingKey({ batchIndex: w.batchIndex, jobId: w.jobId })
+    : `${w.batchIndex}#${w.jobIndex}`;
+
+/** The key of a disputed job's kept inputs (and of the in-memory `disputed` map). */
+const disputedKey = (modelId: string, inputDigest: string, outputDigest: string): string =>
+  `${modelId}:${inputDigest}:${outputDigest}`;
+
+/** Positions 0..jobCount-1 of a batch this challenger samples when the sequencer names none of its jobs. */
+function sampledPositions(secret: Uint8Array, root: Hash32, jobCount: number, rate: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < jobCount; i++) if (isSampledPosition(secret, root, i, rate)) out.push(i);
+  return out;
+}
+
+function isRetryable(e: unknown): boolean {
+  if (e instanceof OptinferError) return e.kind === 'unavailable' || e.kind === 'not-found';
+  return true;
+}
+
 interface AuditRecord {
-  jobId: JobId;
+  /** Absent for a position demanded on chain before the sequencer named its job. */
+  jobId?: JobId;
   batchIndex: number;
   outcome: AuditOutcome;
   reason?: string;
@@ -102,12 +161,22 @@ export class Challenger {
   private readonly pending: Table<PendingFinding>;
   /** Jobs whose inputs the sequencer withheld, requested on chain (request_data): polled each retry pass. */
   private readonly dataWaits: Table<DataWait>;
+  /** Committed batches whose sample is not fully audited (the sequencer did not serve something): retried each pass. */
+  private readonly batchWork: Table<BatchWork>;
+  /** The inputs of each job this challenger found wrong (base64 input set), so a restart resumes its game alone. */
+  private readonly disputedInputs: Table<string>;
+  /** Batch audits run one at a time (bus delivery and the retry pass), so no job is audited twice at once. */
+  private auditing: Promise<unknown> = Promise.resolve();
+  private batchTimer: NodeJS.Timeout | null = null;
+  private batchPass = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private reclaimTimer: NodeJS.Timeout | null = null;
   private reclaiming: Promise<void> = Promise.resolve();
   /** The pass running or queued; a pass not yet started reads every finding pending when it starts. */
   private pass: Promise<void> = Promise.resolve();
   private passQueued: Promise<void> | null = null;
+  /** True while a pass runs (its own audits must not await the next pass). */
+  private inPass = false;
   private consumer: Consumer | null = null;
   private driver: DisputeDriver | null = null;
   /** The jobs this challenger disputes, by modelId:inputDigest:outputDigest, to rebuild its views. */
@@ -132,6 +201,8 @@ export class Challenger {
     this.audits = store.table('audits');
     this.pending = store.table('pending');
     this.dataWaits = store.table('data-waits');
+    this.batchWork = store.table('batch-work');
+    this.disputedInputs = store.table('disputed-inputs');
     this.findings = new FindingLog(store, bus, config.id);
     this.keypair = loadOrCreateKeypair(
       config.keypairPath ?? join(config.dataDir, `challenger-${config.id}-keypair.json`),
@@ -190,6 +261,8 @@ export class Challenger {
         c.reclaimTimer = setInterval(() => void c.reclaimRent(), RECLAIM_MS);
         await c.retryPending();
       }
+      // Batches whose sample the sequencer did not serve (a previous run's too) are retried every pass.
+      c.batchTimer = setInterval(() => void c.retryBatches(), config.retryMs ?? DEFAULT_RETRY_MS);
       c.consumer = await messages.consume(
         opts.bus,
         messages.BATCH_COMMITTED,
@@ -211,49 +284,268 @@ export class Challenger {
     this.listeners.push(fn);
   }
 
-  /** Watch: one committed batch. Idempotent: a redelivered batch skips jobs already audited. */
+  /**
+   * Watch: one committed batch. Its sample is audited now; sampled jobs the sequencer does not serve (it is down,
+   * serves no valid inclusion proof, or a listing other than the committed batch's) are not recorded as audited:
+   * the batch stays in `batchWork`, retried every pass, and from half its challenge window on, what is still not
+   * served is demanded on chain (request_data), whose answer is audited. Idempotent: a redelivered batch skips
+   * jobs already audited.
+   */
   async onBatch(m: BatchCommittedMessage): Promise<void> {
     const root = asHash32(m.root, 'batch root');
-    const listing = await this.source.batch(m.index);
-    if (!listing) throw new OptinferError('NOT_FOUND', `batch ${m.index} is not served by the sequencer yet`);
-    if (listing.root !== root) {
-      this.log.error(
-        { index: m.index, committed: root, served: listing.root },
-        'sequencer serves a batch other than the committed one',
-      );
-      return;
+    const key = seqKey(m.index);
+    let w = await this.batchWork.get(key);
+    if (!w) {
+      w = { index: m.index, root, windowEndsAt: m.windowEndsAt, firstSeenAt: Date.now() };
+      await this.store.write([this.batchWork.put(key, w)]);
     }
     this.stats.batchesSeen++;
-    const picked = pickSample(this.secret, root, listing.jobIds, this.config.sampleRate);
-    this.log.info({ index: m.index, jobs: listing.jobIds.length, picked: picked.length }, 'batch sampled');
-    for (const jobId of picked) {
-      if (this.closed) return;
-      // Keyed by batch too: a job re-run after a lost dispute comes back in a later batch and is audited again.
-      if (await this.audits.get(`${m.index}:${jobId}`)) continue;
-      const outcome = await this.audit(jobId, m.index, root).catch((e: Error) => {
-        this.log.warn({ jobId, err: e.message }, 'audit could not complete');
-        return { outcome: 'skipped' as const, reason: e.message };
-      });
-      await this.store.write([
-        this.audits.put(`${m.index}:${jobId}`, { jobId, batchIndex: m.index, ...outcome, at: Date.now() }),
-      ]);
+    await this.auditBatchNow(w);
+  }
+
+  /** Audits what is left of a batch's sample, one batch at a time; a failure is logged and retried next pass. */
+  private auditBatchNow(w: BatchWork): Promise<void> {
+    const run = () =>
+      this.auditBatch(w).catch((e: Error) =>
+        this.log.warn({ index: w.index, err: e.message }, 'batch audit incomplete; retried next pass'),
+      );
+    const next = this.auditing.then(run, run);
+    this.auditing = next;
+    return next;
+  }
+
+  /** One pass over the batches whose sample is not fully audited; a pass while one runs does nothing. */
+  private async retryBatches(): Promise<void> {
+    if (this.batchPass || this.closed) return;
+    this.batchPass = true;
+    try {
+      for (const [, w] of await this.batchWork.entries()) {
+        if (this.closed) return;
+        await this.auditBatchNow(w);
+      }
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'batch retry pass failed; retrying');
+    } finally {
+      this.batchPass = false;
     }
   }
 
-  /** Re-execute, compare and, on a mismatch, locate and record. */
+  private async auditBatch(w: BatchWork): Promise<void> {
+    if (this.closed) return;
+    const key = seqKey(w.index);
+    const chain = this.config.chain;
+    let root = w.root;
+    // On chain: the batch as committed (its root and job count are the truth, not the bus message) and where its
+    // window stands in game time.
+    let committed: { jobCount: number; phase: 'early' | 'late' | 'closed' } | undefined;
+    if (chain) {
+      const [config, batch, slot] = await Promise.all([
+        chain.client.config(),
+        chain.client.fetchBatch(BigInt(w.index)),
+        chain.client.sender.getSlot(),
+      ]);
+      if (!batch) {
+        if (BigInt(w.index) < config.nextBatchIndex) {
+          this.log.info({ index: w.index }, 'batch finalized and closed before its sample was audited');
+          await this.store.write([this.batchWork.del(key)]);
+        }
+        return; // not on chain yet (the cluster lags the bus): next pass
+      }
+      const onChainRoot = Buffer.from(batch.root).toString('hex') as Hash32;
+      if (onChainRoot !== root) {
+        this.log.error(
+          { index: w.index, announced: root, committed: onChainRoot },
+          'batch announced with another root than the committed one',
+        );
+        root = onChainRoot;
+      }
+      const elapsed = gameSlot(config, slot) - batch.commitSlot;
+      const phase =
+        batch.finalized !== 0 || elapsed >= batch.challengeWindow
+          ? 'closed'
+          : Number(elapsed) >= Number(batch.challengeWindow) * DEMAND_AFTER_WINDOW_FRACTION
+            ? 'late'
+            : 'early';
+      committed = { jobCount: batch.jobCount, phase };
+    }
+
+    // The sequencer's listing names the jobs; it is used only if it is the committed batch's.
+    let listing: BatchListing | undefined;
+    let why: string | undefined;
+    try {
+      listing = await this.source.batch(w.index);
+      if (!listing) why = `the sequencer does not serve batch ${w.index}`;
+    } catch (e) {
+      if (!isRetryable(e)) throw e;
+      why = (e as Error).message;
+    }
+    if (listing && listing.root !== root) {
+      why = `the sequencer serves batch ${w.index} with root ${listing.root}, not the committed ${root}`;
+      listing = undefined;
+    }
+    // A job listed twice would be audited once: the other position, perhaps the lie, never.
+    const ids = listing?.jobIds ?? [];
+    const twice = ids.find((id, i) => ids.indexOf(id) !== i);
+    if (listing && twice) {
+      why = `the sequencer lists job ${twice} twice in batch ${w.index}`;
+      listing = undefined;
+    }
+    if (listing && committed && listing.jobIds.length !== committed.jobCount) {
+      why = `the sequencer lists ${listing.jobIds.length} jobs in batch ${w.index}, the committed batch holds ${committed.jobCount}`;
+      listing = undefined;
+    }
+    // Without a usable listing the draw runs over the committed job positions, and only once the data is to be
+    // demanded on chain: a listing that comes back before then keeps the draw over job ids.
+    const picks: Pick[] = listing
+      ? listing.jobIds.flatMap((jobId, position) =>
+          isSampled(this.secret, root, jobId, this.config.sampleRate) ? [{ position, jobId }] : [],
+        )
+      : committed && committed.phase === 'late'
+        ? sampledPositions(this.secret, root, committed.jobCount, this.config.sampleRate).map((position) => ({
+            position,
+          }))
+        : [];
+    if (listing && w.lastReason === undefined)
+      this.log.info({ index: w.index, jobs: listing.jobIds.length, picked: picks.length }, 'batch sampled');
+
+    const unserved: { pick: Pick; why: string }[] = [];
+    if (!listing && committed?.phase !== 'late') {
+      // Nothing to draw from yet: the listing is retried, and its jobs demanded on chain from half the window.
+      await this.keepOrGiveUp(w, committed?.phase, 'all', why ?? 'no listing');
+      return;
+    }
+    for (const pick of picks) {
+      if (this.closed) return;
+      // Keyed by batch too: a job re-run after a lost dispute comes back in a later batch and is audited again.
+      const auditKey = pick.jobId ? `${w.index}:${pick.jobId}` : `${w.index}#${pick.position}`;
+      if (await this.audits.get(auditKey)) continue;
+      if (await this.dataWaits.get(dataWaitKey({ batchIndex: w.index, jobIndex: pick.position }))) continue;
+      if (!pick.jobId) {
+        unserved.push({ pick, why: why ?? 'no listing' });
+        continue;
+      }
+      let outcome: { outcome: AuditOutcome; reason?: string };
+      try {
+        outcome = await this.audit(pick.jobId, w.index, root, pick.position);
+      } catch (e) {
+        if (isRetryable(e)) {
+          unserved.push({ pick, why: (e as Error).message });
+          continue;
+        }
+        this.log.warn({ jobId: pick.jobId, err: (e as Error).message }, 'audit could not complete');
+        outcome = { outcome: 'skipped', reason: (e as Error).message };
+      }
+      await this.store.write([
+        this.audits.put(auditKey, { jobId: pick.jobId, batchIndex: w.index, ...outcome, at: Date.now() }),
+      ]);
+    }
+    if (unserved.length === 0) {
+      await this.store.write([this.batchWork.del(key)]);
+      return;
+    }
+    if (committed?.phase !== 'late') {
+      await this.keepOrGiveUp(w, committed?.phase, unserved.length, unserved[0].why);
+      return;
+    }
+    // Half the window has passed and the sequencer still does not serve them: demanded on chain.
+    const { client } = chain!;
+    for (const { pick, why: notServed } of unserved) {
+      if (this.closed) return;
+      this.log.warn(
+        { index: w.index, job: pick.position, jobId: pick.jobId, why: notServed },
+        'sampled job not served: demanding its data on chain',
+      );
+      await this.requestInputs(client, {
+        jobId: pick.jobId,
+        batchIndex: w.index,
+        batchRoot: root,
+        jobIndex: pick.position,
+      });
+      const auditKey = pick.jobId ? `${w.index}:${pick.jobId}` : `${w.index}#${pick.position}`;
+      await this.store.write([
+        this.audits.put(auditKey, {
+          jobId: pick.jobId,
+          batchIndex: w.index,
+          outcome: 'skipped',
+          reason: 'not served: requested on chain',
+          at: Date.now(),
+        }),
+      ]);
+    }
+    await this.store.write([this.batchWork.del(key)]);
+  }
+
+  /**
+   * A batch some of whose sample is not served, before its data can be demanded: kept for the next pass (saying
+   * why once per distinct reason), or given up once its window has closed (without a chain: its announced end).
+   */
+  private async keepOrGiveUp(
+    w: BatchWork,
+    phase: 'early' | 'late' | 'closed' | undefined,
+    count: number | 'all',
+    reason: string,
+  ): Promise<void> {
+    if (phase === 'closed' || (phase === undefined && Date.now() > w.windowEndsAt)) {
+      this.log.error(
+        { index: w.index, unaudited: count, why: reason },
+        "the batch's challenge window closed before its sample was served or demanded on chain",
+      );
+      await this.store.write([this.batchWork.del(seqKey(w.index))]);
+      return;
+    }
+    if (reason === w.lastReason) return;
+    this.log.warn(
+      { index: w.index, unaudited: count, why: reason },
+      'sampled jobs not served yet; retried each pass',
+    );
+    w.lastReason = reason;
+    await this.store.write([this.batchWork.put(seqKey(w.index), w)]);
+  }
+
+  /**
+   * Re-execute, compare and, on a mismatch, locate and record. Throws UNAVAILABLE when the sequencer serves no
+   * valid inclusion proof of the job (at `position`, the listing's, when given).
+   */
   async audit(
     jobId: JobId,
     batchIndex: number,
     batchRoot: Hash32,
+    position?: number,
   ): Promise<{ outcome: AuditOutcome; reason?: string }> {
     const proof = await this.source.proof(jobId);
     // Only what is provably in the committed root counts: the sequencer is not trusted here.
-    if (!proof || proof.batchRoot !== batchRoot || !verifyInclusion(proof)) {
-      this.stats.skipped++;
-      return { outcome: 'skipped', reason: 'no valid inclusion proof for the committed root' };
-    }
+    if (!proof || proof.batchRoot !== batchRoot || !verifyInclusion(proof))
+      throw new OptinferError(
+        'UNAVAILABLE',
+        `the sequencer serves no valid inclusion proof of job ${jobId} under batch ${batchIndex}'s committed root`,
+      );
     const record = decodeJobRecord(fromHex(proof.record));
-    if (record.jobId !== jobId) return { outcome: 'skipped', reason: 'inclusion proof is for another job' };
+    if (record.jobId !== jobId)
+      throw new OptinferError(
+        'UNAVAILABLE',
+        `the inclusion proof served for job ${jobId} is for job ${record.jobId}`,
+      );
+    // A listing that puts a job where its proof does not open would leave the job it displaced unaudited.
+    if (position !== undefined && proof.index !== position)
+      throw new OptinferError(
+        'UNAVAILABLE',
+        `the sequencer lists job ${jobId} at position ${position} of batch ${batchIndex}, its proof opens at ${proof.index}`,
+      );
+    return this.auditRecord(proof, batchIndex, batchRoot);
+  }
+
+  /**
+   * Audits a record proven in the committed root: its record faults first, then its inputs (`posted` on chain by
+   * answer_data, or as the sequencer serves them) re-executed and compared.
+   */
+  private async auditRecord(
+    proof: InclusionProof,
+    batchIndex: number,
+    batchRoot: Hash32,
+    posted?: TensorMap,
+  ): Promise<{ outcome: AuditOutcome; reason?: string }> {
+    const record = decodeJobRecord(fromHex(proof.record));
+    const jobId = record.jobId;
     // A record nobody can dispute is the sequencer's fault whatever its output: proven now, inside the window.
     const chain = this.config.chain;
     if (chain) {
@@ -283,14 +575,27 @@ export class Challenger {
           { jobId, batch: batchIndex, job: proof.index },
           'record signature does not verify: requesting its data',
         );
-        await this.requestInputs(chain.client, { jobId, batchIndex, batchRoot, proof });
+        await this.requestInputs(chain.client, {
+          jobId,
+          batchIndex,
+          batchRoot,
+          jobIndex: proof.index,
+          proof,
+        });
         return { outcome: 'skipped', reason: 'record signature does not verify: data requested on chain' };
       }
     }
-    const inputs = await this.servedInputs(jobId, record.inputDigest);
+    const inputs = posted ?? (await this.servedInputs(jobId, record.inputDigest));
     if (!inputs) {
       // Withheld inputs: demanded on chain; the answer is audited, or the timeout claimed (pollDataWaits).
-      if (chain) return this.requestInputs(chain.client, { jobId, batchIndex, batchRoot, proof });
+      if (chain)
+        return this.requestInputs(chain.client, {
+          jobId,
+          batchIndex,
+          batchRoot,
+          jobIndex: proof.index,
+          proof,
+        });
       return { outcome: 'skipped', reason: 'inputs not served' };
     }
     return this.auditInputs(jobId, batchIndex, batchRoot, proof, inputs);
@@ -357,9 +662,18 @@ export class Challenger {
     };
     // Recorded with its pending entry in one write: a finding is never stored without its dispute to open.
     const pending: PendingFinding = { finding, proof, attempts: 0 };
+    // With its inputs: a restart resumes the game from them, whatever the sequencer serves then.
     await this.findings.record(
       finding,
-      this.config.chain ? [this.pending.put(pendingKey(finding), pending)] : [],
+      this.config.chain
+        ? [
+            this.pending.put(pendingKey(finding), pending),
+            this.disputedInputs.put(
+              disputedKey(record.modelId, record.inputDigest, record.outputDigest),
+              encodeInputSet(inputs).toString('base64'),
+            ),
+          ]
+        : [],
     );
     this.log.warn(
       {
@@ -377,7 +691,10 @@ export class Challenger {
         model,
         inputs,
       });
-      await this.retryPending();
+      // From inside a pass (an answer to a data request audited by pollDataWaits) the next pass is only queued:
+      // awaiting it there would wait on the pass itself, and no pass would ever run again.
+      if (this.inPass) void this.retryPending();
+      else await this.retryPending();
     }
     return { outcome: 'mismatch' };
   }
@@ -390,14 +707,14 @@ export class Challenger {
     client: SettlementClient,
     w: Omit<DataWait, 'requestedAt'>,
   ): Promise<{ outcome: AuditOutcome; reason: string }> {
-    const existing = await client.fetchDataRequest(BigInt(w.batchIndex), w.proof.index);
+    const existing = await client.fetchDataRequest(BigInt(w.batchIndex), w.jobIndex);
     if (!existing) {
-      await client.requestData(this.keypair, BigInt(w.batchIndex), w.proof.index);
+      await client.requestData(this.keypair, BigInt(w.batchIndex), w.jobIndex);
       this.metrics.inc('data_requests_total');
     }
-    await this.store.write([this.dataWaits.put(pendingKey(w), { ...w, requestedAt: Date.now() })]);
+    await this.store.write([this.dataWaits.put(dataWaitKey(w), { ...w, requestedAt: Date.now() })]);
     this.log.warn(
-      { jobId: w.jobId, batch: w.batchIndex, job: w.proof.index, deposit: DATA_REQUEST_DEPOSIT.toString() },
+      { jobId: w.jobId, batch: w.batchIndex, job: w.jobIndex, deposit: DATA_REQUEST_DEPOSIT.toString() },
       'inputs not served: requested on chain',
     );
     return { outcome: 'skipped', reason: 'inputs not served: requested on chain' };
@@ -409,36 +726,51 @@ export class Challenger {
    * the sequencer slashed, the bounty to the requester); a closed one (someone claimed it) is dropped.
    */
   private async pollDataWaits(client: SettlementClient): Promise<void> {
-    for (const [key, w] of await this.dataWaits.entries()) {
+    for (const [key, stored] of await this.dataWaits.entries()) {
       if (this.closed) return;
-      const r = await client.fetchDataRequest(BigInt(w.batchIndex), w.proof.index);
+      // Waits stored before jobIndex existed carry it in their proof.
+      const w = { ...stored, jobIndex: stored.jobIndex ?? stored.proof!.index };
+      const r = await client.fetchDataRequest(BigInt(w.batchIndex), w.jobIndex);
       if (!r) {
         await this.store.write([this.dataWaits.del(key)]);
         continue;
       }
       if (r.answered !== 0) {
-        const a = await client.fetchDataAnswer(BigInt(w.batchIndex), w.proof.index);
+        const a = await client.fetchDataAnswer(BigInt(w.batchIndex), w.jobIndex);
         if (!a) continue;
-        const outcome = await this.auditInputs(
-          w.jobId,
-          w.batchIndex,
-          w.batchRoot,
-          w.proof,
-          decodeInputSet(a.inputs),
-        ).catch((e: Error) => ({ outcome: 'skipped' as const, reason: e.message }));
+        const inputs = decodeInputSet(a.inputs);
+        const audited = w.proof
+          ? {
+              jobId: w.jobId!,
+              outcome: this.auditInputs(w.jobId!, w.batchIndex, w.batchRoot, w.proof, inputs),
+            }
+          : await this.answeredProof(client, w, a).then((proof) => ({
+              jobId: decodeJobRecord(fromHex(proof.record)).jobId,
+              // Posted by answer_data, so proven in the committed root: record faults first, then the inputs.
+              outcome: this.auditRecord(proof, w.batchIndex, w.batchRoot, inputs),
+            }));
+        const outcome = await audited.outcome.catch((e: Error) => ({
+          outcome: 'skipped' as const,
+          reason: e.message,
+        }));
         this.log.info(
-          { jobId: w.jobId, batch: w.batchIndex, ...outcome },
+          { jobId: audited.jobId, batch: w.batchIndex, job: w.jobIndex, ...outcome },
           'audited from inputs posted on chain',
         );
         await this.store.write([
-          this.audits.put(key, { jobId: w.jobId, batchIndex: w.batchIndex, ...outcome, at: Date.now() }),
+          this.audits.put(`${w.batchIndex}:${audited.jobId}`, {
+            jobId: audited.jobId,
+            batchIndex: w.batchIndex,
+            ...outcome,
+            at: Date.now(),
+          }),
           this.dataWaits.del(key),
         ]);
         continue;
       }
       const [config, slot] = await Promise.all([client.config(), client.sender.getSlot()]);
       if (config.paused !== 0 || gameSlot(config, slot) < r.deadline) continue;
-      const res = await client.claimDataTimeout(this.keypair, BigInt(w.batchIndex), w.proof.index);
+      const res = await client.claimDataTimeout(this.keypair, BigInt(w.batchIndex), w.jobIndex);
       const ev = res.events.find((e) => e.name === 'DataTimedOut');
       this.metrics.inc('data_timeouts_claimed_total');
       this.log.warn(
@@ -452,6 +784,37 @@ export class Challenger {
       );
       await this.store.write([this.dataWaits.del(key)]);
     }
+  }
+
+  /**
+   * The inclusion proof of a job the sequencer did not serve, rebuilt from what answer_data posted (the record, its
+   * signature and its opening, which the program checked against the committed root).
+   */
+  private async answeredProof(
+    client: SettlementClient,
+    w: { batchIndex: number; batchRoot: Hash32; jobIndex: number },
+    a: { record: Buffer; signature: Buffer; siblings: Buffer[]; siblingFees: bigint[] },
+  ): Promise<InclusionProof> {
+    const batch = await client.fetchBatch(BigInt(w.batchIndex));
+    if (!batch) throw new OptinferError('NOT_FOUND', `batch ${w.batchIndex} is no longer on chain`);
+    const fee = decodeJobRecord(a.record).fee;
+    const proof: InclusionProof = {
+      batchIndex: w.batchIndex as BatchIndex,
+      batchRoot: w.batchRoot,
+      jobCount: batch.jobCount,
+      index: w.jobIndex,
+      record: toHex(a.record),
+      signature: toHex(a.signature),
+      siblings: a.siblings.map((x) => toHex(x) as Hash32),
+      siblingFees: a.siblingFees.map(String),
+      feeSum: String(a.siblingFees.reduce((t, f) => t + f, BigInt(fee))),
+    };
+    if (!verifyInclusion(proof))
+      throw new OptinferError(
+        'INVALID_ACCOUNT',
+        `the data posted for job ${w.jobIndex} of batch ${w.batchIndex} does not open at the committed root`,
+      );
+    return proof;
   }
 
   /** Keeps the configured bond (at least the program's minimum stake) so disputes open without a deposit first. */
@@ -481,11 +844,16 @@ export class Challenger {
       .then(async () => {
         this.passQueued = null;
         if (this.closed || !this.config.chain) return;
-        for (const [key, p] of await this.pending.entries()) {
-          if (this.closed) return;
-          await this.attempt(this.config.chain, key, p);
+        this.inPass = true;
+        try {
+          for (const [key, p] of await this.pending.entries()) {
+            if (this.closed) return;
+            await this.attempt(this.config.chain, key, p);
+          }
+          await this.pollDataWaits(this.config.chain.client);
+        } finally {
+          this.inPass = false;
         }
-        await this.pollDataWaits(this.config.chain.client);
       })
       .catch((e: Error) => this.log.warn({ err: e.message }, 'pending findings pass failed; retrying'));
     this.passQueued = next;
@@ -667,7 +1035,11 @@ export class Challenger {
       (x) => x.modelId === modelId && x.claimedOutputDigest === outputDigest,
     );
     if (!f) return undefined;
-    const inputs = await this.source.inputs(f.jobId);
+    const kept = await this.disputedInputs.get(disputedKey(modelId, inputDigest, outputDigest));
+    // Findings recorded before their inputs were kept come back from the sequencer.
+    const inputs = kept
+      ? decodeInputSet(Buffer.from(kept, 'base64'))
+      : await this.source.inputs(f.jobId).catch(() => undefined);
     if (!inputs || tensorSetDigest(inputs) !== inputDigest) return undefined;
     const job = { model: await this.model(f.modelId), inputs };
     this.disputed.set(`${modelId}:${inputDigest}:${outputDigest}`, job);
@@ -708,10 +1080,12 @@ export class Challenger {
     if (this.closed) return;
     this.closed = true;
     if (this.retryTimer) clearInterval(this.retryTimer);
+    if (this.batchTimer) clearInterval(this.batchTimer);
     if (this.reclaimTimer) clearInterval(this.reclaimTimer);
     await this.reclaiming;
     await this.consumer?.stop();
     await this.pass;
+    await this.auditing;
     await this.driver?.stop();
     await this.store.close();
     if (this.ownsRunner) await this.runner.close();

@@ -119,8 +119,9 @@ export class DisputeDriver {
       await this.record(address, side);
       return false;
     }
-    if (!this.views.has(key)) this.views.set(key, await this.viewsOf(d));
-    const v = this.views.get(key);
+    // Only views found are kept: none now (a restart before the job's data came back) is asked again next tick.
+    const v = this.views.get(key) ?? (await this.viewsOf(d));
+    if (v) this.views.set(key, v);
     if (!playOnlyFromOwnTrace(v).ok || !v) return false;
     if (stepOnlyAtLeaf(d).ok) {
       // The one-step runs on the challenger's clock but anyone may submit it: each side proves itself right.

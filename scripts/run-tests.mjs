@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs node:test over every *.test.ts under the given folders (Node 20's --test does not expand globs).
+// Runs node:test over every *.test.ts under the given folders, or the given test files (Node 20's --test does not expand globs).
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -16,10 +16,10 @@ function find(dir, out) {
 
 const dirs = process.argv.slice(2);
 if (dirs.length === 0) {
-  console.error('usage: run-tests.mjs DIR...');
+  console.error('usage: run-tests.mjs DIR|FILE...');
   process.exit(2);
 }
-const files = dirs.flatMap((d) => find(d, [])).sort();
+const files = dirs.flatMap((d) => (statSync(d).isFile() ? [d] : find(d, []))).sort();
 if (files.length === 0) {
   console.error(`no *.test.ts files under ${dirs.join(', ')}`);
   process.exit(1);

@@ -31,3 +31,17 @@ export function sampleDraw(secret: Uint8Array, batchRoot: Hash32, job: JobId): b
 export function isSampled(secret: Uint8Array, batchRoot: Hash32, job: JobId, p: number): boolean {
   return sampleDraw(secret, batchRoot, job) < sampleThreshold(p);
 }
+
+/**
+ * The draw over a batch's positions, for a challenger the sequencer names none of the batch's jobs to
+ * (no listing, or one that is not the committed batch's): job `index` is audited when
+ * `u64(H(0x08 || s || r || u32 index)[0..8]) < floor(p * 2^64)`. The 4-byte index cannot collide with a 32-byte job id.
+ */
+export function isSampledPosition(secret: Uint8Array, batchRoot: Hash32, index: number, p: number): boolean {
+  if (secret.length !== 32)
+    throw new OptinferError('INVALID_CONFIG', `challenger secret: expected 32 bytes, got ${secret.length}`);
+  const i = new Uint8Array(4);
+  new DataView(i.buffer).setUint32(0, index, true);
+  const h = taggedHash(Tag.SAMPLE, secret, fromHex(batchRoot, 32), i);
+  return new DataView(h.buffer, h.byteOffset, 8).getBigUint64(0, true) < sampleThreshold(p);
+}
