@@ -6,7 +6,7 @@ import { noProgress, type Progress } from '../common/progress.ts';
 import { OptinferError } from '../state/errors.ts';
 import type { ExecutionProfile } from '../state/profile.ts';
 import { tensorDigest, tensorSetDigest, type DType, type Tensor } from '../state/tensor.ts';
-import { traceCommitment } from '../state/trace.ts';
+import { traceCommitment, traceSeed } from '../state/trace.ts';
 import type { Hash32, ModelId } from '../state/types.ts';
 import { openSession, type LoadedModel } from './model.ts';
 import type { RunConfig } from './run-config.ts';
@@ -81,6 +81,13 @@ export interface TraceOptions {
   log?: Logger;
   /** Reports the steps of a long trace (the tracing run, the plain check, each layer digested); nothing by default. */
   progress?: Progress;
+  /**
+   * Trace only the first `prefixLayers` layers, from a graph cut after the nodes that produce them (Constant nodes
+   * kept): what onnxruntime computes of a job whose whole run it refuses (the challenger's partial trace,
+   * challenger/unrunnable.ts). Models without If nodes only. No plain check; `outputs` is empty, and `traceRoot`
+   * and `prefixes` cover these layers only, so the result is not a trace of the job.
+   */
+  prefixLayers?: number;
 }
 
 interface FlatNode {
@@ -438,6 +445,8 @@ export async function traceModel(
   }
   validateInputs(model.inputs, inputs, `model '${model.name}'`);
   const inputDigest = opts.inputDigest ?? tensorSetDigest(inputs);
+  if (opts.prefixLayers !== undefined)
+    return tracePrefix(model, inputs, inputDigest, opts.prefixLayers, opts);
   const progress = opts.progress ?? noProgress;
   const checkPlain = opts.checkPlain ?? true;
   // Building the tracing session and running it, and re-running the plain session: opaque steps of their own.
@@ -516,6 +525,100 @@ export async function traceModel(
     branches: v.inlined.map((x) => ({ path: x.path, taken: x.taken ? 'then' : 'else' })),
     ...(opts.keepTensors ? { tensors } : {}),
     undecidable,
+  };
+}
+
+/** traceModel's `prefixLayers`: the first `count` layers, from the graph cut after the nodes producing them. */
+async function tracePrefix(
+  model: LoadedModel,
+  inputs: Record<string, Tensor>,
+  inputDigest: Hash32,
+  count: number,
+  opts: TraceOptions,
+): Promise<TraceResult> {
+  const g = model.proto.graph!;
+  if (g.node.some(isIf))
+    throw new OptinferError(
+      'UNPROVABLE_MODEL',
+      `model '${model.name}': a cut trace needs a graph without If nodes (its layers depend on the branches taken)`,
+    );
+  const flat: FlatNode[] = g.node.map((node) => ({ node, op: opLabel(node) }));
+  const all: { name: string; op: string; node: number }[] = [];
+  for (const i of canonicalOrder(flat)) {
+    if (flat[i].op === 'Constant') continue;
+    for (const o of flat[i].node.output) if (o) all.push({ name: o, op: flat[i].op, node: i });
+  }
+  if (!Number.isInteger(count) || count < 0 || count > all.length)
+    throw new OptinferError(
+      'INVALID_LAYER_INDEX',
+      `model '${model.name}': a cut trace of ${count} layers, but the model has ${all.length}`,
+    );
+  const wanted = all.slice(0, count);
+  const tensors: Tensor[] = [];
+  if (count > 0) {
+    const keep = new Set(wanted.map((l) => l.node));
+    const proto: ModelProto = cloneModel(model.proto);
+    const cut = proto.graph!;
+    // Kept in their file order, which is topological for a valid model; Constants feed whatever they feed.
+    cut.node = cut.node.filter((_, i) => keep.has(i) || flat[i].op === 'Constant');
+    cut.output = wanted.map(
+      // onnxruntime infers the type of a graph output declared by name only.
+      (l) => onnxTypes.ValueInfoProto.create({ name: l.name }) as unknown as GraphProto['output'][number],
+    );
+    const what = `model '${model.name}' (first ${count} layers)`;
+    const { session } = await openSession(encodeModel(proto), model.profile, what, model.runAsked);
+    try {
+      let results: ort.InferenceSession.OnnxValueMapType;
+      try {
+        results = await session.run(toFeeds(inputs));
+      } catch (e) {
+        throw new OptinferError(
+          'EXECUTION_FAILED',
+          `${what}: onnxruntime failed to run (${userFacingOrtMessage(e)})`,
+          undefined,
+          { cause: e },
+        );
+      }
+      wanted.forEach((l, i) =>
+        tensors.push(fromOrtValue(results[l.name], `${what} layer ${i} ('${l.name}')`)),
+      );
+    } finally {
+      await session.release();
+    }
+  }
+  const layers: TraceLayer[] = tensors.map((t, index) => ({
+    index,
+    name: wanted[index].name,
+    op: wanted[index].op,
+    digest: tensorDigest(t),
+    dtype: t.dtype,
+    dims: t.dims,
+  }));
+  // No layers (the first one is refused): no prefix, and the seed stands in for the root.
+  const commitment =
+    layers.length > 0
+      ? traceCommitment({
+          modelId: model.modelId,
+          inputDigest,
+          profileHash: model.profileHash,
+          layerDigests: layers.map((l) => l.digest),
+        })
+      : { root: traceSeed(model.modelId, inputDigest, model.profileHash), prefixes: [] };
+  return {
+    modelId: model.modelId,
+    profile: model.profile,
+    profileHash: model.profileHash,
+    run: model.runAsked,
+    inputDigest,
+    outputDigest: tensorSetDigest({}),
+    traceRoot: commitment.root,
+    layerCount: layers.length,
+    layers,
+    prefixes: commitment.prefixes,
+    outputs: {},
+    branches: [],
+    ...(opts.keepTensors ? { tensors } : {}),
+    undecidable: [],
   };
 }
 
