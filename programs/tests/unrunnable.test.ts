@@ -80,7 +80,7 @@ async function play(
   name: string,
   inputs: TensorMap,
   execLayers: Tensor[] | null,
-  o: { runner?: ModelRunner; claimed?: Hash32; warpOnStall?: boolean } = {},
+  o: { runner?: ModelRunner; claimed?: Hash32; warpOnStall?: boolean; restart?: boolean } = {},
 ): Promise<Played> {
   const { model, compiled } = await load(bytes, name);
   const { client, sender } = connectLocal();
@@ -146,23 +146,38 @@ async function play(
     inputs: async () => inputs,
     modelBytes: async () => bytes,
   };
-  const challenger = await Challenger.start({
-    config: {
-      dataDir: dir,
-      id: 'c1',
-      sampleRate: 1,
-      sandbox: false,
-      retryMs: 100,
-      keypairPath,
-      chain: { client, bondLamports: PARAMS.minChallengerBond },
-    },
-    bus: createMemoryBus(),
-    source,
-    registry,
-    ...(o.runner ? { runner: o.runner } : {}),
-  });
+  const startChallenger = () =>
+    Challenger.start({
+      config: {
+        dataDir: dir,
+        id: 'c1',
+        sampleRate: 1,
+        sandbox: false,
+        retryMs: 100,
+        keypairPath,
+        chain: { client, bondLamports: PARAMS.minChallengerBond },
+      },
+      bus: createMemoryBus(),
+      source,
+      registry,
+      ...(o.runner ? { runner: o.runner } : {}),
+    });
+  let challenger = await startChallenger();
   try {
     const outcome = await challenger.audit(record.jobId, 0, batch.root);
+    if (o.restart) {
+      // Stopped once both traces are committed, and started again: it must find its own committed trace again.
+      const me = challenger.keypair.publicKey;
+      const end = Date.now() + 30_000;
+      for (;;) {
+        const [g] = await client.listDisputes({ party: me });
+        if (g && g.dispute.phase > PHASE.CHAL_TRACE) break;
+        if (Date.now() > end) assert.fail('the traces were not committed');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await challenger.close();
+      challenger = await startChallenger();
+    }
     const game = await resolved(client, challenger.keypair.publicKey, outcome.outcome === 'mismatch', () => {
       if (o.warpOnStall) sender.warp(PARAMS.clockSlots + 1n);
     });
@@ -280,6 +295,15 @@ test('unrunnable lie: int32 div by 0, the executor right on every decidable elem
   // Element 70 of 128 int32: chunk 1.
   assertConvicted(p, 1, 1, 'int32 div by 0');
   assert.equal(p.finding?.unrunnable?.element, 70);
+});
+
+test('unrunnable lie: int32 div by 0, a challenger restarted mid-game plays its partial trace again and convicts', async () => {
+  const { model } = await load(divModel, 'unrun-div');
+  const bad = { x: divX({ 3: -1, 70: -1 }) };
+  const [s] = await ortLayers(model, bad, 1);
+  const sane = await ortLayers(model, { x: divX({ 3: 0, 70: 0 }) });
+  const p = await play(divModel, 'unrun-div', bad, [s, sane[1], sane[2]], { restart: true });
+  assertConvicted(p, 1, 0, 'restarted');
 });
 
 test('unrunnable lie: int32 INT_MIN / -1 in a scalar loop kills onnxruntime (SIGFPE); the challenger, sandboxed, still convicts', async () => {
