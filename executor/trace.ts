@@ -25,6 +25,8 @@ import { fromOrtValue } from './ort-tensor.ts';
 import { runSession, toFeeds } from './run.ts';
 import { validateInputs } from './validate.ts';
 import { userFacingOrtMessage } from './onnx/ort-message.ts';
+import { firstUndecidable } from '../dispute/undecidable.ts';
+import { OP, OP_ATTR_BYTES } from '../state/optable.ts';
 
 export interface TraceLayer {
   index: number;
@@ -58,8 +60,9 @@ export interface TraceResult {
   tensors?: Tensor[];
   /**
    * Layers whose result on these inputs depends on the hardware, so no one-step decides them: each
-   * DynamicQuantizeLinear whose input holds a NaN (its range scan keeps or drops the NaN by vector lane). An
-   * executor must not commit such a job (`runDecidable`, executor/decidable.ts); a challenger may still trace it.
+   * DynamicQuantizeLinear whose input holds a NaN (its range scan keeps or drops the NaN by vector lane), and each
+   * int32 Div of INT_MIN by -1 (INT_MIN in a vector lane, SIGFPE in the scalar loop). An executor must not commit
+   * such a job (`runDecidable`, executor/decidable.ts); a challenger may still trace it.
    */
   undecidable: string[];
 }
@@ -480,15 +483,26 @@ export async function traceModel(
   }
   const { v, results } = traced;
   const undecidable: string[] = [];
+  const valueOf = (x: string): Tensor | undefined =>
+    results[x] !== undefined
+      ? fromOrtValue(results[x], `model '${model.name}' tensor '${x}'`)
+      : (inputs[x] ?? (v.initializers.has(x) ? tensorFromProto(v.initializers.get(x)!) : undefined));
   for (const f of v.flat) {
-    if (f.op !== 'DynamicQuantizeLinear') continue;
-    const x = f.node.input[0];
-    const t =
-      results[x] !== undefined
-        ? fromOrtValue(results[x], `model '${model.name}' tensor '${x}'`)
-        : (inputs[x] ?? (v.initializers.has(x) ? tensorFromProto(v.initializers.get(x)!) : undefined));
-    if (t && hasNaN(t))
-      undecidable.push(`DynamicQuantizeLinear '${f.node.name || f.node.output[0]}' reads a NaN in '${x}'`);
+    const name = f.node.name || f.node.output[0];
+    if (f.op === 'DynamicQuantizeLinear') {
+      const x = f.node.input[0];
+      const t = valueOf(x);
+      if (t && hasNaN(t)) undecidable.push(`DynamicQuantizeLinear '${name}' reads a NaN in '${x}'`);
+    } else if (f.op === 'Div') {
+      // INT_MIN / -1: INT_MIN in onnxruntime's vector body, SIGFPE in its scalar loop; the referee refuses it.
+      const [a, b] = f.node.input.map(valueOf);
+      const y = valueOf(f.node.output[0]);
+      const u =
+        a?.dtype === 'int32' && b?.dtype === 'int32' && y
+          ? firstUndecidable({ op: OP.Div, attrs: new Uint8Array(OP_ATTR_BYTES) }, [a, b], y)
+          : null;
+      if (u) undecidable.push(`Div '${name}' computes ${u.why} (element ${u.element})`);
+    }
   }
 
   const layers: TraceLayer[] = [];
@@ -630,14 +644,20 @@ function hasNaN(t: Tensor): boolean {
   return false;
 }
 
-const withDql = new WeakMap<LoadedModel, boolean>();
-/** Whether the model (If branches included) holds a DynamicQuantizeLinear. */
-export function hasDql(model: LoadedModel): boolean {
-  let has = withDql.get(model);
+const withUndecidable = new WeakMap<LoadedModel, boolean>();
+/**
+ * Whether the model (If branches included) holds an op whose result can depend on the hardware: a
+ * DynamicQuantizeLinear (a NaN in its input) or a Div (int32 INT_MIN / -1).
+ */
+export function hasUndecidableOps(model: LoadedModel): boolean {
+  let has = withUndecidable.get(model);
   if (has === undefined) {
     has = false;
-    forEachNodeDeep(model.proto.graph!, (n) => (has ||= n.op_type === 'DynamicQuantizeLinear'));
-    withDql.set(model, has);
+    forEachNodeDeep(
+      model.proto.graph!,
+      (n) => (has ||= n.op_type === 'DynamicQuantizeLinear' || n.op_type === 'Div'),
+    );
+    withUndecidable.set(model, has);
   }
   return has;
 }

@@ -23,6 +23,7 @@ import { compileForProgram, type ProgramModel } from '../../executor/program-mod
 import { IN_PROCESS, SandboxPool, type ModelRunner } from '../../executor/sandbox/pool.ts';
 import { connectLocal, SIDE, type SettlementClient } from '../../settlement/index.ts';
 import { PARAMS } from '../../settlement/testkit.ts';
+import { onnxSubject, playOut } from './lib/onnx-game.ts';
 import { OptinferError, isOptinferError } from '../../state/errors.ts';
 import { fromHex } from '../../state/hash.ts';
 import { Batch, jobId as makeJobId, signResult } from '../../state/job.ts';
@@ -398,4 +399,29 @@ test('honest path: a runnable job is audited as before: agreed when right, and a
   const p = await play(gatherModel, 'unrun-gather', good, lie);
   assertConvicted(p, 3, 1, 'runnable lie');
   assert.equal(p.finding?.unrunnable, undefined, 'a full-trace finding');
+});
+
+// ---- Found on the way: INT_MIN / -1 in a vector lane ----
+
+test('int-min lane: onnxruntime answers INT_MIN / -1 in a vector lane, the referee convicts any trace holding it, so an honest executor refuses the job', async () => {
+  const s = await onnxSubject(divModel, 'unrun-div-lane');
+  closers.push(() => s.model.close());
+  // Element 70 of 128 lies in onnxruntime's vector body: the run succeeds with INT_MIN there (in a scalar loop it dies).
+  const x = divX({ 70: -2 });
+  const honest = await s.ortLayers(x);
+  assert.equal(honest[1].bytes.readInt32LE(4 * 70), -2147483648);
+  // A hostile challenger (the user's sybil) changes that element: the one-step lands on it and refuses it.
+  const lie = honest.map((t) => ({ ...t, bytes: Buffer.from(t.bytes) }));
+  lie[1].bytes.writeInt32LE(12345, 4 * 70);
+  lie[2].bytes.writeInt32LE(24690, 4 * 70);
+  const r = await playOut(s, x, divX(), honest, lie);
+  assert.equal(r.disagree, 1);
+  assert.equal(r.winner, SIDE.CHALLENGER, 'a trace holding INT_MIN / -1 loses, whoever committed it');
+  await assert.rejects(
+    runDecidable(IN_PROCESS, s.model, { x }),
+    (e) => isOptinferError(e, 'UNDECIDABLE_INPUT') && /-2147483648 \/ -1/.test(e.message),
+    'so the honest executor refuses it before signing',
+  );
+  // Other Div jobs of the model still run.
+  assert.ok((await runDecidable(IN_PROCESS, s.model, { x: divX() })).outputDigest);
 });
