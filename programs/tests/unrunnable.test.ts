@@ -15,7 +15,7 @@ import type { JobSource } from '../../challenger/source.ts';
 import { loadOrCreateKeypair } from '../../common/keys.ts';
 import { DisputeDriver } from '../../dispute/driver.ts';
 import { PHASE } from '../../dispute/phases.ts';
-import { modelViewOf, traceViewOf } from '../../dispute/views.ts';
+import { traceViewOf } from '../../dispute/views.ts';
 import { runDecidable } from '../../executor/decidable.ts';
 import { ModelRegistry, type LoadedModel } from '../../executor/model.ts';
 import { tensorOf } from '../../executor/onnx/builder.ts';
@@ -126,6 +126,11 @@ async function play(
     feeTotal: batch.feeSum,
   });
 
+  // The colluding executor makes every move of its trace but never submits a one-step (anyone may, and a
+  // recomputation can only convict it): its model view opens nothing.
+  const refuse = (): never => {
+    throw new Error('the lying executor submits no one-step');
+  };
   const views = execLayers && {
     trace: traceViewOf({
       modelId: model.modelId,
@@ -133,7 +138,12 @@ async function play(
       profileHash: model.profileHash,
       layers: execLayers,
     }),
-    model: modelViewOf({ inputs, weights: compiled.weights.map((w) => w.tensor) }),
+    model: {
+      get inputs(): never {
+        return refuse();
+      },
+      weight: refuse,
+    },
   };
   const execDriver = new DisputeDriver(client, exec, async () => views, undefined, 50);
   execDriver.start();
@@ -332,6 +342,19 @@ test('unrunnable lie: a job input off its registered shape, read by a layer, con
   const p = await play(gatherModel, 'unrun-gather', bad, lie);
   assertConvicted(p, 3, 0, 'input off its registered shape');
   assert.equal(p.finding?.unrunnable?.kind, 'input-header');
+});
+
+test('unrunnable lie: a job input off its registered shape, the executor lying at an earlier layer, is convicted there by recomputation', async () => {
+  const { model } = await load(gatherModel, 'unrun-gather');
+  const bad = { i: tensorOf('int64', [5], [0, 1, 2, 3, 0]), x: gatherX };
+  const lie = (await ortLayers(model, { i: gatherI([0, 1, 2, 3]), x: gatherX })).map((t) => ({
+    ...t,
+    data: new Uint8Array(t.data),
+  }));
+  lie[2].data[40] ^= 1;
+  const p = await play(gatherModel, 'unrun-gather', bad, lie);
+  // Layer 2 (Concat) is one the challenger computes: its one-step opens the chunks it reads, not headers only.
+  assertConvicted(p, 2, 0, 'input off its registered shape, earlier lie');
 });
 
 // ---- What the challenger must not do ----
