@@ -20,7 +20,7 @@ import {
 } from '../state/tensor.ts';
 import type { TensorMap } from '../state/tensor-map.ts';
 import type { Hash32 } from '../state/types.ts';
-import type { ChunkPicker } from '../dispute/step-data.ts';
+import type { OpeningsOf } from '../dispute/driver.ts';
 import { firstUndecidable, refereeElements } from '../dispute/undecidable.ts';
 import { modelViewOf, traceViewOf, type ModelView, type TraceView } from '../dispute/views.ts';
 
@@ -32,8 +32,8 @@ export type UnrunnablePlan =
       cause: UnrunnableCause;
       trace: TraceView;
       model: ModelView;
-      /** The one-step's openings when not the default: headers only, for an input-header conviction. */
-      openings?: ChunkPicker;
+      /** The one-step's openings when not the default: headers only at the layer of an input-header conviction. */
+      openings?: OpeningsOf;
       /** Prefixes p_0 .. p_{n-1} of the partial trace, its root, and the output digest it ends in. */
       prefixes: Hash32[];
       traceRoot: Hash32;
@@ -177,7 +177,7 @@ export async function planUnrunnable(opts: {
   const bytes = elementCount(out.dims) * es;
   let cause: UnrunnableCause;
   let known: Uint8Array;
-  let openings: ChunkPicker | undefined;
+  let openings: OpeningsOf | undefined;
   if (k === f) {
     const i = entry.refs
       .map(refIndex)
@@ -194,8 +194,9 @@ export async function planUnrunnable(opts: {
       why: `layer ${k} (${entry.onnxOp}) reads input '${names[i]}' as ${t.dtype} [${t.dims.join(',')}], registered as ${headerText(want.dtype, want.dims)}`,
     };
     known = new Uint8Array(0);
-    // The conviction comes before any recomputation: headers (and chunk roots) are all the one-step needs.
-    openings = () => [];
+    // The conviction comes before any recomputation: headers (and chunk roots) are all the one-step at layer k
+    // needs. A game landing on an earlier layer (the executor lied there) recomputes it: default openings.
+    openings = (d) => (d.disagree === k ? () => [] : 'auto');
   } else {
     const operands = entry.refs.map((r): Tensor => {
       const i = refIndex(r);

@@ -13,14 +13,17 @@ export const DEFAULT_DISPUTE_POLL_MS = 500;
 /** Bisection over 2^16 layers and a 2^16-chunk tensor takes about 70 moves; this bounds one pass. */
 const MAX_MOVES_PER_PASS = 256;
 
+/** Which chunks a one-step opens, given the dispute at its leaf (submitOneStep's `openings`). */
+export type OpeningsOf = (d: DisputeAccount) => 'auto' | 'whole' | ChunkPicker;
+
 /**
  * This party's views of a disputed job, or null when it holds no data for it (then it can only claim timeouts).
- * `openings`: which chunks its one-step opens, when not the default (submitOneStep's 'auto').
+ * `openings`: which chunks its one-step opens, when not always the default ('auto').
  */
 export interface Views {
   trace: TraceView;
   model: ModelView;
-  openings?: ChunkPicker;
+  openings?: OpeningsOf;
 }
 export type ViewsOf = (d: DisputeAccount) => Promise<Views | null>;
 
@@ -134,7 +137,7 @@ export class DisputeDriver {
     if (stepOnlyAtLeaf(d).ok) {
       // The one-step runs on the challenger's clock but anyone may submit it: each side proves itself right.
       await submitOneStep(this.client, this.signer, address, v.trace, v.model, {
-        ...(v.openings ? { openings: v.openings } : {}),
+        ...(v.openings ? { openings: v.openings(d) } : {}),
       });
       this.log.info({ dispute: key, layer: d.disagree, chunk: d.chunkIndex }, 'one-step submitted');
       await this.client.closeProofBuffer(this.signer, address).catch(() => {});
