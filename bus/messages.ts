@@ -113,6 +113,19 @@ export interface Location {
   executorError?: string;
 }
 
+/**
+ * Why an executor that signed an output for a job onnxruntime refuses is convicted, and where the game lands: the
+ * first layer no honest run computes (challenger/unrunnable.ts). 'undecidable': an operand value the referee
+ * refuses at `element` of the layer; 'input-header': the layer reads a job input off its registered header.
+ */
+export interface UnrunnableCause {
+  layer: number;
+  op: string;
+  kind: 'undecidable' | 'input-header';
+  element?: number;
+  why: string;
+}
+
 /** Challenger → anyone auditing it: a mismatch it found and located. */
 export interface Finding {
   jobId: JobId;
@@ -126,6 +139,11 @@ export interface Finding {
   /** Whether the on-chain referee can settle a dispute on this model. */
   provable: boolean;
   location: Location;
+  /**
+   * Set when onnxruntime refuses the job's inputs, so no honest output exists: the challenger plays a partial trace
+   * and `ourOutputDigest` is the placeholder it ends in.
+   */
+  unrunnable?: UnrunnableCause;
   foundAt: number;
 }
 

@@ -25,7 +25,8 @@ import { FindingLog, type Finding } from './findings.ts';
 import { DEFAULT_RETRY_MS, afterAttempt, pendingKey, type PendingFinding } from './pending.ts';
 import { HONEST_CHALLENGER, type ChallengerPolicy } from './policy.ts';
 import { locate } from './locate.ts';
-import { reexecute } from './reexecute.ts';
+import { reexecute, type Reexecution } from './reexecute.ts';
+import { inputsRefused, planUnrunnable, type UnrunnablePlan } from './unrunnable.ts';
 import type { BatchListing, JobSource } from './source.ts';
 import { PublicKey, type Keypair } from '@solana/web3.js';
 import type { TensorMap } from '../state/tensor-map.ts';
@@ -33,7 +34,7 @@ import { tensorSetDigest } from '../state/tensor.ts';
 import { loadOrCreateKeypair, loadOrCreateSecret } from '../common/keys.ts';
 import { compileForProgram } from '../executor/program-model.ts';
 import { IN_PROCESS, SandboxPool, type ModelRunner, type SandboxConfig } from '../executor/sandbox/pool.ts';
-import { DisputeDriver } from '../dispute/driver.ts';
+import { DisputeDriver, type Views } from '../dispute/driver.ts';
 import * as rules from '../dispute/rules.ts';
 import { modelViewOf, traceViewOf } from '../dispute/views.ts';
 import { reclaimGames, type DisputeAccount, type SettlementClient } from '../settlement/index.ts';
@@ -146,6 +147,17 @@ interface AuditRecord {
   at: number;
 }
 
+/**
+ * A job this challenger disputes: what its views are built from. `unrunnable`: onnxruntime refuses its inputs, so
+ * the views are the partial trace of `plan` (made again after a restart).
+ */
+interface DisputedJob {
+  model: LoadedModel;
+  inputs: TensorMap;
+  unrunnable?: boolean;
+  plan?: Extract<UnrunnablePlan, { ok: true }>;
+}
+
 export interface ChallengerStats {
   batchesSeen: number;
   audited: number;
@@ -180,7 +192,7 @@ export class Challenger {
   private consumer: Consumer | null = null;
   private driver: DisputeDriver | null = null;
   /** The jobs this challenger disputes, by modelId:inputDigest:outputDigest, to rebuild its views. */
-  private readonly disputed = new Map<string, { model: LoadedModel; inputs: TensorMap }>();
+  private readonly disputed = new Map<string, DisputedJob>();
   readonly keypair: Keypair;
   private closed = false;
   private readonly listeners: ((f: Finding) => void)[] = [];
@@ -631,7 +643,14 @@ export class Challenger {
   ): Promise<{ outcome: AuditOutcome; reason?: string }> {
     const record = decodeJobRecord(fromHex(proof.record));
     const model = await this.model(record.modelId);
-    const ours = await reexecute(model, inputs, record.inputDigest, this.runner);
+    let ours: Reexecution;
+    try {
+      ours = await reexecute(model, inputs, record.inputDigest, this.runner);
+    } catch (e) {
+      // onnxruntime refuses the inputs the executor signed an output for: no honest output exists (unrunnable.ts).
+      if (!inputsRefused(e)) throw e;
+      return this.auditUnrunnable(jobId, batchIndex, batchRoot, proof, model, inputs, e as Error);
+    }
     this.stats.audited++;
     this.metrics.inc('audits_total');
     const verdict = compareOutputs(record.outputDigest, ours.outputDigest);
@@ -660,6 +679,87 @@ export class Challenger {
       location,
       foundAt: Date.now(),
     };
+    await this.recordFinding(finding, proof, record.inputDigest, { model, inputs });
+    return { outcome: 'mismatch' };
+  }
+
+  /**
+   * The job's inputs are ones onnxruntime refuses, yet its executor signed an output: for a provable model whose
+   * referee convicts any trace of them (an Undecidable operand value, or an input off its registered header, at the
+   * first layer no run computes), a mismatch, played with a partial trace (unrunnable.ts); otherwise skipped with the
+   * reason, since the referee would not convict and the honest challenger would lose the game.
+   */
+  private async auditUnrunnable(
+    jobId: JobId,
+    batchIndex: number,
+    batchRoot: Hash32,
+    proof: InclusionProof,
+    model: LoadedModel,
+    inputs: TensorMap,
+    refusal: Error,
+  ): Promise<{ outcome: AuditOutcome; reason?: string }> {
+    const record = decodeJobRecord(fromHex(proof.record));
+    const plan = await planUnrunnable({
+      model,
+      inputs,
+      inputDigest: record.inputDigest,
+      claimedOutputDigest: record.outputDigest,
+      runner: this.runner,
+      secret: this.secret,
+    });
+    this.stats.audited++;
+    this.metrics.inc('audits_total');
+    if (!plan.ok) {
+      this.log.warn(
+        { jobId, refusal: refusal.message, why: plan.reason },
+        'inputs onnxruntime refuses: not disputable',
+      );
+      return {
+        outcome: 'skipped',
+        reason: `onnxruntime refuses the inputs (${refusal.message}), and the referee would not convict: ${plan.reason}`,
+      };
+    }
+    if (!this.policy.contests({ jobId, agree: false })) return { outcome: 'agree' };
+    this.stats.mismatches++;
+    this.metrics.inc('findings_total');
+    const location = await locate({
+      bus: this.bus,
+      model,
+      inputs,
+      jobId,
+      executor: record.executor,
+      runner: this.runner,
+      ours: { ...plan, layerCount: plan.prefixes.length },
+    });
+    const finding: Finding = {
+      jobId,
+      batchIndex,
+      batchRoot,
+      position: proof.index,
+      modelId: record.modelId,
+      executor: record.executor,
+      claimedOutputDigest: record.outputDigest,
+      ourOutputDigest: plan.outputDigest,
+      provable: model.provable,
+      location,
+      unrunnable: plan.cause,
+      foundAt: Date.now(),
+    };
+    this.log.warn(
+      { jobId, refusal: refusal.message, cause: plan.cause.why },
+      'signed output for inputs onnxruntime refuses',
+    );
+    await this.recordFinding(finding, proof, record.inputDigest, { model, inputs, plan });
+    return { outcome: 'mismatch' };
+  }
+
+  /** Stores a finding with its pending dispute, announces it, and holds the job for the driver's views. */
+  private async recordFinding(
+    finding: Finding,
+    proof: InclusionProof,
+    inputDigest: Hash32,
+    job: DisputedJob,
+  ): Promise<void> {
     // Recorded with its pending entry in one write: a finding is never stored without its dispute to open.
     const pending: PendingFinding = { finding, proof, attempts: 0 };
     // With its inputs: a restart resumes the game from them, whatever the sequencer serves then.
@@ -669,34 +769,30 @@ export class Challenger {
         ? [
             this.pending.put(pendingKey(finding), pending),
             this.disputedInputs.put(
-              disputedKey(record.modelId, record.inputDigest, record.outputDigest),
-              encodeInputSet(inputs).toString('base64'),
+              disputedKey(finding.modelId, inputDigest, finding.claimedOutputDigest),
+              encodeInputSet(job.inputs).toString('base64'),
             ),
           ]
         : [],
     );
     this.log.warn(
       {
-        jobId,
-        executor: record.executor,
-        layer: location.firstDivergentLayer,
-        chunk: location.firstDivergentChunk,
+        jobId: finding.jobId,
+        executor: finding.executor,
+        layer: finding.location.firstDivergentLayer,
+        chunk: finding.location.firstDivergentChunk,
       },
       'mismatch found',
     );
     for (const fn of this.listeners) fn(finding);
     if (this.config.chain) {
       // Held for the driver, which plays from this challenger's own trace of the job.
-      this.disputed.set(`${finding.modelId}:${record.inputDigest}:${finding.claimedOutputDigest}`, {
-        model,
-        inputs,
-      });
+      this.disputed.set(`${finding.modelId}:${inputDigest}:${finding.claimedOutputDigest}`, job);
       // From inside a pass (an answer to a data request audited by pollDataWaits) the next pass is only queued:
       // awaiting it there would wait on the pass itself, and no pass would ever run again.
       if (this.inPass) void this.retryPending();
       else await this.retryPending();
     }
-    return { outcome: 'mismatch' };
   }
 
   /**
@@ -1022,12 +1118,10 @@ export class Challenger {
   }
 
   /**
-   * After a restart the in-memory map is empty: the finding (in LevelDB) names the job, the sequencer serves
-   * its committed inputs again (checked against the digest on chain), and the model comes from its id.
+   * After a restart the in-memory map is empty: the finding (in LevelDB) names the job, its inputs were kept
+   * with it (checked against the digest on chain), and the model comes from its id.
    */
-  private async reloadDisputed(
-    d: DisputeAccount,
-  ): Promise<{ model: LoadedModel; inputs: TensorMap } | undefined> {
+  private async reloadDisputed(d: DisputeAccount): Promise<DisputedJob | undefined> {
     const modelId = toHex(d.modelId);
     const inputDigest = toHex(d.inputDigest);
     const outputDigest = toHex(d.outputDigest);
@@ -1041,7 +1135,7 @@ export class Challenger {
       ? decodeInputSet(Buffer.from(kept, 'base64'))
       : await this.source.inputs(f.jobId).catch(() => undefined);
     if (!inputs || tensorSetDigest(inputs) !== inputDigest) return undefined;
-    const job = { model: await this.model(f.modelId), inputs };
+    const job: DisputedJob = { model: await this.model(f.modelId), inputs, unrunnable: !!f.unrunnable };
     this.disputed.set(`${modelId}:${inputDigest}:${outputDigest}`, job);
     this.log.info({ jobId: f.jobId }, 'resumed a dispute from the recorded finding');
     return job;
@@ -1054,6 +1148,7 @@ export class Challenger {
     const key = `${toHex(d.modelId)}:${toHex(d.inputDigest)}:${toHex(d.outputDigest)}`;
     const job = this.disputed.get(key) ?? (await this.reloadDisputed(d));
     if (!job) return null;
+    if (job.plan || job.unrunnable) return this.partialViews(job, d);
     const t = await this.runner.trace(job.model, job.inputs, { keepTensors: true });
     const compiled = await compileForProgram(job.model);
     return {
@@ -1065,6 +1160,25 @@ export class Challenger {
       }),
       model: modelViewOf({ inputs: job.inputs, weights: compiled.weights.map((w) => w.tensor) }),
     };
+  }
+
+  /** The partial trace this challenger plays for a job onnxruntime refuses (unrunnable.ts), planned again if need be. */
+  private async partialViews(job: DisputedJob, d: DisputeAccount): Promise<Views> {
+    let plan = job.plan;
+    if (!plan) {
+      const p = await planUnrunnable({
+        model: job.model,
+        inputs: job.inputs,
+        inputDigest: toHex(d.inputDigest) as Hash32,
+        claimedOutputDigest: toHex(d.outputDigest) as Hash32,
+        runner: this.runner,
+        secret: this.secret,
+      });
+      // Thrown, not null: the driver asks again next pass rather than give the game up.
+      if (!p.ok) throw new OptinferError('INTERNAL', `disputed job onnxruntime refuses: ${p.reason}`);
+      plan = job.plan = p;
+    }
+    return { trace: plan.trace, model: plan.model, ...(plan.openings ? { openings: plan.openings } : {}) };
   }
 
   private async model(modelId: ModelId): Promise<LoadedModel> {

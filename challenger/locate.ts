@@ -7,13 +7,22 @@ import type { ChunksReply, Location, TraceReply } from '../bus/messages.ts';
 import { firstDivergence } from '../state/bisect.ts';
 import { toHex } from '../state/hash.ts';
 import { leafHash } from '../state/merkle.ts';
-import { chunks } from '../state/tensor.ts';
-import type { ExecutorId, JobId } from '../state/types.ts';
+import { chunks, type Tensor } from '../state/tensor.ts';
+import type { ExecutorId, Hash32, JobId } from '../state/types.ts';
 import type { TensorMap } from '../state/tensor-map.ts';
 
 export type { Location } from '../bus/messages.ts';
 
 const TRACE_TIMEOUT_MS = 120_000;
+
+/** What locate reads of our own trace. */
+export interface OwnTrace {
+  traceRoot: Hash32;
+  layerCount: number;
+  prefixes: Hash32[];
+  layers: { name: string; op: string }[];
+  tensors?: Tensor[];
+}
 
 export async function locate(opts: {
   bus: Bus;
@@ -23,8 +32,11 @@ export async function locate(opts: {
   executor: ExecutorId;
   /** Where our own trace runs (the challenger's sandbox); in-process by default. */
   runner?: ModelRunner;
+  /** Our trace when already made (a partial one, for a job onnxruntime refuses: tensors end early). */
+  ours?: OwnTrace;
 }): Promise<Location> {
-  const ours = await (opts.runner ?? IN_PROCESS).trace(opts.model, opts.inputs, { keepTensors: true });
+  const ours =
+    opts.ours ?? (await (opts.runner ?? IN_PROCESS).trace(opts.model, opts.inputs, { keepTensors: true }));
   const base = { ourTraceRoot: ours.traceRoot, layerCount: ours.layerCount };
   let theirs: TraceReply;
   try {
@@ -54,7 +66,18 @@ export async function locate(opts: {
       firstDivergentChunk: null,
     };
   const layer = ours.layers[k];
+  const tensor = ours.tensors?.[k];
   let chunk: number | null = null;
+  // A placeholder layer of a partial trace has no chunks to compare.
+  if (!tensor)
+    return {
+      ...base,
+      theirTraceRoot: theirs.traceRoot,
+      firstDivergentLayer: k,
+      layerName: layer?.name,
+      layerOp: layer?.op,
+      firstDivergentChunk: null,
+    };
   try {
     const their: ChunksReply = await messages.request(
       opts.bus,
@@ -63,7 +86,7 @@ export async function locate(opts: {
       { jobId: opts.jobId, layer: k },
       { timeoutMs: TRACE_TIMEOUT_MS },
     );
-    const mine = chunks(ours.tensors![k].data).map((c) => toHex(leafHash(c)));
+    const mine = chunks(tensor.data).map((c) => toHex(leafHash(c)));
     const n = Math.max(mine.length, their.chunkHashes.length);
     for (let i = 0; i < n && chunk === null; i++) if (mine[i] !== their.chunkHashes[i]) chunk = i;
   } catch (e) {

@@ -7,13 +7,25 @@ import { silentLogger, type Logger } from '../common/log.ts';
 import { playMove, sideOf, submitOneStep } from './moves.ts';
 import { playOnlyFromOwnTrace, stepOnlyAtLeaf, timeoutOnlyWhenClockRanOut } from './rules.ts';
 import type { ModelView, TraceView } from './views.ts';
+import type { ChunkPicker } from './step-data.ts';
 
 export const DEFAULT_DISPUTE_POLL_MS = 500;
 /** Bisection over 2^16 layers and a 2^16-chunk tensor takes about 70 moves; this bounds one pass. */
 const MAX_MOVES_PER_PASS = 256;
 
-/** This party's views of a disputed job, or null when it holds no data for it (then it can only claim timeouts). */
-export type ViewsOf = (d: DisputeAccount) => Promise<{ trace: TraceView; model: ModelView } | null>;
+/** Which chunks a one-step opens, given the dispute at its leaf (submitOneStep's `openings`). */
+export type OpeningsOf = (d: DisputeAccount) => 'auto' | 'whole' | ChunkPicker;
+
+/**
+ * This party's views of a disputed job, or null when it holds no data for it (then it can only claim timeouts).
+ * `openings`: which chunks its one-step opens, when not always the default ('auto').
+ */
+export interface Views {
+  trace: TraceView;
+  model: ModelView;
+  openings?: OpeningsOf;
+}
+export type ViewsOf = (d: DisputeAccount) => Promise<Views | null>;
 
 /**
  * Polls the chain for open disputes naming this party and makes every move that is its turn. Polling, not
@@ -22,7 +34,7 @@ export type ViewsOf = (d: DisputeAccount) => Promise<{ trace: TraceView; model: 
 export class DisputeDriver {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
-  private readonly views = new Map<string, { trace: TraceView; model: ModelView } | null>();
+  private readonly views = new Map<string, Views | null>();
   readonly resolved = new Map<string, { winner: number; mine: boolean }>();
   /** Games this party ended as moot: another game on the job had already invalidated it. */
   readonly moot = new Set<string>();
@@ -125,7 +137,9 @@ export class DisputeDriver {
     if (!playOnlyFromOwnTrace(v).ok || !v) return false;
     if (stepOnlyAtLeaf(d).ok) {
       // The one-step runs on the challenger's clock but anyone may submit it: each side proves itself right.
-      await submitOneStep(this.client, this.signer, address, v.trace, v.model);
+      await submitOneStep(this.client, this.signer, address, v.trace, v.model, {
+        ...(v.openings ? { openings: v.openings(d) } : {}),
+      });
       this.log.info({ dispute: key, layer: d.disagree, chunk: d.chunkIndex }, 'one-step submitted');
       await this.client.closeProofBuffer(this.signer, address).catch(() => {});
       await this.record(address, side);

@@ -1,6 +1,7 @@
 // What one side knows of a disputed job (TraceView, ModelView) and how to build both from the node's own
 // state/ types: canonical tensors, hex hashes, the state/ Merkle and trace constructions. What an executor or
 // challenger holds after re-running a job is enough to play a dispute with these.
+import { OptinferError } from '../state/errors.ts';
 import { fromHex } from '../state/hash.ts';
 import { MerkleTree } from '../state/merkle.ts';
 import { encodeTensorHeader } from '../state/optable.ts';
@@ -46,15 +47,27 @@ export const opened = (t: Tensor): OpenedTensor => ({ header: headerBytes(t), by
 
 /**
  * One side's trace of a job: the outputs of the traced layers in canonical order (docs/PROTOCOL.md),
- * committed under (modelId, inputDigest, profileHash). Chunk trees are built on first use.
+ * committed under (modelId, inputDigest, profileHash). Chunk trees are built on first use. `tail`: digests of
+ * further layers with no tensor behind them (a challenger's partial trace of a job onnxruntime refuses,
+ * challenger/unrunnable.ts); the game never opens them, and `layer` or `chunkLevels` of one throws.
  */
 export function traceViewOf(t: {
   modelId: ModelId;
   inputDigest: Hash32;
   profileHash: Hash32;
   layers: Tensor[];
+  tail?: Hash32[];
 }): TraceView {
-  const digests = t.layers.map((l) => tensorDigest(l));
+  const digests = [...t.layers.map((l) => tensorDigest(l)), ...(t.tail ?? [])];
+  const tensor = (i: number): Tensor => {
+    const l = t.layers[i];
+    if (!l)
+      throw new OptinferError(
+        'INVALID_LAYER_INDEX',
+        `layer ${i}: this trace holds a digest only (its tensors end at layer ${t.layers.length - 1})`,
+      );
+    return l;
+  };
   const c = traceCommitment({
     modelId: t.modelId,
     inputDigest: t.inputDigest,
@@ -69,11 +82,11 @@ export function traceViewOf(t: {
     prefix: (i) => fromHex(i < 0 ? c.seed : c.prefixes[i], 32),
     prefixProof: (i) => tree.proof(i).siblings,
     digest: (i) => fromHex(digests[i], 32),
-    layer: (i) => opened(t.layers[i]),
+    layer: (i) => opened(tensor(i)),
     chunkLevels: (i) => {
       let ct = trees.get(i);
       if (!ct) {
-        ct = chunkTree(t.layers[i].data);
+        ct = chunkTree(tensor(i).data);
         trees.set(i, ct);
       }
       return ct.levels;

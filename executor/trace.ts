@@ -6,7 +6,7 @@ import { noProgress, type Progress } from '../common/progress.ts';
 import { OptinferError } from '../state/errors.ts';
 import type { ExecutionProfile } from '../state/profile.ts';
 import { tensorDigest, tensorSetDigest, type DType, type Tensor } from '../state/tensor.ts';
-import { traceCommitment } from '../state/trace.ts';
+import { traceCommitment, traceSeed } from '../state/trace.ts';
 import type { Hash32, ModelId } from '../state/types.ts';
 import { openSession, type LoadedModel } from './model.ts';
 import type { RunConfig } from './run-config.ts';
@@ -25,6 +25,8 @@ import { fromOrtValue } from './ort-tensor.ts';
 import { runSession, toFeeds } from './run.ts';
 import { validateInputs } from './validate.ts';
 import { userFacingOrtMessage } from './onnx/ort-message.ts';
+import { firstUndecidable } from '../dispute/undecidable.ts';
+import { OP, OP_ATTR_BYTES } from '../state/optable.ts';
 
 export interface TraceLayer {
   index: number;
@@ -58,8 +60,9 @@ export interface TraceResult {
   tensors?: Tensor[];
   /**
    * Layers whose result on these inputs depends on the hardware, so no one-step decides them: each
-   * DynamicQuantizeLinear whose input holds a NaN (its range scan keeps or drops the NaN by vector lane). An
-   * executor must not commit such a job (`runDecidable`, executor/decidable.ts); a challenger may still trace it.
+   * DynamicQuantizeLinear whose input holds a NaN (its range scan keeps or drops the NaN by vector lane), and each
+   * int32 Div of INT_MIN by -1 (INT_MIN in a vector lane, SIGFPE in the scalar loop). An executor must not commit
+   * such a job (`runDecidable`, executor/decidable.ts); a challenger may still trace it.
    */
   undecidable: string[];
 }
@@ -81,6 +84,13 @@ export interface TraceOptions {
   log?: Logger;
   /** Reports the steps of a long trace (the tracing run, the plain check, each layer digested); nothing by default. */
   progress?: Progress;
+  /**
+   * Trace only the first `prefixLayers` layers, from a graph cut after the nodes that produce them (Constant nodes
+   * kept): what onnxruntime computes of a job whose whole run it refuses (the challenger's partial trace,
+   * challenger/unrunnable.ts). Models without If nodes only. No plain check; `outputs` is empty, and `traceRoot`
+   * and `prefixes` cover these layers only, so the result is not a trace of the job.
+   */
+  prefixLayers?: number;
 }
 
 interface FlatNode {
@@ -438,6 +448,8 @@ export async function traceModel(
   }
   validateInputs(model.inputs, inputs, `model '${model.name}'`);
   const inputDigest = opts.inputDigest ?? tensorSetDigest(inputs);
+  if (opts.prefixLayers !== undefined)
+    return tracePrefix(model, inputs, inputDigest, opts.prefixLayers, opts);
   const progress = opts.progress ?? noProgress;
   const checkPlain = opts.checkPlain ?? true;
   // Building the tracing session and running it, and re-running the plain session: opaque steps of their own.
@@ -471,15 +483,26 @@ export async function traceModel(
   }
   const { v, results } = traced;
   const undecidable: string[] = [];
+  const valueOf = (x: string): Tensor | undefined =>
+    results[x] !== undefined
+      ? fromOrtValue(results[x], `model '${model.name}' tensor '${x}'`)
+      : (inputs[x] ?? (v.initializers.has(x) ? tensorFromProto(v.initializers.get(x)!) : undefined));
   for (const f of v.flat) {
-    if (f.op !== 'DynamicQuantizeLinear') continue;
-    const x = f.node.input[0];
-    const t =
-      results[x] !== undefined
-        ? fromOrtValue(results[x], `model '${model.name}' tensor '${x}'`)
-        : (inputs[x] ?? (v.initializers.has(x) ? tensorFromProto(v.initializers.get(x)!) : undefined));
-    if (t && hasNaN(t))
-      undecidable.push(`DynamicQuantizeLinear '${f.node.name || f.node.output[0]}' reads a NaN in '${x}'`);
+    const name = f.node.name || f.node.output[0];
+    if (f.op === 'DynamicQuantizeLinear') {
+      const x = f.node.input[0];
+      const t = valueOf(x);
+      if (t && hasNaN(t)) undecidable.push(`DynamicQuantizeLinear '${name}' reads a NaN in '${x}'`);
+    } else if (f.op === 'Div') {
+      // INT_MIN / -1: INT_MIN in onnxruntime's vector body, SIGFPE in its scalar loop; the referee refuses it.
+      const [a, b] = f.node.input.map(valueOf);
+      const y = valueOf(f.node.output[0]);
+      const u =
+        a?.dtype === 'int32' && b?.dtype === 'int32' && y
+          ? firstUndecidable({ op: OP.Div, attrs: new Uint8Array(OP_ATTR_BYTES) }, [a, b], y)
+          : null;
+      if (u) undecidable.push(`Div '${name}' computes ${u.why} (element ${u.element})`);
+    }
   }
 
   const layers: TraceLayer[] = [];
@@ -519,6 +542,100 @@ export async function traceModel(
   };
 }
 
+/** traceModel's `prefixLayers`: the first `count` layers, from the graph cut after the nodes producing them. */
+async function tracePrefix(
+  model: LoadedModel,
+  inputs: Record<string, Tensor>,
+  inputDigest: Hash32,
+  count: number,
+  opts: TraceOptions,
+): Promise<TraceResult> {
+  const g = model.proto.graph!;
+  if (g.node.some(isIf))
+    throw new OptinferError(
+      'UNPROVABLE_MODEL',
+      `model '${model.name}': a cut trace needs a graph without If nodes (its layers depend on the branches taken)`,
+    );
+  const flat: FlatNode[] = g.node.map((node) => ({ node, op: opLabel(node) }));
+  const all: { name: string; op: string; node: number }[] = [];
+  for (const i of canonicalOrder(flat)) {
+    if (flat[i].op === 'Constant') continue;
+    for (const o of flat[i].node.output) if (o) all.push({ name: o, op: flat[i].op, node: i });
+  }
+  if (!Number.isInteger(count) || count < 0 || count > all.length)
+    throw new OptinferError(
+      'INVALID_LAYER_INDEX',
+      `model '${model.name}': a cut trace of ${count} layers, but the model has ${all.length}`,
+    );
+  const wanted = all.slice(0, count);
+  const tensors: Tensor[] = [];
+  if (count > 0) {
+    const keep = new Set(wanted.map((l) => l.node));
+    const proto: ModelProto = cloneModel(model.proto);
+    const cut = proto.graph!;
+    // Kept in their file order, which is topological for a valid model; Constants feed whatever they feed.
+    cut.node = cut.node.filter((_, i) => keep.has(i) || flat[i].op === 'Constant');
+    cut.output = wanted.map(
+      // onnxruntime infers the type of a graph output declared by name only.
+      (l) => onnxTypes.ValueInfoProto.create({ name: l.name }) as unknown as GraphProto['output'][number],
+    );
+    const what = `model '${model.name}' (first ${count} layers)`;
+    const { session } = await openSession(encodeModel(proto), model.profile, what, model.runAsked);
+    try {
+      let results: ort.InferenceSession.OnnxValueMapType;
+      try {
+        results = await session.run(toFeeds(inputs));
+      } catch (e) {
+        throw new OptinferError(
+          'EXECUTION_FAILED',
+          `${what}: onnxruntime failed to run (${userFacingOrtMessage(e)})`,
+          undefined,
+          { cause: e },
+        );
+      }
+      wanted.forEach((l, i) =>
+        tensors.push(fromOrtValue(results[l.name], `${what} layer ${i} ('${l.name}')`)),
+      );
+    } finally {
+      await session.release();
+    }
+  }
+  const layers: TraceLayer[] = tensors.map((t, index) => ({
+    index,
+    name: wanted[index].name,
+    op: wanted[index].op,
+    digest: tensorDigest(t),
+    dtype: t.dtype,
+    dims: t.dims,
+  }));
+  // No layers (the first one is refused): no prefix, and the seed stands in for the root.
+  const commitment =
+    layers.length > 0
+      ? traceCommitment({
+          modelId: model.modelId,
+          inputDigest,
+          profileHash: model.profileHash,
+          layerDigests: layers.map((l) => l.digest),
+        })
+      : { root: traceSeed(model.modelId, inputDigest, model.profileHash), prefixes: [] };
+  return {
+    modelId: model.modelId,
+    profile: model.profile,
+    profileHash: model.profileHash,
+    run: model.runAsked,
+    inputDigest,
+    outputDigest: tensorSetDigest({}),
+    traceRoot: commitment.root,
+    layerCount: layers.length,
+    layers,
+    prefixes: commitment.prefixes,
+    outputs: {},
+    branches: [],
+    ...(opts.keepTensors ? { tensors } : {}),
+    undecidable: [],
+  };
+}
+
 function hasNaN(t: Tensor): boolean {
   if (t.dtype !== 'float32') return false;
   const view = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
@@ -527,14 +644,20 @@ function hasNaN(t: Tensor): boolean {
   return false;
 }
 
-const withDql = new WeakMap<LoadedModel, boolean>();
-/** Whether the model (If branches included) holds a DynamicQuantizeLinear. */
-export function hasDql(model: LoadedModel): boolean {
-  let has = withDql.get(model);
+const withUndecidable = new WeakMap<LoadedModel, boolean>();
+/**
+ * Whether the model (If branches included) holds an op whose result can depend on the hardware: a
+ * DynamicQuantizeLinear (a NaN in its input) or a Div (int32 INT_MIN / -1).
+ */
+export function hasUndecidableOps(model: LoadedModel): boolean {
+  let has = withUndecidable.get(model);
   if (has === undefined) {
     has = false;
-    forEachNodeDeep(model.proto.graph!, (n) => (has ||= n.op_type === 'DynamicQuantizeLinear'));
-    withDql.set(model, has);
+    forEachNodeDeep(
+      model.proto.graph!,
+      (n) => (has ||= n.op_type === 'DynamicQuantizeLinear' || n.op_type === 'Div'),
+    );
+    withUndecidable.set(model, has);
   }
   return has;
 }

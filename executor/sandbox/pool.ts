@@ -255,6 +255,7 @@ export class SandboxPool implements ModelRunner {
       ...(opts.keepTensors === undefined ? {} : { keepTensors: opts.keepTensors }),
       ...(opts.checkPlain === undefined ? {} : { checkPlain: opts.checkPlain }),
       ...(opts.inputDigest === undefined ? {} : { inputDigest: opts.inputDigest }),
+      ...(opts.prefixLayers === undefined ? {} : { prefixLayers: opts.prefixLayers }),
     };
     return this.submit(model, (id, ref) => ({
       kind: 'trace',

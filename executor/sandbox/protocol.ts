@@ -18,6 +18,7 @@ export interface ChildTraceOptions {
   keepTensors?: boolean;
   checkPlain?: boolean;
   inputDigest?: Hash32;
+  prefixLayers?: number;
 }
 
 /** One job; a child runs the jobs of a message one after the other and answers them in one message. */
