@@ -321,3 +321,50 @@ for (const [name, announce] of [
     }
   });
 }
+
+test('corrupted model bytes: the sequencer serves the lie\'s listing, proof and inputs but other bytes for its model (the challenger does not hold it yet); the audit must not be recorded as done, and the lie must be found once the real bytes are served', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'optinfer-rev21-'));
+  const ours = new ModelRegistry();
+  const model = await ours.register(new Uint8Array(readFileSync(DEMO_MODEL_PATH)));
+  const { batch, records, inputs, listing } = await lieBatch(model, 0, Keypair.generate());
+  const chain = new Chain();
+  chain.roots.set(0, Buffer.from(fromHex(batch.root, 32)));
+  // The challenger's own registry: it has never seen the model.
+  const registry = new ModelRegistry();
+  let corrupt = true;
+  const source: JobSource = {
+    batch: async () => listing,
+    proof: async (id) => batch.proof(records.findIndex((r) => r.jobId === id)),
+    inputs: async (id) => inputs[records.findIndex((r) => r.jobId === id)],
+    modelBytes: async () => (corrupt ? new Uint8Array([1, 2, 3, 4]) : model.bytes),
+  };
+  const c = await Challenger.start({
+    config: {
+      dataDir: dir,
+      id: 'c1',
+      sampleRate: 1,
+      sandbox: false,
+      retryMs: 20,
+      chain: { client: chain.client(), bondLamports: 10n },
+    },
+    bus: createMemoryBus(),
+    source,
+    registry,
+  });
+  try {
+    await c.onBatch({ index: 0, root: batch.root, jobCount: 2, windowEndsAt: Date.now() + 600_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    corrupt = false; // the sequencer serves the real bytes again (or another challenger's copy would)
+    chain.slot = 1060n;
+    const caught = await until(
+      async () => (await c.findings.all()).length > 0 || chain.requested.includes('0:1'),
+      1500,
+    );
+    assert.ok(caught, 'the lie was recorded as skipped while the model bytes were corrupted, and never audited again');
+  } finally {
+    await c.close();
+    await registry.close();
+    await ours.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
