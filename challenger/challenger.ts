@@ -1,4 +1,5 @@
 // The challenger role, as its pipeline: watch committed batches → pick a sample → re-execute → compare → locate → record.
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bus, Consumer } from '../bus/bus.ts';
@@ -22,7 +23,13 @@ import { asHash32 } from '../state/types.ts';
 import type { BatchCommittedMessage } from '../bus/messages.ts';
 import { compareOutputs } from './compare.ts';
 import { FindingLog, type Finding } from './findings.ts';
-import { DEFAULT_RETRY_MS, afterAttempt, pendingKey, type PendingFinding } from './pending.ts';
+import {
+  DEFAULT_RETRY_MS,
+  UNCOMMITTED_GRACE_MS,
+  afterAttempt,
+  pendingKey,
+  type PendingFinding,
+} from './pending.ts';
 import { HONEST_CHALLENGER, type ChallengerPolicy } from './policy.ts';
 import { locate } from './locate.ts';
 import { reexecute, type Reexecution } from './reexecute.ts';
@@ -38,8 +45,8 @@ import { DisputeDriver, type Views } from '../dispute/driver.ts';
 import * as rules from '../dispute/rules.ts';
 import { modelViewOf, traceViewOf } from '../dispute/views.ts';
 import { reclaimGames, type DisputeAccount, type SettlementClient } from '../settlement/index.ts';
-import { DATA_REQUEST_DEPOSIT, type RecordFault } from '../settlement/instructions.ts';
-import { gameSlot } from '../settlement/client.ts';
+import { DATA_ANSWER_SLOTS, DATA_REQUEST_DEPOSIT, type RecordFault } from '../settlement/instructions.ts';
+import { disputable, gameSlot } from '../settlement/client.ts';
 import { decodeInputSet, encodeInputSet } from '../state/input-set.ts';
 
 /** Milliseconds between passes closing this challenger's finished games (a few getProgramAccounts reads each). */
@@ -93,6 +100,11 @@ interface BatchWork {
   firstSeenAt: number;
   /** The last reason a sampled job could not be audited, said once per distinct reason. */
   lastReason?: string;
+  /**
+   * The sample, drawn once from the first usable listing (or over positions) and kept: a sequencer that sees
+   * which proofs are fetched cannot re-roll the draw by serving another listing later (review 21).
+   */
+  picks?: Pick[];
 }
 
 /** A sampled job of a batch: its position in the batch tree, and its id when the sequencer's listing gave it. */
@@ -111,6 +123,27 @@ export const DEMAND_AFTER_WINDOW_FRACTION = 0.5;
  * Errors an audit retries rather than records: the sequencer, the cluster or a download did not answer (or
  * answered 'not found' for what the committed batch holds). Bad inputs, conflicts and limits are final.
  */
+/**
+ * Game slots after its commit from which a batch's unserved sample is demanded on chain: half the window, or
+ * earlier so that the answer's deadline (max(clock, DATA_ANSWER_SLOTS) after the demand) leaves
+ * OPEN_MARGIN_SLOTS of the window to audit the answer and open a dispute. A window too short for that gets
+ * the demand at once (review 21 "late answer": the program lets the answer come after the window).
+ */
+export function demandAfter(window: bigint, clockSlots: bigint): number {
+  const answer = Math.max(Number(clockSlots), DATA_ANSWER_SLOTS);
+  const latest = Number(window) - answer - OPEN_MARGIN_SLOTS;
+  return Math.max(0, Math.min(Number(window) * DEMAND_AFTER_WINDOW_FRACTION, latest));
+}
+
+/** The key under which `batches-seen` keeps the next batch index the chain scan reads (sorts after indices). */
+const SCAN_FROM = 'scan-from';
+
+/** How many batches back a challenger's first run looks for committed batches still open. */
+const SCAN_BACK_MAX = 1024;
+
+/** Game slots a challenger keeps, after an on-chain answer's deadline, to audit it and open its dispute. */
+const OPEN_MARGIN_SLOTS = 50;
+
 /** A data wait's key: by job id when the sequencer served its proof, by position when it did not. */
 const dataWaitKey = (w: {
   batchIndex: number;
@@ -175,8 +208,10 @@ export class Challenger {
   private readonly dataWaits: Table<DataWait>;
   /** Committed batches whose sample is not fully audited (the sequencer did not serve something): retried each pass. */
   private readonly batchWork: Table<BatchWork>;
+  /** Batch indices taken up (by announcement or chain scan), and under SCAN_FROM the next index the scan reads. */
+  private readonly batchesSeen: Table<number>;
   /** The inputs of each job this challenger found wrong (base64 input set), so a restart resumes its game alone. */
-  private readonly disputedInputs: Table<string>;
+  private readonly disputedInputs: Table<{ jobId: JobId; inputs: string }>;
   /** Batch audits run one at a time (bus delivery and the retry pass), so no job is audited twice at once. */
   private auditing: Promise<unknown> = Promise.resolve();
   private batchTimer: NodeJS.Timeout | null = null;
@@ -214,6 +249,7 @@ export class Challenger {
     this.pending = store.table('pending');
     this.dataWaits = store.table('data-waits');
     this.batchWork = store.table('batch-work');
+    this.batchesSeen = store.table('batches-seen');
     this.disputedInputs = store.table('disputed-inputs');
     this.findings = new FindingLog(store, bus, config.id);
     this.keypair = loadOrCreateKeypair(
@@ -309,7 +345,7 @@ export class Challenger {
     let w = await this.batchWork.get(key);
     if (!w) {
       w = { index: m.index, root, windowEndsAt: m.windowEndsAt, firstSeenAt: Date.now() };
-      await this.store.write([this.batchWork.put(key, w)]);
+      await this.store.write([this.batchWork.put(key, w), this.batchesSeen.put(key, Date.now())]);
     }
     this.stats.batchesSeen++;
     await this.auditBatchNow(w);
@@ -326,11 +362,48 @@ export class Challenger {
     return next;
   }
 
+  /**
+   * Batches committed on chain that the sequencer never announced (or announced under another index) join the
+   * work too: every index from where this challenger's first run began watching up to the config's
+   * next_batch_index is taken up once, from the chain's own account (review 21 "silent batch").
+   */
+  private async scanCommitted(client: SettlementClient): Promise<void> {
+    const [config, slot] = await Promise.all([client.config(), client.sender.getSlot()]);
+    const next = Number(config.nextBatchIndex);
+    let from = await this.batchesSeen.get(SCAN_FROM);
+    if (from === undefined) {
+      // A first run takes up the batches committed before it whose window is still open: walking down from the
+      // newest until one is closed (windows close in commit order), at most SCAN_BACK_MAX of them.
+      from = next;
+      while (from > 0 && next - from < SCAN_BACK_MAX) {
+        const b = await client.fetchBatch(BigInt(from - 1));
+        if (!b || !disputable(b, config, slot)) break;
+        from--;
+      }
+      await this.store.write([this.batchesSeen.put(SCAN_FROM, from)]);
+    }
+    for (let i = from; i < next; i++) {
+      if (this.closed) return;
+      const key = seqKey(i);
+      if ((await this.batchesSeen.get(key)) !== undefined) continue;
+      const batch = await client.fetchBatch(BigInt(i));
+      const ops = [this.batchesSeen.put(key, Date.now())];
+      if (batch) {
+        const root = Buffer.from(batch.root).toString('hex') as Hash32;
+        this.log.warn({ index: i, root }, 'batch committed on chain but not announced: auditing it');
+        ops.push(this.batchWork.put(key, { index: i, root, windowEndsAt: 0, firstSeenAt: Date.now() }));
+      }
+      await this.store.write(ops);
+    }
+    if (next > from) await this.store.write([this.batchesSeen.put(SCAN_FROM, next)]);
+  }
+
   /** One pass over the batches whose sample is not fully audited; a pass while one runs does nothing. */
   private async retryBatches(): Promise<void> {
     if (this.batchPass || this.closed) return;
     this.batchPass = true;
     try {
+      if (this.config.chain) await this.scanCommitted(this.config.chain.client);
       for (const [, w] of await this.batchWork.entries()) {
         if (this.closed) return;
         await this.auditBatchNow(w);
@@ -360,6 +433,10 @@ export class Challenger {
         if (BigInt(w.index) < config.nextBatchIndex) {
           this.log.info({ index: w.index }, 'batch finalized and closed before its sample was audited');
           await this.store.write([this.batchWork.del(key)]);
+        } else if (Date.now() - w.firstSeenAt > UNCOMMITTED_GRACE_MS) {
+          // Announced under an index never committed: the chain scan takes up what is really committed.
+          this.log.warn({ index: w.index }, 'batch announced but never committed on chain: dropped');
+          await this.store.write([this.batchWork.del(key)]);
         }
         return; // not on chain yet (the cluster lags the bus): next pass
       }
@@ -375,7 +452,7 @@ export class Challenger {
       const phase =
         batch.finalized !== 0 || elapsed >= batch.challengeWindow
           ? 'closed'
-          : Number(elapsed) >= Number(batch.challengeWindow) * DEMAND_AFTER_WINDOW_FRACTION
+          : Number(elapsed) >= demandAfter(batch.challengeWindow, config.clockSlots)
             ? 'late'
             : 'early';
       committed = { jobCount: batch.jobCount, phase };
@@ -406,22 +483,31 @@ export class Challenger {
       why = `the sequencer lists ${listing.jobIds.length} jobs in batch ${w.index}, the committed batch holds ${committed.jobCount}`;
       listing = undefined;
     }
-    // Without a usable listing the draw runs over the committed job positions, and only once the data is to be
-    // demanded on chain: a listing that comes back before then keeps the draw over job ids.
-    const picks: Pick[] = listing
-      ? listing.jobIds.flatMap((jobId, position) =>
-          isSampled(this.secret, root, jobId, this.config.sampleRate) ? [{ position, jobId }] : [],
-        )
-      : committed && committed.phase === 'late'
-        ? sampledPositions(this.secret, root, committed.jobCount, this.config.sampleRate).map((position) => ({
-            position,
-          }))
-        : [];
-    if (listing && w.lastReason === undefined)
+    // The draw is made once and kept (w.picks): a listing served later never changes it. Without a usable
+    // listing it runs over the committed positions, only once the data is to be demanded on chain (a listing
+    // that comes back before then gives the draw over job ids).
+    let picks = w.picks;
+    if (!picks && listing) {
+      picks = listing.jobIds.flatMap((jobId, position) =>
+        isSampled(this.secret, root, jobId, this.config.sampleRate) ? [{ position, jobId }] : [],
+      );
       this.log.info({ index: w.index, jobs: listing.jobIds.length, picked: picks.length }, 'batch sampled');
+    } else if (!picks && committed && committed.phase === 'late') {
+      picks = sampledPositions(this.secret, root, committed.jobCount, this.config.sampleRate).map(
+        (position) => ({ position }),
+      );
+      this.log.warn(
+        { index: w.index, picked: picks.length, why },
+        'no usable listing: sampled over positions',
+      );
+    }
+    if (picks && !w.picks) {
+      w.picks = picks;
+      await this.store.write([this.batchWork.put(key, w)]);
+    }
 
     const unserved: { pick: Pick; why: string }[] = [];
-    if (!listing && committed?.phase !== 'late') {
+    if (!picks) {
       // Nothing to draw from yet: the listing is retried, and its jobs demanded on chain from half the window.
       await this.keepOrGiveUp(w, committed?.phase, 'all', why ?? 'no listing');
       return;
@@ -768,10 +854,10 @@ export class Challenger {
       this.config.chain
         ? [
             this.pending.put(pendingKey(finding), pending),
-            this.disputedInputs.put(
-              disputedKey(finding.modelId, inputDigest, finding.claimedOutputDigest),
-              encodeInputSet(job.inputs).toString('base64'),
-            ),
+            this.disputedInputs.put(disputedKey(finding.modelId, inputDigest, finding.claimedOutputDigest), {
+              jobId: finding.jobId,
+              inputs: encodeInputSet(job.inputs).toString('base64'),
+            }),
           ]
         : [],
     );
@@ -845,10 +931,21 @@ export class Challenger {
               // Posted by answer_data, so proven in the committed root: record faults first, then the inputs.
               outcome: this.auditRecord(proof, w.batchIndex, w.batchRoot, inputs),
             }));
-        const outcome = await audited.outcome.catch((e: Error) => ({
-          outcome: 'skipped' as const,
-          reason: e.message,
-        }));
+        let outcome: { outcome: AuditOutcome; reason?: string };
+        try {
+          outcome = await audited.outcome;
+        } catch (e) {
+          // The model not served yet: the answer stays on chain until the batch is final, so it is audited
+          // again next pass (the wait ends when its request account closes).
+          if (isRetryable(e)) {
+            this.log.warn(
+              { batch: w.batchIndex, job: w.jobIndex, err: (e as Error).message },
+              'answer not audited yet; retried',
+            );
+            continue;
+          }
+          outcome = { outcome: 'skipped', reason: (e as Error).message };
+        }
         this.log.info(
           { jobId: audited.jobId, batch: w.batchIndex, job: w.jobIndex, ...outcome },
           'audited from inputs posted on chain',
@@ -1125,14 +1222,18 @@ export class Challenger {
     const modelId = toHex(d.modelId);
     const inputDigest = toHex(d.inputDigest);
     const outputDigest = toHex(d.outputDigest);
-    const f = (await this.findings.all()).find(
-      (x) => x.modelId === modelId && x.claimedOutputDigest === outputDigest,
-    );
-    if (!f) return undefined;
+    // The game names model, inputs and output: the kept inputs name the finding, so two lies with the same
+    // output on one model (review 21 "twin lies") each resume their own.
     const kept = await this.disputedInputs.get(disputedKey(modelId, inputDigest, outputDigest));
+    const f = kept
+      ? await this.findings.get(kept.jobId)
+      : (await this.findings.all()).find(
+          (x) => x.modelId === modelId && x.claimedOutputDigest === outputDigest,
+        );
+    if (!f) return undefined;
     // Findings recorded before their inputs were kept come back from the sequencer.
     const inputs = kept
-      ? decodeInputSet(Buffer.from(kept, 'base64'))
+      ? decodeInputSet(Buffer.from(kept.inputs, 'base64'))
       : await this.source.inputs(f.jobId).catch(() => undefined);
     if (!inputs || tensorSetDigest(inputs) !== inputDigest) return undefined;
     const job: DisputedJob = { model: await this.model(f.modelId), inputs, unrunnable: !!f.unrunnable };
@@ -1184,10 +1285,16 @@ export class Challenger {
   private async model(modelId: ModelId): Promise<LoadedModel> {
     const have = this.registry.get(modelId);
     if (have) return have;
-    const m = await this.registry.register(await this.source.modelBytes(modelId));
-    if (m.modelId !== modelId)
-      throw new OptinferError('INVALID_MODEL', `model ${modelId}: bytes served hash to ${m.modelId}`);
-    return m;
+    const bytes = await this.source.modelBytes(modelId);
+    // Bytes that are not the committed model's are the sequencer not serving it (retried), never a verdict on
+    // the model: checked before they are parsed (review 21 "corrupted model bytes").
+    const served = createHash('sha256').update(bytes).digest('hex');
+    if (served !== modelId)
+      throw new OptinferError(
+        'UNAVAILABLE',
+        `the sequencer serves bytes for model ${modelId} that hash to ${served}`,
+      );
+    return this.registry.register(bytes);
   }
 
   async close(): Promise<void> {

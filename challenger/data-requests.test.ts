@@ -47,7 +47,8 @@ class ToyChain {
   client(): SettlementClient {
     const c = {
       sender: { getSlot: async () => this.slot },
-      config: async () => toyConfig(),
+      // No batch committed yet as far as the chain scan is concerned: these tests drive audit() themselves.
+      config: async () => toyConfig({ nextBatchIndex: 0n }),
       fetchBatch: async () => toyBatch(),
       fetchModel: async () => toyModel(),
       fetchJob: async () => null,

@@ -99,8 +99,11 @@ test('twin lies across a restart: two findings on one model with the same signed
         jobIndex: k,
       });
     const viewsOf = (d: DisputeAccount) =>
-      (second as unknown as { disputeViews(d: DisputeAccount): Promise<{ trace: { root: Uint8Array } } | null> })
-        .disputeViews(d);
+      (
+        second as unknown as {
+          disputeViews(d: DisputeAccount): Promise<{ trace: { root: Uint8Array } } | null>;
+        }
+      ).disputeViews(d);
     const errs: string[] = [];
     const runnable = await viewsOf(game(0)).catch((e: Error) => {
       errs.push(`runnable job's game: ${e.message}`);
@@ -113,7 +116,11 @@ test('twin lies across a restart: two findings on one model with the same signed
       return null;
     });
     if (!unrunnable && errs.length === 0) errs.push("unrunnable job's game: no views");
-    assert.deepEqual(errs, [], 'after the restart a game has no views: the driver never moves and it is lost on time');
+    assert.deepEqual(
+      errs,
+      [],
+      'after the restart a game has no views: the driver never moves and it is lost on time',
+    );
   } finally {
     await second.close();
     await registry.close();

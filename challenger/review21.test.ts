@@ -14,7 +14,6 @@ import { ModelRegistry, type LoadedModel } from '../executor/model.ts';
 import { runModel } from '../executor/run.ts';
 import { OptinferError } from '../state/errors.ts';
 import { fromHex, toHex } from '../state/hash.ts';
-import { encodeInputSet } from '../state/input-set.ts';
 import { Batch, jobId, signResult, type JobRecord } from '../state/job.ts';
 import { isSampled, isSampledPosition } from '../state/sample.ts';
 import type { TensorMap } from '../state/tensor-map.ts';
@@ -127,7 +126,7 @@ function pickSecret(dir: string, pred: (s: Uint8Array) => boolean): Uint8Array {
 
 const RATE = 0.5;
 
-test('listing re-roll: a sequencer that sees the challenger fetch the lie\'s proof withholds it and lists a fresh made-up id at the lie\'s position each pass, until one is not sampled; the lie must still be audited or demanded on chain', async () => {
+test("listing re-roll: a sequencer that sees the challenger fetch the lie's proof withholds it and lists a fresh made-up id at the lie's position each pass, until one is not sampled; the lie must still be audited or demanded on chain", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'optinfer-rev21-'));
   const registry = new ModelRegistry();
   const model = await registry.register(new Uint8Array(readFileSync(DEMO_MODEL_PATH)));
@@ -186,7 +185,7 @@ test('listing re-roll: a sequencer that sees the challenger fetch the lie\'s pro
   }
 });
 
-test('listing switch: the lie\'s proof is withheld while the listing is good, then from half the window the listing is served under another root, so the draw moves to positions and the lie\'s position is not drawn; the lie must still be demanded on chain', async () => {
+test("listing switch: the lie's proof is withheld while the listing is good, then from half the window the listing is served under another root, so the draw moves to positions and the lie's position is not drawn; the lie must still be demanded on chain", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'optinfer-rev21-'));
   const registry = new ModelRegistry();
   const model = await registry.register(new Uint8Array(readFileSync(DEMO_MODEL_PATH)));
@@ -322,7 +321,7 @@ for (const [name, announce] of [
   });
 }
 
-test('corrupted model bytes: the sequencer serves the lie\'s listing, proof and inputs but other bytes for its model (the challenger does not hold it yet); the audit must not be recorded as done, and the lie must be found once the real bytes are served', async () => {
+test("corrupted model bytes: the sequencer serves the lie's listing, proof and inputs but other bytes for its model (the challenger does not hold it yet); the audit must not be recorded as done, and the lie must be found once the real bytes are served", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'optinfer-rev21-'));
   const ours = new ModelRegistry();
   const model = await ours.register(new Uint8Array(readFileSync(DEMO_MODEL_PATH)));
@@ -360,7 +359,10 @@ test('corrupted model bytes: the sequencer serves the lie\'s listing, proof and 
       async () => (await c.findings.all()).length > 0 || chain.requested.includes('0:1'),
       1500,
     );
-    assert.ok(caught, 'the lie was recorded as skipped while the model bytes were corrupted, and never audited again');
+    assert.ok(
+      caught,
+      'the lie was recorded as skipped while the model bytes were corrupted, and never audited again',
+    );
   } finally {
     await c.close();
     await registry.close();

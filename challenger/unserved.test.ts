@@ -56,7 +56,7 @@ async function lieBatch(registry: ModelRegistry) {
   return { model, batch, records, inputs, listing };
 }
 
-/** The chain as the challenger reads it: batch 0 committed at game slot 1000 with a window of 100 slots. */
+/** The chain as the challenger reads it: batch 0 committed at game slot 1000 with a window of 1,000 slots. */
 class ToyChain {
   slot = 1010n;
   requests = new Map<number, DataRequestAccount>();
@@ -73,7 +73,7 @@ class ToyChain {
     const c = {
       sender: { getSlot: async () => this.slot },
       config: async () => toyConfig(),
-      fetchBatch: async () => toyBatch({ root: this.root, jobCount: 2 }),
+      fetchBatch: async () => toyBatch({ root: this.root, jobCount: 2, challengeWindow: 1000n }),
       fetchModel: async () => toyModel(),
       fetchJob: async () => null,
       fetchOperator: async (owner: PublicKey) => toyOperator({ owner, bonded: 10n }),
@@ -246,7 +246,7 @@ test("withheld proof: a sequencer that never serves the lie's inclusion proof ha
     await new Promise((r) => setTimeout(r, 150));
     assert.deepEqual(chain.requested, [], 'nothing demanded in the first half of the window');
     assert.equal(c.stats.mismatches, 0);
-    chain.slot = 1050n; // half of the 100-slot window
+    chain.slot = 1500n; // half of the 1,000-slot window
     await until(() => chain.requested.length > 0, 'the withheld job demanded on chain');
     assert.deepEqual(chain.requested, [1]);
     chain.answer(1, batch, inputs[1]);
@@ -301,7 +301,7 @@ for (const [name, forge] of [
       await c.onBatch({ ...MSG, root: batch.root });
       await new Promise((r) => setTimeout(r, 150));
       assert.deepEqual(chain.requested, []);
-      chain.slot = 1060n;
+      chain.slot = 1500n;
       await until(() => chain.requested.length === 2, 'both positions demanded');
       assert.deepEqual([...chain.requested].sort(), [0, 1]);
       chain.answer(0, batch, inputs[0]);
