@@ -33,7 +33,7 @@ import {
 import { HONEST_CHALLENGER, type ChallengerPolicy } from './policy.ts';
 import { locate } from './locate.ts';
 import { reexecute, type Reexecution } from './reexecute.ts';
-import { inputsRefused, planUnrunnable, type UnrunnablePlan } from './unrunnable.ts';
+import { inputsRefused, planUnrunnable, refereeFeed, type UnrunnablePlan } from './unrunnable.ts';
 import type { BatchListing, JobSource } from './source.ts';
 import { PublicKey, type Keypair } from '@solana/web3.js';
 import type { TensorMap } from '../state/tensor-map.ts';
@@ -729,9 +729,18 @@ export class Challenger {
   ): Promise<{ outcome: AuditOutcome; reason?: string }> {
     const record = decodeJobRecord(fromHex(proof.record));
     const model = await this.model(record.modelId);
+    // A provable model's job is judged as the referee reads its inputs: by place in name order, so inputs a
+    // colluding sequencer committed under other names are run as the model's (review 21's open row, misnamed).
+    const feed =
+      (model.provable &&
+        refereeFeed(
+          model.inputs.map((i) => i.name),
+          inputs,
+        )) ||
+      inputs;
     let ours: Reexecution;
     try {
-      ours = await reexecute(model, inputs, record.inputDigest, this.runner);
+      ours = await reexecute(model, inputs, record.inputDigest, this.runner, feed);
     } catch (e) {
       // onnxruntime refuses the inputs the executor signed an output for: no honest output exists (unrunnable.ts).
       if (!inputsRefused(e)) throw e;
@@ -747,7 +756,7 @@ export class Challenger {
     const location = await locate({
       bus: this.bus,
       model,
-      inputs,
+      inputs: feed,
       jobId,
       executor: record.executor,
       runner: this.runner,
@@ -1250,12 +1259,18 @@ export class Challenger {
     const job = this.disputed.get(key) ?? (await this.reloadDisputed(d));
     if (!job) return null;
     if (job.plan || job.unrunnable) return this.partialViews(job, d);
-    const t = await this.runner.trace(job.model, job.inputs, { keepTensors: true });
+    // Run on the inputs as the referee reads them; the trace is seeded with the committed inputs' digest.
+    const feed =
+      refereeFeed(
+        job.model.inputs.map((i) => i.name),
+        job.inputs,
+      ) ?? job.inputs;
+    const t = await this.runner.trace(job.model, feed, { keepTensors: true });
     const compiled = await compileForProgram(job.model);
     return {
       trace: traceViewOf({
         modelId: job.model.modelId,
-        inputDigest: t.inputDigest,
+        inputDigest: tensorSetDigest(job.inputs),
         profileHash: job.model.profileHash,
         layers: this.policy.defend(t.tensors!),
       }),

@@ -16,6 +16,8 @@ export async function reexecute(
   inputs: TensorMap,
   committedInputDigest: Hash32,
   runner: ModelRunner,
+  /** What the model runs on: the inputs as the referee reads them (unrunnable.ts refereeFeed), by default `inputs`. */
+  feed: TensorMap = inputs,
 ): Promise<Reexecution> {
   const inputDigest = tensorSetDigest(inputs);
   if (inputDigest !== committedInputDigest) {
@@ -25,6 +27,6 @@ export async function reexecute(
       `inputs served for the job hash to ${inputDigest}, but the committed record says ${committedInputDigest}`,
     );
   }
-  const { outputDigest } = await runner.run(model, inputs);
+  const { outputDigest } = await runner.run(model, feed);
   return { inputDigest, outputDigest };
 }

@@ -46,6 +46,20 @@ export type UnrunnablePlan =
   | { ok: false; reason: string };
 
 const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+/**
+ * The job's inputs as the referee reads them: the i-th in byte order of names is the model's i-th input (in the same
+ * order), whatever its name; inputs past the model's count are never read. The inputs themselves when their names
+ * are the model's; undefined when the job has fewer inputs than the model (a ref past the end: the referee cannot
+ * read it, and does not convict).
+ */
+export function refereeFeed(modelInputNames: readonly string[], inputs: TensorMap): TensorMap | undefined {
+  const want = [...modelInputNames].sort(byteOrder);
+  const names = Object.keys(inputs).sort(byteOrder);
+  if (names.length === want.length && names.every((n, i) => n === want[i])) return inputs;
+  if (names.length < want.length) return undefined;
+  return Object.fromEntries(want.map((w, i) => [w, inputs[names[i]]]));
+}
 const sameHeader = (t: Tensor, h: TensorHeader) =>
   DTYPE_CODES[t.dtype] === h.dtype &&
   t.dims.length === h.dims.length &&
@@ -140,20 +154,22 @@ export async function planUnrunnable(opts: {
   const compiled = opts.compiled ?? (await compileForProgram(model));
   const n = compiled.layers.length;
   const names = Object.keys(inputs).sort(byteOrder);
-  if (names.join('\0') !== compiled.inputNames.join('\0'))
+  if (names.length < compiled.inputNames.length)
     return no(
-      `the job's inputs are named ${names.join(', ') || '(none)'}, the model's ${compiled.inputNames.join(', ')}: ` +
-        'the referee opens inputs by their place in name order and cannot convict on names',
+      `the job's inputs are ${names.join(', ') || '(none)'}, fewer than the model's ${compiled.inputNames.join(', ')}: ` +
+        'the referee opens inputs by their place in name order and cannot read a missing one',
     );
-  // Inputs off their registered header: zeros of the registered one stand in for them in the cut runs.
+  // The referee reads the i-th input in name order as the model's i-th (refereeFeed); inputs off their registered
+  // header: zeros of the registered one stand in for them in the cut runs.
   const bad = new Set<number>();
-  const feed: TensorMap = { ...inputs };
-  names.forEach((name, i) => {
+  const feed: TensorMap = {};
+  compiled.inputNames.forEach((modelName, i) => {
     const h = compiled.shapes.inputs[i];
-    if (sameHeader(inputs[name], h)) return;
+    feed[modelName] = inputs[names[i]];
+    if (sameHeader(inputs[names[i]], h)) return;
     bad.add(i);
     const dtype = dtypeFromCode(h.dtype)!;
-    feed[name] = {
+    feed[modelName] = {
       dtype,
       dims: [...h.dims],
       data: new Uint8Array(elementCount(h.dims) * elementSize(dtype)),
@@ -201,7 +217,7 @@ export async function planUnrunnable(opts: {
     const operands = entry.refs.map((r): Tensor => {
       const i = refIndex(r);
       if (refKind(r) === REF_KIND.LAYER) return tensors[i];
-      if (refKind(r) === REF_KIND.INPUT) return feed[names[i]];
+      if (refKind(r) === REF_KIND.INPUT) return feed[compiled.inputNames[i]];
       return compiled.weights[i].tensor;
     });
     const shape = { dtype, dims: out.dims };

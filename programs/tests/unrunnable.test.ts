@@ -28,7 +28,7 @@ import { OptinferError, isOptinferError } from '../../state/errors.ts';
 import { fromHex } from '../../state/hash.ts';
 import { Batch, jobId as makeJobId, signResult } from '../../state/job.ts';
 import { encodeOpEntry } from '../../state/optable.ts';
-import { tensorSetDigest, type Tensor } from '../../state/tensor.ts';
+import { CHUNK_BYTES, tensorSetDigest, type Tensor } from '../../state/tensor.ts';
 import type { TensorMap } from '../../state/tensor-map.ts';
 import type { BatchIndex, ExecutorId, Hash32 } from '../../state/types.ts';
 import { divModel, divX, gatherI, gatherModel, gatherX, smallDivModel } from './lib/unrunnable-models.ts';
@@ -359,14 +359,32 @@ test('unrunnable lie: a job input off its registered shape, the executor lying a
 
 // ---- What the challenger must not do ----
 
-test('unrunnable, not convictable: job inputs named other than the model’s are not disputed (the referee opens inputs by place in name order)', async () => {
+test("misnamed inputs (renamed): a lie on inputs a colluding sequencer committed under another name is played on the referee's reading (by place in name order) and convicted", async () => {
   const { model } = await load(gatherModel, 'unrun-gather');
+  // The model's inputs are i and x; the job names them j and x: the referee reads j as i.
   const renamed = { j: gatherI([0, 1, 2, 3]), x: gatherX };
   await assert.rejects(IN_PROCESS.run(model, renamed), (e) => isOptinferError(e, 'INVALID_INPUT'));
+  const read = await ortLayers(model, { i: gatherI([0, 1, 2, 3]), x: gatherX });
   const lie = await ortLayers(model, { i: gatherI([0, 1, 2, 1]), x: gatherX });
+  const k = lie.findIndex((t, i) => !Buffer.from(t.data).equals(Buffer.from(read[i].data)));
+  assert.ok(k >= 0, "the lie differs from the referee's reading");
+  const off = lie[k].data.findIndex((b, i) => b !== read[k].data[i]);
   const p = await play(gatherModel, 'unrun-gather', renamed, lie);
+  assertConvicted(p, k, Math.floor(off / CHUNK_BYTES), 'renamed inputs');
+  // Signed on the referee's reading, the same job is agreed: nothing to dispute.
+  const agreed = await play(gatherModel, 'unrun-gather', renamed, read);
+  assert.deepEqual(agreed.outcome, { outcome: 'agree' });
+  assert.equal(agreed.game, null);
+});
+
+test('misnamed inputs (missing): a job with fewer inputs than the model is not disputed, naming why (the referee cannot read the missing one; open threat row)', async () => {
+  const { model } = await load(gatherModel, 'unrun-gather');
+  const missing = { x: gatherX };
+  await assert.rejects(IN_PROCESS.run(model, missing), (e) => isOptinferError(e, 'INVALID_INPUT'));
+  const lie = await ortLayers(model, { i: gatherI([0, 1, 2, 1]), x: gatherX });
+  const p = await play(gatherModel, 'unrun-gather', missing, lie);
   assert.equal(p.outcome.outcome, 'skipped');
-  assert.match(p.outcome.reason ?? '', /named j, x, the model's i, x/);
+  assert.match(p.outcome.reason ?? '', /fewer than the model's i, x/);
   assert.equal(p.game, null, 'no game opened');
 });
 
