@@ -116,12 +116,13 @@ export interface Location {
 /**
  * Why an executor that signed an output for a job onnxruntime refuses is convicted, and where the game lands: the
  * first layer no honest run computes (challenger/unrunnable.ts). 'undecidable': an operand value the referee
- * refuses at `element` of the layer; 'input-header': the layer reads a job input off its registered header.
+ * refuses at `element` of the layer; 'input-header': the layer reads a job input off its registered header;
+ * 'input-missing': the layer reads a model input the job does not have (fewer inputs than the model's).
  */
 export interface UnrunnableCause {
   layer: number;
   op: string;
-  kind: 'undecidable' | 'input-header';
+  kind: 'undecidable' | 'input-header' | 'input-missing';
   element?: number;
   why: string;
 }

@@ -47,6 +47,9 @@ export type UnrunnablePlan =
 
 const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
+/** The most job inputs the one-step opens (one_step.rs open_inputs): a job with more cannot be read on chain. */
+const MAX_JOB_INPUTS = 16;
+
 /**
  * The job's inputs as the referee reads them: the i-th in byte order of names is the model's i-th input (in the same
  * order), whatever its name; inputs past the model's count are never read. The inputs themselves when their names
@@ -154,19 +157,19 @@ export async function planUnrunnable(opts: {
   const compiled = opts.compiled ?? (await compileForProgram(model));
   const n = compiled.layers.length;
   const names = Object.keys(inputs).sort(byteOrder);
-  if (names.length < compiled.inputNames.length)
+  if (names.length > MAX_JOB_INPUTS)
     return no(
-      `the job's inputs are ${names.join(', ') || '(none)'}, fewer than the model's ${compiled.inputNames.join(', ')}: ` +
-        'the referee opens inputs by their place in name order and cannot read a missing one',
+      `the job has ${names.length} inputs: the referee opens at most ${MAX_JOB_INPUTS}, so it cannot read them`,
     );
-  // The referee reads the i-th input in name order as the model's i-th (refereeFeed); inputs off their registered
-  // header: zeros of the registered one stand in for them in the cut runs.
+  // The referee reads the i-th input in name order as the model's i-th (refereeFeed). Inputs off their registered
+  // header, or missing (fewer than the model's: the referee convicts on the proven input set), have zeros of the
+  // registered header stand in for them in the cut runs.
   const bad = new Set<number>();
   const feed: TensorMap = {};
   compiled.inputNames.forEach((modelName, i) => {
     const h = compiled.shapes.inputs[i];
     feed[modelName] = inputs[names[i]];
-    if (sameHeader(inputs[names[i]], h)) return;
+    if (i < names.length && sameHeader(inputs[names[i]], h)) return;
     bad.add(i);
     const dtype = dtypeFromCode(h.dtype)!;
     feed[modelName] = {
@@ -198,17 +201,27 @@ export async function planUnrunnable(opts: {
     const i = entry.refs
       .map(refIndex)
       .find((x, p) => refKind(entry.refs[p]) === REF_KIND.INPUT && bad.has(x))!;
-    const t = inputs[names[i]];
-    // The program must parse the input's header to compare it (pure/tensor.rs Header::parse, byte_len).
-    if (t.dims.length > MAX_RANK || elementCount(t.dims) > 0xffffffff)
-      return no(`input '${names[i]}' has a header the referee cannot parse (rank ${t.dims.length})`);
     const want = compiled.shapes.inputs[i];
-    cause = {
-      layer: k,
-      op: entry.onnxOp,
-      kind: 'input-header',
-      why: `layer ${k} (${entry.onnxOp}) reads input '${names[i]}' as ${t.dtype} [${t.dims.join(',')}], registered as ${headerText(want.dtype, want.dims)}`,
-    };
+    if (i >= names.length) {
+      // The job has no input at place i: the one-step proves the job's input set and convicts (one_step.rs).
+      cause = {
+        layer: k,
+        op: entry.onnxOp,
+        kind: 'input-missing',
+        why: `layer ${k} (${entry.onnxOp}) reads the model's input '${compiled.inputNames[i]}' (place ${i} in name order); the job has ${names.length} inputs`,
+      };
+    } else {
+      const t = inputs[names[i]];
+      // The program must parse the input's header to compare it (pure/tensor.rs Header::parse, byte_len).
+      if (t.dims.length > MAX_RANK || elementCount(t.dims) > 0xffffffff)
+        return no(`input '${names[i]}' has a header the referee cannot parse (rank ${t.dims.length})`);
+      cause = {
+        layer: k,
+        op: entry.onnxOp,
+        kind: 'input-header',
+        why: `layer ${k} (${entry.onnxOp}) reads input '${names[i]}' as ${t.dtype} [${t.dims.join(',')}], registered as ${headerText(want.dtype, want.dims)}`,
+      };
+    }
     known = new Uint8Array(0);
     // The conviction comes before any recomputation: headers (and chunk roots) are all the one-step at layer k
     // needs. A game landing on an earlier layer (the executor lied there) recomputes it: default openings.

@@ -77,7 +77,9 @@ export function stepData(
     const p = pick(pos, t);
     return p ? sparse(t, p) : whole(t);
   };
-  decodeOpEntry(entry).refs.forEach((ref, pos) => {
+  const refs = decodeOpEntry(entry).refs;
+  for (let pos = 0; pos < refs.length; pos++) {
+    const ref = refs[pos];
     const kind = refKind(ref);
     const idx = refIndex(ref);
     if (kind === REF_KIND.LAYER) {
@@ -92,6 +94,8 @@ export function stepData(
       for (const i of model.inputs) {
         parts.push(u16(Buffer.byteLength(i.name)), Buffer.from(i.name), Buffer.from(i.digest));
       }
+      // The job has no input there (fewer than the model's): the proven set alone convicts the executor.
+      if (idx >= model.inputs.length) break;
       parts.push(open(pos, model.inputs[idx].tensor));
     } else if (kind === REF_KIND.WEIGHT) {
       const w = model.weight(idx);
@@ -100,6 +104,6 @@ export function stepData(
     } else {
       throw new OptinferError('INVALID_MODEL', `op entry: unknown ref kind ${kind}`);
     }
-  });
+  }
   return Buffer.concat(parts);
 }

@@ -377,15 +377,16 @@ test("misnamed inputs (renamed): a lie on inputs a colluding sequencer committed
   assert.equal(agreed.game, null);
 });
 
-test('misnamed inputs (missing): a job with fewer inputs than the model is not disputed, naming why (the referee cannot read the missing one; open threat row)', async () => {
+test("misnamed inputs (missing): a lie on a job with fewer inputs than the model is convicted at the first layer reading the missing one (the one-step proves the job's input set)", async () => {
   const { model } = await load(gatherModel, 'unrun-gather');
   const missing = { x: gatherX };
   await assert.rejects(IN_PROCESS.run(model, missing), (e) => isOptinferError(e, 'INVALID_INPUT'));
+  // The referee reads inputs by place in name order: the job's only input (x) is read as the model's first (i),
+  // and the model's second (x) is the missing one. Layer 0 reads x: the game lands there.
   const lie = await ortLayers(model, { i: gatherI([0, 1, 2, 1]), x: gatherX });
   const p = await play(gatherModel, 'unrun-gather', missing, lie);
-  assert.equal(p.outcome.outcome, 'skipped');
-  assert.match(p.outcome.reason ?? '', /fewer than the model's i, x/);
-  assert.equal(p.game, null, 'no game opened');
+  assertConvicted(p, 0, 0, 'missing input');
+  assert.equal(p.finding?.unrunnable?.kind, 'input-missing');
 });
 
 /** IN_PROCESS, except that whole runs fail with `code` (a sandbox child killed by the OS, a time limit). */

@@ -40,14 +40,17 @@ pub struct OneStep {
 }
 
 /// Opens every input of the op from the buffer and checks it against what both sides agreed
-/// on (earlier layers), the job record (model inputs) or the model (weights).
+/// on (earlier layers), the job record (model inputs) or the model (weights). False when the
+/// signed job has no input at a place the op reads (fewer inputs than the model's, the whole set
+/// proven against the record): no honest executor signs such a job, so it convicts the executor.
+#[inline(never)]
 fn open_inputs<'a>(
     e: &OpEntry,
     r: &mut Reader<'a>,
     d: &Dispute,
     m: &Model,
     out: &mut [Operand<'a>; MAX_OP_INPUTS],
-) -> Result<()> {
+) -> Result<bool> {
     let agreed = d.agreed.get();
     for (i, slot) in out.iter_mut().enumerate().take(e.n_inputs as usize) {
         let idx = e.ref_index(i) as u32;
@@ -74,7 +77,7 @@ fn open_inputs<'a>(
             }
             ops::REF_INPUT => {
                 let count = r.u32()? as usize;
-                if count == 0 || count > 16 || idx as usize >= count {
+                if count > 16 {
                     return Err(OptinferError::BadStepData.into());
                 }
                 let mut names: [&[u8]; 16] = [&[]; 16];
@@ -87,6 +90,9 @@ fn open_inputs<'a>(
                 let set = tensor::tensor_set_digest((0..count).map(|k| (names[k], digs[k])));
                 if set != d.input_digest {
                     return Err(OptinferError::InvalidProof.into());
+                }
+                if idx as usize >= count {
+                    return Ok(false);
                 }
                 *slot = r.opened(digs[idx as usize])?;
             }
@@ -114,7 +120,7 @@ fn open_inputs<'a>(
             }
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 fn op_error(e: ops::OpError) -> OptinferError {
@@ -160,7 +166,9 @@ pub fn one_step(ctx: &mut Context<OneStep>, max_elements: u32) -> Result<()> {
     let mut r = Reader::new(buf);
     let empty = Operand::full(Header::default(), &[]);
     let mut ins = [empty; MAX_OP_INPUTS];
-    open_inputs(&entry, &mut r, d, &a.model, &mut ins)?;
+    if !open_inputs(&entry, &mut r, d, &a.model, &mut ins)? {
+        return resolve(a, layer, false, now);
+    }
     let ins = &ins[..entry.n_inputs as usize];
     // Opened operands are the agreed layers (the executor's own trace), the signed job input or a
     // weight (checked at registration): one off its registered shape convicts the executor.
