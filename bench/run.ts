@@ -29,6 +29,7 @@ import { clusterRows } from './cluster.ts';
 import { onchainRows, printOnchain } from './onchain.ts';
 import { ezklRows } from './ezkl.ts';
 import { benchVerify } from './verify.ts';
+import { attackRows, printAttack } from './attack-surface.ts';
 
 const AUTOCANNON = fileURLToPath(new URL('../node_modules/autocannon/autocannon.js', import.meta.url));
 const rows: Row[] = [];
@@ -36,7 +37,7 @@ const rows: Row[] = [];
 let inProcessJobsPerSec: number | undefined;
 const only = process.argv[2];
 /** The run's phases, counted as they end: a bar on a terminal, lines otherwise; the figures go to stdout. */
-const phases = createProgress({ prefix: 'bench: ' }).start('phases', only ? 1 : 8);
+const phases = createProgress({ prefix: 'bench: ' }).start('phases', only ? 1 : 9);
 const say = (m: string) => phases.log(`… ${m}`);
 let current = '';
 /** Starts phase `name` (the one before it has ended). */
@@ -395,6 +396,11 @@ if (!only || only === 'ezkl') {
     process.stdout.write('\nEZKL proof vs onnxruntime run and optinfer trace, same models:\n');
     console.table(e);
   }
+}
+if (!only || only === 'attack-surface') {
+  phase('attack surface of tolerant mode: honest divergence vs an adversary inside every bound');
+  const quick = process.argv.includes('--quick');
+  printAttack(await attackRows({ quick, log: say }), quick);
 }
 if (current) phases.tick(1, current);
 phases.done();
