@@ -164,9 +164,11 @@ test('sequencer down mid-audit: a lie whose listing and proof could not be fetch
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(c.stats.audited, 0);
     up = true;
+    // The two sampled jobs are audited in draw order, so the lie can be found before
+    // the honest job is re-executed: wait for both.
     await until(
-      async () => (await c.findings.all()).length === 1,
-      'the lie found once the sequencer serves again',
+      async () => (await c.findings.all()).length === 1 && c.stats.audited === 2,
+      'the lie found and both sampled jobs re-executed once the sequencer serves again',
     );
     assert.equal(c.stats.audited, 2, 'both sampled jobs re-executed');
     assert.equal((await c.findings.all())[0].jobId, records[1].jobId);
