@@ -20,7 +20,7 @@ function quantModel(k: number, n: number): Uint8Array {
       w: tensorOf(
         'uint8',
         [k, n],
-        Array.from({ length: k * n }, () => r() % 256),
+        Array.from({ length: k * n }, () => Math.floor(r() * 256)),
       ),
       wzp: tensorOf('uint8', [], [131]),
       wscale: tensorOf('float32', [], [0.0123]),
@@ -49,7 +49,7 @@ for (const [k, n, runs] of [
   const x: Tensor = {
     dtype: 'float32',
     dims: [1, k],
-    data: new Uint8Array(new Float32Array(k).map(() => ((r() % 4001) - 2000) / 997).buffer),
+    data: new Uint8Array(new Float32Array(k).map(() => (Math.floor(r() * 4001) - 2000) / 997).buffer),
   };
   const plain: number[] = [];
   const decidable: number[] = [];

@@ -49,16 +49,21 @@ const F32_EDGES = [
   NaN,
 ];
 
+/** A uniform integer in [0, n) from prng's [0, 1) draws. */
+function below(r: () => number, n: number): number {
+  return Math.floor(r() * n);
+}
+
 function floats(seed: number, n: number, edges = true): number[] {
   const r = prng(seed);
   return Array.from({ length: n }, (_, i) =>
-    edges && i % 97 === 0 ? F32_EDGES[(i / 97) % F32_EDGES.length] : ((r() % 20001) - 10000) / 1000,
+    edges && i % 97 === 0 ? F32_EDGES[(i / 97) % F32_EDGES.length] : (below(r, 20001) - 10000) / 1000,
   );
 }
 
 function ints(seed: number, n: number, lo: number, hi: number): number[] {
   const r = prng(seed);
-  return Array.from({ length: n }, () => lo + (r() % (hi - lo + 1)));
+  return Array.from({ length: n }, () => lo + below(r, hi - lo + 1));
 }
 
 /** Elementwise arithmetic and comparisons (arith-onnx.test.ts's graph), 64x4096 so onnxruntime splits it over threads. */
@@ -121,7 +126,7 @@ function quant(): Uint8Array {
       w: tensorOf(
         'uint8',
         [512, 256],
-        Array.from({ length: 512 * 256 }, () => r() % 256),
+        Array.from({ length: 512 * 256 }, () => below(r, 256)),
       ),
       wzp: tensorOf('uint8', [], [131]),
       wscale: tensorOf('float32', [], [0.0123]),
@@ -151,7 +156,7 @@ function qconv(): Uint8Array {
       w: tensorOf(
         'uint8',
         [16, 8, 3, 3],
-        Array.from({ length: 16 * 8 * 9 }, () => r() % 256),
+        Array.from({ length: 16 * 8 * 9 }, () => below(r, 256)),
       ),
       wzp: tensorOf('uint8', [], [128]),
     },
@@ -223,7 +228,7 @@ function movement(): Uint8Array {
 /** A wide int8 MLP: two 1024x1024 MatMulInteger layers with bias, Relu and requantization (the demo's shape, at width). */
 function wideInt8(): Uint8Array {
   const r = prng(91);
-  const w = (n: number) => Array.from({ length: n }, () => (r() % 256) - 128);
+  const w = (n: number) => Array.from({ length: n }, () => below(r, 256) - 128);
   return buildModel({
     name: 'wide_int8',
     opset: 17,
@@ -305,7 +310,7 @@ function castInputs(): number[] {
       ? big[(i / 3) % big.length]
       : i % 3 === 1
         ? F32_EDGES[i % F32_EDGES.length]
-        : ((r() % 2001) - 1000) / 7,
+        : (below(r, 2001) - 1000) / 7,
   );
 }
 
