@@ -90,6 +90,11 @@ export interface ChainBatchView extends ChainClock {
   windowEndGameSlot: string;
   /** Inside its challenge window now. */
   inWindow: boolean;
+  /**
+   * Game slot before which open_dispute stays open past the window, one clock after a data request answered late
+   * (Batch.disputable_until); null when no answer came after the window.
+   */
+  lateDisputesUntilGameSlot: string | null;
   openDisputes: number;
   /** How many of its jobs lost a dispute. */
   invalidatedJobs: number;

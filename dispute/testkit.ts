@@ -106,6 +106,7 @@ export function toyBatch(over: Partial<BatchAccount> = {}): BatchAccount {
     escrowShort: 0,
     openRequests: 0,
     faultReserve: 0n,
+    disputableUntil: 0n,
     ...over,
   };
 }

@@ -156,6 +156,7 @@ export async function chainBatchView(c: SettlementClient, index: bigint): Promis
       windowEndSlot: '0',
       windowEndGameSlot: '0',
       inWindow: false,
+      lateDisputesUntilGameSlot: null,
       openDisputes: 0,
       invalidatedJobs: positions.length,
       invalidatedPositions: positions,
@@ -185,6 +186,8 @@ export async function chainBatchView(c: SettlementClient, index: bigint): Promis
     windowEndSlot: windowEndSlot(b, config).toString(),
     windowEndGameSlot: (b.commitSlot + b.challengeWindow).toString(),
     inWindow: gameSlot(config, slot) < b.commitSlot + b.challengeWindow,
+    lateDisputesUntilGameSlot:
+      b.disputableUntil > b.commitSlot + b.challengeWindow ? b.disputableUntil.toString() : null,
     openDisputes: b.openDisputes,
     invalidatedJobs: b.invalidated,
     invalidatedPositions: positions,

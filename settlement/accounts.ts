@@ -127,9 +127,14 @@ export interface BatchAccount {
    * the batch are slashed from it first, a short escrow it covers is topped up from it, close_batch returns the rest.
    */
   faultReserve: bigint;
+  /**
+   * Game slot before which open_dispute stays open past the window (0: none): answer_data sets it to the
+   * answer's slot plus one clock, and finalize_batch waits for it as for the window.
+   */
+  disputableUntil: bigint;
 }
 /** Where a Batch account's claim bitmap starts (state/batch.rs CLAIM_BITS_OFFSET): after its discriminator and fields. */
-export const BATCH_CLAIM_BITS_OFFSET = 157;
+export const BATCH_CLAIM_BITS_OFFSET = 165;
 /** Whether claim_fees paid job `job`'s fee, from the Batch account's data (bit job % 8 of bitmap byte job / 8). */
 export function feeClaimed(batchData: Uint8Array, job: number): boolean {
   const byte = batchData[BATCH_CLAIM_BITS_OFFSET + (job >> 3)];

@@ -119,15 +119,24 @@ export const timeoutSlot = (d: DisputeAccount) => d.lastMoveSlot + d.clock[d.tur
  */
 export const windowEndSlot = (b: BatchAccount, c: ConfigAccount) =>
   toRealSlot(c, b.commitSlot + b.challengeWindow);
+/**
+ * Game slot open_dispute on `b` closes at (state/batch.rs Batch::dispute_end): its window's end, or one clock
+ * after a data request answered late (disputableUntil), whichever is later.
+ */
+export const disputeEndGameSlot = (b: BatchAccount): bigint => {
+  const windowEnd = b.commitSlot + b.challengeWindow;
+  return b.disputableUntil > windowEnd ? b.disputableUntil : windowEnd;
+};
 /** Whether open_dispute on `b` would pass the pause and window checks at `slot`. */
 export const disputable = (b: BatchAccount, c: ConfigAccount, slot: bigint) =>
-  c.paused === 0 && b.finalized === 0 && gameSlot(c, slot) < b.commitSlot + b.challengeWindow;
+  c.paused === 0 && b.finalized === 0 && gameSlot(c, slot) < disputeEndGameSlot(b);
 /** Whether finalize_batch on `b` succeeds at `slot`. */
 export const finalizable = (b: BatchAccount, c: ConfigAccount, slot: bigint) =>
   c.paused === 0 &&
   b.finalized === 0 &&
   b.openDisputes === 0 &&
-  gameSlot(c, slot) >= b.commitSlot + b.challengeWindow;
+  b.openRequests === 0 &&
+  gameSlot(c, slot) >= disputeEndGameSlot(b);
 /**
  * First slot at which close_batch on finalized batch `b` succeeds: one more challenge window after its own
  * window or after its finalization, whichever is later (programs/optinfer/src/state/batch.rs

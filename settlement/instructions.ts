@@ -244,6 +244,16 @@ export interface RecordFaultProof {
 export const DATA_REQUEST_DEPOSIT = 500_000n;
 export const MAX_DATA_BYTES = 32 * 1024;
 export const DATA_ANSWER_SLOTS = (2 + Math.ceil(MAX_DATA_BYTES / PROOF_WRITE_BYTES)) * 4;
+/**
+ * How long past a batch's window a dispute on it may still open under dispute clock `clockSlots`
+ * (state/config.rs late_dispute_slots): a request at the window's last slot is answered within
+ * max(clock, DATA_ANSWER_SLOTS), and the answer leaves one clock to dispute. Unbonds wait for it.
+ */
+export const lateDisputeSlots = (clockSlots: U64): bigint => {
+  const clock = BigInt(clockSlots);
+  const answer = BigInt(DATA_ANSWER_SLOTS);
+  return (clock > answer ? clock : answer) + clock;
+};
 
 /** A data request's answer: the committed record at the request's job, its signature and the batch tree opening. */
 export interface DataAnswer {

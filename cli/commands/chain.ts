@@ -142,7 +142,9 @@ export async function batchShowCommand(o: ReadOptions & { index: string }): Prom
           : `inside its challenge window (until slot ${b.windowEndSlot})`
         : b.paused
           ? 'window over, not finalized yet (nothing finalizes while the program is paused)'
-          : 'window over, not finalized yet';
+          : b.lateDisputesUntilGameSlot !== null
+            ? `window over; a data request answered late keeps disputes open until game slot ${b.lateDisputesUntilGameSlot}`
+            : 'window over, not finalized yet';
   print(o, b, [
     `batch ${b.index}: ${state}`,
     `  root            ${b.root ?? 'not on chain any more'}`,

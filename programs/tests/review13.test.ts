@@ -5,7 +5,7 @@ import type { Keypair } from '@solana/web3.js';
 import { World, Player, PARAMS, SIDE, attempt, cheatLayers } from './lib/game.ts';
 import { mlpModel, run } from './lib/model.ts';
 import * as P from './lib/protocol.ts';
-import { minUnbondingSlots, type RecordFault } from '../../settlement/instructions.ts';
+import { lateDisputeSlots, minUnbondingSlots, type RecordFault } from '../../settlement/instructions.ts';
 import { gameSlot } from '../../settlement/client.ts';
 
 const SOL = 1_000_000_000n;
@@ -398,8 +398,8 @@ test('window raise: the hold ends: the unbonding executor withdraws once the bat
   const batch = (await world.client.fetchBatch(b.index))!;
   assert.equal(
     c.withdrawFloor,
-    batch.commitSlot + 5000n + 150n,
-    "the hold is the batch's window end plus the margin",
+    batch.commitSlot + 5000n + lateDisputeSlots(c.clockSlots) + 150n,
+    "the hold is the batch's window end plus a late answer's dispute time and the margin",
   );
   world.warp(c.withdrawFloor - (await gameNow(world)) - 1n);
   assert.equal(

@@ -5,7 +5,7 @@ import type { Keypair } from '@solana/web3.js';
 import { World, PARAMS, SIDE, attempt, cheatLayers, loseChallengerGames } from './lib/game.ts';
 import { mlpModel, run } from './lib/model.ts';
 import * as P from './lib/protocol.ts';
-import { minUnbondingSlots } from '../../settlement/instructions.ts';
+import { lateDisputeSlots, minUnbondingSlots } from '../../settlement/instructions.ts';
 import { freeBond, gameSlot } from '../../settlement/client.ts';
 import { capJobs } from '../../sequencer/dispatch.ts';
 
@@ -229,8 +229,17 @@ test('slashed then closed: an executor slashed to 0 after its batch committed ca
     seqBefore,
     'the sequencer keeps its bond',
   );
-  // Once every window open at the slash has closed, the account closes and its rent goes back.
-  world.warp(PARAMS.challengeWindow + 150n);
+  // Once every window open at the slash has closed, and a late answer's dispute time after it, the
+  // account closes and its rent goes back.
+  const batch = (await world.client.fetchBatch(b.index))!;
+  const ready = batch.commitSlot + batch.challengeWindow + lateDisputeSlots(PARAMS.clockSlots) + 150n;
+  world.warp(ready - (await gameNow(world)) - 1n);
+  assert.equal(
+    (await attempt(world.client.closeOperator(e))).error,
+    'OperatorRecentlySlashed',
+    "the account stays until a late answer's dispute time and the margin have passed",
+  );
+  world.warp(1n);
   world.must(await attempt(world.client.closeOperator(e)), 'close_operator after the windows');
   assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
 });

@@ -19,7 +19,6 @@ pub fn finalize_batch(ctx: &mut Context<FinalizeBatch>) -> Result<()> {
     // Nothing finalizes while paused, and the window runs in game time, which a pause stops.
     let now = running_slot(&ctx.accounts.config)?;
     let b = &mut ctx.accounts.batch;
-    let window = b.challenge_window.get();
     if b.finalized != 0 {
         return Err(OptinferError::AlreadyFinalized.into());
     }
@@ -29,7 +28,8 @@ pub fn finalize_batch(ctx: &mut Context<FinalizeBatch>) -> Result<()> {
     if b.open_requests.get() > 0 {
         return Err(OptinferError::DataRequestOpen.into());
     }
-    if now < b.commit_slot.get().saturating_add(window) {
+    // The window, or one clock after a late answer (Batch::disputable_until).
+    if now < b.dispute_end() {
         return Err(OptinferError::WindowOpen.into());
     }
     b.finalized = 1;

@@ -43,11 +43,12 @@ pub fn signed_leaf(record: &[u8; RECORD_BYTES], signature: &[u8; SIGNATURE_BYTES
 }
 
 /// Checks that `record` with `signature` is the leaf committed at `job_index` of batch `b`, and that
-/// the batch is still open to disputes and faults at game slot `now` (not finalized, in its window).
-/// Returns the batch tree's fee sum the opening shows.
+/// the batch is still open at game slot `now` (not finalized, `now` before `closes_at`, which is
+/// Batch::dispute_end for disputes and record faults). Returns the batch tree's fee sum the opening shows.
 pub fn check_committed_record(
     b: &Batch,
     now: u64,
+    closes_at: u64,
     job_index: u32,
     record: &[u8; RECORD_BYTES],
     signature: &[u8; SIGNATURE_BYTES],
@@ -56,7 +57,7 @@ pub fn check_committed_record(
     if b.finalized != 0 {
         return Err(OptinferError::AlreadyFinalized.into());
     }
-    if now >= b.commit_slot.get().saturating_add(b.challenge_window.get()) {
+    if now >= closes_at {
         return Err(OptinferError::WindowClosed.into());
     }
     if job_index >= b.job_count.get() {
@@ -176,7 +177,8 @@ pub fn open_dispute(
     let cfg = &a.config;
     let now = running_slot(cfg)?;
     let b = &a.batch;
-    check_committed_record(b, now, job_index, &record, &signature, &siblings)?;
+    // A late answer (answer_data after the window) leaves one clock to dispute what it showed.
+    check_committed_record(b, now, b.dispute_end(), job_index, &record, &signature, &siblings)?;
     // No record its executor did not sign can cost it anything.
     check_result_signature(&a.instructions_sysvar, &record, &signature, DATA_RECORD_OFFSET)?;
     let mut model_id = [0u8; 32];

@@ -86,7 +86,8 @@ pub fn prove_record_fault(
     let now = running_slot(&a.config)?;
     let b = &a.batch;
     // The same checks open_dispute makes: the record is the one committed at job_index, in the window.
-    check_committed_record(b, now, job_index, &record, &signature, &siblings)?;
+    // As open_dispute: a late answer leaves one clock to prove what it showed.
+    check_committed_record(b, now, b.dispute_end(), job_index, &record, &signature, &siblings)?;
     if !shows_fault(
         kind,
         b.commit_slot.get(),

@@ -38,7 +38,7 @@ pub fn request_data(ctx: &mut Context<RequestData>, job_index: u32) -> Result<()
     if b.finalized != 0 {
         return Err(OptinferError::AlreadyFinalized.into());
     }
-    if now >= b.commit_slot.get().saturating_add(b.challenge_window.get()) {
+    if now >= b.window_end() {
         return Err(OptinferError::WindowClosed.into());
     }
     if job_index >= b.job_count.get() {

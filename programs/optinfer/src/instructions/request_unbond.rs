@@ -5,7 +5,7 @@ use anchor_lang::prelude::*;
 use crate::errors::OptinferError;
 use crate::events::UnbondRequested;
 use crate::game::{free_bond, game_now};
-use crate::state::{seeds, Config, Operator, DATA_ANSWER_SLOTS, UNBONDING_MARGIN_SLOTS};
+use crate::state::{late_dispute_slots, seeds, Config, Operator, UNBONDING_MARGIN_SLOTS};
 
 #[derive(Accounts)]
 pub struct RequestUnbond {
@@ -24,14 +24,13 @@ pub fn request_unbond(ctx: &mut Context<RequestUnbond>, amount: u64) -> Result<(
     // Every batch committed so far stays disputable until its own window closes, whatever the
     // window and the delay are now: a shortened delay cannot outrun an older, longer window. A data
     // request made at the window's last slot must be answered within max(clock, DATA_ANSWER_SLOTS)
-    // more: the bond that answers for a withheld answer stays until that deadline, plus the margin
-    // for the timeout to land.
+    // more, and that answer leaves one clock to dispute it (late_dispute_slots): the bond stays
+    // until then, plus the margin for the dispute to land.
     let c = &ctx.accounts.config;
-    let answer_time = core::cmp::max(c.clock_slots.get(), DATA_ANSWER_SLOTS);
     let window_end = c
         .latest_window_end
         .get()
-        .checked_add(answer_time)
+        .checked_add(late_dispute_slots(c.clock_slots.get()))
         .and_then(|e| e.checked_add(UNBONDING_MARGIN_SLOTS))
         .ok_or(OptinferError::Overflow)?;
     // Game time: a pause stops the delay as it stops the windows it must outlast.

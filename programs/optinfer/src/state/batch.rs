@@ -78,6 +78,24 @@ pub struct Batch {
     /// sequencer's bond (game::batch_fault_slash); a short escrow it covers is topped up from here
     /// (prove_short_escrow). What is left goes back to `payer` at close_batch, with the rent.
     pub fault_reserve: PodU64,
+    /// Game slot before which open_dispute stays open past the window: answer_data sets it to the
+    /// answer's slot plus one clock, so a data request answered at its deadline, after the window,
+    /// still leaves the challenger a clock to dispute what the answer showed (0: no answer yet).
+    /// finalize_batch waits for it as for the window.
+    pub disputable_until: PodU64,
+}
+
+impl Batch {
+    /// Game slot the batch's window closes at: no data request from then on.
+    pub fn window_end(&self) -> u64 {
+        self.commit_slot.get().saturating_add(self.challenge_window.get())
+    }
+
+    /// Game slot open_dispute and prove_record_fault close at: the window's end, or one clock after a
+    /// late answer.
+    pub fn dispute_end(&self) -> u64 {
+        core::cmp::max(self.window_end(), self.disputable_until.get())
+    }
 }
 
 /// Bytes of a Batch account for `job_count` jobs: the discriminator, the fields, then the claim bitmap

@@ -3,7 +3,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::game::{bps_of, game_now};
-use crate::state::{Dispute, Job};
+use crate::state::{Dispute, Job, DATA_ANSWER_SLOTS};
 
 /// Highest bounty: the winner gets at most half the loser's stake, so a cheater that disputes its
 /// own bad job from a second key still loses at least half its stake to the vault.
@@ -13,6 +13,14 @@ pub const MAX_BOUNTY_BPS: u16 = 5_000;
 /// assigned just before an unbond request takes to land in a committed batch (the sequencer's
 /// batch interval and commit latency, about a minute at 400 ms per slot).
 pub const UNBONDING_MARGIN_SLOTS: u64 = 150;
+
+/// How long past a batch's window a dispute on it may still open, under dispute clock `clock`: a data
+/// request made at the window's last slot is answered within max(clock, DATA_ANSWER_SLOTS), and
+/// that answer leaves one clock to dispute (Batch::disputable_until). Unbonds and operator closes
+/// wait for it, as for the window.
+pub fn late_dispute_slots(clock: u64) -> u64 {
+    core::cmp::max(clock, DATA_ANSWER_SLOTS).saturating_add(clock)
+}
 
 /// Longest challenge window or dispute clock: 30 days at 400 ms per slot.
 pub const MAX_DURATION_SLOTS: u64 = 6_480_000;
@@ -202,6 +210,7 @@ impl Config {
         if recent && span > self.span_before_raise.get() {
             let until = now
                 .checked_add(self.challenge_window.get())
+                .and_then(|e| e.checked_add(late_dispute_slots(self.clock_slots.get())))
                 .and_then(|e| e.checked_add(UNBONDING_MARGIN_SLOTS))
                 .ok_or(OptinferError::Overflow)?;
             if until > self.withdraw_floor.get() {
