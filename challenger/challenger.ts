@@ -408,7 +408,7 @@ export class Challenger {
       const phase =
         batch.finalized !== 0 || elapsed >= batch.challengeWindow
           ? 'closed'
-          : Number(elapsed) >= demandAfter(batch.challengeWindow, config.clockSlots)
+          : Number(elapsed) >= demandAfter(batch.challengeWindow, batch.disputeClock)
             ? 'late'
             : 'early';
       committed = { jobCount: batch.jobCount, phase };

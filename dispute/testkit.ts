@@ -73,7 +73,7 @@ export function toyConfig(over: Partial<ConfigAccount> = {}): ConfigAccount {
     nextBatchIndex: 1n,
     pausedSlots: 0n,
     pauseStart: 0n,
-    latestWindowEnd: 0n,
+    latestDisputeEnd: 0n,
     clockFloor: 0n,
     withdrawFloor: 0n,
     spanRaisedAt: 0n,
@@ -107,6 +107,7 @@ export function toyBatch(over: Partial<BatchAccount> = {}): BatchAccount {
     openRequests: 0,
     faultReserve: 0n,
     disputableUntil: 0n,
+    disputeClock: 100n,
     ...over,
   };
 }

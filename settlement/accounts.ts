@@ -27,8 +27,11 @@ export interface ConfigAccount {
   pausedSlots: bigint;
   /** Slot the current pause began (meaningful while paused). */
   pauseStart: bigint;
-  /** Latest end (game slot) of a committed batch's window: no unbond requested now is ready before it + UNBONDING_MARGIN_SLOTS. */
-  latestWindowEnd: bigint;
+  /**
+   * Latest game slot a dispute on a committed batch can open before (its window, then a late answer's deadline and
+   * clock, under the batch's own window and clock): no unbond requested now is ready before it + UNBONDING_MARGIN_SLOTS.
+   */
+  latestDisputeEnd: bigint;
   /** Least clockSlots the games on registered models need (SLOTS_PER_TX per challenger transaction); update_config refuses less. */
   clockFloor: bigint;
   /** Game slot before which no withdrawal pays out: a batch committed soon after a window or clock raise holds pending unbonds until its window end + margin. */
@@ -132,9 +135,14 @@ export interface BatchAccount {
    * answer's slot plus one clock, and finalize_batch waits for it as for the window.
    */
   disputableUntil: bigint;
+  /**
+   * The dispute clock in force when the batch committed: a data request on it is due within
+   * max(disputeClock, DATA_ANSWER_SLOTS) and its answer leaves one disputeClock to dispute.
+   */
+  disputeClock: bigint;
 }
 /** Where a Batch account's claim bitmap starts (state/batch.rs CLAIM_BITS_OFFSET): after its discriminator and fields. */
-export const BATCH_CLAIM_BITS_OFFSET = 165;
+export const BATCH_CLAIM_BITS_OFFSET = 173;
 /** Whether claim_fees paid job `job`'s fee, from the Batch account's data (bit job % 8 of bitmap byte job / 8). */
 export function feeClaimed(batchData: Uint8Array, job: number): boolean {
   const byte = batchData[BATCH_CLAIM_BITS_OFFSET + (job >> 3)];

@@ -254,6 +254,13 @@ export const lateDisputeSlots = (clockSlots: U64): bigint => {
   const answer = BigInt(DATA_ANSWER_SLOTS);
   return (clock > answer ? clock : answer) + clock;
 };
+/**
+ * The dispute span (state/config.rs dispute_span): window + lateDisputeSlots(clock) + UNBONDING_MARGIN_SLOTS, the
+ * least delay request_unbond gives (more than minUnbondingSlots when the clock is under DATA_ANSWER_SLOTS), and the
+ * span whose raise holds withdrawals.
+ */
+export const disputeSpan = (challengeWindow: U64, clockSlots: U64): bigint =>
+  BigInt(challengeWindow) + lateDisputeSlots(clockSlots) + UNBONDING_MARGIN_SLOTS;
 
 /** A data request's answer: the committed record at the request's job, its signature and the batch tree opening. */
 export interface DataAnswer {

@@ -11,13 +11,16 @@ import { SettlementClient, type ModelRegistration } from './client.ts';
 import type { ModelView, TraceView } from '../dispute/views.ts';
 import type { ConfigParams } from './instructions.ts';
 
-/** Game parameters of the LiteSVM suites; unbonding is the shortest the program accepts (1000 + 2 x 100 + 150). */
+/**
+ * Game parameters of the LiteSVM suites. Unbonding is the dispute span (1000 + late_dispute_slots(100) + 150 =
+ * 1000 + 256 + 150), the least delay request_unbond gives; the program accepts down to 1000 + 2 x 100 + 150.
+ */
 export const PARAMS = {
   challengeWindow: 1000n,
   clockSlots: 100n,
   minExecutorBond: 5_000_000_000n,
   minChallengerBond: 2_000_000_000n,
-  unbondingSlots: 1350n,
+  unbondingSlots: 1406n,
   bountyBps: 5000,
 };
 

@@ -15,7 +15,7 @@ import type { JobId } from '../../state/types.ts';
 const SOL = 1_000_000_000n;
 const FEE = 1000n;
 /** Bytes of a Batch account before its claim bitmap: discriminator and fields (state/batch.rs CLAIM_BITS_OFFSET). */
-const BATCH_HEADER_BYTES = 165;
+const BATCH_HEADER_BYTES = 173;
 /** Rent-exempt minimum of an account of `bytes` data bytes (the runtime's default rent). */
 const rentFor = (bytes: number) => BigInt(128 + bytes) * 6960n;
 /** Rent of a 3-job batch: its header and a one-byte claim bitmap. */

@@ -5,7 +5,12 @@ import type { Keypair } from '@solana/web3.js';
 import { World, Player, PARAMS, SIDE, attempt, cheatLayers } from './lib/game.ts';
 import { mlpModel, run } from './lib/model.ts';
 import * as P from './lib/protocol.ts';
-import { lateDisputeSlots, minUnbondingSlots, type RecordFault } from '../../settlement/instructions.ts';
+import {
+  disputeSpan,
+  lateDisputeSlots,
+  minUnbondingSlots,
+  type RecordFault,
+} from '../../settlement/instructions.ts';
 import { gameSlot } from '../../settlement/client.ts';
 
 const SOL = 1_000_000_000n;
@@ -422,7 +427,7 @@ test('window raise, no batch under it: a raise long past (beyond its span) holds
   const params = { challengeWindow: 2000n, unbondingSlots: minUnbondingSlots(2000n, PARAMS.clockSlots) };
   world.must(await attempt(world.client.updateConfig(world.authority, { params })), 'update_config');
   // Every unbond requested from now on waits the longer delay; a commit long after the raise holds nothing.
-  world.warp(params.unbondingSlots + 1n);
+  world.warp(disputeSpan(params.challengeWindow, PARAMS.clockSlots) + 1n);
   await world.commitBatch(0, e, P.sha(Buffer.from('honest result')));
   assert.equal((await world.client.config()).withdrawFloor, 0n, 'no hold');
 });

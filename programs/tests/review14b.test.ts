@@ -35,7 +35,7 @@ test('unbond escape: a withholding sequencer that unbonds cannot withdraw before
   const { world, requester, b } = await setup();
   const seq = world.sequencer;
   // The authority shortens the window (an ordinary operational change): the unbond delay of new
-  // requests drops, and only latest_window_end + 150 still holds batch 0's bond.
+  // requests drops, and only latest_dispute_end + 150 still holds batch 0's bond.
   world.must(
     await attempt(
       world.client.updateConfig(world.authority, {

@@ -116,11 +116,11 @@ pub fn answer_data(
             .checked_add(DATA_REQUEST_DEPOSIT)
             .ok_or(OptinferError::Overflow)?,
     );
-    let clock = a.config.clock_slots.get();
     let b = &mut a.batch;
     b.open_requests = (b.open_requests.get() - 1).into();
-    // Whatever the answer shows stays disputable for one clock, also past the window (late answer).
-    let until = now.checked_add(clock).ok_or(OptinferError::Overflow)?;
+    // Whatever the answer shows stays disputable for one clock (the batch's own), also past the
+    // window (late answer).
+    let until = now.checked_add(b.dispute_clock.get()).ok_or(OptinferError::Overflow)?;
     if until > b.disputable_until.get() {
         b.disputable_until = until.into();
     }

@@ -35,23 +35,21 @@ pub fn close_operator(ctx: &mut Context<CloseOperator>) -> Result<()> {
         return Err(OptinferError::OperatorNotEmpty.into());
     }
     // A bond a slash emptied keeps its account while records committed before the slash may still be
-    // in a window: without the account they would read as records of a key that never bonded
-    // (kind-0 faults against the sequencer that committed them while it was bonded), and a late
-    // answer's dispute (late_dispute_slots) must still find the executor's account. Those windows
-    // end by the slash plus the longest window and its late disputes, or by the latest window end
-    // and its late disputes now.
+    // disputed: without the account they would read as records of a key that never bonded (kind-0
+    // faults against the sequencer that committed them while it was bonded), and a late answer's
+    // dispute must still find the executor's account. Those batches stop being disputable by the
+    // slash plus the longest window and its late disputes, or by the latest last dispute end of any
+    // committed batch (Config.latest_dispute_end, fixed by each batch's own window and clock).
     let emptied = op.emptied_slot.get();
     if emptied != 0 {
         let now = game_now(&ctx.accounts.config)?;
-        let late = late_dispute_slots(ctx.accounts.config.clock_slots.get());
         let by_slash = emptied
             .saturating_add(MAX_DURATION_SLOTS + late_dispute_slots(MAX_DURATION_SLOTS) + UNBONDING_MARGIN_SLOTS);
         let by_windows = ctx
             .accounts
             .config
-            .latest_window_end
+            .latest_dispute_end
             .get()
-            .saturating_add(late)
             .saturating_add(UNBONDING_MARGIN_SLOTS);
         let ready = core::cmp::min(by_slash, by_windows);
         if now < ready {

@@ -9,7 +9,7 @@ use anchor_lang::prelude::*;
 use crate::errors::OptinferError;
 use crate::events::BatchCommitted;
 use crate::game::{free_bond, running_slot, transfer_in};
-use crate::state::{batch_space, seeds, Batch, Config, Operator};
+use crate::state::{batch_space, late_dispute_slots, seeds, Batch, Config, Operator};
 
 /// The most jobs a batch may hold: open_dispute on its deepest job (10 batch tree siblings of 40 bytes,
 /// the record, the signature, the Job account and the Ed25519 instruction) still fits 1232 bytes
@@ -76,10 +76,15 @@ pub fn commit_batch(
     // After a raise of the window or clock, unbonds requested under the shorter span wait for this batch.
     c.hold_withdrawals(slot)?;
     let window = c.challenge_window;
+    let clock = c.clock_slots;
     let stake = c.min_executor_bond;
-    let end = slot.checked_add(window.get()).ok_or(OptinferError::Overflow)?;
-    if end > c.latest_window_end.get() {
-        c.latest_window_end = end.into();
+    // The last slot a dispute on this batch can open before, under its own window and clock.
+    let end = slot
+        .checked_add(window.get())
+        .and_then(|e| e.checked_add(late_dispute_slots(clock.get())))
+        .ok_or(OptinferError::Overflow)?;
+    if end > c.latest_dispute_end.get() {
+        c.latest_dispute_end = end.into();
     }
     let payer = *ctx.accounts.sequencer.address();
     let b = &mut ctx.accounts.batch;
@@ -89,6 +94,7 @@ pub fn commit_batch(
     b.job_count = job_count.into();
     b.commit_slot = slot.into();
     b.challenge_window = window;
+    b.dispute_clock = clock;
     b.executor_stake = stake;
     b.bounty_bps = c.bounty_bps;
     b.fee_total = fee_total.into();

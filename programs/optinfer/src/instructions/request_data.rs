@@ -57,7 +57,9 @@ pub fn request_data(ctx: &mut Context<RequestData>, job_index: u32) -> Result<()
         j.bump = ctx.bumps.job;
     }
     transfer_in(a.requester.account(), a.request.account(), DATA_REQUEST_DEPOSIT)?;
-    let deadline = now.saturating_add(core::cmp::max(a.config.clock_slots.get(), DATA_ANSWER_SLOTS));
+    // The batch's own clock, not the one in force: a later update_config cannot move the deadline
+    // past what the batch's executors and sequencer stay bonded for (Config.latest_dispute_end).
+    let deadline = now.saturating_add(core::cmp::max(a.batch.dispute_clock.get(), DATA_ANSWER_SLOTS));
     let r = &mut a.request;
     r.batch = batch_key;
     r.requester = requester;

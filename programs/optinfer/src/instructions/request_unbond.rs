@@ -5,7 +5,7 @@ use anchor_lang::prelude::*;
 use crate::errors::OptinferError;
 use crate::events::UnbondRequested;
 use crate::game::{free_bond, game_now};
-use crate::state::{late_dispute_slots, seeds, Config, Operator, UNBONDING_MARGIN_SLOTS};
+use crate::state::{dispute_span, seeds, Config, Operator, UNBONDING_MARGIN_SLOTS};
 
 #[derive(Accounts)]
 pub struct RequestUnbond {
@@ -21,20 +21,24 @@ pub fn request_unbond(ctx: &mut Context<RequestUnbond>, amount: u64) -> Result<(
         return Err(OptinferError::ZeroAmount.into());
     }
     let delay = ctx.accounts.config.unbonding_slots.get();
-    // Every batch committed so far stays disputable until its own window closes, whatever the
-    // window and the delay are now: a shortened delay cannot outrun an older, longer window. A data
-    // request made at the window's last slot must be answered within max(clock, DATA_ANSWER_SLOTS)
-    // more, and that answer leaves one clock to dispute it (late_dispute_slots): the bond stays
-    // until then, plus the margin for the dispute to land.
+    // Every batch committed so far stays disputable until its own last dispute end (its window, then
+    // a late answer's deadline and clock, under the batch's own window and clock), whatever the window,
+    // the clock and the delay are now: changing them cannot outrun an older batch. A batch committed
+    // just after the request (the executor's last jobs) is disputable for the dispute span in force,
+    // which the delay may be shorter than when the clock is under DATA_ANSWER_SLOTS. The bond stays
+    // until both, plus the margin for the dispute to land.
     let c = &ctx.accounts.config;
-    let window_end = c
-        .latest_window_end
-        .get()
-        .checked_add(late_dispute_slots(c.clock_slots.get()))
-        .and_then(|e| e.checked_add(UNBONDING_MARGIN_SLOTS))
-        .ok_or(OptinferError::Overflow)?;
     // Game time: a pause stops the delay as it stops the windows it must outlast.
-    let now = game_now(&ctx.accounts.config)?;
+    let now = game_now(c)?;
+    let window_end = c
+        .latest_dispute_end
+        .get()
+        .checked_add(UNBONDING_MARGIN_SLOTS)
+        .ok_or(OptinferError::Overflow)?;
+    let span_end = now
+        .checked_add(dispute_span(c.challenge_window.get(), c.clock_slots.get())?)
+        .ok_or(OptinferError::Overflow)?;
+    let window_end = core::cmp::max(window_end, span_end);
     let op = &mut ctx.accounts.operator;
     let free = free_bond(op);
     if amount > free {

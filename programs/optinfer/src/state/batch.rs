@@ -83,6 +83,11 @@ pub struct Batch {
     /// still leaves the challenger a clock to dispute what the answer showed (0: no answer yet).
     /// finalize_batch waits for it as for the window.
     pub disputable_until: PodU64,
+    /// Config.clock_slots when the batch committed: a data request on the batch is due within
+    /// max(dispute_clock, DATA_ANSWER_SLOTS) and its answer leaves one dispute_clock to dispute, so a
+    /// later change of the clock neither lengthens nor shortens what the batch's executors and
+    /// sequencer were bonded for (Config.latest_dispute_end).
+    pub dispute_clock: PodU64,
 }
 
 impl Batch {

@@ -55,10 +55,12 @@ pub struct Config {
     pub paused_slots: PodU64,
     /// Slot the current pause began (meaningful while `paused`).
     pub pause_start: PodU64,
-    /// Latest end (game slot) of a committed batch's challenge window: commit_batch raises it, and
-    /// request_unbond keeps every withdrawal after it (so shortening the window and the unbonding
-    /// delay cannot free a bond before the batches committed under the old window close).
-    pub latest_window_end: PodU64,
+    /// Latest game slot a dispute on a committed batch can open before (Batch::last_dispute_end: its
+    /// window, then a late answer's deadline and clock under the batch's own clock): commit_batch raises
+    /// it, and request_unbond and close_operator keep every withdrawal and close after it (so changing
+    /// the window, the clock or the unbonding delay cannot free a bond before the batches committed
+    /// under the old ones stop being disputable).
+    pub latest_dispute_end: PodU64,
     /// Least `clock_slots` the games on every registered layer need (add_model_ops raises it to
     /// each layer's shapes::check_clock); update_config refuses a clock below it.
     pub clock_floor: PodU64,
@@ -67,9 +69,9 @@ pub struct Config {
     /// plus the margin: an unbond requested before the raise had its ready slot fixed under the
     /// shorter span, while records its executor had before the request may land in that batch.
     pub withdraw_floor: PodU64,
-    /// Game slot of the last update_config that lengthened `challenge_window + 2 x clock_slots`.
+    /// Game slot of the last update_config that lengthened the dispute span (dispute_span).
     pub span_raised_at: PodU64,
-    /// The shortest unbond span (unbond_span) in force in the run of raises ending at
+    /// The shortest dispute span (dispute_span) in force in the run of raises ending at
     /// `span_raised_at`: what an unbond requested just before them may have been given.
     pub span_before_raise: PodU64,
     /// Share of the loser's stake paid to the winner, in basis points; the rest goes to the vault.
@@ -161,8 +163,17 @@ impl ConfigParams {
     }
 }
 
-/// Window plus 2 clocks plus the margin: how long after an unbond request the last batch that may
-/// hold its executor's records stays disputable, and so the least `unbonding_slots`.
+/// Window, late disputes and the margin: how long after an unbond request a batch committed at once
+/// under `window` and `clock` (with the executor's last records) stays disputable. request_unbond
+/// waits at least this long; a raise of it holds withdrawals (note_span_raise, hold_withdrawals).
+pub fn dispute_span(window: u64, clock: u64) -> Result<u64> {
+    window
+        .checked_add(late_dispute_slots(clock))
+        .and_then(|c| c.checked_add(UNBONDING_MARGIN_SLOTS))
+        .ok_or_else(|| OptinferError::Overflow.into())
+}
+
+/// Window plus 2 clocks plus the margin: the least `unbonding_slots`.
 pub fn unbond_span(window: u64, clock: u64) -> Result<u64> {
     clock
         .checked_mul(2)
@@ -178,8 +189,8 @@ impl Config {
         if self.challenge_window.get() == 0 {
             return Ok(()); // initialize: no unbond can be pending yet
         }
-        let old = unbond_span(self.challenge_window.get(), self.clock_slots.get())?;
-        let new = unbond_span(p.challenge_window, p.clock_slots)?;
+        let old = dispute_span(self.challenge_window.get(), self.clock_slots.get())?;
+        let new = dispute_span(p.challenge_window, p.clock_slots)?;
         if new > old {
             let now = game_now(self)?;
             // Raises close together form one run: the shortest span before any of them counts.
@@ -204,15 +215,11 @@ impl Config {
     /// recent raise, an unbond requested before the raise may hold records in this batch, so no
     /// withdrawal pays out before the batch's window closes (plus the margin).
     pub fn hold_withdrawals(&mut self, now: u64) -> Result<()> {
-        let span = unbond_span(self.challenge_window.get(), self.clock_slots.get())?;
+        let span = dispute_span(self.challenge_window.get(), self.clock_slots.get())?;
         let raised = self.span_raised_at.get();
         let recent = raised != 0 && now <= raised.saturating_add(span.max(self.span_before_raise.get()));
         if recent && span > self.span_before_raise.get() {
-            let until = now
-                .checked_add(self.challenge_window.get())
-                .and_then(|e| e.checked_add(late_dispute_slots(self.clock_slots.get())))
-                .and_then(|e| e.checked_add(UNBONDING_MARGIN_SLOTS))
-                .ok_or(OptinferError::Overflow)?;
+            let until = now.checked_add(span).ok_or(OptinferError::Overflow)?;
             if until > self.withdraw_floor.get() {
                 self.withdraw_floor = until.into();
             }
