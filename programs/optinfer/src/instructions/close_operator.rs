@@ -51,7 +51,11 @@ pub fn close_operator(ctx: &mut Context<CloseOperator>) -> Result<()> {
             .latest_dispute_end
             .get()
             .saturating_add(UNBONDING_MARGIN_SLOTS);
-        let ready = core::cmp::min(by_slash, by_windows);
+        // And never inside the margin after the slash: the sequencer may still commit records the
+        // executor signed before it (they are no faults then), which a missing account would turn
+        // into kind-0 faults against it (review 23: slash then close).
+        let by_margin = emptied.saturating_add(UNBONDING_MARGIN_SLOTS);
+        let ready = core::cmp::max(by_margin, core::cmp::min(by_slash, by_windows));
         if now < ready {
             msg!(
                 "slashed to 0 at game slot {}: closable from {}, now {}",
