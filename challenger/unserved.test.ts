@@ -92,7 +92,8 @@ class ToyChain {
           batch: Keypair.generate().publicKey,
           requester: by.publicKey,
           answerer: Keypair.generate().publicKey,
-          deadline: 1206n,
+          // The program's deadline: max(clock 100, DATA_ANSWER_SLOTS 156) after the request.
+          deadline: this.slot + 156n,
           jobIndex: j,
           answered: 0,
           bump: 255,
@@ -308,7 +309,11 @@ for (const [name, forge] of [
       assert.deepEqual([...chain.requested].sort(), [0, 1]);
       chain.answer(0, batch, inputs[0]);
       chain.answer(1, batch, inputs[1]);
-      await until(async () => (await c.findings.all()).length === 1, 'the lie found in the posted data');
+      // The answers are audited one after the other, the lie perhaps first: wait for both.
+      await until(
+        async () => (await c.findings.all()).length === 1 && c.stats.audited === 2,
+        'the lie found in the posted data and both answers audited',
+      );
       assert.equal(c.stats.audited, 2, 'both answers audited');
       assert.equal(c.stats.mismatches, 1);
       assert.equal((await c.findings.all())[0].jobId, records[1].jobId);
