@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Keypair } from '@solana/web3.js';
-import { World, PARAMS, attempt, type CommittedBatch, type TxResult } from './lib/game.ts';
+import { World, PARAMS, answerData, attempt, type CommittedBatch, type TxResult } from './lib/game.ts';
 import { mlpModel } from './lib/model.ts';
 import * as P from './lib/protocol.ts';
 import {
@@ -17,19 +17,6 @@ const bounty = (stake: bigint) => (stake * BigInt(PARAMS.bountyBps)) / 10_000n;
 /** The answer time a request gets: max(clock_slots, DATA_ANSWER_SLOTS). */
 const ANSWER_SLOTS = BigInt(Math.max(Number(PARAMS.clockSlots), DATA_ANSWER_SLOTS));
 
-/** The posted form of `inputs` (u32 count, then per tensor in name order: u16 nameLen, name, header, bytes). */
-function postInputs(inputs: [string, P.Tensor][]): Buffer {
-  const sorted = inputs.slice().sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
-  const parts: Buffer[] = [P.u32(sorted.length)];
-  for (const [name, t] of sorted) {
-    const nb = Buffer.from(name, 'utf8');
-    const len = Buffer.alloc(2);
-    len.writeUInt16LE(nb.length);
-    parts.push(len, nb, P.headerBytes(t), t.bytes);
-  }
-  return Buffer.concat(parts);
-}
-
 /** A world with the mlp model, an honest bonded executor's batch 0 of three jobs, and a funded requester. */
 async function setup() {
   const m = mlpModel();
@@ -39,7 +26,7 @@ async function setup() {
   const executor = await world.operator(10n * SOL);
   const requester = world.fund(5n * SOL);
   const b = await world.commitBatch(0, executor, P.sha(Buffer.from('honest output')));
-  const inputs = postInputs(m.inputs);
+  const inputs = P.postInputs(m.inputs);
   return { m, world, executor, requester, b, inputs };
 }
 
@@ -57,16 +44,7 @@ async function answer(
   forged: { record?: Buffer; signature?: Buffer; proof?: { siblings: Buffer[]; siblingFees: bigint[] } } = {},
 ): Promise<{ res: TxResult; txs: number }> {
   const before = world.txs.length;
-  const res = await attempt(
-    world.client
-      .answerData(by, b.index, job, {
-        record: forged.record ?? b.records[job],
-        signature: forged.signature ?? b.signatures[job],
-        inputs,
-        ...(forged.proof ?? P.batchProof(b.levels, job)),
-      })
-      .then((r) => r[r.length - 1]),
-  );
+  const res = await answerData(world, by, b, job, inputs, forged);
   return { res, txs: world.txs.length - before };
 }
 
@@ -172,7 +150,7 @@ test('honest answer: the sequencer posts the record and inputs within the clock;
     P.batchProof(b.levels, 1),
     'the opening is kept: a challenger can open a dispute from it',
   );
-  assert.deepEqual(posted.inputs, postInputs(m.inputs));
+  assert.deepEqual(posted.inputs, P.postInputs(m.inputs));
   const ev = res.events.find((e) => e.name === 'DataAnswered');
   assert.ok(ev, 'DataAnswered');
   // The buffer is frozen: no rewrite, no close, and no second answer.
@@ -253,11 +231,11 @@ test('forged answer: another job record, a tampered opening, inputs off the dige
   // An extra input 'zz' after the real one: a different set; the same two tensors out of name order: unsorted.
   const extra: [string, P.Tensor][] = [m.inputs[0], ['zz', m.inputs[0][1]]];
   assert.equal(
-    (await answer(world, seq, b, 1, postInputs(extra))).res.error,
+    (await answer(world, seq, b, 1, P.postInputs(extra))).res.error,
     'InputDigestMismatch',
     'an extra input',
   );
-  const one = (t: [string, P.Tensor]) => postInputs([t]).subarray(4);
+  const one = (t: [string, P.Tensor]) => P.postInputs([t]).subarray(4);
   const swapped = Buffer.concat([P.u32(2), one(extra[1]), one(extra[0])]);
   assert.equal((await answer(world, seq, b, 1, swapped)).res.error, 'InputSetUnsorted');
   // The requester cannot collect its own deposit back.
@@ -289,7 +267,7 @@ test('unsigned record: the sequencer commits a result its bonded executor never 
   const { res: opened } = await world.openDispute(challenger, b, 1);
   assert.equal(opened.ok, false, 'open_dispute refuses a record whose signature does not verify');
   world.must(await request(world, requester, b, 1), 'request_data');
-  const refused = await answer(world, world.sequencer, b, 1, postInputs(m.inputs));
+  const refused = await answer(world, world.sequencer, b, 1, P.postInputs(m.inputs));
   assert.equal(refused.res.ok, false, 'the committed record cannot be answered');
   console.log(`unsigned record: answer_data refused with ${refused.res.error}`);
   world.warp(ANSWER_SLOTS);
@@ -317,7 +295,7 @@ test('deepest answer: answer_data with its Ed25519 signature check, on the last 
   const b = await world.commitBatch(0, executor, P.sha(Buffer.from('honest output')), MAX_BATCH_JOBS, 1);
   const last = MAX_BATCH_JOBS - 1;
   world.must(await request(world, requester, b, last), 'request_data');
-  const { res } = await answer(world, world.sequencer, b, last, postInputs(m.inputs));
+  const { res } = await answer(world, world.sequencer, b, last, P.postInputs(m.inputs));
   world.must(res, 'answer_data on the deepest job');
   console.log(`deepest answer_data: ${res.size} bytes (limit 1232), ${res.cu} CU`);
   assert.ok(res.size <= 1232);
@@ -385,7 +363,7 @@ test('posting bound: the largest input set (MAX_DATA_BYTES) is posted and checke
   // Batch 1: one job whose input is a single uint8 tensor 'x' posting exactly 32 KiB.
   const n = 32 * 1024 - 17;
   const x: P.Tensor = { dtype: 2, dims: [n], bytes: Buffer.alloc(n, 5) };
-  const big = postInputs([['x', x]]);
+  const big = P.postInputs([['x', x]]);
   assert.equal(big.length, 32 * 1024);
   const record = P.jobRecord({
     jobId: P.sha(Buffer.from('big job')),

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import type { Keypair } from '@solana/web3.js';
 import {
   World,
+  answerData,
   Player,
   PARAMS,
   attempt,
@@ -22,19 +23,6 @@ const ANSWER_SLOTS = BigInt(Math.max(Number(PARAMS.clockSlots), DATA_ANSWER_SLOT
 /** state/config.rs UNBONDING_MARGIN_SLOTS. */
 const MARGIN = 150n;
 
-/** The posted input set of `inputs` (u32 count, then per tensor in name order: u16 nameLen, name, header, bytes). */
-function postInputs(inputs: [string, P.Tensor][]): Buffer {
-  const sorted = inputs.slice().sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
-  const parts: Buffer[] = [P.u32(sorted.length)];
-  for (const [name, t] of sorted) {
-    const nb = Buffer.from(name, 'utf8');
-    const len = Buffer.alloc(2);
-    len.writeUInt16LE(nb.length);
-    parts.push(len, nb, P.headerBytes(t), t.bytes);
-  }
-  return Buffer.concat(parts);
-}
-
 /** A cheating executor's batch 0 (job 1 wrong at layer 2), an honest challenger, and the slot of the commit. */
 async function cheated(over: Partial<typeof PARAMS> = {}) {
   const world = new World();
@@ -50,17 +38,7 @@ async function cheated(over: Partial<typeof PARAMS> = {}) {
 }
 
 async function answerLate(world: World, by: Keypair, b: CommittedBatch, job: number, inputs: Buffer) {
-  const res = await attempt(
-    world.client
-      .answerData(by, b.index, job, {
-        record: b.records[job],
-        signature: b.signatures[job],
-        inputs,
-        ...P.batchProof(b.levels, job),
-      })
-      .then((r) => r[r.length - 1]),
-  );
-  return world.must(res, 'answer_data');
+  return world.must(await answerData(world, by, b, job, inputs), 'answer_data');
 }
 
 test("late answer: a request at the window's last slot, answered at its deadline, still leaves the challenger a clock to dispute the lie, and wins", async () => {
@@ -69,7 +47,7 @@ test("late answer: a request at the window's last slot, answered at its deadline
   world.must(await attempt(world.client.requestData(c, batch.index, 1)), 'request_data');
   // The sequencer waits to the last slot of the answer time: the window has closed by then.
   world.warp(ANSWER_SLOTS - 1n);
-  await answerLate(world, world.sequencer, batch, 1, postInputs(m.inputs));
+  await answerLate(world, world.sequencer, batch, 1, P.postInputs(m.inputs));
   assert.equal(
     (await world.finalize(c, 0)).error,
     'WindowOpen',
@@ -89,7 +67,7 @@ test('late answer: the clock after an answer ends; then open_dispute is refused 
   world.warp(PARAMS.challengeWindow - 1n);
   world.must(await attempt(world.client.requestData(c, batch.index, 1)), 'request_data');
   world.warp(ANSWER_SLOTS - 1n);
-  await answerLate(world, world.sequencer, batch, 1, postInputs(m.inputs));
+  await answerLate(world, world.sequencer, batch, 1, P.postInputs(m.inputs));
   world.warp(PARAMS.clockSlots);
   assert.equal((await world.openDispute(c, batch, 1)).res.error, 'WindowClosed');
   assert.equal(
@@ -103,7 +81,7 @@ test('late answer: the clock after an answer ends; then open_dispute is refused 
 test('late answer: an answer inside the window does not shorten it', async () => {
   const { world, m, c, batch } = await cheated();
   world.must(await attempt(world.client.requestData(c, batch.index, 1)), 'request_data');
-  await answerLate(world, world.sequencer, batch, 1, postInputs(m.inputs));
+  await answerLate(world, world.sequencer, batch, 1, P.postInputs(m.inputs));
   world.warp(PARAMS.challengeWindow - 1n);
   assert.equal((await world.finalize(c, 0)).error, 'WindowOpen');
   world.must((await world.openDispute(c, batch, 0)).res, 'open_dispute at the window end');
@@ -125,7 +103,7 @@ test("late answer, unbonding escape: after the authority shortens window and del
   world.must(await attempt(world.client.requestData(c, batch.index, 1)), 'request_data');
   const answerSlots = clockSlots > ANSWER_SLOTS ? clockSlots : ANSWER_SLOTS;
   world.warp(answerSlots - 1n);
-  await answerLate(world, world.sequencer, batch, 1, postInputs(m.inputs));
+  await answerLate(world, world.sequencer, batch, 1, P.postInputs(m.inputs));
   // The latest a dispute may open is one clock after the answer. The cheater tries to leave with its
   // bond one slot before it.
   world.warp(clockSlots - 2n);

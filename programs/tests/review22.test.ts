@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Keypair } from '@solana/web3.js';
-import { World, PARAMS, attempt, cheatLayers, type CommittedBatch } from './lib/game.ts';
+import { World, answerData, PARAMS, attempt, cheatLayers, type CommittedBatch } from './lib/game.ts';
 import { mlpModel, run, type ModelDef } from './lib/model.ts';
 import * as P from './lib/protocol.ts';
 import { DATA_ANSWER_SLOTS } from '../../settlement/instructions.ts';
@@ -19,19 +19,6 @@ const ANSWER_MIN = BigInt(DATA_ANSWER_SLOTS);
 const max = (a: bigint, b: bigint) => (a > b ? a : b);
 /** state/config.rs late_dispute_slots. */
 const late = (clock: bigint) => max(clock, ANSWER_MIN) + clock;
-
-/** The posted input set of `inputs` (u32 count, then per tensor in name order: u16 nameLen, name, header, bytes). */
-function postInputs(inputs: [string, P.Tensor][]): Buffer {
-  const sorted = inputs.slice().sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
-  const parts: Buffer[] = [P.u32(sorted.length)];
-  for (const [name, t] of sorted) {
-    const nb = Buffer.from(name, 'utf8');
-    const len = Buffer.alloc(2);
-    len.writeUInt16LE(nb.length);
-    parts.push(len, nb, P.headerBytes(t), t.bytes);
-  }
-  return Buffer.concat(parts);
-}
 
 /** Game time now (paused slots excluded). */
 const gameNow = async (world: World) => gameSlot(await world.client.config(), await world.sender.getSlot());
@@ -53,17 +40,7 @@ async function setup(over: Partial<typeof PARAMS>, cheat: boolean) {
 }
 
 async function answer(world: World, by: Keypair, b: CommittedBatch, job: number, inputs: Buffer) {
-  const res = await attempt(
-    world.client
-      .answerData(by, b.index, job, {
-        record: b.records[job],
-        signature: b.signatures[job],
-        inputs,
-        ...P.batchProof(b.levels, job),
-      })
-      .then((r) => r[r.length - 1]),
-  );
-  return world.must(res, 'answer_data');
+  return world.must(await answerData(world, by, b, job, inputs), 'answer_data');
 }
 
 /** Warps to game slot `at` (it must be ahead). */
@@ -91,7 +68,7 @@ test('window-for-clock trade: after the authority shortens the window and length
   const hStart = world.balance(h.publicKey);
   await warpTo(world, commit + PARAMS.challengeWindow - 1n);
   world.must(await attempt(world.client.requestData(h, batch.index, 0)), 'request_data');
-  await answer(world, world.sequencer, batch, 0, postInputs(m.inputs));
+  await answer(world, world.sequencer, batch, 0, P.postInputs(m.inputs));
   const until = (await world.batch(0)).disputableUntil;
   assert.equal(
     until,
@@ -130,7 +107,7 @@ test('window-for-clock trade, unbonding escape: a cheater that unbonded before t
   const ready = (await world.operatorOf(e.publicKey)).unbondReadySlot;
   // The cheater left before the answer landed.
   const w = await attempt(world.client.withdraw(e));
-  await answer(world, world.sequencer, batch, 1, postInputs(m.inputs));
+  await answer(world, world.sequencer, batch, 1, P.postInputs(m.inputs));
   const until = (await world.batch(0)).disputableUntil;
   world.warp(1);
   const { dispute, res } = await world.openDispute(c, batch, 1);
@@ -164,7 +141,7 @@ test("clock cut under a pending request: a cheater that requests its unbond afte
   await warpTo(world, deadline - 1n);
   const w = await attempt(world.client.withdraw(e, { close: true }));
   assert.equal(w.error, 'UnbondingNotReady', 'no withdrawal before the late answer');
-  await answer(world, world.sequencer, batch, 1, postInputs(m.inputs));
+  await answer(world, world.sequencer, batch, 1, P.postInputs(m.inputs));
   const until = (await world.batch(0)).disputableUntil;
   world.warp(1);
   const { dispute, res } = await world.openDispute(c, batch, 1);
@@ -223,7 +200,7 @@ test('clock raise, no batch under it: an honest executor that unbonded before th
   const h = world.fund(5n * SOL);
   await warpTo(world, commit + PARAMS.challengeWindow - 1n);
   world.must(await attempt(world.client.requestData(h, batch.index, 0)), 'request_data');
-  await answer(world, world.sequencer, batch, 0, postInputs(m.inputs));
+  await answer(world, world.sequencer, batch, 0, P.postInputs(m.inputs));
   const until = (await world.batch(0)).disputableUntil;
   await warpTo(world, ready);
   const w = await attempt(world.client.withdraw(e, { close: true }));
@@ -247,7 +224,7 @@ test("late answer under a constant long clock (stopped): a cheater unbonding rig
   world.must(await attempt(world.client.requestData(c, batch.index, 1)), 'request_data');
   const deadline = (await world.client.fetchDataRequest(0, 1))!.deadline;
   await warpTo(world, deadline - 1n);
-  await answer(world, world.sequencer, batch, 1, postInputs(m.inputs));
+  await answer(world, world.sequencer, batch, 1, P.postInputs(m.inputs));
   await warpTo(world, (await world.batch(0)).disputableUntil - 1n);
   assert.equal((await attempt(world.client.withdraw(e))).error, 'UnbondingNotReady');
   const { dispute, res } = await world.openDispute(c, batch, 1);
@@ -282,7 +259,7 @@ test('pause over a pending request (stopped): neither the unbond nor the answer 
   world.must(await attempt(world.client.updateConfig(world.authority, { paused: false })), 'unpause');
   const deadline = (await world.client.fetchDataRequest(0, 1))!.deadline;
   await warpTo(world, deadline - 1n);
-  await answer(world, world.sequencer, batch, 1, postInputs(m.inputs));
+  await answer(world, world.sequencer, batch, 1, P.postInputs(m.inputs));
   world.warp(PARAMS.clockSlots - 1n);
   assert.equal((await attempt(world.client.withdraw(e))).error, 'UnbondingNotReady');
   const { dispute, res } = await world.openDispute(c, batch, 1);

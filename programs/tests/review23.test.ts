@@ -6,7 +6,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Keypair } from '@solana/web3.js';
-import { World, Player, PARAMS, SIDE, attempt, cheatLayers, type CommittedBatch } from './lib/game.ts';
+import {
+  World,
+  answerData,
+  Player,
+  PARAMS,
+  SIDE,
+  attempt,
+  cheatLayers,
+  type CommittedBatch,
+} from './lib/game.ts';
 import { mlpModel, run, type ModelDef } from './lib/model.ts';
 import * as P from './lib/protocol.ts';
 import { gameSlot } from '../../settlement/client.ts';
@@ -15,34 +24,11 @@ const SOL = 1_000_000_000n;
 /** state/config.rs UNBONDING_MARGIN_SLOTS. */
 const MARGIN = 150n;
 
-/** The posted input set of `inputs` (u32 count, then per tensor in name order: u16 nameLen, name, header, bytes). */
-function postInputs(inputs: [string, P.Tensor][]): Buffer {
-  const sorted = inputs.slice().sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
-  const parts: Buffer[] = [P.u32(sorted.length)];
-  for (const [name, t] of sorted) {
-    const nb = Buffer.from(name, 'utf8');
-    const len = Buffer.alloc(2);
-    len.writeUInt16LE(nb.length);
-    parts.push(len, nb, P.headerBytes(t), t.bytes);
-  }
-  return Buffer.concat(parts);
-}
-
 /** Game time now (paused slots excluded). */
 const gameNow = async (world: World) => gameSlot(await world.client.config(), await world.sender.getSlot());
 
 async function answer(world: World, by: Keypair, b: CommittedBatch, job: number, inputs: Buffer) {
-  const res = await attempt(
-    world.client
-      .answerData(by, b.index, job, {
-        record: b.records[job],
-        signature: b.signatures[job],
-        inputs,
-        ...P.batchProof(b.levels, job),
-      })
-      .then((r) => r[r.length - 1]),
-  );
-  return world.must(res, 'answer_data');
+  return world.must(await answerData(world, by, b, job, inputs), 'answer_data');
 }
 
 /**
@@ -69,7 +55,7 @@ async function slashThenClose(close: boolean) {
   world.warp(PARAMS.challengeWindow - 1n);
   world.must(await attempt(world.client.requestData(x, batch.index, 1)), 'request_data');
   world.warp(1);
-  await answer(world, world.sequencer, batch, 1, postInputs(m.inputs));
+  await answer(world, world.sequencer, batch, 1, P.postInputs(m.inputs));
   // X opens its game at the last slot the answer allows, and both sides spend their whole clocks.
   world.warp(clockSlots - 2n);
   const { dispute, res } = await world.openDispute(x, batch, 1);
@@ -177,7 +163,7 @@ test('finalization griefing: a data request at the window end answered at its de
   world.warp(PARAMS.challengeWindow - 1n);
   world.must(await attempt(world.client.requestData(g, batch.index, 1)), 'request_data');
   world.warp(max(PARAMS.clockSlots, ANSWER_MIN) - 1n);
-  await answer(world, g2, batch, 1, postInputs(m.inputs));
+  await answer(world, g2, batch, 1, P.postInputs(m.inputs));
   const bound = commit + PARAMS.challengeWindow + late(PARAMS.clockSlots);
   const now = await gameNow(world);
   world.warp(bound - now);

@@ -296,19 +296,6 @@ const PRECOMPILE_ERRORS: Record<string, string> = {
   Custom2: 'InvalidSignature',
 };
 
-/** The posted form of `inputs` (u32 count, then per tensor in name order: u16 nameLen, name, header, bytes). */
-function postInputs(inputs: [string, P.Tensor][]): Buffer {
-  const sorted = inputs.slice().sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
-  const parts: Buffer[] = [P.u32(sorted.length)];
-  for (const [name, t] of sorted) {
-    const nb = Buffer.from(name, 'utf8');
-    const len = Buffer.alloc(2);
-    len.writeUInt16LE(nb.length);
-    parts.push(len, nb, P.headerBytes(t), t.bytes);
-  }
-  return Buffer.concat(parts);
-}
-
 test('unsigned-record framing: no record signature libsodium accepts (the sequencer commits it) is refused by the Ed25519 precompile (answer_data), so no executor can craft a record that makes its sequencer unanswerable', async () => {
   const m = mlpModel();
   const world = new World();
@@ -348,7 +335,7 @@ test('unsigned-record framing: no record signature libsodium accepts (the sequen
     ),
     'commit_batch',
   );
-  const inputs = postInputs(m.inputs);
+  const inputs = P.postInputs(m.inputs);
 
   const rows: { name: string; equation: boolean; libsodium: boolean; precompile: boolean; error?: string }[] =
     [];

@@ -551,3 +551,27 @@ export const claimOne = (world: World, by: Keypair, b: CommittedBatch, j: number
 /** Lamports `k` holds in its wallet and its Operator account. */
 export const holds = (world: World, k: PublicKey) =>
   world.balance(k) + world.balance(world.client.pdas.operator(k));
+
+/**
+ * answer_data on job `job` of `b`, posting `inputs` with the committed record, signature and batch opening (or the
+ * forged ones given); the last transaction's result.
+ */
+export function answerData(
+  world: World,
+  by: Keypair,
+  b: CommittedBatch,
+  job: number,
+  inputs: Buffer,
+  forged: { record?: Buffer; signature?: Buffer; proof?: { siblings: Buffer[]; siblingFees: bigint[] } } = {},
+): Promise<TxResult> {
+  return attempt(
+    world.client
+      .answerData(by, b.index, job, {
+        record: forged.record ?? b.records[job],
+        signature: forged.signature ?? b.signatures[job],
+        inputs,
+        ...(forged.proof ?? P.batchProof(b.levels, job)),
+      })
+      .then((r) => r[r.length - 1]),
+  );
+}

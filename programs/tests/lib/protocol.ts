@@ -199,3 +199,16 @@ export function signRecord(record: Uint8Array, secretKey: Uint8Array): Buffer {
 /** A job's leaf: H(0x00 || record || signature). */
 export const signedLeaf = (record: Uint8Array, signature: Uint8Array) =>
   sha(Buffer.from([0]), record, signature);
+
+/** The posted form of `inputs` answer_data takes (u32 count, then per tensor in name order: u16 nameLen, name, header, bytes). */
+export function postInputs(inputs: [string, Tensor][]): Buffer {
+  const sorted = inputs.slice().sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
+  const parts: Buffer[] = [u32(sorted.length)];
+  for (const [name, t] of sorted) {
+    const nb = Buffer.from(name, 'utf8');
+    const len = Buffer.alloc(2);
+    len.writeUInt16LE(nb.length);
+    parts.push(len, nb, headerBytes(t), t.bytes);
+  }
+  return Buffer.concat(parts);
+}
