@@ -46,8 +46,8 @@ import * as rules from '../dispute/rules.ts';
 import { modelViewOf, traceViewOf } from '../dispute/views.ts';
 import { reclaimGames, type DisputeAccount, type SettlementClient } from '../settlement/index.ts';
 import { DATA_ANSWER_SLOTS, DATA_REQUEST_DEPOSIT, type RecordFault } from '../settlement/instructions.ts';
-import { gameSlot } from '../settlement/client.ts';
-import { decodeInputSet, encodeInputSet } from '../state/input-set.ts';
+import { disputable, gameSlot } from '../settlement/client.ts';
+import { MAX_INPUT_SET_TENSORS, decodeInputSet, encodeInputSet } from '../state/input-set.ts';
 
 /** Milliseconds between passes closing this challenger's finished games (a few getProgramAccounts reads each). */
 const RECLAIM_MS = 30_000;
@@ -69,6 +69,11 @@ export interface ChallengerConfig {
   sandbox?: Partial<SandboxConfig> | false;
   /** Milliseconds between attempts to open the disputes of pending findings (default DEFAULT_RETRY_MS). */
   retryMs?: number;
+  /**
+   * Milliseconds a batch announced on the bus may stay absent from the chain before its announcement is dropped
+   * (default UNCOMMITTED_GRACE_MS); the chain scan then takes up whatever is committed at that index.
+   */
+  uncommittedGraceMs?: number;
 }
 
 export const DEFAULT_SAMPLE_RATE = 0.1;
@@ -120,15 +125,11 @@ interface Pick {
 export const DEMAND_AFTER_WINDOW_FRACTION = 0.5;
 
 /**
- * Errors an audit retries rather than records: the sequencer, the cluster or a download did not answer (or
- * answered 'not found' for what the committed batch holds). Bad inputs, conflicts and limits are final.
- */
-/**
  * Game slots after its commit from which a batch's unserved sample is demanded on chain: half the window, or
  * earlier so that the answer's deadline (max(clock, DATA_ANSWER_SLOTS) after the demand) leaves
  * OPEN_MARGIN_SLOTS of the window to audit the answer and open a dispute. A window too short for that keeps
- * half the window: no demand time helps there (review 21 "late answer", open), and a demand at once would
- * pay a deposit for every short outage of the sequencer.
+ * half the window: an answer after the window leaves one clock of the batch to dispute it (Batch::dispute_end),
+ * and a demand at once would pay a deposit for every short outage of the sequencer.
  */
 export function demandAfter(window: bigint, clockSlots: bigint): number {
   const answer = Math.max(Number(clockSlots), DATA_ANSWER_SLOTS);
@@ -136,6 +137,12 @@ export function demandAfter(window: bigint, clockSlots: bigint): number {
   const latest = Number(window) - answer - OPEN_MARGIN_SLOTS;
   return latest < 0 ? half : Math.min(half, latest);
 }
+
+/** The key under which `batches-seen` keeps the next batch index the chain scan reads (sorts after indices). */
+const SCAN_FROM = 'scan-from';
+
+/** How many batches back a challenger's first run looks for committed batches still open. */
+const SCAN_BACK_MAX = 1024;
 
 /** Game slots a challenger keeps, after an on-chain answer's deadline, to audit it and open its dispute. */
 const OPEN_MARGIN_SLOTS = 50;
@@ -204,6 +211,8 @@ export class Challenger {
   private readonly dataWaits: Table<DataWait>;
   /** Committed batches whose sample is not fully audited (the sequencer did not serve something): retried each pass. */
   private readonly batchWork: Table<BatchWork>;
+  /** Batch indices taken up (by announcement or chain scan), and under SCAN_FROM the next index the scan reads. */
+  private readonly batchesSeen: Table<number>;
   /** The inputs of each job this challenger found wrong (base64 input set), so a restart resumes its game alone. */
   private readonly disputedInputs: Table<{ jobId: JobId; inputs: string }>;
   /** Batch audits run one at a time (bus delivery and the retry pass), so no job is audited twice at once. */
@@ -243,6 +252,7 @@ export class Challenger {
     this.pending = store.table('pending');
     this.dataWaits = store.table('data-waits');
     this.batchWork = store.table('batch-work');
+    this.batchesSeen = store.table('batches-seen');
     this.disputedInputs = store.table('disputed-inputs');
     this.findings = new FindingLog(store, bus, config.id);
     this.keypair = loadOrCreateKeypair(
@@ -338,7 +348,7 @@ export class Challenger {
     let w = await this.batchWork.get(key);
     if (!w) {
       w = { index: m.index, root, windowEndsAt: m.windowEndsAt, firstSeenAt: Date.now() };
-      await this.store.write([this.batchWork.put(key, w)]);
+      await this.store.write([this.batchWork.put(key, w), this.batchesSeen.put(key, Date.now())]);
     }
     this.stats.batchesSeen++;
     await this.auditBatchNow(w);
@@ -355,11 +365,52 @@ export class Challenger {
     return next;
   }
 
+  /**
+   * Batches committed on chain that the sequencer never announced (or announced under another index) join the
+   * work too: every index from where this challenger's first run began watching up to the config's
+   * next_batch_index is taken up once, from the chain's own account (review 21 "silent batch").
+   */
+  private async scanCommitted(client: SettlementClient): Promise<void> {
+    const [config, slot] = await Promise.all([client.config(), client.sender.getSlot()]);
+    const next = Number(config.nextBatchIndex);
+    let from = await this.batchesSeen.get(SCAN_FROM);
+    if (from === undefined) {
+      // A first run takes up the batches committed before it whose window is still open: walking down from the
+      // newest until one is closed (windows close in commit order), at most SCAN_BACK_MAX of them.
+      from = next;
+      while (from > 0 && next - from < SCAN_BACK_MAX) {
+        const b = await client.fetchBatch(BigInt(from - 1));
+        if (!b || !disputable(b, config, slot)) break;
+        from--;
+      }
+      await this.store.write([this.batchesSeen.put(SCAN_FROM, from)]);
+    }
+    for (let i = from; i < next; i++) {
+      if (this.closed) return;
+      const key = seqKey(i);
+      // An index passed by the scan is never read again: an announcement's mark is dropped there (the table
+      // stays small).
+      // Each step moves SCAN_FROM in the same write, so a crash neither skips nor repeats an index.
+      const ops = [this.batchesSeen.put(SCAN_FROM, i + 1)];
+      if ((await this.batchesSeen.get(key)) !== undefined) ops.push(this.batchesSeen.del(key));
+      else {
+        const batch = await client.fetchBatch(BigInt(i));
+        if (batch) {
+          const root = Buffer.from(batch.root).toString('hex') as Hash32;
+          this.log.warn({ index: i, root }, 'batch committed on chain but not announced: auditing it');
+          ops.push(this.batchWork.put(key, { index: i, root, windowEndsAt: 0, firstSeenAt: Date.now() }));
+        }
+      }
+      await this.store.write(ops);
+    }
+  }
+
   /** One pass over the batches whose sample is not fully audited; a pass while one runs does nothing. */
   private async retryBatches(): Promise<void> {
     if (this.batchPass || this.closed) return;
     this.batchPass = true;
     try {
+      if (this.config.chain) await this.scanCommitted(this.config.chain.client);
       for (const [, w] of await this.batchWork.entries()) {
         if (this.closed) return;
         await this.auditBatchNow(w);
@@ -389,10 +440,11 @@ export class Challenger {
         if (BigInt(w.index) < config.nextBatchIndex) {
           this.log.info({ index: w.index }, 'batch finalized and closed before its sample was audited');
           await this.store.write([this.batchWork.del(key)]);
-        } else if (Date.now() - w.firstSeenAt > UNCOMMITTED_GRACE_MS) {
-          // Announced under an index never committed.
+        } else if (Date.now() - w.firstSeenAt > (this.config.uncommittedGraceMs ?? UNCOMMITTED_GRACE_MS)) {
+          // Announced under an index never committed: dropped, and unmarked, so the chain scan takes up whatever
+          // is committed at that index later (an early announcement must not shield a later silent batch).
           this.log.warn({ index: w.index }, 'batch announced but never committed on chain: dropped');
-          await this.store.write([this.batchWork.del(key)]);
+          await this.store.write([this.batchWork.del(key), this.batchesSeen.del(key)]);
         }
         return; // not on chain yet (the cluster lags the bus): next pass
       }
@@ -651,6 +703,23 @@ export class Challenger {
           proof,
         });
       return { outcome: 'skipped', reason: 'inputs not served' };
+    }
+    // More tensors than answer_data takes: the one-step opens at most as many, so no game could convict a lie
+    // on them, and no answer can post them: the job is demanded on chain, and its timeout invalidates it and
+    // slashes the sequencer (the honest one refuses such jobs at submission, checkInputSetSize).
+    const count = Object.keys(inputs).length;
+    if (chain && !posted && count > MAX_INPUT_SET_TENSORS) {
+      const job = await chain.client.fetchJob(BigInt(batchIndex), proof.index);
+      if (!rules.jobNotInvalidated(job).ok) return { outcome: 'skipped', reason: 'job already invalidated' };
+      this.log.warn(
+        { jobId, batch: batchIndex, job: proof.index, inputs: count },
+        `job has ${count} inputs, more than the ${MAX_INPUT_SET_TENSORS} answer_data takes: requesting its data`,
+      );
+      await this.requestInputs(chain.client, { jobId, batchIndex, batchRoot, jobIndex: proof.index, proof });
+      return {
+        outcome: 'skipped',
+        reason: `${count} job inputs (at most ${MAX_INPUT_SET_TENSORS} can be posted): data requested on chain`,
+      };
     }
     return this.auditInputs(jobId, batchIndex, batchRoot, proof, inputs);
   }

@@ -9,7 +9,7 @@ import { createMemoryBus } from '../bus/memory.ts';
 import { ModelRegistry } from '../executor/model.ts';
 import { Batch, signResult, jobId as makeJobId } from '../state/job.ts';
 import { OptinferError } from '../state/errors.ts';
-import type { Tensor } from '../state/tensor.ts';
+import { tensorSetDigest, type Tensor } from '../state/tensor.ts';
 import type { BatchIndex, ExecutorId, Hash32, ModelId } from '../state/types.ts';
 import type { DataRequestAccount, SettlementClient } from '../settlement/index.ts';
 import { label, toyBatch, toyConfig, toyModel, toyOperator } from '../dispute/testkit.ts';
@@ -18,15 +18,18 @@ import type { JobSource } from './source.ts';
 
 const hex = (s: string) => label(s).toString('hex') as Hash32;
 
-/** Batch 0 of two signed records (signed by `signer`, the executor by default); the sequencer serves their proofs but no inputs. */
-function batch(signer?: Keypair) {
+/**
+ * Batch 0 of two signed records (signed by `signer`, the executor by default, over `inputDigest` when given); the
+ * sequencer serves their proofs but no inputs.
+ */
+function batch(signer?: Keypair, inputDigest?: Hash32) {
   const exec = Keypair.generate();
   const records = [0, 1].map((i) =>
     signResult(
       {
-        jobId: makeJobId(i, hex('model') as ModelId, hex(`in ${i}`)),
+        jobId: makeJobId(i, hex('model') as ModelId, inputDigest ?? hex(`in ${i}`)),
         modelId: hex('model') as ModelId,
-        inputDigest: hex(`in ${i}`),
+        inputDigest: inputDigest ?? hex(`in ${i}`),
         outputDigest: hex(`out ${i}`),
         executor: exec.publicKey.toBase58() as ExecutorId,
         fee: 1000n,
@@ -214,6 +217,49 @@ test('inputs served wrong: inputs that do not hash to the record, or that do not
       );
     }
     assert.deepEqual(chain.requested, [0, 1]);
+  } finally {
+    await c.close();
+  }
+});
+
+test('seventeen inputs: a job whose served inputs are more tensors than answer_data takes (the one-step opens as many) is demanded on chain, not re-executed, and the timeout is claimed', async () => {
+  const x: Tensor = { dtype: 'float32', dims: [1], data: new Uint8Array(4) };
+  const inputs = Object.fromEntries(
+    Array.from({ length: 17 }, (_, i) => [`x${String(i).padStart(2, '0')}`, x]),
+  );
+  const b = batch(undefined, tensorSetDigest(inputs));
+  const chain = new ToyChain();
+  const source: JobSource = {
+    batch: async () => ({ index: 0, root: b.root, jobCount: 2, jobIds: b.records.map((r) => r.jobId) }),
+    proof: async (id) => b.proof(b.records.findIndex((r) => r.jobId === id)),
+    inputs: async () => inputs,
+    modelBytes: async () => {
+      throw new Error('a job of 17 inputs is not re-executed');
+    },
+  };
+  const c = await Challenger.start({
+    config: {
+      dataDir: mkdtempSync(join(tmpdir(), 'optinfer-da-')),
+      id: 'c1',
+      sampleRate: 1,
+      sandbox: false,
+      retryMs: 20,
+      chain: { client: chain.client(), bondLamports: 10n },
+    },
+    bus: createMemoryBus(),
+    source,
+    registry: new ModelRegistry(),
+  });
+  try {
+    const r = await c.audit(b.records[1].jobId, 0, b.root);
+    assert.deepEqual(r, {
+      outcome: 'skipped',
+      reason: '17 job inputs (at most 16 can be posted): data requested on chain',
+    });
+    assert.deepEqual(chain.requested, [1]);
+    chain.slot = 1206n;
+    await until(() => chain.claimed.length > 0, 'the timeout claimed');
+    assert.deepEqual(chain.claimed, [1]);
   } finally {
     await c.close();
   }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Keypair, type PublicKey } from '@solana/web3.js';
 import { createMemoryBus } from '../bus/memory.ts';
+import * as messages from '../bus/messages.ts';
 import { DEMO_MODEL_PATH } from '../cli/roles.ts';
 import { ModelRegistry, type LoadedModel } from '../executor/model.ts';
 import { runModel } from '../executor/run.ts';
@@ -237,6 +238,102 @@ test("listing switch: the lie's proof is withheld while the listing is good, the
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+for (const [name, announce, early] of [
+  ['never announced', (_b: { index: number; root: Hash32 }) => [], false],
+  ['announced under another index', (b: { index: number; root: Hash32 }) => [{ ...b, index: 7 }], false],
+  // Announced at its index before any commit, with a root of nothing: the challenger drops the announcement after
+  // its grace; the sequencer then commits the lie at that index, silently.
+  [
+    'announced early under a made-up root',
+    (b: { index: number; root: Hash32 }) => [{ ...b, root: '11'.repeat(32) as Hash32 }],
+    true,
+  ],
+] as const) {
+  test(`silent batch (${name}): the sequencer commits the lie's batch on chain but does not announce it on the bus; the challenger must still audit it`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'optinfer-rev21-'));
+    const registry = new ModelRegistry();
+    const model = await registry.register(new Uint8Array(readFileSync(DEMO_MODEL_PATH)));
+    const exec = Keypair.generate();
+    const b0 = await lieBatch(model, 0, exec);
+    const b1 = await lieBatch(model, 1, exec);
+    // Batch 0: every job honest (its "lie" fixed to the honest output), announced as usual.
+    const chain = new Chain();
+    chain.nextBatchIndex = early ? 1n : 2n;
+    chain.roots.set(0, Buffer.from(fromHex(b0.batch.root, 32)));
+    if (!early) chain.roots.set(1, Buffer.from(fromHex(b1.batch.root, 32)));
+    const all = [b0, b1];
+    const find = (id: JobId) => {
+      for (const b of all) {
+        const i = b.records.findIndex((r) => r.jobId === id);
+        if (i >= 0) return { b, i };
+      }
+      return undefined;
+    };
+    const source: JobSource = {
+      batch: async (i) => all[i]?.listing,
+      proof: async (id) => {
+        const f = find(id);
+        return f && f.b.batch.proof(f.i);
+      },
+      inputs: async (id) => {
+        const f = find(id);
+        return f && f.b.inputs[f.i];
+      },
+      modelBytes: async () => model.bytes,
+    };
+    const bus = createMemoryBus();
+    const c = await Challenger.start({
+      config: {
+        dataDir: dir,
+        id: 'c1',
+        sampleRate: 1,
+        sandbox: false,
+        retryMs: 20,
+        uncommittedGraceMs: 100,
+        chain: { client: chain.client(), bondLamports: 10n },
+      },
+      bus,
+      source,
+      registry,
+    });
+    try {
+      const msg = (b: typeof b0, index: number) => ({
+        index,
+        root: b.batch.root,
+        jobCount: 2,
+        windowEndsAt: Date.now() + 600_000,
+      });
+      // Batch 0 is announced; batch 1 (the lie to shield) is not, or under an index no batch has.
+      await messages.send(bus, messages.BATCH_COMMITTED, undefined, msg(b0, 0));
+      for (const m of announce({ index: 1, root: b1.batch.root }))
+        await messages.send(bus, messages.BATCH_COMMITTED, undefined, { ...msg(b1, 1), ...m });
+      await until(async () => (await c.findings.all()).some((f) => f.batchIndex === 0), 3000);
+      if (early) {
+        // Well past the grace (many 20 ms passes), the lie is committed at the announced index.
+        await new Promise((r) => setTimeout(r, 500));
+        chain.roots.set(1, Buffer.from(fromHex(b1.batch.root, 32)));
+        chain.nextBatchIndex = 2n;
+      }
+      chain.slot = 1060n;
+      const caught = await until(
+        async () =>
+          (await c.findings.all()).some((f) => f.batchIndex === 1) ||
+          chain.requested.some((r) => r.startsWith('1:')),
+        1500,
+      );
+      assert.ok(
+        (await c.findings.all()).some((f) => f.batchIndex === 0),
+        'the announced batch was audited (its lie found)',
+      );
+      assert.ok(caught, 'the lie in the committed but unannounced batch 1 was never audited');
+    } finally {
+      await c.close();
+      await registry.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
 
 test("corrupted model bytes: the sequencer serves the lie's listing, proof and inputs but other bytes for its model (the challenger does not hold it yet); the audit must not be recorded as done, and the lie must be found once the real bytes are served", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'optinfer-rev21-'));

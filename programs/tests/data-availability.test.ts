@@ -285,6 +285,39 @@ test('unsigned record: the sequencer commits a result its bonded executor never 
   assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
 });
 
+test('seventeen inputs: a colluding sequencer commits a lie on a job of 17 inputs (the one-step opens at most 16, so no game can convict it); answer_data refuses any posting of 17 tensors, so a request on it times out: the job is invalidated and the sequencer slashed, the bounty to the requester', async () => {
+  const m = mlpModel();
+  const world = new World();
+  await world.init();
+  await world.registerModel(m);
+  const executor = await world.operator(10n * SOL);
+  const requester = world.fund(5n * SOL);
+  // The model's input, then 16 more the referee would never read (names after it in byte order).
+  const [name, t] = m.inputs[0];
+  const seventeen: [string, P.Tensor][] = [
+    [name, t],
+    ...Array.from({ length: 16 }, (_, i): [string, P.Tensor] => [`~extra${String(i).padStart(2, '0')}`, t]),
+  ];
+  world.inputDigest = () => P.tensorSetDigest(seventeen.map(([n, x]) => [n, P.tensorDigest(x)]));
+  const b = await world.commitBatch(0, executor, P.sha(Buffer.from('a lie on 17 inputs')));
+  world.must(await request(world, requester, b, 1), 'request_data');
+  // The committed inputs themselves, posted as they are: too many tensors.
+  const posted = P.postInputs(seventeen);
+  const refused = await answer(world, world.sequencer, b, 1, posted);
+  assert.equal(refused.res.error, 'InputSetTooLarge', `17 tensors answered (${posted.length} bytes)`);
+  // Sixteen of them hash to another set.
+  assert.equal(
+    (await answer(world, world.sequencer, b, 1, P.postInputs(seventeen.slice(0, 16)))).res.error,
+    'InputDigestMismatch',
+  );
+  world.warp(ANSWER_SLOTS);
+  const out = world.must(await timeout(world, requester, b, 1), 'claim_data_timeout');
+  const slashed = out.events.find((e) => e.name === 'Slashed')?.data as { amount: bigint } | undefined;
+  assert.equal(slashed?.amount, PARAMS.minExecutorBond, 'the sequencer is slashed one fault slash');
+  assert.equal((await world.job(0, 1)).invalidated, 1, 'the lie on 17 inputs never finalizes');
+  assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
+});
+
 test('deepest answer: answer_data with its Ed25519 signature check, on the last job of a batch at the 2^10 cap (ten 40-byte siblings), fits one transaction', async () => {
   const m = mlpModel();
   const world = new World();

@@ -1,5 +1,7 @@
 // End to end, attack 2 of issue 13: a framing sequencer commits a record naming the bonded honest executor with a
-// result it never signed, and its accomplice disputes it. Separate processes, a real nats-server and the local validator.
+// result it never signed, and its accomplice disputes it. The framing batch is never announced (review 21 "silent
+// batch"): the honest challenger finds it on chain, demands its jobs, and the sequencer, which cannot answer a record
+// its executor never signed, is slashed. Separate processes, a real nats-server and the local validator.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Keypair, type PublicKey } from '@solana/web3.js';
@@ -7,13 +9,19 @@ import { FramingSequencer } from '../../adversary/index.ts';
 import { fromHex } from '../../state/hash.ts';
 import { decodeJobRecord, verifyResult } from '../../state/job.ts';
 import { waitFor } from '../helpers/node-process.ts';
-import { EXECUTOR_BOND, MIN_CHALLENGER_BOND, startCluster, type JobResult } from './cluster.ts';
+import {
+  EXECUTOR_BOND,
+  MIN_CHALLENGER_BOND,
+  MIN_EXECUTOR_BOND,
+  startCluster,
+  type JobResult,
+} from './cluster.ts';
 
 const WINDOW = 200;
 const CLOCK = 150;
 
 test(
-  "framing sequencer: the accomplice's dispute on a record the executor never signed is refused; the executor's bond is intact and its results finalize",
+  "framing sequencer: the accomplice's dispute on a record the executor never signed is refused; the executor's bond is intact and its results finalize; the unannounced framing batch is demanded by the honest challenger and its jobs invalidated at the sequencer's cost",
   { timeout: 600_000 },
   async (t) => {
     const c = await startCluster({
@@ -65,7 +73,9 @@ test(
 
       // A real job's input on the registered model: nothing but the signature can make open_dispute refuse.
       const real = decodeJobRecord(fromHex(committed[0].proof!.record));
+      const jobs = 3;
       const framed = await framer.commit({
+        jobs,
         victim: victim.keypair.publicKey,
         modelId: c.modelId as typeof real.modelId,
         inputDigest: real.inputDigest,
@@ -116,7 +126,35 @@ test(
         assert.ok(await c.batchFinal(j.batch!.index), `batch ${j.batch!.index} is not finalized on chain`);
       }
 
-      // The framing batch outlives its window undisputed and finalizes: the record it holds cost its victim nothing.
+      // The framing batch was never announced; the honest challenger finds it on chain, is served nothing for it,
+      // and demands its sampled jobs (sample rate 1: all of them) on chain. Nobody can answer the framed record (its
+      // signature is not the victim's), and the honest sequencer process holds none of the batch: every demand
+      // times out, invalidating its job and slashing the sequencer (the batch's fault reserve first).
+      const honest = c.roles.get('challenger-0')!.keypair.publicKey;
+      const timedOut = await waitFor(
+        'every job of the framing batch invalidated by a data timeout',
+        async () => {
+          const b = await c.client.fetchBatch(framed.batchIndex);
+          return b && b.invalidated === jobs && b.openRequests === 0 ? b : undefined;
+        },
+        300_000,
+        1_000,
+      );
+      assert.equal(timedOut.faultReserve, 0n, "the batch's fault reserve paid the first slash");
+      const framingJobs = (await c.client.listJobs()).filter((j) =>
+        j.job.batch.equals(c.client.pdas.batch(framed.batchIndex)),
+      );
+      assert.equal(framingJobs.length, jobs);
+      for (const j of framingJobs) {
+        assert.equal(j.job.invalidated, 1, `framing job ${j.job.jobIndex} stands`);
+        assert.ok(
+          j.job.payer.equals(honest),
+          `framing job ${j.job.jobIndex} was demanded by ${j.job.payer.toBase58()}`,
+        );
+        assert.equal(j.job.openGames, 0);
+      }
+
+      // Then the batch finalizes (its jobs invalidated, none of them the victim's loss).
       await waitFor(
         'the framing batch finalized',
         async () => {
@@ -128,10 +166,10 @@ test(
         1_000,
       );
 
-      // No game anywhere, no account of the framed job; every bond as it was; lamports of the victim's and the
-      // accomplice's bonds and of the vault unchanged, one by one and in sum.
+      // No game anywhere; every bond as it was; lamports of the victim's and the accomplice's bonds unchanged. The
+      // vault gained the sequencer's slashes less the honest challenger's bounties: at least half of the reserve's
+      // one fault slash (bounty 50%).
       assert.deepEqual(await c.disputes(), [], 'a dispute was opened');
-      assert.equal((await c.client.listJobs()).length, 0);
       const v = (await c.client.fetchOperator(victim.keypair.publicKey))!;
       assert.equal(v.bonded, EXECUTOR_BOND, "the victim's bond changed");
       assert.equal(v.locked, 0n);
@@ -140,10 +178,20 @@ test(
       assert.equal(a.bonded, MIN_CHALLENGER_BOND);
       assert.equal(a.locked, 0n);
       const lamportsAfter = await Promise.all(accounts.map(balance));
-      assert.deepEqual(lamportsAfter, lamportsBefore, 'lamports moved between the bonds and the vault');
+      assert.deepEqual(
+        lamportsAfter.slice(0, 2),
+        lamportsBefore.slice(0, 2),
+        "lamports moved out of the victim's or the accomplice's bond",
+      );
+      const vaultGain = lamportsAfter[2] - lamportsBefore[2];
+      assert.ok(
+        vaultGain >= Number(MIN_EXECUTOR_BOND) / 2,
+        `the vault gained ${vaultGain} lamports from the slashes`,
+      );
       t.diagnostic(
-        `framing batch ${framed.batchIndex} (job ${framed.position} names ${framed.record.executor}); ` +
-          `victim bond ${v.bonded}, vault ${lamportsAfter[2]} lamports unchanged`,
+        `framing batch ${framed.batchIndex} (job ${framed.position} names ${framed.record.executor}): ` +
+          `${jobs} jobs demanded by the honest challenger and invalidated by timeouts; victim bond ${v.bonded} ` +
+          `unchanged; vault +${vaultGain} lamports`,
       );
     } catch (e) {
       process.stderr.write(`cluster logs (${c.dir}):\n${c.logs()}\n`);
