@@ -46,7 +46,7 @@ import * as rules from '../dispute/rules.ts';
 import { modelViewOf, traceViewOf } from '../dispute/views.ts';
 import { reclaimGames, type DisputeAccount, type SettlementClient } from '../settlement/index.ts';
 import { DATA_ANSWER_SLOTS, DATA_REQUEST_DEPOSIT, type RecordFault } from '../settlement/instructions.ts';
-import { disputable, gameSlot } from '../settlement/client.ts';
+import { gameSlot } from '../settlement/client.ts';
 import { MAX_INPUT_SET_TENSORS, decodeInputSet, encodeInputSet } from '../state/input-set.ts';
 
 /** Milliseconds between passes closing this challenger's finished games (a few getProgramAccounts reads each). */
@@ -74,6 +74,11 @@ export interface ChallengerConfig {
    * (default UNCOMMITTED_GRACE_MS); the chain scan then takes up whatever is committed at that index.
    */
   uncommittedGraceMs?: number;
+  /**
+   * Milliseconds a batch the config counts must read as absent before it is taken for closed (default
+   * ABSENT_GRACE_MS): a read from an RPC node behind the one that served the config misses a fresh batch.
+   */
+  absentGraceMs?: number;
 }
 
 export const DEFAULT_SAMPLE_RATE = 0.1;
@@ -141,8 +146,23 @@ export function demandAfter(window: bigint, clockSlots: bigint): number {
 /** The key under which `batches-seen` keeps the next batch index the chain scan reads (sorts after indices). */
 const SCAN_FROM = 'scan-from';
 
-/** How many batches back a challenger's first run looks for committed batches still open. */
-const SCAN_BACK_MAX = 1024;
+/** How long a batch counted by the config may read as absent before it is taken for closed (see absentLongEnough). */
+export const ABSENT_GRACE_MS = 30_000;
+
+/** A job id as listed: 32 bytes in lowercase hex. */
+const HEX32 = /^[0-9a-f]{64}$/;
+
+/**
+ * verifyInclusion on a proof as the sequencer served it: a malformed one (not hex, wrong lengths) is no proof,
+ * not a final error, so the audit retries and a valid proof served later counts (review 24 "malformed proof").
+ */
+function verifiesSafely(proof: InclusionProof): boolean {
+  try {
+    return verifyInclusion(proof);
+  } catch {
+    return false;
+  }
+}
 
 /** Game slots a challenger keeps, after an on-chain answer's deadline, to audit it and open its dispute. */
 const OPEN_MARGIN_SLOTS = 50;
@@ -211,8 +231,10 @@ export class Challenger {
   private readonly dataWaits: Table<DataWait>;
   /** Committed batches whose sample is not fully audited (the sequencer did not serve something): retried each pass. */
   private readonly batchWork: Table<BatchWork>;
-  /** Batch indices taken up (by announcement or chain scan), and under SCAN_FROM the next index the scan reads. */
+  /** Under SCAN_FROM, the next batch index the chain scan reads. */
   private readonly batchesSeen: Table<number>;
+  /** Batch indices counted by the config whose account read as absent, since when (see absentLongEnough). */
+  private readonly absentSince = new Map<number, number>();
   /** The inputs of each job this challenger found wrong (base64 input set), so a restart resumes its game alone. */
   private readonly disputedInputs: Table<{ jobId: JobId; inputs: string }>;
   /** Batch audits run one at a time (bus delivery and the retry pass), so no job is audited twice at once. */
@@ -336,73 +358,102 @@ export class Challenger {
   }
 
   /**
-   * Watch: one committed batch. Its sample is audited now; sampled jobs the sequencer does not serve (it is down,
-   * serves no valid inclusion proof, or a listing other than the committed batch's) are not recorded as audited:
-   * the batch stays in `batchWork`, retried every pass, and from half its challenge window on, what is still not
-   * served is demanded on chain (request_data), whose answer is audited. Idempotent: a redelivered batch skips
-   * jobs already audited.
+   * Watch: one committed batch. With settlement on chain the announcement is only a hint: the chain scan of the
+   * pass it starts takes up every committed batch once, announced or not (review 21 "silent batch"), so
+   * announcements at indices never committed, repeated or flooded cost nothing but a pass (review 24). Without a
+   * chain the announcement is the batch: its sample is audited now. Either way, sampled jobs the sequencer does not
+   * serve (it is down, serves no valid inclusion proof, or a listing other than the committed batch's) are not
+   * recorded as audited: the batch stays in `batchWork`, retried every pass, and from half its challenge window on,
+   * what is still not served is demanded on chain (request_data), whose answer is audited. Idempotent: a
+   * redelivered batch skips jobs already audited.
    */
   async onBatch(m: BatchCommittedMessage): Promise<void> {
+    if (!Number.isSafeInteger(m.index) || m.index < 0) {
+      this.log.warn({ index: m.index }, 'batch announced under an index no batch can have: ignored');
+      return;
+    }
+    this.stats.batchesSeen++;
+    if (this.config.chain) return this.retryBatches();
     const root = asHash32(m.root, 'batch root');
     const key = seqKey(m.index);
     let w = await this.batchWork.get(key);
     if (!w) {
       w = { index: m.index, root, windowEndsAt: m.windowEndsAt, firstSeenAt: Date.now() };
-      await this.store.write([this.batchWork.put(key, w), this.batchesSeen.put(key, Date.now())]);
+      await this.store.write([this.batchWork.put(key, w)]);
     }
-    this.stats.batchesSeen++;
     await this.auditBatchNow(w);
   }
 
   /** Audits what is left of a batch's sample, one batch at a time; a failure is logged and retried next pass. */
   private auditBatchNow(w: BatchWork): Promise<void> {
-    const run = () =>
-      this.auditBatch(w).catch((e: Error) =>
-        this.log.warn({ index: w.index, err: e.message }, 'batch audit incomplete; retried next pass'),
-      );
+    // The work as stored when this audit's turn comes, not the caller's copy: an audit queued behind another of
+    // the same batch must see the draw that one kept (review 24 "stale draw"); a batch done meanwhile is skipped.
+    const run = async () => {
+      try {
+        const cur = await this.batchWork.get(seqKey(w.index));
+        if (cur) await this.auditBatch(cur);
+      } catch (e) {
+        this.log.warn(
+          { index: w.index, err: (e as Error).message },
+          'batch audit incomplete; retried next pass',
+        );
+      }
+    };
     const next = this.auditing.then(run, run);
     this.auditing = next;
     return next;
   }
 
   /**
-   * Batches committed on chain that the sequencer never announced (or announced under another index) join the
-   * work too: every index from where this challenger's first run began watching up to the config's
-   * next_batch_index is taken up once, from the chain's own account (review 21 "silent batch").
+   * Every committed batch joins the work once, from the chain's own account, whether the sequencer announced it or
+   * not (review 21 "silent batch"): the scan walks the indices from SCAN_FROM up to the config's next_batch_index.
+   * A challenger's first run starts at the lowest batch still open (not finalized) among the program's Batch
+   * accounts, however many there are and whatever their windows (review 24 "first run"). An index whose account
+   * reads as absent although the config counts it (an RPC node behind the one that served the config, or a
+   * batch finalized and closed) holds the scan for ABSENT_GRACE_MS before it is passed (review 24 "lagging read").
    */
   private async scanCommitted(client: SettlementClient): Promise<void> {
-    const [config, slot] = await Promise.all([client.config(), client.sender.getSlot()]);
+    const config = await client.config();
     const next = Number(config.nextBatchIndex);
     let from = await this.batchesSeen.get(SCAN_FROM);
     if (from === undefined) {
-      // A first run takes up the batches committed before it whose window is still open: walking down from the
-      // newest until one is closed (windows close in commit order), at most SCAN_BACK_MAX of them.
-      from = next;
-      while (from > 0 && next - from < SCAN_BACK_MAX) {
-        const b = await client.fetchBatch(BigInt(from - 1));
-        if (!b || !disputable(b, config, slot)) break;
-        from--;
-      }
+      const open = (await client.listBatches())
+        .filter((b) => b.batch.finalized === 0)
+        .map((b) => Number(b.batch.index));
+      from = Math.min(next, ...open);
       await this.store.write([this.batchesSeen.put(SCAN_FROM, from)]);
     }
     for (let i = from; i < next; i++) {
       if (this.closed) return;
       const key = seqKey(i);
-      // An index passed by the scan is never read again: an announcement's mark is dropped there (the table
-      // stays small).
+      const batch = await client.fetchBatch(BigInt(i));
+      if (!batch && !this.absentLongEnough(i)) return;
       // Each step moves SCAN_FROM in the same write, so a crash neither skips nor repeats an index.
       const ops = [this.batchesSeen.put(SCAN_FROM, i + 1)];
-      if ((await this.batchesSeen.get(key)) !== undefined) ops.push(this.batchesSeen.del(key));
-      else {
-        const batch = await client.fetchBatch(BigInt(i));
-        if (batch) {
-          const root = Buffer.from(batch.root).toString('hex') as Hash32;
-          this.log.warn({ index: i, root }, 'batch committed on chain but not announced: auditing it');
+      if (batch) {
+        const root = Buffer.from(batch.root).toString('hex') as Hash32;
+        this.log.info({ index: i, root }, 'batch committed on chain: auditing it');
+        if (!(await this.batchWork.get(key)))
           ops.push(this.batchWork.put(key, { index: i, root, windowEndsAt: 0, firstSeenAt: Date.now() }));
-        }
-      }
+      } else
+        this.log.info({ index: i }, 'batch counted on chain but its account is gone (finalized and closed)');
       await this.store.write(ops);
     }
+  }
+
+  /**
+   * Whether batch `index`, counted by the config, has read as absent for ABSENT_GRACE_MS (closed, not a lagging
+   * read); the first absent read starts the clock (kept in memory: a restart waits again).
+   */
+  private absentLongEnough(index: number): boolean {
+    const since = this.absentSince.get(index);
+    if (since === undefined) {
+      this.absentSince.set(index, Date.now());
+      return false;
+    }
+    if (Date.now() - since < (this.config.absentGraceMs ?? ABSENT_GRACE_MS)) return false;
+    this.absentSince.delete(index);
+    return true;
   }
 
   /** One pass over the batches whose sample is not fully audited; a pass while one runs does nothing. */
@@ -438,15 +489,17 @@ export class Challenger {
       ]);
       if (!batch) {
         if (BigInt(w.index) < config.nextBatchIndex) {
-          this.log.info({ index: w.index }, 'batch finalized and closed before its sample was audited');
-          await this.store.write([this.batchWork.del(key)]);
+          // Counted but absent: closed, or a lagging read (review 24): dropped only once absent for a while.
+          if (this.absentLongEnough(w.index)) {
+            this.log.info({ index: w.index }, 'batch finalized and closed before its sample was audited');
+            await this.store.write([this.batchWork.del(key)]);
+          }
         } else if (Date.now() - w.firstSeenAt > (this.config.uncommittedGraceMs ?? UNCOMMITTED_GRACE_MS)) {
-          // Announced under an index never committed: dropped, and unmarked, so the chain scan takes up whatever
-          // is committed at that index later (an early announcement must not shield a later silent batch).
+          // Work kept from an announcement (an older version took them up) at an index never committed.
           this.log.warn({ index: w.index }, 'batch announced but never committed on chain: dropped');
-          await this.store.write([this.batchWork.del(key), this.batchesSeen.del(key)]);
+          await this.store.write([this.batchWork.del(key)]);
         }
-        return; // not on chain yet (the cluster lags the bus): next pass
+        return; // not on chain yet: next pass
       }
       const onChainRoot = Buffer.from(batch.root).toString('hex') as Hash32;
       if (onChainRoot !== root) {
@@ -475,6 +528,12 @@ export class Challenger {
     } catch (e) {
       if (!isRetryable(e)) throw e;
       why = (e as Error).message;
+    }
+    // The listing is the sequencer's JSON: anything but an array of job ids is unusable (review 24 "malformed
+    // listing": a throw in the draw would hold the batch off the draw over positions for good).
+    if (listing && !(Array.isArray(listing.jobIds) && listing.jobIds.every((id) => HEX32.test(String(id))))) {
+      why = `the sequencer serves batch ${w.index} with a listing whose job ids are not 32-byte hex`;
+      listing = undefined;
     }
     if (listing && listing.root !== root) {
       why = `the sequencer serves batch ${w.index} with root ${listing.root}, not the committed ${root}`;
@@ -620,7 +679,7 @@ export class Challenger {
   ): Promise<{ outcome: AuditOutcome; reason?: string }> {
     const proof = await this.source.proof(jobId);
     // Only what is provably in the committed root counts: the sequencer is not trusted here.
-    if (!proof || proof.batchRoot !== batchRoot || !verifyInclusion(proof))
+    if (!proof || proof.batchRoot !== batchRoot || !verifiesSafely(proof))
       throw new OptinferError(
         'UNAVAILABLE',
         `the sequencer serves no valid inclusion proof of job ${jobId} under batch ${batchIndex}'s committed root`,
@@ -785,6 +844,7 @@ export class Challenger {
       jobId,
       executor: record.executor,
       runner: this.runner,
+      askExecutor: !this.config.chain,
     });
     const finding: Finding = {
       jobId,
@@ -850,6 +910,7 @@ export class Challenger {
       executor: record.executor,
       runner: this.runner,
       ours: { ...plan, layerCount: plan.prefixes.length },
+      askExecutor: !this.config.chain,
     });
     const finding: Finding = {
       jobId,

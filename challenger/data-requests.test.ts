@@ -53,6 +53,7 @@ class ToyChain {
       // No batch committed yet as far as the chain scan is concerned: these tests drive audit() themselves.
       config: async () => toyConfig({ nextBatchIndex: 0n }),
       fetchBatch: async () => toyBatch(),
+      listBatches: async () => [],
       fetchModel: async () => toyModel(),
       fetchJob: async () => null,
       fetchOperator: async (owner: PublicKey) => toyOperator({ owner, bonded: 10n }),

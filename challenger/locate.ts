@@ -34,10 +34,24 @@ export async function locate(opts: {
   runner?: ModelRunner;
   /** Our trace when already made (a partial one, for a job onnxruntime refuses: tensors end early). */
   ours?: OwnTrace;
+  /**
+   * Whether to ask the executor for its trace over the bus (default true). A challenger settling on chain does not:
+   * the game locates the divergence from the executor's committed trace, and an executor that holds the request
+   * would hold the finding, and every audit queued behind it, for minutes (review 24 "stalled trace").
+   */
+  askExecutor?: boolean;
 }): Promise<Location> {
   const ours =
     opts.ours ?? (await (opts.runner ?? IN_PROCESS).trace(opts.model, opts.inputs, { keepTensors: true }));
   const base = { ourTraceRoot: ours.traceRoot, layerCount: ours.layerCount };
+  if (opts.askExecutor === false)
+    return {
+      ...base,
+      theirTraceRoot: null,
+      firstDivergentLayer: null,
+      firstDivergentChunk: null,
+      executorError: 'not asked: the game on chain locates the divergence',
+    };
   let theirs: TraceReply;
   try {
     theirs = await messages.request(

@@ -93,6 +93,7 @@ class ToyChain {
       sender: { getSlot: async () => this.slot },
       config: async () => toyConfig({ paused: this.paused, pauseStart: this.paused ? 1040n : 0n }),
       fetchBatch: async () => toyBatch(),
+      listBatches: async () => [{ address: Keypair.generate().publicKey, batch: toyBatch() }],
       fetchModel: async () => toyModel(),
       fetchDispute: async () => this.mine,
       fetchJob: async () => ({ ...job, invalidated: this.invalidated }),

@@ -51,6 +51,9 @@ test('twin lies across a restart: two findings on one model with the same signed
     sender: { getSlot: async () => 1010n },
     config: async () => toyConfig(),
     fetchBatch: async () => toyBatch({ root, jobCount: 2 }),
+    listBatches: async () => [
+      { address: Keypair.generate().publicKey, batch: toyBatch({ root, jobCount: 2 }) },
+    ],
     fetchModel: async () => toyModel(),
     fetchJob: async () => null,
     fetchOperator: async (owner: PublicKey) => toyOperator({ owner, bonded: 10n }),

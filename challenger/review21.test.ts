@@ -68,6 +68,11 @@ class Chain {
         const root = this.roots.get(Number(i));
         return root ? toyBatch({ index: i, root, jobCount: 2 }) : null;
       },
+      listBatches: async () =>
+        [...this.roots.entries()].map(([i, root]) => ({
+          address: Keypair.generate().publicKey,
+          batch: toyBatch({ index: BigInt(i), root, jobCount: 2 }),
+        })),
       fetchModel: async () => toyModel(),
       fetchJob: async () => null,
       fetchOperator: async (owner: PublicKey) => toyOperator({ owner, bonded: 10n }),

@@ -47,38 +47,63 @@ export class SequencerSource implements JobSource {
   }
 }
 
-export class HttpSource implements JobSource {
-  constructor(private readonly baseUrl: string) {}
+/** How long one request to the sequencer may take, body included, before it counts as not served (retried). */
+export const HTTP_TIMEOUT_MS = 15_000;
+/** The same for a model's bytes, which may be large. */
+export const MODEL_HTTP_TIMEOUT_MS = 120_000;
 
-  private async get(path: string): Promise<Response | undefined> {
+export class HttpSource implements JobSource {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly timeouts = { json: HTTP_TIMEOUT_MS, bytes: MODEL_HTTP_TIMEOUT_MS },
+  ) {}
+
+  /**
+   * GET `path` and read its body, all within a deadline: a sequencer that stalls the headers or trickles the body
+   * gets UNAVAILABLE (retried next pass, demanded on chain from half the window) instead of holding the audit
+   * queue forever (review 24 "hung listing"). A 404 reads as undefined.
+   */
+  private async get(path: string, kind: 'json' | 'bytes'): Promise<unknown> {
+    const ms = this.timeouts[kind];
+    const signal = AbortSignal.timeout(ms);
+    const late = (cause: unknown, what: string) =>
+      new OptinferError('UNAVAILABLE', `sequencer at ${this.baseUrl} ${what}`, undefined, { cause });
     let res: Response;
     try {
-      res = await fetch(`${this.baseUrl}${path}`);
+      res = await fetch(`${this.baseUrl}${path}`, { signal });
     } catch (cause) {
-      throw new OptinferError('UNAVAILABLE', `sequencer at ${this.baseUrl} is unreachable`, undefined, {
-        cause,
-      });
+      throw late(cause, signal.aborted ? `did not answer ${path} within ${ms} ms` : 'is unreachable');
     }
-    if (res.status === 404) return undefined;
-    if (!res.ok) throw new OptinferError('UNAVAILABLE', `sequencer answered HTTP ${res.status} for ${path}`);
-    return res;
+    if (res.status === 404 || !res.ok) {
+      await res.body?.cancel().catch(() => undefined);
+      if (res.status === 404) return undefined;
+      throw new OptinferError('UNAVAILABLE', `sequencer answered HTTP ${res.status} for ${path}`);
+    }
+    try {
+      return kind === 'bytes' ? new Uint8Array(await res.arrayBuffer()) : await res.json();
+    } catch (cause) {
+      throw late(
+        cause,
+        signal.aborted ? `did not finish ${path} within ${ms} ms` : `sent an unreadable body for ${path}`,
+      );
+    }
   }
 
   async batch(index: number): Promise<BatchListing | undefined> {
-    const res = await this.get(`/v1/batches/${index}?jobs=true`);
-    return res && ((await res.json()) as BatchListing);
+    return (await this.get(`/v1/batches/${index}?jobs=true`, 'json')) as BatchListing | undefined;
   }
   async proof(jobId: JobId): Promise<InclusionProof | undefined> {
-    const res = await this.get(`/v1/jobs/${jobId}?outputs=false`);
-    return res && ((await res.json()) as { proof?: InclusionProof }).proof;
+    const body = (await this.get(`/v1/jobs/${jobId}?outputs=false`, 'json')) as
+      { proof?: InclusionProof } | undefined;
+    return body?.proof;
   }
   async inputs(jobId: JobId): Promise<TensorMap | undefined> {
-    const res = await this.get(`/v1/jobs/${jobId}/inputs`);
-    return res && decodeInputsJson(await res.json());
+    const body = await this.get(`/v1/jobs/${jobId}/inputs`, 'json');
+    return body === undefined ? undefined : decodeInputsJson(body);
   }
   async modelBytes(modelId: ModelId): Promise<Uint8Array> {
-    const res = await this.get(`/v1/models/${modelId}/file`);
-    if (!res) throw new OptinferError('NOT_FOUND', `model ${modelId} is unknown to the sequencer`);
-    return new Uint8Array(await res.arrayBuffer());
+    const bytes = (await this.get(`/v1/models/${modelId}/file`, 'bytes')) as Uint8Array | undefined;
+    if (!bytes) throw new OptinferError('NOT_FOUND', `model ${modelId} is unknown to the sequencer`);
+    return bytes;
   }
 }

@@ -74,6 +74,12 @@ class ToyChain {
       sender: { getSlot: async () => this.slot },
       config: async () => toyConfig(),
       fetchBatch: async () => toyBatch({ root: this.root, jobCount: 2, challengeWindow: 1000n }),
+      listBatches: async () => [
+        {
+          address: Keypair.generate().publicKey,
+          batch: toyBatch({ root: this.root, jobCount: 2, challengeWindow: 1000n }),
+        },
+      ],
       fetchModel: async () => toyModel(),
       fetchJob: async () => null,
       fetchOperator: async (owner: PublicKey) => toyOperator({ owner, bonded: 10n }),

@@ -5,7 +5,7 @@ import { closable, type SettlementClient } from './client.ts';
 
 /** One account closed and the lamports it returned. */
 export interface Reclaimed {
-  kind: 'batch' | 'dispute' | 'job' | 'job-refund';
+  kind: 'batch' | 'dispute' | 'job' | 'job-refund' | 'data-request';
   address: PublicKey;
   lamports: bigint;
 }
@@ -34,8 +34,8 @@ export async function reclaimBatches(client: SettlementClient, payer: Signer): P
 }
 
 /**
- * Closes `challenger`'s resolved games and the upheld Job accounts it paid for, once their batch is final
- * (finalized, or already closed): the challenger's reclaim. A job a game invalidated keeps its account (the verdict
+ * Closes `challenger`'s resolved games, the upheld Job accounts it paid for and its answered data requests, once
+ * their batch is final (finalized, or already closed): the challenger's reclaim. A job a game invalidated keeps its account (the verdict
  * record); when another challenger's game invalidated it, the Job rent refund it holds is paid out (refund_job_rent).
  */
 export async function reclaimGames(client: SettlementClient, challenger: Signer): Promise<Reclaimed[]> {
@@ -70,6 +70,14 @@ export async function reclaimGames(client: SettlementClient, challenger: Signer)
     const lamports = await client.sender.getBalance(address);
     await client.closeJob(challenger, j.batch, j.jobIndex);
     out.push({ kind: 'job', address, lamports });
+  }
+  // Its answered data requests of final batches: anyone may close them, and an answerer that never does would keep
+  // the request's rent locked for good (review 24 "request rent kept").
+  for (const { address, request: r, batchIndex, batchFinal } of await client.listDataRequests()) {
+    if (!r.requester.equals(me) || r.answered === 0 || !batchFinal) continue;
+    const lamports = await client.sender.getBalance(address);
+    await client.closeDataRequest(challenger, batchIndex ?? r.batch, r.jobIndex);
+    out.push({ kind: 'data-request', address, lamports });
   }
   return out;
 }

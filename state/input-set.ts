@@ -97,7 +97,13 @@ export function decodeInputSet(buf: Uint8Array): Record<string, Tensor> {
     at += 8 * rank;
     const n = dims.reduce((x, y) => x * y, 1) * elementSize(dtype);
     need(n);
-    out[name] = { dtype, dims, data: Buffer.from(b.subarray(at, at + n)) };
+    // defineProperty: an input named __proto__ is an input, not the object's prototype (review 24).
+    Object.defineProperty(out, name, {
+      value: { dtype, dims, data: Buffer.from(b.subarray(at, at + n)) },
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
     at += n;
   }
   if (at !== b.length) throw bad(`${b.length - at} bytes past the last tensor`);

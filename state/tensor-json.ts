@@ -61,7 +61,13 @@ export function decodeInputsJson(doc: unknown): Record<string, Tensor> {
   }
   const out: Record<string, Tensor> = {};
   for (const [name, value] of Object.entries(map as Record<string, unknown>)) {
-    out[name] = decodeTensorJson(name, value);
+    // defineProperty: an input named __proto__ is an input, not the object's prototype (review 24).
+    Object.defineProperty(out, name, {
+      value: decodeTensorJson(name, value),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }

@@ -1,0 +1,818 @@
+// Review 24: a hostile sequencer (colluding with executors) against the honest challenger's audit pipeline: how it
+// learns of batches, draws its sample, audits, demands data on chain, and what it pays for it. Each test states the
+// property the protocol promises (docs/PROTOCOL.md "Data availability", "A sampled job is audited or demanded,
+// never skipped for what the sequencer does not serve"); a failing test is an attack that succeeds.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Keypair, type PublicKey } from '@solana/web3.js';
+import { createMemoryBus } from '../bus/memory.ts';
+import type { Bus } from '../bus/bus.ts';
+import * as messages from '../bus/messages.ts';
+import { DEMO_MODEL_PATH } from '../cli/roles.ts';
+import { ModelRegistry, type LoadedModel } from '../executor/model.ts';
+import { runModel } from '../executor/run.ts';
+import { OptinferError } from '../state/errors.ts';
+import { Tag, fromHex, taggedHash, toHex } from '../state/hash.ts';
+import { u16, u32 } from '../state/le.ts';
+import { encodeInputSet } from '../state/input-set.ts';
+import { Batch, jobId, signResult, type JobRecord } from '../state/job.ts';
+import { isSampled } from '../state/sample.ts';
+import type { TensorMap } from '../state/tensor-map.ts';
+import { tensorDigest, tensorSetDigest, type Tensor } from '../state/tensor.ts';
+import type { BatchIndex, ExecutorId, Hash32, JobId } from '../state/types.ts';
+import type { DataRequestAccount, SettlementClient } from '../settlement/index.ts';
+import { DATA_REQUEST_DEPOSIT } from '../settlement/instructions.ts';
+import { toyBatch, toyConfig, toyModel, toyOperator } from '../dispute/testkit.ts';
+import { Challenger } from './challenger.ts';
+import { HttpSource, type BatchListing, type JobSource } from './source.ts';
+
+const sha = (s: string) => createHash('sha256').update(s).digest();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+type Made = Awaited<ReturnType<typeof makeBatch>>;
+
+/** Batch `index` of the demo model: job 0 honest, job 1 a lie (a made-up output digest) unless `honest`; both signed. */
+async function makeBatch(model: LoadedModel, index: number, exec: Keypair, honest = false) {
+  const inputs: TensorMap[] = [3, 7].map((m) => ({
+    x: { dtype: 'int8', dims: [1, 16], data: new Uint8Array(16).map((_, k) => (k * m + index) & 0xff) },
+  }));
+  const outputs = await Promise.all(
+    inputs.map(async (x, i) =>
+      i === 1 && !honest ? ('ee'.repeat(32) as Hash32) : (await runModel(model, x)).outputDigest,
+    ),
+  );
+  const records: JobRecord[] = inputs.map((x, i) =>
+    signResult(
+      {
+        jobId: jobId(index * 10 + i, model.modelId, tensorSetDigest(x)),
+        modelId: model.modelId,
+        inputDigest: tensorSetDigest(x),
+        outputDigest: outputs[i],
+        executor: exec.publicKey.toBase58() as ExecutorId,
+        fee: 1000n,
+      },
+      exec.secretKey,
+    ),
+  );
+  const batch = new Batch(index as BatchIndex, records);
+  const listing: BatchListing = { index, root: batch.root, jobCount: 2, jobIds: records.map((r) => r.jobId) };
+  return { index, batch, records, inputs, listing };
+}
+
+/** A JobSource serving `made` batches faithfully (listing, proofs, inputs, model bytes). */
+function faithful(model: LoadedModel, made: Made[]): JobSource {
+  const find = (id: JobId) => {
+    for (const b of made) {
+      const i = b.records.findIndex((r) => r.jobId === id);
+      if (i >= 0) return { b, i };
+    }
+    return undefined;
+  };
+  return {
+    batch: async (i) => made.find((b) => b.index === i)?.listing,
+    proof: async (id) => {
+      const f = find(id);
+      return f && f.b.batch.proof(f.i);
+    },
+    inputs: async (id) => {
+      const f = find(id);
+      return f && f.b.inputs[f.i];
+    },
+    modelBytes: async () => model.bytes,
+  };
+}
+
+interface OnChain {
+  root: Buffer;
+  jobCount: number;
+  commitSlot: bigint;
+  window: bigint;
+  finalized?: boolean;
+}
+
+type Answer = {
+  record: Buffer;
+  signature: Buffer;
+  siblings: Buffer[];
+  siblingFees: bigint[];
+  inputs: Buffer;
+};
+
+/**
+ * The chain as the challenger reads it. Batches as committed (root, job count, commit slot, window); the slot is
+ * `slot` or `slotFn()`; `latencyMs` makes every read a round trip; `lag` holds, per batch index, how many more
+ * fetchBatch reads still miss a freshly committed account (an RPC node behind the one that served the config).
+ */
+class Chain {
+  slot = 1010n;
+  slotFn?: () => bigint;
+  latencyMs = 0;
+  next = 0n;
+  paused = 0;
+  pauseStart = 0n;
+  pausedSlots = 0n;
+  batches = new Map<number, OnChain>();
+  lag = new Map<number, number>();
+  reads = 0;
+  /** Batch indices fetchBatch was asked for. */
+  fetched = new Set<number>();
+  fetchedAbove(n: number): number {
+    let k = 0;
+    for (const i of this.fetched) if (i >= n) k++;
+    return k;
+  }
+  requests = new Map<string, DataRequestAccount>();
+  answers = new Map<string, Answer>();
+  requested: string[] = [];
+  /** Lamports of data-request deposits the challenger paid, and of those the answerer took. */
+  deposits = 0n;
+  depositsToAnswerer = 0n;
+  opens = 0;
+  /** close_data_request calls (anyone may send it once the batch is final). */
+  closedRequests: string[] = [];
+  /** The sequencer answers every request at once with the committed data, when it returns one. */
+  answerer?: (batch: number, job: number) => Answer | undefined;
+
+  commit(b: Made, over: Partial<OnChain> = {}): void {
+    this.batches.set(b.index, {
+      root: Buffer.from(fromHex(b.batch.root, 32)),
+      jobCount: 2,
+      commitSlot: 1000n,
+      window: 100n,
+      ...over,
+    });
+    if (BigInt(b.index) >= this.next) this.next = BigInt(b.index) + 1n;
+  }
+
+  now(): bigint {
+    return this.slotFn ? this.slotFn() : this.slot;
+  }
+
+  client(): SettlementClient {
+    const rt = async <T>(f: () => T): Promise<T> => {
+      this.reads++;
+      if (this.latencyMs) await sleep(this.latencyMs);
+      return f();
+    };
+    const c = {
+      sender: { getSlot: () => rt(() => this.now()), getBalance: async () => 6_100_000n },
+      config: () =>
+        rt(() =>
+          toyConfig({
+            nextBatchIndex: this.next,
+            paused: this.paused,
+            pauseStart: this.pauseStart,
+            pausedSlots: this.pausedSlots,
+          }),
+        ),
+      fetchBatch: (i: bigint) =>
+        rt(() => {
+          this.fetched.add(Number(i));
+          const b = this.batches.get(Number(i));
+          if (!b) return null;
+          const lag = this.lag.get(Number(i)) ?? 0;
+          if (lag > 0) {
+            this.lag.set(Number(i), lag - 1);
+            return null;
+          }
+          return toyBatch({
+            index: i,
+            root: b.root,
+            jobCount: b.jobCount,
+            commitSlot: b.commitSlot,
+            challengeWindow: b.window,
+            finalized: b.finalized ? 1 : 0,
+          });
+        }),
+      fetchModel: () => rt(() => toyModel()),
+      fetchJob: () => rt(() => null),
+      fetchOperator: (owner: PublicKey) => rt(() => toyOperator({ owner, bonded: 10n })),
+      fetchDispute: () => rt(() => null),
+      bond: async () => {},
+      listDisputes: async () => [],
+      listJobs: async () => [],
+      listBatches: async () =>
+        [...this.batches.entries()].map(([i, b]) => ({
+          address: Keypair.generate().publicKey,
+          batch: toyBatch({
+            index: BigInt(i),
+            root: b.root,
+            jobCount: b.jobCount,
+            finalized: b.finalized ? 1 : 0,
+          }),
+        })),
+      listDataRequests: async () =>
+        [...this.requests.entries()].map(([key, request]) => ({
+          address: Keypair.generate().publicKey,
+          request,
+          batchIndex: BigInt(key.split(':')[0]),
+          sequencer: Keypair.generate().publicKey,
+          batchFinal: this.batches.get(Number(key.split(':')[0]))?.finalized === true,
+        })),
+      closeDataRequest: async (_by: Keypair, b: bigint, j: number) => {
+        this.closedRequests.push(`${b}:${j}`);
+        this.requests.delete(`${b}:${j}`);
+        this.answers.delete(`${b}:${j}`);
+        return { events: [] };
+      },
+      openDispute: async () => {
+        this.opens++;
+        throw new OptinferError('UNAVAILABLE', 'no games in this test');
+      },
+      fetchDataRequest: (b: bigint, j: number) => rt(() => this.requests.get(`${b}:${j}`) ?? null),
+      fetchDataAnswer: (b: bigint, j: number) => rt(() => this.answers.get(`${b}:${j}`) ?? null),
+      requestData: async (by: Keypair, b: bigint, j: number) => {
+        const key = `${b}:${j}`;
+        this.requested.push(key);
+        this.deposits += DATA_REQUEST_DEPOSIT;
+        const answer = this.answerer?.(Number(b), j);
+        if (answer) {
+          this.answers.set(key, answer);
+          this.depositsToAnswerer += DATA_REQUEST_DEPOSIT;
+        }
+        this.requests.set(key, {
+          batch: Keypair.generate().publicKey,
+          requester: by.publicKey,
+          answerer: Keypair.generate().publicKey,
+          deadline: this.now() + 156n,
+          jobIndex: j,
+          answered: answer ? 1 : 0,
+          bump: 255,
+          record: Buffer.alloc(168),
+          signature: Buffer.alloc(64),
+          depth: 0,
+          siblings: Buffer.alloc(400),
+        });
+        return { events: [] };
+      },
+      claimDataTimeout: async () => ({ events: [] }),
+    };
+    return c as unknown as SettlementClient;
+  }
+}
+
+/** answer_data as the program takes it: the record, its signature and opening, and the inputs. */
+function answerOf(b: Made, j: number): Answer {
+  const p = b.batch.proof(j);
+  return {
+    record: Buffer.from(fromHex(p.record)),
+    signature: Buffer.from(fromHex(p.signature)),
+    siblings: p.siblings.map((s) => Buffer.from(fromHex(s, 32))),
+    siblingFees: p.siblingFees.map(BigInt),
+    inputs: encodeInputSet(b.inputs[j]),
+  };
+}
+
+/** One tensor posted under raw name bytes `name`: its tensor-set digest (over those bytes) and posted form. */
+function nameBytes(name: Buffer, t: Tensor): { digest: Hash32; bytes: Buffer } {
+  const digest = toHex(
+    taggedHash(Tag.TENSOR_SET, u32(1), u16(name.length), name, fromHex(tensorDigest(t), 32)),
+  ) as Hash32;
+  const tail = encodeInputSet({ a: t }).subarray(4 + 2 + 1); // header and bytes after the one-byte name 'a'
+  return { digest, bytes: Buffer.concat([u32(1), u16(name.length), name, tail]) };
+}
+
+async function until(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) return false;
+    await sleep(10);
+  }
+  return true;
+}
+
+/** A challenger secret (written where the challenger loads it) for which `pred` holds. */
+function pickSecret(dir: string, pred: (s: Uint8Array) => boolean): Uint8Array {
+  for (let i = 0; i < 10_000; i++) {
+    const s = new Uint8Array(sha(`secret ${i}`));
+    if (pred(s)) {
+      writeFileSync(join(dir, 'challenger-c1.secret'), toHex(s) + '\n');
+      return s;
+    }
+  }
+  throw new Error('no secret found');
+}
+
+/** A test's world: a data dir, the demo model, a toy chain and a memory bus; `run` starts the challenger. */
+async function world() {
+  const dir = mkdtempSync(join(tmpdir(), 'optinfer-rev24-'));
+  const registry = new ModelRegistry();
+  const model = await registry.register(new Uint8Array(readFileSync(DEMO_MODEL_PATH)));
+  const chain = new Chain();
+  const bus: Bus = createMemoryBus();
+  let c: Challenger | undefined;
+  return {
+    dir,
+    registry,
+    model,
+    chain,
+    bus,
+    start: async (
+      source: JobSource,
+      over: { sampleRate?: number; retryMs?: number; uncommittedGraceMs?: number } = {},
+    ) => {
+      c = await Challenger.start({
+        config: {
+          dataDir: dir,
+          id: 'c1',
+          sampleRate: over.sampleRate ?? 1,
+          sandbox: false,
+          retryMs: over.retryMs ?? 20,
+          uncommittedGraceMs: over.uncommittedGraceMs,
+          chain: { client: chain.client(), bondLamports: 10n },
+        },
+        bus,
+        source,
+        registry,
+      });
+      return c;
+    },
+    /** The lie in batch `index` was found, or its position demanded on chain. */
+    caught: async (index: number, job = 1) =>
+      chain.requested.includes(`${index}:${job}`) ||
+      (c !== undefined && (await c.findings.all()).some((f) => f.batchIndex === index && f.position === job)),
+    close: async () => {
+      await c?.close();
+      await registry.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const msg = (b: Made) => ({
+  index: b.index,
+  root: b.batch.root,
+  jobCount: 2,
+  windowEndsAt: Date.now() + 600_000,
+});
+
+// ---- Threat 1/3: stalls of the one audit queue --------------------------------------------------------------------
+
+test("rev24 hung listing: the sequencer's HTTP API answers the batch listing with headers and then trickles a byte every 100 ms, forever (HttpSource has no timeout); the challenger must still demand the batch's sample on chain from half the window", async () => {
+  const w = await world();
+  const b0 = await makeBatch(w.model, 0, Keypair.generate());
+  w.chain.commit(b0);
+  let asked = 0;
+  const server = createServer((req, res) => {
+    if (req.url?.startsWith('/v1/batches/')) {
+      asked++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(' ');
+      const t = setInterval(() => res.write(' '), 100);
+      res.on('close', () => clearInterval(t));
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    // Deadlines scaled down with the test's time (the default is HTTP_TIMEOUT_MS, 15 s).
+    await w.start(new HttpSource(url, { json: 300, bytes: 300 }));
+    await until(() => asked > 0, 2000);
+    assert.ok(asked > 0, 'the challenger asked for the listing');
+    w.chain.slot = 1060n; // past half the window: what is not served must be demanded on chain
+    const caught = await until(() => w.caught(0), 2000);
+    assert.ok(
+      caught,
+      `one listing response that never ends stalls the whole audit queue: nothing demanded on chain past half the window (requests: ${JSON.stringify(w.chain.requested)}), so the lie finalizes`,
+    );
+  } finally {
+    server.close();
+    server.closeAllConnections();
+    await w.close();
+  }
+});
+
+test("rev24 stalled trace: a colluding executor holds the challenger's TRACE request (locate waits up to 120 s, then 120 s more for CHUNKS, before the finding is even recorded); the lie's dispute must be attempted at once, and another batch's lie found meanwhile", async () => {
+  const w = await world();
+  const silent = Keypair.generate();
+  const b0 = await makeBatch(w.model, 0, silent);
+  const b1 = await makeBatch(w.model, 1, Keypair.generate());
+  w.chain.commit(b0);
+  w.chain.commit(b1);
+  const held: ((e: Error) => void)[] = [];
+  await messages.reply(
+    w.bus,
+    messages.TRACE,
+    silent.publicKey.toBase58() as ExecutorId,
+    () => new Promise<never>((_, reject) => held.push(reject)),
+  );
+  try {
+    const c = await w.start(faithful(w.model, [b0, b1]));
+    void c.onBatch(msg(b0));
+    void c.onBatch(msg(b1));
+    // Settling on chain, the challenger no longer asks the executor for its trace (the game locates the
+    // divergence), so the held request cannot hold the finding.
+    const both = await until(async () => (await w.caught(0)) && (await w.caught(1)), 2500);
+    const found = (await c.findings.all()).map((f) => f.batchIndex);
+    assert.ok(
+      both && w.chain.opens > 0,
+      `with the executor silent on the bus, no finding is recorded and no dispute attempted for minutes (findings in batches ${JSON.stringify(found)}, ${w.chain.opens} open attempts): 240 s exceed the 150-slot (60 s) window of chain init, and every other batch waits behind it`,
+    );
+  } finally {
+    for (const r of held) r(new Error('released by the test'));
+    await w.close();
+  }
+});
+
+test("rev24 announcement flood: the sequencer announces 600 batches at indices never committed (free bus messages, each kept 10 minutes and read every pass), then commits the lie's batch just after a pass began (it sees passes begin: each asks for a withheld batch's listing first); the next pass comes after the window, so the lie, withheld, must still be demanded on chain in its window", async () => {
+  const w = await world();
+  // A batch the sequencer withholds for a long window: every pass asks for its listing first (its index sorts first).
+  const canary = await makeBatch(w.model, 0, Keypair.generate(), true);
+  const lie = await makeBatch(w.model, 1, Keypair.generate());
+  w.chain.commit(canary, { window: 1_000_000n });
+  // Time scaled 50x: 8 ms a slot (400 ms), 2 ms an RPC round trip (100 ms): a 100-slot window lasts 800 ms.
+  const t0 = Date.now();
+  w.chain.latencyMs = 2;
+  w.chain.slotFn = () => 1000n + BigInt(Math.floor((Date.now() - t0) / 8));
+  let canaryAsked = 0;
+  const source: JobSource = {
+    // Nothing is served: the lie must be demanded from half its window.
+    batch: async (i) => {
+      if (i === 0) canaryAsked++;
+      return undefined;
+    },
+    proof: async () => undefined,
+    inputs: async () => undefined,
+    modelBytes: async () => w.model.bytes,
+  };
+  const FAKES = 600;
+  try {
+    await w.start(source);
+    for (let k = 0; k < FAKES; k++)
+      await messages.send(w.bus, messages.BATCH_COMMITTED, undefined, {
+        index: 1_000_000 + k,
+        root: toHex(sha(`fake ${k}`)) as Hash32,
+        jobCount: 2,
+        windowEndsAt: Date.now() + 600_000,
+      });
+    // Announcements are hints: each starts a pass, none is taken up as work (no read of an index never committed).
+    await sleep(200);
+    assert.equal(w.chain.fetchedAbove(1_000_000), 0, 'a fake announcement was taken up');
+    const seen = canaryAsked;
+    assert.ok(await until(() => canaryAsked > seen, 20_000), 'a pass began');
+    const committedAt = w.chain.now();
+    w.chain.commit(lie, { commitSlot: committedAt });
+    await until(() => w.chain.now() >= committedAt + 110n, 5000);
+    await sleep(50);
+    assert.ok(
+      await w.caught(1),
+      `the lie's batch, committed at slot ${committedAt} with a 100-slot window, was never demanded (${JSON.stringify(w.chain.requested)}): each pass reads ${FAKES} never-committed announcements, ${w.chain.reads} RPC reads so far`,
+    );
+  } finally {
+    await w.close();
+  }
+});
+
+test('rev24 unexpirable announcements: batches announced at indices no batch can have (0.5, 1.5, ...) must be dropped after the grace like any never-committed announcement, not kept in LevelDB and read every pass forever', async () => {
+  const w = await world();
+  try {
+    const c = await w.start(faithful(w.model, []), { uncommittedGraceMs: 100 });
+    for (let k = 0; k < 50; k++)
+      await messages.send(w.bus, messages.BATCH_COMMITTED, undefined, {
+        index: k + 0.5,
+        root: toHex(sha(`frac ${k}`)) as Hash32,
+        jobCount: 2,
+        windowEndsAt: Date.now() + 600_000,
+      });
+    await sleep(800); // 8 graces, 40 passes
+    const work = (c as unknown as { batchWork: { entries(): Promise<unknown[]> } }).batchWork;
+    const left = (await work.entries()).length;
+    const before = w.chain.reads;
+    await sleep(200);
+    const perPass = (w.chain.reads - before) / 10;
+    assert.equal(
+      left,
+      0,
+      `${left} announcements of impossible indices stay in batch-work for good (about ${perPass.toFixed(0)} RPC reads a pass): the sequencer grows the challenger's storage and per-pass work without bound, once`,
+    );
+  } finally {
+    await w.close();
+  }
+});
+
+// ---- Threat 1/2: sequencer content that makes an audit fail for good ------------------------------------------------
+
+test("rev24 malformed listing: the sequencer serves the lie's batch listing with the committed root and job count but job ids that are not hex; the draw throws every pass, so the batch is never drawn over positions; the lie must still be demanded on chain", async () => {
+  const w = await world();
+  const b0 = await makeBatch(w.model, 0, Keypair.generate());
+  w.chain.commit(b0);
+  const source: JobSource = {
+    ...faithful(w.model, [b0]),
+    batch: async () => ({ ...b0.listing, jobIds: ['zz', 'yy'] as JobId[] }),
+    proof: async () => undefined,
+    inputs: async () => undefined,
+  };
+  try {
+    await w.start(source);
+    await sleep(200);
+    w.chain.slot = 1060n;
+    const caught = await until(() => w.caught(0), 1500);
+    assert.ok(caught, `the lie's position was never demanded: ${JSON.stringify(w.chain.requested)}`);
+  } finally {
+    await w.close();
+  }
+});
+
+test("rev24 malformed proof: the sequencer serves the lie's inclusion proof once with the committed root and a record that is not hex (verifyInclusion throws INVALID_HASH, a 'bad-input' error); the audit must not be recorded as skipped for good: the lie must be found once a valid proof is served, or demanded", async () => {
+  const w = await world();
+  const b0 = await makeBatch(w.model, 0, Keypair.generate());
+  w.chain.commit(b0);
+  const base = faithful(w.model, [b0]);
+  let broken = 0;
+  const source: JobSource = {
+    ...base,
+    proof: async (id) => {
+      const p = await base.proof(id);
+      if (id === b0.records[1].jobId && broken++ === 0) return { ...p!, record: 'zz' };
+      return p;
+    },
+  };
+  try {
+    const c = await w.start(source);
+    await c.onBatch(msg(b0));
+    assert.ok(broken > 0, "the lie's proof was asked for");
+    w.chain.slot = 1060n;
+    const caught = await until(() => w.caught(0), 1500);
+    assert.ok(
+      caught,
+      'one malformed proof recorded the lie as skipped: it is never audited again nor demanded on chain',
+    );
+  } finally {
+    await w.close();
+  }
+});
+
+for (const [name, posted] of [
+  // Valid UTF-8, sorted and short, so answer_data takes it; decodeInputSet's `out[name] = …` sets the object's
+  // prototype instead of an input, and the decoded set is empty.
+  ['named __proto__', (t: Tensor) => nameBytes(Buffer.from('__proto__'), t)],
+  // (Open, on branch i-rev24: a name that is not UTF-8, which the program takes as bytes and the challenger cannot
+  // hold in a string.)
+] as const) {
+  test(`rev24 unrepresentable input name (${name}): a colluding sequencer commits a lie whose one input's name the challenger's string-keyed maps cannot hold; it withholds the inputs and answers the demand on chain (the program checks only bytes and digest); the lie must be found from the posted inputs, not recorded as skipped`, async () => {
+    const w = await world();
+    const exec = Keypair.generate();
+    const b0 = await makeBatch(w.model, 0, exec);
+    // Job 1 rebuilt with the lie's input under the odd name: its record commits to that name's bytes.
+    const x = b0.inputs[1].x;
+    const { digest, bytes } = posted(x);
+    const lieRecord = signResult(
+      {
+        jobId: jobId(1, w.model.modelId, digest),
+        modelId: w.model.modelId,
+        inputDigest: digest,
+        outputDigest: 'ee'.repeat(32) as Hash32,
+        executor: exec.publicKey.toBase58() as ExecutorId,
+        fee: 1000n,
+      },
+      exec.secretKey,
+    );
+    const records = [b0.records[0], lieRecord];
+    const batch = new Batch(0 as BatchIndex, records);
+    const made: Made = {
+      index: 0,
+      batch,
+      records,
+      inputs: b0.inputs,
+      listing: { index: 0, root: batch.root, jobCount: 2, jobIds: records.map((r) => r.jobId) },
+    };
+    w.chain.commit(made);
+    w.chain.answerer = (_b, j) => (j === 1 ? { ...answerOf(made, 1), inputs: bytes } : undefined);
+    const base = faithful(w.model, [made]);
+    const source: JobSource = {
+      ...base,
+      inputs: async (id) => (id === lieRecord.jobId ? undefined : base.inputs(id)),
+    };
+    try {
+      const c = await w.start(source);
+      await c.onBatch(msg(made));
+      assert.ok(w.chain.requested.includes('0:1'), "the lie's inputs were demanded on chain and answered");
+      await until(async () => (await c.findings.all()).some((f) => f.position === 1), 1500);
+      const found = (await c.findings.all()).some((f) => f.position === 1);
+      const audits = (c as unknown as { audits: { get(k: string): Promise<unknown> } }).audits;
+      const audit = await audits.get(`0:${lieRecord.jobId}`);
+      assert.ok(
+        found,
+        `the inputs posted on chain for the lie were decoded into another set, and the audit recorded for good: ${JSON.stringify(audit)}; the lie finalizes`,
+      );
+    } finally {
+      await w.close();
+    }
+  });
+}
+
+// ---- Threat 1: the draw made once, re-rolled through a stale copy of the batch's work ---------------------------
+
+test("rev24 stale draw: the sequencer delays the first listing past a pass's snapshot of batch-work, so two audits of the batch hold a copy without the draw; it withholds the lie's proof once asked and lists a made-up id at its position, and the second copy draws again and drops the lie; the lie must still be demanded", async () => {
+  const w = await world();
+  const b0 = await makeBatch(w.model, 0, Keypair.generate());
+  const fake = toHex(sha('made-up id')) as JobId;
+  const RATE = 0.5;
+  // Sampled by its own id, not under the made-up one: without the re-roll the lie is demanded for sure.
+  pickSecret(
+    w.dir,
+    (s) => isSampled(s, b0.batch.root, b0.records[1].jobId, RATE) && !isSampled(s, b0.batch.root, fake, RATE),
+  );
+  w.chain.commit(b0);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let atLie = b0.records[1].jobId;
+  let lieAsked = false;
+  const source: JobSource = {
+    ...faithful(w.model, [b0]),
+    batch: async () => {
+      await gate;
+      return { ...b0.listing, jobIds: [b0.records[0].jobId, atLie] };
+    },
+    proof: async (id) => {
+      if (id === b0.records[0].jobId) return b0.batch.proof(0);
+      if (id === b0.records[1].jobId) {
+        lieAsked = true;
+        atLie = fake; // the fetch told the sequencer the lie is sampled
+      }
+      return undefined;
+    },
+  };
+  try {
+    const c = await w.start(source, { sampleRate: RATE });
+    void c.onBatch(msg(b0));
+    await sleep(300); // passes take their snapshot of batch-work while the first audit waits for the listing
+    release();
+    await until(() => lieAsked, 2000);
+    assert.ok(lieAsked, 'the lie was sampled and its proof asked for');
+    await sleep(300);
+    w.chain.slot = 1060n;
+    const caught = await until(() => w.caught(0), 1500);
+    assert.ok(
+      caught,
+      `the sampled lie was re-drawn away and never demanded: ${JSON.stringify(w.chain.requested)}`,
+    );
+  } finally {
+    await w.close();
+  }
+});
+
+// ---- Threat 1/4: how the challenger discovers committed batches --------------------------------------------------
+
+for (const [name, setup] of [
+  [
+    'during a pause',
+    // Program paused at game slot 1005: the first run's scan reads every open batch as not disputable.
+    async (w: Awaited<ReturnType<typeof world>>) => {
+      w.chain.paused = 1;
+      w.chain.pauseStart = 1005n;
+      return async () => {
+        w.chain.paused = 0;
+        w.chain.pausedSlots = 5n;
+        w.chain.slot = 1012n;
+      };
+    },
+  ],
+  [
+    'after the window was shortened',
+    // Batch 0 (the lie) committed under a 10,000-slot window; the authority then set 100 slots, batch 1 committed
+    // under it is closed already while batch 0 is open: windows no longer close in commit order.
+    async (w: Awaited<ReturnType<typeof world>>) => {
+      w.chain.batches.get(0)!.window = 10_000n;
+      const b1 = await makeBatch(w.model, 1, Keypair.generate(), true);
+      w.chain.commit(b1, { commitSlot: 1010n, window: 100n });
+      w.chain.slot = 1200n;
+      return undefined;
+    },
+  ],
+  [
+    'behind 1,024 newer batches',
+    // The sequencer commits 1,024 one-job batches after the lie (their rents and reserves come back): a first run
+    // looks back at most SCAN_BACK_MAX = 1024 batches.
+    async (w: Awaited<ReturnType<typeof world>>) => {
+      w.chain.batches.get(0)!.window = 10_000n;
+      for (let i = 1; i <= 1024; i++)
+        w.chain.batches.set(i, {
+          root: sha(`filler ${i}`),
+          jobCount: 1,
+          commitSlot: 1000n + BigInt(i),
+          window: 10_000n,
+        });
+      w.chain.next = 1025n;
+      return undefined;
+    },
+  ],
+] as const) {
+  test(`rev24 first run ${name}: a challenger started while the lie's batch is open (never announced) must audit it`, async () => {
+    const w = await world();
+    const b0 = await makeBatch(w.model, 0, Keypair.generate());
+    w.chain.commit(b0);
+    const after = await setup(w);
+    let lastFiller = 0;
+    const base = faithful(w.model, [b0]);
+    const source: JobSource = {
+      ...base,
+      batch: async (i) => {
+        if (i === 1024) lastFiller++;
+        return base.batch(i);
+      },
+    };
+    try {
+      await w.start(source, { retryMs: 50 });
+      await sleep(300);
+      await after?.();
+      // A full pass over the fillers, if any, has gone by.
+      if (w.chain.next > 1000n) await until(() => lastFiller >= 2, 10_000);
+      const caught = await until(() => w.caught(0), 1500);
+      assert.ok(
+        caught,
+        "the open lie's batch committed before the challenger's first run was never taken up",
+      );
+    } finally {
+      await w.close();
+    }
+  });
+}
+
+for (const announced of [false, true]) {
+  test(`rev24 lagging read (${announced ? 'announced at its commit' : 'silent'}): the config read already shows the lie's batch committed while the batch account read, from an RPC node one slot behind, misses it; the challenger takes that miss for a closed batch and never reads the index again; it must audit the lie`, async () => {
+    const w = await world();
+    const b0 = await makeBatch(w.model, 0, Keypair.generate());
+    try {
+      const c = await w.start(faithful(w.model, [b0]), { retryMs: announced ? 200 : 20 });
+      await sleep(100); // the first run has started watching at index 0
+      w.chain.commit(b0);
+      w.chain.lag.set(0, 1);
+      if (announced) void c.onBatch(msg(b0));
+      const caught = await until(() => w.caught(0), 1500);
+      assert.ok(caught, 'one stale account read skipped a committed batch for good');
+    } finally {
+      await w.close();
+    }
+  });
+}
+
+// ---- Threat 3: lamports ----------------------------------------------------------------------------------------
+
+test('rev24 re-announced batch: after the challenger audited every sampled job of a batch from what the sequencer served, the sequencer announces the batch again and stops serving its listing; the challenger must not pay deposits to demand jobs it has audited (the sequencer answers and takes each deposit)', async () => {
+  const w = await world();
+  const b0 = await makeBatch(w.model, 0, Keypair.generate(), true);
+  w.chain.commit(b0);
+  w.chain.answerer = (_b, j) => answerOf(b0, j);
+  let serve = true;
+  const base = faithful(w.model, [b0]);
+  const source: JobSource = { ...base, batch: async (i) => (serve ? base.batch(i) : undefined) };
+  try {
+    const c = await w.start(source);
+    await c.onBatch(msg(b0));
+    assert.equal(c.stats.audited, 2, 'both jobs audited from what was served');
+    await sleep(200); // the chain scan has passed index 0
+    serve = false;
+    await messages.send(w.bus, messages.BATCH_COMMITTED, undefined, msg(b0));
+    await sleep(100);
+    w.chain.slot = 1060n;
+    await sleep(500);
+    assert.equal(
+      w.chain.deposits,
+      0n,
+      `the challenger demanded jobs it had already audited (${JSON.stringify(w.chain.requested)}), ${w.chain.depositsToAnswerer} lamports of deposits to the answering sequencer, for one free bus message`,
+    );
+  } finally {
+    await w.close();
+  }
+});
+
+// (Open, on branch i-rev24: 'rev24 withhold and answer', the deposit economics of on-chain demands.)
+
+test("rev24 request rent kept: the sequencer (or its sybil answerer) answers the challenger's data requests and never sends close_data_request; the challenger's role never closes them either, so each answered demand leaves its request account's rent (751 bytes: about 6.1M lamports, 12 deposits) locked for good; once the batch is final the challenger must get it back", async () => {
+  const w = await world();
+  const b0 = await makeBatch(w.model, 0, Keypair.generate(), true);
+  w.chain.commit(b0);
+  w.chain.answerer = (_b, j) => answerOf(b0, j);
+  const source: JobSource = {
+    batch: async () => undefined,
+    proof: async () => undefined,
+    inputs: async () => undefined,
+    modelBytes: async () => w.model.bytes,
+  };
+  try {
+    const c = await w.start(source);
+    await sleep(200);
+    w.chain.slot = 1060n;
+    assert.ok(await until(() => c.stats.audited >= 2, 3000), 'both demands answered and audited');
+    w.chain.batches.get(0)!.finalized = true;
+    w.chain.slot = 1400n;
+    await c.reclaimRent();
+    await sleep(300);
+    assert.deepEqual(
+      w.chain.closedRequests.sort(),
+      ['0:0', '0:1'],
+      `answered requests of a final batch left open, their rent locked: ${JSON.stringify([...w.chain.requests.keys()])}`,
+    );
+  } finally {
+    await w.close();
+  }
+});
