@@ -146,6 +146,9 @@ export function demandAfter(window: bigint, clockSlots: bigint): number {
 /** The key under which `batches-seen` keeps the next batch index the chain scan reads (sorts after indices). */
 const SCAN_FROM = 'scan-from';
 
+/** How many of the newest batches a first run reads one by one besides the program's listing (which may lag). */
+const FIRST_RUN_RECENT = 32;
+
 /** How long a batch counted by the config may read as absent before it is taken for closed (see absentLongEnough). */
 export const ABSENT_GRACE_MS = 30_000;
 
@@ -417,17 +420,24 @@ export class Challenger {
     const next = Number(config.nextBatchIndex);
     let from = await this.batchesSeen.get(SCAN_FROM);
     if (from === undefined) {
-      const open = (await client.listBatches())
-        .filter((b) => b.batch.finalized === 0)
-        .map((b) => Number(b.batch.index));
-      from = Math.min(next, ...open);
+      // The lowest open batch the program lists (a loop, not a spread: there may be any number), and the newest
+      // FIRST_RUN_RECENT read one by one, since a lagging getProgramAccounts may not list a fresh batch yet
+      // (review 25 "first run from a lagging listing").
+      from = next;
+      for (const b of await client.listBatches())
+        if (b.batch.finalized === 0 && Number(b.batch.index) < from) from = Number(b.batch.index);
+      for (let i = next - 1; i >= Math.max(0, next - FIRST_RUN_RECENT) && i < from; i--) {
+        const b = await client.fetchBatch(BigInt(i));
+        if (b && b.finalized === 0) from = i;
+      }
       await this.store.write([this.batchesSeen.put(SCAN_FROM, from)]);
     }
     for (let i = from; i < next; i++) {
       if (this.closed) return;
       const key = seqKey(i);
       const batch = await client.fetchBatch(BigInt(i));
-      if (!batch && !this.absentLongEnough(i)) return;
+      if (batch) this.absentSince.delete(i);
+      else if (!this.absentLongEnough(i)) return;
       // Each step moves SCAN_FROM in the same write, so a crash neither skips nor repeats an index.
       const ops = [this.batchesSeen.put(SCAN_FROM, i + 1)];
       if (batch) {
@@ -501,6 +511,8 @@ export class Challenger {
         }
         return; // not on chain yet: next pass
       }
+      // Present now: an absent read before (a lagging node) no longer counts (review 25 "absent clock never reset").
+      this.absentSince.delete(w.index);
       const onChainRoot = Buffer.from(batch.root).toString('hex') as Hash32;
       if (onChainRoot !== root) {
         this.log.error(
@@ -1005,73 +1017,84 @@ export class Challenger {
   private async pollDataWaits(client: SettlementClient): Promise<void> {
     for (const [key, stored] of await this.dataWaits.entries()) {
       if (this.closed) return;
-      // Waits stored before jobIndex existed carry it in their proof.
-      const w = { ...stored, jobIndex: stored.jobIndex ?? stored.proof!.index };
-      const r = await client.fetchDataRequest(BigInt(w.batchIndex), w.jobIndex);
-      if (!r) {
-        await this.store.write([this.dataWaits.del(key)]);
-        continue;
-      }
-      if (r.answered !== 0) {
-        const a = await client.fetchDataAnswer(BigInt(w.batchIndex), w.jobIndex);
-        if (!a) continue;
-        const inputs = decodeInputSet(a.inputs);
-        const audited = w.proof
-          ? {
-              jobId: w.jobId!,
-              outcome: this.auditInputs(w.jobId!, w.batchIndex, w.batchRoot, w.proof, inputs),
-            }
-          : await this.answeredProof(client, w, a).then((proof) => ({
-              jobId: decodeJobRecord(fromHex(proof.record)).jobId,
-              // Posted by answer_data, so proven in the committed root: record faults first, then the inputs.
-              outcome: this.auditRecord(proof, w.batchIndex, w.batchRoot, inputs),
-            }));
-        let outcome: { outcome: AuditOutcome; reason?: string };
-        try {
-          outcome = await audited.outcome;
-        } catch (e) {
-          // The model not served yet: the answer stays on chain until the batch is final, so it is audited
-          // again next pass (the wait ends when its request account closes).
-          if (isRetryable(e)) {
-            this.log.warn(
-              { batch: w.batchIndex, job: w.jobIndex, err: (e as Error).message },
-              'answer not audited yet; retried',
-            );
-            continue;
-          }
-          outcome = { outcome: 'skipped', reason: (e as Error).message };
-        }
-        this.log.info(
-          { jobId: audited.jobId, batch: w.batchIndex, job: w.jobIndex, ...outcome },
-          'audited from inputs posted on chain',
-        );
-        await this.store.write([
-          this.audits.put(`${w.batchIndex}:${audited.jobId}`, {
-            jobId: audited.jobId,
-            batchIndex: w.batchIndex,
-            ...outcome,
-            at: Date.now(),
-          }),
-          this.dataWaits.del(key),
-        ]);
-        continue;
-      }
-      const [config, slot] = await Promise.all([client.config(), client.sender.getSlot()]);
-      if (config.paused !== 0 || gameSlot(config, slot) < r.deadline) continue;
-      const res = await client.claimDataTimeout(this.keypair, BigInt(w.batchIndex), w.jobIndex);
-      const ev = res.events.find((e) => e.name === 'DataTimedOut');
-      this.metrics.inc('data_timeouts_claimed_total');
-      this.log.warn(
-        {
-          jobId: w.jobId,
-          batch: w.batchIndex,
-          requester: r.requester.toBase58(),
-          bounty: ev?.name === 'DataTimedOut' ? ev.data.bounty.toString() : undefined,
-        },
-        'data withheld: timeout claimed, job invalidated, sequencer slashed',
+      // One wait's failure (a lagging read, an answer that does not decode) is logged and retried next pass; it
+      // must not end the pass for the waits after it (review 25).
+      await this.pollDataWait(client, key, stored).catch((e: Error) =>
+        this.log.warn(
+          { batch: stored.batchIndex, job: stored.jobIndex, err: e.message },
+          'data wait not settled; retried',
+        ),
       );
-      await this.store.write([this.dataWaits.del(key)]);
     }
+  }
+
+  private async pollDataWait(client: SettlementClient, key: string, stored: DataWait): Promise<void> {
+    // Waits stored before jobIndex existed carry it in their proof.
+    const w = { ...stored, jobIndex: stored.jobIndex ?? stored.proof!.index };
+    const r = await client.fetchDataRequest(BigInt(w.batchIndex), w.jobIndex);
+    if (!r) {
+      await this.store.write([this.dataWaits.del(key)]);
+      return;
+    }
+    if (r.answered !== 0) {
+      const a = await client.fetchDataAnswer(BigInt(w.batchIndex), w.jobIndex);
+      if (!a) return;
+      const inputs = decodeInputSet(a.inputs);
+      const audited = w.proof
+        ? {
+            jobId: w.jobId!,
+            outcome: this.auditInputs(w.jobId!, w.batchIndex, w.batchRoot, w.proof, inputs),
+          }
+        : await this.answeredProof(client, w, a).then((proof) => ({
+            jobId: decodeJobRecord(fromHex(proof.record)).jobId,
+            // Posted by answer_data, so proven in the committed root: record faults first, then the inputs.
+            outcome: this.auditRecord(proof, w.batchIndex, w.batchRoot, inputs),
+          }));
+      let outcome: { outcome: AuditOutcome; reason?: string };
+      try {
+        outcome = await audited.outcome;
+      } catch (e) {
+        // The model not served yet: the answer stays on chain until the batch is final, so it is audited
+        // again next pass (the wait ends when its request account closes).
+        if (isRetryable(e)) {
+          this.log.warn(
+            { batch: w.batchIndex, job: w.jobIndex, err: (e as Error).message },
+            'answer not audited yet; retried',
+          );
+          return;
+        }
+        outcome = { outcome: 'skipped', reason: (e as Error).message };
+      }
+      this.log.info(
+        { jobId: audited.jobId, batch: w.batchIndex, job: w.jobIndex, ...outcome },
+        'audited from inputs posted on chain',
+      );
+      await this.store.write([
+        this.audits.put(`${w.batchIndex}:${audited.jobId}`, {
+          jobId: audited.jobId,
+          batchIndex: w.batchIndex,
+          ...outcome,
+          at: Date.now(),
+        }),
+        this.dataWaits.del(key),
+      ]);
+      return;
+    }
+    const [config, slot] = await Promise.all([client.config(), client.sender.getSlot()]);
+    if (config.paused !== 0 || gameSlot(config, slot) < r.deadline) return;
+    const res = await client.claimDataTimeout(this.keypair, BigInt(w.batchIndex), w.jobIndex);
+    const ev = res.events.find((e) => e.name === 'DataTimedOut');
+    this.metrics.inc('data_timeouts_claimed_total');
+    this.log.warn(
+      {
+        jobId: w.jobId,
+        batch: w.batchIndex,
+        requester: r.requester.toBase58(),
+        bounty: ev?.name === 'DataTimedOut' ? ev.data.bounty.toString() : undefined,
+      },
+      'data withheld: timeout claimed, job invalidated, sequencer slashed',
+    );
+    await this.store.write([this.dataWaits.del(key)]);
   }
 
   /**

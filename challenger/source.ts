@@ -51,8 +51,23 @@ export class SequencerSource implements JobSource {
 export const HTTP_TIMEOUT_MS = 15_000;
 /** The same for a model's bytes, which may be large. */
 export const MODEL_HTTP_TIMEOUT_MS = 120_000;
+/**
+ * The most bytes read of one JSON body (a listing of 1,024 ids is about 70 kB, a job's inputs at most 32 KiB
+ * posted) and of one model file (the sequencer's own default limit, 256 MiB): past them the body is dropped
+ * unread (review 25 "huge listing").
+ */
+export const JSON_BODY_MAX = 4 << 20;
+export const MODEL_BODY_MAX = 256 << 20;
 
 export class HttpSource implements JobSource {
+  /**
+   * After a request runs out its deadline, the sequencer is not asked again until this time (ms since the epoch):
+   * each call fails at once as UNAVAILABLE, so a sequencer holding many requests costs one deadline per pause, not
+   * one per request in the single audit queue (review 25 "serialized deadlines"). What it did not serve is demanded
+   * on chain from half the window, as for a sequencer that is down.
+   */
+  private downUntil = 0;
+
   constructor(
     private readonly baseUrl: string,
     private readonly timeouts = { json: HTTP_TIMEOUT_MS, bytes: MODEL_HTTP_TIMEOUT_MS },
@@ -65,9 +80,16 @@ export class HttpSource implements JobSource {
    */
   private async get(path: string, kind: 'json' | 'bytes'): Promise<unknown> {
     const ms = this.timeouts[kind];
+    if (Date.now() < this.downUntil)
+      throw new OptinferError(
+        'UNAVAILABLE',
+        `sequencer at ${this.baseUrl} ran out a deadline recently: not asked for ${path} until ${new Date(this.downUntil).toISOString()}`,
+      );
     const signal = AbortSignal.timeout(ms);
-    const late = (cause: unknown, what: string) =>
-      new OptinferError('UNAVAILABLE', `sequencer at ${this.baseUrl} ${what}`, undefined, { cause });
+    const late = (cause: unknown, what: string) => {
+      if (signal.aborted) this.downUntil = Date.now() + 2 * this.timeouts.json;
+      return new OptinferError('UNAVAILABLE', `sequencer at ${this.baseUrl} ${what}`, undefined, { cause });
+    };
     let res: Response;
     try {
       res = await fetch(`${this.baseUrl}${path}`, { signal });
@@ -80,8 +102,12 @@ export class HttpSource implements JobSource {
       throw new OptinferError('UNAVAILABLE', `sequencer answered HTTP ${res.status} for ${path}`);
     }
     try {
-      return kind === 'bytes' ? new Uint8Array(await res.arrayBuffer()) : await res.json();
+      const body = await readCapped(res, kind === 'bytes' ? MODEL_BODY_MAX : JSON_BODY_MAX, path);
+      return kind === 'bytes'
+        ? body
+        : JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.length).toString('utf8'));
     } catch (cause) {
+      if (cause instanceof OptinferError) throw cause;
       throw late(
         cause,
         signal.aborted ? `did not finish ${path} within ${ms} ms` : `sent an unreadable body for ${path}`,
@@ -106,4 +132,33 @@ export class HttpSource implements JobSource {
     if (!bytes) throw new OptinferError('NOT_FOUND', `model ${modelId} is unknown to the sequencer`);
     return bytes;
   }
+}
+
+/** The body of `res`, at most `max` bytes: a longer one is cancelled and refused (UNAVAILABLE). */
+async function readCapped(res: Response, max: number, path: string): Promise<Uint8Array> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  const tooLong = () =>
+    new OptinferError(
+      'UNAVAILABLE',
+      `the sequencer's answer to ${path} is longer than ${max} bytes: not read`,
+    );
+  if (declared > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLong();
+  }
+  if (!res.body) return new Uint8Array(0);
+  const reader = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > max) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLong();
+    }
+    parts.push(value);
+  }
+  return Buffer.concat(parts);
 }
