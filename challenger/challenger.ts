@@ -252,6 +252,9 @@ export class Challenger {
   private passQueued: Promise<void> | null = null;
   /** True while a pass runs (its own audits must not await the next pass). */
   private inPass = false;
+  /** The data-requests pass (pollData) in flight, and whether one runs. */
+  private dataPass: Promise<void> = Promise.resolve();
+  private dataPassRunning = false;
   private consumer: Consumer | null = null;
   private driver: DisputeDriver | null = null;
   /** The jobs this challenger disputes, by modelId:inputDigest:outputDigest, to rebuild its views. */
@@ -333,7 +336,10 @@ export class Challenger {
         c.driver = new DisputeDriver(config.chain.client, c.keypair, (d) => c.disputeViews(d), c.log);
         c.driver.start();
         // Findings left pending by a previous run resume here, as do ones refused while the program was paused.
-        c.retryTimer = setInterval(() => void c.retryPending(), config.retryMs ?? DEFAULT_RETRY_MS);
+        c.retryTimer = setInterval(() => {
+          void c.retryPending();
+          void c.pollData();
+        }, config.retryMs ?? DEFAULT_RETRY_MS);
         c.reclaimTimer = setInterval(() => void c.reclaimRent(), RECLAIM_MS);
         await c.retryPending();
       }
@@ -1161,7 +1167,6 @@ export class Challenger {
             if (this.closed) return;
             await this.attempt(this.config.chain, key, p);
           }
-          await this.pollDataWaits(this.config.chain.client);
         } finally {
           this.inPass = false;
         }
@@ -1170,6 +1175,23 @@ export class Challenger {
     this.passQueued = next;
     this.pass = next;
     return next;
+  }
+
+  /**
+   * One pass over the jobs whose data was requested on chain (pollDataWaits), in its own line: auditing an answer may
+   * wait for a model's bytes (up to MODEL_HTTP_TIMEOUT_MS), which must not hold the pass that opens disputes
+   * (review 25 "model bytes in the pending pass"). Passes never overlap; a call while one runs returns it.
+   */
+  pollData(): Promise<void> {
+    const chain = this.config.chain;
+    if (this.dataPassRunning || this.closed || !chain) return this.dataPass;
+    this.dataPassRunning = true;
+    this.dataPass = this.pollDataWaits(chain.client)
+      .catch((e: Error) => this.log.warn({ err: e.message }, 'data requests pass failed; retrying'))
+      .finally(() => {
+        this.dataPassRunning = false;
+      });
+    return this.dataPass;
   }
 
   /**
@@ -1430,6 +1452,7 @@ export class Challenger {
     await this.reclaiming;
     await this.consumer?.stop();
     await this.pass;
+    await this.dataPass;
     await this.auditing;
     await this.driver?.stop();
     await this.store.close();

@@ -49,40 +49,50 @@ export async function reclaimGames(client: SettlementClient, challenger: Signer)
   // A Job or Dispute names a batch that was committed; with no account left it was closed, which only a finalized one is.
   const final = (batch: PublicKey) => open.get(batch.toBase58()) ?? true;
   const out: Reclaimed[] = [];
+  // A close the program refuses (a batch a lagging listing left out reads as closed, so final) waits for the next
+  // pass; it must not end this one for the accounts after it (review 25).
+  const close = async (
+    kind: Reclaimed['kind'],
+    address: PublicKey,
+    lamports: bigint,
+    f: () => Promise<unknown>,
+  ) => {
+    if (
+      await f().then(
+        () => true,
+        () => false,
+      )
+    )
+      out.push({ kind, address, lamports });
+  };
   for (const { address, dispute: d } of disputes) {
     if (!d.challenger.equals(me) || d.phase !== PHASE.RESOLVED || !final(d.batch)) continue;
     const lamports = await client.sender.getBalance(address);
-    await client.closeDispute(challenger, address);
-    out.push({ kind: 'dispute', address, lamports });
+    await close('dispute', address, lamports, () => client.closeDispute(challenger, address));
   }
   for (const { address, job: j } of jobs) {
     // A job another challenger invalidated holds this payer's rent refund above its own rent.
     if (j.payer.equals(me) && j.invalidated !== 0) {
       const data = await client.sender.getAccountData(address);
       const lamports = (await client.sender.getBalance(address)) - rentExempt(data?.length ?? 0);
-      if (lamports > 0n) {
-        await client.refundJobRent(challenger, j.batch, j.jobIndex);
-        out.push({ kind: 'job-refund', address, lamports });
-      }
+      if (lamports > 0n)
+        await close('job-refund', address, lamports, () =>
+          client.refundJobRent(challenger, j.batch, j.jobIndex),
+        );
       continue;
     }
     if (!j.payer.equals(me) || j.invalidated !== 0 || j.openGames !== 0 || !final(j.batch)) continue;
     const lamports = await client.sender.getBalance(address);
-    await client.closeJob(challenger, j.batch, j.jobIndex);
-    out.push({ kind: 'job', address, lamports });
+    await close('job', address, lamports, () => client.closeJob(challenger, j.batch, j.jobIndex));
   }
   // Its answered data requests of final batches: anyone may close them, and an answerer that never does would keep
   // the request's rent locked for good (review 24 "request rent kept").
   for (const { address, request: r, batchIndex, batchFinal } of await client.listDataRequests()) {
     if (!r.requester.equals(me) || r.answered === 0 || !batchFinal) continue;
     const lamports = await client.sender.getBalance(address);
-    // A batch a lagging listing left out reads as closed, and the program refuses the close while it is not final:
-    // that request waits for the next pass, the others are still closed.
-    const closed = await client.closeDataRequest(challenger, batchIndex ?? r.batch, r.jobIndex).then(
-      () => true,
-      () => false,
+    await close('data-request', address, lamports, () =>
+      client.closeDataRequest(challenger, batchIndex ?? r.batch, r.jobIndex),
     );
-    if (closed) out.push({ kind: 'data-request', address, lamports });
   }
   return out;
 }
