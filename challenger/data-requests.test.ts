@@ -87,6 +87,23 @@ class ToyChain {
   }
 }
 
+/** A challenger sampling every job, on `chain`, reading from `source`. */
+function start(chain: ToyChain, source: JobSource): Promise<Challenger> {
+  return Challenger.start({
+    config: {
+      dataDir: mkdtempSync(join(tmpdir(), 'optinfer-da-')),
+      id: 'c1',
+      sampleRate: 1,
+      sandbox: false,
+      retryMs: 20,
+      chain: { client: chain.client(), bondLamports: 10n },
+    },
+    bus: createMemoryBus(),
+    source,
+    registry: new ModelRegistry(),
+  });
+}
+
 async function until(cond: () => boolean, what: string, ms = 3_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -104,19 +121,7 @@ test('withheld inputs: the challenger requests them on chain once, and claims th
     inputs: async () => undefined,
     modelBytes: async () => new Uint8Array(),
   };
-  const c = await Challenger.start({
-    config: {
-      dataDir: mkdtempSync(join(tmpdir(), 'optinfer-da-')),
-      id: 'c1',
-      sampleRate: 1,
-      sandbox: false,
-      retryMs: 20,
-      chain: { client: chain.client(), bondLamports: 10n },
-    },
-    bus: createMemoryBus(),
-    source,
-    registry: new ModelRegistry(),
-  });
+  const c = await start(chain, source);
   try {
     const r = await c.audit(b.records[1].jobId, 0, b.root);
     assert.deepEqual(r, { outcome: 'skipped', reason: 'inputs not served: requested on chain' });
@@ -147,19 +152,7 @@ test('unsigned record: a record its executor never signed is requested on chain 
     },
     modelBytes: async () => new Uint8Array(),
   };
-  const c = await Challenger.start({
-    config: {
-      dataDir: mkdtempSync(join(tmpdir(), 'optinfer-da-')),
-      id: 'c1',
-      sampleRate: 1,
-      sandbox: false,
-      retryMs: 20,
-      chain: { client: chain.client(), bondLamports: 10n },
-    },
-    bus: createMemoryBus(),
-    source,
-    registry: new ModelRegistry(),
-  });
+  const c = await start(chain, source);
   try {
     const r = await c.audit(b.records[0].jobId, 0, b.root);
     assert.deepEqual(r, {
@@ -195,19 +188,7 @@ test('inputs served wrong: inputs that do not hash to the record, or that do not
     inputs: async (id) => served.get(id)!(),
     modelBytes: async () => new Uint8Array(),
   };
-  const c = await Challenger.start({
-    config: {
-      dataDir: mkdtempSync(join(tmpdir(), 'optinfer-da-')),
-      id: 'c1',
-      sampleRate: 1,
-      sandbox: false,
-      retryMs: 20,
-      chain: { client: chain.client(), bondLamports: 10n },
-    },
-    bus: createMemoryBus(),
-    source,
-    registry: new ModelRegistry(),
-  });
+  const c = await start(chain, source);
   try {
     for (const i of [0, 1]) {
       const r = await c.audit(b.records[i].jobId, 0, b.root);
@@ -238,19 +219,7 @@ test('seventeen inputs: a job whose served inputs are more tensors than answer_d
       throw new Error('a job of 17 inputs is not re-executed');
     },
   };
-  const c = await Challenger.start({
-    config: {
-      dataDir: mkdtempSync(join(tmpdir(), 'optinfer-da-')),
-      id: 'c1',
-      sampleRate: 1,
-      sandbox: false,
-      retryMs: 20,
-      chain: { client: chain.client(), bondLamports: 10n },
-    },
-    bus: createMemoryBus(),
-    source,
-    registry: new ModelRegistry(),
-  });
+  const c = await start(chain, source);
   try {
     const r = await c.audit(b.records[1].jobId, 0, b.root);
     assert.deepEqual(r, {

@@ -4,270 +4,21 @@
 // never skipped for what the sequencer does not serve"); a failing test is an attack that succeeds.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Keypair, type PublicKey } from '@solana/web3.js';
-import { createMemoryBus } from '../bus/memory.ts';
-import type { Bus } from '../bus/bus.ts';
+import { Keypair } from '@solana/web3.js';
 import * as messages from '../bus/messages.ts';
-import { DEMO_MODEL_PATH } from '../cli/roles.ts';
-import { ModelRegistry, type LoadedModel } from '../executor/model.ts';
-import { runModel } from '../executor/run.ts';
-import { OptinferError } from '../state/errors.ts';
 import { Tag, fromHex, taggedHash, toHex } from '../state/hash.ts';
 import { u16, u32 } from '../state/le.ts';
 import { encodeInputSet } from '../state/input-set.ts';
-import { Batch, jobId, signResult, type JobRecord } from '../state/job.ts';
+import { Batch, jobId, signResult } from '../state/job.ts';
 import { isSampled } from '../state/sample.ts';
-import type { TensorMap } from '../state/tensor-map.ts';
-import { tensorDigest, tensorSetDigest, type Tensor } from '../state/tensor.ts';
+import { tensorDigest, type Tensor } from '../state/tensor.ts';
 import type { BatchIndex, ExecutorId, Hash32, JobId } from '../state/types.ts';
-import type { DataRequestAccount, SettlementClient } from '../settlement/index.ts';
-import { DATA_REQUEST_DEPOSIT } from '../settlement/instructions.ts';
-import { toyBatch, toyConfig, toyModel, toyOperator } from '../dispute/testkit.ts';
-import { Challenger } from './challenger.ts';
-import { HttpSource, type BatchListing, type JobSource } from './source.ts';
-
-const sha = (s: string) => createHash('sha256').update(s).digest();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-type Made = Awaited<ReturnType<typeof makeBatch>>;
-
-/** Batch `index` of the demo model: job 0 honest, job 1 a lie (a made-up output digest) unless `honest`; both signed. */
-async function makeBatch(model: LoadedModel, index: number, exec: Keypair, honest = false) {
-  const inputs: TensorMap[] = [3, 7].map((m) => ({
-    x: { dtype: 'int8', dims: [1, 16], data: new Uint8Array(16).map((_, k) => (k * m + index) & 0xff) },
-  }));
-  const outputs = await Promise.all(
-    inputs.map(async (x, i) =>
-      i === 1 && !honest ? ('ee'.repeat(32) as Hash32) : (await runModel(model, x)).outputDigest,
-    ),
-  );
-  const records: JobRecord[] = inputs.map((x, i) =>
-    signResult(
-      {
-        jobId: jobId(index * 10 + i, model.modelId, tensorSetDigest(x)),
-        modelId: model.modelId,
-        inputDigest: tensorSetDigest(x),
-        outputDigest: outputs[i],
-        executor: exec.publicKey.toBase58() as ExecutorId,
-        fee: 1000n,
-      },
-      exec.secretKey,
-    ),
-  );
-  const batch = new Batch(index as BatchIndex, records);
-  const listing: BatchListing = { index, root: batch.root, jobCount: 2, jobIds: records.map((r) => r.jobId) };
-  return { index, batch, records, inputs, listing };
-}
-
-/** A JobSource serving `made` batches faithfully (listing, proofs, inputs, model bytes). */
-function faithful(model: LoadedModel, made: Made[]): JobSource {
-  const find = (id: JobId) => {
-    for (const b of made) {
-      const i = b.records.findIndex((r) => r.jobId === id);
-      if (i >= 0) return { b, i };
-    }
-    return undefined;
-  };
-  return {
-    batch: async (i) => made.find((b) => b.index === i)?.listing,
-    proof: async (id) => {
-      const f = find(id);
-      return f && f.b.batch.proof(f.i);
-    },
-    inputs: async (id) => {
-      const f = find(id);
-      return f && f.b.inputs[f.i];
-    },
-    modelBytes: async () => model.bytes,
-  };
-}
-
-interface OnChain {
-  root: Buffer;
-  jobCount: number;
-  commitSlot: bigint;
-  window: bigint;
-  finalized?: boolean;
-}
-
-type Answer = {
-  record: Buffer;
-  signature: Buffer;
-  siblings: Buffer[];
-  siblingFees: bigint[];
-  inputs: Buffer;
-};
-
-/**
- * The chain as the challenger reads it. Batches as committed (root, job count, commit slot, window); the slot is
- * `slot` or `slotFn()`; `latencyMs` makes every read a round trip; `lag` holds, per batch index, how many more
- * fetchBatch reads still miss a freshly committed account (an RPC node behind the one that served the config).
- */
-class Chain {
-  slot = 1010n;
-  slotFn?: () => bigint;
-  latencyMs = 0;
-  next = 0n;
-  paused = 0;
-  pauseStart = 0n;
-  pausedSlots = 0n;
-  batches = new Map<number, OnChain>();
-  lag = new Map<number, number>();
-  reads = 0;
-  /** Batch indices fetchBatch was asked for. */
-  fetched = new Set<number>();
-  fetchedAbove(n: number): number {
-    let k = 0;
-    for (const i of this.fetched) if (i >= n) k++;
-    return k;
-  }
-  requests = new Map<string, DataRequestAccount>();
-  answers = new Map<string, Answer>();
-  requested: string[] = [];
-  /** Lamports of data-request deposits the challenger paid, and of those the answerer took. */
-  deposits = 0n;
-  depositsToAnswerer = 0n;
-  opens = 0;
-  /** close_data_request calls (anyone may send it once the batch is final). */
-  closedRequests: string[] = [];
-  /** The sequencer answers every request at once with the committed data, when it returns one. */
-  answerer?: (batch: number, job: number) => Answer | undefined;
-
-  commit(b: Made, over: Partial<OnChain> = {}): void {
-    this.batches.set(b.index, {
-      root: Buffer.from(fromHex(b.batch.root, 32)),
-      jobCount: 2,
-      commitSlot: 1000n,
-      window: 100n,
-      ...over,
-    });
-    if (BigInt(b.index) >= this.next) this.next = BigInt(b.index) + 1n;
-  }
-
-  now(): bigint {
-    return this.slotFn ? this.slotFn() : this.slot;
-  }
-
-  client(): SettlementClient {
-    const rt = async <T>(f: () => T): Promise<T> => {
-      this.reads++;
-      if (this.latencyMs) await sleep(this.latencyMs);
-      return f();
-    };
-    const c = {
-      sender: { getSlot: () => rt(() => this.now()), getBalance: async () => 6_100_000n },
-      config: () =>
-        rt(() =>
-          toyConfig({
-            nextBatchIndex: this.next,
-            paused: this.paused,
-            pauseStart: this.pauseStart,
-            pausedSlots: this.pausedSlots,
-          }),
-        ),
-      fetchBatch: (i: bigint) =>
-        rt(() => {
-          this.fetched.add(Number(i));
-          const b = this.batches.get(Number(i));
-          if (!b) return null;
-          const lag = this.lag.get(Number(i)) ?? 0;
-          if (lag > 0) {
-            this.lag.set(Number(i), lag - 1);
-            return null;
-          }
-          return toyBatch({
-            index: i,
-            root: b.root,
-            jobCount: b.jobCount,
-            commitSlot: b.commitSlot,
-            challengeWindow: b.window,
-            finalized: b.finalized ? 1 : 0,
-          });
-        }),
-      fetchModel: () => rt(() => toyModel()),
-      fetchJob: () => rt(() => null),
-      fetchOperator: (owner: PublicKey) => rt(() => toyOperator({ owner, bonded: 10n })),
-      fetchDispute: () => rt(() => null),
-      bond: async () => {},
-      listDisputes: async () => [],
-      listJobs: async () => [],
-      listBatches: async () =>
-        [...this.batches.entries()].map(([i, b]) => ({
-          address: Keypair.generate().publicKey,
-          batch: toyBatch({
-            index: BigInt(i),
-            root: b.root,
-            jobCount: b.jobCount,
-            finalized: b.finalized ? 1 : 0,
-          }),
-        })),
-      listDataRequests: async () =>
-        [...this.requests.entries()].map(([key, request]) => ({
-          address: Keypair.generate().publicKey,
-          request,
-          batchIndex: BigInt(key.split(':')[0]),
-          sequencer: Keypair.generate().publicKey,
-          batchFinal: this.batches.get(Number(key.split(':')[0]))?.finalized === true,
-        })),
-      closeDataRequest: async (_by: Keypair, b: bigint, j: number) => {
-        this.closedRequests.push(`${b}:${j}`);
-        this.requests.delete(`${b}:${j}`);
-        this.answers.delete(`${b}:${j}`);
-        return { events: [] };
-      },
-      openDispute: async () => {
-        this.opens++;
-        throw new OptinferError('UNAVAILABLE', 'no games in this test');
-      },
-      fetchDataRequest: (b: bigint, j: number) => rt(() => this.requests.get(`${b}:${j}`) ?? null),
-      fetchDataAnswer: (b: bigint, j: number) => rt(() => this.answers.get(`${b}:${j}`) ?? null),
-      requestData: async (by: Keypair, b: bigint, j: number) => {
-        const key = `${b}:${j}`;
-        this.requested.push(key);
-        this.deposits += DATA_REQUEST_DEPOSIT;
-        const answer = this.answerer?.(Number(b), j);
-        if (answer) {
-          this.answers.set(key, answer);
-          this.depositsToAnswerer += DATA_REQUEST_DEPOSIT;
-        }
-        this.requests.set(key, {
-          batch: Keypair.generate().publicKey,
-          requester: by.publicKey,
-          answerer: Keypair.generate().publicKey,
-          deadline: this.now() + 156n,
-          jobIndex: j,
-          answered: answer ? 1 : 0,
-          bump: 255,
-          record: Buffer.alloc(168),
-          signature: Buffer.alloc(64),
-          depth: 0,
-          siblings: Buffer.alloc(400),
-        });
-        return { events: [] };
-      },
-      claimDataTimeout: async () => ({ events: [] }),
-    };
-    return c as unknown as SettlementClient;
-  }
-}
-
-/** answer_data as the program takes it: the record, its signature and opening, and the inputs. */
-function answerOf(b: Made, j: number): Answer {
-  const p = b.batch.proof(j);
-  return {
-    record: Buffer.from(fromHex(p.record)),
-    signature: Buffer.from(fromHex(p.signature)),
-    siblings: p.siblings.map((s) => Buffer.from(fromHex(s, 32))),
-    siblingFees: p.siblingFees.map(BigInt),
-    inputs: encodeInputSet(b.inputs[j]),
-  };
-}
+import { answerOf, faithful, makeBatch, msg, sha, sleep, until, world, type Made } from './audit-world.ts';
+import { HttpSource, type JobSource } from './source.ts';
 
 /** One tensor posted under raw name bytes `name`: its tensor-set digest (over those bytes) and posted form. */
 function nameBytes(name: Buffer, t: Tensor): { digest: Hash32; bytes: Buffer } {
@@ -276,15 +27,6 @@ function nameBytes(name: Buffer, t: Tensor): { digest: Hash32; bytes: Buffer } {
   ) as Hash32;
   const tail = encodeInputSet({ a: t }).subarray(4 + 2 + 1); // header and bytes after the one-byte name 'a'
   return { digest, bytes: Buffer.concat([u32(1), u16(name.length), name, tail]) };
-}
-
-async function until(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) return false;
-    await sleep(10);
-  }
-  return true;
 }
 
 /** A challenger secret (written where the challenger loads it) for which `pred` holds. */
@@ -298,59 +40,6 @@ function pickSecret(dir: string, pred: (s: Uint8Array) => boolean): Uint8Array {
   }
   throw new Error('no secret found');
 }
-
-/** A test's world: a data dir, the demo model, a toy chain and a memory bus; `run` starts the challenger. */
-async function world() {
-  const dir = mkdtempSync(join(tmpdir(), 'optinfer-rev24-'));
-  const registry = new ModelRegistry();
-  const model = await registry.register(new Uint8Array(readFileSync(DEMO_MODEL_PATH)));
-  const chain = new Chain();
-  const bus: Bus = createMemoryBus();
-  let c: Challenger | undefined;
-  return {
-    dir,
-    registry,
-    model,
-    chain,
-    bus,
-    start: async (
-      source: JobSource,
-      over: { sampleRate?: number; retryMs?: number; uncommittedGraceMs?: number } = {},
-    ) => {
-      c = await Challenger.start({
-        config: {
-          dataDir: dir,
-          id: 'c1',
-          sampleRate: over.sampleRate ?? 1,
-          sandbox: false,
-          retryMs: over.retryMs ?? 20,
-          uncommittedGraceMs: over.uncommittedGraceMs,
-          chain: { client: chain.client(), bondLamports: 10n },
-        },
-        bus,
-        source,
-        registry,
-      });
-      return c;
-    },
-    /** The lie in batch `index` was found, or its position demanded on chain. */
-    caught: async (index: number, job = 1) =>
-      chain.requested.includes(`${index}:${job}`) ||
-      (c !== undefined && (await c.findings.all()).some((f) => f.batchIndex === index && f.position === job)),
-    close: async () => {
-      await c?.close();
-      await registry.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-const msg = (b: Made) => ({
-  index: b.index,
-  root: b.batch.root,
-  jobCount: 2,
-  windowEndsAt: Date.now() + 600_000,
-});
 
 // ---- Threat 1/3: stalls of the one audit queue --------------------------------------------------------------------
 
@@ -425,7 +114,7 @@ test("rev24 stalled trace: a colluding executor holds the challenger's TRACE req
 test("rev24 announcement flood: the sequencer announces 600 batches at indices never committed (free bus messages, each kept 10 minutes and read every pass), then commits the lie's batch just after a pass began (it sees passes begin: each asks for a withheld batch's listing first); the next pass comes after the window, so the lie, withheld, must still be demanded on chain in its window", async () => {
   const w = await world();
   // A batch the sequencer withholds for a long window: every pass asks for its listing first (its index sorts first).
-  const canary = await makeBatch(w.model, 0, Keypair.generate(), true);
+  const canary = await makeBatch(w.model, 0, Keypair.generate(), { honest: true });
   const lie = await makeBatch(w.model, 1, Keypair.generate());
   w.chain.commit(canary, { window: 1_000_000n });
   // Time scaled 50x: 8 ms a slot (400 ms), 2 ms an RPC round trip (100 ms): a 100-slot window lasts 800 ms.
@@ -682,7 +371,7 @@ for (const [name, setup] of [
     // under it is closed already while batch 0 is open: windows no longer close in commit order.
     async (w: Awaited<ReturnType<typeof world>>) => {
       w.chain.batches.get(0)!.window = 10_000n;
-      const b1 = await makeBatch(w.model, 1, Keypair.generate(), true);
+      const b1 = await makeBatch(w.model, 1, Keypair.generate(), { honest: true });
       w.chain.commit(b1, { commitSlot: 1010n, window: 100n });
       w.chain.slot = 1200n;
       return undefined;
@@ -759,7 +448,7 @@ for (const announced of [false, true]) {
 
 test('rev24 re-announced batch: after the challenger audited every sampled job of a batch from what the sequencer served, the sequencer announces the batch again and stops serving its listing; the challenger must not pay deposits to demand jobs it has audited (the sequencer answers and takes each deposit)', async () => {
   const w = await world();
-  const b0 = await makeBatch(w.model, 0, Keypair.generate(), true);
+  const b0 = await makeBatch(w.model, 0, Keypair.generate(), { honest: true });
   w.chain.commit(b0);
   w.chain.answerer = (_b, j) => answerOf(b0, j);
   let serve = true;
@@ -789,7 +478,7 @@ test('rev24 re-announced batch: after the challenger audited every sampled job o
 
 test("rev24 request rent kept: the sequencer (or its sybil answerer) answers the challenger's data requests and never sends close_data_request; the challenger's role never closes them either, so each answered demand leaves its request account's rent (751 bytes: about 6.1M lamports, 12 deposits) locked for good; once the batch is final the challenger must get it back", async () => {
   const w = await world();
-  const b0 = await makeBatch(w.model, 0, Keypair.generate(), true);
+  const b0 = await makeBatch(w.model, 0, Keypair.generate(), { honest: true });
   w.chain.commit(b0);
   w.chain.answerer = (_b, j) => answerOf(b0, j);
   const source: JobSource = {
