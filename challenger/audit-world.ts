@@ -318,7 +318,6 @@ export async function world() {
       over: {
         sampleRate?: number;
         retryMs?: number;
-        uncommittedGraceMs?: number;
         absentGraceMs?: number;
       } = {},
     ) => {
@@ -329,7 +328,6 @@ export async function world() {
           sampleRate: over.sampleRate ?? 1,
           sandbox: false,
           retryMs: over.retryMs ?? 20,
-          uncommittedGraceMs: over.uncommittedGraceMs,
           absentGraceMs: over.absentGraceMs,
           chain: { client: chain.client(), bondLamports: 10n },
         },

@@ -70,11 +70,6 @@ export interface ChallengerConfig {
   /** Milliseconds between attempts to open the disputes of pending findings (default DEFAULT_RETRY_MS). */
   retryMs?: number;
   /**
-   * Milliseconds a batch announced on the bus may stay absent from the chain before its announcement is dropped
-   * (default UNCOMMITTED_GRACE_MS); the chain scan then takes up whatever is committed at that index.
-   */
-  uncommittedGraceMs?: number;
-  /**
    * Milliseconds a batch the config counts must read as absent before it is taken for closed (default
    * ABSENT_GRACE_MS): a read from an RPC node behind the one that served the config misses a fresh batch.
    */
@@ -510,7 +505,7 @@ export class Challenger {
             this.log.info({ index: w.index }, 'batch finalized and closed before its sample was audited');
             await this.store.write([this.batchWork.del(key)]);
           }
-        } else if (Date.now() - w.firstSeenAt > (this.config.uncommittedGraceMs ?? UNCOMMITTED_GRACE_MS)) {
+        } else if (Date.now() - w.firstSeenAt > UNCOMMITTED_GRACE_MS) {
           // Work kept from an announcement (an older version took them up) at an index never committed.
           this.log.warn({ index: w.index }, 'batch announced but never committed on chain: dropped');
           await this.store.write([this.batchWork.del(key)]);

@@ -295,7 +295,6 @@ for (const [name, announce, early] of [
         sampleRate: 1,
         sandbox: false,
         retryMs: 20,
-        uncommittedGraceMs: 100,
         chain: { client: chain.client(), bondLamports: 10n },
       },
       bus,

@@ -163,7 +163,7 @@ test("rev24 announcement flood: the sequencer announces 600 batches at indices n
 test('rev24 unexpirable announcements: batches announced at indices no batch can have (0.5, 1.5, ...) must be dropped after the grace like any never-committed announcement, not kept in LevelDB and read every pass forever', async () => {
   const w = await world();
   try {
-    const c = await w.start(faithful(w.model, []), { uncommittedGraceMs: 100 });
+    const c = await w.start(faithful(w.model, []));
     for (let k = 0; k < 50; k++)
       await messages.send(w.bus, messages.BATCH_COMMITTED, undefined, {
         index: k + 0.5,
@@ -171,7 +171,7 @@ test('rev24 unexpirable announcements: batches announced at indices no batch can
         jobCount: 2,
         windowEndsAt: Date.now() + 600_000,
       });
-    await sleep(800); // 8 graces, 40 passes
+    await sleep(800); // 40 passes
     const work = (c as unknown as { batchWork: { entries(): Promise<unknown[]> } }).batchWork;
     const left = (await work.entries()).length;
     const before = w.chain.reads;
