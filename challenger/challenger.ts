@@ -51,6 +51,11 @@ import { MAX_INPUT_SET_TENSORS, decodeInputSet, encodeInputSet } from '../state/
 
 /** Milliseconds between passes closing this challenger's finished games (a few getProgramAccounts reads each). */
 const RECLAIM_MS = 30_000;
+/**
+ * Model downloads at once (modelNow): bodies are capped at 256 MiB each, so a sequencer naming many models it
+ * serves slowly holds this much memory, not one download per model.
+ */
+const MODEL_FETCHES = 2;
 
 export interface ChallengerConfig {
   dataDir: string;
@@ -250,6 +255,8 @@ export class Challenger {
   /** The data-requests pass (pollData) in flight, and whether one runs. */
   private dataPass: Promise<void> = Promise.resolve();
   private dataPassRunning = false;
+  /** Model downloads running, by model id (model(), modelNow()). */
+  private readonly modelFetches = new Map<ModelId, Promise<LoadedModel>>();
   private consumer: Consumer | null = null;
   private driver: DisputeDriver | null = null;
   /** The jobs this challenger disputes, by modelId:inputDigest:outputDigest, to rebuild its views. */
@@ -825,7 +832,7 @@ export class Challenger {
     inputs: TensorMap,
   ): Promise<{ outcome: AuditOutcome; reason?: string }> {
     const record = decodeJobRecord(fromHex(proof.record));
-    const model = await this.model(record.modelId);
+    const model = this.modelNow(record.modelId);
     // A provable model's job is judged as the referee reads its inputs: by place in name order, so inputs a
     // colluding sequencer committed under other names are run as the model's (review 21's open row, misnamed).
     const feed =
@@ -1423,9 +1430,59 @@ export class Challenger {
     return { trace: plan.trace, model: plan.model, ...(plan.openings ? { openings: plan.openings } : {}) };
   }
 
-  private async model(modelId: ModelId): Promise<LoadedModel> {
+  /**
+   * The model, downloaded from the sequencer if it is not here yet; a download already running is joined, so a
+   * model is fetched once however many callers need it.
+   */
+  private model(modelId: ModelId): Promise<LoadedModel> {
+    const have = this.registry.get(modelId);
+    if (have) return Promise.resolve(have);
+    let fetching = this.modelFetches.get(modelId);
+    if (!fetching) {
+      fetching = this.download(modelId).finally(() => this.modelFetches.delete(modelId));
+      this.modelFetches.set(modelId, fetching);
+    }
+    return fetching;
+  }
+
+  /**
+   * The model if it is here. Otherwise its download starts beside the audits (at most MODEL_FETCHES at once) and
+   * UNAVAILABLE is thrown: the caller's audit is retried, and a finished download wakes the batch and data passes.
+   * No audit waits for model bytes, which the sequencer alone serves: bytes served just inside their deadline (and
+   * wrong, so fetched again every pass) would hold every audit queued behind them, a lie's too (review 26).
+   */
+  private modelNow(modelId: ModelId): LoadedModel {
     const have = this.registry.get(modelId);
     if (have) return have;
+    if (!this.modelFetches.has(modelId)) {
+      if (this.modelFetches.size >= MODEL_FETCHES)
+        throw new OptinferError(
+          'UNAVAILABLE',
+          `model ${modelId} is not here and ${this.modelFetches.size} other models are downloading: fetched when one ends`,
+        );
+      this.model(modelId).then(
+        () => {
+          if (this.closed) return;
+          this.log.info({ modelId }, 'model fetched from the sequencer');
+          void this.retryBatches();
+          void this.pollData();
+        },
+        (e: Error) => {
+          if (!this.closed)
+            this.log.warn(
+              { modelId, err: e.message },
+              'model not fetched; asked again when an audit needs it',
+            );
+        },
+      );
+    }
+    throw new OptinferError(
+      'UNAVAILABLE',
+      `model ${modelId} is being fetched from the sequencer: its jobs are audited once it is here`,
+    );
+  }
+
+  private async download(modelId: ModelId): Promise<LoadedModel> {
     const bytes = await this.source.modelBytes(modelId);
     // Bytes that are not the committed model's are the sequencer not serving it (retried), never a verdict on
     // the model: checked before they are parsed (review 21 "corrupted model bytes").
@@ -1435,6 +1492,7 @@ export class Challenger {
         'UNAVAILABLE',
         `the sequencer serves bytes for model ${modelId} that hash to ${served}`,
       );
+    if (this.closed) throw new OptinferError('UNAVAILABLE', 'the challenger is closed');
     return this.registry.register(bytes);
   }
 
