@@ -243,8 +243,11 @@ for (const [name, posted] of [
   // Valid UTF-8, sorted and short, so answer_data takes it; decodeInputSet's `out[name] = …` sets the object's
   // prototype instead of an input, and the decoded set is empty.
   ['named __proto__', (t: Tensor) => nameBytes(Buffer.from('__proto__'), t)],
-  // (Open, on branch i-rev24: a name that is not UTF-8, which the program takes as bytes and the challenger cannot
-  // hold in a string.)
+  // Not UTF-8: the program takes names as bytes; a string decoder turns the byte into U+FFFD, so the decoded set's
+  // digest is no longer the record's.
+  ['named 0xff', (t: Tensor) => nameBytes(Buffer.from([0xff]), t)],
+  // A surrogate encoded in three bytes (not UTF-8 either), after a valid letter.
+  ['named a + an encoded surrogate', (t: Tensor) => nameBytes(Buffer.from([0x61, 0xed, 0xa0, 0x80]), t)],
 ] as const) {
   test(`rev24 unrepresentable input name (${name}): a colluding sequencer commits a lie whose one input's name the challenger's string-keyed maps cannot hold; it withholds the inputs and answers the demand on chain (the program checks only bytes and digest); the lie must be found from the posted inputs, not recorded as skipped`, async () => {
     const w = await world();

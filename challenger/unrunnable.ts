@@ -17,6 +17,7 @@ import {
   tensorSetDigest,
   tensorSetDigestFromDigests,
   type Tensor,
+  tensorNameOrder,
 } from '../state/tensor.ts';
 import type { TensorMap } from '../state/tensor-map.ts';
 import type { Hash32 } from '../state/types.ts';
@@ -45,7 +46,7 @@ export type UnrunnablePlan =
     }
   | { ok: false; reason: string };
 
-const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+const byteOrder = tensorNameOrder;
 
 /** The most job inputs the one-step opens (one_step.rs open_inputs): a job with more cannot be read on chain. */
 const MAX_JOB_INPUTS = 16;

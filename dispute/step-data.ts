@@ -3,7 +3,15 @@
 import { OptinferError } from '../state/errors.ts';
 import { u16, u32 } from '../state/le.ts';
 import { REF_KIND, decodeOpEntry, decodeTensorHeader, refIndex, refKind } from '../state/optable.ts';
-import { chunkTree, chunks, dtypeFromCode, elementCount, elementSize, CHUNK_BYTES } from '../state/tensor.ts';
+import {
+  chunkTree,
+  chunks,
+  dtypeFromCode,
+  elementCount,
+  elementSize,
+  tensorNameBytes,
+  CHUNK_BYTES,
+} from '../state/tensor.ts';
 import { ELEMENTWISE_OPS } from '../state/shapes.ts';
 import { CHUNK_HEADER, type DisputeAccount } from '../settlement/accounts.ts';
 import type { ModelView, OpenedTensor, TraceView } from './views.ts';
@@ -92,7 +100,8 @@ export function stepData(
     } else if (kind === REF_KIND.INPUT) {
       parts.push(u32(model.inputs.length));
       for (const i of model.inputs) {
-        parts.push(u16(Buffer.byteLength(i.name)), Buffer.from(i.name), Buffer.from(i.digest));
+        const name = tensorNameBytes(i.name);
+        parts.push(u16(name.length), name, Buffer.from(i.digest));
       }
       // The job has no input there (fewer than the model's): the proven set alone convicts the executor.
       if (idx >= model.inputs.length) break;

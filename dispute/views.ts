@@ -5,7 +5,7 @@ import { OptinferError } from '../state/errors.ts';
 import { fromHex } from '../state/hash.ts';
 import { MerkleTree } from '../state/merkle.ts';
 import { encodeTensorHeader } from '../state/optable.ts';
-import { DTYPE_CODES, chunkTree, tensorDigest, type Tensor } from '../state/tensor.ts';
+import { DTYPE_CODES, chunkTree, tensorDigest, tensorNameOrder, type Tensor } from '../state/tensor.ts';
 import { traceCommitment, traceTree } from '../state/trace.ts';
 import type { Hash32, ModelId } from '../state/types.ts';
 
@@ -96,7 +96,7 @@ export function traceViewOf(t: {
 
 /** The job's named inputs and the model's weights in op-table order (the weight root's leaves). */
 export function modelViewOf(m: { inputs: Record<string, Tensor>; weights: Tensor[] }): ModelView {
-  const names = Object.keys(m.inputs).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const names = Object.keys(m.inputs).sort(tensorNameOrder);
   const weightDigests = m.weights.map((w) => fromHex(tensorDigest(w), 32));
   const weightTree = MerkleTree.fromData(weightDigests);
   return {

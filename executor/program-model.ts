@@ -11,7 +11,14 @@ import {
   opRef,
   type OpEntry,
 } from '../state/optable.ts';
-import { DTYPE_CODES, chunkRoot, tensorDigest, type DType, type Tensor } from '../state/tensor.ts';
+import {
+  DTYPE_CODES,
+  chunkRoot,
+  tensorDigest,
+  tensorNameOrder,
+  type DType,
+  type Tensor,
+} from '../state/tensor.ts';
 import {
   PAD_MODE,
   checkModel,
@@ -115,9 +122,7 @@ export async function compileForProgram(
     }
     return free;
   };
-  const inputNames = model.inputs
-    .map((i) => i.name)
-    .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const inputNames = model.inputs.map((i) => i.name).sort(tensorNameOrder);
   const layerIndex = new Map(trace.layers.map((l, i) => [l.name, i]));
   const weights: { name: string; tensor: Tensor }[] = [];
   const weightIndex = new Map<string, number>();

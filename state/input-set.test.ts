@@ -8,7 +8,13 @@ import {
   encodeInputSet,
   inputSetBytes,
 } from './input-set.ts';
-import { tensorSetDigest, type Tensor } from './tensor.ts';
+import {
+  tensorNameBytes,
+  tensorNameFromBytes,
+  tensorNameOrder,
+  tensorSetDigest,
+  type Tensor,
+} from './tensor.ts';
 
 const t = (dtype: Tensor['dtype'], dims: number[], data: number[]): Tensor => ({
   dtype,
@@ -41,4 +47,31 @@ test('input size bound: inputs that could not be posted within a data request ar
   const many = Object.fromEntries([...Array(17).keys()].map((i) => [`i${i}`, t('uint8', [1], [0])]));
   assert.throws(() => checkInputSetSize(many), /17 tensors, at most 16/);
   assert.throws(() => checkInputSetSize({ ['n'.repeat(65)]: t('uint8', [1], [0]) }), /longer than 64 bytes/);
+});
+
+test('names that are not UTF-8 (posted on chain by a colluding sequencer) keep their bytes through decode, digest and re-encode', () => {
+  const cases = [
+    [0xff],
+    [0x61, 0xed, 0xa0, 0x80], // a, then a surrogate encoded in three bytes
+    [0xc0, 0x80], // an overlong NUL
+    [0xf4, 0x90, 0x80, 0x80], // past U+10FFFF
+    [0xe2, 0x82], // truncated sequence
+    [0xce, 0xbb, 0x80, 0xf0, 0x9f, 0x98, 0x80], // valid λ, a stray continuation, valid emoji
+  ];
+  for (const bytes of cases) {
+    const name = tensorNameFromBytes(Buffer.from(bytes));
+    assert.deepEqual([...tensorNameBytes(name)], bytes, `round trip of ${JSON.stringify(bytes)}`);
+    const set = encodeInputSet({ [name]: t('uint8', [1], [5]) });
+    const back = decodeInputSet(set);
+    assert.deepEqual(Object.keys(back), [name]);
+    assert.deepEqual([...encodeInputSet(back)], [...set]);
+  }
+  // Valid UTF-8 decodes as text, so the codec is the identity on every name a user can send.
+  assert.equal(tensorNameFromBytes(Buffer.from('λ😀x', 'utf8')), 'λ😀x');
+  // Order is byte order: 0xff sorts after every UTF-8 name, a surrogate escape after U+FFFF text.
+  const hi = tensorNameFromBytes(Buffer.from([0xff]));
+  assert.deepEqual(['\u{1F600}', hi, 'a'].sort(tensorNameOrder), ['a', '\u{1F600}', hi]);
+  // Lone surrogates name no bytes (other than the escapes): refused, and refused at submission.
+  assert.throws(() => tensorNameBytes('\ud800'), /lone surrogate U\+D800/);
+  assert.throws(() => checkInputSetSize({ ['\udcff']: t('uint8', [1], [0]) }), /well-formed Unicode/);
 });

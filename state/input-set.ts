@@ -2,7 +2,17 @@
 import { OptinferError } from './errors.ts';
 import { u16, u32 } from './le.ts';
 import { encodeTensorHeader } from './optable.ts';
-import { DTYPE_CODES, checkTensor, elementSize, isDType, type DType, type Tensor } from './tensor.ts';
+import {
+  DTYPE_CODES,
+  checkTensor,
+  elementSize,
+  isDType,
+  isWellFormedText,
+  tensorNameBytes,
+  tensorNameFromBytes,
+  type DType,
+  type Tensor,
+} from './tensor.ts';
 
 /**
  * Largest posted input set, in bytes (programs/optinfer/src/state/data_request.rs MAX_DATA_BYTES): the
@@ -17,14 +27,14 @@ const DTYPE_OF_CODE = new Map<number, DType>(Object.entries(DTYPE_CODES).map(([k
 
 const sortedNames = (named: Record<string, Tensor>) =>
   Object.keys(named)
-    .map((n) => [n, Buffer.from(n, 'utf8')] as const)
+    .map((n) => [n, tensorNameBytes(n)] as const)
     .sort((a, b) => Buffer.compare(a[1], b[1]));
 
 /** Bytes `named` takes posted: u32 count, then per tensor u16 nameLen, name, u8 dtype, u8 rank, u64 dims, bytes. */
 export function inputSetBytes(named: Record<string, Tensor>): number {
   let n = 4;
   for (const [name, t] of Object.entries(named))
-    n += 2 + Buffer.byteLength(name, 'utf8') + 2 + 8 * t.dims.length + t.data.length;
+    n += 2 + tensorNameBytes(name).length + 2 + 8 * t.dims.length + t.data.length;
   return n;
 }
 
@@ -40,6 +50,12 @@ export function checkInputSetSize(named: Record<string, Tensor>): void {
       `inputs: ${names.length} tensors, at most ${MAX_INPUT_SET_TENSORS} (data availability)`,
     );
   for (const n of names) {
+    // A name is text: a lone surrogate (JSON allows "\udcff") would name bytes that are not UTF-8, or none.
+    if (!isWellFormedText(n))
+      throw new OptinferError(
+        'INVALID_INPUT',
+        `input ${JSON.stringify(n)}: expected a name of well-formed Unicode text (it holds a lone surrogate)`,
+      );
     if (Buffer.byteLength(n, 'utf8') > MAX_INPUT_SET_NAME)
       throw new OptinferError(
         'INVALID_INPUT',
@@ -54,7 +70,7 @@ export function checkInputSetSize(named: Record<string, Tensor>): void {
     );
 }
 
-/** The posted form of `named` (names in UTF-8 byte order, as the tensor-set digest hashes them). */
+/** The posted form of `named` (names in byte order, as the tensor-set digest hashes them). */
 export function encodeInputSet(named: Record<string, Tensor>): Buffer {
   const parts: Uint8Array[] = [];
   const names = sortedNames(named);
@@ -84,7 +100,8 @@ export function decodeInputSet(buf: Uint8Array): Record<string, Tensor> {
     const len = b.readUInt16LE(at);
     at += 2;
     need(len + 2);
-    const name = b.subarray(at, at + len).toString('utf8');
+    // Bytes that are not UTF-8 are kept (tensorNameFromBytes): the program takes them, and the digest hashes them.
+    const name = tensorNameFromBytes(b.subarray(at, at + len));
     at += len;
     const code = b[at] as number;
     const rank = b[at + 1] as number;

@@ -162,7 +162,75 @@ export function tensorDigest(t: Tensor): Hash32 {
   return tensorDigestFromRoot(t.dtype, t.dims, chunkRoot(t.data));
 }
 
-/** Digest of named tensors (a job's inputs or outputs), sorted by UTF-8 name bytes. */
+/** Whether `s` holds no lone surrogate (String.prototype.isWellFormed, which TypeScript's ES2022 lib lacks). */
+export const isWellFormedText = (s: string): boolean => !/\p{Cs}/u.test(s);
+
+/**
+ * A tensor name's bytes: its UTF-8, except that a lone surrogate U+DC80..U+DCFF stands for the byte 0x80..0xFF it
+ * escapes (tensorNameFromBytes, as Python's surrogateescape). Other lone surrogates name no bytes and are refused.
+ */
+export function tensorNameBytes(name: string): Buffer {
+  if (isWellFormedText(name)) return Buffer.from(name, 'utf8');
+  const parts: Buffer[] = [];
+  for (const ch of name) {
+    const cp = ch.codePointAt(0)!;
+    if (cp >= 0xdc80 && cp <= 0xdcff) parts.push(Buffer.of(cp - 0xdc00));
+    else if (cp >= 0xd800 && cp <= 0xdfff)
+      throw new OptinferError(
+        'INVALID_INPUT',
+        `tensor name ${JSON.stringify(name)}: expected well-formed Unicode text, found a lone surrogate U+${cp.toString(16).toUpperCase()}`,
+      );
+    else parts.push(Buffer.from(ch, 'utf8'));
+  }
+  return Buffer.concat(parts);
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Length of the well-formed UTF-8 sequence at `b[i]` (RFC 3629: no overlongs, surrogates or past U+10FFFF), or 0. */
+function utf8SequenceAt(b: Uint8Array, i: number): number {
+  const c = b[i];
+  const cont = (k: number, lo = 0x80, hi = 0xbf) => i + k < b.length && b[i + k] >= lo && b[i + k] <= hi;
+  if (c < 0x80) return 1;
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c === 0xe0) return cont(1, 0xa0) && cont(2) ? 3 : 0;
+  if ((c >= 0xe1 && c <= 0xec) || c === 0xee || c === 0xef) return cont(1) && cont(2) ? 3 : 0;
+  if (c === 0xed) return cont(1, 0x80, 0x9f) && cont(2) ? 3 : 0;
+  if (c === 0xf0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
+  if (c >= 0xf1 && c <= 0xf3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
+  if (c === 0xf4) return cont(1, 0x80, 0x8f) && cont(2) && cont(3) ? 4 : 0;
+  return 0;
+}
+
+/**
+ * A tensor name as a string, from bytes that may not be UTF-8 (a set posted on chain, where the program checks
+ * bytes and digest only, review 24): each byte outside a well-formed UTF-8 sequence becomes the lone surrogate
+ * U+DC00 + byte, so tensorNameBytes gives back the same bytes and the set's digest is the posted one.
+ */
+export function tensorNameFromBytes(b: Uint8Array): string {
+  try {
+    return UTF8.decode(b);
+  } catch {
+    let out = '';
+    for (let i = 0; i < b.length;) {
+      const n = utf8SequenceAt(b, i);
+      if (n === 0) {
+        out += String.fromCharCode(0xdc00 + b[i]);
+        i += 1;
+      } else {
+        out += Buffer.from(b.subarray(i, i + n)).toString('utf8');
+        i += n;
+      }
+    }
+    return out;
+  }
+}
+
+/** Byte order of tensor names (tensorNameBytes), the order the tensor-set digest and the referee use. */
+export const tensorNameOrder = (a: string, b: string): number =>
+  Buffer.compare(tensorNameBytes(a), tensorNameBytes(b));
+
+/** Digest of named tensors (a job's inputs or outputs), sorted by name bytes (tensorNameBytes). */
 export function tensorSetDigest(named: Record<string, Tensor>): Hash32 {
   return tensorSetDigestFromDigests(
     Object.fromEntries(Object.entries(named).map(([k, t]) => [k, tensorDigest(t)])),
@@ -170,7 +238,7 @@ export function tensorSetDigest(named: Record<string, Tensor>): Hash32 {
 }
 
 export function tensorSetDigestFromDigests(named: Record<string, Hash32>): Hash32 {
-  const entries = Object.entries(named).map(([name, d]) => [Buffer.from(name, 'utf8'), d] as const);
+  const entries = Object.entries(named).map(([name, d]) => [tensorNameBytes(name), d] as const);
   entries.sort((a, b) => Buffer.compare(a[0], b[0]));
   const parts: Uint8Array[] = [u32(entries.length)];
   for (const [name, d] of entries) {

@@ -28,7 +28,7 @@ import { OptinferError, isOptinferError } from '../../state/errors.ts';
 import { fromHex } from '../../state/hash.ts';
 import { Batch, jobId as makeJobId, signResult } from '../../state/job.ts';
 import { encodeOpEntry } from '../../state/optable.ts';
-import { CHUNK_BYTES, tensorSetDigest, type Tensor } from '../../state/tensor.ts';
+import { CHUNK_BYTES, tensorNameFromBytes, tensorSetDigest, type Tensor } from '../../state/tensor.ts';
 import type { TensorMap } from '../../state/tensor-map.ts';
 import type { BatchIndex, ExecutorId, Hash32 } from '../../state/types.ts';
 import { divModel, divX, gatherI, gatherModel, gatherX, smallDivModel } from './lib/unrunnable-models.ts';
@@ -375,6 +375,18 @@ test("misnamed inputs (renamed): a lie on inputs a colluding sequencer committed
   const agreed = await play(gatherModel, 'unrun-gather', renamed, read);
   assert.deepEqual(agreed.outcome, { outcome: 'agree' });
   assert.equal(agreed.game, null);
+});
+
+test('misnamed inputs (not UTF-8): a lie on inputs committed under names whose bytes are not UTF-8 (0x68 and 0xff) is played with those bytes in its openings and convicted', async () => {
+  const { model } = await load(gatherModel, 'unrun-gather');
+  // 'h' sorts before the byte 0xff: the referee reads them as the model's i and x.
+  const raw = { h: gatherI([0, 1, 2, 3]), [tensorNameFromBytes(Buffer.from([0xff]))]: gatherX };
+  const read = await ortLayers(model, { i: gatherI([0, 1, 2, 3]), x: gatherX });
+  const lie = await ortLayers(model, { i: gatherI([0, 1, 2, 1]), x: gatherX });
+  const k = lie.findIndex((t, i) => !Buffer.from(t.data).equals(Buffer.from(read[i].data)));
+  const off = lie[k].data.findIndex((b, i) => b !== read[k].data[i]);
+  const p = await play(gatherModel, 'unrun-gather', raw, lie);
+  assertConvicted(p, k, Math.floor(off / CHUNK_BYTES), 'inputs named in bytes that are not UTF-8');
 });
 
 test("misnamed inputs (missing): a lie on a job with fewer inputs than the model is convicted at the first layer reading the missing one (the one-step proves the job's input set)", async () => {
