@@ -96,6 +96,8 @@ export interface EventData {
     jobIndex: number;
     answerer: PublicKey;
     inputBytes: number;
+    /** Lamports of the deposit paid to the answerer (answerPay); the rest is the requester's at close. */
+    paid: bigint;
     record: Buffer;
     signature: Buffer;
   };

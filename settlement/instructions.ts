@@ -242,6 +242,17 @@ export interface RecordFaultProof {
  * accepts (state/input-set.ts); the least answer time a request gets, in game slots.
  */
 export const DATA_REQUEST_DEPOSIT = 500_000n;
+/** Lamports answer_data pays per transaction of an answer (state/data_request.rs DATA_ANSWER_TX_LAMPORTS). */
+export const DATA_ANSWER_TX_LAMPORTS = 10_000n;
+/**
+ * What an answer posting `inputBytes` pays the answerer out of the deposit (state/data_request.rs answer_pay):
+ * init, the writes at PROOF_WRITE_BYTES, answer_data, DATA_ANSWER_TX_LAMPORTS each. The rest goes back to the
+ * requester at close.
+ */
+export const answerPay = (inputBytes: number): bigint => {
+  const pay = BigInt(2 + Math.ceil(inputBytes / PROOF_WRITE_BYTES)) * DATA_ANSWER_TX_LAMPORTS;
+  return pay < DATA_REQUEST_DEPOSIT ? pay : DATA_REQUEST_DEPOSIT;
+};
 export const MAX_DATA_BYTES = 32 * 1024;
 export const DATA_ANSWER_SLOTS = (2 + Math.ceil(MAX_DATA_BYTES / PROOF_WRITE_BYTES)) * 4;
 /**

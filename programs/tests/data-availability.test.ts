@@ -10,6 +10,7 @@ import {
   DATA_ANSWER_SLOTS,
   DATA_REQUEST_DEPOSIT,
   PROOF_WRITE_BYTES,
+  answerPay,
 } from '../../settlement/instructions.ts';
 
 const SOL = 1_000_000_000n;
@@ -136,10 +137,10 @@ test('honest answer: the sequencer posts the record and inputs within the clock;
   const fees = world.sender.feesBurned - feesBefore;
   assert.equal(
     world.balance(seq.publicKey) - seqBefore,
-    DATA_REQUEST_DEPOSIT - fees - bufRent,
-    'the deposit pays the sequencer; its buffer rent is held until close',
+    answerPay(inputs.length) - fees - bufRent,
+    "the deposit pays the sequencer its answer's fees; its buffer rent is held until close",
   );
-  assert.ok(DATA_REQUEST_DEPOSIT > fees, 'the deposit covers the answer fees');
+  assert.ok(answerPay(inputs.length) > fees, 'the pay covers the answer fees');
   // Anyone reads the answer.
   const posted = await world.client.fetchDataAnswer(0, 1);
   assert.ok(posted);
@@ -357,17 +358,53 @@ test('request spam on an honest sequencer: every request costs the requester its
   const seqNet = world.balance(seq.publicKey) - seqBefore;
   // The close fees were the sequencer's too (it signed them).
   assert.ok(seqNet > 0n, `the honest sequencer gains from answering spam (${seqNet} lamports)`);
-  assert.ok(3n * DATA_REQUEST_DEPOSIT - seqFees > 0n);
+  assert.ok(3n * answerPay(inputs.length) - seqFees > 0n);
   for (const j of [0, 1, 2]) world.must(await attempt(world.client.closeJob(seq, 0, j)), `close_job ${j}`);
   const reqCost = reqBefore - world.balance(requester.publicKey);
   // Its six transactions: three requests, the two refused, and the finalize.
   assert.equal(
     reqCost,
-    3n * DATA_REQUEST_DEPOSIT + 6n * 5000n,
-    `the spammer paid its deposits and fees (${reqCost} lamports)`,
+    3n * answerPay(inputs.length) + 6n * 5000n,
+    `the spammer paid the answers' pay and its fees, the rest of its deposits returned at close (${reqCost} lamports)`,
   );
   console.log(
     `spam of 3 requests: requester paid ${reqCost}, sequencer netted ${seqNet} (answer fees ${seqFees})`,
+  );
+  assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
+});
+
+test("withhold and answer: a sequencer that serves nothing off chain and answers every demand is paid its answer's transaction fees (with headroom), not the whole deposit; the rest goes back to the requester at close", async () => {
+  const { world, requester, b, inputs } = await setup();
+  const seq = world.sequencer;
+  const seqBefore = world.balance(seq.publicKey);
+  const reqBefore = world.balance(requester.publicKey);
+  world.must(await request(world, requester, b, 1), 'request_data');
+  const fees0 = world.sender.feesBurned;
+  const { res, txs } = await answer(world, seq, b, 1, inputs);
+  world.must(res, 'answer_data');
+  const answerFees = world.sender.feesBurned - fees0;
+  world.warp(PARAMS.challengeWindow);
+  world.must(await world.finalize(requester, 0), 'finalize_batch');
+  world.must(await attempt(world.client.closeDataRequest(requester, 0, 1)), 'close_data_request');
+  world.must(await attempt(world.client.closeJob(requester, 0, 1)), 'close_job');
+  const seqGain = world.balance(seq.publicKey) - seqBefore;
+  const reqCost = reqBefore - world.balance(requester.publicKey);
+  const ev = res.events.find((e) => e.name === 'DataAnswered');
+  const paid = ev?.name === 'DataAnswered' ? BigInt(ev.data.paid.toString()) : undefined;
+  console.log(
+    `withhold and answer (${inputs.length} input bytes, ${txs} transactions): sequencer netted ${seqGain} after ${answerFees} in fees; requester paid ${reqCost}; answer pay ${paid}`,
+  );
+  assert.equal(paid, answerPay(inputs.length), 'the answer is paid by its size (DataAnswered.paid)');
+  assert.ok(paid! >= answerFees, `the pay (${paid}) covers the answer's fees (${answerFees})`);
+  assert.ok(
+    seqGain <= answerFees,
+    `answering a demand it could have served off chain nets the sequencer at most its fees again (${seqGain} > ${answerFees}), not the ${DATA_REQUEST_DEPOSIT}-lamport deposit`,
+  );
+  // Three transactions of its own (request, finalize, two closes: four), and the pay.
+  assert.equal(
+    reqCost,
+    paid! + 4n * 5000n,
+    'the requester is out the pay and its own fees, the rest returned',
   );
   assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
 });
@@ -442,7 +479,8 @@ test('posting bound: the largest input set (MAX_DATA_BYTES) is posted and checke
     4 * txs <= DATA_ANSWER_SLOTS,
     `${txs} transactions at 4 slots each fit ${DATA_ANSWER_SLOTS} slots`,
   );
-  assert.ok(fees < DATA_REQUEST_DEPOSIT, 'the deposit covers the answer fees');
+  assert.ok(fees < answerPay(big.length), `the pay (${answerPay(big.length)}) covers the answer fees`);
+  assert.ok(answerPay(big.length) <= DATA_REQUEST_DEPOSIT, 'the deposit covers the largest answer');
   assert.ok(res.cu < 200_000, 'the check fits the default compute budget');
   assert.equal(world.unaccountedLamports(), 0n, 'lamports conserved');
 });

@@ -231,6 +231,8 @@ pub struct DataAnswered {
     /// Owner of the frozen proof buffer ["proof", request, answerer] that holds the posted inputs.
     pub answerer: Address,
     pub input_bytes: u32,
+    /// Lamports of the deposit paid to the answerer (answer_pay); the rest is the requester's at close.
+    pub paid: u64,
     pub record: [u8; 168],
     pub signature: [u8; 64],
 }

@@ -2,8 +2,8 @@
 //! and executor signature (verified by the Ed25519 instruction right before) with its batch tree opening, checked against the batch root (all three kept
 //! in the request), and its inputs
 //! from the signer's proof buffer, checked against the record's input digest. The buffer is then frozen
-//! (readable by anyone until close_data_request), the batch's open request released, and the deposit
-//! paid to the signer.
+//! (readable by anyone until close_data_request), the batch's open request released, and the signer
+//! paid its answer's fees out of the deposit (answer_pay).
 use alloc::vec::Vec;
 use anchor_lang::prelude::*;
 
@@ -104,18 +104,13 @@ pub fn answer_data(
         r.siblings[40 * k..40 * k + 32].copy_from_slice(&s.hash);
         r.siblings[40 * k + 32..40 * k + 40].copy_from_slice(&s.fees.to_le_bytes());
     }
+    // The answer's fees, by its size; the rest of the deposit stays with the request, the requester's at
+    // close.
+    let paid = answer_pay(input_bytes as u64);
     let mut rv = *a.request.account();
-    rv.set_lamports(
-        rv.lamports()
-            .checked_sub(DATA_REQUEST_DEPOSIT)
-            .ok_or(OptinferError::Overflow)?,
-    );
+    rv.set_lamports(rv.lamports().checked_sub(paid).ok_or(OptinferError::Overflow)?);
     let mut av = *a.answerer.account();
-    av.set_lamports(
-        av.lamports()
-            .checked_add(DATA_REQUEST_DEPOSIT)
-            .ok_or(OptinferError::Overflow)?,
-    );
+    av.set_lamports(av.lamports().checked_add(paid).ok_or(OptinferError::Overflow)?);
     let b = &mut a.batch;
     b.open_requests = (b.open_requests.get() - 1).into();
     // Whatever the answer shows stays disputable for one clock (the batch's own), also past the
@@ -129,6 +124,7 @@ pub fn answer_data(
         job_index,
         answerer,
         input_bytes,
+        paid,
         record,
         signature
     });

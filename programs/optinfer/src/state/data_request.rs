@@ -1,11 +1,24 @@
 //! A demand, inside a batch's window, that one job's record and inputs be posted on chain (data availability).
 use anchor_lang::prelude::*;
 
-/// Lamports request_data takes from the requester on top of the account's rent: paid to whoever answers,
-/// it covers the answerer's transaction fees for the largest input (init, ceil(MAX_DATA_BYTES /
-/// DATA_WRITE_BYTES) = 37 writes, the answer: 39 signatures, 195,000 lamports at 5,000 each) with
-/// room to spare. Returned to the requester, with the bounty, when the request times out.
+/// Lamports request_data takes from the requester on top of the account's rent. answer_data pays the
+/// answerer `answer_pay` of it (its transactions' fees, with headroom) and the rest goes back to the
+/// requester with the rent at close_data_request; all of it comes back, with the bounty, when the
+/// request times out. It covers the pay of the largest input (39 transactions, 390,000 lamports).
 pub const DATA_REQUEST_DEPOSIT: u64 = 500_000;
+/// Lamports answer_data pays per transaction of an answer: two 5,000-lamport signature fees' worth, so
+/// a priority fee or a retried write is covered.
+pub const DATA_ANSWER_TX_LAMPORTS: u64 = 10_000;
+
+/// What answering a request posting `input_bytes` pays the answerer: init_data_buffer, the writes of
+/// its bytes at DATA_WRITE_BYTES each and answer_data, at DATA_ANSWER_TX_LAMPORTS each (never more
+/// than the deposit). Paying the whole deposit whatever the size let a sequencer serve nothing off
+/// chain and net about 480,000 lamports on every demand it answered (review 24 "withhold and answer").
+pub fn answer_pay(input_bytes: u64) -> u64 {
+    (2 + input_bytes.div_ceil(DATA_WRITE_BYTES))
+        .saturating_mul(DATA_ANSWER_TX_LAMPORTS)
+        .min(DATA_REQUEST_DEPOSIT)
+}
 /// Largest posted input set (docs/PROTOCOL.md "Data availability"): what the sequencer accepts at
 /// submission, so an answer always fits the answer time.
 pub const MAX_DATA_BYTES: u64 = 32 * 1024;
