@@ -12,7 +12,7 @@ const BYTES_KEY = '$bytes';
 const MAX_DEPTH = 64;
 
 const utf8 = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 type Visit = (bytes: Uint8Array) => unknown;
 
@@ -38,7 +38,13 @@ function walk(value: unknown, path: string, depth: number, visit: Visit): unknow
     for (const [k, v] of Object.entries(value)) {
       if (k === BYTES_KEY) throw invalid(path, `the key "${BYTES_KEY}" is reserved by the bus codec`);
       if (v === undefined) continue;
-      out[k] = walk(v, `${path}.${k}`, depth + 1, visit);
+      // An own property whatever the key (`__proto__` assigned would set the prototype instead).
+      Object.defineProperty(out, k, {
+        value: walk(v, `${path}.${k}`, depth + 1, visit),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
     return out;
   }

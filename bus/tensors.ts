@@ -23,7 +23,7 @@ const MAX_RANK = 0xff;
 const MAX_U32 = 0xffff_ffff;
 
 const utf8 = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function bad(what: string, why: string): BusError {
   return new BusError('INVALID_MESSAGE', `${what}: ${why}`);

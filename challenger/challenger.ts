@@ -1,7 +1,8 @@
 // The challenger role, as its pipeline: watch committed batches → pick a sample → re-execute → compare → locate → record.
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Bus, Consumer } from '../bus/bus.ts';
 import * as messages from '../bus/messages.ts';
 import { silentLogger, type Logger } from '../common/log.ts';
@@ -816,7 +817,21 @@ export class Challenger {
       this.log.warn({ jobId, err: e.message }, 'served inputs unreadable: treated as withheld');
       return undefined;
     }
-    if (inputs && tensorSetDigest(inputs) !== inputDigest) {
+    if (!inputs) return undefined;
+    // Any set the sequencer serves is checked against the record, and one that cannot even be hashed (a name
+    // holding a lone surrogate no byte string decodes to, a name past 65,535 bytes) is withheld like any other,
+    // so demanded on chain, never recorded as audited (review 27 "served name with a lone surrogate").
+    let digest: Hash32 | undefined;
+    try {
+      digest = tensorSetDigest(inputs);
+    } catch (e) {
+      this.log.warn(
+        { jobId, err: (e as Error).message },
+        'served inputs cannot be hashed: treated as withheld',
+      );
+      return undefined;
+    }
+    if (digest !== inputDigest) {
       this.log.warn({ jobId }, "served inputs do not match the record's input digest: treated as withheld");
       return undefined;
     }
@@ -963,6 +978,8 @@ export class Challenger {
   ): Promise<void> {
     // Recorded with its pending entry in one write: a finding is never stored without its dispute to open.
     const pending: PendingFinding = { finding, proof, attempts: 0 };
+    // Its model kept first, so a restart plays the game without the sequencer's bytes (review 27).
+    if (this.config.chain) await this.keepModel(job.model.modelId, job.model.bytes);
     // With its inputs: a restart resumes the game from them, whatever the sequencer serves then.
     await this.findings.record(
       finding,
@@ -1482,16 +1499,48 @@ export class Challenger {
     );
   }
 
+  /**
+   * The model's bytes from this challenger's own copy (`<dataDir>/models/<id>.onnx`, kept from an earlier
+   * download) or else from the source, and registered. A download is kept before it is used, so a game opened
+   * on the model is played after a restart even if the sequencer serves its bytes no more (review 27 "model
+   * withheld after a restart").
+   */
+  private keptModelPath(modelId: ModelId): string {
+    return join(this.config.dataDir, 'models', `${modelId}.onnx`);
+  }
+
+  /** Writes the model's bytes to this challenger's own copy, whole then renamed: a crash never leaves part of one. */
+  private async keepModel(modelId: ModelId, bytes: Uint8Array): Promise<void> {
+    const kept = this.keptModelPath(modelId);
+    if (
+      await stat(kept).then(
+        (s) => s.size === bytes.length,
+        () => false,
+      )
+    )
+      return;
+    await mkdir(dirname(kept), { recursive: true });
+    const tmp = `${kept}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    await writeFile(tmp, bytes);
+    await rename(tmp, kept);
+  }
+
   private async download(modelId: ModelId): Promise<LoadedModel> {
-    const bytes = await this.source.modelBytes(modelId);
-    // Bytes that are not the committed model's are the sequencer not serving it (retried), never a verdict on
-    // the model: checked before they are parsed (review 21 "corrupted model bytes").
-    const served = createHash('sha256').update(bytes).digest('hex');
-    if (served !== modelId)
-      throw new OptinferError(
-        'UNAVAILABLE',
-        `the sequencer serves bytes for model ${modelId} that hash to ${served}`,
-      );
+    const hash = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+    let bytes: Uint8Array | undefined = await readFile(this.keptModelPath(modelId)).catch(() => undefined);
+    if (bytes && hash(bytes) !== modelId) bytes = undefined; // a torn or altered copy: fetched again
+    if (!bytes) {
+      bytes = await this.source.modelBytes(modelId);
+      // Bytes that are not the committed model's are the sequencer not serving it (retried), never a verdict on
+      // the model: checked before they are parsed (review 21 "corrupted model bytes").
+      const served = hash(bytes);
+      if (served !== modelId)
+        throw new OptinferError(
+          'UNAVAILABLE',
+          `the sequencer serves bytes for model ${modelId} that hash to ${served}`,
+        );
+      await this.keepModel(modelId, bytes);
+    }
     if (this.closed) throw new OptinferError('UNAVAILABLE', 'the challenger is closed');
     return this.registry.register(bytes);
   }

@@ -19,7 +19,7 @@ import {
   type Tensor,
   tensorNameOrder,
 } from '../state/tensor.ts';
-import type { TensorMap } from '../state/tensor-map.ts';
+import { putNamed, type TensorMap } from '../state/tensor-map.ts';
 import type { Hash32 } from '../state/types.ts';
 import type { OpeningsOf } from '../dispute/driver.ts';
 import { firstUndecidable, refereeElements } from '../dispute/undecidable.ts';
@@ -169,15 +169,15 @@ export async function planUnrunnable(opts: {
   const feed: TensorMap = {};
   compiled.inputNames.forEach((modelName, i) => {
     const h = compiled.shapes.inputs[i];
-    feed[modelName] = inputs[names[i]];
+    putNamed(feed, modelName, inputs[names[i]]);
     if (i < names.length && sameHeader(inputs[names[i]], h)) return;
     bad.add(i);
     const dtype = dtypeFromCode(h.dtype)!;
-    feed[modelName] = {
+    putNamed(feed, modelName, {
       dtype,
       dims: [...h.dims],
       data: new Uint8Array(elementCount(h.dims) * elementSize(dtype)),
-    };
+    });
   });
   const readsBad = (l: ProgramModel['layers'][number]) =>
     l.refs.some((r) => refKind(r) === REF_KIND.INPUT && bad.has(refIndex(r)));

@@ -3,6 +3,7 @@ import type ort from 'onnxruntime-node';
 import { OptinferError } from '../state/errors.ts';
 import { tensorSetDigest, type Tensor } from '../state/tensor.ts';
 import type { Hash32 } from '../state/types.ts';
+import { putNamed } from '../state/tensor-map.ts';
 import type { LoadedModel } from './model.ts';
 import { fromOrtValue, toOrtTensor } from './ort-tensor.ts';
 import { validateInputs } from './validate.ts';
@@ -36,7 +37,7 @@ export async function runSession(
     });
   }
   const out: Record<string, Tensor> = {};
-  for (const name of outputNames) out[name] = fromOrtValue(res[name], `${what} output '${name}'`);
+  for (const name of outputNames) putNamed(out, name, fromOrtValue(res[name], `${what} output '${name}'`));
   return out;
 }
 

@@ -75,3 +75,30 @@ test('names that are not UTF-8 (posted on chain by a colluding sequencer) keep t
   assert.throws(() => tensorNameBytes('\ud800'), /lone surrogate U\+D800/);
   assert.throws(() => checkInputSetSize({ ['\udcff']: t('uint8', [1], [0]) }), /well-formed Unicode/);
 });
+
+test('name codec round trip: every byte string (random, biased to the bytes UTF-8 treats specially, a BOM among them) decodes to a name that encodes back to the same bytes', () => {
+  const special = [
+    0x00, 0x7f, 0x80, 0xbf, 0xc0, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xbb, 0xf0, 0xf4, 0xf5, 0xff, 0xa0, 0x9f,
+  ];
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  const seen = new Map<string, string>();
+  for (let i = 0; i < 20_000; i++) {
+    const len = Math.floor(rnd() * 7);
+    const b = Buffer.from(
+      Array.from({ length: len }, () =>
+        rnd() < 0.6 ? special[Math.floor(rnd() * special.length)] : Math.floor(rnd() * 256),
+      ),
+    );
+    if (i % 50 === 0) b.set([0xef, 0xbb, 0xbf].slice(0, Math.min(3, len))); // a BOM (or its start) first
+    const name = tensorNameFromBytes(b);
+    assert.ok(tensorNameBytes(name).equals(b), `round trip of ${b.toString('hex')}`);
+    // Injective: two byte strings never decode to one name.
+    const other = seen.get(name);
+    assert.ok(
+      other === undefined || other === b.toString('hex'),
+      `${other} and ${b.toString('hex')} share a name`,
+    );
+    seen.set(name, b.toString('hex'));
+  }
+});

@@ -7,14 +7,22 @@ export type TensorMap = Record<string, Tensor>;
 export type StoredTensorMap = Record<string, { dtype: string; dims: number[]; b64: string }>;
 export type WireTensorMap = Record<string, { dtype: string; dims: number[]; data: Uint8Array }>;
 
+/**
+ * Sets `obj[name]` as an own property, whatever the name: plain assignment of `__proto__` would set the object's
+ * prototype instead, and the tensor would be lost (review 24, review 27 "stored input named __proto__").
+ */
+export function putNamed<T>(obj: Record<string, T>, name: string, value: NoInfer<T>): void {
+  Object.defineProperty(obj, name, { value, enumerable: true, writable: true, configurable: true });
+}
+
 export function toStored(m: TensorMap): StoredTensorMap {
   const out: StoredTensorMap = {};
   for (const [k, t] of Object.entries(m))
-    out[k] = {
+    putNamed(out, k, {
       dtype: t.dtype,
       dims: t.dims,
       b64: Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString('base64'),
-    };
+    });
   return out;
 }
 
@@ -23,7 +31,7 @@ export function fromStored(m: StoredTensorMap): TensorMap {
   for (const [k, t] of Object.entries(m)) {
     if (!isDType(t.dtype))
       throw new OptinferError('STORE_CORRUPT', `stored tensor ${k}: unknown dtype ${t.dtype}`);
-    out[k] = { dtype: t.dtype, dims: t.dims, data: new Uint8Array(Buffer.from(t.b64, 'base64')) };
+    putNamed(out, k, { dtype: t.dtype, dims: t.dims, data: new Uint8Array(Buffer.from(t.b64, 'base64')) });
   }
   return out;
 }
@@ -42,7 +50,7 @@ export function fromWire(m: unknown, what: string): TensorMap {
     if (!isDType(t.dtype) || !Array.isArray(t.dims) || !(t.data instanceof Uint8Array)) {
       throw new OptinferError('INVALID_INPUT', `${what}.${k}: expected {dtype, dims, data: bytes}`);
     }
-    out[k] = { dtype: t.dtype, dims: t.dims as number[], data: t.data };
+    putNamed(out, k, { dtype: t.dtype, dims: t.dims as number[], data: t.data });
   }
   return out;
 }

@@ -185,7 +185,7 @@ export function tensorNameBytes(name: string): Buffer {
   return Buffer.concat(parts);
 }
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Length of the well-formed UTF-8 sequence at `b[i]` (RFC 3629: no overlongs, surrogates or past U+10FFFF), or 0. */
 function utf8SequenceAt(b: Uint8Array, i: number): number {
