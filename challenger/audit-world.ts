@@ -319,6 +319,8 @@ export async function world() {
         sampleRate?: number;
         retryMs?: number;
         absentGraceMs?: number;
+        /** The challenger's own registry (default the world's, which holds the demo model). */
+        registry?: ModelRegistry;
       } = {},
     ) => {
       c = await Challenger.start({
@@ -333,7 +335,7 @@ export async function world() {
         },
         bus,
         source,
-        registry,
+        registry: over.registry ?? registry,
       });
       return c;
     },

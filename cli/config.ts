@@ -359,6 +359,7 @@ export interface ChallengerFlags extends ChainFlags, LimitFlags {
   sampleRate: number;
   bondLamports?: bigint;
   cheat: ChallengerCheat;
+  models?: string[];
 }
 
 // ---- Role configs ---------------------------------------------------------------------------------------------
@@ -473,6 +474,8 @@ export interface ChallengerRoleConfig {
   sampleRate: number;
   chain?: RoleChainConfig;
   cheat?: ChallengerCheat;
+  /** Directories of ONNX files read before asking the sequencer for a model's bytes (--models). */
+  modelDirs?: string[];
   /** Time and memory limits of each model run (the sandbox's); default DEFAULT_SANDBOX_LIMITS. */
   limits?: SandboxLimits;
   logger?: Logger;
@@ -627,6 +630,7 @@ export function challengerConfig(o: ChallengerFlags, logger?: Logger): Challenge
     dataDir: resolve(o.dataDir),
     id: o.id,
     sampleRate: o.sampleRate,
+    ...(o.models?.length ? { modelDirs: o.models.map((d) => resolve(d)) } : {}),
     limits: limitsOf(o),
     logger,
   };

@@ -231,6 +231,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(opt.ws())
     .addOption(opt.bond())
     .addOption(opt.challengerCheat())
+    .addOption(
+      new Option(
+        '--models <dir...>',
+        "directories of ONNX files read before asking the sequencer for a model's bytes (a file is used when its SHA-256 is the model id), so a sequencer withholding a model blocks no audit of it",
+      ),
+    )
     .addOption(opt.timeLimit())
     .addOption(opt.memoryLimit())
     .action(async (o: ChallengerFlags) => {

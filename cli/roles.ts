@@ -41,6 +41,7 @@ import {
 } from './config.ts';
 import { Challenger } from '../challenger/challenger.ts';
 import { HttpSource, SequencerSource } from '../challenger/source.ts';
+import { ModelDirs, withModelDirs } from '../challenger/model-dirs.ts';
 import type { JobId } from '../state/types.ts';
 import { Sequencer, DEFAULT_SEQUENCER_CONFIG } from '../sequencer/sequencer.ts';
 import { buildHttp, type HttpConfig } from '../sequencer/http.ts';
@@ -617,6 +618,8 @@ export async function startChallengerRole(
     client: (await connectRole(o.chain)).client,
     bondLamports: o.chain.bondLamports ?? 0n,
   };
+  const http = new HttpSource(o.sequencerUrl);
+  const source = o.modelDirs?.length ? withModelDirs(http, await ModelDirs.open(o.modelDirs)) : http;
   const bus = await connectBus(o.natsUrl, log, `optinfer-challenger-${o.id}`, o.natsReplicas);
   const registry = new ModelRegistry();
   const challenger = await Challenger.start({
@@ -629,7 +632,7 @@ export async function startChallengerRole(
       sandbox: o.limits,
     },
     bus,
-    source: new HttpSource(o.sequencerUrl),
+    source,
     registry,
     policy: challengerPolicy(o.cheat),
     logger: log.child({ role: 'challenger' }),
