@@ -18,7 +18,7 @@ import type { TensorMap } from '../state/tensor-map.ts';
 import { tensorSetDigest } from '../state/tensor.ts';
 import type { BatchIndex, ExecutorId, Hash32, JobId, ModelId } from '../state/types.ts';
 import type { BatchAccount, DataRequestAccount, SettlementClient } from '../settlement/index.ts';
-import { DATA_REQUEST_DEPOSIT } from '../settlement/instructions.ts';
+import { DATA_REQUEST_DEPOSIT, answerPay } from '../settlement/instructions.ts';
 import { toyBatch, toyConfig, toyModel, toyOperator } from '../dispute/testkit.ts';
 import { Challenger } from './challenger.ts';
 import type { BatchListing, JobSource } from './source.ts';
@@ -145,7 +145,7 @@ export class Chain {
   requests = new Map<string, DataRequestAccount>();
   answers = new Map<string, Answer>();
   requested: string[] = [];
-  /** Lamports of data-request deposits the challenger paid, and of those the answerer took. */
+  /** Lamports of data-request deposits the challenger paid, and of those the answerer took (answerPay). */
   deposits = 0n;
   depositsToAnswerer = 0n;
   opens = 0;
@@ -255,7 +255,7 @@ export class Chain {
         const answer = this.answerer?.(Number(b), j);
         if (answer) {
           this.answers.set(key, answer);
-          this.depositsToAnswerer += DATA_REQUEST_DEPOSIT;
+          this.depositsToAnswerer += answerPay(answer.inputs.length);
         }
         this.requests.set(key, {
           batch: Keypair.generate().publicKey,

@@ -1,7 +1,7 @@
 // The challenger role, as its pipeline: watch committed batches → pick a sample → re-execute → compare → locate → record.
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Bus, Consumer } from '../bus/bus.ts';
 import * as messages from '../bus/messages.ts';
@@ -312,6 +312,10 @@ export class Challenger {
     }
     asSampleRate(config.sampleRate);
     mkdirSync(config.dataDir, { recursive: true });
+    // Model copies a crash interrupted before their rename (keepModel): never read, so removed.
+    for (const f of await readdir(join(config.dataDir, 'models')).catch(() => [] as string[]))
+      if (f.endsWith('.tmp'))
+        await rm(join(config.dataDir, 'models', f), { force: true }).catch(() => undefined);
     const secret = loadOrCreateSecret(join(config.dataDir, `challenger-${config.id}.secret`));
     const store = await Store.open(join(config.dataDir, `challenger-${config.id}.db`));
     const log = (opts.logger ?? silentLogger).child({ challenger: config.id });
@@ -1509,20 +1513,33 @@ export class Challenger {
     return join(this.config.dataDir, 'models', `${modelId}.onnx`);
   }
 
-  /** Writes the model's bytes to this challenger's own copy, whole then renamed: a crash never leaves part of one. */
+  /**
+   * Keeps the model's bytes as this challenger's own copy, unless a copy holding exactly them is there: written to
+   * a temporary file, flushed to disk, renamed over, and the directory flushed, so a crash leaves the old copy or
+   * the new one, never part of one. A copy that cannot be written (a full disk) is logged and the work goes on:
+   * the copy is a safeguard, never a reason to lose a finding (review 28).
+   */
   private async keepModel(modelId: ModelId, bytes: Uint8Array): Promise<void> {
     const kept = this.keptModelPath(modelId);
-    if (
-      await stat(kept).then(
-        (s) => s.size === bytes.length,
-        () => false,
-      )
-    )
-      return;
-    await mkdir(dirname(kept), { recursive: true });
+    const have = await readFile(kept).catch(() => undefined);
+    if (have && createHash('sha256').update(have).digest('hex') === modelId) return;
     const tmp = `${kept}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    await writeFile(tmp, bytes);
-    await rename(tmp, kept);
+    try {
+      await mkdir(dirname(kept), { recursive: true });
+      const f = await open(tmp, 'w');
+      try {
+        await f.writeFile(bytes);
+        await f.sync();
+      } finally {
+        await f.close();
+      }
+      await rename(tmp, kept);
+      const d = await open(dirname(kept), 'r');
+      await d.sync().finally(() => d.close());
+    } catch (e) {
+      await rm(tmp, { force: true }).catch(() => undefined);
+      this.log.warn({ modelId, err: (e as Error).message }, 'model copy not kept; going on without it');
+    }
   }
 
   private async download(modelId: ModelId): Promise<LoadedModel> {

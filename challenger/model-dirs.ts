@@ -12,6 +12,25 @@ import { MODEL_BODY_MAX, type JobSource } from './source.ts';
 /** Least time between two scans of the directories for a model they did not hold (files added meanwhile). */
 export const MODEL_DIRS_RESCAN_MS = 60_000;
 
+/**
+ * Every .onnx file under `dirs`, subdirectories included. A subdirectory that cannot be read (a lost+found owned
+ * by another user) is passed over, not the end of the scan; symbolic links to directories are not followed.
+ */
+async function onnxFiles(dirs: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  const todo = [...dirs];
+  while (todo.length > 0) {
+    const dir = todo.pop()!;
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) todo.push(path);
+      else if (e.name.toLowerCase().endsWith('.onnx')) out.push(path);
+    }
+  }
+  return out;
+}
+
 async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
@@ -70,19 +89,14 @@ export class ModelDirs {
 
   private async scanOnce(): Promise<void> {
     const seen = new Set<string>();
-    for (const dir of this.dirs) {
-      const names = await readdir(dir, { recursive: true }).catch(() => [] as string[]);
-      for (const name of names) {
-        if (!name.toLowerCase().endsWith('.onnx')) continue;
-        const path = join(dir, name);
-        const s = await stat(path).catch(() => undefined);
-        if (!s?.isFile() || s.size > MODEL_BODY_MAX) continue;
-        seen.add(path);
-        const was = this.hashed.get(path);
-        if (was && was.size === s.size && was.mtimeMs === s.mtimeMs) continue;
-        const id = (await sha256File(path).catch(() => undefined)) as ModelId | undefined;
-        if (id) this.hashed.set(path, { size: s.size, mtimeMs: s.mtimeMs, id });
-      }
+    for (const path of await onnxFiles(this.dirs)) {
+      const s = await stat(path).catch(() => undefined);
+      if (!s?.isFile() || s.size > MODEL_BODY_MAX) continue;
+      seen.add(path);
+      const was = this.hashed.get(path);
+      if (was && was.size === s.size && was.mtimeMs === s.mtimeMs) continue;
+      const id = (await sha256File(path).catch(() => undefined)) as ModelId | undefined;
+      if (id) this.hashed.set(path, { size: s.size, mtimeMs: s.mtimeMs, id });
     }
     for (const path of this.hashed.keys()) if (!seen.has(path)) this.hashed.delete(path);
     this.index.clear();

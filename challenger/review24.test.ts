@@ -470,7 +470,7 @@ test('rev24 re-announced batch: after the challenger audited every sampled job o
     assert.equal(
       w.chain.deposits,
       0n,
-      `the challenger demanded jobs it had already audited (${JSON.stringify(w.chain.requested)}), ${w.chain.depositsToAnswerer} lamports of deposits to the answering sequencer, for one free bus message`,
+      `the challenger demanded jobs it had already audited (${JSON.stringify(w.chain.requested)}), ${w.chain.depositsToAnswerer} lamports of answer pay to the answering sequencer, for one free bus message`,
     );
   } finally {
     await w.close();

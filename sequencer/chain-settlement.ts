@@ -210,8 +210,15 @@ export class ChainSettlement implements Settlement {
     for (const r of await this.client.listDataRequests()) {
       const { request } = r;
       if (request.answered !== 0) {
-        if (r.batchFinal && request.answerer.equals(me))
-          await this.client.closeDataRequest(this.sequencer, request.batch, request.jobIndex);
+        if (request.answerer.equals(me)) {
+          if (r.batchFinal)
+            await this.client.closeDataRequest(this.sequencer, request.batch, request.jobIndex);
+        } else {
+          // Answered by someone else (a requester's sybil, perhaps while this node wrote its answer): a buffer
+          // this node started for it is not frozen, so it is closed here, its rent back (review 28).
+          const mine = await this.client.fetchProofBuffer(r.address, me);
+          if (mine && mine.owner.equals(me)) await this.client.closeProofBuffer(this.sequencer, r.address);
+        }
         continue;
       }
       if (r.batchIndex === null || !r.sequencer?.equals(me)) continue;

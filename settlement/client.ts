@@ -770,7 +770,22 @@ export class SettlementClient {
         ),
       );
     }
-    out.push(...(await this.fillProofBuffer(answerer, request, answer.inputs)));
+    // Someone else (a requester's sybil) may answer while the writes go out: the writes stop, and the buffer is
+    // closed, its rent back, instead of left behind unfrozen (review 28 "sybil answer strands the buffer").
+    // Wanted while unanswered (or answered by this answerer: the program then says so itself).
+    const open = async () => {
+      const r = await this.fetchDataRequest(batch, jobIndex);
+      return !!r && (r.answered === 0 || r.answerer.equals(answerer.publicKey));
+    };
+    out.push(...(await this.fillProofBuffer(answerer, request, answer.inputs, open)));
+    const answeredElsewhere = async () => {
+      if (await open()) return false;
+      // Only a buffer still ours: a frozen one (an answer's) is closed by close_data_request.
+      const mine = await this.fetchProofBuffer(request, answerer.publicKey);
+      if (mine?.owner.equals(answerer.publicKey)) out.push(await this.closeProofBuffer(answerer, request));
+      return true;
+    };
+    if (await answeredElsewhere()) return out;
     // The Ed25519 check of the record's signature goes right before answer_data, after any compute-budget
     // instructions: an unsigned record cannot be answered.
     const pre = this.preInstructions(['answer_data']);
@@ -778,11 +793,17 @@ export class SettlementClient {
       { answerer: answerer.publicKey, batch, jobIndex, ...answer },
       pre.length,
     );
-    out.push(
-      await this.sender.send([...pre, ...ixs], [answerer], {
-        label: `answer_data ${batchIndex}/${jobIndex}`,
-      }),
-    );
+    try {
+      out.push(
+        await this.sender.send([...pre, ...ixs], [answerer], {
+          label: `answer_data ${batchIndex}/${jobIndex}`,
+        }),
+      );
+    } catch (e) {
+      // Answered by someone else between the last check and this transaction: refused, and the buffer closed.
+      if (await answeredElsewhere()) return out;
+      throw e;
+    }
     return out;
   }
   /** Claims the timeout of the unanswered data request on job `jobIndex` of batch `batchIndex`. */
@@ -1017,9 +1038,15 @@ export class SettlementClient {
   /**
    * Puts `data` (the one-step proof data) into the owner's proof buffer for `dispute`: creates it if
    * needed, keeps what an earlier (interrupted) fill already wrote, grows it past its capacity, and
-   * writes the rest in pieces that fit a transaction. Returns the transactions sent.
+   * writes the rest in pieces that fit a transaction. Returns the transactions sent. With `stillWanted`, asked
+   * before each write, it stops as soon as that says no (a data request someone else answered meanwhile).
    */
-  async fillProofBuffer(owner: Signer, dispute: PublicKey, data: Uint8Array): Promise<SendResult[]> {
+  async fillProofBuffer(
+    owner: Signer,
+    dispute: PublicKey,
+    data: Uint8Array,
+    stillWanted?: () => Promise<boolean>,
+  ): Promise<SendResult[]> {
     const out: SendResult[] = [];
     let buf = await this.fetchProofBuffer(dispute, owner.publicKey);
     if (!buf) {
@@ -1041,6 +1068,7 @@ export class SettlementClient {
     // Everything in place: nothing to send; else rewrite from the piece holding the first difference.
     if (start < src.length) start -= start % PROOF_WRITE_BYTES;
     for (let off = start; off < src.length; off += PROOF_WRITE_BYTES) {
+      if (stillWanted && !(await stillWanted())) return out;
       const piece = src.subarray(off, off + PROOF_WRITE_BYTES);
       let grow = 0;
       if (off + piece.length > capacity) {
