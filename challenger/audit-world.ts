@@ -11,15 +11,21 @@ import { DEMO_MODEL_PATH } from '../cli/roles.ts';
 import { ModelRegistry, type LoadedModel } from '../executor/model.ts';
 import { runModel } from '../executor/run.ts';
 import { OptinferError } from '../state/errors.ts';
-import { fromHex } from '../state/hash.ts';
+import { Tag, fromHex, taggedHash, toHex } from '../state/hash.ts';
+import { u16, u32 } from '../state/le.ts';
 import { encodeInputSet } from '../state/input-set.ts';
 import { Batch, jobId, signResult, type JobRecord } from '../state/job.ts';
 import type { TensorMap } from '../state/tensor-map.ts';
-import { tensorSetDigest } from '../state/tensor.ts';
+import { tensorDigest, tensorSetDigest, type Tensor } from '../state/tensor.ts';
 import type { BatchIndex, ExecutorId, Hash32, JobId, ModelId } from '../state/types.ts';
-import type { BatchAccount, DataRequestAccount, SettlementClient } from '../settlement/index.ts';
+import type {
+  BatchAccount,
+  DataRequestAccount,
+  DisputeAccount,
+  SettlementClient,
+} from '../settlement/index.ts';
 import { DATA_REQUEST_DEPOSIT, answerPay } from '../settlement/instructions.ts';
-import { toyBatch, toyConfig, toyModel, toyOperator } from '../dispute/testkit.ts';
+import { toyBatch, toyConfig, toyDispute, toyModel, toyOperator } from '../dispute/testkit.ts';
 import { Challenger } from './challenger.ts';
 import type { BatchListing, JobSource } from './source.ts';
 
@@ -357,3 +363,53 @@ export const msg = (b: Made) => ({
   jobCount: b.records.length,
   windowEndsAt: Date.now() + 600_000,
 });
+
+/** One tensor posted under raw name bytes `name`: its tensor-set digest (over those bytes) and posted form. */
+export function postedUnder(name: Buffer, t: Tensor): { digest: Hash32; bytes: Buffer } {
+  const digest = toHex(
+    taggedHash(Tag.TENSOR_SET, u32(1), u16(name.length), name, fromHex(tensorDigest(t), 32)),
+  ) as Hash32;
+  const tail = encodeInputSet({ a: t }).subarray(4 + 2 + 1); // header and bytes after the one-byte name 'a'
+  return { digest, bytes: Buffer.concat([u32(1), u16(name.length), name, tail]) };
+}
+
+/** Batch 0 of the demo model with job 1 (the lie, output made up) committed to `inputDigest`. */
+export async function lieBatch(model: LoadedModel, exec: Keypair, inputDigest: Hash32): Promise<Made> {
+  const b0 = await makeBatch(model, 0, exec);
+  const lieRecord = signResult(
+    {
+      jobId: jobId(1, model.modelId, inputDigest),
+      modelId: model.modelId,
+      inputDigest,
+      outputDigest: 'ee'.repeat(32) as Hash32,
+      executor: exec.publicKey.toBase58() as ExecutorId,
+      fee: 1000n,
+    },
+    exec.secretKey,
+  );
+  const records: JobRecord[] = [b0.records[0], lieRecord];
+  const batch = new Batch(0 as BatchIndex, records);
+  return {
+    index: 0,
+    batch,
+    records,
+    inputs: b0.inputs,
+    listing: { index: 0, root: batch.root, jobCount: 2, jobIds: records.map((r) => r.jobId) },
+  };
+}
+
+/**
+ * The views challenger `c` gives the driver for a game on job 1's record `r` (what a restarted challenger plays
+ * from), or why it has none.
+ */
+export async function gameViews(c: Challenger, modelId: string, r: JobRecord): Promise<unknown> {
+  const game: DisputeAccount = toyDispute({
+    modelId: Buffer.from(modelId, 'hex'),
+    inputDigest: Buffer.from(r.inputDigest, 'hex'),
+    outputDigest: Buffer.from(r.outputDigest, 'hex'),
+    jobIndex: 1,
+  });
+  return (c as unknown as { disputeViews(d: DisputeAccount): Promise<unknown> })
+    .disputeViews(game)
+    .catch((e: Error) => `threw: ${e.message}`);
+}

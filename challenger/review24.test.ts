@@ -10,24 +10,23 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Keypair } from '@solana/web3.js';
 import * as messages from '../bus/messages.ts';
-import { Tag, fromHex, taggedHash, toHex } from '../state/hash.ts';
-import { u16, u32 } from '../state/le.ts';
-import { encodeInputSet } from '../state/input-set.ts';
-import { Batch, jobId, signResult } from '../state/job.ts';
+import { toHex } from '../state/hash.ts';
 import { isSampled } from '../state/sample.ts';
-import { tensorDigest, type Tensor } from '../state/tensor.ts';
-import type { BatchIndex, ExecutorId, Hash32, JobId } from '../state/types.ts';
-import { answerOf, faithful, makeBatch, msg, sha, sleep, until, world, type Made } from './audit-world.ts';
+import { type Tensor } from '../state/tensor.ts';
+import type { ExecutorId, Hash32, JobId } from '../state/types.ts';
+import {
+  answerOf,
+  faithful,
+  makeBatch,
+  msg,
+  sha,
+  sleep,
+  until,
+  world,
+  postedUnder,
+  lieBatch,
+} from './audit-world.ts';
 import { HttpSource, type JobSource } from './source.ts';
-
-/** One tensor posted under raw name bytes `name`: its tensor-set digest (over those bytes) and posted form. */
-function nameBytes(name: Buffer, t: Tensor): { digest: Hash32; bytes: Buffer } {
-  const digest = toHex(
-    taggedHash(Tag.TENSOR_SET, u32(1), u16(name.length), name, fromHex(tensorDigest(t), 32)),
-  ) as Hash32;
-  const tail = encodeInputSet({ a: t }).subarray(4 + 2 + 1); // header and bytes after the one-byte name 'a'
-  return { digest, bytes: Buffer.concat([u32(1), u16(name.length), name, tail]) };
-}
 
 /** A challenger secret (written where the challenger loads it) for which `pred` holds. */
 function pickSecret(dir: string, pred: (s: Uint8Array) => boolean): Uint8Array {
@@ -242,40 +241,21 @@ test("rev24 malformed proof: the sequencer serves the lie's inclusion proof once
 for (const [name, posted] of [
   // Valid UTF-8, sorted and short, so answer_data takes it; decodeInputSet's `out[name] = …` sets the object's
   // prototype instead of an input, and the decoded set is empty.
-  ['named __proto__', (t: Tensor) => nameBytes(Buffer.from('__proto__'), t)],
+  ['named __proto__', (t: Tensor) => postedUnder(Buffer.from('__proto__'), t)],
   // Not UTF-8: the program takes names as bytes; a string decoder turns the byte into U+FFFD, so the decoded set's
   // digest is no longer the record's.
-  ['named 0xff', (t: Tensor) => nameBytes(Buffer.from([0xff]), t)],
+  ['named 0xff', (t: Tensor) => postedUnder(Buffer.from([0xff]), t)],
   // A surrogate encoded in three bytes (not UTF-8 either), after a valid letter.
-  ['named a + an encoded surrogate', (t: Tensor) => nameBytes(Buffer.from([0x61, 0xed, 0xa0, 0x80]), t)],
+  ['named a + an encoded surrogate', (t: Tensor) => postedUnder(Buffer.from([0x61, 0xed, 0xa0, 0x80]), t)],
 ] as const) {
   test(`rev24 unrepresentable input name (${name}): a colluding sequencer commits a lie whose one input's name the challenger's string-keyed maps cannot hold; it withholds the inputs and answers the demand on chain (the program checks only bytes and digest); the lie must be found from the posted inputs, not recorded as skipped`, async () => {
     const w = await world();
     const exec = Keypair.generate();
     const b0 = await makeBatch(w.model, 0, exec);
     // Job 1 rebuilt with the lie's input under the odd name: its record commits to that name's bytes.
-    const x = b0.inputs[1].x;
-    const { digest, bytes } = posted(x);
-    const lieRecord = signResult(
-      {
-        jobId: jobId(1, w.model.modelId, digest),
-        modelId: w.model.modelId,
-        inputDigest: digest,
-        outputDigest: 'ee'.repeat(32) as Hash32,
-        executor: exec.publicKey.toBase58() as ExecutorId,
-        fee: 1000n,
-      },
-      exec.secretKey,
-    );
-    const records = [b0.records[0], lieRecord];
-    const batch = new Batch(0 as BatchIndex, records);
-    const made: Made = {
-      index: 0,
-      batch,
-      records,
-      inputs: b0.inputs,
-      listing: { index: 0, root: batch.root, jobCount: 2, jobIds: records.map((r) => r.jobId) },
-    };
+    const { digest, bytes } = posted(b0.inputs[1].x);
+    const made = await lieBatch(w.model, exec, digest);
+    const lieRecord = made.records[1];
     w.chain.commit(made);
     w.chain.answerer = (_b, j) => (j === 1 ? { ...answerOf(made, 1), inputs: bytes } : undefined);
     const base = faithful(w.model, [made]);

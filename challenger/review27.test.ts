@@ -5,66 +5,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Keypair } from '@solana/web3.js';
-import { createMemoryBus } from '../bus/memory.ts';
-import { ModelRegistry, type LoadedModel } from '../executor/model.ts';
+import { ModelRegistry } from '../executor/model.ts';
 import { OptinferError } from '../state/errors.ts';
-import { Tag, fromHex, taggedHash, toHex } from '../state/hash.ts';
-import { u16, u32 } from '../state/le.ts';
-import { encodeInputSet } from '../state/input-set.ts';
-import { Batch, jobId, signResult, type JobRecord } from '../state/job.ts';
 import { decodeInputsJson } from '../state/tensor-json.ts';
 import type { TensorMap } from '../state/tensor-map.ts';
-import { tensorDigest, tensorSetDigest, type Tensor } from '../state/tensor.ts';
-import type { BatchIndex, ExecutorId, Hash32 } from '../state/types.ts';
-import type { DisputeAccount } from '../settlement/index.ts';
-import { toyDispute } from '../dispute/testkit.ts';
-import { Challenger } from './challenger.ts';
-import { answerOf, faithful, makeBatch, msg, until, world, type Made } from './audit-world.ts';
+import { tensorSetDigest, type Tensor } from '../state/tensor.ts';
+import {
+  answerOf,
+  faithful,
+  makeBatch,
+  msg,
+  until,
+  world,
+  postedUnder,
+  lieBatch,
+  gameViews,
+} from './audit-world.ts';
 import type { JobSource } from './source.ts';
-
-/** One tensor posted under raw name bytes `name`: its tensor-set digest (over those bytes) and posted form. */
-function nameBytes(name: Buffer, t: Tensor): { digest: Hash32; bytes: Buffer } {
-  const digest = toHex(
-    taggedHash(Tag.TENSOR_SET, u32(1), u16(name.length), name, fromHex(tensorDigest(t), 32)),
-  ) as Hash32;
-  const tail = encodeInputSet({ a: t }).subarray(4 + 2 + 1); // header and bytes after the one-byte name 'a'
-  return { digest, bytes: Buffer.concat([u32(1), u16(name.length), name, tail]) };
-}
-
-/** Batch 0 of the demo model with job 1 (the lie, output made up) committed to `inputDigest`. */
-async function lieBatch(model: LoadedModel, exec: Keypair, inputDigest: Hash32): Promise<Made> {
-  const b0 = await makeBatch(model, 0, exec);
-  const lieRecord = signResult(
-    {
-      jobId: jobId(1, model.modelId, inputDigest),
-      modelId: model.modelId,
-      inputDigest,
-      outputDigest: 'ee'.repeat(32) as Hash32,
-      executor: exec.publicKey.toBase58() as ExecutorId,
-      fee: 1000n,
-    },
-    exec.secretKey,
-  );
-  const records: JobRecord[] = [b0.records[0], lieRecord];
-  const batch = new Batch(0 as BatchIndex, records);
-  return {
-    index: 0,
-    batch,
-    records,
-    inputs: b0.inputs,
-    listing: { index: 0, root: batch.root, jobCount: 2, jobIds: records.map((r) => r.jobId) },
-  };
-}
-
-type Viewer = { disputeViews(d: DisputeAccount): Promise<unknown> };
-
-const gameOf = (modelId: string, r: JobRecord): DisputeAccount =>
-  toyDispute({
-    modelId: Buffer.from(modelId, 'hex'),
-    inputDigest: Buffer.from(r.inputDigest, 'hex'),
-    outputDigest: Buffer.from(r.outputDigest, 'hex'),
-    jobIndex: 1,
-  });
 
 // ---- Threat 2: input names -----------------------------------------------------------------------------------------
 
@@ -76,7 +33,7 @@ test("rev27 BOM-named input answered on chain: a colluding sequencer commits a l
     dims: [1, 16],
     data: new Uint8Array(16).map((_, k) => (k * 7 + 1) & 0xff),
   };
-  const { digest, bytes } = nameBytes(Buffer.from([0xef, 0xbb, 0xbf, 0x78]), x);
+  const { digest, bytes } = postedUnder(Buffer.from([0xef, 0xbb, 0xbf, 0x78]), x);
   const made = await lieBatch(w.model, exec, digest);
   const lieRecord = made.records[1];
   w.chain.commit(made);
@@ -165,9 +122,7 @@ test("rev27 BOM-named kept inputs across a restart: a colluding sequencer serves
     );
     await first.close(); // as a kill would leave it: finding, pending entry and kept inputs in LevelDB
     const second = await w.start(source);
-    const views = await (second as unknown as Viewer)
-      .disputeViews(gameOf(w.model.modelId, lieRecord))
-      .catch((e: Error) => `threw: ${e.message}`);
+    const views = await gameViews(second, w.model.modelId, lieRecord);
     assert.ok(
       views && typeof views === 'object',
       `after the restart the lie's game has no views (${String(views)}): the kept inputs decode under another name, the driver never moves and the game is lost on time`,
@@ -193,7 +148,6 @@ test("rev27 model withheld after a restart: the challenger finds a lie (model by
     },
   };
   const fresh = new ModelRegistry();
-  let second: Challenger | undefined;
   try {
     const first = await w.start(source);
     await first.onBatch(msg(made));
@@ -204,28 +158,13 @@ test("rev27 model withheld after a restart: the challenger finds a lie (model by
     await first.close();
     serveModel = false;
     // The restarted process: same data dir, a registry holding no model yet (cli/roles.ts makes a new one).
-    second = await Challenger.start({
-      config: {
-        dataDir: w.dir,
-        id: 'c1',
-        sampleRate: 1,
-        sandbox: false,
-        retryMs: 20,
-        chain: { client: w.chain.client(), bondLamports: 10n },
-      },
-      bus: createMemoryBus(),
-      source,
-      registry: fresh,
-    });
-    const views = await (second as unknown as Viewer)
-      .disputeViews(gameOf(w.model.modelId, lieRecord))
-      .catch((e: Error) => `threw: ${e.message}`);
+    const second = await w.start(source, { registry: fresh });
+    const views = await gameViews(second, w.model.modelId, lieRecord);
     assert.ok(
       views && typeof views === 'object',
       `after the restart the lie's game has no views (${String(views)}): its model comes only from the colluding sequencer, so the driver never moves and the challenger's game is lost on time`,
     );
   } finally {
-    await second?.close();
     await fresh.close();
     await w.close();
   }

@@ -7,25 +7,10 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Keypair } from '@solana/web3.js';
-import { createMemoryBus } from '../bus/memory.ts';
 import { ModelRegistry } from '../executor/model.ts';
 import { OptinferError } from '../state/errors.ts';
-import type { JobRecord } from '../state/job.ts';
-import type { DisputeAccount } from '../settlement/index.ts';
-import { toyDispute } from '../dispute/testkit.ts';
-import { Challenger } from './challenger.ts';
-import { faithful, makeBatch, msg, until, world } from './audit-world.ts';
+import { faithful, makeBatch, msg, until, world, gameViews } from './audit-world.ts';
 import type { JobSource } from './source.ts';
-
-type Viewer = { disputeViews(d: DisputeAccount): Promise<unknown> };
-
-const gameOf = (modelId: string, r: JobRecord): DisputeAccount =>
-  toyDispute({
-    modelId: Buffer.from(modelId, 'hex'),
-    inputDigest: Buffer.from(r.inputDigest, 'hex'),
-    outputDigest: Buffer.from(r.outputDigest, 'hex'),
-    jobIndex: 1,
-  });
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -51,7 +36,6 @@ test('rev28 torn kept copy never repaired: the kept model copy is left at its fu
   // Both runs' registries start empty, as the challenger role's does (cli/roles.ts).
   const own = new ModelRegistry();
   const fresh = new ModelRegistry();
-  let second: Challenger | undefined;
   try {
     const first = await w.start(source, { registry: own });
     await first.onBatch(msg(made));
@@ -62,28 +46,13 @@ test('rev28 torn kept copy never repaired: the kept model copy is left at its fu
     await first.close();
     const copy = sha256(readFileSync(kept));
     serveModel = false;
-    second = await Challenger.start({
-      config: {
-        dataDir: w.dir,
-        id: 'c1',
-        sampleRate: 1,
-        sandbox: false,
-        retryMs: 20,
-        chain: { client: w.chain.client(), bondLamports: 10n },
-      },
-      bus: createMemoryBus(),
-      source,
-      registry: fresh,
-    });
-    const views = await (second as unknown as Viewer)
-      .disputeViews(gameOf(w.model.modelId, lieRecord))
-      .catch((e: Error) => `threw: ${e.message}`);
+    const second = await w.start(source, { registry: fresh });
+    const views = await gameViews(second, w.model.modelId, lieRecord);
     assert.ok(
       views && typeof views === 'object',
       `after the restart the lie's game has no views (${String(views)}): the kept copy still hashes to ${copy}, not the model id ${w.model.modelId}, although the model was downloaded whole in the first run; the driver never moves and the game is lost on time`,
     );
   } finally {
-    await second?.close();
     await own.close();
     await fresh.close();
     await w.close();
