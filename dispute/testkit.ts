@@ -124,6 +124,8 @@ export function toyModel(over: Partial<ModelAccount> = {}): ModelAccount {
     weightCount: 2,
     layerCount: 8,
     opsLoaded: 8,
+    mode: 0,
+    arithBits: 0,
     ...over,
   };
 }

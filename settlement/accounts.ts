@@ -88,6 +88,10 @@ export interface ModelAccount {
   weightCount: number;
   layerCount: number;
   opsLoaded: number;
+  /** state/model.rs MODE_EXACT (0) or MODE_TOLERANT (1). */
+  mode: number;
+  /** Tolerant mode's declared arithmetic: 0 fp32, else input mantissa bits. */
+  arithBits: number;
 }
 export interface OpsPageAccount {
   model: PublicKey;

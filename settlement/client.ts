@@ -4,7 +4,7 @@ import { ComputeBudgetProgram, PublicKey, type Signer, type TransactionInstructi
 import { noProgress, type Progress } from '../common/progress.ts';
 import { OptinferError } from '../state/errors.ts';
 import { openingOf, type InclusionProof } from '../state/job.ts';
-import { OP_ENTRY_BYTES, OPS_PER_PAGE } from '../state/optable.ts';
+import { OP_ENTRY_BYTES, OPS_PER_PAGE, type ModelMode } from '../state/optable.ts';
 import { decodeShapeRecord, encodeShapeRecord, type ShapeRecord } from '../state/shapes.ts';
 import {
   CHUNK_HEADER,
@@ -75,6 +75,10 @@ export interface ModelRegistration {
   outputName: string;
   /** Registered shapes (state/shapes.ts): add_model_ops checks every layer against them. */
   shapes: ShapeRecord;
+  /** Exact (default) or tolerant: part of the model's commitment, fixed at registration. */
+  mode?: ModelMode;
+  /** Tolerant mode's declared arithmetic: 0 (default) fp32; m in 1..16 inputs rounded to m mantissa bits (TF32 10, BF16 7). */
+  arithBits?: number;
 }
 
 /** ModelShapes account: `[disc 8][model 32][input_count u16][bump][sealed][len u32][bytes]`. */
@@ -531,6 +535,8 @@ export class SettlementClient {
                 weightCount: m.weightCount,
                 layerCount: m.opEntries.length,
                 outputName: m.outputName,
+                mode: m.mode,
+                arithBits: m.arithBits,
               }),
             ],
             [authority],

@@ -5,6 +5,7 @@ import { ComputeBudgetProgram, PublicKey, TransactionInstruction, type AccountMe
 import { OptinferError } from '../state/errors.ts';
 import { resultDigestOf } from '../state/job.ts';
 import { VOUCHER_SIGNATURE_BYTES, voucherDigest } from '../state/voucher.ts';
+import { MODE, type ModelMode } from '../state/optable.ts';
 import { CODER, IDL, PROGRAM_ID, type IdlAccountMeta } from './idl.ts';
 import { Pdas, pdas as defaultPdas } from './pdas.ts';
 import { camel } from './codec.ts';
@@ -344,6 +345,10 @@ export class InstructionBuilder {
     layerCount: number;
     /** The single graph output's name (at most 32 bytes). */
     outputName: string;
+    /** Exact (default) or tolerant (state/model.rs MODE_*). */
+    mode?: ModelMode;
+    /** Tolerant mode's arithmetic: 0 (default) fp32, or an input precision of 1..16 mantissa bits. */
+    arithBits?: number;
   }) {
     return this.ix(
       'register_model',
@@ -354,6 +359,8 @@ export class InstructionBuilder {
         weight_count: p.weightCount,
         layer_count: p.layerCount,
         output_name: Buffer.from(p.outputName, 'utf8'),
+        mode: MODE[p.mode ?? 'exact'],
+        arith_bits: p.arithBits ?? 0,
       },
       { authority: p.authority, config: this.pdas.config(), model: this.pdas.model(p.modelId) },
     );

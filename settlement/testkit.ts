@@ -86,6 +86,8 @@ export class LocalWorld {
       opEntries: m.layers.map(encodeEntry),
       outputName: m.outputName,
       shapes: modelShapes(m),
+      mode: m.mode,
+      arithBits: m.arithBits,
     };
   }
 

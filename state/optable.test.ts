@@ -11,6 +11,7 @@ import {
   MAX_OP_INPUTS,
   MAX_RANK,
   MAX_REF_INDEX,
+  MODE,
   OP,
   OP_ATTR_BYTES,
   OP_ENTRY_BYTES,
@@ -18,6 +19,7 @@ import {
   REF_KIND,
   STORED_HEADER_BYTES,
   decodeOpEntry,
+  isTolerantOp,
   decodeStoredHeader,
   decodeTensorHeader,
   encodeOpEntry,
@@ -64,7 +66,16 @@ test('op codes, entry layout and page size equal pure/ops.rs, pure/tensor.rs and
   );
   const ours = Object.fromEntries(Object.entries(OP).map(([k, v]) => [k.toUpperCase(), v]));
   assert.deepEqual(ours, fromRust);
-  assert.equal(Object.keys(ours).length, 35);
+  assert.equal(Object.keys(ours).length, 40);
+  const model = rustConsts('state/model.rs');
+  assert.deepEqual({ exact: model.MODE_EXACT, tolerant: model.MODE_TOLERANT }, { ...MODE });
+  assert.deepEqual(Object.values(OP).filter(isTolerantOp), [
+    ops.OP_EXP,
+    ops.OP_LOG,
+    ops.OP_TANH,
+    ops.OP_SIGMOID,
+    ops.OP_MATMUL,
+  ]);
   assert.equal(OP_ENTRY_BYTES, ops.OP_ENTRY_BYTES);
   assert.equal(MAX_OP_INPUTS, ops.MAX_OP_INPUTS);
   assert.deepEqual({ LAYER: ops.REF_LAYER, INPUT: ops.REF_INPUT, WEIGHT: ops.REF_WEIGHT }, { ...REF_KIND });

@@ -39,11 +39,24 @@ export const OP = {
   Pow: 33,
   DynamicQuantizeLinear: 34,
   ConvInteger: 35,
+  // Tolerant mode only (pure/ops.rs is_tolerant): judged within a bound, not recomputed bit for bit.
+  Exp: 36,
+  Log: 37,
+  Tanh: 38,
+  Sigmoid: 39,
+  MatMul: 40,
 } as const;
 export type OpName = keyof typeof OP;
 export type OpCode = (typeof OP)[OpName];
 
 const OP_NAMES = new Map<number, OpName>(Object.entries(OP).map(([name, code]) => [code, name as OpName]));
+
+/** Ops the one-step judges within a bound (pure/ops.rs is_tolerant): registrable in tolerant mode only. */
+export const isTolerantOp = (code: number): boolean => code >= OP.Exp && code <= OP.MatMul;
+
+/** A model's registered mode (state/model.rs MODE_*): bit-exact layers, or float layers judged within a bound. */
+export const MODE = { exact: 0, tolerant: 1 } as const;
+export type ModelMode = keyof typeof MODE;
 
 /** The ONNX op an op code recomputes; undefined for a code the referee does not know. */
 export function opName(code: number): OpName | undefined {

@@ -1,12 +1,14 @@
 // A model's shape record and the one-step cost model, mirrored from programs/optinfer/src/pure/shapes.rs (drift test: shapes.test.ts).
 import {
   OP,
+  isTolerantOp,
   REF_KIND,
   decodeStoredHeader,
   encodeStoredHeader,
   refIndex,
   refKind,
   STORED_HEADER_BYTES,
+  type ModelMode,
   type TensorHeader,
 } from './optable.ts';
 
@@ -25,6 +27,8 @@ export const SHAPE_COST = {
   CU_MAC: 60,
   CU_SCAN: 120,
   CU_CONV_MAC: 80,
+  CU_DOT_TERM: 160,
+  CU_TRANSCEND: 3_000,
   HEAP_SPARSE: 40 * 32 + 64,
   HEAP_PIECE: 24,
   HEAP_WEIGHT: 24 * 32 + 64,
@@ -138,6 +142,10 @@ export const ELEMENTWISE_OPS: ReadonlySet<number> = new Set<number>([
   OP.GreaterOrEqual,
   OP.Div,
   OP.Sqrt,
+  OP.Exp,
+  OP.Log,
+  OP.Tanh,
+  OP.Sigmoid,
   OP.Pow,
 ]);
 
@@ -303,7 +311,18 @@ export function inferHeader(op: number, attrs: Uint8Array, hs: TensorHeader[]): 
     case OP.Abs:
       return a.dtype === DT.FLOAT || a.dtype === DT.INT32 ? a : undefined;
     case OP.Sqrt:
+    case OP.Exp:
+    case OP.Log:
+    case OP.Tanh:
+    case OP.Sigmoid:
       return a.dtype === DT.FLOAT ? a : undefined;
+    // Tolerant MatMul (pure/ops.rs infer): rank-2 float32, at most 2^20 terms per element.
+    case OP.MatMul: {
+      const b = hs[1];
+      const ok = a.dtype === DT.FLOAT && b.dtype === DT.FLOAT && a.dims.length === 2 && b.dims.length === 2;
+      if (!ok || a.dims[1] !== b.dims[0] || a.dims[1] > 1 << 20) return undefined;
+      return { dtype: DT.FLOAT, dims: [a.dims[0], b.dims[1]] };
+    }
     // pure/ops.rs conv_geometry: 1-D (rank 3) or 2-D (rank 4), x uint8, w attrs[0], scalar zero points.
     case OP.ConvInteger: {
       const w = hs[1];
@@ -552,13 +571,23 @@ export function checkLayer(
       ? C.CU_MAC * hs[0]!.dims[1]
       : e.op === OP.ConvInteger
         ? C.CU_CONV_MAC * (numel(hs[1]!) / Math.max(1, hs[1]!.dims[0]))
-        : 0);
+        : e.op >= OP.Exp && e.op <= OP.Sigmoid
+          ? C.CU_TRANSCEND
+          : e.op === OP.MatMul
+            ? C.CU_DOT_TERM * hs[0]!.dims[1]
+            : 0);
+  if (isTolerantOp(e.op)) {
+    // One element judged, the first where the sides' chunks differ; both chunks ride in the buffer.
+    p.elements = 1;
+    p.bytes += 2 * CHUNK;
+    p.fixedCu += 2 * C.CU_WHOLE_CHUNK;
+  }
   if (p.bytes > C.MAX_STEP_BYTES) return { ok: false, reason: 'one-step proof data passes the buffer limit' };
   if (p.heap > C.HEAP_BUDGET) return { ok: false, reason: 'one-step openings pass the heap limit' };
   if (p.fixedCu + p.elementCu > C.CU_BUDGET) {
     return { ok: false, reason: 'one-step does not fit the compute limit even in one-element slices' };
   }
-  p.slice = Math.max(1, Math.min(elements, Math.floor((C.CU_BUDGET - p.fixedCu) / p.elementCu)));
+  p.slice = Math.max(1, Math.min(p.elements, Math.floor((C.CU_BUDGET - p.fixedCu) / p.elementCu)));
   p.txs = challengerTxs(p, r.layers.length, chunkCount(total * osz));
   return { ok: true, plan: p };
 }
@@ -581,11 +610,18 @@ export const clockNeeded = (p: StepPlan): number => p.txs * SHAPE_COST.SLOTS_PER
 export function checkModel(
   layers: readonly { op: number; refs: readonly number[]; attrs?: Uint8Array }[],
   r: ShapeRecord,
-  o: { clockSlots?: bigint | number } = {},
+  o: { clockSlots?: bigint | number; mode?: ModelMode } = {},
 ): { provable: boolean; refusals: string[]; plans: (StepPlan | undefined)[]; clockFloor: number } {
   const refusals: string[] = [];
   let clockFloor = 0;
   const plans = layers.map((l, i) => {
+    // add_model_ops: an op judged within a bound only in a model registered in tolerant mode.
+    if (isTolerantOp(l.op) && (o.mode ?? 'exact') !== 'tolerant') {
+      refusals.push(
+        `layer ${i}: op is judged within a bound, not exactly: register the model in tolerant mode`,
+      );
+      return undefined;
+    }
     const c = checkLayer(l, r, i);
     if (!c.ok) {
       refusals.push(`layer ${i}: ${c.reason}`);

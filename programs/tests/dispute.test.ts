@@ -6,54 +6,18 @@ import {
   PARAMS,
   PHASE,
   SIDE,
+  assertPayout,
   cheatLayers,
+  executorCorrect,
+  snapshot,
   startGame,
   playToOneStep,
-  type Game,
-  type Player,
-  type TxResult,
 } from './lib/game.ts';
 import { bigMatmulModel, run, wideModel, type ModelDef } from './lib/model.ts';
 import type { Tensor } from './lib/protocol.ts';
-import type { OperatorAccount } from '../../settlement/accounts.ts';
 
 type Layers = (m: ModelDef) => Tensor[];
 const honest: Layers = (m) => run(m);
-
-const op = (g: Game, who: Player) => g.world.operatorOf(who.key.publicKey);
-const executorCorrect = (r: TxResult) => {
-  const ev = r.events.find((e) => e.name === 'OneStepExecuted');
-  return ev?.name === 'OneStepExecuted' ? ev.data.executorCorrect : undefined;
-};
-
-interface Before {
-  e: OperatorAccount;
-  c: OperatorAccount;
-  t: bigint;
-}
-
-async function assertPayout(g: Game, winner: 'exec' | 'chal', before: Before) {
-  const e = await op(g, g.exec),
-    c = await op(g, g.chal);
-  const stake = winner === 'exec' ? PARAMS.minChallengerBond : PARAMS.minExecutorBond;
-  const bounty = (stake * BigInt(PARAMS.bountyBps)) / 10000n;
-  const [w, l, w0, l0] = winner === 'exec' ? [e, c, before.e, before.c] : [c, e, before.c, before.e];
-  assert.equal(w.bonded, w0.bonded + bounty, 'winner bond plus bounty');
-  assert.equal(l.bonded, l0.bonded - stake, 'loser slashed by its stake');
-  assert.equal(e.locked, 0n);
-  assert.equal(c.locked, 0n);
-  assert.equal(e.openDisputes, 0);
-  assert.equal(
-    g.world.balance(g.world.client.pdas.vault()),
-    before.t + stake - bounty,
-    'rest of the stake to the vault',
-  );
-  assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
-}
-
-async function snapshot(g: Game): Promise<Before> {
-  return { e: await op(g, g.exec), c: await op(g, g.chal), t: g.world.balance(g.world.client.pdas.vault()) };
-}
 
 for (const [at, chunk] of [
   [0, 0],

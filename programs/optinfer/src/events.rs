@@ -20,6 +20,8 @@ pub struct TreasuryWithdrawn {
 pub struct ModelRegistered {
     pub model_id: [u8; 32],
     pub layer_count: u32,
+    pub mode: u8,
+    pub arith_bits: u8,
 }
 #[event]
 pub struct ModelOpsAdded {

@@ -42,6 +42,8 @@ pub mod optinfer {
         weight_count: u32,
         layer_count: u32,
         output_name: Vec<u8>,
+        mode: u8,
+        arith_bits: u8,
     ) -> Result<()> {
         instructions::register_model::register_model(
             ctx,
@@ -51,6 +53,8 @@ pub mod optinfer {
             weight_count,
             layer_count,
             output_name,
+            mode,
+            arith_bits,
         )
     }
 

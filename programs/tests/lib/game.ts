@@ -1,5 +1,6 @@
 // Whole dispute games against the SBF program: the world (settlement/testkit.ts, SettlementClient over
 // LiteSVM), players whose moves come from the node's one move builder (dispute/moves.ts), cheats, results.
+import assert from 'node:assert/strict';
 import type { Keypair, PublicKey, Signer, TransactionInstruction } from '@solana/web3.js';
 import { isOptinferError } from '../../../state/errors.ts';
 import { OPS_PER_PAGE } from '../../../state/optable.ts';
@@ -7,7 +8,7 @@ import { PHASE, PHASE_TABLE, type DisputeInstruction } from '../../../dispute/ph
 import { nextMove, playMove, submitOneStep, type Move } from '../../../dispute/moves.ts';
 import { stepData, type ChunkPicker } from '../../../dispute/step-data.ts';
 import type { TraceView } from '../../../dispute/views.ts';
-import { SIDE, type DisputeAccount } from '../../../settlement/accounts.ts';
+import { SIDE, type DisputeAccount, type OperatorAccount } from '../../../settlement/accounts.ts';
 import type { ProgramErrorDetails } from '../../../settlement/errors.ts';
 import type { OptinferEvent } from '../../../settlement/events.ts';
 import type { RecordFault } from '../../../settlement/instructions.ts';
@@ -461,7 +462,7 @@ export async function startGame(
  * whose games pass the clock), with the unbonding delay that clock requires.
  */
 export function clockFor(m: ModelDef): Partial<typeof PARAMS> {
-  const floor = BigInt(checkModel(m.layers, modelShapes(m)).clockFloor);
+  const floor = BigInt(checkModel(m.layers, modelShapes(m), { mode: m.mode }).clockFloor);
   if (floor <= PARAMS.clockSlots) return {};
   return { clockSlots: floor, unbondingSlots: minUnbondingSlots(PARAMS.challengeWindow, floor) };
 }
@@ -574,4 +575,42 @@ export function answerData(
       })
       .then((r) => r[r.length - 1]),
   );
+}
+
+const op = (g: Game, who: Player) => g.world.operatorOf(who.key.publicKey);
+/** The one-step's verdict from its OneStepExecuted event (undefined when it did not resolve). */
+export const executorCorrect = (r: TxResult) => {
+  const ev = r.events.find((e) => e.name === 'OneStepExecuted');
+  return ev?.name === 'OneStepExecuted' ? ev.data.executorCorrect : undefined;
+};
+
+/** Both operators' accounts and the vault's balance before a one-step (assertPayout's reference). */
+export interface Before {
+  e: OperatorAccount;
+  c: OperatorAccount;
+  t: bigint;
+}
+
+/** The bonds after a game `winner` won: bounty to the winner, stake off the loser, the rest to the vault, lamports conserved. */
+export async function assertPayout(g: Game, winner: 'exec' | 'chal', before: Before) {
+  const e = await op(g, g.exec),
+    c = await op(g, g.chal);
+  const stake = winner === 'exec' ? PARAMS.minChallengerBond : PARAMS.minExecutorBond;
+  const bounty = (stake * BigInt(PARAMS.bountyBps)) / 10000n;
+  const [w, l, w0, l0] = winner === 'exec' ? [e, c, before.e, before.c] : [c, e, before.c, before.e];
+  assert.equal(w.bonded, w0.bonded + bounty, 'winner bond plus bounty');
+  assert.equal(l.bonded, l0.bonded - stake, 'loser slashed by its stake');
+  assert.equal(e.locked, 0n);
+  assert.equal(c.locked, 0n);
+  assert.equal(e.openDisputes, 0);
+  assert.equal(
+    g.world.balance(g.world.client.pdas.vault()),
+    before.t + stake - bounty,
+    'rest of the stake to the vault',
+  );
+  assert.equal(g.world.unaccountedLamports(), 0n, 'lamports conserved');
+}
+
+export async function snapshot(g: Game): Promise<Before> {
+  return { e: await op(g, g.exec), c: await op(g, g.chal), t: g.world.balance(g.world.client.pdas.vault()) };
 }

@@ -40,6 +40,11 @@ export const OP = {
   POW: CODES.Pow,
   DYNAMIC_QUANTIZE_LINEAR: CODES.DynamicQuantizeLinear,
   CONV_INTEGER: CODES.ConvInteger,
+  EXP: CODES.Exp,
+  LOG: CODES.Log,
+  TANH: CODES.Tanh,
+  SIGMOID: CODES.Sigmoid,
+  MATMUL: CODES.MatMul,
 } as const;
 export const REF = {
   layer: (i: number) => opRef(REF_KIND.LAYER, i),
@@ -197,6 +202,26 @@ function evalOpBits(l: Layer, ins: Tensor[]): Tensor {
   const a = ins[0];
   const fr = Math.fround;
   switch (l.op) {
+    // Tolerant ops: one honest result (f64 then rounded once); other configurations give others within the bound.
+    case OP.EXP:
+    case OP.LOG:
+    case OP.TANH:
+    case OP.SIGMOID: {
+      const f = [Math.exp, Math.log, Math.tanh, (x: number) => 1 / (1 + Math.exp(-x))][l.op - OP.EXP];
+      return make(DT.FLOAT, a.dims, (i) => fr(f(get(a, i))));
+    }
+    case OP.MATMUL: {
+      const b = ins[1];
+      const [m, k] = a.dims;
+      const n = b.dims[1];
+      return make(DT.FLOAT, [m, n], (o) => {
+        const i = Math.floor(o / n),
+          j = o % n;
+        let acc = 0;
+        for (let t = 0; t < k; t++) acc += get(a, i * k + t) * get(b, t * n + j);
+        return fr(acc);
+      });
+    }
     case OP.IDENTITY:
       return { ...a };
     case OP.RESHAPE: {
@@ -595,6 +620,10 @@ export interface ModelDef {
   weights: Tensor[];
   layers: Layer[];
   outputName: string;
+  /** Registered mode (exact unless said): tolerant models may use the ops judged within a bound. */
+  mode?: 'exact' | 'tolerant';
+  /** Tolerant mode's declared arithmetic (0 fp32, else input mantissa bits). */
+  arithBits?: number;
 }
 
 /** Layer outputs of an honest run. */

@@ -8,9 +8,11 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::ModelOpsAdded;
-use crate::pure::ops::{OpEntry, OpError};
+use crate::pure::ops::{self, OpEntry, OpError};
 use crate::pure::shapes;
-use crate::state::{seeds, shape_table, Config, Model, ModelShapesAccount, OpsPage, OPS_PER_PAGE, OP_ENTRY_BYTES};
+use crate::state::{
+    seeds, shape_table, Config, Model, ModelShapesAccount, OpsPage, MODE_TOLERANT, OPS_PER_PAGE, OP_ENTRY_BYTES,
+};
 
 #[derive(Accounts)]
 #[instruction(page: u16)]
@@ -79,6 +81,15 @@ pub fn add_model_ops(ctx: &mut Context<AddModelOps>, page: u16, entries: Vec<u8>
                 _ => OptinferError::BadOpEntry,
             }
             .into());
+        }
+        // Ops judged within a bound are not exact under any one profile: tolerant models only.
+        if ops::is_tolerant(entry.op) && ctx.accounts.model.mode != MODE_TOLERANT {
+            msg!(
+                "layer {} op code {} is judged within a bound: register the model in tolerant mode",
+                layer,
+                raw[0]
+            );
+            return Err(OptinferError::InexactOp.into());
         }
         let t = shape_table(&ctx.accounts.shapes, weights, layers);
         let clock = ctx.accounts.config.clock_slots.get();

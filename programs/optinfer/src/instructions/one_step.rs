@@ -9,6 +9,7 @@ use crate::game::{charge_clock, finish, require_move, running_slot, Move};
 use crate::pure::ops::{self, OpEntry, Operand, MAX_OP_INPUTS};
 use crate::pure::reader::Reader;
 use crate::pure::tensor::{self, Header};
+use crate::pure::tolerant::Arith;
 use crate::pure::{merkle, trace};
 use crate::state::*;
 
@@ -180,7 +181,19 @@ pub fn one_step(ctx: &mut Context<OneStep>, max_elements: u32) -> Result<()> {
 
     let chunk = d.chunk_index.get();
     let exec_header = d.header[0];
-    let executor_correct = if chunk == CHUNK_HEADER {
+    let executor_correct = if ops::is_tolerant(entry.op) && chunk != CHUNK_HEADER {
+        if a.model.mode != MODE_TOLERANT {
+            return Err(OptinferError::InexactOp.into());
+        }
+        let j = Judge {
+            d,
+            arith: arith_of(&a.model),
+        };
+        match judge_chunk(&entry, ins, &j, &mut r)? {
+            Some(ok) => ok,
+            None => return resolve(a, layer, false, now),
+        }
+    } else if chunk == CHUNK_HEADER {
         let h = ops::infer(&entry, ins).map_err(op_error)?;
         h.pack() == exec_header
     } else {
@@ -218,6 +231,57 @@ pub fn one_step(ctx: &mut Context<OneStep>, max_elements: u32) -> Result<()> {
         h.pack() == exec_header && d.node[0] == expected_leaf
     };
     resolve(a, layer, executor_correct, now)
+}
+
+/// The arithmetic a tolerant model declared at registration.
+fn arith_of(m: &Model) -> Arith {
+    match m.arith_bits {
+        0 => Arith::Fp32,
+        b => Arith::InputPrecision { mantissa_bits: b },
+    }
+}
+
+/// Tolerant mode's one-step on a data chunk: the buffer continues with the executor's chunk and the
+/// challenger's (each hashed against its disputed leaf) and the first element where they differ is
+/// judged, the executor's claim against the bound on its own opened operands. The challenger's
+/// leaf fixes that element, so whoever submits, the executor cannot pick one it computed well.
+/// Some(executor correct); None when an operand value convicts the executor without judging.
+/// The dispute and the model's arithmetic, one argument (SBF passes at most five in registers).
+struct Judge<'a> {
+    d: &'a Dispute,
+    arith: Arith,
+}
+
+#[inline(never)]
+fn judge_chunk(e: &OpEntry, ins: &[Operand], j: &Judge, r: &mut Reader) -> Result<Option<bool>> {
+    let d = j.d;
+    let h = ops::infer(e, ins).map_err(op_error)?;
+    let total = h.byte_len().ok_or(OptinferError::BadOperands)?;
+    let start = d.chunk_index.get() as u64 * tensor::CHUNK_BYTES as u64;
+    if start >= total {
+        // Past the tensor's end the honest leaf is the empty one, as in exact mode.
+        return Ok(Some(d.node[0] == merkle::ZERO));
+    }
+    let len = core::cmp::min(tensor::CHUNK_BYTES as u64, total - start) as usize;
+    let ex = r.take(len)?;
+    let ch = r.take(len)?;
+    if merkle::leaf_hash(ex) != d.node[0] || merkle::leaf_hash(ch) != d.node[1] {
+        return Err(OptinferError::InvalidProof.into());
+    }
+    let k = (0..len / 4)
+        .find(|&k| ex[4 * k..4 * k + 4] != ch[4 * k..4 * k + 4])
+        .ok_or(OptinferError::BadStepData)?;
+    let claim = ops::TolerantClaim {
+        out: h,
+        element: start / 4 + k as u64,
+        claimed: u32::from_le_bytes([ex[4 * k], ex[4 * k + 1], ex[4 * k + 2], ex[4 * k + 3]]),
+        arith: j.arith,
+    };
+    match ops::judge_tolerant(e, ins, &claim) {
+        Ok(ok) => Ok(Some(ok)),
+        Err(ops::OpError::Undecidable) => Ok(None),
+        Err(x) => Err(op_error(x).into()),
+    }
 }
 
 fn resolve(a: &mut OneStep, layer: u32, executor_correct: bool, now: u64) -> Result<()> {

@@ -6,7 +6,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::ModelRegistered;
-use crate::state::{seeds, Config, Model, MAX_OUTPUT_NAME};
+use crate::state::{seeds, Config, Model, MAX_OUTPUT_NAME, MODE_EXACT, MODE_TOLERANT};
 
 #[derive(Accounts)]
 #[instruction(model_id: [u8; 32])]
@@ -29,8 +29,24 @@ pub fn register_model(
     weight_count: u32,
     layer_count: u32,
     output_name: Vec<u8>,
+    mode: u8,
+    arith_bits: u8,
 ) -> Result<()> {
     if layer_count == 0 || output_name.is_empty() || output_name.len() > MAX_OUTPUT_NAME {
+        return Err(OptinferError::InvalidConfig.into());
+    }
+    // Exact mode declares no arithmetic; tolerant mode fp32 (0) or an input precision of 1..=16 bits.
+    let arith_ok = match mode {
+        MODE_EXACT => arith_bits == 0,
+        MODE_TOLERANT => arith_bits <= 16,
+        _ => false,
+    };
+    if !arith_ok {
+        msg!(
+            "mode {} with arithmetic {}: expected exact (0, 0) or tolerant (1, 0..=16)",
+            mode,
+            arith_bits
+        );
         return Err(OptinferError::InvalidConfig.into());
     }
     let m = &mut ctx.accounts.model;
@@ -43,6 +59,13 @@ pub fn register_model(
     m.output_name[..output_name.len()].copy_from_slice(&output_name);
     m.output_name_len = output_name.len() as u8;
     m.bump = ctx.bumps.model;
-    emit!(ModelRegistered { model_id, layer_count });
+    m.mode = mode;
+    m.arith_bits = arith_bits;
+    emit!(ModelRegistered {
+        model_id,
+        layer_count,
+        mode,
+        arith_bits
+    });
     Ok(())
 }

@@ -58,6 +58,21 @@ pub const OP_DYNAMIC_QUANTIZE_LINEAR: u8 = 34;
 /// int32 out. attrs: w dtype, stride h, stride w, dilation h, dilation w, pads top, left, bottom,
 /// right (u8 each; the h ones 1, 1, 0, 0 for 1-D), group u16. Padding reads as x's zero point.
 pub const OP_CONV_INTEGER: u8 = 35;
+// Tolerant-mode float ops (issue 15): no bit-exact recomputation exists across executor
+// configurations, so the one-step judges the executor's claimed element within a bound instead
+// (`judge_tolerant`). add_model_ops takes them only in a model registered in tolerant mode.
+/// Exp, Log, Tanh, Sigmoid of float32, judged by pure/transcend.rs (Unary code = op - OP_EXP).
+pub const OP_EXP: u8 = 36;
+pub const OP_LOG: u8 = 37;
+pub const OP_TANH: u8 = 38;
+pub const OP_SIGMOID: u8 = 39;
+/// MatMul of rank-2 float32 [M, K] x [K, N], judged by pure/tolerant.rs's dot-product bound.
+pub const OP_MATMUL: u8 = 40;
+
+/// Whether `op` is judged within a bound (tolerant mode only) rather than recomputed bit for bit.
+pub fn is_tolerant(op: u8) -> bool {
+    (OP_EXP..=OP_MATMUL).contains(&op)
+}
 
 /// Slice's attrs: attrs[0] below MAX_RANK is one axis with i32 start, end, step at 1, 5 and 9;
 /// SLICE_AXES | mask slices the mask's axes (one or two, in increasing order), each with i16
@@ -132,6 +147,8 @@ impl OpEntry {
             OP_SLICE | OP_SQUEEZE | OP_UNSQUEEZE | OP_SHAPE | OP_NOT => (1, 1),
             OP_CONSTANT_OF_SHAPE | OP_PAD | OP_NEG | OP_ABS | OP_SQRT | OP_POW => (1, 1),
             OP_DYNAMIC_QUANTIZE_LINEAR => (1, 1),
+            OP_EXP..=OP_SIGMOID => (1, 1),
+            OP_MATMUL => (2, 2),
             OP_LESS..=OP_DIV => (2, 2),
             OP_RESHAPE => (1, 2),
             OP_ADD | OP_SUB | OP_MUL | OP_GATHER | OP_EQUAL => (2, 2),
@@ -507,6 +524,61 @@ pub fn infer(e: &OpEntry, ins: &[Operand]) -> Result<Header, OpError> {
         },
         OP_DYNAMIC_QUANTIZE_LINEAR => Err(OpError::BadOperands),
         OP_CONV_INTEGER => conv_geometry(e, ins).map(|g| g.out),
+        OP_EXP..=OP_SIGMOID if a.dtype == DT_FLOAT => Ok(a),
+        OP_MATMUL => {
+            let b = ins[1].header;
+            let ok = a.dtype == DT_FLOAT && b.dtype == DT_FLOAT && a.rank == 2 && b.rank == 2;
+            // At most MAX_TERMS terms per element: the bound's gamma stays valid (pure/tolerant.rs).
+            if !ok || a.dims[1] != b.dims[0] || a.dims[1] > super::tolerant::MAX_TERMS {
+                return Err(OpError::BadOperands);
+            }
+            Ok(Header::new(DT_FLOAT, &[a.dims[0], b.dims[1]]).unwrap())
+        }
+        _ => Err(OpError::Unsupported),
+    }
+}
+
+/// One claimed output element of a tolerant op, its header and the model's declared arithmetic (one argument:
+/// SBF passes at most five in registers).
+pub struct TolerantClaim {
+    /// The op's output header.
+    pub out: Header,
+    pub element: u64,
+    /// The claimed f32 bits.
+    pub claimed: u32,
+    pub arith: super::tolerant::Arith,
+}
+
+/// Tolerant mode's leaf check: could an executor on any configuration (with the model's declared
+/// arithmetic) have claimed `claimed` (f32 bits) as output element `o` of the tolerant op `e`?
+/// Reads only that element's operands: x[o] for the unary ops, row i of a and column j of b for
+/// MatMul. The bounds and their derivations are pure/tolerant.rs's and pure/transcend.rs's.
+#[inline(never)]
+pub fn judge_tolerant(e: &OpEntry, ins: &[Operand], c: &TolerantClaim) -> Result<bool, OpError> {
+    let (out, o, claimed, arith) = (&c.out, c.element, c.claimed, c.arith);
+    match e.op {
+        OP_EXP..=OP_SIGMOID => {
+            let op = super::transcend::Unary::from_code(e.op - OP_EXP).ok_or(OpError::BadEntry)?;
+            let x = rd_i32(&ins[0], o as usize)? as u32;
+            Ok(super::transcend::check_unary(op, x, claimed))
+        }
+        OP_MATMUL => {
+            let (a, b) = (&ins[0], &ins[1]);
+            let (k, n) = (a.header.dims[1] as u64, out.dims[1] as u64);
+            if n == 0 {
+                return Err(OpError::BadOperands);
+            }
+            let (i, j) = (o / n, o % n);
+            let mut acc = super::tolerant::DotAcc::new();
+            for t in 0..k {
+                let x = rd_i32(a, (i * k + t) as usize)? as u32;
+                let y = rd_i32(b, (t * n + j) as usize)? as u32;
+                acc.add(x, y);
+            }
+            acc.verdict(claimed, arith)
+                .map(|v| v.honest())
+                .map_err(|_| OpError::BadOperands)
+        }
         _ => Err(OpError::Unsupported),
     }
 }

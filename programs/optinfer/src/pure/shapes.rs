@@ -46,6 +46,10 @@ pub const CU_MAC: u64 = 60;
 pub const CU_SCAN: u64 = 120;
 /// Per multiply-add of ConvInteger (its window index arithmetic on top of a MAC): measured 50-60 in the VM.
 pub const CU_CONV_MAC: u64 = 80;
+/// One term of a tolerant dot product (pure/tolerant.rs, measured about 114 in the SBF VM) and its reads.
+pub const CU_DOT_TERM: u64 = 160;
+/// One tolerant transcendental check (pure/transcend.rs, measured at most about 2,100 in the SBF VM).
+pub const CU_TRANSCEND: u64 = 3_000;
 /// Heap per sparse opening (its sibling scratch and Vec) and per chunk it holds; per weight proof.
 pub const HEAP_SPARSE: u64 = 40 * 32 + 64;
 pub const HEAP_PIECE: u64 = 24;
@@ -73,6 +77,10 @@ pub fn elementwise(op: u8) -> bool {
             | ops::OP_SQUEEZE
             | ops::OP_UNSQUEEZE
             | ops::OP_EQUAL
+            | ops::OP_EXP
+            | ops::OP_LOG
+            | ops::OP_TANH
+            | ops::OP_SIGMOID
             | ops::OP_NOT
             | ops::OP_WHERE
             | ops::OP_NEG
@@ -346,8 +354,17 @@ pub fn plan(e: &OpEntry, hs: &[Header], out: &Header, inputs: u32, layer: u32) -
             ops::OP_MATMUL_INTEGER => CU_MAC * hs[0].dims[1] as u64,
             // One multiply-add per window element: c / group x kh x kw (w's dims past the first).
             ops::OP_CONV_INTEGER => CU_CONV_MAC * (hs[1].numel() / core::cmp::max(1, hs[1].dims[0] as u64)),
+            ops::OP_EXP..=ops::OP_SIGMOID => CU_TRANSCEND,
+            ops::OP_MATMUL => CU_DOT_TERM * hs[0].dims[1] as u64,
             _ => 0,
         };
+    if ops::is_tolerant(e.op) {
+        // A tolerant one-step judges one element, the first where the two sides' chunks differ; both
+        // chunks come with the openings and are hashed against the disputed leaves.
+        p.elements = 1;
+        p.bytes += 2 * CHUNK_BYTES as u64;
+        p.fixed_cu += 2 * CU_WHOLE_CHUNK;
+    }
     if p.bytes > MAX_STEP_BYTES {
         return Err(Refusal::Buffer);
     }
@@ -359,7 +376,7 @@ pub fn plan(e: &OpEntry, hs: &[Header], out: &Header, inputs: u32, layer: u32) -
     }
     p.slice = core::cmp::max(
         1,
-        core::cmp::min(elements as u64, (CU_BUDGET - p.fixed_cu) / p.element_cu),
+        core::cmp::min(p.elements as u64, (CU_BUDGET - p.fixed_cu) / p.element_cu),
     ) as u32;
     Ok(p)
 }

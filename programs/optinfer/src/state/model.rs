@@ -5,6 +5,10 @@ use anchor_lang::prelude::*;
 pub const OPS_PER_PAGE: usize = 32;
 pub const OP_ENTRY_BYTES: usize = crate::pure::ops::OP_ENTRY_BYTES;
 pub const MAX_OUTPUT_NAME: usize = 32;
+/// `Model.mode`: every layer recomputed bit for bit under the canonical profile.
+pub const MODE_EXACT: u8 = 0;
+/// `Model.mode`: float layers judged within a bound (pure/tolerant.rs, pure/transcend.rs), any executor configuration.
+pub const MODE_TOLERANT: u8 = 1;
 
 #[account]
 pub struct Model {
@@ -16,6 +20,11 @@ pub struct Model {
     pub output_name: [u8; MAX_OUTPUT_NAME],
     pub output_name_len: u8,
     pub bump: u8,
+    /// MODE_EXACT or MODE_TOLERANT, fixed at registration.
+    pub mode: u8,
+    /// Tolerant mode's declared arithmetic: 0 fp32 products and sums; m in 1..=16 inputs rounded to
+    /// m stored mantissa bits first (TF32 10, BF16 7). Always 0 in exact mode.
+    pub arith_bits: u8,
     pub weight_count: PodU32,
     pub layer_count: PodU32,
     /// Op entries loaded so far; disputes need all of them.
