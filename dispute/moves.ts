@@ -8,6 +8,7 @@ import { SIDE, type DisputeAccount, type Side } from '../settlement/accounts.ts'
 import { bisectMid, type SettlementClient } from '../settlement/client.ts';
 import type { Bytes32 } from '../settlement/instructions.ts';
 import { OPS_PER_PAGE, decodeOpEntry } from '../state/optable.ts';
+import { CHUNK_BYTES } from '../state/tensor.ts';
 import { checkLayer } from '../state/shapes.ts';
 import type { SendResult } from '../settlement/sender.ts';
 import { neverMoveOutOfTurn, stepOnlyAtLeaf } from './rules.ts';
@@ -16,7 +17,7 @@ import type { ModelView, TraceView } from './views.ts';
 
 /** Which move a dispute expects, and from whom. */
 export type NextMove =
-  | { kind: 'commit_trace' | 'bisect_layer' | 'reveal_layer' | 'bisect_chunk'; side: Side }
+  | { kind: 'commit_trace' | 'bisect_layer' | 'reveal_layer' | 'bisect_chunk' | 'reveal_leaf'; side: Side }
   | { kind: 'one_step'; side: typeof SIDE.CHALLENGER }
   | { kind: 'resolved'; winner: Side };
 
@@ -37,6 +38,7 @@ export type Move =
   | { kind: 'bisect_layer'; side: Side; args: { prefix: Bytes32; siblings: Uint8Array[] } }
   | { kind: 'reveal_layer'; side: Side; args: { header: Uint8Array; chunkRoot: Bytes32 } }
   | { kind: 'bisect_chunk'; side: Side; args: { left: Bytes32; right: Bytes32 } }
+  | { kind: 'reveal_leaf'; side: Side; args: { bytes: Uint8Array } }
   | { kind: 'one_step'; side: typeof SIDE.CHALLENGER }
   | { kind: 'resolved'; winner: Side };
 
@@ -87,6 +89,16 @@ export function nextMove(d: DisputeAccount, trace?: TraceView): NextMove | Move 
       const lv = trace.chunkLevels(d.disagree)[d.chunkLevel - 1];
       return { ...m, args: { left: lv[2 * d.chunkIndex], right: lv[2 * d.chunkIndex + 1] } };
     }
+    case PHASE.LEAF_REVEAL: {
+      // Tolerant models: the disputed chunk's bytes (none for a chunk past the tensor: the ZERO leaf).
+      const m = { kind: 'reveal_leaf' as const, side: d.turn };
+      if (!trace) return m;
+      const bytes = trace.layer(d.disagree).bytes;
+      return {
+        ...m,
+        args: { bytes: bytes.subarray(d.chunkIndex * CHUNK_BYTES, (d.chunkIndex + 1) * CHUNK_BYTES) },
+      };
+    }
     case PHASE.ONE_STEP:
       return { kind: 'one_step', side: SIDE.CHALLENGER };
     default:
@@ -128,6 +140,8 @@ export async function playMove(
       return client.revealLayer(signer, dispute, m.args);
     case 'bisect_chunk':
       return client.bisectChunk(signer, dispute, m.args);
+    case 'reveal_leaf':
+      return client.revealLeaf(signer, dispute, m.args);
   }
   return null;
 }

@@ -107,10 +107,11 @@ test('PHASE and PHASE_NAMES number the phases as the program stores them', () =>
     LAYER_BISECT: 2,
     LAYER_REVEAL: 3,
     CHUNK_BISECT: 4,
-    ONE_STEP: 5,
-    RESOLVED: 6,
+    LEAF_REVEAL: 5,
+    ONE_STEP: 6,
+    RESOLVED: 7,
   });
   assert.equal(PHASE_NAMES[PHASE.LAYER_REVEAL], 'layer_reveal');
   assert.equal(allows(PHASE.LAYER_BISECT, 'reveal_layer'), false);
-  assert.throws(() => phaseRule(7), RangeError);
+  assert.throws(() => phaseRule(8), RangeError);
 });

@@ -5,7 +5,13 @@ export type Mover = 'executor' | 'challenger' | 'none';
 
 /** The program instructions that act on an open dispute (proof-buffer instructions are phase-free). */
 export type DisputeInstruction =
-  'commit_trace' | 'bisect_layer' | 'reveal_layer' | 'bisect_chunk' | 'one_step' | 'claim_timeout';
+  | 'commit_trace'
+  | 'bisect_layer'
+  | 'reveal_layer'
+  | 'bisect_chunk'
+  | 'reveal_leaf'
+  | 'one_step'
+  | 'claim_timeout';
 
 /**
  * The transition table; a phase's number is its position, as the program stores it in
@@ -44,14 +50,22 @@ export const PHASE_TABLE = [
     mover: 'executor',
     alternates: true,
     instructions: ['reveal_layer', 'claim_timeout'],
-    next: ['LAYER_REVEAL', 'CHUNK_BISECT', 'ONE_STEP', 'RESOLVED'],
+    next: ['LAYER_REVEAL', 'CHUNK_BISECT', 'LEAF_REVEAL', 'ONE_STEP', 'RESOLVED'],
   },
   {
     name: 'CHUNK_BISECT',
     mover: 'executor',
     alternates: true,
     instructions: ['bisect_chunk', 'claim_timeout'],
-    next: ['CHUNK_BISECT', 'ONE_STEP', 'RESOLVED'],
+    next: ['CHUNK_BISECT', 'LEAF_REVEAL', 'ONE_STEP', 'RESOLVED'],
+  },
+  {
+    // Tolerant models: the executor opens its disputed chunk before the one-step judges it.
+    name: 'LEAF_REVEAL',
+    mover: 'executor',
+    alternates: false,
+    instructions: ['reveal_leaf', 'claim_timeout'],
+    next: ['ONE_STEP', 'RESOLVED'],
   },
   {
     name: 'ONE_STEP',

@@ -119,19 +119,10 @@ export function stepData(
 
 /**
  * Tolerant mode's tail of the one-step data (one_step.rs judge_chunk), after the openings: the
- * executor's bytes of the disputed chunk, then the challenger's. The referee judges the first element
- * where they differ, so a challenger's layer should differ from the executor's only at the element it
- * names (its chunk descent then lands on that element's chunk).
+ * challenger's bytes of the disputed chunk (the executor's were opened on chain by reveal_leaf). The
+ * referee judges the first element where the two differ, so a challenger's layer should differ from
+ * the executor's only at the element it names (its chunk descent then lands on that element's chunk).
  */
-export function tolerantChunks(d: DisputeAccount, executor: OpenedTensor, challenger: OpenedTensor): Buffer {
-  const at = (t: OpenedTensor) =>
-    Buffer.from(t.bytes.subarray(d.chunkIndex * CHUNK_BYTES, (d.chunkIndex + 1) * CHUNK_BYTES));
-  const [ex, ch] = [at(executor), at(challenger)];
-  if (ex.length !== ch.length) {
-    throw new OptinferError(
-      'INVALID_INPUT',
-      `tolerant one-step: chunk ${d.chunkIndex} has ${ex.length} bytes in one trace and ${ch.length} in the other`,
-    );
-  }
-  return Buffer.concat([ex, ch]);
+export function tolerantChunk(d: DisputeAccount, challenger: OpenedTensor): Buffer {
+  return Buffer.from(challenger.bytes.subarray(d.chunkIndex * CHUNK_BYTES, (d.chunkIndex + 1) * CHUNK_BYTES));
 }

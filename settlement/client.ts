@@ -1006,6 +1006,13 @@ export class SettlementClient {
       [signer],
     );
   }
+  revealLeaf(signer: Signer, dispute: PublicKey, m: { bytes: Uint8Array }) {
+    return this.send(
+      ['reveal_leaf'],
+      [this.ix.revealLeaf({ signer: signer.publicKey, dispute, ...m })],
+      [signer],
+    );
+  }
   bisectChunk(signer: Signer, dispute: PublicKey, m: { left: Bytes32; right: Bytes32 }) {
     return this.send(
       ['bisect_chunk'],

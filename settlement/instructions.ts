@@ -52,7 +52,8 @@ export type InstructionName =
   | 'init_data_buffer'
   | 'answer_data'
   | 'claim_data_timeout'
-  | 'close_data_request';
+  | 'close_data_request'
+  | 'reveal_leaf';
 
 /** Most instruction data @coral-xyz/anchor's coder encodes (its scratch buffer). */
 export const MAX_INSTRUCTION_DATA = 1000;
@@ -809,6 +810,14 @@ export class InstructionBuilder {
     return this.ix(
       'bisect_chunk',
       { left: b32(p.left, 'left'), right: b32(p.right, 'right') },
+      { signer: p.signer, dispute: p.dispute, config: this.pdas.config() },
+    );
+  }
+  /** Tolerant models: the executor's disputed chunk bytes (empty for the ZERO padding leaf). */
+  revealLeaf(p: { signer: PublicKey; dispute: PublicKey; bytes: Uint8Array }) {
+    return this.ix(
+      'reveal_leaf',
+      { bytes: Buffer.from(p.bytes) },
       { signer: p.signer, dispute: p.dispute, config: this.pdas.config() },
     );
   }

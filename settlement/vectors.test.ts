@@ -72,7 +72,7 @@ test('instruction discriminators equal #[discrim = N] in lib.rs; test-only ones 
   const all = [...lib.matchAll(/(#\[cfg\(feature = "(\w+)"\)\]\s*)?#\[discrim = (\d+)\]\s*pub fn (\w+)/g)];
   const deployed = Object.fromEntries(all.filter((m) => !m[2]).map((m) => [m[4], Number(m[3])]));
   assert.deepEqual(INSTRUCTION_DISCRIMINATORS, deployed);
-  assert.equal(Object.keys(deployed).length, 42);
+  assert.equal(Object.keys(deployed).length, 43);
   assert.deepEqual(
     all.filter((m) => m[2]).map((m) => [m[4], m[2], Number(m[3])]),
     [['check', 'check', 19]],
@@ -459,6 +459,7 @@ function handAccounts(
     case 'bisect_layer':
     case 'reveal_layer':
     case 'bisect_chunk':
+    case 'reveal_leaf':
       return [r(signer, true), w(keys[1]), r(config)];
     case 'init_proof_buffer':
       return [w(signer, true), r(keys[1]), w(HARNESS_PDA.proof(keys[1], signer)), sys];

@@ -4,7 +4,8 @@
 // judges the executor's claim there on the executor's own opened operands.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tolerantChunks } from '../../dispute/step-data.ts';
+import { tolerantChunk } from '../../dispute/step-data.ts';
+import { firstBreak } from '../../dispute/tolerant.ts';
 import { checkModel } from '../../state/shapes.ts';
 import { modelShapes } from '../../settlement/testkit.ts';
 import {
@@ -21,60 +22,23 @@ import {
   type Player,
   type TxResult,
 } from './lib/game.ts';
-import { OP, REF, evalOp, get, make, prng, run, type ModelDef } from './lib/model.ts';
+import { get, make, run, type ModelDef } from './lib/model.ts';
 import { bitsOf, bound, edgeClaims, fromBits, margin, type Terms } from './lib/dot-bound.ts';
 import * as P from './lib/protocol.ts';
+import { claiming, downstream, tolerantModel } from './lib/tolerant.ts';
 
 const fr = Math.fround;
 
-/** x [4,16] -> MatMul W0 [16,32] -> Tanh -> MatMul W1 [32,8] -> Sigmoid = y, float32, registered tolerant. */
-function tolerantModel(arithBits = 0, seed = 21): ModelDef {
-  const r = prng(seed);
-  const u = () => (r() / 2 ** 32) * 2 - 1;
-  return {
-    inputs: [['x', make(P.DT.FLOAT, [4, 16], () => fr(u()))]],
-    weights: [make(P.DT.FLOAT, [16, 32], () => fr(u() / 2)), make(P.DT.FLOAT, [32, 8], () => fr(u()))],
-    layers: [
-      { op: OP.MATMUL, refs: [REF.input(0), REF.weight(0)] },
-      { op: OP.TANH, refs: [REF.layer(0)] },
-      { op: OP.MATMUL, refs: [REF.layer(1), REF.weight(1)] },
-      { op: OP.SIGMOID, refs: [REF.layer(2)] },
-    ],
-    outputName: 'y',
-    mode: 'tolerant',
-    arithBits,
-  };
-}
-
-/** A copy of float tensor `t` with element `e` set to the f32 with bits `bits`. */
-function withBits(t: P.Tensor, e: number, bits: number): P.Tensor {
-  const bytes = Buffer.from(t.bytes);
-  bytes.writeUInt32LE(bits >>> 0, 4 * e);
-  return { ...t, bytes };
-}
-
-/** Layers `from`.. recomputed from `layers` (each later layer from the ones before it, as a run does). */
-function downstream(m: ModelDef, layers: P.Tensor[], from: number): P.Tensor[] {
-  const out = layers.slice(0, from);
-  for (let i = from; i < m.layers.length; i++) {
-    const l = m.layers[i];
-    const ins = l.refs.map((ref) =>
-      ref >> 14 === 0
-        ? out[ref & 0x3fff]
-        : ref >> 14 === 1
-          ? m.inputs[ref & 0x3fff][1]
-          : m.weights[ref & 0x3fff],
-    );
-    out.push(evalOp(l, ins));
-  }
-  return out;
-}
-
-/** A trace whose layer `at` has element `e` set to `bits`, with every later layer computed from it. */
-function claiming(m: ModelDef, base: P.Tensor[], at: number, e: number, bits: number): P.Tensor[] {
-  const out = base.slice();
-  out[at] = withBits(base[at], e, bits);
-  return downstream(m, out, at + 1);
+/** The challenger's judgement (dispute/tolerant.ts) of layer `at` of trace `layers` on its own operands. */
+function breakOf(m: ModelDef, layers: P.Tensor[], at: number): number | undefined {
+  const ins = m.layers[at].refs.map((ref) =>
+    ref >> 14 === 0
+      ? layers[ref & 0x3fff]
+      : ref >> 14 === 1
+        ? m.inputs[ref & 0x3fff][1]
+        : m.weights[ref & 0x3fff],
+  );
+  return firstBreak(m.layers[at].op, ins, layers[at], m.arithBits ?? 0);
 }
 
 /** Terms of MatMul layer `at`'s element `e` on trace `layers` (row of its a, column of its b). */
@@ -116,10 +80,10 @@ async function nameElement(
   return g;
 }
 
-/** `by` fills its proof buffer with the openings and both sides' disputed chunks, and submits the one-step. */
+/** `by` fills its proof buffer with the openings and the challenger's disputed chunk, and submits the one-step. */
 async function tolerantStep(g: Game, by: Player): Promise<TxResult> {
   const d = await g.world.dispute(g.dispute);
-  const tail = tolerantChunks(d, g.exec.view.layer(d.disagree), g.chal.view.layer(d.disagree));
+  const tail = tolerantChunk(d, g.chal.view.layer(d.disagree));
   await by.fillBuffer(g.dispute, Buffer.concat([await by.stepData(g.dispute), tail]));
   return by.oneStep(g.dispute);
 }
@@ -152,6 +116,9 @@ for (const [at, e, what] of [
     const v = get(honest[at], e);
     // A lie of one part in 10^4: far outside every bound here (MatMul ~K 2^-24, Tanh 8 ulp, Sigmoid 2^-21).
     const lie = claiming(m, honest, at, e, bitsOf(v + Math.max(Math.abs(v), 0.01) * 1e-4));
+    // The challenger's audit finds it: every earlier layer passes, this one breaks at e.
+    for (let i = 0; i < at; i++) assert.equal(breakOf(m, lie, i), undefined, `layer ${i} passes`);
+    assert.equal(breakOf(m, lie, at), e);
     const g = await nameElement(m, lie, at, e, bitsOf(v));
     const writes = g.world.txs.length;
     const res = await decide(g, g.chal, 'chal');
@@ -187,6 +154,8 @@ test('honest executor summing in another order (f32 sequential): a challenger na
   assert.ok(differs.length > 0, `f32 sequential sums differ from the f64-rounded ones somewhere (K = ${k})`);
   const e = differs[differs.length - 1];
   assert.ok(margin(termsOf(m, exec, 0, e), get(mine, e)) > 1, 'the other order is inside the bound');
+  for (let i = 0; i < m.layers.length; i++)
+    assert.equal(breakOf(m, exec, i), undefined, `audit: layer ${i} passes`);
   // The challenger names the element where the two honest results differ, claiming its own.
   const g = await nameElement(m, exec, 0, e, bitsOf(get(honest[0], e)));
   await decide(g, g.chal, 'exec');

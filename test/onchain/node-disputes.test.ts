@@ -30,6 +30,7 @@ import { DEMO_MODEL_PATH } from '../../cli/roles.ts';
 import { Sequencer, DEFAULT_SEQUENCER_CONFIG, type JobView } from '../../sequencer/sequencer.ts';
 import { OrtInspector, programModelSource } from '../../executor/sequencer-adapters.ts';
 import { ChainSettlement } from '../../sequencer/chain-settlement.ts';
+import { PHASE } from '../../dispute/phases.ts';
 import type { ModelInfo } from '../../sequencer/ports.ts';
 import { verifyInclusion } from '../../state/job.ts';
 import type { JobId } from '../../state/types.ts';
@@ -244,7 +245,7 @@ test(
       const { jobs } = await submitAndFinalize(w, 2);
       const disputes = await waitFor('the false alarms resolved', async () => {
         const ds = await w.client.listDisputes({ party: w.challenger.keypair.publicKey });
-        return ds.length > 0 && ds.every((d) => d.dispute.phase === 6) && ds;
+        return ds.length > 0 && ds.every((d) => d.dispute.phase === PHASE.RESOLVED) && ds;
       });
       for (const { dispute } of disputes)
         assert.equal(dispute.winner, SIDE.EXECUTOR, 'the honest executor won');
@@ -290,7 +291,7 @@ test(
       const restarted = await w.restartExecutor(0);
       const d = await waitFor('the dispute resolved', async () => {
         const x = await w.client.dispute(address);
-        return x.phase === 6 && x;
+        return x.phase === PHASE.RESOLVED && x;
       });
       assert.equal(d.winner, SIDE.EXECUTOR);
       assert.ok(d.moves > 2, `the restarted executor made moves (${d.moves})`);

@@ -14,8 +14,10 @@ pub enum Phase {
     LayerBisect = 2,
     LayerReveal = 3,
     ChunkBisect = 4,
-    OneStep = 5,
-    Resolved = 6,
+    /// Tolerant models: the executor opens its disputed chunk on chain before the one-step.
+    LeafReveal = 5,
+    OneStep = 6,
+    Resolved = 7,
 }
 
 /// The instructions that act on an open dispute (proof-buffer instructions are phase-free).
@@ -25,6 +27,7 @@ pub enum Move {
     BisectLayer,
     RevealLayer,
     BisectChunk,
+    RevealLeaf,
     OneStep,
     ClaimTimeout,
 }
@@ -62,7 +65,7 @@ pub struct PhaseRule {
 
 /// The transition table, indexed by phase. TypeScript mirrors it in dispute/phases.ts;
 /// dispute/phases.test.ts reads this table and fails when the two differ.
-pub const PHASES: [PhaseRule; 7] = [
+pub const PHASES: [PhaseRule; 8] = [
     PhaseRule {
         phase: Phase::ExecTrace,
         mover: Mover::Executor,
@@ -89,14 +92,27 @@ pub const PHASES: [PhaseRule; 7] = [
         mover: Mover::Executor,
         alternates: true,
         moves: &[Move::RevealLayer, Move::ClaimTimeout],
-        next: &[Phase::LayerReveal, Phase::ChunkBisect, Phase::OneStep, Phase::Resolved],
+        next: &[
+            Phase::LayerReveal,
+            Phase::ChunkBisect,
+            Phase::LeafReveal,
+            Phase::OneStep,
+            Phase::Resolved,
+        ],
     },
     PhaseRule {
         phase: Phase::ChunkBisect,
         mover: Mover::Executor,
         alternates: true,
         moves: &[Move::BisectChunk, Move::ClaimTimeout],
-        next: &[Phase::ChunkBisect, Phase::OneStep, Phase::Resolved],
+        next: &[Phase::ChunkBisect, Phase::LeafReveal, Phase::OneStep, Phase::Resolved],
+    },
+    PhaseRule {
+        phase: Phase::LeafReveal,
+        mover: Mover::Executor,
+        alternates: false,
+        moves: &[Move::RevealLeaf, Move::ClaimTimeout],
+        next: &[Phase::OneStep, Phase::Resolved],
     },
     PhaseRule {
         phase: Phase::OneStep,
@@ -115,12 +131,13 @@ pub const PHASES: [PhaseRule; 7] = [
 ];
 
 impl Phase {
-    pub const ALL: [Phase; 7] = [
+    pub const ALL: [Phase; 8] = [
         Phase::ExecTrace,
         Phase::ChalTrace,
         Phase::LayerBisect,
         Phase::LayerReveal,
         Phase::ChunkBisect,
+        Phase::LeafReveal,
         Phase::OneStep,
         Phase::Resolved,
     ];
@@ -166,6 +183,17 @@ pub fn enter(d: &mut Dispute, next: Phase) {
     d.phase = next as u8;
     if let Some(side) = next.rule().mover.side() {
         d.turn = side;
+    }
+}
+
+/// Enters the one-step once the descent reached one chunk. In a tolerant model the executor first
+/// opens its disputed chunk on chain (`reveal_leaf`, on its clock): the tolerant one-step judges the
+/// executor's bytes, and a leaf it cannot open must not stall the challenger. A header dispute needs no chunk.
+pub fn enter_step(d: &mut Dispute) {
+    if d.tolerant == MODE_TOLERANT && d.chunk_index.get() != CHUNK_HEADER {
+        enter(d, Phase::LeafReveal);
+    } else {
+        enter(d, Phase::OneStep);
     }
 }
 

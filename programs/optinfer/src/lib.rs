@@ -301,6 +301,11 @@ pub mod optinfer {
     pub fn close_data_request(ctx: &mut Context<CloseDataRequest>) -> Result<()> {
         instructions::close_data_request::close_data_request(ctx)
     }
+
+    #[discrim = 43]
+    pub fn reveal_leaf(ctx: &mut Context<RevealLeaf>, bytes: Vec<u8>) -> Result<()> {
+        instructions::reveal_leaf::reveal_leaf(ctx, bytes)
+    }
 }
 
 /// Aborts after Anchor's panic hook logged the location; the upstream BPF target has no unwinding.

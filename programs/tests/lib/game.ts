@@ -467,13 +467,19 @@ export function clockFor(m: ModelDef): Partial<typeof PARAMS> {
   return { clockSlots: floor, unbondingSlots: minUnbondingSlots(PARAMS.challengeWindow, floor) };
 }
 
-/** Each side makes the move nextMove names, one slot apart, until the one-step (or resolution); returns the moves. */
-export async function playToOneStep(g: Omit<Game, 'batch'>): Promise<TxResult[]> {
+/**
+ * Each side makes the move nextMove names, one slot apart, until the one-step (or resolution, or a
+ * move named in `until`); returns the moves.
+ */
+export async function playToOneStep(
+  g: Omit<Game, 'batch'>,
+  until: readonly string[] = [],
+): Promise<TxResult[]> {
   const moves: TxResult[] = [];
   for (;;) {
     const d = await g.world.dispute(g.dispute);
     const next = nextMove(d);
-    if (next.kind === 'one_step' || next.kind === 'resolved') return moves;
+    if (next.kind === 'one_step' || next.kind === 'resolved' || until.includes(next.kind)) return moves;
     const p = next.side === SIDE.EXECUTOR ? g.exec : g.chal;
     moves.push(g.world.must(await p.move(g.dispute, d), `${next.kind} in phase ${d.phase}`));
     g.world.warp(1);

@@ -3,7 +3,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::DisputeMove;
-use crate::game::{begin_move, enter, pass_turn, running_slot, Move, Phase};
+use crate::game::{begin_move, enter_step, pass_turn, running_slot, Move};
 use crate::pure::merkle;
 use crate::state::*;
 
@@ -42,7 +42,7 @@ pub fn bisect_chunk(ctx: &mut Context<BisectChunk>, left: [u8; 32], right: [u8; 
         let level = d.chunk_level.get() - 1;
         d.chunk_level = level.into();
         if level == 0 {
-            enter(d, Phase::OneStep);
+            enter_step(d);
         } else {
             pass_turn(d);
         }

@@ -1,6 +1,7 @@
 //! Anyone: recomputes the disputed chunk (or header) from opened inputs in a proof buffer and
 //! resolves the dispute: the executor loses exactly when its chunk differs from the recomputation,
 //! or when its header or an opened operand's header is not the registered one (docs/PROGRAM.md).
+//! On a tolerant model's float layer the executor's opened chunk is judged within a bound instead.
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
@@ -241,31 +242,38 @@ fn arith_of(m: &Model) -> Arith {
     }
 }
 
-/// Tolerant mode's one-step on a data chunk: the buffer continues with the executor's chunk and the
-/// challenger's (each hashed against its disputed leaf) and the first element where they differ is
-/// judged, the executor's claim against the bound on its own opened operands. The challenger's
-/// leaf fixes that element, so whoever submits, the executor cannot pick one it computed well.
-/// Some(executor correct); None when an operand value convicts the executor without judging.
 /// The dispute and the model's arithmetic, one argument (SBF passes at most five in registers).
 struct Judge<'a> {
     d: &'a Dispute,
     arith: Arith,
 }
 
+/// Tolerant mode's one-step on a data chunk. The executor opened its disputed chunk on chain
+/// (`reveal_leaf`, kept in `step_out`); the buffer continues, after the operands, with the
+/// challenger's chunk, hashed against its leaf. The first element where the two differ is judged:
+/// the executor's claim against the bound on its own opened operands. The challenger's leaf fixes
+/// that element, so whoever submits, the executor cannot pick one it computed well.
+/// Some(executor correct); None when an operand value convicts the executor without judging.
 #[inline(never)]
 fn judge_chunk(e: &OpEntry, ins: &[Operand], j: &Judge, r: &mut Reader) -> Result<Option<bool>> {
     let d = j.d;
     let h = ops::infer(e, ins).map_err(op_error)?;
     let total = h.byte_len().ok_or(OptinferError::BadOperands)?;
-    let start = d.chunk_index.get() as u64 * tensor::CHUNK_BYTES as u64;
-    if start >= total {
-        // Past the tensor's end the honest leaf is the empty one, as in exact mode.
+    let chunk = d.chunk_index.get() as u64;
+    if chunk >= h.chunk_count().unwrap_or(0) {
+        // Past the tensor's chunks the honest leaf is the ZERO padding one, as in exact mode.
         return Ok(Some(d.node[0] == merkle::ZERO));
     }
+    let start = chunk * tensor::CHUNK_BYTES as u64;
     let len = core::cmp::min(tensor::CHUNK_BYTES as u64, total - start) as usize;
-    let ex = r.take(len)?;
+    // A chunk of the registered tensor has exactly `len` bytes: an opening of another length (the
+    // ZERO leaf inside the tensor, a short chunk) is no chunk an honest run commits.
+    if d.leaf_len.get() as usize != len {
+        return Ok(Some(false));
+    }
+    let ex = &d.step_out[..len];
     let ch = r.take(len)?;
-    if merkle::leaf_hash(ex) != d.node[0] || merkle::leaf_hash(ch) != d.node[1] {
+    if merkle::leaf_hash(ch) != d.node[1] {
         return Err(OptinferError::InvalidProof.into());
     }
     let k = (0..len / 4)

@@ -242,6 +242,7 @@ pub fn open_dispute(
     d.executor = executor;
     d.challenger = challenger;
     d.model_id = model_id;
+    d.tolerant = a.model.mode;
     d.input_digest.copy_from_slice(&record[64..96]);
     d.output_digest.copy_from_slice(&record[96..128]);
     d.agreed_prefix = trace::seed(&model_id, &d.input_digest, &a.model.profile_hash);

@@ -4,7 +4,7 @@ use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
 use crate::events::DisputeMove;
-use crate::game::{begin_move, enter, pass_turn, running_slot, Move, Phase};
+use crate::game::{begin_move, enter, enter_step, pass_turn, running_slot, Move, Phase};
 use crate::pure::{merkle, tensor, trace};
 use crate::state::*;
 
@@ -43,11 +43,15 @@ pub fn reveal_layer(ctx: &mut Context<RevealLayer>, header: Vec<u8>, chunk_root:
             // Different dtype or dims: the one-step decides on the header alone.
             d.chunk_index = CHUNK_HEADER.into();
             d.chunk_level = 0u32.into();
-            enter(d, Phase::OneStep);
+            enter_step(d);
         } else {
             let depth = merkle::depth_for(h.chunk_count().unwrap());
             d.chunk_level = depth.into();
-            enter(d, if depth == 0 { Phase::OneStep } else { Phase::ChunkBisect });
+            if depth == 0 {
+                enter_step(d);
+            } else {
+                enter(d, Phase::ChunkBisect);
+            }
         }
     }
     emit!(DisputeMove {

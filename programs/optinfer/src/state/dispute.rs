@@ -47,7 +47,10 @@ pub struct Dispute {
     pub moves: PodU32,
     /// Resumable one-step: output elements of the disputed chunk computed so far, and their bytes.
     pub step_done: PodU32,
+    /// Resumable one-step outputs; in a tolerant model, from `reveal_leaf` until the one-step, the
+    /// executor's opened disputed chunk (its first `leaf_len` bytes).
     pub step_out: [u8; 256],
+    pub leaf_len: PodU16,
     /// `game::Phase` as its discriminant.
     pub phase: u8,
     /// Side to move (SIDE_EXECUTOR / SIDE_CHALLENGER).
@@ -57,6 +60,8 @@ pub struct Dispute {
     /// Set once resolved: 1 when a claimed timeout decided it, 0 when the one-step did.
     pub by_timeout: u8,
     pub bump: u8,
+    /// The model's mode at open (state/model.rs MODE_*): tolerant games open the disputed leaf.
+    pub tolerant: u8,
 }
 
 impl Dispute {
