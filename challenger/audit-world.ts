@@ -111,6 +111,8 @@ interface OnChain {
   commitSlot: bigint;
   window: bigint;
   finalized?: boolean;
+  /** Game slot open_dispute stays open to after a data request answered late (answer_data sets it). */
+  disputableUntil?: bigint;
 }
 
 export type Answer = {
@@ -209,6 +211,7 @@ export class Chain {
             commitSlot: b.commitSlot,
             challengeWindow: b.window,
             finalized: b.finalized ? 1 : 0,
+            disputableUntil: b.disputableUntil ?? 0n,
           });
         }),
       fetchModel: () => rt(() => toyModel()),

@@ -77,6 +77,9 @@ test("rev26 answer behind a decoy download: the sequencer withholds the inputs o
     const req = w.chain.requests.get('1:1')!;
     w.chain.answers.set('1:1', answerOf(lie, 1));
     w.chain.requests.set('1:1', { ...req, answered: 1 });
+    // As answer_data does: an answer leaves one clock to dispute the job, past the window if it came late.
+    const onChain = w.chain.batches.get(1)!;
+    onChain.disputableUntil = at + 150n;
     await until(() => w.chain.opens > 0 || w.chain.now() >= at + 150n, 5000);
     assert.ok(
       w.chain.opens > 0,
