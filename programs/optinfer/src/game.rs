@@ -2,7 +2,7 @@
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
-use crate::events::{DisputeResolved, JobInvalidated, Slashed};
+use crate::events::{DisputeMove, DisputeResolved, JobInvalidated, Slashed};
 use crate::state::*;
 
 /// Dispute phases; the account stores the discriminant in `Dispute::phase`.
@@ -195,6 +195,19 @@ pub fn enter_step(d: &mut Dispute) {
     } else {
         enter(d, Phase::OneStep);
     }
+}
+
+/// Logs a party's move in the descent (layer reveal, chunk bisection, leaf reveal) with where the game now stands.
+pub fn emit_move(dispute: Address, side: u8, d: &Dispute) {
+    emit!(DisputeMove {
+        dispute,
+        side,
+        phase: d.phase,
+        agreed: d.agreed.get(),
+        disagree: d.disagree.get(),
+        chunk_level: d.chunk_level.get(),
+        chunk_index: d.chunk_index.get()
+    });
 }
 
 /// Hands the turn to the other side for the second half of a round.

@@ -2,8 +2,7 @@
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
-use crate::events::DisputeMove;
-use crate::game::{begin_move, enter_step, pass_turn, running_slot, Move};
+use crate::game::{begin_move, emit_move, enter_step, pass_turn, running_slot, Move};
 use crate::pure::merkle;
 use crate::state::*;
 
@@ -47,14 +46,6 @@ pub fn bisect_chunk(ctx: &mut Context<BisectChunk>, left: [u8; 32], right: [u8; 
             pass_turn(d);
         }
     }
-    emit!(DisputeMove {
-        dispute: key,
-        side,
-        phase: d.phase,
-        agreed: d.agreed.get(),
-        disagree: d.disagree.get(),
-        chunk_level: d.chunk_level.get(),
-        chunk_index: d.chunk_index.get()
-    });
+    emit_move(key, side, d);
     Ok(())
 }

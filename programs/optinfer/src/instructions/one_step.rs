@@ -190,10 +190,7 @@ pub fn one_step(ctx: &mut Context<OneStep>, max_elements: u32) -> Result<()> {
             d,
             arith: arith_of(&a.model),
         };
-        match judge_chunk(&entry, ins, &j, &mut r)? {
-            Some(ok) => ok,
-            None => return resolve(a, layer, false, now),
-        }
+        judge_chunk(&entry, ins, &j, &mut r)?
     } else if chunk == CHUNK_HEADER {
         let h = ops::infer(&entry, ins).map_err(op_error)?;
         h.pack() == exec_header
@@ -253,23 +250,23 @@ struct Judge<'a> {
 /// challenger's chunk, hashed against its leaf. The first element where the two differ is judged:
 /// the executor's claim against the bound on its own opened operands. The challenger's leaf fixes
 /// that element, so whoever submits, the executor cannot pick one it computed well.
-/// Some(executor correct); None when an operand value convicts the executor without judging.
+/// Whether the executor is correct.
 #[inline(never)]
-fn judge_chunk(e: &OpEntry, ins: &[Operand], j: &Judge, r: &mut Reader) -> Result<Option<bool>> {
+fn judge_chunk(e: &OpEntry, ins: &[Operand], j: &Judge, r: &mut Reader) -> Result<bool> {
     let d = j.d;
     let h = ops::infer(e, ins).map_err(op_error)?;
     let total = h.byte_len().ok_or(OptinferError::BadOperands)?;
     let chunk = d.chunk_index.get() as u64;
     if chunk >= h.chunk_count().unwrap_or(0) {
         // Past the tensor's chunks the honest leaf is the ZERO padding one, as in exact mode.
-        return Ok(Some(d.node[0] == merkle::ZERO));
+        return Ok(d.node[0] == merkle::ZERO);
     }
     let start = chunk * tensor::CHUNK_BYTES as u64;
     let len = core::cmp::min(tensor::CHUNK_BYTES as u64, total - start) as usize;
     // A chunk of the registered tensor has exactly `len` bytes: an opening of another length (the
     // ZERO leaf inside the tensor, a short chunk) is no chunk an honest run commits.
     if d.leaf_len.get() as usize != len {
-        return Ok(Some(false));
+        return Ok(false);
     }
     let ex = &d.step_out[..len];
     let ch = r.take(len)?;
@@ -285,11 +282,7 @@ fn judge_chunk(e: &OpEntry, ins: &[Operand], j: &Judge, r: &mut Reader) -> Resul
         claimed: u32::from_le_bytes([ex[4 * k], ex[4 * k + 1], ex[4 * k + 2], ex[4 * k + 3]]),
         arith: j.arith,
     };
-    match ops::judge_tolerant(e, ins, &claim) {
-        Ok(ok) => Ok(Some(ok)),
-        Err(ops::OpError::Undecidable) => Ok(None),
-        Err(x) => Err(op_error(x).into()),
-    }
+    ops::judge_tolerant(e, ins, &claim).map_err(|x| op_error(x).into())
 }
 
 fn resolve(a: &mut OneStep, layer: u32, executor_correct: bool, now: u64) -> Result<()> {

@@ -3,8 +3,7 @@ use alloc::vec::Vec;
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
-use crate::events::DisputeMove;
-use crate::game::{begin_move, enter, enter_step, pass_turn, running_slot, Move, Phase};
+use crate::game::{begin_move, emit_move, enter, enter_step, pass_turn, running_slot, Move, Phase};
 use crate::pure::{merkle, tensor, trace};
 use crate::state::*;
 
@@ -54,14 +53,6 @@ pub fn reveal_layer(ctx: &mut Context<RevealLayer>, header: Vec<u8>, chunk_root:
             }
         }
     }
-    emit!(DisputeMove {
-        dispute: key,
-        side,
-        phase: d.phase,
-        agreed: d.agreed.get(),
-        disagree: d.disagree.get(),
-        chunk_level: d.chunk_level.get(),
-        chunk_index: d.chunk_index.get()
-    });
+    emit_move(key, side, d);
     Ok(())
 }

@@ -4,8 +4,7 @@ use alloc::vec::Vec;
 use anchor_lang::prelude::*;
 
 use crate::errors::OptinferError;
-use crate::events::DisputeMove;
-use crate::game::{begin_move, enter, running_slot, Move, Phase};
+use crate::game::{begin_move, emit_move, enter, running_slot, Move, Phase};
 use crate::pure::{merkle, tensor};
 use crate::state::*;
 
@@ -34,14 +33,6 @@ pub fn reveal_leaf(ctx: &mut Context<RevealLeaf>, bytes: Vec<u8>) -> Result<()> 
     d.step_out[..bytes.len()].copy_from_slice(&bytes);
     d.leaf_len = (bytes.len() as u16).into();
     enter(d, Phase::OneStep);
-    emit!(DisputeMove {
-        dispute: key,
-        side,
-        phase: d.phase,
-        agreed: d.agreed.get(),
-        disagree: d.disagree.get(),
-        chunk_level: d.chunk_level.get(),
-        chunk_index: d.chunk_index.get()
-    });
+    emit_move(key, side, d);
     Ok(())
 }
